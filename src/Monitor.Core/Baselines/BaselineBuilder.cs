@@ -1,0 +1,300 @@
+using Monitor.Core.Ingest;
+using Monitor.Core.Schema;
+using Monitor.Core.Statistics;
+using Monitor.Core.Windows;
+
+namespace Monitor.Core.Baselines;
+
+/// <summary>How baselines are profiled and calibrated.</summary>
+public sealed record BaselineSettings
+{
+    /// <summary>Interior bins per numeric channel (plus one open bin below and one above).</summary>
+    public int Bins { get; init; } = 20;
+
+    /// <summary>Largest category table kept per categorical feature.</summary>
+    public int MaxCategories { get; init; } = 1000;
+
+    /// <summary>Share of the reference sample that is profiled; the rest calibrates thresholds.</summary>
+    public double ProfileFraction { get; init; } = 0.5;
+
+    /// <summary>Bootstrap windows drawn to calibrate thresholds (at least 1,000).</summary>
+    public int BootstrapWindows { get; init; } = 2000;
+
+    /// <summary>Fewest records in the profiled part.</summary>
+    public int MinProfileRecords { get; init; } = 1000;
+
+    /// <summary>Seed of the split and the bootstrap, so a baseline can be rebuilt exactly.</summary>
+    public int Seed { get; init; } = 20_261_125;
+}
+
+/// <summary>What a new baseline is for.</summary>
+public sealed record BaselineRequest(
+    string Model, string Source, string Description, int WindowRecords, double FalseAlarmRate, DateTimeOffset CreatedAt);
+
+/// <summary>A baseline cannot be built from what was given; the message says why.</summary>
+public sealed class BaselineException(string message) : Exception(message);
+
+/// <summary>
+/// Builds a baseline from a reference sample: profiles one part (bin edges at its quantiles, bin and
+/// category probabilities, moments) and calibrates every statistic's threshold on bootstrap windows
+/// of the live window size drawn from the rest.
+/// </summary>
+public static class BaselineBuilder
+{
+    /// <summary>Fewest reference records for the request and settings.</summary>
+    public static int RequiredRecords(int windowRecords, BaselineSettings settings) =>
+        Math.Max(
+            (int)Math.Ceiling(settings.MinProfileRecords / settings.ProfileFraction),
+            (int)Math.Ceiling(windowRecords / (1 - settings.ProfileFraction))) + 1;
+
+    public static BaselineProfile Build(
+        BaselineRequest request, ReferenceSample sample, BaselineSettings settings, CancellationToken cancellationToken = default)
+    {
+        if (request.WindowRecords < 1)
+        {
+            throw new BaselineException($"window_records must be at least 1, got {request.WindowRecords}");
+        }
+
+        if (request.FalseAlarmRate is <= 0 or >= 1)
+        {
+            throw new BaselineException($"false_alarm_rate must lie in (0, 1), got {request.FalseAlarmRate}");
+        }
+
+        int required = RequiredRecords(request.WindowRecords, settings);
+        if (sample.Count < required)
+        {
+            throw new BaselineException(
+                $"the reference sample holds {sample.Count} records; this baseline needs at least {required}: " +
+                $"{settings.MinProfileRecords} to profile and {request.WindowRecords} (one window) to calibrate, " +
+                $"with {settings.ProfileFraction:P0} of the sample profiled");
+        }
+
+        var random = new Random(settings.Seed);
+        int[] order = new int[sample.Count];
+        for (int i = 0; i < order.Length; i++)
+        {
+            order[i] = i;
+        }
+
+        random.Shuffle(order);
+        int profiled = (int)Math.Round(sample.Count * settings.ProfileFraction);
+        RecordBatch profileBatch = sample.ToBatch(order.AsSpan(0, profiled));
+        RecordBatch calibrationBatch = sample.ToBatch(order.AsSpan(profiled));
+
+        ModelSchema schema = sample.Schema;
+        var uncalibrated = new BaselineProfile
+        {
+            Model = request.Model,
+            Schema = schema,
+            CreatedAt = request.CreatedAt,
+            Source = request.Source,
+            Description = request.Description,
+            WindowRecords = request.WindowRecords,
+            FalseAlarmRate = request.FalseAlarmRate,
+            CalibratedFalseAlarmRate = double.NaN,
+            ThresholdQuantile = double.NaN,
+            BootstrapWindows = settings.BootstrapWindows,
+            RecordsReceived = sample.Received,
+            RecordsProfiled = profiled,
+            RecordsCalibration = calibrationBatch.Count,
+            Numeric = [],
+            Categorical = [],
+        };
+        uncalibrated = Profile(uncalibrated, profileBatch, settings);
+
+        var compiled = new CompiledBaseline(uncalibrated);
+        ThresholdSelection selection = Calibrate(compiled, calibrationBatch, request, settings, random, cancellationToken);
+        return WithThresholds(compiled, selection);
+    }
+
+    private static BaselineProfile Profile(BaselineProfile profile, RecordBatch batch, BaselineSettings settings)
+    {
+        ModelSchema schema = profile.Schema;
+        var preparer = new BatchPreparer(schema, vocabularies: null);
+        PreparedBatch prepared = preparer.Prepare(batch);
+        ChannelLayout layout = preparer.Layout;
+
+        var numeric = new NumericProfile[layout.Numeric.Length];
+        for (int c = 0; c < numeric.Length; c++)
+        {
+            numeric[c] = ProfileNumeric(layout.Numeric[c], prepared.Numeric[c], batch.Count, settings.Bins);
+        }
+
+        var categorical = new CategoricalProfile[layout.Categorical.Length];
+        for (int c = 0; c < categorical.Length; c++)
+        {
+            CategoricalChannel channel = layout.Categorical[c];
+            categorical[c] = channel.Kind == ChannelKind.OutputClass
+                ? ProfileClasses(channel, schema.PredictedClassLabels, prepared.Codes[c].AsSpan(0, batch.Count))
+                : ProfileCategories(channel, batch.Categorical[channel.SourceIndex], settings.MaxCategories);
+        }
+
+        return profile with { Numeric = numeric, Categorical = categorical };
+    }
+
+    private static NumericProfile ProfileNumeric(NumericChannel channel, NumericView view, int n, int bins)
+    {
+        ReadOnlySpan<float> data = view.Data.Span;
+        var finite = new List<double>(n);
+        var moments = new RunningMoments();
+        for (int i = 0; i < n; i++)
+        {
+            float v = data[view.Offset + i * view.Stride];
+            if (float.IsFinite(v))
+            {
+                finite.Add(v);
+                moments.Add(v);
+            }
+        }
+
+        double[] sorted = [.. finite];
+        Array.Sort(sorted);
+        float[] edges = Quantiles.BinEdges(sorted, bins);
+        var probabilities = new double[edges.Length + 1];
+        foreach (double v in sorted)
+        {
+            probabilities[Quantiles.BinOf(edges, (float)v)]++;
+        }
+
+        for (int b = 0; b < probabilities.Length; b++)
+        {
+            probabilities[b] = sorted.Length > 0 ? probabilities[b] / sorted.Length : 0;
+        }
+
+        return new NumericProfile
+        {
+            Channel = channel,
+            Edges = edges,
+            Probabilities = probabilities,
+            Count = sorted.Length,
+            Mean = moments.Mean,
+            Std = moments.StandardDeviation,
+            MissingRate = n > 0 ? (double)(n - sorted.Length) / n : 0,
+            Thresholds = new double[channel.Statistics.Length],
+        };
+    }
+
+    private static CategoricalProfile ProfileCategories(CategoricalChannel channel, Utf8Column column, int maxCategories)
+    {
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        long missing = 0;
+        for (int i = 0; i < column.Count; i++)
+        {
+            if (column.Get(i).IsEmpty)
+            {
+                missing++;
+                continue;
+            }
+
+            string value = column.GetString(i);
+            counts[value] = counts.GetValueOrDefault(value) + 1;
+        }
+
+        var ordered = counts.OrderByDescending(pair => pair.Value).ThenBy(pair => pair.Key, StringComparer.Ordinal).ToList();
+        int kept = Math.Min(maxCategories, ordered.Count);
+        long present = column.Count - missing;
+        var probabilities = new double[kept + 1];
+        for (int i = 0; i < ordered.Count; i++)
+        {
+            probabilities[Math.Min(i, kept)] += present > 0 ? (double)ordered[i].Value / present : 0;
+        }
+
+        return new CategoricalProfile
+        {
+            Channel = channel,
+            Categories = [.. ordered.Take(kept).Select(pair => pair.Key)],
+            Probabilities = probabilities,
+            Count = present,
+            MissingRate = column.Count > 0 ? (double)missing / column.Count : 0,
+            Thresholds = new double[channel.Statistics.Length],
+        };
+    }
+
+    private static CategoricalProfile ProfileClasses(CategoricalChannel channel, string[] labels, ReadOnlySpan<int> codes)
+    {
+        var probabilities = new double[labels.Length + 1];
+        foreach (int code in codes)
+        {
+            probabilities[code]++;
+        }
+
+        for (int b = 0; b < probabilities.Length; b++)
+        {
+            probabilities[b] = codes.Length > 0 ? probabilities[b] / codes.Length : 0;
+        }
+
+        return new CategoricalProfile
+        {
+            Channel = channel,
+            Categories = labels,
+            Probabilities = probabilities,
+            Count = codes.Length,
+            MissingRate = 0,
+            Thresholds = new double[channel.Statistics.Length],
+        };
+    }
+
+    private static ThresholdSelection Calibrate(CompiledBaseline compiled, RecordBatch calibration, BaselineRequest request,
+        BaselineSettings settings, Random random, CancellationToken cancellationToken)
+    {
+        PreparedBatch source = new BatchPreparer(compiled).Prepare(calibration);
+        var window = new PreparedBatch(source.Numeric.Length, source.Codes.Length);
+        float[][] scratch = [];
+        var accumulator = new WindowAccumulator(compiled);
+        var evaluator = new WindowEvaluator(compiled);
+        int slots = compiled.SlotCount;
+        int windows = settings.BootstrapWindows;
+        var values = new double[(long)windows * slots];
+        var pValues = new double[slots];
+        var indices = new int[request.WindowRecords];
+        for (int w = 0; w < windows; w++)
+        {
+            if (w % 64 == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            for (int i = 0; i < indices.Length; i++)
+            {
+                indices[i] = random.Next(calibration.Count);
+            }
+
+            window.GatherFrom(source, indices, ref scratch);
+            accumulator.Clear();
+            accumulator.Add(window, 0, indices.Length);
+            evaluator.Evaluate(accumulator, values.AsSpan(w * slots, slots), pValues);
+        }
+
+        return FamilyWiseThresholds.Select(values, windows, slots, request.FalseAlarmRate);
+    }
+
+    private static BaselineProfile WithThresholds(CompiledBaseline compiled, ThresholdSelection selection)
+    {
+        BaselineProfile profile = compiled.Profile;
+        var numeric = new NumericProfile[profile.Numeric.Length];
+        for (int c = 0; c < numeric.Length; c++)
+        {
+            numeric[c] = profile.Numeric[c] with
+            {
+                Thresholds = selection.Thresholds.AsSpan(compiled.NumericSlots[c], profile.Numeric[c].Thresholds.Length).ToArray(),
+            };
+        }
+
+        var categorical = new CategoricalProfile[profile.Categorical.Length];
+        for (int c = 0; c < categorical.Length; c++)
+        {
+            categorical[c] = profile.Categorical[c] with
+            {
+                Thresholds = selection.Thresholds.AsSpan(compiled.CategoricalSlots[c], profile.Categorical[c].Thresholds.Length).ToArray(),
+            };
+        }
+
+        return profile with
+        {
+            Numeric = numeric,
+            Categorical = categorical,
+            ThresholdQuantile = selection.Quantile,
+            CalibratedFalseAlarmRate = selection.RealisedFalseAlarmRate,
+        };
+    }
+}

@@ -1,0 +1,179 @@
+using System.Text.Unicode;
+using Monitor.Core.Schema;
+
+namespace Monitor.Core.Ingest;
+
+/// <summary>A reason a batch is rejected whole, naming the offending field.</summary>
+public sealed record BatchError(string Field, string Message)
+{
+    public override string ToString() => $"{Field}: {Message}";
+}
+
+/// <summary>Checks a batch against its model's schema before anything of it is counted.</summary>
+public static class BatchValidator
+{
+    /// <summary>Returns the first problem found, or null when the batch can be accepted.</summary>
+    public static BatchError? Validate(ModelSchema schema, RecordBatch batch, int maxRecords)
+    {
+        int n = batch.Count;
+        if (n < 0)
+        {
+            return new BatchError("batch.records", $"{n} is negative");
+        }
+
+        if (n > maxRecords)
+        {
+            return new BatchError("batch.records", $"{n} records exceed the limit of {maxRecords} per batch");
+        }
+
+        int d = schema.NumericFeatures.Length;
+        if (batch.Numeric.Length != (long)n * d)
+        {
+            return new BatchError("batch.numeric",
+                $"expected {n} records × {d} numeric features = {(long)n * d} floats, got {batch.Numeric.Length}");
+        }
+
+        int k = schema.OutputWidth;
+        if (batch.Scores.Length != (long)n * k)
+        {
+            return new BatchError("batch.scores",
+                $"expected {n} records × {k} output values = {(long)n * k} floats, got {batch.Scores.Length}");
+        }
+
+        if (CheckScores(schema, batch.Scores.Span, k) is { } scoreError)
+        {
+            return scoreError;
+        }
+
+        if (CheckColumns("batch.categorical", schema.CategoricalFeatures, batch.Categorical, n) is { } catError)
+        {
+            return catError;
+        }
+
+        if (CheckColumns("batch.text", schema.TextFields, batch.Text, n) is { } textError)
+        {
+            return textError;
+        }
+
+        int e = schema.EmbeddingWidth;
+        if (batch.Embeddings.Length != 0)
+        {
+            if (e == 0)
+            {
+                return new BatchError("batch.embeddings", "the model's schema declares no embedding");
+            }
+
+            if (batch.Embeddings.Length != (long)n * e)
+            {
+                return new BatchError("batch.embeddings",
+                    $"expected {n} records × {e} embedding width = {(long)n * e} floats, got {batch.Embeddings.Length}");
+            }
+
+            int bad = IndexOfNonFinite(batch.Embeddings.Span);
+            if (bad >= 0)
+            {
+                return new BatchError("batch.embeddings", $"value {bad} (record {bad / e}) is not finite");
+            }
+        }
+
+        if (batch.RequestIds.Count != 0 && CheckColumn("batch.request_ids", batch.RequestIds, n) is { } idError)
+        {
+            return idError;
+        }
+
+        return null;
+    }
+
+    private static BatchError? CheckScores(ModelSchema schema, ReadOnlySpan<float> scores, int k)
+    {
+        int bad = IndexOfNonFinite(scores);
+        if (bad >= 0)
+        {
+            string label = schema.OutputKind == OutputKind.Classification ? $", class '{schema.ClassLabels[bad % k]}'" : "";
+            return new BatchError("batch.scores", $"value {bad} (record {bad / k}{label}) is {Describe(scores[bad])}");
+        }
+
+        if (schema.OutputKind is OutputKind.Classification or OutputKind.Binary)
+        {
+            for (int i = 0; i < scores.Length; i++)
+            {
+                if (scores[i] is < 0f or > 1f)
+                {
+                    return new BatchError("batch.scores",
+                        $"value {i} (record {i / k}) is {scores[i]}; probabilities must lie in [0, 1]");
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static BatchError? CheckColumns(string field, string[] names, Utf8Column[] columns, int n)
+    {
+        if (columns.Length != names.Length)
+        {
+            return new BatchError(field, $"expected {names.Length} columns (one per schema entry), got {columns.Length}");
+        }
+
+        for (int c = 0; c < columns.Length; c++)
+        {
+            if (CheckColumn($"{field}[{c}] ('{names[c]}')", columns[c], n) is { } error)
+            {
+                return error;
+            }
+        }
+
+        return null;
+    }
+
+    private static BatchError? CheckColumn(string field, Utf8Column column, int n)
+    {
+        if (column.Count != n)
+        {
+            return new BatchError(field, $"expected {n} end offsets, got {column.Count}");
+        }
+
+        ReadOnlySpan<uint> ends = column.Ends.Span;
+        uint previous = 0;
+        for (int i = 0; i < ends.Length; i++)
+        {
+            if (ends[i] < previous)
+            {
+                return new BatchError(field, $"end offset {i} ({ends[i]}) is less than the one before ({previous})");
+            }
+
+            previous = ends[i];
+        }
+
+        if (previous != column.Data.Length)
+        {
+            return new BatchError(field, $"the last end offset is {previous} but the column holds {column.Data.Length} bytes");
+        }
+
+        for (int i = 0; i < n; i++)
+        {
+            if (!Utf8.IsValid(column.Get(i)))
+            {
+                return new BatchError(field, $"value {i} is not valid UTF-8");
+            }
+        }
+
+        return null;
+    }
+
+    private static int IndexOfNonFinite(ReadOnlySpan<float> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private static string Describe(float value) =>
+        float.IsNaN(value) ? "NaN" : value > 0 ? "+Inf" : "-Inf";
+}

@@ -1,0 +1,191 @@
+using Monitor.Core.Baselines;
+
+namespace Monitor.Core.Windows;
+
+/// <summary>
+/// The tumbling windows of one model version against its model's baseline in force. Single-threaded:
+/// its owner (one pipeline per model) is its only writer.
+/// </summary>
+public sealed class VersionMonitor
+{
+    private readonly TimeProvider _time;
+    private readonly int _historyLimit;
+    private readonly LinkedList<WindowResult> _history = new();
+    private CompiledBaseline? _baseline;
+    private WindowAccumulator? _window;
+    private WindowEvaluator? _evaluator;
+    private double[] _values = [];
+    private double[] _pValues = [];
+    private double[] _thresholds = [];
+    private DateTimeOffset _openedAt;
+
+    public VersionMonitor(string model, string version, TimeProvider time, int historyLimit,
+        ulong nextWindowIndex = 0, IEnumerable<WindowResult>? history = null)
+    {
+        Model = model;
+        Version = version;
+        _time = time;
+        _historyLimit = Math.Max(historyLimit, 1);
+        NextWindowIndex = nextWindowIndex;
+        foreach (WindowResult window in history ?? [])
+        {
+            Remember(window);
+        }
+
+        _openedAt = time.GetUtcNow();
+    }
+
+    public string Model { get; }
+    public string Version { get; }
+    public CompiledBaseline? Baseline => _baseline;
+    public ulong NextWindowIndex { get; private set; }
+
+    /// <summary>Closed windows, newest first, at most the history limit.</summary>
+    public IReadOnlyCollection<WindowResult> History => _history;
+
+    /// <summary>Records in the open window.</summary>
+    public long OpenRecords => _window?.Records ?? 0;
+
+    /// <summary>
+    /// Judges this version against a (new) baseline from now on. The open window, measured against the
+    /// old baseline, is discarded; its record count is returned.
+    /// </summary>
+    public long UseBaseline(CompiledBaseline baseline)
+    {
+        if (ReferenceEquals(baseline, _baseline))
+        {
+            return 0;
+        }
+
+        long discarded = OpenRecords;
+        _baseline = baseline;
+        _window = new WindowAccumulator(baseline);
+        _evaluator = new WindowEvaluator(baseline);
+        _values = new double[baseline.SlotCount];
+        _pValues = new double[baseline.SlotCount];
+        _thresholds = baseline.FlatThresholds();
+        _openedAt = _time.GetUtcNow();
+        return discarded;
+    }
+
+    /// <summary>Adds a prepared batch, closing windows as they fill; closed windows are appended to <paramref name="closed"/>.</summary>
+    public void Add(PreparedBatch batch, List<WindowResult> closed)
+    {
+        if (_window is null || _baseline is null)
+        {
+            return;
+        }
+
+        int size = _baseline.Profile.WindowRecords;
+        int start = 0;
+        while (start < batch.Count)
+        {
+            int take = (int)Math.Min(batch.Count - start, size - _window.Records);
+            _window.Add(batch, start, take);
+            start += take;
+            if (_window.Records >= size)
+            {
+                WindowResult result = Evaluate(complete: true, closedAt: _time.GetUtcNow());
+                NextWindowIndex++;
+                Remember(result);
+                closed.Add(result);
+                _window.Clear();
+                _openedAt = _time.GetUtcNow();
+            }
+        }
+    }
+
+    /// <summary>The open window so far (statistics shown, nothing judged until it is full).</summary>
+    public WindowResult? Current() => _window is null ? null : Evaluate(complete: false, closedAt: null);
+
+    private WindowResult Evaluate(bool complete, DateTimeOffset? closedAt)
+    {
+        CompiledBaseline baseline = _baseline!;
+        WindowAccumulator window = _window!;
+        _evaluator!.Evaluate(window, _values, _pValues);
+        BaselineProfile profile = baseline.Profile;
+        var channels = new ChannelResult[profile.Numeric.Length + profile.Categorical.Length];
+        for (int c = 0; c < profile.Numeric.Length; c++)
+        {
+            NumericProfile p = profile.Numeric[c];
+            int slot = baseline.NumericSlots[c];
+            int count = p.Thresholds.Length;
+            channels[c] = new ChannelResult
+            {
+                Name = p.Channel.Name,
+                Kind = p.Channel.Kind,
+                Count = window.Moments[c].Count,
+                Missing = window.NumericMissing[c],
+                Mean = window.Moments[c].Mean,
+                Std = window.Moments[c].StandardDeviation,
+                BaselineMean = p.Mean,
+                BaselineStd = p.Std,
+                Counts = (long[])window.NumericCounts[c].Clone(),
+                Statistics = p.Channel.Statistics,
+                Values = _values.AsSpan(slot, count).ToArray(),
+                Thresholds = _thresholds.AsSpan(slot, count).ToArray(),
+                PValues = _pValues.AsSpan(slot, count).ToArray(),
+                Exceeded = Exceeded(slot, count, complete),
+            };
+        }
+
+        for (int c = 0; c < profile.Categorical.Length; c++)
+        {
+            CategoricalProfile p = profile.Categorical[c];
+            int slot = baseline.CategoricalSlots[c];
+            int count = p.Thresholds.Length;
+            long[] counts = (long[])window.CategoricalCounts[c].Clone();
+            channels[profile.Numeric.Length + c] = new ChannelResult
+            {
+                Name = p.Channel.Name,
+                Kind = p.Channel.Kind,
+                Count = counts.Sum(),
+                Missing = window.CategoricalMissing[c],
+                Mean = double.NaN,
+                Std = double.NaN,
+                BaselineMean = double.NaN,
+                BaselineStd = double.NaN,
+                Counts = counts,
+                Statistics = p.Channel.Statistics,
+                Values = _values.AsSpan(slot, count).ToArray(),
+                Thresholds = _thresholds.AsSpan(slot, count).ToArray(),
+                PValues = _pValues.AsSpan(slot, count).ToArray(),
+                Exceeded = Exceeded(slot, count, complete),
+            };
+        }
+
+        return new WindowResult
+        {
+            Index = NextWindowIndex,
+            BaselineId = profile.Id,
+            OpenedAt = _openedAt,
+            ClosedAt = closedAt,
+            Records = window.Records,
+            Complete = complete,
+            Channels = channels,
+        };
+    }
+
+    private bool[] Exceeded(int slot, int count, bool complete)
+    {
+        var exceeded = new bool[count];
+        if (complete)
+        {
+            for (int s = 0; s < count; s++)
+            {
+                exceeded[s] = _values[slot + s] > _thresholds[slot + s];
+            }
+        }
+
+        return exceeded;
+    }
+
+    private void Remember(WindowResult window)
+    {
+        _history.AddFirst(window);
+        while (_history.Count > _historyLimit)
+        {
+            _history.RemoveLast();
+        }
+    }
+}
