@@ -1,17 +1,30 @@
 namespace Monitor.Core.Baselines;
 
 /// <summary>The thresholds chosen for a family of statistics, and what they mean.</summary>
-public sealed record ThresholdSelection(double[] Thresholds, double Quantile, double RealisedFalseAlarmRate);
+/// <param name="Thresholds">One per statistic; a window alarms when any statistic exceeds its threshold.</param>
+/// <param name="TailProbability">The per-statistic exceedance probability p* every threshold sits at.</param>
+/// <param name="RealisedFalseAlarmRate">Share of the bootstrap windows that alarm at these thresholds.</param>
+public sealed record ThresholdSelection(double[] Thresholds, double TailProbability, double RealisedFalseAlarmRate)
+{
+    /// <summary>The quantile 1 − p* of its own null distribution at which each threshold sits.</summary>
+    public double Quantile => 1 - TailProbability;
+}
 
 /// <summary>
 /// Chooses one threshold per statistic so that, over bootstrap windows of unchanged traffic, the share
-/// of windows in which <em>any</em> statistic exceeds its threshold is at most α (a max-statistic
-/// correction in the manner of Westfall and Young: it accounts for the statistics' correlation,
-/// unlike Bonferroni). Every statistic's threshold sits at the same quantile of its own bootstrap
-/// distribution; the quantile is the lowest one that keeps the whole-window rate within α.
+/// of windows in which <em>any</em> statistic exceeds its threshold is α: a min-p correction in the
+/// manner of Westfall and Young, which accounts for how the statistics move together (unlike
+/// Bonferroni). Each statistic's bootstrap values give its null exceedance probability p(s): the
+/// empirical survival function in the bulk, and beyond its (1 − τ) quantile u an exponential tail
+/// τ·exp(−(s − u)/β) with β the mean excess over u (peaks over threshold), so that tail probabilities
+/// far below 1/B are resolved. A window's score is the smallest p over its statistics; p* is the α
+/// quantile of that score over the bootstrap windows, and each threshold is p⁻¹(p*).
 /// </summary>
 public static class FamilyWiseThresholds
 {
+    /// <summary>Share of each statistic's bootstrap values treated as its tail.</summary>
+    public const double TailFraction = 0.05;
+
     /// <param name="values">windows × slots statistic values, row-major.</param>
     public static ThresholdSelection Select(ReadOnlySpan<double> values, int windows, int slots, double alpha)
     {
@@ -21,54 +34,55 @@ public static class FamilyWiseThresholds
             throw new ArgumentException($"expected {windows} × {slots} values, got {values.Length}", nameof(values));
         }
 
-        // Sorted bootstrap distribution of each statistic.
-        var sorted = new double[slots][];
+        var tails = new Tail[slots];
+        var column = new double[windows];
         for (int s = 0; s < slots; s++)
         {
-            var column = new double[windows];
             for (int w = 0; w < windows; w++)
             {
                 column[w] = values[w * slots + s];
             }
 
-            Array.Sort(column);
-            sorted[s] = column;
+            tails[s] = Tail.Fit(column);
         }
 
-        // The k-th order statistic of each column is the threshold; the alarm rate falls as k rises.
-        int lo = 1;
-        int hi = windows;
-        while (lo < hi)
+        // Each window's smallest exceedance probability over the family.
+        var scores = new double[windows];
+        for (int w = 0; w < windows; w++)
         {
-            int mid = (lo + hi) >>> 1;
-            if (AlarmRate(values, sorted, windows, slots, mid) <= alpha)
+            double min = 1.0;
+            ReadOnlySpan<double> row = values.Slice(w * slots, slots);
+            for (int s = 0; s < slots; s++)
             {
-                hi = mid;
+                min = Math.Min(min, tails[s].Survival(row[s]));
             }
-            else
-            {
-                lo = mid + 1;
-            }
+
+            scores[w] = min;
+        }
+
+        Array.Sort(scores);
+
+        // p* = the α quantile of the window scores: at most ⌊αB⌋ windows score strictly below it.
+        int allowed = (int)Math.Floor(alpha * windows);
+        double pStar = allowed < windows ? scores[allowed] : 1.0;
+        if (allowed == 0)
+        {
+            pStar = Math.Min(pStar, alpha);
         }
 
         var thresholds = new double[slots];
         for (int s = 0; s < slots; s++)
         {
-            thresholds[s] = sorted[s][lo - 1];
+            thresholds[s] = tails[s].InverseSurvival(pStar);
         }
 
-        return new ThresholdSelection(thresholds, (double)lo / windows, AlarmRate(values, sorted, windows, slots, lo));
-    }
-
-    private static double AlarmRate(ReadOnlySpan<double> values, double[][] sorted, int windows, int slots, int k)
-    {
         int alarms = 0;
         for (int w = 0; w < windows; w++)
         {
             ReadOnlySpan<double> row = values.Slice(w * slots, slots);
             for (int s = 0; s < slots; s++)
             {
-                if (row[s] > sorted[s][k - 1])
+                if (row[s] > thresholds[s])
                 {
                     alarms++;
                     break;
@@ -76,6 +90,87 @@ public static class FamilyWiseThresholds
             }
         }
 
-        return (double)alarms / windows;
+        return new ThresholdSelection(thresholds, pStar, (double)alarms / windows);
+    }
+
+    /// <summary>A statistic's null survival function: empirical in the bulk, exponential beyond u.</summary>
+    private sealed class Tail
+    {
+        private readonly double[] _sorted;
+        private readonly double _u;
+        private readonly double _beta;
+
+        private Tail(double[] sorted, double u, double beta)
+        {
+            _sorted = sorted;
+            _u = u;
+            _beta = beta;
+        }
+
+        public static Tail Fit(double[] column)
+        {
+            double[] sorted = (double[])column.Clone();
+            Array.Sort(sorted);
+            int n = sorted.Length;
+            double u = sorted[Math.Clamp((int)Math.Ceiling((1 - TailFraction) * n) - 1, 0, n - 1)];
+            double excess = 0;
+            int count = 0;
+            foreach (double v in sorted)
+            {
+                if (v > u)
+                {
+                    excess += v - u;
+                    count++;
+                }
+            }
+
+            return new Tail(sorted, u, count > 0 ? excess / count : 0.0);
+        }
+
+        /// <summary>P(S ≥ s) under the null.</summary>
+        public double Survival(double s)
+        {
+            if (s > _u)
+            {
+                return _beta > 0 ? TailFraction * Math.Exp(-(s - _u) / _beta) : 0.0;
+            }
+
+            // Share of bootstrap values at or above s, but never below the tail's share.
+            int below = LowerBound(s);
+            return Math.Max((double)(_sorted.Length - below) / _sorted.Length, TailFraction);
+        }
+
+        /// <summary>The smallest s with P(S &gt; s) ≤ p: the threshold at exceedance probability p.</summary>
+        public double InverseSurvival(double p)
+        {
+            if (p < TailFraction)
+            {
+                return _beta > 0 ? _u + _beta * Math.Log(TailFraction / p) : _u;
+            }
+
+            int n = _sorted.Length;
+            int index = Math.Clamp((int)Math.Ceiling((1 - p) * n) - 1, 0, n - 1);
+            return _sorted[index];
+        }
+
+        private int LowerBound(double s)
+        {
+            int lo = 0;
+            int hi = _sorted.Length;
+            while (lo < hi)
+            {
+                int mid = (lo + hi) >>> 1;
+                if (_sorted[mid] < s)
+                {
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid;
+                }
+            }
+
+            return lo;
+        }
     }
 }

@@ -1,0 +1,251 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using Monitor.Core.Baselines;
+using Monitor.Core.Ingest;
+using Monitor.Core.Versions;
+using Monitor.Server.Hosting;
+using Monitor.Server.Ingest;
+using Monitor.Server.Metrics;
+using Monitor.Server.Persistence;
+using Monitor.Server.Registry;
+
+namespace Monitor.Server.Baselines;
+
+/// <summary>
+/// Opens, fills and commits baselines. A commit profiles and calibrates off the request thread, then
+/// stores the baseline and puts it in force in one transaction; a committed baseline never changes.
+/// </summary>
+internal sealed class BaselineUploads
+{
+    private const int FinishedKept = 64;
+    private readonly ConcurrentDictionary<string, UploadSession> _sessions = new(StringComparer.Ordinal);
+    private readonly ModelRegistry _registry;
+    private readonly SqliteStore _store;
+    private readonly MonitorMetrics _metrics;
+    private readonly MonitorOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Lock _opening = new();
+
+    public BaselineUploads(ModelRegistry registry, SqliteStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options,
+        TimeProvider time, ILogger<BaselineUploads> logger)
+    {
+        _registry = registry;
+        _store = store;
+        _metrics = metrics;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+    }
+
+    public async Task<UploadSession> BeginAsync(string modelName, string description, uint windowRecords, double falseAlarmRate,
+        string captureVersion, uint captureRecords, CancellationToken cancellationToken)
+    {
+        ModelEntry model = _registry.Get(modelName);
+        int window = windowRecords == 0 ? _options.Windows.Records : (int)Math.Min(windowRecords, int.MaxValue);
+        double alpha = falseAlarmRate == 0 ? _options.Baselines.FalseAlarmRate : falseAlarmRate;
+        if (window < 10)
+        {
+            throw Invalid($"window_records: {window} is too small; use at least 10");
+        }
+
+        if (alpha is <= 0 or >= 1 || double.IsNaN(alpha))
+        {
+            throw Invalid($"false_alarm_rate: {falseAlarmRate} must lie strictly between 0 and 1");
+        }
+
+        if (alpha * _options.Baselines.BootstrapWindows < 5)
+        {
+            throw Invalid($"false_alarm_rate: {alpha} is too small for {_options.Baselines.BootstrapWindows} bootstrap windows " +
+                "(Monitor:Baselines:BootstrapWindows); at least 5 bootstrap windows must be able to alarm");
+        }
+
+        BaselineSettings settings = _options.Baselines.ToSettings();
+        int required = BaselineBuilder.RequiredRecords(window, settings);
+        if (required > _options.Baselines.ReservoirRecords)
+        {
+            throw Invalid($"window_records: windows of {window} records need a reference sample of {required} records, " +
+                $"more than the reservoir holds ({_options.Baselines.ReservoirRecords}, Monitor:Baselines:ReservoirRecords)");
+        }
+
+        VersionEntry? captureFrom = null;
+        if (!string.IsNullOrEmpty(captureVersion))
+        {
+            captureFrom = _registry.GetVersion(modelName, captureVersion);
+            if (captureFrom.State != VersionState.KnownGood)
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                    $"version '{captureVersion}' of model '{modelName}' is {captureFrom.State}; only a known-good version's " +
+                    "traffic can become a baseline (promote it first)"));
+            }
+
+            if (captureRecords < required)
+            {
+                throw Invalid($"capture_records: {captureRecords} is fewer than the {required} records a baseline for windows of " +
+                    $"{window} records needs");
+            }
+        }
+
+        UploadSession session;
+        lock (_opening)
+        {
+            int open = _sessions.Values.Count(s => s.State is UploadState.Open or UploadState.Committing);
+            if (open >= _options.Baselines.MaxOpenUploads)
+            {
+                throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                    $"{open} baseline uploads are open, the limit (Monitor:Baselines:MaxOpenUploads); commit or abort one first"));
+            }
+
+            if (captureFrom is not null && _sessions.Values.Any(s => s.Model == model && s.CaptureFrom is not null && s.State == UploadState.Open))
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                    $"model '{modelName}' already has a baseline capture open; abort it first"));
+            }
+
+            var sample = new ReferenceSample(model.Schema, _options.Baselines.ReservoirRecords, _options.Baselines.Seed);
+            session = new UploadSession(Guid.NewGuid().ToString("N"), model, description, window, alpha, captureFrom,
+                (int)Math.Min(captureRecords, int.MaxValue), sample, _time.GetUtcNow());
+            _sessions[session.Id] = session;
+            Forget();
+        }
+
+        if (captureFrom is not null)
+        {
+            await model.Pipeline.StartCaptureAsync(captureFrom, session, CommitInBackground, cancellationToken);
+        }
+
+        Log.UploadOpened(_logger, session.Id, modelName, session.Source);
+        return session;
+    }
+
+    public UploadSession Get(string uploadId) =>
+        _sessions.TryGetValue(uploadId, out UploadSession? session)
+            ? session
+            : throw new RpcException(new Status(StatusCode.NotFound,
+                $"baseline upload '{uploadId}' is not open here (uploads do not survive a restart: begin again)"));
+
+    public UploadSession Append(string uploadId, Protos.V1.RecordBatch? batch)
+    {
+        UploadSession session = Get(uploadId);
+        if (session.CaptureFrom is not null)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                $"upload '{uploadId}' captures live traffic of version '{session.CaptureFrom.Version}'; it takes no appended records"));
+        }
+
+        if (batch is null)
+        {
+            throw Invalid("batch: required");
+        }
+
+        if (batch.Records > _options.Ingest.MaxRecordsPerBatch)
+        {
+            throw Invalid($"batch.records: {batch.Records} records exceed the limit of {_options.Ingest.MaxRecordsPerBatch} per batch");
+        }
+
+        RecordBatch records = ProtoTranslation.ToCore(batch);
+        if (BatchValidator.Validate(session.Model.Schema, records, _options.Ingest.MaxRecordsPerBatch) is { } error)
+        {
+            throw Invalid(error.ToString());
+        }
+
+        if (!session.Offer(records) && session.State != UploadState.Open)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                $"upload '{uploadId}' is {session.State.ToString().ToLowerInvariant()}; it takes no more records"));
+        }
+
+        return session;
+    }
+
+    public async Task<BaselineProfile> CommitAsync(string uploadId, CancellationToken cancellationToken)
+    {
+        UploadSession session = Get(uploadId);
+        ReferenceSample sample = session.BeginCommit() ?? throw new RpcException(new Status(StatusCode.FailedPrecondition,
+            $"upload '{uploadId}' is {session.State.ToString().ToLowerInvariant()}, not open"));
+        var request = new BaselineRequest(session.Model.Name, session.Source, session.Description, session.WindowRecords,
+            session.FalseAlarmRate, _time.GetUtcNow());
+        var stopwatch = Stopwatch.StartNew();
+        BaselineProfile profile;
+        try
+        {
+            profile = await Task.Run(() => BaselineBuilder.Build(request, sample, _options.Baselines.ToSettings(), cancellationToken),
+                cancellationToken);
+        }
+        catch (BaselineException ex)
+        {
+            session.Reopen();
+            Log.BaselineCommitFailed(_logger, uploadId, session.Model.Name, ex.Message);
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, ex.Message));
+        }
+        catch (OperationCanceledException)
+        {
+            session.Reopen();
+            throw;
+        }
+
+        try
+        {
+            byte[] blob = ProtoTranslation.ToProto(sample.ToBatch()).ToByteArray();
+            long id = _store.CommitBaseline(profile, blob, sample.Received);
+            profile = profile with { Id = id };
+            var compiled = new CompiledBaseline(profile);
+            session.Model.Baseline = compiled;
+            await session.Model.Pipeline.UseBaselineAsync(compiled, CancellationToken.None);
+            _metrics.BaselineId.WithLabels(session.Model.Name).Set(id);
+            session.Committed(id);
+            Log.BaselineCommitted(_logger, id, session.Model.Name, sample.Count, stopwatch.Elapsed.TotalSeconds,
+                profile.CalibratedFalseAlarmRate, profile.BootstrapWindows);
+            return profile;
+        }
+        catch (Exception ex)
+        {
+            session.Fail(ex.Message);
+            Log.BaselineCommitFailed(_logger, uploadId, session.Model.Name, ex.Message);
+            throw new RpcException(new Status(StatusCode.Internal, $"baseline could not be stored: {ex.Message}"));
+        }
+    }
+
+    public UploadSession Abort(string uploadId)
+    {
+        UploadSession session = Get(uploadId);
+        if (!session.Abort())
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                $"upload '{uploadId}' is {session.State.ToString().ToLowerInvariant()}, not open"));
+        }
+
+        return session;
+    }
+
+    private void CommitInBackground(UploadSession session) =>
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await CommitAsync(session.Id, CancellationToken.None);
+            }
+            catch (Exception ex)
+            {
+                Log.BaselineCommitFailed(_logger, session.Id, session.Model.Name, ex.Message);
+            }
+        });
+
+    /// <summary>Keeps the most recent finished uploads for status queries and forgets older ones.</summary>
+    private void Forget()
+    {
+        UploadSession[] finished = [.. _sessions.Values
+            .Where(s => s.State is UploadState.Committed or UploadState.Aborted or UploadState.Failed)
+            .OrderByDescending(s => s.OpenedAt)
+            .Skip(FinishedKept)];
+        foreach (UploadSession session in finished)
+        {
+            _sessions.TryRemove(session.Id, out _);
+        }
+    }
+
+    private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+}

@@ -1,0 +1,193 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Grpc.Net.Client;
+using Monitor.Protos.V1;
+using Monitor.Server.Hosting;
+using Monitor.Server.Ingest;
+
+namespace Monitor.Server.Demo;
+
+/// <summary>
+/// Runs a private sidecar and a simulated serving process: registers a fraud-scoring model, builds a
+/// baseline from a reference set, mirrors clean and then drifting traffic, and prints the drift report.
+/// </summary>
+internal static class DemoCommand
+{
+    private const string ModelName = "fraud-scorer";
+    private const int BatchSize = 500;
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output)
+    {
+        int referenceRecords = 20_000;
+        string? database = null;
+        var passThrough = new List<string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--records" when i + 1 < args.Length && int.TryParse(args[i + 1], out int records) && records > 0:
+                    referenceRecords = records;
+                    i++;
+                    break;
+                case "--db" when i + 1 < args.Length:
+                    database = args[++i];
+                    break;
+                default:
+                    passThrough.Add(args[i]);
+                    break;
+            }
+        }
+
+        string path = database ?? Path.Combine(Path.GetTempPath(), $"monitor-demo-{Environment.ProcessId}.db");
+        string[] serverArgs =
+        [
+            "--Monitor:Grpc:Port=0", "--Monitor:Http:Port=0", $"--Monitor:Database:Path={path}",
+            "--Logging:LogLevel:Default=Warning", .. passThrough,
+        ];
+        await using WebApplication app = MonitorHost.Build(serverArgs);
+        await app.StartAsync();
+        try
+        {
+            Listeners listeners = app.Services.GetRequiredService<Listeners>();
+            output.WriteLine("Drift monitor demo");
+            output.WriteLine("==================");
+            output.WriteLine($"Sidecar: gRPC 127.0.0.1:{listeners.GrpcPort}, metrics http://127.0.0.1:{listeners.HttpPort}/metrics, database {path}");
+            output.WriteLine();
+            using GrpcChannel channel = GrpcChannel.ForAddress($"http://127.0.0.1:{listeners.GrpcPort}");
+            await RunScenarioAsync(channel, referenceRecords, output);
+        }
+        finally
+        {
+            await app.StopAsync();
+            if (database is null)
+            {
+                foreach (string file in new[] { path, path + "-wal", path + "-shm" })
+                {
+                    File.Delete(file);
+                }
+            }
+        }
+
+        return 0;
+    }
+
+    private static async Task RunScenarioAsync(GrpcChannel channel, int referenceRecords, TextWriter output)
+    {
+        var admin = new Admin.AdminClient(channel);
+        var mirror = new Mirror.MirrorClient(channel);
+        var reports = new Protos.V1.Reports.ReportsClient(channel);
+        var traffic = new FraudTraffic(seed: 7);
+
+        Model model = await admin.RegisterModelAsync(new RegisterModelRequest
+        {
+            Name = ModelName,
+            Schema = ProtoTranslation.ToProto(FraudTraffic.Schema),
+            Description = "card-fraud scoring",
+        });
+        output.WriteLine($"1. Registered model '{model.Name}': {model.Schema.NumericFeatures.Count} numeric features, " +
+            $"{model.Schema.CategoricalFeatures.Count} categorical, text field '{model.Schema.TextFields[0]}', " +
+            $"output {string.Join("/", model.Schema.ClassLabels)}");
+
+        string digest = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("fraud-scorer v1 weights")));
+        await admin.RegisterVersionAsync(new RegisterVersionRequest
+        {
+            Model = ModelName,
+            Version = "v1",
+            ArtifactSha256 = digest,
+            Source = "registry.example/fraud-scorer:v1",
+            InitialState = VersionState.KnownGood,
+        });
+        output.WriteLine($"2. Registered version v1 (artifact sha256 {digest[..12]}…) as known-good");
+
+        var stopwatch = Stopwatch.StartNew();
+        BaselineUpload upload = await admin.BeginBaselineAsync(new BeginBaselineRequest { Model = ModelName, Description = "demo reference set" });
+        for (int sent = 0; sent < referenceRecords; sent += 1000)
+        {
+            await admin.AppendBaselineAsync(new AppendBaselineRequest
+            {
+                UploadId = upload.UploadId,
+                Batch = ProtoTranslation.ToProto(traffic.Next(Math.Min(1000, referenceRecords - sent), FraudDrift.None)),
+            });
+        }
+
+        Baseline baseline = await admin.CommitBaselineAsync(new CommitBaselineRequest { UploadId = upload.UploadId });
+        BaselineSummary summary = baseline.Summary;
+        output.WriteLine($"3. Uploaded {referenceRecords:N0} reference records; baseline {summary.Id} committed in {stopwatch.Elapsed.TotalSeconds:F1} s");
+        output.WriteLine($"   {summary.RecordsProfiled:N0} records profiled, {summary.RecordsCalibration:N0} kept aside to calibrate thresholds " +
+            $"on {summary.BootstrapWindows:N0} bootstrap windows of {summary.WindowRecords:N0} records");
+        output.WriteLine($"   whole-window false-alarm rate: target {summary.FalseAlarmRate:P2}, realised on the bootstrap " +
+            $"{summary.CalibratedFalseAlarmRate:P2} (every threshold at its {baseline.ThresholdQuantile:P2} bootstrap quantile; " +
+            $"{baseline.Features.Sum(f => f.Thresholds.Count)} statistics judged per window)");
+
+        int windowRecords = (int)summary.WindowRecords;
+        var drift = new FraudDrift(AmountScale: 1.3, DistanceLogShift: Math.Log(2));
+        ulong sequence = 0;
+        for (int w = 0; w < 6; w++)
+        {
+            for (int sent = 0; sent < windowRecords; sent += BatchSize)
+            {
+                var batch = new MirrorBatch
+                {
+                    Model = ModelName,
+                    Version = "v1",
+                    ArtifactSha256 = digest,
+                    Sequence = ++sequence,
+                    Batch = ProtoTranslation.ToProto(traffic.Next(Math.Min(BatchSize, windowRecords - sent), w < 3 ? FraudDrift.None : drift)),
+                };
+                await mirror.IngestAsync(batch);
+            }
+        }
+
+        output.WriteLine($"4. Mirrored 3 windows of clean traffic, then 3 windows in which 'amount' rose 30% and 'distance_km' doubled");
+        output.WriteLine();
+
+        DriftReport report = await reports.GetDriftReportAsync(new DriftReportRequest { Model = ModelName, Version = "v1", ClosedWindows = 6 });
+        output.WriteLine("   window  records  drifted  features over their threshold");
+        foreach (WindowReport window in report.Closed.Reverse())
+        {
+            output.WriteLine($"   {window.Index,6}  {window.Records,7:N0}  {(window.Drifted ? "YES" : "no"),-7}  " +
+                (window.DriftedFeatures.Count == 0 ? "-" : string.Join(", ", window.DriftedFeatures)));
+        }
+
+        WindowReport latest = report.Closed[0];
+        output.WriteLine();
+        output.WriteLine($"   Latest window (#{latest.Index}), each drifted feature against its baseline:");
+        foreach (FeatureReport feature in latest.Features.Where(f => f.Drifted))
+        {
+            string means = feature.Kind is FeatureKind.Numeric or FeatureKind.Text or FeatureKind.OutputNumeric
+                ? $"mean {Format(feature.BaselineMean)} -> {Format(feature.WindowMean)}, std {Format(feature.BaselineStd)} -> {Format(feature.WindowStd)}"
+                : "class mix changed";
+            output.WriteLine($"   - {feature.Name}: {means}");
+            output.WriteLine($"       {"statistic",-15}{"value",10}{"threshold",11}  {"p-value",-9} over?");
+            foreach (StatisticValue statistic in feature.Statistics)
+            {
+                string p = statistic.HasPValue ? statistic.PValue.ToString("G3", CultureInfo.InvariantCulture) : "";
+                output.WriteLine($"       {statistic.Name,-15}{Format(statistic.Value),10}{Format(statistic.Threshold),11}  {p,-9} {(statistic.Drifted ? "yes" : "")}");
+            }
+        }
+
+        output.WriteLine();
+        var swapped = new MirrorBatch
+        {
+            Model = ModelName,
+            Version = "v1",
+            ArtifactSha256 = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("tampered weights"))),
+            Sequence = ++sequence,
+            Batch = ProtoTranslation.ToProto(traffic.Next(BatchSize, FraudDrift.None)),
+        };
+        MirrorAck ack = await mirror.IngestAsync(swapped);
+        output.WriteLine($"5. A batch mirrored by a process that loaded another artifact under the name v1 was accepted " +
+            $"({ack.Accepted} records) with the warning:");
+        foreach (string warning in ack.Warnings)
+        {
+            output.WriteLine($"   {warning}");
+        }
+    }
+
+    private static string Format(double value) =>
+        Math.Abs(value) >= 1000 ? value.ToString("F0", CultureInfo.InvariantCulture)
+        : Math.Abs(value) >= 10 ? value.ToString("F2", CultureInfo.InvariantCulture)
+        : value.ToString("F4", CultureInfo.InvariantCulture);
+}

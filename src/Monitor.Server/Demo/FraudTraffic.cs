@@ -1,0 +1,115 @@
+using Monitor.Core.Ingest;
+using Monitor.Core.Schema;
+
+namespace Monitor.Server.Demo;
+
+/// <summary>How live traffic departs from the reference: multiplicative and additive shifts of two features.</summary>
+internal sealed record FraudDrift(double AmountScale = 1.0, double DistanceLogShift = 0.0)
+{
+    public static readonly FraudDrift None = new();
+}
+
+/// <summary>
+/// Simulated traffic of a card-fraud scoring model: six numeric features, three categorical, a free-text
+/// memo, and the model's two class probabilities, which follow a fixed logistic score of the features.
+/// Deterministic for a seed.
+/// </summary>
+internal sealed class FraudTraffic(int seed)
+{
+    public static readonly ModelSchema Schema = new()
+    {
+        NumericFeatures = ["amount", "account_age_days", "tx_per_hour", "distance_km", "hour_of_day", "merchant_risk"],
+        CategoricalFeatures = ["merchant_category", "country", "channel"],
+        TextFields = ["memo"],
+        OutputKind = OutputKind.Classification,
+        ClassLabels = ["legitimate", "fraud"],
+    };
+
+    private static readonly string[] Categories = ["grocery", "fuel", "electronics", "travel", "restaurants", "online", "jewelry"];
+    private static readonly double[] CategoryWeights = [0.30, 0.15, 0.10, 0.08, 0.17, 0.17, 0.03];
+    private static readonly string[] Countries = ["US", "GB", "DE", "FR", "NL", "BR", "IN"];
+    private static readonly double[] CountryWeights = [0.45, 0.15, 0.12, 0.10, 0.06, 0.07, 0.05];
+    private static readonly string[] Channels = ["web", "mobile", "pos"];
+    private static readonly double[] ChannelWeights = [0.35, 0.40, 0.25];
+    private static readonly string[] Memos =
+    [
+        "monthly rent", "groceries for the week", "invoice {0}", "dinner with friends", "fuel", "gift card",
+        "subscription renewal", "order #{0} thanks", "travel booking {0}", "refund request",
+    ];
+
+    private readonly Random _random = new(seed);
+
+    public RecordBatch Next(int n, FraudDrift drift)
+    {
+        int d = Schema.NumericFeatures.Length;
+        var numeric = new float[n * d];
+        var scores = new float[n * 2];
+        var categories = new string?[n];
+        var countries = new string?[n];
+        var channels = new string?[n];
+        var memos = new string?[n];
+        var ids = new string?[n];
+        for (int i = 0; i < n; i++)
+        {
+            double amount = Math.Exp(3.5 + 1.0 * Normal()) * drift.AmountScale;
+            double age = -700 * Math.Log(1 - _random.NextDouble());
+            double perHour = Math.Floor(-2 * Math.Log(1 - _random.NextDouble()));
+            double distance = Math.Exp(1.5 + drift.DistanceLogShift + 1.2 * Normal());
+            double hour = _random.Next(24);
+            double risk = Math.Pow(_random.NextDouble(), 2);
+            Span<float> row = numeric.AsSpan(i * d, d);
+            row[0] = (float)amount;
+            row[1] = (float)age;
+            row[2] = (float)perHour;
+            row[3] = (float)distance;
+            row[4] = (float)hour;
+            row[5] = (float)risk;
+
+            double z = -4.0 + 0.9 * (Math.Log(amount) - 3.5) + 2.5 * risk + 0.35 * (Math.Log(distance) - 1.5)
+                - 0.4 * Math.Log(1 + age / 365) + 0.25 * perHour;
+            double fraud = 1 / (1 + Math.Exp(-z));
+            scores[2 * i] = (float)(1 - fraud);
+            scores[2 * i + 1] = (float)fraud;
+
+            categories[i] = Pick(Categories, CategoryWeights);
+            countries[i] = Pick(Countries, CountryWeights);
+            channels[i] = Pick(Channels, ChannelWeights);
+            memos[i] = _random.NextDouble() < 0.3 ? null : string.Format(
+                System.Globalization.CultureInfo.InvariantCulture, Memos[_random.Next(Memos.Length)], _random.Next(1000, 9999));
+            ids[i] = $"req-{_random.NextInt64():x}";
+        }
+
+        return new RecordBatch
+        {
+            Count = n,
+            Numeric = numeric,
+            Scores = scores,
+            Categorical = [Utf8Column.FromStrings(categories), Utf8Column.FromStrings(countries), Utf8Column.FromStrings(channels)],
+            Text = [Utf8Column.FromStrings(memos)],
+            RequestIds = Utf8Column.FromStrings(ids),
+        };
+    }
+
+    private double Normal()
+    {
+        // Box–Muller.
+        double u1 = 1.0 - _random.NextDouble();
+        double u2 = _random.NextDouble();
+        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+    }
+
+    private string Pick(string[] values, double[] weights)
+    {
+        double u = _random.NextDouble();
+        for (int i = 0; i < values.Length; i++)
+        {
+            u -= weights[i];
+            if (u < 0)
+            {
+                return values[i];
+            }
+        }
+
+        return values[^1];
+    }
+}

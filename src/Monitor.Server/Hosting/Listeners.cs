@@ -1,0 +1,75 @@
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Monitor.Server.Hosting;
+
+/// <summary>Which of the sidecar's two ports an endpoint is served on.</summary>
+internal enum ListenerRole
+{
+    /// <summary>Plaintext HTTP/2 for gRPC.</summary>
+    Grpc,
+
+    /// <summary>HTTP/1.1 for /metrics, /healthz and the later HTTP endpoints.</summary>
+    Http,
+}
+
+/// <summary>Endpoint metadata: serve this endpoint only on connections of the given listener.</summary>
+internal sealed record ListenerRoleMetadata(ListenerRole Role);
+
+/// <summary>
+/// The two listeners and the ports they are bound to. Connections are tagged with their listener, so
+/// an endpoint is confined to its port whatever Host header a proxy sends.
+/// </summary>
+internal sealed class Listeners
+{
+    private const string Key = "monitor.listener";
+
+    public ListenOptions? Grpc { get; private set; }
+    public ListenOptions? Http { get; private set; }
+
+    /// <summary>The bound gRPC port (known once the server started; a configured 0 becomes the chosen port).</summary>
+    public int GrpcPort => Grpc?.IPEndPoint?.Port ?? 0;
+
+    public int HttpPort => Http?.IPEndPoint?.Port ?? 0;
+
+    public void Configure(KestrelServerOptions kestrel, MonitorOptions options)
+    {
+        kestrel.Listen(System.Net.IPAddress.Parse(options.Grpc.Address), options.Grpc.Port, listen =>
+        {
+            listen.Protocols = HttpProtocols.Http2;
+            listen.Use(Tag(ListenerRole.Grpc));
+            Grpc = listen;
+        });
+        kestrel.Listen(System.Net.IPAddress.Parse(options.Http.Address), options.Http.Port, listen =>
+        {
+            listen.Protocols = HttpProtocols.Http1;
+            listen.Use(Tag(ListenerRole.Http));
+            Http = listen;
+        });
+    }
+
+    /// <summary>Answers 404 when an endpoint is reached through the other listener.</summary>
+    public static async Task ConfineAsync(HttpContext context, RequestDelegate next)
+    {
+        ListenerRoleMetadata? required = context.GetEndpoint()?.Metadata.GetMetadata<ListenerRoleMetadata>();
+        if (required is not null
+            && context.Features.Get<IConnectionItemsFeature>()?.Items is { } items
+            && items.TryGetValue(Key, out object? role)
+            && role is ListenerRole actual
+            && actual != required.Role)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+
+        await next(context);
+    }
+
+    private static Func<ConnectionDelegate, ConnectionDelegate> Tag(ListenerRole role) =>
+        next => connection =>
+        {
+            connection.Items[Key] = role;
+            return next(connection);
+        };
+}

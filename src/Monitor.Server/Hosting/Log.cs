@@ -1,0 +1,44 @@
+namespace Monitor.Server.Hosting;
+
+/// <summary>The sidecar's log messages, source-generated, with stable event ids.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Information, "Listening for gRPC on {Endpoint} (HTTP/2 plaintext) and for HTTP on {HttpEndpoint}; database {Database}")]
+    public static partial void Listening(ILogger logger, string endpoint, string httpEndpoint, string database);
+
+    [LoggerMessage(2, LogLevel.Information, "Loaded {Models} models, {Versions} versions and {Baselines} baselines in force from {Database}")]
+    public static partial void Loaded(ILogger logger, int models, int versions, int baselines, string database);
+
+    [LoggerMessage(10, LogLevel.Information, "Registered model {Model}")]
+    public static partial void ModelRegistered(ILogger logger, string model);
+
+    [LoggerMessage(11, LogLevel.Information, "Registered version {Version} of {Model} with artifact {Digest} as {State}")]
+    public static partial void VersionRegistered(ILogger logger, string model, string version, string digest, string state);
+
+    [LoggerMessage(12, LogLevel.Information, "{Actor} promoted version {Version} of {Model} to known-good: {Reason}")]
+    public static partial void VersionPromoted(ILogger logger, string model, string version, string actor, string reason);
+
+    [LoggerMessage(20, LogLevel.Warning, "Batch for {Model}/{Version} carries artifact {Reported}, not the registered {Registered}: accepted as evidence and recorded")]
+    public static partial void DigestMismatch(ILogger logger, string model, string version, string reported, string registered);
+
+    [LoggerMessage(21, LogLevel.Debug, "Rejected batch: {Status} {Message}")]
+    public static partial void BatchRejected(ILogger logger, string status, string message);
+
+    [LoggerMessage(30, LogLevel.Information, "Window {Index} of {Model}/{Version} closed: {Records} records, drifted: {Drifted}")]
+    public static partial void WindowClosed(ILogger logger, string model, string version, ulong index, long records, string drifted);
+
+    [LoggerMessage(31, LogLevel.Information, "Version {Version} of {Model} now judged against baseline {BaselineId}; {Discarded} records of the open window were discarded")]
+    public static partial void BaselineSwitched(ILogger logger, string model, string version, long baselineId, long discarded);
+
+    [LoggerMessage(32, LogLevel.Error, "Pipeline of {Model} failed to process a work item; it goes on with the next")]
+    public static partial void PipelineError(ILogger logger, Exception exception, string model);
+
+    [LoggerMessage(40, LogLevel.Information, "Baseline upload {UploadId} for {Model} opened ({Source})")]
+    public static partial void UploadOpened(ILogger logger, string uploadId, string model, string source);
+
+    [LoggerMessage(41, LogLevel.Information, "Baseline {BaselineId} of {Model} committed from {Records} sampled records in {Seconds:F2} s; whole-window false-alarm rate {Rate:P2} on {Windows} bootstrap windows; now in force")]
+    public static partial void BaselineCommitted(ILogger logger, long baselineId, string model, int records, double seconds, double rate, int windows);
+
+    [LoggerMessage(42, LogLevel.Warning, "Baseline upload {UploadId} for {Model} could not be committed: {Reason}")]
+    public static partial void BaselineCommitFailed(ILogger logger, string uploadId, string model, string reason);
+}

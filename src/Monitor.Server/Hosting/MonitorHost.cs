@@ -1,0 +1,114 @@
+using Grpc.HealthCheck;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using Monitor.Server.Baselines;
+using Monitor.Server.Ingest;
+using Monitor.Server.Metrics;
+using Monitor.Server.Persistence;
+using Monitor.Server.Registry;
+using Monitor.Server.Reports;
+using Prometheus;
+
+namespace Monitor.Server.Hosting;
+
+/// <summary>Builds the sidecar: options, store, registry, gRPC services on one port, HTTP on the other.</summary>
+internal static class MonitorHost
+{
+    /// <summary>Builds the application; throws <see cref="OptionsValidationException"/> naming every bad setting.</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        configure?.Invoke(builder);
+
+        MonitorOptions options = builder.Configuration.GetSection(MonitorOptions.Section).Get<MonitorOptions>() ?? new MonitorOptions();
+        ValidateOptionsResult validation = new MonitorOptionsValidator().Validate(null, options);
+        if (validation.Failed)
+        {
+            throw new OptionsValidationException(MonitorOptions.Section, typeof(MonitorOptions), validation.Failures);
+        }
+
+        var listeners = new Listeners();
+        builder.WebHost.ConfigureKestrel(kestrel => listeners.Configure(kestrel, options));
+        builder.Services.AddMonitor(builder.Configuration, listeners);
+
+        WebApplication app = builder.Build();
+        app.UseRouting();
+        app.Use(Listeners.ConfineAsync);
+
+        var grpc = new ListenerRoleMetadata(ListenerRole.Grpc);
+        var http = new ListenerRoleMetadata(ListenerRole.Http);
+        app.MapGrpcService<AdminService>().WithMetadata(grpc);
+        app.MapGrpcService<MirrorService>().WithMetadata(grpc);
+        app.MapGrpcService<ReportService>().WithMetadata(grpc);
+        app.MapGrpcHealthChecksService().WithMetadata(grpc);
+        app.MapGrpcReflectionService().WithMetadata(grpc);
+        app.MapMetrics("/metrics", app.Services.GetRequiredService<MonitorMetrics>().Registry).WithMetadata(http);
+        app.MapHealthChecks("/healthz").WithMetadata(http);
+        app.MapGet("/", () => Results.Text(
+            "drift monitor sidecar: gRPC (monitor.v1.Admin, Mirror, Reports) on the gRPC port; /metrics and /healthz here\n"))
+            .WithMetadata(http);
+        return app;
+    }
+
+    private static IServiceCollection AddMonitor(this IServiceCollection services, ConfigurationManager configuration, Listeners listeners)
+    {
+        services.AddOptions<MonitorOptions>().Bind(configuration.GetSection(MonitorOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<MonitorOptions>, MonitorOptionsValidator>();
+        services.AddSingleton(listeners);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<SqliteStore>();
+        services.AddSingleton<MonitorMetrics>();
+        services.AddSingleton<ModelRegistry>();
+        services.AddSingleton<BaselineUploads>();
+        services.AddSingleton<IngestGate>();
+        services.AddHostedService<MonitorLifetime>();
+
+        services.AddGrpc(grpc =>
+        {
+            MonitorOptions options = configuration.GetSection(MonitorOptions.Section).Get<MonitorOptions>() ?? new MonitorOptions();
+            grpc.MaxReceiveMessageSize = options.Ingest.MaxMessageBytes;
+            grpc.MaxSendMessageSize = null;
+        });
+        services.AddGrpcReflection();
+        services.AddGrpcHealthChecks().AddCheck<StoreHealthCheck>("store");
+        services.AddHealthChecks();
+        return services;
+    }
+}
+
+/// <summary>Opens the store and restores the registry before the ports open; flushes counters on shutdown.</summary>
+internal sealed class MonitorLifetime(SqliteStore store, ModelRegistry registry, Listeners listeners,
+    IHostApplicationLifetime lifetime, ILogger<MonitorLifetime> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        store.Initialize();
+        registry.Load();
+        lifetime.ApplicationStarted.Register(() => Log.Listening(logger,
+            $"{listeners.Grpc?.IPEndPoint?.Address}:{listeners.GrpcPort}",
+            $"http://{listeners.Http?.IPEndPoint?.Address}:{listeners.HttpPort}", store.FilePath));
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken) => await registry.DisposeAsync();
+}
+
+/// <summary>Healthy while the database answers.</summary>
+internal sealed class StoreHealthCheck(SqliteStore store) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return Task.FromResult(store.Ping() ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("database did not answer"));
+        }
+        catch (Exception ex)
+        {
+            return Task.FromResult(HealthCheckResult.Unhealthy($"database error: {ex.Message}"));
+        }
+    }
+}

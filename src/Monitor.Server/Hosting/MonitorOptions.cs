@@ -1,0 +1,173 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+using Monitor.Core.Baselines;
+
+namespace Monitor.Server.Hosting;
+
+/// <summary>Everything configurable, bound from the "Monitor" section (appsettings.json, MONITOR__… environment variables, command line).</summary>
+public sealed class MonitorOptions
+{
+    public const string Section = "Monitor";
+
+    public ListenerOptions Grpc { get; set; } = new() { Port = 50051 };
+    public ListenerOptions Http { get; set; } = new() { Port = 9464 };
+    public DatabaseOptions Database { get; set; } = new();
+    public IngestOptions Ingest { get; set; } = new();
+    public WindowOptions Windows { get; set; } = new();
+    public BaselineOptions Baselines { get; set; } = new();
+    public LimitOptions Limits { get; set; } = new();
+}
+
+public sealed class ListenerOptions
+{
+    /// <summary>IP address to bind; 127.0.0.1 by default, 0.0.0.0 or :: for every interface.</summary>
+    public string Address { get; set; } = "127.0.0.1";
+
+    /// <summary>TCP port; 0 picks a free one.</summary>
+    public int Port { get; set; }
+}
+
+public sealed class DatabaseOptions
+{
+    /// <summary>SQLite file; relative paths are resolved against the working directory.</summary>
+    public string Path { get; set; } = "data/monitor.db";
+}
+
+public sealed class IngestOptions
+{
+    /// <summary>Batches queued per model before ingest answers RESOURCE_EXHAUSTED.</summary>
+    public int QueueCapacity { get; set; } = 1024;
+
+    public int MaxRecordsPerBatch { get; set; } = 10_000;
+
+    /// <summary>Largest gRPC message accepted, in bytes.</summary>
+    public int MaxMessageBytes { get; set; } = 64 * 1024 * 1024;
+}
+
+public sealed class WindowOptions
+{
+    /// <summary>Default records per tumbling window (a baseline may set its own).</summary>
+    public int Records { get; set; } = 1000;
+
+    /// <summary>Closed windows kept in memory per version for reports.</summary>
+    public int HistoryInMemory { get; set; } = 50;
+
+    /// <summary>Closed windows kept in the database per version.</summary>
+    public int HistoryRetained { get; set; } = 1000;
+}
+
+public sealed class BaselineOptions
+{
+    /// <summary>Records kept in a baseline's reservoir sample.</summary>
+    public int ReservoirRecords { get; set; } = 50_000;
+
+    public int Bins { get; set; } = 20;
+    public int MaxCategories { get; set; } = 1000;
+    public double ProfileFraction { get; set; } = 0.5;
+    public int BootstrapWindows { get; set; } = 2000;
+
+    /// <summary>Default whole-window false-alarm rate.</summary>
+    public double FalseAlarmRate { get; set; } = 0.01;
+
+    public int MinProfileRecords { get; set; } = 1000;
+
+    /// <summary>Baseline uploads and captures open at once.</summary>
+    public int MaxOpenUploads { get; set; } = 16;
+
+    /// <summary>Seed of reservoirs, splits and bootstraps.</summary>
+    public int Seed { get; set; } = 20_261_125;
+
+    public BaselineSettings ToSettings() => new()
+    {
+        Bins = Bins,
+        MaxCategories = MaxCategories,
+        ProfileFraction = ProfileFraction,
+        BootstrapWindows = BootstrapWindows,
+        MinProfileRecords = MinProfileRecords,
+        Seed = Seed,
+    };
+}
+
+public sealed class LimitOptions
+{
+    public int MaxModels { get; set; } = 100;
+
+    /// <summary>Most numeric, categorical and text features together in one schema.</summary>
+    public int MaxFeatures { get; set; } = 4096;
+}
+
+/// <summary>Checks the options at start-up and names every bad setting by its configuration key.</summary>
+internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
+{
+    public ValidateOptionsResult Validate(string? name, MonitorOptions o)
+    {
+        var errors = new List<string>();
+        Listener("Monitor:Grpc", o.Grpc, errors);
+        Listener("Monitor:Http", o.Http, errors);
+        if (o.Grpc.Port != 0 && o.Grpc.Port == o.Http.Port)
+        {
+            errors.Add($"Monitor:Grpc:Port and Monitor:Http:Port are both {o.Grpc.Port}; gRPC and HTTP need their own ports");
+        }
+
+        if (string.IsNullOrWhiteSpace(o.Database.Path))
+        {
+            errors.Add("Monitor:Database:Path is empty");
+        }
+
+        Range("Monitor:Ingest:QueueCapacity", o.Ingest.QueueCapacity, 1, 1_000_000, errors);
+        Range("Monitor:Ingest:MaxRecordsPerBatch", o.Ingest.MaxRecordsPerBatch, 1, 10_000_000, errors);
+        Range("Monitor:Ingest:MaxMessageBytes", o.Ingest.MaxMessageBytes, 1024, int.MaxValue, errors);
+        Range("Monitor:Windows:Records", o.Windows.Records, 10, 100_000_000, errors);
+        Range("Monitor:Windows:HistoryInMemory", o.Windows.HistoryInMemory, 1, 100_000, errors);
+        Range("Monitor:Windows:HistoryRetained", o.Windows.HistoryRetained, 1, 100_000_000, errors);
+        Range("Monitor:Baselines:ReservoirRecords", o.Baselines.ReservoirRecords, 100, 10_000_000, errors);
+        Range("Monitor:Baselines:Bins", o.Baselines.Bins, 2, 1000, errors);
+        Range("Monitor:Baselines:MaxCategories", o.Baselines.MaxCategories, 1, 1_000_000, errors);
+        Range("Monitor:Baselines:BootstrapWindows", o.Baselines.BootstrapWindows, 1000, 1_000_000, errors);
+        Range("Monitor:Baselines:MinProfileRecords", o.Baselines.MinProfileRecords, 10, 10_000_000, errors);
+        Range("Monitor:Baselines:MaxOpenUploads", o.Baselines.MaxOpenUploads, 1, 10_000, errors);
+        if (o.Baselines.ProfileFraction is <= 0 or >= 1)
+        {
+            errors.Add($"Monitor:Baselines:ProfileFraction must lie strictly between 0 and 1, got {o.Baselines.ProfileFraction}");
+        }
+
+        if (o.Baselines.FalseAlarmRate is <= 0 or >= 1)
+        {
+            errors.Add($"Monitor:Baselines:FalseAlarmRate must lie strictly between 0 and 1, got {o.Baselines.FalseAlarmRate}");
+        }
+        else if (o.Baselines.FalseAlarmRate * o.Baselines.BootstrapWindows < 5)
+        {
+            errors.Add($"Monitor:Baselines:BootstrapWindows ({o.Baselines.BootstrapWindows}) is too few to calibrate a false-alarm rate of " +
+                $"{o.Baselines.FalseAlarmRate}: need at least {Math.Ceiling(5 / o.Baselines.FalseAlarmRate)}");
+        }
+
+        if (o.Baselines.ReservoirRecords < BaselineBuilder.RequiredRecords(o.Windows.Records, o.Baselines.ToSettings()) &&
+            o.Baselines.ProfileFraction is > 0 and < 1)
+        {
+            errors.Add($"Monitor:Baselines:ReservoirRecords ({o.Baselines.ReservoirRecords}) is too small to build a baseline for windows of " +
+                $"{o.Windows.Records} records: need at least {BaselineBuilder.RequiredRecords(o.Windows.Records, o.Baselines.ToSettings())}");
+        }
+
+        Range("Monitor:Limits:MaxModels", o.Limits.MaxModels, 1, 100_000, errors);
+        Range("Monitor:Limits:MaxFeatures", o.Limits.MaxFeatures, 1, 1_000_000, errors);
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void Listener(string key, ListenerOptions listener, List<string> errors)
+    {
+        if (!IPAddress.TryParse(listener.Address, out _))
+        {
+            errors.Add($"{key}:Address '{listener.Address}' is not an IP address (use 127.0.0.1, 0.0.0.0 or ::)");
+        }
+
+        Range($"{key}:Port", listener.Port, 0, 65535, errors);
+    }
+
+    private static void Range(string key, long value, long min, long max, List<string> errors)
+    {
+        if (value < min || value > max)
+        {
+            errors.Add($"{key} must lie in {min}..{max}, got {value}");
+        }
+    }
+}

@@ -1,0 +1,122 @@
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using Monitor.Core.Ingest;
+using Monitor.Server.Hosting;
+using Monitor.Server.Metrics;
+using Monitor.Server.Persistence;
+using Monitor.Server.Registry;
+using Monitor.Protos.V1;
+using CoreBatch = Monitor.Core.Ingest.RecordBatch;
+
+namespace Monitor.Server.Ingest;
+
+/// <summary>
+/// Checks, counts and queues mirrored batches; shared by the unary and streaming calls. A bad batch
+/// is rejected whole with a status naming the field; nothing of it is counted in any window.
+/// </summary>
+internal sealed class IngestGate
+{
+    private readonly ModelRegistry _registry;
+    private readonly SqliteStore _store;
+    private readonly MonitorMetrics _metrics;
+    private readonly MonitorOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    public IngestGate(ModelRegistry registry, SqliteStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options,
+        TimeProvider time, ILogger<IngestGate> logger)
+    {
+        _registry = registry;
+        _store = store;
+        _metrics = metrics;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+        _metrics.QueueCapacity.Set(_options.Ingest.QueueCapacity);
+    }
+
+    /// <summary>Accepts, drops or rejects a batch; the ack's error code is the status a unary call fails with.</summary>
+    public MirrorAck Submit(MirrorBatch request)
+    {
+        var ack = new MirrorAck { Sequence = request.Sequence };
+        if (!_registry.TryGet(request.Model, out ModelEntry model))
+        {
+            return Reject(ack, StatusCode.NotFound, $"model '{Truncate(request.Model)}' is not registered");
+        }
+
+        if (!model.Versions.TryGetValue(request.Version, out VersionEntry? version))
+        {
+            return Reject(ack, StatusCode.NotFound,
+                $"version '{Truncate(request.Version)}' of model '{model.Name}' is not registered");
+        }
+
+        if (request.Batch is null)
+        {
+            return Reject(ack, StatusCode.InvalidArgument, "batch: required");
+        }
+
+        if (request.Batch.Records > _options.Ingest.MaxRecordsPerBatch)
+        {
+            return Reject(ack, StatusCode.InvalidArgument,
+                $"batch.records: {request.Batch.Records} records exceed the limit of {_options.Ingest.MaxRecordsPerBatch} per batch");
+        }
+
+        string digest;
+        try
+        {
+            digest = ModelRegistry.NormalizeDigest("artifact_sha256", request.ArtifactSha256);
+        }
+        catch (RpcException ex)
+        {
+            return Reject(ack, ex.StatusCode, ex.Status.Detail);
+        }
+
+        CoreBatch batch = ProtoTranslation.ToCore(request.Batch);
+        if (BatchValidator.Validate(model.Schema, batch, _options.Ingest.MaxRecordsPerBatch) is { } error)
+        {
+            return Reject(ack, StatusCode.InvalidArgument, error.ToString());
+        }
+
+        bool mismatch = digest != version.ArtifactSha256;
+        if (mismatch)
+        {
+            // Evidence that the artifact was swapped under a trusted name: durable before the ack.
+            _store.RecordDigestMismatch(model.Name, version.Version, digest, batch.Count, _time.GetUtcNow());
+            version.CountDigestMismatch(batch.Count);
+            _metrics.DigestMismatchRecords.WithLabels(model.Name, version.Version).Inc(batch.Count);
+            ack.Warnings.Add($"artifact_sha256 {digest} differs from the registered {version.ArtifactSha256} of version " +
+                $"'{version.Version}': the records were accepted and the mismatch recorded");
+            Log.DigestMismatch(_logger, model.Name, version.Version, digest, version.ArtifactSha256);
+        }
+
+        if (!model.Pipeline.TryEnqueue(version, batch, mismatch))
+        {
+            _metrics.IngestBatches.WithLabels("dropped").Inc();
+            _metrics.IngestRecords.WithLabels(model.Name, version.Version, "dropped").Inc(batch.Count);
+            ack.Dropped = (uint)batch.Count;
+            ack.ErrorCode = (int)StatusCode.ResourceExhausted;
+            ack.ErrorMessage = $"the ingest queue of model '{model.Name}' is full ({model.Pipeline.Capacity} batches); " +
+                "the batch was dropped";
+            _metrics.QueueDepth.WithLabels(model.Name).Set(model.Pipeline.Depth);
+            return ack;
+        }
+
+        version.CountAccepted(batch.Count);
+        _metrics.IngestBatches.WithLabels("accepted").Inc();
+        _metrics.IngestRecords.WithLabels(model.Name, version.Version, "accepted").Inc(batch.Count);
+        _metrics.QueueDepth.WithLabels(model.Name).Set(model.Pipeline.Depth);
+        ack.Accepted = (uint)batch.Count;
+        return ack;
+    }
+
+    private MirrorAck Reject(MirrorAck ack, StatusCode code, string message)
+    {
+        _metrics.IngestBatches.WithLabels("rejected").Inc();
+        Log.BatchRejected(_logger, code.ToString(), message);
+        ack.ErrorCode = (int)code;
+        ack.ErrorMessage = message;
+        return ack;
+    }
+
+    private static string Truncate(string text) => text.Length <= 80 ? text : text[..80] + "…";
+}

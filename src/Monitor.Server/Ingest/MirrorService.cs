@@ -1,0 +1,25 @@
+using Grpc.Core;
+using Monitor.Protos.V1;
+
+namespace Monitor.Server.Ingest;
+
+/// <summary>The gRPC mirror service: unary and streaming ingest of columnar batches.</summary>
+internal sealed class MirrorService(IngestGate gate) : Mirror.MirrorBase
+{
+    public override Task<MirrorAck> Ingest(MirrorBatch request, ServerCallContext context)
+    {
+        MirrorAck ack = gate.Submit(request);
+        return ack.ErrorCode == 0
+            ? Task.FromResult(ack)
+            : throw new RpcException(new Status((StatusCode)ack.ErrorCode, ack.ErrorMessage));
+    }
+
+    public override async Task IngestStream(IAsyncStreamReader<MirrorBatch> requestStream,
+        IServerStreamWriter<MirrorAck> responseStream, ServerCallContext context)
+    {
+        while (await requestStream.MoveNext(context.CancellationToken))
+        {
+            await responseStream.WriteAsync(gate.Submit(requestStream.Current), context.CancellationToken);
+        }
+    }
+}

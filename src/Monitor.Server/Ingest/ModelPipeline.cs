@@ -1,0 +1,218 @@
+using System.Threading.Channels;
+using Monitor.Core.Baselines;
+using Monitor.Core.Ingest;
+using Monitor.Core.Windows;
+using Monitor.Server.Baselines;
+using Monitor.Server.Hosting;
+using Monitor.Server.Metrics;
+using Monitor.Server.Persistence;
+using Monitor.Server.Registry;
+
+namespace Monitor.Server.Ingest;
+
+/// <summary>What the report service reads of a version: the open window and the latest closed ones.</summary>
+internal sealed record VersionSnapshot(CompiledBaseline? Baseline, WindowResult? Current, IReadOnlyList<WindowResult> Closed);
+
+/// <summary>
+/// The single writer of a model's window state. Batches, baseline changes and report reads go
+/// through one bounded queue in order, so the hot path takes no locks and a client that reads a
+/// report after its ingest call returned sees its records.
+/// </summary>
+internal sealed class ModelPipeline : IAsyncDisposable
+{
+    private readonly ModelEntry _model;
+    private readonly SqliteStore _store;
+    private readonly MonitorMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly int _retained;
+    private readonly Channel<Work> _queue;
+    private readonly Task _loop;
+    private readonly List<WindowResult> _closed = [];
+    private CompiledBaseline? _baseline;
+    private BatchPreparer? _preparer;
+    private CaptureWork? _capture;
+
+    public ModelPipeline(ModelEntry model, SqliteStore store, MonitorMetrics metrics, ILogger logger, int capacity, int retained)
+    {
+        _model = model;
+        _store = store;
+        _metrics = metrics;
+        _logger = logger;
+        _retained = retained;
+        Capacity = capacity;
+        _queue = Channel.CreateBounded<Work>(new BoundedChannelOptions(capacity)
+        {
+            SingleReader = true,
+            SingleWriter = false,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        SwitchBaseline(model.Baseline);
+        _loop = Task.Run(RunAsync);
+    }
+
+    public int Capacity { get; }
+
+    public int Depth => _queue.Reader.Count;
+
+    /// <summary>Queues a validated batch; false when the queue is full (the batch is dropped).</summary>
+    public bool TryEnqueue(VersionEntry version, RecordBatch batch, bool digestMismatch) =>
+        _queue.Writer.TryWrite(new IngestWork(version, batch, digestMismatch));
+
+    /// <summary>Judges every version against this baseline from the next batch on.</summary>
+    public ValueTask UseBaselineAsync(CompiledBaseline baseline, CancellationToken cancellationToken) =>
+        _queue.Writer.WriteAsync(new BaselineWork(baseline), cancellationToken);
+
+    /// <summary>Feeds a known-good version's accepted records to a baseline capture until it is full.</summary>
+    public ValueTask StartCaptureAsync(VersionEntry version, UploadSession session, Action<UploadSession> onFull,
+        CancellationToken cancellationToken) =>
+        _queue.Writer.WriteAsync(new CaptureWork(version, session, onFull), cancellationToken);
+
+    public async Task<VersionSnapshot> SnapshotAsync(VersionEntry version, int closedWindows, CancellationToken cancellationToken)
+    {
+        var work = new SnapshotWork(version, closedWindows);
+        await _queue.Writer.WriteAsync(work, cancellationToken);
+        return await work.Result.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Completes once everything queued before it has been processed.</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        var work = new FlushWork();
+        await _queue.Writer.WriteAsync(work, cancellationToken);
+        await work.Done.Task.WaitAsync(cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _loop;
+        foreach (VersionEntry version in _model.Versions.Values)
+        {
+            _store.SaveCounters(version.Model, version.Version, version.RecordsAccepted, version.WindowsClosed);
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        await foreach (Work work in _queue.Reader.ReadAllAsync())
+        {
+            try
+            {
+                Process(work);
+            }
+            catch (Exception ex)
+            {
+                Log.PipelineError(_logger, ex, _model.Name);
+                if (work is SnapshotWork snapshot)
+                {
+                    snapshot.Result.TrySetException(ex);
+                }
+            }
+        }
+    }
+
+    private void Process(Work work)
+    {
+        switch (work)
+        {
+            case IngestWork ingest:
+                Ingest(ingest);
+                break;
+            case BaselineWork baseline:
+                SwitchBaseline(baseline.Baseline);
+                break;
+            case CaptureWork capture:
+                _capture = capture;
+                break;
+            case SnapshotWork snapshot:
+                VersionMonitor monitor = Judge(snapshot.Version);
+                snapshot.Result.TrySetResult(new VersionSnapshot(
+                    monitor.Baseline, monitor.Current(), [.. monitor.History.Take(snapshot.ClosedWindows)]));
+                break;
+            case FlushWork flush:
+                flush.Done.TrySetResult();
+                break;
+        }
+    }
+
+    private void Ingest(IngestWork work)
+    {
+        VersionEntry version = work.Version;
+        RecordBatch batch = work.Batch;
+        if (_capture is { } capture && capture.Version == version && !work.DigestMismatch && capture.Session.Offer(batch))
+        {
+            _capture = null;
+            capture.OnFull(capture.Session);
+        }
+
+        if (_preparer is null)
+        {
+            return;
+        }
+
+        VersionMonitor monitor = Judge(version);
+        monitor.Add(_preparer.Prepare(batch), _closed);
+        foreach (WindowResult window in _closed)
+        {
+            version.CountWindowClosed();
+            _store.SaveWindow(version.Model, version.Version, window, version.RecordsAccepted, version.WindowsClosed, _retained);
+            _metrics.WindowClosed(version.Model, version.Version, window);
+            Log.WindowClosed(_logger, version.Model, version.Version, window.Index, window.Records,
+                window.Drifted ? string.Join(", ", window.DriftedChannels) : "no");
+        }
+
+        _closed.Clear();
+    }
+
+    /// <summary>The version's monitor, moved onto the baseline in force if it was on another.</summary>
+    private VersionMonitor Judge(VersionEntry version)
+    {
+        VersionMonitor monitor = version.Monitor;
+        if (_baseline is not null && !ReferenceEquals(monitor.Baseline, _baseline))
+        {
+            long discarded = monitor.UseBaseline(_baseline);
+            Log.BaselineSwitched(_logger, version.Model, version.Version, _baseline.Profile.Id, discarded);
+        }
+
+        return monitor;
+    }
+
+    private void SwitchBaseline(CompiledBaseline? baseline)
+    {
+        _baseline = baseline;
+        _preparer = baseline is null ? null : new BatchPreparer(baseline);
+    }
+
+    private abstract class Work;
+
+    private sealed class IngestWork(VersionEntry version, RecordBatch batch, bool digestMismatch) : Work
+    {
+        public VersionEntry Version { get; } = version;
+        public RecordBatch Batch { get; } = batch;
+        public bool DigestMismatch { get; } = digestMismatch;
+    }
+
+    private sealed class BaselineWork(CompiledBaseline baseline) : Work
+    {
+        public CompiledBaseline Baseline { get; } = baseline;
+    }
+
+    private sealed class CaptureWork(VersionEntry version, UploadSession session, Action<UploadSession> onFull) : Work
+    {
+        public VersionEntry Version { get; } = version;
+        public UploadSession Session { get; } = session;
+        public Action<UploadSession> OnFull { get; } = onFull;
+    }
+
+    private sealed class SnapshotWork(VersionEntry version, int closedWindows) : Work
+    {
+        public VersionEntry Version { get; } = version;
+        public int ClosedWindows { get; } = closedWindows;
+        public TaskCompletionSource<VersionSnapshot> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class FlushWork : Work
+    {
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

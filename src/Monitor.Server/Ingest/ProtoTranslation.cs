@@ -1,0 +1,137 @@
+using Google.Protobuf;
+using Google.Protobuf.Collections;
+using Google.Protobuf.WellKnownTypes;
+using Monitor.Core.Ingest;
+using Monitor.Core.Schema;
+using Monitor.Core.Versions;
+using Proto = Monitor.Protos.V1;
+
+namespace Monitor.Server.Ingest;
+
+/// <summary>Translation between the wire messages and the core's types. Byte columns are not copied.</summary>
+internal static class ProtoTranslation
+{
+    public static RecordBatch ToCore(Proto.RecordBatch batch) => new()
+    {
+        Count = (int)Math.Min(batch.Records, int.MaxValue),
+        Numeric = ToArray(batch.Numeric),
+        Scores = ToArray(batch.Scores),
+        Embeddings = ToArray(batch.Embeddings),
+        Categorical = ToColumns(batch.Categorical),
+        Text = ToColumns(batch.Text),
+        RequestIds = batch.RequestIds is null ? Utf8Column.Empty : ToColumn(batch.RequestIds),
+    };
+
+    public static Proto.RecordBatch ToProto(RecordBatch batch)
+    {
+        var proto = new Proto.RecordBatch { Records = (uint)batch.Count };
+        proto.Numeric.AddRange(batch.Numeric.ToArray());
+        proto.Scores.AddRange(batch.Scores.ToArray());
+        proto.Embeddings.AddRange(batch.Embeddings.ToArray());
+        foreach (Utf8Column column in batch.Categorical)
+        {
+            proto.Categorical.Add(ToProto(column));
+        }
+
+        foreach (Utf8Column column in batch.Text)
+        {
+            proto.Text.Add(ToProto(column));
+        }
+
+        if (batch.RequestIds.Count > 0)
+        {
+            proto.RequestIds = ToProto(batch.RequestIds);
+        }
+
+        return proto;
+    }
+
+    public static Proto.StringColumn ToProto(Utf8Column column)
+    {
+        var proto = new Proto.StringColumn { Utf8 = ByteString.CopyFrom(column.Data.Span) };
+        proto.Ends.AddRange(column.Ends.ToArray());
+        return proto;
+    }
+
+    public static ModelSchema ToCore(Proto.ModelSchema schema) => new()
+    {
+        NumericFeatures = [.. schema.NumericFeatures],
+        CategoricalFeatures = [.. schema.CategoricalFeatures],
+        TextFields = [.. schema.TextFields],
+        OutputKind = schema.OutputKind switch
+        {
+            Proto.OutputKind.Classification => OutputKind.Classification,
+            Proto.OutputKind.Binary => OutputKind.Binary,
+            Proto.OutputKind.Regression => OutputKind.Regression,
+            _ => throw new ArgumentException("schema.output_kind: must be CLASSIFICATION, BINARY or REGRESSION"),
+        },
+        ClassLabels = [.. schema.ClassLabels],
+        EmbeddingWidth = (int)Math.Min(schema.EmbeddingWidth, int.MaxValue),
+    };
+
+    public static Proto.ModelSchema ToProto(ModelSchema schema)
+    {
+        var proto = new Proto.ModelSchema
+        {
+            OutputKind = schema.OutputKind switch
+            {
+                OutputKind.Classification => Proto.OutputKind.Classification,
+                OutputKind.Binary => Proto.OutputKind.Binary,
+                _ => Proto.OutputKind.Regression,
+            },
+            EmbeddingWidth = (uint)schema.EmbeddingWidth,
+        };
+        proto.NumericFeatures.AddRange(schema.NumericFeatures);
+        proto.CategoricalFeatures.AddRange(schema.CategoricalFeatures);
+        proto.TextFields.AddRange(schema.TextFields);
+        proto.ClassLabels.AddRange(schema.ClassLabels);
+        return proto;
+    }
+
+    public static Proto.VersionState ToProto(VersionState state) => state switch
+    {
+        VersionState.Candidate => Proto.VersionState.Candidate,
+        VersionState.KnownGood => Proto.VersionState.KnownGood,
+        VersionState.Suspect => Proto.VersionState.Suspect,
+        _ => Proto.VersionState.Quarantined,
+    };
+
+    public static VersionState? ToCore(Proto.VersionState state) => state switch
+    {
+        Proto.VersionState.Unspecified or Proto.VersionState.Candidate => VersionState.Candidate,
+        Proto.VersionState.KnownGood => VersionState.KnownGood,
+        _ => null,
+    };
+
+    public static Timestamp ToProto(DateTimeOffset at) => Timestamp.FromDateTimeOffset(at);
+
+    private static float[] ToArray(RepeatedField<float> values)
+    {
+        if (values.Count == 0)
+        {
+            return [];
+        }
+
+        var array = new float[values.Count];
+        values.CopyTo(array, 0);
+        return array;
+    }
+
+    private static Utf8Column[] ToColumns(RepeatedField<Proto.StringColumn> columns)
+    {
+        var result = new Utf8Column[columns.Count];
+        for (int c = 0; c < result.Length; c++)
+        {
+            result[c] = ToColumn(columns[c]);
+        }
+
+        return result;
+    }
+
+    private static Utf8Column ToColumn(Proto.StringColumn column)
+    {
+        var ends = new uint[column.Ends.Count];
+        column.Ends.CopyTo(ends, 0);
+        return new Utf8Column(column.Utf8.Memory, ends);
+    }
+}

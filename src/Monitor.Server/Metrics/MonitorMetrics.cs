@@ -1,0 +1,74 @@
+using Monitor.Core.Schema;
+using Monitor.Core.Windows;
+using Prometheus;
+
+namespace Monitor.Server.Metrics;
+
+/// <summary>
+/// The sidecar's Prometheus metrics, in a registry of its own. Label values are only names an admin
+/// registered (models, versions, features, statistics): nothing a mirrored record carries.
+/// </summary>
+internal sealed class MonitorMetrics
+{
+    public MonitorMetrics()
+    {
+        Registry = Prometheus.Metrics.NewCustomRegistry();
+        MetricFactory factory = Prometheus.Metrics.WithCustomRegistry(Registry);
+        IngestBatches = factory.CreateCounter("drift_monitor_ingest_batches_total",
+            "Mirrored batches by outcome (accepted, dropped when the queue was full, rejected as invalid or unknown).",
+            "outcome");
+        IngestRecords = factory.CreateCounter("drift_monitor_ingest_records_total",
+            "Mirrored records of registered versions by outcome (accepted or dropped).", "model", "version", "outcome");
+        DigestMismatchRecords = factory.CreateCounter("drift_monitor_digest_mismatch_records_total",
+            "Records mirrored with an artifact digest other than the registered one.", "model", "version");
+        QueueDepth = factory.CreateGauge("drift_monitor_ingest_queue_depth",
+            "Work items waiting in a model's ingest queue.", "model");
+        QueueCapacity = factory.CreateGauge("drift_monitor_ingest_queue_capacity",
+            "Capacity of each model's ingest queue, in batches.");
+        WindowsClosed = factory.CreateCounter("drift_monitor_windows_closed_total",
+            "Closed windows by whether any statistic exceeded its threshold.", "model", "version", "drifted");
+        WindowDrifted = factory.CreateGauge("drift_monitor_window_drifted",
+            "1 when the last closed window of the version drifted, else 0.", "model", "version");
+        FeatureDrift = factory.CreateGauge("drift_monitor_feature_drift",
+            "Value of a drift statistic in the last closed window.", "model", "version", "feature", "statistic");
+        FeatureThreshold = factory.CreateGauge("drift_monitor_feature_drift_threshold",
+            "Calibrated threshold of a drift statistic.", "model", "version", "feature", "statistic");
+        FeatureDrifted = factory.CreateGauge("drift_monitor_feature_drifted",
+            "1 when any statistic of the feature exceeded its threshold in the last closed window.", "model", "version", "feature");
+        BaselineId = factory.CreateGauge("drift_monitor_baseline_id",
+            "Id of the baseline in force for the model (0 = none).", "model");
+        Models = factory.CreateGauge("drift_monitor_models", "Registered models.");
+    }
+
+    public CollectorRegistry Registry { get; }
+    public Counter IngestBatches { get; }
+    public Counter IngestRecords { get; }
+    public Counter DigestMismatchRecords { get; }
+    public Gauge QueueDepth { get; }
+    public Gauge QueueCapacity { get; }
+    public Counter WindowsClosed { get; }
+    public Gauge WindowDrifted { get; }
+    public Gauge FeatureDrift { get; }
+    public Gauge FeatureThreshold { get; }
+    public Gauge FeatureDrifted { get; }
+    public Gauge BaselineId { get; }
+    public Gauge Models { get; }
+
+    public void WindowClosed(string model, string version, WindowResult window)
+    {
+        bool drifted = window.Drifted;
+        WindowsClosed.WithLabels(model, version, drifted ? "true" : "false").Inc();
+        WindowDrifted.WithLabels(model, version).Set(drifted ? 1 : 0);
+        foreach (ChannelResult channel in window.Channels)
+        {
+            for (int s = 0; s < channel.Statistics.Length; s++)
+            {
+                string statistic = StatisticNames.Of(channel.Statistics[s]);
+                FeatureDrift.WithLabels(model, version, channel.Name, statistic).Set(channel.Values[s]);
+                FeatureThreshold.WithLabels(model, version, channel.Name, statistic).Set(channel.Thresholds[s]);
+            }
+
+            FeatureDrifted.WithLabels(model, version, channel.Name).Set(channel.Drifted ? 1 : 0);
+        }
+    }
+}

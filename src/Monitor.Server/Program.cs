@@ -1,0 +1,64 @@
+using Microsoft.Extensions.Options;
+using Monitor.Server.Demo;
+using Monitor.Server.Hosting;
+
+return await Cli.RunAsync(args);
+
+/// <summary>The sidecar's command line: serve (the default), demo, help.</summary>
+internal static class Cli
+{
+    private const string Usage = """
+        Drift monitor sidecar
+
+        Usage:
+          Monitor.Server [serve] [--Monitor:Section:Key=value ...]   start the sidecar (the default)
+          Monitor.Server demo [--records N]                          run the fraud-model drift demo on a private sidecar
+          Monitor.Server help                                        show this text
+
+        Configuration comes from appsettings.json, then MONITOR__SECTION__KEY environment variables,
+        then --Monitor:Section:Key=value arguments. See README.md ("Configuration").
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        string verb = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "serve";
+        string[] rest = verb == "serve" && (args.Length == 0 || args[0].StartsWith('-')) ? args : args[1..];
+        try
+        {
+            switch (verb)
+            {
+                case "serve":
+                    await using (WebApplication app = MonitorHost.Build(rest))
+                    {
+                        await app.RunAsync();
+                    }
+
+                    return 0;
+                case "demo":
+                    return await DemoCommand.RunAsync(rest, Console.Out);
+                case "help":
+                    Console.Out.WriteLine(Usage);
+                    return 0;
+                default:
+                    Console.Error.WriteLine($"unknown command '{verb}'\n\n{Usage}");
+                    return 2;
+            }
+        }
+        catch (OptionsValidationException ex)
+        {
+            Console.Error.WriteLine("The configuration is invalid:");
+            foreach (string failure in ex.Failures)
+            {
+                Console.Error.WriteLine($"  - {failure}");
+            }
+
+            return 2;
+        }
+        catch (IOException ex) when (ex.InnerException is System.Net.Sockets.SocketException || ex.Message.Contains("address", StringComparison.OrdinalIgnoreCase))
+        {
+            Console.Error.WriteLine($"Cannot listen: {ex.Message}. Another process may hold the port; " +
+                "choose others with --Monitor:Grpc:Port=N --Monitor:Http:Port=M.");
+            return 1;
+        }
+    }
+}

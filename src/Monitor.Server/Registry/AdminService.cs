@@ -1,0 +1,151 @@
+using Grpc.Core;
+using Monitor.Core.Baselines;
+using Monitor.Protos.V1;
+using Monitor.Server.Baselines;
+using Monitor.Server.Ingest;
+using Monitor.Server.Persistence;
+using Monitor.Server.Reports;
+
+namespace Monitor.Server.Registry;
+
+/// <summary>The gRPC admin service: models, versions and baselines.</summary>
+internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploads, SqliteStore store) : Admin.AdminBase
+{
+    public override Task<Model> RegisterModel(RegisterModelRequest request, ServerCallContext context)
+    {
+        if (request.Schema is null)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "schema: required"));
+        }
+
+        Core.Schema.ModelSchema schema;
+        try
+        {
+            schema = ProtoTranslation.ToCore(request.Schema);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, ex.Message));
+        }
+
+        return Task.FromResult(ToProto(registry.Register(request.Name, schema, request.Description)));
+    }
+
+    public override Task<Model> GetModel(GetModelRequest request, ServerCallContext context) =>
+        Task.FromResult(ToProto(registry.Get(request.Name)));
+
+    public override Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
+    {
+        var response = new ListModelsResponse();
+        response.Models.AddRange(registry.Models.Select(ToProto));
+        return Task.FromResult(response);
+    }
+
+    public override Task<ModelVersion> RegisterVersion(RegisterVersionRequest request, ServerCallContext context)
+    {
+        Core.Versions.VersionState state = ProtoTranslation.ToCore(request.InitialState) ?? throw new RpcException(new Status(
+            StatusCode.InvalidArgument, $"initial_state: a version is registered as CANDIDATE or KNOWN_GOOD, not {request.InitialState}"));
+        return Task.FromResult(ToProto(registry.RegisterVersion(request.Model, request.Version, request.ArtifactSha256,
+            request.Source, state)));
+    }
+
+    public override Task<ModelVersion> GetVersion(GetVersionRequest request, ServerCallContext context) =>
+        Task.FromResult(ToProto(registry.GetVersion(request.Model, request.Version)));
+
+    public override Task<ListVersionsResponse> ListVersions(ListVersionsRequest request, ServerCallContext context)
+    {
+        var response = new ListVersionsResponse();
+        response.Versions.AddRange(registry.Get(request.Model).Versions.Values
+            .OrderBy(v => v.RegisteredAt).ThenBy(v => v.Version, StringComparer.Ordinal).Select(ToProto));
+        return Task.FromResult(response);
+    }
+
+    public override Task<ModelVersion> PromoteVersion(PromoteVersionRequest request, ServerCallContext context) =>
+        Task.FromResult(ToProto(registry.Promote(request.Model, request.Version, request.Actor, request.Reason)));
+
+    public override async Task<BaselineUpload> BeginBaseline(BeginBaselineRequest request, ServerCallContext context) =>
+        ToProto(await uploads.BeginAsync(request.Model, request.Description, request.WindowRecords, request.FalseAlarmRate,
+            request.CaptureFromVersion, request.CaptureRecords, context.CancellationToken));
+
+    public override Task<BaselineUpload> AppendBaseline(AppendBaselineRequest request, ServerCallContext context) =>
+        Task.FromResult(ToProto(uploads.Append(request.UploadId, request.Batch)));
+
+    public override Task<BaselineUpload> GetBaselineUpload(GetBaselineUploadRequest request, ServerCallContext context) =>
+        Task.FromResult(ToProto(uploads.Get(request.UploadId)));
+
+    public override async Task<Baseline> CommitBaseline(CommitBaselineRequest request, ServerCallContext context)
+    {
+        BaselineProfile profile = await uploads.CommitAsync(request.UploadId, context.CancellationToken);
+        return ReportTranslation.ToProto(profile, inForce: true);
+    }
+
+    public override Task<BaselineUpload> AbortBaseline(AbortBaselineRequest request, ServerCallContext context) =>
+        Task.FromResult(ToProto(uploads.Abort(request.UploadId)));
+
+    public override Task<Baseline> GetBaseline(GetBaselineRequest request, ServerCallContext context)
+    {
+        ModelEntry model = registry.Get(request.Model);
+        long inForce = model.Baseline?.Profile.Id ?? 0;
+        long id = request.BaselineId == 0 ? inForce : request.BaselineId;
+        if (id == 0)
+        {
+            throw new RpcException(new Status(StatusCode.NotFound, $"model '{model.Name}' has no baseline in force"));
+        }
+
+        BaselineProfile profile = (id == inForce ? model.Baseline!.Profile : store.LoadBaseline(id)) is { } found && found.Model == model.Name
+            ? found
+            : throw new RpcException(new Status(StatusCode.NotFound, $"baseline {id} of model '{model.Name}' does not exist"));
+        return Task.FromResult(ReportTranslation.ToProto(profile, id == inForce));
+    }
+
+    public override Task<ListBaselinesResponse> ListBaselines(ListBaselinesRequest request, ServerCallContext context)
+    {
+        ModelEntry model = registry.Get(request.Model);
+        long inForce = model.Baseline?.Profile.Id ?? 0;
+        var response = new ListBaselinesResponse();
+        response.Baselines.AddRange(store.LoadBaselines(model.Name).Select(p => ReportTranslation.Summary(p, p.Id == inForce)));
+        return Task.FromResult(response);
+    }
+
+    private static Model ToProto(ModelEntry model) => new()
+    {
+        Name = model.Name,
+        Schema = ProtoTranslation.ToProto(model.Schema),
+        Description = model.Description,
+        RegisteredAt = ProtoTranslation.ToProto(model.RegisteredAt),
+        BaselineId = model.Baseline?.Profile.Id ?? 0,
+    };
+
+    private static ModelVersion ToProto(VersionEntry version) => new()
+    {
+        Model = version.Model,
+        Version = version.Version,
+        ArtifactSha256 = version.ArtifactSha256,
+        Source = version.Source,
+        State = ProtoTranslation.ToProto(version.State),
+        RegisteredAt = ProtoTranslation.ToProto(version.RegisteredAt),
+        RecordsAccepted = version.RecordsAccepted,
+        RecordsDigestMismatch = version.RecordsDigestMismatch,
+        WindowsClosed = version.WindowsClosed,
+    };
+
+    private static BaselineUpload ToProto(UploadSession session) => new()
+    {
+        UploadId = session.Id,
+        Model = session.Model.Name,
+        State = session.State switch
+        {
+            UploadState.Open => BaselineUploadState.Open,
+            UploadState.Committing => BaselineUploadState.Committing,
+            UploadState.Committed => BaselineUploadState.Committed,
+            UploadState.Aborted => BaselineUploadState.Aborted,
+            _ => BaselineUploadState.Failed,
+        },
+        RecordsReceived = (ulong)session.RecordsReceived,
+        RecordsSampled = (ulong)session.RecordsSampled,
+        CaptureFromVersion = session.CaptureFrom?.Version ?? "",
+        CaptureRecords = (uint)session.CaptureRecords,
+        BaselineId = session.BaselineId,
+        Error = session.Error,
+    };
+}

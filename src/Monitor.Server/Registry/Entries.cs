@@ -1,0 +1,90 @@
+using Monitor.Core.Baselines;
+using Monitor.Core.Schema;
+using Monitor.Core.Versions;
+using Monitor.Core.Windows;
+using Monitor.Server.Ingest;
+
+namespace Monitor.Server.Registry;
+
+/// <summary>A registered model: its schema, versions, the baseline in force and its ingest pipeline.</summary>
+internal sealed class ModelEntry
+{
+    private volatile CompiledBaseline? _baseline;
+
+    public ModelEntry(string name, ModelSchema schema, string description, DateTimeOffset registeredAt)
+    {
+        Name = name;
+        Schema = schema;
+        Description = description;
+        RegisteredAt = registeredAt;
+    }
+
+    public string Name { get; }
+    public ModelSchema Schema { get; }
+    public string Description { get; }
+    public DateTimeOffset RegisteredAt { get; }
+
+    /// <summary>Versions by name; written under the registry's lock, read freely.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, VersionEntry> Versions { get; } = new(StringComparer.Ordinal);
+
+    public CompiledBaseline? Baseline
+    {
+        get => _baseline;
+        set => _baseline = value;
+    }
+
+    public ModelPipeline Pipeline { get; set; } = null!;
+}
+
+/// <summary>A registered version: its artifact digest, state, counters, and its windows (owned by the model's pipeline).</summary>
+internal sealed class VersionEntry
+{
+    private int _state;
+    private long _recordsAccepted;
+    private long _recordsDigestMismatch;
+    private long _windowsClosed;
+
+    public VersionEntry(string model, string version, string artifactSha256, string source, VersionState state,
+        DateTimeOffset registeredAt, VersionMonitor monitor)
+    {
+        Model = model;
+        Version = version;
+        ArtifactSha256 = artifactSha256;
+        Source = source;
+        _state = (int)state;
+        RegisteredAt = registeredAt;
+        Monitor = monitor;
+    }
+
+    public string Model { get; }
+    public string Version { get; }
+    public string ArtifactSha256 { get; }
+    public string Source { get; }
+    public DateTimeOffset RegisteredAt { get; }
+
+    /// <summary>The version's tumbling windows. Only the model's pipeline touches it.</summary>
+    public VersionMonitor Monitor { get; }
+
+    public VersionState State
+    {
+        get => (VersionState)Volatile.Read(ref _state);
+        set => Volatile.Write(ref _state, (int)value);
+    }
+
+    public long RecordsAccepted => Interlocked.Read(ref _recordsAccepted);
+    public long RecordsDigestMismatch => Interlocked.Read(ref _recordsDigestMismatch);
+    public long WindowsClosed => Interlocked.Read(ref _windowsClosed);
+
+    public void Restore(long accepted, long mismatched, long windowsClosed)
+    {
+        Interlocked.Exchange(ref _recordsAccepted, accepted);
+        Interlocked.Exchange(ref _recordsDigestMismatch, mismatched);
+        Interlocked.Exchange(ref _windowsClosed, windowsClosed);
+    }
+
+    public void CountAccepted(int records) => Interlocked.Add(ref _recordsAccepted, records);
+
+    public void CountDigestMismatch(int records) => Interlocked.Add(ref _recordsDigestMismatch, records);
+
+    public void CountWindowClosed() => Interlocked.Increment(ref _windowsClosed);
+}

@@ -1,0 +1,227 @@
+using System.Collections.Concurrent;
+using System.Text.RegularExpressions;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using Monitor.Core.Baselines;
+using Monitor.Core.Schema;
+using Monitor.Core.Versions;
+using Monitor.Core.Windows;
+using Monitor.Server.Hosting;
+using Monitor.Server.Ingest;
+using Monitor.Server.Metrics;
+using Monitor.Server.Persistence;
+
+namespace Monitor.Server.Registry;
+
+/// <summary>
+/// The registered models and versions, kept in memory and in the store. Admin writes take a lock;
+/// reads on the ingest path do not.
+/// </summary>
+internal sealed partial class ModelRegistry : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, ModelEntry> _models = new(StringComparer.Ordinal);
+    private readonly Lock _writes = new();
+    private readonly SqliteStore _store;
+    private readonly MonitorMetrics _metrics;
+    private readonly MonitorOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+
+    public ModelRegistry(SqliteStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options, TimeProvider time,
+        ILoggerFactory loggers)
+    {
+        _store = store;
+        _metrics = metrics;
+        _options = options.Value;
+        _time = time;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger<ModelRegistry>();
+    }
+
+    public IEnumerable<ModelEntry> Models => _models.Values.OrderBy(m => m.Name, StringComparer.Ordinal);
+
+    /// <summary>Restores models, versions, baselines in force and recent windows from the store.</summary>
+    public void Load()
+    {
+        int versions = 0;
+        int baselines = 0;
+        foreach (StoredModel stored in _store.LoadModels())
+        {
+            var model = new ModelEntry(stored.Name, stored.Schema, stored.Description, stored.RegisteredAt);
+            if (stored.BaselineId != 0 && _store.LoadBaseline(stored.BaselineId) is { } profile)
+            {
+                model.Baseline = new CompiledBaseline(profile);
+                _metrics.BaselineId.WithLabels(model.Name).Set(profile.Id);
+                baselines++;
+            }
+
+            StartPipeline(model);
+            _models[model.Name] = model;
+        }
+
+        foreach (StoredVersion stored in _store.LoadVersions())
+        {
+            if (!_models.TryGetValue(stored.Model, out ModelEntry? model))
+            {
+                continue;
+            }
+
+            List<WindowResult> history = _store.LoadRecentWindows(stored.Model, stored.Version, _options.Windows.HistoryInMemory);
+            ulong next = history.Count > 0 ? history[0].Index + 1 : 0;
+            var monitor = new VersionMonitor(stored.Model, stored.Version, _time, _options.Windows.HistoryInMemory, next,
+                Enumerable.Reverse(history));
+            var version = new VersionEntry(stored.Model, stored.Version, stored.ArtifactSha256, stored.Source,
+                Enum.Parse<VersionState>(stored.State), stored.RegisteredAt, monitor);
+            version.Restore(stored.RecordsAccepted, stored.RecordsDigestMismatch, stored.WindowsClosed);
+            model.Versions[version.Version] = version;
+            versions++;
+        }
+
+        _metrics.Models.Set(_models.Count);
+        Log.Loaded(_logger, _models.Count, versions, baselines, _store.FilePath);
+    }
+
+    public bool TryGet(string name, out ModelEntry model) => _models.TryGetValue(name, out model!);
+
+    public ModelEntry Get(string name) =>
+        _models.TryGetValue(name, out ModelEntry? model)
+            ? model
+            : throw new RpcException(new Status(StatusCode.NotFound, $"model '{name}' is not registered"));
+
+    public VersionEntry GetVersion(string model, string version) =>
+        Get(model).Versions.TryGetValue(version, out VersionEntry? entry)
+            ? entry
+            : throw new RpcException(new Status(StatusCode.NotFound, $"version '{version}' of model '{model}' is not registered"));
+
+    public ModelEntry Register(string name, ModelSchema schema, string description)
+    {
+        CheckName("name", name);
+        IReadOnlyList<string> errors = schema.Validate(_options.Limits.MaxFeatures);
+        if (errors.Count > 0)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, string.Join("; ", errors)));
+        }
+
+        lock (_writes)
+        {
+            if (_models.TryGetValue(name, out ModelEntry? existing))
+            {
+                return existing.Schema.IsEquivalentTo(schema)
+                    ? existing
+                    : throw new RpcException(new Status(StatusCode.AlreadyExists,
+                        $"model '{name}' is already registered with a different schema; register the new schema under a new name"));
+            }
+
+            if (_models.Count >= _options.Limits.MaxModels)
+            {
+                throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                    $"the limit of {_options.Limits.MaxModels} models is reached (Monitor:Limits:MaxModels)"));
+            }
+
+            var model = new ModelEntry(name, schema, description, _time.GetUtcNow());
+            _store.InsertModel(new StoredModel(name, schema, description, model.RegisteredAt, 0));
+            StartPipeline(model);
+            _models[name] = model;
+            _metrics.Models.Set(_models.Count);
+            _metrics.BaselineId.WithLabels(name).Set(0);
+            Log.ModelRegistered(_logger, name);
+            return model;
+        }
+    }
+
+    public VersionEntry RegisterVersion(string modelName, string version, string artifactSha256, string source, VersionState state)
+    {
+        ModelEntry model = Get(modelName);
+        CheckName("version", version);
+        string digest = NormalizeDigest("artifact_sha256", artifactSha256);
+        lock (_writes)
+        {
+            if (model.Versions.TryGetValue(version, out VersionEntry? existing))
+            {
+                return existing.ArtifactSha256 == digest
+                    ? existing
+                    : throw new RpcException(new Status(StatusCode.AlreadyExists,
+                        $"version '{version}' of model '{modelName}' is registered with artifact {existing.ArtifactSha256}; " +
+                        "a different artifact needs a new version"));
+            }
+
+            var monitor = new VersionMonitor(modelName, version, _time, _options.Windows.HistoryInMemory);
+            var entry = new VersionEntry(modelName, version, digest, source, state, _time.GetUtcNow(), monitor);
+            _store.InsertVersion(new StoredVersion(modelName, version, digest, source, state.ToString(), entry.RegisteredAt, 0, 0, 0));
+            model.Versions[version] = entry;
+            Log.VersionRegistered(_logger, modelName, version, digest, state.ToString());
+            return entry;
+        }
+    }
+
+    public VersionEntry Promote(string model, string version, string actor, string reason)
+    {
+        VersionEntry entry = GetVersion(model, version);
+        if (string.IsNullOrWhiteSpace(actor))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "actor: say who promotes the version"));
+        }
+
+        lock (_writes)
+        {
+            if (entry.State == VersionState.Quarantined)
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                    $"version '{version}' of model '{model}' is quarantined and cannot be promoted"));
+            }
+
+            _store.ChangeVersionState(model, version, nameof(VersionState.KnownGood), actor, "promote", reason, _time.GetUtcNow());
+            entry.State = VersionState.KnownGood;
+        }
+
+        Log.VersionPromoted(_logger, model, version, actor, reason);
+        return entry;
+    }
+
+    /// <summary>Lower-case hex SHA-256, or INVALID_ARGUMENT naming the field.</summary>
+    public static string NormalizeDigest(string field, string digest)
+    {
+        string trimmed = digest.Trim();
+        if (trimmed.StartsWith("sha256:", StringComparison.OrdinalIgnoreCase))
+        {
+            trimmed = trimmed[7..];
+        }
+
+        return Sha256Pattern().IsMatch(trimmed)
+            ? trimmed.ToLowerInvariant()
+            : throw new RpcException(new Status(StatusCode.InvalidArgument,
+                $"{field}: expected 64 hexadecimal digits of a SHA-256 digest, got '{Truncate(digest)}'"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (ModelEntry model in _models.Values)
+        {
+            await model.Pipeline.DisposeAsync();
+        }
+    }
+
+    private void StartPipeline(ModelEntry model)
+    {
+        model.Pipeline = new ModelPipeline(model, _store, _metrics, _loggers.CreateLogger<ModelPipeline>(),
+            _options.Ingest.QueueCapacity, _options.Windows.HistoryRetained);
+    }
+
+    private static void CheckName(string field, string name)
+    {
+        if (!NamePattern().IsMatch(name))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument,
+                $"{field}: '{Truncate(name)}' must be 1 to 128 characters of letters, digits, '.', '_', '-' or ':'"));
+        }
+    }
+
+    private static string Truncate(string text) => text.Length <= 80 ? text : text[..80] + "…";
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+    private static partial Regex NamePattern();
+
+    [GeneratedRegex("^[0-9A-Fa-f]{64}$")]
+    private static partial Regex Sha256Pattern();
+}

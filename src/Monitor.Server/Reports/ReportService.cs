@@ -1,0 +1,75 @@
+using System.Collections.Concurrent;
+using Grpc.Core;
+using Monitor.Core.Baselines;
+using Monitor.Core.Windows;
+using Monitor.Protos.V1;
+using Monitor.Server.Ingest;
+using Monitor.Server.Persistence;
+using Monitor.Server.Registry;
+
+namespace Monitor.Server.Reports;
+
+/// <summary>The gRPC reports service: drift reports of a model version.</summary>
+internal sealed class ReportService(ModelRegistry registry, SqliteStore store) : Protos.V1.Reports.ReportsBase
+{
+    private const int DefaultClosedWindows = 10;
+    private readonly ConcurrentDictionary<long, BaselineProfile?> _profiles = new();
+
+    public override async Task<DriftReport> GetDriftReport(DriftReportRequest request, ServerCallContext context)
+    {
+        VersionEntry version = registry.GetVersion(request.Model, request.Version);
+        ModelEntry model = registry.Get(request.Model);
+        int closedWindows = request.ClosedWindows == 0 ? DefaultClosedWindows : (int)Math.Min(request.ClosedWindows, 10_000);
+        VersionSnapshot snapshot = await model.Pipeline.SnapshotAsync(version, closedWindows, context.CancellationToken);
+        var report = new DriftReport
+        {
+            Model = model.Name,
+            Version = version.Version,
+            RecordsAccepted = (ulong)version.RecordsAccepted,
+            RecordsDigestMismatch = (ulong)version.RecordsDigestMismatch,
+        };
+        if (snapshot.Baseline is { } baseline)
+        {
+            report.BaselineId = baseline.Profile.Id;
+            report.WindowRecords = (uint)baseline.Profile.WindowRecords;
+            report.FalseAlarmRate = baseline.Profile.FalseAlarmRate;
+        }
+        else
+        {
+            report.Status = $"model '{model.Name}' has no baseline in force: records are counted but not judged " +
+                "(upload a reference set with BeginBaseline / AppendBaseline / CommitBaseline)";
+        }
+
+        if (snapshot.Current is { } current)
+        {
+            report.Current = ReportTranslation.ToProto(current, Profile(current, request.IncludeHistograms, snapshot.Baseline));
+        }
+
+        foreach (WindowResult window in snapshot.Closed)
+        {
+            report.Closed.Add(ReportTranslation.ToProto(window, Profile(window, request.IncludeHistograms, snapshot.Baseline)));
+        }
+
+        if (snapshot.Baseline is not null && snapshot.Closed.Count == 0)
+        {
+            report.Status = $"no window closed yet: {snapshot.Current?.Records ?? 0} of {report.WindowRecords} records in the open window";
+        }
+
+        return report;
+    }
+
+    private BaselineProfile? Profile(WindowResult window, bool includeHistograms, CompiledBaseline? inForce)
+    {
+        if (!includeHistograms)
+        {
+            return null;
+        }
+
+        if (inForce is not null && inForce.Profile.Id == window.BaselineId)
+        {
+            return inForce.Profile;
+        }
+
+        return _profiles.GetOrAdd(window.BaselineId, store.LoadBaseline);
+    }
+}
