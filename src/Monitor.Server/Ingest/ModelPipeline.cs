@@ -82,6 +82,18 @@ internal sealed class ModelPipeline : IAsyncDisposable
         await work.Done.Task.WaitAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Holds the pipeline after everything queued so far, until the returned handle is disposed; batches
+    /// queue up meanwhile. Tests use it to fill the queue deterministically.
+    /// </summary>
+    internal async Task<IAsyncDisposable> HoldAsync(CancellationToken cancellationToken)
+    {
+        var hold = new HoldWork();
+        await _queue.Writer.WriteAsync(hold, cancellationToken);
+        await hold.Holding.Task.WaitAsync(cancellationToken);
+        return hold;
+    }
+
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
@@ -98,6 +110,13 @@ internal sealed class ModelPipeline : IAsyncDisposable
         {
             try
             {
+                if (work is HoldWork hold)
+                {
+                    hold.Holding.TrySetResult();
+                    await hold.Released.Task;
+                    continue;
+                }
+
                 Process(work);
             }
             catch (Exception ex)
@@ -209,6 +228,18 @@ internal sealed class ModelPipeline : IAsyncDisposable
         public VersionEntry Version { get; } = version;
         public int ClosedWindows { get; } = closedWindows;
         public TaskCompletionSource<VersionSnapshot> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class HoldWork : Work, IAsyncDisposable
+    {
+        public TaskCompletionSource Holding { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Released { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public ValueTask DisposeAsync()
+        {
+            Released.TrySetResult();
+            return ValueTask.CompletedTask;
+        }
     }
 
     private sealed class FlushWork : Work

@@ -1,0 +1,119 @@
+using System.Security.Cryptography;
+using System.Text;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Monitor.Protos.V1;
+using Monitor.Server.Demo;
+using Monitor.Server.Hosting;
+using Monitor.Server.Ingest;
+using Monitor.Server.Registry;
+
+namespace Monitor.Server.Tests;
+
+/// <summary>A real sidecar on loopback ports with a SQLite file, and generated gRPC clients talking to it.</summary>
+internal sealed class Sidecar : IAsyncDisposable
+{
+    public const string Model = "fraud-scorer";
+    public const int WindowRecords = 500;
+    public static readonly string DigestV1 = Digest("fraud-scorer v1");
+
+    private Sidecar(WebApplication app, Listeners listeners)
+    {
+        App = app;
+        GrpcPort = listeners.GrpcPort;
+        HttpPort = listeners.HttpPort;
+        Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{GrpcPort}");
+        Admin = new Admin.AdminClient(Channel);
+        Mirror = new Mirror.MirrorClient(Channel);
+        Reports = new Protos.V1.Reports.ReportsClient(Channel);
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}") };
+    }
+
+    public WebApplication App { get; }
+    public int GrpcPort { get; }
+    public int HttpPort { get; }
+    public GrpcChannel Channel { get; }
+    public Admin.AdminClient Admin { get; }
+    public Mirror.MirrorClient Mirror { get; }
+    public Protos.V1.Reports.ReportsClient Reports { get; }
+    public HttpClient Http { get; }
+    public ModelRegistry Registry => App.Services.GetRequiredService<ModelRegistry>();
+
+    public static async Task<Sidecar> StartAsync(string database, params string[] settings)
+    {
+        string[] args =
+        [
+            "--Monitor:Grpc:Port=0", "--Monitor:Http:Port=0", $"--Monitor:Database:Path={database}",
+            $"--Monitor:Windows:Records={WindowRecords}", "--Monitor:Baselines:ReservoirRecords=10000",
+            "--Monitor:Baselines:BootstrapWindows=1000", "--Logging:LogLevel:Default=Warning", .. settings,
+        ];
+        WebApplication app = MonitorHost.Build(args);
+        await app.StartAsync();
+        return new Sidecar(app, app.Services.GetRequiredService<Listeners>());
+    }
+
+    public static string Digest(string artifact) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(artifact)));
+
+    /// <summary>Registers the fraud model and version v1 (known-good), and commits a baseline of the reference records.</summary>
+    public async Task<Baseline> SetUpFraudModelAsync(FraudTraffic traffic, int referenceRecords = 6000)
+    {
+        await Admin.RegisterModelAsync(new RegisterModelRequest { Name = Model, Schema = ProtoTranslation.ToProto(FraudTraffic.Schema) });
+        await Admin.RegisterVersionAsync(new RegisterVersionRequest
+        {
+            Model = Model,
+            Version = "v1",
+            ArtifactSha256 = DigestV1,
+            Source = "test",
+            InitialState = VersionState.KnownGood,
+        });
+        BaselineUpload upload = await Admin.BeginBaselineAsync(new BeginBaselineRequest { Model = Model });
+        for (int sent = 0; sent < referenceRecords; sent += 1000)
+        {
+            await Admin.AppendBaselineAsync(new AppendBaselineRequest
+            {
+                UploadId = upload.UploadId,
+                Batch = ProtoTranslation.ToProto(traffic.Next(Math.Min(1000, referenceRecords - sent), FraudDrift.None)),
+            });
+        }
+
+        return await Admin.CommitBaselineAsync(new CommitBaselineRequest { UploadId = upload.UploadId });
+    }
+
+    public static MirrorBatch Batch(FraudTraffic traffic, int records, FraudDrift? drift = null, string version = "v1", string? digest = null) => new()
+    {
+        Model = Model,
+        Version = version,
+        ArtifactSha256 = digest ?? DigestV1,
+        Batch = ProtoTranslation.ToProto(traffic.Next(records, drift ?? FraudDrift.None)),
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        Channel.Dispose();
+        await App.StopAsync();
+        await App.DisposeAsync();
+    }
+}
+
+/// <summary>A directory for a test's database, removed afterwards.</summary>
+internal sealed class TempDirectory : IDisposable
+{
+    public TempDirectory() => Directory.CreateDirectory(Path);
+
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "monitor-tests-" + Guid.NewGuid().ToString("N"));
+
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
