@@ -40,6 +40,7 @@ public sealed class EndToEndTests
                 }
 
                 await stream.RequestStream.CompleteAsync();
+                Assert.False(await stream.ResponseStream.MoveNext());
             }
 
             for (int i = 0; i < 4; i++)

@@ -17,9 +17,16 @@ internal sealed class MirrorService(IngestGate gate) : Mirror.MirrorBase
     public override async Task IngestStream(IAsyncStreamReader<MirrorBatch> requestStream,
         IServerStreamWriter<MirrorAck> responseStream, ServerCallContext context)
     {
-        while (await requestStream.MoveNext(context.CancellationToken))
+        try
         {
-            await responseStream.WriteAsync(gate.Submit(requestStream.Current), context.CancellationToken);
+            while (await requestStream.MoveNext(context.CancellationToken))
+            {
+                await responseStream.WriteAsync(gate.Submit(requestStream.Current), context.CancellationToken);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException && context.CancellationToken.IsCancellationRequested)
+        {
+            // The client went away; every batch it sent before was acked or never read.
         }
     }
 }

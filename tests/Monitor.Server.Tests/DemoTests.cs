@@ -1,0 +1,24 @@
+using Monitor.Server.Demo;
+
+namespace Monitor.Server.Tests;
+
+public sealed class DemoTests
+{
+    [Fact]
+    public async Task The_demo_reports_the_two_drifting_features_and_the_swapped_artifact()
+    {
+        using var directory = new TempDirectory();
+        var output = new StringWriter();
+        int exit = await DemoCommand.RunAsync(["--db", directory.File("demo.db")], output);
+        string text = output.ToString();
+        Assert.Equal(0, exit);
+        string[] rows = [.. text.Split('\n').Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\s+\d+\s+1,000\s"))];
+        Assert.Equal(6, rows.Length);
+        Assert.All(rows[..3], row => Assert.Contains(" no ", row));
+        Assert.All(rows[3..], row => Assert.Contains("YES", row));
+        Assert.All(rows[3..], row => Assert.Contains("amount", row));
+        Assert.All(rows[3..], row => Assert.Contains("distance_km", row));
+        Assert.Contains("- distance_km: mean", text);
+        Assert.Contains("differs from the registered", text);
+    }
+}

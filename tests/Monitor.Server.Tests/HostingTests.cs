@@ -1,0 +1,100 @@
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+using Grpc.Reflection.V1Alpha;
+using Microsoft.Extensions.Options;
+using Monitor.Protos.V1;
+using Monitor.Server.Hosting;
+
+namespace Monitor.Server.Tests;
+
+/// <summary>Ports, health, reflection, metrics and configuration of a running sidecar.</summary>
+public sealed class HostingTests(FraudSidecarFixture fixture) : IClassFixture<FraudSidecarFixture>
+{
+    private Sidecar Sidecar => fixture.Sidecar;
+
+    [Fact]
+    public async Task Grpc_health_reports_serving()
+    {
+        var health = new Health.HealthClient(Sidecar.Channel);
+        HealthCheckResponse response = await health.CheckAsync(new HealthCheckRequest());
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, response.Status);
+    }
+
+    [Fact]
+    public async Task Server_reflection_lists_the_three_services()
+    {
+        var reflection = new ServerReflection.ServerReflectionClient(Sidecar.Channel);
+        using AsyncDuplexStreamingCall<ServerReflectionRequest, ServerReflectionResponse> call = reflection.ServerReflectionInfo();
+        await call.RequestStream.WriteAsync(new ServerReflectionRequest { ListServices = "" });
+        await call.RequestStream.CompleteAsync();
+        Assert.True(await call.ResponseStream.MoveNext());
+        string[] services = [.. call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name)];
+        Assert.Contains("monitor.v1.Admin", services);
+        Assert.Contains("monitor.v1.Mirror", services);
+        Assert.Contains("monitor.v1.Reports", services);
+        Assert.Contains("grpc.health.v1.Health", services);
+    }
+
+    [Fact]
+    public async Task Metrics_follow_prometheus_conventions_and_never_carry_what_a_record_says()
+    {
+        MirrorBatch batch = Sidecar.Batch(fixture.Traffic, Sidecar.WindowRecords);
+        await Sidecar.Mirror.IngestAsync(batch);
+        MirrorBatch unknown = Sidecar.Batch(fixture.Traffic, 5);
+        unknown.Model = "attacker_chosen_model";
+        await Assert.ThrowsAsync<RpcException>(async () => await Sidecar.Mirror.IngestAsync(unknown));
+        await Sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(TestContext.Current.CancellationToken);
+
+        string text = await Sidecar.Http.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
+        Assert.Contains("# TYPE drift_monitor_ingest_records_total counter", text);
+        Assert.Contains("drift_monitor_ingest_records_total{model=\"fraud-scorer\",version=\"v1\",outcome=\"accepted\"}", text);
+        Assert.Contains("drift_monitor_ingest_batches_total{outcome=\"rejected\"}", text);
+        Assert.Contains("drift_monitor_windows_closed_total{model=\"fraud-scorer\",version=\"v1\",drifted=", text);
+        Assert.Contains("drift_monitor_feature_drift{model=\"fraud-scorer\",version=\"v1\",feature=\"amount\",statistic=\"psi\"}", text);
+        Assert.Contains("drift_monitor_feature_drift_threshold{model=\"fraud-scorer\",version=\"v1\",feature=\"country\",statistic=\"chi_squared\"}", text);
+        Assert.Contains("drift_monitor_ingest_queue_depth{model=\"fraud-scorer\"}", text);
+        Assert.Contains("drift_monitor_baseline_id{model=\"fraud-scorer\"} 1", text);
+        Assert.DoesNotContain("attacker_chosen_model", text);
+        Assert.DoesNotContain("grocery", text);
+        Assert.DoesNotContain("req-", text);
+    }
+
+    [Fact]
+    public async Task Each_port_serves_only_its_own_role()
+    {
+        using var http2Only = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Sidecar.GrpcPort}") };
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => http2Only.GetStringAsync("/metrics", TestContext.Current.CancellationToken));
+
+        using var metricsOverHttp2 = new HttpClient(new SocketsHttpHandler())
+        {
+            BaseAddress = new Uri($"http://127.0.0.1:{Sidecar.GrpcPort}"),
+            DefaultRequestVersion = System.Net.HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        HttpResponseMessage response = await metricsOverHttp2.GetAsync("/metrics", TestContext.Current.CancellationToken);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, response.StatusCode);
+
+        using GrpcChannel wrongPort = GrpcChannel.ForAddress($"http://127.0.0.1:{Sidecar.HttpPort}");
+        RpcException ex = await Assert.ThrowsAsync<RpcException>(async () =>
+            await new Admin.AdminClient(wrongPort).ListModelsAsync(new ListModelsRequest()));
+        Assert.NotEqual(StatusCode.OK, ex.StatusCode);
+
+        Assert.Equal("Healthy", await Sidecar.Http.GetStringAsync("/healthz", TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public void Bad_configuration_is_refused_at_start_naming_each_setting()
+    {
+        var ex = Assert.Throws<OptionsValidationException>(() => MonitorHost.Build(
+        [
+            "--Monitor:Grpc:Address=localhost", "--Monitor:Http:Port=70000", "--Monitor:Baselines:FalseAlarmRate=1.5",
+            "--Monitor:Windows:Records=5", "--Monitor:Baselines:BootstrapWindows=10",
+        ]));
+        Assert.Contains("Monitor:Grpc:Address 'localhost' is not an IP address (use 127.0.0.1, 0.0.0.0 or ::)", ex.Failures);
+        Assert.Contains("Monitor:Http:Port must lie in 0..65535, got 70000", ex.Failures);
+        Assert.Contains("Monitor:Baselines:FalseAlarmRate must lie strictly between 0 and 1, got 1.5", ex.Failures);
+        Assert.Contains("Monitor:Windows:Records must lie in 10..100000000, got 5", ex.Failures);
+        Assert.Contains("Monitor:Baselines:BootstrapWindows must lie in 1000..1000000, got 10", ex.Failures);
+    }
+}
