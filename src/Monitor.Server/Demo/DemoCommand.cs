@@ -44,7 +44,7 @@ internal static class DemoCommand
         string[] serverArgs =
         [
             "--Monitor:Grpc:Port=0", "--Monitor:Http:Port=0", $"--Monitor:Database:Path={path}",
-            "--Logging:LogLevel:Default=Warning", .. passThrough,
+            "--Logging:LogLevel:Default=Error", .. passThrough,
         ];
         await using WebApplication app = MonitorHost.Build(serverArgs);
         await app.StartAsync();
@@ -117,9 +117,9 @@ internal static class DemoCommand
         output.WriteLine($"3. Uploaded {referenceRecords:N0} reference records; baseline {summary.Id} committed in {stopwatch.Elapsed.TotalSeconds:F1} s");
         output.WriteLine($"   {summary.RecordsProfiled:N0} records profiled, {summary.RecordsCalibration:N0} kept aside to calibrate thresholds " +
             $"on {summary.BootstrapWindows:N0} bootstrap windows of {summary.WindowRecords:N0} records");
-        output.WriteLine($"   whole-window false-alarm rate: target {summary.FalseAlarmRate:P2}, realised on the bootstrap " +
-            $"{summary.CalibratedFalseAlarmRate:P2} (every threshold at its {baseline.ThresholdQuantile:P2} bootstrap quantile; " +
-            $"{baseline.Features.Sum(f => f.Thresholds.Count)} statistics judged per window)");
+        output.WriteLine($"   whole-window false-alarm rate: target {Percent(summary.FalseAlarmRate)}, realised on the bootstrap " +
+            $"{Percent(summary.CalibratedFalseAlarmRate)} ({baseline.Features.Sum(f => f.Thresholds.Count)} statistics judged per window, " +
+            $"each threshold at the {Percent(baseline.ThresholdQuantile, 3)} quantile of its null distribution)");
 
         int windowRecords = (int)summary.WindowRecords;
         var drift = new FraudDrift(AmountScale: 1.3, DistanceLogShift: Math.Log(2));
@@ -185,6 +185,9 @@ internal static class DemoCommand
             output.WriteLine($"   {warning}");
         }
     }
+
+    private static string Percent(double share, int decimals = 2) =>
+        (share * 100).ToString("F" + decimals, CultureInfo.InvariantCulture) + "%";
 
     private static string Format(double value) =>
         Math.Abs(value) >= 1000 ? value.ToString("F0", CultureInfo.InvariantCulture)

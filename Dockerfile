@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# Multi-stage build of the drift monitor sidecar: SDK to build, ASP.NET runtime to run, as a non-root user.
+
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+# Restore first, from the project files alone, so the layer is reused while only sources change.
+COPY global.json Directory.Build.props Directory.Packages.props .editorconfig Monitor.sln ./
+COPY protos/ protos/
+COPY src/Monitor.Core/Monitor.Core.csproj src/Monitor.Core/
+COPY src/Monitor.Server/Monitor.Server.csproj src/Monitor.Server/
+RUN dotnet restore src/Monitor.Server/Monitor.Server.csproj
+COPY src/ src/
+RUN dotnet publish src/Monitor.Server/Monitor.Server.csproj -c Release -o /app --no-restore
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
+WORKDIR /app
+COPY --from=build /app .
+# The database lives on a volume owned by the image's non-root user (APP_UID, 1654).
+RUN mkdir -p /data && chown "$APP_UID" /data
+USER $APP_UID
+ENV Monitor__Grpc__Address=0.0.0.0 \
+    Monitor__Grpc__Port=50051 \
+    Monitor__Http__Address=0.0.0.0 \
+    Monitor__Http__Port=9464 \
+    Monitor__Database__Path=/data/monitor.db
+VOLUME /data
+# 50051: gRPC (plaintext HTTP/2: Admin, Mirror, Reports, grpc.health.v1, reflection)
+# 9464:  HTTP/1.1 (/metrics, /healthz)
+EXPOSE 50051 9464
+ENTRYPOINT ["dotnet", "Monitor.Server.dll"]
