@@ -97,14 +97,12 @@ internal sealed class IngestGate
             ack.ErrorCode = (int)StatusCode.ResourceExhausted;
             ack.ErrorMessage = $"the ingest queue of model '{model.Name}' is full ({model.Pipeline.Capacity} batches); " +
                 "the batch was dropped";
-            _metrics.QueueDepth.WithLabels(model.Name).Set(model.Pipeline.Depth);
             return ack;
         }
 
         version.CountAccepted(batch.Count);
         _metrics.IngestBatches.WithLabels("accepted").Inc();
         _metrics.IngestRecords.WithLabels(model.Name, version.Version, "accepted").Inc(batch.Count);
-        _metrics.QueueDepth.WithLabels(model.Name).Set(model.Pipeline.Depth);
         ack.Accepted = (uint)batch.Count;
         return ack;
     }

@@ -37,6 +37,13 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         _time = time;
         _loggers = loggers;
         _logger = loggers.CreateLogger<ModelRegistry>();
+        metrics.Registry.AddBeforeCollectCallback(() =>
+        {
+            foreach (ModelEntry model in _models.Values)
+            {
+                metrics.QueueDepth.WithLabels(model.Name).Set(model.Pipeline.Depth);
+            }
+        });
     }
 
     public IEnumerable<ModelEntry> Models => _models.Values.OrderBy(m => m.Name, StringComparer.Ordinal);
