@@ -136,18 +136,7 @@ internal sealed class BaselineUploads
                 $"upload '{uploadId}' captures live traffic of version '{session.CaptureFrom.Version}'; it takes no appended records"));
         }
 
-        if (batch is null)
-        {
-            throw Invalid("batch: required");
-        }
-
-        if (batch.Records > _options.Ingest.MaxRecordsPerBatch)
-        {
-            throw Invalid($"batch.records: {batch.Records} records exceed the limit of {_options.Ingest.MaxRecordsPerBatch} per batch");
-        }
-
-        RecordBatch records = ProtoTranslation.ToCore(batch);
-        if (BatchValidator.Validate(session.Model.Schema, records, _options.Ingest.MaxRecordsPerBatch) is { } error)
+        if (ProtoTranslation.TryToCore(session.Model.Schema, batch, _options.Ingest.MaxRecordsPerBatch, out RecordBatch records) is { } error)
         {
             throw Invalid(error.ToString());
         }

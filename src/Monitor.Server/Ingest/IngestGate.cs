@@ -1,6 +1,5 @@
 using Grpc.Core;
 using Microsoft.Extensions.Options;
-using Monitor.Core.Ingest;
 using Monitor.Server.Hosting;
 using Monitor.Server.Metrics;
 using Monitor.Server.Persistence;
@@ -39,31 +38,11 @@ internal sealed class IngestGate
     public MirrorAck Submit(MirrorBatch request)
     {
         var ack = new MirrorAck { Sequence = request.Sequence };
-        if (!_registry.TryGet(request.Model, out ModelEntry model))
-        {
-            return Reject(ack, StatusCode.NotFound, $"model '{Truncate(request.Model)}' is not registered");
-        }
-
-        if (!model.Versions.TryGetValue(request.Version, out VersionEntry? version))
-        {
-            return Reject(ack, StatusCode.NotFound,
-                $"version '{Truncate(request.Version)}' of model '{model.Name}' is not registered");
-        }
-
-        if (request.Batch is null)
-        {
-            return Reject(ack, StatusCode.InvalidArgument, "batch: required");
-        }
-
-        if (request.Batch.Records > _options.Ingest.MaxRecordsPerBatch)
-        {
-            return Reject(ack, StatusCode.InvalidArgument,
-                $"batch.records: {request.Batch.Records} records exceed the limit of {_options.Ingest.MaxRecordsPerBatch} per batch");
-        }
-
+        VersionEntry version;
         string digest;
         try
         {
+            version = _registry.GetVersion(request.Model, request.Version);
             digest = ModelRegistry.NormalizeDigest("artifact_sha256", request.ArtifactSha256);
         }
         catch (RpcException ex)
@@ -71,8 +50,9 @@ internal sealed class IngestGate
             return Reject(ack, ex.StatusCode, ex.Status.Detail);
         }
 
-        CoreBatch batch = ProtoTranslation.ToCore(request.Batch);
-        if (BatchValidator.Validate(model.Schema, batch, _options.Ingest.MaxRecordsPerBatch) is { } error)
+        ModelEntry model = _registry.Get(version.Model);
+
+        if (ProtoTranslation.TryToCore(model.Schema, request.Batch, _options.Ingest.MaxRecordsPerBatch, out CoreBatch batch) is { } error)
         {
             return Reject(ack, StatusCode.InvalidArgument, error.ToString());
         }
@@ -115,6 +95,4 @@ internal sealed class IngestGate
         ack.ErrorMessage = message;
         return ack;
     }
-
-    private static string Truncate(string text) => text.Length <= 80 ? text : text[..80] + "…";
 }

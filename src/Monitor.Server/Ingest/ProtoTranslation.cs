@@ -22,6 +22,27 @@ internal static class ProtoTranslation
         RequestIds = batch.RequestIds is null ? Utf8Column.Empty : ToColumn(batch.RequestIds),
     };
 
+    /// <summary>
+    /// Translates a batch from the wire and checks it against the schema; the error names the field.
+    /// The record limit is checked before anything is copied.
+    /// </summary>
+    public static BatchError? TryToCore(ModelSchema schema, Proto.RecordBatch? batch, int maxRecords, out RecordBatch records)
+    {
+        records = null!;
+        if (batch is null)
+        {
+            return new BatchError("batch", "required");
+        }
+
+        if (batch.Records > maxRecords)
+        {
+            return new BatchError("batch.records", $"{batch.Records} records exceed the limit of {maxRecords} per batch");
+        }
+
+        records = ToCore(batch);
+        return BatchValidator.Validate(schema, records, maxRecords);
+    }
+
     public static Proto.RecordBatch ToProto(RecordBatch batch)
     {
         var proto = new Proto.RecordBatch { Records = (uint)batch.Count };

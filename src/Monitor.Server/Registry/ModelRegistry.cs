@@ -27,6 +27,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
+    private int _disposed;
 
     public ModelRegistry(SqliteStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options, TimeProvider time,
         ILoggerFactory loggers)
@@ -94,12 +95,12 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
     public ModelEntry Get(string name) =>
         _models.TryGetValue(name, out ModelEntry? model)
             ? model
-            : throw new RpcException(new Status(StatusCode.NotFound, $"model '{name}' is not registered"));
+            : throw new RpcException(new Status(StatusCode.NotFound, $"model '{Truncate(name)}' is not registered"));
 
     public VersionEntry GetVersion(string model, string version) =>
         Get(model).Versions.TryGetValue(version, out VersionEntry? entry)
             ? entry
-            : throw new RpcException(new Status(StatusCode.NotFound, $"version '{version}' of model '{model}' is not registered"));
+            : throw new RpcException(new Status(StatusCode.NotFound, $"version '{Truncate(version)}' of model '{model}' is not registered"));
 
     public ModelEntry Register(string name, ModelSchema schema, string description)
     {
@@ -203,6 +204,11 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         foreach (ModelEntry model in _models.Values)
         {
             await model.Pipeline.DisposeAsync();
@@ -224,7 +230,8 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         }
     }
 
-    private static string Truncate(string text) => text.Length <= 80 ? text : text[..80] + "…";
+    /// <summary>Caller-supplied text as it may appear in an error message: at most 80 characters.</summary>
+    public static string Truncate(string text) => text.Length <= 80 ? text : text[..80] + "…";
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
     private static partial Regex NamePattern();
