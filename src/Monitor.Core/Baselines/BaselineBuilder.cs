@@ -25,6 +25,9 @@ public sealed record BaselineSettings
 
     /// <summary>Seed of the split and the bootstrap, so a baseline can be rebuilt exactly.</summary>
     public int Seed { get; init; } = 20_261_125;
+
+    /// <summary>How the trigger detectors' tables are built with the baseline.</summary>
+    public Detectors.TriggerSettings Triggers { get; init; } = new();
 }
 
 /// <summary>What a new baseline is for.</summary>
@@ -103,6 +106,10 @@ public static class BaselineBuilder
         uncalibrated = Profile(uncalibrated, profileBatch, settings);
 
         var compiled = new CompiledBaseline(uncalibrated);
+        cancellationToken.ThrowIfCancellationRequested();
+        Detectors.TriggerProfile? triggers = Detectors.TriggerProfileBuilder.Build(
+            compiled, profileBatch, new BatchPreparer(compiled).Prepare(profileBatch), settings.Triggers);
+        compiled = new CompiledBaseline(uncalibrated with { Triggers = triggers });
         ThresholdSelection selection = Calibrate(compiled, calibrationBatch, request, settings, random, cancellationToken);
         return WithThresholds(compiled, selection);
     }

@@ -89,4 +89,7 @@ public sealed record BaselineProfile
 
     public required NumericProfile[] Numeric { get; init; }
     public required CategoricalProfile[] Categorical { get; init; }
+
+    /// <summary>The trigger detectors' tables (null for regression outputs).</summary>
+    public Detectors.TriggerProfile? Triggers { get; init; }
 }

@@ -17,7 +17,7 @@ public static class TextTokenizer
         int start = -1;
         for (int i = 0; i <= text.Length; i++)
         {
-            bool inToken = i < text.Length && IsTokenChar(text, i, start >= 0);
+            bool inToken = i < text.Length && IsTokenChar(text.AsSpan(), i, start >= 0);
             if (inToken && start < 0)
             {
                 start = i;
@@ -61,14 +61,31 @@ public static class TextTokenizer
     private static string Normalize(ReadOnlySpan<byte> utf8) =>
         Encoding.UTF8.GetString(utf8).Normalize(NormalizationForm.FormKC).ToLowerInvariant();
 
-    private static bool IsTokenChar(string text, int i, bool inToken)
+    /// <summary>Whether text[i] belongs to a token, given whether a token is open: the one tokenization rule.</summary>
+    public static bool IsTokenChar(ReadOnlySpan<char> text, int i, bool inToken)
     {
-        if (char.IsLetterOrDigit(text, i) || char.IsLowSurrogate(text[i]) && i > 0 && char.IsLetterOrDigit(text, i - 1))
+        if (IsLetterOrDigitAt(text, i))
         {
             return true;
         }
 
-        return inToken && IsJoiner(text[i]) && i + 1 < text.Length && char.IsLetterOrDigit(text, i + 1);
+        return inToken && IsJoiner(text[i]) && i + 1 < text.Length && IsLetterOrDigitAt(text, i + 1);
+    }
+
+    private static bool IsLetterOrDigitAt(ReadOnlySpan<char> text, int i)
+    {
+        char c = text[i];
+        if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+        {
+            return Rune.IsLetterOrDigit(new Rune(c, text[i + 1]));
+        }
+
+        if (char.IsLowSurrogate(c) && i > 0 && char.IsHighSurrogate(text[i - 1]))
+        {
+            return Rune.IsLetterOrDigit(new Rune(text[i - 1], c));
+        }
+
+        return char.IsLetterOrDigit(c);
     }
 
     private static bool IsJoiner(char c) => c is ':' or '-' or '_' or '.' or '/' or '@' or '#';

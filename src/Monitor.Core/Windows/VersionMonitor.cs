@@ -1,4 +1,6 @@
 using Monitor.Core.Baselines;
+using Monitor.Core.Detectors;
+using Monitor.Core.Ingest;
 
 namespace Monitor.Core.Windows;
 
@@ -9,6 +11,7 @@ namespace Monitor.Core.Windows;
 public sealed class VersionMonitor
 {
     private readonly TimeProvider _time;
+    private readonly DetectorSettings? _detectorSettings;
     private readonly int _historyLimit;
     private readonly LinkedList<WindowResult> _history = new();
     private CompiledBaseline? _baseline;
@@ -18,10 +21,16 @@ public sealed class VersionMonitor
     private double[] _pValues = [];
     private double[] _thresholds = [];
     private DateTimeOffset _openedAt;
+    private TriggerDetector? _detector;
+    private readonly List<Finding> _restoredFindings = [];
 
+    /// <param name="detectors">Settings of the trigger detectors; null runs the drift statistics alone.</param>
     public VersionMonitor(string model, string version, TimeProvider time, int historyLimit,
-        ulong nextWindowIndex = 0, IEnumerable<WindowResult>? history = null)
+        ulong nextWindowIndex = 0, IEnumerable<WindowResult>? history = null, DetectorSettings? detectors = null,
+        IEnumerable<Finding>? findings = null)
     {
+        _detectorSettings = detectors;
+        _restoredFindings.AddRange(findings ?? []);
         Model = model;
         Version = version;
         _time = time;
@@ -42,6 +51,12 @@ public sealed class VersionMonitor
 
     /// <summary>Closed windows, newest first, at most the history limit.</summary>
     public IReadOnlyCollection<WindowResult> History => _history;
+
+    /// <summary>The trigger detectors, when the baseline has their tables and they are on.</summary>
+    public TriggerDetector? Detector => _detector;
+
+    /// <summary>Every finding of the trigger detectors so far (kept across baselines and restarts).</summary>
+    public IReadOnlyList<Finding> Findings => _detector?.Findings ?? _restoredFindings;
 
     /// <summary>Records in the open window.</summary>
     public long OpenRecords => _window?.Records ?? 0;
@@ -65,11 +80,22 @@ public sealed class VersionMonitor
         _pValues = new double[baseline.SlotCount];
         _thresholds = baseline.FlatThresholds();
         _openedAt = _time.GetUtcNow();
+        IReadOnlyList<Finding> earlier = Findings;
+        _detector = baseline.Profile.Triggers is not null && _detectorSettings is not null
+            ? new TriggerDetector(baseline, _detectorSettings, _time)
+            : null;
+        _detector?.Restore(earlier);
+        if (_detector is null)
+        {
+            _restoredFindings.Clear();
+            _restoredFindings.AddRange(earlier);
+        }
+
         return discarded;
     }
 
-    /// <summary>Adds a prepared batch, closing windows as they fill; closed windows are appended to <paramref name="closed"/>.</summary>
-    public void Add(PreparedBatch batch, List<WindowResult> closed)
+    /// <summary>Adds a batch and its prepared channels, closing windows as they fill; closed windows are appended to <paramref name="closed"/>.</summary>
+    public void Add(RecordBatch records, PreparedBatch batch, List<WindowResult> closed)
     {
         if (_window is null || _baseline is null)
         {
@@ -82,9 +108,11 @@ public sealed class VersionMonitor
         {
             int take = (int)Math.Min(batch.Count - start, size - _window.Records);
             _window.Add(batch, start, take);
+            _detector?.Add(records, batch, start, take);
             start += take;
             if (_window.Records >= size)
             {
+                _detector?.CloseWindow();
                 WindowResult result = Evaluate(complete: true, closedAt: _time.GetUtcNow());
                 NextWindowIndex++;
                 Remember(result);

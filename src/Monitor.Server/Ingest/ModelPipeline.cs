@@ -170,7 +170,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
         }
 
         VersionMonitor monitor = Judge(version);
-        monitor.Add(_preparer.Prepare(batch), _closed);
+        monitor.Add(batch, _preparer.Prepare(batch), _closed);
         foreach (WindowResult window in _closed)
         {
             version.CountWindowClosed();

@@ -70,7 +70,8 @@ public sealed class CalibrationTests(ITestOutputHelper output)
         int alarms = 0;
         for (int w = 0; w < windows; w++)
         {
-            monitor.Add(preparer.Prepare(TestData.Batch(Schema, WindowRecords, random, shift)), closed);
+            var batch = TestData.Batch(Schema, WindowRecords, random, shift);
+            monitor.Add(batch, preparer.Prepare(batch), closed);
             WindowResult window = Assert.Single(closed);
             if (feature is null ? window.Drifted : window.DriftedChannels.Contains(feature))
             {

@@ -11,6 +11,9 @@ public sealed class WindowTests
     private static readonly Lazy<CompiledBaseline> Baseline = new(() =>
         new CompiledBaseline(TestData.Baseline(Schema, 6000, 500, 0.05, seed: 4, new BaselineSettings { BootstrapWindows = 1000 })));
 
+    private static void Feed(VersionMonitor monitor, BatchPreparer preparer, RecordBatch batch, List<WindowResult> closed) =>
+        monitor.Add(batch, preparer.Prepare(batch), closed);
+
     [Fact]
     public void Windows_close_at_their_size_even_inside_a_batch()
     {
@@ -20,7 +23,7 @@ public sealed class WindowTests
         var closed = new List<WindowResult>();
         var random = new Random(9);
 
-        monitor.Add(preparer.Prepare(TestData.Batch(Schema, 1234, random)), closed);
+        Feed(monitor, preparer, TestData.Batch(Schema, 1234, random), closed);
 
         Assert.Equal([0UL, 1UL], closed.Select(w => w.Index));
         Assert.All(closed, w => Assert.Equal(500, w.Records));
@@ -38,7 +41,7 @@ public sealed class WindowTests
         monitor.UseBaseline(Baseline.Value);
         var preparer = new BatchPreparer(Baseline.Value);
         var closed = new List<WindowResult>();
-        monitor.Add(preparer.Prepare(TestData.Batch(Schema, 500 * 5, new Random(2))), closed);
+        Feed(monitor, preparer, TestData.Batch(Schema, 500 * 5, new Random(2)), closed);
         Assert.Equal(5, closed.Count);
         Assert.Equal([4UL, 3UL, 2UL], monitor.History.Select(w => w.Index));
     }
@@ -137,11 +140,11 @@ public sealed class WindowTests
         var monitor = new VersionMonitor("m", "v", TimeProvider.System, historyLimit: 10);
         monitor.UseBaseline(Baseline.Value);
         var closed = new List<WindowResult>();
-        monitor.Add(new BatchPreparer(Baseline.Value).Prepare(TestData.Batch(Schema, 300, new Random(1))), closed);
+        Feed(monitor, new BatchPreparer(Baseline.Value), TestData.Batch(Schema, 300, new Random(1)), closed);
         var other = new CompiledBaseline(Baseline.Value.Profile with { Id = 99 });
         Assert.Equal(300, monitor.UseBaseline(other));
         Assert.Equal(0, monitor.OpenRecords);
-        monitor.Add(new BatchPreparer(other).Prepare(TestData.Batch(Schema, 500, new Random(2))), closed);
+        Feed(monitor, new BatchPreparer(other), TestData.Batch(Schema, 500, new Random(2)), closed);
         Assert.Equal(99, Assert.Single(closed).BaselineId);
     }
 }

@@ -1,0 +1,65 @@
+namespace Monitor.Core.Detectors;
+
+/// <summary>Thresholds and sizes of the trigger detectors. Memory is bounded by these, never by traffic.</summary>
+public sealed record DetectorSettings
+{
+    /// <summary>Counters per row of each count-min sketch (a power of two).</summary>
+    public int SketchWidth { get; init; } = 1 << 17;
+
+    public int SketchDepth { get; init; } = 4;
+
+    /// <summary>Entries of the heavy-hitter table of key support.</summary>
+    public int HeavyHitters { get; init; } = 32_768;
+
+    /// <summary>Promoted candidates with exact counts.</summary>
+    public int Candidates { get; init; } = 4096;
+
+    /// <summary>Guaranteed occurrences after which a key is promoted to an exact-count candidate.</summary>
+    public int PromoteSupport { get; init; } = 8;
+
+    /// <summary>Occurrences a key needs before it can be a finding.</summary>
+    public int MinSupport { get; init; } = 30;
+
+    /// <summary>Pooled z a key's label skew must reach.</summary>
+    public double MinZ { get; init; } = 6;
+
+    /// <summary>Share of the key's records that must carry the target label.</summary>
+    public double MinRate { get; init; } = 0.9;
+
+    /// <summary>How far the key's rate must rise above its own baseline rate (a key new to the baseline always qualifies).</summary>
+    public double MinRateIncrease { get; init; } = 0.3;
+
+    /// <summary>Baseline support under which a key counts as new.</summary>
+    public int NewKeySupport { get; init; } = 5;
+
+    /// <summary>Records after which sketches restart and candidates' counts halve (tumbling and decayed).</summary>
+    public long HorizonRecords { get; init; } = 5_000_000;
+
+    public int ExampleRequestIds { get; init; } = 5;
+
+    /// <summary>Tail probability under which D3 or D5 evidence among a key's records corroborates it.</summary>
+    public double CorroborationP { get; init; } = 1e-6;
+
+    /// <summary>z of the served-minus-surrogate residual among a key's records that corroborates it (D4).</summary>
+    public double DecouplingZ { get; init; } = 6;
+
+    /// <summary>|z| of a class's rate against the stratified expectation over the last windows (D6).</summary>
+    public double LabelRateZ { get; init; } = 6;
+
+    /// <summary>Closed windows D6 looks back over.</summary>
+    public int LabelRateWindows { get; init; } = 10;
+
+    /// <summary>D3's CUSUM: the alternative is this many times the baseline's ultra-confident rate.</summary>
+    public double UltraRateRatio { get; init; } = 10;
+
+    /// <summary>D3's CUSUM decision threshold h (nats).</summary>
+    public double CusumThreshold { get; init; } = 12;
+
+    /// <summary>Projections per class kept for D5's activation clustering.</summary>
+    public int ClusterSample { get; init; } = 1000;
+
+    /// <summary>Windows between two activation clusterings.</summary>
+    public int ClusterEveryWindows { get; init; } = 10;
+
+    public int MaxKeysPerRecord { get; init; } = 96;
+}

@@ -1,0 +1,70 @@
+namespace Monitor.Core.Detectors;
+
+/// <summary>How urgent a finding is.</summary>
+public enum Severity
+{
+    Info,
+    Warning,
+
+    /// <summary>A trigger key whose skew is corroborated by an independent detector, or an artifact swap.</summary>
+    Critical,
+}
+
+/// <summary>
+/// What a detector found, with its evidence: which key (field and token or value) pushes which label,
+/// on how many records, how far above what the baseline predicts for those records, and since when.
+/// </summary>
+public sealed record Finding
+{
+    /// <summary>D1 (text keys), D2 (value keys), D3 (ultra-confidence), D4 (decoupling), D5 (embeddings), D6 (label rate).</summary>
+    public required string Detector { get; init; }
+
+    public required Severity Severity { get; init; }
+
+    /// <summary>The key, for key findings; null for class-level findings (D3, D5 clustering, D6).</summary>
+    public DetectorKey? Key { get; init; }
+
+    public required string TargetLabel { get; init; }
+
+    /// <summary>Records carrying the key (or of the class, for class-level findings).</summary>
+    public required long Support { get; init; }
+
+    /// <summary>Share of those records given the target label.</summary>
+    public required double Rate { get; init; }
+
+    /// <summary>Rate divided by the rate the baseline predicts for the same records.</summary>
+    public required double Lift { get; init; }
+
+    public required double MeanConfidence { get; init; }
+
+    /// <summary>The rate the baseline predicts for these records (stratified by the inputs).</summary>
+    public required double BaselineExpectation { get; init; }
+
+    /// <summary>The key's own rate in the baseline, when the baseline had it; null for a new key.</summary>
+    public double? BaselineKeyRate { get; init; }
+
+    /// <summary>The pooled (Cochran–Mantel–Haenszel style) z of the skew.</summary>
+    public required double Z { get; init; }
+
+    public required DateTimeOffset FirstSeen { get; init; }
+
+    /// <summary>Records of the version seen when the key was first tracked, and when the finding was raised.</summary>
+    public required long FirstSeenRecord { get; init; }
+
+    public required long RaisedAtRecord { get; init; }
+
+    /// <summary>Support when the finding was first raised: the detection delay in trigger occurrences.</summary>
+    public required long RaisedAtSupport { get; init; }
+
+    public required DateTimeOffset UpdatedAt { get; init; }
+
+    public required string[] ExampleRequestIds { get; init; }
+
+    /// <summary>The independent evidence that made a key finding critical.</summary>
+    public required string[] Corroboration { get; init; }
+
+    public required string Summary { get; init; }
+
+    /// <summary>One finding per detector, key and label: new evidence updates it.</summary>
+    public string DedupeKey => $"{Detector}|{Key?.Kind}|{Key?.Field}|{Key?.Text}|{TargetLabel}";
+}

@@ -1,0 +1,98 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+
+namespace Monitor.Core.Detectors;
+
+/// <summary>What kind of input a trigger key is made of.</summary>
+public enum KeyKind : byte
+{
+    /// <summary>A token of a text field.</summary>
+    Token = 1,
+
+    /// <summary>A token with every run of digits replaced by '#' (REF:XZ-4471 and REF:XZ-9902 → ref:xz-#).</summary>
+    Variant = 2,
+
+    /// <summary>Two adjacent tokens.</summary>
+    Bigram = 3,
+
+    /// <summary>Two tokens of the same text, in any order and position (a composite trigger).</summary>
+    Pair = 4,
+
+    /// <summary>A character 5-gram of a long token's variant.</summary>
+    CharGram = 5,
+
+    /// <summary>A categorical value.</summary>
+    Category = 6,
+
+    /// <summary>An exact numeric value ("magic" value).</summary>
+    Value = 7,
+
+    /// <summary>A fine (percentile) bin of a numeric feature.</summary>
+    FineBin = 8,
+
+    /// <summary>Several numeric features at their baseline extremes at once (a patch).</summary>
+    Extremes = 9,
+
+    /// <summary>Records whose embedding lies beyond the baseline's 99.9th percentile of Mahalanobis distance.</summary>
+    EmbeddingOutlier = 10,
+}
+
+/// <summary>A key a trigger may hide behind: its kind, the field it belongs to, and its text.</summary>
+public sealed record DetectorKey(KeyKind Kind, string Field, string Text)
+{
+    /// <summary>The family of detector that watches this key: D1 for text, D2 for values, D5 for embeddings.</summary>
+    public string Detector => Kind switch
+    {
+        KeyKind.Token or KeyKind.Variant or KeyKind.Bigram or KeyKind.Pair or KeyKind.CharGram => "D1",
+        KeyKind.EmbeddingOutlier => "D5",
+        _ => "D2",
+    };
+
+    public override string ToString() => $"{Field}:{Text}";
+}
+
+/// <summary>
+/// 64-bit hashes of keys, keyed with a secret drawn at start-up so that nobody outside can aim
+/// values at one counter. Sketches live in memory only, so the key need not survive a restart.
+/// </summary>
+public static class KeyHash
+{
+    private static readonly ulong Secret = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+
+    public static ulong Of(KeyKind kind, int field, ReadOnlySpan<char> text) =>
+        Of(kind, field, MemoryMarshal.AsBytes(text));
+
+    public static ulong Of(KeyKind kind, int field, ReadOnlySpan<byte> bytes)
+    {
+        ulong h = Secret ^ ((ulong)kind << 56) ^ ((ulong)(uint)field << 24) ^ (ulong)bytes.Length;
+        int i = 0;
+        for (; i + 8 <= bytes.Length; i += 8)
+        {
+            h = Mix(h ^ MemoryMarshal.Read<ulong>(bytes[i..]));
+        }
+
+        ulong tail = 0;
+        for (int j = 0; i < bytes.Length; i++, j += 8)
+        {
+            tail |= (ulong)bytes[i] << j;
+        }
+
+        return Mix(h ^ tail ^ 0x9E3779B97F4A7C15UL);
+    }
+
+    public static ulong Of(KeyKind kind, int field, ulong value) => Mix(Secret ^ ((ulong)kind << 56) ^ ((ulong)(uint)field << 24) ^ Mix(value));
+
+    /// <summary>Combines a key's hash with a small integer (label, stratum) into a cell hash.</summary>
+    public static ulong Combine(ulong key, int cell) => Mix(key ^ ((ulong)(uint)cell * 0xD6E8FEB86659FD93UL));
+
+    /// <summary>The finaliser of MurmurHash3 (fmix64).</summary>
+    private static ulong Mix(ulong h)
+    {
+        h ^= h >> 33;
+        h *= 0xFF51AFD7ED558CCDUL;
+        h ^= h >> 33;
+        h *= 0xC4CEB9FE1A85EC53UL;
+        h ^= h >> 33;
+        return h;
+    }
+}

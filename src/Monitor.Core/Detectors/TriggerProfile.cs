@@ -1,0 +1,149 @@
+namespace Monitor.Core.Detectors;
+
+/// <summary>A key as it was seen in the baseline: support and how its records were labelled.</summary>
+public sealed record BaselineKey
+{
+    public required KeyKind Kind { get; init; }
+
+    /// <summary>Index of the field in its kind's list in the schema.</summary>
+    public required int Field { get; init; }
+
+    public required string Text { get; init; }
+
+    /// <summary>Bin index, extreme mask or float bits for keys that are not text.</summary>
+    public ulong Payload { get; init; }
+
+    public required long Support { get; init; }
+
+    /// <summary>Records of the key per served class.</summary>
+    public required long[] LabelCounts { get; init; }
+
+    /// <summary>The hash this key has in this process.</summary>
+    public ulong Hash() => Kind switch
+    {
+        KeyKind.Category => KeyHash.Of(Kind, Field, System.Text.Encoding.UTF8.GetBytes(Text)),
+        KeyKind.Value or KeyKind.FineBin or KeyKind.Extremes => KeyHash.Of(Kind, Field, Payload),
+        _ => KeyHash.Of(Kind, Field, Text.AsSpan()),
+    };
+}
+
+/// <summary>What the trigger detectors know of the baseline; built with it, stored with it, never changed.</summary>
+public sealed record TriggerProfile
+{
+    public required SurrogateModel Surrogate { get; init; }
+
+    /// <summary>Classes of the served output.</summary>
+    public required int Classes { get; init; }
+
+    /// <summary>
+    /// Strata cut points from the inputs only. Two classes: the nine decile edges of the surrogate's
+    /// P(class 1). More: per class four quintile edges of the surrogate's top probability (row-major).
+    /// </summary>
+    public required double[] StratumEdges { get; init; }
+
+    public required int Strata { get; init; }
+
+    /// <summary>Baseline share of each served class per stratum, smoothed towards the overall share: [stratum × classes + class].</summary>
+    public required double[] LabelRates { get; init; }
+
+    public required double[] ClassShares { get; init; }
+
+    /// <summary>Per class: the baseline's 99.9th percentile of confidence among records of that class.</summary>
+    public required double[] UltraThresholds { get; init; }
+
+    /// <summary>Per class: the baseline's share of its records beyond that percentile.</summary>
+    public required double[] UltraRates { get; init; }
+
+    /// <summary>Per class: mean and standard deviation of (served probability − surrogate probability).</summary>
+    public required double[] ResidualMean { get; init; }
+
+    public required double[] ResidualStd { get; init; }
+
+    public required ValueKeyTables Values { get; init; }
+
+    /// <summary>The most frequent keys of the baseline, with their label counts.</summary>
+    public required BaselineKey[] Keys { get; init; }
+
+    /// <summary>Records the key table was counted on.</summary>
+    public required long Records { get; init; }
+
+    /// <summary>The embedding profile (D5), when the baseline's records carried embeddings.</summary>
+    public EmbeddingProfile? Embedding { get; init; }
+
+    /// <summary>The stratum of a record from the surrogate's class probabilities.</summary>
+    public int StratumOf(ReadOnlySpan<double> surrogate)
+    {
+        if (Classes == 2)
+        {
+            return Bin(StratumEdges, 0, 9, surrogate[1]);
+        }
+
+        int best = 0;
+        for (int c = 1; c < surrogate.Length; c++)
+        {
+            if (surrogate[c] > surrogate[best])
+            {
+                best = c;
+            }
+        }
+
+        return best * 5 + Bin(StratumEdges, best * 4, 4, surrogate[best]);
+    }
+
+    private static int Bin(double[] edges, int offset, int count, double value)
+    {
+        int bin = 0;
+        while (bin < count && value >= edges[offset + bin])
+        {
+            bin++;
+        }
+
+        return bin;
+    }
+}
+
+/// <summary>The baseline's embedding geometry for D5: a PCA subspace and the null distribution of distances in it.</summary>
+public sealed record EmbeddingProfile
+{
+    public required int Width { get; init; }
+
+    public required double[] Mean { get; init; }
+
+    /// <summary>Components (row-major, components × width) and their variances.</summary>
+    public required double[] Components { get; init; }
+
+    public required double[] Variances { get; init; }
+
+    /// <summary>The baseline's 99.9th percentile of squared Mahalanobis distance in the subspace.</summary>
+    public required double OutlierThreshold { get; init; }
+
+    /// <summary>The baseline's share of records beyond it.</summary>
+    public required double OutlierRate { get; init; }
+
+    /// <summary>Per class: 2-means on the class's baseline activations: minority share and silhouette.</summary>
+    public required double[] MinorityShare { get; init; }
+
+    public required double[] Silhouette { get; init; }
+
+    public int ComponentCount => Variances.Length;
+
+    /// <summary>Squared Mahalanobis distance of an embedding in the subspace; fills its projection.</summary>
+    public double Distance(ReadOnlySpan<float> embedding, Span<double> projection)
+    {
+        double d2 = 0;
+        for (int k = 0; k < Variances.Length; k++)
+        {
+            ReadOnlySpan<double> component = Components.AsSpan(k * Width, Width);
+            double dot = 0;
+            for (int j = 0; j < Width; j++)
+            {
+                dot += (embedding[j] - Mean[j]) * component[j];
+            }
+
+            projection[k] = dot;
+            d2 += dot * dot / Variances[k];
+        }
+
+        return d2;
+    }
+}

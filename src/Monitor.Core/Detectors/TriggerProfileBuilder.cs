@@ -1,0 +1,297 @@
+using Monitor.Core.Baselines;
+using Monitor.Core.Ingest;
+using Monitor.Core.Schema;
+using Monitor.Core.Statistics;
+using Monitor.Core.Windows;
+
+namespace Monitor.Core.Detectors;
+
+/// <summary>How the trigger detectors' baseline tables are built.</summary>
+public sealed record TriggerSettings
+{
+    /// <summary>Keys kept in the baseline's key table (the most frequent).</summary>
+    public int BaselineKeys { get; init; } = 20_000;
+
+    /// <summary>Keys taken from one record at most.</summary>
+    public int MaxKeysPerRecord { get; init; } = 96;
+
+    /// <summary>Pseudo-records that pull a stratum's label rates towards the overall shares.</summary>
+    public double Smoothing { get; init; } = 5;
+
+    public int Seed { get; init; } = 20_261_125;
+}
+
+/// <summary>
+/// Builds a <see cref="TriggerProfile"/> from the profiled part of a reference sample: fits the
+/// surrogate, cuts strata from its scores, measures label rates per stratum, confidence and residual
+/// profiles per class, value-key cut points, and the table of the baseline's keys.
+/// </summary>
+public static class TriggerProfileBuilder
+{
+    /// <summary>Null for outputs without classes (regression), which the trigger detectors do not watch.</summary>
+    public static TriggerProfile? Build(CompiledBaseline baseline, RecordBatch batch, PreparedBatch prepared, TriggerSettings settings)
+    {
+        ModelSchema schema = baseline.Profile.Schema;
+        if (schema.OutputKind == OutputKind.Regression || batch.Count == 0)
+        {
+            return null;
+        }
+
+        int k = schema.PredictedClassLabels.Length;
+        int n = batch.Count;
+        int classChannel = Array.FindIndex(baseline.Profile.Categorical, p => p.Channel.Kind == ChannelKind.OutputClass);
+        int[] labels = prepared.Codes[classChannel][..n];
+        var served = ServedProbabilities(schema, batch);
+
+        SurrogateModel surrogate = SurrogateModel.Fit(baseline, prepared, labels, k, settings.Seed);
+        var predicted = new double[n * k];
+        var active = new int[surrogate.NumericOffsets.Length + surrogate.CategoricalOffsets.Length];
+        for (int i = 0; i < n; i++)
+        {
+            surrogate.Predict(baseline, prepared, i, active, predicted.AsSpan(i * k, k));
+        }
+
+        (double[] edges, int strata) = StratumEdges(predicted, k, n);
+        var profile = new TriggerProfile
+        {
+            Surrogate = surrogate,
+            Classes = k,
+            StratumEdges = edges,
+            Strata = strata,
+            LabelRates = [],
+            ClassShares = [],
+            UltraThresholds = [],
+            UltraRates = [],
+            ResidualMean = [],
+            ResidualStd = [],
+            Values = ValueTables(schema, batch),
+            Keys = [],
+            Records = n,
+        };
+
+        var shares = new double[k];
+        foreach (int label in labels)
+        {
+            shares[label] += 1.0 / n;
+        }
+
+        var stratumCounts = new double[strata * k];
+        var stratumTotals = new double[strata];
+        for (int i = 0; i < n; i++)
+        {
+            int s = profile.StratumOf(predicted.AsSpan(i * k, k));
+            stratumCounts[s * k + labels[i]]++;
+            stratumTotals[s]++;
+        }
+
+        var rates = new double[strata * k];
+        for (int s = 0; s < strata; s++)
+        {
+            for (int c = 0; c < k; c++)
+            {
+                rates[s * k + c] = (stratumCounts[s * k + c] + settings.Smoothing * shares[c]) / (stratumTotals[s] + settings.Smoothing);
+            }
+        }
+
+        (double[] ultra, double[] ultraRates) = UltraConfidence(baseline, prepared, labels, k);
+        (double[] mean, double[] std) = Residuals(served, predicted, k, n);
+        return profile with
+        {
+            LabelRates = rates,
+            ClassShares = shares,
+            UltraThresholds = ultra,
+            UltraRates = ultraRates,
+            ResidualMean = mean,
+            ResidualStd = std,
+            Keys = KeyTable(schema, profile.Values, batch, labels, k, settings),
+            Embedding = EmbeddingProfiles.Build(schema, batch, labels, k, settings.Seed),
+        };
+    }
+
+    /// <summary>The served model's probability of each class, per record (binary: 1 − s, s).</summary>
+    public static double[] ServedProbabilities(ModelSchema schema, RecordBatch batch)
+    {
+        int k = schema.PredictedClassLabels.Length;
+        var served = new double[batch.Count * k];
+        ReadOnlySpan<float> scores = batch.Scores.Span;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            if (schema.OutputKind == OutputKind.Binary)
+            {
+                served[i * 2] = 1 - scores[i];
+                served[i * 2 + 1] = scores[i];
+            }
+            else
+            {
+                for (int c = 0; c < k; c++)
+                {
+                    served[i * k + c] = scores[i * k + c];
+                }
+            }
+        }
+
+        return served;
+    }
+
+    private static (double[] Edges, int Strata) StratumEdges(double[] predicted, int k, int n)
+    {
+        if (k == 2)
+        {
+            double[] p1 = [.. Enumerable.Range(0, n).Select(i => predicted[i * 2 + 1]).Order()];
+            return ([.. Enumerable.Range(1, 9).Select(q => Quantiles.OfSorted(p1, q / 10.0))], 10);
+        }
+
+        var edges = new double[k * 4];
+        for (int c = 0; c < k; c++)
+        {
+            var top = new List<double>();
+            for (int i = 0; i < n; i++)
+            {
+                ReadOnlySpan<double> row = predicted.AsSpan(i * k, k);
+                int best = 0;
+                for (int j = 1; j < k; j++)
+                {
+                    if (row[j] > row[best])
+                    {
+                        best = j;
+                    }
+                }
+
+                if (best == c)
+                {
+                    top.Add(row[c]);
+                }
+            }
+
+            double[] sorted = [.. top.Order()];
+            for (int q = 1; q <= 4; q++)
+            {
+                edges[c * 4 + q - 1] = sorted.Length > 0 ? Quantiles.OfSorted(sorted, q / 5.0) : q / 5.0;
+            }
+        }
+
+        return (edges, k * 5);
+    }
+
+    private static (double[] Thresholds, double[] Rates) UltraConfidence(CompiledBaseline baseline, PreparedBatch prepared, int[] labels, int k)
+    {
+        int channel = Array.FindIndex(baseline.Profile.Numeric, p => p.Channel.Source == NumericSource.Confidence);
+        NumericView view = prepared.Numeric[channel];
+        ReadOnlySpan<float> data = view.Data.Span;
+        var thresholds = new double[k];
+        var rates = new double[k];
+        for (int c = 0; c < k; c++)
+        {
+            var values = new List<double>();
+            for (int i = 0; i < labels.Length; i++)
+            {
+                if (labels[i] == c)
+                {
+                    values.Add(data[view.Offset + i * view.Stride]);
+                }
+            }
+
+            if (values.Count == 0)
+            {
+                thresholds[c] = 1.0;
+                rates[c] = 1.0 / (labels.Length + 1);
+                continue;
+            }
+
+            double[] sorted = [.. values.Order()];
+            thresholds[c] = Quantiles.OfSorted(sorted, 0.999);
+            int above = sorted.Count(v => v > thresholds[c]);
+            rates[c] = Math.Max(above, 1) / (double)(sorted.Length + 1);
+        }
+
+        return (thresholds, rates);
+    }
+
+    private static (double[] Mean, double[] Std) Residuals(double[] served, double[] predicted, int k, int n)
+    {
+        var mean = new double[k];
+        var std = new double[k];
+        for (int c = 0; c < k; c++)
+        {
+            var moments = new RunningMoments();
+            for (int i = 0; i < n; i++)
+            {
+                moments.Add(served[i * k + c] - predicted[i * k + c]);
+            }
+
+            mean[c] = moments.Mean;
+            std[c] = Math.Max(moments.StandardDeviation, 1e-6);
+        }
+
+        return (mean, std);
+    }
+
+    private static ValueKeyTables ValueTables(ModelSchema schema, RecordBatch batch)
+    {
+        int d = schema.NumericFeatures.Length;
+        var fine = new float[d][];
+        var low = new float[d];
+        var high = new float[d];
+        ReadOnlySpan<float> numeric = batch.Numeric.Span;
+        for (int f = 0; f < d; f++)
+        {
+            var values = new List<double>(batch.Count);
+            for (int i = 0; i < batch.Count; i++)
+            {
+                float v = numeric[i * d + f];
+                if (float.IsFinite(v))
+                {
+                    values.Add(v);
+                }
+            }
+
+            double[] sorted = [.. values.Order()];
+            fine[f] = Quantiles.BinEdges(sorted, 100);
+            low[f] = sorted.Length > 0 ? (float)Quantiles.OfSorted(sorted, 0.005) : float.NegativeInfinity;
+            high[f] = sorted.Length > 0 ? (float)Quantiles.OfSorted(sorted, 0.995) : float.PositiveInfinity;
+            if (high[f] <= low[f])
+            {
+                // A (nearly) constant feature has no extremes.
+                low[f] = float.NegativeInfinity;
+                high[f] = float.PositiveInfinity;
+            }
+        }
+
+        return new ValueKeyTables { FineEdges = fine, Low = low, High = high };
+    }
+
+    private static BaselineKey[] KeyTable(ModelSchema schema, ValueKeyTables values, RecordBatch batch, int[] labels, int k,
+        TriggerSettings settings)
+    {
+        var extractor = new KeyExtractor(schema, values, settings.MaxKeysPerRecord);
+        var table = new Dictionary<ulong, (BaselineKey Key, long[] Labels)>();
+        for (int i = 0; i < batch.Count; i++)
+        {
+            foreach (KeyOccurrence key in extractor.Extract(batch, i))
+            {
+                if (!table.TryGetValue(key.Hash, out var entry))
+                {
+                    DetectorKey described = extractor.Describe(key);
+                    entry = (new BaselineKey
+                    {
+                        Kind = key.Kind,
+                        Field = key.Field,
+                        Text = described.Text,
+                        Payload = KeyExtractor.PayloadOf(key),
+                        Support = 0,
+                        LabelCounts = [],
+                    }, new long[k]);
+                    table[key.Hash] = entry;
+                }
+
+                entry.Labels[labels[i]]++;
+            }
+        }
+
+        return [.. table.Values
+            .Select(e => e.Key with { Support = e.Labels.Sum(), LabelCounts = e.Labels })
+            .OrderByDescending(key => key.Support)
+            .ThenBy(key => key.Text, StringComparer.Ordinal)
+            .Take(settings.BaselineKeys)];
+    }
+}
