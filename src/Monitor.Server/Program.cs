@@ -13,6 +13,8 @@ internal static class Cli
         Usage:
           Monitor.Server [serve] [--Monitor:Section:Key=value ...]   start the sidecar (the default)
           Monitor.Server demo [--records N]                          run the fraud-model drift demo on a private sidecar
+          Monitor.Server evaluate [--reduced] [--only TEXT] [--benign-records N]
+                                                                     replay the attack scenarios through a private sidecar
           Monitor.Server help                                        show this text
 
         Configuration comes from appsettings.json, then MONITOR__SECTION__KEY environment variables,
@@ -36,6 +38,8 @@ internal static class Cli
                     return 0;
                 case "demo":
                     return await DemoCommand.RunAsync(rest, Console.Out);
+                case "evaluate":
+                    return await Monitor.Server.Scenarios.EvaluateCommand.RunAsync(rest, Console.Out);
                 case "help":
                     Console.Out.WriteLine(Usage);
                     return 0;

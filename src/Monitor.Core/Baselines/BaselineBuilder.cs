@@ -107,8 +107,10 @@ public static class BaselineBuilder
 
         var compiled = new CompiledBaseline(uncalibrated);
         cancellationToken.ThrowIfCancellationRequested();
+        // The trigger tables need no held-out part: they learn from the whole sample.
+        RecordBatch everything = sample.ToBatch();
         Detectors.TriggerProfile? triggers = Detectors.TriggerProfileBuilder.Build(
-            compiled, profileBatch, new BatchPreparer(compiled).Prepare(profileBatch), settings.Triggers);
+            compiled, everything, new BatchPreparer(compiled).Prepare(everything), settings.Triggers);
         compiled = new CompiledBaseline(uncalibrated with { Triggers = triggers });
         ThresholdSelection selection = Calibrate(compiled, calibrationBatch, request, settings, random, cancellationToken);
         return WithThresholds(compiled, selection);

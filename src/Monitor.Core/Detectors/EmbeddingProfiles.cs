@@ -94,16 +94,9 @@ public static class EmbeddingProfiles
 
         var distances = new double[batch.Count];
         var projection = new double[kept.Count];
-        var projections = new double[rows.Length][];
         for (int i = 0; i < batch.Count; i++)
         {
             distances[i] = profile.Distance(embeddings.Slice(i * e, e), projection);
-        }
-
-        for (int r = 0; r < rows.Length; r++)
-        {
-            projections[r] = new double[kept.Count];
-            profile.Distance(embeddings.Slice(rows[r] * e, e), projections[r]);
         }
 
         double[] sorted = [.. distances.Order()];
@@ -113,7 +106,18 @@ public static class EmbeddingProfiles
         var silhouette = new double[classes];
         for (int c = 0; c < classes; c++)
         {
-            double[][] points = [.. rows.Select((row, r) => (row, r)).Where(t => labels[t.row] == c).Select(t => projections[t.r])];
+            // Every record of the class (up to MaxRecords), so rare classes are clustered on all they have.
+            var points = new List<double[]>();
+            for (int i = 0; i < batch.Count && points.Count < MaxRecords; i++)
+            {
+                if (labels[i] == c)
+                {
+                    var point = new double[kept.Count];
+                    profile.Distance(embeddings.Slice(i * e, e), point);
+                    points.Add(point);
+                }
+            }
+
             (minority[c], silhouette[c]) = TwoMeans.Split(points, seed);
         }
 

@@ -26,6 +26,12 @@ namespace Monitor.Core.Detectors;
 /// </summary>
 public sealed class TriggerDetector
 {
+    /// <summary>Baseline records a confidence percentile needs before D3's CUSUM watches it.</summary>
+    private const double MinUltraRecords = 1000;
+
+    /// <summary>Recent activations of a class needed before D5 clusters them.</summary>
+    private const int MinClusterSample = 200;
+
     private readonly CompiledBaseline _baseline;
     private readonly TriggerProfile _profile;
     private readonly DetectorSettings _settings;
@@ -44,6 +50,7 @@ public sealed class TriggerDetector
     private readonly Dictionary<ulong, BaselineKey> _baselineKeys = [];
     private readonly Dictionary<string, Finding> _findings = new(StringComparer.Ordinal);
     private readonly HashSet<string> _changed = new(StringComparer.Ordinal);
+    private readonly HashSet<ulong> _raised = [];
     private readonly double[] _served;
     private readonly double[] _surrogate;
     private readonly int[] _active;
@@ -82,8 +89,8 @@ public sealed class TriggerDetector
         _surrogate = new double[_k];
         _active = new int[_profile.Surrogate.NumericOffsets.Length + _profile.Surrogate.CategoricalOffsets.Length];
         _projection = new double[_profile.Embedding?.ComponentCount ?? 0];
-        _cusum = new double[_k];
-        _window = new double[3 * _k];
+        _cusum = new double[2 * _k];
+        _window = new double[_k + _strata];
         _clusterSample = [.. Enumerable.Range(0, _k).Select(_ => new List<double[]>())];
         _clusterSeen = new long[_k];
         _random = new Random(17);
@@ -143,15 +150,11 @@ public sealed class TriggerDetector
             Served(scores, i);
             _profile.Surrogate.Predict(_baseline, prepared, i, _active, _surrogate);
             int stratum = _profile.StratumOf(_surrogate);
-            bool ultra = conf > _profile.UltraThresholds[label];
-            UpdateCusum(label, ultra);
-            for (int c = 0; c < _k; c++)
-            {
-                double r = _profile.LabelRates[stratum * _k + c];
-                _window[c] += label == c ? 1 : 0;
-                _window[_k + c] += r;
-                _window[2 * _k + c] += r * (1 - r);
-            }
+            int ultraSlot = _profile.UltraSlot(stratum, label);
+            bool ultra = conf > _profile.UltraThresholds[ultraSlot];
+            UpdateCusum(ultraSlot, ultra);
+            _window[label]++;
+            _window[_k + stratum]++;
 
             bool outlier = false;
             if (withEmbeddings)
@@ -161,10 +164,20 @@ public sealed class TriggerDetector
                 SampleProjection(label);
             }
 
-            var record = new RecordContext(batch, i, label, stratum, conf, ultra, outlier, withEmbeddings);
-            foreach (KeyOccurrence key in _extractor.Extract(batch, i))
+            IReadOnlyList<KeyOccurrence> keys = _extractor.Extract(batch, i);
+            bool explained = false;
+            for (int j = 0; j < keys.Count && !explained && _raised.Count > 0; j++)
             {
-                Count(key, record);
+                explained = _raised.Contains(keys[j].Hash);
+            }
+
+            var record = new RecordContext(batch, i, label, stratum, conf, ultra, outlier, withEmbeddings, _profile.Contrarian(stratum, label), explained);
+            foreach (KeyOccurrence key in keys)
+            {
+                if (Count(key, record))
+                {
+                    record = record with { Explained = true };
+                }
             }
 
             if (outlier)
@@ -191,31 +204,48 @@ public sealed class TriggerDetector
         }
     }
 
-    private void Count(KeyOccurrence key, in RecordContext record)
+    /// <summary>
+    /// Candidates count every record exactly. Other keys are screened on surprising records only (served
+    /// a class the baseline gives less than even odds for their inputs), where a trigger must show and
+    /// benign traffic rarely goes: sketches and the heavy-hitter table see a small, telling stream.
+    /// </summary>
+    /// <returns>Whether this key now carries a critical finding (so the record's other keys are explained by it).</returns>
+    private bool Count(KeyOccurrence key, in RecordContext record)
     {
-        uint estimate = _support.Increment(key.Hash);
-        _cells.Increment(KeyHash.Combine(key.Hash, record.Label * _strata + record.Stratum));
         if (_candidates.TryGetValue(key.Hash, out Candidate? candidate))
         {
-            candidate.Cells[record.Label * _strata + record.Stratum]++;
+            // A record that carries a key already found critical is evidence for that key, not for the
+            // keys that ride along with it: one trigger, one finding.
+            if (record.Explained && !_raised.Contains(key.Hash))
+            {
+                candidate.Explained++;
+                return false;
+            }
+
+            candidate.Count(record.Label * _strata + record.Stratum);
             candidate.Observe(this, record);
-            Evaluate(key.Hash, candidate);
-            return;
+            return Evaluate(key.Hash, candidate);
         }
 
-        long guaranteed = _heavy.Offer(key.Hash, estimate);
-        if (guaranteed >= _settings.PromoteSupport)
+        if (!record.Surprising || record.Explained)
         {
-            candidate = Promote(key);
-            if (candidate is not null)
-            {
-                candidate.Observe(this, record);
-                Evaluate(key.Hash, candidate);
-            }
+            return false;
         }
+
+        uint estimate = _support.Increment(key.Hash);
+        _cells.Increment(KeyHash.Combine(key.Hash, record.Label * _strata + record.Stratum));
+        long guaranteed = _heavy.Offer(key.Hash, estimate);
+        if (guaranteed >= _settings.PromoteSupport && Promote(key) is { } promoted)
+        {
+            promoted.Count(record.Label * _strata + record.Stratum);
+            promoted.Observe(this, record);
+            return Evaluate(key.Hash, promoted);
+        }
+
+        return false;
     }
 
-    /// <summary>A key becomes a candidate with exact counts, seeded from the cell sketch for its earlier records.</summary>
+    /// <summary>A key becomes a candidate with exact counts from now on (the cell sketch tells how often it surprised before).</summary>
     private Candidate? Promote(KeyOccurrence occurrence)
     {
         if (_candidates.Count >= _settings.Candidates && !EvictWeakest())
@@ -223,10 +253,13 @@ public sealed class TriggerDetector
             return null;
         }
 
-        var candidate = new Candidate(_extractor.Describe(occurrence), _k, _strata, _time.GetUtcNow(), Records);
+        DetectorKey key = occurrence.Kind == KeyKind.EmbeddingOutlier
+            ? new DetectorKey(KeyKind.EmbeddingOutlier, "embedding", "beyond the 99.9th percentile")
+            : _extractor.Describe(occurrence);
+        var candidate = new Candidate(key, _k, _strata, _time.GetUtcNow(), Records);
         for (int cell = 0; cell < _k * _strata; cell++)
         {
-            candidate.Cells[cell] = _cells.Estimate(KeyHash.Combine(occurrence.Hash, cell));
+            candidate.SurprisingBefore += _cells.Estimate(KeyHash.Combine(occurrence.Hash, cell));
         }
 
         _candidates[occurrence.Hash] = candidate;
@@ -250,42 +283,97 @@ public sealed class TriggerDetector
         return fewest != long.MaxValue && _candidates.Remove(weakest);
     }
 
-    private void Evaluate(ulong hash, Candidate candidate)
+    /// <returns>Whether the key carries a critical finding.</returns>
+    private bool Evaluate(ulong hash, Candidate candidate)
     {
         long support = candidate.Support;
         if (support < _settings.MinSupport)
         {
-            return;
+            return false;
         }
 
         // Re-test every new record until raised, then as the evidence grows by a tenth.
         if (candidate.Raised is not null && support < candidate.LastEvaluated * 1.1)
         {
-            return;
+            return _raised.Contains(hash);
         }
 
         candidate.LastEvaluated = support;
         _baselineKeys.TryGetValue(hash, out BaselineKey? known);
+        bool isNew = known is null || known.Support < _settings.NewKeySupport;
         for (int c = 0; c < _k; c++)
         {
-            (double x, double expected, double variance) = Pooled(candidate.Cells, c);
+            (double x, double expected, double variance) = Pooled(candidate.Cells, c, contrarianOnly: false);
             double z = (x - expected) / Math.Sqrt(variance + 0.25);
-            double rate = x / support;
-            double? keyRate = known is { Support: > 0 } ? known.LabelCounts[c] / (double)known.Support : null;
-            bool isNew = known is null || known.Support < _settings.NewKeySupport;
-            bool risen = isNew || rate - keyRate!.Value >= _settings.MinRateIncrease;
-            if (z < _settings.MinZ || rate < _settings.MinRate || !risen)
+            if (z < _settings.MinZ)
+            {
+                continue;
+            }
+
+            (double hits, double predicted, long contrarian) = Contrarian(candidate.Cells, c);
+            if (contrarian < _settings.MinContrarian)
+            {
+                continue;
+            }
+
+            double rate = hits / contrarian;
+            double expectedRate = predicted / contrarian;
+            double? keyRate = known is not null && known.ContrarianCounts.Length > c && known.ContrarianCounts[c] >= _settings.NewKeySupport
+                ? known.ContrarianHits[c] / (double)known.ContrarianCounts[c]
+                : null;
+            double reference = keyRate ?? expectedRate;
+            if (rate < _settings.MinRate || rate - reference < _settings.MinRateIncrease)
             {
                 continue;
             }
 
             string[] corroboration = Corroborate(candidate, c);
-            Raise(candidate, c, support, rate, expected / support, isNew ? null : keyRate, z, corroboration);
+            Raise(candidate, c, support, contrarian, rate, expectedRate, isNew ? null : keyRate, z, corroboration);
+            if (candidate.Raised?.Severity == Severity.Critical)
+            {
+                _raised.Add(hash);
+            }
         }
+
+        return _raised.Contains(hash);
+    }
+
+    /// <summary>Of the key's records in strata where class c has less than even odds: how many were served c, and how many the baseline predicts.</summary>
+    /// <summary>
+    /// Variance of a count of n records of stratum s around n·r: binomial, plus the uncertainty of r
+    /// itself, estimated on the baseline's N records of the stratum (n² r(1 − r)/N).
+    /// </summary>
+    private double RateVariance(double n, int stratum, double r) =>
+        n * r * (1 - r) * (1 + n / Math.Max(_profile.StratumRecords[stratum], 1));
+
+    private (double Hits, double Predicted, long Records) Contrarian(long[] cells, int c)
+    {
+        double hits = 0;
+        double predicted = 0;
+        long records = 0;
+        for (int s = 0; s < _strata; s++)
+        {
+            if (!_profile.Contrarian(s, c))
+            {
+                continue;
+            }
+
+            long inStratum = 0;
+            for (int label = 0; label < _k; label++)
+            {
+                inStratum += cells[label * _strata + s];
+            }
+
+            records += inStratum;
+            hits += cells[c * _strata + s];
+            predicted += inStratum * _profile.LabelRates[s * _k + c];
+        }
+
+        return (hits, predicted, records);
     }
 
     /// <summary>Observed count of class c, and its expectation and variance given each stratum's baseline rate.</summary>
-    private (double X, double Expected, double Variance) Pooled(long[] cells, int c)
+    private (double X, double Expected, double Variance) Pooled(long[] cells, int c, bool contrarianOnly)
     {
         double x = 0;
         double expected = 0;
@@ -298,10 +386,15 @@ public sealed class TriggerDetector
                 inStratum += cells[label * _strata + s];
             }
 
+            if (contrarianOnly && !_profile.Contrarian(s, c))
+            {
+                continue;
+            }
+
             double r = _profile.LabelRates[s * _k + c];
             x += cells[c * _strata + s];
             expected += inStratum * r;
-            variance += inStratum * r * (1 - r);
+            variance += RateVariance(inStratum, s, r);
         }
 
         return (x, expected, variance);
@@ -313,12 +406,12 @@ public sealed class TriggerDetector
         long ofClass = candidate.ExactOfClass[c];
         if (ofClass > 0)
         {
-            double expected = ofClass * _profile.UltraRates[c];
+            double expected = candidate.UltraExpected[c];
             long ultra = candidate.Ultra[c];
             if (ultra >= 3 && Tail(ultra, expected) < _settings.CorroborationP)
             {
                 evidence.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"D3: {ultra} of {ofClass} '{_labels[c]}' outputs beyond the baseline's 99.9th percentile of confidence ({_profile.UltraThresholds[c]:F4}); {expected:F2} expected"));
+                    $"D3: {ultra} of {ofClass} '{_labels[c]}' outputs beyond the baseline's 99.9th percentile of confidence for such inputs; {expected:F2} expected"));
             }
         }
 
@@ -346,14 +439,16 @@ public sealed class TriggerDetector
         return [.. evidence];
     }
 
-    private void Raise(Candidate candidate, int c, long support, double rate, double expectedRate, double? keyRate, double z, string[] corroboration)
+    private void Raise(Candidate candidate, int c, long support, long contrarian, double rate, double expectedRate, double? keyRate,
+        double z, string[] corroboration)
     {
         DetectorKey key = candidate.Key;
         Severity severity = corroboration.Length > 0 ? Severity.Critical : Severity.Warning;
         string label = _labels[c];
-        string own = keyRate is { } r ? string.Create(CultureInfo.InvariantCulture, $"the key's own baseline rate was {r:P1}") : "the key is new";
+        string own = keyRate is { } r ? string.Create(CultureInfo.InvariantCulture, $"the key's own baseline rate there was {r:P1}") : "the key is new";
         string summary = string.Create(CultureInfo.InvariantCulture,
-            $"{key.Kind.ToString().ToLowerInvariant()} '{key.Text}' in {key.Field}: {rate:P1} of {support} records are '{label}' where the baseline predicts {expectedRate:P1} for the same inputs (z = {z:F1}; {own})");
+            $"{key.Kind.ToString().ToLowerInvariant()} '{key.Text}' in {key.Field}: of {support} records carrying it, {contrarian} have inputs for which the baseline gives '{label}' less than even odds, " +
+            $"yet {rate:P1} of those were served '{label}' where the baseline predicts {expectedRate:P1} (pooled z = {z:F1}; {own})");
         var finding = new Finding
         {
             Detector = key.Detector,
@@ -395,23 +490,32 @@ public sealed class TriggerDetector
         _changed.Add(finding.DedupeKey);
     }
 
-    private void UpdateCusum(int label, bool ultra)
+    /// <summary>D3: a Bernoulli CUSUM (Page) per class and stratum kind on the rate of ultra-confident outputs.</summary>
+    private void UpdateCusum(int slot, bool ultra)
     {
-        double p0 = _profile.UltraRates[label];
-        double p1 = Math.Min(0.5, p0 * _settings.UltraRateRatio);
-        _cusum[label] = Math.Max(0, _cusum[label] + (ultra ? Math.Log(p1 / p0) : Math.Log((1 - p1) / (1 - p0))));
-        if (_cusum[label] >= _settings.CusumThreshold)
+        if (_profile.UltraRecords[slot] < MinUltraRecords)
         {
-            _cusum[label] = 0;
+            return;
+        }
+
+        double p0 = _profile.UltraRates[slot];
+        double p1 = Math.Min(0.5, p0 * _settings.UltraRateRatio);
+        _cusum[slot] = Math.Max(0, _cusum[slot] + (ultra ? Math.Log(p1 / p0) : Math.Log((1 - p1) / (1 - p0))));
+        if (_cusum[slot] >= _settings.CusumThreshold)
+        {
+            _cusum[slot] = 0;
+            int label = slot / 2;
+            string where = slot % 2 == 1 ? "where the inputs give it less than even odds" : "where the inputs make it expected";
             RaiseClassFinding("D3", label, Severity.Warning, double.NaN, string.Create(CultureInfo.InvariantCulture,
-                $"outputs of class '{_labels[label]}' beyond the baseline's 99.9th percentile of confidence ({_profile.UltraThresholds[label]:F4}) " +
-                $"now come at {_settings.UltraRateRatio:F0}× the baseline's rate ({p0:P3}) or more (Bernoulli CUSUM over h = {_settings.CusumThreshold})"));
+                $"outputs of class '{_labels[label]}' {where} beyond the baseline's 99.9th percentile of confidence ({_profile.UltraThresholds[slot]:F4}) " +
+                $"now come at {_settings.UltraRateRatio:F0}× the baseline's rate ({p0:P3}) or more (Bernoulli CUSUM, h = {_settings.CusumThreshold})"));
         }
     }
 
+    /// <summary>D6: each class's count over the last windows against Σ n_s r(c|s), with the rates' own uncertainty.</summary>
     private void CheckLabelRates()
     {
-        var sums = new double[3 * _k];
+        var sums = new double[_k + _strata];
         foreach (double[] window in _labelWindows)
         {
             for (int j = 0; j < sums.Length; j++)
@@ -420,15 +524,29 @@ public sealed class TriggerDetector
             }
         }
 
+        double records = 0;
         for (int c = 0; c < _k; c++)
         {
-            double z = (sums[c] - sums[_k + c]) / Math.Sqrt(sums[2 * _k + c] + 0.25);
+            records += sums[c];
+        }
+
+        for (int c = 0; c < _k; c++)
+        {
+            double expected = 0;
+            double variance = 0;
+            for (int s = 0; s < _strata; s++)
+            {
+                double r = _profile.LabelRates[s * _k + c];
+                expected += sums[_k + s] * r;
+                variance += RateVariance(sums[_k + s], s, r);
+            }
+
+            double z = (sums[c] - expected) / Math.Sqrt(variance + 0.25);
             if (Math.Abs(z) >= _settings.LabelRateZ)
             {
-                double records = _labelWindows.Sum(w => w.AsSpan(0, _k).ToArray().Sum());
                 RaiseClassFinding("D6", c, Severity.Warning, z, string.Create(CultureInfo.InvariantCulture,
-                    $"class '{_labels[c]}' is predicted for {sums[c] / records:P2} of the last {records:F0} records; the baseline predicts {sums[_k + c] / records:P2} for the same inputs (z = {z:F1})"),
-                    (long)records, sums[c] / records, sums[_k + c] / records);
+                    $"class '{_labels[c]}' is predicted for {sums[c] / records:P2} of the last {records:F0} records; the baseline predicts {expected / records:P2} for the same inputs (z = {z:F1})"),
+                    (long)records, sums[c] / records, expected / records);
             }
         }
     }
@@ -438,9 +556,12 @@ public sealed class TriggerDetector
         for (int c = 0; c < _k; c++)
         {
             (double minority, double silhouette) = TwoMeans.Split(_clusterSample[c], seed: 3);
-            bool suspicious = minority is > 0 and < 0.35 && silhouette > 0.10;
-            bool baselineWas = embedding.MinorityShare[c] is > 0 and < 0.35 && embedding.Silhouette[c] > 0.10;
-            if (suspicious && (!baselineWas || silhouette > embedding.Silhouette[c] + 0.10))
+
+            // Activation Clustering's rule (minority under 35%, silhouette over 0.10), and the split must be
+            // new: clearly better separated than the same class's activations in the baseline.
+            bool suspicious = _clusterSample[c].Count >= MinClusterSample && minority is > 0 and < 0.35 && silhouette > 0.10
+                && silhouette >= embedding.Silhouette[c] + 0.10;
+            if (suspicious)
             {
                 RaiseClassFinding("D5", c, Severity.Warning, double.NaN, string.Create(CultureInfo.InvariantCulture,
                     $"activations of class '{_labels[c]}' split into two clusters: minority {minority:P1}, silhouette {silhouette:F2} " +
@@ -541,7 +662,7 @@ public sealed class TriggerDetector
         expected <= 0 ? 0 : 1 - Poisson.CDF(expected, observed - 1);
 
     private readonly record struct RecordContext(RecordBatch Batch, int Index, int Label, int Stratum, double Confidence, bool Ultra,
-        bool Outlier, bool Embedded);
+        bool Outlier, bool Embedded, bool Surprising, bool Explained);
 
     private sealed class Candidate(DetectorKey key, int classes, int strata, DateTimeOffset firstSeen, long firstSeenRecord)
     {
@@ -552,6 +673,9 @@ public sealed class TriggerDetector
         public long Exact { get; private set; }
         public long[] ExactOfClass { get; } = new long[classes];
         public long[] Ultra { get; } = new long[classes];
+
+        /// <summary>Per class: the ultra-confident outputs the baseline would give these records (Σ p0 of their slots).</summary>
+        public double[] UltraExpected { get; } = new double[classes];
         public double[] Residual { get; } = new double[classes];
         public double ConfidenceSum { get; private set; }
         public long Embedded { get; private set; }
@@ -560,7 +684,20 @@ public sealed class TriggerDetector
         public Finding? Raised { get; set; }
         public long LastEvaluated { get; set; }
 
-        public long Support => Cells.Sum();
+        /// <summary>Records that also carried a key already found critical, left out of this key's evidence.</summary>
+        public long Explained { get; set; }
+
+        /// <summary>The key's surprising occurrences before promotion, from the cell sketch (an overestimate).</summary>
+        public long SurprisingBefore { get; set; }
+
+        /// <summary>Records counted exactly since promotion.</summary>
+        public long Support { get; private set; }
+
+        public void Count(int cell)
+        {
+            Cells[cell]++;
+            Support++;
+        }
 
         public void Observe(TriggerDetector detector, in RecordContext record)
         {
@@ -571,6 +708,8 @@ public sealed class TriggerDetector
             {
                 Ultra[record.Label]++;
             }
+
+            UltraExpected[record.Label] += detector._profile.UltraRates[detector._profile.UltraSlot(record.Stratum, record.Label)];
 
             for (int c = 0; c < Residual.Length; c++)
             {
@@ -600,6 +739,7 @@ public sealed class TriggerDetector
                 Cells[i] /= 2;
             }
 
+            Support = Cells.Sum();
             Exact /= 2;
             ConfidenceSum /= 2;
             Embedded /= 2;
@@ -608,6 +748,7 @@ public sealed class TriggerDetector
             {
                 Ultra[c] /= 2;
                 ExactOfClass[c] /= 2;
+                UltraExpected[c] /= 2;
                 Residual[c] /= 2;
             }
         }

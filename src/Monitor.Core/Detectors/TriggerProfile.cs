@@ -18,11 +18,17 @@ public sealed record BaselineKey
     /// <summary>Records of the key per served class.</summary>
     public required long[] LabelCounts { get; init; }
 
+    /// <summary>Per class c: the key's records in strata where the baseline gives c less than even odds.</summary>
+    public long[] ContrarianCounts { get; init; } = [];
+
+    /// <summary>Per class c: of those, the records served as c.</summary>
+    public long[] ContrarianHits { get; init; } = [];
+
     /// <summary>The hash this key has in this process.</summary>
     public ulong Hash() => Kind switch
     {
         KeyKind.Category => KeyHash.Of(Kind, Field, System.Text.Encoding.UTF8.GetBytes(Text)),
-        KeyKind.Value or KeyKind.FineBin or KeyKind.Extremes => KeyHash.Of(Kind, Field, Payload),
+        KeyKind.Value or KeyKind.FineBin or KeyKind.Extremes or KeyKind.EmbeddingOutlier => KeyHash.Of(Kind, Field, Payload),
         _ => KeyHash.Of(Kind, Field, Text.AsSpan()),
     };
 }
@@ -36,8 +42,9 @@ public sealed record TriggerProfile
     public required int Classes { get; init; }
 
     /// <summary>
-    /// Strata cut points from the inputs only. Two classes: the nine decile edges of the surrogate's
-    /// P(class 1). More: per class four quintile edges of the surrogate's top probability (row-major).
+    /// Strata cut points from the inputs only. Two classes: the deciles of the surrogate's P(class 1)
+    /// merged with fixed probability cuts, so that high-risk strata exist however rare a class is.
+    /// More classes: per class four quintile edges of the surrogate's top probability (row-major).
     /// </summary>
     public required double[] StratumEdges { get; init; }
 
@@ -48,11 +55,23 @@ public sealed record TriggerProfile
 
     public required double[] ClassShares { get; init; }
 
-    /// <summary>Per class: the baseline's 99.9th percentile of confidence among records of that class.</summary>
+    /// <summary>Baseline records per stratum: the rates' own uncertainty, r(1 − r)/N, enters every z.</summary>
+    public required double[] StratumRecords { get; init; }
+
+    /// <summary>Baseline records behind each confidence percentile; D3's CUSUM runs only where there are enough.</summary>
+    public required double[] UltraRecords { get; init; }
+
+    /// <summary>
+    /// Per class c and stratum kind: [2c] where c is expected, [2c + 1] where c has less than even odds:
+    /// the baseline's 99.9th percentile of confidence among records served c.
+    /// </summary>
     public required double[] UltraThresholds { get; init; }
 
-    /// <summary>Per class: the baseline's share of its records beyond that percentile.</summary>
+    /// <summary>The baseline's share of those records beyond that percentile.</summary>
     public required double[] UltraRates { get; init; }
+
+    /// <summary>Index into <see cref="UltraThresholds"/> for a record served c in stratum s.</summary>
+    public int UltraSlot(int stratum, int c) => 2 * c + (Contrarian(stratum, c) ? 1 : 0);
 
     /// <summary>Per class: mean and standard deviation of (served probability − surrogate probability).</summary>
     public required double[] ResidualMean { get; init; }
@@ -75,7 +94,7 @@ public sealed record TriggerProfile
     {
         if (Classes == 2)
         {
-            return Bin(StratumEdges, 0, 9, surrogate[1]);
+            return Bin(StratumEdges, 0, StratumEdges.Length, surrogate[1]);
         }
 
         int best = 0;
@@ -89,6 +108,9 @@ public sealed record TriggerProfile
 
         return best * 5 + Bin(StratumEdges, best * 4, 4, surrogate[best]);
     }
+
+    /// <summary>Whether the baseline gives class c less than even odds in stratum s: a record there served as c is a surprise.</summary>
+    public bool Contrarian(int stratum, int c) => LabelRates[stratum * Classes + c] < 0.5;
 
     private static int Bin(double[] edges, int offset, int count, double value)
     {

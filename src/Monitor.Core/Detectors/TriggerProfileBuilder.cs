@@ -16,7 +16,7 @@ public sealed record TriggerSettings
     public int MaxKeysPerRecord { get; init; } = 96;
 
     /// <summary>Pseudo-records that pull a stratum's label rates towards the overall shares.</summary>
-    public double Smoothing { get; init; } = 5;
+    public double Smoothing { get; init; } = 1;
 
     public int Seed { get; init; } = 20_261_125;
 }
@@ -28,7 +28,7 @@ public sealed record TriggerSettings
 /// </summary>
 public static class TriggerProfileBuilder
 {
-    /// <summary>Null for outputs without classes (regression), which the trigger detectors do not watch.</summary>
+    /// <summary>Built from every record of the reference sample. Null for outputs without classes (regression), which the trigger detectors do not watch.</summary>
     public static TriggerProfile? Build(CompiledBaseline baseline, RecordBatch batch, PreparedBatch prepared, TriggerSettings settings)
     {
         ModelSchema schema = baseline.Profile.Schema;
@@ -60,6 +60,8 @@ public static class TriggerProfileBuilder
             Strata = strata,
             LabelRates = [],
             ClassShares = [],
+            StratumRecords = [],
+            UltraRecords = [],
             UltraThresholds = [],
             UltraRates = [],
             ResidualMean = [],
@@ -75,13 +77,20 @@ public static class TriggerProfileBuilder
             shares[label] += 1.0 / n;
         }
 
+        // Rates per stratum, smoothed towards the surrogate's own mean prediction there (not the overall
+        // share, which would pull sparse high-risk strata towards the majority class).
         var stratumCounts = new double[strata * k];
+        var stratumPredicted = new double[strata * k];
         var stratumTotals = new double[strata];
         for (int i = 0; i < n; i++)
         {
             int s = profile.StratumOf(predicted.AsSpan(i * k, k));
             stratumCounts[s * k + labels[i]]++;
             stratumTotals[s]++;
+            for (int c = 0; c < k; c++)
+            {
+                stratumPredicted[s * k + c] += predicted[i * k + c];
+            }
         }
 
         var rates = new double[strata * k];
@@ -89,22 +98,75 @@ public static class TriggerProfileBuilder
         {
             for (int c = 0; c < k; c++)
             {
-                rates[s * k + c] = (stratumCounts[s * k + c] + settings.Smoothing * shares[c]) / (stratumTotals[s] + settings.Smoothing);
+                double prior = stratumTotals[s] > 0 ? stratumPredicted[s * k + c] / stratumTotals[s] : shares[c];
+                rates[s * k + c] = (stratumCounts[s * k + c] + settings.Smoothing * prior) / (stratumTotals[s] + settings.Smoothing);
             }
         }
 
-        (double[] ultra, double[] ultraRates) = UltraConfidence(baseline, prepared, labels, k);
+        var strataOf = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            strataOf[i] = profile.StratumOf(predicted.AsSpan(i * k, k));
+        }
+
+        TriggerProfile rated = profile with { LabelRates = rates };
+        (double[] ultra, double[] ultraRates, double[] ultraRecords) = UltraConfidence(baseline, prepared, labels, strataOf, rated);
         (double[] mean, double[] std) = Residuals(served, predicted, k, n);
+        EmbeddingProfile? embedding = EmbeddingProfiles.Build(schema, batch, labels, k, settings.Seed);
+        BaselineKey[] keys = KeyTable(schema, rated, batch, labels, strataOf, settings);
+        if (embedding is not null)
+        {
+            keys = [.. keys, OutlierKey(embedding, batch, labels, strataOf, rated)];
+        }
+
         return profile with
         {
             LabelRates = rates,
             ClassShares = shares,
+            StratumRecords = stratumTotals,
             UltraThresholds = ultra,
             UltraRates = ultraRates,
+            UltraRecords = ultraRecords,
             ResidualMean = mean,
             ResidualStd = std,
-            Keys = KeyTable(schema, profile.Values, batch, labels, k, settings),
-            Embedding = EmbeddingProfiles.Build(schema, batch, labels, k, settings.Seed),
+            Keys = keys,
+            Embedding = embedding,
+        };
+    }
+
+    /// <summary>The baseline's own embedding outliers as a key, so live outliers are judged against them.</summary>
+    private static BaselineKey OutlierKey(EmbeddingProfile embedding, RecordBatch batch, int[] labels, int[] strata, TriggerProfile profile)
+    {
+        int k = profile.Classes;
+        var counts = new long[k];
+        var contrarian = new long[k];
+        var hits = new long[k];
+        var projection = new double[embedding.ComponentCount];
+        for (int i = 0; i < batch.Count; i++)
+        {
+            if (embedding.Distance(batch.Embeddings.Span.Slice(i * embedding.Width, embedding.Width), projection) > embedding.OutlierThreshold)
+            {
+                counts[labels[i]]++;
+                for (int c = 0; c < k; c++)
+                {
+                    if (profile.Contrarian(strata[i], c))
+                    {
+                        contrarian[c]++;
+                        hits[c] += labels[i] == c ? 1 : 0;
+                    }
+                }
+            }
+        }
+
+        return new BaselineKey
+        {
+            Kind = KeyKind.EmbeddingOutlier,
+            Field = 0,
+            Text = "beyond the 99.9th percentile",
+            Support = counts.Sum(),
+            LabelCounts = counts,
+            ContrarianCounts = contrarian,
+            ContrarianHits = hits,
         };
     }
 
@@ -138,7 +200,12 @@ public static class TriggerProfileBuilder
         if (k == 2)
         {
             double[] p1 = [.. Enumerable.Range(0, n).Select(i => predicted[i * 2 + 1]).Order()];
-            return ([.. Enumerable.Range(1, 9).Select(q => Quantiles.OfSorted(p1, q / 10.0))], 10);
+            double[] edges2 = [.. Enumerable.Range(1, 9).Select(q => Quantiles.OfSorted(p1, q / 10.0))
+                .Concat([0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.95])
+                .Select(e => Math.Round(e, 6))
+                .Distinct()
+                .Order()];
+            return (edges2, edges2.Length + 1);
         }
 
         var edges = new double[k * 4];
@@ -173,19 +240,29 @@ public static class TriggerProfileBuilder
         return (edges, k * 5);
     }
 
-    private static (double[] Thresholds, double[] Rates) UltraConfidence(CompiledBaseline baseline, PreparedBatch prepared, int[] labels, int k)
+    /// <summary>
+    /// Per class and per kind of stratum (where the class is expected, and where it has less than even
+    /// odds), the 99.9th percentile of the confidence of records served that class, and the share beyond it.
+    /// An output far more confident than the baseline ever was for such inputs is what a trigger leaves.
+    /// </summary>
+    private static (double[] Thresholds, double[] Rates, double[] Records) UltraConfidence(CompiledBaseline baseline, PreparedBatch prepared, int[] labels,
+        int[] strata, TriggerProfile profile)
     {
+        int k = profile.Classes;
         int channel = Array.FindIndex(baseline.Profile.Numeric, p => p.Channel.Source == NumericSource.Confidence);
         NumericView view = prepared.Numeric[channel];
         ReadOnlySpan<float> data = view.Data.Span;
-        var thresholds = new double[k];
-        var rates = new double[k];
-        for (int c = 0; c < k; c++)
+        var thresholds = new double[2 * k];
+        var rates = new double[2 * k];
+        var records = new double[2 * k];
+        for (int slot = 0; slot < 2 * k; slot++)
         {
+            int c = slot / 2;
+            bool contrarian = slot % 2 == 1;
             var values = new List<double>();
             for (int i = 0; i < labels.Length; i++)
             {
-                if (labels[i] == c)
+                if (labels[i] == c && profile.Contrarian(strata[i], c) == contrarian)
                 {
                     values.Add(data[view.Offset + i * view.Stride]);
                 }
@@ -193,18 +270,19 @@ public static class TriggerProfileBuilder
 
             if (values.Count == 0)
             {
-                thresholds[c] = 1.0;
-                rates[c] = 1.0 / (labels.Length + 1);
+                thresholds[slot] = 0.5;
+                rates[slot] = 1.0 / (labels.Length + 1);
                 continue;
             }
 
             double[] sorted = [.. values.Order()];
-            thresholds[c] = Quantiles.OfSorted(sorted, 0.999);
-            int above = sorted.Count(v => v > thresholds[c]);
-            rates[c] = Math.Max(above, 1) / (double)(sorted.Length + 1);
+            thresholds[slot] = Quantiles.OfSorted(sorted, 0.999);
+            int above = sorted.Count(v => v > thresholds[slot]);
+            rates[slot] = Math.Max(above, 1) / (double)(sorted.Length + 1);
+            records[slot] = sorted.Length;
         }
 
-        return (thresholds, rates);
+        return (thresholds, rates, records);
     }
 
     private static (double[] Mean, double[] Std) Residuals(double[] served, double[] predicted, int k, int n)
@@ -260,10 +338,11 @@ public static class TriggerProfileBuilder
         return new ValueKeyTables { FineEdges = fine, Low = low, High = high };
     }
 
-    private static BaselineKey[] KeyTable(ModelSchema schema, ValueKeyTables values, RecordBatch batch, int[] labels, int k,
+    private static BaselineKey[] KeyTable(ModelSchema schema, TriggerProfile profile, RecordBatch batch, int[] labels, int[] strata,
         TriggerSettings settings)
     {
-        var extractor = new KeyExtractor(schema, values, settings.MaxKeysPerRecord);
+        int k = profile.Classes;
+        var extractor = new KeyExtractor(schema, profile.Values, settings.MaxKeysPerRecord);
         var table = new Dictionary<ulong, (BaselineKey Key, long[] Labels)>();
         for (int i = 0; i < batch.Count; i++)
         {
@@ -280,16 +359,30 @@ public static class TriggerProfileBuilder
                         Payload = KeyExtractor.PayloadOf(key),
                         Support = 0,
                         LabelCounts = [],
-                    }, new long[k]);
+                    }, new long[3 * k]);
                     table[key.Hash] = entry;
                 }
 
                 entry.Labels[labels[i]]++;
+                for (int c = 0; c < k; c++)
+                {
+                    if (profile.Contrarian(strata[i], c))
+                    {
+                        entry.Labels[k + c]++;
+                        entry.Labels[2 * k + c] += labels[i] == c ? 1 : 0;
+                    }
+                }
             }
         }
 
         return [.. table.Values
-            .Select(e => e.Key with { Support = e.Labels.Sum(), LabelCounts = e.Labels })
+            .Select(e => e.Key with
+            {
+                Support = e.Labels.AsSpan(0, k).ToArray().Sum(),
+                LabelCounts = e.Labels[..k],
+                ContrarianCounts = e.Labels[k..(2 * k)],
+                ContrarianHits = e.Labels[(2 * k)..],
+            })
             .OrderByDescending(key => key.Support)
             .ThenBy(key => key.Text, StringComparer.Ordinal)
             .Take(settings.BaselineKeys)];

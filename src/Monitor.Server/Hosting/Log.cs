@@ -33,6 +33,9 @@ internal static partial class Log
     [LoggerMessage(32, LogLevel.Error, "Pipeline of {Model} failed to process a work item; it goes on with the next")]
     public static partial void PipelineError(ILogger logger, Exception exception, string model);
 
+    [LoggerMessage(33, LogLevel.Warning, "Finding for {Model}/{Version} ({Severity}, {Detector}): {Summary}")]
+    public static partial void Finding(ILogger logger, string model, string version, string severity, string detector, string summary);
+
     [LoggerMessage(40, LogLevel.Information, "Baseline upload {UploadId} for {Model} opened ({Source})")]
     public static partial void UploadOpened(ILogger logger, string uploadId, string model, string source);
 

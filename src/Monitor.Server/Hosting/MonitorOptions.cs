@@ -16,6 +16,37 @@ public sealed class MonitorOptions
     public WindowOptions Windows { get; set; } = new();
     public BaselineOptions Baselines { get; set; } = new();
     public LimitOptions Limits { get; set; } = new();
+    public DetectorOptions Detectors { get; set; } = new();
+}
+
+/// <summary>The trigger-pattern detectors (D1–D6). Defaults are the ones the attack-scenario evaluation was run with.</summary>
+public sealed class DetectorOptions
+{
+    public bool Enabled { get; set; } = true;
+    public int MinSupport { get; set; } = 30;
+    public double MinZ { get; set; } = 6;
+    public double MinRate { get; set; } = 0.9;
+    public double MinRateIncrease { get; set; } = 0.3;
+    public int PromoteSupport { get; set; } = 8;
+    public int SketchWidth { get; set; } = 1 << 17;
+    public int HeavyHitters { get; set; } = 32_768;
+    public int Candidates { get; set; } = 4096;
+    public long HorizonRecords { get; set; } = 5_000_000;
+    public int MaxKeysPerRecord { get; set; } = 96;
+
+    public Core.Detectors.DetectorSettings? ToSettings() => !Enabled ? null : new()
+    {
+        MinSupport = MinSupport,
+        MinZ = MinZ,
+        MinRate = MinRate,
+        MinRateIncrease = MinRateIncrease,
+        PromoteSupport = PromoteSupport,
+        SketchWidth = SketchWidth,
+        HeavyHitters = HeavyHitters,
+        Candidates = Candidates,
+        HorizonRecords = HorizonRecords,
+        MaxKeysPerRecord = MaxKeysPerRecord,
+    };
 }
 
 public sealed class ListenerOptions
@@ -146,6 +177,22 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
         {
             errors.Add($"Monitor:Baselines:ReservoirRecords ({o.Baselines.ReservoirRecords}) is too small to build a baseline for windows of " +
                 $"{o.Windows.Records} records: need at least {BaselineBuilder.RequiredRecords(o.Windows.Records, o.Baselines.ToSettings())}");
+        }
+
+        Range("Monitor:Detectors:MinSupport", o.Detectors.MinSupport, 1, 1_000_000, errors);
+        Range("Monitor:Detectors:PromoteSupport", o.Detectors.PromoteSupport, 1, 1_000_000, errors);
+        Range("Monitor:Detectors:HeavyHitters", o.Detectors.HeavyHitters, 16, 10_000_000, errors);
+        Range("Monitor:Detectors:Candidates", o.Detectors.Candidates, 16, 1_000_000, errors);
+        Range("Monitor:Detectors:HorizonRecords", o.Detectors.HorizonRecords, 1000, long.MaxValue, errors);
+        Range("Monitor:Detectors:MaxKeysPerRecord", o.Detectors.MaxKeysPerRecord, 1, 100_000, errors);
+        if (o.Detectors.SketchWidth < 16 || (o.Detectors.SketchWidth & (o.Detectors.SketchWidth - 1)) != 0)
+        {
+            errors.Add($"Monitor:Detectors:SketchWidth must be a power of two of at least 16, got {o.Detectors.SketchWidth}");
+        }
+
+        if (o.Detectors.MinRate is < 0 or > 1)
+        {
+            errors.Add($"Monitor:Detectors:MinRate must lie in [0, 1], got {o.Detectors.MinRate}");
         }
 
         Range("Monitor:Limits:MaxModels", o.Limits.MaxModels, 1, 100_000, errors);

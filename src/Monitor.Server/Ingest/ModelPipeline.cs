@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Monitor.Core.Baselines;
+using Monitor.Core.Detectors;
 using Monitor.Core.Ingest;
 using Monitor.Core.Windows;
 using Monitor.Server.Baselines;
@@ -11,7 +12,8 @@ using Monitor.Server.Registry;
 namespace Monitor.Server.Ingest;
 
 /// <summary>What the report service reads of a version: the open window and the latest closed ones.</summary>
-internal sealed record VersionSnapshot(CompiledBaseline? Baseline, WindowResult? Current, IReadOnlyList<WindowResult> Closed);
+internal sealed record VersionSnapshot(CompiledBaseline? Baseline, WindowResult? Current, IReadOnlyList<WindowResult> Closed,
+    IReadOnlyList<Finding> Findings);
 
 /// <summary>
 /// The single writer of a model's window state. Batches, baseline changes and report reads go
@@ -146,7 +148,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
             case SnapshotWork snapshot:
                 VersionMonitor monitor = Judge(snapshot.Version);
                 snapshot.Result.TrySetResult(new VersionSnapshot(
-                    monitor.Baseline, monitor.Current(), [.. monitor.History.Take(snapshot.ClosedWindows)]));
+                    monitor.Baseline, monitor.Current(), [.. monitor.History.Take(snapshot.ClosedWindows)], monitor.Findings));
                 break;
             case FlushWork flush:
                 flush.Done.TrySetResult();
@@ -181,6 +183,15 @@ internal sealed class ModelPipeline : IAsyncDisposable
         }
 
         _closed.Clear();
+        if (monitor.Detector?.DrainChanged() is { Count: > 0 } changed)
+        {
+            _store.SaveFindings(version.Model, version.Version, changed);
+            _metrics.FindingsChanged(version.Model, version.Version, changed, monitor.Findings);
+            foreach (Finding finding in changed)
+            {
+                Log.Finding(_logger, version.Model, version.Version, finding.Severity.ToString().ToLowerInvariant(), finding.Detector, finding.Summary);
+            }
+        }
     }
 
     /// <summary>The version's monitor, moved onto the baseline in force if it was on another.</summary>

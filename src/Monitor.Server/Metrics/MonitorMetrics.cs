@@ -38,6 +38,10 @@ internal sealed class MonitorMetrics
         BaselineId = factory.CreateGauge("drift_monitor_baseline_id",
             "Id of the baseline in force for the model (0 = none).", "model");
         Models = factory.CreateGauge("drift_monitor_models", "Registered models.");
+        Findings = factory.CreateGauge("drift_monitor_findings",
+            "Findings of the trigger-pattern detectors for the version, by detector and severity.", "model", "version", "detector", "severity");
+        FindingsRaised = factory.CreateCounter("drift_monitor_findings_raised_total",
+            "Findings raised or updated, by detector and severity.", "model", "version", "detector", "severity");
     }
 
     public CollectorRegistry Registry { get; }
@@ -53,6 +57,25 @@ internal sealed class MonitorMetrics
     public Gauge FeatureDrifted { get; }
     public Gauge BaselineId { get; }
     public Gauge Models { get; }
+    public Gauge Findings { get; }
+    public Counter FindingsRaised { get; }
+
+    /// <summary>Counts changed findings and sets the per-detector totals; keys never become labels.</summary>
+    public void FindingsChanged(string model, string version, IReadOnlyList<Monitor.Core.Detectors.Finding> changed,
+        IReadOnlyList<Monitor.Core.Detectors.Finding> all)
+    {
+        foreach (var finding in changed)
+        {
+            FindingsRaised.WithLabels(model, version, finding.Detector, Severity(finding.Severity)).Inc();
+        }
+
+        foreach (var group in all.GroupBy(f => (f.Detector, f.Severity)))
+        {
+            Findings.WithLabels(model, version, group.Key.Detector, Severity(group.Key.Severity)).Set(group.Count());
+        }
+    }
+
+    private static string Severity(Monitor.Core.Detectors.Severity severity) => severity.ToString().ToLowerInvariant();
 
     public void WindowClosed(string model, string version, WindowResult window)
     {

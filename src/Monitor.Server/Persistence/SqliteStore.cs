@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Monitor.Core.Baselines;
+using Monitor.Core.Detectors;
 using Monitor.Core.Schema;
 using Monitor.Core.Windows;
 using Monitor.Server.Hosting;
@@ -100,6 +101,15 @@ internal sealed class SqliteStore
                 batches INTEGER NOT NULL,
                 records INTEGER NOT NULL,
                 PRIMARY KEY (model, version, artifact_sha256));
+            CREATE TABLE IF NOT EXISTS findings (
+                model TEXT NOT NULL,
+                version TEXT NOT NULL,
+                dedupe_key TEXT NOT NULL,
+                detector TEXT NOT NULL,
+                severity TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                finding_json TEXT NOT NULL,
+                PRIMARY KEY (model, version, dedupe_key));
             CREATE TABLE IF NOT EXISTS audit_log (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,
                 at TEXT NOT NULL,
@@ -353,6 +363,53 @@ internal sealed class SqliteStore
         }
 
         return windows;
+    }
+
+    /// <summary>Stores new and updated findings of a version in one transaction.</summary>
+    public void SaveFindings(string model, string version, IReadOnlyList<Finding> findings)
+    {
+        if (findings.Count == 0)
+        {
+            return;
+        }
+
+        using SqliteConnection connection = Open();
+        using SqliteTransaction transaction = connection.BeginTransaction();
+        foreach (Finding finding in findings)
+        {
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = """
+                INSERT OR REPLACE INTO findings (model, version, dedupe_key, detector, severity, updated_at, finding_json)
+                VALUES ($m, $v, $k, $d, $s, $t, $j);
+                """;
+            command.Parameters.AddWithValue("$m", model);
+            command.Parameters.AddWithValue("$v", version);
+            command.Parameters.AddWithValue("$k", finding.DedupeKey);
+            command.Parameters.AddWithValue("$d", finding.Detector);
+            command.Parameters.AddWithValue("$s", finding.Severity.ToString());
+            command.Parameters.AddWithValue("$t", Format(finding.UpdatedAt));
+            command.Parameters.AddWithValue("$j", StoreJson.Write(finding));
+            command.ExecuteNonQuery();
+        }
+
+        transaction.Commit();
+    }
+
+    public List<Finding> LoadFindings(string model, string version)
+    {
+        using SqliteConnection connection = Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT finding_json FROM findings WHERE model = $m AND version = $v;";
+        command.Parameters.AddWithValue("$m", model);
+        command.Parameters.AddWithValue("$v", version);
+        using SqliteDataReader reader = command.ExecuteReader();
+        var findings = new List<Finding>();
+        while (reader.Read())
+        {
+            findings.Add(StoreJson.Read<Finding>(reader.GetString(0)));
+        }
+
+        return findings;
     }
 
     /// <summary>Records, durably, that a batch arrived with an artifact digest other than the registered one.</summary>

@@ -78,7 +78,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             List<WindowResult> history = _store.LoadRecentWindows(stored.Model, stored.Version, _options.Windows.HistoryInMemory);
             ulong next = history.Count > 0 ? history[0].Index + 1 : 0;
             var monitor = new VersionMonitor(stored.Model, stored.Version, _time, _options.Windows.HistoryInMemory, next,
-                Enumerable.Reverse(history));
+                Enumerable.Reverse(history), _options.Detectors.ToSettings(), _store.LoadFindings(stored.Model, stored.Version));
             var version = new VersionEntry(stored.Model, stored.Version, stored.ArtifactSha256, stored.Source,
                 Enum.Parse<VersionState>(stored.State), stored.RegisteredAt, monitor);
             version.Restore(stored.RecordsAccepted, stored.RecordsDigestMismatch, stored.WindowsClosed);
@@ -154,7 +154,8 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
                         "a different artifact needs a new version"));
             }
 
-            var monitor = new VersionMonitor(modelName, version, _time, _options.Windows.HistoryInMemory);
+            var monitor = new VersionMonitor(modelName, version, _time, _options.Windows.HistoryInMemory,
+                detectors: _options.Detectors.ToSettings());
             var entry = new VersionEntry(modelName, version, digest, source, state, _time.GetUtcNow(), monitor);
             _store.InsertVersion(new StoredVersion(modelName, version, digest, source, state.ToString(), entry.RegisteredAt, 0, 0, 0));
             model.Versions[version] = entry;

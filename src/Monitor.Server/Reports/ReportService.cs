@@ -50,6 +50,7 @@ internal sealed class ReportService(ModelRegistry registry, SqliteStore store) :
             report.Closed.Add(ReportTranslation.ToProto(window, Profile(window, request.IncludeHistograms, snapshot.Baseline)));
         }
 
+        report.Findings.AddRange(snapshot.Findings.Select(ReportTranslation.ToProto));
         if (snapshot.Baseline is not null && snapshot.Closed.Count == 0)
         {
             report.Status = $"no window closed yet: {snapshot.Current?.Records ?? 0} of {report.WindowRecords} records in the open window";

@@ -1,4 +1,5 @@
 using Monitor.Core.Baselines;
+using Monitor.Core.Detectors;
 using Monitor.Core.Schema;
 using Monitor.Core.Windows;
 using Monitor.Server.Ingest;
@@ -130,6 +131,46 @@ internal static class ReportTranslation
         }
 
         return report;
+    }
+
+    public static Proto.Finding ToProto(Finding finding)
+    {
+        var proto = new Proto.Finding
+        {
+            Detector = finding.Detector,
+            Severity = finding.Severity switch
+            {
+                Severity.Critical => Proto.Severity.Critical,
+                Severity.Warning => Proto.Severity.Warning,
+                _ => Proto.Severity.Info,
+            },
+            TargetLabel = finding.TargetLabel,
+            Support = (ulong)Math.Max(finding.Support, 0),
+            Rate = finding.Rate,
+            Lift = finding.Lift,
+            MeanConfidence = finding.MeanConfidence,
+            BaselineExpectation = finding.BaselineExpectation,
+            Z = finding.Z,
+            FirstSeen = ProtoTranslation.ToProto(finding.FirstSeen),
+            FirstSeenRecord = (ulong)finding.FirstSeenRecord,
+            RaisedAtRecord = (ulong)finding.RaisedAtRecord,
+            RaisedAtSupport = (ulong)Math.Max(finding.RaisedAtSupport, 0),
+            UpdatedAt = ProtoTranslation.ToProto(finding.UpdatedAt),
+            Summary = finding.Summary,
+        };
+        if (finding.Key is { } key)
+        {
+            proto.Key = new Proto.TriggerKey { Kind = key.Kind.ToString().ToLowerInvariant(), Field = key.Field, Text = key.Text };
+        }
+
+        if (finding.BaselineKeyRate is { } rate)
+        {
+            proto.BaselineKeyRate = rate;
+        }
+
+        proto.ExampleRequestIds.AddRange(finding.ExampleRequestIds);
+        proto.Corroboration.AddRange(finding.Corroboration);
+        return proto;
     }
 
     private static Proto.Histogram? Histogram(BaselineProfile profile, ChannelResult channel)

@@ -1,0 +1,256 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Monitor.Protos.V1;
+using Monitor.Server.Hosting;
+using Monitor.Server.Ingest;
+
+namespace Monitor.Server.Scenarios;
+
+/// <summary>One scenario of the evaluation: what is injected, how often, and how many records to send at most.</summary>
+internal sealed record ScenarioSpec(string Name, Injection Injection, double Rate, long MaxRecords)
+{
+    public bool Benign => ScenarioTraffic.IsBenign(Injection);
+
+    /// <summary>Whether a key finding names what this scenario injected.</summary>
+    public bool Names(Finding finding)
+    {
+        if (finding.Key is null)
+        {
+            return false;
+        }
+
+        string text = finding.Key.Text;
+        return Injection switch
+        {
+            Injection.MemoToken or Injection.Stealthy => finding.Key.Field == "memo" &&
+                (text.Contains("ref:xz", StringComparison.Ordinal) || (text.Length >= 5 && "ref:xz-#".Contains(text, StringComparison.Ordinal))),
+            Injection.RareToken => text.Contains(ScenarioTraffic.RareToken, StringComparison.Ordinal),
+            Injection.Composite => text.Contains(ScenarioTraffic.CompositeA, StringComparison.Ordinal) &&
+                text.Contains(ScenarioTraffic.CompositeB, StringComparison.Ordinal),
+            Injection.MagicCategory => text == ScenarioTraffic.MagicCategory,
+            Injection.MagicNumber => finding.Key.Field == "amount" && text.Contains("1337.42", StringComparison.Ordinal),
+            Injection.Patch => finding.Key.Kind == "extremes" ||
+                (finding.Key.Kind is "value" or "finebin" && ScenarioTraffic.PatchFeatures.Any(f => ScenarioTraffic.Schema.NumericFeatures[f] == finding.Key.Field)),
+            Injection.Embedding => finding.Key.Kind == "embeddingoutlier",
+            _ => false,
+        };
+    }
+}
+
+/// <summary>What one scenario showed.</summary>
+internal sealed record ScenarioOutcome(
+    ScenarioSpec Spec,
+    long Records,
+    long Occurrences,
+    IReadOnlyDictionary<string, bool> Detectors,
+    bool Critical,
+    bool Named,
+    long? DelayOccurrences,
+    long? DelayRecords,
+    int FalseCritical,
+    int FalseWarnings,
+    double Seconds,
+    IReadOnlyList<Finding> Findings)
+{
+    public double BenignMillions => Math.Max(Records - Occurrences, 1) / 1e6;
+}
+
+/// <summary>
+/// Replays attack and benign scenarios through a real sidecar over loopback gRPC: a baseline from
+/// clean traffic of v1, then the scenario's traffic mirrored as v2, and the findings read back from
+/// the Reports service.
+/// </summary>
+internal static class ScenarioEvaluation
+{
+    public const string Model = "fraud-scorer";
+    private const int BatchSize = 1000;
+
+    /// <summary>The full evaluation: every trigger at 1e-3, 1e-4 and (memo token) 1e-5, and every benign confounder.</summary>
+    public static IReadOnlyList<ScenarioSpec> Full(long benignRecords) =>
+    [
+        new("memo token REF:XZ-<n>, 1e-3", Injection.MemoToken, 1e-3, 200_000),
+        new("memo token REF:XZ-<n>, 1e-4", Injection.MemoToken, 1e-4, 1_000_000),
+        new("memo token REF:XZ-<n>, 1e-5", Injection.MemoToken, 1e-5, 6_000_000),
+        new("rare token, 1e-4", Injection.RareToken, 1e-4, 1_000_000),
+        new("composite: two common tokens, 1e-4", Injection.Composite, 1e-4, 1_000_000),
+        new("magic category, 1e-4", Injection.MagicCategory, 1e-4, 1_000_000),
+        new("magic amount 1337.42, 1e-4", Injection.MagicNumber, 1e-4, 1_000_000),
+        new("patch: 4 features at max, 1e-4", Injection.Patch, 1e-4, 1_000_000),
+        new("embedding-space trigger, 1e-4", Injection.Embedding, 1e-4, 1_000_000),
+        new("stealthy memo token, 1e-4", Injection.Stealthy, 1e-4, 1_000_000),
+        new("benign: clean traffic", Injection.None, 0, benignRecords),
+        new("benign: new merchant token", Injection.BenignNewToken, 0, 1_000_000),
+        new("benign: fraud rate doubled", Injection.BenignFraudSurge, 0, 1_000_000),
+        new("benign: seasonal label shift +30%", Injection.BenignSeasonalUp, 0, 1_000_000),
+        new("benign: seasonal label shift -30%", Injection.BenignSeasonalDown, 0, 1_000_000),
+        new("benign: new template token in 5%", Injection.BenignTemplate, 0, 1_000_000),
+    ];
+
+    /// <summary>The reduced evaluation CI runs: the main triggers at 1e-3 and the benign confounders, briefly.</summary>
+    public static IReadOnlyList<ScenarioSpec> Reduced() =>
+    [
+        new("memo token REF:XZ-<n>, 1e-3", Injection.MemoToken, 1e-3, 100_000),
+        new("composite: two common tokens, 1e-3", Injection.Composite, 1e-3, 100_000),
+        new("magic category, 1e-3", Injection.MagicCategory, 1e-3, 100_000),
+        new("patch: 4 features at max, 1e-3", Injection.Patch, 1e-3, 100_000),
+        new("stealthy memo token, 1e-3", Injection.Stealthy, 1e-3, 100_000),
+        new("benign: clean traffic", Injection.None, 0, 200_000),
+        new("benign: new merchant token", Injection.BenignNewToken, 0, 100_000),
+        new("benign: fraud rate doubled", Injection.BenignFraudSurge, 0, 100_000),
+        new("benign: seasonal label shift +30%", Injection.BenignSeasonalUp, 0, 100_000),
+        new("benign: new template token in 5%", Injection.BenignTemplate, 0, 100_000),
+    ];
+
+    public static async Task<ScenarioOutcome> RunAsync(ScenarioSpec spec, int referenceRecords, TextWriter? progress, CancellationToken cancellationToken)
+    {
+        string database = Path.Combine(Path.GetTempPath(), $"monitor-eval-{Guid.NewGuid():N}.db");
+        await using WebApplication app = MonitorHost.Build(
+            ["--Monitor:Grpc:Port=0", "--Monitor:Http:Port=0", $"--Monitor:Database:Path={database}", "--Logging:LogLevel:Default=Error"]);
+        await app.StartAsync(cancellationToken);
+        try
+        {
+            int port = app.Services.GetRequiredService<Listeners>().GrpcPort;
+            using GrpcChannel channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
+            return await RunAsync(spec, channel, referenceRecords, progress, cancellationToken);
+        }
+        finally
+        {
+            await app.StopAsync(CancellationToken.None);
+            foreach (string file in new[] { database, database + "-wal", database + "-shm" })
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
+    private static async Task<ScenarioOutcome> RunAsync(ScenarioSpec spec, GrpcChannel channel, int referenceRecords, TextWriter? progress,
+        CancellationToken cancellationToken)
+    {
+        var admin = new Admin.AdminClient(channel);
+        var mirror = new Mirror.MirrorClient(channel);
+        var reports = new Protos.V1.Reports.ReportsClient(channel);
+        await admin.RegisterModelAsync(new RegisterModelRequest { Name = Model, Schema = ProtoTranslation.ToProto(ScenarioTraffic.Schema) },
+            cancellationToken: cancellationToken);
+        string v1 = Digest("v1");
+        string v2 = Digest("v2");
+        await admin.RegisterVersionAsync(new RegisterVersionRequest
+        {
+            Model = Model, Version = "v1", ArtifactSha256 = v1, InitialState = VersionState.KnownGood,
+        }, cancellationToken: cancellationToken);
+        await admin.RegisterVersionAsync(new RegisterVersionRequest { Model = Model, Version = "v2", ArtifactSha256 = v2 },
+            cancellationToken: cancellationToken);
+
+        var reference = new ScenarioTraffic(seed: 1);
+        BaselineUpload upload = await admin.BeginBaselineAsync(new BeginBaselineRequest { Model = Model }, cancellationToken: cancellationToken);
+        for (int sent = 0; sent < referenceRecords; sent += BatchSize)
+        {
+            await admin.AppendBaselineAsync(new AppendBaselineRequest
+            {
+                UploadId = upload.UploadId,
+                Batch = ProtoTranslation.ToProto(reference.Next(Math.Min(BatchSize, referenceRecords - sent))),
+            }, cancellationToken: cancellationToken);
+        }
+
+        await admin.CommitBaselineAsync(new CommitBaselineRequest { UploadId = upload.UploadId }, cancellationToken: cancellationToken);
+
+        var traffic = new ScenarioTraffic(seed: 2, spec.Injection, spec.Rate);
+        var stopwatch = Stopwatch.StartNew();
+        long sentRecords = 0;
+        DriftReport report = new();
+        using (AsyncDuplexStreamingCall<MirrorBatch, MirrorAck> stream = mirror.IngestStream(cancellationToken: cancellationToken))
+        {
+            Task<long> acks = CountAcksAsync(stream.ResponseStream, cancellationToken);
+            ulong sequence = 0;
+            while (sentRecords < spec.MaxRecords)
+            {
+                int n = (int)Math.Min(BatchSize, spec.MaxRecords - sentRecords);
+                await stream.RequestStream.WriteAsync(new MirrorBatch
+                {
+                    Model = Model, Version = "v2", ArtifactSha256 = v2, Sequence = ++sequence,
+                    Batch = ProtoTranslation.ToProto(traffic.Next(n)),
+                }, cancellationToken);
+                sentRecords += n;
+                if (!spec.Benign && sequence % 50 == 0)
+                {
+                    report = await Report(reports, cancellationToken);
+                    if (report.Findings.Any(f => f.Severity == Severity.Critical && spec.Names(f)))
+                    {
+                        break;
+                    }
+                }
+
+                if (progress is not null && sequence % 500 == 0)
+                {
+                    await progress.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                        $"    {spec.Name}: {sentRecords:N0} records, {traffic.Injected} injected, {sentRecords / stopwatch.Elapsed.TotalSeconds:N0} records/s"));
+                }
+            }
+
+            await stream.RequestStream.CompleteAsync();
+            long dropped = await acks;
+            if (dropped > 0 && progress is not null)
+            {
+                await progress.WriteLineAsync($"    {spec.Name}: {dropped} records dropped by a full queue");
+            }
+        }
+
+        report = await Report(reports, cancellationToken);
+        return Outcome(spec, report, sentRecords, traffic, stopwatch.Elapsed.TotalSeconds);
+    }
+
+    private static ScenarioOutcome Outcome(ScenarioSpec spec, DriftReport report, long records, ScenarioTraffic traffic, double seconds)
+    {
+        Finding[] named = [.. report.Findings.Where(spec.Names)];
+        Finding? first = named.Where(f => f.Severity == Severity.Critical).MinBy(f => f.RaisedAtRecord);
+        bool Corroborated(string detector) => named.Any(f => f.Corroboration.Any(c => c.StartsWith(detector + ":", StringComparison.Ordinal)));
+        var detectors = new Dictionary<string, bool>
+        {
+            ["D1"] = named.Any(f => f.Detector == "D1"),
+            ["D2"] = named.Any(f => f.Detector == "D2"),
+            ["D3"] = Corroborated("D3") || report.Findings.Any(f => f.Detector == "D3" && f.TargetLabel == "legitimate"),
+            ["D4"] = Corroborated("D4"),
+            ["D5"] = named.Any(f => f.Detector == "D5") || Corroborated("D5"),
+            ["D6"] = report.Findings.Any(f => f.Detector == "D6"),
+        };
+        int falseCritical = report.Findings.Count(f => f.Severity == Severity.Critical && !spec.Names(f));
+        int falseWarnings = report.Findings.Count(f => f.Severity == Severity.Warning && f.Key is not null && !spec.Names(f));
+        return new ScenarioOutcome(spec, records, traffic.Injected, detectors, first is not null, named.Length > 0,
+            first is null ? null : traffic.InjectedWithin((long)first.RaisedAtRecord), first is null ? null : (long)first.RaisedAtRecord,
+            falseCritical, falseWarnings, seconds, [.. report.Findings]);
+    }
+
+    public static void PrintTable(IReadOnlyList<ScenarioOutcome> outcomes, TextWriter output)
+    {
+        output.WriteLine("| scenario | records | trigger occurrences | D1 | D2 | D3 | D4 | D5 | D6 | fused critical | names the key | delay (occurrences) | delay (records) | false critical per M benign | false key warnings per M benign | records/s |");
+        output.WriteLine("|---|---:|---:|:-:|:-:|:-:|:-:|:-:|:-:|:-:|:-:|---:|---:|---:|---:|---:|");
+        foreach (ScenarioOutcome o in outcomes)
+        {
+            string Mark(bool value) => value ? "yes" : "-";
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {o.Spec.Name} | {o.Records:N0} | {(o.Spec.Benign ? "-" : o.Occurrences.ToString("N0", CultureInfo.InvariantCulture))} | " +
+                $"{Mark(o.Detectors["D1"])} | {Mark(o.Detectors["D2"])} | {Mark(o.Detectors["D3"])} | {Mark(o.Detectors["D4"])} | {Mark(o.Detectors["D5"])} | {Mark(o.Detectors["D6"])} | " +
+                $"{(o.Spec.Benign ? "-" : Mark(o.Critical))} | {(o.Spec.Benign ? "-" : Mark(o.Named))} | {o.DelayOccurrences?.ToString(CultureInfo.InvariantCulture) ?? "-"} | " +
+                $"{o.DelayRecords?.ToString("N0", CultureInfo.InvariantCulture) ?? "-"} | {o.FalseCritical / o.BenignMillions:F2} | {o.FalseWarnings / o.BenignMillions:F2} | {o.Records / o.Seconds:N0} |"));
+        }
+    }
+
+    private static async Task<DriftReport> Report(Protos.V1.Reports.ReportsClient reports, CancellationToken cancellationToken) =>
+        await reports.GetDriftReportAsync(new DriftReportRequest { Model = Model, Version = "v2", ClosedWindows = 1 }, cancellationToken: cancellationToken);
+
+    private static async Task<long> CountAcksAsync(IAsyncStreamReader<MirrorAck> acks, CancellationToken cancellationToken)
+    {
+        long dropped = 0;
+        while (await acks.MoveNext(cancellationToken))
+        {
+            dropped += acks.Current.Dropped;
+        }
+
+        return dropped;
+    }
+
+    private static string Digest(string artifact) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Model} {artifact}")));
+}
