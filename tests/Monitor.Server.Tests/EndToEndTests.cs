@@ -146,7 +146,7 @@ public sealed class EndToEndTests
         }
 
         BaselineUpload done = capture;
-        for (int attempt = 0; attempt < 200 && done.State != BaselineUploadState.Committed; attempt++)
+        for (int attempt = 0; attempt < 1200 && done.State != BaselineUploadState.Committed; attempt++)
         {
             await Task.Delay(50, TestContext.Current.CancellationToken);
             done = await sidecar.Admin.GetBaselineUploadAsync(new GetBaselineUploadRequest { UploadId = capture.UploadId });
