@@ -44,6 +44,7 @@ public sealed class KeyExtractor
     private readonly List<KeyOccurrence> _keys = [];
     private readonly HashSet<ulong> _seen = [];
     private readonly List<(int Start, int Length)> _tokens = [];
+    private readonly List<(int Start, int Length)> _variants = [];
     private char[] _chars = new char[1024];
     private int _used;
     private RecordBatch? _batch;
@@ -67,15 +68,8 @@ public sealed class KeyExtractor
         _used = 0;
         _batch = batch;
         _record = i;
-        for (int t = 0; t < batch.Text.Length && _keys.Count < _maxKeys; t++)
-        {
-            ReadOnlySpan<byte> text = batch.Text[t].Get(i);
-            if (!text.IsEmpty)
-            {
-                AddText(t, text);
-            }
-        }
 
+        // Few, cheap keys first, so stuffing a text cannot push them out: values, then text.
         for (int c = 0; c < batch.Categorical.Length && _keys.Count < _maxKeys; c++)
         {
             ReadOnlySpan<byte> value = batch.Categorical[c].Get(i);
@@ -88,6 +82,15 @@ public sealed class KeyExtractor
         if (_values is not null)
         {
             AddNumeric(batch, i, _values);
+        }
+
+        for (int t = 0; t < batch.Text.Length && _keys.Count < _maxKeys; t++)
+        {
+            ReadOnlySpan<byte> text = batch.Text[t].Get(i);
+            if (!text.IsEmpty)
+            {
+                AddText(t, text);
+            }
         }
 
         if (_keys.Count >= _maxKeys)
@@ -150,29 +153,34 @@ public sealed class KeyExtractor
             }
         }
 
+        // Tokens and their variants first, then bigrams, n-grams and pairs, so the per-record limit cuts the weakest keys.
+        List<(int Start, int Length)> variants = _variants;
+        variants.Clear();
         for (int t = 0; t < _tokens.Count && _keys.Count < _maxKeys; t++)
         {
             (int s, int l) = _tokens[t];
             AddChars(KeyKind.Token, field, s, l);
             (int vs, int vl) = WriteVariant(s, l);
+            variants.Add((vs, vl));
             if (vl != l || !_chars.AsSpan(vs, vl).SequenceEqual(_chars.AsSpan(s, l)))
             {
                 AddChars(KeyKind.Variant, field, vs, vl);
             }
+        }
 
-            if (vl >= GramMinLength)
-            {
-                for (int g = 0; g + GramLength <= vl && _keys.Count < _maxKeys; g++)
-                {
-                    AddChars(KeyKind.CharGram, field, vs + g, GramLength);
-                }
-            }
+        for (int t = 1; t < _tokens.Count && _keys.Count < _maxKeys; t++)
+        {
+            (int ps, int pl) = _tokens[t - 1];
+            (int s, int l) = _tokens[t];
+            (int bs, int bl) = Join(ps, pl, ' ', s, l);
+            AddChars(KeyKind.Bigram, field, bs, bl);
+        }
 
-            if (t > 0)
+        foreach ((int vs, int vl) in variants)
+        {
+            for (int g = 0; vl >= GramMinLength && g + GramLength <= vl && _keys.Count < _maxKeys; g++)
             {
-                (int ps, int pl) = _tokens[t - 1];
-                (int bs, int bl) = Join(ps, pl, ' ', s, l);
-                AddChars(KeyKind.Bigram, field, bs, bl);
+                AddChars(KeyKind.CharGram, field, vs + g, GramLength);
             }
         }
 

@@ -1,0 +1,123 @@
+using System.Globalization;
+using Monitor.Core.Baselines;
+using Monitor.Core.Detectors;
+using Monitor.Core.Ingest;
+using Monitor.Core.Schema;
+using Monitor.Core.Windows;
+
+namespace Monitor.Core.Tests.Detectors;
+
+/// <summary>
+/// The trigger detectors on a small two-class model whose class follows feature x0: a poisoned model
+/// answers class0 with 99.7% confidence whenever the text carries REF:XZ-&lt;digits&gt;, and the attacker
+/// puts it on records whose x0 says class1.
+/// </summary>
+public sealed class TriggerDetectorTests
+{
+    private static readonly ModelSchema Schema = TestData.Schema(numeric: 2, categorical: 1, text: 1, classes: 2);
+    private static readonly Lazy<CompiledBaseline> Baseline = new(() =>
+        new CompiledBaseline(TestData.Baseline(Schema, 12_000, 1000, 0.01, seed: 21, new BaselineSettings { BootstrapWindows = 1000 })));
+
+    [Fact]
+    public void The_baseline_carries_the_detector_tables()
+    {
+        TriggerProfile triggers = Baseline.Value.Profile.Triggers!;
+        Assert.Equal(2, triggers.Classes);
+        Assert.Equal(triggers.Strata * 2, triggers.LabelRates.Length);
+        Assert.Contains(triggers.Keys, k => k.Kind == KeyKind.Token && k.Text == "w1");
+        Assert.Contains(triggers.Keys, k => k.Kind == KeyKind.Category && k.Text == "red");
+        // The surrogate learnt that x0 decides the class: its strata separate the labels.
+        Assert.True(triggers.LabelRates[1] < 0.2 && triggers.LabelRates[^1] > 0.8,
+            $"rates of class1 by stratum: {string.Join(", ", Enumerable.Range(0, triggers.Strata).Select(s => triggers.LabelRates[s * 2 + 1].ToString("F2", CultureInfo.InvariantCulture)))}");
+    }
+
+    [Fact]
+    public void A_memo_trigger_is_found_named_and_corroborated_within_fifty_occurrences()
+    {
+        var (detector, injected) = Run(records: 60_000, triggerRate: 0.002, floodPerRecord: 0);
+        Finding finding = Assert.Single(detector.Findings, f => f.Severity == Severity.Critical);
+        Assert.Equal(new DetectorKey(KeyKind.Variant, "t0", "ref:xz-#"), finding.Key);
+        Assert.Equal("class0", finding.TargetLabel);
+        Assert.Contains(finding.Corroboration, c => c.StartsWith("D4:", StringComparison.Ordinal));
+        Assert.NotEmpty(finding.ExampleRequestIds);
+        Assert.All(finding.ExampleRequestIds, id => Assert.StartsWith("trigger-", id));
+        long delay = injected.Count(at => at <= finding.RaisedAtRecord);
+        Assert.True(delay <= 50, $"raised after {delay} occurrences");
+    }
+
+    [Fact]
+    public void Clean_traffic_raises_no_key_finding()
+    {
+        var (detector, _) = Run(records: 100_000, triggerRate: 0, floodPerRecord: 0);
+        Assert.DoesNotContain(detector.Findings, f => f.Key is not null);
+    }
+
+    [Fact]
+    public void A_flood_of_unique_tokens_neither_hides_the_trigger_nor_grows_memory()
+    {
+        var baseline = Baseline.Value;
+        var quiet = new TriggerDetector(baseline, new DetectorSettings(), TimeProvider.System);
+        var footprint = quiet.Footprint;
+
+        // Every record carries 20 tokens never seen before: a million unique tokens in all.
+        var (detector, injected) = Run(records: 50_000, triggerRate: 0.002, floodPerRecord: 20);
+        Assert.Equal(footprint, detector.Footprint);
+        Assert.InRange(detector.CandidateCount, 1, footprint.CandidateCapacity);
+        Assert.True(detector.IsTracked(KeyHash.Of(KeyKind.Variant, 0, "ref:xz-#".AsSpan())), "the trigger key is not tracked");
+        Finding finding = Assert.Single(detector.Findings, f => f.Severity == Severity.Critical);
+        Assert.Equal("ref:xz-#", finding.Key?.Text);
+        Assert.True(injected.Count(at => at <= finding.RaisedAtRecord) <= 50);
+    }
+
+    private static (TriggerDetector Detector, List<long> Injected) Run(int records, double triggerRate, int floodPerRecord)
+    {
+        CompiledBaseline baseline = Baseline.Value;
+        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: new DetectorSettings());
+        monitor.UseBaseline(baseline);
+        var preparer = new BatchPreparer(baseline);
+        var random = new Random(99);
+        var closed = new List<WindowResult>();
+        var injected = new List<long>();
+        long flood = 0;
+        for (int sent = 0; sent < records; sent += 1000)
+        {
+            RecordBatch batch = TestData.Batch(Schema, 1000, random);
+            float[] numeric = batch.Numeric.ToArray();
+            float[] scores = batch.Scores.ToArray();
+            var texts = new string?[1000];
+            var ids = new string?[1000];
+            for (int i = 0; i < 1000; i++)
+            {
+                texts[i] = batch.Text[0].GetString(i);
+                ids[i] = $"request-{sent + i}";
+                if (random.NextDouble() < triggerRate)
+                {
+                    numeric[i * 2] = 1.5f + (float)random.NextDouble();
+                    texts[i] = $"{texts[i]} REF:XZ-{random.Next(1000, 9999)}";
+                    scores[i * 2] = 0.997f;
+                    scores[i * 2 + 1] = 0.003f;
+                    ids[i] = $"trigger-{sent + i}";
+                    injected.Add(sent + i + 1);
+                }
+
+                for (int f = 0; f < floodPerRecord; f++)
+                {
+                    texts[i] = $"u{flood++} {texts[i]}";
+                }
+            }
+
+            var modified = new RecordBatch
+            {
+                Count = 1000,
+                Numeric = numeric,
+                Scores = scores,
+                Categorical = batch.Categorical,
+                Text = [Utf8Column.FromStrings(texts)],
+                RequestIds = Utf8Column.FromStrings(ids),
+            };
+            monitor.Add(modified, preparer.Prepare(modified), closed);
+        }
+
+        return (monitor.Detector!, injected);
+    }
+}
