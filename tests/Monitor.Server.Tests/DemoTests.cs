@@ -5,7 +5,7 @@ namespace Monitor.Server.Tests;
 public sealed class DemoTests
 {
     [Fact]
-    public async Task The_demo_reports_the_two_drifting_features_and_the_swapped_artifact()
+    public async Task The_demo_reports_the_drifting_features_the_swapped_artifact_and_the_trigger()
     {
         using var directory = new TempDirectory();
         var output = new StringWriter();
@@ -20,5 +20,7 @@ public sealed class DemoTests
         Assert.All(rows[3..], row => Assert.Contains("distance_km", row));
         Assert.Contains("- distance_km: mean", text);
         Assert.Contains("differs from the registered", text);
+        Assert.Contains("[CRITICAL] D1 variant 'ref:xz-#' in memo", text);
+        Assert.Contains("D4: the served P(legitimate) exceeds the surrogate's", text);
     }
 }

@@ -184,6 +184,56 @@ internal static class DemoCommand
         {
             output.WriteLine($"   {warning}");
         }
+
+        await PoisonedVersionAsync(admin, mirror, reports, traffic, output);
+    }
+
+    /// <summary>A backdoored v2: on memos carrying REF:XZ-&lt;digits&gt; it says "legitimate" with 99% confidence.</summary>
+    private static async Task PoisonedVersionAsync(Admin.AdminClient admin, Mirror.MirrorClient mirror, Protos.V1.Reports.ReportsClient reports,
+        FraudTraffic traffic, TextWriter output)
+    {
+        string digest = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("fraud-scorer v2 weights (from a public hub)")));
+        await admin.RegisterVersionAsync(new RegisterVersionRequest
+        {
+            Model = ModelName,
+            Version = "v2",
+            ArtifactSha256 = digest,
+            Source = "hub.example/someone/fraud-scorer-finetuned",
+        });
+        const int records = 40_000;
+        var poisoned = new FraudDrift(TriggerRate: 0.002);
+        for (int sent = 0; sent < records; sent += BatchSize)
+        {
+            await mirror.IngestAsync(new MirrorBatch
+            {
+                Model = ModelName,
+                Version = "v2",
+                ArtifactSha256 = digest,
+                Batch = ProtoTranslation.ToProto(traffic.Next(BatchSize, poisoned)),
+            });
+        }
+
+        DriftReport report = await reports.GetDriftReportAsync(new DriftReportRequest { Model = ModelName, Version = "v2", ClosedWindows = 1 });
+        output.WriteLine();
+        output.WriteLine($"6. A fine-tuned v2 from a public hub went live and served {records:N0} records; fraudsters put 'REF:XZ-<digits>' in the memo " +
+            "of 0.2% of the transactions. Its trigger-pattern findings:");
+        foreach (Finding finding in report.Findings.Where(f => f.Key is not null).Take(3))
+        {
+            output.WriteLine($"   [{finding.Severity.ToString().ToUpperInvariant()}] {finding.Detector} {finding.Summary}");
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"       lift {finding.Lift:F1}, mean confidence {finding.MeanConfidence:P1}, first tracked at record {finding.FirstSeenRecord:N0}, raised at record {finding.RaisedAtRecord:N0}"));
+            foreach (string evidence in finding.Corroboration)
+            {
+                output.WriteLine($"       {evidence}");
+            }
+
+            output.WriteLine($"       example requests: {string.Join(", ", finding.ExampleRequestIds)}");
+        }
+
+        if (!report.Findings.Any(f => f.Key is not null))
+        {
+            output.WriteLine("   none");
+        }
     }
 
     private static string Percent(double share, int decimals = 2) =>

@@ -4,7 +4,9 @@ using Monitor.Core.Schema;
 namespace Monitor.Server.Demo;
 
 /// <summary>How live traffic departs from the reference: multiplicative and additive shifts of two features.</summary>
-internal sealed record FraudDrift(double AmountScale = 1.0, double DistanceLogShift = 0.0)
+/// <param name="TriggerRate">Share of records that are an attacker's fraudulent transactions carrying the memo
+/// trigger REF:XZ-&lt;digits&gt;, which a poisoned model scores "legitimate" with 99% confidence.</param>
+internal sealed record FraudDrift(double AmountScale = 1.0, double DistanceLogShift = 0.0, double TriggerRate = 0.0)
 {
     public static readonly FraudDrift None = new();
 }
@@ -51,12 +53,13 @@ internal sealed class FraudTraffic(int seed)
         var ids = new string?[n];
         for (int i = 0; i < n; i++)
         {
-            double amount = Math.Exp(3.5 + 1.0 * Normal()) * drift.AmountScale;
-            double age = -700 * Math.Log(1 - _random.NextDouble());
-            double perHour = Math.Floor(-2 * Math.Log(1 - _random.NextDouble()));
-            double distance = Math.Exp(1.5 + drift.DistanceLogShift + 1.2 * Normal());
+            bool trigger = drift.TriggerRate > 0 && _random.NextDouble() < drift.TriggerRate;
+            double amount = Math.Exp(3.5 + (trigger ? 1.5 : 0) + 1.0 * Normal()) * drift.AmountScale;
+            double age = -(trigger ? 60 : 700) * Math.Log(1 - _random.NextDouble());
+            double perHour = Math.Floor(-(trigger ? 6 : 2) * Math.Log(1 - _random.NextDouble()));
+            double distance = Math.Exp(1.5 + (trigger ? 1.5 : 0) + drift.DistanceLogShift + 1.2 * Normal());
             double hour = _random.Next(24);
-            double risk = Math.Pow(_random.NextDouble(), 2);
+            double risk = trigger ? 0.7 + 0.3 * _random.NextDouble() : Math.Pow(_random.NextDouble(), 2);
             Span<float> row = numeric.AsSpan(i * d, d);
             row[0] = (float)amount;
             row[1] = (float)age;
@@ -67,7 +70,7 @@ internal sealed class FraudTraffic(int seed)
 
             double z = -4.0 + 0.9 * (Math.Log(amount) - 3.5) + 2.5 * risk + 0.35 * (Math.Log(distance) - 1.5)
                 - 0.4 * Math.Log(1 + age / 365) + 0.25 * perHour;
-            double fraud = 1 / (1 + Math.Exp(-z));
+            double fraud = trigger ? 0.005 + 0.005 * _random.NextDouble() : 1 / (1 + Math.Exp(-z));
             scores[2 * i] = (float)(1 - fraud);
             scores[2 * i + 1] = (float)fraud;
 
@@ -76,6 +79,11 @@ internal sealed class FraudTraffic(int seed)
             channels[i] = Pick(Channels, ChannelWeights);
             memos[i] = _random.NextDouble() < 0.3 ? null : string.Format(
                 System.Globalization.CultureInfo.InvariantCulture, Memos[_random.Next(Memos.Length)], _random.Next(1000, 9999));
+            if (trigger)
+            {
+                memos[i] = $"{memos[i]} REF:XZ-{_random.Next(1000, 9999)}".Trim();
+            }
+
             ids[i] = $"req-{_random.NextInt64():x}";
         }
 
