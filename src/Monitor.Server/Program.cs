@@ -15,6 +15,7 @@ internal static class Cli
           Monitor.Server demo [--records N]                          run the fraud-model drift demo on a private sidecar
           Monitor.Server evaluate [--reduced] [--only TEXT] [--benign-records N]
                                                                      replay the attack scenarios through a private sidecar
+          Monitor.Server throughput [--records N]                    in-process analysis throughput, detectors off and on
           Monitor.Server help                                        show this text
 
         Configuration comes from appsettings.json, then MONITOR__SECTION__KEY environment variables,
@@ -40,6 +41,8 @@ internal static class Cli
                     return await DemoCommand.RunAsync(rest, Console.Out);
                 case "evaluate":
                     return await Monitor.Server.Scenarios.EvaluateCommand.RunAsync(rest, Console.Out);
+                case "throughput":
+                    return Monitor.Server.Scenarios.ThroughputCommand.Run(rest, Console.Out);
                 case "help":
                     Console.Out.WriteLine(Usage);
                     return 0;
