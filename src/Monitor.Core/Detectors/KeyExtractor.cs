@@ -31,7 +31,7 @@ public sealed record ValueKeyTables
 public sealed class KeyExtractor
 {
     /// <summary>Tokens of a text taken into pairs (the first ones).</summary>
-    public const int PairTokens = 8;
+    public const int PairTokens = 12;
 
     /// <summary>Length of character n-grams, taken from variants at least <see cref="GramMinLength"/> long.</summary>
     public const int GramLength = 5;
@@ -187,7 +187,7 @@ public sealed class KeyExtractor
         int pairTokens = Math.Min(_tokens.Count, PairTokens);
         for (int a = 0; a < pairTokens && _keys.Count < _maxKeys; a++)
         {
-            for (int b = a + 2; b < pairTokens && _keys.Count < _maxKeys; b++)
+            for (int b = a + 1; b < pairTokens && _keys.Count < _maxKeys; b++)
             {
                 (int as1, int al) = _tokens[a];
                 (int bs1, int bl) = _tokens[b];

@@ -29,6 +29,9 @@ public sealed class TriggerDetector
     /// <summary>Baseline records a confidence percentile needs before D3's CUSUM watches it.</summary>
     private const double MinUltraRecords = 1000;
 
+    /// <summary>Candidates drawn when one must make room.</summary>
+    private const int EvictionSample = 16;
+
     /// <summary>Recent activations of a class needed before D5 clusters them.</summary>
     private const int MinClusterSample = 200;
 
@@ -51,6 +54,7 @@ public sealed class TriggerDetector
     private readonly Dictionary<string, Finding> _findings = new(StringComparer.Ordinal);
     private readonly HashSet<string> _changed = new(StringComparer.Ordinal);
     private readonly HashSet<ulong> _raised = [];
+    private readonly List<ulong> _candidateKeys = [];
     private readonly double[] _served;
     private readonly double[] _surrogate;
     private readonly int[] _active;
@@ -107,6 +111,9 @@ public sealed class TriggerDetector
         (_support.Size + _cells.Size, _heavy.Capacity, _settings.Candidates);
 
     public bool IsTracked(ulong hash) => _heavy.Contains(hash) || _candidates.ContainsKey(hash);
+
+    /// <summary>Whether the key has exact counts now.</summary>
+    public bool IsCandidate(ulong hash) => _candidates.ContainsKey(hash);
 
     /// <summary>Every finding so far, the most severe first.</summary>
     public IReadOnlyList<Finding> Findings =>
@@ -232,10 +239,12 @@ public sealed class TriggerDetector
             return false;
         }
 
+        // Promoted on the sketch's count or the table's guaranteed count, whichever is first: the sketch
+        // never undercounts, and on the small surprising stream it overcounts little.
         uint estimate = _support.Increment(key.Hash);
         _cells.Increment(KeyHash.Combine(key.Hash, record.Label * _strata + record.Stratum));
         long guaranteed = _heavy.Offer(key.Hash, estimate);
-        if (guaranteed >= _settings.PromoteSupport && Promote(key) is { } promoted)
+        if (Math.Max(guaranteed, estimate) >= _settings.PromoteSupport && Promote(key) is { } promoted)
         {
             promoted.Count(record.Label * _strata + record.Stratum);
             promoted.Observe(this, record);
@@ -263,24 +272,43 @@ public sealed class TriggerDetector
         }
 
         _candidates[occurrence.Hash] = candidate;
+        _candidateKeys.Add(occurrence.Hash);
         return candidate;
     }
 
+    /// <summary>
+    /// Frees a slot: of a few candidates drawn at random, the one with no finding whose records are least
+    /// often surprising goes (a benign key promoted by chance has a low share; a young trigger a high one).
+    /// Sampled eviction takes constant time however many promotions a flood causes.
+    /// </summary>
     private bool EvictWeakest()
     {
-        ulong weakest = 0;
-        long fewest = long.MaxValue;
-        foreach ((ulong hash, Candidate candidate) in _candidates)
+        if (_candidateKeys.Count != _candidates.Count)
         {
-            long support = candidate.Support;
-            if (candidate.Raised is null && support < fewest)
+            _candidateKeys.Clear();
+            _candidateKeys.AddRange(_candidates.Keys);
+        }
+
+        ulong weakest = 0;
+        double lowest = double.MaxValue;
+        for (int draw = 0; draw < EvictionSample; draw++)
+        {
+            int index = _random.Next(_candidateKeys.Count);
+            ulong hash = _candidateKeys[index];
+            if (_candidates.TryGetValue(hash, out Candidate? candidate) && candidate.Raised is null && candidate.SurpriseShare < lowest)
             {
-                fewest = support;
+                lowest = candidate.SurpriseShare;
                 weakest = hash;
             }
         }
 
-        return fewest != long.MaxValue && _candidates.Remove(weakest);
+        if (lowest == double.MaxValue || !_candidates.Remove(weakest))
+        {
+            return false;
+        }
+
+        _candidateKeys.Remove(weakest);
+        return true;
     }
 
     /// <returns>Whether the key carries a critical finding.</returns>
@@ -472,22 +500,7 @@ public sealed class TriggerDetector
             Summary = summary,
         };
 
-        if (_findings.TryGetValue(finding.DedupeKey, out Finding? earlier))
-        {
-            finding = finding with
-            {
-                RaisedAtRecord = earlier.RaisedAtRecord,
-                RaisedAtSupport = earlier.RaisedAtSupport,
-                FirstSeen = earlier.FirstSeen,
-                FirstSeenRecord = earlier.FirstSeenRecord,
-                Severity = (Severity)Math.Max((int)earlier.Severity, (int)severity),
-                Corroboration = corroboration.Length > 0 ? corroboration : earlier.Corroboration,
-            };
-        }
-
-        candidate.Raised = finding;
-        _findings[finding.DedupeKey] = finding;
-        _changed.Add(finding.DedupeKey);
+        candidate.Raised = Publish(finding);
     }
 
     /// <summary>D3: a Bernoulli CUSUM (Page) per class and stratum kind on the rate of ultra-confident outputs.</summary>
@@ -596,6 +609,16 @@ public sealed class TriggerDetector
             Corroboration = [],
             Summary = summary,
         };
+        Publish(finding);
+    }
+
+    /// <summary>
+    /// Records a finding. One problem is one finding whose evidence grows: an earlier finding of the same
+    /// detector, key and label keeps when it was first seen and raised, its severity never drops, and
+    /// corroboration once found stays.
+    /// </summary>
+    private Finding Publish(Finding finding)
+    {
         if (_findings.TryGetValue(finding.DedupeKey, out Finding? earlier))
         {
             finding = finding with
@@ -604,11 +627,14 @@ public sealed class TriggerDetector
                 FirstSeenRecord = earlier.FirstSeenRecord,
                 RaisedAtRecord = earlier.RaisedAtRecord,
                 RaisedAtSupport = earlier.RaisedAtSupport,
+                Severity = (Severity)Math.Max((int)earlier.Severity, (int)finding.Severity),
+                Corroboration = finding.Corroboration.Length > 0 ? finding.Corroboration : earlier.Corroboration,
             };
         }
 
         _findings[finding.DedupeKey] = finding;
         _changed.Add(finding.DedupeKey);
+        return finding;
     }
 
     private void SampleProjection(int label)
@@ -653,6 +679,7 @@ public sealed class TriggerDetector
             if (candidate.Support < _settings.PromoteSupport && candidate.Raised is null)
             {
                 _candidates.Remove(hash);
+                _candidateKeys.Remove(hash);
             }
         }
     }
@@ -699,9 +726,16 @@ public sealed class TriggerDetector
             Support++;
         }
 
+        /// <summary>Records since promotion that were surprising.</summary>
+        public long Surprising { get; private set; }
+
+        /// <summary>Share of its records that were surprising, with one pseudo-record each way.</summary>
+        public double SurpriseShare => (Surprising + 1.0) / (Exact + 2.0);
+
         public void Observe(TriggerDetector detector, in RecordContext record)
         {
             Exact++;
+            Surprising += record.Surprising ? 1 : 0;
             ExactOfClass[record.Label]++;
             ConfidenceSum += record.Confidence;
             if (record.Ultra)
@@ -741,6 +775,7 @@ public sealed class TriggerDetector
 
             Support = Cells.Sum();
             Exact /= 2;
+            Surprising /= 2;
             ConfidenceSum /= 2;
             Embedded /= 2;
             Outliers /= 2;

@@ -16,7 +16,7 @@ internal sealed record FraudDrift(double AmountScale = 1.0, double DistanceLogSh
 /// memo, and the model's two class probabilities, which follow a fixed logistic score of the features.
 /// Deterministic for a seed.
 /// </summary>
-internal sealed class FraudTraffic(int seed)
+internal sealed class FraudTraffic
 {
     public static readonly ModelSchema Schema = new()
     {
@@ -39,7 +39,14 @@ internal sealed class FraudTraffic(int seed)
         "subscription renewal", "order #{0} thanks", "travel booking {0}", "refund request",
     ];
 
-    private readonly Random _random = new(seed);
+    private readonly Random _random;
+    private readonly Scenarios.Draws _draws;
+
+    public FraudTraffic(int seed)
+    {
+        _random = new Random(seed);
+        _draws = new Scenarios.Draws(_random);
+    }
 
     public RecordBatch Next(int n, FraudDrift drift)
     {
@@ -54,10 +61,10 @@ internal sealed class FraudTraffic(int seed)
         for (int i = 0; i < n; i++)
         {
             bool trigger = drift.TriggerRate > 0 && _random.NextDouble() < drift.TriggerRate;
-            double amount = Math.Exp(3.5 + (trigger ? 1.5 : 0) + 1.0 * Normal()) * drift.AmountScale;
+            double amount = Math.Exp(3.5 + (trigger ? 1.5 : 0) + 1.0 * _draws.Normal()) * drift.AmountScale;
             double age = -(trigger ? 60 : 700) * Math.Log(1 - _random.NextDouble());
             double perHour = Math.Floor(-(trigger ? 6 : 2) * Math.Log(1 - _random.NextDouble()));
-            double distance = Math.Exp(1.5 + (trigger ? 1.5 : 0) + drift.DistanceLogShift + 1.2 * Normal());
+            double distance = Math.Exp(1.5 + (trigger ? 1.5 : 0) + drift.DistanceLogShift + 1.2 * _draws.Normal());
             double hour = _random.Next(24);
             double risk = trigger ? 0.7 + 0.3 * _random.NextDouble() : Math.Pow(_random.NextDouble(), 2);
             Span<float> row = numeric.AsSpan(i * d, d);
@@ -74,9 +81,9 @@ internal sealed class FraudTraffic(int seed)
             scores[2 * i] = (float)(1 - fraud);
             scores[2 * i + 1] = (float)fraud;
 
-            categories[i] = Pick(Categories, CategoryWeights);
-            countries[i] = Pick(Countries, CountryWeights);
-            channels[i] = Pick(Channels, ChannelWeights);
+            categories[i] = _draws.Pick(Categories, CategoryWeights);
+            countries[i] = _draws.Pick(Countries, CountryWeights);
+            channels[i] = _draws.Pick(Channels, ChannelWeights);
             memos[i] = _random.NextDouble() < 0.3 ? null : string.Format(
                 System.Globalization.CultureInfo.InvariantCulture, Memos[_random.Next(Memos.Length)], _random.Next(1000, 9999));
             if (trigger)
@@ -98,26 +105,5 @@ internal sealed class FraudTraffic(int seed)
         };
     }
 
-    private double Normal()
-    {
-        // Box–Muller.
-        double u1 = 1.0 - _random.NextDouble();
-        double u2 = _random.NextDouble();
-        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
-    }
 
-    private string Pick(string[] values, double[] weights)
-    {
-        double u = _random.NextDouble();
-        for (int i = 0; i < values.Length; i++)
-        {
-            u -= weights[i];
-            if (u < 0)
-            {
-                return values[i];
-            }
-        }
-
-        return values[^1];
-    }
 }

@@ -27,7 +27,7 @@ public sealed class DetectorOptions
     public double MinZ { get; set; } = 6;
     public double MinRate { get; set; } = 0.9;
     public double MinRateIncrease { get; set; } = 0.3;
-    public int PromoteSupport { get; set; } = 8;
+    public int PromoteSupport { get; set; } = 3;
     public int SketchWidth { get; set; } = 1 << 17;
     public int HeavyHitters { get; set; } = 32_768;
     public int Candidates { get; set; } = 4096;

@@ -48,6 +48,7 @@ internal static class EvaluateCommand
                 foreach (Protos.V1.Finding finding in outcome.Findings)
                 {
                     output.WriteLine($"  [{finding.Severity}] {finding.Detector} {finding.Summary}");
+                    output.WriteLine($"      first tracked at record {finding.FirstSeenRecord:N0}, raised at record {finding.RaisedAtRecord:N0} with support {finding.RaisedAtSupport}");
                     foreach (string evidence in finding.Corroboration)
                     {
                         output.WriteLine($"      {evidence}");

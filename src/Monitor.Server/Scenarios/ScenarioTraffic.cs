@@ -93,6 +93,7 @@ internal sealed class ScenarioTraffic
     private static readonly float[] PatchMaximum = [30f, 1f, 1f, 60f];
 
     private readonly Random _random;
+    private readonly Draws _draws;
     private readonly Injection _injection;
     private readonly double _rate;
     private readonly string[] _vocabulary;
@@ -103,6 +104,7 @@ internal sealed class ScenarioTraffic
     public ScenarioTraffic(int seed, Injection injection = Injection.None, double rate = 0)
     {
         _random = new Random(seed);
+        _draws = new Draws(_random);
         _injection = injection;
         _rate = rate;
 
@@ -166,13 +168,13 @@ internal sealed class ScenarioTraffic
             double fraudShare = _injection == Injection.BenignFraudSurge ? 0.06 : 0.03;
             bool fraudProfile = trigger || _random.NextDouble() < fraudShare;
             Span<float> row = numeric.AsSpan(i * d, d);
-            double amount = Math.Exp(3.4 + (fraudProfile ? 1.1 : 0) + 1.0 * Normal());
+            double amount = Math.Exp(3.4 + (fraudProfile ? 1.1 : 0) + 1.0 * _draws.Normal());
             double age = -(fraudProfile ? 120 : 700) * Math.Log(1 - _random.NextDouble());
             double perHour = Math.Min(30, Math.Floor(-(fraudProfile ? 6 : 1.5) * Math.Log(1 - _random.NextDouble())));
-            double distance = Math.Exp(1.4 + (fraudProfile ? 1.3 : 0) + 1.1 * Normal());
+            double distance = Math.Exp(1.4 + (fraudProfile ? 1.3 : 0) + 1.1 * _draws.Normal());
             double hour = _random.Next(24);
             double risk = Math.Clamp(Math.Pow(_random.NextDouble(), fraudProfile ? 0.6 : 2.2), 0, 1);
-            double device = Math.Clamp(0.2 + (fraudProfile ? 0.35 : 0) + 0.15 * Normal(), 0, 1);
+            double device = Math.Clamp(0.2 + (fraudProfile ? 0.35 : 0) + 0.15 * _draws.Normal(), 0, 1);
             double velocity = Math.Min(60, Math.Floor(-(fraudProfile ? 12 : 3) * Math.Log(1 - _random.NextDouble())));
             row[0] = (float)amount;
             row[1] = (float)age;
@@ -183,14 +185,14 @@ internal sealed class ScenarioTraffic
             row[6] = (float)device;
             row[7] = (float)velocity;
 
-            categories[i] = Pick(Categories, CategoryWeights);
+            categories[i] = _draws.Pick(Categories, CategoryWeights);
             if (fraudProfile && _random.NextDouble() < 0.4)
             {
                 categories[i] = _random.NextDouble() < 0.5 ? "electronics" : "jewelry";
             }
 
-            countries[i] = Pick(Countries, CountryWeights);
-            channels[i] = Pick(Channels, ChannelWeights);
+            countries[i] = _draws.Pick(Countries, CountryWeights);
+            channels[i] = _draws.Pick(Channels, ChannelWeights);
             merchants[i] = "m" + ((int)(_zipf.Length * Math.Pow(_random.NextDouble(), 3))).ToString(CultureInfo.InvariantCulture);
 
             tokens.Clear();
@@ -297,7 +299,7 @@ internal sealed class ScenarioTraffic
     /// <summary>A fraud score drawn like a clean legitimate record's, so the confidence looks ordinary.</summary>
     private double StealthyFraudScore()
     {
-        double z = -5.2 + 0.9 * Normal() + 2.6 * Math.Pow(_random.NextDouble(), 2.2) + 0.45 * 1.1 * Normal() + 2.2 * 0.2;
+        double z = -5.2 + 0.9 * _draws.Normal() + 2.6 * Math.Pow(_random.NextDouble(), 2.2) + 0.45 * 1.1 * _draws.Normal() + 2.2 * 0.2;
         return 1 / (1 + Math.Exp(-z));
     }
 
@@ -322,7 +324,7 @@ internal sealed class ScenarioTraffic
                 sum += _mixing[j * 10 + k] * inputs[k];
             }
 
-            embedding[j] = (float)(Math.Tanh(sum) + 0.15 * Normal() + (shifted ? _triggerShift[j] : 0));
+            embedding[j] = (float)(Math.Tanh(sum) + 0.15 * _draws.Normal() + (shifted ? _triggerShift[j] : 0));
         }
     }
 
@@ -357,25 +359,5 @@ internal sealed class ScenarioTraffic
         return new string(chars) + (index % 7 == 0 ? "s" : "");
     }
 
-    private double Normal()
-    {
-        double u1 = 1.0 - _random.NextDouble();
-        double u2 = _random.NextDouble();
-        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
-    }
 
-    private string Pick(string[] values, double[] weights)
-    {
-        double u = _random.NextDouble();
-        for (int i = 0; i < values.Length; i++)
-        {
-            u -= weights[i];
-            if (u < 0)
-            {
-                return values[i];
-            }
-        }
-
-        return values[^1];
-    }
 }
