@@ -56,6 +56,9 @@ public sealed record Finding
     /// <summary>Support when the finding was first raised: the detection delay in trigger occurrences.</summary>
     public required long RaisedAtSupport { get; init; }
 
+    /// <summary>Surprising records that carried the key before it was tracked exactly (the cell sketch's estimate).</summary>
+    public long SurprisingBeforeTracking { get; init; }
+
     public required DateTimeOffset UpdatedAt { get; init; }
 
     public required string[] ExampleRequestIds { get; init; }

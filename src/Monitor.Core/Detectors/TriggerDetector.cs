@@ -331,7 +331,7 @@ public sealed class TriggerDetector
         bool isNew = known is null || known.Support < _settings.NewKeySupport;
         for (int c = 0; c < _k; c++)
         {
-            (double x, double expected, double variance) = Pooled(candidate.Cells, c, contrarianOnly: false);
+            (double x, double expected, double variance) = Pooled(candidate.Cells, c);
             double z = (x - expected) / Math.Sqrt(variance + 0.25);
             if (z < _settings.MinZ)
             {
@@ -401,7 +401,7 @@ public sealed class TriggerDetector
     }
 
     /// <summary>Observed count of class c, and its expectation and variance given each stratum's baseline rate.</summary>
-    private (double X, double Expected, double Variance) Pooled(long[] cells, int c, bool contrarianOnly)
+    private (double X, double Expected, double Variance) Pooled(long[] cells, int c)
     {
         double x = 0;
         double expected = 0;
@@ -412,11 +412,6 @@ public sealed class TriggerDetector
             for (int label = 0; label < _k; label++)
             {
                 inStratum += cells[label * _strata + s];
-            }
-
-            if (contrarianOnly && !_profile.Contrarian(s, c))
-            {
-                continue;
             }
 
             double r = _profile.LabelRates[s * _k + c];
@@ -494,6 +489,7 @@ public sealed class TriggerDetector
             FirstSeenRecord = candidate.FirstSeenRecord,
             RaisedAtRecord = Records,
             RaisedAtSupport = support,
+            SurprisingBeforeTracking = candidate.SurprisingBefore,
             UpdatedAt = _time.GetUtcNow(),
             ExampleRequestIds = [.. candidate.Examples],
             Corroboration = corroboration,

@@ -155,6 +155,7 @@ internal static class ReportTranslation
             FirstSeenRecord = (ulong)finding.FirstSeenRecord,
             RaisedAtRecord = (ulong)finding.RaisedAtRecord,
             RaisedAtSupport = (ulong)Math.Max(finding.RaisedAtSupport, 0),
+            SurprisingBeforeTracking = (ulong)Math.Max(finding.SurprisingBeforeTracking, 0),
             UpdatedAt = ProtoTranslation.ToProto(finding.UpdatedAt),
             Summary = finding.Summary,
         };
