@@ -39,7 +39,7 @@ public sealed record DetectorSettings
     public double MinRateIncrease { get; init; } = 0.3;
 
     /// <summary>Contrarian records a key needs before it can be a finding.</summary>
-    public int MinContrarian { get; init; } = 10;
+    public int MinContrarian { get; init; } = 15;
 
     /// <summary>Baseline support under which a key counts as new.</summary>
     public int NewKeySupport { get; init; } = 5;
@@ -52,8 +52,11 @@ public sealed record DetectorSettings
     /// <summary>Tail probability under which D3 or D5 evidence among a key's records corroborates it.</summary>
     public double CorroborationP { get; init; } = 1e-6;
 
-    /// <summary>z of the served-minus-surrogate residual among a key's records that corroborates it (D4).</summary>
+    /// <summary>z of the served-minus-surrogate residual among a key's contrarian records that corroborates it (D4).</summary>
     public double DecouplingZ { get; init; } = 6;
+
+    /// <summary>And by how much that mean residual must exceed the baseline's (D4's effect size).</summary>
+    public double MinDecoupling { get; init; } = 0.25;
 
     /// <summary>
     /// |z| of a class's rate against the stratified expectation over the last windows (D6). Higher than

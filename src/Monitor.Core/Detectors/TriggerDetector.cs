@@ -60,6 +60,8 @@ public sealed class TriggerDetector
     private readonly int[] _active;
     private readonly double[] _projection;
     private readonly double[] _cusum;
+    private readonly double[] _liveContrarian;
+    private readonly double[] _liveContrarianHits;
     private readonly Queue<double[]> _labelWindows = new();
     private readonly double[] _window;
     private readonly List<double[]>[] _clusterSample;
@@ -94,6 +96,8 @@ public sealed class TriggerDetector
         _active = new int[_profile.Surrogate.NumericOffsets.Length + _profile.Surrogate.CategoricalOffsets.Length];
         _projection = new double[_profile.Embedding?.ComponentCount ?? 0];
         _cusum = new double[2 * _k];
+        _liveContrarian = new double[_k];
+        _liveContrarianHits = new double[_k];
         _window = new double[_k + _strata];
         _clusterSample = [.. Enumerable.Range(0, _k).Select(_ => new List<double[]>())];
         _clusterSeen = new long[_k];
@@ -162,6 +166,14 @@ public sealed class TriggerDetector
             UpdateCusum(ultraSlot, ultra);
             _window[label]++;
             _window[_k + stratum]++;
+            for (int c = 0; c < _k; c++)
+            {
+                if (_profile.Contrarian(stratum, c))
+                {
+                    _liveContrarian[c]++;
+                    _liveContrarianHits[c] += label == c ? 1 : 0;
+                }
+            }
 
             bool outlier = false;
             if (withEmbeddings)
@@ -349,14 +361,18 @@ public sealed class TriggerDetector
             double? keyRate = known is not null && known.ContrarianCounts.Length > c && known.ContrarianCounts[c] >= _settings.NewKeySupport
                 ? known.ContrarianHits[c] / (double)known.ContrarianCounts[c]
                 : null;
-            double reference = keyRate ?? expectedRate;
+
+            // The key must stand out against its own baseline (or the baseline's prediction) and against
+            // today's traffic as a whole: a label shift that moves every key is D6's, not a trigger.
+            double live = _liveContrarian[c] >= 1000 ? _liveContrarianHits[c] / _liveContrarian[c] : 0;
+            double reference = Math.Max(keyRate ?? expectedRate, live);
             if (rate < _settings.MinRate || rate - reference < _settings.MinRateIncrease)
             {
                 continue;
             }
 
             string[] corroboration = Corroborate(candidate, c);
-            Raise(candidate, c, support, contrarian, rate, expectedRate, isNew ? null : keyRate, z, corroboration);
+            Raise(candidate, c, support, contrarian, rate, expectedRate, keyRate, isNew, z, corroboration);
             if (candidate.Raised?.Severity == Severity.Critical)
             {
                 _raised.Add(hash);
@@ -426,26 +442,27 @@ public sealed class TriggerDetector
     private string[] Corroborate(Candidate candidate, int c)
     {
         var evidence = new List<string>();
-        long ofClass = candidate.ExactOfClass[c];
-        if (ofClass > 0)
+        long contrarian = candidate.ContrarianOfClass[c];
+        if (contrarian > 0)
         {
             double expected = candidate.UltraExpected[c];
             long ultra = candidate.Ultra[c];
             if (ultra >= 3 && Tail(ultra, expected) < _settings.CorroborationP)
             {
                 evidence.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"D3: {ultra} of {ofClass} '{_labels[c]}' outputs beyond the baseline's 99.9th percentile of confidence for such inputs; {expected:F2} expected"));
+                    $"D3: {ultra} of its {contrarian} records with inputs against '{_labels[c]}' were served '{_labels[c]}' beyond the baseline's 99.9th percentile of confidence for such records ({_profile.UltraThresholds[2 * c + 1]:F4}); {expected:F2} expected"));
             }
         }
 
-        if (candidate.Exact >= 10)
+        if (contrarian >= 10)
         {
-            double mean = candidate.Residual[c] / candidate.Exact;
-            double z = (mean - _profile.ResidualMean[c]) / (_profile.ResidualStd[c] / Math.Sqrt(candidate.Exact));
-            if (z >= _settings.DecouplingZ)
+            double mean = candidate.Residual[c] / contrarian;
+            double effect = mean - _profile.ResidualMean[c];
+            double z = effect / (_profile.ResidualStd[c] / Math.Sqrt(contrarian));
+            if (effect >= _settings.MinDecoupling && z >= _settings.DecouplingZ)
             {
                 evidence.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"D4: the served P({_labels[c]}) exceeds the surrogate's by {mean:F3} on average over {candidate.Exact} records (baseline {_profile.ResidualMean[c]:F3} ± {_profile.ResidualStd[c]:F3}); z = {z:F1}"));
+                    $"D4: on its {contrarian} records with inputs against '{_labels[c]}', the served P({_labels[c]}) exceeds the surrogate's by {mean:F3} on average (baseline {_profile.ResidualMean[c]:F3} ± {_profile.ResidualStd[c]:F3}); z = {z:F1}"));
             }
         }
 
@@ -463,12 +480,14 @@ public sealed class TriggerDetector
     }
 
     private void Raise(Candidate candidate, int c, long support, long contrarian, double rate, double expectedRate, double? keyRate,
-        double z, string[] corroboration)
+        bool isNewKey, double z, string[] corroboration)
     {
         DetectorKey key = candidate.Key;
         Severity severity = corroboration.Length > 0 ? Severity.Critical : Severity.Warning;
         string label = _labels[c];
-        string own = keyRate is { } r ? string.Create(CultureInfo.InvariantCulture, $"the key's own baseline rate there was {r:P1}") : "the key is new";
+        string own = isNewKey ? "the key is new" : keyRate is { } r
+            ? string.Create(CultureInfo.InvariantCulture, $"the key's own baseline rate there was {r:P1}")
+            : "the key had too few such records in the baseline to have a rate of its own";
         string summary = string.Create(CultureInfo.InvariantCulture,
             $"{key.Kind.ToString().ToLowerInvariant()} '{key.Text}' in {key.Field}: of {support} records carrying it, {contrarian} have inputs for which the baseline gives '{label}' less than even odds, " +
             $"yet {rate:P1} of those were served '{label}' where the baseline predicts {expectedRate:P1} (pooled z = {z:F1}; {own})");
@@ -666,6 +685,12 @@ public sealed class TriggerDetector
     private void RollHorizon()
     {
         _horizon = 0;
+        for (int c = 0; c < _k; c++)
+        {
+            _liveContrarian[c] /= 2;
+            _liveContrarianHits[c] /= 2;
+        }
+
         _support.Clear();
         _cells.Clear();
         _heavy.Clear();
@@ -694,7 +719,8 @@ public sealed class TriggerDetector
         public DateTimeOffset FirstSeen { get; } = firstSeen;
         public long FirstSeenRecord { get; } = firstSeenRecord;
         public long Exact { get; private set; }
-        public long[] ExactOfClass { get; } = new long[classes];
+        /// <summary>Per class c: records since promotion whose inputs give c less than even odds.</summary>
+        public long[] ContrarianOfClass { get; } = new long[classes];
         public long[] Ultra { get; } = new long[classes];
 
         /// <summary>Per class: the ultra-confident outputs the baseline would give these records (Σ p0 of their slots).</summary>
@@ -732,18 +758,23 @@ public sealed class TriggerDetector
         {
             Exact++;
             Surprising += record.Surprising ? 1 : 0;
-            ExactOfClass[record.Label]++;
             ConfidenceSum += record.Confidence;
-            if (record.Ultra)
-            {
-                Ultra[record.Label]++;
-            }
-
-            UltraExpected[record.Label] += detector._profile.UltraRates[detector._profile.UltraSlot(record.Stratum, record.Label)];
-
+            TriggerProfile profile = detector._profile;
             for (int c = 0; c < Residual.Length; c++)
             {
+                if (!profile.Contrarian(record.Stratum, c))
+                {
+                    continue;
+                }
+
+                // Evidence is taken where class c has less than even odds: there a served c is a surprise.
+                ContrarianOfClass[c]++;
                 Residual[c] += detector._served[c] - detector._surrogate[c];
+                if (record.Label == c)
+                {
+                    Ultra[c] += record.Ultra ? 1 : 0;
+                    UltraExpected[c] += profile.UltraRates[profile.UltraSlot(record.Stratum, c)];
+                }
             }
 
             if (record.Embedded)
@@ -778,7 +809,7 @@ public sealed class TriggerDetector
             for (int c = 0; c < Ultra.Length; c++)
             {
                 Ultra[c] /= 2;
-                ExactOfClass[c] /= 2;
+                ContrarianOfClass[c] /= 2;
                 UltraExpected[c] /= 2;
                 Residual[c] /= 2;
             }

@@ -73,7 +73,7 @@ public sealed record TriggerProfile
     /// <summary>Index into <see cref="UltraThresholds"/> for a record served c in stratum s.</summary>
     public int UltraSlot(int stratum, int c) => 2 * c + (Contrarian(stratum, c) ? 1 : 0);
 
-    /// <summary>Per class: mean and standard deviation of (served probability − surrogate probability).</summary>
+    /// <summary>Per class c: mean and standard deviation of (served − surrogate) P(c) where c has less than even odds.</summary>
     public required double[] ResidualMean { get; init; }
 
     public required double[] ResidualStd { get; init; }

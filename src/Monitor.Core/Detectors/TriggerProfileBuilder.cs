@@ -111,7 +111,7 @@ public static class TriggerProfileBuilder
 
         TriggerProfile rated = profile with { LabelRates = rates };
         (double[] ultra, double[] ultraRates, double[] ultraRecords) = UltraConfidence(baseline, prepared, labels, strataOf, rated);
-        (double[] mean, double[] std) = Residuals(served, predicted, k, n);
+        (double[] mean, double[] std) = Residuals(served, predicted, strataOf, rated);
         EmbeddingProfile? embedding = EmbeddingProfiles.Build(schema, batch, labels, k, settings.Seed);
         BaselineKey[] keys = KeyTable(schema, rated, batch, labels, strataOf, settings);
         if (embedding is not null)
@@ -285,20 +285,25 @@ public static class TriggerProfileBuilder
         return (thresholds, rates, records);
     }
 
-    private static (double[] Mean, double[] Std) Residuals(double[] served, double[] predicted, int k, int n)
+    /// <summary>Per class c: mean and spread of (served − surrogate) P(c) over records whose inputs give c less than even odds.</summary>
+    private static (double[] Mean, double[] Std) Residuals(double[] served, double[] predicted, int[] strata, TriggerProfile profile)
     {
+        int k = profile.Classes;
         var mean = new double[k];
         var std = new double[k];
         for (int c = 0; c < k; c++)
         {
             var moments = new RunningMoments();
-            for (int i = 0; i < n; i++)
+            for (int i = 0; i < strata.Length; i++)
             {
-                moments.Add(served[i * k + c] - predicted[i * k + c]);
+                if (profile.Contrarian(strata[i], c))
+                {
+                    moments.Add(served[i * k + c] - predicted[i * k + c]);
+                }
             }
 
             mean[c] = moments.Mean;
-            std[c] = Math.Max(moments.StandardDeviation, 1e-6);
+            std[c] = Math.Max(moments.StandardDeviation, 0.01);
         }
 
         return (mean, std);
