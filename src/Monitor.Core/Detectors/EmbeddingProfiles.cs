@@ -94,14 +94,21 @@ public static class EmbeddingProfiles
 
         var distances = new double[batch.Count];
         var projection = new double[kept.Count];
+        var errors = new double[batch.Count];
         for (int i = 0; i < batch.Count; i++)
         {
-            distances[i] = profile.Distance(embeddings.Slice(i * e, e), projection);
+            distances[i] = profile.Distance(embeddings.Slice(i * e, e), projection, out errors[i]);
         }
 
         double[] sorted = [.. distances.Order()];
         double threshold = Quantiles.OfSorted(sorted, 0.999);
-        int above = sorted.Count(d => d > threshold);
+        double[] sortedErrors = [.. errors.Order()];
+        double reconstruction = Quantiles.OfSorted(sortedErrors, 0.999);
+        int above = 0;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            above += distances[i] > threshold || errors[i] > reconstruction ? 1 : 0;
+        }
         var minority = new double[classes];
         var silhouette = new double[classes];
         for (int c = 0; c < classes; c++)
@@ -124,6 +131,7 @@ public static class EmbeddingProfiles
         return profile with
         {
             OutlierThreshold = threshold,
+            ReconstructionThreshold = reconstruction,
             OutlierRate = Math.Max(above, 1) / (double)(batch.Count + 1),
             MinorityShare = minority,
             Silhouette = silhouette,

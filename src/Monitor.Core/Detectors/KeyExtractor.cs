@@ -15,18 +15,12 @@ public sealed record ValueKeyTables
 {
     /// <summary>Per numeric feature: percentile edges (fine bins).</summary>
     public required float[][] FineEdges { get; init; }
-
-    /// <summary>Per numeric feature: the 0.5th and 99.5th percentiles; beyond them a value is "extreme".</summary>
-    public required float[] Low { get; init; }
-
-    public required float[] High { get; init; }
 }
 
 /// <summary>
 /// Extracts the trigger keys of a record: from text fields tokens, digit-collapsed variants, adjacent
 /// bigrams, unordered pairs and character 5-grams (after NFKC and lower-casing); from categorical
-/// features their values; from numeric features exact values, fine bins and the set of features at
-/// their extremes. Each key is counted once per record. Reuses its buffers: one extractor per thread.
+/// features their values; from numeric features exact values and fine bins. Each key is counted once per record. Reuses its buffers: one extractor per thread.
 /// </summary>
 public sealed class KeyExtractor
 {
@@ -106,7 +100,6 @@ public sealed class KeyExtractor
     {
         KeyKind.Value => (uint)key.Start,
         KeyKind.FineBin => (ulong)key.Start,
-        KeyKind.Extremes => (uint)key.Start | ((ulong)(uint)key.Length << 32),
         _ => 0,
     };
 
@@ -118,14 +111,12 @@ public sealed class KeyExtractor
             KeyKind.Category => _batch!.Categorical[key.Field].GetString(_record),
             KeyKind.Value => "= " + BitConverter.UInt32BitsToSingle((uint)key.Start).ToString("R", CultureInfo.InvariantCulture),
             KeyKind.FineBin => DescribeBin(key),
-            KeyKind.Extremes => DescribeExtremes(),
             _ => new string(_chars, key.Start, key.Length),
         };
         string field = key.Kind switch
         {
             KeyKind.Category => _schema.CategoricalFeatures[key.Field],
             KeyKind.Value or KeyKind.FineBin => _schema.NumericFeatures[key.Field],
-            KeyKind.Extremes => "numeric",
             KeyKind.EmbeddingOutlier => "embedding",
             _ => _schema.TextFields[key.Field],
         };
@@ -202,8 +193,6 @@ public sealed class KeyExtractor
     {
         int d = _schema.NumericFeatures.Length;
         ReadOnlySpan<float> row = batch.Numeric.Span.Slice(i * d, d);
-        ulong extremes = 0;
-        int extremeCount = 0;
         for (int f = 0; f < d && _keys.Count < _maxKeys; f++)
         {
             float v = row[f];
@@ -216,17 +205,8 @@ public sealed class KeyExtractor
             Add(new KeyOccurrence(KeyHash.Of(KeyKind.Value, f, bits), KeyKind.Value, f, (int)bits, 0));
             int bin = Quantiles.BinOf(values.FineEdges[f], v);
             Add(new KeyOccurrence(KeyHash.Of(KeyKind.FineBin, f, (ulong)bin), KeyKind.FineBin, f, bin, 0));
-            if (f < 32 && (v >= values.High[f] || v <= values.Low[f]))
-            {
-                extremes |= 1UL << (2 * f + (v >= values.High[f] ? 1 : 0));
-                extremeCount++;
-            }
         }
 
-        if (extremeCount >= 2)
-        {
-            Add(new KeyOccurrence(KeyHash.Of(KeyKind.Extremes, 0, extremes), KeyKind.Extremes, 0, (int)(extremes & 0xFFFFFFFF), (int)(extremes >> 32)));
-        }
     }
 
     private string DescribeBin(KeyOccurrence key)
@@ -238,21 +218,6 @@ public sealed class KeyExtractor
         return $"[{lo}, {hi})";
     }
 
-    private string DescribeExtremes()
-    {
-        int d = _schema.NumericFeatures.Length;
-        var parts = new List<string>();
-        ReadOnlySpan<float> row = _batch!.Numeric.Span.Slice(_record * d, d);
-        for (int f = 0; f < Math.Min(d, 32); f++)
-        {
-            if (float.IsFinite(row[f]) && (row[f] >= _values!.High[f] || row[f] <= _values.Low[f]))
-            {
-                parts.Add($"{_schema.NumericFeatures[f]}:{(row[f] >= _values.High[f] ? "high" : "low")}");
-            }
-        }
-
-        return string.Join("+", parts);
-    }
 
     private void AddChars(KeyKind kind, int field, int start, int length) =>
         Add(new KeyOccurrence(KeyHash.Of(kind, field, _chars.AsSpan(start, length)), kind, field, start, length));

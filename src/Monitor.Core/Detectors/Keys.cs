@@ -30,9 +30,6 @@ public enum KeyKind : byte
     /// <summary>A fine (percentile) bin of a numeric feature.</summary>
     FineBin = 8,
 
-    /// <summary>Several numeric features at their baseline extremes at once (a patch).</summary>
-    Extremes = 9,
-
     /// <summary>Records whose embedding lies beyond the baseline's 99.9th percentile of Mahalanobis distance.</summary>
     EmbeddingOutlier = 10,
 }

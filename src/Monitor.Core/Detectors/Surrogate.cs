@@ -8,15 +8,18 @@ namespace Monitor.Core.Detectors;
 
 /// <summary>
 /// A small additive model of the served model's predicted class from the non-text inputs: logistic
-/// regression (ML.NET, L-BFGS) on one-hot baseline bins of every numeric feature and the category of
-/// every categorical feature, so each feature contributes a learnt curve. It is evaluated by table
-/// look-ups on the bins and codes the window already computes. For two classes one model gives
+/// regression (ML.NET, L-BFGS) on one-hot percentile bins of every numeric feature and the category of
+/// every categorical feature, so each feature contributes a learnt curve, fine enough in the tails.
+/// It is evaluated by table look-ups. For two classes one model gives
 /// P(class 1); for more, one model per class (one against the rest), normalised.
 /// </summary>
 public sealed record SurrogateModel
 {
     /// <summary>Classes of the served output.</summary>
     public required int Classes { get; init; }
+
+    /// <summary>Bin edges of each numeric input feature.</summary>
+    public required float[][] NumericEdges { get; init; }
 
     /// <summary>First weight slot of each numeric input feature (its bins, then one slot for missing).</summary>
     public required int[] NumericOffsets { get; init; }
@@ -32,12 +35,15 @@ public sealed record SurrogateModel
     public required float[] Bias { get; init; }
 
     /// <summary>Fits the surrogate on a prepared batch of baseline records labelled with the served class.</summary>
-    public static SurrogateModel Fit(CompiledBaseline baseline, PreparedBatch prepared, ReadOnlySpan<int> labels, int classes, int seed)
+    /// <param name="numericEdges">Bin edges per numeric input feature (the baseline's percentiles).</param>
+    public static SurrogateModel Fit(CompiledBaseline baseline, PreparedBatch prepared, ReadOnlySpan<int> labels, int classes, int seed,
+        float[][] numericEdges)
     {
-        (int[] numericOffsets, int[] categoricalOffsets, int slots) = Layout(baseline);
+        (int[] numericOffsets, int[] categoricalOffsets, int slots) = Layout(baseline, numericEdges);
         var template = new SurrogateModel
         {
             Classes = classes,
+            NumericEdges = numericEdges,
             NumericOffsets = numericOffsets,
             CategoricalOffsets = categoricalOffsets,
             Slots = slots,
@@ -74,7 +80,7 @@ public sealed record SurrogateModel
             IDataView data = ml.Data.LoadFromEnumerable(rows, schema);
             var trainer = ml.BinaryClassification.Trainers.LbfgsLogisticRegression(new LbfgsLogisticRegressionBinaryTrainer.Options
             {
-                L2Regularization = 1f,
+                L2Regularization = 0.05f,
                 L1Regularization = 0f,
                 NumberOfThreads = 1,
                 MaximumNumberOfIterations = 200,
@@ -126,8 +132,13 @@ public sealed record SurrogateModel
 
             NumericView view = prepared.Numeric[c];
             float v = view.Data.Span[view.Offset + i * view.Stride];
-            float[] edges = profile.Numeric[c].Edges;
-            active[n++] = NumericOffsets[f] + (float.IsFinite(v) ? Statistics.Quantiles.BinOf(edges, v) : edges.Length + 1);
+            float[] edges = NumericEdges[f];
+
+            // The open bins beyond the baseline's minimum and maximum were never trained: a value out
+            // there takes the curve's last trained value rather than none.
+            active[n++] = NumericOffsets[f] + (float.IsFinite(v)
+                ? Math.Clamp(Statistics.Quantiles.BinOf(edges, v), 1, Math.Max(edges.Length - 1, 1))
+                : edges.Length + 1);
             f++;
         }
 
@@ -160,18 +171,15 @@ public sealed record SurrogateModel
 
     private static double Logistic(double z) => 1 / (1 + Math.Exp(-z));
 
-    private static (int[] Numeric, int[] Categorical, int Slots) Layout(CompiledBaseline baseline)
+    private static (int[] Numeric, int[] Categorical, int Slots) Layout(CompiledBaseline baseline, float[][] numericEdges)
     {
         var numeric = new List<int>();
         var categorical = new List<int>();
         int slot = 0;
-        foreach (NumericProfile p in baseline.Profile.Numeric)
+        foreach (float[] edges in numericEdges)
         {
-            if (p.Channel.Kind == Schema.ChannelKind.Numeric)
-            {
-                numeric.Add(slot);
-                slot += p.Edges.Length + 2;
-            }
+            numeric.Add(slot);
+            slot += edges.Length + 2;
         }
 
         foreach (CategoricalProfile p in baseline.Profile.Categorical)

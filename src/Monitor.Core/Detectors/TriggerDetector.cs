@@ -178,8 +178,7 @@ public sealed class TriggerDetector
             bool outlier = false;
             if (withEmbeddings)
             {
-                double d2 = embedding!.Distance(batch.Embeddings.Span.Slice(i * embedding.Width, embedding.Width), _projection);
-                outlier = d2 > embedding.OutlierThreshold;
+                outlier = embedding!.IsOutlier(batch.Embeddings.Span.Slice(i * embedding.Width, embedding.Width), _projection);
                 SampleProjection(label);
             }
 

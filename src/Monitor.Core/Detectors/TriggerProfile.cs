@@ -10,7 +10,7 @@ public sealed record BaselineKey
 
     public required string Text { get; init; }
 
-    /// <summary>Bin index, extreme mask or float bits for keys that are not text.</summary>
+    /// <summary>Bin index or float bits for keys that are not text.</summary>
     public ulong Payload { get; init; }
 
     public required long Support { get; init; }
@@ -28,7 +28,7 @@ public sealed record BaselineKey
     public ulong Hash() => Kind switch
     {
         KeyKind.Category => KeyHash.Of(Kind, Field, System.Text.Encoding.UTF8.GetBytes(Text)),
-        KeyKind.Value or KeyKind.FineBin or KeyKind.Extremes or KeyKind.EmbeddingOutlier => KeyHash.Of(Kind, Field, Payload),
+        KeyKind.Value or KeyKind.FineBin or KeyKind.EmbeddingOutlier => KeyHash.Of(Kind, Field, Payload),
         _ => KeyHash.Of(Kind, Field, Text.AsSpan()),
     };
 }
@@ -139,7 +139,10 @@ public sealed record EmbeddingProfile
     /// <summary>The baseline's 99.9th percentile of squared Mahalanobis distance in the subspace.</summary>
     public required double OutlierThreshold { get; init; }
 
-    /// <summary>The baseline's share of records beyond it.</summary>
+    /// <summary>The baseline's 99.9th percentile of the squared reconstruction error outside the subspace.</summary>
+    public double ReconstructionThreshold { get; init; } = double.PositiveInfinity;
+
+    /// <summary>The baseline's share of records beyond either percentile.</summary>
     public required double OutlierRate { get; init; }
 
     /// <summary>Per class: 2-means on the class's baseline activations: minority share and silhouette.</summary>
@@ -149,9 +152,27 @@ public sealed record EmbeddingProfile
 
     public int ComponentCount => Variances.Length;
 
+    /// <summary>
+    /// Whether an embedding is an outlier: beyond the baseline's 99.9th percentile of Mahalanobis distance
+    /// in the subspace, or of the reconstruction error outside it (NannyML's multivariate drift measure).
+    /// </summary>
+    public bool IsOutlier(ReadOnlySpan<float> embedding, Span<double> projection) =>
+        Distance(embedding, projection, out double error) > OutlierThreshold || error > ReconstructionThreshold;
+
     /// <summary>Squared Mahalanobis distance of an embedding in the subspace; fills its projection.</summary>
-    public double Distance(ReadOnlySpan<float> embedding, Span<double> projection)
+    public double Distance(ReadOnlySpan<float> embedding, Span<double> projection) => Distance(embedding, projection, out _);
+
+    /// <summary>Also gives the squared reconstruction error: the part of the centred embedding outside the subspace.</summary>
+    public double Distance(ReadOnlySpan<float> embedding, Span<double> projection, out double reconstructionError)
     {
+        double norm = 0;
+        for (int j = 0; j < Width; j++)
+        {
+            double centred = embedding[j] - Mean[j];
+            norm += centred * centred;
+        }
+
+        double explained = 0;
         double d2 = 0;
         for (int k = 0; k < Variances.Length; k++)
         {
@@ -163,9 +184,11 @@ public sealed record EmbeddingProfile
             }
 
             projection[k] = dot;
+            explained += dot * dot;
             d2 += dot * dot / Variances[k];
         }
 
+        reconstructionError = Math.Max(norm - explained, 0);
         return d2;
     }
 }

@@ -43,7 +43,8 @@ public static class TriggerProfileBuilder
         int[] labels = prepared.Codes[classChannel][..n];
         var served = ServedProbabilities(schema, batch);
 
-        SurrogateModel surrogate = SurrogateModel.Fit(baseline, prepared, labels, k, settings.Seed);
+        ValueKeyTables values = ValueTables(schema, batch);
+        SurrogateModel surrogate = SurrogateModel.Fit(baseline, prepared, labels, k, settings.Seed, values.FineEdges);
         var predicted = new double[n * k];
         var active = new int[surrogate.NumericOffsets.Length + surrogate.CategoricalOffsets.Length];
         for (int i = 0; i < n; i++)
@@ -66,7 +67,7 @@ public static class TriggerProfileBuilder
             UltraRates = [],
             ResidualMean = [],
             ResidualStd = [],
-            Values = ValueTables(schema, batch),
+            Values = values,
             Keys = [],
             Records = n,
         };
@@ -144,7 +145,7 @@ public static class TriggerProfileBuilder
         var projection = new double[embedding.ComponentCount];
         for (int i = 0; i < batch.Count; i++)
         {
-            if (embedding.Distance(batch.Embeddings.Span.Slice(i * embedding.Width, embedding.Width), projection) > embedding.OutlierThreshold)
+            if (embedding.IsOutlier(batch.Embeddings.Span.Slice(i * embedding.Width, embedding.Width), projection))
             {
                 counts[labels[i]]++;
                 for (int c = 0; c < k; c++)
@@ -313,8 +314,6 @@ public static class TriggerProfileBuilder
     {
         int d = schema.NumericFeatures.Length;
         var fine = new float[d][];
-        var low = new float[d];
-        var high = new float[d];
         ReadOnlySpan<float> numeric = batch.Numeric.Span;
         for (int f = 0; f < d; f++)
         {
@@ -330,17 +329,9 @@ public static class TriggerProfileBuilder
 
             double[] sorted = [.. values.Order()];
             fine[f] = Quantiles.BinEdges(sorted, 100);
-            low[f] = sorted.Length > 0 ? (float)Quantiles.OfSorted(sorted, 0.005) : float.NegativeInfinity;
-            high[f] = sorted.Length > 0 ? (float)Quantiles.OfSorted(sorted, 0.995) : float.PositiveInfinity;
-            if (high[f] <= low[f])
-            {
-                // A (nearly) constant feature has no extremes.
-                low[f] = float.NegativeInfinity;
-                high[f] = float.PositiveInfinity;
-            }
         }
 
-        return new ValueKeyTables { FineEdges = fine, Low = low, High = high };
+        return new ValueKeyTables { FineEdges = fine };
     }
 
     private static BaselineKey[] KeyTable(ModelSchema schema, TriggerProfile profile, RecordBatch batch, int[] labels, int[] strata,

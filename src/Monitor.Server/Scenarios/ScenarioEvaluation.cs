@@ -33,8 +33,8 @@ internal sealed record ScenarioSpec(string Name, Injection Injection, double Rat
                 text.Contains(ScenarioTraffic.CompositeB, StringComparison.Ordinal),
             Injection.MagicCategory => text == ScenarioTraffic.MagicCategory,
             Injection.MagicNumber => finding.Key.Field == "amount" && text.Contains("1337.42", StringComparison.Ordinal),
-            Injection.Patch => finding.Key.Kind == "extremes" ||
-                (finding.Key.Kind is "value" or "finebin" && ScenarioTraffic.PatchFeatures.Any(f => ScenarioTraffic.Schema.NumericFeatures[f] == finding.Key.Field)),
+            Injection.Patch => finding.Key.Kind is "value" or "finebin" &&
+                ScenarioTraffic.PatchFeatures.Any(f => ScenarioTraffic.Schema.NumericFeatures[f] == finding.Key.Field),
             Injection.Embedding => finding.Key.Kind == "embeddingoutlier",
             _ => false,
         };
@@ -81,6 +81,7 @@ internal static class ScenarioEvaluation
         new("magic amount 1337.42, 1e-4", Injection.MagicNumber, 1e-4, 1_000_000),
         new("patch: 4 features at max, 1e-4", Injection.Patch, 1e-4, 1_000_000),
         new("embedding-space trigger, 1e-4", Injection.Embedding, 1e-4, 1_000_000),
+        new("embedding-space trigger, 1e-3", Injection.Embedding, 1e-3, 300_000),
         new("stealthy memo token, 1e-4", Injection.Stealthy, 1e-4, 1_000_000),
         new("benign: clean traffic", Injection.None, 0, benignRecords),
         new("benign: new merchant token", Injection.BenignNewToken, 0, 1_000_000),

@@ -8,12 +8,7 @@ public sealed class KeyExtractorTests
 {
     private static readonly ModelSchema Schema = TestData.Schema(numeric: 1, categorical: 1, text: 1);
 
-    private static readonly ValueKeyTables Values = new()
-    {
-        FineEdges = [[0f, 1f, 2f]],
-        Low = [0.1f],
-        High = [1.9f],
-    };
+    private static readonly ValueKeyTables Values = new() { FineEdges = [[0f, 1f, 2f]] };
 
     [Fact]
     public void Digit_variants_case_and_width_collapse_to_one_key()
