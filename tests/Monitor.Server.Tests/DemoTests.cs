@@ -21,6 +21,7 @@ public sealed class DemoTests
         Assert.Contains("- distance_km: mean", text);
         Assert.Contains("differs from the registered", text);
         Assert.Contains("[CRITICAL] D1 variant 'ref:xz-#' in memo", text);
-        Assert.Contains("D4: the served P(legitimate) exceeds the surrogate's", text);
+        Assert.Contains("the served P(legitimate) exceeds the surrogate's", text);
+        Assert.Contains("D4: on its", text);
     }
 }
