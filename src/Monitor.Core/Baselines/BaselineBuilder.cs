@@ -107,10 +107,8 @@ public static class BaselineBuilder
 
         var compiled = new CompiledBaseline(uncalibrated);
         cancellationToken.ThrowIfCancellationRequested();
-        // The trigger tables need no held-out part: they learn from the whole sample.
-        RecordBatch everything = sample.ToBatch();
-        Detectors.TriggerProfile? triggers = Detectors.TriggerProfileBuilder.Build(
-            compiled, everything, new BatchPreparer(compiled).Prepare(everything), settings.Triggers);
+        // The surrogate is fitted on the profiled part and measured on the rest.
+        Detectors.TriggerProfile? triggers = Detectors.TriggerProfileBuilder.Build(compiled, profileBatch, calibrationBatch, settings.Triggers);
         compiled = new CompiledBaseline(uncalibrated with { Triggers = triggers });
         ThresholdSelection selection = Calibrate(compiled, calibrationBatch, request, settings, random, cancellationToken);
         return WithThresholds(compiled, selection);

@@ -80,7 +80,7 @@ public sealed record SurrogateModel
             IDataView data = ml.Data.LoadFromEnumerable(rows, schema);
             var trainer = ml.BinaryClassification.Trainers.LbfgsLogisticRegression(new LbfgsLogisticRegressionBinaryTrainer.Options
             {
-                L2Regularization = 0.05f,
+                L2Regularization = 0.5f,
                 L1Regularization = 0f,
                 NumberOfThreads = 1,
                 MaximumNumberOfIterations = 200,

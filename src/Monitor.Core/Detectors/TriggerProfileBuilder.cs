@@ -28,11 +28,14 @@ public sealed record TriggerSettings
 /// </summary>
 public static class TriggerProfileBuilder
 {
-    /// <summary>Built from every record of the reference sample. Null for outputs without classes (regression), which the trigger detectors do not watch.</summary>
-    public static TriggerProfile? Build(CompiledBaseline baseline, RecordBatch batch, PreparedBatch prepared, TriggerSettings settings)
+    /// <summary>Null for outputs without classes (regression), which the trigger detectors do not watch.</summary>
+    /// <param name="fitBatch">Records the surrogate is fitted on.</param>
+    /// <param name="batch">Other records, on which everything that depends on the surrogate is measured
+    /// (cross-fitting: in-sample, an overfitted surrogate would make strata look purer than they are).</param>
+    public static TriggerProfile? Build(CompiledBaseline baseline, RecordBatch fitBatch, RecordBatch batch, TriggerSettings settings)
     {
         ModelSchema schema = baseline.Profile.Schema;
-        if (schema.OutputKind == OutputKind.Regression || batch.Count == 0)
+        if (schema.OutputKind == OutputKind.Regression || batch.Count == 0 || fitBatch.Count == 0)
         {
             return null;
         }
@@ -40,11 +43,14 @@ public static class TriggerProfileBuilder
         int k = schema.PredictedClassLabels.Length;
         int n = batch.Count;
         int classChannel = Array.FindIndex(baseline.Profile.Categorical, p => p.Channel.Kind == ChannelKind.OutputClass);
+        PreparedBatch fitPrepared = new BatchPreparer(baseline).Prepare(fitBatch);
+        ValueKeyTables values = ValueTables(schema, fitBatch);
+        SurrogateModel surrogate = SurrogateModel.Fit(baseline, fitPrepared, fitPrepared.Codes[classChannel].AsSpan(0, fitBatch.Count), k, settings.Seed,
+            values.FineEdges);
+
+        PreparedBatch prepared = new BatchPreparer(baseline).Prepare(batch);
         int[] labels = prepared.Codes[classChannel][..n];
         var served = ServedProbabilities(schema, batch);
-
-        ValueKeyTables values = ValueTables(schema, batch);
-        SurrogateModel surrogate = SurrogateModel.Fit(baseline, prepared, labels, k, settings.Seed, values.FineEdges);
         var predicted = new double[n * k];
         var active = new int[surrogate.NumericOffsets.Length + surrogate.CategoricalOffsets.Length];
         for (int i = 0; i < n; i++)
