@@ -32,6 +32,9 @@ public sealed class TriggerDetector
     /// <summary>Candidates drawn when one must make room.</summary>
     private const int EvictionSample = 16;
 
+    /// <summary>Rise of the spectral signature's top-direction share over the baseline's that D5 reports.</summary>
+    private const double SpectralRise = 0.15;
+
     /// <summary>Recent activations of a class needed before D5 clusters them.</summary>
     private const int MinClusterSample = 200;
 
@@ -583,16 +586,19 @@ public sealed class TriggerDetector
         for (int c = 0; c < _k; c++)
         {
             (double minority, double silhouette) = TwoMeans.Split(_clusterSample[c], seed: 3);
+            double spectral = SpectralSignature.TopShare(_clusterSample[c]);
+            double baselineSpectral = embedding.SpectralShare.Length > c ? embedding.SpectralShare[c] : spectral;
 
             // Activation Clustering's rule (minority under 35%, silhouette over 0.10), and the split must be
             // new: clearly better separated than the same class's activations in the baseline.
-            bool suspicious = _clusterSample[c].Count >= MinClusterSample && minority is > 0 and < 0.35 && silhouette > 0.10
-                && silhouette >= embedding.Silhouette[c] + 0.10;
-            if (suspicious)
+            bool enough = _clusterSample[c].Count >= MinClusterSample;
+            bool split = enough && minority is > 0 and < 0.35 && silhouette > 0.10 && silhouette >= embedding.Silhouette[c] + 0.10;
+            bool signature = enough && spectral >= baselineSpectral + SpectralRise;
+            if (split || signature)
             {
                 RaiseClassFinding("D5", c, Severity.Warning, double.NaN, string.Create(CultureInfo.InvariantCulture,
-                    $"activations of class '{_labels[c]}' split into two clusters: minority {minority:P1}, silhouette {silhouette:F2} " +
-                    $"(baseline {embedding.MinorityShare[c]:P1}, {embedding.Silhouette[c]:F2}) over {_clusterSample[c].Count} recent records"));
+                    $"activations of class '{_labels[c]}' over {_clusterSample[c].Count} recent records: 2-means minority {minority:P1}, silhouette {silhouette:F2} " +
+                    $"(baseline {embedding.MinorityShare[c]:P1}, {embedding.Silhouette[c]:F2}); spectral signature {spectral:P1} of the variance on the top direction (baseline {baselineSpectral:P1})"));
             }
 
             _clusterSample[c].Clear();

@@ -150,6 +150,9 @@ public sealed record EmbeddingProfile
 
     public required double[] Silhouette { get; init; }
 
+    /// <summary>Per class: the spectral signature, the share of the class's activation variance on its top direction.</summary>
+    public double[] SpectralShare { get; init; } = [];
+
     public int ComponentCount => Variances.Length;
 
     /// <summary>
