@@ -56,7 +56,7 @@ public sealed record DetectorSettings
     public double DecouplingZ { get; init; } = 6;
 
     /// <summary>And by how much that mean residual must exceed the baseline's (D4's effect size).</summary>
-    public double MinDecoupling { get; init; } = 0.25;
+    public double MinDecoupling { get; init; } = 0.5;
 
     /// <summary>
     /// |z| of a class's rate against the stratified expectation over the last windows (D6). Higher than
