@@ -303,25 +303,26 @@ public sealed class TriggerDetector
             _candidateKeys.AddRange(_candidates.Keys);
         }
 
-        ulong weakest = 0;
+        int weakest = -1;
         double lowest = double.MaxValue;
         for (int draw = 0; draw < EvictionSample; draw++)
         {
             int index = _random.Next(_candidateKeys.Count);
-            ulong hash = _candidateKeys[index];
-            if (_candidates.TryGetValue(hash, out Candidate? candidate) && candidate.Raised is null && candidate.SurpriseShare < lowest)
+            if (_candidates.TryGetValue(_candidateKeys[index], out Candidate? candidate) && candidate.Raised is null && candidate.SurpriseShare < lowest)
             {
                 lowest = candidate.SurpriseShare;
-                weakest = hash;
+                weakest = index;
             }
         }
 
-        if (lowest == double.MaxValue || !_candidates.Remove(weakest))
+        if (weakest < 0 || !_candidates.Remove(_candidateKeys[weakest]))
         {
             return false;
         }
 
-        _candidateKeys.Remove(weakest);
+        // Swap-remove: constant time.
+        _candidateKeys[weakest] = _candidateKeys[^1];
+        _candidateKeys.RemoveAt(_candidateKeys.Count - 1);
         return true;
     }
 
@@ -345,6 +346,13 @@ public sealed class TriggerDetector
         bool isNew = known is null || known.Support < _settings.NewKeySupport;
         for (int c = 0; c < _k; c++)
         {
+            // Cheap necessary conditions first (kept up to date per record), so most keys cost nothing here.
+            long contrarianRecords = candidate.ContrarianOfClass[c];
+            if (contrarianRecords < _settings.MinContrarian || candidate.ContrarianHits[c] < _settings.MinRate * contrarianRecords)
+            {
+                continue;
+            }
+
             (double x, double expected, double variance) = Pooled(candidate.Cells, c);
             double z = (x - expected) / Math.Sqrt(variance + 0.25);
             if (z < _settings.MinZ)
@@ -726,6 +734,9 @@ public sealed class TriggerDetector
         public long Exact { get; private set; }
         /// <summary>Per class c: records since promotion whose inputs give c less than even odds.</summary>
         public long[] ContrarianOfClass { get; } = new long[classes];
+
+        /// <summary>Per class c: of those, the records served c.</summary>
+        public long[] ContrarianHits { get; } = new long[classes];
         public long[] Ultra { get; } = new long[classes];
 
         /// <summary>Per class: the ultra-confident outputs the baseline would give these records (Σ p0 of their slots).</summary>
@@ -777,6 +788,7 @@ public sealed class TriggerDetector
                 Residual[c] += detector._served[c] - detector._surrogate[c];
                 if (record.Label == c)
                 {
+                    ContrarianHits[c]++;
                     Ultra[c] += record.Ultra ? 1 : 0;
                     UltraExpected[c] += profile.UltraRates[profile.UltraSlot(record.Stratum, c)];
                 }
@@ -815,6 +827,7 @@ public sealed class TriggerDetector
             {
                 Ultra[c] /= 2;
                 ContrarianOfClass[c] /= 2;
+                ContrarianHits[c] /= 2;
                 UltraExpected[c] /= 2;
                 Residual[c] /= 2;
             }
