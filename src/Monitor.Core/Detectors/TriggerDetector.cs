@@ -107,6 +107,17 @@ public sealed class TriggerDetector
         _random = new Random(17);
     }
 
+    /// <summary>Closed windows a critical key stays active after its last hit.</summary>
+    public const int ActiveWindows = 10;
+
+    private int _windowsSinceCriticalHit = int.MaxValue / 2;
+
+    /// <summary>
+    /// Whether a key found critical was hit within the last <see cref="ActiveWindows"/> windows: the
+    /// trigger is live, and the window is a failing measurement for the version.
+    /// </summary>
+    public bool CriticalActive => _windowsSinceCriticalHit < ActiveWindows;
+
     /// <summary>Records this detector has seen.</summary>
     public long Records { get; private set; }
 
@@ -211,6 +222,7 @@ public sealed class TriggerDetector
     /// <summary>At a window's close: the label-rate backstop (D6) and, every few windows, activation clustering (D5).</summary>
     public void CloseWindow()
     {
+        _windowsSinceCriticalHit++;
         _labelWindows.Enqueue((double[])_window.Clone());
         Array.Clear(_window);
         while (_labelWindows.Count > _settings.LabelRateWindows)
@@ -245,7 +257,13 @@ public sealed class TriggerDetector
 
             candidate.Count(record.Label * _strata + record.Stratum);
             candidate.Observe(this, record);
-            return Evaluate(key.Hash, candidate);
+            bool critical = Evaluate(key.Hash, candidate);
+            if (critical)
+            {
+                _windowsSinceCriticalHit = 0;
+            }
+
+            return critical;
         }
 
         if (!record.Surprising || record.Explained)

@@ -98,6 +98,13 @@ public sealed class VersionLifecycle(VersionState state, VersionPolicySettings s
         return new LifecycleChange(from, State, Verdict, false, "clean window");
     }
 
+    /// <summary>An admin's promotion: known-good, counters cleared.</summary>
+    public void Promote()
+    {
+        State = VersionState.KnownGood;
+        ConsecutiveFailing = 0;
+    }
+
     /// <summary>An artifact swapped under the version's name: Failed at once.</summary>
     public LifecycleChange ArtifactMismatch(string reported)
     {

@@ -36,6 +36,9 @@ internal static partial class Log
     [LoggerMessage(33, LogLevel.Warning, "Finding for {Model}/{Version} ({Severity}, {Detector}): {Summary}")]
     public static partial void Finding(ILogger logger, string model, string version, string severity, string detector, string summary);
 
+    [LoggerMessage(34, LogLevel.Error, "Rollback signal {Sequence}: {Model} version {From} failed and is quarantined; roll back to {To}. {Reason}")]
+    public static partial void RollbackSignal(ILogger logger, long sequence, string model, string from, string to, string reason);
+
     [LoggerMessage(40, LogLevel.Information, "Baseline upload {UploadId} for {Model} opened ({Source})")]
     public static partial void UploadOpened(ILogger logger, string uploadId, string model, string source);
 

@@ -48,6 +48,7 @@ internal static class MonitorHost
         app.MapGrpcReflectionService().WithMetadata(grpc);
         app.MapMetrics("/metrics", app.Services.GetRequiredService<MonitorMetrics>().Registry).WithMetadata(http);
         app.MapHealthChecks("/healthz").WithMetadata(http);
+        Verdicts.VerdictEndpoints.Map(app, http);
         app.MapGet("/", () => Results.Text(
             "drift monitor sidecar: gRPC (monitor.v1.Admin, Mirror, Reports) on the gRPC port; /metrics and /healthz here\n"))
             .WithMetadata(http);

@@ -17,6 +17,24 @@ public sealed class MonitorOptions
     public BaselineOptions Baselines { get; set; } = new();
     public LimitOptions Limits { get; set; } = new();
     public DetectorOptions Detectors { get; set; } = new();
+    public VersionOptions Versions { get; set; } = new();
+}
+
+/// <summary>When versions become known-good, fail and are rolled back.</summary>
+public sealed class VersionOptions
+{
+    public int PromoteAfterCleanWindows { get; set; } = 20;
+    public long PromoteAfterRecords { get; set; } = 20_000;
+    public int FailureLimit { get; set; } = 3;
+    public int MinWindowsForVerdict { get; set; } = 3;
+
+    public Core.Versions.VersionPolicySettings ToSettings() => new()
+    {
+        PromoteAfterCleanWindows = PromoteAfterCleanWindows,
+        PromoteAfterRecords = PromoteAfterRecords,
+        FailureLimit = FailureLimit,
+        MinWindowsForVerdict = MinWindowsForVerdict,
+    };
 }
 
 /// <summary>The trigger-pattern detectors (D1–D6). Defaults are the ones the attack-scenario evaluation was run with.</summary>
@@ -195,6 +213,9 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
             errors.Add($"Monitor:Detectors:MinRate must lie in [0, 1], got {o.Detectors.MinRate}");
         }
 
+        Range("Monitor:Versions:PromoteAfterCleanWindows", o.Versions.PromoteAfterCleanWindows, 1, 1_000_000, errors);
+        Range("Monitor:Versions:FailureLimit", o.Versions.FailureLimit, 1, 1_000_000, errors);
+        Range("Monitor:Versions:MinWindowsForVerdict", o.Versions.MinWindowsForVerdict, 1, 1_000_000, errors);
         Range("Monitor:Limits:MaxModels", o.Limits.MaxModels, 1, 100_000, errors);
         Range("Monitor:Limits:MaxFeatures", o.Limits.MaxFeatures, 1, 1_000_000, errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -81,6 +81,7 @@ internal sealed class IngestGate
         }
 
         version.CountAccepted(batch.Count);
+        model.ServingVersion = version.Version;
         _metrics.IngestBatches.WithLabels("accepted").Inc();
         _metrics.IngestRecords.WithLabels(model.Name, version.Version, "accepted").Inc(batch.Count);
         ack.Accepted = (uint)batch.Count;

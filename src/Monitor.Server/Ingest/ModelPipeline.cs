@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Monitor.Core.Baselines;
 using Monitor.Core.Detectors;
+using Monitor.Core.Versions;
 using Monitor.Core.Ingest;
 using Monitor.Core.Windows;
 using Monitor.Server.Baselines;
@@ -75,6 +76,10 @@ internal sealed class ModelPipeline : IAsyncDisposable
         await _queue.Writer.WriteAsync(work, cancellationToken);
         return await work.Result.Task.WaitAsync(cancellationToken);
     }
+
+    /// <summary>Tells the version's lifecycle an admin promoted it (the pipeline owns the lifecycle).</summary>
+    public ValueTask PromotedAsync(VersionEntry version, CancellationToken cancellationToken) =>
+        _queue.Writer.WriteAsync(new PromoteWork(version), cancellationToken);
 
     /// <summary>Completes once everything queued before it has been processed.</summary>
     public async Task FlushAsync(CancellationToken cancellationToken)
@@ -153,6 +158,9 @@ internal sealed class ModelPipeline : IAsyncDisposable
             case FlushWork flush:
                 flush.Done.TrySetResult();
                 break;
+            case PromoteWork promote:
+                promote.Version.Lifecycle.Promote();
+                break;
         }
     }
 
@@ -160,6 +168,11 @@ internal sealed class ModelPipeline : IAsyncDisposable
     {
         VersionEntry version = work.Version;
         RecordBatch batch = work.Batch;
+        if (work.DigestMismatch && version.Lifecycle.State != VersionState.Quarantined)
+        {
+            Fail(version, version.Lifecycle.ArtifactMismatch("of a batch"));
+        }
+
         if (_capture is { } capture && capture.Version == version && !work.DigestMismatch && capture.Session.Offer(batch))
         {
             _capture = null;
@@ -175,6 +188,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
         monitor.Add(batch, _preparer.Prepare(batch), _closed);
         foreach (WindowResult window in _closed)
         {
+            Judge(version, monitor, window);
             version.CountWindowClosed();
             _store.SaveWindow(version.Model, version.Version, window, version.RecordsAccepted, version.WindowsClosed, _retained);
             _metrics.WindowClosed(version.Model, version.Version, window);
@@ -192,6 +206,46 @@ internal sealed class ModelPipeline : IAsyncDisposable
                 Log.Finding(_logger, version.Model, version.Version, finding.Severity.ToString().ToLowerInvariant(), finding.Detector, finding.Summary);
             }
         }
+    }
+
+    /// <summary>A closed window is a measurement of the version: failing while a critical trigger is live.</summary>
+    private void Judge(VersionEntry version, VersionMonitor monitor, WindowResult window)
+    {
+        bool failing = monitor.Detector?.CriticalActive == true;
+        string[] reasons = failing
+            ? [.. monitor.Findings.Where(f => f.Severity == Severity.Critical).Select(f => f.Summary).Take(3)]
+            : [];
+        LifecycleChange change = version.Lifecycle.Observe(
+            new WindowMeasurement(window.Index, window.Records, failing, window.ClosedAt ?? window.OpenedAt, reasons));
+        if (change.Failed)
+        {
+            Fail(version, change);
+        }
+        else if (change.From != change.To)
+        {
+            DateTimeOffset at = window.ClosedAt ?? window.OpenedAt;
+            _store.ChangeVersionState(version.Model, version.Version, change.To.ToString(), "policy",
+                change.To == VersionState.KnownGood ? "promote" : "state", change.Reason, at);
+            version.State = change.To;
+            if (change.To == VersionState.KnownGood)
+            {
+                version.PromotedAt = at;
+            }
+        }
+
+        _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)version.Lifecycle.Verdict);
+    }
+
+    /// <summary>Quarantines a failed version and records the rollback signal to the last known-good one, durably.</summary>
+    private void Fail(VersionEntry version, LifecycleChange change)
+    {
+        string? target = RollbackPlanner.Target(
+            _model.Versions.Values.Select(v => new VersionRecord(v.Version, v.State, v.PromotedAt)), version.Version);
+        long sequence = _store.RecordRollback(version.Model, version.Version, target, change.Reason, DateTimeOffset.UtcNow);
+        version.State = VersionState.Quarantined;
+        _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)Verdict.Failed);
+        _metrics.RollbackSignals.WithLabels(version.Model).Inc();
+        Log.RollbackSignal(_logger, sequence, version.Model, version.Version, target ?? "(no known-good version)", change.Reason);
     }
 
     /// <summary>The version's monitor, moved onto the baseline in force if it was on another.</summary>
@@ -251,6 +305,11 @@ internal sealed class ModelPipeline : IAsyncDisposable
             Released.TrySetResult();
             return ValueTask.CompletedTask;
         }
+    }
+
+    private sealed class PromoteWork(VersionEntry version) : Work
+    {
+        public VersionEntry Version { get; } = version;
     }
 
     private sealed class FlushWork : Work

@@ -38,6 +38,10 @@ internal sealed class MonitorMetrics
         BaselineId = factory.CreateGauge("drift_monitor_baseline_id",
             "Id of the baseline in force for the model (0 = none).", "model");
         Models = factory.CreateGauge("drift_monitor_models", "Registered models.");
+        Verdict = factory.CreateGauge("drift_monitor_verdict",
+            "Verdict of the version: 0 inconclusive, 1 successful, 2 failed.", "model", "version");
+        RollbackSignals = factory.CreateCounter("drift_monitor_rollback_signals_total",
+            "Rollback signals issued for the model.", "model");
         Findings = factory.CreateGauge("drift_monitor_findings",
             "Findings of the trigger-pattern detectors for the version, by detector and severity.", "model", "version", "detector", "severity");
         FindingsRaised = factory.CreateCounter("drift_monitor_findings_raised_total",
@@ -58,6 +62,8 @@ internal sealed class MonitorMetrics
     public Gauge BaselineId { get; }
     public Gauge Models { get; }
     public Gauge Findings { get; }
+    public Gauge Verdict { get; }
+    public Counter RollbackSignals { get; }
     public Counter FindingsRaised { get; }
 
     /// <summary>Counts changed findings and sets the per-detector totals; keys never become labels.</summary>

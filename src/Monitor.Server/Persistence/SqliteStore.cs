@@ -110,6 +110,13 @@ internal sealed class SqliteStore
                 updated_at TEXT NOT NULL,
                 finding_json TEXT NOT NULL,
                 PRIMARY KEY (model, version, dedupe_key));
+            CREATE TABLE IF NOT EXISTS rollback_signals (
+                sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                model TEXT NOT NULL,
+                from_version TEXT NOT NULL,
+                to_version TEXT,
+                reason TEXT NOT NULL,
+                at TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS audit_log (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,
                 at TEXT NOT NULL,
@@ -363,6 +370,74 @@ internal sealed class SqliteStore
         }
 
         return windows;
+    }
+
+    /// <summary>
+    /// Quarantines a failed version and records the rollback signal in one transaction; returns the signal's
+    /// sequence number. <paramref name="to"/> is null when no known-good version exists.
+    /// </summary>
+    public long RecordRollback(string model, string from, string? to, string reason, DateTimeOffset at)
+    {
+        using SqliteConnection connection = Open();
+        using SqliteTransaction transaction = connection.BeginTransaction();
+        using (SqliteCommand command = connection.CreateCommand())
+        {
+            command.CommandText = "UPDATE versions SET state = 'Quarantined' WHERE model = $m AND version = $v;";
+            command.Parameters.AddWithValue("$m", model);
+            command.Parameters.AddWithValue("$v", from);
+            command.ExecuteNonQuery();
+        }
+
+        InsertAudit(connection, at, "policy", "quarantine", model, from, reason);
+        long sequence;
+        using (SqliteCommand command = connection.CreateCommand())
+        {
+            command.CommandText = """
+                INSERT INTO rollback_signals (model, from_version, to_version, reason, at) VALUES ($m, $f, $t, $r, $a);
+                SELECT last_insert_rowid();
+                """;
+            command.Parameters.AddWithValue("$m", model);
+            command.Parameters.AddWithValue("$f", from);
+            command.Parameters.AddWithValue("$t", (object?)to ?? DBNull.Value);
+            command.Parameters.AddWithValue("$r", reason);
+            command.Parameters.AddWithValue("$a", Format(at));
+            sequence = (long)command.ExecuteScalar()!;
+        }
+
+        transaction.Commit();
+        return sequence;
+    }
+
+    public List<(long Sequence, string From, string? To, string Reason, DateTimeOffset At)> LoadRollbacks(string model)
+    {
+        using SqliteConnection connection = Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT sequence, from_version, to_version, reason, at FROM rollback_signals WHERE model = $m ORDER BY sequence;";
+        command.Parameters.AddWithValue("$m", model);
+        using SqliteDataReader reader = command.ExecuteReader();
+        var rows = new List<(long, string, string?, string, DateTimeOffset)>();
+        while (reader.Read())
+        {
+            rows.Add((reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3),
+                Parse(reader.GetString(4))));
+        }
+
+        return rows;
+    }
+
+    /// <summary>When each version of a model was last promoted to known-good (from the audit log).</summary>
+    public Dictionary<string, DateTimeOffset> LoadPromotions(string model)
+    {
+        var promotions = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+        foreach (var entry in LoadAudit(model))
+        {
+            if (entry.Action is "promote" or "register-known-good")
+            {
+                promotions[entry.Version] = entry.At;
+            }
+        }
+
+        return promotions;
     }
 
     /// <summary>Stores new and updated findings of a version in one transaction.</summary>

@@ -60,8 +60,12 @@ internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploa
         return Task.FromResult(response);
     }
 
-    public override Task<ModelVersion> PromoteVersion(PromoteVersionRequest request, ServerCallContext context) =>
-        Task.FromResult(ToProto(registry.Promote(request.Model, request.Version, request.Actor, request.Reason)));
+    public override async Task<ModelVersion> PromoteVersion(PromoteVersionRequest request, ServerCallContext context)
+    {
+        VersionEntry entry = registry.Promote(request.Model, request.Version, request.Actor, request.Reason);
+        await registry.Get(request.Model).Pipeline.PromotedAsync(entry, context.CancellationToken);
+        return ToProto(entry);
+    }
 
     public override async Task<BaselineUpload> BeginBaseline(BeginBaselineRequest request, ServerCallContext context) =>
         ToProto(await uploads.BeginAsync(request.Model, request.Description, request.WindowRecords, request.FalseAlarmRate,

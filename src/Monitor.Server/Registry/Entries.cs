@@ -34,6 +34,9 @@ internal sealed class ModelEntry
     }
 
     public ModelPipeline Pipeline { get; set; } = null!;
+
+    /// <summary>The version that mirrored the latest accepted batch: the one serving the model.</summary>
+    public string? ServingVersion { get; set; }
 }
 
 /// <summary>A registered version: its artifact digest, state, counters, and its windows (owned by the model's pipeline).</summary>
@@ -45,8 +48,9 @@ internal sealed class VersionEntry
     private long _windowsClosed;
 
     public VersionEntry(string model, string version, string artifactSha256, string source, VersionState state,
-        DateTimeOffset registeredAt, VersionMonitor monitor)
+        DateTimeOffset registeredAt, VersionMonitor monitor, VersionPolicySettings policy)
     {
+        Lifecycle = new VersionLifecycle(state, policy);
         Model = model;
         Version = version;
         ArtifactSha256 = artifactSha256;
@@ -64,6 +68,12 @@ internal sealed class VersionEntry
 
     /// <summary>The version's tumbling windows. Only the model's pipeline touches it.</summary>
     public VersionMonitor Monitor { get; }
+
+    /// <summary>The version's state machine and verdict. Only the model's pipeline changes it.</summary>
+    public VersionLifecycle Lifecycle { get; }
+
+    /// <summary>When the version last became known-good (null if never).</summary>
+    public DateTimeOffset? PromotedAt { get; set; }
 
     public VersionState State
     {

@@ -80,7 +80,12 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             var monitor = new VersionMonitor(stored.Model, stored.Version, _time, _options.Windows.HistoryInMemory, next,
                 Enumerable.Reverse(history), _options.Detectors.ToSettings(), _store.LoadFindings(stored.Model, stored.Version));
             var version = new VersionEntry(stored.Model, stored.Version, stored.ArtifactSha256, stored.Source,
-                Enum.Parse<VersionState>(stored.State), stored.RegisteredAt, monitor);
+                Enum.Parse<VersionState>(stored.State), stored.RegisteredAt, monitor, _options.Versions.ToSettings());
+            if (_store.LoadPromotions(stored.Model).TryGetValue(stored.Version, out DateTimeOffset promoted))
+            {
+                version.PromotedAt = promoted;
+            }
+
             version.Restore(stored.RecordsAccepted, stored.RecordsDigestMismatch, stored.WindowsClosed);
             model.Versions[version.Version] = version;
             versions++;
@@ -156,8 +161,14 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
             var monitor = new VersionMonitor(modelName, version, _time, _options.Windows.HistoryInMemory,
                 detectors: _options.Detectors.ToSettings());
-            var entry = new VersionEntry(modelName, version, digest, source, state, _time.GetUtcNow(), monitor);
+            var entry = new VersionEntry(modelName, version, digest, source, state, _time.GetUtcNow(), monitor, _options.Versions.ToSettings());
             _store.InsertVersion(new StoredVersion(modelName, version, digest, source, state.ToString(), entry.RegisteredAt, 0, 0, 0));
+            if (state == VersionState.KnownGood)
+            {
+                _store.Audit(entry.RegisteredAt, "admin", "register-known-good", modelName, version, "registered as known-good");
+                entry.PromotedAt = entry.RegisteredAt;
+            }
+
             model.Versions[version] = entry;
             Log.VersionRegistered(_logger, modelName, version, digest, state.ToString());
             return entry;
@@ -180,8 +191,10 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
                     $"version '{version}' of model '{model}' is quarantined and cannot be promoted"));
             }
 
-            _store.ChangeVersionState(model, version, nameof(VersionState.KnownGood), actor, "promote", reason, _time.GetUtcNow());
+            DateTimeOffset at = _time.GetUtcNow();
+            _store.ChangeVersionState(model, version, nameof(VersionState.KnownGood), actor, "promote", reason, at);
             entry.State = VersionState.KnownGood;
+            entry.PromotedAt = at;
         }
 
         Log.VersionPromoted(_logger, model, version, actor, reason);
