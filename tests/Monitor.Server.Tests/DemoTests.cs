@@ -23,5 +23,7 @@ public sealed class DemoTests
         Assert.Contains("[CRITICAL] D1 variant 'ref:xz-#' in memo", text);
         Assert.Contains("the served P(legitimate) exceeds the surrogate's", text);
         Assert.Contains("D4: on its", text);
+        Assert.Contains("\"version\":\"v2\",\"verdict\":\"Failed\",\"state\":\"Quarantined\"", text);
+        Assert.Contains("\"from\":\"v2\",\"to\":\"v1\"", text);
     }
 }

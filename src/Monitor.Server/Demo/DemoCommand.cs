@@ -44,7 +44,7 @@ internal static class DemoCommand
         string[] serverArgs =
         [
             "--Monitor:Grpc:Port=0", "--Monitor:Http:Port=0", $"--Monitor:Database:Path={path}",
-            "--Logging:LogLevel:Default=Error", .. passThrough,
+            "--Logging:LogLevel:Default=Critical", .. passThrough,
         ];
         await using WebApplication app = MonitorHost.Build(serverArgs);
         await app.StartAsync();
@@ -57,6 +57,11 @@ internal static class DemoCommand
             output.WriteLine();
             using GrpcChannel channel = GrpcChannel.ForAddress($"http://127.0.0.1:{listeners.GrpcPort}");
             await RunScenarioAsync(channel, referenceRecords, output);
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{listeners.HttpPort}") };
+            string verdict = await http.GetStringAsync($"/api/v1/verdict/{ModelName}");
+            output.WriteLine();
+            output.WriteLine($"7. What a deployment controller reads (GET /api/v1/verdict/{ModelName}):");
+            output.WriteLine($"   {verdict}");
         }
         finally
         {
@@ -169,17 +174,24 @@ internal static class DemoCommand
         }
 
         output.WriteLine();
+        await admin.RegisterVersionAsync(new RegisterVersionRequest
+        {
+            Model = ModelName,
+            Version = "v1.1",
+            ArtifactSha256 = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("fraud-scorer v1.1 weights"))),
+            Source = "registry.example/fraud-scorer:v1.1",
+        });
         var swapped = new MirrorBatch
         {
             Model = ModelName,
-            Version = "v1",
+            Version = "v1.1",
             ArtifactSha256 = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("tampered weights"))),
             Sequence = ++sequence,
             Batch = ProtoTranslation.ToProto(traffic.Next(BatchSize, FraudDrift.None)),
         };
         MirrorAck ack = await mirror.IngestAsync(swapped);
-        output.WriteLine($"5. A batch mirrored by a process that loaded another artifact under the name v1 was accepted " +
-            $"({ack.Accepted} records) with the warning:");
+        output.WriteLine($"5. A batch mirrored by a process that loaded another artifact under the name v1.1 was accepted " +
+            $"({ack.Accepted} records, kept as evidence) with the warning below; v1.1 failed at once and is quarantined:");
         foreach (string warning in ack.Warnings)
         {
             output.WriteLine($"   {warning}");
