@@ -24,6 +24,7 @@ internal sealed record VersionSnapshot(CompiledBaseline? Baseline, WindowResult?
 internal sealed class ModelPipeline : IAsyncDisposable
 {
     private readonly ModelEntry _model;
+    private readonly TimeProvider _time;
     private readonly SqliteStore _store;
     private readonly MonitorMetrics _metrics;
     private readonly ILogger _logger;
@@ -35,8 +36,10 @@ internal sealed class ModelPipeline : IAsyncDisposable
     private BatchPreparer? _preparer;
     private CaptureWork? _capture;
 
-    public ModelPipeline(ModelEntry model, SqliteStore store, MonitorMetrics metrics, ILogger logger, int capacity, int retained)
+    public ModelPipeline(ModelEntry model, SqliteStore store, MonitorMetrics metrics, ILogger logger, int capacity, int retained,
+        TimeProvider time)
     {
+        _time = time;
         _model = model;
         _store = store;
         _metrics = metrics;
@@ -241,7 +244,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
     {
         string? target = RollbackPlanner.Target(
             _model.Versions.Values.Select(v => new VersionRecord(v.Version, v.State, v.PromotedAt)), version.Version);
-        long sequence = _store.RecordRollback(version.Model, version.Version, target, change.Reason, DateTimeOffset.UtcNow);
+        long sequence = _store.RecordRollback(version.Model, version.Version, target, change.Reason, _time.GetUtcNow());
         version.State = VersionState.Quarantined;
         _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)Verdict.Failed);
         _metrics.RollbackSignals.WithLabels(version.Model).Inc();

@@ -232,7 +232,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
     private void StartPipeline(ModelEntry model)
     {
         model.Pipeline = new ModelPipeline(model, _store, _metrics, _loggers.CreateLogger<ModelPipeline>(),
-            _options.Ingest.QueueCapacity, _options.Windows.HistoryRetained);
+            _options.Ingest.QueueCapacity, _options.Windows.HistoryRetained, _time);
     }
 
     private static void CheckName(string field, string name)
