@@ -44,6 +44,7 @@ internal static class MonitorHost
         app.MapGrpcService<AdminService>().WithMetadata(grpc);
         app.MapGrpcService<MirrorService>().WithMetadata(grpc);
         app.MapGrpcService<ReportService>().WithMetadata(grpc);
+        app.MapGrpcService<Verdicts.RollbackService>().WithMetadata(grpc);
         app.MapGrpcHealthChecksService().WithMetadata(grpc);
         app.MapGrpcReflectionService().WithMetadata(grpc);
         app.MapMetrics("/metrics", app.Services.GetRequiredService<MonitorMetrics>().Registry).WithMetadata(http);
@@ -66,6 +67,7 @@ internal static class MonitorHost
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<BaselineUploads>();
         services.AddSingleton<IngestGate>();
+        services.AddSingleton<Verdicts.RollbackSignalHub>();
         services.AddHostedService<MonitorLifetime>();
 
         services.AddGrpc(grpc =>

@@ -25,6 +25,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
 {
     private readonly ModelEntry _model;
     private readonly TimeProvider _time;
+    private readonly Verdicts.RollbackSignalHub _rollbacks;
     private readonly SqliteStore _store;
     private readonly MonitorMetrics _metrics;
     private readonly ILogger _logger;
@@ -37,9 +38,10 @@ internal sealed class ModelPipeline : IAsyncDisposable
     private CaptureWork? _capture;
 
     public ModelPipeline(ModelEntry model, SqliteStore store, MonitorMetrics metrics, ILogger logger, int capacity, int retained,
-        TimeProvider time)
+        TimeProvider time, Verdicts.RollbackSignalHub rollbacks)
     {
         _time = time;
+        _rollbacks = rollbacks;
         _model = model;
         _store = store;
         _metrics = metrics;
@@ -244,7 +246,9 @@ internal sealed class ModelPipeline : IAsyncDisposable
     {
         string? target = RollbackPlanner.Target(
             _model.Versions.Values.Select(v => new VersionRecord(v.Version, v.State, v.PromotedAt)), version.Version);
-        long sequence = _store.RecordRollback(version.Model, version.Version, target, change.Reason, _time.GetUtcNow());
+        DateTimeOffset at = _time.GetUtcNow();
+        long sequence = _store.RecordRollback(version.Model, version.Version, target, change.Reason, at);
+        _rollbacks.Publish(new StoredRollback(sequence, version.Model, version.Version, target, change.Reason, at, null));
         version.State = VersionState.Quarantined;
         _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)Verdict.Failed);
         _metrics.RollbackSignals.WithLabels(version.Model).Inc();

@@ -12,6 +12,9 @@ namespace Monitor.Server.Persistence;
 /// <summary>A registered model as stored.</summary>
 internal sealed record StoredModel(string Name, ModelSchema Schema, string Description, DateTimeOffset RegisteredAt, long BaselineId);
 
+/// <summary>A rollback signal as stored.</summary>
+internal sealed record StoredRollback(long Sequence, string Model, string From, string? To, string Reason, DateTimeOffset At, string? AcknowledgedBy);
+
 /// <summary>A registered version as stored, with its counters.</summary>
 internal sealed record StoredVersion(
     string Model, string Version, string ArtifactSha256, string Source, string State, DateTimeOffset RegisteredAt,
@@ -116,7 +119,8 @@ internal sealed class SqliteStore
                 from_version TEXT NOT NULL,
                 to_version TEXT,
                 reason TEXT NOT NULL,
-                at TEXT NOT NULL);
+                at TEXT NOT NULL,
+                acknowledged_by TEXT);
             CREATE TABLE IF NOT EXISTS audit_log (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,
                 at TEXT NOT NULL,
@@ -408,21 +412,58 @@ internal sealed class SqliteStore
         return sequence;
     }
 
-    public List<(long Sequence, string From, string? To, string Reason, DateTimeOffset At)> LoadRollbacks(string model)
+    public List<(long Sequence, string From, string? To, string Reason, DateTimeOffset At)> LoadRollbacks(string model) =>
+        [.. LoadRollbackSignals(model, 0).Select(r => (r.Sequence, r.From, r.To, r.Reason, r.At))];
+
+    /// <summary>Rollback signals after a sequence number, of one model or (empty) of all, in order.</summary>
+    public List<StoredRollback> LoadRollbackSignals(string model, long afterSequence)
     {
         using SqliteConnection connection = Open();
         using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "SELECT sequence, from_version, to_version, reason, at FROM rollback_signals WHERE model = $m ORDER BY sequence;";
+        command.CommandText = """
+            SELECT sequence, model, from_version, to_version, reason, at, acknowledged_by FROM rollback_signals
+            WHERE sequence > $s AND ($m = '' OR model = $m) ORDER BY sequence;
+            """;
+        command.Parameters.AddWithValue("$s", afterSequence);
         command.Parameters.AddWithValue("$m", model);
         using SqliteDataReader reader = command.ExecuteReader();
-        var rows = new List<(long, string, string?, string, DateTimeOffset)>();
+        var rows = new List<StoredRollback>();
         while (reader.Read())
         {
-            rows.Add((reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3),
-                Parse(reader.GetString(4))));
+            rows.Add(new StoredRollback(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3),
+                reader.GetString(4), Parse(reader.GetString(5)), reader.IsDBNull(6) ? null : reader.GetString(6)));
         }
 
         return rows;
+    }
+
+    /// <summary>Marks a rollback signal acknowledged and audits who and why; null when there is no such signal.</summary>
+    public StoredRollback? AcknowledgeRollback(long sequence, string actor, string reason, DateTimeOffset at)
+    {
+        using (SqliteConnection connection = Open())
+        {
+            using SqliteTransaction transaction = connection.BeginTransaction();
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = "UPDATE rollback_signals SET acknowledged_by = $a WHERE sequence = $s RETURNING model, from_version;";
+            command.Parameters.AddWithValue("$a", actor);
+            command.Parameters.AddWithValue("$s", sequence);
+            using (SqliteDataReader reader = command.ExecuteReader())
+            {
+                if (!reader.Read())
+                {
+                    return null;
+                }
+
+                string model = reader.GetString(0);
+                string version = reader.GetString(1);
+                reader.Close();
+                InsertAudit(connection, at, actor, "acknowledge-rollback", model, version, reason);
+            }
+
+            transaction.Commit();
+        }
+
+        return LoadRollbackSignals("", sequence - 1).FirstOrDefault(r => r.Sequence == sequence);
     }
 
     /// <summary>When each version of a model was last promoted to known-good (from the audit log).</summary>

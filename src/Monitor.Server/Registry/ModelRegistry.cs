@@ -28,10 +28,12 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
     private int _disposed;
+    private readonly Verdicts.RollbackSignalHub _rollbacks;
 
     public ModelRegistry(SqliteStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options, TimeProvider time,
-        ILoggerFactory loggers)
+        ILoggerFactory loggers, Verdicts.RollbackSignalHub rollbacks)
     {
+        _rollbacks = rollbacks;
         _store = store;
         _metrics = metrics;
         _options = options.Value;
@@ -232,7 +234,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
     private void StartPipeline(ModelEntry model)
     {
         model.Pipeline = new ModelPipeline(model, _store, _metrics, _loggers.CreateLogger<ModelPipeline>(),
-            _options.Ingest.QueueCapacity, _options.Windows.HistoryRetained, _time);
+            _options.Ingest.QueueCapacity, _options.Windows.HistoryRetained, _time, _rollbacks);
     }
 
     private static void CheckName(string field, string name)
