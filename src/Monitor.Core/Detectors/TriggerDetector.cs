@@ -130,9 +130,6 @@ public sealed class TriggerDetector
 
     public bool IsTracked(ulong hash) => _heavy.Contains(hash) || _candidates.ContainsKey(hash);
 
-    /// <summary>Whether the key has exact counts now.</summary>
-    public bool IsCandidate(ulong hash) => _candidates.ContainsKey(hash);
-
     /// <summary>Every finding so far, the most severe first.</summary>
     public IReadOnlyList<Finding> Findings =>
         [.. _findings.Values.OrderByDescending(f => f.Severity).ThenByDescending(f => f.Z)];
@@ -251,7 +248,6 @@ public sealed class TriggerDetector
             // keys that ride along with it: one trigger, one finding.
             if (record.Explained && !_raised.Contains(key.Hash))
             {
-                candidate.Explained++;
                 return false;
             }
 
@@ -766,9 +762,6 @@ public sealed class TriggerDetector
         public List<string> Examples { get; } = [];
         public Finding? Raised { get; set; }
         public long LastEvaluated { get; set; }
-
-        /// <summary>Records that also carried a key already found critical, left out of this key's evidence.</summary>
-        public long Explained { get; set; }
 
         /// <summary>The key's surprising occurrences before promotion, from the cell sketch (an overestimate).</summary>
         public long SurprisingBefore { get; set; }

@@ -193,7 +193,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
         monitor.Add(batch, _preparer.Prepare(batch), _closed);
         foreach (WindowResult window in _closed)
         {
-            Judge(version, monitor, window);
+            Measure(version, monitor, window);
             version.CountWindowClosed();
             _store.SaveWindow(version.Model, version.Version, window, version.RecordsAccepted, version.WindowsClosed, _retained);
             _metrics.WindowClosed(version.Model, version.Version, window);
@@ -214,7 +214,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
     }
 
     /// <summary>A closed window is a measurement of the version: failing while a critical trigger is live.</summary>
-    private void Judge(VersionEntry version, VersionMonitor monitor, WindowResult window)
+    private void Measure(VersionEntry version, VersionMonitor monitor, WindowResult window)
     {
         bool failing = monitor.Detector?.CriticalActive == true;
         string[] reasons = failing

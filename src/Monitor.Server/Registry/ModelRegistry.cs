@@ -70,6 +70,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             _models[model.Name] = model;
         }
 
+        var promotions = new Dictionary<string, Dictionary<string, DateTimeOffset>>(StringComparer.Ordinal);
         foreach (StoredVersion stored in _store.LoadVersions())
         {
             if (!_models.TryGetValue(stored.Model, out ModelEntry? model))
@@ -83,9 +84,15 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
                 Enumerable.Reverse(history), _options.Detectors.ToSettings(), _store.LoadFindings(stored.Model, stored.Version));
             var version = new VersionEntry(stored.Model, stored.Version, stored.ArtifactSha256, stored.Source,
                 Enum.Parse<VersionState>(stored.State), stored.RegisteredAt, monitor, _options.Versions.ToSettings());
-            if (_store.LoadPromotions(stored.Model).TryGetValue(stored.Version, out DateTimeOffset promoted))
+            if (!promotions.TryGetValue(stored.Model, out Dictionary<string, DateTimeOffset>? promoted))
             {
-                version.PromotedAt = promoted;
+                promoted = _store.LoadPromotions(stored.Model);
+                promotions[stored.Model] = promoted;
+            }
+
+            if (promoted.TryGetValue(stored.Version, out DateTimeOffset promotedAt))
+            {
+                version.PromotedAt = promotedAt;
             }
 
             version.Restore(stored.RecordsAccepted, stored.RecordsDigestMismatch, stored.WindowsClosed);
