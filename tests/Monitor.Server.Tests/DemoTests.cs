@@ -25,5 +25,9 @@ public sealed class DemoTests
         Assert.Contains("D4: on its", text);
         Assert.Contains("\"version\":\"v2\",\"verdict\":\"Failed\",\"state\":\"Quarantined\"", text);
         Assert.Contains("\"from\":\"v2\",\"to\":\"v1\"", text);
+        Assert.Matches(@"sequence \d+: roll fraud-scorer back from v2 to v1, issued by policy", text);
+        Assert.Matches(@"alert \d+ \[CRITICAL\] verdict", text);
+        Assert.Matches(@"alert \d+ \[CRITICAL\] trigger:D1", text);
+        Assert.Contains("answers 200: roll back", text);
     }
 }

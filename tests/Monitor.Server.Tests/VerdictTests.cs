@@ -34,7 +34,9 @@ public sealed class VerdictTests
             Assert.Equal("v2", failed.GetProperty("version").GetString());
             Assert.Equal("Failed", failed.GetProperty("verdict").GetString());
             Assert.Equal("Quarantined", failed.GetProperty("state").GetString());
-            JsonElement rollback = failed.GetProperty("rollback");
+            Assert.Equal("issued", failed.GetProperty("rollback").GetString());
+            Assert.True(failed.GetProperty("rollbackRecommended").GetBoolean());
+            JsonElement rollback = failed.GetProperty("latestSignal");
             Assert.Equal("v2", rollback.GetProperty("from").GetString());
             Assert.Equal("v1", rollback.GetProperty("to").GetString());
             Assert.Contains("consecutive failing windows", rollback.GetProperty("reason").GetString());
@@ -65,7 +67,8 @@ public sealed class VerdictTests
 
         JsonElement verdict = await Verdict(sidecar, $"/api/v1/verdict/{Sidecar.Model}/v1");
         Assert.Equal("Failed", verdict.GetProperty("verdict").GetString());
-        JsonElement rollback = verdict.GetProperty("rollback");
+        Assert.Equal("issued", verdict.GetProperty("rollback").GetString());
+        JsonElement rollback = verdict.GetProperty("latestSignal");
         Assert.Equal(JsonValueKind.Null, rollback.GetProperty("to").ValueKind);
         Assert.Contains("differs from the registered one", rollback.GetProperty("reason").GetString());
 

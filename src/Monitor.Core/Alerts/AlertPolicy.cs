@@ -31,6 +31,12 @@ public sealed record Alert
 
     /// <summary>Windows in which the problem was seen.</summary>
     public required int Windows { get; init; }
+
+    /// <summary>1 for the first alert of a dedupe key; a problem back after the cooldown opens episode 2, and so on.</summary>
+    public int Episode { get; init; } = 1;
+
+    /// <summary>Raised between windows (a failed verdict, an artifact swap, a held rollback): it lasts until someone acts, not until a clean window.</summary>
+    public bool Raised { get; init; }
 }
 
 /// <summary>Hysteresis and cooldown of alerts.</summary>
@@ -62,7 +68,11 @@ public sealed class AlertPolicy(string model, string version, AlertPolicySetting
         .ToDictionary(t => t.Key, t => t.Value.Alert!, StringComparer.Ordinal);
 
     /// <summary>Applies a closed window's signals; returns the alerts that fired, grew or resolved.</summary>
-    public IReadOnlyList<Alert> Observe(IReadOnlyCollection<Signal> signals, DateTimeOffset at)
+    /// <param name="countAbsence">
+    /// False for a window too small to judge (closed by time): problems it does not show are not counted as
+    /// gone, so they neither resolve nor reset their run.
+    /// </param>
+    public IReadOnlyList<Alert> Observe(IReadOnlyCollection<Signal> signals, DateTimeOffset at, bool countAbsence = true)
     {
         var changed = new List<Alert>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -97,6 +107,7 @@ public sealed class AlertPolicy(string model, string version, AlertPolicySetting
             {
                 tracked.Alert = new Alert
                 {
+                    Episode = (alert?.Episode ?? 0) + 1,
                     DedupeKey = signal.DedupeKey,
                     Model = model,
                     Version = version,
@@ -114,7 +125,7 @@ public sealed class AlertPolicy(string model, string version, AlertPolicySetting
 
         foreach ((string key, Tracked tracked) in _tracked)
         {
-            if (seen.Contains(key))
+            if (!countAbsence || tracked.Sticky || seen.Contains(key))
             {
                 continue;
             }
@@ -131,16 +142,100 @@ public sealed class AlertPolicy(string model, string version, AlertPolicySetting
         return changed;
     }
 
-    private Alert Grow(Alert alert, Signal signal, DateTimeOffset at) => alert with
+    /// <summary>
+    /// Raises a problem found between windows (an artifact swap, a failed verdict): it fires, or grows its
+    /// alert, at once; other alerts are untouched. Returns the alert.
+    /// </summary>
+    public Alert Raise(Signal signal, DateTimeOffset at)
+    {
+        if (!_tracked.TryGetValue(signal.DedupeKey, out Tracked? tracked))
+        {
+            tracked = new Tracked();
+            _tracked[signal.DedupeKey] = tracked;
+        }
+
+        tracked.Missed = 0;
+        tracked.Sticky = true;
+        Alert? alert = tracked.Alert;
+        tracked.Alert = alert switch
+        {
+            { State: AlertState.Firing } => Grow(alert, signal, at, windows: 0),
+            { State: AlertState.Resolved } when at - alert.ResolvedAt <= settings.Cooldown =>
+                Grow(alert with { State = AlertState.Firing, ResolvedAt = null }, signal, at, windows: 0),
+            _ => new Alert
+            {
+                Raised = true,
+                Episode = (alert?.Episode ?? 0) + 1,
+                DedupeKey = signal.DedupeKey,
+                Model = model,
+                Version = version,
+                Kind = signal.Kind,
+                Severity = signal.Severity,
+                State = AlertState.Firing,
+                FirstSeen = at,
+                LastSeen = at,
+                Evidence = [signal.Evidence],
+                Windows = 0,
+            },
+        };
+        return tracked.Alert;
+    }
+
+    /// <summary>
+    /// Resolves firing alerts raised between windows (the problems that last until someone acts: a failed
+    /// verdict, an artifact swap, a held rollback), those of the given keys or all; returns them.
+    /// </summary>
+    public IReadOnlyList<Alert> ResolveRaised(DateTimeOffset at, params string[] keys)
+    {
+        var resolved = new List<Alert>();
+        foreach ((string key, Tracked tracked) in _tracked)
+        {
+            if (tracked.Sticky && tracked.Alert is { State: AlertState.Firing } firing && (keys.Length == 0 || keys.Contains(key)))
+            {
+                tracked.Alert = firing with { State = AlertState.Resolved, ResolvedAt = at, LastSeen = at };
+                resolved.Add(tracked.Alert);
+            }
+        }
+
+        return resolved;
+    }
+
+    /// <summary>Takes up alerts stored before a restart, so they grow and resolve instead of firing again.</summary>
+    public void Restore(IEnumerable<Alert> alerts)
+    {
+        foreach (Alert alert in alerts)
+        {
+            if (!_tracked.TryGetValue(alert.DedupeKey, out Tracked? tracked))
+            {
+                tracked = new Tracked();
+                _tracked[alert.DedupeKey] = tracked;
+            }
+
+            if (tracked.Alert is null || alert.Episode >= tracked.Alert.Episode)
+            {
+                tracked.Alert = alert;
+                tracked.Sticky = alert.Raised;
+                tracked.Seen = alert.State == AlertState.Firing ? settings.FireAfterWindows : 0;
+            }
+        }
+    }
+
+    /// <summary>Records another sighting; evidence repeating the latest line is not added again.</summary>
+    private Alert Grow(Alert alert, Signal signal, DateTimeOffset at, int windows = 1) => alert with
     {
         LastSeen = at,
         Severity = (Severity)Math.Max((int)alert.Severity, (int)signal.Severity),
-        Evidence = [.. alert.Evidence.Append(signal.Evidence).TakeLast(settings.EvidenceKept)],
-        Windows = alert.Windows + 1,
+        Evidence = alert.Evidence.Count > 0 && alert.Evidence[^1] == signal.Evidence
+            ? alert.Evidence
+            : [.. alert.Evidence.Append(signal.Evidence).TakeLast(settings.EvidenceKept)],
+        Windows = alert.Windows + windows,
     };
 
     private sealed class Tracked
     {
+        /// <summary>Raised between windows: resolved only by <see cref="ResolveRaised"/>, never by absence.</summary>
+        public bool Sticky { get; set; }
+
         public int Seen { get; set; }
         public int Missed { get; set; }
         public Alert? Alert { get; set; }

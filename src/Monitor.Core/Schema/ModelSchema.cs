@@ -29,6 +29,12 @@ public sealed record ModelSchema
     public required string[] ClassLabels { get; init; }
     public int EmbeddingWidth { get; init; }
 
+    /// <summary>
+    /// Features (or output channels such as output.class) whose drift over its calibrated threshold fails a
+    /// window; drift elsewhere raises warnings only. A text field stands for its token-count channel.
+    /// </summary>
+    public string[] CriticalFeatures { get; init; } = [];
+
     /// <summary>Floats of output per record.</summary>
     public int OutputWidth => OutputKind == OutputKind.Classification ? ClassLabels.Length : 1;
 
@@ -89,7 +95,37 @@ public sealed record ModelSchema
             errors.Add($"schema.embedding_width: {EmbeddingWidth} is outside 0..65536");
         }
 
+        if (errors.Count == 0)
+        {
+            HashSet<string> channels = ChannelNames();
+            var critical = new HashSet<string>(StringComparer.Ordinal);
+            for (int i = 0; i < CriticalFeatures.Length; i++)
+            {
+                string name = CriticalFeatures[i];
+                if (!channels.Contains(name) && !TextFields.Contains(name, StringComparer.Ordinal))
+                {
+                    errors.Add($"schema.critical_features[{i}]: '{name}' is not a declared feature, text field or output channel " +
+                        $"(one of {string.Join(", ", channels.Order(StringComparer.Ordinal))})");
+                }
+                else if (!critical.Add(CriticalChannel(name)))
+                {
+                    errors.Add($"schema.critical_features[{i}]: '{name}' is listed twice");
+                }
+            }
+        }
+
         return errors;
+    }
+
+    /// <summary>The channel names whose drift fails a window.</summary>
+    public IReadOnlySet<string> CriticalChannels() => CriticalFeatures.Select(CriticalChannel).ToHashSet(StringComparer.Ordinal);
+
+    private string CriticalChannel(string name) => TextFields.Contains(name, StringComparer.Ordinal) ? name + ".tokens" : name;
+
+    private HashSet<string> ChannelNames()
+    {
+        ChannelLayout layout = ChannelLayout.For(this);
+        return [.. layout.Numeric.Select(c => c.Name).Concat(layout.Categorical.Select(c => c.Name))];
     }
 
     private static void CheckNames(string field, string[] names, HashSet<string> seen, List<string> errors, bool reservePrefix = true)

@@ -13,7 +13,12 @@ public enum Verdict
 }
 
 /// <summary>One window as the version policy sees it: a measurement that failed or not, and why.</summary>
-public sealed record WindowMeasurement(ulong Index, long Records, bool Failing, DateTimeOffset ClosedAt, IReadOnlyList<string> Reasons);
+/// <param name="Conclusive">
+/// False for a window closed by time before it filled: too little data to judge drift, so it neither
+/// fails (unless <paramref name="Failing"/> says so on other evidence) nor counts as clean.
+/// </param>
+public sealed record WindowMeasurement(ulong Index, long Records, bool Failing, DateTimeOffset ClosedAt, IReadOnlyList<string> Reasons,
+    bool Conclusive = true);
 
 /// <summary>When versions are trusted, failed and rolled back.</summary>
 public sealed record VersionPolicySettings
@@ -29,6 +34,12 @@ public sealed record VersionPolicySettings
 
     /// <summary>Windows judged before any verdict other than Inconclusive.</summary>
     public int MinWindowsForVerdict { get; init; } = 3;
+
+    /// <summary>
+    /// Records the consecutive failing windows must hold together before they fail the version: the least
+    /// evidence a rollback is issued on (inputs are attacker-controlled; a handful of records must not force one).
+    /// </summary>
+    public long MinFailingRecords { get; init; } = 1000;
 }
 
 /// <summary>What a window did to a version.</summary>
@@ -49,30 +60,47 @@ public sealed class VersionLifecycle(VersionState state, VersionPolicySettings s
     public long RecordsJudged { get; private set; }
     public long CleanRecords { get; private set; }
 
-    public Verdict Verdict => State == VersionState.Quarantined || ConsecutiveFailing >= settings.FailureLimit
+    /// <summary>Records in the current run of consecutive failing windows.</summary>
+    public long FailingRecords { get; private set; }
+
+    /// <summary>Whether the latest window was closed by time before it filled (traffic too low to judge now).</summary>
+    public bool LatestInconclusive { get; private set; }
+
+    public Verdict Verdict => State == VersionState.Quarantined
         ? Verdict.Failed
-        : WindowsJudged < settings.MinWindowsForVerdict ? Verdict.Inconclusive : Verdict.Successful;
+        : WindowsJudged < settings.MinWindowsForVerdict || LatestInconclusive || State == VersionState.Suspect
+            ? Verdict.Inconclusive
+            : Verdict.Successful;
 
     public LifecycleChange Observe(WindowMeasurement window)
     {
         VersionState from = State;
-        WindowsJudged++;
-        RecordsJudged += window.Records;
         if (State == VersionState.Quarantined)
         {
             return new LifecycleChange(from, State, Verdict.Failed, false, "quarantined");
         }
 
+        LatestInconclusive = !window.Conclusive && !window.Failing;
+        if (LatestInconclusive)
+        {
+            return new LifecycleChange(from, State, Verdict, false,
+                $"window {window.Index} closed by time with {window.Records} records: too few to judge");
+        }
+
+        WindowsJudged++;
+        RecordsJudged += window.Records;
         if (window.Failing)
         {
             ConsecutiveFailing++;
+            FailingRecords += window.Records;
             ConsecutiveClean = 0;
             CleanRecords = 0;
-            if (ConsecutiveFailing >= settings.FailureLimit)
+            if (ConsecutiveFailing >= settings.FailureLimit && FailingRecords >= settings.MinFailingRecords)
             {
                 State = VersionState.Quarantined;
                 return new LifecycleChange(from, State, Verdict.Failed, true,
-                    $"{ConsecutiveFailing} consecutive failing windows (limit {settings.FailureLimit}): {string.Join("; ", window.Reasons)}");
+                    $"{ConsecutiveFailing} consecutive failing windows (limit {settings.FailureLimit}) over {FailingRecords} records: " +
+                    string.Join("; ", window.Reasons));
             }
 
             State = VersionState.Suspect;
@@ -80,6 +108,7 @@ public sealed class VersionLifecycle(VersionState state, VersionPolicySettings s
         }
 
         ConsecutiveFailing = 0;
+        FailingRecords = 0;
         ConsecutiveClean++;
         CleanRecords += window.Records;
         if (State is VersionState.Candidate or VersionState.Suspect
@@ -103,6 +132,15 @@ public sealed class VersionLifecycle(VersionState state, VersionPolicySettings s
     {
         State = VersionState.KnownGood;
         ConsecutiveFailing = 0;
+        FailingRecords = 0;
+    }
+
+    /// <summary>An admin's quarantine (or rollback by hand): Failed from now on, until an admin promotes the version again.</summary>
+    public LifecycleChange Quarantine(string reason)
+    {
+        VersionState from = State;
+        State = VersionState.Quarantined;
+        return new LifecycleChange(from, State, Verdict.Failed, true, reason);
     }
 
     /// <summary>An artifact swapped under the version's name: Failed at once.</summary>

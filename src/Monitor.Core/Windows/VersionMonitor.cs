@@ -103,6 +103,11 @@ public sealed class VersionMonitor
         }
 
         int size = _baseline.Profile.WindowRecords;
+        if (_window.Records == 0 && batch.Count > 0)
+        {
+            _openedAt = _time.GetUtcNow();
+        }
+
         int start = 0;
         while (start < batch.Count)
         {
@@ -121,6 +126,29 @@ public sealed class VersionMonitor
                 _openedAt = _time.GetUtcNow();
             }
         }
+    }
+
+    /// <summary>
+    /// Closes the open window if it has records and has been open for <paramref name="maxAge"/> or longer:
+    /// a window closed by time before it filled is incomplete, so its statistics are shown but not judged
+    /// (the thresholds are calibrated for full windows). Returns whether it closed.
+    /// </summary>
+    public bool CloseIfOlderThan(TimeSpan maxAge, List<WindowResult> closed)
+    {
+        DateTimeOffset now = _time.GetUtcNow();
+        if (_window is null || _window.Records == 0 || now - _openedAt < maxAge)
+        {
+            return false;
+        }
+
+        _detector?.CloseWindow();
+        WindowResult result = Evaluate(complete: false, closedAt: now);
+        NextWindowIndex++;
+        Remember(result);
+        closed.Add(result);
+        _window.Clear();
+        _openedAt = now;
+        return true;
     }
 
     /// <summary>The open window so far (statistics shown, nothing judged until it is full).</summary>

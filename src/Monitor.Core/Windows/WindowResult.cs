@@ -44,7 +44,7 @@ public sealed record WindowResult
 
     public required long Records { get; init; }
 
-    /// <summary>Whether the window reached its size; only complete windows are judged.</summary>
+    /// <summary>Whether the window reached its size; only complete windows are judged. A closed incomplete window was closed by time.</summary>
     public required bool Complete { get; init; }
 
     public required ChannelResult[] Channels { get; init; }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Grpc.Core;
 using Grpc.Net.Client;
 using Monitor.Protos.V1;
 using Monitor.Server.Hosting;
@@ -58,10 +59,7 @@ internal static class DemoCommand
             using GrpcChannel channel = GrpcChannel.ForAddress($"http://127.0.0.1:{listeners.GrpcPort}");
             await RunScenarioAsync(channel, referenceRecords, output);
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{listeners.HttpPort}") };
-            string verdict = await http.GetStringAsync($"/api/v1/verdict/{ModelName}");
-            output.WriteLine();
-            output.WriteLine($"7. What a deployment controller reads (GET /api/v1/verdict/{ModelName}):");
-            output.WriteLine($"   {verdict}");
+            await VerdictAsync(channel, http, output);
         }
         finally
         {
@@ -247,6 +245,69 @@ internal static class DemoCommand
             output.WriteLine("   none");
         }
     }
+
+    /// <summary>Step 7: v2's alerts, its rollback signal as a watching controller receives it, and the HTTP forms Argo and Flagger read.</summary>
+    private static async Task VerdictAsync(GrpcChannel channel, HttpClient http, TextWriter output)
+    {
+        var alerts = new Protos.V1.Alerts.AlertsClient(channel);
+        var rollbacks = new Rollbacks.RollbacksClient(channel);
+        ListAlertsResponse raised = await alerts.ListAlertsAsync(new ListAlertsRequest
+        {
+            Model = ModelName,
+            Version = "v2",
+            MinSeverity = AlertSeverity.Warning,
+            State = AlertState.Firing,
+        });
+        output.WriteLine();
+        output.WriteLine("7. v2 is quarantined. Its firing alerts (monitor.v1.Alerts/ListAlerts), one per problem, evidence growing:");
+        foreach (Protos.V1.Alert alert in raised.Alerts.OrderBy(a => a.Id))
+        {
+            string windows = alert.Windows > 0 ? $" over {alert.Windows} windows" : "";
+            output.WriteLine($"   alert {alert.Id} [{alert.Severity.ToString().ToUpperInvariant()}] {alert.Kind}{windows}: {Clip(alert.Evidence[^1], 150)}");
+        }
+
+        // The signal as a deployment controller watching from the start receives it.
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using AsyncServerStreamingCall<RollbackSignal> watch = rollbacks.WatchRollbackSignals(new WatchRollbackSignalsRequest { Model = ModelName },
+            cancellationToken: deadline.Token);
+        RollbackSignal? found = null;
+        try
+        {
+            await foreach (RollbackSignal received in watch.ResponseStream.ReadAllAsync(deadline.Token))
+            {
+                if (received.FromVersion == "v2")
+                {
+                    found = received;
+                    break;
+                }
+            }
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.Cancelled)
+        {
+        }
+
+        if (found is { } signal)
+        {
+            output.WriteLine();
+            output.WriteLine("   Rollback signal (monitor.v1.Rollbacks/WatchRollbackSignals):");
+            output.WriteLine($"   sequence {signal.Sequence}: roll {signal.Model} back from {signal.FromVersion} to {signal.ToVersion}, " +
+                $"issued by {signal.Actor} at {signal.IssuedAt.ToDateTimeOffset():u}, alerts {string.Join(", ", signal.AlertIds)}");
+            output.WriteLine($"   reason: {Clip(signal.Reason, 400)}");
+        }
+        else
+        {
+            output.WriteLine("   no rollback signal away from v2 within 10 s");
+        }
+
+        output.WriteLine();
+        output.WriteLine($"   What an Argo Rollouts web metric reads (GET /api/v1/verdict/{ModelName}/v2):");
+        output.WriteLine($"   {await http.GetStringAsync($"/api/v1/verdict/{ModelName}/v2")}");
+        using HttpResponseMessage flagger = await http.PostAsync($"/api/v1/flagger/rollback/{ModelName}/v2",
+            new StringContent("""{"name":"fraud-scorer","namespace":"prod","phase":"Progressing"}""", Encoding.UTF8, "application/json"));
+        output.WriteLine($"   Flagger's rollback webhook (POST /api/v1/flagger/rollback/{ModelName}/v2) answers {(int)flagger.StatusCode}: roll back.");
+    }
+
+    private static string Clip(string text, int length) => text.Length <= length ? text : text[..length] + "…";
 
     private static string Percent(double share, int decimals = 2) =>
         (share * 100).ToString("F" + decimals, CultureInfo.InvariantCulture) + "%";

@@ -39,6 +39,22 @@ internal static partial class Log
     [LoggerMessage(34, LogLevel.Error, "Rollback signal {Sequence}: {Model} version {From} failed and is quarantined; roll back to {To}. {Reason}")]
     public static partial void RollbackSignal(ILogger logger, long sequence, string model, string from, string to, string reason);
 
+    [LoggerMessage(35, LogLevel.Warning, "Alert {AlertId} of {Model}/{Version} {State} ({Severity}, {Kind}): {Evidence}")]
+    public static partial void AlertChanged(ILogger logger, long alertId, string model, string version, string state, string severity, string kind,
+        string evidence);
+
+    [LoggerMessage(36, LogLevel.Error, "Rollback of {Model} version {From} to {To} held for a human's decision (held rollback {Id}) because {Why}. {Reason}")]
+    public static partial void RollbackHeld(ILogger logger, long id, string model, string from, string to, string why, string reason);
+
+    [LoggerMessage(37, LogLevel.Warning, "Delivery of {Key} to {Sink} failed (attempt {Attempt}); next attempt in {Delay}: {Error}")]
+    public static partial void DeliveryFailed(ILogger logger, string key, string sink, int attempt, TimeSpan delay, string error);
+
+    [LoggerMessage(38, LogLevel.Information, "Delivered {Key} to {Sink} after {Attempts} attempt(s)")]
+    public static partial void Delivered(ILogger logger, string key, string sink, int attempts);
+
+    [LoggerMessage(39, LogLevel.Warning, "{Actor} {Action} version {Version} of {Model}: {Reason}")]
+    public static partial void AdminAction(ILogger logger, string actor, string action, string model, string version, string reason);
+
     [LoggerMessage(40, LogLevel.Information, "Baseline upload {UploadId} for {Model} opened ({Source})")]
     public static partial void UploadOpened(ILogger logger, string uploadId, string model, string source);
 

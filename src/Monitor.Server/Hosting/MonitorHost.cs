@@ -1,4 +1,5 @@
 using Grpc.HealthCheck;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Monitor.Server.Baselines;
@@ -45,13 +46,16 @@ internal static class MonitorHost
         app.MapGrpcService<MirrorService>().WithMetadata(grpc);
         app.MapGrpcService<ReportService>().WithMetadata(grpc);
         app.MapGrpcService<Verdicts.RollbackService>().WithMetadata(grpc);
+        app.MapGrpcService<Alerting.AlertService>().WithMetadata(grpc);
         app.MapGrpcHealthChecksService().WithMetadata(grpc);
         app.MapGrpcReflectionService().WithMetadata(grpc);
         app.MapMetrics("/metrics", app.Services.GetRequiredService<MonitorMetrics>().Registry).WithMetadata(http);
         app.MapHealthChecks("/healthz").WithMetadata(http);
         Verdicts.VerdictEndpoints.Map(app, http);
+        Verdicts.FlaggerEndpoints.Map(app, http);
         app.MapGet("/", () => Results.Text(
-            "drift monitor sidecar: gRPC (monitor.v1.Admin, Mirror, Reports) on the gRPC port; /metrics and /healthz here\n"))
+            "drift monitor sidecar: gRPC (monitor.v1.Admin, Mirror, Reports, Alerts, Rollbacks) on the gRPC port; " +
+            "/metrics, /healthz, /api/v1/verdict/{model}[/{version}] and /api/v1/flagger/rollback here\n"))
             .WithMetadata(http);
         return app;
     }
@@ -61,14 +65,19 @@ internal static class MonitorHost
         services.AddOptions<MonitorOptions>().Bind(configuration.GetSection(MonitorOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<MonitorOptions>, MonitorOptionsValidator>();
         services.AddSingleton(listeners);
-        services.AddSingleton(TimeProvider.System);
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<SqliteStore>();
         services.AddSingleton<MonitorMetrics>();
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<BaselineUploads>();
         services.AddSingleton<IngestGate>();
-        services.AddSingleton<Verdicts.RollbackSignalHub>();
+        services.AddSingleton<Alerting.RollbackSignalHub>();
+        services.AddSingleton<Alerting.AlertHub>();
+        services.AddSingleton<Alerting.Incidents>();
+        services.AddSingleton<Delivery.DeliverySinks>();
+        services.AddSingleton<Delivery.DeliveryWakeup>();
         services.AddHostedService<MonitorLifetime>();
+        services.AddHostedService<Delivery.OutboxDispatcher>();
 
         services.AddGrpc(grpc =>
         {

@@ -18,6 +18,76 @@ public sealed class MonitorOptions
     public LimitOptions Limits { get; set; } = new();
     public DetectorOptions Detectors { get; set; } = new();
     public VersionOptions Versions { get; set; } = new();
+    public AlertOptions Alerts { get; set; } = new();
+    public DeliveryOptions Delivery { get; set; } = new();
+}
+
+/// <summary>How problems become alerts: hysteresis and cooldown.</summary>
+public sealed class AlertOptions
+{
+    /// <summary>Consecutive windows a warning must be seen in before it fires (critical problems fire at once).</summary>
+    public int FireAfterWindows { get; set; } = 2;
+
+    /// <summary>Consecutive windows without the problem before its alert resolves.</summary>
+    public int ResolveAfterWindows { get; set; } = 3;
+
+    /// <summary>A problem back within this time of its resolution reopens the same alert.</summary>
+    public TimeSpan Cooldown { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Evidence lines kept per alert (newest).</summary>
+    public int EvidenceKept { get; set; } = 20;
+
+    public Core.Alerts.AlertPolicySettings ToSettings() => new()
+    {
+        FireAfterWindows = FireAfterWindows,
+        ResolveAfterWindows = ResolveAfterWindows,
+        Cooldown = Cooldown,
+        EvidenceKept = EvidenceKept,
+    };
+}
+
+/// <summary>Where alerts and rollback signals are pushed, and how hard delivery tries.</summary>
+public sealed class DeliveryOptions
+{
+    public AlertmanagerOptions Alertmanager { get; set; } = new();
+
+    /// <summary>Generic webhooks, each signed with HMAC-SHA256 of its own secret.</summary>
+    public List<WebhookOptions> Webhooks { get; set; } = [];
+
+    /// <summary>Delay before the second attempt; doubles each attempt (with ±50% jitter) up to <see cref="MaxBackoff"/>.</summary>
+    public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Time allowed for one delivery request.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+public sealed class AlertmanagerOptions
+{
+    /// <summary>Base URL of an Alertmanager (http://alertmanager:9093); empty = off.</summary>
+    public string Url { get; set; } = "";
+
+    /// <summary>Firing alerts are re-sent this often, so Alertmanager keeps them active.</summary>
+    public TimeSpan ResendInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Least severity pushed: Info, Warning or Critical.</summary>
+    public Core.Detectors.Severity MinSeverity { get; set; } = Core.Detectors.Severity.Warning;
+}
+
+public sealed class WebhookOptions
+{
+    /// <summary>Names the sink in metrics and the outbox.</summary>
+    public string Name { get; set; } = "";
+
+    public string Url { get; set; } = "";
+
+    /// <summary>HMAC-SHA256 key; every request carries X-Monitor-Signature: sha256=hex(HMAC(secret, timestamp + "." + body)).</summary>
+    public string Secret { get; set; } = "";
+
+    public bool Alerts { get; set; } = true;
+    public bool Rollbacks { get; set; } = true;
+    public Core.Detectors.Severity MinSeverity { get; set; } = Core.Detectors.Severity.Warning;
 }
 
 /// <summary>When versions become known-good, fail and are rolled back.</summary>
@@ -28,8 +98,20 @@ public sealed class VersionOptions
     public int FailureLimit { get; set; } = 3;
     public int MinWindowsForVerdict { get; set; } = 3;
 
+    /// <summary>Records the consecutive failing windows must hold before they fail a version (the least evidence for a rollback).</summary>
+    public long MinFailingRecords { get; set; } = 1000;
+
+    /// <summary>Hold every automatic rollback for a human's decision (ListHeldRollbacks / DecideHeldRollback) instead of signalling.</summary>
+    public bool HoldRollbacks { get; set; }
+
+    /// <summary>Automatic rollback signals allowed per model within <see cref="RollbackRatePeriod"/>; more are held for a human.</summary>
+    public int MaxRollbacksPerPeriod { get; set; } = 1;
+
+    public TimeSpan RollbackRatePeriod { get; set; } = TimeSpan.FromHours(1);
+
     public Core.Versions.VersionPolicySettings ToSettings() => new()
     {
+        MinFailingRecords = MinFailingRecords,
         PromoteAfterCleanWindows = PromoteAfterCleanWindows,
         PromoteAfterRecords = PromoteAfterRecords,
         FailureLimit = FailureLimit,
@@ -103,6 +185,12 @@ public sealed class WindowOptions
 
     /// <summary>Closed windows kept in the database per version.</summary>
     public int HistoryRetained { get; set; } = 1000;
+
+    /// <summary>
+    /// A window with records also closes after this long, so low traffic yields Inconclusive measurements
+    /// rather than silence; zero closes windows by count alone.
+    /// </summary>
+    public TimeSpan MaxAge { get; set; } = TimeSpan.FromMinutes(5);
 }
 
 public sealed class BaselineOptions
@@ -216,6 +304,65 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
         Range("Monitor:Versions:PromoteAfterCleanWindows", o.Versions.PromoteAfterCleanWindows, 1, 1_000_000, errors);
         Range("Monitor:Versions:FailureLimit", o.Versions.FailureLimit, 1, 1_000_000, errors);
         Range("Monitor:Versions:MinWindowsForVerdict", o.Versions.MinWindowsForVerdict, 1, 1_000_000, errors);
+        Range("Monitor:Versions:MinFailingRecords", o.Versions.MinFailingRecords, 0, long.MaxValue, errors);
+        Range("Monitor:Versions:MaxRollbacksPerPeriod", o.Versions.MaxRollbacksPerPeriod, 1, 1_000_000, errors);
+        Positive("Monitor:Versions:RollbackRatePeriod", o.Versions.RollbackRatePeriod, errors);
+        if (o.Windows.MaxAge < TimeSpan.Zero)
+        {
+            errors.Add($"Monitor:Windows:MaxAge must not be negative, got {o.Windows.MaxAge}");
+        }
+        else if (o.Windows.MaxAge > TimeSpan.Zero && o.Windows.MaxAge < TimeSpan.FromSeconds(1))
+        {
+            errors.Add($"Monitor:Windows:MaxAge must be zero (off) or at least 00:00:01, got {o.Windows.MaxAge}");
+        }
+
+        Range("Monitor:Alerts:FireAfterWindows", o.Alerts.FireAfterWindows, 1, 1_000_000, errors);
+        Range("Monitor:Alerts:ResolveAfterWindows", o.Alerts.ResolveAfterWindows, 1, 1_000_000, errors);
+        Range("Monitor:Alerts:EvidenceKept", o.Alerts.EvidenceKept, 1, 10_000, errors);
+        if (o.Alerts.Cooldown < TimeSpan.Zero)
+        {
+            errors.Add($"Monitor:Alerts:Cooldown must not be negative, got {o.Alerts.Cooldown}");
+        }
+
+        Positive("Monitor:Delivery:InitialBackoff", o.Delivery.InitialBackoff, errors);
+        Positive("Monitor:Delivery:Timeout", o.Delivery.Timeout, errors);
+        if (o.Delivery.MaxBackoff < o.Delivery.InitialBackoff)
+        {
+            errors.Add($"Monitor:Delivery:MaxBackoff ({o.Delivery.MaxBackoff}) is shorter than Monitor:Delivery:InitialBackoff ({o.Delivery.InitialBackoff})");
+        }
+
+        if (o.Delivery.Alertmanager.Url.Length > 0)
+        {
+            HttpUrl("Monitor:Delivery:Alertmanager:Url", o.Delivery.Alertmanager.Url, errors);
+            Positive("Monitor:Delivery:Alertmanager:ResendInterval", o.Delivery.Alertmanager.ResendInterval, errors);
+        }
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < o.Delivery.Webhooks.Count; i++)
+        {
+            WebhookOptions hook = o.Delivery.Webhooks[i];
+            string key = $"Monitor:Delivery:Webhooks:{i}";
+            if (string.IsNullOrWhiteSpace(hook.Name) || !hook.Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+            {
+                errors.Add($"{key}:Name must be letters, digits, '-' or '_', got '{hook.Name}'");
+            }
+            else if (!names.Add(hook.Name))
+            {
+                errors.Add($"{key}:Name '{hook.Name}' is used by another webhook");
+            }
+
+            HttpUrl($"{key}:Url", hook.Url, errors);
+            if (hook.Secret.Length < 16)
+            {
+                errors.Add($"{key}:Secret must be at least 16 characters (it keys the HMAC-SHA256 signature)");
+            }
+
+            if (!hook.Alerts && !hook.Rollbacks)
+            {
+                errors.Add($"{key}: neither Alerts nor Rollbacks is on; remove the webhook or turn one on");
+            }
+        }
+
         Range("Monitor:Limits:MaxModels", o.Limits.MaxModels, 1, 100_000, errors);
         Range("Monitor:Limits:MaxFeatures", o.Limits.MaxFeatures, 1, 1_000_000, errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
@@ -229,6 +376,22 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
         }
 
         Range($"{key}:Port", listener.Port, 0, 65535, errors);
+    }
+
+    private static void Positive(string key, TimeSpan value, List<string> errors)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            errors.Add($"{key} must be positive, got {value}");
+        }
+    }
+
+    private static void HttpUrl(string key, string url, List<string> errors)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out Uri? uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            errors.Add($"{key} must be an absolute http:// or https:// URL, got '{url}'");
+        }
     }
 
     private static void Range(string key, long value, long min, long max, List<string> errors)

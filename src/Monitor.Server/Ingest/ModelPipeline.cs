@@ -1,9 +1,13 @@
+using System.Globalization;
 using System.Threading.Channels;
+using Monitor.Core.Alerts;
 using Monitor.Core.Baselines;
 using Monitor.Core.Detectors;
 using Monitor.Core.Versions;
 using Monitor.Core.Ingest;
+using Monitor.Core.Schema;
 using Monitor.Core.Windows;
+using Monitor.Server.Alerting;
 using Monitor.Server.Baselines;
 using Monitor.Server.Hosting;
 using Monitor.Server.Metrics;
@@ -11,6 +15,9 @@ using Monitor.Server.Persistence;
 using Monitor.Server.Registry;
 
 namespace Monitor.Server.Ingest;
+
+/// <summary>What every model's pipeline shares.</summary>
+internal sealed record PipelineContext(SqliteStore Store, MonitorMetrics Metrics, Incidents Incidents, MonitorOptions Options, TimeProvider Time);
 
 /// <summary>What the report service reads of a version: the open window and the latest closed ones.</summary>
 internal sealed record VersionSnapshot(CompiledBaseline? Baseline, WindowResult? Current, IReadOnlyList<WindowResult> Closed,
@@ -24,31 +31,31 @@ internal sealed record VersionSnapshot(CompiledBaseline? Baseline, WindowResult?
 internal sealed class ModelPipeline : IAsyncDisposable
 {
     private readonly ModelEntry _model;
+    private readonly PipelineContext _context;
     private readonly TimeProvider _time;
-    private readonly Verdicts.RollbackSignalHub _rollbacks;
     private readonly SqliteStore _store;
     private readonly MonitorMetrics _metrics;
     private readonly ILogger _logger;
-    private readonly int _retained;
     private readonly Channel<Work> _queue;
     private readonly Task _loop;
+    private readonly ITimer? _ticker;
+    private readonly IReadOnlySet<string> _criticalChannels;
     private readonly List<WindowResult> _closed = [];
     private CompiledBaseline? _baseline;
     private BatchPreparer? _preparer;
     private CaptureWork? _capture;
 
-    public ModelPipeline(ModelEntry model, SqliteStore store, MonitorMetrics metrics, ILogger logger, int capacity, int retained,
-        TimeProvider time, Verdicts.RollbackSignalHub rollbacks)
+    public ModelPipeline(ModelEntry model, PipelineContext context, ILogger logger)
     {
-        _time = time;
-        _rollbacks = rollbacks;
         _model = model;
-        _store = store;
-        _metrics = metrics;
+        _context = context;
+        _time = context.Time;
+        _store = context.Store;
+        _metrics = context.Metrics;
         _logger = logger;
-        _retained = retained;
-        Capacity = capacity;
-        _queue = Channel.CreateBounded<Work>(new BoundedChannelOptions(capacity)
+        _criticalChannels = model.Schema.CriticalChannels();
+        Capacity = context.Options.Ingest.QueueCapacity;
+        _queue = Channel.CreateBounded<Work>(new BoundedChannelOptions(Capacity)
         {
             SingleReader = true,
             SingleWriter = false,
@@ -56,6 +63,13 @@ internal sealed class ModelPipeline : IAsyncDisposable
         });
         SwitchBaseline(model.Baseline);
         _loop = Task.Run(RunAsync);
+        TimeSpan maxAge = context.Options.Windows.MaxAge;
+        if (maxAge > TimeSpan.Zero)
+        {
+            // Windows are checked a few times per MaxAge, so one closes at most a quarter of MaxAge late.
+            TimeSpan period = TimeSpan.FromTicks(Math.Clamp(maxAge.Ticks / 4, TimeSpan.TicksPerSecond / 4, TimeSpan.TicksPerSecond * 30));
+            _ticker = _time.CreateTimer(_ => _queue.Writer.TryWrite(TickWork.Instance), null, period, period);
+        }
     }
 
     public int Capacity { get; }
@@ -106,8 +120,31 @@ internal sealed class ModelPipeline : IAsyncDisposable
         return hold;
     }
 
+    /// <summary>Quarantines a version by hand and, when <paramref name="rollBack"/>, issues a rollback signal (no evidence minimum, rate limit or hold).</summary>
+    public async Task<IncidentResult> QuarantineAsync(VersionEntry version, string actor, string reason, bool rollBack, string? to,
+        CancellationToken cancellationToken)
+    {
+        var work = new QuarantineWork(version, actor, reason, rollBack, to);
+        await _queue.Writer.WriteAsync(work, cancellationToken);
+        return await work.Result.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Releases or dismisses a held rollback of this model (see <see cref="Incidents.Decide"/>).</summary>
+    public async Task<(StoredHeldRollback Held, StoredRollback? Issued, bool AlreadyDecided)?> DecideHeldAsync(long id, bool release, string actor,
+        string reason, CancellationToken cancellationToken)
+    {
+        var work = new DecideWork(id, release, actor, reason);
+        await _queue.Writer.WriteAsync(work, cancellationToken);
+        return await work.Result.Task.WaitAsync(cancellationToken);
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (_ticker is not null)
+        {
+            await _ticker.DisposeAsync();
+        }
+
         _queue.Writer.TryComplete();
         await _loop;
         foreach (VersionEntry version in _model.Versions.Values)
@@ -138,6 +175,14 @@ internal sealed class ModelPipeline : IAsyncDisposable
                 {
                     snapshot.Result.TrySetException(ex);
                 }
+                else if (work is QuarantineWork quarantine)
+                {
+                    quarantine.Result.TrySetException(ex);
+                }
+                else if (work is DecideWork decide)
+                {
+                    decide.Result.TrySetException(ex);
+                }
             }
         }
     }
@@ -164,7 +209,16 @@ internal sealed class ModelPipeline : IAsyncDisposable
                 flush.Done.TrySetResult();
                 break;
             case PromoteWork promote:
-                promote.Version.Lifecycle.Promote();
+                Promoted(promote.Version);
+                break;
+            case DecideWork decide:
+                decide.Result.TrySetResult(Decide(decide));
+                break;
+            case TickWork:
+                CloseOldWindows();
+                break;
+            case QuarantineWork quarantine:
+                quarantine.Result.TrySetResult(Quarantine(quarantine));
                 break;
         }
     }
@@ -175,7 +229,11 @@ internal sealed class ModelPipeline : IAsyncDisposable
         RecordBatch batch = work.Batch;
         if (work.DigestMismatch && version.Lifecycle.State != VersionState.Quarantined)
         {
-            Fail(version, version.Lifecycle.ArtifactMismatch("of a batch"));
+            LifecycleChange change = version.Lifecycle.ArtifactMismatch("of a batch");
+            DateTimeOffset at = _time.GetUtcNow();
+            Alert alert = version.Alerts.Raise(new Signal("artifact-digest", "artifact-digest", Severity.Critical,
+                $"a batch of {batch.Count} records was mirrored by an artifact other than the registered {version.ArtifactSha256[..12]}…"), at);
+            Fail(version, change, [alert], exempt: true);
         }
 
         if (_capture is { } capture && capture.Version == version && !work.DigestMismatch && capture.Session.Offer(batch))
@@ -191,46 +249,118 @@ internal sealed class ModelPipeline : IAsyncDisposable
 
         VersionMonitor monitor = Judge(version);
         monitor.Add(batch, _preparer.Prepare(batch), _closed);
-        foreach (WindowResult window in _closed)
-        {
-            Measure(version, monitor, window);
-            version.CountWindowClosed();
-            _store.SaveWindow(version.Model, version.Version, window, version.RecordsAccepted, version.WindowsClosed, _retained);
-            _metrics.WindowClosed(version.Model, version.Version, window);
-            Log.WindowClosed(_logger, version.Model, version.Version, window.Index, window.Records,
-                window.Drifted ? string.Join(", ", window.DriftedChannels) : "no");
-        }
-
-        _closed.Clear();
         if (monitor.Detector?.DrainChanged() is { Count: > 0 } changed)
         {
             _store.SaveFindings(version.Model, version.Version, changed);
             _metrics.FindingsChanged(version.Model, version.Version, changed, monitor.Findings);
             foreach (Finding finding in changed)
             {
+                version.LiveFindings[finding.DedupeKey] = (finding, monitor.NextWindowIndex);
                 Log.Finding(_logger, version.Model, version.Version, finding.Severity.ToString().ToLowerInvariant(), finding.Detector, finding.Summary);
+            }
+        }
+
+        WindowsClosed(version, monitor);
+    }
+
+    /// <summary>Closes, as incomplete, every window that has been open longer than Monitor:Windows:MaxAge.</summary>
+    private void CloseOldWindows()
+    {
+        if (_preparer is null)
+        {
+            return;
+        }
+
+        foreach (VersionEntry version in _model.Versions.Values)
+        {
+            VersionMonitor monitor = version.Monitor;
+            if (ReferenceEquals(monitor.Baseline, _baseline) && monitor.CloseIfOlderThan(_context.Options.Windows.MaxAge, _closed))
+            {
+                WindowsClosed(version, monitor);
             }
         }
     }
 
-    /// <summary>A closed window is a measurement of the version: failing while a critical trigger is live.</summary>
+    private void WindowsClosed(VersionEntry version, VersionMonitor monitor)
+    {
+        foreach (WindowResult window in _closed)
+        {
+            version.CountWindowClosed();
+            _store.SaveWindow(version.Model, version.Version, window, version.RecordsAccepted, version.WindowsClosed,
+                _context.Options.Windows.HistoryRetained);
+            _metrics.WindowClosed(version.Model, version.Version, window);
+            Log.WindowClosed(_logger, version.Model, version.Version, window.Index, window.Records,
+                !window.Complete ? "not judged (closed by time)" : window.Drifted ? string.Join(", ", window.DriftedChannels) : "no");
+            Measure(version, monitor, window);
+        }
+
+        _closed.Clear();
+    }
+
+    /// <summary>
+    /// A closed window is a measurement of the version. It fails while a critical trigger finding is live, or
+    /// when a critical feature drifted over its calibrated threshold; drift elsewhere raises warnings. A window
+    /// closed by time before it filled is inconclusive unless a trigger fails it. Its problems go through the
+    /// version's alert policy; the alert changes, state change and any rollback are committed together.
+    /// </summary>
     private void Measure(VersionEntry version, VersionMonitor monitor, WindowResult window)
     {
-        bool failing = monitor.Detector?.CriticalActive == true;
-        string[] reasons = failing
-            ? [.. monitor.Findings.Where(f => f.Severity == Severity.Critical).Select(f => f.Summary).Take(3)]
-            : [];
+        DateTimeOffset at = window.ClosedAt ?? _time.GetUtcNow();
+        var signals = new List<Signal>();
+        var reasons = new List<string>();
+        bool triggerLive = monitor.Detector?.CriticalActive == true;
+        if (triggerLive)
+        {
+            reasons.AddRange(monitor.Findings.Where(f => f.Severity == Severity.Critical).Select(f => f.Summary).Take(3));
+        }
+
+        if (window.Complete)
+        {
+            foreach (ChannelResult channel in window.Channels.Where(c => c.Drifted))
+            {
+                bool critical = _criticalChannels.Contains(channel.Name);
+                string evidence = $"window {window.Index}: {channel.Name} {Exceedances(channel)}";
+                signals.Add(new Signal("drift|" + channel.Name, "drift", critical ? Severity.Critical : Severity.Warning, evidence));
+                if (critical)
+                {
+                    reasons.Add($"critical feature {channel.Name} drifted ({Exceedances(channel)})");
+                }
+            }
+        }
+
+        // A finding stays a live problem while its key was hit within the detector's active span of windows.
+        foreach ((Finding finding, ulong raisedIn) in version.LiveFindings.Values)
+        {
+            if (window.Index - Math.Min(raisedIn, window.Index) < TriggerDetector.ActiveWindows)
+            {
+                signals.Add(new Signal("finding|" + finding.DedupeKey, "trigger:" + finding.Detector, finding.Severity, finding.Summary));
+            }
+        }
+
+        bool failing = reasons.Count > 0;
+        List<Alert> alerts = [.. version.Alerts.Observe(signals, at, countAbsence: window.Complete)];
         LifecycleChange change = version.Lifecycle.Observe(
-            new WindowMeasurement(window.Index, window.Records, failing, window.ClosedAt ?? window.OpenedAt, reasons));
+            new WindowMeasurement(window.Index, window.Records, failing, at, reasons, Conclusive: window.Complete));
         if (change.Failed)
         {
-            Fail(version, change);
+            Fail(version, change, alerts, exempt: false);
+            return;
         }
-        else if (change.From != change.To)
+
+        var incident = new IncidentCommit(version.Model, version.Version, at);
+        incident.Alerts.AddRange(alerts);
+        if (change.From != change.To)
         {
-            DateTimeOffset at = window.ClosedAt ?? window.OpenedAt;
-            _store.ChangeVersionState(version.Model, version.Version, change.To.ToString(), "policy",
-                change.To == VersionState.KnownGood ? "promote" : "state", change.Reason, at);
+            incident.StateChange = (change.To.ToString(), "policy", change.To == VersionState.KnownGood ? "promote" : "state", change.Reason);
+        }
+
+        if (!incident.IsEmpty)
+        {
+            _context.Incidents.Commit(incident);
+        }
+
+        if (change.From != change.To)
+        {
             version.State = change.To;
             if (change.To == VersionState.KnownGood)
             {
@@ -241,18 +371,109 @@ internal sealed class ModelPipeline : IAsyncDisposable
         _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)version.Lifecycle.Verdict);
     }
 
-    /// <summary>Quarantines a failed version and records the rollback signal to the last known-good one, durably.</summary>
-    private void Fail(VersionEntry version, LifecycleChange change)
+    private static string Exceedances(ChannelResult channel) => string.Join(", ", Enumerable.Range(0, channel.Statistics.Length)
+        .Where(s => channel.Exceeded[s])
+        .Select(s => string.Create(CultureInfo.InvariantCulture,
+            $"{StatisticNames.Of(channel.Statistics[s])} {channel.Values[s]:G4} > {channel.Thresholds[s]:G4}")));
+
+    /// <summary>
+    /// A failed version: quarantined, a critical "verdict" alert, and a rollback signal to the most recently
+    /// promoted known-good version, all in one transaction. The signal is held for a human instead when the
+    /// policy says so or the model already had its allowance of automatic rollbacks in the rate period;
+    /// <paramref name="exempt"/> (an artifact swap, not something inputs can cause) skips the rate limit.
+    /// </summary>
+    private void Fail(VersionEntry version, LifecycleChange change, List<Alert> alerts, bool exempt)
     {
+        DateTimeOffset at = _time.GetUtcNow();
         string? target = RollbackPlanner.Target(
             _model.Versions.Values.Select(v => new VersionRecord(v.Version, v.State, v.PromotedAt)), version.Version);
-        DateTimeOffset at = _time.GetUtcNow();
-        long sequence = _store.RecordRollback(version.Model, version.Version, target, change.Reason, at);
-        _rollbacks.Publish(new StoredRollback(sequence, version.Model, version.Version, target, change.Reason, at, null));
+        string reason = target is null ? change.Reason + "; no known-good version to roll back to" : change.Reason;
+        alerts.Add(version.Alerts.Raise(new Signal("verdict-failed", "verdict", Severity.Critical,
+            target is null ? $"Failed: {reason}" : $"Failed: {reason}; roll back to {target}"), at));
+
+        VersionOptions policy = _context.Options.Versions;
+        string? held = null;
+        if (policy.HoldRollbacks)
+        {
+            held = "the policy holds rollbacks for a human's acknowledgement (Monitor:Versions:HoldRollbacks)";
+        }
+        else if (!exempt && _store.CountRateLimitedRollbacksSince(version.Model, at - policy.RollbackRatePeriod) >= policy.MaxRollbacksPerPeriod)
+        {
+            held = $"model {version.Model} already had {policy.MaxRollbacksPerPeriod} automatic rollback(s) within {policy.RollbackRatePeriod} " +
+                "(Monitor:Versions:MaxRollbacksPerPeriod)";
+        }
+
+        if (held is not null)
+        {
+            alerts.Add(version.Alerts.Raise(new Signal("rollback-held", "rollback-held", Severity.Critical,
+                $"rollback of {version.Version} to {target ?? "(none)"} held: {held}"), at));
+        }
+
+        var incident = new IncidentCommit(version.Model, version.Version, at)
+        {
+            StateChange = (nameof(VersionState.Quarantined), "policy", "quarantine", reason),
+            Rollback = new PlannedRollback(target, reason, "policy", held, RateLimited: !exempt),
+        };
+        incident.Alerts.AddRange(alerts);
+        _context.Incidents.Commit(incident);
         version.State = VersionState.Quarantined;
         _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)Verdict.Failed);
-        _metrics.RollbackSignals.WithLabels(version.Model).Inc();
-        Log.RollbackSignal(_logger, sequence, version.Model, version.Version, target ?? "(no known-good version)", change.Reason);
+    }
+
+    /// <summary>An admin promoted (or reinstated) the version: the alerts that last until someone acts are resolved.</summary>
+    private void Promoted(VersionEntry version)
+    {
+        version.Lifecycle.Promote();
+        _metrics.RollbackRecommended.WithLabels(_model.Name, version.Version).Set(0);
+        _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)version.Lifecycle.Verdict);
+        var incident = new IncidentCommit(version.Model, version.Version, _time.GetUtcNow());
+        incident.Alerts.AddRange(version.Alerts.ResolveRaised(incident.At));
+        if (!incident.IsEmpty)
+        {
+            _context.Incidents.Commit(incident);
+        }
+    }
+
+    /// <summary>Releases or dismisses a held rollback; its "rollback-held" alert resolves either way.</summary>
+    private (StoredHeldRollback Held, StoredRollback? Issued, bool AlreadyDecided)? Decide(DecideWork work)
+    {
+        DateTimeOffset at = _time.GetUtcNow();
+        var decided = _context.Incidents.Decide(work.Id, work.Release, work.Actor, work.Reason, at);
+        if (decided is { AlreadyDecided: false, Held: var held } && _model.Versions.TryGetValue(held.From, out VersionEntry? version))
+        {
+            var incident = new IncidentCommit(version.Model, version.Version, at);
+            incident.Alerts.AddRange(version.Alerts.ResolveRaised(at, "rollback-held"));
+            if (!incident.IsEmpty)
+            {
+                _context.Incidents.Commit(incident);
+            }
+        }
+
+        return decided;
+    }
+
+    private IncidentResult Quarantine(QuarantineWork work)
+    {
+        VersionEntry version = work.Version;
+        DateTimeOffset at = _time.GetUtcNow();
+        string? target = work.RollBack
+            ? work.To ?? RollbackPlanner.Target(_model.Versions.Values.Select(v => new VersionRecord(v.Version, v.State, v.PromotedAt)), version.Version)
+            : null;
+        string action = work.RollBack ? "roll-back" : "quarantine";
+        version.Lifecycle.Quarantine($"{action} by {work.Actor}: {work.Reason}");
+        Alert alert = version.Alerts.Raise(new Signal("verdict-failed", "verdict", Severity.Critical,
+            work.RollBack ? $"rolled back by {work.Actor} to {target ?? "(no known-good version)"}: {work.Reason}" : $"quarantined by {work.Actor}: {work.Reason}"),
+            at);
+        var incident = new IncidentCommit(version.Model, version.Version, at)
+        {
+            StateChange = (nameof(VersionState.Quarantined), work.Actor, action, work.Reason),
+            Rollback = work.RollBack ? new PlannedRollback(target, $"rolled back by {work.Actor}: {work.Reason}", work.Actor, null) : null,
+        };
+        incident.Alerts.Add(alert);
+        IncidentResult result = _context.Incidents.Commit(incident);
+        version.State = VersionState.Quarantined;
+        _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)Verdict.Failed);
+        return result;
     }
 
     /// <summary>The version's monitor, moved onto the baseline in force if it was on another.</summary>
@@ -317,6 +538,31 @@ internal sealed class ModelPipeline : IAsyncDisposable
     private sealed class PromoteWork(VersionEntry version) : Work
     {
         public VersionEntry Version { get; } = version;
+    }
+
+    private sealed class DecideWork(long id, bool release, string actor, string reason) : Work
+    {
+        public long Id { get; } = id;
+        public bool Release { get; } = release;
+        public string Actor { get; } = actor;
+        public string Reason { get; } = reason;
+        public TaskCompletionSource<(StoredHeldRollback Held, StoredRollback? Issued, bool AlreadyDecided)?> Result { get; } =
+            new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class TickWork : Work
+    {
+        public static readonly TickWork Instance = new();
+    }
+
+    private sealed class QuarantineWork(VersionEntry version, string actor, string reason, bool rollBack, string? to) : Work
+    {
+        public VersionEntry Version { get; } = version;
+        public string Actor { get; } = actor;
+        public string Reason { get; } = reason;
+        public bool RollBack { get; } = rollBack;
+        public string? To { get; } = to;
+        public TaskCompletionSource<IncidentResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private sealed class FlushWork : Work

@@ -88,6 +88,7 @@ internal static class ProtoTranslation
         },
         ClassLabels = [.. schema.ClassLabels],
         EmbeddingWidth = (int)Math.Min(schema.EmbeddingWidth, int.MaxValue),
+        CriticalFeatures = [.. schema.CriticalFeatures],
     };
 
     public static Proto.ModelSchema ToProto(ModelSchema schema)
@@ -106,6 +107,7 @@ internal static class ProtoTranslation
         proto.CategoricalFeatures.AddRange(schema.CategoricalFeatures);
         proto.TextFields.AddRange(schema.TextFields);
         proto.ClassLabels.AddRange(schema.ClassLabels);
+        proto.CriticalFeatures.AddRange(schema.CriticalFeatures);
         return proto;
     }
 

@@ -46,7 +46,26 @@ internal sealed class MonitorMetrics
             "Findings of the trigger-pattern detectors for the version, by detector and severity.", "model", "version", "detector", "severity");
         FindingsRaised = factory.CreateCounter("drift_monitor_findings_raised_total",
             "Findings raised or updated, by detector and severity.", "model", "version", "detector", "severity");
+        AlertsFiring = factory.CreateGauge("drift_monitor_alerts_firing",
+            "Alerts firing for the model, by severity.", "model", "severity");
+        AlertChanges = factory.CreateCounter("drift_monitor_alert_changes_total",
+            "Alerts fired, grown or resolved, by severity and state.", "model", "severity", "state");
+        RollbackRecommended = factory.CreateGauge("drift_monitor_rollback_recommended",
+            "1 while the version is quarantined and a rollback signal away from it has been issued.", "model", "version");
+        RollbacksHeld = factory.CreateCounter("drift_monitor_rollbacks_held_total",
+            "Rollbacks held for a human's decision (hold policy or per-model rate limit).", "model");
+        Deliveries = factory.CreateCounter("drift_monitor_deliveries_total",
+            "Delivery attempts to each sink, by outcome (delivered, failed).", "sink", "outcome");
+        OutboxPending = factory.CreateGauge("drift_monitor_outbox_pending",
+            "Alert and rollback deliveries committed but not yet delivered, per sink.", "sink");
     }
+
+    public Gauge AlertsFiring { get; }
+    public Counter AlertChanges { get; }
+    public Gauge RollbackRecommended { get; }
+    public Counter RollbacksHeld { get; }
+    public Counter Deliveries { get; }
+    public Gauge OutboxPending { get; }
 
     public CollectorRegistry Registry { get; }
     public Counter IngestBatches { get; }

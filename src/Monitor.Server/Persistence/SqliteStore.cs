@@ -12,8 +12,12 @@ namespace Monitor.Server.Persistence;
 /// <summary>A registered model as stored.</summary>
 internal sealed record StoredModel(string Name, ModelSchema Schema, string Description, DateTimeOffset RegisteredAt, long BaselineId);
 
-/// <summary>A rollback signal as stored.</summary>
-internal sealed record StoredRollback(long Sequence, string Model, string From, string? To, string Reason, DateTimeOffset At, string? AcknowledgedBy);
+/// <summary>A rollback signal as stored: issued by the policy or by hand (<paramref name="Actor"/>), with the alerts that led to it.</summary>
+internal sealed record StoredRollback(long Sequence, string Model, string From, string? To, string Reason, DateTimeOffset At, string? AcknowledgedBy,
+    string Actor = "policy", long[]? AlertIds = null)
+{
+    public long[] AlertIds { get; init; } = AlertIds ?? [];
+}
 
 /// <summary>A registered version as stored, with its counters.</summary>
 internal sealed record StoredVersion(
@@ -24,9 +28,9 @@ internal sealed record StoredVersion(
 /// The embedded SQLite store of models, versions, baselines (profile and reservoir sample), window
 /// results, digest mismatches and the audit log. Every write that must survive a crash is one transaction.
 /// </summary>
-internal sealed class SqliteStore
+internal sealed partial class SqliteStore
 {
-    private const int SchemaVersion = 1;
+    private const int SchemaVersion = 2;
     private readonly string _connectionString;
 
     public SqliteStore(IOptions<MonitorOptions> options)
@@ -120,7 +124,10 @@ internal sealed class SqliteStore
                 to_version TEXT,
                 reason TEXT NOT NULL,
                 at TEXT NOT NULL,
-                acknowledged_by TEXT);
+                acknowledged_by TEXT,
+                actor TEXT NOT NULL DEFAULT 'policy',
+                alert_ids TEXT NOT NULL DEFAULT '[]',
+                rate_limited INTEGER NOT NULL DEFAULT 0);
             CREATE TABLE IF NOT EXISTS audit_log (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,
                 at TEXT NOT NULL,
@@ -130,6 +137,7 @@ internal sealed class SqliteStore
                 version TEXT NOT NULL,
                 reason TEXT NOT NULL);
             """);
+        CreateIncidentTables(connection, version);
         Execute(connection, $"PRAGMA user_version = {SchemaVersion};");
     }
 
@@ -374,67 +382,6 @@ internal sealed class SqliteStore
         }
 
         return windows;
-    }
-
-    /// <summary>
-    /// Quarantines a failed version and records the rollback signal in one transaction; returns the signal's
-    /// sequence number. <paramref name="to"/> is null when no known-good version exists.
-    /// </summary>
-    public long RecordRollback(string model, string from, string? to, string reason, DateTimeOffset at)
-    {
-        using SqliteConnection connection = Open();
-        using SqliteTransaction transaction = connection.BeginTransaction();
-        using (SqliteCommand command = connection.CreateCommand())
-        {
-            command.CommandText = "UPDATE versions SET state = 'Quarantined' WHERE model = $m AND version = $v;";
-            command.Parameters.AddWithValue("$m", model);
-            command.Parameters.AddWithValue("$v", from);
-            command.ExecuteNonQuery();
-        }
-
-        InsertAudit(connection, at, "policy", "quarantine", model, from, reason);
-        long sequence;
-        using (SqliteCommand command = connection.CreateCommand())
-        {
-            command.CommandText = """
-                INSERT INTO rollback_signals (model, from_version, to_version, reason, at) VALUES ($m, $f, $t, $r, $a);
-                SELECT last_insert_rowid();
-                """;
-            command.Parameters.AddWithValue("$m", model);
-            command.Parameters.AddWithValue("$f", from);
-            command.Parameters.AddWithValue("$t", (object?)to ?? DBNull.Value);
-            command.Parameters.AddWithValue("$r", reason);
-            command.Parameters.AddWithValue("$a", Format(at));
-            sequence = (long)command.ExecuteScalar()!;
-        }
-
-        transaction.Commit();
-        return sequence;
-    }
-
-    public List<(long Sequence, string From, string? To, string Reason, DateTimeOffset At)> LoadRollbacks(string model) =>
-        [.. LoadRollbackSignals(model, 0).Select(r => (r.Sequence, r.From, r.To, r.Reason, r.At))];
-
-    /// <summary>Rollback signals after a sequence number, of one model or (empty) of all, in order.</summary>
-    public List<StoredRollback> LoadRollbackSignals(string model, long afterSequence)
-    {
-        using SqliteConnection connection = Open();
-        using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = """
-            SELECT sequence, model, from_version, to_version, reason, at, acknowledged_by FROM rollback_signals
-            WHERE sequence > $s AND ($m = '' OR model = $m) ORDER BY sequence;
-            """;
-        command.Parameters.AddWithValue("$s", afterSequence);
-        command.Parameters.AddWithValue("$m", model);
-        using SqliteDataReader reader = command.ExecuteReader();
-        var rows = new List<StoredRollback>();
-        while (reader.Read())
-        {
-            rows.Add(new StoredRollback(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3),
-                reader.GetString(4), Parse(reader.GetString(5)), reader.IsDBNull(6) ? null : reader.GetString(6)));
-        }
-
-        return rows;
     }
 
     /// <summary>Marks a rollback signal acknowledged and audits who and why; null when there is no such signal.</summary>

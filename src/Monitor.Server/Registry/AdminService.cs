@@ -2,6 +2,7 @@ using Grpc.Core;
 using Monitor.Core.Baselines;
 using Monitor.Protos.V1;
 using Monitor.Server.Baselines;
+using Monitor.Server.Hosting;
 using Monitor.Server.Ingest;
 using Monitor.Server.Persistence;
 using Monitor.Server.Reports;
@@ -9,7 +10,7 @@ using Monitor.Server.Reports;
 namespace Monitor.Server.Registry;
 
 /// <summary>The gRPC admin service: models, versions and baselines.</summary>
-internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploads, SqliteStore store) : Admin.AdminBase
+internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploads, SqliteStore store, ILogger<AdminService> logger) : Admin.AdminBase
 {
     public override Task<Model> RegisterModel(RegisterModelRequest request, ServerCallContext context)
     {
@@ -65,6 +66,52 @@ internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploa
         VersionEntry entry = registry.Promote(request.Model, request.Version, request.Actor, request.Reason);
         await registry.Get(request.Model).Pipeline.PromotedAsync(entry, context.CancellationToken);
         return ToProto(entry);
+    }
+
+    public override async Task<ModelVersion> QuarantineVersion(QuarantineVersionRequest request, ServerCallContext context)
+    {
+        VersionEntry entry = registry.GetVersion(request.Model, request.Version);
+        RequireActor(request.Actor, "quarantines the version");
+        await registry.Get(request.Model).Pipeline.QuarantineAsync(entry, request.Actor, request.Reason, rollBack: false, to: null,
+            context.CancellationToken);
+        Log.AdminAction(logger, request.Actor, "quarantined", request.Model, request.Version, request.Reason);
+        return ToProto(entry);
+    }
+
+    public override async Task<RollBackVersionResponse> RollBackVersion(RollBackVersionRequest request, ServerCallContext context)
+    {
+        VersionEntry entry = registry.GetVersion(request.Model, request.Version);
+        RequireActor(request.Actor, "rolls the version back");
+        string? to = null;
+        if (request.ToVersion.Length > 0)
+        {
+            VersionEntry target = registry.GetVersion(request.Model, request.ToVersion);
+            if (target.Version == entry.Version || target.State == Core.Versions.VersionState.Quarantined)
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                    $"to_version: '{ModelRegistry.Truncate(request.ToVersion)}' is {(target.Version == entry.Version ? "the version rolled back from" : "quarantined")}"));
+            }
+
+            to = target.Version;
+        }
+
+        IncidentResult result = await registry.Get(request.Model).Pipeline.QuarantineAsync(entry, request.Actor, request.Reason, rollBack: true, to,
+            context.CancellationToken);
+        Log.AdminAction(logger, request.Actor, "rolled back", request.Model, request.Version, request.Reason);
+        return new RollBackVersionResponse
+        {
+            Version = ToProto(entry),
+            SignalSequence = (ulong)(result.Rollback?.Sequence ?? 0),
+            ToVersion = result.Rollback?.To ?? "",
+        };
+    }
+
+    private static void RequireActor(string actor, string what)
+    {
+        if (string.IsNullOrWhiteSpace(actor))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"actor: say who {what}"));
+        }
     }
 
     public override async Task<BaselineUpload> BeginBaseline(BeginBaselineRequest request, ServerCallContext context) =>

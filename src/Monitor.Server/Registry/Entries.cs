@@ -48,8 +48,9 @@ internal sealed class VersionEntry
     private long _windowsClosed;
 
     public VersionEntry(string model, string version, string artifactSha256, string source, VersionState state,
-        DateTimeOffset registeredAt, VersionMonitor monitor, VersionPolicySettings policy)
+        DateTimeOffset registeredAt, VersionMonitor monitor, VersionPolicySettings policy, Core.Alerts.AlertPolicySettings alerts)
     {
+        Alerts = new Core.Alerts.AlertPolicy(model, version, alerts);
         Lifecycle = new VersionLifecycle(state, policy);
         Model = model;
         Version = version;
@@ -71,6 +72,12 @@ internal sealed class VersionEntry
 
     /// <summary>The version's state machine and verdict. Only the model's pipeline changes it.</summary>
     public VersionLifecycle Lifecycle { get; }
+
+    /// <summary>The version's alerts (hysteresis, cooldown). Only the model's pipeline changes it.</summary>
+    public Core.Alerts.AlertPolicy Alerts { get; }
+
+    /// <summary>Each finding's latest state and the window it was last raised or updated in, by dedupe key. Only the model's pipeline touches it.</summary>
+    public Dictionary<string, (Core.Detectors.Finding Finding, ulong Window)> LiveFindings { get; } = new(StringComparer.Ordinal);
 
     /// <summary>When the version last became known-good (null if never).</summary>
     public DateTimeOffset? PromotedAt { get; set; }

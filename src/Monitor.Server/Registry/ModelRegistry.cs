@@ -28,12 +28,12 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
     private int _disposed;
-    private readonly Verdicts.RollbackSignalHub _rollbacks;
+    private readonly PipelineContext _context;
 
     public ModelRegistry(SqliteStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options, TimeProvider time,
-        ILoggerFactory loggers, Verdicts.RollbackSignalHub rollbacks)
+        ILoggerFactory loggers, Alerting.Incidents incidents)
     {
-        _rollbacks = rollbacks;
+        _context = new PipelineContext(store, metrics, incidents, options.Value, time);
         _store = store;
         _metrics = metrics;
         _options = options.Value;
@@ -83,7 +83,8 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             var monitor = new VersionMonitor(stored.Model, stored.Version, _time, _options.Windows.HistoryInMemory, next,
                 Enumerable.Reverse(history), _options.Detectors.ToSettings(), _store.LoadFindings(stored.Model, stored.Version));
             var version = new VersionEntry(stored.Model, stored.Version, stored.ArtifactSha256, stored.Source,
-                Enum.Parse<VersionState>(stored.State), stored.RegisteredAt, monitor, _options.Versions.ToSettings());
+                Enum.Parse<VersionState>(stored.State), stored.RegisteredAt, monitor, _options.Versions.ToSettings(), _options.Alerts.ToSettings());
+            version.Alerts.Restore(_store.LoadLatestAlerts(stored.Model, stored.Version));
             if (!promotions.TryGetValue(stored.Model, out Dictionary<string, DateTimeOffset>? promoted))
             {
                 promoted = _store.LoadPromotions(stored.Model);
@@ -101,6 +102,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         }
 
         _metrics.Models.Set(_models.Count);
+        _context.Incidents.RefreshFiringGauges();
         Log.Loaded(_logger, _models.Count, versions, baselines, _store.FilePath);
     }
 
@@ -170,7 +172,8 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
             var monitor = new VersionMonitor(modelName, version, _time, _options.Windows.HistoryInMemory,
                 detectors: _options.Detectors.ToSettings());
-            var entry = new VersionEntry(modelName, version, digest, source, state, _time.GetUtcNow(), monitor, _options.Versions.ToSettings());
+            var entry = new VersionEntry(modelName, version, digest, source, state, _time.GetUtcNow(), monitor, _options.Versions.ToSettings(),
+                _options.Alerts.ToSettings());
             _store.InsertVersion(new StoredVersion(modelName, version, digest, source, state.ToString(), entry.RegisteredAt, 0, 0, 0));
             if (state == VersionState.KnownGood)
             {
@@ -194,12 +197,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
         lock (_writes)
         {
-            if (entry.State == VersionState.Quarantined)
-            {
-                throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                    $"version '{version}' of model '{model}' is quarantined and cannot be promoted"));
-            }
-
+            // An admin may also reinstate a quarantined version (after a dismissed or mistaken rollback); the audit log keeps who and why.
             DateTimeOffset at = _time.GetUtcNow();
             _store.ChangeVersionState(model, version, nameof(VersionState.KnownGood), actor, "promote", reason, at);
             entry.State = VersionState.KnownGood;
@@ -240,8 +238,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
     private void StartPipeline(ModelEntry model)
     {
-        model.Pipeline = new ModelPipeline(model, _store, _metrics, _loggers.CreateLogger<ModelPipeline>(),
-            _options.Ingest.QueueCapacity, _options.Windows.HistoryRetained, _time, _rollbacks);
+        model.Pipeline = new ModelPipeline(model, _context, _loggers.CreateLogger<ModelPipeline>());
     }
 
     private static void CheckName(string field, string name)

@@ -1,131 +1,103 @@
-using System.Collections.Concurrent;
-using System.Threading.Channels;
 using Grpc.Core;
 using Monitor.Protos.V1;
+using Monitor.Server.Alerting;
 using Monitor.Server.Ingest;
 using Monitor.Server.Persistence;
 
 namespace Monitor.Server.Verdicts;
 
-/// <summary>
-/// Tells live watchers of each rollback signal as it is committed. Every watcher has a bounded queue:
-/// one that stops reading is cut off (and told where to resume) rather than holding anything up.
-/// </summary>
-internal sealed class RollbackSignalHub
-{
-    private const int WatcherCapacity = 256;
-    private readonly ConcurrentDictionary<Subscription, byte> _subscriptions = new();
-
-    public Subscription Subscribe(string model)
-    {
-        var subscription = new Subscription(this, model);
-        _subscriptions[subscription] = 0;
-        return subscription;
-    }
-
-    /// <summary>Called after the signal is committed to the store.</summary>
-    public void Publish(StoredRollback signal)
-    {
-        foreach (Subscription subscription in _subscriptions.Keys)
-        {
-            if (subscription.Model.Length == 0 || subscription.Model == signal.Model)
-            {
-                subscription.Offer(signal);
-            }
-        }
-    }
-
-    internal sealed class Subscription(RollbackSignalHub hub, string model) : IDisposable
-    {
-        private readonly Channel<StoredRollback> _queue = Channel.CreateBounded<StoredRollback>(WatcherCapacity);
-
-        public string Model { get; } = model;
-        public bool FellBehind { get; private set; }
-        public ChannelReader<StoredRollback> Reader => _queue.Reader;
-
-        public void Offer(StoredRollback signal)
-        {
-            if (!_queue.Writer.TryWrite(signal))
-            {
-                FellBehind = true;
-                _queue.Writer.TryComplete();
-            }
-        }
-
-        public void Dispose()
-        {
-            hub._subscriptions.TryRemove(this, out _);
-            _queue.Writer.TryComplete();
-        }
-    }
-}
-
-/// <summary>The gRPC rollbacks service: list, watch (resumable) and acknowledge rollback signals.</summary>
-internal sealed class RollbackService(SqliteStore store, RollbackSignalHub hub, TimeProvider time) : Rollbacks.RollbacksBase
+/// <summary>The gRPC rollbacks service: list, watch (resumable) and acknowledge rollback signals; decide held rollbacks.</summary>
+internal sealed class RollbackService(SqliteStore store, RollbackSignalHub hub, Registry.ModelRegistry registry, TimeProvider time)
+    : Rollbacks.RollbacksBase
 {
     public override Task<ListRollbackSignalsResponse> ListRollbackSignals(ListRollbackSignalsRequest request, ServerCallContext context)
     {
         var response = new ListRollbackSignalsResponse();
-        response.Signals.AddRange(store.LoadRollbackSignals(request.Model, (long)Math.Min(request.AfterSequence, long.MaxValue)).Select(ToProto));
+        response.Signals.AddRange(store.LoadRollbackSignals(request.Model, Sequence(request.AfterSequence)).Select(ToProto));
         return Task.FromResult(response);
     }
 
-    public override async Task WatchRollbackSignals(WatchRollbackSignalsRequest request, IServerStreamWriter<RollbackSignal> responseStream,
-        ServerCallContext context)
-    {
-        // Subscribe before reading the store, so nothing committed in between is missed; duplicates are skipped by sequence.
-        using RollbackSignalHub.Subscription subscription = hub.Subscribe(request.Model);
-        long last = (long)Math.Min(request.AfterSequence, long.MaxValue);
-        foreach (StoredRollback stored in store.LoadRollbackSignals(request.Model, last))
-        {
-            await responseStream.WriteAsync(ToProto(stored), context.CancellationToken);
-            last = stored.Sequence;
-        }
-
-        try
-        {
-            await foreach (StoredRollback live in subscription.Reader.ReadAllAsync(context.CancellationToken))
-            {
-                if (live.Sequence > last)
-                {
-                    await responseStream.WriteAsync(ToProto(live), context.CancellationToken);
-                    last = live.Sequence;
-                }
-            }
-        }
-        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
-        {
-            return;
-        }
-
-        if (subscription.FellBehind)
-        {
-            throw new RpcException(new Status(StatusCode.ResourceExhausted,
-                $"the watcher fell behind; watch again with after_sequence = {last}"));
-        }
-    }
+    public override Task WatchRollbackSignals(WatchRollbackSignalsRequest request, IServerStreamWriter<RollbackSignal> responseStream,
+        ServerCallContext context) =>
+        hub.StreamAsync(r => request.Model.Length == 0 || r.Model == request.Model, Sequence(request.AfterSequence),
+            after => store.LoadRollbackSignals(request.Model, after), ToProto, responseStream, context.CancellationToken);
 
     public override Task<RollbackSignal> AcknowledgeRollbackSignal(AcknowledgeRollbackSignalRequest request, ServerCallContext context)
     {
-        if (string.IsNullOrWhiteSpace(request.Actor))
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "actor: say who acknowledges the signal"));
-        }
-
-        StoredRollback acknowledged = store.AcknowledgeRollback((long)Math.Min(request.Sequence, long.MaxValue), request.Actor, request.Reason,
-            time.GetUtcNow()) ?? throw new RpcException(new Status(StatusCode.NotFound, $"rollback signal {request.Sequence} does not exist"));
+        RequireActor(request.Actor, "acknowledges the signal");
+        StoredRollback acknowledged = store.AcknowledgeRollback(Sequence(request.Sequence), request.Actor, request.Reason, time.GetUtcNow())
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"rollback signal {request.Sequence} does not exist"));
         return Task.FromResult(ToProto(acknowledged));
     }
 
-    private static RollbackSignal ToProto(StoredRollback signal) => new()
+    public override Task<ListHeldRollbacksResponse> ListHeldRollbacks(ListHeldRollbacksRequest request, ServerCallContext context)
     {
-        Sequence = (ulong)signal.Sequence,
-        Model = signal.Model,
-        FromVersion = signal.From,
-        ToVersion = signal.To ?? "",
-        Reason = signal.Reason,
-        IssuedAt = ProtoTranslation.ToProto(signal.At),
-        Acknowledged = signal.AcknowledgedBy is not null,
-        AcknowledgedBy = signal.AcknowledgedBy ?? "",
-    };
+        var response = new ListHeldRollbacksResponse();
+        response.Rollbacks.AddRange(store.LoadHeldRollbacks(request.Model, request.PendingOnly).Select(ToProto));
+        return Task.FromResult(response);
+    }
+
+    public override async Task<HeldRollback> DecideHeldRollback(DecideHeldRollbackRequest request, ServerCallContext context)
+    {
+        RequireActor(request.Actor, request.Release ? "releases the rollback" : "dismisses the rollback");
+        StoredHeldRollback held = store.LoadHeldRollbacks("", pendingOnly: false).FirstOrDefault(h => h.Id == Sequence(request.Id))
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"held rollback {request.Id} does not exist"));
+        var decided = await registry.Get(held.Model).Pipeline.DecideHeldAsync(held.Id, request.Release, request.Actor, request.Reason,
+            context.CancellationToken)
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"held rollback {request.Id} does not exist"));
+        if (decided.AlreadyDecided)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                $"held rollback {request.Id} was already {decided.Held.Decision} by {decided.Held.DecidedBy}"));
+        }
+
+        return ToProto(decided.Held);
+    }
+
+    private static void RequireActor(string actor, string what)
+    {
+        if (string.IsNullOrWhiteSpace(actor))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"actor: say who {what}"));
+        }
+    }
+
+    private static long Sequence(ulong value) => (long)Math.Min(value, long.MaxValue);
+
+    private static RollbackSignal ToProto(StoredRollback signal)
+    {
+        var proto = new RollbackSignal
+        {
+            Sequence = (ulong)signal.Sequence,
+            Model = signal.Model,
+            FromVersion = signal.From,
+            ToVersion = signal.To ?? "",
+            Reason = signal.Reason,
+            IssuedAt = ProtoTranslation.ToProto(signal.At),
+            Acknowledged = signal.AcknowledgedBy is not null,
+            AcknowledgedBy = signal.AcknowledgedBy ?? "",
+            Actor = signal.Actor,
+        };
+        proto.AlertIds.AddRange(signal.AlertIds.Select(id => (ulong)id));
+        return proto;
+    }
+
+    private static HeldRollback ToProto(StoredHeldRollback held)
+    {
+        var proto = new HeldRollback
+        {
+            Id = (ulong)held.Id,
+            Model = held.Model,
+            FromVersion = held.From,
+            ToVersion = held.To ?? "",
+            Reason = held.Reason,
+            HeldAt = ProtoTranslation.ToProto(held.At),
+            HeldBecause = held.HeldBecause,
+            Decision = held.Decision ?? "",
+            DecidedBy = held.DecidedBy ?? "",
+            ReleasedSequence = (ulong)(held.ReleasedSequence ?? 0),
+        };
+        proto.AlertIds.AddRange(held.AlertIds.Select(id => (ulong)id));
+        return proto;
+    }
 }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Monitor.Core.Versions;
 using Monitor.Server.Hosting;
 using Monitor.Server.Persistence;
@@ -6,6 +7,9 @@ using Monitor.Server.Registry;
 namespace Monitor.Server.Verdicts;
 
 /// <summary>The verdict of a model version as JSON, in the form Argo Rollouts' web metric provider reads.</summary>
+/// <param name="Rollback">"issued" (a signal away from this version exists), "held" (waiting for a human), or "none".</param>
+/// <param name="RollbackRecommended">True while the version is quarantined and a rollback signal away from it was issued.</param>
+/// <param name="WindowFalseAlarmRate">The baseline's whole-window false-alarm rate: a bound on the rate of failing windows on clean traffic from drift.</param>
 internal sealed record VerdictDocument(
     string Model,
     string? Version,
@@ -13,53 +17,158 @@ internal sealed record VerdictDocument(
     string State,
     int WindowsJudged,
     int ConsecutiveFailing,
-    RollbackDocument? Rollback);
+    bool LatestWindowInconclusive,
+    string Rollback,
+    bool RollbackRecommended,
+    double? WindowFalseAlarmRate,
+    RollbackDocument? LatestSignal);
 
-internal sealed record RollbackDocument(long Sequence, string From, string? To, string Reason, DateTimeOffset At);
+internal sealed record RollbackDocument(long Sequence, string From, string? To, string Reason, DateTimeOffset At, string Actor, bool Acknowledged);
 
 /// <summary>
 /// GET /api/v1/verdict/{model}: the verdict of the version serving the model (the one that mirrored the
-/// latest batch); GET /api/v1/verdict/{model}/{version}: of that version. Each carries the latest
-/// rollback signal of the model, if any. An Argo AnalysisTemplate reads it with
-/// <c>successCondition: result.verdict == "Successful"</c> and <c>failureCondition: result.verdict == "Failed"</c>.
+/// latest batch); GET /api/v1/verdict/{model}/{version}: of that version. An Argo AnalysisTemplate reads it
+/// with <c>successCondition: result.verdict == "Successful"</c> and <c>failureCondition: result.rollbackRecommended</c>.
 /// </summary>
 internal static class VerdictEndpoints
 {
     public static void Map(WebApplication app, ListenerRoleMetadata http)
     {
         app.MapGet("/api/v1/verdict/{model}", (string model, ModelRegistry registry, SqliteStore store) =>
-        {
-            if (!registry.TryGet(model, out ModelEntry entry))
-            {
-                return Results.NotFound(new { error = $"model '{ModelRegistry.Truncate(model)}' is not registered" });
-            }
-
-            VersionEntry? serving = entry.ServingVersion is { } name && entry.Versions.TryGetValue(name, out VersionEntry? version) ? version : null;
-            return serving is null
-                ? Results.Ok(new VerdictDocument(entry.Name, null, nameof(Verdict.Inconclusive), "no traffic yet", 0, 0, Latest(store, entry.Name)))
-                : Results.Ok(Document(serving, store));
-        }).WithMetadata(http);
+            Find(registry, model, null, out VersionEntry? version, out IResult? missing)
+                ? Results.Ok(version is null ? NoTraffic(registry.Get(model), store) : Document(version, store))
+                : missing).WithMetadata(http);
 
         app.MapGet("/api/v1/verdict/{model}/{version}", (string model, string version, ModelRegistry registry, SqliteStore store) =>
-            registry.TryGet(model, out ModelEntry entry) && entry.Versions.TryGetValue(version, out VersionEntry? found)
-                ? Results.Ok(Document(found, store))
-                : Results.NotFound(new
-                {
-                    error = $"version '{ModelRegistry.Truncate(version)}' of model '{ModelRegistry.Truncate(model)}' is not registered",
-                })).WithMetadata(http);
+            Find(registry, model, version, out VersionEntry? found, out IResult? missing) ? Results.Ok(Document(found!, store)) : missing)
+            .WithMetadata(http);
     }
 
-    private static VerdictDocument Document(VersionEntry version, SqliteStore store) => new(
-        version.Model,
-        version.Version,
-        version.State == VersionState.Quarantined ? nameof(Verdict.Failed) : version.Lifecycle.Verdict.ToString(),
-        version.State.ToString(),
-        version.Lifecycle.WindowsJudged,
-        version.Lifecycle.ConsecutiveFailing,
-        Latest(store, version.Model));
+    /// <summary>
+    /// Finds a model's version (or, with <paramref name="version"/> null, the one serving it, null before any
+    /// traffic); false with a 404 naming what is not registered.
+    /// </summary>
+    public static bool Find(ModelRegistry registry, string model, string? version, out VersionEntry? found, out IResult? missing)
+    {
+        found = null;
+        missing = null;
+        if (!registry.TryGet(model, out ModelEntry entry))
+        {
+            missing = Results.NotFound(new { error = $"model '{ModelRegistry.Truncate(model)}' is not registered" });
+            return false;
+        }
 
-    private static RollbackDocument? Latest(SqliteStore store, string model) =>
-        store.LoadRollbacks(model) is { Count: > 0 } rollbacks
-            ? new RollbackDocument(rollbacks[^1].Sequence, rollbacks[^1].From, rollbacks[^1].To, rollbacks[^1].Reason, rollbacks[^1].At)
-            : null;
+        string? name = version ?? entry.ServingVersion;
+        if (name is null)
+        {
+            return true;
+        }
+
+        if (!entry.Versions.TryGetValue(name, out found))
+        {
+            missing = Results.NotFound(new
+            {
+                error = $"version '{ModelRegistry.Truncate(name)}' of model '{ModelRegistry.Truncate(model)}' is not registered",
+            });
+            return false;
+        }
+
+        return true;
+    }
+
+    public static VerdictDocument Document(VersionEntry version, SqliteStore store)
+    {
+        StoredRollback? signal = store.LoadRollbackSignals(version.Model, 0).LastOrDefault(r => r.From == version.Version);
+        bool held = store.LoadHeldRollbacks(version.Model, pendingOnly: true).Any(h => h.From == version.Version);
+        bool quarantined = version.State == VersionState.Quarantined;
+        bool recommended = quarantined && signal is not null && (version.PromotedAt is null || signal.At >= version.PromotedAt);
+        return new VerdictDocument(
+            version.Model,
+            version.Version,
+            quarantined ? nameof(Verdict.Failed) : version.Lifecycle.Verdict.ToString(),
+            version.State.ToString(),
+            version.Lifecycle.WindowsJudged,
+            version.Lifecycle.ConsecutiveFailing,
+            version.Lifecycle.LatestInconclusive,
+            recommended ? "issued" : held && quarantined ? "held" : "none",
+            recommended,
+            version.Monitor.Baseline?.Profile.FalseAlarmRate,
+            signal is null ? null : new RollbackDocument(signal.Sequence, signal.From, signal.To, signal.Reason, signal.At, signal.Actor,
+                signal.AcknowledgedBy is not null));
+    }
+
+    private static VerdictDocument NoTraffic(ModelEntry model, SqliteStore store) => new(
+        model.Name, null, nameof(Verdict.Inconclusive), "no traffic yet", 0, 0, false, "none", false,
+        model.Baseline?.Profile.FalseAlarmRate, null);
+}
+
+/// <summary>
+/// POST /api/v1/flagger/rollback[/{model}[/{version}]]: the form of a Flagger <c>rollback</c> webhook. Flagger
+/// posts {name, namespace, phase, metadata}; the model and version come from the path or from metadata.model
+/// and metadata.version (else the version serving the model). 200 means roll back (the version is quarantined
+/// and a rollback signal away from it was issued); 409 means do not (the body says why, including a rollback
+/// held for a human); 404 names what is not registered; 400 a body that is not JSON.
+/// </summary>
+internal static class FlaggerEndpoints
+{
+    public static void Map(WebApplication app, ListenerRoleMetadata http)
+    {
+        app.MapPost("/api/v1/flagger/rollback", (HttpRequest request, ModelRegistry registry, SqliteStore store) =>
+            Decide(request, null, null, registry, store)).WithMetadata(http);
+        app.MapPost("/api/v1/flagger/rollback/{model}", (HttpRequest request, string model, ModelRegistry registry, SqliteStore store) =>
+            Decide(request, model, null, registry, store)).WithMetadata(http);
+        app.MapPost("/api/v1/flagger/rollback/{model}/{version}", (HttpRequest request, string model, string version, ModelRegistry registry,
+            SqliteStore store) => Decide(request, model, version, registry, store)).WithMetadata(http);
+    }
+
+    private static async Task<IResult> Decide(HttpRequest request, string? model, string? version, ModelRegistry registry, SqliteStore store)
+    {
+        string? canary = null;
+        if (request.ContentLength is null or > 0)
+        {
+            try
+            {
+                using JsonDocument body = await JsonDocument.ParseAsync(request.Body, cancellationToken: request.HttpContext.RequestAborted);
+                if (body.RootElement.ValueKind == JsonValueKind.Object)
+                {
+                    canary = body.RootElement.TryGetProperty("name", out JsonElement name) ? name.GetString() : null;
+                    if (body.RootElement.TryGetProperty("metadata", out JsonElement metadata) && metadata.ValueKind == JsonValueKind.Object)
+                    {
+                        model ??= metadata.TryGetProperty("model", out JsonElement m) ? m.GetString() : null;
+                        version ??= metadata.TryGetProperty("version", out JsonElement v) ? v.GetString() : null;
+                    }
+                }
+            }
+            catch (JsonException ex)
+            {
+                return Results.BadRequest(new { error = $"the body is not JSON: {ex.Message}" });
+            }
+        }
+
+        if (string.IsNullOrEmpty(model))
+        {
+            return Results.BadRequest(new { error = "no model: put it in the path (/api/v1/flagger/rollback/{model}) or in metadata.model" });
+        }
+
+        if (!VerdictEndpoints.Find(registry, model, version, out VersionEntry? found, out IResult? missing))
+        {
+            return missing!;
+        }
+
+        if (found is null)
+        {
+            return Results.Conflict(new { rollback = false, canary, model, reason = "no traffic mirrored yet" });
+        }
+
+        VerdictDocument verdict = VerdictEndpoints.Document(found, store);
+        return verdict.RollbackRecommended
+            ? Results.Ok(new { rollback = true, canary, verdict })
+            : Results.Conflict(new
+            {
+                rollback = false,
+                canary,
+                reason = verdict.Rollback == "held" ? "the rollback is held for a human's decision" : $"verdict is {verdict.Verdict}",
+                verdict,
+            });
+    }
 }

@@ -1,0 +1,91 @@
+using Monitor.Core.Alerts;
+using Monitor.Core.Detectors;
+using Monitor.Server.Delivery;
+using Monitor.Server.Hosting;
+using Monitor.Server.Metrics;
+using Monitor.Server.Persistence;
+
+namespace Monitor.Server.Alerting;
+
+/// <summary>
+/// Commits alert changes, version state changes and rollback signals (with their outbox entries) in one
+/// transaction, then tells live watchers, metrics and the dispatcher: nobody hears of anything that is not
+/// yet durable.
+/// </summary>
+internal sealed class Incidents(SqliteStore store, AlertHub alerts, RollbackSignalHub rollbacks, DeliverySinks sinks, DeliveryWakeup wakeup,
+    MonitorMetrics metrics, ILogger<Incidents> logger)
+{
+    public IncidentResult Commit(IncidentCommit incident)
+    {
+        IncidentResult result = store.Commit(incident, sinks.For);
+        foreach (StoredAlert stored in result.Alerts)
+        {
+            Alert alert = stored.Alert;
+            alerts.Publish(stored);
+            metrics.AlertChanges.WithLabels(alert.Model, Label(alert.Severity), alert.State.ToString().ToLowerInvariant()).Inc();
+            Log.AlertChanged(logger, stored.Id, alert.Model, alert.Version, alert.State == AlertState.Firing ? "firing" : "resolved",
+                Label(alert.Severity), alert.Kind, alert.Evidence[^1]);
+        }
+
+        if (result.Rollback is { } rollback)
+        {
+            Published(rollback);
+        }
+
+        if (result.Held is { } held)
+        {
+            metrics.RollbacksHeld.WithLabels(held.Model).Inc();
+            Log.RollbackHeld(logger, held.Id, held.Model, held.From, held.To ?? "(no known-good version)", held.HeldBecause, held.Reason);
+        }
+
+        if (result.OutboxEntries > 0)
+        {
+            wakeup.Wake();
+        }
+
+        if (result.Alerts.Count > 0)
+        {
+            RefreshFiringGauges();
+        }
+
+        return result;
+    }
+
+    /// <summary>Releases or dismisses a held rollback; see <see cref="SqliteStore.DecideHeldRollback"/>.</summary>
+    public (StoredHeldRollback Held, StoredRollback? Issued, bool AlreadyDecided)? Decide(long id, bool release, string actor, string reason,
+        DateTimeOffset at)
+    {
+        var decided = store.DecideHeldRollback(id, release, actor, reason, at, sinks.For);
+        if (decided is { Issued: { } issued })
+        {
+            Published(issued);
+            wakeup.Wake();
+        }
+
+        return decided;
+    }
+
+    /// <summary>Sets drift_monitor_alerts_firing for every model and severity from the store.</summary>
+    public void RefreshFiringGauges()
+    {
+        var counts = store.CountFiringAlerts();
+        foreach (string model in counts.Select(c => c.Model).Concat(metrics.AlertsFiring.GetAllLabelValues().Select(l => l[0])).Distinct())
+        {
+            foreach (Severity severity in Enum.GetValues<Severity>())
+            {
+                long count = counts.Where(c => c.Model == model && c.Severity == severity).Sum(c => c.Count);
+                metrics.AlertsFiring.WithLabels(model, Label(severity)).Set(count);
+            }
+        }
+    }
+
+    private void Published(StoredRollback rollback)
+    {
+        rollbacks.Publish(rollback);
+        metrics.RollbackSignals.WithLabels(rollback.Model).Inc();
+        metrics.RollbackRecommended.WithLabels(rollback.Model, rollback.From).Set(1);
+        Log.RollbackSignal(logger, rollback.Sequence, rollback.Model, rollback.From, rollback.To ?? "(no known-good version)", rollback.Reason);
+    }
+
+    public static string Label(Severity severity) => severity.ToString().ToLowerInvariant();
+}

@@ -1,0 +1,177 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Options;
+using Monitor.Core.Alerts;
+using Monitor.Server.Hosting;
+using Monitor.Server.Metrics;
+using Monitor.Server.Persistence;
+
+namespace Monitor.Server.Delivery;
+
+/// <summary>Wakes the dispatcher when new outbox entries were committed.</summary>
+internal sealed class DeliveryWakeup
+{
+    private readonly Channel<byte> _signal = Channel.CreateBounded<byte>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    public void Wake() => _signal.Writer.TryWrite(0);
+
+    public async Task WaitAsync(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    {
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task delay = Task.Delay(timeout, time, timer.Token);
+        Task<bool> woken = _signal.Reader.WaitToReadAsync(timer.Token).AsTask();
+        await Task.WhenAny(delay, woken);
+        await timer.CancelAsync();
+        _signal.Reader.TryRead(out _);
+    }
+}
+
+/// <summary>
+/// Delivers the outbox: every committed alert change and rollback signal, to every sink that wants it, at
+/// least once. Each sink gets its entries in order; a failed attempt is retried after an exponential backoff
+/// with ±50% jitter, and later entries of that sink wait behind it. Attempts and delivery are persisted, so a
+/// restart carries on where the last process stopped. Firing alerts are re-sent to Alertmanager periodically.
+/// </summary>
+internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, DeliveryWakeup wakeup, MonitorMetrics metrics,
+    IOptions<MonitorOptions> options, TimeProvider time, ILogger<OutboxDispatcher> logger) : BackgroundService
+{
+    private const int BatchSize = 100;
+    private readonly DeliveryOptions _options = options.Value.Delivery;
+    private DateTimeOffset _nextResend = DateTimeOffset.MinValue;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (sinks.All.Count == 0)
+        {
+            return;
+        }
+
+        using var http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2) })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await RoundAsync(http, stoppingToken);
+                await ResendFiringAsync(http, stoppingToken);
+                await wakeup.WaitAsync(UntilNextWork(), time, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
+            {
+                Log.DeliveryFailed(logger, "(outbox)", "store", 0, _options.InitialBackoff, ex.Message);
+                await Task.Delay(_options.InitialBackoff, time, stoppingToken);
+            }
+        }
+    }
+
+    /// <summary>Attempts every due entry once; each sink stops at its first failure so its entries stay in order.</summary>
+    private async Task RoundAsync(HttpClient http, CancellationToken cancellationToken)
+    {
+        List<OutboxItem> due = store.LoadDueOutbox(time.GetUtcNow(), BatchSize);
+        await Task.WhenAll(due.GroupBy(item => item.Sink).Select(group => DeliverInOrderAsync(http, group, cancellationToken)));
+        Dictionary<string, long> pending = store.CountPendingOutbox();
+        foreach (IDeliverySink sink in sinks.All)
+        {
+            metrics.OutboxPending.WithLabels(sink.Name).Set(pending.GetValueOrDefault(sink.Name));
+        }
+    }
+
+    private async Task DeliverInOrderAsync(HttpClient http, IEnumerable<OutboxItem> items, CancellationToken cancellationToken)
+    {
+        foreach (OutboxItem item in items)
+        {
+            if (!await TryDeliverAsync(http, item, cancellationToken))
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task<bool> TryDeliverAsync(HttpClient http, OutboxItem item, CancellationToken cancellationToken)
+    {
+        int attempt = item.Attempts + 1;
+        IDeliverySink? sink = sinks.Get(item.Sink);
+        string? error = null;
+        if (sink is null)
+        {
+            error = $"sink {item.Sink} is no longer configured";
+        }
+        else
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(_options.Timeout);
+            try
+            {
+                await sink.DeliverAsync(http, item, time.GetUtcNow(), timeout.Token);
+                store.MarkDelivered(item.Id, attempt, time.GetUtcNow());
+                metrics.Deliveries.WithLabels(item.Sink, "delivered").Inc();
+                Log.Delivered(logger, item.IdempotencyKey, item.Sink, attempt);
+                return true;
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                error = $"no answer within {_options.Timeout}";
+            }
+            catch (Exception ex) when (ex is DeliveryException or HttpRequestException)
+            {
+                error = ex.Message;
+            }
+        }
+
+        TimeSpan delay = Backoff(attempt);
+        store.MarkAttemptFailed(item.Id, attempt, time.GetUtcNow() + delay, error);
+        metrics.Deliveries.WithLabels(item.Sink, "failed").Inc();
+        Log.DeliveryFailed(logger, item.IdempotencyKey, item.Sink, attempt, delay, error);
+        return false;
+    }
+
+    /// <summary>InitialBackoff × 2^(attempt−1), at most MaxBackoff, times a jitter factor in [0.5, 1.5).</summary>
+    internal TimeSpan Backoff(int attempt)
+    {
+        double exponential = _options.InitialBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 30));
+        double capped = Math.Min(exponential, _options.MaxBackoff.TotalMilliseconds);
+        return TimeSpan.FromMilliseconds(capped * (0.5 + Random.Shared.NextDouble()));
+    }
+
+    private async Task ResendFiringAsync(HttpClient http, CancellationToken cancellationToken)
+    {
+        if (sinks.Alertmanager is not { } alertmanager || time.GetUtcNow() < _nextResend)
+        {
+            return;
+        }
+
+        DateTimeOffset now = time.GetUtcNow();
+        _nextResend = now + alertmanager.ResendInterval;
+        List<StoredAlert> firing = store.LoadAlerts("", "", options.Value.Delivery.Alertmanager.MinSeverity, AlertState.Firing, 10_000);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.Timeout);
+        try
+        {
+            await alertmanager.ResendAsync(http, firing, now, timeout.Token);
+        }
+        catch (Exception ex) when (ex is DeliveryException or HttpRequestException
+            || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            metrics.Deliveries.WithLabels(alertmanager.Name, "failed").Inc();
+            Log.DeliveryFailed(logger, "(re-send of firing alerts)", alertmanager.Name, 1, alertmanager.ResendInterval, ex.Message);
+        }
+    }
+
+    private TimeSpan UntilNextWork()
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        DateTimeOffset next = store.NextOutboxAttempt() ?? DateTimeOffset.MaxValue;
+        if (sinks.Alertmanager is not null && _nextResend < next)
+        {
+            next = _nextResend;
+        }
+
+        TimeSpan wait = next == DateTimeOffset.MaxValue ? TimeSpan.FromMinutes(1) : next - now;
+        return wait < TimeSpan.FromMilliseconds(10) ? TimeSpan.FromMilliseconds(10) : wait > TimeSpan.FromMinutes(1) ? TimeSpan.FromMinutes(1) : wait;
+    }
+}
