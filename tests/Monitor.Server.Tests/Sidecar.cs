@@ -40,7 +40,10 @@ internal sealed class Sidecar : IAsyncDisposable
     public HttpClient Http { get; }
     public ModelRegistry Registry => App.Services.GetRequiredService<ModelRegistry>();
 
-    public static async Task<Sidecar> StartAsync(string database, params string[] settings)
+    public static Task<Sidecar> StartAsync(string database, params string[] settings) => StartAsync(database, null, settings);
+
+    /// <summary>Starts a sidecar whose clock is <paramref name="time"/> (a fake one in tests of time-based behaviour).</summary>
+    public static async Task<Sidecar> StartAsync(string database, TimeProvider? time, params string[] settings)
     {
         string[] args =
         [
@@ -48,17 +51,58 @@ internal sealed class Sidecar : IAsyncDisposable
             $"--Monitor:Windows:Records={WindowRecords}", "--Monitor:Baselines:ReservoirRecords=10000",
             "--Monitor:Baselines:BootstrapWindows=1000", "--Logging:LogLevel:Default=Warning", .. settings,
         ];
-        WebApplication app = MonitorHost.Build(args);
+        WebApplication app = MonitorHost.Build(args, builder =>
+        {
+            if (time is not null)
+            {
+                builder.Services.AddSingleton(time);
+            }
+        });
         await app.StartAsync();
         return new Sidecar(app, app.Services.GetRequiredService<Listeners>());
+    }
+
+    public Alerts.AlertsClient Alerts => new(Channel);
+
+    public Rollbacks.RollbacksClient Rollbacks => new(Channel);
+
+    /// <summary>Registers a candidate version whose digest is that of its name.</summary>
+    public Task<ModelVersion> RegisterCandidateAsync(string version) => Admin.RegisterVersionAsync(new RegisterVersionRequest
+    {
+        Model = Model,
+        Version = version,
+        ArtifactSha256 = Digest(version),
+        Source = "test",
+    }).ResponseAsync;
+
+    /// <summary>Mirrors whole windows of a version's traffic (its registered digest), one batch per window.</summary>
+    public async Task MirrorWindowsAsync(FraudTraffic traffic, string version, int windows, FraudDrift? drift = null)
+    {
+        for (int w = 0; w < windows; w++)
+        {
+            await Mirror.IngestAsync(Batch(traffic, WindowRecords, drift, version, version == "v1" ? DigestV1 : Digest(version)));
+        }
+
+        await Registry.Get(Model).Pipeline.FlushAsync(CancellationToken.None);
+    }
+
+    /// <summary>The verdict document of a version, as a deployment controller reads it.</summary>
+    public async Task<System.Text.Json.JsonElement> VerdictAsync(string version)
+    {
+        using System.Text.Json.JsonDocument document = System.Text.Json.JsonDocument.Parse(await Http.GetStringAsync($"/api/v1/verdict/{Model}/{version}"));
+        return document.RootElement.Clone();
     }
 
     public static string Digest(string artifact) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(artifact)));
 
     /// <summary>Registers the fraud model and version v1 (known-good), and commits a baseline of the reference records.</summary>
-    public async Task<Baseline> SetUpFraudModelAsync(FraudTraffic traffic, int referenceRecords = 6000)
+    public async Task<Baseline> SetUpFraudModelAsync(FraudTraffic traffic, int referenceRecords = 6000, params string[] criticalFeatures)
     {
-        await Admin.RegisterModelAsync(new RegisterModelRequest { Name = Model, Schema = ProtoTranslation.ToProto(FraudTraffic.Schema) });
+        await Admin.RegisterModelAsync(new RegisterModelRequest
+        {
+            Name = Model,
+            Schema = ProtoTranslation.ToProto(FraudTraffic.Schema with { CriticalFeatures = criticalFeatures }),
+        });
         await Admin.RegisterVersionAsync(new RegisterVersionRequest
         {
             Model = Model,

@@ -107,11 +107,14 @@ internal sealed class AlertmanagerSink(AlertmanagerOptions options) : IDeliveryS
             ["description"] = string.Join("\n", alert.Evidence),
             ["windows"] = alert.Windows.ToString(CultureInfo.InvariantCulture),
         };
+        // Alertmanager refuses an endsAt that is not after startsAt (both at whole seconds on its side).
         DateTimeOffset endsAt = alert.State == AlertState.Resolved
-            ? alert.ResolvedAt ?? now
-            : now + (4 * options.ResendInterval);
+            ? Max(alert.ResolvedAt ?? now, alert.FirstSeen + TimeSpan.FromSeconds(1))
+            : Max(now, alert.FirstSeen) + (4 * options.ResendInterval);
         return new PostableAlert(labels, annotations, alert.FirstSeen, endsAt);
     }
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
     private static string AlertName(string kind) => kind switch
     {
