@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Monitor.Protos.V1;
+using Monitor.Server.Demo;
+using Monitor.Server.Hosting;
+using Monitor.Server.Ingest;
+using Monitor.Server.Persistence;
+
+namespace Monitor.Server.Tests;
+
+/// <summary>At-least-once delivery through the outbox: receivers that are down, flaky, or outlive a killed sidecar.</summary>
+public sealed class DeliveryTests
+{
+    private const string Secret = "a-webhook-secret-of-some-length";
+    private const string Sink = "webhook:ops";
+
+    [Fact]
+    public async Task A_webhook_that_is_down_then_flaky_gets_every_event_once_per_idempotency_key_signed()
+    {
+        using var directory = new TempDirectory();
+        int port = Receiver.FreePort();
+        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"), WebhookSettings(port));
+        var traffic = new FraudTraffic(seed: 41);
+        await sidecar.SetUpFraudModelAsync(traffic);
+        foreach (string version in new[] { "v2", "v3", "v4" })
+        {
+            await sidecar.RegisterCandidateAsync(version);
+            await sidecar.Admin.RollBackVersionAsync(new RollBackVersionRequest { Model = Sidecar.Model, Version = version, Actor = "ops", Reason = "drill" });
+        }
+
+        // Nobody listens yet: attempts fail (connection refused), are retried with backoff, and stay pending.
+        SqliteStore store = sidecar.App.Services.GetRequiredService<SqliteStore>();
+        List<OutboxItem> committed = store.LoadOutbox(Sink);
+        Assert.Equal(6, committed.Count); // per version: its critical "verdict" alert and its rollback signal
+        Assert.True(await Eventually.HoldsAsync(() => store.LoadOutbox(Sink).All(i => i.Attempts >= 2), TimeSpan.FromSeconds(20)),
+            "every entry should have been tried at least twice while the receiver was down");
+        Assert.All(store.LoadOutbox(Sink), i => Assert.Null(i.DeliveredAt));
+        Assert.All(store.LoadOutbox(Sink), i => Assert.Contains("refused", i.LastError, StringComparison.OrdinalIgnoreCase));
+
+        // The receiver comes up, answers 503 to its first three requests, then 200.
+        await using Receiver receiver = await Receiver.StartAsync(port);
+        receiver.Answer = count => count <= 3 ? 503 : 200;
+        Assert.True(await Eventually.HoldsAsync(() => store.LoadOutbox(Sink).All(i => i.DeliveredAt is not null), TimeSpan.FromSeconds(30)),
+            "every entry should be delivered once the receiver is back");
+
+        ReceivedRequest[] accepted = [.. receiver.Requests.Where(r => r.Status == 200)];
+        string[] keys = [.. accepted.Select(r => r.Headers["Idempotency-Key"])];
+        Assert.Equal(committed.Select(i => i.IdempotencyKey).Order(), keys.Order()); // every event, each accepted exactly once
+        Assert.Equal(3, receiver.Requests.Count(r => r.Status == 503));
+        foreach (ReceivedRequest request in receiver.Requests)
+        {
+            string timestamp = request.Headers["X-Monitor-Timestamp"];
+            string expected = "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(Secret),
+                Encoding.UTF8.GetBytes(timestamp + "." + request.Body)));
+            Assert.Equal(expected, request.Headers["X-Monitor-Signature"]);
+            using JsonDocument body = JsonDocument.Parse(request.Body);
+            Assert.Equal(request.Headers["Idempotency-Key"], body.RootElement.GetProperty("idempotencyKey").GetString());
+            Assert.Equal(request.Headers["X-Monitor-Event"], body.RootElement.GetProperty("type").GetString());
+        }
+
+        ReceivedRequest rollback = accepted.First(r => r.Headers["Idempotency-Key"] == "rollback-1");
+        using JsonDocument signal = JsonDocument.Parse(rollback.Body);
+        JsonElement payload = signal.RootElement.GetProperty("rollback");
+        Assert.Equal(("v2", "v1", "ops"), (payload.GetProperty("fromVersion").GetString(), payload.GetProperty("toVersion").GetString(),
+            payload.GetProperty("actor").GetString()));
+
+        // Delivered entries are not sent again.
+        int requests = receiver.Requests.Count;
+        await Task.Delay(1000, TestContext.Current.CancellationToken);
+        Assert.Equal(requests, receiver.Requests.Count);
+        string metrics = await sidecar.Http.GetStringAsync("/metrics");
+        Assert.Contains("drift_monitor_deliveries_total{sink=\"webhook:ops\",outcome=\"delivered\"} 6", metrics);
+        Assert.Contains("drift_monitor_outbox_pending{sink=\"webhook:ops\"} 0", metrics);
+    }
+
+    [Fact]
+    public async Task A_signal_committed_before_a_kill_9_is_delivered_after_the_restart()
+    {
+        using var directory = new TempDirectory();
+        string database = directory.File("monitor.db");
+        int webhookPort = Receiver.FreePort();
+        await using (SidecarProcess first = await SidecarProcess.StartAsync(database, WebhookSettings(webhookPort)))
+        {
+            using GrpcChannel channel = GrpcChannel.ForAddress($"http://127.0.0.1:{first.GrpcPort}");
+            var admin = new Admin.AdminClient(channel);
+            await admin.RegisterModelAsync(new RegisterModelRequest { Name = Sidecar.Model, Schema = ProtoTranslation.ToProto(FraudTraffic.Schema) });
+            foreach (string version in new[] { "v1", "v2" })
+            {
+                await admin.RegisterVersionAsync(new RegisterVersionRequest
+                {
+                    Model = Sidecar.Model,
+                    Version = version,
+                    ArtifactSha256 = Sidecar.Digest(version),
+                    InitialState = version == "v1" ? VersionState.KnownGood : VersionState.Candidate,
+                });
+            }
+
+            RollBackVersionResponse response = await admin.RollBackVersionAsync(
+                new RollBackVersionRequest { Model = Sidecar.Model, Version = "v2", Actor = "ops", Reason = "before the crash" });
+            Assert.Equal((1ul, "v1"), (response.SignalSequence, response.ToVersion));
+            first.Kill(); // SIGKILL: no shutdown, no flush
+        }
+
+        // Committed but never delivered: the outbox says so on disk.
+        var store = new SqliteStore(Options.Create(new MonitorOptions { Database = new DatabaseOptions { Path = database } }));
+        List<OutboxItem> pending = store.LoadOutbox(Sink);
+        Assert.Contains(pending, i => i.IdempotencyKey == "rollback-1" && i.DeliveredAt is null);
+
+        await using Receiver receiver = await Receiver.StartAsync(webhookPort);
+        await using SidecarProcess second = await SidecarProcess.StartAsync(database, WebhookSettings(webhookPort));
+        Assert.True(await Eventually.HoldsAsync(() => receiver.Requests.Any(r => r.Headers["Idempotency-Key"] == "rollback-1"), TimeSpan.FromSeconds(30)),
+            "the signal should be delivered by the restarted sidecar");
+        Assert.True(await Eventually.HoldsAsync(() => store.LoadOutbox(Sink).All(i => i.DeliveredAt is not null), TimeSpan.FromSeconds(10)));
+        Assert.Equal(pending.Select(i => i.IdempotencyKey).Order(), receiver.Requests.Select(r => r.Headers["Idempotency-Key"]).Order());
+        using JsonDocument body = JsonDocument.Parse(receiver.Requests.First(r => r.Headers["Idempotency-Key"] == "rollback-1").Body);
+        Assert.Equal("before the crash", body.RootElement.GetProperty("rollback").GetProperty("reason").GetString()!.Split(": ")[^1]);
+    }
+
+    private static string[] WebhookSettings(int port) =>
+    [
+        "--Monitor:Delivery:Webhooks:0:Name=ops",
+        $"--Monitor:Delivery:Webhooks:0:Url=http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/hooks/monitor",
+        $"--Monitor:Delivery:Webhooks:0:Secret={Secret}",
+        "--Monitor:Delivery:InitialBackoff=00:00:00.100",
+        "--Monitor:Delivery:MaxBackoff=00:00:00.500",
+        "--Monitor:Delivery:Timeout=00:00:02",
+    ];
+}
+
+/// <summary>The sidecar as a separate process (dotnet Monitor.Server.dll serve), so a test can kill -9 it.</summary>
+internal sealed class SidecarProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private SidecarProcess(Process process, int grpcPort)
+    {
+        _process = process;
+        GrpcPort = grpcPort;
+    }
+
+    public int GrpcPort { get; }
+
+    public static async Task<SidecarProcess> StartAsync(string database, params string[] settings)
+    {
+        int grpcPort = Receiver.FreePort();
+        int httpPort = Receiver.FreePort();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string argument in (string[])[
+            Path.Combine(AppContext.BaseDirectory, "Monitor.Server.dll"), "serve",
+            $"--Monitor:Grpc:Port={grpcPort}", $"--Monitor:Http:Port={httpPort}", $"--Monitor:Database:Path={database}",
+            "--Logging:LogLevel:Default=Warning", .. settings])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        Process process = Process.Start(start) ?? throw new InvalidOperationException("could not start the sidecar process");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var sidecar = new SidecarProcess(process, grpcPort);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
+        if (!await Eventually.HoldsAsync(() => Healthy(http), TimeSpan.FromSeconds(30)))
+        {
+            await sidecar.DisposeAsync();
+            throw new InvalidOperationException("the sidecar process did not become healthy within 30 s");
+        }
+
+        return sidecar;
+    }
+
+    private static bool Healthy(HttpClient http)
+    {
+        try
+        {
+            return http.GetAsync("/healthz").GetAwaiter().GetResult().IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>SIGKILL, and wait for the process to be gone.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            Kill();
+        }
+
+        _process.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
