@@ -153,6 +153,10 @@ internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, D
         try
         {
             await alertmanager.ResendAsync(http, firing, now, timeout.Token);
+            if (firing.Count > 0)
+            {
+                metrics.Deliveries.WithLabels(alertmanager.Name, "resent").Inc();
+            }
         }
         catch (Exception ex) when (ex is DeliveryException or HttpRequestException
             || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))

@@ -55,7 +55,8 @@ internal sealed class MonitorMetrics
         RollbacksHeld = factory.CreateCounter("drift_monitor_rollbacks_held_total",
             "Rollbacks held for a human's decision (hold policy or per-model rate limit).", "model");
         Deliveries = factory.CreateCounter("drift_monitor_deliveries_total",
-            "Delivery attempts to each sink, by outcome (delivered, failed).", "sink", "outcome");
+            "Delivery attempts to each sink, by outcome (delivered, failed; resent: a periodic re-send of the firing alerts to Alertmanager).",
+            "sink", "outcome");
         OutboxPending = factory.CreateGauge("drift_monitor_outbox_pending",
             "Alert and rollback deliveries committed but not yet delivered, per sink.", "sink");
     }
