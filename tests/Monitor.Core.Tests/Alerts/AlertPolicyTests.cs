@@ -58,4 +58,65 @@ public sealed class AlertPolicyTests
         Alert fresh = Assert.Single(policy.Observe([Trigger], T0.AddHours(2)));
         Assert.Equal(T0.AddHours(2), fresh.FirstSeen);
     }
+
+    [Fact]
+    public void A_raised_problem_fires_at_once_lasts_through_clean_windows_and_resolves_only_when_told()
+    {
+        var policy = new AlertPolicy("m", "v", new AlertPolicySettings { ResolveAfterWindows = 2 });
+        var failed = new Signal("verdict-failed", "verdict", Severity.Critical, "3 failing windows");
+        Alert raised = policy.Raise(failed, T0);
+        Assert.Equal((AlertState.Firing, 1, true, 0), (raised.State, raised.Episode, raised.Raised, raised.Windows));
+        for (int w = 1; w <= 5; w++)
+        {
+            Assert.Empty(policy.Observe([], T0.AddMinutes(w)));
+        }
+
+        Assert.Equal(AlertState.Firing, policy.Alerts["verdict-failed"].State);
+        Assert.Empty(policy.ResolveRaised(T0.AddMinutes(6), "rollback-held"));
+        Alert resolved = Assert.Single(policy.ResolveRaised(T0.AddMinutes(6)));
+        Assert.Equal((AlertState.Resolved, T0.AddMinutes(6)), (resolved.State, resolved.ResolvedAt));
+    }
+
+    [Fact]
+    public void A_window_too_small_to_judge_neither_resolves_nor_interrupts_a_problem()
+    {
+        var policy = new AlertPolicy("m", "v", new AlertPolicySettings { FireAfterWindows = 2, ResolveAfterWindows = 1 });
+        policy.Observe([Drift], T0);
+        Assert.Empty(policy.Observe([], T0.AddMinutes(1), countAbsence: false));
+        Assert.Single(policy.Observe([Drift], T0.AddMinutes(2))); // the run of two was not broken
+        Assert.Empty(policy.Observe([], T0.AddMinutes(3), countAbsence: false));
+        Assert.Equal(AlertState.Firing, policy.Alerts[Drift.DedupeKey].State);
+        Assert.Equal(AlertState.Resolved, Assert.Single(policy.Observe([], T0.AddMinutes(4))).State);
+    }
+
+    [Fact]
+    public void A_problem_back_after_the_cooldown_opens_the_next_episode_and_repeated_evidence_is_kept_once()
+    {
+        var settings = new AlertPolicySettings { ResolveAfterWindows = 1, Cooldown = TimeSpan.FromMinutes(10) };
+        var policy = new AlertPolicy("m", "v", settings);
+        policy.Observe([Trigger], T0);
+        policy.Observe([Trigger], T0.AddMinutes(1));
+        Assert.Equal(["z = 23.5"], policy.Alerts[Trigger.DedupeKey].Evidence);
+        policy.Observe([], T0.AddMinutes(2));
+        Alert back = Assert.Single(policy.Observe([Trigger], T0.AddMinutes(30)));
+        Assert.Equal((2, AlertState.Firing, T0.AddMinutes(30)), (back.Episode, back.State, back.FirstSeen));
+    }
+
+    [Fact]
+    public void Restored_alerts_grow_and_resolve_instead_of_firing_again()
+    {
+        var before = new AlertPolicy("m", "v", new AlertPolicySettings { ResolveAfterWindows = 2 });
+        before.Observe([Drift], T0);
+        Alert firing = Assert.Single(before.Observe([Drift], T0.AddMinutes(1)));
+        Alert raised = before.Raise(new Signal("artifact-digest", "artifact-digest", Severity.Critical, "swapped"), T0.AddMinutes(1));
+
+        var after = new AlertPolicy("m", "v", new AlertPolicySettings { ResolveAfterWindows = 2 });
+        after.Restore([firing, raised]);
+        Alert grown = Assert.Single(after.Observe([Drift], T0.AddMinutes(2)));
+        Assert.Equal((1, 3), (grown.Episode, grown.Windows));
+        after.Observe([], T0.AddMinutes(3));
+        Alert resolved = Assert.Single(after.Observe([], T0.AddMinutes(4)));
+        Assert.Equal((Drift.DedupeKey, AlertState.Resolved), (resolved.DedupeKey, resolved.State));
+        Assert.Equal(AlertState.Firing, after.Alerts["artifact-digest"].State); // raised ones stay until someone acts
+    }
 }

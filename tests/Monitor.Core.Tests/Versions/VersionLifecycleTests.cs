@@ -78,4 +78,52 @@ public sealed class VersionLifecycleTests
         Assert.Equal("v4", RollbackPlanner.Target(versions, failed: "v5"));
         Assert.Null(RollbackPlanner.Target([new VersionRecord("v1", VersionState.Candidate, null)], failed: "v1"));
     }
+
+    [Fact]
+    public void A_window_closed_by_time_is_inconclusive_and_counts_neither_clean_nor_failing()
+    {
+        var lifecycle = new VersionLifecycle(VersionState.KnownGood, Settings);
+        for (ulong i = 0; i < 3; i++)
+        {
+            lifecycle.Observe(Clean(i));
+        }
+
+        Assert.Equal(Verdict.Successful, lifecycle.Verdict);
+        LifecycleChange change = lifecycle.Observe(new WindowMeasurement(3, 40, false, T0, [], Conclusive: false));
+        Assert.Equal(Verdict.Inconclusive, change.Verdict);
+        Assert.Contains("too few to judge", change.Reason);
+        Assert.Equal((3, 3), (lifecycle.WindowsJudged, lifecycle.ConsecutiveClean));
+        lifecycle.Observe(Clean(4));
+        Assert.Equal(Verdict.Successful, lifecycle.Verdict);
+
+        // A live trigger still fails a small window: it has evidence of its own.
+        Assert.True(lifecycle.Observe(new WindowMeasurement(5, 40, true, T0, ["trigger"], Conclusive: false)) is { To: VersionState.Suspect });
+    }
+
+    [Fact]
+    public void The_failure_limit_needs_the_minimum_of_evidence_in_records()
+    {
+        var lifecycle = new VersionLifecycle(VersionState.Candidate, Settings with { MinFailingRecords = 5000 });
+        for (ulong i = 0; i < 4; i++)
+        {
+            Assert.False(lifecycle.Observe(Failing(i)).Failed); // 4 failing windows of 1,000 records: short of 5,000
+        }
+
+        Assert.Equal((VersionState.Suspect, Verdict.Inconclusive, 4000L), (lifecycle.State, lifecycle.Verdict, lifecycle.FailingRecords));
+        LifecycleChange failed = lifecycle.Observe(Failing(4));
+        Assert.True(failed.Failed);
+        Assert.Contains("5 consecutive failing windows (limit 3) over 5000 records", failed.Reason);
+    }
+
+    [Fact]
+    public void An_admin_quarantine_fails_the_version_until_a_promotion()
+    {
+        var lifecycle = new VersionLifecycle(VersionState.KnownGood, Settings);
+        LifecycleChange change = lifecycle.Quarantine("quarantine by alice: red-team");
+        Assert.Equal((VersionState.KnownGood, VersionState.Quarantined, Verdict.Failed, true), (change.From, change.To, change.Verdict, change.Failed));
+        Assert.False(lifecycle.Observe(Clean(0)).Failed);
+        Assert.Equal(Verdict.Failed, lifecycle.Verdict);
+        lifecycle.Promote();
+        Assert.Equal(VersionState.KnownGood, lifecycle.State);
+    }
 }
