@@ -97,4 +97,22 @@ public sealed class HostingTests(FraudSidecarFixture fixture) : IClassFixture<Fr
         Assert.Contains("Monitor:Windows:Records must lie in 10..100000000, got 5", ex.Failures);
         Assert.Contains("Monitor:Baselines:BootstrapWindows must lie in 1000..1000000, got 10", ex.Failures);
     }
+
+    [Fact]
+    public void Bad_alert_and_delivery_settings_are_refused_naming_each_setting()
+    {
+        var ex = Assert.Throws<OptionsValidationException>(() => MonitorHost.Build(
+        [
+            "--Monitor:Delivery:Alertmanager:Url=alertmanager:9093", "--Monitor:Delivery:Webhooks:0:Name=ops hook",
+            "--Monitor:Delivery:Webhooks:0:Url=ftp://example", "--Monitor:Delivery:Webhooks:0:Secret=short",
+            "--Monitor:Delivery:MaxBackoff=00:00:00.5", "--Monitor:Windows:MaxAge=00:00:00.2", "--Monitor:Alerts:FireAfterWindows=0",
+        ]));
+        Assert.Contains("Monitor:Delivery:Alertmanager:Url must be an absolute http:// or https:// URL, got 'alertmanager:9093'", ex.Failures);
+        Assert.Contains("Monitor:Delivery:Webhooks:0:Name must be letters, digits, '-' or '_', got 'ops hook'", ex.Failures);
+        Assert.Contains("Monitor:Delivery:Webhooks:0:Url must be an absolute http:// or https:// URL, got 'ftp://example'", ex.Failures);
+        Assert.Contains("Monitor:Delivery:Webhooks:0:Secret must be at least 16 characters (it keys the HMAC-SHA256 signature)", ex.Failures);
+        Assert.Contains("Monitor:Delivery:MaxBackoff (00:00:00.5000000) is shorter than Monitor:Delivery:InitialBackoff (00:00:01)", ex.Failures);
+        Assert.Contains("Monitor:Windows:MaxAge must be zero (off) or at least 00:00:01, got 00:00:00.2000000", ex.Failures);
+        Assert.Contains("Monitor:Alerts:FireAfterWindows must lie in 1..1000000, got 0", ex.Failures);
+    }
 }
