@@ -96,9 +96,16 @@ internal sealed class ModelPipeline : IAsyncDisposable
         return await work.Result.Task.WaitAsync(cancellationToken);
     }
 
-    /// <summary>Tells the version's lifecycle an admin promoted it (the pipeline owns the lifecycle).</summary>
-    public ValueTask PromotedAsync(VersionEntry version, CancellationToken cancellationToken) =>
-        _queue.Writer.WriteAsync(new PromoteWork(version), cancellationToken);
+    /// <summary>
+    /// Tells the version's lifecycle an admin promoted it (the pipeline owns the lifecycle); completes once the
+    /// lifecycle and the alerts that last until someone acts have been updated.
+    /// </summary>
+    public async Task PromotedAsync(VersionEntry version, CancellationToken cancellationToken)
+    {
+        var work = new PromoteWork(version);
+        await _queue.Writer.WriteAsync(work, cancellationToken);
+        await work.Done.Task.WaitAsync(cancellationToken);
+    }
 
     /// <summary>Completes once everything queued before it has been processed.</summary>
     public async Task FlushAsync(CancellationToken cancellationToken)
@@ -183,6 +190,10 @@ internal sealed class ModelPipeline : IAsyncDisposable
                 {
                     decide.Result.TrySetException(ex);
                 }
+                else if (work is PromoteWork promote)
+                {
+                    promote.Done.TrySetException(ex);
+                }
             }
         }
     }
@@ -210,6 +221,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
                 break;
             case PromoteWork promote:
                 Promoted(promote.Version);
+                promote.Done.TrySetResult();
                 break;
             case DecideWork decide:
                 decide.Result.TrySetResult(Decide(decide));
@@ -538,6 +550,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
     private sealed class PromoteWork(VersionEntry version) : Work
     {
         public VersionEntry Version { get; } = version;
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private sealed class DecideWork(long id, bool release, string actor, string reason) : Work
