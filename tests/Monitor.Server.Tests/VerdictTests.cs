@@ -52,6 +52,14 @@ public sealed class VerdictTests
             Assert.Equal(("v2", "v1"), (signal.From, signal.To));
             var audit = restarted.App.Services.GetRequiredService<SqliteStore>().LoadAudit(Sidecar.Model);
             Assert.Contains(audit, a => a.Action == "quarantine" && a.Version == "v2" && a.Actor == "policy");
+
+            // The gauges a Prometheus rule reads are back before any new traffic, and so are the alerts.
+            string metrics = await restarted.Http.GetStringAsync("/metrics");
+            Assert.Contains("drift_monitor_verdict{model=\"fraud-scorer\",version=\"v2\"} 2", metrics);
+            Assert.Contains("drift_monitor_rollback_recommended{model=\"fraud-scorer\",version=\"v2\"} 1", metrics);
+            Assert.Contains("drift_monitor_alerts_firing{model=\"fraud-scorer\",severity=\"critical\"}", metrics);
+            Assert.Contains((await restarted.Alerts.ListAlertsAsync(new ListAlertsRequest { Version = "v2", State = Protos.V1.AlertState.Firing })).Alerts,
+                a => a.DedupeKey == "verdict-failed");
         }
     }
 
