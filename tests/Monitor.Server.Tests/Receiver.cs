@@ -17,20 +17,17 @@ internal sealed record ReceivedRequest(string Path, IReadOnlyDictionary<string, 
 /// </summary>
 internal sealed class Receiver : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private WebApplication? _app;
+    private int _count;
 
-    private Receiver(WebApplication app, int port)
-    {
-        _app = app;
-        Port = port;
-    }
+    private Receiver(Func<int, int> answer) => Answer = answer;
 
-    public int Port { get; }
+    public int Port { get; private set; }
 
     public ConcurrentQueue<ReceivedRequest> Requests { get; } = new();
 
-    /// <summary>Chooses the status of each request from the count received so far (including this one).</summary>
-    public Func<int, int> Answer { get; set; } = _ => 200;
+    /// <summary>Chooses the status of each request from its number (1 for the first request received).</summary>
+    public Func<int, int> Answer { get; }
 
     /// <summary>A loopback port nothing listens on (yet).</summary>
     public static int FreePort()
@@ -40,33 +37,33 @@ internal sealed class Receiver : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    public static async Task<Receiver> StartAsync(int port = 0)
+    /// <param name="answer">The status for the n-th request (from 1); 200 for every one by default.</param>
+    public static async Task<Receiver> StartAsync(int port = 0, Func<int, int>? answer = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port));
         WebApplication app = builder.Build();
-        Receiver? receiver = null;
+        var receiver = new Receiver(answer ?? (_ => 200));
         app.Run(async context =>
         {
             using var reader = new StreamReader(context.Request.Body);
             string body = await reader.ReadToEndAsync();
-            int count = receiver!.Requests.Count + 1;
-            int status = receiver.Answer(count);
+            int status = receiver.Answer(Interlocked.Increment(ref receiver._count));
             receiver.Requests.Enqueue(new ReceivedRequest(context.Request.Path, context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(),
                 StringComparer.OrdinalIgnoreCase), body, status, DateTimeOffset.UtcNow));
             context.Response.StatusCode = status;
             await context.Response.WriteAsync(status < 300 ? "ok" : "unavailable");
         });
+        receiver._app = app;
         await app.StartAsync();
-        int bound = new Uri(app.Urls.First()).Port;
-        receiver = new Receiver(app, bound);
+        receiver.Port = new Uri(app.Urls.First()).Port;
         return receiver;
     }
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
+        await _app!.StopAsync();
         await _app.DisposeAsync();
     }
 }

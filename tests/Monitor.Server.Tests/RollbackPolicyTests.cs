@@ -139,6 +139,16 @@ public sealed class RollbackPolicyTests
 
         string metrics = await sidecar.Http.GetStringAsync("/metrics");
         Assert.Contains("drift_monitor_rollbacks_held_total{model=\"fraud-scorer\"} 1", metrics);
+
+        // v3 reinstated by an admin: its held rollback can no longer be released, only dismissed.
+        await sidecar.Admin.PromoteVersionAsync(new PromoteVersionRequest { Model = Sidecar.Model, Version = "v3", Actor = "frank", Reason = "checked" });
+        RpcException stale = await Assert.ThrowsAsync<RpcException>(async () => await sidecar.Rollbacks.DecideHeldRollbackAsync(
+            new DecideHeldRollbackRequest { Id = held.Id, Release = true, Actor = "frank" }));
+        Assert.Equal((StatusCode.FailedPrecondition, "version 'v3' was reinstated (KnownGood) after the rollback was held; dismiss it instead"),
+            (stale.StatusCode, stale.Status.Detail));
+        HeldRollback dismissed = await sidecar.Rollbacks.DecideHeldRollbackAsync(
+            new DecideHeldRollbackRequest { Id = held.Id, Release = false, Actor = "frank", Reason = "reinstated" });
+        Assert.Equal(("dismissed", 0ul), (dismissed.Decision, dismissed.ReleasedSequence));
         Assert.Contains("drift_monitor_rollback_signals_total{model=\"fraud-scorer\"} 2", metrics);
     }
 

@@ -15,7 +15,19 @@ namespace Monitor.Server.Alerting;
 internal sealed class Incidents(SqliteStore store, AlertHub alerts, RollbackSignalHub rollbacks, DeliverySinks sinks, DeliveryWakeup wakeup,
     MonitorMetrics metrics, ILogger<Incidents> logger)
 {
+    // Sequence numbers are global, and every model's pipeline commits on its own thread: committing and
+    // publishing under one lock keeps live watchers seeing sequences in order, so none is skipped.
+    private readonly Lock _order = new();
+
     public IncidentResult Commit(IncidentCommit incident)
+    {
+        lock (_order)
+        {
+            return CommitInOrder(incident);
+        }
+    }
+
+    private IncidentResult CommitInOrder(IncidentCommit incident)
     {
         IncidentResult result = store.Commit(incident, sinks.For);
         foreach (StoredAlert stored in result.Alerts)
@@ -52,17 +64,21 @@ internal sealed class Incidents(SqliteStore store, AlertHub alerts, RollbackSign
     }
 
     /// <summary>Releases or dismisses a held rollback; see <see cref="SqliteStore.DecideHeldRollback"/>.</summary>
-    public (StoredHeldRollback Held, StoredRollback? Issued, bool AlreadyDecided)? Decide(long id, bool release, string actor, string reason,
-        DateTimeOffset at)
+    /// <param name="to">The rollback target now (the one chosen when it was held may have been quarantined since).</param>
+    public (StoredHeldRollback Held, StoredRollback? Issued, bool AlreadyDecided)? Decide(long id, bool release, string? to, string actor,
+        string reason, DateTimeOffset at)
     {
-        var decided = store.DecideHeldRollback(id, release, actor, reason, at, sinks.For);
-        if (decided is { Issued: { } issued })
+        lock (_order)
         {
-            Published(issued);
-            wakeup.Wake();
-        }
+            var decided = store.DecideHeldRollback(id, release, to, actor, reason, at, sinks.For);
+            if (decided is { Issued: { } issued })
+            {
+                Published(issued);
+                wakeup.Wake();
+            }
 
-        return decided;
+            return decided;
+        }
     }
 
     /// <summary>Sets drift_monitor_alerts_firing for every model and severity from the store.</summary>

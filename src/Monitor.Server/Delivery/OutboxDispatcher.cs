@@ -28,7 +28,8 @@ internal sealed class DeliveryWakeup
 /// <summary>
 /// Delivers the outbox: every committed alert change and rollback signal, to every sink that wants it, at
 /// least once. Each sink gets its entries in order; a failed attempt is retried after an exponential backoff
-/// with ±50% jitter, and later entries of that sink wait behind it. Attempts and delivery are persisted, so a
+/// with ±50% jitter, and later entries of that sink wait behind it (entries of a sink no longer configured
+/// stay in the outbox, undelivered). Attempts and delivery are persisted, so a
 /// restart carries on where the last process stopped. Firing alerts are re-sent to Alertmanager periodically.
 /// </summary>
 internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, DeliveryWakeup wakeup, MonitorMetrics metrics,
@@ -61,19 +62,22 @@ internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, D
             {
                 return;
             }
-            catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
+                // The store may be briefly unavailable (busy, disk full): wait and go on; never stop the host.
                 Log.DeliveryFailed(logger, "(outbox)", "store", 0, _options.InitialBackoff, ex.Message);
                 await Task.Delay(_options.InitialBackoff, time, stoppingToken);
             }
         }
     }
 
-    /// <summary>Attempts every due entry once; each sink stops at its first failure so its entries stay in order.</summary>
+    /// <summary>
+    /// Every sink whose oldest undelivered entry is due delivers its backlog in order, the sinks side by side;
+    /// a sink stops at its first failure, so nothing overtakes an entry waiting for its retry.
+    /// </summary>
     private async Task RoundAsync(HttpClient http, CancellationToken cancellationToken)
     {
-        List<OutboxItem> due = store.LoadDueOutbox(time.GetUtcNow(), BatchSize);
-        await Task.WhenAll(due.GroupBy(item => item.Sink).Select(group => DeliverInOrderAsync(http, group, cancellationToken)));
+        await Task.WhenAll(sinks.All.Select(sink => DeliverBacklogAsync(http, sink, cancellationToken)));
         Dictionary<string, long> pending = store.CountPendingOutbox();
         foreach (IDeliverySink sink in sinks.All)
         {
@@ -81,25 +85,24 @@ internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, D
         }
     }
 
-    private async Task DeliverInOrderAsync(HttpClient http, IEnumerable<OutboxItem> items, CancellationToken cancellationToken)
+    private async Task DeliverBacklogAsync(HttpClient http, IDeliverySink sink, CancellationToken cancellationToken)
     {
-        foreach (OutboxItem item in items)
+        foreach (OutboxItem item in store.LoadSinkBacklog(sink.Name, time.GetUtcNow(), BatchSize))
         {
-            if (!await TryDeliverAsync(http, item, cancellationToken))
+            if (!await TryDeliverAsync(http, sink, item, cancellationToken))
             {
                 return;
             }
         }
     }
 
-    private async Task<bool> TryDeliverAsync(HttpClient http, OutboxItem item, CancellationToken cancellationToken)
+    private async Task<bool> TryDeliverAsync(HttpClient http, IDeliverySink sink, OutboxItem item, CancellationToken cancellationToken)
     {
         int attempt = item.Attempts + 1;
-        IDeliverySink? sink = sinks.Get(item.Sink);
-        string? error = null;
-        if (sink is null)
+        string error;
+        if (item.Event is not { } delivery)
         {
-            error = $"sink {item.Sink} is no longer configured";
+            error = "the stored payload could not be read";
         }
         else
         {
@@ -107,7 +110,7 @@ internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, D
             timeout.CancelAfter(_options.Timeout);
             try
             {
-                await sink.DeliverAsync(http, item, time.GetUtcNow(), timeout.Token);
+                await sink.DeliverAsync(http, item, delivery, time.GetUtcNow(), timeout.Token);
                 store.MarkDelivered(item.Id, attempt, time.GetUtcNow());
                 metrics.Deliveries.WithLabels(item.Sink, "delivered").Inc();
                 Log.Delivered(logger, item.IdempotencyKey, item.Sink, attempt);
@@ -117,7 +120,7 @@ internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, D
             {
                 error = $"no answer within {_options.Timeout}";
             }
-            catch (Exception ex) when (ex is DeliveryException or HttpRequestException)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 error = ex.Message;
             }
@@ -158,8 +161,7 @@ internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, D
                 metrics.Deliveries.WithLabels(alertmanager.Name, "resent").Inc();
             }
         }
-        catch (Exception ex) when (ex is DeliveryException or HttpRequestException
-            || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             metrics.Deliveries.WithLabels(alertmanager.Name, "failed").Inc();
             Log.DeliveryFailed(logger, "(re-send of firing alerts)", alertmanager.Name, 1, alertmanager.ResendInterval, ex.Message);
@@ -169,7 +171,7 @@ internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, D
     private TimeSpan UntilNextWork()
     {
         DateTimeOffset now = time.GetUtcNow();
-        DateTimeOffset next = store.NextOutboxAttempt() ?? DateTimeOffset.MaxValue;
+        DateTimeOffset next = store.NextOutboxAttempt(sinks.All.Select(s => s.Name)) ?? DateTimeOffset.MaxValue;
         if (sinks.Alertmanager is not null && _nextResend < next)
         {
             next = _nextResend;

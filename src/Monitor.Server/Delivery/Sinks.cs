@@ -19,7 +19,7 @@ internal interface IDeliverySink
 
     bool Wants(DeliveryEvent delivery);
 
-    Task DeliverAsync(HttpClient http, OutboxItem item, DateTimeOffset now, CancellationToken cancellationToken);
+    Task DeliverAsync(HttpClient http, OutboxItem item, DeliveryEvent delivery, DateTimeOffset now, CancellationToken cancellationToken);
 }
 
 /// <summary>A delivery the receiver refused or could not take; the dispatcher retries it.</summary>
@@ -68,8 +68,8 @@ internal sealed class AlertmanagerSink(AlertmanagerOptions options) : IDeliveryS
 
     public bool Wants(DeliveryEvent delivery) => delivery.Alert is { } alert && alert.Alert.Severity >= options.MinSeverity;
 
-    public Task DeliverAsync(HttpClient http, OutboxItem item, DateTimeOffset now, CancellationToken cancellationToken) =>
-        PostAsync(http, [item.Event.Alert!], now, cancellationToken);
+    public Task DeliverAsync(HttpClient http, OutboxItem item, DeliveryEvent delivery, DateTimeOffset now, CancellationToken cancellationToken) =>
+        PostAsync(http, [delivery.Alert!], now, cancellationToken);
 
     /// <summary>Re-sends the firing alerts with a fresh endsAt, as Prometheus does, so Alertmanager keeps them active.</summary>
     public Task ResendAsync(HttpClient http, IReadOnlyList<StoredAlert> firing, DateTimeOffset now, CancellationToken cancellationToken) =>
@@ -156,16 +156,16 @@ internal sealed class WebhookSink(WebhookOptions options) : IDeliverySink
         ? options.Alerts && delivery.Alert!.Alert.Severity >= options.MinSeverity
         : options.Rollbacks;
 
-    public async Task DeliverAsync(HttpClient http, OutboxItem item, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task DeliverAsync(HttpClient http, OutboxItem item, DeliveryEvent delivery, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        string body = Body(item.Event);
+        string body = Body(delivery);
         string timestamp = now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         using var request = new HttpRequestMessage(HttpMethod.Post, options.Url)
         {
             Content = new StringContent(body, Encoding.UTF8, "application/json"),
         };
         request.Headers.Add("Idempotency-Key", item.IdempotencyKey);
-        request.Headers.Add(EventHeader, item.Event.Type);
+        request.Headers.Add(EventHeader, delivery.Type);
         request.Headers.Add(TimestampHeader, timestamp);
         request.Headers.Add(SignatureHeader, Sign(_key, timestamp, body));
         request.Headers.UserAgent.Add(new ProductInfoHeaderValue("drift-monitor", "1"));

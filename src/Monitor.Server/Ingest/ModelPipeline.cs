@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Threading.Channels;
+using Grpc.Core;
 using Monitor.Core.Alerts;
 using Monitor.Core.Baselines;
 using Monitor.Core.Detectors;
@@ -97,12 +98,13 @@ internal sealed class ModelPipeline : IAsyncDisposable
     }
 
     /// <summary>
-    /// Tells the version's lifecycle an admin promoted it (the pipeline owns the lifecycle); completes once the
-    /// lifecycle and the alerts that last until someone acts have been updated.
+    /// An admin's promotion (or reinstatement) of a version: the state, its audit entry and the resolution of
+    /// the alerts that last until someone acts are committed together by the pipeline, which owns the
+    /// lifecycle, after every batch queued before it. Completes once committed.
     /// </summary>
-    public async Task PromotedAsync(VersionEntry version, CancellationToken cancellationToken)
+    public async Task PromoteAsync(VersionEntry version, string actor, string reason, CancellationToken cancellationToken)
     {
-        var work = new PromoteWork(version);
+        var work = new PromoteWork(version, actor, reason);
         await _queue.Writer.WriteAsync(work, cancellationToken);
         await work.Done.Task.WaitAsync(cancellationToken);
     }
@@ -137,10 +139,10 @@ internal sealed class ModelPipeline : IAsyncDisposable
     }
 
     /// <summary>Releases or dismisses a held rollback of this model (see <see cref="Incidents.Decide"/>).</summary>
-    public async Task<(StoredHeldRollback Held, StoredRollback? Issued, bool AlreadyDecided)?> DecideHeldAsync(long id, bool release, string actor,
-        string reason, CancellationToken cancellationToken)
+    public async Task<(StoredHeldRollback Held, StoredRollback? Issued, bool AlreadyDecided)?> DecideHeldAsync(StoredHeldRollback held, bool release,
+        string actor, string reason, CancellationToken cancellationToken)
     {
-        var work = new DecideWork(id, release, actor, reason);
+        var work = new DecideWork(held, release, actor, reason);
         await _queue.Writer.WriteAsync(work, cancellationToken);
         return await work.Result.Task.WaitAsync(cancellationToken);
     }
@@ -220,7 +222,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
                 flush.Done.TrySetResult();
                 break;
             case PromoteWork promote:
-                Promoted(promote.Version);
+                Promote(promote);
                 promote.Done.TrySetResult();
                 break;
             case DecideWork decide:
@@ -432,26 +434,44 @@ internal sealed class ModelPipeline : IAsyncDisposable
         _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)Verdict.Failed);
     }
 
-    /// <summary>An admin promoted (or reinstated) the version: the alerts that last until someone acts are resolved.</summary>
-    private void Promoted(VersionEntry version)
+    /// <summary>An admin promoted (or reinstated) the version: known-good, and the alerts that last until someone acts are resolved.</summary>
+    private void Promote(PromoteWork work)
     {
+        VersionEntry version = work.Version;
+        var incident = new IncidentCommit(version.Model, version.Version, _time.GetUtcNow())
+        {
+            StateChange = (nameof(VersionState.KnownGood), work.Actor, "promote", work.Reason),
+        };
+        incident.Alerts.AddRange(version.Alerts.ResolveRaised(incident.At));
+        _context.Incidents.Commit(incident);
         version.Lifecycle.Promote();
+        version.State = VersionState.KnownGood;
+        version.PromotedAt = incident.At;
         _metrics.RollbackRecommended.WithLabels(_model.Name, version.Version).Set(0);
         _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)version.Lifecycle.Verdict);
-        var incident = new IncidentCommit(version.Model, version.Version, _time.GetUtcNow());
-        incident.Alerts.AddRange(version.Alerts.ResolveRaised(incident.At));
-        if (!incident.IsEmpty)
-        {
-            _context.Incidents.Commit(incident);
-        }
     }
 
-    /// <summary>Releases or dismisses a held rollback; its "rollback-held" alert resolves either way.</summary>
+    /// <summary>
+    /// Releases or dismisses a held rollback; its "rollback-held" alert resolves either way. A release goes to
+    /// the rollback target as it is now, and is refused for a version reinstated since it was held.
+    /// </summary>
     private (StoredHeldRollback Held, StoredRollback? Issued, bool AlreadyDecided)? Decide(DecideWork work)
     {
         DateTimeOffset at = _time.GetUtcNow();
-        var decided = _context.Incidents.Decide(work.Id, work.Release, work.Actor, work.Reason, at);
-        if (decided is { AlreadyDecided: false, Held: var held } && _model.Versions.TryGetValue(held.From, out VersionEntry? version))
+        if (!_model.Versions.TryGetValue(work.Held.From, out VersionEntry? version))
+        {
+            return null;
+        }
+
+        if (work.Release && work.Held.Decision is null && version.State != VersionState.Quarantined)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                $"version '{version.Version}' was reinstated ({version.State}) after the rollback was held; dismiss it instead"));
+        }
+
+        string? to = RollbackPlanner.Target(_model.Versions.Values.Select(v => new VersionRecord(v.Version, v.State, v.PromotedAt)), version.Version);
+        var decided = _context.Incidents.Decide(work.Held.Id, work.Release, to, work.Actor, work.Reason, at);
+        if (decided is { AlreadyDecided: false })
         {
             var incident = new IncidentCommit(version.Model, version.Version, at);
             incident.Alerts.AddRange(version.Alerts.ResolveRaised(at, "rollback-held"));
@@ -547,15 +567,17 @@ internal sealed class ModelPipeline : IAsyncDisposable
         }
     }
 
-    private sealed class PromoteWork(VersionEntry version) : Work
+    private sealed class PromoteWork(VersionEntry version, string actor, string reason) : Work
     {
         public VersionEntry Version { get; } = version;
+        public string Actor { get; } = actor;
+        public string Reason { get; } = reason;
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    private sealed class DecideWork(long id, bool release, string actor, string reason) : Work
+    private sealed class DecideWork(StoredHeldRollback held, bool release, string actor, string reason) : Work
     {
-        public long Id { get; } = id;
+        public StoredHeldRollback Held { get; } = held;
         public bool Release { get; } = release;
         public string Actor { get; } = actor;
         public string Reason { get; } = reason;

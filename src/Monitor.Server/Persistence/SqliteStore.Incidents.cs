@@ -22,8 +22,9 @@ internal sealed record DeliveryEvent(string Type, StoredAlert? Alert, StoredRoll
 }
 
 /// <summary>One pending or delivered outbox entry.</summary>
-internal sealed record OutboxItem(long Id, string Sink, string IdempotencyKey, DeliveryEvent Event, int Attempts, DateTimeOffset CreatedAt,
-    DateTimeOffset? DeliveredAt, string? LastError);
+/// <param name="Event">Null when the stored payload could not be read (the entry is then recorded as failing, never dropped silently).</param>
+internal sealed record OutboxItem(long Id, string Sink, string IdempotencyKey, DeliveryEvent? Event, int Attempts, DateTimeOffset CreatedAt,
+    DateTimeOffset NextAttemptAt, DateTimeOffset? DeliveredAt, string? LastError);
 
 /// <summary>A rollback the policy (or an admin) wants issued with the rest of an incident.</summary>
 /// <param name="HeldBecause">Non-null: hold it for a human's decision instead of signalling.</param>
@@ -157,8 +158,8 @@ internal sealed partial class SqliteStore
     /// Releases (issues the signal of) or dismisses a held rollback, audited with who and why, in one transaction.
     /// Null when there is no such held rollback; the decision already taken when it was decided before.
     /// </summary>
-    public (StoredHeldRollback Held, StoredRollback? Issued, bool AlreadyDecided)? DecideHeldRollback(long id, bool release, string actor,
-        string reason, DateTimeOffset at, Func<DeliveryEvent, IEnumerable<string>> sinks)
+    public (StoredHeldRollback Held, StoredRollback? Issued, bool AlreadyDecided)? DecideHeldRollback(long id, bool release, string? to,
+        string actor, string reason, DateTimeOffset at, Func<DeliveryEvent, IEnumerable<string>> sinks)
     {
         using SqliteConnection connection = Open();
         using SqliteTransaction transaction = connection.BeginTransaction();
@@ -176,7 +177,7 @@ internal sealed partial class SqliteStore
         StoredRollback? issued = null;
         if (release)
         {
-            issued = InsertRollback(connection, held.Model, held.From, held.To,
+            issued = InsertRollback(connection, held.Model, held.From, to,
                 $"{held.Reason} (held because {held.HeldBecause}; released by {actor}: {reason})", at, actor, held.AlertIds, rateLimited: false);
             Enqueue(connection, new DeliveryEvent(DeliveryEvent.RollbackType, null, issued), sinks, at);
         }
@@ -338,11 +339,15 @@ internal sealed partial class SqliteStore
         return counts;
     }
 
-    /// <summary>Outbox entries not yet delivered whose next attempt is due, oldest first.</summary>
-    public List<OutboxItem> LoadDueOutbox(DateTimeOffset now, int limit)
+    /// <summary>
+    /// A sink's undelivered entries, oldest first, when its oldest one is due; empty otherwise. A sink's
+    /// entries go out in order: while its head waits for a retry, everything behind it waits too.
+    /// </summary>
+    public List<OutboxItem> LoadSinkBacklog(string sink, DateTimeOffset now, int limit)
     {
         using SqliteConnection connection = Open();
-        return LoadOutbox(connection, "WHERE delivered_at IS NULL AND next_attempt_at <= $t ORDER BY id LIMIT $n", now, limit);
+        List<OutboxItem> backlog = LoadOutbox(connection, "WHERE sink = $k AND delivered_at IS NULL ORDER BY id LIMIT $n", now, limit, sink);
+        return backlog.Count > 0 && backlog[0].NextAttemptAt <= now ? backlog : [];
     }
 
     /// <summary>Every outbox entry of a sink (for inspection and tests), in order.</summary>
@@ -352,13 +357,23 @@ internal sealed partial class SqliteStore
         return LoadOutbox(connection, "WHERE sink = $k ORDER BY id", DateTimeOffset.MinValue, int.MaxValue, sink);
     }
 
-    /// <summary>When the next undelivered entry is due; null when nothing is pending.</summary>
-    public DateTimeOffset? NextOutboxAttempt()
+    /// <summary>When the head (oldest undelivered entry) of one of the given sinks is next due; null when none has a backlog.</summary>
+    public DateTimeOffset? NextOutboxAttempt(IEnumerable<string> sinks)
     {
+        DateTimeOffset? next = null;
         using SqliteConnection connection = Open();
-        using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "SELECT MIN(next_attempt_at) FROM outbox WHERE delivered_at IS NULL;";
-        return command.ExecuteScalar() is string at ? Parse(at) : null;
+        foreach (string sink in sinks)
+        {
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = "SELECT next_attempt_at FROM outbox WHERE sink = $k AND delivered_at IS NULL ORDER BY id LIMIT 1;";
+            command.Parameters.AddWithValue("$k", sink);
+            if (command.ExecuteScalar() is string at && (next is null || Parse(at) < next))
+            {
+                next = Parse(at);
+            }
+        }
+
+        return next;
     }
 
     /// <summary>Pending entries per sink (for the backlog gauge).</summary>
@@ -551,7 +566,7 @@ internal sealed partial class SqliteStore
     {
         using SqliteCommand command = connection.CreateCommand();
         command.CommandText = $"""
-            SELECT id, sink, idempotency_key, payload, attempts, created_at, delivered_at, last_error FROM outbox {where};
+            SELECT id, sink, idempotency_key, payload, attempts, created_at, next_attempt_at, delivered_at, last_error FROM outbox {where};
             """;
         command.Parameters.AddWithValue("$t", Format(now));
         command.Parameters.AddWithValue("$n", limit);
@@ -560,9 +575,19 @@ internal sealed partial class SqliteStore
         var items = new List<OutboxItem>();
         while (reader.Read())
         {
-            items.Add(new OutboxItem(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), StoreJson.Read<DeliveryEvent>(reader.GetString(3)),
-                reader.GetInt32(4), Parse(reader.GetString(5)), reader.IsDBNull(6) ? null : Parse(reader.GetString(6)),
-                reader.IsDBNull(7) ? null : reader.GetString(7)));
+            DeliveryEvent? delivery;
+            try
+            {
+                delivery = StoreJson.Read<DeliveryEvent>(reader.GetString(3));
+            }
+            catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidDataException)
+            {
+                delivery = null;
+            }
+
+            items.Add(new OutboxItem(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), delivery,
+                reader.GetInt32(4), Parse(reader.GetString(5)), Parse(reader.GetString(6)), reader.IsDBNull(7) ? null : Parse(reader.GetString(7)),
+                reader.IsDBNull(8) ? null : reader.GetString(8)));
         }
 
         return items;

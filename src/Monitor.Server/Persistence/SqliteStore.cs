@@ -65,6 +65,8 @@ internal sealed partial class SqliteStore
                 $"database {FilePath} has schema version {version}, newer than this build's {SchemaVersion}");
         }
 
+        // The schema and its version change together: a crash mid-migration leaves the old schema, not half of the new one.
+        using SqliteTransaction migration = connection.BeginTransaction();
         Execute(connection, """
             CREATE TABLE IF NOT EXISTS models (
                 name TEXT PRIMARY KEY,
@@ -139,6 +141,7 @@ internal sealed partial class SqliteStore
             """);
         CreateIncidentTables(connection, version);
         Execute(connection, $"PRAGMA user_version = {SchemaVersion};");
+        migration.Commit();
     }
 
     /// <summary>Whether the database answers a query (for health checks).</summary>

@@ -63,8 +63,7 @@ internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploa
 
     public override async Task<ModelVersion> PromoteVersion(PromoteVersionRequest request, ServerCallContext context)
     {
-        VersionEntry entry = registry.Promote(request.Model, request.Version, request.Actor, request.Reason);
-        await registry.Get(request.Model).Pipeline.PromotedAsync(entry, context.CancellationToken);
+        VersionEntry entry = await registry.PromoteAsync(request.Model, request.Version, request.Actor, request.Reason);
         return ToProto(entry);
     }
 

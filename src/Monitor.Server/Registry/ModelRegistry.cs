@@ -194,7 +194,11 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         }
     }
 
-    public VersionEntry Promote(string model, string version, string actor, string reason)
+    /// <summary>
+    /// Promotes (or reinstates a quarantined) version by an admin's hand, through the model's pipeline, which
+    /// owns the version's lifecycle; the audit log keeps who and why.
+    /// </summary>
+    public async Task<VersionEntry> PromoteAsync(string model, string version, string actor, string reason)
     {
         VersionEntry entry = GetVersion(model, version);
         if (string.IsNullOrWhiteSpace(actor))
@@ -202,15 +206,8 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             throw new RpcException(new Status(StatusCode.InvalidArgument, "actor: say who promotes the version"));
         }
 
-        lock (_writes)
-        {
-            // An admin may also reinstate a quarantined version (after a dismissed or mistaken rollback); the audit log keeps who and why.
-            DateTimeOffset at = _time.GetUtcNow();
-            _store.ChangeVersionState(model, version, nameof(VersionState.KnownGood), actor, "promote", reason, at);
-            entry.State = VersionState.KnownGood;
-            entry.PromotedAt = at;
-        }
-
+        // Not cancellable once asked: a promotion half-applied would leave the store and the lifecycle apart.
+        await Get(model).Pipeline.PromoteAsync(entry, actor, reason, CancellationToken.None);
         Log.VersionPromoted(_logger, model, version, actor, reason);
         return entry;
     }

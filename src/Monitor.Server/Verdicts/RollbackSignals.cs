@@ -42,7 +42,7 @@ internal sealed class RollbackService(SqliteStore store, RollbackSignalHub hub, 
         RequireActor(request.Actor, request.Release ? "releases the rollback" : "dismisses the rollback");
         StoredHeldRollback held = store.LoadHeldRollbacks("", pendingOnly: false).FirstOrDefault(h => h.Id == Sequence(request.Id))
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"held rollback {request.Id} does not exist"));
-        var decided = await registry.Get(held.Model).Pipeline.DecideHeldAsync(held.Id, request.Release, request.Actor, request.Reason,
+        var decided = await registry.Get(held.Model).Pipeline.DecideHeldAsync(held, request.Release, request.Actor, request.Reason,
             context.CancellationToken)
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"held rollback {request.Id} does not exist"));
         if (decided.AlreadyDecided)
