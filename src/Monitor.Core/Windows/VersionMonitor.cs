@@ -170,10 +170,10 @@ public sealed class VersionMonitor
             {
                 Name = p.Channel.Name,
                 Kind = p.Channel.Kind,
-                Count = window.Moments[c].Count,
+                Count = window.MomentsOf(c).Count,
                 Missing = window.NumericMissing[c],
-                Mean = window.Moments[c].Mean,
-                Std = window.Moments[c].StandardDeviation,
+                Mean = window.MomentsOf(c).Mean,
+                Std = window.MomentsOf(c).StandardDeviation,
                 BaselineMean = p.Mean,
                 BaselineStd = p.Std,
                 Counts = (long[])window.NumericCounts[c].Clone(),

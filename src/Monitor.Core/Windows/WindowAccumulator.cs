@@ -1,4 +1,5 @@
 using Monitor.Core.Baselines;
+using Monitor.Core.Schema;
 using Monitor.Core.Statistics;
 
 namespace Monitor.Core.Windows;
@@ -10,18 +11,22 @@ namespace Monitor.Core.Windows;
 /// </summary>
 public sealed class WindowAccumulator
 {
+    private readonly NumericKernel _kernel;
+    private readonly NumericTotals _numeric;
+
+    /// <summary>Leading numeric channels that are input features: row-major in the batch, binned a block of channels at a time.</summary>
+    private readonly int _inputChannels;
+
     public WindowAccumulator(CompiledBaseline baseline)
     {
         Baseline = baseline;
         BaselineProfile profile = baseline.Profile;
-        NumericCounts = new long[profile.Numeric.Length][];
-        Moments = new RunningMoments[profile.Numeric.Length];
-        NumericMissing = new long[profile.Numeric.Length];
-        BelowSum = new double[profile.Numeric.Length];
-        AboveSum = new double[profile.Numeric.Length];
-        for (int c = 0; c < profile.Numeric.Length; c++)
+        _kernel = new NumericKernel([.. profile.Numeric.Select(p => p.Edges)], [.. profile.Numeric.Select(p => p.Mean)]);
+        _numeric = _kernel.CreateTotals();
+        while (_inputChannels < profile.Numeric.Length && profile.Numeric[_inputChannels].Channel.Source == NumericSource.Input
+            && profile.Numeric[_inputChannels].Channel.SourceIndex == _inputChannels)
         {
-            NumericCounts[c] = new long[profile.Numeric[c].Probabilities.Length];
+            _inputChannels++;
         }
 
         CategoricalCounts = new long[profile.Categorical.Length][];
@@ -34,19 +39,37 @@ public sealed class WindowAccumulator
 
     public CompiledBaseline Baseline { get; }
 
+    /// <summary>The kernel path to use; null takes the widest the CPU accelerates (tests and benchmarks pin one).</summary>
+    public KernelPath? Path { get; init; }
+
     /// <summary>Records added since the last <see cref="Clear"/>.</summary>
     public long Records { get; private set; }
 
-    public long[][] NumericCounts { get; }
-    public RunningMoments[] Moments { get; }
-    public long[] NumericMissing { get; }
+    /// <summary>Per numeric channel, the count of values in each bin of the baseline's edges.</summary>
+    public long[][] NumericCounts => _numeric.Counts;
+
+    public long[] NumericMissing => _numeric.Missing;
 
     /// <summary>Sum of the values in the open bin below the first edge (their mean places that bin for Wasserstein).</summary>
-    public double[] BelowSum { get; }
+    public double[] BelowSum => _numeric.Below;
 
-    public double[] AboveSum { get; }
+    public double[] AboveSum => _numeric.Above;
     public long[][] CategoricalCounts { get; }
     public long[] CategoricalMissing { get; }
+
+    /// <summary>Count, mean and sum of squared deviations of a numeric channel's finite values.</summary>
+    public RunningMoments MomentsOf(int channel)
+    {
+        long n = _numeric.Finite[channel];
+        if (n == 0)
+        {
+            return default;
+        }
+
+        double shifted = _numeric.Shifted[channel];
+        double m2 = _numeric.ShiftedSquares[channel] - (shifted * shifted / n);
+        return new RunningMoments(n, _kernel.Shift(channel) + (shifted / n), Math.Max(m2, 0));
+    }
 
     /// <summary>Adds records [start, start + count) of a prepared batch.</summary>
     public void Add(PreparedBatch batch, int start, int count)
@@ -56,9 +79,17 @@ public sealed class WindowAccumulator
             return;
         }
 
-        for (int c = 0; c < NumericCounts.Length; c++)
+        int rows = InputRows(batch);
+        if (rows > 0)
         {
-            AddNumeric(c, batch.Numeric[c], start, count);
+            NumericView first = batch.Numeric[0];
+            _kernel.AddRows(first.Data.Span, first.Offset + (start * first.Stride), first.Stride, count, rows, _numeric, Path);
+        }
+
+        for (int c = rows; c < batch.Numeric.Length; c++)
+        {
+            NumericView view = batch.Numeric[c];
+            _kernel.AddColumn(c, view.Data.Span, view.Offset + (start * view.Stride), view.Stride, count, _numeric, Path);
         }
 
         for (int c = 0; c < CategoricalCounts.Length; c++)
@@ -84,64 +115,25 @@ public sealed class WindowAccumulator
         Records += count;
     }
 
-    private void AddNumeric(int c, NumericView view, int start, int count)
+    /// <summary>How many leading input channels the batch holds as consecutive columns of one row-major buffer.</summary>
+    private int InputRows(PreparedBatch batch)
     {
-        ReadOnlySpan<float> data = view.Data.Span;
-        ReadOnlySpan<float> edges = Baseline.Profile.Numeric[c].Edges;
-        long[] counts = NumericCounts[c];
-        int last = counts.Length - 1;
-        long finite = 0;
-        long missing = 0;
-        double sum = 0;
-        double below = 0;
-        double above = 0;
-        int index = view.Offset + start * view.Stride;
-        for (int i = 0; i < count; i++, index += view.Stride)
+        if (_inputChannels == 0)
         {
-            float v = data[index];
-            if (!float.IsFinite(v))
-            {
-                missing++;
-                continue;
-            }
+            return 0;
+        }
 
-            int bin = Quantiles.BinOf(edges, v);
-            counts[bin]++;
-            finite++;
-            sum += v;
-            if (bin == 0)
+        NumericView first = batch.Numeric[0];
+        for (int c = 1; c < _inputChannels; c++)
+        {
+            NumericView view = batch.Numeric[c];
+            if (view.Stride != first.Stride || view.Offset != first.Offset + c || !view.Data.Equals(first.Data))
             {
-                below += v;
-            }
-            else if (bin == last)
-            {
-                above += v;
+                return 0;
             }
         }
 
-        NumericMissing[c] += missing;
-        BelowSum[c] += below;
-        AboveSum[c] += above;
-        if (finite == 0)
-        {
-            return;
-        }
-
-        // Second pass for the batch's squared deviations, then Chan's merge into the window.
-        double mean = sum / finite;
-        double m2 = 0;
-        index = view.Offset + start * view.Stride;
-        for (int i = 0; i < count; i++, index += view.Stride)
-        {
-            float v = data[index];
-            if (float.IsFinite(v))
-            {
-                double d = v - mean;
-                m2 += d * d;
-            }
-        }
-
-        Moments[c].Merge(new RunningMoments(finite, mean, m2));
+        return first.Stride >= _inputChannels ? _inputChannels : 0;
     }
 
     /// <summary>Adds another window's statistics on the same baseline (windows merge in any order).</summary>
@@ -152,19 +144,7 @@ public sealed class WindowAccumulator
             throw new ArgumentException("windows on different baselines cannot be merged", nameof(other));
         }
 
-        for (int c = 0; c < NumericCounts.Length; c++)
-        {
-            for (int b = 0; b < NumericCounts[c].Length; b++)
-            {
-                NumericCounts[c][b] += other.NumericCounts[c][b];
-            }
-
-            Moments[c].Merge(other.Moments[c]);
-            NumericMissing[c] += other.NumericMissing[c];
-            BelowSum[c] += other.BelowSum[c];
-            AboveSum[c] += other.AboveSum[c];
-        }
-
+        _numeric.Add(other._numeric);
         for (int c = 0; c < CategoricalCounts.Length; c++)
         {
             for (int b = 0; b < CategoricalCounts[c].Length; b++)
@@ -180,20 +160,12 @@ public sealed class WindowAccumulator
 
     public void Clear()
     {
-        foreach (long[] counts in NumericCounts)
-        {
-            Array.Clear(counts);
-        }
-
+        _numeric.Clear();
         foreach (long[] counts in CategoricalCounts)
         {
             Array.Clear(counts);
         }
 
-        Array.Clear(Moments);
-        Array.Clear(NumericMissing);
-        Array.Clear(BelowSum);
-        Array.Clear(AboveSum);
         Array.Clear(CategoricalMissing);
         Records = 0;
     }

@@ -45,7 +45,7 @@ public sealed class WindowEvaluator
     {
         NumericProfile profile = _baseline.Profile.Numeric[c];
         long[] counts = window.NumericCounts[c];
-        RunningMoments moments = window.Moments[c];
+        RunningMoments moments = window.MomentsOf(c);
         long finite = moments.Count;
         ReadOnlySpan<double> p = profile.Probabilities;
         Span<double> q = _q.AsSpan(0, counts.Length);

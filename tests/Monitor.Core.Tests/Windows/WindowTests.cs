@@ -83,9 +83,9 @@ public sealed class WindowTests
             for (int c = 0; c < whole.NumericCounts.Length; c++)
             {
                 Assert.Equal(whole.NumericCounts[c], merged.NumericCounts[c]);
-                Assert.Equal(whole.Moments[c].Count, merged.Moments[c].Count);
-                Assert.Equal(whole.Moments[c].Mean, merged.Moments[c].Mean, 1e-9);
-                Assert.Equal(whole.Moments[c].Variance, merged.Moments[c].Variance, 1e-9);
+                Assert.Equal(whole.MomentsOf(c).Count, merged.MomentsOf(c).Count);
+                Assert.Equal(whole.MomentsOf(c).Mean, merged.MomentsOf(c).Mean, 1e-9);
+                Assert.Equal(whole.MomentsOf(c).Variance, merged.MomentsOf(c).Variance, 1e-9);
             }
 
             for (int c = 0; c < whole.CategoricalCounts.Length; c++)
@@ -118,8 +118,8 @@ public sealed class WindowTests
 
         Assert.Equal(3, window.NumericMissing[0]);
         Assert.Equal(97, window.NumericCounts[0].Sum());
-        Assert.Equal(97, window.Moments[0].Count);
-        Assert.True(double.IsFinite(window.Moments[0].Mean) && double.IsFinite(window.Moments[0].Variance));
+        Assert.Equal(97, window.MomentsOf(0).Count);
+        Assert.True(double.IsFinite(window.MomentsOf(0).Mean) && double.IsFinite(window.MomentsOf(0).Variance));
         Assert.Equal(7, window.CategoricalMissing[0]);
         Assert.Equal(3, window.CategoricalCounts[0][^1]);
 
