@@ -47,6 +47,27 @@ internal interface ILanes<TFloat, TInt>
     /// <summary>Adds one to each lane of <paramref name="counts"/> where <paramref name="mask"/> is true.</summary>
     static abstract TInt CountWhere(TInt counts, TFloat mask);
 
+    /// <summary>
+    /// Adds <paramref name="step"/> to the lanes of <paramref name="counts"/> where <paramref name="mask"/> is true:
+    /// with AVX-512 one masked add instead of a mask expansion and a subtraction.
+    /// </summary>
+    static abstract TInt AddWhere(TInt counts, TFloat mask, TInt step);
+
+    static abstract TInt IntOne { get; }
+
+    /// <summary>Adds <paramref name="value"/> to the lanes of <paramref name="sum"/> where <paramref name="mask"/> is true (a masked add with AVX-512).</summary>
+    static abstract TFloat AddWhere(TFloat sum, TFloat mask, TFloat value);
+
+    /// <summary>Adds value² to the lanes of <paramref name="sum"/> where <paramref name="mask"/> is true (a masked fused multiply-add with AVX-512).</summary>
+    static abstract TFloat AddSquareWhere(TFloat sum, TFloat mask, TFloat value);
+
+    static abstract TFloat Multiply(TFloat left, TFloat right);
+
+    static abstract TFloat LessThan(TFloat left, TFloat right);
+
+    /// <summary>log2 of each lane: exponent plus a polynomial of the mantissa (about 2e-7 relative error); positive normal inputs only.</summary>
+    static abstract TFloat Log2(TFloat value);
+
     /// <summary>A mask true in lanes <paramref name="first"/> and above.</summary>
     static abstract TFloat LanesFrom(int first);
 
@@ -104,6 +125,49 @@ internal readonly struct Lanes512 : ILanes<Vector512<float>, Vector512<int>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<int> CountWhere(Vector512<int> counts, Vector512<float> mask) => counts - mask.AsInt32();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> AddWhere(Vector512<int> counts, Vector512<float> mask, Vector512<int> step) =>
+        Vector512.ConditionalSelect(mask.AsInt32(), counts + step, counts);
+
+    public static Vector512<int> IntOne => Vector512<int>.One;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> AddWhere(Vector512<float> sum, Vector512<float> mask, Vector512<float> value) => Vector512.ConditionalSelect(mask, sum + value, sum);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> AddSquareWhere(Vector512<float> sum, Vector512<float> mask, Vector512<float> value) =>
+        Vector512.ConditionalSelect(mask, Vector512.FusedMultiplyAdd(value, value, sum), sum);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Multiply(Vector512<float> left, Vector512<float> right) => left * right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LessThan(Vector512<float> left, Vector512<float> right) => Vector512.LessThan(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Log2(Vector512<float> value)
+    {
+        Vector512<int> bits = value.AsInt32();
+        Vector512<int> exponent = Vector512.ShiftRightArithmetic(bits, 23) - Vector512.Create(127);
+        Vector512<float> mantissa = ((bits & Vector512.Create(0x007FFFFF)) | Vector512.Create(0x3F800000)).AsSingle();
+        Vector512<float> high = Vector512.GreaterThan(mantissa, Vector512.Create(LogPolynomial.Sqrt2));
+        mantissa = Vector512.ConditionalSelect(high, mantissa * Vector512.Create(0.5f), mantissa);
+        exponent -= high.AsInt32();
+        Vector512<float> x = mantissa - Vector512<float>.One;
+        Vector512<float> z = x * x;
+        Vector512<float> y = Vector512.Create(LogPolynomial.P0);
+        y = Vector512.FusedMultiplyAdd(y, x, Vector512.Create(LogPolynomial.P1));
+        y = Vector512.FusedMultiplyAdd(y, x, Vector512.Create(LogPolynomial.P2));
+        y = Vector512.FusedMultiplyAdd(y, x, Vector512.Create(LogPolynomial.P3));
+        y = Vector512.FusedMultiplyAdd(y, x, Vector512.Create(LogPolynomial.P4));
+        y = Vector512.FusedMultiplyAdd(y, x, Vector512.Create(LogPolynomial.P5));
+        y = Vector512.FusedMultiplyAdd(y, x, Vector512.Create(LogPolynomial.P6));
+        y = Vector512.FusedMultiplyAdd(y, x, Vector512.Create(LogPolynomial.P7));
+        y = Vector512.FusedMultiplyAdd(y, x, Vector512.Create(LogPolynomial.P8));
+        Vector512<float> ln = x + Vector512.FusedMultiplyAdd(y * x, z, Vector512.Create(-0.5f) * z);
+        return Vector512.FusedMultiplyAdd(ln, Vector512.Create(LogPolynomial.Log2E), Vector512.ConvertToSingle(exponent));
+    }
 
     public static Vector512<float> LanesFrom(int first) =>
         Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(first)).AsSingle();
@@ -165,6 +229,49 @@ internal readonly struct Lanes256 : ILanes<Vector256<float>, Vector256<int>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> CountWhere(Vector256<int> counts, Vector256<float> mask) => counts - mask.AsInt32();
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> AddWhere(Vector256<int> counts, Vector256<float> mask, Vector256<int> step) =>
+        Vector256.ConditionalSelect(mask.AsInt32(), counts + step, counts);
+
+    public static Vector256<int> IntOne => Vector256<int>.One;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> AddWhere(Vector256<float> sum, Vector256<float> mask, Vector256<float> value) => Vector256.ConditionalSelect(mask, sum + value, sum);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> AddSquareWhere(Vector256<float> sum, Vector256<float> mask, Vector256<float> value) =>
+        Vector256.ConditionalSelect(mask, Vector256.FusedMultiplyAdd(value, value, sum), sum);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Multiply(Vector256<float> left, Vector256<float> right) => left * right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LessThan(Vector256<float> left, Vector256<float> right) => Vector256.LessThan(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Log2(Vector256<float> value)
+    {
+        Vector256<int> bits = value.AsInt32();
+        Vector256<int> exponent = Vector256.ShiftRightArithmetic(bits, 23) - Vector256.Create(127);
+        Vector256<float> mantissa = ((bits & Vector256.Create(0x007FFFFF)) | Vector256.Create(0x3F800000)).AsSingle();
+        Vector256<float> high = Vector256.GreaterThan(mantissa, Vector256.Create(LogPolynomial.Sqrt2));
+        mantissa = Vector256.ConditionalSelect(high, mantissa * Vector256.Create(0.5f), mantissa);
+        exponent -= high.AsInt32();
+        Vector256<float> x = mantissa - Vector256<float>.One;
+        Vector256<float> z = x * x;
+        Vector256<float> y = Vector256.Create(LogPolynomial.P0);
+        y = Vector256.FusedMultiplyAdd(y, x, Vector256.Create(LogPolynomial.P1));
+        y = Vector256.FusedMultiplyAdd(y, x, Vector256.Create(LogPolynomial.P2));
+        y = Vector256.FusedMultiplyAdd(y, x, Vector256.Create(LogPolynomial.P3));
+        y = Vector256.FusedMultiplyAdd(y, x, Vector256.Create(LogPolynomial.P4));
+        y = Vector256.FusedMultiplyAdd(y, x, Vector256.Create(LogPolynomial.P5));
+        y = Vector256.FusedMultiplyAdd(y, x, Vector256.Create(LogPolynomial.P6));
+        y = Vector256.FusedMultiplyAdd(y, x, Vector256.Create(LogPolynomial.P7));
+        y = Vector256.FusedMultiplyAdd(y, x, Vector256.Create(LogPolynomial.P8));
+        Vector256<float> ln = x + Vector256.FusedMultiplyAdd(y * x, z, Vector256.Create(-0.5f) * z);
+        return Vector256.FusedMultiplyAdd(ln, Vector256.Create(LogPolynomial.Log2E), Vector256.ConvertToSingle(exponent));
+    }
+
     public static Vector256<float> LanesFrom(int first) =>
         Vector256.GreaterThanOrEqual(Vector256<int>.Indices, Vector256.Create(first)).AsSingle();
 
@@ -225,6 +332,49 @@ internal readonly struct Lanes128 : ILanes<Vector128<float>, Vector128<int>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<int> CountWhere(Vector128<int> counts, Vector128<float> mask) => counts - mask.AsInt32();
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> AddWhere(Vector128<int> counts, Vector128<float> mask, Vector128<int> step) =>
+        Vector128.ConditionalSelect(mask.AsInt32(), counts + step, counts);
+
+    public static Vector128<int> IntOne => Vector128<int>.One;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> AddWhere(Vector128<float> sum, Vector128<float> mask, Vector128<float> value) => Vector128.ConditionalSelect(mask, sum + value, sum);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> AddSquareWhere(Vector128<float> sum, Vector128<float> mask, Vector128<float> value) =>
+        Vector128.ConditionalSelect(mask, Vector128.FusedMultiplyAdd(value, value, sum), sum);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Multiply(Vector128<float> left, Vector128<float> right) => left * right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> LessThan(Vector128<float> left, Vector128<float> right) => Vector128.LessThan(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Log2(Vector128<float> value)
+    {
+        Vector128<int> bits = value.AsInt32();
+        Vector128<int> exponent = Vector128.ShiftRightArithmetic(bits, 23) - Vector128.Create(127);
+        Vector128<float> mantissa = ((bits & Vector128.Create(0x007FFFFF)) | Vector128.Create(0x3F800000)).AsSingle();
+        Vector128<float> high = Vector128.GreaterThan(mantissa, Vector128.Create(LogPolynomial.Sqrt2));
+        mantissa = Vector128.ConditionalSelect(high, mantissa * Vector128.Create(0.5f), mantissa);
+        exponent -= high.AsInt32();
+        Vector128<float> x = mantissa - Vector128<float>.One;
+        Vector128<float> z = x * x;
+        Vector128<float> y = Vector128.Create(LogPolynomial.P0);
+        y = Vector128.FusedMultiplyAdd(y, x, Vector128.Create(LogPolynomial.P1));
+        y = Vector128.FusedMultiplyAdd(y, x, Vector128.Create(LogPolynomial.P2));
+        y = Vector128.FusedMultiplyAdd(y, x, Vector128.Create(LogPolynomial.P3));
+        y = Vector128.FusedMultiplyAdd(y, x, Vector128.Create(LogPolynomial.P4));
+        y = Vector128.FusedMultiplyAdd(y, x, Vector128.Create(LogPolynomial.P5));
+        y = Vector128.FusedMultiplyAdd(y, x, Vector128.Create(LogPolynomial.P6));
+        y = Vector128.FusedMultiplyAdd(y, x, Vector128.Create(LogPolynomial.P7));
+        y = Vector128.FusedMultiplyAdd(y, x, Vector128.Create(LogPolynomial.P8));
+        Vector128<float> ln = x + Vector128.FusedMultiplyAdd(y * x, z, Vector128.Create(-0.5f) * z);
+        return Vector128.FusedMultiplyAdd(ln, Vector128.Create(LogPolynomial.Log2E), Vector128.ConvertToSingle(exponent));
+    }
+
     public static Vector128<float> LanesFrom(int first) =>
         Vector128.GreaterThanOrEqual(Vector128<int>.Indices, Vector128.Create(first)).AsSingle();
 
@@ -233,4 +383,81 @@ internal readonly struct Lanes128 : ILanes<Vector128<float>, Vector128<int>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Sum(Vector128<int> value) => Vector128.Sum(value);
+}
+
+/// <summary>
+/// Coefficients of ln(1 + x) = x − x²/2 + x³·P(x) for x in [√½ − 1, √2 − 1] (the Cephes single-precision
+/// logarithm), and log2 e.
+/// </summary>
+internal static class LogPolynomial
+{
+    public const float Sqrt2 = 1.41421356f;
+    public const float Log2E = 1.44269504f;
+    public const float P0 = 7.0376836292E-2f;
+    public const float P1 = -1.1514610310E-1f;
+    public const float P2 = 1.1676998740E-1f;
+    public const float P3 = -1.2420140846E-1f;
+    public const float P4 = 1.4249322787E-1f;
+    public const float P5 = -1.6668057665E-1f;
+    public const float P6 = 2.0000714765E-1f;
+    public const float P7 = -2.4999993993E-1f;
+    public const float P8 = 3.3333331174E-1f;
+}
+
+/// <summary>The terms −p·log2 p of Shannon entropy (0 where p is 0 or below the smallest normal float), vectorised per path.</summary>
+internal static class EntropyTerms
+{
+    private const float SmallestNormal = 1.17549435E-38f;
+
+    public static void Compute(ReadOnlySpan<float> p, Span<float> terms, KernelPath path)
+    {
+        switch (path)
+        {
+            case KernelPath.Vector512 when Lanes512.IsAccelerated:
+                Compute<Lanes512, Vector512<float>, Vector512<int>>(p, terms);
+                break;
+            case KernelPath.Vector512 or KernelPath.Vector256 when Lanes256.IsAccelerated:
+                Compute<Lanes256, Vector256<float>, Vector256<int>>(p, terms);
+                break;
+            case not KernelPath.Scalar when Lanes128.IsAccelerated:
+                Compute<Lanes128, Vector128<float>, Vector128<int>>(p, terms);
+                break;
+            default:
+                for (int i = 0; i < p.Length; i++)
+                {
+                    terms[i] = Term(p[i]);
+                }
+
+                break;
+        }
+    }
+
+    private static float Term(float p) => p >= SmallestNormal ? -p * MathF.Log2(p) : 0;
+
+    private static void Compute<TL, TF, TI>(ReadOnlySpan<float> p, Span<float> terms)
+        where TL : ILanes<TF, TI>
+        where TF : struct
+        where TI : struct
+    {
+        int width = TL.Count;
+        int i = 0;
+        ref float source = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(p);
+        ref float target = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(terms);
+        TF smallest = TL.Broadcast(SmallestNormal);
+        TF one = TL.Broadcast(1f);
+        TF zero = TL.Broadcast(0f);
+        for (; i <= p.Length - width; i += width)
+        {
+            TF v = TL.Load(ref source, i);
+            TF usable = TL.GreaterThanOrEqual(v, smallest);
+            TF safe = TL.Select(usable, v, one);
+            TF term = TL.Multiply(TL.Subtract(zero, safe), TL.Log2(safe));
+            TL.Store(TL.Select(usable, term, zero), ref target, i);
+        }
+
+        for (; i < p.Length; i++)
+        {
+            terms[i] = Term(p[i]);
+        }
+    }
 }

@@ -92,7 +92,7 @@ public sealed class NumericTotals
 /// </summary>
 public sealed class NumericKernel
 {
-    /// <summary>Records per chunk: the chunk's sanitised values stay in the first-level cache between passes, and float sums stay exact enough.</summary>
+    /// <summary>Records per chunk: the chunk's values stay in the first-level cache between passes, and float sums stay exact enough.</summary>
     private const int ChunkRecords = 64;
 
     /// <summary>Edges compared per pass over a chunk: their counters and the edges themselves stay in registers.</summary>
@@ -112,8 +112,11 @@ public sealed class NumericKernel
     /// <summary>Per lane of the current block: values at or above each edge ([edge * lanes + lane]) and finite values.</summary>
     private readonly int[] _atOrAbove;
     private readonly int[] _finite;
-    private readonly float[] _chunk;
+    private readonly int[] _positiveInfinite;
     private readonly float[] _spill;
+
+    /// <summary>Always 1; read at run time so the JIT keeps the masked add rather than folding it into a subtraction.</summary>
+    private int _one = 1;
 
     /// <param name="edges">Sorted bin edges per channel.</param>
     /// <param name="shifts">Per channel, a value near its mean (the baseline's): moments are summed as deviations from it.</param>
@@ -148,7 +151,7 @@ public sealed class NumericKernel
 
         _atOrAbove = new int[_passEdges * MaxLanes];
         _finite = new int[MaxLanes];
-        _chunk = new float[ChunkRecords * MaxLanes];
+        _positiveInfinite = new int[MaxLanes];
         _spill = new float[4 * MaxLanes];
     }
 
@@ -331,23 +334,27 @@ public sealed class NumericKernel
     {
         int width = TL.Count;
         ref float source = ref MemoryMarshal.GetReference(data);
+        ref float transposed = ref MemoryMarshal.GetArrayDataReference(_transposed);
+        ref int counters = ref MemoryMarshal.GetArrayDataReference(_atOrAbove);
         for (int block = 0; block < channels; block += width)
         {
             // The last block overlaps the one before it when the channels are not a multiple of the width;
-            // its lanes below `fresh` belong to that block and are masked out.
+            // its lanes below `fresh` belong to that block: their counts are computed and ignored.
             int start = Math.Min(block, channels - width);
             int fresh = block - start;
             TF valid = TL.LanesFrom(fresh);
             Array.Clear(_atOrAbove);
             Array.Clear(_finite);
+            Array.Clear(_positiveInfinite);
             for (int first = 0; first < count; first += ChunkRecords)
             {
                 int records = Math.Min(ChunkRecords, count - first);
-                Sanitise<TL, TF, TI>(ref Unsafe.Add(ref source, offset + (first * stride) + start), stride, records, start, fresh, valid, totals);
-                for (int edge = 0; edge < _passEdges; edge += EdgesPerPass)
+                ref float rows = ref Unsafe.Add(ref source, offset + (first * stride) + start);
+                FirstPass<TL, TF, TI>(ref rows, stride, records, start, fresh, valid, ref Unsafe.Add(ref transposed, start), totals);
+                for (int edge = EdgesPerPass; edge < _passEdges; edge += EdgesPerPass)
                 {
-                    CountPass<TL, TF, TI>(records, ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_transposed), (edge * _channels) + start),
-                        _channels, ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_atOrAbove), edge * width));
+                    CountPass<TL, TF, TI>(ref rows, stride, records, ref Unsafe.Add(ref transposed, (edge * _channels) + start), _channels,
+                        ref Unsafe.Add(ref counters, edge * width));
                 }
             }
 
@@ -358,14 +365,18 @@ public sealed class NumericKernel
         }
     }
 
-    /// <summary>Bin k of a lane's channel gains (at or above edge k−1) − (at or above edge k).</summary>
+    /// <summary>
+    /// Bin k of a lane's channel gains (at or above edge k−1) − (at or above edge k). NaN and −∞ never
+    /// compare at or above an edge; +∞ does for every edge (the padding too), so its count is taken off each.
+    /// </summary>
     private void AddBins(int c, int lane, int width, NumericTotals totals)
     {
         long[] counts = totals.Counts[c];
+        int infinite = _positiveInfinite[lane];
         int previous = _finite[lane];
         for (int k = 0; k < counts.Length; k++)
         {
-            int atOrAbove = k < _passEdges ? _atOrAbove[(k * width) + lane] : 0;
+            int atOrAbove = k < _passEdges ? _atOrAbove[(k * width) + lane] - infinite : 0;
             counts[k] += previous - atOrAbove;
             previous = atOrAbove;
         }
@@ -374,67 +385,22 @@ public sealed class NumericKernel
     }
 
     /// <summary>
-    /// First pass over a chunk: copies the block's values into the chunk buffer with non-finite (and masked)
-    /// lanes as NaN, which no edge comparison counts; sums the moments, the outer bins and the missing values.
+    /// First pass over a chunk of records for one block of channels: the moments (as deviations from the
+    /// shift), the sums of the outer bins, the finite and +∞ counts, and the counts at or above the first seven edges.
     /// </summary>
-    private void Sanitise<TL, TF, TI>(ref float rows, int stride, int records, int start, int fresh, TF valid, NumericTotals totals)
+    private void FirstPass<TL, TF, TI>(ref float rows, int stride, int records, int start, int fresh, TF valid, ref float edges, NumericTotals totals)
         where TL : ILanes<TF, TI>
         where TF : struct
         where TI : struct
     {
         int width = TL.Count;
-        ref float chunk = ref MemoryMarshal.GetArrayDataReference(_chunk);
+        int edgeStride = _channels;
+        ref int counters = ref MemoryMarshal.GetArrayDataReference(_atOrAbove);
         TF shift = TL.Load(ref MemoryMarshal.GetArrayDataReference(_shifts), start);
-        TF bottom = TL.Load(ref MemoryMarshal.GetArrayDataReference(_transposed), start);
         TF top = TL.Load(ref MemoryMarshal.GetArrayDataReference(_topEdges), start);
-        TF nan = TL.Broadcast(float.NaN);
+        TF infinity = TL.Broadcast(float.PositiveInfinity);
         TF zero = TL.Broadcast(0f);
-        TF shifted = zero;
-        TF squares = zero;
-        TF below = zero;
-        TF above = zero;
-        TI finite = default;
-        for (int r = 0; r < records; r++)
-        {
-            TF v = TL.Load(ref rows, (nint)r * stride);
-            TF isFinite = TL.And(TL.IsFinite(v), valid);
-            TF clean = TL.Select(isFinite, v, nan);
-            TL.Store(clean, ref chunk, (nint)r * width);
-            finite = TL.CountWhere(finite, isFinite);
-            TF deviation = TL.Select(isFinite, TL.Subtract(v, shift), zero);
-            shifted = TL.Add(shifted, deviation);
-            squares = TL.MultiplyAdd(deviation, deviation, squares);
-            below = TL.Add(below, TL.Select(TL.AndNot(isFinite, TL.GreaterThanOrEqual(clean, bottom)), v, zero));
-            above = TL.Add(above, TL.Select(TL.GreaterThanOrEqual(clean, top), v, zero));
-        }
-
-        ref float spill = ref MemoryMarshal.GetArrayDataReference(_spill);
-        TL.Store(shifted, ref spill, 0);
-        TL.Store(squares, ref spill, width);
-        TL.Store(below, ref spill, 2 * width);
-        TL.Store(above, ref spill, 3 * width);
-        Span<int> counts = stackalloc int[MaxLanes];
-        TL.StoreInt(finite, ref counts[0], 0);
-        for (int lane = fresh; lane < width; lane++)
-        {
-            int c = start + lane;
-            totals.Shifted[c] += _spill[lane];
-            totals.ShiftedSquares[c] += _spill[width + lane];
-            totals.Below[c] += _spill[(2 * width) + lane];
-            totals.Above[c] += _spill[(3 * width) + lane];
-            totals.Missing[c] += records - counts[lane];
-            _finite[lane] += counts[lane];
-        }
-    }
-
-    /// <summary>One pass over a sanitised chunk for seven edges: per lane, the values at or above each.</summary>
-    private void CountPass<TL, TF, TI>(int records, ref float edges, int edgeStride, ref int counters)
-        where TL : ILanes<TF, TI>
-        where TF : struct
-        where TI : struct
-    {
-        int width = TL.Count;
-        ref float chunk = ref MemoryMarshal.GetArrayDataReference(_chunk);
+        TI one = Volatile.Read(ref _one) == 1 ? TL.IntOne : default;
         TF e0 = TL.Load(ref edges, 0);
         TF e1 = TL.Load(ref edges, edgeStride);
         TF e2 = TL.Load(ref edges, 2 * edgeStride);
@@ -449,16 +415,93 @@ public sealed class NumericKernel
         TI c4 = TL.LoadInt(ref counters, 4 * width);
         TI c5 = TL.LoadInt(ref counters, 5 * width);
         TI c6 = TL.LoadInt(ref counters, 6 * width);
+        TF shifted = zero;
+        TF squares = zero;
+        TF below = zero;
+        TF above = zero;
+        TI finite = default;
+        TI positiveInfinite = default;
         for (int r = 0; r < records; r++)
         {
-            TF v = TL.Load(ref chunk, (nint)r * width);
-            c0 = TL.CountWhere(c0, TL.GreaterThanOrEqual(v, e0));
-            c1 = TL.CountWhere(c1, TL.GreaterThanOrEqual(v, e1));
-            c2 = TL.CountWhere(c2, TL.GreaterThanOrEqual(v, e2));
-            c3 = TL.CountWhere(c3, TL.GreaterThanOrEqual(v, e3));
-            c4 = TL.CountWhere(c4, TL.GreaterThanOrEqual(v, e4));
-            c5 = TL.CountWhere(c5, TL.GreaterThanOrEqual(v, e5));
-            c6 = TL.CountWhere(c6, TL.GreaterThanOrEqual(v, e6));
+            TF v = TL.Load(ref rows, (nint)r * stride);
+            TF isFinite = TL.And(TL.IsFinite(v), valid);
+            finite = TL.AddWhere(finite, isFinite, one);
+            positiveInfinite = TL.AddWhere(positiveInfinite, TL.GreaterThanOrEqual(v, infinity), one);
+            TF deviation = TL.Subtract(v, shift);
+            shifted = TL.AddWhere(shifted, isFinite, deviation);
+            squares = TL.AddSquareWhere(squares, isFinite, deviation);
+            TF atOrAboveFirst = TL.GreaterThanOrEqual(v, e0);
+            below = TL.AddWhere(below, TL.AndNot(isFinite, atOrAboveFirst), v);
+            above = TL.AddWhere(above, TL.And(isFinite, TL.GreaterThanOrEqual(v, top)), v);
+            c0 = TL.AddWhere(c0, atOrAboveFirst, one);
+            c1 = TL.AddWhere(c1, TL.GreaterThanOrEqual(v, e1), one);
+            c2 = TL.AddWhere(c2, TL.GreaterThanOrEqual(v, e2), one);
+            c3 = TL.AddWhere(c3, TL.GreaterThanOrEqual(v, e3), one);
+            c4 = TL.AddWhere(c4, TL.GreaterThanOrEqual(v, e4), one);
+            c5 = TL.AddWhere(c5, TL.GreaterThanOrEqual(v, e5), one);
+            c6 = TL.AddWhere(c6, TL.GreaterThanOrEqual(v, e6), one);
+        }
+
+        TL.StoreInt(c0, ref counters, 0);
+        TL.StoreInt(c1, ref counters, width);
+        TL.StoreInt(c2, ref counters, 2 * width);
+        TL.StoreInt(c3, ref counters, 3 * width);
+        TL.StoreInt(c4, ref counters, 4 * width);
+        TL.StoreInt(c5, ref counters, 5 * width);
+        TL.StoreInt(c6, ref counters, 6 * width);
+        ref float spill = ref MemoryMarshal.GetArrayDataReference(_spill);
+        TL.Store(shifted, ref spill, 0);
+        TL.Store(squares, ref spill, width);
+        TL.Store(below, ref spill, 2 * width);
+        TL.Store(above, ref spill, 3 * width);
+        Span<int> counts = stackalloc int[2 * MaxLanes];
+        TL.StoreInt(finite, ref counts[0], 0);
+        TL.StoreInt(positiveInfinite, ref counts[0], width);
+        for (int lane = fresh; lane < width; lane++)
+        {
+            int c = start + lane;
+            totals.Shifted[c] += _spill[lane];
+            totals.ShiftedSquares[c] += _spill[width + lane];
+            totals.Below[c] += _spill[(2 * width) + lane];
+            totals.Above[c] += _spill[(3 * width) + lane];
+            totals.Missing[c] += records - counts[lane];
+            _finite[lane] += counts[lane];
+            _positiveInfinite[lane] += counts[width + lane];
+        }
+    }
+
+    /// <summary>One more pass over a chunk of records for seven further edges: per lane, the values at or above each.</summary>
+    private void CountPass<TL, TF, TI>(ref float rows, int stride, int records, ref float edges, int edgeStride, ref int counters)
+        where TL : ILanes<TF, TI>
+        where TF : struct
+        where TI : struct
+    {
+        int width = TL.Count;
+        TF e0 = TL.Load(ref edges, 0);
+        TF e1 = TL.Load(ref edges, edgeStride);
+        TF e2 = TL.Load(ref edges, 2 * edgeStride);
+        TF e3 = TL.Load(ref edges, 3 * edgeStride);
+        TF e4 = TL.Load(ref edges, 4 * edgeStride);
+        TF e5 = TL.Load(ref edges, 5 * edgeStride);
+        TF e6 = TL.Load(ref edges, 6 * edgeStride);
+        TI c0 = TL.LoadInt(ref counters, 0);
+        TI c1 = TL.LoadInt(ref counters, width);
+        TI c2 = TL.LoadInt(ref counters, 2 * width);
+        TI c3 = TL.LoadInt(ref counters, 3 * width);
+        TI c4 = TL.LoadInt(ref counters, 4 * width);
+        TI c5 = TL.LoadInt(ref counters, 5 * width);
+        TI c6 = TL.LoadInt(ref counters, 6 * width);
+        TI one = Volatile.Read(ref _one) == 1 ? TL.IntOne : default;
+        for (int r = 0; r < records; r++)
+        {
+            TF v = TL.Load(ref rows, (nint)r * stride);
+            c0 = TL.AddWhere(c0, TL.GreaterThanOrEqual(v, e0), one);
+            c1 = TL.AddWhere(c1, TL.GreaterThanOrEqual(v, e1), one);
+            c2 = TL.AddWhere(c2, TL.GreaterThanOrEqual(v, e2), one);
+            c3 = TL.AddWhere(c3, TL.GreaterThanOrEqual(v, e3), one);
+            c4 = TL.AddWhere(c4, TL.GreaterThanOrEqual(v, e4), one);
+            c5 = TL.AddWhere(c5, TL.GreaterThanOrEqual(v, e5), one);
+            c6 = TL.AddWhere(c6, TL.GreaterThanOrEqual(v, e6), one);
         }
 
         TL.StoreInt(c0, ref counters, 0);

@@ -80,6 +80,10 @@ public sealed class BatchPreparer
     private readonly Utf8Vocabulary?[]? _vocabularies;
     private readonly PreparedBatch _prepared;
     private readonly float[][] _derived;
+    private int[] _argMax = [];
+    private float[] _maxProbability = [];
+    private float[] _entropy = [];
+    private readonly ClassSummary _classes = new();
 
     /// <param name="vocabularies">Category lookups per categorical channel; without them input categories are not coded.</param>
     public BatchPreparer(ModelSchema schema, Utf8Vocabulary?[]? vocabularies)
@@ -102,11 +106,19 @@ public sealed class BatchPreparer
 
     public ChannelLayout Layout => _layout;
 
+    /// <summary>The kernel path for the output's entropy; null takes the widest the CPU accelerates.</summary>
+    public KernelPath? Path { get; init; }
+
     public PreparedBatch Prepare(RecordBatch batch)
     {
         int n = batch.Count;
         int k = _schema.OutputWidth;
         ReadOnlySpan<float> scores = batch.Scores.Span;
+        if (k > 1)
+        {
+            SummariseClasses(scores, n, k);
+        }
+
         for (int c = 0; c < _layout.Numeric.Length; c++)
         {
             NumericChannel channel = _layout.Numeric[c];
@@ -128,17 +140,23 @@ public sealed class BatchPreparer
                     }
 
                     break;
+                case NumericSource.Confidence when k > 1:
+                    _maxProbability.AsSpan(0, n).CopyTo(values);
+                    break;
                 case NumericSource.Confidence:
                     for (int i = 0; i < n; i++)
                     {
-                        values[i] = k == 1 ? Math.Max(scores[i], 1f - scores[i]) : Max(scores.Slice(i * k, k));
+                        values[i] = Math.Max(scores[i], 1f - scores[i]);
                     }
 
+                    break;
+                case NumericSource.Entropy when k > 1:
+                    _entropy.AsSpan(0, n).CopyTo(values);
                     break;
                 case NumericSource.Entropy:
                     for (int i = 0; i < n; i++)
                     {
-                        values[i] = k == 1 ? BinaryEntropy(scores[i]) : Entropy(scores.Slice(i * k, k));
+                        values[i] = BinaryEntropy(scores[i]);
                     }
 
                     break;
@@ -157,9 +175,16 @@ public sealed class BatchPreparer
             CategoricalChannel channel = _layout.Categorical[c];
             if (channel.Kind == ChannelKind.OutputClass)
             {
-                for (int i = 0; i < n; i++)
+                if (k > 1)
                 {
-                    codes[i] = k == 1 ? (scores[i] >= 0.5f ? 1 : 0) : ArgMax(scores.Slice(i * k, k));
+                    _argMax.AsSpan(0, n).CopyTo(codes);
+                }
+                else
+                {
+                    for (int i = 0; i < n; i++)
+                    {
+                        codes[i] = scores[i] >= 0.5f ? 1 : 0;
+                    }
                 }
             }
             else if (_vocabularies?[c] is { } vocabulary)
@@ -188,44 +213,18 @@ public sealed class BatchPreparer
         return _derived[channel];
     }
 
-    private static float Max(ReadOnlySpan<float> values)
+    /// <summary>Per record of a k-class output: the predicted class, its probability and the entropy in bits (see <see cref="ClassSummary"/>).</summary>
+    private void SummariseClasses(ReadOnlySpan<float> scores, int n, int k)
     {
-        float max = values[0];
-        for (int i = 1; i < values.Length; i++)
+        if (_argMax.Length < n)
         {
-            max = Math.Max(max, values[i]);
+            int size = Math.Max(n, 16);
+            _argMax = new int[size];
+            _maxProbability = new float[size];
+            _entropy = new float[size];
         }
 
-        return max;
-    }
-
-    private static int ArgMax(ReadOnlySpan<float> values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++)
-        {
-            if (values[i] > values[best])
-            {
-                best = i;
-            }
-        }
-
-        return best;
-    }
-
-    /// <summary>Shannon entropy in bits of the class probabilities.</summary>
-    private static float Entropy(ReadOnlySpan<float> p)
-    {
-        double h = 0;
-        foreach (float v in p)
-        {
-            if (v > 0)
-            {
-                h -= v * Math.Log2(v);
-            }
-        }
-
-        return (float)h;
+        _classes.Summarise(scores[..(n * k)], k, _argMax, _maxProbability, _entropy, Path ?? NumericKernel.BestPath);
     }
 
     private static float BinaryEntropy(float p)
