@@ -6,6 +6,9 @@ internal static partial class Log
     [LoggerMessage(1, LogLevel.Information, "Listening for gRPC on {Endpoint} (HTTP/2 plaintext) and for HTTP on {HttpEndpoint}; database {Database}")]
     public static partial void Listening(ILogger logger, string endpoint, string httpEndpoint, string database);
 
+    [LoggerMessage(2, LogLevel.Warning, "Analysis is off (Monitor:Ingest:Analysis=false): batches are parsed, validated and dropped; no drift is measured")]
+    public static partial void AnalysisOff(ILogger logger);
+
     [LoggerMessage(2, LogLevel.Information, "Loaded {Models} models, {Versions} versions and {Baselines} baselines in force from {Database}")]
     public static partial void Loaded(ILogger logger, int models, int versions, int baselines, string database);
 

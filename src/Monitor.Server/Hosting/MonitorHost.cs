@@ -94,10 +94,15 @@ internal static class MonitorHost
 
 /// <summary>Opens the store and restores the registry before the ports open; flushes counters on shutdown.</summary>
 internal sealed class MonitorLifetime(SqliteStore store, ModelRegistry registry, Listeners listeners,
-    IHostApplicationLifetime lifetime, ILogger<MonitorLifetime> logger) : IHostedService
+    IHostApplicationLifetime lifetime, IOptions<MonitorOptions> options, ILogger<MonitorLifetime> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        if (!options.Value.Ingest.Analysis)
+        {
+            Log.AnalysisOff(logger);
+        }
+
         store.Initialize();
         registry.Load();
         lifetime.ApplicationStarted.Register(() => Log.Listening(logger,

@@ -173,6 +173,12 @@ public sealed class IngestOptions
 
     /// <summary>Largest gRPC message accepted, in bytes.</summary>
     public int MaxMessageBytes { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>
+    /// False runs the sidecar parse-only: batches are received, validated, translated and queued as usual, then
+    /// dropped without windows, statistics or detectors. For measuring what analysis costs; never in production.
+    /// </summary>
+    public bool Analysis { get; set; } = true;
 }
 
 public sealed class WindowOptions

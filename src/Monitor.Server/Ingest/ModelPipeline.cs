@@ -239,6 +239,11 @@ internal sealed class ModelPipeline : IAsyncDisposable
 
     private void Ingest(IngestWork work)
     {
+        if (!_context.Options.Ingest.Analysis)
+        {
+            return;
+        }
+
         VersionEntry version = work.Version;
         RecordBatch batch = work.Batch;
         if (work.DigestMismatch && version.Lifecycle.State != VersionState.Quarantined)

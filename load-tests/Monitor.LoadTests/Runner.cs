@@ -1,0 +1,275 @@
+using System.Diagnostics;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Monitor.Protos.V1;
+
+namespace Monitor.LoadTests;
+
+/// <summary>What a step does: the calls it makes.</summary>
+internal enum Scenario
+{
+    /// <summary>One unary Mirror/Ingest call per batch.</summary>
+    Unary,
+
+    /// <summary>Batches over bidirectional Mirror/IngestStream calls, one ack per batch.</summary>
+    Stream,
+}
+
+/// <summary>
+/// How load is applied. Closed: <see cref="Callers"/> callers (streams, for the stream scenario, each with
+/// <see cref="Window"/> batches in flight) send as fast as answers come, and pause a millisecond when the
+/// sidecar answers RESOURCE_EXHAUSTED (its queue is full), so the step measures what the server sustains. Open: <see cref="Rate"/> batches/s are
+/// scheduled whatever the answers do, and latency runs from the scheduled time, so a stall is not hidden by
+/// callers that stopped sending (no coordinated omission).
+/// </summary>
+internal sealed record Shape(bool Open, int Callers, double Rate, int Window)
+{
+    public static Shape Closed(int callers, int window = 8) => new(false, callers, 0, window);
+
+    public static Shape OpenRate(double rate, int streams, int window = 64) => new(true, streams, rate, window);
+
+    public override string ToString() => Open ? $"open {Rate:N0} batches/s over {Callers} callers" : $"closed {Callers} callers" + (Window > 1 ? $" × {Window} in flight" : "");
+}
+
+/// <summary>One step of a run: a scenario under a shape for a duration; warm-up steps are run and left out of the report.</summary>
+internal sealed record Stage(string Name, Scenario Scenario, Shape Shape, TimeSpan Duration, bool Warmup = false);
+
+/// <summary>Drives the steps against a sidecar over several channels, with batches sent as pre-serialised bytes.</summary>
+internal sealed class Runner : IAsyncDisposable
+{
+    private static readonly Marshaller<byte[]> Raw = Marshallers.Create(bytes => bytes, bytes => bytes);
+    private static readonly Marshaller<MirrorAck> Ack = Marshallers.Create(ack => ack.ToByteArray(), MirrorAck.Parser.ParseFrom);
+    private static readonly Method<byte[], MirrorAck> UnaryMethod = new(MethodType.Unary, "monitor.v1.Mirror", "Ingest", Raw, Ack);
+    private static readonly Method<byte[], MirrorAck> StreamMethod = new(MethodType.DuplexStreaming, "monitor.v1.Mirror", "IngestStream", Raw, Ack);
+
+    private readonly GrpcChannel[] _channels;
+    private readonly Workload _workload;
+    private int _next;
+
+    public Runner(string address, int channels, Workload workload)
+    {
+        _workload = workload;
+        _channels = [.. Enumerable.Range(0, Math.Max(1, channels)).Select(_ => GrpcChannel.ForAddress(address, new GrpcChannelOptions
+        {
+            MaxSendMessageSize = null,
+            HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan },
+        }))];
+    }
+
+    public GrpcChannel Channel => _channels[0];
+
+    public async Task<StepStats> RunAsync(Stage stage, CancellationToken cancellationToken)
+    {
+        var stats = new StepStats(stage.Scenario.ToString().ToLowerInvariant(), stage.Name, stage.Shape.ToString(), stage.Warmup);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(stage.Duration);
+        stats.Start();
+        Task[] callers = [.. Enumerable.Range(0, stage.Shape.Callers).Select(i => stage.Scenario == Scenario.Unary
+            ? UnaryAsync(_channels[i % _channels.Length], stage.Shape, stage.Shape.Rate / stage.Shape.Callers, stats, timeout.Token)
+            : StreamAsync(_channels[i % _channels.Length], stage.Shape, stage.Shape.Rate / stage.Shape.Callers, stats, timeout.Token))];
+        await Task.WhenAll(callers);
+        stats.Stop();
+        return stats;
+    }
+
+    /// <summary>Reads drift reports in a loop while other steps ingest: their latency is reported as its own row.</summary>
+    public async Task<StepStats> ReportsAsync(string step, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var stats = new StepStats("reports", step, "closed 1 caller", false);
+        var reports = new Reports.ReportsClient(_channels[^1]);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(duration);
+        stats.Start();
+        while (!timeout.IsCancellationRequested)
+        {
+            long due = Stopwatch.GetTimestamp();
+            try
+            {
+                DriftReport report = await reports.GetDriftReportAsync(new DriftReportRequest { Model = Workload.Model, Version = Workload.Version, ClosedWindows = 5 },
+                    cancellationToken: timeout.Token);
+                stats.Record(StatusCode.OK, 0, report.CalculateSize(), due);
+            }
+            catch (RpcException ex) when (!timeout.IsCancellationRequested || ex.StatusCode != StatusCode.Cancelled)
+            {
+                stats.Record(ex.StatusCode, 0, 0, due);
+            }
+            catch (RpcException)
+            {
+                break;
+            }
+        }
+
+        stats.Stop();
+        return stats;
+    }
+
+    private byte[] NextBatch() => _workload.Pool[(int)((uint)Interlocked.Increment(ref _next) % (uint)_workload.Pool.Length)];
+
+    private async Task UnaryAsync(GrpcChannel channel, Shape shape, double rate, StepStats stats, CancellationToken cancellationToken)
+    {
+        CallInvoker invoker = channel.CreateCallInvoker();
+        long start = Stopwatch.GetTimestamp();
+        long sent = 0;
+        var inFlight = new List<Task>();
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            long due = Stopwatch.GetTimestamp();
+            if (shape.Open)
+            {
+                due = start + (long)(sent * Stopwatch.Frequency / rate);
+                if (!await WaitUntilAsync(due, cancellationToken))
+                {
+                    break;
+                }
+            }
+
+            sent++;
+            Task<StatusCode> call = SendUnaryAsync(invoker, NextBatch(), due, stats);
+            if (shape.Open)
+            {
+                inFlight.Add(call);
+                inFlight.RemoveAll(t => t.IsCompleted);
+            }
+            else if (await call == StatusCode.ResourceExhausted)
+            {
+                // The sidecar's queue is full: a closed caller backs off, so the step measures what the server sustains.
+                await Backoff(cancellationToken);
+            }
+        }
+
+        await Task.WhenAll(inFlight);
+    }
+
+    private async Task<StatusCode> SendUnaryAsync(CallInvoker invoker, byte[] batch, long due, StepStats stats)
+    {
+        try
+        {
+            MirrorAck ack = await invoker.AsyncUnaryCall(UnaryMethod, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), batch);
+            stats.Record(StatusCode.OK, (int)ack.Accepted, batch.Length, due);
+            return StatusCode.OK;
+        }
+        catch (RpcException ex)
+        {
+            stats.Record(ex.StatusCode, 0, 0, due);
+            return ex.StatusCode;
+        }
+    }
+
+    private static async Task Backoff(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(1, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// One bidirectional stream: a writer sends batches (when due, for an open shape) with at most Window unanswered,
+    /// a reader matches acks to sends in order (the server answers each batch in order).
+    /// </summary>
+    private async Task StreamAsync(GrpcChannel channel, Shape shape, double rate, StepStats stats, CancellationToken cancellationToken)
+    {
+        using AsyncDuplexStreamingCall<byte[], MirrorAck> call = channel.CreateCallInvoker().AsyncDuplexStreamingCall(StreamMethod, null, default);
+        var pending = System.Threading.Channels.Channel.CreateUnbounded<(long Due, int Bytes, int Records)>();
+        using var window = new SemaphoreSlim(shape.Window);
+        int throttled = 0;
+        Task reader = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (MirrorAck ack in call.ResponseStream.ReadAllAsync())
+                {
+                    if (!pending.Reader.TryRead(out var sent))
+                    {
+                        continue;
+                    }
+
+                    StatusCode code = ack.ErrorCode == 0 ? StatusCode.OK : (StatusCode)ack.ErrorCode;
+                    stats.Record(code, (int)ack.Accepted, sent.Bytes, sent.Due);
+                    if (code == StatusCode.ResourceExhausted)
+                    {
+                        Volatile.Write(ref throttled, 1);
+                    }
+
+                    window.Release();
+                }
+            }
+            catch (RpcException ex)
+            {
+                while (pending.Reader.TryRead(out var lost))
+                {
+                    stats.Record(ex.StatusCode, 0, 0, lost.Due);
+                }
+            }
+        }, CancellationToken.None);
+
+        long start = Stopwatch.GetTimestamp();
+        long sent = 0;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                long due = Stopwatch.GetTimestamp();
+                if (shape.Open)
+                {
+                    due = start + (long)(sent * Stopwatch.Frequency / rate);
+                    if (!await WaitUntilAsync(due, cancellationToken))
+                    {
+                        break;
+                    }
+                }
+
+                await window.WaitAsync(cancellationToken);
+                if (!shape.Open && Interlocked.Exchange(ref throttled, 0) == 1)
+                {
+                    // The sidecar's queue is full: a closed stream backs off, so the step measures what the server sustains.
+                    await Backoff(cancellationToken);
+                }
+
+                byte[] batch = NextBatch();
+                pending.Writer.TryWrite((due, batch.Length, _workload.BatchRecords));
+                await call.RequestStream.WriteAsync(batch, CancellationToken.None);
+                sent++;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await call.RequestStream.CompleteAsync();
+        await reader;
+    }
+
+    /// <summary>Waits until a Stopwatch timestamp; false if the step ended first.</summary>
+    private static async Task<bool> WaitUntilAsync(long due, CancellationToken cancellationToken)
+    {
+        TimeSpan wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+        if (wait > TimeSpan.FromMilliseconds(1))
+        {
+            try
+            {
+                await Task.Delay(wait, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
+
+        return !cancellationToken.IsCancellationRequested;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        foreach (GrpcChannel channel in _channels)
+        {
+            channel.Dispose();
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}
