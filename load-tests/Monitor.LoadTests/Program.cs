@@ -22,9 +22,10 @@ namespace Monitor.LoadTests
                   streaming rate, the analysis overhead against parse-only, unary ingest, report reads during
                   ingest, and the p99 latency at half the maximum rate (open load); the server's peak memory.
               run --stage NAME:SCENARIO:closed:CALLERS[:WINDOW]:SECONDS | NAME:SCENARIO:open:RATE:CALLERS:SECONDS ...
-                  [--warmup SECONDS] [--target http://127.0.0.1:50051 | --analysis true|false] [--schema numeric|fraud]
+                  [--warmup SECONDS] [--target http://127.0.0.1:50051 | --analysis true|false [--set Section:Key=value ...]] [--schema numeric|fraud]
                   [--features 64] [--classes 10] [--batch 512] [--channels 2] [--reports] [--report DIR] [--threshold T ...]
-                  SCENARIO is unary or stream. Without --target the sidecar is started (and set up) here.
+                  SCENARIO is unary or stream. Without --target the sidecar is started (and set up) here, with the
+                  trigger detectors off for the numeric schema unless --set Detectors:Enabled=true.
 
               Thresholds (on the measured ingest steps; a breach exits with code 3):
                 errors<=N   p99_ms<=X   p999_ms<=X   records_per_s>=X
@@ -89,8 +90,13 @@ namespace Monitor.LoadTests
             SidecarProcess? sidecar = null;
             if (target is null)
             {
-                bool analysis = bool.Parse(options.Value("analysis", "true")!);
-                sidecar = await SidecarProcess.StartAsync(analysis, [], cancellationToken);
+                if (!bool.TryParse(options.Value("analysis", "true"), out bool analysis))
+                {
+                    throw new ArgumentException("--analysis: expected true or false");
+                }
+
+                string[] settings = [.. Suite.Settings(workload), .. options.All("set").Select(setting => $"--Monitor:{setting}")];
+                sidecar = await SidecarProcess.StartAsync(analysis, settings, cancellationToken);
                 target = sidecar.GrpcAddress;
             }
 
