@@ -15,6 +15,8 @@ if (args is ["--parts", var features])
     return;
 }
 
+if (args is ["--windows"]) { WindowCost.Run(Console.Out); return; }
+
 BenchmarkSwitcher.FromAssembly(typeof(HotPathBenchmarks).Assembly).Run(args.Length == 0 ? ["--filter", "*"] : args);
 
 namespace Monitor.Benchmarks

@@ -6,6 +6,9 @@ internal static partial class Log
     [LoggerMessage(1, LogLevel.Information, "Listening for gRPC on {Endpoint} (HTTP/2 plaintext) and for HTTP on {HttpEndpoint}; database {Database}")]
     public static partial void Listening(ILogger logger, string endpoint, string httpEndpoint, string database);
 
+    [LoggerMessage(3, LogLevel.Error, "{Count} closed windows could not be stored (their history is lost; everything else goes on)")]
+    public static partial void WindowsNotStored(ILogger logger, Exception exception, int count);
+
     [LoggerMessage(2, LogLevel.Warning, "Analysis is off (Monitor:Ingest:Analysis=false): batches are parsed, validated and dropped; no drift is measured")]
     public static partial void AnalysisOff(ILogger logger);
 

@@ -67,6 +67,7 @@ internal static class MonitorHost
         services.AddSingleton(listeners);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<SqliteStore>();
+        services.AddSingleton<WindowWriter>();
         services.AddSingleton<MonitorMetrics>();
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<BaselineUploads>();

@@ -18,7 +18,8 @@ using Monitor.Server.Registry;
 namespace Monitor.Server.Ingest;
 
 /// <summary>What every model's pipeline shares.</summary>
-internal sealed record PipelineContext(SqliteStore Store, MonitorMetrics Metrics, Incidents Incidents, MonitorOptions Options, TimeProvider Time);
+internal sealed record PipelineContext(SqliteStore Store, MonitorMetrics Metrics, Incidents Incidents, MonitorOptions Options, TimeProvider Time,
+    WindowWriter Windows);
 
 /// <summary>What the report service reads of a version: the open window and the latest closed ones.</summary>
 internal sealed record VersionSnapshot(CompiledBaseline? Baseline, WindowResult? Current, IReadOnlyList<WindowResult> Closed,
@@ -109,12 +110,13 @@ internal sealed class ModelPipeline : IAsyncDisposable
         await work.Done.Task.WaitAsync(cancellationToken);
     }
 
-    /// <summary>Completes once everything queued before it has been processed.</summary>
+    /// <summary>Completes once everything queued before it has been processed, and its closed windows stored.</summary>
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
         var work = new FlushWork();
         await _queue.Writer.WriteAsync(work, cancellationToken);
         await work.Done.Task.WaitAsync(cancellationToken);
+        await _context.Windows.FlushAsync(cancellationToken);
     }
 
     /// <summary>
@@ -156,6 +158,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
 
         _queue.Writer.TryComplete();
         await _loop;
+        await _context.Windows.FlushAsync(CancellationToken.None); // its queued windows carry older counters than these
         foreach (VersionEntry version in _model.Versions.Values)
         {
             _store.SaveCounters(version.Model, version.Version, version.RecordsAccepted, version.WindowsClosed);
@@ -305,8 +308,8 @@ internal sealed class ModelPipeline : IAsyncDisposable
         foreach (WindowResult window in _closed)
         {
             version.CountWindowClosed();
-            _store.SaveWindow(version.Model, version.Version, window, version.RecordsAccepted, version.WindowsClosed,
-                _context.Options.Windows.HistoryRetained);
+            _context.Windows.Enqueue(new WindowWrite(version.Model, version.Version, window, version.RecordsAccepted, version.WindowsClosed,
+                _context.Options.Windows.HistoryRetained));
             _metrics.WindowClosed(version.Model, version.Version, window);
             Log.WindowClosed(_logger, version.Model, version.Version, window.Index, window.Records,
                 !window.Complete ? "not judged (closed by time)" : window.Drifted ? string.Join(", ", window.DriftedChannels) : "no");

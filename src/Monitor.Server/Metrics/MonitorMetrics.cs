@@ -103,21 +103,57 @@ internal sealed class MonitorMetrics
 
     private static string Severity(Monitor.Core.Detectors.Severity severity) => severity.ToString().ToLowerInvariant();
 
+    /// <summary>
+    /// Sets a version's window gauges. The labelled children are looked up once per version and channel
+    /// layout and reused: a window sets hundreds of gauges, at up to thousands of windows a second.
+    /// </summary>
     public void WindowClosed(string model, string version, WindowResult window)
     {
         bool drifted = window.Drifted;
-        WindowsClosed.WithLabels(model, version, drifted ? "true" : "false").Inc();
-        WindowDrifted.WithLabels(model, version).Set(drifted ? 1 : 0);
-        foreach (ChannelResult channel in window.Channels)
+        WindowGauges gauges = _windowGauges.GetOrAdd((model, version), key => new WindowGauges(this, key.Model, key.Version));
+        (drifted ? gauges.ClosedDrifted : gauges.ClosedClean).Inc();
+        gauges.Drifted.Set(drifted ? 1 : 0);
+        WindowGauges.Channel[] channels = gauges.For(window);
+        for (int c = 0; c < window.Channels.Length; c++)
         {
+            ChannelResult channel = window.Channels[c];
+            WindowGauges.Channel children = channels[c];
             for (int s = 0; s < channel.Statistics.Length; s++)
             {
-                string statistic = StatisticNames.Of(channel.Statistics[s]);
-                FeatureDrift.WithLabels(model, version, channel.Name, statistic).Set(channel.Values[s]);
-                FeatureThreshold.WithLabels(model, version, channel.Name, statistic).Set(channel.Thresholds[s]);
+                children.Values[s].Set(channel.Values[s]);
+                children.Thresholds[s].Set(channel.Thresholds[s]);
             }
 
-            FeatureDrifted.WithLabels(model, version, channel.Name).Set(channel.Drifted ? 1 : 0);
+            children.Drifted.Set(channel.Drifted ? 1 : 0);
         }
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Model, string Version), WindowGauges> _windowGauges = new();
+
+    /// <summary>A version's labelled window gauges, rebuilt when its channels change (a new baseline).</summary>
+    private sealed class WindowGauges(MonitorMetrics metrics, string model, string version)
+    {
+        private Channel[] _channels = [];
+        private string[] _names = [];
+
+        public Counter.Child ClosedDrifted { get; } = metrics.WindowsClosed.WithLabels(model, version, "true");
+        public Counter.Child ClosedClean { get; } = metrics.WindowsClosed.WithLabels(model, version, "false");
+        public Gauge.Child Drifted { get; } = metrics.WindowDrifted.WithLabels(model, version);
+
+        public Channel[] For(WindowResult window)
+        {
+            if (_names.Length != window.Channels.Length || !window.Channels.Select(c => c.Name).SequenceEqual(_names))
+            {
+                _names = [.. window.Channels.Select(c => c.Name)];
+                _channels = [.. window.Channels.Select(c => new Channel(
+                    [.. c.Statistics.Select(s => metrics.FeatureDrift.WithLabels(model, version, c.Name, StatisticNames.Of(s)))],
+                    [.. c.Statistics.Select(s => metrics.FeatureThreshold.WithLabels(model, version, c.Name, StatisticNames.Of(s)))],
+                    metrics.FeatureDrifted.WithLabels(model, version, c.Name)))];
+            }
+
+            return _channels;
+        }
+
+        internal sealed record Channel(Gauge.Child[] Values, Gauge.Child[] Thresholds, Gauge.Child Drifted);
     }
 }

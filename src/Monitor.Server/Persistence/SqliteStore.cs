@@ -19,6 +19,9 @@ internal sealed record StoredRollback(long Sequence, string Model, string From, 
     public long[] AlertIds { get; init; } = AlertIds ?? [];
 }
 
+/// <summary>A closed window to store, with its version's counters at the time and the retention.</summary>
+internal sealed record WindowWrite(string Model, string Version, WindowResult Window, long RecordsAccepted, long WindowsClosed, int Retained);
+
 /// <summary>A registered version as stored, with its counters.</summary>
 internal sealed record StoredVersion(
     string Model, string Version, string ArtifactSha256, string Source, string State, DateTimeOffset RegisteredAt,
@@ -333,30 +336,38 @@ internal sealed partial class SqliteStore
     }
 
     /// <summary>Stores a closed window, the version's counters, and drops windows beyond the retention.</summary>
-    public void SaveWindow(string model, string version, WindowResult window, long recordsAccepted, long windowsClosed, int retained)
+    public void SaveWindow(string model, string version, WindowResult window, long recordsAccepted, long windowsClosed, int retained) =>
+        SaveWindows([new WindowWrite(model, version, window, recordsAccepted, windowsClosed, retained)]);
+
+    /// <summary>Stores closed windows with their versions' counters, dropping windows beyond the retention, in one transaction.</summary>
+    public void SaveWindows(IReadOnlyList<WindowWrite> windows)
     {
         using SqliteConnection connection = Open();
         using SqliteTransaction transaction = connection.BeginTransaction();
-        using (SqliteCommand command = connection.CreateCommand())
+        foreach (WindowWrite write in windows)
         {
-            command.CommandText = """
-                INSERT OR REPLACE INTO windows (model, version, window_index, baseline_id, closed_at, records, drifted, result_json)
-                VALUES ($m, $v, $i, $b, $t, $r, $d, $j);
-                DELETE FROM windows WHERE model = $m AND version = $v AND window_index <= $i - $keep;
-                """;
-            command.Parameters.AddWithValue("$m", model);
-            command.Parameters.AddWithValue("$v", version);
-            command.Parameters.AddWithValue("$i", (long)window.Index);
-            command.Parameters.AddWithValue("$b", window.BaselineId);
-            command.Parameters.AddWithValue("$t", Format(window.ClosedAt ?? window.OpenedAt));
-            command.Parameters.AddWithValue("$r", window.Records);
-            command.Parameters.AddWithValue("$d", window.Drifted ? 1 : 0);
-            command.Parameters.AddWithValue("$j", StoreJson.Write(window));
-            command.Parameters.AddWithValue("$keep", (long)retained);
-            command.ExecuteNonQuery();
+            using (SqliteCommand command = connection.CreateCommand())
+            {
+                command.CommandText = """
+                    INSERT OR REPLACE INTO windows (model, version, window_index, baseline_id, closed_at, records, drifted, result_json)
+                    VALUES ($m, $v, $i, $b, $t, $r, $d, $j);
+                    DELETE FROM windows WHERE model = $m AND version = $v AND window_index <= $i - $keep;
+                    """;
+                command.Parameters.AddWithValue("$m", write.Model);
+                command.Parameters.AddWithValue("$v", write.Version);
+                command.Parameters.AddWithValue("$i", (long)write.Window.Index);
+                command.Parameters.AddWithValue("$b", write.Window.BaselineId);
+                command.Parameters.AddWithValue("$t", Format(write.Window.ClosedAt ?? write.Window.OpenedAt));
+                command.Parameters.AddWithValue("$r", write.Window.Records);
+                command.Parameters.AddWithValue("$d", write.Window.Drifted ? 1 : 0);
+                command.Parameters.AddWithValue("$j", StoreJson.Write(write.Window));
+                command.Parameters.AddWithValue("$keep", (long)write.Retained);
+                command.ExecuteNonQuery();
+            }
+
+            SaveCounters(connection, write.Model, write.Version, write.RecordsAccepted, write.WindowsClosed);
         }
 
-        SaveCounters(connection, model, version, recordsAccepted, windowsClosed);
         transaction.Commit();
     }
 

@@ -31,9 +31,9 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
     private readonly PipelineContext _context;
 
     public ModelRegistry(SqliteStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options, TimeProvider time,
-        ILoggerFactory loggers, Alerting.Incidents incidents)
+        ILoggerFactory loggers, Alerting.Incidents incidents, WindowWriter windows)
     {
-        _context = new PipelineContext(store, metrics, incidents, options.Value, time);
+        _context = new PipelineContext(store, metrics, incidents, options.Value, time, windows);
         _store = store;
         _metrics = metrics;
         _options = options.Value;
@@ -238,6 +238,8 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         {
             await model.Pipeline.DisposeAsync();
         }
+
+        await _context.Windows.DisposeAsync();
     }
 
     private void StartPipeline(ModelEntry model)

@@ -1,0 +1,90 @@
+using System.Threading.Channels;
+using Monitor.Server.Hosting;
+
+namespace Monitor.Server.Persistence;
+
+/// <summary>
+/// Stores closed windows off the pipelines' threads: windows queue here and are written in batches, one
+/// transaction per batch, so thousands of windows a second cost a handful of commits. A window not yet
+/// written when the process is killed is lost from the history (its alerts, state changes and signals are
+/// committed by the pipeline itself, before anyone is told); a normal shutdown writes everything.
+/// </summary>
+internal sealed class WindowWriter : IAsyncDisposable
+{
+    private const int MaxBatch = 256;
+    private readonly SqliteStore _store;
+    private readonly ILogger<WindowWriter> _logger;
+    private readonly Channel<Item> _queue = Channel.CreateUnbounded<Item>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _loop;
+
+    public WindowWriter(SqliteStore store, ILogger<WindowWriter> logger)
+    {
+        _store = store;
+        _logger = logger;
+        _loop = Task.Run(RunAsync);
+    }
+
+    public void Enqueue(WindowWrite window) => _queue.Writer.TryWrite(new Item(window, null));
+
+    /// <summary>Completes once every window queued before it is stored.</summary>
+    public Task FlushAsync(CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_queue.Writer.TryWrite(new Item(null, done)))
+        {
+            return Task.CompletedTask;
+        }
+
+        return done.Task.WaitAsync(cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _loop;
+    }
+
+    private async Task RunAsync()
+    {
+        var batch = new List<WindowWrite>(MaxBatch);
+        var flushes = new List<TaskCompletionSource>();
+        while (await _queue.Reader.WaitToReadAsync())
+        {
+            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out Item item))
+            {
+                if (item.Window is { } window)
+                {
+                    batch.Add(window);
+                }
+                else
+                {
+                    flushes.Add(item.Flushed!);
+                    break;
+                }
+            }
+
+            if (batch.Count > 0)
+            {
+                try
+                {
+                    _store.SaveWindows(batch);
+                }
+                catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
+                {
+                    Log.WindowsNotStored(_logger, ex, batch.Count);
+                }
+
+                batch.Clear();
+            }
+
+            foreach (TaskCompletionSource flushed in flushes)
+            {
+                flushed.TrySetResult();
+            }
+
+            flushes.Clear();
+        }
+    }
+
+    private readonly record struct Item(WindowWrite? Window, TaskCompletionSource? Flushed);
+}
