@@ -45,7 +45,7 @@ internal static class Suite
     {
         TimeSpan step = TimeSpan.FromSeconds(seconds);
         TimeSpan warmup = TimeSpan.FromSeconds(Math.Min(5, Math.Max(1, seconds / 4)));
-        Shape saturate = Shape.Closed(callers: 2, window: 8);
+        Shape saturate = Shape.Closed(callers: 4, window: 8);
         double parseOnly = 0;
         foreach (bool analysis in new[] { false, true })
         {
