@@ -24,7 +24,7 @@ ENV Monitor__Grpc__Address=0.0.0.0 \
     Monitor__Http__Port=9464 \
     Monitor__Database__Path=/data/monitor.db
 VOLUME /data
-# 50051: gRPC (plaintext HTTP/2: Admin, Mirror, Reports, grpc.health.v1, reflection)
-# 9464:  HTTP/1.1 (/metrics, /healthz)
+# 50051: gRPC (plaintext HTTP/2: Admin, Mirror, Reports, Alerts, Rollbacks, grpc.health.v1, reflection)
+# 9464:  HTTP/1.1 (/metrics, /healthz, /api/v1/verdict/..., /api/v1/flagger/rollback)
 EXPOSE 50051 9464
 ENTRYPOINT ["dotnet", "Monitor.Server.dll"]
