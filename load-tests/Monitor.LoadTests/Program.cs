@@ -29,7 +29,7 @@ namespace Monitor.LoadTests
 
               Thresholds (on the measured ingest steps; a breach exits with code 3):
                 errors<=N   p99_ms<=X   p999_ms<=X   records_per_s>=X
-            Every step stops at its time; traffic goes only to loopback.
+            Every step stops sending at its time and waits at most 30 s more for answers; traffic goes only to loopback.
             """;
 
         public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellationToken)
@@ -43,6 +43,7 @@ namespace Monitor.LoadTests
             try
             {
                 var options = Arguments.Parse(args[1..]);
+                Thresholds.Check(options.All("threshold"), new Report("")); // refuses a malformed threshold before any load
                 Report report = args[0] switch
                 {
                     "suite" => await Suite.RunAsync(options, output, cancellationToken),
@@ -151,7 +152,8 @@ namespace Monitor.LoadTests
                     _ => throw new FormatException(),
                 };
                 double seconds = double.Parse(parts[^1], CultureInfo.InvariantCulture);
-                if (seconds is <= 0 or > 3600 || shape.Callers is <= 0 or > 1000)
+                if (seconds is <= 0 or > 3600 || shape.Callers is <= 0 or > 1000 || (shape.Open && shape.Rate is <= 0 or > 1_000_000)
+                    || shape.Window is <= 0 or > 10_000)
                 {
                     throw new FormatException();
                 }
@@ -161,7 +163,7 @@ namespace Monitor.LoadTests
             catch (Exception ex) when (ex is FormatException or ArgumentException or IndexOutOfRangeException or OverflowException)
             {
                 throw new ArgumentException($"--stage '{text}': expected NAME:unary|stream:closed:CALLERS[:WINDOW]:SECONDS or " +
-                    "NAME:unary|stream:open:RATE:CALLERS:SECONDS, with 0 < SECONDS <= 3600 and 1 to 1000 callers");
+                    "NAME:unary|stream:open:RATE:CALLERS:SECONDS, with 0 < SECONDS <= 3600, 1 to 1000 callers and 0 < RATE <= 1000000 batches/s");
             }
         }
     }
@@ -215,7 +217,8 @@ namespace Monitor.LoadTests
             {
                 bool atMost = threshold.Contains("<=", StringComparison.Ordinal);
                 string[] parts = threshold.Split(atMost ? "<=" : ">=");
-                if (parts.Length != 2 || !double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double limit))
+                if (parts.Length != 2 || !double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double limit)
+                    || parts[0] is not ("errors" or "p99_ms" or "p999_ms" or "records_per_s") || (parts[0] == "records_per_s") == atMost)
                 {
                     throw new ArgumentException($"--threshold '{threshold}': expected errors<=N, p99_ms<=X, p999_ms<=X or records_per_s>=X");
                 }

@@ -67,7 +67,7 @@ internal sealed class Runner : IAsyncDisposable
         stats.Start();
         Task[] callers = [.. Enumerable.Range(0, stage.Shape.Callers).Select(i => stage.Scenario == Scenario.Unary
             ? UnaryAsync(_channels[i % _channels.Length], stage.Shape, stage.Shape.Rate / stage.Shape.Callers, stats, timeout.Token)
-            : StreamAsync(_channels[i % _channels.Length], stage.Shape, stage.Shape.Rate / stage.Shape.Callers, stats, timeout.Token))];
+            : StreamAsync(_channels[i % _channels.Length], stage.Shape, stage.Shape.Rate / stage.Shape.Callers, stage.Duration, stats, timeout.Token))];
         await Task.WhenAll(callers);
         stats.Stop();
         return stats;
@@ -93,6 +93,7 @@ internal sealed class Runner : IAsyncDisposable
             catch (RpcException ex) when (!timeout.IsCancellationRequested || ex.StatusCode != StatusCode.Cancelled)
             {
                 stats.Record(ex.StatusCode, 0, 0, due);
+                await Backoff(timeout.Token);
             }
             catch (RpcException)
             {
@@ -171,9 +172,11 @@ internal sealed class Runner : IAsyncDisposable
     /// One bidirectional stream: a writer sends batches (when due, for an open shape) with at most Window unanswered,
     /// a reader matches acks to sends in order (the server answers each batch in order).
     /// </summary>
-    private async Task StreamAsync(GrpcChannel channel, Shape shape, double rate, StepStats stats, CancellationToken cancellationToken)
+    private async Task StreamAsync(GrpcChannel channel, Shape shape, double rate, TimeSpan duration, StepStats stats, CancellationToken cancellationToken)
     {
-        using AsyncDuplexStreamingCall<byte[], MirrorAck> call = channel.CreateCallInvoker().AsyncDuplexStreamingCall(StreamMethod, null, default);
+        // The call ends at the latest 30 s after the step: a sidecar that stops answering cannot hold the run.
+        using AsyncDuplexStreamingCall<byte[], MirrorAck> call = channel.CreateCallInvoker().AsyncDuplexStreamingCall(StreamMethod, null,
+            new CallOptions(deadline: DateTime.UtcNow + duration + TimeSpan.FromSeconds(30)));
         var pending = System.Threading.Channels.Channel.CreateUnbounded<(long Due, int Bytes, int Records)>();
         using var window = new SemaphoreSlim(shape.Window);
         int throttled = 0;
@@ -235,13 +238,30 @@ internal sealed class Runner : IAsyncDisposable
                 await call.RequestStream.WriteAsync(batch, CancellationToken.None);
                 sent++;
             }
+
+            await call.RequestStream.CompleteAsync();
         }
         catch (OperationCanceledException)
         {
+            await CompleteQuietlyAsync(call);
+        }
+        catch (Exception ex) when (ex is RpcException or IOException or InvalidOperationException)
+        {
+            // The stream broke: the reader records what was lost with the call's status; the step goes on with the other callers.
         }
 
-        await call.RequestStream.CompleteAsync();
         await reader;
+    }
+
+    private static async Task CompleteQuietlyAsync(AsyncDuplexStreamingCall<byte[], MirrorAck> call)
+    {
+        try
+        {
+            await call.RequestStream.CompleteAsync();
+        }
+        catch (Exception ex) when (ex is RpcException or IOException or InvalidOperationException)
+        {
+        }
     }
 
     /// <summary>Waits until a Stopwatch timestamp; false if the step ended first.</summary>

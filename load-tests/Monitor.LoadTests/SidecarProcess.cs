@@ -96,11 +96,11 @@ internal sealed class SidecarProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits until the sidecar's ingest queues are empty (drift_monitor_ingest_queue_depth is 0 for every model), at most 60 s.</summary>
-    public async Task DrainedAsync(CancellationToken cancellationToken)
+    /// <summary>Waits until the sidecar's ingest queues are empty (drift_monitor_ingest_queue_depth is 0 for every model), at most 120 s; false if they were not.</summary>
+    public async Task<bool> DrainedAsync(CancellationToken cancellationToken)
     {
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}") };
-        DateTimeOffset deadline = DateTimeOffset.UtcNow.AddSeconds(60);
+        DateTimeOffset deadline = DateTimeOffset.UtcNow.AddSeconds(120);
         while (DateTimeOffset.UtcNow < deadline)
         {
             string metrics = await http.GetStringAsync("/metrics", cancellationToken);
@@ -108,11 +108,13 @@ internal sealed class SidecarProcess : IAsyncDisposable
                 .All(l => l.EndsWith(" 0", StringComparison.Ordinal));
             if (empty)
             {
-                return;
+                return true;
             }
 
-            await Task.Delay(100, cancellationToken);
+            await Task.Delay(20, cancellationToken);
         }
+
+        return false;
     }
 
     public static int FreePort()

@@ -29,6 +29,7 @@ internal sealed class StepStats(string scenario, string step, string shape, bool
 
     public void Start() => _started = Stopwatch.GetTimestamp();
 
+    /// <summary>Ends the step's clock now (again, to include the time the sidecar took to finish what it accepted).</summary>
     public void Stop() => _ended = Stopwatch.GetTimestamp();
 
     /// <summary>One call: its status, what it carried, and its latency from when it was due (scheduled or sent) to its answer.</summary>
@@ -40,9 +41,10 @@ internal sealed class StepStats(string scenario, string step, string shape, bool
         int second = (int)Stopwatch.GetElapsedTime(_started, now).TotalSeconds;
         lock (_lock)
         {
-            _latency.RecordValue(Math.Min(micros, _latency.HighestTrackableValue));
             if (status == StatusCode.OK)
             {
+                // Latency of answered calls only: fast refusals under overload would flatter the percentiles.
+                _latency.RecordValue(Math.Min(micros, _latency.HighestTrackableValue));
                 Records += records;
                 Batches++;
                 Bytes += bytes;
@@ -53,7 +55,11 @@ internal sealed class StepStats(string scenario, string step, string shape, bool
                 slot = (0, new LongHistogram(1, 60_000_000, 2));
             }
 
-            slot.Latency.RecordValue(Math.Min(micros, 60_000_000));
+            if (status == StatusCode.OK)
+            {
+                slot.Latency.RecordValue(Math.Min(micros, 60_000_000));
+            }
+
             _timeline[second] = (slot.Records + (status == StatusCode.OK ? records : 0), slot.Latency);
         }
     }
@@ -106,8 +112,9 @@ internal sealed class StepStats(string scenario, string step, string shape, bool
         {
             lock (_lock)
             {
-                return [.. _timeline.Select(t => (t.Key, t.Value.Records, t.Value.Latency.GetValueAtPercentile(50) / 1000.0,
-                    t.Value.Latency.GetValueAtPercentile(99) / 1000.0))];
+                return [.. _timeline.Select(t => (t.Key, t.Value.Records,
+                    t.Value.Latency.TotalCount == 0 ? 0 : t.Value.Latency.GetValueAtPercentile(50) / 1000.0,
+                    t.Value.Latency.TotalCount == 0 ? 0 : t.Value.Latency.GetValueAtPercentile(99) / 1000.0))];
             }
         }
     }

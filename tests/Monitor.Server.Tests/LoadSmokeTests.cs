@@ -58,6 +58,12 @@ public sealed class LoadSmokeTests
         Assert.Contains("THRESHOLD BREACHED: unary step 'steady': records_per_s = ", output.ToString());
         Assert.DoesNotContain("errors = ", output.ToString());
 
+        using var typo = new StringWriter();
+        Assert.Equal(2, await LoadCli.RunAsync(["run", "--stage", "steady:unary:closed:2:2", "--threshold", "p99ms<=10"], typo,
+            TestContext.Current.CancellationToken));
+        Assert.Contains("error: --threshold 'p99ms<=10': expected errors<=N, p99_ms<=X, p999_ms<=X or records_per_s>=X", typo.ToString());
+        Assert.DoesNotContain("step steady", typo.ToString()); // refused before any load
+
         using var bad = new StringWriter();
         int refused = await LoadCli.RunAsync(["run", "--stage", "steady:unary:sideways:2:2"], bad, TestContext.Current.CancellationToken);
         Assert.Equal(2, refused);

@@ -59,7 +59,8 @@ internal sealed class ClassSummary
             max = Vector512.Max(max, Vector512.Shuffle(max, Vector512.Create(4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11)));
             max = Vector512.Max(max, Vector512.Shuffle(max, Vector512.Create(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13)));
             max = Vector512.Max(max, Vector512.Shuffle(max, Vector512.Create(1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14)));
-            argMax[i] = (int)ulong.TrailingZeroCount(Vector512.Equals(p, max).ExtractMostSignificantBits());
+            // Scores are validated finite; the clamp keeps a class index even if a NaN slipped through.
+            argMax[i] = Math.Min((int)ulong.TrailingZeroCount(Vector512.Equals(p, max).ExtractMostSignificantBits()), k - 1);
             maxProbability[i] = max.ToScalar();
             entropy[i] = Vector512.Sum(Vector512.LoadUnsafe(ref terms, (nuint)(i * k)) & valid);
         }
@@ -77,7 +78,7 @@ internal sealed class ClassSummary
             Vector256<float> max = Vector256.Max(p, Vector256.Shuffle(p, Vector256.Create(4, 5, 6, 7, 0, 1, 2, 3)));
             max = Vector256.Max(max, Vector256.Shuffle(max, Vector256.Create(2, 3, 0, 1, 6, 7, 4, 5)));
             max = Vector256.Max(max, Vector256.Shuffle(max, Vector256.Create(1, 0, 3, 2, 5, 4, 7, 6)));
-            argMax[i] = (int)uint.TrailingZeroCount(Vector256.Equals(p, max).ExtractMostSignificantBits());
+            argMax[i] = Math.Min((int)uint.TrailingZeroCount(Vector256.Equals(p, max).ExtractMostSignificantBits()), k - 1);
             maxProbability[i] = max.ToScalar();
             entropy[i] = Vector256.Sum(Vector256.LoadUnsafe(ref terms, (nuint)(i * k)) & valid);
         }

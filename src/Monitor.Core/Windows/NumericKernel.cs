@@ -16,9 +16,8 @@ public enum KernelPath
 
 /// <summary>
 /// What the numeric kernel accumulates per channel: bin counts on the channel's edges (bin k holds the
-/// values with exactly k edges at or below them), finite and missing (NaN or infinite) counts, the sums of
-/// the values' deviations from a fixed shift and of their squares (for the moments, without the
-/// cancellation of raw sums), and the sums of the values in the two open outer bins.
+/// values with exactly k edges at or below them), finite and missing (NaN or infinite) counts, the moments
+/// (count, mean, sum of squared deviations), and the sums of the values in the two open outer bins.
 /// </summary>
 public sealed class NumericTotals
 {
@@ -33,8 +32,7 @@ public sealed class NumericTotals
 
         Finite = new long[channels];
         Missing = new long[channels];
-        Shifted = new double[channels];
-        ShiftedSquares = new double[channels];
+        Moments = new RunningMoments[channels];
         Below = new double[channels];
         Above = new double[channels];
     }
@@ -42,8 +40,8 @@ public sealed class NumericTotals
     public long[][] Counts { get; }
     public long[] Finite { get; }
     public long[] Missing { get; }
-    public double[] Shifted { get; }
-    public double[] ShiftedSquares { get; }
+    /// <summary>Count, mean and sum of squared deviations of the finite values (chunks merged with Chan's formula).</summary>
+    public RunningMoments[] Moments { get; }
     public double[] Below { get; }
     public double[] Above { get; }
 
@@ -58,8 +56,7 @@ public sealed class NumericTotals
 
             Finite[c] += other.Finite[c];
             Missing[c] += other.Missing[c];
-            Shifted[c] += other.Shifted[c];
-            ShiftedSquares[c] += other.ShiftedSquares[c];
+            Moments[c].Merge(other.Moments[c]);
             Below[c] += other.Below[c];
             Above[c] += other.Above[c];
         }
@@ -74,8 +71,7 @@ public sealed class NumericTotals
 
         Array.Clear(Finite);
         Array.Clear(Missing);
-        Array.Clear(Shifted);
-        Array.Clear(ShiftedSquares);
+        Array.Clear(Moments);
         Array.Clear(Below);
         Array.Clear(Above);
     }
@@ -119,7 +115,7 @@ public sealed class NumericKernel
     private int _one = 1;
 
     /// <param name="edges">Sorted bin edges per channel.</param>
-    /// <param name="shifts">Per channel, a value near its mean (the baseline's): moments are summed as deviations from it.</param>
+    /// <param name="shifts">Per channel, a value near its mean (the baseline's): the centre of a chunk's moment sums when its first value is missing.</param>
     public NumericKernel(IReadOnlyList<float[]> edges, IReadOnlyList<double> shifts)
     {
         if (edges.Count != shifts.Count)
@@ -152,7 +148,7 @@ public sealed class NumericKernel
         _atOrAbove = new int[_passEdges * MaxLanes];
         _finite = new int[MaxLanes];
         _positiveInfinite = new int[MaxLanes];
-        _spill = new float[4 * MaxLanes];
+        _spill = new float[5 * MaxLanes];
     }
 
     public int Channels => _channels;
@@ -218,8 +214,7 @@ public sealed class NumericKernel
         }
     }
 
-    /// <summary>The shift a channel's moments are summed from (the value given, as a float).</summary>
-    public double Shift(int channel) => _shifts[channel];
+
 
     /// <summary>Adds the values of one channel laid out at <c>data[offset + r * stride]</c>.</summary>
     public void AddColumn(int channel, ReadOnlySpan<float> data, int offset, int stride, int count, NumericTotals totals, KernelPath? path = null)
@@ -282,16 +277,14 @@ public sealed class NumericKernel
         _ => 1,
     };
 
-    /// <summary>The reference: one value at a time, a binary search for its bin.</summary>
+    /// <summary>The reference: one value at a time, a binary search for its bin; moments in two passes in double.</summary>
     private void ScalarColumn(int c, ReadOnlySpan<float> data, int offset, int stride, int count, NumericTotals totals)
     {
         float[] edges = _edges[c];
         long[] counts = totals.Counts[c];
         int last = counts.Length - 1;
-        double shift = _shifts[c];
         long finite = 0;
-        double shifted = 0;
-        double squares = 0;
+        double sum = 0;
         double below = 0;
         double above = 0;
         int index = offset;
@@ -306,9 +299,7 @@ public sealed class NumericKernel
             int bin = Quantiles.BinOf(edges, v);
             counts[bin]++;
             finite++;
-            double d = v - shift;
-            shifted += d;
-            squares += d * d;
+            sum += v;
             if (bin == 0)
             {
                 below += v;
@@ -321,10 +312,26 @@ public sealed class NumericKernel
 
         totals.Finite[c] += finite;
         totals.Missing[c] += count - finite;
-        totals.Shifted[c] += shifted;
-        totals.ShiftedSquares[c] += squares;
         totals.Below[c] += below;
         totals.Above[c] += above;
+        if (finite == 0)
+        {
+            return;
+        }
+
+        double mean = sum / finite;
+        double m2 = 0;
+        index = offset;
+        for (int i = 0; i < count; i++, index += stride)
+        {
+            float v = data[index];
+            if (float.IsFinite(v))
+            {
+                m2 += (v - mean) * (v - mean);
+            }
+        }
+
+        totals.Moments[c].Merge(new RunningMoments(finite, mean, m2));
     }
 
     private void Rows<TL, TF, TI>(ReadOnlySpan<float> data, int offset, int stride, int count, int channels, NumericTotals totals)
@@ -396,7 +403,10 @@ public sealed class NumericKernel
         int width = TL.Count;
         int edgeStride = _channels;
         ref int counters = ref MemoryMarshal.GetArrayDataReference(_atOrAbove);
-        TF shift = TL.Load(ref MemoryMarshal.GetArrayDataReference(_shifts), start);
+        // Deviations are taken from the chunk's first record (its baseline mean where that is not finite), so the
+        // float sums stay small however far the live values have moved: no cancellation in the variance.
+        TF head = TL.Load(ref rows, 0);
+        TF shift = TL.Select(TL.IsFinite(head), head, TL.Load(ref MemoryMarshal.GetArrayDataReference(_shifts), start));
         TF top = TL.Load(ref MemoryMarshal.GetArrayDataReference(_topEdges), start);
         TF infinity = TL.Broadcast(float.PositiveInfinity);
         TF zero = TL.Broadcast(0f);
@@ -454,19 +464,28 @@ public sealed class NumericKernel
         TL.Store(squares, ref spill, width);
         TL.Store(below, ref spill, 2 * width);
         TL.Store(above, ref spill, 3 * width);
+        TL.Store(shift, ref spill, 4 * width);
         Span<int> counts = stackalloc int[2 * MaxLanes];
         TL.StoreInt(finite, ref counts[0], 0);
         TL.StoreInt(positiveInfinite, ref counts[0], width);
         for (int lane = fresh; lane < width; lane++)
         {
             int c = start + lane;
-            totals.Shifted[c] += _spill[lane];
-            totals.ShiftedSquares[c] += _spill[width + lane];
             totals.Below[c] += _spill[(2 * width) + lane];
             totals.Above[c] += _spill[(3 * width) + lane];
             totals.Missing[c] += records - counts[lane];
             _finite[lane] += counts[lane];
             _positiveInfinite[lane] += counts[width + lane];
+            MergeChunk(totals, c, counts[lane], _spill[(4 * width) + lane], _spill[lane], _spill[width + lane]);
+        }
+    }
+
+    /// <summary>Merges a chunk's moments, summed as float deviations from <paramref name="shift"/>, into a channel's totals.</summary>
+    private static void MergeChunk(NumericTotals totals, int c, long n, double shift, double shifted, double squares)
+    {
+        if (n > 0)
+        {
+            totals.Moments[c].Merge(new RunningMoments(n, shift + (shifted / n), Math.Max(0, squares - (shifted * shifted / n))));
         }
     }
 
@@ -526,7 +545,6 @@ public sealed class NumericKernel
         int n = values.Length;
         ref float source = ref MemoryMarshal.GetReference(values);
         float[] edges = _edges[channel];
-        TF shift = TL.Broadcast(_shifts[channel]);
         TF bottom = TL.Broadcast(edges.Length > 0 ? edges[0] : float.PositiveInfinity);
         TF top = TL.Broadcast(_topEdges[channel]);
         TF nan = TL.Broadcast(float.NaN);
@@ -535,13 +553,14 @@ public sealed class NumericKernel
         int lastStart = n - width;
         TF lastValid = TL.LanesFrom(width - (n % width == 0 ? width : n % width));
         long finite = 0;
-        double shifted = 0;
-        double squares = 0;
         double below = 0;
         double above = 0;
         for (int chunk = 0; chunk < n; chunk += ChunkRecords * width)
         {
             int end = Math.Min(n, chunk + (ChunkRecords * width));
+            float head = values[chunk];
+            float center = float.IsFinite(head) ? head : _shifts[channel];
+            TF shift = TL.Broadcast(center);
             TF sumShifted = zero;
             TF sumSquares = zero;
             TF sumBelow = zero;
@@ -561,9 +580,9 @@ public sealed class NumericKernel
                 sumAbove = TL.Add(sumAbove, TL.Select(TL.GreaterThanOrEqual(clean, top), v, zero));
             }
 
-            finite += TL.Sum(finiteLanes);
-            shifted += TL.Sum(sumShifted);
-            squares += TL.Sum(sumSquares);
+            int chunkFinite = TL.Sum(finiteLanes);
+            finite += chunkFinite;
+            MergeChunk(totals, channel, chunkFinite, center, TL.Sum(sumShifted), TL.Sum(sumSquares));
             below += TL.Sum(sumBelow);
             above += TL.Sum(sumAbove);
         }
@@ -590,8 +609,6 @@ public sealed class NumericKernel
         counts[^1] += previous;
         totals.Finite[channel] += finite;
         totals.Missing[channel] += n - finite;
-        totals.Shifted[channel] += shifted;
-        totals.ShiftedSquares[channel] += squares;
         totals.Below[channel] += below;
         totals.Above[channel] += above;
     }

@@ -58,18 +58,7 @@ public sealed class WindowAccumulator
     public long[] CategoricalMissing { get; }
 
     /// <summary>Count, mean and sum of squared deviations of a numeric channel's finite values.</summary>
-    public RunningMoments MomentsOf(int channel)
-    {
-        long n = _numeric.Finite[channel];
-        if (n == 0)
-        {
-            return default;
-        }
-
-        double shifted = _numeric.Shifted[channel];
-        double m2 = _numeric.ShiftedSquares[channel] - (shifted * shifted / n);
-        return new RunningMoments(n, _kernel.Shift(channel) + (shifted / n), Math.Max(m2, 0));
-    }
+    public RunningMoments MomentsOf(int channel) => _numeric.Moments[channel];
 
     /// <summary>Adds records [start, start + count) of a prepared batch.</summary>
     public void Add(PreparedBatch batch, int start, int count)

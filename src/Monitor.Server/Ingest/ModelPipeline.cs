@@ -308,12 +308,20 @@ internal sealed class ModelPipeline : IAsyncDisposable
         foreach (WindowResult window in _closed)
         {
             version.CountWindowClosed();
-            _context.Windows.Enqueue(new WindowWrite(version.Model, version.Version, window, version.RecordsAccepted, version.WindowsClosed,
-                _context.Options.Windows.HistoryRetained));
             _metrics.WindowClosed(version.Model, version.Version, window);
             Log.WindowClosed(_logger, version.Model, version.Version, window.Index, window.Records,
                 !window.Complete ? "not judged (closed by time)" : window.Drifted ? string.Join(", ", window.DriftedChannels) : "no");
-            Measure(version, monitor, window);
+            var write = new WindowWrite(version.Model, version.Version, window, version.RecordsAccepted, version.WindowsClosed,
+                _context.Options.Windows.HistoryRetained);
+            if (Measure(version, monitor, window))
+            {
+                // Alerts or signals now cite this window: store it with them, so its index is never reused after a crash.
+                _store.SaveWindow(write.Model, write.Version, write.Window, write.RecordsAccepted, write.WindowsClosed, write.Retained);
+            }
+            else
+            {
+                _context.Windows.Enqueue(write);
+            }
         }
 
         _closed.Clear();
@@ -325,7 +333,8 @@ internal sealed class ModelPipeline : IAsyncDisposable
     /// closed by time before it filled is inconclusive unless a trigger fails it. Its problems go through the
     /// version's alert policy; the alert changes, state change and any rollback are committed together.
     /// </summary>
-    private void Measure(VersionEntry version, VersionMonitor monitor, WindowResult window)
+    /// <returns>Whether the window led to a committed incident (alert changes, a state change or a rollback).</returns>
+    private bool Measure(VersionEntry version, VersionMonitor monitor, WindowResult window)
     {
         DateTimeOffset at = window.ClosedAt ?? _time.GetUtcNow();
         var signals = new List<Signal>();
@@ -366,7 +375,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
         if (change.Failed)
         {
             Fail(version, change, alerts, exempt: false);
-            return;
+            return true;
         }
 
         var incident = new IncidentCommit(version.Model, version.Version, at);
@@ -391,6 +400,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
         }
 
         _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)version.Lifecycle.Verdict);
+        return !incident.IsEmpty;
     }
 
     private static string Exceedances(ChannelResult channel) => string.Join(", ", Enumerable.Range(0, channel.Statistics.Length)

@@ -532,7 +532,11 @@ internal sealed partial class SqliteStore
     private static void SaveCounters(SqliteConnection connection, string model, string version, long recordsAccepted, long windowsClosed)
     {
         using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "UPDATE versions SET records_accepted = $r, windows_closed = $w WHERE model = $m AND version = $v;";
+        // Counters only grow: a window written late by the background writer never takes them back.
+        command.CommandText = """
+            UPDATE versions SET records_accepted = MAX(records_accepted, $r), windows_closed = MAX(windows_closed, $w)
+            WHERE model = $m AND version = $v;
+            """;
         command.Parameters.AddWithValue("$r", recordsAccepted);
         command.Parameters.AddWithValue("$w", windowsClosed);
         command.Parameters.AddWithValue("$m", model);

@@ -26,11 +26,11 @@ internal sealed class WindowWriter : IAsyncDisposable
 
     public void Enqueue(WindowWrite window) => _queue.Writer.TryWrite(new Item(window, null));
 
-    /// <summary>Completes once every window queued before it is stored.</summary>
+    /// <summary>Completes once every window queued before it is stored (at once if the writer has stopped).</summary>
     public Task FlushAsync(CancellationToken cancellationToken)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_queue.Writer.TryWrite(new Item(null, done)))
+        if (_loop.IsCompleted || !_queue.Writer.TryWrite(new Item(null, done)))
         {
             return Task.CompletedTask;
         }
@@ -48,41 +48,59 @@ internal sealed class WindowWriter : IAsyncDisposable
     {
         var batch = new List<WindowWrite>(MaxBatch);
         var flushes = new List<TaskCompletionSource>();
-        while (await _queue.Reader.WaitToReadAsync())
+        try
         {
-            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out Item item))
+            while (await _queue.Reader.WaitToReadAsync())
             {
-                if (item.Window is { } window)
+                while (batch.Count < MaxBatch && _queue.Reader.TryRead(out Item item))
                 {
-                    batch.Add(window);
+                    if (item.Window is { } window)
+                    {
+                        batch.Add(window);
+                    }
+                    else
+                    {
+                        flushes.Add(item.Flushed!);
+                        break;
+                    }
                 }
-                else
+
+                if (batch.Count > 0)
                 {
-                    flushes.Add(item.Flushed!);
-                    break;
+                    try
+                    {
+                        _store.SaveWindows(batch);
+                    }
+                    catch (Exception ex)
+                    {
+                        // A window that cannot be stored is lost from the history; the writer goes on with the next.
+                        Log.WindowsNotStored(_logger, ex, batch.Count);
+                    }
+
+                    batch.Clear();
                 }
+
+                foreach (TaskCompletionSource flushed in flushes)
+                {
+                    flushed.TrySetResult();
+                }
+
+                flushes.Clear();
             }
-
-            if (batch.Count > 0)
-            {
-                try
-                {
-                    _store.SaveWindows(batch);
-                }
-                catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
-                {
-                    Log.WindowsNotStored(_logger, ex, batch.Count);
-                }
-
-                batch.Clear();
-            }
-
+        }
+        finally
+        {
+            // Nobody waits forever on a writer that has stopped.
+            _queue.Writer.TryComplete();
             foreach (TaskCompletionSource flushed in flushes)
             {
                 flushed.TrySetResult();
             }
 
-            flushes.Clear();
+            while (_queue.Reader.TryRead(out Item left))
+            {
+                left.Flushed?.TrySetResult();
+            }
         }
     }
 
