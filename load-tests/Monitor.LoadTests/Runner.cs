@@ -18,8 +18,9 @@ internal enum Scenario
 
 /// <summary>
 /// How load is applied. Closed: <see cref="Callers"/> callers (streams, for the stream scenario, each with
-/// <see cref="Window"/> batches in flight) send as fast as answers come, and pause a millisecond when the
-/// sidecar answers RESOURCE_EXHAUSTED (its queue is full), so the step measures what the server sustains. Open: <see cref="Rate"/> batches/s are
+/// <see cref="Window"/> batches in flight) send as fast as answers come, and pause (1 ms, doubling to 64 ms
+/// while refusals continue) when the sidecar answers RESOURCE_EXHAUSTED (its queue is full), so the step
+/// measures what the server sustains. Open: <see cref="Rate"/> batches/s are
 /// scheduled whatever the answers do, and latency runs from the scheduled time, so a stall is not hidden by
 /// callers that stopped sending (no coordinated omission).
 /// </summary>
@@ -112,6 +113,7 @@ internal sealed class Runner : IAsyncDisposable
         CallInvoker invoker = channel.CreateCallInvoker();
         long start = Stopwatch.GetTimestamp();
         long sent = 0;
+        int pause = 0;
         var inFlight = new List<Task>();
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -132,10 +134,15 @@ internal sealed class Runner : IAsyncDisposable
                 inFlight.Add(call);
                 inFlight.RemoveAll(t => t.IsCompleted);
             }
-            else if (await call == StatusCode.ResourceExhausted)
+            else
             {
-                // The sidecar's queue is full: a closed caller backs off, so the step measures what the server sustains.
-                await Backoff(cancellationToken);
+                // The sidecar's queue is full: a closed caller backs off (longer while refusals continue), so the step
+                // measures what the server sustains rather than how fast it refuses.
+                pause = NextPause(pause, await call == StatusCode.ResourceExhausted);
+                if (pause > 0)
+                {
+                    await Backoff(cancellationToken, pause);
+                }
             }
         }
 
@@ -157,16 +164,19 @@ internal sealed class Runner : IAsyncDisposable
         }
     }
 
-    private static async Task Backoff(CancellationToken cancellationToken)
+    private static async Task Backoff(CancellationToken cancellationToken, int milliseconds = 1)
     {
         try
         {
-            await Task.Delay(1, cancellationToken);
+            await Task.Delay(milliseconds, cancellationToken);
         }
         catch (OperationCanceledException)
         {
         }
     }
+
+    /// <summary>Doubles a caller's pause on each refusal in a row (1 ms up to 64 ms), back to none on an answer.</summary>
+    private static int NextPause(int pause, bool refused) => refused ? Math.Clamp(pause * 2, 1, 64) : 0;
 
     /// <summary>
     /// One bidirectional stream: a writer sends batches (when due, for an open shape) with at most Window unanswered,
@@ -179,7 +189,8 @@ internal sealed class Runner : IAsyncDisposable
             new CallOptions(deadline: DateTime.UtcNow + duration + TimeSpan.FromSeconds(30)));
         var pending = System.Threading.Channels.Channel.CreateUnbounded<(long Due, int Bytes, int Records)>();
         using var window = new SemaphoreSlim(shape.Window);
-        int throttled = 0;
+        int throttled = 0; // the latest answer: 0 none since the last send, 1 refused (queue full), 2 accepted
+        int pause = 0;
         Task reader = Task.Run(async () =>
         {
             try
@@ -193,10 +204,7 @@ internal sealed class Runner : IAsyncDisposable
 
                     StatusCode code = ack.ErrorCode == 0 ? StatusCode.OK : (StatusCode)ack.ErrorCode;
                     stats.Record(code, (int)ack.Accepted, sent.Bytes, sent.Due);
-                    if (code == StatusCode.ResourceExhausted)
-                    {
-                        Volatile.Write(ref throttled, 1);
-                    }
+                    Volatile.Write(ref throttled, code == StatusCode.ResourceExhausted ? 1 : 2);
 
                     window.Release();
                 }
@@ -227,10 +235,16 @@ internal sealed class Runner : IAsyncDisposable
                 }
 
                 await window.WaitAsync(cancellationToken);
-                if (!shape.Open && Interlocked.Exchange(ref throttled, 0) == 1)
+                int answer = Interlocked.Exchange(ref throttled, 0);
+                if (!shape.Open && answer != 0)
                 {
-                    // The sidecar's queue is full: a closed stream backs off, so the step measures what the server sustains.
-                    await Backoff(cancellationToken);
+                    // The sidecar's queue is full: a closed stream backs off (longer while refusals continue).
+                    pause = NextPause(pause, answer == 1);
+                }
+
+                if (!shape.Open && pause > 0)
+                {
+                    await Backoff(cancellationToken, pause);
                 }
 
                 byte[] batch = NextBatch();
