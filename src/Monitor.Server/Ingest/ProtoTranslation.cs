@@ -128,16 +128,48 @@ internal static class ProtoTranslation
 
     public static Timestamp ToProto(DateTimeOffset at) => Timestamp.FromDateTimeOffset(at);
 
-    private static float[] ToArray(RepeatedField<float> values)
+    /// <summary>
+    /// The values as memory. Without a copy where the runtime lets us read the field's own array (the
+    /// message is not touched again after translation); with one otherwise. A 64-feature batch of 512
+    /// records is 131 KB: one large-object allocation and copy fewer per batch.
+    /// </summary>
+    private static ReadOnlyMemory<float> ToArray(RepeatedField<float> values)
     {
         if (values.Count == 0)
         {
-            return [];
+            return ReadOnlyMemory<float>.Empty;
+        }
+
+        if (s_shareArrays)
+        {
+            try
+            {
+                float[] shared = RepeatedFieldArray<float>.Of(values);
+                if (shared.Length >= values.Count)
+                {
+                    return new ReadOnlyMemory<float>(shared, 0, values.Count);
+                }
+            }
+            catch (MissingFieldException)
+            {
+                s_shareArrays = false;
+            }
         }
 
         var array = new float[values.Count];
         values.CopyTo(array, 0);
         return array;
+    }
+
+    private static bool s_shareArrays = true;
+
+    /// <summary>Google.Protobuf keeps a repeated field's values in a private array named "array".</summary>
+    private static class RepeatedFieldArray<T>
+    {
+        [System.Runtime.CompilerServices.UnsafeAccessor(System.Runtime.CompilerServices.UnsafeAccessorKind.Field, Name = "array")]
+        private static extern ref T[] Field(RepeatedField<T> field);
+
+        public static T[] Of(RepeatedField<T> field) => Field(field);
     }
 
     private static Utf8Column[] ToColumns(RepeatedField<Proto.StringColumn> columns)
