@@ -9,13 +9,19 @@ using Monitor.Benchmarks;
 // dotnet run -c Release --project load-tests/Monitor.Benchmarks                 the benchmark table
 // DOTNET_TieredCompilation=0 dotnet run -c Release --project load-tests/Monitor.Benchmarks -- --parts 64
 //                                                                              where the vector path's time goes
+// DOTNET_TieredCompilation=0 dotnet run -c Release --project load-tests/Monitor.Benchmarks -- --windows
+//                                                                              what closing (evaluating) windows adds
 if (args is ["--parts", var features])
 {
     ProfileParts.Run(int.Parse(features, System.Globalization.CultureInfo.InvariantCulture), Console.Out);
     return;
 }
 
-if (args is ["--windows"]) { WindowCost.Run(Console.Out); return; }
+if (args is ["--windows"])
+{
+    WindowCost.Run(Console.Out);
+    return;
+}
 
 BenchmarkSwitcher.FromAssembly(typeof(HotPathBenchmarks).Assembly).Run(args.Length == 0 ? ["--filter", "*"] : args);
 

@@ -1,5 +1,9 @@
 namespace Monitor.Benchmarks;
 
+/// <summary>
+/// A version's whole analysis per record (outputs, accumulation, and every window's evaluation) with windows of
+/// 1,000 records and of 100,000: the difference is what closing windows costs. 64 features, 10 classes.
+/// </summary>
 public static class WindowCost
 {
     public static void Run(TextWriter output)
