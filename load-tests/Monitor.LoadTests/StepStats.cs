@@ -89,7 +89,7 @@ internal sealed class StepStats(string scenario, string step, string shape, bool
         {
             lock (_lock)
             {
-                return _latency.TotalCount == 0 ? 0 : _latency.LowestTrackableValue > 0 ? MinValue() / 1000.0 : 0;
+                return _latency.TotalCount == 0 ? 0 : MinValue() / 1000.0;
             }
         }
     }

@@ -42,11 +42,6 @@ internal interface ILanes<TFloat, TInt>
 
     static abstract TFloat Subtract(TFloat left, TFloat right);
 
-    static abstract TFloat MultiplyAdd(TFloat left, TFloat right, TFloat addend);
-
-    /// <summary>Adds one to each lane of <paramref name="counts"/> where <paramref name="mask"/> is true.</summary>
-    static abstract TInt CountWhere(TInt counts, TFloat mask);
-
     /// <summary>
     /// Adds <paramref name="step"/> to the lanes of <paramref name="counts"/> where <paramref name="mask"/> is true:
     /// with AVX-512 one masked add instead of a mask expansion and a subtraction.
@@ -63,9 +58,6 @@ internal interface ILanes<TFloat, TInt>
 
     static abstract TFloat Multiply(TFloat left, TFloat right);
 
-    static abstract TFloat LessThan(TFloat left, TFloat right);
-
-    /// <summary>log2 of each lane: exponent plus a polynomial of the mantissa (about 2e-7 relative error); positive normal inputs only.</summary>
     static abstract TFloat Log2(TFloat value);
 
     /// <summary>A mask true in lanes <paramref name="first"/> and above.</summary>
@@ -120,13 +112,6 @@ internal readonly struct Lanes512 : ILanes<Vector512<float>, Vector512<int>>
     public static Vector512<float> Subtract(Vector512<float> left, Vector512<float> right) => left - right;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> MultiplyAdd(Vector512<float> left, Vector512<float> right, Vector512<float> addend) =>
-        Vector512.FusedMultiplyAdd(left, right, addend);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<int> CountWhere(Vector512<int> counts, Vector512<float> mask) => counts - mask.AsInt32();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<int> AddWhere(Vector512<int> counts, Vector512<float> mask, Vector512<int> step) =>
         Vector512.ConditionalSelect(mask.AsInt32(), counts + step, counts);
 
@@ -143,31 +128,7 @@ internal readonly struct Lanes512 : ILanes<Vector512<float>, Vector512<int>>
     public static Vector512<float> Multiply(Vector512<float> left, Vector512<float> right) => left * right;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> LessThan(Vector512<float> left, Vector512<float> right) => Vector512.LessThan(left, right);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Log2(Vector512<float> value)
-    {
-        Vector512<int> bits = value.AsInt32();
-        Vector512<int> exponent = Vector512.ShiftRightArithmetic(bits, 23) - Vector512.Create(127);
-        Vector512<float> mantissa = ((bits & Vector512.Create(0x007FFFFF)) | Vector512.Create(0x3F800000)).AsSingle();
-        Vector512<float> high = Vector512.GreaterThan(mantissa, Vector512.Create(LogPolynomial.Sqrt2));
-        mantissa = Vector512.ConditionalSelect(high, mantissa * Vector512.Create(0.5f), mantissa);
-        exponent -= high.AsInt32();
-        Vector512<float> x = mantissa - Vector512<float>.One;
-        Vector512<float> z = x * x;
-        Vector512<float> y = Vector512.Create(LogPolynomial.P0);
-        y = Vector512.FusedMultiplyAdd(y, x, Vector512.Create(LogPolynomial.P1));
-        y = Vector512.FusedMultiplyAdd(y, x, Vector512.Create(LogPolynomial.P2));
-        y = Vector512.FusedMultiplyAdd(y, x, Vector512.Create(LogPolynomial.P3));
-        y = Vector512.FusedMultiplyAdd(y, x, Vector512.Create(LogPolynomial.P4));
-        y = Vector512.FusedMultiplyAdd(y, x, Vector512.Create(LogPolynomial.P5));
-        y = Vector512.FusedMultiplyAdd(y, x, Vector512.Create(LogPolynomial.P6));
-        y = Vector512.FusedMultiplyAdd(y, x, Vector512.Create(LogPolynomial.P7));
-        y = Vector512.FusedMultiplyAdd(y, x, Vector512.Create(LogPolynomial.P8));
-        Vector512<float> ln = x + Vector512.FusedMultiplyAdd(y * x, z, Vector512.Create(-0.5f) * z);
-        return Vector512.FusedMultiplyAdd(ln, Vector512.Create(LogPolynomial.Log2E), Vector512.ConvertToSingle(exponent));
-    }
+    public static Vector512<float> Log2(Vector512<float> value) => Vector512.Log2(value);
 
     public static Vector512<float> LanesFrom(int first) =>
         Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(first)).AsSingle();
@@ -223,13 +184,6 @@ internal readonly struct Lanes256 : ILanes<Vector256<float>, Vector256<int>>
     public static Vector256<float> Subtract(Vector256<float> left, Vector256<float> right) => left - right;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> MultiplyAdd(Vector256<float> left, Vector256<float> right, Vector256<float> addend) =>
-        Vector256.FusedMultiplyAdd(left, right, addend);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> CountWhere(Vector256<int> counts, Vector256<float> mask) => counts - mask.AsInt32();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> AddWhere(Vector256<int> counts, Vector256<float> mask, Vector256<int> step) =>
         Vector256.ConditionalSelect(mask.AsInt32(), counts + step, counts);
 
@@ -246,31 +200,7 @@ internal readonly struct Lanes256 : ILanes<Vector256<float>, Vector256<int>>
     public static Vector256<float> Multiply(Vector256<float> left, Vector256<float> right) => left * right;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> LessThan(Vector256<float> left, Vector256<float> right) => Vector256.LessThan(left, right);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Log2(Vector256<float> value)
-    {
-        Vector256<int> bits = value.AsInt32();
-        Vector256<int> exponent = Vector256.ShiftRightArithmetic(bits, 23) - Vector256.Create(127);
-        Vector256<float> mantissa = ((bits & Vector256.Create(0x007FFFFF)) | Vector256.Create(0x3F800000)).AsSingle();
-        Vector256<float> high = Vector256.GreaterThan(mantissa, Vector256.Create(LogPolynomial.Sqrt2));
-        mantissa = Vector256.ConditionalSelect(high, mantissa * Vector256.Create(0.5f), mantissa);
-        exponent -= high.AsInt32();
-        Vector256<float> x = mantissa - Vector256<float>.One;
-        Vector256<float> z = x * x;
-        Vector256<float> y = Vector256.Create(LogPolynomial.P0);
-        y = Vector256.FusedMultiplyAdd(y, x, Vector256.Create(LogPolynomial.P1));
-        y = Vector256.FusedMultiplyAdd(y, x, Vector256.Create(LogPolynomial.P2));
-        y = Vector256.FusedMultiplyAdd(y, x, Vector256.Create(LogPolynomial.P3));
-        y = Vector256.FusedMultiplyAdd(y, x, Vector256.Create(LogPolynomial.P4));
-        y = Vector256.FusedMultiplyAdd(y, x, Vector256.Create(LogPolynomial.P5));
-        y = Vector256.FusedMultiplyAdd(y, x, Vector256.Create(LogPolynomial.P6));
-        y = Vector256.FusedMultiplyAdd(y, x, Vector256.Create(LogPolynomial.P7));
-        y = Vector256.FusedMultiplyAdd(y, x, Vector256.Create(LogPolynomial.P8));
-        Vector256<float> ln = x + Vector256.FusedMultiplyAdd(y * x, z, Vector256.Create(-0.5f) * z);
-        return Vector256.FusedMultiplyAdd(ln, Vector256.Create(LogPolynomial.Log2E), Vector256.ConvertToSingle(exponent));
-    }
+    public static Vector256<float> Log2(Vector256<float> value) => Vector256.Log2(value);
 
     public static Vector256<float> LanesFrom(int first) =>
         Vector256.GreaterThanOrEqual(Vector256<int>.Indices, Vector256.Create(first)).AsSingle();
@@ -326,13 +256,6 @@ internal readonly struct Lanes128 : ILanes<Vector128<float>, Vector128<int>>
     public static Vector128<float> Subtract(Vector128<float> left, Vector128<float> right) => left - right;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> MultiplyAdd(Vector128<float> left, Vector128<float> right, Vector128<float> addend) =>
-        Vector128.FusedMultiplyAdd(left, right, addend);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<int> CountWhere(Vector128<int> counts, Vector128<float> mask) => counts - mask.AsInt32();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<int> AddWhere(Vector128<int> counts, Vector128<float> mask, Vector128<int> step) =>
         Vector128.ConditionalSelect(mask.AsInt32(), counts + step, counts);
 
@@ -349,31 +272,7 @@ internal readonly struct Lanes128 : ILanes<Vector128<float>, Vector128<int>>
     public static Vector128<float> Multiply(Vector128<float> left, Vector128<float> right) => left * right;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> LessThan(Vector128<float> left, Vector128<float> right) => Vector128.LessThan(left, right);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Log2(Vector128<float> value)
-    {
-        Vector128<int> bits = value.AsInt32();
-        Vector128<int> exponent = Vector128.ShiftRightArithmetic(bits, 23) - Vector128.Create(127);
-        Vector128<float> mantissa = ((bits & Vector128.Create(0x007FFFFF)) | Vector128.Create(0x3F800000)).AsSingle();
-        Vector128<float> high = Vector128.GreaterThan(mantissa, Vector128.Create(LogPolynomial.Sqrt2));
-        mantissa = Vector128.ConditionalSelect(high, mantissa * Vector128.Create(0.5f), mantissa);
-        exponent -= high.AsInt32();
-        Vector128<float> x = mantissa - Vector128<float>.One;
-        Vector128<float> z = x * x;
-        Vector128<float> y = Vector128.Create(LogPolynomial.P0);
-        y = Vector128.FusedMultiplyAdd(y, x, Vector128.Create(LogPolynomial.P1));
-        y = Vector128.FusedMultiplyAdd(y, x, Vector128.Create(LogPolynomial.P2));
-        y = Vector128.FusedMultiplyAdd(y, x, Vector128.Create(LogPolynomial.P3));
-        y = Vector128.FusedMultiplyAdd(y, x, Vector128.Create(LogPolynomial.P4));
-        y = Vector128.FusedMultiplyAdd(y, x, Vector128.Create(LogPolynomial.P5));
-        y = Vector128.FusedMultiplyAdd(y, x, Vector128.Create(LogPolynomial.P6));
-        y = Vector128.FusedMultiplyAdd(y, x, Vector128.Create(LogPolynomial.P7));
-        y = Vector128.FusedMultiplyAdd(y, x, Vector128.Create(LogPolynomial.P8));
-        Vector128<float> ln = x + Vector128.FusedMultiplyAdd(y * x, z, Vector128.Create(-0.5f) * z);
-        return Vector128.FusedMultiplyAdd(ln, Vector128.Create(LogPolynomial.Log2E), Vector128.ConvertToSingle(exponent));
-    }
+    public static Vector128<float> Log2(Vector128<float> value) => Vector128.Log2(value);
 
     public static Vector128<float> LanesFrom(int first) =>
         Vector128.GreaterThanOrEqual(Vector128<int>.Indices, Vector128.Create(first)).AsSingle();
@@ -383,25 +282,6 @@ internal readonly struct Lanes128 : ILanes<Vector128<float>, Vector128<int>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Sum(Vector128<int> value) => Vector128.Sum(value);
-}
-
-/// <summary>
-/// Coefficients of ln(1 + x) = x − x²/2 + x³·P(x) for x in [√½ − 1, √2 − 1] (the Cephes single-precision
-/// logarithm), and log2 e.
-/// </summary>
-internal static class LogPolynomial
-{
-    public const float Sqrt2 = 1.41421356f;
-    public const float Log2E = 1.44269504f;
-    public const float P0 = 7.0376836292E-2f;
-    public const float P1 = -1.1514610310E-1f;
-    public const float P2 = 1.1676998740E-1f;
-    public const float P3 = -1.2420140846E-1f;
-    public const float P4 = 1.4249322787E-1f;
-    public const float P5 = -1.6668057665E-1f;
-    public const float P6 = 2.0000714765E-1f;
-    public const float P7 = -2.4999993993E-1f;
-    public const float P8 = 3.3333331174E-1f;
 }
 
 /// <summary>The terms −p·log2 p of Shannon entropy (0 where p is 0 or below the smallest normal float), vectorised per path.</summary>

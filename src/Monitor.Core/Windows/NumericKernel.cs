@@ -151,8 +151,6 @@ public sealed class NumericKernel
         _spill = new float[5 * MaxLanes];
     }
 
-    public int Channels => _channels;
-
     /// <summary>The widest path the CPU accelerates.</summary>
     public static KernelPath BestPath =>
         Lanes512.IsAccelerated ? KernelPath.Vector512
@@ -547,9 +545,9 @@ public sealed class NumericKernel
         float[] edges = _edges[channel];
         TF bottom = TL.Broadcast(edges.Length > 0 ? edges[0] : float.PositiveInfinity);
         TF top = TL.Broadcast(_topEdges[channel]);
-        TF nan = TL.Broadcast(float.NaN);
         TF zero = TL.Broadcast(0f);
         TF all = TL.LanesFrom(0);
+        TI one = Volatile.Read(ref _one) == 1 ? TL.IntOne : default;
         int lastStart = n - width;
         TF lastValid = TL.LanesFrom(width - (n % width == 0 ? width : n % width));
         long finite = 0;
@@ -571,13 +569,12 @@ public sealed class NumericKernel
                 bool tail = i > lastStart;
                 TF v = TL.Load(ref source, tail ? lastStart : i);
                 TF isFinite = TL.And(TL.IsFinite(v), tail ? lastValid : all);
-                TF clean = TL.Select(isFinite, v, nan);
-                finiteLanes = TL.CountWhere(finiteLanes, isFinite);
-                TF deviation = TL.Select(isFinite, TL.Subtract(v, shift), zero);
-                sumShifted = TL.Add(sumShifted, deviation);
-                sumSquares = TL.MultiplyAdd(deviation, deviation, sumSquares);
-                sumBelow = TL.Add(sumBelow, TL.Select(TL.AndNot(isFinite, TL.GreaterThanOrEqual(clean, bottom)), v, zero));
-                sumAbove = TL.Add(sumAbove, TL.Select(TL.GreaterThanOrEqual(clean, top), v, zero));
+                finiteLanes = TL.AddWhere(finiteLanes, isFinite, one);
+                TF deviation = TL.Subtract(v, shift);
+                sumShifted = TL.AddWhere(sumShifted, isFinite, deviation);
+                sumSquares = TL.AddSquareWhere(sumSquares, isFinite, deviation);
+                sumBelow = TL.AddWhere(sumBelow, TL.AndNot(isFinite, TL.GreaterThanOrEqual(v, bottom)), v);
+                sumAbove = TL.AddWhere(sumAbove, TL.And(isFinite, TL.GreaterThanOrEqual(v, top)), v);
             }
 
             int chunkFinite = TL.Sum(finiteLanes);
@@ -598,7 +595,7 @@ public sealed class NumericKernel
                 bool tail = i > lastStart;
                 TF v = TL.Load(ref source, tail ? lastStart : i);
                 TF counted = TL.And(TL.GreaterThanOrEqual(v, edge), TL.IsFinite(v));
-                atOrAbove = TL.CountWhere(atOrAbove, tail ? TL.And(counted, lastValid) : counted);
+                atOrAbove = TL.AddWhere(atOrAbove, tail ? TL.And(counted, lastValid) : counted, one);
             }
 
             long total = TL.Sum(atOrAbove);
