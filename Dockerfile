@@ -24,7 +24,11 @@ ENV Monitor__Grpc__Address=0.0.0.0 \
     Monitor__Http__Port=9464 \
     Monitor__Database__Path=/data/monitor.db
 VOLUME /data
-# 50051: gRPC (plaintext HTTP/2: Admin, Mirror, Reports, Alerts, Rollbacks, grpc.health.v1, reflection)
+# Listening on every interface needs credentials: the sidecar refuses to start in development mode (no keys) on a
+# non-loopback address, and says so. Give them from a secret, e.g.
+#   Monitor__Security__Keys__0__Name=checkout Monitor__Security__Keys__0__Token=<key> Monitor__Security__Keys__0__Roles=ingest
+# and TLS with Monitor__Security__Tls__CertificatePath / KeyPath (ClientCaPath for mutual TLS).
+# 50051: gRPC (HTTP/2, plaintext unless TLS is configured: Admin, Mirror, Reports, Alerts, Rollbacks, grpc.health.v1, reflection)
 # 9464:  HTTP/1.1 (/metrics, /healthz, /api/v1/verdict/..., /api/v1/flagger/rollback)
 EXPOSE 50051 9464
 ENTRYPOINT ["dotnet", "Monitor.Server.dll"]

@@ -115,4 +115,29 @@ public sealed class HostingTests(FraudSidecarFixture fixture) : IClassFixture<Fr
         Assert.Contains("Monitor:Windows:MaxAge must be zero (off) or at least 00:00:01, got 00:00:00.2000000", ex.Failures);
         Assert.Contains("Monitor:Alerts:FireAfterWindows must lie in 1..1000000, got 0", ex.Failures);
     }
+
+    [Fact]
+    public void Bad_security_settings_are_refused_naming_each_setting()
+    {
+        var ex = Assert.Throws<OptionsValidationException>(() => MonitorHost.Build(
+        [
+            "--Monitor:Grpc:Address=0.0.0.0", "--Monitor:Limits:ClientRecordsPerSecond=-1",
+            "--Monitor:Security:Tls:CertificatePath=/nonexistent/server.pem",
+        ]));
+        Assert.Contains("Monitor:Grpc:Address is 0.0.0.0, but Monitor:Security:Keys is empty (development mode, every caller has every role), " +
+            "which is allowed on loopback only: configure credentials or bind to 127.0.0.1", ex.Failures);
+        Assert.Contains("Monitor:Limits:ClientRecordsPerSecond must be 0 (off) or positive, got -1", ex.Failures);
+        Assert.Contains(ex.Failures, f => f.StartsWith("Monitor:Security:Tls: cannot load the certificate '/nonexistent/server.pem'", StringComparison.Ordinal));
+
+        var keys = Assert.Throws<OptionsValidationException>(() => MonitorHost.Build(
+        [
+            "--Monitor:Security:Keys:0:Name=ops", "--Monitor:Security:Keys:0:Sha256=abc", "--Monitor:Security:Keys:0:Roles=admin,root",
+            "--Monitor:Security:Keys:1:Name=ops", "--Monitor:Security:Keys:1:Token=short", "--Monitor:Security:Keys:1:Roles=",
+        ]));
+        Assert.Contains("Monitor:Security:Keys:0:Sha256 must be 64 hex digits (sha256sum of the key), got 3 characters", keys.Failures);
+        Assert.Contains("Monitor:Security:Keys:0:Roles names an unknown role 'root' (known: ingest, read, admin)", keys.Failures);
+        Assert.Contains("Monitor:Security:Keys:1:Name 'ops' is used by another credential", keys.Failures);
+        Assert.Contains("Monitor:Security:Keys:1:Token must be at least 16 characters", keys.Failures);
+        Assert.Contains("Monitor:Security:Keys:1:Roles is empty: give one or more of ingest, read, admin, separated by commas", keys.Failures);
+    }
 }

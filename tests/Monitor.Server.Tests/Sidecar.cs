@@ -18,16 +18,39 @@ internal sealed class Sidecar : IAsyncDisposable
     public const int WindowRecords = 500;
     public static readonly string DigestV1 = Digest("fraud-scorer v1");
 
-    private Sidecar(WebApplication app, Listeners listeners)
+    private Sidecar(WebApplication app, Listeners listeners, string? key)
     {
         App = app;
         GrpcPort = listeners.GrpcPort;
         HttpPort = listeners.HttpPort;
-        Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{GrpcPort}");
+        Channel = OpenChannel(key);
         Admin = new Admin.AdminClient(Channel);
         Mirror = new Mirror.MirrorClient(Channel);
         Reports = new Protos.V1.Reports.ReportsClient(Channel);
         Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}") };
+        if (key is not null)
+        {
+            Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        }
+    }
+
+    /// <summary>A channel to the sidecar whose every call presents <paramref name="key"/> (none when null).</summary>
+    public GrpcChannel OpenChannel(string? key)
+    {
+        var handler = new SocketsHttpHandler();
+        return GrpcChannel.ForAddress($"http://127.0.0.1:{GrpcPort}", new GrpcChannelOptions
+        {
+            HttpHandler = key is null ? handler : new BearerHandler(key) { InnerHandler = handler },
+        });
+    }
+
+    private sealed class BearerHandler(string key) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            request.Headers.TryAddWithoutValidation("authorization", "Bearer " + key);
+            return base.SendAsync(request, cancellationToken);
+        }
     }
 
     public WebApplication App { get; }
@@ -43,13 +66,18 @@ internal sealed class Sidecar : IAsyncDisposable
     public static Task<Sidecar> StartAsync(string database, params string[] settings) => StartAsync(database, null, settings);
 
     /// <summary>Starts a sidecar whose clock is <paramref name="time"/> (a fake one in tests of time-based behaviour).</summary>
-    public static async Task<Sidecar> StartAsync(string database, TimeProvider? time, params string[] settings)
+    public static Task<Sidecar> StartAsync(string database, TimeProvider? time, params string[] settings) =>
+        StartWithKeyAsync(database, time, null, settings);
+
+    /// <summary>Starts a sidecar whose own clients present <paramref name="key"/> (for sidecars configured with credentials).</summary>
+    public static async Task<Sidecar> StartWithKeyAsync(string database, TimeProvider? time, string? key, params string[] settings)
     {
         string[] args =
         [
             "--Monitor:Grpc:Port=0", "--Monitor:Http:Port=0", $"--Monitor:Database:Path={database}",
             $"--Monitor:Windows:Records={WindowRecords}", "--Monitor:Baselines:ReservoirRecords=10000",
-            "--Monitor:Baselines:BootstrapWindows=1000", "--Logging:LogLevel:Default=Warning", .. settings,
+            "--Monitor:Baselines:BootstrapWindows=1000", "--Logging:LogLevel:Default=Warning",
+            "--Logging:LogLevel:Monitor.Server.Hosting.MonitorLifetime=Error", .. settings,
         ];
         WebApplication app = MonitorHost.Build(args, builder =>
         {
@@ -59,7 +87,7 @@ internal sealed class Sidecar : IAsyncDisposable
             }
         });
         await app.StartAsync();
-        return new Sidecar(app, app.Services.GetRequiredService<Listeners>());
+        return new Sidecar(app, app.Services.GetRequiredService<Listeners>(), key);
     }
 
     public Alerts.AlertsClient Alerts => new(Channel);

@@ -3,17 +3,23 @@ using Monitor.Core.Schema;
 
 namespace Monitor.Core.Ingest;
 
-/// <summary>A reason a batch is rejected whole, naming the offending field.</summary>
-public sealed record BatchError(string Field, string Message)
+/// <summary>A reason a batch is rejected whole, naming the offending field; <see cref="Limit"/> names a configured limit it breached.</summary>
+public sealed record BatchError(string Field, string Message, string? Limit = null)
 {
     public override string ToString() => $"{Field}: {Message}";
+}
+
+/// <summary>Limits on the text a record carries: bytes per text value, and whitespace-separated tokens over all its text fields.</summary>
+public sealed record TextLimits(int MaxBytesPerValue, int MaxTokensPerRecord)
+{
+    public static TextLimits None { get; } = new(int.MaxValue, int.MaxValue);
 }
 
 /// <summary>Checks a batch against its model's schema before anything of it is counted.</summary>
 public static class BatchValidator
 {
     /// <summary>Returns the first problem found, or null when the batch can be accepted.</summary>
-    public static BatchError? Validate(ModelSchema schema, RecordBatch batch, int maxRecords)
+    public static BatchError? Validate(ModelSchema schema, RecordBatch batch, int maxRecords, TextLimits? textLimits = null)
     {
         int n = batch.Count;
         if (n < 0)
@@ -23,7 +29,7 @@ public static class BatchValidator
 
         if (n > maxRecords)
         {
-            return new BatchError("batch.records", $"{n} records exceed the limit of {maxRecords} per batch");
+            return new BatchError("batch.records", $"{n} records exceed the limit of {maxRecords} per batch", "records_per_batch");
         }
 
         int d = schema.NumericFeatures.Length;
@@ -53,6 +59,11 @@ public static class BatchValidator
         if (CheckColumns("batch.text", schema.TextFields, batch.Text, n) is { } textError)
         {
             return textError;
+        }
+
+        if (textLimits is not null && CheckText(schema, batch.Text, n, textLimits) is { } limitError)
+        {
+            return limitError;
         }
 
         int e = schema.EmbeddingWidth;
@@ -124,6 +135,63 @@ public static class BatchValidator
         }
 
         return null;
+    }
+
+    private static BatchError? CheckText(ModelSchema schema, Utf8Column[] columns, int n, TextLimits limits)
+    {
+        for (int c = 0; c < columns.Length; c++)
+        {
+            ReadOnlySpan<uint> ends = columns[c].Ends.Span;
+            uint start = 0;
+            for (int i = 0; i < ends.Length; i++)
+            {
+                if (ends[i] - start > limits.MaxBytesPerValue)
+                {
+                    return new BatchError($"batch.text[{c}] ('{schema.TextFields[c]}')",
+                        $"value {i} is {ends[i] - start} bytes; the limit is {limits.MaxBytesPerValue} (Monitor:Limits:MaxTextBytes)", "text_bytes");
+                }
+
+                start = ends[i];
+            }
+        }
+
+        if (limits.MaxTokensPerRecord == int.MaxValue || columns.Length == 0)
+        {
+            return null;
+        }
+
+        for (int i = 0; i < n; i++)
+        {
+            long tokens = 0;
+            foreach (Utf8Column column in columns)
+            {
+                tokens += CountTokens(column.Get(i));
+            }
+
+            if (tokens > limits.MaxTokensPerRecord)
+            {
+                return new BatchError("batch.text",
+                    $"record {i} carries {tokens} tokens over its text fields; the limit is {limits.MaxTokensPerRecord} (Monitor:Limits:MaxTokensPerRecord)",
+                    "tokens_per_record");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Runs of bytes that are not ASCII whitespace.</summary>
+    public static int CountTokens(ReadOnlySpan<byte> utf8)
+    {
+        int tokens = 0;
+        bool inToken = false;
+        foreach (byte b in utf8)
+        {
+            bool space = b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r' or (byte)'\f' or (byte)'\v';
+            tokens += !space && !inToken ? 1 : 0;
+            inToken = !space;
+        }
+
+        return tokens;
     }
 
     private static BatchError? CheckColumn(string field, Utf8Column column, int n)

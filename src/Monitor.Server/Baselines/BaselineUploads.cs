@@ -136,7 +136,8 @@ internal sealed class BaselineUploads
                 $"upload '{uploadId}' captures live traffic of version '{session.CaptureFrom.Version}'; it takes no appended records"));
         }
 
-        if (ProtoTranslation.TryToCore(session.Model.Schema, batch, _options.Ingest.MaxRecordsPerBatch, out RecordBatch records) is { } error)
+        if (ProtoTranslation.TryToCore(session.Model.Schema, batch, _options.Ingest.MaxRecordsPerBatch, out RecordBatch records,
+            _options.Limits.ToTextLimits()) is { } error)
         {
             throw Invalid(error.ToString());
         }

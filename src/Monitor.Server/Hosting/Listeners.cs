@@ -7,7 +7,7 @@ namespace Monitor.Server.Hosting;
 /// <summary>Which of the sidecar's two ports an endpoint is served on.</summary>
 internal enum ListenerRole
 {
-    /// <summary>Plaintext HTTP/2 for gRPC.</summary>
+    /// <summary>HTTP/2 for gRPC (plaintext, or TLS when configured).</summary>
     Grpc,
 
     /// <summary>HTTP/1.1 for /metrics, /healthz and the later HTTP endpoints.</summary>
@@ -38,12 +38,14 @@ internal sealed class Listeners
         kestrel.Listen(System.Net.IPAddress.Parse(options.Grpc.Address), options.Grpc.Port, listen =>
         {
             listen.Protocols = HttpProtocols.Http2;
+            Security.TlsSetup.Apply(listen, options.Security.Tls);
             listen.Use(Tag(ListenerRole.Grpc));
             Grpc = listen;
         });
         kestrel.Listen(System.Net.IPAddress.Parse(options.Http.Address), options.Http.Port, listen =>
         {
             listen.Protocols = HttpProtocols.Http1;
+            Security.TlsSetup.Apply(listen, options.Security.Tls);
             listen.Use(Tag(ListenerRole.Http));
             Http = listen;
         });

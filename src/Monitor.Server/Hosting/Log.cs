@@ -3,8 +3,18 @@ namespace Monitor.Server.Hosting;
 /// <summary>The sidecar's log messages, source-generated, with stable event ids.</summary>
 internal static partial class Log
 {
-    [LoggerMessage(1, LogLevel.Information, "Listening for gRPC on {Endpoint} (HTTP/2 plaintext) and for HTTP on {HttpEndpoint}; database {Database}")]
-    public static partial void Listening(ILogger logger, string endpoint, string httpEndpoint, string database);
+    [LoggerMessage(1, LogLevel.Information, "Listening for gRPC on {Endpoint} (HTTP/2, {Transport}) and for HTTP on {HttpEndpoint}; database {Database}")]
+    public static partial void Listening(ILogger logger, string endpoint, string transport, string httpEndpoint, string database);
+
+    [LoggerMessage(4, LogLevel.Warning, "Development mode: no credentials are configured (Monitor:Security:Keys), so every caller has every role; " +
+        "the listeners are confined to loopback. Configure keys before exposing the sidecar")]
+    public static partial void DevelopmentMode(ILogger logger);
+
+    [LoggerMessage(5, LogLevel.Information, "{Count} credentials configured: {Credentials}")]
+    public static partial void Credentials(ILogger logger, int count, string credentials);
+
+    [LoggerMessage(50, LogLevel.Warning, "Refused {Path}: {Reason} credential (caller {Caller}, from {Remote})")]
+    public static partial void AccessRefused(ILogger logger, string path, string reason, string caller, string remote);
 
     [LoggerMessage(3, LogLevel.Error, "{Count} closed windows could not be stored (their history is lost; everything else goes on)")]
     public static partial void WindowsNotStored(ILogger logger, Exception exception, int count);

@@ -8,6 +8,7 @@ using Monitor.Server.Metrics;
 using Monitor.Server.Persistence;
 using Monitor.Server.Registry;
 using Monitor.Server.Reports;
+using Monitor.Server.Security;
 using Prometheus;
 
 namespace Monitor.Server.Hosting;
@@ -39,6 +40,7 @@ internal static class MonitorHost
         WebApplication app = builder.Build();
         app.UseRouting();
         app.Use(Listeners.ConfineAsync);
+        app.Use(app.Services.GetRequiredService<AccessControl>().InvokeAsync);
 
         var grpc = new ListenerRoleMetadata(ListenerRole.Grpc);
         var http = new ListenerRoleMetadata(ListenerRole.Http);
@@ -49,10 +51,16 @@ internal static class MonitorHost
         app.MapGrpcService<Alerting.AlertService>().WithMetadata(grpc);
         app.MapGrpcHealthChecksService().WithMetadata(grpc);
         app.MapGrpcReflectionService().WithMetadata(grpc);
-        app.MapMetrics("/metrics", app.Services.GetRequiredService<MonitorMetrics>().Registry).WithMetadata(http);
+        IEndpointConventionBuilder metrics = app.MapMetrics("/metrics", app.Services.GetRequiredService<MonitorMetrics>().Registry).WithMetadata(http);
+        if (options.Security.ProtectMetrics)
+        {
+            metrics.WithMetadata(new RequiresRole(Roles.Read));
+        }
+
         app.MapHealthChecks("/healthz").WithMetadata(http);
-        Verdicts.VerdictEndpoints.Map(app, http);
-        Verdicts.FlaggerEndpoints.Map(app, http);
+        object[] verdictMetadata = options.Security.OpenVerdicts ? [http] : [http, new RequiresRole(Roles.Read)];
+        Verdicts.VerdictEndpoints.Map(app, verdictMetadata);
+        Verdicts.FlaggerEndpoints.Map(app, verdictMetadata);
         app.MapGet("/", () => Results.Text(
             "drift monitor sidecar: gRPC (monitor.v1.Admin, Mirror, Reports, Alerts, Rollbacks) on the gRPC port; " +
             "/metrics, /healthz, /api/v1/verdict/{model}[/{version}] and /api/v1/flagger/rollback here\n"))
@@ -69,6 +77,9 @@ internal static class MonitorHost
         services.AddSingleton<SqliteStore>();
         services.AddSingleton<WindowWriter>();
         services.AddSingleton<MonitorMetrics>();
+        services.AddSingleton<Credentials>();
+        services.AddSingleton<AccessControl>();
+        services.AddSingleton<ClientRateLimiter>();
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<BaselineUploads>();
         services.AddSingleton<IngestGate>();
@@ -104,11 +115,23 @@ internal sealed class MonitorLifetime(SqliteStore store, ModelRegistry registry,
             Log.AnalysisOff(logger);
         }
 
+        SecurityOptions security = options.Value.Security;
+        if (security.DevelopmentMode)
+        {
+            Log.DevelopmentMode(logger);
+        }
+        else
+        {
+            Log.Credentials(logger, security.Keys.Count, string.Join(", ", security.Keys.Select(k => $"{k.Name} ({k.Roles})")));
+        }
+
         store.Initialize();
         registry.Load();
+        string transport = TlsDescription.Of(security.Tls);
+        string scheme = security.Tls.Enabled ? "https" : "http";
         lifetime.ApplicationStarted.Register(() => Log.Listening(logger,
-            $"{listeners.Grpc?.IPEndPoint?.Address}:{listeners.GrpcPort}",
-            $"http://{listeners.Http?.IPEndPoint?.Address}:{listeners.HttpPort}", store.FilePath));
+            $"{listeners.Grpc?.IPEndPoint?.Address}:{listeners.GrpcPort}", transport,
+            $"{scheme}://{listeners.Http?.IPEndPoint?.Address}:{listeners.HttpPort}", store.FilePath));
         return Task.CompletedTask;
     }
 

@@ -20,6 +20,7 @@ public sealed class MonitorOptions
     public VersionOptions Versions { get; set; } = new();
     public AlertOptions Alerts { get; set; } = new();
     public DeliveryOptions Delivery { get; set; } = new();
+    public Security.SecurityOptions Security { get; set; } = new();
 }
 
 /// <summary>How problems become alerts: hysteresis and cooldown.</summary>
@@ -237,6 +238,20 @@ public sealed class LimitOptions
 
     /// <summary>Most numeric, categorical and text features together in one schema.</summary>
     public int MaxFeatures { get; set; } = 4096;
+
+    /// <summary>Largest text value, in UTF-8 bytes.</summary>
+    public int MaxTextBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Most whitespace-separated tokens one record carries over all its text fields.</summary>
+    public int MaxTokensPerRecord { get; set; } = 10_000;
+
+    /// <summary>Records per second each client (credential) may mirror; 0 = no limit.</summary>
+    public double ClientRecordsPerSecond { get; set; }
+
+    /// <summary>Records a client may send at once above its rate; 0 = the larger of one second's worth and Ingest:MaxRecordsPerBatch.</summary>
+    public long ClientBurstRecords { get; set; }
+
+    public Core.Ingest.TextLimits ToTextLimits() => new(MaxTextBytes, MaxTokensPerRecord);
 }
 
 /// <summary>Checks the options at start-up and names every bad setting by its configuration key.</summary>
@@ -371,6 +386,14 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
 
         Range("Monitor:Limits:MaxModels", o.Limits.MaxModels, 1, 100_000, errors);
         Range("Monitor:Limits:MaxFeatures", o.Limits.MaxFeatures, 1, 1_000_000, errors);
+        Range("Monitor:Limits:MaxTextBytes", o.Limits.MaxTextBytes, 1, int.MaxValue, errors);
+        Range("Monitor:Limits:MaxTokensPerRecord", o.Limits.MaxTokensPerRecord, 1, int.MaxValue, errors);
+        Range("Monitor:Limits:ClientBurstRecords", o.Limits.ClientBurstRecords, 0, long.MaxValue, errors);
+        if (o.Limits.ClientRecordsPerSecond < 0 || !double.IsFinite(o.Limits.ClientRecordsPerSecond))
+        {
+            errors.Add($"Monitor:Limits:ClientRecordsPerSecond must be 0 (off) or positive, got {o.Limits.ClientRecordsPerSecond}");
+        }
+        Security.SecurityValidation.Validate(o, errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

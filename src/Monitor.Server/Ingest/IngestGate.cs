@@ -22,9 +22,14 @@ internal sealed class IngestGate
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
+    private readonly Security.ClientRateLimiter _rates;
+    private readonly Core.Ingest.TextLimits _textLimits;
+
     public IngestGate(ModelRegistry registry, SqliteStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options,
-        TimeProvider time, ILogger<IngestGate> logger)
+        TimeProvider time, Security.ClientRateLimiter rates, ILogger<IngestGate> logger)
     {
+        _rates = rates;
+        _textLimits = options.Value.Limits.ToTextLimits();
         _registry = registry;
         _store = store;
         _metrics = metrics;
@@ -34,8 +39,10 @@ internal sealed class IngestGate
         _metrics.QueueCapacity.Set(_options.Ingest.QueueCapacity);
     }
 
-    /// <summary>Accepts, drops or rejects a batch; the ack's error code is the status a unary call fails with.</summary>
-    public MirrorAck Submit(MirrorBatch request)
+    /// <summary>
+    /// Accepts, drops or rejects a batch from <paramref name="client"/>; the ack's error code is the status a unary call fails with.
+    /// </summary>
+    public MirrorAck Submit(MirrorBatch request, string client)
     {
         var ack = new MirrorAck { Sequence = request.Sequence };
         VersionEntry version;
@@ -51,9 +58,20 @@ internal sealed class IngestGate
         }
 
         ModelEntry model = _registry.Get(version.Model);
-
-        if (ProtoTranslation.TryToCore(model.Schema, request.Batch, _options.Ingest.MaxRecordsPerBatch, out CoreBatch batch) is { } error)
+        long claimed = request.Batch?.Records ?? 0;
+        if (!_rates.TryTake(client, claimed, out TimeSpan retryAfter))
         {
+            _metrics.LimitBreaches.WithLabels("client_rate").Inc();
+            return Reject(ack, StatusCode.ResourceExhausted, _rates.Describe(client, claimed, retryAfter));
+        }
+
+        if (ProtoTranslation.TryToCore(model.Schema, request.Batch, _options.Ingest.MaxRecordsPerBatch, out CoreBatch batch, _textLimits) is { } error)
+        {
+            if (error.Limit is { } limit)
+            {
+                _metrics.LimitBreaches.WithLabels(limit).Inc();
+            }
+
             return Reject(ack, StatusCode.InvalidArgument, error.ToString());
         }
 

@@ -8,7 +8,7 @@ internal sealed class MirrorService(IngestGate gate) : Mirror.MirrorBase
 {
     public override Task<MirrorAck> Ingest(MirrorBatch request, ServerCallContext context)
     {
-        MirrorAck ack = gate.Submit(request);
+        MirrorAck ack = gate.Submit(request, ClientOf(context));
         return ack.ErrorCode == 0
             ? Task.FromResult(ack)
             : throw new RpcException(new Status((StatusCode)ack.ErrorCode, ack.ErrorMessage));
@@ -17,16 +17,27 @@ internal sealed class MirrorService(IngestGate gate) : Mirror.MirrorBase
     public override async Task IngestStream(IAsyncStreamReader<MirrorBatch> requestStream,
         IServerStreamWriter<MirrorAck> responseStream, ServerCallContext context)
     {
+        string client = ClientOf(context);
         try
         {
             while (await requestStream.MoveNext(context.CancellationToken))
             {
-                await responseStream.WriteAsync(gate.Submit(requestStream.Current), context.CancellationToken);
+                await responseStream.WriteAsync(gate.Submit(requestStream.Current, client), context.CancellationToken);
             }
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException && context.CancellationToken.IsCancellationRequested)
         {
             // The client went away; every batch it sent before was acked or never read.
         }
+    }
+
+    /// <summary>The rate-limited client: the credential's name, or the remote address in development mode.</summary>
+    private static string ClientOf(ServerCallContext context)
+    {
+        HttpContext http = context.GetHttpContext();
+        Security.Caller? caller = Security.AccessControl.CallerOf(http);
+        return caller is null || ReferenceEquals(caller, Security.Credentials.Development)
+            ? http.Connection.RemoteIpAddress?.ToString() ?? "unknown"
+            : caller.Name;
     }
 }

@@ -26,7 +26,8 @@ internal static class ProtoTranslation
     /// Translates a batch from the wire and checks it against the schema; the error names the field.
     /// The record limit is checked before anything is copied.
     /// </summary>
-    public static BatchError? TryToCore(ModelSchema schema, Proto.RecordBatch? batch, int maxRecords, out RecordBatch records)
+    public static BatchError? TryToCore(ModelSchema schema, Proto.RecordBatch? batch, int maxRecords, out RecordBatch records,
+        TextLimits? textLimits = null)
     {
         records = null!;
         if (batch is null)
@@ -36,11 +37,11 @@ internal static class ProtoTranslation
 
         if (batch.Records > maxRecords)
         {
-            return new BatchError("batch.records", $"{batch.Records} records exceed the limit of {maxRecords} per batch");
+            return new BatchError("batch.records", $"{batch.Records} records exceed the limit of {maxRecords} per batch", "records_per_batch");
         }
 
         records = ToCore(batch);
-        return BatchValidator.Validate(schema, records, maxRecords);
+        return BatchValidator.Validate(schema, records, maxRecords, textLimits);
     }
 
     public static Proto.RecordBatch ToProto(RecordBatch batch)

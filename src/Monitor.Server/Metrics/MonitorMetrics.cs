@@ -59,7 +59,16 @@ internal sealed class MonitorMetrics
             "sink", "outcome");
         OutboxPending = factory.CreateGauge("drift_monitor_outbox_pending",
             "Alert and rollback deliveries committed but not yet delivered, per sink.", "sink");
+        AuthRefusals = factory.CreateCounter("drift_monitor_auth_refusals_total",
+            "Requests refused for their credential: missing, invalid (unknown key) or forbidden (lacks the role), by the role needed.",
+            "reason", "role");
+        LimitBreaches = factory.CreateCounter("drift_monitor_limit_breaches_total",
+            "Requests refused for breaching a limit (message_size, records_per_batch, text_bytes, tokens_per_record, models, features, client_rate).",
+            "limit");
     }
+
+    public Counter AuthRefusals { get; }
+    public Counter LimitBreaches { get; }
 
     public Gauge AlertsFiring { get; }
     public Counter AlertChanges { get; }

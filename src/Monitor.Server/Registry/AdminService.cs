@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Monitor.Server.Security;
 using Monitor.Core.Baselines;
 using Monitor.Protos.V1;
 using Monitor.Server.Baselines;
@@ -63,24 +64,25 @@ internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploa
 
     public override async Task<ModelVersion> PromoteVersion(PromoteVersionRequest request, ServerCallContext context)
     {
-        VersionEntry entry = await registry.PromoteAsync(request.Model, request.Version, request.Actor, request.Reason);
+        VersionEntry entry = await registry.PromoteAsync(request.Model, request.Version,
+            Audit.Actor(request.Actor, "promotes the version", context), request.Reason);
         return ToProto(entry);
     }
 
     public override async Task<ModelVersion> QuarantineVersion(QuarantineVersionRequest request, ServerCallContext context)
     {
         VersionEntry entry = registry.GetVersion(request.Model, request.Version);
-        RequireActor(request.Actor, "quarantines the version");
-        await registry.Get(request.Model).Pipeline.QuarantineAsync(entry, request.Actor, request.Reason, rollBack: false, to: null,
+        string actor = Audit.Actor(request.Actor, "quarantines the version", context);
+        await registry.Get(request.Model).Pipeline.QuarantineAsync(entry, actor, request.Reason, rollBack: false, to: null,
             context.CancellationToken);
-        Log.AdminAction(logger, request.Actor, "quarantined", request.Model, request.Version, request.Reason);
+        Log.AdminAction(logger, actor, "quarantined", request.Model, request.Version, request.Reason);
         return ToProto(entry);
     }
 
     public override async Task<RollBackVersionResponse> RollBackVersion(RollBackVersionRequest request, ServerCallContext context)
     {
         VersionEntry entry = registry.GetVersion(request.Model, request.Version);
-        RequireActor(request.Actor, "rolls the version back");
+        string actor = Audit.Actor(request.Actor, "rolls the version back", context);
         string? to = null;
         if (request.ToVersion.Length > 0)
         {
@@ -94,9 +96,9 @@ internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploa
             to = target.Version;
         }
 
-        IncidentResult result = await registry.Get(request.Model).Pipeline.QuarantineAsync(entry, request.Actor, request.Reason, rollBack: true, to,
+        IncidentResult result = await registry.Get(request.Model).Pipeline.QuarantineAsync(entry, actor, request.Reason, rollBack: true, to,
             context.CancellationToken);
-        Log.AdminAction(logger, request.Actor, "rolled back", request.Model, request.Version, request.Reason);
+        Log.AdminAction(logger, actor, "rolled back", request.Model, request.Version, request.Reason);
         return new RollBackVersionResponse
         {
             Version = ToProto(entry),
@@ -105,13 +107,6 @@ internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploa
         };
     }
 
-    private static void RequireActor(string actor, string what)
-    {
-        if (string.IsNullOrWhiteSpace(actor))
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"actor: say who {what}"));
-        }
-    }
 
     public override async Task<BaselineUpload> BeginBaseline(BeginBaselineRequest request, ServerCallContext context) =>
         ToProto(await uploads.BeginAsync(request.Model, request.Description, request.WindowRecords, request.FalseAlarmRate,

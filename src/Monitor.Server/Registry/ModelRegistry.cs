@@ -131,6 +131,11 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         IReadOnlyList<string> errors = schema.Validate(_options.Limits.MaxFeatures);
         if (errors.Count > 0)
         {
+            if (errors.Any(e => e.Contains("the limit is", StringComparison.Ordinal)))
+            {
+                _metrics.LimitBreaches.WithLabels("features").Inc();
+            }
+
             throw new RpcException(new Status(StatusCode.InvalidArgument, string.Join("; ", errors)));
         }
 
@@ -146,6 +151,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
             if (_models.Count >= _options.Limits.MaxModels)
             {
+                _metrics.LimitBreaches.WithLabels("models").Inc();
                 throw new RpcException(new Status(StatusCode.ResourceExhausted,
                     $"the limit of {_options.Limits.MaxModels} models is reached (Monitor:Limits:MaxModels)"));
             }

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Monitor.Server.Security;
 using Monitor.Protos.V1;
 using Monitor.Server.Alerting;
 using Monitor.Server.Ingest;
@@ -24,8 +25,8 @@ internal sealed class RollbackService(SqliteStore store, RollbackSignalHub hub, 
 
     public override Task<RollbackSignal> AcknowledgeRollbackSignal(AcknowledgeRollbackSignalRequest request, ServerCallContext context)
     {
-        RequireActor(request.Actor, "acknowledges the signal");
-        StoredRollback acknowledged = store.AcknowledgeRollback(Sequence(request.Sequence), request.Actor, request.Reason, time.GetUtcNow())
+        string actor = Audit.Actor(request.Actor, "acknowledges the signal", context);
+        StoredRollback acknowledged = store.AcknowledgeRollback(Sequence(request.Sequence), actor, request.Reason, time.GetUtcNow())
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"rollback signal {request.Sequence} does not exist"));
         return Task.FromResult(ToProto(acknowledged));
     }
@@ -39,10 +40,10 @@ internal sealed class RollbackService(SqliteStore store, RollbackSignalHub hub, 
 
     public override async Task<HeldRollback> DecideHeldRollback(DecideHeldRollbackRequest request, ServerCallContext context)
     {
-        RequireActor(request.Actor, request.Release ? "releases the rollback" : "dismisses the rollback");
+        string actor = Audit.Actor(request.Actor, request.Release ? "releases the rollback" : "dismisses the rollback", context);
         StoredHeldRollback held = store.LoadHeldRollbacks("", pendingOnly: false).FirstOrDefault(h => h.Id == Sequence(request.Id))
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"held rollback {request.Id} does not exist"));
-        var decided = await registry.Get(held.Model).Pipeline.DecideHeldAsync(held, request.Release, request.Actor, request.Reason,
+        var decided = await registry.Get(held.Model).Pipeline.DecideHeldAsync(held, request.Release, actor, request.Reason,
             context.CancellationToken)
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"held rollback {request.Id} does not exist"));
         if (decided.AlreadyDecided)
@@ -54,13 +55,6 @@ internal sealed class RollbackService(SqliteStore store, RollbackSignalHub hub, 
         return ToProto(decided.Held);
     }
 
-    private static void RequireActor(string actor, string what)
-    {
-        if (string.IsNullOrWhiteSpace(actor))
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"actor: say who {what}"));
-        }
-    }
 
     private static long Sequence(ulong value) => (long)Math.Min(value, long.MaxValue);
 

@@ -32,16 +32,16 @@ internal sealed record RollbackDocument(long Sequence, string From, string? To, 
 /// </summary>
 internal static class VerdictEndpoints
 {
-    public static void Map(WebApplication app, ListenerRoleMetadata http)
+    public static void Map(WebApplication app, params object[] metadata)
     {
         app.MapGet("/api/v1/verdict/{model}", (string model, ModelRegistry registry, SqliteStore store) =>
             Find(registry, model, null, out VersionEntry? version, out IResult? missing)
                 ? Results.Ok(version is null ? NoTraffic(registry.Get(model), store) : Document(version, store))
-                : missing).WithMetadata(http);
+                : missing).WithMetadata(metadata);
 
         app.MapGet("/api/v1/verdict/{model}/{version}", (string model, string version, ModelRegistry registry, SqliteStore store) =>
             Find(registry, model, version, out VersionEntry? found, out IResult? missing) ? Results.Ok(Document(found!, store)) : missing)
-            .WithMetadata(http);
+            .WithMetadata(metadata);
     }
 
     /// <summary>
@@ -111,14 +111,14 @@ internal static class VerdictEndpoints
 /// </summary>
 internal static class FlaggerEndpoints
 {
-    public static void Map(WebApplication app, ListenerRoleMetadata http)
+    public static void Map(WebApplication app, params object[] metadata)
     {
         app.MapPost("/api/v1/flagger/rollback", (HttpRequest request, ModelRegistry registry, SqliteStore store) =>
-            Decide(request, null, null, registry, store)).WithMetadata(http);
+            Decide(request, null, null, registry, store)).WithMetadata(metadata);
         app.MapPost("/api/v1/flagger/rollback/{model}", (HttpRequest request, string model, ModelRegistry registry, SqliteStore store) =>
-            Decide(request, model, null, registry, store)).WithMetadata(http);
+            Decide(request, model, null, registry, store)).WithMetadata(metadata);
         app.MapPost("/api/v1/flagger/rollback/{model}/{version}", (HttpRequest request, string model, string version, ModelRegistry registry,
-            SqliteStore store) => Decide(request, model, version, registry, store)).WithMetadata(http);
+            SqliteStore store) => Decide(request, model, version, registry, store)).WithMetadata(metadata);
     }
 
     private static async Task<IResult> Decide(HttpRequest request, string? model, string? version, ModelRegistry registry, SqliteStore store)
