@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Grpc.Core;
 using Monitor.Protos.V1;
 using Microsoft.Extensions.DependencyInjection;
@@ -177,6 +178,19 @@ public sealed class IngestErrorTests(FraudSidecarFixture fixture) : IClassFixtur
 
     private Task<ModelVersion> Version() =>
         Sidecar.Admin.GetVersionAsync(new GetVersionRequest { Model = Sidecar.Model, Version = "v1" }).ResponseAsync;
+
+    [Fact]
+    public async Task Bytes_that_are_not_a_message_of_the_methods_type_are_invalid_and_say_so()
+    {
+        var raw = Marshallers.Create<byte[]>(bytes => bytes, bytes => bytes);
+        var method = new Method<byte[], byte[]>(MethodType.Unary, "monitor.v1.Mirror", "Ingest", raw, raw);
+        byte[] truncated = Sidecar.Batch(fixture.Traffic, 10).ToByteArray()[..40];
+        RpcException ex = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Sidecar.Channel.CreateCallInvoker().AsyncUnaryCall(method, null, default, truncated));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.StartsWith("the request is not a valid MirrorBatch message: While parsing a protocol message, the input ended unexpectedly",
+            ex.Status.Detail);
+    }
 
     private async Task<RpcException> Fails(MirrorBatch batch) =>
         await Assert.ThrowsAsync<RpcException>(async () => await Sidecar.Mirror.IngestAsync(batch));

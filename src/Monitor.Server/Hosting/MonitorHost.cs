@@ -97,6 +97,10 @@ internal static class MonitorHost
             grpc.MaxReceiveMessageSize = options.Ingest.MaxMessageBytes;
             grpc.MaxSendMessageSize = null;
         });
+
+        // Requests that are not valid protobuf get INVALID_ARGUMENT naming the message type, not UNKNOWN.
+        services.RemoveAll(typeof(Grpc.AspNetCore.Server.Model.IServiceMethodProvider<>));
+        services.AddSingleton(typeof(Grpc.AspNetCore.Server.Model.IServiceMethodProvider<>), typeof(StrictServiceMethodProvider<>));
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks().AddCheck<StoreHealthCheck>("store");
         services.AddHealthChecks();
