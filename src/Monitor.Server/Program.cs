@@ -61,11 +61,36 @@ internal static class Cli
 
             return 2;
         }
+        catch (Exception ex) when (Find<Monitor.Server.Persistence.StoreUnavailableException>(ex) is { } store)
+        {
+            Console.Error.WriteLine(store.Message);
+            return 1;
+        }
         catch (IOException ex) when (ex.InnerException is System.Net.Sockets.SocketException || ex.Message.Contains("address", StringComparison.OrdinalIgnoreCase))
         {
             Console.Error.WriteLine($"Cannot listen: {ex.Message}. Another process may hold the port; " +
                 "choose others with --Monitor:Grpc:Port=N --Monitor:Http:Port=M.");
             return 1;
         }
+    }
+
+    /// <summary>The exception of type T in <paramref name="exception"/> or among its inner exceptions.</summary>
+    private static T? Find<T>(Exception? exception)
+        where T : Exception
+    {
+        for (; exception is not null; exception = exception.InnerException)
+        {
+            if (exception is T found)
+            {
+                return found;
+            }
+
+            if (exception is AggregateException { InnerExceptions: [var only] })
+            {
+                return Find<T>(only);
+            }
+        }
+
+        return null;
     }
 }

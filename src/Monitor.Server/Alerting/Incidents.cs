@@ -13,17 +13,88 @@ namespace Monitor.Server.Alerting;
 /// yet durable.
 /// </summary>
 internal sealed class Incidents(SqliteStore store, AlertHub alerts, RollbackSignalHub rollbacks, DeliverySinks sinks, DeliveryWakeup wakeup,
-    MonitorMetrics metrics, ILogger<Incidents> logger)
+    MonitorMetrics metrics, StoreHealth health, ILogger<Incidents> logger)
 {
     // Sequence numbers are global, and every model's pipeline commits on its own thread: committing and
     // publishing under one lock keeps live watchers seeing sequences in order, so none is skipped.
     private readonly Lock _order = new();
 
+    /// <summary>Policy incidents the store refused, oldest first, committed (and only then published) once it accepts writes.</summary>
+    private readonly Queue<IncidentCommit> _deferred = new();
+
+    public bool HasDeferred
+    {
+        get
+        {
+            lock (_order)
+            {
+                return _deferred.Count > 0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Commits an incident a person asked for; throws when the store refuses it (the caller is told), after the
+    /// deferred incidents, which go first.
+    /// </summary>
     public IncidentResult Commit(IncidentCommit incident)
     {
         lock (_order)
         {
+            CommitDeferredInOrder();
+            return Guarded(incident);
+        }
+    }
+
+    /// <summary>
+    /// Commits an incident the policy raised. If the store refuses it, the incident waits, in order, and is committed
+    /// and published when the store recovers: nobody hears of it before it is durable, and it is not lost.
+    /// </summary>
+    public void CommitOrDefer(IncidentCommit incident)
+    {
+        lock (_order)
+        {
+            try
+            {
+                CommitDeferredInOrder();
+                Guarded(incident);
+            }
+            catch (Exception ex) when (StoreHealth.IsStorageFault(ex))
+            {
+                _deferred.Enqueue(incident);
+                Log.IncidentDeferred(logger, incident.Model, incident.Version, _deferred.Count, StoreHealth.Describe(ex));
+            }
+        }
+    }
+
+    /// <summary>Commits the deferred incidents in order; throws at the first the store still refuses.</summary>
+    public void CommitDeferred()
+    {
+        lock (_order)
+        {
+            CommitDeferredInOrder();
+        }
+    }
+
+    private void CommitDeferredInOrder()
+    {
+        while (_deferred.TryPeek(out IncidentCommit? next))
+        {
+            Guarded(next);
+            _deferred.Dequeue();
+        }
+    }
+
+    private IncidentResult Guarded(IncidentCommit incident)
+    {
+        try
+        {
             return CommitInOrder(incident);
+        }
+        catch (Exception ex) when (StoreHealth.IsStorageFault(ex))
+        {
+            health.Failed("incidents", ex);
+            throw;
         }
     }
 

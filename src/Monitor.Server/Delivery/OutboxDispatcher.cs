@@ -33,7 +33,7 @@ internal sealed class DeliveryWakeup
 /// restart carries on where the last process stopped. Firing alerts are re-sent to Alertmanager periodically.
 /// </summary>
 internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, DeliveryWakeup wakeup, MonitorMetrics metrics,
-    IOptions<MonitorOptions> options, TimeProvider time, ILogger<OutboxDispatcher> logger) : BackgroundService
+    IOptions<MonitorOptions> options, TimeProvider time, StoreHealth health, ILogger<OutboxDispatcher> logger) : BackgroundService
 {
     private const int BatchSize = 100;
     private readonly DeliveryOptions _options = options.Value.Delivery;
@@ -65,6 +65,11 @@ internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, D
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 // The store may be briefly unavailable (busy, disk full): wait and go on; never stop the host.
+                if (StoreHealth.IsStorageFault(ex))
+                {
+                    health.Failed("outbox", ex);
+                }
+
                 Log.DeliveryFailed(logger, "(outbox)", "store", 0, _options.InitialBackoff, ex.Message);
                 await Task.Delay(_options.InitialBackoff, time, stoppingToken);
             }

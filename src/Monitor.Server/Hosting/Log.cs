@@ -13,6 +13,18 @@ internal static partial class Log
     [LoggerMessage(5, LogLevel.Information, "{Count} credentials configured: {Credentials}")]
     public static partial void Credentials(ILogger logger, int count, string credentials);
 
+    [LoggerMessage(60, LogLevel.Critical, "The database cannot be written ({What}): {Reason}. Health is NOT_SERVING; incidents are deferred, windows not stored, until a probe write succeeds")]
+    public static partial void StoreFaulted(ILogger logger, string what, string reason);
+
+    [LoggerMessage(61, LogLevel.Warning, "The database accepts writes again after {Duration}; deferred incidents were committed")]
+    public static partial void StoreRecovered(ILogger logger, TimeSpan duration);
+
+    [LoggerMessage(62, LogLevel.Debug, "The database still cannot be written: {Reason}")]
+    public static partial void StoreStillFaulted(ILogger logger, string reason);
+
+    [LoggerMessage(63, LogLevel.Error, "Incident of {Model}/{Version} deferred until the database can be written ({Deferred} waiting): {Reason}")]
+    public static partial void IncidentDeferred(ILogger logger, string model, string version, int deferred, string reason);
+
     [LoggerMessage(50, LogLevel.Warning, "Refused {Path}: {Reason} credential (caller {Caller}, from {Remote})")]
     public static partial void AccessRefused(ILogger logger, string path, string reason, string caller, string remote);
 

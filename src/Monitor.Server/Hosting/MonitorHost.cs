@@ -76,6 +76,8 @@ internal static class MonitorHost
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<SqliteStore>();
         services.AddSingleton<WindowWriter>();
+        services.AddSingleton<StoreHealth>();
+        services.AddHostedService<StoreRecovery>();
         services.AddSingleton<MonitorMetrics>();
         services.AddSingleton<Credentials>();
         services.AddSingleton<AccessControl>();
@@ -96,6 +98,7 @@ internal static class MonitorHost
             MonitorOptions options = configuration.GetSection(MonitorOptions.Section).Get<MonitorOptions>() ?? new MonitorOptions();
             grpc.MaxReceiveMessageSize = options.Ingest.MaxMessageBytes;
             grpc.MaxSendMessageSize = null;
+            grpc.Interceptors.Add<StoreFaultInterceptor>();
         });
 
         // Requests that are not valid protobuf get INVALID_ARGUMENT naming the message type, not UNKNOWN.
@@ -142,11 +145,17 @@ internal sealed class MonitorLifetime(SqliteStore store, ModelRegistry registry,
     public async Task StopAsync(CancellationToken cancellationToken) => await registry.DisposeAsync();
 }
 
-/// <summary>Healthy while the database answers.</summary>
-internal sealed class StoreHealthCheck(SqliteStore store) : IHealthCheck
+/// <summary>Healthy while the database answers and accepts writes.</summary>
+internal sealed class StoreHealthCheck(SqliteStore store, StoreHealth health) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        if (health.Fault is { } fault)
+        {
+            return Task.FromResult(HealthCheckResult.Unhealthy(
+                $"the database cannot be written since {fault.Since:u}: {fault.Reason}"));
+        }
+
         try
         {
             return Task.FromResult(store.Ping() ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("database did not answer"));

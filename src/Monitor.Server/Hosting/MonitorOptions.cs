@@ -163,6 +163,9 @@ public sealed class DatabaseOptions
 {
     /// <summary>SQLite file; relative paths are resolved against the working directory.</summary>
     public string Path { get; set; } = "data/monitor.db";
+
+    /// <summary>How often a store that refused a write is probed with a write, to learn that it recovered.</summary>
+    public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 public sealed class IngestOptions
@@ -272,6 +275,7 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
             errors.Add("Monitor:Database:Path is empty");
         }
 
+        Positive("Monitor:Database:ProbeInterval", o.Database.ProbeInterval, errors);
         Range("Monitor:Ingest:QueueCapacity", o.Ingest.QueueCapacity, 1, 1_000_000, errors);
         Range("Monitor:Ingest:MaxRecordsPerBatch", o.Ingest.MaxRecordsPerBatch, 1, 10_000_000, errors);
         Range("Monitor:Ingest:MaxMessageBytes", o.Ingest.MaxMessageBytes, 1024, int.MaxValue, errors);

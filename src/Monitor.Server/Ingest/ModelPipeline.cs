@@ -19,7 +19,7 @@ namespace Monitor.Server.Ingest;
 
 /// <summary>What every model's pipeline shares.</summary>
 internal sealed record PipelineContext(SqliteStore Store, MonitorMetrics Metrics, Incidents Incidents, MonitorOptions Options, TimeProvider Time,
-    WindowWriter Windows);
+    WindowWriter Windows, StoreHealth Health);
 
 /// <summary>What the report service reads of a version: the open window and the latest closed ones.</summary>
 internal sealed record VersionSnapshot(CompiledBaseline? Baseline, WindowResult? Current, IReadOnlyList<WindowResult> Closed,
@@ -161,7 +161,15 @@ internal sealed class ModelPipeline : IAsyncDisposable
         await _context.Windows.FlushAsync(CancellationToken.None); // its queued windows carry older counters than these
         foreach (VersionEntry version in _model.Versions.Values)
         {
-            _store.SaveCounters(version.Model, version.Version, version.RecordsAccepted, version.WindowsClosed);
+            try
+            {
+                _store.SaveCounters(version.Model, version.Version, version.RecordsAccepted, version.WindowsClosed);
+            }
+            catch (Exception ex) when (StoreHealth.IsStorageFault(ex))
+            {
+                // Shutting down on a store that refuses writes: the counters restart from the last stored window.
+                Log.PipelineError(_logger, ex, _model.Name);
+            }
         }
     }
 
@@ -273,7 +281,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
         monitor.Add(batch, _preparer.Prepare(batch), _closed);
         if (monitor.Detector?.DrainChanged() is { Count: > 0 } changed)
         {
-            _store.SaveFindings(version.Model, version.Version, changed);
+            Store("findings", () => _store.SaveFindings(version.Model, version.Version, changed));
             _metrics.FindingsChanged(version.Model, version.Version, changed, monitor.Findings);
             foreach (Finding finding in changed)
             {
@@ -305,6 +313,34 @@ internal sealed class ModelPipeline : IAsyncDisposable
 
     private void WindowsClosed(VersionEntry version, VersionMonitor monitor)
     {
+        try
+        {
+            MeasureClosed(version, monitor);
+        }
+        finally
+        {
+            _closed.Clear();
+        }
+    }
+
+    /// <summary>
+    /// Runs a write whose loss does not stop the pipeline (findings, window history): while the store refuses writes it is
+    /// logged and the store marked faulted, and the pipeline goes on.
+    /// </summary>
+    private void Store(string what, Action write)
+    {
+        try
+        {
+            write();
+        }
+        catch (Exception ex) when (StoreHealth.IsStorageFault(ex))
+        {
+            _context.Health.Failed(what, ex);
+        }
+    }
+
+    private void MeasureClosed(VersionEntry version, VersionMonitor monitor)
+    {
         foreach (WindowResult window in _closed)
         {
             version.CountWindowClosed();
@@ -316,15 +352,14 @@ internal sealed class ModelPipeline : IAsyncDisposable
             if (Measure(version, monitor, window))
             {
                 // Alerts or signals now cite this window: store it with them, so its index is never reused after a crash.
-                _store.SaveWindow(write.Model, write.Version, write.Window, write.RecordsAccepted, write.WindowsClosed, write.Retained);
+                Store("windows", () => _store.SaveWindow(write.Model, write.Version, write.Window, write.RecordsAccepted, write.WindowsClosed,
+                    write.Retained));
             }
             else
             {
                 _context.Windows.Enqueue(write);
             }
         }
-
-        _closed.Clear();
     }
 
     /// <summary>
@@ -387,7 +422,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
 
         if (!incident.IsEmpty)
         {
-            _context.Incidents.Commit(incident);
+            _context.Incidents.CommitOrDefer(incident);
         }
 
         if (change.From != change.To)
@@ -447,7 +482,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
             Rollback = new PlannedRollback(target, reason, "policy", held, RateLimited: !exempt),
         };
         incident.Alerts.AddRange(alerts);
-        _context.Incidents.Commit(incident);
+        _context.Incidents.CommitOrDefer(incident);
         version.State = VersionState.Quarantined;
         _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)Verdict.Failed);
     }

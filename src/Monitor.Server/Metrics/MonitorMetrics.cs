@@ -62,12 +62,19 @@ internal sealed class MonitorMetrics
         AuthRefusals = factory.CreateCounter("drift_monitor_auth_refusals_total",
             "Requests refused for their credential: missing, invalid (unknown key) or forbidden (lacks the role), by the role needed.",
             "reason", "role");
+        StoreWritable = factory.CreateGauge("drift_monitor_store_writable",
+            "1 while the database accepts writes; 0 from a failed write (disk full, read-only, I/O error) until a probe write succeeds.");
+        StoreWritable.Set(1);
+        StoreWriteFailures = factory.CreateCounter("drift_monitor_store_write_failures_total",
+            "Writes the database refused, by what was being written.", "what");
         LimitBreaches = factory.CreateCounter("drift_monitor_limit_breaches_total",
             "Requests refused for breaching a limit (message_size, records_per_batch, text_bytes, tokens_per_record, models, features, client_rate).",
             "limit");
     }
 
     public Counter AuthRefusals { get; }
+    public Gauge StoreWritable { get; }
+    public Counter StoreWriteFailures { get; }
     public Counter LimitBreaches { get; }
 
     public Gauge AlertsFiring { get; }

@@ -31,7 +31,7 @@ internal sealed record StoredVersion(
 /// The embedded SQLite store of models, versions, baselines (profile and reservoir sample), window
 /// results, digest mismatches and the audit log. Every write that must survive a crash is one transaction.
 /// </summary>
-internal sealed partial class SqliteStore
+internal sealed partial class SqliteStore : IDisposable
 {
     private const int SchemaVersion = 2;
     private readonly string _connectionString;
@@ -51,7 +51,45 @@ internal sealed partial class SqliteStore
 
     public string FilePath { get; }
 
+    /// <summary>Closes the pooled connections, so the files are released when the sidecar stops.</summary>
+    public void Dispose()
+    {
+        using var connection = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(connection);
+    }
+
+    /// <summary>Opens the database, creating or migrating its schema; a storage that refuses it throws <see cref="StoreUnavailableException"/>.</summary>
     public void Initialize()
+    {
+        try
+        {
+            InitializeSchema();
+        }
+        catch (Exception ex) when (StoreHealth.IsStorageFault(ex) || ex is IOException or UnauthorizedAccessException)
+        {
+            throw new StoreUnavailableException(FilePath, ex, DirectoryProblem());
+        }
+    }
+
+    /// <summary>Why a file cannot be created beside the database (read-only file system, no space, no permission), or null.</summary>
+    private string? DirectoryProblem()
+    {
+        string probe = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(FilePath)) ?? ".", $".monitor-write-test-{Environment.ProcessId}");
+        try
+        {
+            using (File.Create(probe, 1, FileOptions.DeleteOnClose))
+            {
+            }
+
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return ex.Message;
+        }
+    }
+
+    private void InitializeSchema()
     {
         string? directory = Path.GetDirectoryName(FilePath);
         if (!string.IsNullOrEmpty(directory))
@@ -145,6 +183,19 @@ internal sealed partial class SqliteStore
         CreateIncidentTables(connection, version);
         Execute(connection, $"PRAGMA user_version = {SchemaVersion};");
         migration.Commit();
+    }
+
+    /// <summary>
+    /// A write that needs new space: the write-ahead log is truncated, then 256 KiB committed and deleted. Throws
+    /// while the storage refuses writes (full, read-only, failing); used to learn that it recovered.
+    /// </summary>
+    public void ProbeWrite()
+    {
+        using SqliteConnection connection = Open();
+        Execute(connection, "PRAGMA wal_checkpoint(TRUNCATE);");
+        Execute(connection, "CREATE TABLE IF NOT EXISTS health_probe (at TEXT NOT NULL, pad BLOB NOT NULL);");
+        Execute(connection, "INSERT INTO health_probe (at, pad) VALUES (datetime('now'), randomblob(262144));");
+        Execute(connection, "DELETE FROM health_probe;");
     }
 
     /// <summary>Whether the database answers a query (for health checks).</summary>

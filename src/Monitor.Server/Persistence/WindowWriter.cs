@@ -14,13 +14,15 @@ internal sealed class WindowWriter : IAsyncDisposable
     private const int MaxBatch = 256;
     private readonly SqliteStore _store;
     private readonly ILogger<WindowWriter> _logger;
+    private readonly StoreHealth _health;
     private readonly Channel<Item> _queue = Channel.CreateUnbounded<Item>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _loop;
 
-    public WindowWriter(SqliteStore store, ILogger<WindowWriter> logger)
+    public WindowWriter(SqliteStore store, StoreHealth health, ILogger<WindowWriter> logger)
     {
         _store = store;
         _logger = logger;
+        _health = health;
         _loop = Task.Run(RunAsync);
     }
 
@@ -74,6 +76,11 @@ internal sealed class WindowWriter : IAsyncDisposable
                     catch (Exception ex)
                     {
                         // A window that cannot be stored is lost from the history; the writer goes on with the next.
+                        if (StoreHealth.IsStorageFault(ex))
+                        {
+                            _health.Failed("windows", ex);
+                        }
+
                         Log.WindowsNotStored(_logger, ex, batch.Count);
                     }
 

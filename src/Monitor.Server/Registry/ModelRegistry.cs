@@ -31,9 +31,9 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
     private readonly PipelineContext _context;
 
     public ModelRegistry(SqliteStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options, TimeProvider time,
-        ILoggerFactory loggers, Alerting.Incidents incidents, WindowWriter windows)
+        ILoggerFactory loggers, Alerting.Incidents incidents, WindowWriter windows, StoreHealth health)
     {
-        _context = new PipelineContext(store, metrics, incidents, options.Value, time, windows);
+        _context = new PipelineContext(store, metrics, incidents, options.Value, time, windows, health);
         _store = store;
         _metrics = metrics;
         _options = options.Value;
