@@ -38,7 +38,7 @@ public sealed class FuzzTests
         var traffic = new FraudTraffic(seed: 77);
         var admin = new Admin.AdminClient(channel);
         var mirror = new Mirror.MirrorClient(channel);
-        await SetUpAsync(admin, traffic);
+        await Sidecar.SetUpFraudModelAsync(admin, traffic, 3000);
         (long residentBefore, _) = sidecar.ResidentBytes();
 
         Target[] targets = Targets(traffic);
@@ -362,21 +362,5 @@ public sealed class FuzzTests
                 return batch.ToByteArray();
             }
         }
-    }
-
-    private static async Task SetUpAsync(Admin.AdminClient admin, FraudTraffic traffic)
-    {
-        await admin.RegisterModelAsync(new RegisterModelRequest { Name = Sidecar.Model, Schema = ProtoTranslation.ToProto(FraudTraffic.Schema) });
-        await admin.RegisterVersionAsync(new RegisterVersionRequest
-        {
-            Model = Sidecar.Model, Version = "v1", ArtifactSha256 = Sidecar.DigestV1, Source = "test", InitialState = VersionState.KnownGood,
-        });
-        BaselineUpload upload = await admin.BeginBaselineAsync(new BeginBaselineRequest { Model = Sidecar.Model });
-        for (int sent = 0; sent < 3000; sent += 1000)
-        {
-            await admin.AppendBaselineAsync(new AppendBaselineRequest { UploadId = upload.UploadId, Batch = ProtoTranslation.ToProto(traffic.Next(1000, FraudDrift.None)) });
-        }
-
-        await admin.CommitBaselineAsync(new CommitBaselineRequest { UploadId = upload.UploadId });
     }
 }

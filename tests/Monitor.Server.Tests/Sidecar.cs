@@ -124,14 +124,19 @@ internal sealed class Sidecar : IAsyncDisposable
     public static string Digest(string artifact) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(artifact)));
 
     /// <summary>Registers the fraud model and version v1 (known-good), and commits a baseline of the reference records.</summary>
-    public async Task<Baseline> SetUpFraudModelAsync(FraudTraffic traffic, int referenceRecords = 6000, params string[] criticalFeatures)
+    public Task<Baseline> SetUpFraudModelAsync(FraudTraffic traffic, int referenceRecords = 6000, params string[] criticalFeatures) =>
+        SetUpFraudModelAsync(Admin, traffic, referenceRecords, criticalFeatures);
+
+    /// <summary>The same set-up through any admin client (of an in-process sidecar or a sidecar process).</summary>
+    public static async Task<Baseline> SetUpFraudModelAsync(Admin.AdminClient admin, FraudTraffic traffic, int referenceRecords = 6000,
+        params string[] criticalFeatures)
     {
-        await Admin.RegisterModelAsync(new RegisterModelRequest
+        await admin.RegisterModelAsync(new RegisterModelRequest
         {
             Name = Model,
             Schema = ProtoTranslation.ToProto(FraudTraffic.Schema with { CriticalFeatures = criticalFeatures }),
         });
-        await Admin.RegisterVersionAsync(new RegisterVersionRequest
+        await admin.RegisterVersionAsync(new RegisterVersionRequest
         {
             Model = Model,
             Version = "v1",
@@ -139,17 +144,23 @@ internal sealed class Sidecar : IAsyncDisposable
             Source = "test",
             InitialState = VersionState.KnownGood,
         });
-        BaselineUpload upload = await Admin.BeginBaselineAsync(new BeginBaselineRequest { Model = Model });
+        return await CommitBaselineAsync(admin, traffic, referenceRecords);
+    }
+
+    /// <summary>Uploads and commits a baseline of fresh clean reference records.</summary>
+    public static async Task<Baseline> CommitBaselineAsync(Admin.AdminClient admin, FraudTraffic traffic, int referenceRecords)
+    {
+        BaselineUpload upload = await admin.BeginBaselineAsync(new BeginBaselineRequest { Model = Model });
         for (int sent = 0; sent < referenceRecords; sent += 1000)
         {
-            await Admin.AppendBaselineAsync(new AppendBaselineRequest
+            await admin.AppendBaselineAsync(new AppendBaselineRequest
             {
                 UploadId = upload.UploadId,
                 Batch = ProtoTranslation.ToProto(traffic.Next(Math.Min(1000, referenceRecords - sent), FraudDrift.None)),
             });
         }
 
-        return await Admin.CommitBaselineAsync(new CommitBaselineRequest { UploadId = upload.UploadId });
+        return await admin.CommitBaselineAsync(new CommitBaselineRequest { UploadId = upload.UploadId });
     }
 
     public static MirrorBatch Batch(FraudTraffic traffic, int records, FraudDrift? drift = null, string version = "v1", string? digest = null) => new()

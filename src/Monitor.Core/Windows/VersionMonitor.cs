@@ -21,6 +21,9 @@ public sealed class VersionMonitor
     private double[] _pValues = [];
     private double[] _thresholds = [];
     private DateTimeOffset _openedAt;
+
+    /// <summary>When the open window opened on the monotonic clock: its age survives wall-clock jumps.</summary>
+    private long _openedStamp;
     private TriggerDetector? _detector;
     private readonly List<Finding> _restoredFindings = [];
 
@@ -42,6 +45,7 @@ public sealed class VersionMonitor
         }
 
         _openedAt = time.GetUtcNow();
+        _openedStamp = _time.GetTimestamp();
     }
 
     public string Model { get; }
@@ -80,6 +84,7 @@ public sealed class VersionMonitor
         _pValues = new double[baseline.SlotCount];
         _thresholds = baseline.FlatThresholds();
         _openedAt = _time.GetUtcNow();
+        _openedStamp = _time.GetTimestamp();
         IReadOnlyList<Finding> earlier = Findings;
         _detector = baseline.Profile.Triggers is not null && _detectorSettings is not null
             ? new TriggerDetector(baseline, _detectorSettings, _time)
@@ -106,6 +111,7 @@ public sealed class VersionMonitor
         if (_window.Records == 0 && batch.Count > 0)
         {
             _openedAt = _time.GetUtcNow();
+            _openedStamp = _time.GetTimestamp();
         }
 
         int start = 0;
@@ -124,6 +130,7 @@ public sealed class VersionMonitor
                 closed.Add(result);
                 _window.Clear();
                 _openedAt = _time.GetUtcNow();
+                _openedStamp = _time.GetTimestamp();
             }
         }
     }
@@ -136,7 +143,7 @@ public sealed class VersionMonitor
     public bool CloseIfOlderThan(TimeSpan maxAge, List<WindowResult> closed)
     {
         DateTimeOffset now = _time.GetUtcNow();
-        if (_window is null || _window.Records == 0 || now - _openedAt < maxAge)
+        if (_window is null || _window.Records == 0 || _time.GetElapsedTime(_openedStamp) < maxAge)
         {
             return false;
         }
@@ -148,6 +155,7 @@ public sealed class VersionMonitor
         closed.Add(result);
         _window.Clear();
         _openedAt = now;
+        _openedStamp = _time.GetTimestamp();
         return true;
     }
 

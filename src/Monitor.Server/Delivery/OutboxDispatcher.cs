@@ -92,7 +92,7 @@ internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, D
 
     private async Task DeliverBacklogAsync(HttpClient http, IDeliverySink sink, CancellationToken cancellationToken)
     {
-        foreach (OutboxItem item in store.LoadSinkBacklog(sink.Name, time.GetUtcNow(), BatchSize))
+        foreach (OutboxItem item in store.LoadSinkBacklog(sink.Name, time.GetUtcNow(), BatchSize, _options.MaxBackoff + _options.MaxBackoff))
         {
             if (!await TryDeliverAsync(http, sink, item, cancellationToken))
             {
@@ -177,6 +177,16 @@ internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, D
     {
         DateTimeOffset now = time.GetUtcNow();
         DateTimeOffset next = store.NextOutboxAttempt(sinks.All.Select(s => s.Name)) ?? DateTimeOffset.MaxValue;
+        if (next != DateTimeOffset.MaxValue && next > now + _options.MaxBackoff + _options.MaxBackoff)
+        {
+            next = now; // scheduled before the wall clock jumped back: due now (LoadSinkBacklog agrees)
+        }
+
+        if (sinks.Alertmanager is { } alertmanager && _nextResend > now + alertmanager.ResendInterval)
+        {
+            _nextResend = now; // likewise
+        }
+
         if (sinks.Alertmanager is not null && _nextResend < next)
         {
             next = _nextResend;

@@ -343,11 +343,13 @@ internal sealed partial class SqliteStore
     /// A sink's undelivered entries, oldest first, when its oldest one is due; empty otherwise. A sink's
     /// entries go out in order: while its head waits for a retry, everything behind it waits too.
     /// </summary>
-    public List<OutboxItem> LoadSinkBacklog(string sink, DateTimeOffset now, int limit)
+    /// <param name="latest">The latest a retry can be scheduled from now (the longest back-off): a head scheduled later than that
+    /// was scheduled before the wall clock jumped back, and is due now rather than after the jump.</param>
+    public List<OutboxItem> LoadSinkBacklog(string sink, DateTimeOffset now, int limit, TimeSpan latest)
     {
         using SqliteConnection connection = Open();
         List<OutboxItem> backlog = LoadOutbox(connection, "WHERE sink = $k AND delivered_at IS NULL ORDER BY id LIMIT $n", now, limit, sink);
-        return backlog.Count > 0 && backlog[0].NextAttemptAt <= now ? backlog : [];
+        return backlog.Count > 0 && (backlog[0].NextAttemptAt <= now || backlog[0].NextAttemptAt > now + latest) ? backlog : [];
     }
 
     /// <summary>Every outbox entry of a sink (for inspection and tests), in order.</summary>
