@@ -29,6 +29,9 @@ internal sealed class Receiver : IAsyncDisposable
     /// <summary>Chooses the status of each request from its number (1 for the first request received).</summary>
     public Func<int, int> Answer { get; }
 
+    /// <summary>How long the receiver takes before it answers (a slow receiver); zero by default.</summary>
+    public TimeSpan Delay { get; set; }
+
     /// <summary>A loopback port nothing listens on (yet).</summary>
     public static int FreePort()
     {
@@ -49,6 +52,18 @@ internal sealed class Receiver : IAsyncDisposable
         {
             using var reader = new StreamReader(context.Request.Body);
             string body = await reader.ReadToEndAsync();
+            if (receiver.Delay > TimeSpan.Zero)
+            {
+                try
+                {
+                    await Task.Delay(receiver.Delay, context.RequestAborted);
+                }
+                catch (OperationCanceledException)
+                {
+                    return; // the sender gave up waiting
+                }
+            }
+
             int status = receiver.Answer(Interlocked.Increment(ref receiver._count));
             receiver.Requests.Enqueue(new ReceivedRequest(context.Request.Path, context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(),
                 StringComparer.OrdinalIgnoreCase), body, status, DateTimeOffset.UtcNow));

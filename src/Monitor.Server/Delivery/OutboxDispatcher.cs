@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Monitor.Core.Alerts;
 using Monitor.Server.Hosting;
@@ -7,30 +6,32 @@ using Monitor.Server.Persistence;
 
 namespace Monitor.Server.Delivery;
 
-/// <summary>Wakes the dispatcher when new outbox entries were committed.</summary>
+/// <summary>Wakes every sink's delivery loop when new outbox entries were committed.</summary>
 internal sealed class DeliveryWakeup
 {
-    private readonly Channel<byte> _signal = Channel.CreateBounded<byte>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public void Wake() => _signal.Writer.TryWrite(0);
+    /// <summary>Completes at the next <see cref="Wake"/>. Taken before looking at the outbox, so no wake between the look and the wait is missed.</summary>
+    public Task Next => Volatile.Read(ref _next).Task;
 
-    public async Task WaitAsync(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    public void Wake() => Interlocked.Exchange(ref _next, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
+    public static async Task WaitAsync(Task woken, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task delay = Task.Delay(timeout, time, timer.Token);
-        Task<bool> woken = _signal.Reader.WaitToReadAsync(timer.Token).AsTask();
-        await Task.WhenAny(delay, woken);
+        await Task.WhenAny(Task.Delay(timeout, time, timer.Token), woken.WaitAsync(timer.Token));
         await timer.CancelAsync();
-        _signal.Reader.TryRead(out _);
+        cancellationToken.ThrowIfCancellationRequested();
     }
 }
 
 /// <summary>
 /// Delivers the outbox: every committed alert change and rollback signal, to every sink that wants it, at
-/// least once. Each sink gets its entries in order; a failed attempt is retried after an exponential backoff
-/// with ±50% jitter, and later entries of that sink wait behind it (entries of a sink no longer configured
-/// stay in the outbox, undelivered). Attempts and delivery are persisted, so a
-/// restart carries on where the last process stopped. Firing alerts are re-sent to Alertmanager periodically.
+/// least once. Each sink has a loop of its own, so a slow or dead receiver delays only itself. Each sink gets
+/// its entries in order; a failed attempt is retried after an exponential backoff with ±50% jitter, and later
+/// entries of that sink wait behind it (entries of a sink no longer configured stay in the outbox, undelivered).
+/// Attempts and delivery are persisted, so a restart carries on where the last process stopped. Firing alerts
+/// are re-sent to Alertmanager periodically.
 /// </summary>
 internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, DeliveryWakeup wakeup, MonitorMetrics metrics,
     IOptions<MonitorOptions> options, TimeProvider time, StoreHealth health, ILogger<OutboxDispatcher> logger) : BackgroundService
@@ -50,13 +51,26 @@ internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, D
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
+        await Task.WhenAll(sinks.All.Select(sink => Task.Run(() => SinkLoopAsync(http, sink, stoppingToken), CancellationToken.None)));
+    }
+
+    /// <summary>Delivers one sink's backlog whenever its head is due or something new was committed, until the host stops.</summary>
+    private async Task SinkLoopAsync(HttpClient http, IDeliverySink sink, CancellationToken stoppingToken)
+    {
         while (!stoppingToken.IsCancellationRequested)
         {
+            Task woken = wakeup.Next;
             try
             {
-                await RoundAsync(http, stoppingToken);
-                await ResendFiringAsync(http, stoppingToken);
-                await wakeup.WaitAsync(UntilNextWork(), time, stoppingToken);
+                await DeliverBacklogAsync(http, sink, stoppingToken);
+                if (sink is AlertmanagerSink alertmanager)
+                {
+                    await ResendFiringAsync(http, alertmanager, stoppingToken);
+                }
+
+                metrics.OutboxPending.WithLabels(sink.Name).Set(store.CountPendingOutbox().GetValueOrDefault(sink.Name));
+                metrics.OutboxDropped.WithLabels(sink.Name).Set(store.CountDroppedAlerts(sink.Name));
+                await DeliveryWakeup.WaitAsync(woken, UntilNextWork(sink), time, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -70,26 +84,23 @@ internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, D
                     health.Failed("outbox", ex);
                 }
 
-                Log.DeliveryFailed(logger, "(outbox)", "store", 0, _options.InitialBackoff, ex.Message);
-                await Task.Delay(_options.InitialBackoff, time, stoppingToken);
+                Log.DeliveryFailed(logger, "(outbox)", sink.Name, 0, _options.InitialBackoff, ex.Message);
+                try
+                {
+                    await Task.Delay(_options.InitialBackoff, time, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
             }
         }
     }
 
     /// <summary>
-    /// Every sink whose oldest undelivered entry is due delivers its backlog in order, the sinks side by side;
-    /// a sink stops at its first failure, so nothing overtakes an entry waiting for its retry.
+    /// Delivers the sink's backlog in order if its oldest undelivered entry is due; stops at the first failure, so
+    /// nothing overtakes an entry waiting for its retry.
     /// </summary>
-    private async Task RoundAsync(HttpClient http, CancellationToken cancellationToken)
-    {
-        await Task.WhenAll(sinks.All.Select(sink => DeliverBacklogAsync(http, sink, cancellationToken)));
-        Dictionary<string, long> pending = store.CountPendingOutbox();
-        foreach (IDeliverySink sink in sinks.All)
-        {
-            metrics.OutboxPending.WithLabels(sink.Name).Set(pending.GetValueOrDefault(sink.Name));
-        }
-    }
-
     private async Task DeliverBacklogAsync(HttpClient http, IDeliverySink sink, CancellationToken cancellationToken)
     {
         foreach (OutboxItem item in store.LoadSinkBacklog(sink.Name, time.GetUtcNow(), BatchSize, _options.MaxBackoff + _options.MaxBackoff))
@@ -115,7 +126,7 @@ internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, D
             timeout.CancelAfter(_options.Timeout);
             try
             {
-                await sink.DeliverAsync(http, item, delivery, time.GetUtcNow(), timeout.Token);
+                await sink.DeliverAsync(http, item, delivery, time.GetUtcNow(), store.CountDroppedAlerts(sink.Name), timeout.Token);
                 store.MarkDelivered(item.Id, attempt, time.GetUtcNow());
                 metrics.Deliveries.WithLabels(item.Sink, "delivered").Inc();
                 Log.Delivered(logger, item.IdempotencyKey, item.Sink, attempt);
@@ -146,9 +157,9 @@ internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, D
         return TimeSpan.FromMilliseconds(capped * (0.5 + Random.Shared.NextDouble()));
     }
 
-    private async Task ResendFiringAsync(HttpClient http, CancellationToken cancellationToken)
+    private async Task ResendFiringAsync(HttpClient http, AlertmanagerSink alertmanager, CancellationToken cancellationToken)
     {
-        if (sinks.Alertmanager is not { } alertmanager || time.GetUtcNow() < _nextResend)
+        if (time.GetUtcNow() < _nextResend)
         {
             return;
         }
@@ -173,23 +184,26 @@ internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, D
         }
     }
 
-    private TimeSpan UntilNextWork()
+    private TimeSpan UntilNextWork(IDeliverySink sink)
     {
         DateTimeOffset now = time.GetUtcNow();
-        DateTimeOffset next = store.NextOutboxAttempt(sinks.All.Select(s => s.Name)) ?? DateTimeOffset.MaxValue;
+        DateTimeOffset next = store.NextOutboxAttempt([sink.Name]) ?? DateTimeOffset.MaxValue;
         if (next != DateTimeOffset.MaxValue && next > now + _options.MaxBackoff + _options.MaxBackoff)
         {
             next = now; // scheduled before the wall clock jumped back: due now (LoadSinkBacklog agrees)
         }
 
-        if (sinks.Alertmanager is { } alertmanager && _nextResend > now + alertmanager.ResendInterval)
+        if (sink is AlertmanagerSink alertmanager)
         {
-            _nextResend = now; // likewise
-        }
+            if (_nextResend > now + alertmanager.ResendInterval)
+            {
+                _nextResend = now; // likewise
+            }
 
-        if (sinks.Alertmanager is not null && _nextResend < next)
-        {
-            next = _nextResend;
+            if (_nextResend < next)
+            {
+                next = _nextResend;
+            }
         }
 
         TimeSpan wait = next == DateTimeOffset.MaxValue ? TimeSpan.FromMinutes(1) : next - now;

@@ -19,7 +19,9 @@ internal interface IDeliverySink
 
     bool Wants(DeliveryEvent delivery);
 
-    Task DeliverAsync(HttpClient http, OutboxItem item, DeliveryEvent delivery, DateTimeOffset now, CancellationToken cancellationToken);
+    /// <param name="alertsDropped">Alert deliveries to this sink dropped so far because its backlog was full (told to webhooks).</param>
+    Task DeliverAsync(HttpClient http, OutboxItem item, DeliveryEvent delivery, DateTimeOffset now, long alertsDropped,
+        CancellationToken cancellationToken);
 }
 
 /// <summary>A delivery the receiver refused or could not take; the dispatcher retries it.</summary>
@@ -68,7 +70,8 @@ internal sealed class AlertmanagerSink(AlertmanagerOptions options) : IDeliveryS
 
     public bool Wants(DeliveryEvent delivery) => delivery.Alert is { } alert && alert.Alert.Severity >= options.MinSeverity;
 
-    public Task DeliverAsync(HttpClient http, OutboxItem item, DeliveryEvent delivery, DateTimeOffset now, CancellationToken cancellationToken) =>
+    public Task DeliverAsync(HttpClient http, OutboxItem item, DeliveryEvent delivery, DateTimeOffset now, long alertsDropped,
+        CancellationToken cancellationToken) =>
         PostAsync(http, [delivery.Alert!], now, cancellationToken);
 
     /// <summary>Re-sends the firing alerts with a fresh endsAt, as Prometheus does, so Alertmanager keeps them active.</summary>
@@ -143,6 +146,9 @@ internal sealed class WebhookSink(WebhookOptions options) : IDeliverySink
     public const string TimestampHeader = "X-Monitor-Timestamp";
     public const string EventHeader = "X-Monitor-Event";
 
+    /// <summary>Alert deliveries to this webhook dropped so far because its backlog was full: a rise tells the receiver it fell behind.</summary>
+    public const string DroppedHeader = "X-Monitor-Alerts-Dropped";
+
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
@@ -156,7 +162,8 @@ internal sealed class WebhookSink(WebhookOptions options) : IDeliverySink
         ? options.Alerts && delivery.Alert!.Alert.Severity >= options.MinSeverity
         : options.Rollbacks;
 
-    public async Task DeliverAsync(HttpClient http, OutboxItem item, DeliveryEvent delivery, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task DeliverAsync(HttpClient http, OutboxItem item, DeliveryEvent delivery, DateTimeOffset now, long alertsDropped,
+        CancellationToken cancellationToken)
     {
         string body = Body(delivery);
         string timestamp = now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
@@ -168,6 +175,7 @@ internal sealed class WebhookSink(WebhookOptions options) : IDeliverySink
         request.Headers.Add(EventHeader, delivery.Type);
         request.Headers.Add(TimestampHeader, timestamp);
         request.Headers.Add(SignatureHeader, Sign(_key, timestamp, body));
+        request.Headers.Add(DroppedHeader, alertsDropped.ToString(CultureInfo.InvariantCulture));
         request.Headers.UserAgent.Add(new ProductInfoHeaderValue("drift-monitor", "1"));
         using HttpResponseMessage response = await http.SendAsync(request, cancellationToken);
         if (!response.IsSuccessStatusCode)

@@ -62,6 +62,12 @@ public sealed class DeliveryOptions
 
     /// <summary>Time allowed for one delivery request.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Undelivered alert changes kept per sink; beyond this a slow or dead receiver's new alert deliveries are dropped and
+    /// counted (it is told the count), so its backlog stays bounded. Rollback signals are never dropped.
+    /// </summary>
+    public int MaxPendingAlertsPerSink { get; set; } = 10_000;
 }
 
 public sealed class AlertmanagerOptions
@@ -351,6 +357,7 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
 
         Positive("Monitor:Delivery:InitialBackoff", o.Delivery.InitialBackoff, errors);
         Positive("Monitor:Delivery:Timeout", o.Delivery.Timeout, errors);
+        Range("Monitor:Delivery:MaxPendingAlertsPerSink", o.Delivery.MaxPendingAlertsPerSink, 1, 10_000_000, errors);
         if (o.Delivery.MaxBackoff < o.Delivery.InitialBackoff)
         {
             errors.Add($"Monitor:Delivery:MaxBackoff ({o.Delivery.MaxBackoff}) is shorter than Monitor:Delivery:InitialBackoff ({o.Delivery.InitialBackoff})");

@@ -59,6 +59,9 @@ internal sealed class MonitorMetrics
             "sink", "outcome");
         OutboxPending = factory.CreateGauge("drift_monitor_outbox_pending",
             "Alert and rollback deliveries committed but not yet delivered, per sink.", "sink");
+        OutboxDropped = factory.CreateGauge("drift_monitor_outbox_dropped_alerts",
+            "Alert deliveries not queued for a sink because its backlog held Delivery:MaxPendingAlertsPerSink (total; rollback signals are never dropped).",
+            "sink");
         AuthRefusals = factory.CreateCounter("drift_monitor_auth_refusals_total",
             "Requests refused for their credential: missing, invalid (unknown key) or forbidden (lacks the role), by the role needed.",
             "reason", "role");
@@ -73,6 +76,7 @@ internal sealed class MonitorMetrics
     }
 
     public Counter AuthRefusals { get; }
+    public Gauge OutboxDropped { get; }
     public Gauge StoreWritable { get; }
     public Counter StoreWriteFailures { get; }
     public Counter LimitBreaches { get; }

@@ -93,6 +93,10 @@ internal sealed partial class SqliteStore
                 last_error TEXT,
                 UNIQUE (sink, idempotency_key));
             CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (next_attempt_at) WHERE delivered_at IS NULL;
+            CREATE INDEX IF NOT EXISTS outbox_backlog ON outbox (sink, id) WHERE delivered_at IS NULL;
+            CREATE TABLE IF NOT EXISTS outbox_dropped (
+                sink TEXT PRIMARY KEY,
+                alerts INTEGER NOT NULL);
             """);
         if (storedVersion == 1)
         {
@@ -378,6 +382,24 @@ internal sealed partial class SqliteStore
         return next;
     }
 
+    private static long PendingAlerts(SqliteConnection connection, string sink)
+    {
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM outbox WHERE sink = $k AND delivered_at IS NULL AND idempotency_key LIKE 'alert-%';";
+        command.Parameters.AddWithValue("$k", sink);
+        return (long)command.ExecuteScalar()!;
+    }
+
+    /// <summary>Alert deliveries dropped for a sink whose backlog was full, in total.</summary>
+    public long CountDroppedAlerts(string sink)
+    {
+        using SqliteConnection connection = Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT alerts FROM outbox_dropped WHERE sink = $k;";
+        command.Parameters.AddWithValue("$k", sink);
+        return command.ExecuteScalar() is long dropped ? dropped : 0;
+    }
+
     /// <summary>Pending entries per sink (for the backlog gauge).</summary>
     public Dictionary<string, long> CountPendingOutbox()
     {
@@ -544,12 +566,22 @@ internal sealed partial class SqliteStore
         return rows;
     }
 
-    private static int Enqueue(SqliteConnection connection, DeliveryEvent delivery, Func<DeliveryEvent, IEnumerable<string>> sinks, DateTimeOffset at)
+    private int Enqueue(SqliteConnection connection, DeliveryEvent delivery, Func<DeliveryEvent, IEnumerable<string>> sinks, DateTimeOffset at)
     {
         int count = 0;
         string payload = StoreJson.Write(delivery);
         foreach (string sink in sinks(delivery))
         {
+            if (delivery.Type == DeliveryEvent.AlertType && PendingAlerts(connection, sink) >= _maxPendingAlerts)
+            {
+                // A receiver this far behind loses alert changes, counted and told; the store and the gRPC watches keep them all.
+                using SqliteCommand drop = connection.CreateCommand();
+                drop.CommandText = "INSERT INTO outbox_dropped (sink, alerts) VALUES ($k, 1) ON CONFLICT (sink) DO UPDATE SET alerts = alerts + 1;";
+                drop.Parameters.AddWithValue("$k", sink);
+                drop.ExecuteNonQuery();
+                continue;
+            }
+
             using SqliteCommand command = connection.CreateCommand();
             command.CommandText = """
                 INSERT OR IGNORE INTO outbox (sink, idempotency_key, payload, created_at, next_attempt_at) VALUES ($k, $i, $p, $t, $t);

@@ -35,9 +35,11 @@ internal sealed partial class SqliteStore : IDisposable
 {
     private const int SchemaVersion = 2;
     private readonly string _connectionString;
+    private readonly int _maxPendingAlerts;
 
     public SqliteStore(IOptions<MonitorOptions> options)
     {
+        _maxPendingAlerts = options.Value.Delivery.MaxPendingAlertsPerSink;
         string path = Path.GetFullPath(options.Value.Database.Path);
         FilePath = path;
         _connectionString = new SqliteConnectionStringBuilder
