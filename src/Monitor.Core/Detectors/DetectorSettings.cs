@@ -80,4 +80,7 @@ public sealed record DetectorSettings
     public int ClusterEveryWindows { get; init; } = 10;
 
     public int MaxKeysPerRecord { get; init; } = 96;
+
+    /// <summary>How text-derived keys (D1) appear in findings and everything made from them; see <see cref="KeyPrivacy"/>.</summary>
+    public KeyPrivacy TextKeys { get; init; } = KeyPrivacy.None;
 }

@@ -292,7 +292,7 @@ public sealed class TriggerDetector
 
         DetectorKey key = occurrence.Kind == KeyKind.EmbeddingOutlier
             ? new DetectorKey(KeyKind.EmbeddingOutlier, "embedding", "beyond the 99.9th percentile")
-            : _extractor.Describe(occurrence);
+            : _settings.TextKeys.Protect(_extractor.Describe(occurrence));
         var candidate = new Candidate(key, _k, _strata, _time.GetUtcNow(), Records);
         for (int cell = 0; cell < _k * _strata; cell++)
         {

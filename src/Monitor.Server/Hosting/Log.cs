@@ -25,6 +25,12 @@ internal static partial class Log
     [LoggerMessage(63, LogLevel.Error, "Incident of {Model}/{Version} deferred until the database can be written ({Deferred} waiting): {Reason}")]
     public static partial void IncidentDeferred(ILogger logger, string model, string version, int deferred, string reason);
 
+    [LoggerMessage(64, LogLevel.Information, "Retention ({Period}): deleted {Deleted}; {Freed} bytes returned to the file system, the database is {Size} bytes")]
+    public static partial void RetentionApplied(ILogger logger, TimeSpan period, string deleted, long freed, long size);
+
+    [LoggerMessage(65, LogLevel.Error, "Retention failed; it runs again at the next interval")]
+    public static partial void RetentionFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(50, LogLevel.Warning, "Refused {Path}: {Reason} credential (caller {Caller}, from {Remote})")]
     public static partial void AccessRefused(ILogger logger, string path, string reason, string caller, string remote);
 

@@ -77,7 +77,7 @@ internal static class MonitorHost
         services.AddSingleton<SqliteStore>();
         services.AddSingleton<WindowWriter>();
         services.AddSingleton<StoreHealth>();
-        services.AddHostedService<StoreRecovery>();
+
         services.AddSingleton<MonitorMetrics>();
         services.AddSingleton<Credentials>();
         services.AddSingleton<AccessControl>();
@@ -90,7 +90,10 @@ internal static class MonitorHost
         services.AddSingleton<Alerting.Incidents>();
         services.AddSingleton<Delivery.DeliverySinks>();
         services.AddSingleton<Delivery.DeliveryWakeup>();
-        services.AddHostedService<MonitorLifetime>();
+        services.AddHostedService<MonitorLifetime>(); // first: it opens the store the services below use
+        services.AddHostedService<StoreRecovery>();
+        services.AddSingleton<RetentionService>();
+        services.AddHostedService(provider => provider.GetRequiredService<RetentionService>());
         services.AddHostedService<Delivery.OutboxDispatcher>();
 
         services.AddGrpc(grpc =>

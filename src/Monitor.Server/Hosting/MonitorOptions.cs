@@ -21,6 +21,31 @@ public sealed class MonitorOptions
     public AlertOptions Alerts { get; set; } = new();
     public DeliveryOptions Delivery { get; set; } = new();
     public Security.SecurityOptions Security { get; set; } = new();
+    public PrivacyOptions Privacy { get; set; } = new();
+    public RetentionOptions Retention { get; set; } = new();
+}
+
+/// <summary>What of mirrored text is kept in findings and alerts.</summary>
+public sealed class PrivacyOptions
+{
+    /// <summary>Plain, Hashed or Redacted: how keys taken from free text appear in findings, alerts and their deliveries.</summary>
+    public Core.Detectors.TokenDisplay Tokens { get; set; } = Core.Detectors.TokenDisplay.Plain;
+
+    /// <summary>The HMAC key of Hashed and Redacted (at least 16 characters; from a secret).</summary>
+    public string HashKey { get; set; } = "";
+
+    public Core.Detectors.KeyPrivacy ToKeyPrivacy() =>
+        Tokens == Core.Detectors.TokenDisplay.Plain ? Core.Detectors.KeyPrivacy.None : new Core.Detectors.KeyPrivacy(Tokens, HashKey);
+}
+
+/// <summary>How long history is kept, and how often the database is trimmed and compacted.</summary>
+public sealed class RetentionOptions
+{
+    /// <summary>Closed windows, findings, resolved alerts (with their change events), delivered outbox entries and digest mismatches older than this are deleted.</summary>
+    public TimeSpan Period { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How often retention runs (and frees the space it deleted).</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromHours(1);
 }
 
 /// <summary>How problems become alerts: hysteresis and cooldown.</summary>
@@ -141,8 +166,9 @@ public sealed class DetectorOptions
     public long HorizonRecords { get; set; } = 5_000_000;
     public int MaxKeysPerRecord { get; set; } = 96;
 
-    public Core.Detectors.DetectorSettings? ToSettings() => !Enabled ? null : new()
+    public Core.Detectors.DetectorSettings? ToSettings(Core.Detectors.KeyPrivacy? privacy = null) => !Enabled ? null : new()
     {
+        TextKeys = privacy ?? Core.Detectors.KeyPrivacy.None,
         MinSupport = MinSupport,
         MinZ = MinZ,
         MinRate = MinRate,
@@ -405,6 +431,13 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
             errors.Add($"Monitor:Limits:ClientRecordsPerSecond must be 0 (off) or positive, got {o.Limits.ClientRecordsPerSecond}");
         }
         Security.SecurityValidation.Validate(o, errors);
+        if (o.Privacy.Tokens != Core.Detectors.TokenDisplay.Plain && o.Privacy.HashKey.Length < 16)
+        {
+            errors.Add($"Monitor:Privacy:HashKey must be at least 16 characters when Monitor:Privacy:Tokens is {o.Privacy.Tokens} (it keys the HMAC)");
+        }
+
+        Positive("Monitor:Retention:Period", o.Retention.Period, errors);
+        Positive("Monitor:Retention:Interval", o.Retention.Interval, errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

@@ -62,6 +62,9 @@ internal sealed class MonitorMetrics
         OutboxDropped = factory.CreateGauge("drift_monitor_outbox_dropped_alerts",
             "Alert deliveries not queued for a sink because its backlog held Delivery:MaxPendingAlertsPerSink (total; rollback signals are never dropped).",
             "sink");
+        RetentionDeleted = factory.CreateCounter("drift_monitor_retention_deleted_total",
+            "Rows deleted by retention (Retention:Period), by table.", "what");
+        DatabaseBytes = factory.CreateGauge("drift_monitor_database_bytes", "Size of the database file after the last compaction.");
         AuthRefusals = factory.CreateCounter("drift_monitor_auth_refusals_total",
             "Requests refused for their credential: missing, invalid (unknown key) or forbidden (lacks the role), by the role needed.",
             "reason", "role");
@@ -76,6 +79,8 @@ internal sealed class MonitorMetrics
     }
 
     public Counter AuthRefusals { get; }
+    public Counter RetentionDeleted { get; }
+    public Gauge DatabaseBytes { get; }
     public Gauge OutboxDropped { get; }
     public Gauge StoreWritable { get; }
     public Counter StoreWriteFailures { get; }

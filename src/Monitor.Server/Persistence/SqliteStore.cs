@@ -100,6 +100,17 @@ internal sealed partial class SqliteStore : IDisposable
         }
 
         using SqliteConnection connection = Open();
+        if (Scalar<long>(connection, "PRAGMA auto_vacuum;") != 2)
+        {
+            // Incremental auto-vacuum lets retention return freed pages to the file system. A new file takes the setting
+            // at once; an existing one needs one VACUUM to adopt it.
+            Execute(connection, "PRAGMA auto_vacuum = INCREMENTAL;");
+            if (Scalar<long>(connection, "PRAGMA page_count;") > 0)
+            {
+                Execute(connection, "VACUUM;");
+            }
+        }
+
         Execute(connection, "PRAGMA journal_mode = WAL;");
         long version = Scalar<long>(connection, "PRAGMA user_version;");
         if (version > SchemaVersion)
@@ -198,6 +209,45 @@ internal sealed partial class SqliteStore : IDisposable
         Execute(connection, "CREATE TABLE IF NOT EXISTS health_probe (at TEXT NOT NULL, pad BLOB NOT NULL);");
         Execute(connection, "INSERT INTO health_probe (at, pad) VALUES (datetime('now'), randomblob(262144));");
         Execute(connection, "DELETE FROM health_probe;");
+    }
+
+    /// <summary>
+    /// Deletes history older than <paramref name="cutoff"/>: closed windows, findings, resolved alerts and their change
+    /// events, delivered outbox entries and digest mismatches, in one transaction; then returns the freed pages to the
+    /// file system. Models, versions, baselines, rollback signals, held rollbacks and the audit log are kept.
+    /// </summary>
+    public RetentionResult ApplyRetention(DateTimeOffset cutoff)
+    {
+        using SqliteConnection connection = Open();
+        var deleted = new Dictionary<string, long>(StringComparer.Ordinal);
+        using (SqliteTransaction transaction = connection.BeginTransaction())
+        {
+            string at = Format(cutoff)[..19];
+            foreach ((string what, string sql) in (ReadOnlySpan<(string, string)>)
+            [
+                ("windows", "DELETE FROM windows WHERE substr(closed_at, 1, 19) < $c;"),
+                ("findings", "DELETE FROM findings WHERE substr(updated_at, 1, 19) < $c;"),
+                ("alerts", "DELETE FROM alerts WHERE state = 'Resolved' AND substr(json_extract(alert_json, '$.ResolvedAt'), 1, 19) < $c;"),
+                ("alert_events", "DELETE FROM alert_events WHERE alert_id NOT IN (SELECT id FROM alerts);"),
+                ("outbox", "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND substr(delivered_at, 1, 19) < $c;"),
+                ("digest_mismatches", "DELETE FROM digest_mismatches WHERE substr(last_seen, 1, 19) < $c;"),
+            ])
+            {
+                using SqliteCommand command = connection.CreateCommand();
+                command.CommandText = sql;
+                command.Parameters.AddWithValue("$c", at);
+                deleted[what] = command.ExecuteNonQuery();
+            }
+
+            transaction.Commit();
+        }
+
+        long before = Scalar<long>(connection, "PRAGMA page_count;");
+        Execute(connection, "PRAGMA incremental_vacuum;");
+        Execute(connection, "PRAGMA wal_checkpoint(TRUNCATE);");
+        long after = Scalar<long>(connection, "PRAGMA page_count;");
+        long pageSize = Scalar<long>(connection, "PRAGMA page_size;");
+        return new RetentionResult(deleted, (before - after) * pageSize, after * pageSize);
     }
 
     /// <summary>Whether the database answers a query (for health checks).</summary>

@@ -81,7 +81,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             List<WindowResult> history = _store.LoadRecentWindows(stored.Model, stored.Version, _options.Windows.HistoryInMemory);
             ulong next = history.Count > 0 ? history[0].Index + 1 : 0;
             var monitor = new VersionMonitor(stored.Model, stored.Version, _time, _options.Windows.HistoryInMemory, next,
-                Enumerable.Reverse(history), _options.Detectors.ToSettings(), _store.LoadFindings(stored.Model, stored.Version));
+                Enumerable.Reverse(history), _options.Detectors.ToSettings(_options.Privacy.ToKeyPrivacy()), _store.LoadFindings(stored.Model, stored.Version));
             var version = new VersionEntry(stored.Model, stored.Version, stored.ArtifactSha256, stored.Source,
                 Enum.Parse<VersionState>(stored.State), stored.RegisteredAt, monitor, _options.Versions.ToSettings(), _options.Alerts.ToSettings());
             version.Alerts.Restore(_store.LoadLatestAlerts(stored.Model, stored.Version));
@@ -184,7 +184,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             }
 
             var monitor = new VersionMonitor(modelName, version, _time, _options.Windows.HistoryInMemory,
-                detectors: _options.Detectors.ToSettings());
+                detectors: _options.Detectors.ToSettings(_options.Privacy.ToKeyPrivacy()));
             var entry = new VersionEntry(modelName, version, digest, source, state, _time.GetUtcNow(), monitor, _options.Versions.ToSettings(),
                 _options.Alerts.ToSettings());
             _store.InsertVersion(new StoredVersion(modelName, version, digest, source, state.ToString(), entry.RegisteredAt, 0, 0, 0));
