@@ -27,6 +27,11 @@ namespace Monitor.LoadTests
                   SCENARIO is unary or stream. Without --target the sidecar is started (and set up) here, with the
                   trigger detectors off for the numeric schema unless --set Detectors:Enabled=true.
 
+              soak [--minutes M | --seconds S] [--rate RECORDS_PER_S] [--schema fraud|numeric] [--max-slope MIB_PER_MIN] [--report DIR]
+                  Starts the sidecar, feeds it at a steady open rate (default 10,000 records/s of the fraud schema, every
+                  detector on) for 10 minutes with report reads alongside, and reports the resident-memory slope after
+                  warm-up, errors and queue depths. Fails on an error, a dropped batch or a slope above --max-slope (2).
+
               Thresholds (on the measured ingest steps; a breach exits with code 3):
                 errors<=N   p99_ms<=X   p999_ms<=X   records_per_s>=X
             Every step stops sending at its time and waits at most 30 s more for answers; traffic goes only to loopback.
@@ -44,18 +49,29 @@ namespace Monitor.LoadTests
             {
                 var options = Arguments.Parse(args[1..]);
                 Thresholds.Check(options.All("threshold"), new Report("")); // refuses a malformed threshold before any load
-                Report report = args[0] switch
+                List<string> failures = [];
+                Report report;
+                switch (args[0])
                 {
-                    "suite" => await Suite.RunAsync(options, output, cancellationToken),
-                    "run" => await RunStagesAsync(options, output, cancellationToken),
-                    _ => throw new ArgumentException($"unknown command '{args[0]}'"),
-                };
+                    case "suite":
+                        report = await Suite.RunAsync(options, output, cancellationToken);
+                        break;
+                    case "run":
+                        report = await RunStagesAsync(options, output, cancellationToken);
+                        break;
+                    case "soak":
+                        (report, failures) = await Soak.RunAsync(options, output, cancellationToken);
+                        break;
+                    default:
+                        throw new ArgumentException($"unknown command '{args[0]}'");
+                }
+
                 string directory = options.Value("report", null) ?? Path.Combine("load-tests", "reports", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
                 await report.WriteAsync(directory, cancellationToken);
                 output.WriteLine();
                 output.WriteLine(report.Markdown());
                 output.WriteLine($"reports: {Path.GetFullPath(directory)}/report.md, report.json, report.html");
-                List<string> breaches = Thresholds.Check(options.All("threshold"), report);
+                List<string> breaches = [.. failures, .. Thresholds.Check(options.All("threshold"), report)];
                 foreach (string breach in breaches)
                 {
                     output.WriteLine($"THRESHOLD BREACHED: {breach}");

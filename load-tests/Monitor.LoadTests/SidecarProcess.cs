@@ -32,6 +32,9 @@ internal sealed class SidecarProcess : IAsyncDisposable
     public int HttpPort { get; }
     public string GrpcAddress => $"http://127.0.0.1:{GrpcPort}";
 
+    /// <summary>Time since start, on the clock of <see cref="Samples"/>.</summary>
+    public TimeSpan Elapsed => _clock.Elapsed;
+
     /// <summary>Resident memory samples (every 250 ms) since start.</summary>
     public IReadOnlyList<(TimeSpan At, long Bytes)> Samples
     {
