@@ -204,6 +204,49 @@ public sealed class FuzzTests
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, (await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest())).Status);
     }
 
+    [Fact]
+    public async Task Random_and_mutated_requests_to_the_http_endpoints_get_4xx_never_5xx()
+    {
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
+        await sidecar.SetUpFraudModelAsync(new FraudTraffic(seed: 3), 3000);
+        var random = new Random(Environment.TickCount);
+        string[] seeds =
+        [
+            """{"name":"podinfo","namespace":"test","phase":"Progressing","metadata":{"model":"fraud-scorer","version":"v1"}}""",
+            """{"metadata":{"model":"fraud-scorer"}}""",
+        ];
+        string[] junk = ["5", "true", "null", "[]", "{}", "\"x\"", "1e999", "\"\\ud800\"", "{\"a\":[[[[[]]]]]}"];
+        var statuses = new Dictionary<int, int>();
+        for (int i = 0; i < 2000; i++)
+        {
+            string body = seeds[random.Next(seeds.Length)];
+            body = random.Next(4) switch
+            {
+                0 => body.Replace("\"fraud-scorer\"", junk[random.Next(junk.Length)], StringComparison.Ordinal),
+                1 => body[..random.Next(body.Length)],
+                2 => Encoding.UTF8.GetString(RandomBytes(random, random.Next(200))),
+                _ => body.Replace("\"v1\"", junk[random.Next(junk.Length)], StringComparison.Ordinal),
+            };
+            string path = random.Next(3) switch
+            {
+                0 => "/api/v1/flagger/rollback",
+                1 => $"/api/v1/flagger/rollback/{Uri.EscapeDataString(Encoding.UTF8.GetString(RandomBytes(random, 8)))}",
+                _ => "/api/v1/flagger/rollback/fraud-scorer/v1",
+            };
+            using var content = new StringContent(body, Encoding.UTF8, "application/json");
+            using HttpResponseMessage response = await sidecar.Http.PostAsync(path, content, TestContext.Current.CancellationToken);
+            statuses[(int)response.StatusCode] = statuses.GetValueOrDefault((int)response.StatusCode) + 1;
+            Assert.True((int)response.StatusCode < 500, $"POST {path} with {body}: {(int)response.StatusCode}");
+
+            string verdict = $"/api/v1/verdict/{Uri.EscapeDataString(Encoding.UTF8.GetString(RandomBytes(random, random.Next(1, 12))))}";
+            using HttpResponseMessage read = await sidecar.Http.GetAsync(verdict, TestContext.Current.CancellationToken);
+            Assert.True((int)read.StatusCode < 500, $"GET {verdict}: {(int)read.StatusCode}");
+        }
+
+        TestContext.Current.SendDiagnosticMessage($"http fuzz: {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key} × {s.Value}"))}");
+    }
+
     private static readonly byte[] Preface = Encoding.ASCII.GetBytes("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
     private static byte[] Frame(byte type, byte flags, int stream, byte[] payload)

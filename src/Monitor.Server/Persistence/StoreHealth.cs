@@ -37,6 +37,9 @@ internal sealed class StoreHealth(MonitorMetrics metrics, TimeProvider time, ILo
         }
     }
 
+    /// <summary>Counts a write given up without trying, e.g. a window dropped because the writer's queue is full.</summary>
+    public void Dropped(string what) => metrics.StoreWriteFailures.WithLabels(what).Inc();
+
     public void Recovered()
     {
         lock (_gate)

@@ -12,6 +12,11 @@ namespace Monitor.Server.Persistence;
 internal sealed class WindowWriter : IAsyncDisposable
 {
     private const int MaxBatch = 256;
+
+    /// <summary>Windows waiting at most; beyond this (a store far slower than ingest) new windows are dropped from the history and counted.</summary>
+    public const int Capacity = 16_384;
+
+    private int _pending;
     private readonly SqliteStore _store;
     private readonly ILogger<WindowWriter> _logger;
     private readonly StoreHealth _health;
@@ -26,7 +31,14 @@ internal sealed class WindowWriter : IAsyncDisposable
         _loop = Task.Run(RunAsync);
     }
 
-    public void Enqueue(WindowWrite window) => _queue.Writer.TryWrite(new Item(window, null));
+    public void Enqueue(WindowWrite window)
+    {
+        if (Interlocked.Increment(ref _pending) > Capacity || !_queue.Writer.TryWrite(new Item(window, null)))
+        {
+            Interlocked.Decrement(ref _pending);
+            _health.Dropped("windows_queue_full");
+        }
+    }
 
     /// <summary>Completes once every window queued before it is stored (at once if the writer has stopped).</summary>
     public Task FlushAsync(CancellationToken cancellationToken)
@@ -58,6 +70,7 @@ internal sealed class WindowWriter : IAsyncDisposable
                 {
                     if (item.Window is { } window)
                     {
+                        Interlocked.Decrement(ref _pending);
                         batch.Add(window);
                     }
                     else

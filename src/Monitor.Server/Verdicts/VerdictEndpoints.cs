@@ -121,6 +121,29 @@ internal static class FlaggerEndpoints
             SqliteStore store) => Decide(request, model, version, registry, store)).WithMetadata(metadata);
     }
 
+    /// <summary>A string property, or null when absent; a property of another type is a bad request naming it.</summary>
+    private static string? Text(JsonElement element, string name, string prefix = "")
+    {
+        if (!element.TryGetProperty(name, out JsonElement value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            throw new FormatException($"{prefix}{name} must be a string, got {value.ValueKind.ToString().ToLowerInvariant()}");
+        }
+
+        try
+        {
+            return value.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            throw new FormatException($"{prefix}{name} is not valid Unicode text (it holds an unpaired surrogate)");
+        }
+    }
+
     private static async Task<IResult> Decide(HttpRequest request, string? model, string? version, ModelRegistry registry, SqliteStore store)
     {
         string? canary = null;
@@ -131,17 +154,21 @@ internal static class FlaggerEndpoints
                 using JsonDocument body = await JsonDocument.ParseAsync(request.Body, cancellationToken: request.HttpContext.RequestAborted);
                 if (body.RootElement.ValueKind == JsonValueKind.Object)
                 {
-                    canary = body.RootElement.TryGetProperty("name", out JsonElement name) ? name.GetString() : null;
+                    canary = Text(body.RootElement, "name");
                     if (body.RootElement.TryGetProperty("metadata", out JsonElement metadata) && metadata.ValueKind == JsonValueKind.Object)
                     {
-                        model ??= metadata.TryGetProperty("model", out JsonElement m) ? m.GetString() : null;
-                        version ??= metadata.TryGetProperty("version", out JsonElement v) ? v.GetString() : null;
+                        model ??= Text(metadata, "model", "metadata.");
+                        version ??= Text(metadata, "version", "metadata.");
                     }
                 }
             }
             catch (JsonException ex)
             {
                 return Results.BadRequest(new { error = $"the body is not JSON: {ex.Message}" });
+            }
+            catch (FormatException ex)
+            {
+                return Results.BadRequest(new { error = ex.Message });
             }
         }
 
