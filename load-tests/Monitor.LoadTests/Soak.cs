@@ -65,9 +65,14 @@ internal static class Soak
             $"largest outbox backlog {depth.MaxOutbox:N0}; queue drained at the end: {(drained ? "yes" : "no")}"));
 
         var breaches = new List<string>();
-        if (soak.Failed > 0)
+        foreach (StepStats step in report.Steps.Select(s => s.Stats).Where(s => s.Failed > 0))
         {
-            breaches.Add($"{soak.Failed} ingest calls failed ({string.Join(", ", soak.Outcomes.Where(o => o.Key != Grpc.Core.StatusCode.OK).Select(o => $"{o.Key} {o.Value}"))})");
+            breaches.Add($"{step.Failed} calls of step '{step.Step}' failed ({string.Join(", ", step.Outcomes.Where(o => o.Key != Grpc.Core.StatusCode.OK).Select(o => $"{o.Key} {o.Value}"))})");
+        }
+
+        if (depth.MetricsErrors > 0)
+        {
+            breaches.Add($"{depth.MetricsErrors} reads of /metrics failed during the soak");
         }
 
         if (depth.Dropped > 0)
@@ -103,18 +108,30 @@ internal static class Soak
         return variance == 0 ? 0 : covariance / variance;
     }
 
-    private sealed record QueueSamples(long MaxQueue, long Capacity, long Dropped, long MaxOutbox);
+    private sealed record QueueSamples(long MaxQueue, long Capacity, long Dropped, long MaxOutbox, int MetricsErrors);
 
     /// <summary>Reads the sidecar's queue gauges every second until cancelled.</summary>
     private static async Task<QueueSamples> SampleQueuesAsync(SidecarProcess sidecar, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{sidecar.HttpPort}") };
         long maxQueue = 0, capacity = 0, dropped = 0, maxOutbox = 0;
+        int errors = 0;
         while (true)
         {
             try
             {
-                string metrics = await http.GetStringAsync("/metrics", cancellationToken);
+                string metrics;
+                try
+                {
+                    metrics = await http.GetStringAsync("/metrics", cancellationToken);
+                }
+                catch (HttpRequestException)
+                {
+                    errors++;
+                    await Task.Delay(1000, cancellationToken);
+                    continue;
+                }
+
                 foreach (string line in metrics.Split('\n'))
                 {
                     if (line.StartsWith("drift_monitor_ingest_queue_depth{", StringComparison.Ordinal))
@@ -139,7 +156,7 @@ internal static class Soak
             }
             catch (OperationCanceledException)
             {
-                return new QueueSamples(maxQueue, capacity, dropped, maxOutbox);
+                return new QueueSamples(maxQueue, capacity, dropped, maxOutbox, errors);
             }
         }
 

@@ -38,11 +38,16 @@ public sealed class ClockJumpTests
         Assert.True(await Eventually.HoldsAsync(() => Closed(sidecar).Any(w => w.Records == 40 && !w.Complete), TimeSpan.FromSeconds(20),
             TestContext.Current.CancellationToken), "the window waited for the wall clock to catch up");
 
-        // A jump forward closes no window early: a new window with records waits its MaxAge, and ingest goes on.
-        clock.Jump(TimeSpan.FromHours(5));
+        // A jump forward closes no window early: a window with records, then five hours more on the wall clock; after two
+        // of the MaxAge checks (every 250 ms), still less than MaxAge of monotonic time has passed, so it is still open.
         await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 30));
         await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(TestContext.Current.CancellationToken);
+        clock.Jump(TimeSpan.FromHours(5));
+        await Task.Delay(600, TestContext.Current.CancellationToken);
+        await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(TestContext.Current.CancellationToken);
         Assert.DoesNotContain(Closed(sidecar), w => w.Records == 30);
+        Assert.True(await Eventually.HoldsAsync(() => Closed(sidecar).Any(w => w.Records == 30 && !w.Complete), TimeSpan.FromSeconds(20),
+            TestContext.Current.CancellationToken), "the window did not close after its MaxAge");
         await sidecar.MirrorWindowsAsync(traffic, "v1", 1);
         Assert.Contains(Closed(sidecar), w => w.Records == Sidecar.WindowRecords && w.Complete);
     }

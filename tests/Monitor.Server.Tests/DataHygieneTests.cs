@@ -70,6 +70,31 @@ public sealed class DataHygieneTests
     }
 
     [Fact]
+    public async Task After_retention_deleted_every_window_a_restarted_sidecar_numbers_new_windows_after_the_old_ones()
+    {
+        using var directory = new TempDirectory();
+        var clock = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-26T00:00:00Z", CultureInfo.InvariantCulture));
+        var traffic = new FraudTraffic(seed: 72);
+        string database = directory.File("monitor.db");
+        string[] settings = ["--Monitor:Retention:Period=1.00:00:00", "--Monitor:Retention:Interval=7.00:00:00", "--Monitor:Windows:MaxAge=00:00:00"];
+        await using (Sidecar first = await Sidecar.StartAsync(database, clock, settings))
+        {
+            await first.SetUpFraudModelAsync(traffic);
+            await first.MirrorWindowsAsync(traffic, "v1", 5);
+            clock.Advance(TimeSpan.FromDays(2));
+            Assert.Equal(5, first.App.Services.GetRequiredService<RetentionService>().RunOnce()!.Deleted["windows"]);
+        }
+
+        await using Sidecar restarted = await Sidecar.StartAsync(database, clock, settings);
+        await restarted.MirrorWindowsAsync(traffic, "v1", 1);
+        WindowReport window = Assert.Single((await restarted.Reports.GetDriftReportAsync(new DriftReportRequest
+        {
+            Model = Sidecar.Model, Version = "v1", ClosedWindows = 10,
+        })).Closed);
+        Assert.Equal(5ul, window.Index);
+    }
+
+    [Fact]
     public async Task With_hashed_tokens_no_finding_or_alert_carries_the_trigger_text()
     {
         using var directory = new TempDirectory();

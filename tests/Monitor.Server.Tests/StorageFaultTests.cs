@@ -38,6 +38,8 @@ public sealed class StorageFaultTests
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, (await health.CheckAsync(new HealthCheckRequest())).Status);
         HttpResponseMessage healthz = await sidecar.Http.GetAsync("/healthz", TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, healthz.StatusCode);
+        Assert.Matches(@"^Unhealthy: store: the database cannot be written since .*: database or disk is full \(SQLite error 13\)$",
+            await healthz.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
 
         // A request that must write is refused with the reason; ingest itself goes on.
         RpcException refused = await Assert.ThrowsAsync<RpcException>(async () => await sidecar.RegisterCandidateAsync("v3"));

@@ -33,6 +33,15 @@ internal sealed class Incidents(SqliteStore store, AlertHub alerts, RollbackSign
         }
     }
 
+    /// <summary>Deferred rollbacks of a model that count against its rollback rate limit (not yet in the store's count).</summary>
+    public int DeferredRateLimitedRollbacks(string model)
+    {
+        lock (_order)
+        {
+            return _deferred.Count(i => i.Model == model && i.Rollback is { RateLimited: true, HeldBecause: null });
+        }
+    }
+
     /// <summary>
     /// Commits an incident a person asked for; throws when the store refuses it (the caller is told), after the
     /// deferred incidents, which go first.
@@ -42,32 +51,43 @@ internal sealed class Incidents(SqliteStore store, AlertHub alerts, RollbackSign
         lock (_order)
         {
             CommitDeferredInOrder();
-            return Guarded(incident);
+            return Publish(Store(incident));
         }
     }
 
     /// <summary>
     /// Commits an incident the policy raised. If the store refuses it, the incident waits, in order, and is committed
-    /// and published when the store recovers: nobody hears of it before it is durable, and it is not lost.
+    /// and published when the store recovers: nobody hears of it before it is durable, and it is not lost while the process lives.
     /// </summary>
     public void CommitOrDefer(IncidentCommit incident)
     {
         lock (_order)
         {
+            if (_deferred.Count > 0)
+            {
+                _deferred.Enqueue(incident);
+                Log.IncidentDeferred(logger, incident.Model, incident.Version, _deferred.Count, "older incidents are still waiting");
+                TryCommitDeferred();
+                return;
+            }
+
+            IncidentResult result;
             try
             {
-                CommitDeferredInOrder();
-                Guarded(incident);
+                result = Store(incident);
             }
             catch (Exception ex) when (StoreHealth.IsStorageFault(ex))
             {
                 _deferred.Enqueue(incident);
                 Log.IncidentDeferred(logger, incident.Model, incident.Version, _deferred.Count, StoreHealth.Describe(ex));
+                return;
             }
+
+            Publish(result);
         }
     }
 
-    /// <summary>Commits the deferred incidents in order; throws at the first the store still refuses.</summary>
+    /// <summary>Commits the deferred incidents in order; throws a storage fault at the first the store still refuses.</summary>
     public void CommitDeferred()
     {
         lock (_order)
@@ -76,20 +96,49 @@ internal sealed class Incidents(SqliteStore store, AlertHub alerts, RollbackSign
         }
     }
 
+    private void TryCommitDeferred()
+    {
+        try
+        {
+            CommitDeferredInOrder();
+        }
+        catch (Exception ex) when (StoreHealth.IsStorageFault(ex))
+        {
+            // Still refused: the recovery probe retries.
+        }
+    }
+
+    /// <summary>
+    /// Each deferred incident is committed, taken off the queue, then published: a failure after its commit cannot
+    /// commit it twice. One that fails for a reason other than storage is dropped (logged), so it cannot block the rest.
+    /// </summary>
     private void CommitDeferredInOrder()
     {
         while (_deferred.TryPeek(out IncidentCommit? next))
         {
-            Guarded(next);
+            IncidentResult result;
+            try
+            {
+                result = Store(next);
+            }
+            catch (Exception ex) when (!StoreHealth.IsStorageFault(ex))
+            {
+                _deferred.Dequeue();
+                Log.IncidentDropped(logger, ex, next.Model, next.Version);
+                continue;
+            }
+
             _deferred.Dequeue();
+            Publish(result);
         }
     }
 
-    private IncidentResult Guarded(IncidentCommit incident)
+    /// <summary>The transaction alone; a storage fault marks the store faulted and is thrown.</summary>
+    private IncidentResult Store(IncidentCommit incident)
     {
         try
         {
-            return CommitInOrder(incident);
+            return store.Commit(incident, sinks.For);
         }
         catch (Exception ex) when (StoreHealth.IsStorageFault(ex))
         {
@@ -98,9 +147,9 @@ internal sealed class Incidents(SqliteStore store, AlertHub alerts, RollbackSign
         }
     }
 
-    private IncidentResult CommitInOrder(IncidentCommit incident)
+    /// <summary>Tells watchers, metrics, the log and the dispatcher of a committed incident; never fails for the store.</summary>
+    private IncidentResult Publish(IncidentResult result)
     {
-        IncidentResult result = store.Commit(incident, sinks.For);
         foreach (StoredAlert stored in result.Alerts)
         {
             Alert alert = stored.Alert;
@@ -128,7 +177,15 @@ internal sealed class Incidents(SqliteStore store, AlertHub alerts, RollbackSign
 
         if (result.Alerts.Count > 0)
         {
-            RefreshFiringGauges();
+            try
+            {
+                RefreshFiringGauges();
+            }
+            catch (Exception ex) when (StoreHealth.IsStorageFault(ex))
+            {
+                // The gauges catch up at the next alert change; the incident itself is committed.
+                health.Failed("gauges", ex);
+            }
         }
 
         return result;
@@ -141,6 +198,7 @@ internal sealed class Incidents(SqliteStore store, AlertHub alerts, RollbackSign
     {
         lock (_order)
         {
+            CommitDeferredInOrder(); // older deferred incidents keep their place in the sequence
             var decided = store.DecideHeldRollback(id, release, to, actor, reason, at, sinks.For);
             if (decided is { Issued: { } issued })
             {

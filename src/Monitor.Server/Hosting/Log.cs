@@ -25,6 +25,12 @@ internal static partial class Log
     [LoggerMessage(63, LogLevel.Error, "Incident of {Model}/{Version} deferred until the database can be written ({Deferred} waiting): {Reason}")]
     public static partial void IncidentDeferred(ILogger logger, string model, string version, int deferred, string reason);
 
+    [LoggerMessage(66, LogLevel.Critical, "A deferred incident of {Model}/{Version} could not be committed for a reason other than storage and was dropped")]
+    public static partial void IncidentDropped(ILogger logger, Exception exception, string model, string version);
+
+    [LoggerMessage(67, LogLevel.Warning, "The database could not adopt incremental auto-vacuum ({Reason}); retention deletes rows but the file does not shrink until a VACUUM succeeds")]
+    public static partial void VacuumDeferred(ILogger logger, string reason);
+
     [LoggerMessage(64, LogLevel.Information, "Retention ({Period}): deleted {Deleted}; {Freed} bytes returned to the file system, the database is {Size} bytes")]
     public static partial void RetentionApplied(ILogger logger, TimeSpan period, string deleted, long freed, long size);
 

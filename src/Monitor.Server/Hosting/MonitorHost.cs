@@ -57,7 +57,13 @@ internal static class MonitorHost
             metrics.WithMetadata(new RequiresRole(Roles.Read));
         }
 
-        app.MapHealthChecks("/healthz").WithMetadata(http);
+        app.MapHealthChecks("/healthz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions
+        {
+            // "Unhealthy: store: the database cannot be written since …: database or disk is full (SQLite error 13)".
+            ResponseWriter = (context, report) => context.Response.WriteAsync(report.Status == HealthStatus.Healthy
+                ? "Healthy"
+                : $"{report.Status}: {string.Join("; ", report.Entries.Where(e => e.Value.Status != HealthStatus.Healthy).Select(e => $"{e.Key}: {e.Value.Description}"))}"),
+        }).WithMetadata(http);
         object[] verdictMetadata = options.Security.OpenVerdicts ? [http] : [http, new RequiresRole(Roles.Read)];
         Verdicts.VerdictEndpoints.Map(app, verdictMetadata);
         Verdicts.FlaggerEndpoints.Map(app, verdictMetadata);
@@ -136,6 +142,11 @@ internal sealed class MonitorLifetime(SqliteStore store, ModelRegistry registry,
         }
 
         store.Initialize();
+        if (store.VacuumDeferred is { } reason)
+        {
+            Log.VacuumDeferred(logger, reason);
+        }
+
         registry.Load();
         string transport = TlsDescription.Of(security.Tls);
         string scheme = security.Tls.Enabled ? "https" : "http";

@@ -59,7 +59,8 @@ internal sealed class IngestGate
 
         ModelEntry model = _registry.Get(version.Model);
         long claimed = request.Batch?.Records ?? 0;
-        if (!_rates.TryTake(client, claimed, out TimeSpan retryAfter))
+        // Charged before validation, so invalid batches cost their sender too; an oversized one is refused below as invalid.
+        if (claimed <= _options.Ingest.MaxRecordsPerBatch && !_rates.TryTake(client, claimed, out TimeSpan retryAfter))
         {
             _metrics.LimitBreaches.WithLabels("client_rate").Inc();
             return Reject(ack, StatusCode.ResourceExhausted, _rates.Describe(client, claimed, retryAfter));

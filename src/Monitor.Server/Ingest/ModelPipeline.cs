@@ -464,7 +464,8 @@ internal sealed class ModelPipeline : IAsyncDisposable
         {
             held = "the policy holds rollbacks for a human's acknowledgement (Monitor:Versions:HoldRollbacks)";
         }
-        else if (!exempt && _store.CountRateLimitedRollbacksSince(version.Model, at - policy.RollbackRatePeriod) >= policy.MaxRollbacksPerPeriod)
+        else if (!exempt && _store.CountRateLimitedRollbacksSince(version.Model, at - policy.RollbackRatePeriod)
+            + _context.Incidents.DeferredRateLimitedRollbacks(version.Model) >= policy.MaxRollbacksPerPeriod)
         {
             held = $"model {version.Model} already had {policy.MaxRollbacksPerPeriod} automatic rollback(s) within {policy.RollbackRatePeriod} " +
                 "(Monitor:Versions:MaxRollbacksPerPeriod)";

@@ -53,6 +53,9 @@ internal sealed partial class SqliteStore : IDisposable
 
     public string FilePath { get; }
 
+    /// <summary>Why the one-time VACUUM that adopts incremental auto-vacuum did not run at start-up (null when it ran or was not needed).</summary>
+    public string? VacuumDeferred { get; private set; }
+
     /// <summary>Closes the pooled connections, so the files are released when the sidecar stops.</summary>
     public void Dispose()
     {
@@ -107,7 +110,15 @@ internal sealed partial class SqliteStore : IDisposable
             Execute(connection, "PRAGMA auto_vacuum = INCREMENTAL;");
             if (Scalar<long>(connection, "PRAGMA page_count;") > 0)
             {
-                Execute(connection, "VACUUM;");
+                try
+                {
+                    Execute(connection, "VACUUM;");
+                }
+                catch (SqliteException ex) when (StoreHealth.IsStorageFault(ex))
+                {
+                    // VACUUM needs about the file's size in free space: without it the sidecar still starts, and tries again next time.
+                    VacuumDeferred = StoreHealth.Describe(ex);
+                }
             }
         }
 

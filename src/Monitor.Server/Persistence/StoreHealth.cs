@@ -16,11 +16,16 @@ namespace Monitor.Server.Persistence;
 internal sealed class StoreHealth(MonitorMetrics metrics, TimeProvider time, ILogger<StoreHealth> logger)
 {
     private readonly Lock _gate = new();
+    private StoreFault? _fault;
+    private long _failures;
 
     /// <summary>The reason writes fail and since when; null while they succeed.</summary>
-    public (string Reason, DateTimeOffset Since)? Fault { get; private set; }
+    public StoreFault? Fault => Volatile.Read(ref _fault);
 
     public bool Faulted => Fault is not null;
+
+    /// <summary>Failed writes so far: a recovery counts from a value read before its probe.</summary>
+    public long Failures => Interlocked.Read(ref _failures);
 
     /// <summary>Records a failed write of <paramref name="what"/>.</summary>
     public void Failed(string what, Exception exception)
@@ -28,11 +33,12 @@ internal sealed class StoreHealth(MonitorMetrics metrics, TimeProvider time, ILo
         metrics.StoreWriteFailures.WithLabels(what).Inc();
         lock (_gate)
         {
-            if (Fault is null)
+            Interlocked.Increment(ref _failures);
+            if (_fault is null)
             {
-                Fault = (Describe(exception), time.GetUtcNow());
+                Volatile.Write(ref _fault, new StoreFault(Describe(exception), time.GetUtcNow()));
                 metrics.StoreWritable.Set(0);
-                Log.StoreFaulted(logger, what, Fault.Value.Reason);
+                Log.StoreFaulted(logger, what, _fault.Reason);
             }
         }
     }
@@ -40,16 +46,24 @@ internal sealed class StoreHealth(MonitorMetrics metrics, TimeProvider time, ILo
     /// <summary>Counts a write given up without trying, e.g. a window dropped because the writer's queue is full.</summary>
     public void Dropped(string what) => metrics.StoreWriteFailures.WithLabels(what).Inc();
 
-    public void Recovered()
+    /// <summary>Clears the fault, unless a write failed after <paramref name="failuresBefore"/> was read.</summary>
+    public bool Recovered(long failuresBefore)
     {
         lock (_gate)
         {
-            if (Fault is { } fault)
+            if (Interlocked.Read(ref _failures) != failuresBefore)
+            {
+                return false;
+            }
+
+            if (_fault is { } fault)
             {
                 Log.StoreRecovered(logger, time.GetUtcNow() - fault.Since);
-                Fault = null;
+                Volatile.Write(ref _fault, null);
                 metrics.StoreWritable.Set(1);
             }
+
+            return true;
         }
     }
 
@@ -78,6 +92,9 @@ internal sealed class StoreHealth(MonitorMetrics metrics, TimeProvider time, ILo
     }
 }
 
+/// <summary>Why the store refuses writes, and since when.</summary>
+internal sealed record StoreFault(string Reason, DateTimeOffset Since);
+
 /// <summary>While the store is faulted, probes it with a write; when one succeeds, commits the deferred incidents and clears the fault.</summary>
 internal sealed class StoreRecovery(SqliteStore store, StoreHealth health, Incidents incidents, IOptions<MonitorOptions> options,
     TimeProvider time, ILogger<StoreRecovery> logger) : BackgroundService
@@ -94,15 +111,21 @@ internal sealed class StoreRecovery(SqliteStore store, StoreHealth health, Incid
                     continue;
                 }
 
+                long failures = health.Failures;
                 try
                 {
                     store.ProbeWrite();
                     incidents.CommitDeferred();
-                    health.Recovered();
+                    health.Recovered(failures);
                 }
                 catch (Exception ex) when (StoreHealth.IsStorageFault(ex))
                 {
                     Log.StoreStillFaulted(logger, StoreHealth.Describe(ex));
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // Never stop the host: the next tick tries again.
+                    Log.StoreStillFaulted(logger, ex.Message);
                 }
             }
         }

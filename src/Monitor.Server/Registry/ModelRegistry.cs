@@ -79,7 +79,8 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             }
 
             List<WindowResult> history = _store.LoadRecentWindows(stored.Model, stored.Version, _options.Windows.HistoryInMemory);
-            ulong next = history.Count > 0 ? history[0].Index + 1 : 0;
+            // After the last stored window, or the count of windows closed if retention deleted them: an index is never reused.
+            ulong next = Math.Max(history.Count > 0 ? history[0].Index + 1 : 0, (ulong)Math.Max(0, stored.WindowsClosed));
             var monitor = new VersionMonitor(stored.Model, stored.Version, _time, _options.Windows.HistoryInMemory, next,
                 Enumerable.Reverse(history), _options.Detectors.ToSettings(_options.Privacy.ToKeyPrivacy()), _store.LoadFindings(stored.Model, stored.Version));
             var version = new VersionEntry(stored.Model, stored.Version, stored.ArtifactSha256, stored.Source,

@@ -32,9 +32,14 @@ internal static class TlsSetup
 
         X509Certificate2 certificate = LoadServerCertificate(tls);
         X509Certificate2? clientCa = tls.ClientCaPath.Length > 0 ? LoadClientCa(tls) : null;
+
+        // Intermediate certificates after the leaf in the PEM file are served with it.
+        var chain = new X509Certificate2Collection();
+        chain.ImportFromPemFile(tls.CertificatePath);
         listen.UseHttps(https =>
         {
             https.ServerCertificate = certificate;
+            https.ServerCertificateChain = chain.Count > 1 ? [.. chain.Skip(1)] : null;
             if (clientCa is null)
             {
                 return;
