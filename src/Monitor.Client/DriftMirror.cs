@@ -1,0 +1,350 @@
+using System.Diagnostics.Metrics;
+using System.Security.Cryptography;
+using System.Text;
+using System.Threading.Channels;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Monitor.Protos.V1;
+
+namespace Monitor.Client;
+
+/// <summary>Mirrors inferences to the drift monitor. <see cref="Record"/> never throws and never waits.</summary>
+public interface IDriftMirror
+{
+    /// <summary>
+    /// Queues one inference: its numeric features, output values, categorical values and text (schema order) and an
+    /// optional request id. False when it was dropped (queue full, wrong widths, mirror stopped), which is counted.
+    /// </summary>
+    bool Record(ReadOnlySpan<float> numeric, ReadOnlySpan<float> scores, ReadOnlySpan<string?> categorical = default,
+        ReadOnlySpan<string?> text = default, string? requestId = null);
+
+    DriftMirrorStats Stats { get; }
+}
+
+/// <summary>What the mirror did so far. Every record ends up sent, or in exactly one of the dropped counts.</summary>
+public sealed record DriftMirrorStats(long Queued, long Sent, long DroppedQueueFull, long DroppedInvalid, long DroppedSendFailed,
+    long RejectedBySidecar, int QueueDepth, long Batches, long FailedSends, string? ArtifactSha256, string? LastError);
+
+public static class DriftMirrorServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds <see cref="IDriftMirror"/> and its background sender to an ASP.NET Core or generic host. Bad options stop the
+    /// host at start, naming each; nothing the mirror does afterwards throws into the application.
+    /// </summary>
+    public static IServiceCollection AddDriftMirror(this IServiceCollection services, Action<DriftMirrorOptions> configure)
+    {
+        services.AddOptions<DriftMirrorOptions>().Configure(configure).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<DriftMirrorOptions>, DriftMirrorOptionsValidator>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<DriftMirror>();
+        services.AddSingleton<IDriftMirror>(provider => provider.GetRequiredService<DriftMirror>());
+        services.AddHostedService(provider => provider.GetRequiredService<DriftMirror>());
+        return services;
+    }
+}
+
+internal sealed class DriftMirrorOptionsValidator : IValidateOptions<DriftMirrorOptions>
+{
+    public ValidateOptionsResult Validate(string? name, DriftMirrorOptions options) =>
+        options.Validate() is { Count: > 0 } errors ? ValidateOptionsResult.Fail(errors.Select(e => $"DriftMirror: {e}")) : ValidateOptionsResult.Success;
+}
+
+/// <summary>
+/// A bounded queue of records and a sender that batches them by size and time, sends each batch once, backs off
+/// while the sidecar is down or overloaded, and counts every record it could not deliver. Metrics go to the meter
+/// "Monitor.Client".
+/// </summary>
+internal sealed class DriftMirror : BackgroundService, IDriftMirror
+{
+    public const string MeterName = "Monitor.Client";
+
+    private readonly DriftMirrorOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<DriftMirror> _logger;
+    private readonly Channel<PendingRecord> _queue;
+    private readonly Meter _meter = new(MeterName);
+    private readonly Counter<long> _records;
+    private long _queued, _sent, _droppedFull, _droppedInvalid, _droppedSend, _rejected, _batches, _failedSends;
+    private int _depth;
+    private ulong _sequence;
+    private string? _digest;
+    private string? _lastError;
+
+    public DriftMirror(IOptions<DriftMirrorOptions> options, TimeProvider time, ILogger<DriftMirror> logger)
+    {
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+        _queue = Channel.CreateBounded<PendingRecord>(new BoundedChannelOptions(_options.QueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait, // TryWrite fails at once when full: the caller never waits
+        });
+        _records = _meter.CreateCounter<long>("monitor_client_records", description: "Records by outcome: queued, sent, dropped (queue_full, invalid, send_failed), rejected by the sidecar.");
+        _meter.CreateObservableGauge("monitor_client_queue_depth", () => Volatile.Read(ref _depth), description: "Records waiting to be sent.");
+    }
+
+    public DriftMirrorStats Stats => new(Interlocked.Read(ref _queued), Interlocked.Read(ref _sent), Interlocked.Read(ref _droppedFull),
+        Interlocked.Read(ref _droppedInvalid), Interlocked.Read(ref _droppedSend), Interlocked.Read(ref _rejected), Volatile.Read(ref _depth),
+        Interlocked.Read(ref _batches), Interlocked.Read(ref _failedSends), Volatile.Read(ref _digest), Volatile.Read(ref _lastError));
+
+    public bool Record(ReadOnlySpan<float> numeric, ReadOnlySpan<float> scores, ReadOnlySpan<string?> categorical = default,
+        ReadOnlySpan<string?> text = default, string? requestId = null)
+    {
+        try
+        {
+            if (numeric.Length != _options.NumericFeatures || scores.Length != _options.OutputWidth
+                || categorical.Length != _options.CategoricalFeatures || text.Length != _options.TextFields)
+            {
+                Count(ref _droppedInvalid, "dropped_invalid");
+                return false;
+            }
+
+            var record = new PendingRecord(numeric.ToArray(), scores.ToArray(), categorical.ToArray(), text.ToArray(), requestId);
+            if (!_queue.Writer.TryWrite(record))
+            {
+                Count(ref _droppedFull, "dropped_queue_full");
+                return false;
+            }
+
+            Interlocked.Increment(ref _depth);
+            Count(ref _queued, "queued");
+            return true;
+        }
+#pragma warning disable CA1031 // The mirror must never throw into the serving code, whatever happens.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            Count(ref _droppedInvalid, "dropped_invalid");
+            return false;
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await RunAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+#pragma warning disable CA1031 // A sender that fails must not stop the application's host.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Volatile.Write(ref _lastError, ex.Message);
+            ClientLog.Stopped(_logger, ex);
+        }
+    }
+
+    public override void Dispose()
+    {
+        _meter.Dispose();
+        base.Dispose();
+    }
+
+    private async Task RunAsync(CancellationToken stoppingToken)
+    {
+        string digest = await DigestAsync(stoppingToken);
+        using var channel = GrpcChannel.ForAddress(_options.Address, new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler
+            {
+                ConnectTimeout = _options.SendTimeout,
+                EnableMultipleHttp2Connections = true,
+                PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            },
+        });
+        var client = new Mirror.MirrorClient(channel);
+        Metadata? headers = _options.ApiKey is { Length: > 0 } key ? new Metadata { { "authorization", "Bearer " + key } } : null;
+        var batch = new List<PendingRecord>(_options.MaxBatchRecords);
+        int failures = 0;
+        while (await _queue.Reader.WaitToReadAsync(stoppingToken))
+        {
+            await FillAsync(batch, stoppingToken);
+            bool ok = await SendAsync(client, headers, digest, batch, stoppingToken);
+            batch.Clear();
+            failures = ok ? 0 : failures + 1;
+            if (failures > 0)
+            {
+                await Task.Delay(Backoff(failures), _time, stoppingToken);
+            }
+        }
+    }
+
+    /// <summary>Takes records until the batch is full or its first record has waited FlushInterval.</summary>
+    private async Task FillAsync(List<PendingRecord> batch, CancellationToken stoppingToken)
+    {
+        long first = _time.GetTimestamp();
+        while (batch.Count < _options.MaxBatchRecords)
+        {
+            if (_queue.Reader.TryRead(out PendingRecord? record))
+            {
+                Interlocked.Decrement(ref _depth);
+                batch.Add(record);
+                continue;
+            }
+
+            TimeSpan left = _options.FlushInterval - _time.GetElapsedTime(first);
+            if (left <= TimeSpan.Zero)
+            {
+                return;
+            }
+
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            wait.CancelAfter(left);
+            try
+            {
+                if (!await _queue.Reader.WaitToReadAsync(wait.Token))
+                {
+                    return;
+                }
+            }
+            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task<bool> SendAsync(Mirror.MirrorClient client, Metadata? headers, string digest, List<PendingRecord> batch,
+        CancellationToken stoppingToken)
+    {
+        var message = new MirrorBatch
+        {
+            Model = _options.Model,
+            Version = _options.Version,
+            ArtifactSha256 = digest,
+            Sequence = ++_sequence,
+            Batch = Columns(batch),
+        };
+        Interlocked.Increment(ref _batches);
+        try
+        {
+            MirrorAck ack = await client.IngestAsync(message, headers, _time.GetUtcNow().UtcDateTime + _options.SendTimeout, stoppingToken);
+            Count(ref _sent, "sent", ack.Accepted);
+            return true;
+        }
+        catch (RpcException ex) when (!stoppingToken.IsCancellationRequested)
+        {
+            Interlocked.Increment(ref _failedSends);
+            Volatile.Write(ref _lastError, $"{ex.StatusCode}: {ex.Status.Detail}");
+            if (ex.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.Unknown or StatusCode.Cancelled)
+            {
+                Count(ref _droppedSend, "dropped_send_failed", batch.Count);
+            }
+            else
+            {
+                // The sidecar answered: overloaded (RESOURCE_EXHAUSTED), or it refuses these records (wrong schema, key, model).
+                Count(ref _rejected, "rejected", batch.Count);
+            }
+
+            ClientLog.SendFailed(_logger, batch.Count, ex.StatusCode, ex.Status.Detail);
+            return false;
+        }
+    }
+
+    private RecordBatch Columns(List<PendingRecord> batch)
+    {
+        var columns = new RecordBatch { Records = (uint)batch.Count };
+        foreach (PendingRecord record in batch)
+        {
+            columns.Numeric.AddRange(record.Numeric);
+            columns.Scores.AddRange(record.Scores);
+        }
+
+        for (int c = 0; c < _options.CategoricalFeatures; c++)
+        {
+            columns.Categorical.Add(Strings(batch, r => r.Categorical[c]));
+        }
+
+        for (int t = 0; t < _options.TextFields; t++)
+        {
+            columns.Text.Add(Strings(batch, r => r.Text[t]));
+        }
+
+        if (batch.Exists(r => r.RequestId is not null))
+        {
+            columns.RequestIds = Strings(batch, r => r.RequestId);
+        }
+
+        return columns;
+    }
+
+    private static StringColumn Strings(List<PendingRecord> batch, Func<PendingRecord, string?> value)
+    {
+        var column = new StringColumn();
+        var bytes = new List<byte>();
+        foreach (PendingRecord record in batch)
+        {
+            if (value(record) is { } text)
+            {
+                bytes.AddRange(Encoding.UTF8.GetBytes(text));
+            }
+
+            column.Ends.Add((uint)bytes.Count);
+        }
+
+        column.Utf8 = ByteString.CopyFrom([.. bytes]);
+        return column;
+    }
+
+    /// <summary>The SHA-256 of the artifact file, retried until it can be read (records queue meanwhile, and drop when full).</summary>
+    private async Task<string> DigestAsync(CancellationToken stoppingToken)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using FileStream file = File.OpenRead(_options.ArtifactPath);
+                string digest = Convert.ToHexStringLower(await SHA256.HashDataAsync(file, stoppingToken));
+                Volatile.Write(ref _digest, digest);
+                ClientLog.Mirroring(_logger, _options.Model, _options.Version, _options.ArtifactPath, digest, _options.Address);
+                return digest;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Volatile.Write(ref _lastError, $"cannot read the artifact {_options.ArtifactPath}: {ex.Message}");
+                ClientLog.ArtifactUnreadable(_logger, _options.ArtifactPath, ex.Message);
+                await Task.Delay(Backoff(attempt), _time, stoppingToken);
+            }
+        }
+    }
+
+    /// <summary>InitialBackoff × 2^(failures−1), at most MaxBackoff, times a jitter factor in [0.5, 1.5).</summary>
+    private TimeSpan Backoff(int failures)
+    {
+        double exponential = _options.InitialBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(failures - 1, 30));
+        return TimeSpan.FromMilliseconds(Math.Min(exponential, _options.MaxBackoff.TotalMilliseconds) * (0.5 + Random.Shared.NextDouble()));
+    }
+
+    private void Count(ref long counter, string outcome, long records = 1)
+    {
+        Interlocked.Add(ref counter, records);
+        _records.Add(records, new KeyValuePair<string, object?>("outcome", outcome));
+    }
+
+    private sealed record PendingRecord(float[] Numeric, float[] Scores, string?[] Categorical, string?[] Text, string? RequestId);
+}
+
+internal static partial class ClientLog
+{
+    [LoggerMessage(1, LogLevel.Information, "Mirroring {Model} {Version} (artifact {Path}, SHA-256 {Digest}) to {Address}")]
+    public static partial void Mirroring(ILogger logger, string model, string version, string path, string digest, Uri address);
+
+    [LoggerMessage(2, LogLevel.Error, "Cannot read the model artifact {Path} to compute its SHA-256 ({Error}); records are not sent until it can be read")]
+    public static partial void ArtifactUnreadable(ILogger logger, string path, string error);
+
+    [LoggerMessage(3, LogLevel.Debug, "Mirroring {Records} records failed: {Status} {Detail}")]
+    public static partial void SendFailed(ILogger logger, int records, StatusCode status, string detail);
+
+    [LoggerMessage(4, LogLevel.Error, "The drift mirror stopped; records are no longer sent")]
+    public static partial void Stopped(ILogger logger, Exception exception);
+}
