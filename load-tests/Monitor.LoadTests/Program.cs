@@ -32,6 +32,10 @@ namespace Monitor.LoadTests
                   detector on) for 10 minutes with report reads alongside, and reports the resident-memory slope after
                   warm-up, errors and queue depths. Fails on an error, a dropped batch or a slope above --max-slope (2).
 
+              app-latency [--seconds 15] [--rate 400] [--report DIR]
+                  The example serving app's own POST /score latency (p50/p99/p99.9, timed from the schedule) without the
+                  client SDK, and mirroring to a sidecar that is up, down, or overloaded; the p99 rise against no mirror.
+
               Thresholds (on the measured ingest steps; a breach exits with code 3):
                 errors<=N   p99_ms<=X   p999_ms<=X   records_per_s>=X
             Every step stops sending at its time and waits at most 30 s more for answers; traffic goes only to loopback.
@@ -61,6 +65,9 @@ namespace Monitor.LoadTests
                         break;
                     case "soak":
                         (report, failures) = await Soak.RunAsync(options, output, cancellationToken);
+                        break;
+                    case "app-latency":
+                        (report, failures) = await AppLatency.RunAsync(options, output, cancellationToken);
                         break;
                     default:
                         throw new ArgumentException($"unknown command '{args[0]}'");

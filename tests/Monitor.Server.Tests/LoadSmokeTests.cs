@@ -90,4 +90,25 @@ public sealed class LoadSmokeTests
         Assert.Contains(notes, n => n.Contains("MiB/min (least squares over", StringComparison.Ordinal));
         Assert.Contains(notes, n => n.Contains("batches dropped for a full queue: 0;", StringComparison.Ordinal) && n.Contains("drained at the end: yes", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task The_example_apps_latency_is_measured_without_the_mirror_and_with_the_sidecar_up_down_and_overloaded()
+    {
+        using var directory = new TempDirectory();
+        using var output = new StringWriter();
+        int exit = await LoadCli.RunAsync(["app-latency", "--seconds", "2", "--rate", "100", "--report", directory.Path], output,
+            TestContext.Current.CancellationToken);
+        Assert.True(exit == 0, output.ToString());
+
+        using JsonDocument report = JsonDocument.Parse(await File.ReadAllTextAsync(directory.File("report.json"), TestContext.Current.CancellationToken));
+        string[] notes = [.. report.RootElement.GetProperty("notes").EnumerateArray().Select(n => n.GetString()!)];
+        Assert.Equal(["no mirror", "sidecar up", "sidecar down", "sidecar overloaded"], notes.Select(n => n[..n.IndexOf(':', StringComparison.Ordinal)]));
+        Assert.All(notes, n => Assert.Contains("200 requests, 0 errors", n));
+
+        // Sent while the sidecar is up, counted as failed sends while it is down, refused while it is overloaded.
+        Assert.DoesNotContain("\"sent\":0,", notes[1]);
+        Assert.Matches("\"droppedSendFailed\":[1-9]", notes[2]);
+        Assert.Matches("\"rejectedBySidecar\":[1-9]", notes[3]);
+    }
 }
+
