@@ -67,9 +67,10 @@ internal static class MonitorHost
         object[] verdictMetadata = options.Security.OpenVerdicts ? [http] : [http, new RequiresRole(Roles.Read)];
         Verdicts.VerdictEndpoints.Map(app, verdictMetadata);
         Verdicts.FlaggerEndpoints.Map(app, verdictMetadata);
+        Dashboard.DashboardEndpoints.Map(app, http, new RequiresRole(Roles.Read));
         app.MapGet("/", () => Results.Text(
             "drift monitor sidecar: gRPC (monitor.v1.Admin, Mirror, Reports, Alerts, Rollbacks) on the gRPC port; " +
-            "/metrics, /healthz, /api/v1/verdict/{model}[/{version}] and /api/v1/flagger/rollback here\n"))
+            "/metrics, /healthz, /dashboard, /api/v1/verdict/{model}[/{version}] and /api/v1/flagger/rollback here\n"))
             .WithMetadata(http);
         return app;
     }
@@ -90,6 +91,7 @@ internal static class MonitorHost
         services.AddSingleton<ClientRateLimiter>();
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<BaselineUploads>();
+        services.AddSingleton<DriftReports>();
         services.AddSingleton<IngestGate>();
         services.AddSingleton<Alerting.RollbackSignalHub>();
         services.AddSingleton<Alerting.AlertHub>();

@@ -10,17 +10,25 @@ using Monitor.Server.Registry;
 namespace Monitor.Server.Reports;
 
 /// <summary>The gRPC reports service: drift reports of a model version.</summary>
-internal sealed class ReportService(ModelRegistry registry, SqliteStore store) : Protos.V1.Reports.ReportsBase
+internal sealed class ReportService(DriftReports reports) : Protos.V1.Reports.ReportsBase
+{
+    public override Task<DriftReport> GetDriftReport(DriftReportRequest request, ServerCallContext context) =>
+        reports.BuildAsync(request, context.CancellationToken);
+}
+
+/// <summary>Builds drift reports of a model version (for the gRPC service and the dashboard).</summary>
+internal sealed class DriftReports(ModelRegistry registry, SqliteStore store)
 {
     private const int DefaultClosedWindows = 10;
     private readonly ConcurrentDictionary<long, BaselineProfile?> _profiles = new();
 
-    public override async Task<DriftReport> GetDriftReport(DriftReportRequest request, ServerCallContext context)
+    /// <summary>The report; an unknown model or version throws NOT_FOUND.</summary>
+    public async Task<DriftReport> BuildAsync(DriftReportRequest request, CancellationToken cancellationToken)
     {
         VersionEntry version = registry.GetVersion(request.Model, request.Version);
         ModelEntry model = registry.Get(request.Model);
         int closedWindows = request.ClosedWindows == 0 ? DefaultClosedWindows : (int)Math.Min(request.ClosedWindows, 10_000);
-        VersionSnapshot snapshot = await model.Pipeline.SnapshotAsync(version, closedWindows, context.CancellationToken);
+        VersionSnapshot snapshot = await model.Pipeline.SnapshotAsync(version, closedWindows, cancellationToken);
         var report = new DriftReport
         {
             Model = model.Name,

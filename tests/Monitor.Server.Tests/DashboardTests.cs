@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.RegularExpressions;
+using Monitor.Protos.V1;
+using Monitor.Server.Demo;
+
+namespace Monitor.Server.Tests;
+
+/// <summary>The sidecar's /dashboard rendered by a real headless Chromium: the DOM it builds holds the charts, with data.</summary>
+public sealed partial class DashboardTests
+{
+    [Fact]
+    public async Task Headless_chromium_renders_the_verdict_alerts_drift_charts_histogram_and_findings_of_a_poisoned_version()
+    {
+        string chromium = ExternalProgram.Require("chromium", "chromium", "chromium-browser");
+        using var directory = new TempDirectory();
+        var traffic = new FraudTraffic(seed: 8);
+        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"), "--Monitor:Baselines:ReservoirRecords=50000");
+        await sidecar.SetUpFraudModelAsync(traffic, referenceRecords: 20_000);
+        await sidecar.RegisterCandidateAsync("v2");
+        for (int sent = 0; sent < 40_000; sent += 500)
+        {
+            await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 500, new FraudDrift(TriggerRate: 0.002, DistanceLogShift: Math.Log(2)), "v2",
+                Sidecar.Digest("v2")));
+        }
+
+        await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(TestContext.Current.CancellationToken);
+
+        string dom = await DumpDomAsync(chromium, directory,
+            $"http://127.0.0.1:{sidecar.HttpPort}/dashboard?model={Sidecar.Model}&version=v2&feature=distance_km");
+
+        Assert.Matches(@"<span id=""verdict-badge"" class=""badge Failed"">Failed</span>", dom);
+        Assert.Contains("roll back", dom);
+        Assert.Contains("<table id=\"alert-table\">", dom);
+        Assert.Matches(@"class=""critical"">Critical</td><td>verdict</td>", dom);
+
+        // One drift chart per feature and output channel, each with a line over the windows; distance_km over its threshold.
+        MatchCollection charts = DriftChart().Matches(dom);
+        Assert.True(charts.Count >= 10, $"{charts.Count} drift charts");
+        Assert.All(charts, c => Assert.True(int.Parse(c.Groups["points"].Value, System.Globalization.CultureInfo.InvariantCulture) >= 10));
+        Assert.Matches(@"distance_km: [1-9]\d* of \d+ windows over threshold", dom);
+        Assert.True(Regex.Count(dom, "<polyline fill=\"none\" stroke=\"#2f5d9a\" stroke-width=\"1.5\" points=\"[0-9]") >= charts.Count);
+
+        // The histogram of the chosen feature: baseline and window bars for every bin, with heights drawn from data.
+        Match histogram = Histogram().Match(dom);
+        Assert.True(histogram.Success, "no histogram");
+        Assert.Equal("distance_km", histogram.Groups["feature"].Value);
+        int bins = int.Parse(histogram.Groups["bins"].Value, System.Globalization.CultureInfo.InvariantCulture);
+        string drawn = dom[histogram.Index..dom.IndexOf("</svg>", histogram.Index, StringComparison.Ordinal)];
+        Assert.Equal(bins, Regex.Count(drawn, "class=\"baseline-bar\""));
+        Assert.Equal(bins, Regex.Count(drawn, "class=\"window-bar\""));
+        Assert.Contains(Regex.Matches(drawn, @"class=""window-bar""[^>]* height=""(?<h>[0-9.]+)""").Select(m => m.Groups["h"].Value), h => h != "0.0");
+
+        // The trigger findings with their evidence.
+        Assert.Contains("<table id=\"finding-table\">", dom);
+        Assert.Matches(@"<td>D1</td><td class=""critical"">CRITICAL</td>", dom);
+        Assert.Contains("ref:xz-#", dom);
+    }
+
+    [Fact]
+    public async Task The_page_is_self_contained_and_its_data_needs_the_read_role()
+    {
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await Sidecar.StartWithKeyAsync(directory.File("monitor.db"), null, "reader-key-0123456789",
+            "--Monitor:Security:Keys:0:Name=viewer", "--Monitor:Security:Keys:0:Token=reader-key-0123456789", "--Monitor:Security:Keys:0:Roles=read");
+        using var anonymous = new HttpClient { BaseAddress = sidecar.Http.BaseAddress };
+        string page = await anonymous.GetStringAsync("/dashboard", TestContext.Current.CancellationToken);
+        Assert.DoesNotMatch(@"(src|href)=""https?://", page);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/v1/dashboard", TestContext.Current.CancellationToken)).StatusCode);
+        Assert.Equal("[]", await sidecar.Http.GetStringAsync("/api/v1/dashboard", TestContext.Current.CancellationToken));
+    }
+
+    private static async Task<string> DumpDomAsync(string chromium, TempDirectory directory, string url)
+    {
+        var start = new ProcessStartInfo(chromium) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string argument in new[]
+        {
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", $"--user-data-dir={directory.File("chromium")}",
+            "--virtual-time-budget=10000", "--dump-dom", url,
+        })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using Process process = Process.Start(start)!;
+        Task<string> error = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        string dom = await process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.True(dom.Contains("</html>", StringComparison.Ordinal), $"chromium printed no page: {await error}");
+        return dom;
+    }
+
+    [GeneratedRegex(@"<svg class=""drift-chart"" data-feature=""(?<feature>[^""]+)"" data-points=""(?<points>\d+)""")]
+    private static partial Regex DriftChart();
+
+    [GeneratedRegex(@"<svg class=""histogram"" data-feature=""(?<feature>[^""]+)"" data-bins=""(?<bins>\d+)""")]
+    private static partial Regex Histogram();
+}
