@@ -18,7 +18,7 @@ public sealed class ClockJumpTests
         int port = Receiver.FreePort();
         var traffic = new FraudTraffic(seed: 51);
         await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"), clock,
-            "--Monitor:Windows:MaxAge=00:00:01", "--Monitor:Delivery:Webhooks:0:Name=ops", $"--Monitor:Delivery:Webhooks:0:Url=http://127.0.0.1:{port}/hook",
+            "--Monitor:Windows:MaxAge=00:00:02", "--Monitor:Delivery:Webhooks:0:Name=ops", $"--Monitor:Delivery:Webhooks:0:Url=http://127.0.0.1:{port}/hook",
             "--Monitor:Delivery:Webhooks:0:Secret=0123456789abcdef0123", "--Monitor:Delivery:InitialBackoff=00:00:00.200",
             "--Monitor:Delivery:MaxBackoff=00:00:01");
         await sidecar.SetUpFraudModelAsync(traffic);
@@ -39,11 +39,11 @@ public sealed class ClockJumpTests
             TestContext.Current.CancellationToken), "the window waited for the wall clock to catch up");
 
         // A jump forward closes no window early: a window with records, then five hours more on the wall clock; after two
-        // of the MaxAge checks (every 250 ms), still less than MaxAge of monotonic time has passed, so it is still open.
+        // of the MaxAge checks (every 500 ms), still less than MaxAge (2 s) of monotonic time has passed, so it is still open.
         await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 30));
         await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(TestContext.Current.CancellationToken);
         clock.Jump(TimeSpan.FromHours(5));
-        await Task.Delay(600, TestContext.Current.CancellationToken);
+        await Task.Delay(1100, TestContext.Current.CancellationToken);
         await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(TestContext.Current.CancellationToken);
         Assert.DoesNotContain(Closed(sidecar), w => w.Records == 30);
         Assert.True(await Eventually.HoldsAsync(() => Closed(sidecar).Any(w => w.Records == 30 && !w.Complete), TimeSpan.FromSeconds(20),
