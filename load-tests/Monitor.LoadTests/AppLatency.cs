@@ -74,6 +74,11 @@ internal static class AppLatency
             {
                 breaches.Add($"{name}: {errors} requests to the app failed");
             }
+
+            if (verdict == "OVER")
+            {
+                breaches.Add(string.Create(CultureInfo.InvariantCulture, $"{name}: p99 rose {p99 - baseline:F2} ms against no mirror, more than max(1 ms, 10%)"));
+            }
         }
 
         return (report, breaches);
@@ -119,7 +124,7 @@ internal static class AppLatency
                         Interlocked.Increment(ref errors);
                     }
                 }
-                catch (HttpRequestException)
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
                 {
                     Interlocked.Increment(ref errors);
                 }

@@ -39,6 +39,11 @@ public static class DriftMirrorServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddDriftMirror(this IServiceCollection services, Action<DriftMirrorOptions> configure)
     {
+        if (services.Any(d => d.ServiceType == typeof(DriftMirror)))
+        {
+            throw new InvalidOperationException("AddDriftMirror was called twice; one mirror per process (configure it once)");
+        }
+
         services.AddOptions<DriftMirrorOptions>().Configure(configure).ValidateOnStart();
         services.AddSingleton<IValidateOptions<DriftMirrorOptions>, DriftMirrorOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
@@ -100,20 +105,22 @@ internal sealed class DriftMirror : BackgroundService, IDriftMirror
         try
         {
             if (numeric.Length != _options.NumericFeatures || scores.Length != _options.OutputWidth
-                || categorical.Length != _options.CategoricalFeatures || text.Length != _options.TextFields)
+                || categorical.Length != _options.CategoricalFeatures || text.Length != _options.TextFields || TooLong(text))
             {
+                // Sent, a record the sidecar refuses would take its whole batch with it.
                 Count(ref _droppedInvalid, "dropped_invalid");
                 return false;
             }
 
             var record = new PendingRecord(numeric.ToArray(), scores.ToArray(), categorical.ToArray(), text.ToArray(), requestId);
+            Interlocked.Increment(ref _depth);
             if (!_queue.Writer.TryWrite(record))
             {
+                Interlocked.Decrement(ref _depth);
                 Count(ref _droppedFull, "dropped_queue_full");
                 return false;
             }
 
-            Interlocked.Increment(ref _depth);
             Count(ref _queued, "queued");
             return true;
         }
@@ -124,6 +131,19 @@ internal sealed class DriftMirror : BackgroundService, IDriftMirror
             Count(ref _droppedInvalid, "dropped_invalid");
             return false;
         }
+    }
+
+    private bool TooLong(ReadOnlySpan<string?> text)
+    {
+        foreach (string? value in text)
+        {
+            if (value is not null && Encoding.UTF8.GetByteCount(value) > _options.MaxTextBytes)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -142,6 +162,23 @@ internal sealed class DriftMirror : BackgroundService, IDriftMirror
             Volatile.Write(ref _lastError, ex.Message);
             ClientLog.Stopped(_logger, ex);
         }
+        finally
+        {
+            // Stopping: Record answers false from now on, and what is still queued gets one last send.
+            _queue.Writer.TryComplete();
+            try
+            {
+                await FinalFlushAsync();
+            }
+#pragma warning disable CA1031 // Shutting down: nothing may escape into the host.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Volatile.Write(ref _lastError, ex.Message);
+            }
+
+            _channel?.Dispose();
+        }
     }
 
     public override void Dispose()
@@ -153,7 +190,7 @@ internal sealed class DriftMirror : BackgroundService, IDriftMirror
     private async Task RunAsync(CancellationToken stoppingToken)
     {
         string digest = await DigestAsync(stoppingToken);
-        using var channel = GrpcChannel.ForAddress(_options.Address, new GrpcChannelOptions
+        GrpcChannel channel = _channel = GrpcChannel.ForAddress(_options.Address, new GrpcChannelOptions
         {
             HttpHandler = new SocketsHttpHandler
             {
@@ -164,19 +201,62 @@ internal sealed class DriftMirror : BackgroundService, IDriftMirror
         });
         var client = new Mirror.MirrorClient(channel);
         Metadata? headers = _options.ApiKey is { Length: > 0 } key ? new Metadata { { "authorization", "Bearer " + key } } : null;
+        _final = (client, headers, digest);
         var batch = new List<PendingRecord>(_options.MaxBatchRecords);
         int failures = 0;
-        while (await _queue.Reader.WaitToReadAsync(stoppingToken))
+        try
         {
-            await FillAsync(batch, stoppingToken);
-            bool ok = await SendAsync(client, headers, digest, batch, stoppingToken);
-            batch.Clear();
-            failures = ok ? 0 : failures + 1;
-            if (failures > 0)
+            while (await _queue.Reader.WaitToReadAsync(stoppingToken))
             {
-                await Task.Delay(Backoff(failures), _time, stoppingToken);
+                await FillAsync(batch, stoppingToken);
+                bool ok = await SendAsync(client, headers, digest, batch, stoppingToken);
+                batch.Clear();
+                failures = ok ? 0 : failures + 1;
+                if (failures > 0)
+                {
+                    await Task.Delay(Backoff(failures), _time, stoppingToken);
+                }
             }
         }
+        finally
+        {
+            // A batch taken but not sent when stopping goes back into the last send.
+            _unsent.AddRange(batch);
+        }
+    }
+
+    private (Mirror.MirrorClient Client, Metadata? Headers, string Digest)? _final;
+    private GrpcChannel? _channel;
+    private readonly List<PendingRecord> _unsent = [];
+
+    /// <summary>One best-effort send of everything left, within SendTimeout; what it cannot send is counted as failed.</summary>
+    private async Task FinalFlushAsync()
+    {
+        while (_queue.Reader.TryRead(out PendingRecord? record))
+        {
+            Interlocked.Decrement(ref _depth);
+            _unsent.Add(record);
+        }
+
+        if (_unsent.Count == 0)
+        {
+            return;
+        }
+
+        if (_final is not { } final)
+        {
+            Count(ref _droppedSend, "dropped_send_failed", _unsent.Count);
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(_options.SendTimeout, _time);
+        for (int start = 0; start < _unsent.Count; start += _options.MaxBatchRecords)
+        {
+            List<PendingRecord> batch = _unsent.GetRange(start, Math.Min(_options.MaxBatchRecords, _unsent.Count - start));
+            await SendAsync(final.Client, final.Headers, final.Digest, batch, timeout.Token);
+        }
+
+        _unsent.Clear();
     }
 
     /// <summary>Takes records until the batch is full or its first record has waited FlushInterval.</summary>
@@ -198,8 +278,8 @@ internal sealed class DriftMirror : BackgroundService, IDriftMirror
                 return;
             }
 
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-            wait.CancelAfter(left);
+            using var timer = new CancellationTokenSource(left, _time);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, timer.Token);
             try
             {
                 if (!await _queue.Reader.WaitToReadAsync(wait.Token))
@@ -232,7 +312,13 @@ internal sealed class DriftMirror : BackgroundService, IDriftMirror
             Count(ref _sent, "sent", ack.Accepted);
             return true;
         }
-        catch (RpcException ex) when (!stoppingToken.IsCancellationRequested)
+        catch (OperationCanceledException)
+        {
+            Interlocked.Increment(ref _failedSends);
+            Count(ref _droppedSend, "dropped_send_failed", batch.Count);
+            return false;
+        }
+        catch (RpcException ex)
         {
             Interlocked.Increment(ref _failedSends);
             Volatile.Write(ref _lastError, $"{ex.StatusCode}: {ex.Status.Detail}");

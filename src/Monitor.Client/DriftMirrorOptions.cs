@@ -28,6 +28,12 @@ public sealed class DriftMirrorOptions
 
     public int OutputWidth { get; set; }
 
+    /// <summary>
+    /// Longest text value sent, in UTF-8 bytes; a longer one drops its record (counted as invalid) rather than have the
+    /// sidecar refuse the whole batch. Keep it at most the sidecar's Monitor:Limits:MaxTextBytes.
+    /// </summary>
+    public int MaxTextBytes { get; set; } = 64 * 1024;
+
     /// <summary>Records waiting to be sent at most; beyond this new records are dropped and counted.</summary>
     public int QueueCapacity { get; set; } = 10_000;
 
@@ -68,7 +74,7 @@ public sealed class DriftMirrorOptions
             errors.Add("widths must not be negative, and OutputWidth must be at least 1");
         }
 
-        if (QueueCapacity < 1 || MaxBatchRecords < 1 || FlushInterval <= TimeSpan.Zero || SendTimeout <= TimeSpan.Zero
+        if (QueueCapacity < 1 || MaxBatchRecords < 1 || MaxTextBytes < 1 || FlushInterval <= TimeSpan.Zero || SendTimeout <= TimeSpan.Zero
             || InitialBackoff <= TimeSpan.Zero || MaxBackoff < InitialBackoff)
         {
             errors.Add("QueueCapacity, MaxBatchRecords, FlushInterval, SendTimeout and InitialBackoff must be positive, MaxBackoff at least InitialBackoff");

@@ -83,11 +83,23 @@ public sealed partial class DashboardTests
         }
 
         using Process process = Process.Start(start)!;
-        Task<string> error = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        string dom = await process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
+        timeout.CancelAfter(TimeSpan.FromSeconds(90));
+        string dom;
+        Task<string> error = process.StandardError.ReadToEndAsync(timeout.Token);
+        try
+        {
+            dom = await process.StandardOutput.ReadToEndAsync(timeout.Token);
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+
         Assert.True(dom.Contains("</html>", StringComparison.Ordinal), $"chromium printed no page: {await error}");
         return dom;
     }

@@ -36,7 +36,12 @@ public sealed class DriftMirrorTests
         Assert.Equal(0, sidecar.Registry.GetVersion(Sidecar.Model, "v1").RecordsDigestMismatch);
         Assert.Equal(Sidecar.DigestV1, mirror.Stats.ArtifactSha256);
         Assert.True(mirror.Stats.Batches >= 4, $"{mirror.Stats}"); // batches of at most 512
+
+        // Stopping sends what is still queued, and the mirror refuses records afterwards.
+        Assert.Equal(300, Mirror(mirror, traffic, 300));
         await app.StopAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(2300, mirror.Stats.Sent);
+        Assert.False(mirror.Record(new float[6], [0.5f, 0.5f], new string?[3], new string?[1]));
     }
 
     [Fact]
@@ -91,10 +96,15 @@ public sealed class DriftMirrorTests
             Assert.Contains("ResourceExhausted", mirror.Stats.LastError);
         }
 
+        // Released (its queue still holds one batch at most): sending resumes.
         long sentBefore = mirror.Stats.Sent;
-        Mirror(mirror, traffic, 1000);
-        Assert.True(await Eventually.HoldsAsync(() => mirror.Stats.Sent >= sentBefore + 1000, TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken),
-            $"{mirror.Stats}");
+        for (int round = 0; round < 60 && mirror.Stats.Sent < sentBefore + 1000; round++)
+        {
+            Mirror(mirror, traffic, 200);
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+        }
+
+        Assert.True(mirror.Stats.Sent >= sentBefore + 1000, $"{mirror.Stats}");
         // Once nothing is in flight, every queued record is sent, refused, failed or still queued.
         Assert.True(await Eventually.HoldsAsync(() => mirror.Stats is var s && s.Queued == s.Sent + s.RejectedBySidecar + s.DroppedSendFailed + s.QueueDepth,
             TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken), $"{mirror.Stats}");
