@@ -32,9 +32,10 @@ namespace Monitor.LoadTests
                   detector on) for 10 minutes with report reads alongside, and reports the resident-memory slope after
                   warm-up, errors and queue depths. Fails on an error, a dropped batch or a slope above --max-slope (2).
 
-              app-latency [--seconds 15] [--rate 400] [--report DIR]
+              app-latency [--seconds 15] [--rate 400] [--no-budget] [--report DIR]
                   The example serving app's own POST /score latency (p50/p99/p99.9, timed from the schedule) without the
                   client SDK, and mirroring to a sidecar that is up, down, or overloaded; the p99 rise against no mirror.
+                  A rise above max(1 ms, 10%) fails the run (exit 3) unless --no-budget (for smoke runs on a busy machine).
 
               Thresholds (on the measured ingest steps; a breach exits with code 3):
                 errors<=N   p99_ms<=X   p999_ms<=X   records_per_s>=X

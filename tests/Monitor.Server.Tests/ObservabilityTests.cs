@@ -111,14 +111,8 @@ public sealed partial class ObservabilityTests
     public async Task With_the_json_formatter_every_log_line_is_a_json_object_with_its_structured_fields()
     {
         using var directory = new TempDirectory();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string argument in (string[])[Path.Combine(AppContext.BaseDirectory, "Monitor.Server.dll"), "serve", "--Monitor:Grpc:Port=0",
-            "--Monitor:Http:Port=0", $"--Monitor:Database:Path={directory.File("monitor.db")}", "--Logging:Console:FormatterName=json"])
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using Process process = Process.Start(start)!;
+        using Process process = SidecarProcess.Launch("--Monitor:Grpc:Port=0", "--Monitor:Http:Port=0", $"--Monitor:Database:Path={directory.File("monitor.db")}",
+            "--Logging:Console:FormatterName=json");
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);

@@ -42,25 +42,24 @@ internal sealed class SidecarProcess : IAsyncDisposable
             1024 * long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    public static async Task<SidecarProcess> StartAsync(string database, params string[] settings)
+    /// <summary>Starts `dotnet Monitor.Server.dll serve` with these arguments, output redirected; nothing waits for it.</summary>
+    public static Process Launch(params string[] arguments)
     {
-        int grpcPort = Receiver.FreePort();
-        int httpPort = Receiver.FreePort();
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string argument in (string[])[
-            Path.Combine(AppContext.BaseDirectory, "Monitor.Server.dll"), "serve",
-            $"--Monitor:Grpc:Port={grpcPort}", $"--Monitor:Http:Port={httpPort}", $"--Monitor:Database:Path={database}",
-            "--Logging:LogLevel:Default=Warning", .. settings])
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string argument in (string[])[Path.Combine(AppContext.BaseDirectory, "Monitor.Server.dll"), "serve", .. arguments])
         {
             start.ArgumentList.Add(argument);
         }
 
-        Process process = Process.Start(start) ?? throw new InvalidOperationException("could not start the sidecar process");
+        return Process.Start(start) ?? throw new InvalidOperationException("could not start the sidecar process");
+    }
+
+    public static async Task<SidecarProcess> StartAsync(string database, params string[] settings)
+    {
+        int grpcPort = Receiver.FreePort();
+        int httpPort = Receiver.FreePort();
+        Process process = Launch([$"--Monitor:Grpc:Port={grpcPort}", $"--Monitor:Http:Port={httpPort}", $"--Monitor:Database:Path={database}",
+            "--Logging:LogLevel:Default=Warning", .. settings]);
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();

@@ -75,14 +75,7 @@ public sealed class StorageFaultTests
         }
 
         disk.Remount(readOnly: true);
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (string argument in (string[])[Path.Combine(AppContext.BaseDirectory, "Monitor.Server.dll"), "serve", "--Monitor:Grpc:Port=0",
-            "--Monitor:Http:Port=0", $"--Monitor:Database:Path={disk.File("monitor.db")}"])
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using Process process = Process.Start(start)!;
+        using Process process = SidecarProcess.Launch("--Monitor:Grpc:Port=0", "--Monitor:Http:Port=0", $"--Monitor:Database:Path={disk.File("monitor.db")}");
         Task<string> error = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
         Task<string> output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);

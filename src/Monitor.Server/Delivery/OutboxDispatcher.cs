@@ -40,6 +40,9 @@ internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, D
     private readonly DeliveryOptions _options = options.Value.Delivery;
     private DateTimeOffset _nextResend = DateTimeOffset.MinValue;
 
+    /// <summary>The latest a retry can be scheduled from now; a head due later was scheduled before the wall clock jumped back.</summary>
+    private TimeSpan RetryHorizon => _options.MaxBackoff + _options.MaxBackoff;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (sinks.All.Count == 0)
@@ -103,7 +106,7 @@ internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, D
     /// </summary>
     private async Task DeliverBacklogAsync(HttpClient http, IDeliverySink sink, CancellationToken cancellationToken)
     {
-        foreach (OutboxItem item in store.LoadSinkBacklog(sink.Name, time.GetUtcNow(), BatchSize, _options.MaxBackoff + _options.MaxBackoff))
+        foreach (OutboxItem item in store.LoadSinkBacklog(sink.Name, time.GetUtcNow(), BatchSize, RetryHorizon))
         {
             if (!await TryDeliverAsync(http, sink, item, cancellationToken))
             {
@@ -188,7 +191,7 @@ internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, D
     {
         DateTimeOffset now = time.GetUtcNow();
         DateTimeOffset next = store.NextOutboxAttempt([sink.Name]) ?? DateTimeOffset.MaxValue;
-        if (next != DateTimeOffset.MaxValue && next > now + _options.MaxBackoff + _options.MaxBackoff)
+        if (next != DateTimeOffset.MaxValue && next > now + RetryHorizon)
         {
             next = now; // scheduled before the wall clock jumped back: due now (LoadSinkBacklog agrees)
         }

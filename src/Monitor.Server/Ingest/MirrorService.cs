@@ -36,7 +36,7 @@ internal sealed class MirrorService(IngestGate gate) : Mirror.MirrorBase
     {
         HttpContext http = context.GetHttpContext();
         Security.Caller? caller = Security.AccessControl.CallerOf(http);
-        return caller is null || ReferenceEquals(caller, Security.Credentials.Development)
+        return caller is null || caller.IsDevelopment
             ? http.Connection.RemoteIpAddress?.ToString() ?? "unknown"
             : caller.Name;
     }

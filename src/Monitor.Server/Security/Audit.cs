@@ -17,6 +17,6 @@ internal static class Audit
         }
 
         Caller? caller = AccessControl.CallerOf(context.GetHttpContext());
-        return caller is null || ReferenceEquals(caller, Credentials.Development) ? actor : $"{actor} (key {caller.Name})";
+        return caller is null || caller.IsDevelopment ? actor : $"{actor} (key {caller.Name})";
     }
 }

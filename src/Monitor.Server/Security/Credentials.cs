@@ -9,6 +9,9 @@ namespace Monitor.Server.Security;
 internal sealed record Caller(string Name, Roles Roles)
 {
     public bool Has(Roles role) => (Roles & role) == role;
+
+    /// <summary>The caller of development mode, which has no credential of its own.</summary>
+    public bool IsDevelopment => ReferenceEquals(this, Credentials.Development);
 }
 
 /// <summary>

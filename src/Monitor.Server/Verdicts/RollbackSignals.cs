@@ -55,7 +55,6 @@ internal sealed class RollbackService(SqliteStore store, RollbackSignalHub hub, 
         return ToProto(decided.Held);
     }
 
-
     private static long Sequence(ulong value) => (long)Math.Min(value, long.MaxValue);
 
     private static RollbackSignal ToProto(StoredRollback signal)

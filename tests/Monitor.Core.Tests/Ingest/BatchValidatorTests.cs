@@ -116,6 +116,26 @@ public sealed class BatchValidatorTests
         Assert.Null(BatchValidator.Validate(Schema, With(Valid(), embeddings: []), 100));
     }
 
+    [Theory]
+    [InlineData("a b c", 3, true)]
+    [InlineData("a b c d", 3, false)]
+    [InlineData("abcdef", 1, true)]
+    [InlineData("  a  b  ", 2, true)]
+    [InlineData("a\tb\nc", 2, false)]
+    public void Tokens_per_record_are_whitespace_separated_runs_exactly_at_the_limit(string memo, int limit, bool accepted)
+    {
+        // Five records; the third carries the memo, the others one-byte tokens.
+        RecordBatch batch = Valid();
+        Utf8Column text = Utf8Column.FromStrings(["x", "y", memo, "z", "w"]);
+        BatchError? error = BatchValidator.Validate(Schema, With(batch, text: [text]), 100, new TextLimits(1000, limit));
+        Assert.Equal(accepted, error is null);
+        if (!accepted)
+        {
+            Assert.Equal("tokens_per_record", error!.Limit);
+            Assert.StartsWith("record 2 carries ", error.Message);
+        }
+    }
+
     private static RecordBatch With(RecordBatch batch, float[]? numeric = null, float[]? scores = null, Utf8Column[]? categorical = null,
         Utf8Column[]? text = null, float[]? embeddings = null) => new()
     {
