@@ -9,11 +9,54 @@ using Monitor.Server.Registry;
 
 namespace Monitor.Server.Reports;
 
-/// <summary>The gRPC reports service: drift reports of a model version.</summary>
-internal sealed class ReportService(DriftReports reports) : Protos.V1.Reports.ReportsBase
+/// <summary>The gRPC reports service: drift reports and verdicts of a model version.</summary>
+internal sealed class ReportService(DriftReports reports, ModelRegistry registry, SqliteStore store) : Protos.V1.Reports.ReportsBase
 {
     public override Task<DriftReport> GetDriftReport(DriftReportRequest request, ServerCallContext context) =>
         reports.BuildAsync(request, context.CancellationToken);
+
+    /// <summary>The document the verdict endpoint serves, as a message; an unknown model or version is NOT_FOUND.</summary>
+    public override Task<VersionVerdict> GetVerdict(GetVerdictRequest request, ServerCallContext context)
+    {
+        ModelEntry model = registry.Get(request.Model);
+        string? name = request.Version.Length > 0 ? request.Version : model.ServingVersion;
+        Verdicts.VerdictDocument document = name is null
+            ? Verdicts.VerdictEndpoints.NoTraffic(model)
+            : Verdicts.VerdictEndpoints.Document(registry.GetVersion(request.Model, name), store);
+        var verdict = new VersionVerdict
+        {
+            Model = document.Model,
+            Version = document.Version ?? "",
+            Verdict = document.Verdict,
+            State = document.State,
+            WindowsJudged = (uint)document.WindowsJudged,
+            ConsecutiveFailing = (uint)document.ConsecutiveFailing,
+            LatestWindowInconclusive = document.LatestWindowInconclusive,
+            Rollback = document.Rollback,
+            RollbackRecommended = document.RollbackRecommended,
+        };
+        if (document.WindowFalseAlarmRate is double rate)
+        {
+            verdict.WindowFalseAlarmRate = rate;
+        }
+
+        if (document.LatestSignal is { } signal)
+        {
+            verdict.LatestSignal = new RollbackSignal
+            {
+                Sequence = (ulong)signal.Sequence,
+                Model = document.Model,
+                FromVersion = signal.From,
+                ToVersion = signal.To ?? "",
+                Reason = signal.Reason,
+                IssuedAt = ProtoTranslation.ToProto(signal.At),
+                Acknowledged = signal.Acknowledged,
+                Actor = signal.Actor,
+            };
+        }
+
+        return Task.FromResult(verdict);
+    }
 }
 
 /// <summary>Builds drift reports of a model version (for the gRPC service and the dashboard).</summary>

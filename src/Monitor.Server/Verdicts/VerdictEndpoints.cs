@@ -36,7 +36,7 @@ internal static class VerdictEndpoints
     {
         app.MapGet("/api/v1/verdict/{model}", (string model, ModelRegistry registry, SqliteStore store) =>
             Find(registry, model, null, out VersionEntry? version, out IResult? missing)
-                ? Results.Ok(version is null ? NoTraffic(registry.Get(model), store) : Document(version, store))
+                ? Results.Ok(version is null ? NoTraffic(registry.Get(model)) : Document(version, store))
                 : missing).WithMetadata(metadata);
 
         app.MapGet("/api/v1/verdict/{model}/{version}", (string model, string version, ModelRegistry registry, SqliteStore store) =>
@@ -97,7 +97,8 @@ internal static class VerdictEndpoints
                 signal.AcknowledgedBy is not null));
     }
 
-    private static VerdictDocument NoTraffic(ModelEntry model, SqliteStore store) => new(
+    /// <summary>The verdict of a model no version of which has mirrored traffic yet.</summary>
+    public static VerdictDocument NoTraffic(ModelEntry model) => new(
         model.Name, null, nameof(Verdict.Inconclusive), "no traffic yet", 0, 0, false, "none", false,
         model.Baseline?.Profile.FalseAlarmRate, null);
 }

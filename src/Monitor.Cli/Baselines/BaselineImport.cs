@@ -1,0 +1,197 @@
+using Grpc.Core;
+using Monitor.Cli.Sidecar;
+using Monitor.Cli.Terminal;
+using Monitor.Protos.V1;
+
+namespace Monitor.Cli.Baselines;
+
+/// <summary>
+/// One import: check the file against the model's schema, upload it in batches (reading the next batch while the
+/// last is in flight), commit, and summarise. A failure or a cancellation aborts the upload, so the baseline in force
+/// stays as it was.
+/// </summary>
+internal sealed class BaselineImport(Terminal.Console console, SidecarConnection sidecar)
+{
+    public required FileInfo File { get; init; }
+
+    public required string Model { get; init; }
+
+    public string? Format { get; init; }
+
+    public char? Delimiter { get; init; }
+
+    public IReadOnlyDictionary<string, string> Map { get; init; } = new Dictionary<string, string>();
+
+    public string Description { get; init; } = "";
+
+    public uint WindowRecords { get; init; }
+
+    public double FalseAlarmRate { get; init; }
+
+    public int BatchRecords { get; init; } = 2000;
+
+    public bool DryRun { get; init; }
+
+    public bool Progress { get; init; } = true;
+
+    public bool Json { get; init; }
+
+    public TimeSpan CommitTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        Model model = await sidecar.Admin.GetModelAsync(new GetModelRequest { Name = Model }, sidecar.Unary(cancellationToken));
+        await using TableReader table = await TableReader.OpenAsync(File, Format, Delimiter, cancellationToken);
+        ImportPlan plan = ImportPlan.Create(model, table, Map);
+        console.Note($"Reading {File.Name} ({table.Format}, {Text.Bytes(File.Length)}) for model '{model.Name}': " +
+            $"{plan.Selection.Count} columns used{(plan.Ignored.Count > 0 ? $", {plan.Ignored.Count} ignored ({string.Join(", ", plan.Ignored)})" : "")}" +
+            $"{(model.Schema.EmbeddingWidth > 0 && !plan.HasEmbedding ? "; no embedding.0… columns, so the baseline has no embedding reference" : "")}.");
+        var progress = new ProgressBar(console, "rows", Progress);
+        if (DryRun)
+        {
+            long checkedRows = 0;
+            while (await table.ReadAsync(plan.Selection, BatchRecords, cancellationToken) is { } chunk)
+            {
+                plan.Build(chunk);
+                checkedRows += chunk.Rows;
+                progress.Report(table.Fraction, checkedRows);
+            }
+
+            progress.Complete(checkedRows);
+            console.Line($"{File.Name}: {Text.Count(checkedRows)} rows fit model '{model.Name}'; nothing was uploaded (--dry-run).");
+            return ExitCodes.Ok;
+        }
+
+        BaselineUpload upload = await sidecar.Admin.BeginBaselineAsync(new BeginBaselineRequest
+        {
+            Model = model.Name,
+            Description = Description.Length > 0 ? Description : $"imported from {File.Name}",
+            WindowRecords = WindowRecords,
+            FalseAlarmRate = FalseAlarmRate,
+        }, sidecar.Unary(cancellationToken));
+        long rows;
+        Baseline baseline;
+        try
+        {
+            rows = await UploadAsync(table, plan, upload.UploadId, progress, cancellationToken);
+            progress.Complete(rows);
+            if (rows == 0)
+            {
+                throw new CliException($"{File.Name} has a header but no rows");
+            }
+
+            console.Note($"Committing {Text.Count(rows)} records: profiling them and calibrating thresholds…");
+            baseline = await sidecar.Admin.CommitBaselineAsync(new CommitBaselineRequest { UploadId = upload.UploadId },
+                new CallOptions(sidecar.Unary(cancellationToken).Headers, DateTime.UtcNow + CommitTimeout, cancellationToken));
+        }
+        catch (Exception e) when (e is CliException or RpcException or OperationCanceledException or IOException)
+        {
+            progress.Finish();
+            await AbortAsync(upload.UploadId);
+            throw;
+        }
+
+        if (Json)
+        {
+            console.Line(Text.Json(baseline));
+            return ExitCodes.Ok;
+        }
+
+        WriteSummary(baseline, table, plan, rows, progress.Elapsed);
+        return ExitCodes.Ok;
+    }
+
+    private async Task<long> UploadAsync(TableReader table, ImportPlan plan, string uploadId, ProgressBar progress, CancellationToken cancellationToken)
+    {
+        long rows = 0;
+        Task? inFlight = null;
+        while (await table.ReadAsync(plan.Selection, BatchRecords, cancellationToken) is { } chunk)
+        {
+            RecordBatch batch = plan.Build(chunk);
+            if (inFlight is not null)
+            {
+                await inFlight;
+            }
+
+            inFlight = AppendAsync(uploadId, batch, chunk, cancellationToken);
+            rows += chunk.Rows;
+            progress.Report(table.Fraction, rows);
+        }
+
+        if (inFlight is not null)
+        {
+            await inFlight;
+        }
+
+        return rows;
+    }
+
+    private async Task AppendAsync(string uploadId, RecordBatch batch, TableChunk chunk, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await sidecar.Admin.AppendBaselineAsync(new AppendBaselineRequest { UploadId = uploadId, Batch = batch }, sidecar.Unary(cancellationToken));
+        }
+        catch (RpcException e) when (e.StatusCode is StatusCode.InvalidArgument or StatusCode.ResourceExhausted)
+        {
+            throw new CliException($"the sidecar refused rows {Text.Count(chunk.FirstRow)} to {Text.Count(chunk.FirstRow + chunk.Rows - 1)} " +
+                $"({chunk.Where(0)} to {chunk.Where(chunk.Rows - 1)}) of {File.Name}: {e.Status.Detail}");
+        }
+    }
+
+    /// <summary>Aborts the upload, with its own deadline since the import's token may be what was cancelled.</summary>
+    private async Task AbortAsync(string uploadId)
+    {
+        try
+        {
+            await sidecar.Admin.AbortBaselineAsync(new AbortBaselineRequest { UploadId = uploadId }, sidecar.Unary(CancellationToken.None));
+            console.Note($"Upload {uploadId} aborted: the baseline in force is unchanged.");
+        }
+        catch (RpcException e)
+        {
+            console.Note($"Upload {uploadId} could not be aborted ({e.Status.Detail}); the sidecar drops it when it expires. " +
+                "The baseline in force is unchanged.");
+        }
+    }
+
+    private void WriteSummary(Baseline baseline, TableReader table, ImportPlan plan, long rows, TimeSpan elapsed)
+    {
+        BaselineSummary s = baseline.Summary;
+        console.Line($"Baseline {s.Id} of model '{s.Model}' is committed{(s.InForce ? " and in force" : "")}.");
+        var facts = new TextTable("", "");
+        facts.Add("file", $"{File.FullName} ({table.Format}, {Text.Bytes(File.Length)})");
+        facts.Add("rows read", $"{Text.Count(rows)} in {elapsed.TotalSeconds:0.0} s ({Text.Count((long)(rows / Math.Max(elapsed.TotalSeconds, 1e-3)))} rows/s)");
+        facts.Add("records received", Text.Count(s.RecordsReceived));
+        facts.Add("profiled", $"{Text.Count(s.RecordsProfiled)} (bins, categories, moments)");
+        facts.Add("calibration", $"{Text.Count(s.RecordsCalibration)} (held out to calibrate thresholds)");
+        facts.Add("window", $"{Text.Count(s.WindowRecords)} records");
+        facts.Add("false-alarm rate", $"{Text.Percent(s.FalseAlarmRate)} of clean windows stated; {Text.Percent(s.CalibratedFalseAlarmRate)} " +
+            $"measured over {Text.Count(s.BootstrapWindows)} bootstrap windows");
+        facts.Add("columns used", $"{plan.Selection.Count}{(plan.HasRequestIds ? $" (with {ImportPlan.RequestIdName})" : "")}");
+        if (plan.Ignored.Count > 0)
+        {
+            facts.Add("columns ignored", string.Join(", ", plan.Ignored));
+        }
+
+        facts.WriteTo(console.Out, "  ", header: false);
+        console.Line();
+        var features = new TextTable("channel", "kind", "mean", "std", "missing", "thresholds").Right("mean", "std", "missing");
+        foreach (FeatureProfile f in baseline.Features)
+        {
+            features.Add(f.Name, Kind(f.Kind), Text.Number(f.Mean), Text.Number(f.Std), Text.Percent(f.MissingRate),
+                string.Join(", ", f.Thresholds.Select(t => $"{t.Statistic} {Text.Number(t.Threshold)}")));
+        }
+
+        features.WriteTo(console.Out, "  ");
+    }
+
+    public static string Kind(FeatureKind kind) => kind switch
+    {
+        FeatureKind.Numeric => "numeric",
+        FeatureKind.Categorical => "categorical",
+        FeatureKind.Text => "text (tokens)",
+        FeatureKind.OutputClass => "output class",
+        FeatureKind.OutputNumeric => "output",
+        _ => "-",
+    };
+}

@@ -1,0 +1,3 @@
+using Monitor.Cli;
+
+return await DriftCli.RunAsync(args, Console.Out, Console.Error, interactive: !Console.IsErrorRedirected);

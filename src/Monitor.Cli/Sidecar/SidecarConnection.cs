@@ -1,0 +1,182 @@
+using System.Net.Http;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Monitor.Protos.V1;
+
+namespace Monitor.Cli.Sidecar;
+
+/// <summary>A gRPC channel to the sidecar with the caller's credential on every call.</summary>
+internal sealed class SidecarConnection : IDisposable
+{
+    private readonly GrpcChannel _channel;
+    private readonly Metadata _headers;
+    private readonly TimeSpan _timeout;
+    private readonly X509Certificate2? _clientCertificate;
+
+    private SidecarConnection(Uri address, GrpcChannel channel, Metadata headers, TimeSpan timeout, X509Certificate2? clientCertificate)
+    {
+        Address = address;
+        _channel = channel;
+        _headers = headers;
+        _timeout = timeout;
+        _clientCertificate = clientCertificate;
+        Admin = new Admin.AdminClient(channel);
+        Reports = new Protos.V1.Reports.ReportsClient(channel);
+        Alerts = new Protos.V1.Alerts.AlertsClient(channel);
+    }
+
+    public Uri Address { get; }
+
+    public TimeSpan Timeout => _timeout;
+
+    public Admin.AdminClient Admin { get; }
+
+    public Protos.V1.Reports.ReportsClient Reports { get; }
+
+    public Protos.V1.Alerts.AlertsClient Alerts { get; }
+
+    public static SidecarConnection Open(string address, string? key, FileInfo? ca, FileInfo? certificate, FileInfo? certificateKey,
+        TimeSpan timeout)
+    {
+        Uri uri = ParseAddress(address);
+        bool tls = uri.Scheme == Uri.UriSchemeHttps;
+        if (!tls && (ca is not null || certificate is not null))
+        {
+            throw new CliException($"--ca and --certificate need an https:// sidecar address; --sidecar is {uri}", ExitCodes.Usage);
+        }
+
+        if ((certificate is null) != (certificateKey is null))
+        {
+            throw new CliException("--certificate and --certificate-key go together: give both, or neither", ExitCodes.Usage);
+        }
+
+        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, ConnectTimeout = timeout };
+        X509Certificate2? clientCertificate = null;
+        if (tls)
+        {
+            X509Certificate2? authority = ca is null ? null : LoadCertificate("--ca", () => X509CertificateLoader.LoadCertificateFromFile(ca.FullName));
+            if (authority is not null)
+            {
+                // The authority replaces the system's roots; the name on the certificate must still match the address.
+                handler.SslOptions.RemoteCertificateValidationCallback = (_, presented, _, errors) =>
+                    (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) == SslPolicyErrors.None
+                    && Trusts(authority, presented as X509Certificate2);
+            }
+
+            if (certificate is not null)
+            {
+                clientCertificate = LoadCertificate("--certificate",
+                    () => X509Certificate2.CreateFromPemFile(certificate.FullName, certificateKey!.FullName));
+                handler.SslOptions.ClientCertificates = [clientCertificate];
+            }
+        }
+
+        var headers = new Metadata();
+        if (key is not null)
+        {
+            headers.Add("authorization", $"Bearer {key}");
+        }
+
+        GrpcChannel channel = GrpcChannel.ForAddress(uri, new GrpcChannelOptions
+        {
+            HttpHandler = handler,
+            MaxReceiveMessageSize = 256 * 1024 * 1024,
+            MaxSendMessageSize = 64 * 1024 * 1024,
+        });
+        return new SidecarConnection(uri, channel, headers, timeout, clientCertificate);
+    }
+
+    /// <summary>Options of a call that gets one answer: the credential and the deadline.</summary>
+    public CallOptions Unary(CancellationToken cancellationToken) => new(_headers, DateTime.UtcNow + _timeout, cancellationToken);
+
+    /// <summary>Options of a call that streams until it is cancelled: the credential, no deadline.</summary>
+    public CallOptions Streaming(CancellationToken cancellationToken) => new(_headers, null, cancellationToken);
+
+    /// <summary>A message for a failed call that says what went wrong and what to do, and the exit code for it.</summary>
+    public CliException Explain(RpcException e)
+    {
+        string detail = e.Status.Detail;
+        string? cause = Innermost(e.Status.DebugException);
+        return e.StatusCode switch
+        {
+            StatusCode.Unavailable when e.Status.DebugException is not null => new CliException(
+                $"cannot reach the sidecar at {Address}: {cause}. Is it running? Point at it with --sidecar or ${ConnectionOptions.AddressVariable}.",
+                ExitCodes.Unreachable),
+            StatusCode.Unavailable => new CliException($"the sidecar at {Address} is unavailable: {detail}", ExitCodes.Unreachable),
+            StatusCode.DeadlineExceeded => new CliException(
+                $"the sidecar at {Address} did not answer within {_timeout.TotalSeconds:0.#} s (--timeout)", ExitCodes.Unreachable),
+            StatusCode.Unauthenticated => new CliException(
+                $"the sidecar at {Address} refused the credential: {detail}. Give an API key with --key-file, --key or ${ConnectionOptions.KeyVariable}."),
+            StatusCode.PermissionDenied => new CliException($"the sidecar at {Address} refused: {detail}"),
+            StatusCode.Internal or StatusCode.Unknown when cause is not null => new CliException(
+                $"the sidecar at {Address} did not answer as a gRPC server ({cause}). Is this its gRPC port (50051 by default), " +
+                "not its HTTP port?", ExitCodes.Unreachable),
+            StatusCode.Cancelled => new CliException("cancelled"),
+            _ => new CliException(detail.Length > 0 ? detail : $"the sidecar answered {e.StatusCode}"),
+        };
+    }
+
+    public void Dispose()
+    {
+        _channel.Dispose();
+        _clientCertificate?.Dispose();
+    }
+
+    private static Uri ParseAddress(string address)
+    {
+        string text = address.Contains("://", StringComparison.Ordinal) ? address : $"http://{address}";
+        if (!Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+            || uri.Host.Length == 0)
+        {
+            throw new CliException($"--sidecar: '{address}' is not a sidecar address such as {ConnectionOptions.DefaultAddress} " +
+                "or https://monitor.example:50051", ExitCodes.Usage);
+        }
+
+        return uri;
+    }
+
+    private static X509Certificate2 LoadCertificate(string option, Func<X509Certificate2> load)
+    {
+        try
+        {
+            return load();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        {
+            throw new CliException($"{option}: {e.Message}");
+        }
+    }
+
+    private static bool Trusts(X509Certificate2 authority, X509Certificate2? presented)
+    {
+        if (presented is null)
+        {
+            return false;
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(authority);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(presented);
+    }
+
+    private static string? Innermost(Exception? e)
+    {
+        if (e is null)
+        {
+            return null;
+        }
+
+        while (e.InnerException is not null && e is not SocketException)
+        {
+            e = e.InnerException;
+        }
+
+        return e.Message;
+    }
+}

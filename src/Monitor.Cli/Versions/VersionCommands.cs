@@ -1,0 +1,160 @@
+using System.CommandLine;
+using Monitor.Cli.Sidecar;
+using Monitor.Cli.Terminal;
+using Monitor.Protos.V1;
+
+namespace Monitor.Cli.Versions;
+
+/// <summary><c>drift versions list | promote | quarantine | rollback</c>: a model's versions and the decisions about them.</summary>
+internal static class VersionCommands
+{
+    public static Command Build(CommandContext context)
+    {
+        var command = new Command("versions", "List a model's versions with their verdicts; promote, quarantine or roll one back.");
+        command.Subcommands.Add(List(context));
+        command.Subcommands.Add(Promote(context));
+        command.Subcommands.Add(Quarantine(context));
+        command.Subcommands.Add(RollBack(context));
+        return command;
+    }
+
+    private static Command List(CommandContext context)
+    {
+        Option<string> model = Options.Model();
+        Option<bool> json = Options.Json("Print the versions as JSON.");
+        var command = new Command("list", "List a model's versions: state, verdict, traffic and artifact digest.") { model, json };
+        context.SetAction(command, async (parsed, sidecar, cancellationToken) =>
+        {
+            string name = parsed.GetValue(model)!;
+            ListVersionsResponse list = await sidecar.Admin.ListVersionsAsync(new ListVersionsRequest { Model = name }, sidecar.Unary(cancellationToken));
+            if (parsed.GetValue(json))
+            {
+                context.Terminal.Line(Text.Json(list));
+                return ExitCodes.Ok;
+            }
+
+            if (list.Versions.Count == 0)
+            {
+                context.Terminal.Line($"model '{name}' has no registered version");
+                return ExitCodes.Ok;
+            }
+
+            VersionVerdict serving = await sidecar.Reports.GetVerdictAsync(new GetVerdictRequest { Model = name }, sidecar.Unary(cancellationToken));
+            var table = new TextTable("version", "state", "verdict", "windows", "records", "digest mismatches", "artifact sha256", "registered", "source")
+                .Right("windows", "records", "digest mismatches");
+            foreach (ModelVersion v in list.Versions)
+            {
+                VersionVerdict verdict = await sidecar.Reports.GetVerdictAsync(new GetVerdictRequest { Model = name, Version = v.Version },
+                    sidecar.Unary(cancellationToken));
+                string marker = v.Version == serving.Version ? " (serving)" : "";
+                table.Add(v.Version + marker, State(v.State), verdict.Verdict, Text.Count(v.WindowsClosed), Text.Count(v.RecordsAccepted),
+                    Text.Count(v.RecordsDigestMismatch), Text.Short(v.ArtifactSha256, 16), Text.Time(v.RegisteredAt), v.Source);
+            }
+
+            table.WriteTo(context.Terminal.Out);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Promote(CommandContext context)
+    {
+        Option<string> model = Options.Model();
+        var version = new Argument<string>("version") { Description = "The version to mark known-good." };
+        var reason = new Option<string?>("--reason") { Description = "Why, for the audit log." };
+        Option<string?> actor = Options.Actor();
+        var command = new Command("promote", "Mark a version known-good: rollbacks go to the most recently promoted one.")
+        {
+            model, version, reason, actor,
+        };
+        context.SetAction(command, async (parsed, sidecar, cancellationToken) =>
+        {
+            ModelVersion promoted = await sidecar.Admin.PromoteVersionAsync(new PromoteVersionRequest
+            {
+                Model = parsed.GetValue(model),
+                Version = parsed.GetValue(version),
+                Actor = Options.ActorOrUser(parsed.GetValue(actor)),
+                Reason = parsed.GetValue(reason) ?? "",
+            }, sidecar.Unary(cancellationToken));
+            context.Terminal.Line($"{promoted.Model} {promoted.Version} is {State(promoted.State)}.");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Quarantine(CommandContext context)
+    {
+        Option<string> model = Options.Model();
+        var version = new Argument<string>("version") { Description = "The version to quarantine." };
+        Option<string> reason = Reason();
+        Option<string?> actor = Options.Actor();
+        var command = new Command("quarantine", "Quarantine a version by hand: its verdict becomes Failed; no rollback signal is issued.")
+        {
+            model, version, reason, actor,
+        };
+        context.SetAction(command, async (parsed, sidecar, cancellationToken) =>
+        {
+            ModelVersion quarantined = await sidecar.Admin.QuarantineVersionAsync(new QuarantineVersionRequest
+            {
+                Model = parsed.GetValue(model),
+                Version = parsed.GetValue(version),
+                Actor = Options.ActorOrUser(parsed.GetValue(actor)),
+                Reason = parsed.GetValue(reason),
+            }, sidecar.Unary(cancellationToken));
+            context.Terminal.Line($"{quarantined.Model} {quarantined.Version} is {State(quarantined.State)}.");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command RollBack(CommandContext context)
+    {
+        Option<string> model = Options.Model();
+        Argument<string?> version = Options.Version("The version to roll back (default: the one serving the model).");
+        var to = new Option<string?>("--to") { Description = "The version to roll back to (default: the most recently promoted known-good one)." };
+        Option<string> reason = Reason();
+        Option<string?> actor = Options.Actor();
+        var command = new Command("rollback", "Roll a version back by hand: quarantine it and issue a rollback signal naming the version to go back to.")
+        {
+            model, version, to, reason, actor,
+        };
+        context.SetAction(command, async (parsed, sidecar, cancellationToken) =>
+        {
+            string name = parsed.GetValue(model)!;
+            string from = parsed.GetValue(version) ?? await ServingAsync(sidecar, name, cancellationToken);
+            RollBackVersionResponse result = await sidecar.Admin.RollBackVersionAsync(new RollBackVersionRequest
+            {
+                Model = name,
+                Version = from,
+                ToVersion = parsed.GetValue(to) ?? "",
+                Actor = Options.ActorOrUser(parsed.GetValue(actor)),
+                Reason = parsed.GetValue(reason),
+            }, sidecar.Unary(cancellationToken));
+            context.Terminal.Line(result.SignalSequence == 0
+                ? $"{name} {from} is {State(result.Version.State)}; no rollback signal was issued."
+                : $"{name} {from} is {State(result.Version.State)}; rollback signal {result.SignalSequence} issued: " +
+                  $"{from} → {(result.ToVersion.Length > 0 ? result.ToVersion : "(no known-good version to go back to)")}.");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static async Task<string> ServingAsync(SidecarConnection sidecar, string model, CancellationToken cancellationToken)
+    {
+        VersionVerdict serving = await sidecar.Reports.GetVerdictAsync(new GetVerdictRequest { Model = model }, sidecar.Unary(cancellationToken));
+        return serving.Version.Length > 0
+            ? serving.Version
+            : throw new CliException($"no version of model '{model}' has mirrored traffic yet; name the version to roll back");
+    }
+
+    private static Option<string> Reason() => new("--reason") { Description = "Why, for the audit log and the signal.", Required = true };
+
+    public static string State(VersionState state) => state switch
+    {
+        VersionState.Candidate => "candidate",
+        VersionState.KnownGood => "known-good",
+        VersionState.Suspect => "suspect",
+        VersionState.Quarantined => "quarantined",
+        _ => "-",
+    };
+}

@@ -1,0 +1,538 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Monitor.Cli;
+using Monitor.Core.Ingest;
+using Monitor.Protos.V1;
+using Monitor.Server.Demo;
+using Monitor.Server.Ingest;
+using Parquet;
+using Parquet.Schema;
+using CoreBatch = Monitor.Core.Ingest.RecordBatch;
+
+namespace Monitor.Server.Tests;
+
+/// <summary>The <c>drift</c> command line against a real sidecar over a loopback port, as an operator runs it.</summary>
+public sealed class CliTests
+{
+    private const int ReferenceRecords = 4000;
+
+    /// <summary>Memos a CSV writer must quote: delimiters, quotes, line breaks of both kinds, and text beyond ASCII.</summary>
+    private static readonly string[] AwkwardMemos =
+    [
+        "rent, march", "he said \"refund\"", "two\nlines", "crlf\r\nline", "naïve café ✓", "", "  padded  ", "a,\"b\",\nc",
+    ];
+
+    [Fact]
+    public async Task A_baseline_imported_from_CSV_or_Parquet_equals_the_one_uploaded_record_by_record()
+    {
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
+        CoreBatch[] reference = ReferenceBatches(new FraudTraffic(seed: 31));
+        foreach (string model in new[] { "direct", "from-csv", "from-parquet" })
+        {
+            await sidecar.Admin.RegisterModelAsync(new RegisterModelRequest { Name = model, Schema = ProtoTranslation.ToProto(FraudTraffic.Schema) });
+        }
+
+        BaselineUpload upload = await sidecar.Admin.BeginBaselineAsync(new BeginBaselineRequest { Model = "direct" });
+        foreach (CoreBatch batch in reference)
+        {
+            await sidecar.Admin.AppendBaselineAsync(new AppendBaselineRequest { UploadId = upload.UploadId, Batch = ProtoTranslation.ToProto(batch) });
+        }
+
+        Baseline direct = await sidecar.Admin.CommitBaselineAsync(new CommitBaselineRequest { UploadId = upload.UploadId });
+
+        string csv = directory.File("reference.csv");
+        WriteCsv(csv, reference);
+        Run csvRun = await Drift.RunAsync(sidecar, "baseline", "import", csv, "--model", "from-csv", "--batch", "700");
+        Assert.Equal(ExitCodes.Ok, csvRun.Exit);
+        Assert.Contains("of model 'from-csv' is committed and in force", csvRun.Out);
+        Assert.Matches("columns ignored +id\n", csvRun.Out);
+        Assert.Contains("100%", csvRun.Error); // progress, one line per tenth when standard error is not a terminal
+        Assert.Contains($"{ReferenceRecords:N0} rows", csvRun.Error);
+
+        string parquet = directory.File("reference.parquet");
+        await WriteParquetAsync(parquet, reference);
+        Run parquetRun = await Drift.RunAsync(sidecar, interactive: true, "baseline", "import", parquet, "-m", "from-parquet", "--json");
+        Assert.Equal(ExitCodes.Ok, parquetRun.Exit);
+        Assert.Contains("\r[", parquetRun.Error); // the bar redrawn in place on a terminal
+        Assert.Contains("] 100%", parquetRun.Error);
+        using JsonDocument committed = JsonDocument.Parse(parquetRun.Out);
+        Assert.True(committed.RootElement.GetProperty("summary").GetProperty("inForce").GetBoolean());
+
+        foreach (string model in new[] { "from-csv", "from-parquet" })
+        {
+            Baseline imported = await sidecar.Admin.GetBaselineAsync(new GetBaselineRequest { Model = model });
+            Assert.Equal((ulong)ReferenceRecords, imported.Summary.RecordsReceived);
+            Assert.Equal(direct.Features.Count, imported.Features.Count);
+            for (int f = 0; f < direct.Features.Count; f++)
+            {
+                // Equal profiles (edges, probabilities, categories, moments, missing rates, thresholds) mean equal records:
+                // the reservoir and the calibration are seeded, so one changed value anywhere would show.
+                FeatureProfile expected = direct.Features[f].Clone();
+                Assert.Equal(expected, imported.Features[f]);
+            }
+
+            Assert.Equal(direct.Summary.CalibratedFalseAlarmRate, imported.Summary.CalibratedFalseAlarmRate);
+        }
+
+        // The awkward memos reached the sidecar whole: the memo's token-count profile is what the direct upload gave,
+        // and the missing amounts are counted as missing.
+        Assert.True(direct.Features.Single(f => f.Name == "amount").MissingRate > 0);
+
+        Run list = await Drift.RunAsync(sidecar, "baseline", "list", "-m", "from-csv");
+        Assert.Contains("imported from reference.csv", list.Out);
+    }
+
+    [Fact]
+    public async Task A_missing_or_misnamed_column_is_named_with_a_suggestion_and_nothing_is_uploaded()
+    {
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
+        var traffic = new FraudTraffic(seed: 32);
+        Baseline before = await sidecar.SetUpFraudModelAsync(traffic, 3000);
+        CoreBatch[] reference = ReferenceBatches(traffic, 3000);
+        string csv = directory.File("renamed.csv");
+        WriteCsv(csv, reference, rename: new Dictionary<string, string> { ["amount"] = "Amount", ["score.fraud"] = "p_fraud" });
+
+        Run refused = await Drift.RunAsync(sidecar, "baseline", "import", csv, "--model", Sidecar.Model);
+        Assert.Equal(ExitCodes.Failed, refused.Exit);
+        Assert.Contains("renamed.csv cannot feed model 'fraud-scorer'", refused.Error);
+        Assert.Contains("'amount' (numeric feature 'amount'); did you mean 'Amount'?", refused.Error);
+        Assert.Contains("'score.fraud' (the probability of class 'fraud')", refused.Error);
+        Assert.Contains("its columns are: id, ", refused.Error);
+        Assert.Contains("--map amount=<column>", refused.Error);
+        Assert.Empty(refused.Out);
+        ListBaselinesResponse baselines = await sidecar.Admin.ListBaselinesAsync(new ListBaselinesRequest { Model = Sidecar.Model });
+        Assert.Equal(before.Summary.Id, Assert.Single(baselines.Baselines).Id);
+
+        Run badMap = await Drift.RunAsync(sidecar, "baseline", "import", csv, "-m", Sidecar.Model, "--map", "amount=Amount", "--map", "colour=p_fraud");
+        Assert.Equal(ExitCodes.Failed, badMap.Exit);
+        Assert.Contains("--map colour=…: 'colour' is not a part of model 'fraud-scorer''s records", badMap.Error);
+
+        Run mapped = await Drift.RunAsync(sidecar, "baseline", "import", csv, "-m", Sidecar.Model, "--map", "amount=Amount", "--map", "score.fraud=p_fraud");
+        Assert.Equal(ExitCodes.Ok, mapped.Exit);
+        Model model = await sidecar.Admin.GetModelAsync(new GetModelRequest { Name = Sidecar.Model });
+        Assert.NotEqual(before.Summary.Id, model.BaselineId);
+    }
+
+    [Fact]
+    public async Task A_value_of_the_wrong_type_is_named_by_line_and_column_and_the_upload_is_aborted()
+    {
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
+        var traffic = new FraudTraffic(seed: 33);
+        Baseline before = await sidecar.SetUpFraudModelAsync(traffic, 3000);
+        CoreBatch[] reference = ReferenceBatches(traffic, 3000);
+
+        // Line 2,503 holds record 2,501 (after the header; no memo of this file spans lines), past the first batches,
+        // so an upload is under way when the bad value is met.
+        string csv = directory.File("typo.csv");
+        WriteCsv(csv, reference, awkward: false, corrupt: (2500, "amount", "12,5O"));
+        Run refused = await Drift.RunAsync(sidecar, "baseline", "import", csv, "-m", Sidecar.Model, "--batch", "1000");
+        Assert.Equal(ExitCodes.Failed, refused.Exit);
+        Assert.Contains("line 2502, column 'amount': '12,5O' is not a number (numeric feature 'amount' needs one", refused.Error);
+        string uploadId = System.Text.RegularExpressions.Regex.Match(refused.Error, "Upload (\\S+) aborted: the baseline in force is unchanged").Groups[1].Value;
+        Assert.NotEmpty(uploadId);
+        BaselineUpload aborted = await sidecar.Admin.GetBaselineUploadAsync(new GetBaselineUploadRequest { UploadId = uploadId });
+        Assert.Equal(BaselineUploadState.Aborted, aborted.State);
+        Assert.Equal(before.Summary.Id, (await sidecar.Admin.GetModelAsync(new GetModelRequest { Name = Sidecar.Model })).BaselineId);
+
+        // A probability out of range is caught before it is sent, with its place.
+        string scores = directory.File("scores.csv");
+        WriteCsv(scores, reference, awkward: false, corrupt: (10, "score.fraud", "1.5"));
+        Run outOfRange = await Drift.RunAsync(sidecar, "baseline", "import", scores, "-m", Sidecar.Model, "--dry-run");
+        Assert.Equal(ExitCodes.Failed, outOfRange.Exit);
+        Assert.Contains("line 12, column 'score.fraud': the probability of class 'fraud' '1.5' is not a probability in [0, 1]", outOfRange.Error);
+
+        // Parquet: a column of the wrong type is refused before any row is read.
+        string parquet = directory.File("typed.parquet");
+        await WriteParquetAsync(parquet, reference, memoAsNumbers: true);
+        Run mistyped = await Drift.RunAsync(sidecar, "baseline", "import", parquet, "-m", Sidecar.Model);
+        Assert.Equal(ExitCodes.Failed, mistyped.Exit);
+        Assert.Contains("column 'memo' holds Int32 values; text field 'memo' needs a string column", mistyped.Error);
+
+        // A row with a field too many, and a file that is not Parquet at all.
+        string ragged = directory.File("ragged.csv");
+        File.WriteAllText(ragged, File.ReadAllText(csv).Replace("\n", ",extra\n", StringComparison.Ordinal)[..200] + "\n");
+        Run raggedRun = await Drift.RunAsync(sidecar, "baseline", "import", ragged, "-m", Sidecar.Model, "--dry-run");
+        Assert.Contains("fields, but the header names", raggedRun.Error);
+        File.WriteAllText(directory.File("fake.parquet"), "not parquet");
+        Run fake = await Drift.RunAsync(sidecar, "baseline", "import", directory.File("fake.parquet"), "-m", Sidecar.Model);
+        Assert.Equal(ExitCodes.Failed, fake.Exit);
+        Assert.Contains("fake.parquet", fake.Error);
+        Assert.Equal(before.Summary.Id, (await sidecar.Admin.GetModelAsync(new GetModelRequest { Name = Sidecar.Model })).BaselineId);
+    }
+
+    [Fact]
+    public async Task An_unreachable_sidecar_a_wrong_port_and_a_bad_command_line_each_get_their_own_message_and_exit_code()
+    {
+        int port = Receiver.FreePort();
+        Run down = await Drift.RunAsync($"http://127.0.0.1:{port}", interactive: false, "versions", "list", "-m", "fraud-scorer");
+        Assert.Equal(ExitCodes.Unreachable, down.Exit);
+        Assert.Contains($"cannot reach the sidecar at http://127.0.0.1:{port}/: Connection refused", down.Error);
+        Assert.Contains("--sidecar", down.Error);
+
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
+        Run http = await Drift.RunAsync($"http://127.0.0.1:{sidecar.HttpPort}", interactive: false, "models", "list");
+        Assert.Equal(ExitCodes.Unreachable, http.Exit);
+        Assert.Contains("did not answer as a gRPC server", http.Error);
+
+        Run usage = await Drift.RunAsync(sidecar, "verdict", "--modle", "x");
+        Assert.Equal(ExitCodes.Usage, usage.Exit);
+        Assert.Contains("'--modle'", usage.Error);
+        Assert.Contains("Run 'drift verdict --help'", usage.Error);
+
+        Run badAddress = await Drift.RunAsync("ftp://somewhere", interactive: false, "models", "list");
+        Assert.Equal(ExitCodes.Usage, badAddress.Exit);
+        Assert.Contains("--sidecar: 'ftp://somewhere' is not a sidecar address", badAddress.Error);
+
+        Run unknown = await Drift.RunAsync(sidecar, "verdict", "-m", "nope");
+        Assert.Equal(ExitCodes.Failed, unknown.Exit);
+        Assert.Contains("model 'nope' is not registered", unknown.Error);
+    }
+
+    [Fact]
+    public async Task The_credential_is_sent_and_a_refusal_says_what_to_do()
+    {
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await Sidecar.StartWithKeyAsync(directory.File("monitor.db"), null, SecuredSidecarFixture.AdminKey,
+            "--Monitor:Security:Keys:0:Name=ops-admin", $"--Monitor:Security:Keys:0:Token={SecuredSidecarFixture.AdminKey}", "--Monitor:Security:Keys:0:Roles=admin",
+            "--Monitor:Security:Keys:1:Name=dashboard", $"--Monitor:Security:Keys:1:Token={SecuredSidecarFixture.ReadKey}", "--Monitor:Security:Keys:1:Roles=read");
+        await sidecar.SetUpFraudModelAsync(new FraudTraffic(seed: 34), 3000);
+
+        Run none = await Drift.RunAsync(sidecar, "models", "list");
+        Assert.Equal(ExitCodes.Failed, none.Exit);
+        Assert.Contains("refused the credential", none.Error);
+        Assert.Contains("--key-file", none.Error);
+
+        string keyFile = directory.File("read.key");
+        File.WriteAllText(keyFile, SecuredSidecarFixture.ReadKey + "\n");
+        Run read = await Drift.RunAsync(sidecar, "--key-file", keyFile, "versions", "list", "-m", Sidecar.Model);
+        Assert.Equal(ExitCodes.Ok, read.Exit);
+        Assert.Contains("known-good", read.Out);
+
+        Run promote = await Drift.RunAsync(sidecar, "--key-file", keyFile, "versions", "promote", "v1", "-m", Sidecar.Model);
+        Assert.Equal(ExitCodes.Failed, promote.Exit);
+        Assert.Contains("refused", promote.Error);
+        Assert.Contains("admin", promote.Error);
+
+        Run admin = await Drift.RunAsync(sidecar, "--key", SecuredSidecarFixture.AdminKey, "versions", "promote", "v1", "-m", Sidecar.Model, "--actor", "alice");
+        Assert.Equal(ExitCodes.Ok, admin.Exit);
+        Assert.Contains("fraud-scorer v1 is known-good.", admin.Out);
+    }
+
+    [Fact]
+    public async Task Report_alerts_versions_and_verdict_tell_an_operator_what_happened_to_a_failing_version()
+    {
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
+        var traffic = new FraudTraffic(seed: 35);
+        await sidecar.SetUpFraudModelAsync(traffic, 6000, "distance_km");
+        await sidecar.MirrorWindowsAsync(traffic, "v1", 3);
+
+        Run good = await Drift.RunAsync(sidecar, "verdict", "-m", Sidecar.Model, "v1");
+        Assert.Equal(ExitCodes.Ok, good.Exit);
+        Assert.Contains("fraud-scorer v1: Successful (KnownGood)", good.Out);
+
+        await sidecar.RegisterCandidateAsync("v2");
+        await sidecar.MirrorWindowsAsync(traffic, "v2", 1);
+        Run fresh = await Drift.RunAsync(sidecar, "verdict", "-m", Sidecar.Model);
+        Assert.Equal(ExitCodes.VerdictInconclusive, fresh.Exit);
+        await sidecar.MirrorWindowsAsync(traffic, "v2", 3, new FraudDrift(DistanceLogShift: Math.Log(2)));
+
+        // The verdict of the version serving the model, as text and as JSON, with the exit code a script branches on.
+        Run failed = await Drift.RunAsync(sidecar, "verdict", "-m", Sidecar.Model);
+        Assert.Equal(ExitCodes.VerdictFailed, failed.Exit);
+        Assert.Contains("fraud-scorer v2: Failed (Quarantined)", failed.Out);
+        Assert.Contains("rollback              issued (recommended)", failed.Out);
+        Assert.Matches("latest signal +1: v2 → v1 at .* by policy", failed.Out);
+        Run failedJson = await Drift.RunAsync(sidecar, "verdict", "-m", Sidecar.Model, "v2", "--json");
+        using (JsonDocument verdict = JsonDocument.Parse(failedJson.Out))
+        {
+            Assert.Equal("Failed", verdict.RootElement.GetProperty("verdict").GetString());
+            Assert.True(verdict.RootElement.GetProperty("rollbackRecommended").GetBoolean());
+            Assert.Equal("v1", verdict.RootElement.GetProperty("latestSignal").GetProperty("toVersion").GetString());
+        }
+
+        // The report names the drifted channel with its statistic over its threshold, and draws its histogram.
+        Run report = await Drift.RunAsync(sidecar, "report", "-m", Sidecar.Model, "v2", "--feature", "distance_km");
+        Assert.Equal(ExitCodes.Ok, report.Exit);
+        Assert.Contains("fraud-scorer v2: baseline ", report.Out);
+        Assert.Matches("\\* distance_km +numeric", report.Out);
+        Assert.Matches("[a-z]+ [0-9.]+/[0-9.]+\\*", report.Out);
+        Assert.Contains("'distance_km' in window ", report.Out);
+        Assert.Matches("(?m)^  \\[-inf, [0-9.]+\\) +[0-9.]+% +[0-9.]+%", report.Out);
+        Assert.Matches("(?m)^  \\[[0-9.]+, [0-9.]+\\) +[0-9.]+% +[0-9.]+% +#+\\.*$", report.Out);
+        Run reportJson = await Drift.RunAsync(sidecar, "report", "-m", Sidecar.Model, "v2", "--windows", "3", "--json");
+        DriftReport expected = await sidecar.Reports.GetDriftReportAsync(new DriftReportRequest { Model = Sidecar.Model, Version = "v2", ClosedWindows = 3 });
+        using (JsonDocument parsed = JsonDocument.Parse(reportJson.Out))
+        {
+            Assert.Equal(expected.Closed.Count, parsed.RootElement.GetProperty("closed").GetArrayLength());
+            Assert.Equal(expected.Closed[0].DriftedFeatures, parsed.RootElement.GetProperty("closed")[0].GetProperty("driftedFeatures")
+                .EnumerateArray().Select(e => e.GetString()!));
+        }
+
+        Run bad = await Drift.RunAsync(sidecar, "report", "-m", Sidecar.Model, "v2", "--feature", "colour");
+        Assert.Equal(ExitCodes.Failed, bad.Exit);
+        Assert.Contains("--feature: the report has no channel 'colour'; its channels are amount,", bad.Error);
+
+        // Alerts: the firing ones, one in full, and the stream of changes replayed from the start.
+        Run alerts = await Drift.RunAsync(sidecar, "alerts", "list", "-m", Sidecar.Model, "--severity", "critical");
+        Assert.Equal(ExitCodes.Ok, alerts.Exit);
+        List<Protos.V1.Alert> firing = [.. (await sidecar.Alerts.ListAlertsAsync(new ListAlertsRequest
+        {
+            Model = Sidecar.Model, MinSeverity = AlertSeverity.Critical, State = Protos.V1.AlertState.Firing,
+        })).Alerts];
+        Assert.NotEmpty(firing);
+        foreach (Protos.V1.Alert a in firing)
+        {
+            Assert.Matches($"(?m)^ *{a.Id}  critical +firing +fraud-scorer +v2 +{a.Kind} ", alerts.Out);
+        }
+
+        Run show = await Drift.RunAsync(sidecar, "alerts", "show", firing[0].Id.ToString(CultureInfo.InvariantCulture));
+        Assert.Contains($"Alert {firing[0].Id}: critical", show.Out);
+        Assert.Contains(firing[0].Evidence[^1], show.Out);
+
+        ulong latest = firing.Max(a => a.Sequence);
+        Run follow = await Drift.RunAsync(sidecar, "alerts", "follow", "--after", "0", "--count", latest.ToString(CultureInfo.InvariantCulture), "--json");
+        Assert.Equal(ExitCodes.Ok, follow.Exit);
+        ulong[] sequences = follow.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => ulong.Parse(JsonDocument.Parse(line).RootElement.GetProperty("sequence").GetString()!, CultureInfo.InvariantCulture)).ToArray(); // uint64 is a JSON string in protobuf JSON
+        Assert.Equal(Enumerable.Range(1, (int)latest).Select(i => (ulong)i), sequences);
+
+        // Versions: states and verdicts side by side; a manual rollback of a new candidate names the signal.
+        Run versions = await Drift.RunAsync(sidecar, "versions", "list", "-m", Sidecar.Model);
+        Assert.Matches("(?m)^v1 +known-good +Successful ", versions.Out);
+        Assert.Matches("(?m)^v2 \\(serving\\) +quarantined +Failed ", versions.Out);
+        await sidecar.RegisterCandidateAsync("v3");
+        Run rollback = await Drift.RunAsync(sidecar, "versions", "rollback", "v3", "-m", Sidecar.Model, "--reason", "bad canary", "--actor", "bob");
+        Assert.Equal(ExitCodes.Ok, rollback.Exit);
+        Assert.Contains("fraud-scorer v3 is quarantined; rollback signal 2 issued: v3 → v1.", rollback.Out);
+        RollbackSignal signal = (await sidecar.Rollbacks.ListRollbackSignalsAsync(new ListRollbackSignalsRequest { Model = Sidecar.Model })).Signals[^1];
+        Assert.Equal(("v3", "v1", "rolled back by bob: bad canary"), (signal.FromVersion, signal.ToVersion, signal.Reason));
+    }
+
+    [Fact]
+    public async Task Following_alerts_waits_for_a_sidecar_that_is_not_up_yet_and_resumes_when_it_comes()
+    {
+        using var directory = new TempDirectory();
+        int port = Receiver.FreePort();
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        cancel.CancelAfter(TimeSpan.FromSeconds(90));
+        var output = new StringWriter();
+        var error = new SynchronizedError();
+        Task<int> follow = DriftCli.RunAsync(["--sidecar", $"http://127.0.0.1:{port}", "alerts", "follow", "--after", "0", "--count", "1"],
+            output, error, interactive: false, cancel.Token);
+        Assert.True(await Eventually.HoldsAsync(() => error.ToString().Contains("Lost the sidecar", StringComparison.Ordinal), TimeSpan.FromSeconds(30)),
+            error.ToString());
+
+        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"), $"--Monitor:Grpc:Port={port}");
+        var traffic = new FraudTraffic(seed: 36);
+        await sidecar.SetUpFraudModelAsync(traffic, 6000, "distance_km");
+        await sidecar.MirrorWindowsAsync(traffic, "v1", 1, new FraudDrift(DistanceLogShift: Math.Log(2)));
+
+        Assert.Equal(ExitCodes.Ok, await follow);
+        Assert.Matches("seq 1  alert 1  critical +firing +fraud-scorer v1  drift", output.ToString());
+        Assert.Contains("cannot reach the sidecar", error.ToString());
+    }
+
+    /// <summary>Reference records whose memos include the awkward ones and whose amounts are sometimes missing.</summary>
+    private static CoreBatch[] ReferenceBatches(FraudTraffic traffic, int records = ReferenceRecords)
+    {
+        var batches = new List<CoreBatch>();
+        for (int sent = 0; sent < records; sent += 1000)
+        {
+            CoreBatch batch = traffic.Next(Math.Min(1000, records - sent), FraudDrift.None);
+            float[] numeric = batch.Numeric.ToArray();
+            var memos = new string?[batch.Count];
+            for (int i = 0; i < batch.Count; i++)
+            {
+                memos[i] = i % 50 == 7 ? AwkwardMemos[(i / 50) % AwkwardMemos.Length] : batch.Text[0].GetString(i);
+                if (i % 97 == 3)
+                {
+                    numeric[i * FraudTraffic.Schema.NumericFeatures.Length] = float.NaN;
+                }
+            }
+
+            batches.Add(new CoreBatch
+            {
+                Count = batch.Count,
+                Numeric = numeric,
+                Scores = batch.Scores,
+                Categorical = batch.Categorical,
+                Text = [Utf8Column.FromStrings(memos)],
+            });
+        }
+
+        return [.. batches];
+    }
+
+    /// <summary>Rows of the records, columns in another order than the schema's, with an extra id column first.</summary>
+    private static IEnumerable<(string Column, Func<CoreBatch, int, string> Cell)> Columns()
+    {
+        var schema = FraudTraffic.Schema;
+        int d = schema.NumericFeatures.Length;
+        yield return ("id", (_, i) => i.ToString(CultureInfo.InvariantCulture));
+        yield return ("memo", (b, i) => b.Text[0].GetString(i));
+        for (int c = schema.CategoricalFeatures.Length - 1; c >= 0; c--)
+        {
+            int column = c;
+            yield return (schema.CategoricalFeatures[c], (b, i) => b.Categorical[column].GetString(i));
+        }
+
+        for (int k = 0; k < schema.ClassLabels.Length; k++)
+        {
+            int label = k;
+            yield return ($"score.{schema.ClassLabels[k]}", (b, i) => b.Scores.Span[i * schema.ClassLabels.Length + label].ToString("R", CultureInfo.InvariantCulture));
+        }
+
+        for (int j = 0; j < d; j++)
+        {
+            int feature = j;
+            yield return (schema.NumericFeatures[j], (b, i) =>
+            {
+                float value = b.Numeric.Span[i * d + feature];
+                return float.IsNaN(value) ? "" : value.ToString("R", CultureInfo.InvariantCulture);
+            });
+        }
+    }
+
+    private static void WriteCsv(string path, CoreBatch[] batches, Dictionary<string, string>? rename = null, bool awkward = true,
+        (int Record, string Column, string Value)? corrupt = null)
+    {
+        var columns = Columns().ToArray();
+        var text = new StringBuilder();
+        text.AppendJoin(',', columns.Select(c => Quote(rename?.GetValueOrDefault(c.Column) ?? c.Column))).Append("\r\n");
+        int record = 0;
+        foreach (CoreBatch batch in batches)
+        {
+            for (int i = 0; i < batch.Count; i++, record++)
+            {
+                text.AppendJoin(',', columns.Select(c =>
+                {
+                    string cell = corrupt is { } bad && bad.Record == record && bad.Column == c.Column ? bad.Value : c.Cell(batch, i);
+                    return Quote(awkward || c.Column != "memo" ? cell : cell.Replace('\n', ' ').Replace('\r', ' '));
+                })).Append('\n');
+            }
+        }
+
+        File.WriteAllText(path, text.ToString(), new UTF8Encoding(encoderShouldEmitUTF8Identifier: true));
+    }
+
+    private static string Quote(string cell) =>
+        cell.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? $"\"{cell.Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : cell;
+
+    /// <summary>The records as Parquet in two row groups: numbers as nullable floats, strings as strings.</summary>
+    private static async Task WriteParquetAsync(string path, CoreBatch[] batches, bool memoAsNumbers = false)
+    {
+        var schema = FraudTraffic.Schema;
+        int d = schema.NumericFeatures.Length;
+        int k = schema.ClassLabels.Length;
+        var fields = new List<DataField>();
+        fields.AddRange(schema.NumericFeatures.Select(f => (DataField)new DataField<float?>(f)));
+        fields.AddRange(schema.ClassLabels.Select(l => (DataField)new DataField<float>($"score.{l}")));
+        fields.AddRange(schema.CategoricalFeatures.Select(f => (DataField)new DataField<string>(f)));
+        fields.Add(memoAsNumbers ? new DataField<int>("memo") : new DataField<string>("memo"));
+        await using FileStream file = File.Create(path);
+        await using ParquetWriter writer = await ParquetWriter.CreateAsync(new ParquetSchema(fields), file);
+        int half = batches.Length / 2;
+        foreach (CoreBatch[] group in new[] { batches[..half], batches[half..] })
+        {
+            using ParquetRowGroupWriter rows = writer.CreateRowGroup();
+            int n = group.Sum(b => b.Count);
+            int f = 0;
+            for (int j = 0; j < d; j++)
+            {
+                await rows.WriteAsync(fields[f++], (ReadOnlyMemory<float?>)group.SelectMany(b => Column(b.Numeric, b.Count, d, j))
+                    .Select(v => float.IsNaN(v) ? (float?)null : v).ToArray());
+            }
+
+            for (int c = 0; c < k; c++)
+            {
+                await rows.WriteAsync(fields[f++], (ReadOnlyMemory<float>)group.SelectMany(b => Column(b.Scores, b.Count, k, c)).ToArray());
+            }
+
+            for (int c = 0; c < schema.CategoricalFeatures.Length; c++)
+            {
+                await rows.WriteAsync(fields[f++], group.SelectMany(b => Enumerable.Range(0, b.Count).Select(i => (string?)b.Categorical[c].GetString(i))).ToArray());
+            }
+
+            if (memoAsNumbers)
+            {
+                await rows.WriteAsync(fields[f], (ReadOnlyMemory<int>)Enumerable.Range(0, n).ToArray());
+            }
+            else
+            {
+                await rows.WriteAsync(fields[f], group.SelectMany(b => Enumerable.Range(0, b.Count).Select(i => (string?)b.Text[0].GetString(i))).ToArray());
+            }
+        }
+    }
+
+    private static IEnumerable<float> Column(ReadOnlyMemory<float> rowMajor, int rows, int width, int column)
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            yield return rowMajor.Span[i * width + column];
+        }
+    }
+
+    /// <summary>Standard error shared by a command running in the background and the test reading it.</summary>
+    private sealed class SynchronizedError : StringWriter
+    {
+        private readonly Lock _gate = new();
+
+        public override void Write(char value)
+        {
+            lock (_gate)
+            {
+                base.Write(value);
+            }
+        }
+
+        public override void Write(string? value)
+        {
+            lock (_gate)
+            {
+                base.Write(value);
+            }
+        }
+
+        public override void WriteLine(string? value)
+        {
+            lock (_gate)
+            {
+                base.WriteLine(value);
+            }
+        }
+
+        public override string ToString()
+        {
+            lock (_gate)
+            {
+                return base.ToString();
+            }
+        }
+    }
+}
+
+/// <summary>What a run of the command line printed, and its exit code.</summary>
+internal sealed record Run(int Exit, string Out, string Error);
+
+/// <summary>Runs <c>drift</c> in-process against a sidecar's gRPC port, the way a shell would.</summary>
+internal static class Drift
+{
+    public static Task<Run> RunAsync(Sidecar sidecar, params string[] args) => RunAsync(sidecar, interactive: false, args);
+
+    public static Task<Run> RunAsync(Sidecar sidecar, bool interactive, params string[] args) =>
+        RunAsync($"http://127.0.0.1:{sidecar.GrpcPort}", interactive, args);
+
+    public static async Task<Run> RunAsync(string address, bool interactive, params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        int exit = await DriftCli.RunAsync(["--sidecar", address, .. args], output, error, interactive, TestContext.Current.CancellationToken);
+        return new Run(exit, output.ToString(), error.ToString());
+    }
+}
