@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using Monitor.Cli;
@@ -82,6 +83,35 @@ public sealed class CliTests
 
         Run list = await Drift.RunAsync(sidecar, "baseline", "list", "-m", "from-csv");
         Assert.Contains("imported from reference.csv", list.Out);
+    }
+
+    [Fact]
+    public async Task A_Parquet_file_from_another_writer_gives_the_same_baseline_as_its_CSV_twin()
+    {
+        // Written by hyparquet-writer (JavaScript): three row groups, Snappy, dictionary-encoded strings, INT32, INT64,
+        // FLOAT and DOUBLE columns, null amounts and memos, dotted column names (Fixtures/make_fraud_reference.mjs).
+        string fixtures = Path.Combine(Repository.Root, "tests", "Monitor.Server.Tests", "Fixtures");
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"),
+            "--Monitor:Baselines:MinProfileRecords=500", "--Monitor:Windows:Records=100");
+        foreach (string model in new[] { "from-csv", "from-parquet" })
+        {
+            await sidecar.Admin.RegisterModelAsync(new RegisterModelRequest { Name = model, Schema = ProtoTranslation.ToProto(FraudTraffic.Schema) });
+        }
+
+        Run parquet = await Drift.RunAsync(sidecar, "baseline", "import", Path.Combine(fixtures, "fraud_reference.parquet"), "-m", "from-parquet");
+        Assert.Equal(ExitCodes.Ok, parquet.Exit);
+        Assert.Matches("rows read +1,200 in", parquet.Out);
+        Assert.Matches("columns used +13 \\(with request_id\\)", parquet.Out);
+        Run csv = await Drift.RunAsync(sidecar, "baseline", "import", Path.Combine(fixtures, "fraud_reference.csv"), "-m", "from-csv");
+        Assert.Equal(ExitCodes.Ok, csv.Exit);
+
+        Baseline fromParquet = await sidecar.Admin.GetBaselineAsync(new GetBaselineRequest { Model = "from-parquet" });
+        Baseline fromCsv = await sidecar.Admin.GetBaselineAsync(new GetBaselineRequest { Model = "from-csv" });
+        Assert.Equal(1200ul, fromParquet.Summary.RecordsReceived);
+        Assert.Equal(fromCsv.Features, fromParquet.Features);
+        // The file's 12 null amounts (1%) are counted as missing in the profiled half of the reference.
+        Assert.InRange(fromParquet.Features.Single(f => f.Name == "amount").MissingRate, 0.002, 0.03);
     }
 
     [Fact]
@@ -221,6 +251,47 @@ public sealed class CliTests
         Run admin = await Drift.RunAsync(sidecar, "--key", SecuredSidecarFixture.AdminKey, "versions", "promote", "v1", "-m", Sidecar.Model, "--actor", "alice");
         Assert.Equal(ExitCodes.Ok, admin.Exit);
         Assert.Contains("fraud-scorer v1 is known-good.", admin.Out);
+    }
+
+    [Fact]
+    public async Task Over_mutual_TLS_the_command_line_trusts_the_given_authority_and_presents_its_certificate()
+    {
+        using var directory = new TempDirectory();
+        using TestCertificates ca = TestCertificates.Authority("monitor test CA");
+        using TestCertificates otherCa = TestCertificates.Authority("someone else's CA");
+        using X509Certificate2 server = ca.Issue("127.0.0.1", client: false);
+        using X509Certificate2 client = ca.Issue("operator", client: true);
+        File.WriteAllText(directory.File("server.pem"), server.ExportCertificatePem());
+        File.WriteAllText(directory.File("server.key"), server.GetRSAPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        File.WriteAllText(directory.File("ca.pem"), ca.Certificate.ExportCertificatePem());
+        File.WriteAllText(directory.File("other-ca.pem"), otherCa.Certificate.ExportCertificatePem());
+        File.WriteAllText(directory.File("client.pem"), client.ExportCertificatePem());
+        File.WriteAllText(directory.File("client.key"), client.GetRSAPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"),
+            $"--Monitor:Security:Tls:CertificatePath={directory.File("server.pem")}",
+            $"--Monitor:Security:Tls:KeyPath={directory.File("server.key")}",
+            $"--Monitor:Security:Tls:ClientCaPath={directory.File("ca.pem")}");
+        string address = $"https://127.0.0.1:{sidecar.GrpcPort}";
+
+        Run ok = await Drift.RunAsync(address, false, "--ca", directory.File("ca.pem"), "--certificate", directory.File("client.pem"),
+            "--certificate-key", directory.File("client.key"), "models", "list");
+        Assert.Equal((ExitCodes.Ok, ""), (ok.Exit, ok.Error));
+        Assert.Contains("no model is registered", ok.Out);
+
+        Run noCertificate = await Drift.RunAsync(address, false, "--ca", directory.File("ca.pem"), "models", "list");
+        Assert.Equal(ExitCodes.Unreachable, noCertificate.Exit);
+        Assert.Contains("give --certificate and --certificate-key", noCertificate.Error);
+        Run untrusted = await Drift.RunAsync(address, false, "--ca", directory.File("other-ca.pem"), "--certificate", directory.File("client.pem"),
+            "--certificate-key", directory.File("client.key"), "models", "list");
+        Assert.Equal(ExitCodes.Unreachable, untrusted.Exit);
+        Assert.Contains("the TLS handshake with the sidecar at", untrusted.Error);
+        Assert.Contains("--ca must name the authority that signed the sidecar's certificate", untrusted.Error);
+
+        Run plaintext = await Drift.RunAsync($"http://127.0.0.1:{sidecar.GrpcPort}", false, "--ca", directory.File("ca.pem"), "models", "list");
+        Assert.Equal(ExitCodes.Usage, plaintext.Exit);
+        Assert.Contains("--ca and --certificate need an https:// sidecar address", plaintext.Error);
+        Run half = await Drift.RunAsync(address, false, "--certificate", directory.File("client.pem"), "models", "list");
+        Assert.Contains("--certificate and --certificate-key go together", half.Error);
     }
 
     [Fact]

@@ -101,10 +101,20 @@ internal sealed class SidecarConnection : IDisposable
     {
         string detail = e.Status.Detail;
         string? cause = Innermost(e.Status.DebugException);
+        if (Find<System.Security.Authentication.AuthenticationException>(e.Status.DebugException) is { } handshake)
+        {
+            return new CliException($"the TLS handshake with the sidecar at {Address} failed: {handshake.Message} --ca must name the " +
+                "authority that signed the sidecar's certificate.", ExitCodes.Unreachable);
+        }
+
+        string mutualTlsHint = Address.Scheme == Uri.UriSchemeHttps && _clientCertificate is null
+            ? " If the sidecar requires client certificates (mutual TLS), give --certificate and --certificate-key."
+            : "";
         return e.StatusCode switch
         {
             StatusCode.Unavailable when e.Status.DebugException is not null => new CliException(
-                $"cannot reach the sidecar at {Address}: {cause}. Is it running? Point at it with --sidecar or ${ConnectionOptions.AddressVariable}.",
+                $"cannot reach the sidecar at {Address}: {cause}. Is it running? Point at it with --sidecar or ${ConnectionOptions.AddressVariable}." +
+                mutualTlsHint,
                 ExitCodes.Unreachable),
             StatusCode.Unavailable => new CliException($"the sidecar at {Address} is unavailable: {detail}", ExitCodes.Unreachable),
             StatusCode.DeadlineExceeded => new CliException(
@@ -163,6 +173,19 @@ internal sealed class SidecarConnection : IDisposable
         chain.ChainPolicy.CustomTrustStore.Add(authority);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         return chain.Build(presented);
+    }
+
+    private static T? Find<T>(Exception? e) where T : Exception
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is T found)
+            {
+                return found;
+            }
+        }
+
+        return null;
     }
 
     private static string? Innermost(Exception? e)
