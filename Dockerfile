@@ -8,13 +8,18 @@ COPY global.json Directory.Build.props Directory.Packages.props .editorconfig Mo
 COPY protos/ protos/
 COPY src/Monitor.Core/Monitor.Core.csproj src/Monitor.Core/
 COPY src/Monitor.Server/Monitor.Server.csproj src/Monitor.Server/
-RUN dotnet restore src/Monitor.Server/Monitor.Server.csproj
+COPY src/Monitor.Cli/Monitor.Cli.csproj src/Monitor.Cli/
+RUN dotnet restore src/Monitor.Server/Monitor.Server.csproj && dotnet restore src/Monitor.Cli/Monitor.Cli.csproj
 COPY src/ src/
-RUN dotnet publish src/Monitor.Server/Monitor.Server.csproj -c Release -o /app --no-restore
+RUN dotnet publish src/Monitor.Server/Monitor.Server.csproj -c Release -o /app --no-restore \
+ && dotnet publish src/Monitor.Cli/Monitor.Cli.csproj -c Release -o /cli --no-restore
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
 WORKDIR /app
 COPY --from=build /app .
+# The operators' command line, for `kubectl exec … -- drift verdict -m <model>` (it runs on the same runtime).
+COPY --from=build /cli /cli
+RUN printf '#!/bin/sh\nexec dotnet /cli/drift.dll "$@"\n' > /usr/local/bin/drift && chmod 755 /usr/local/bin/drift
 # The database lives on a volume owned by the image's non-root user (APP_UID, 1654).
 RUN mkdir -p /data && chown "$APP_UID" /data
 USER $APP_UID

@@ -178,7 +178,8 @@ internal sealed class BaselineImport(Terminal.Console console, SidecarConnection
         var features = new TextTable("channel", "kind", "mean", "std", "missing", "thresholds").Right("mean", "std", "missing");
         foreach (FeatureProfile f in baseline.Features)
         {
-            features.Add(f.Name, Kind(f.Kind), Text.Number(f.Mean), Text.Number(f.Std), Text.Percent(f.MissingRate),
+            bool numeric = f.Kind is FeatureKind.Numeric or FeatureKind.Text or FeatureKind.OutputNumeric;
+            features.Add(f.Name, Kind(f.Kind), numeric ? Text.Number(f.Mean) : "-", numeric ? Text.Number(f.Std) : "-", Text.Percent(f.MissingRate),
                 string.Join(", ", f.Thresholds.Select(t => $"{t.Statistic} {Text.Number(t.Threshold)}")));
         }
 

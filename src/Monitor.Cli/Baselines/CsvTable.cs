@@ -19,6 +19,7 @@ internal sealed class CsvTable : TableReader
     private int _length;
     private long _line = 1;
     private long _rowsRead;
+    private long _bytesConsumed;
 
     private CsvTable(FileInfo file, char delimiter) : base(file)
     {
@@ -50,7 +51,8 @@ internal sealed class CsvTable : TableReader
 
     public override IReadOnlyList<TableColumn> Columns => _columns;
 
-    public override double Fraction => _stream.Length == 0 ? 1 : (double)_stream.Position / _stream.Length;
+    /// <summary>The share of the file's bytes behind the records read so far (not the buffered reads, which run ahead).</summary>
+    public override double Fraction => _stream.Length == 0 ? 1 : Math.Min(1, (double)_bytesConsumed / _stream.Length);
 
     public static CsvTable Open(FileInfo file, char delimiter)
     {
@@ -212,7 +214,9 @@ internal sealed class CsvTable : TableReader
             return -1;
         }
 
-        return _buffer[_position++];
+        char c = _buffer[_position++];
+        _bytesConsumed += c < 0x80 ? 1 : c < 0x800 || char.IsSurrogate(c) ? 2 : 3;
+        return c;
     }
 
     private int Peek() => _position == _length && !Fill() ? -1 : _buffer[_position];

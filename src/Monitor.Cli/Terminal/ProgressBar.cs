@@ -50,7 +50,7 @@ internal sealed class ProgressBar(Console console, string unit, bool enabled)
 
             _lastDrawMs = now;
             int filled = (int)Math.Round(fraction * Width);
-            string line = $"\r[{new string('#', filled)}{new string('-', Width - filled)}] {fraction,4:0%}  {Text.Count(done)} {unit}{rate}{eta}";
+            string line = $"\r[{new string('#', filled)}{new string('-', Width - filled)}] {Percent(fraction)}  {Text.Count(done)} {unit}{rate}{eta}";
             console.Error.Write(line.PadRight(_drawnLength));
             _drawnLength = line.Length;
             return;
@@ -60,7 +60,7 @@ internal sealed class ProgressBar(Console console, string unit, bool enabled)
         if (tenth > _lastTenth)
         {
             _lastTenth = tenth;
-            console.Error.WriteLine($"{fraction.ToString("0%", Text.Culture),4}  {Text.Count(done)} {unit}{rate}");
+            console.Error.WriteLine($"{Percent(fraction)}  {Text.Count(done)} {unit}{rate}");
         }
     }
 
@@ -73,6 +73,9 @@ internal sealed class ProgressBar(Console console, string unit, bool enabled)
             _drawnLength = 0;
         }
     }
+
+    /// <summary>Whole percent done, rounded down: 100% only when all is done.</summary>
+    private static string Percent(double fraction) => $"{Math.Floor(fraction * 100).ToString(Text.Culture),3}%";
 
     private static string Remaining(double seconds) =>
         seconds < 90 ? $"{Math.Ceiling(seconds):0} s" : seconds < 5400 ? $"{Math.Ceiling(seconds / 60):0} min" : $"{seconds / 3600:0.0} h";
