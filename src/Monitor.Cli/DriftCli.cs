@@ -51,7 +51,14 @@ public static class DriftCli
             return ExitCodes.Usage;
         }
 
-        var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
+        var configuration = new InvocationConfiguration
+        {
+            Output = output,
+            Error = error,
+            EnableDefaultExceptionHandler = false,
+            // Ctrl-C cancels the command's token; an import then has this long to abort its upload before the process ends.
+            ProcessTerminationTimeout = TimeSpan.FromSeconds(10),
+        };
         return await parsed.InvokeAsync(configuration, cancellationToken);
     }
 

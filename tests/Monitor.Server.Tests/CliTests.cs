@@ -407,6 +407,17 @@ public sealed class CliTests
         Assert.Equal(ExitCodes.Ok, await follow);
         Assert.Matches("seq 1  alert 1  critical +firing +fraud-scorer v1  drift", output.ToString());
         Assert.Contains("cannot reach the sidecar", error.ToString());
+
+        // Without --count a follow runs until it is cancelled (Ctrl-C), and that is a normal end.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var stopped = new SynchronizedError();
+        Task<int> endless = DriftCli.RunAsync(["--sidecar", $"http://127.0.0.1:{port}", "alerts", "follow"], new StringWriter(), stopped,
+            interactive: false, stop.Token);
+        Assert.True(await Eventually.HoldsAsync(() => stopped.ToString().Contains("(Ctrl-C to stop)", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(30)), stopped.ToString());
+        await stop.CancelAsync();
+        Assert.Equal(ExitCodes.Ok, await endless);
+        Assert.Matches("Stopped after sequence [1-9]", stopped.ToString());
     }
 
     /// <summary>Reference records whose memos include the awkward ones and whose amounts are sometimes missing.</summary>

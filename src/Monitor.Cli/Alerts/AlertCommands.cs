@@ -133,7 +133,17 @@ internal static class AlertCommands
             request.AfterSequence = parsed.GetValue(after) ?? await LatestSequenceAsync(sidecar, cancellationToken);
             context.Terminal.Note($"Following alert changes{(request.Model.Length > 0 ? $" of {request.Model}" : "")} after sequence " +
                 $"{request.AfterSequence} from {sidecar.Address} (Ctrl-C to stop).");
-            return await FollowAsync(context.Terminal, sidecar, request, parsed.GetValue(count), parsed.GetValue(json), cancellationToken);
+            try
+            {
+                return await FollowAsync(context.Terminal, sidecar, request, parsed.GetValue(count), parsed.GetValue(json), cancellationToken);
+            }
+            catch (Exception e) when (cancellationToken.IsCancellationRequested
+                && (e is OperationCanceledException || (e is RpcException { StatusCode: StatusCode.Cancelled })))
+            {
+                // Ctrl-C is how a follow ends.
+                context.Terminal.Note($"Stopped after sequence {request.AfterSequence}.");
+                return ExitCodes.Ok;
+            }
         });
         return command;
     }
