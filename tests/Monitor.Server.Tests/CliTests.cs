@@ -94,14 +94,26 @@ public sealed class CliTests
         using var directory = new TempDirectory();
         await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"),
             "--Monitor:Baselines:MinProfileRecords=500", "--Monitor:Windows:Records=100");
+        // The models are registered with the example schema the README points to, and a version with its artifact's digest.
+        string schema = Path.Combine(Repository.Root, "deploy", "examples", "fraud-scorer.schema.json");
         foreach (string model in new[] { "from-csv", "from-parquet" })
         {
-            await sidecar.Admin.RegisterModelAsync(new RegisterModelRequest { Name = model, Schema = ProtoTranslation.ToProto(FraudTraffic.Schema) });
+            Run registered = await Drift.RunAsync(sidecar, "models", "register", model, "--schema", schema);
+            Assert.Equal(ExitCodes.Ok, registered.Exit);
+            Assert.Contains($"Model '{model}' is registered: classification (legitimate, fraud), 6 numeric, 3 categorical, 1 text.", registered.Out);
         }
+
+        string artifact = directory.File("model.onnx");
+        File.WriteAllBytes(artifact, Enumerable.Range(0, 5000).Select(i => (byte)(i * 7)).ToArray());
+        Run version = await Drift.RunAsync(sidecar, "versions", "register", "v1", "-m", "from-csv", "--artifact", artifact, "--known-good");
+        Assert.Equal(ExitCodes.Ok, version.Exit);
+        ModelVersion v1 = await sidecar.Admin.GetVersionAsync(new GetVersionRequest { Model = "from-csv", Version = "v1" });
+        Assert.Equal((Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(artifact))), VersionState.KnownGood),
+            (v1.ArtifactSha256, v1.State));
 
         Run parquet = await Drift.RunAsync(sidecar, "baseline", "import", Path.Combine(fixtures, "fraud_reference.parquet"), "-m", "from-parquet");
         Assert.Equal(ExitCodes.Ok, parquet.Exit);
-        Assert.Matches("rows read +1,200 in", parquet.Out);
+        Assert.Matches("rows uploaded +1,200 in [0-9.]+ s \\([0-9,]+ rows/s\\); committed in", parquet.Out);
         Assert.Matches("columns used +13 \\(with request_id\\)", parquet.Out);
         Run csv = await Drift.RunAsync(sidecar, "baseline", "import", Path.Combine(fixtures, "fraud_reference.csv"), "-m", "from-csv");
         Assert.Equal(ExitCodes.Ok, csv.Exit);
@@ -217,6 +229,15 @@ public sealed class CliTests
         Run badAddress = await Drift.RunAsync("ftp://somewhere", interactive: false, "models", "list");
         Assert.Equal(ExitCodes.Usage, badAddress.Exit);
         Assert.Contains("--sidecar: 'ftp://somewhere' is not a sidecar address", badAddress.Error);
+
+        string notSchema = directory.File("schema.json");
+        File.WriteAllText(notSchema, "{\"numericFeatures\": \"amount\"}");
+        Run badSchema = await Drift.RunAsync(sidecar, "models", "register", "m", "--schema", notSchema);
+        Assert.Equal(ExitCodes.Failed, badSchema.Exit);
+        Assert.Contains("--schema: schema.json is not a model schema:", badSchema.Error);
+        Run noArtifact = await Drift.RunAsync(sidecar, "versions", "register", "v1", "-m", "m");
+        Assert.Equal(ExitCodes.Usage, noArtifact.Exit);
+        Assert.Contains("--artifact <file> or its digest as --sha256 <hex>", noArtifact.Error);
 
         Run unknown = await Drift.RunAsync(sidecar, "verdict", "-m", "nope");
         Assert.Equal(ExitCodes.Failed, unknown.Exit);

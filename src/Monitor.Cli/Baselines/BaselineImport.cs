@@ -71,6 +71,7 @@ internal sealed class BaselineImport(Terminal.Console console, SidecarConnection
         }, sidecar.Unary(cancellationToken));
         long rows;
         Baseline baseline;
+        TimeSpan uploadTime;
         try
         {
             rows = await UploadAsync(table, plan, upload.UploadId, progress, cancellationToken);
@@ -80,6 +81,7 @@ internal sealed class BaselineImport(Terminal.Console console, SidecarConnection
                 throw new CliException($"{File.Name} has a header but no rows");
             }
 
+            uploadTime = progress.Elapsed;
             console.Note($"Committing {Text.Count(rows)} records: profiling them and calibrating thresholds…");
             baseline = await sidecar.Admin.CommitBaselineAsync(new CommitBaselineRequest { UploadId = upload.UploadId },
                 new CallOptions(sidecar.Unary(cancellationToken).Headers, DateTime.UtcNow + CommitTimeout, cancellationToken));
@@ -97,7 +99,7 @@ internal sealed class BaselineImport(Terminal.Console console, SidecarConnection
             return ExitCodes.Ok;
         }
 
-        WriteSummary(baseline, table, plan, rows, progress.Elapsed);
+        WriteSummary(baseline, table, plan, rows, uploadTime, progress.Elapsed - uploadTime);
         return ExitCodes.Ok;
     }
 
@@ -154,13 +156,14 @@ internal sealed class BaselineImport(Terminal.Console console, SidecarConnection
         }
     }
 
-    private void WriteSummary(Baseline baseline, TableReader table, ImportPlan plan, long rows, TimeSpan elapsed)
+    private void WriteSummary(Baseline baseline, TableReader table, ImportPlan plan, long rows, TimeSpan upload, TimeSpan commit)
     {
         BaselineSummary s = baseline.Summary;
         console.Line($"Baseline {s.Id} of model '{s.Model}' is committed{(s.InForce ? " and in force" : "")}.");
         var facts = new TextTable("", "");
         facts.Add("file", $"{File.FullName} ({table.Format}, {Text.Bytes(File.Length)})");
-        facts.Add("rows read", $"{Text.Count(rows)} in {elapsed.TotalSeconds:0.0} s ({Text.Count((long)(rows / Math.Max(elapsed.TotalSeconds, 1e-3)))} rows/s)");
+        facts.Add("rows uploaded", $"{Text.Count(rows)} in {upload.TotalSeconds:0.0} s ({Text.Count((long)(rows / Math.Max(upload.TotalSeconds, 1e-3)))} rows/s); " +
+            $"committed in {commit.TotalSeconds:0.0} s");
         facts.Add("records received", Text.Count(s.RecordsReceived));
         facts.Add("profiled", $"{Text.Count(s.RecordsProfiled)} (bins, categories, moments)");
         facts.Add("calibration", $"{Text.Count(s.RecordsCalibration)} (held out to calibrate thresholds)");

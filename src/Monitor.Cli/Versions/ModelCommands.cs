@@ -108,7 +108,60 @@ internal static class ModelCommands
 
         command.Subcommands.Add(list);
         command.Subcommands.Add(show);
+        command.Subcommands.Add(Register(context));
         return command;
+    }
+
+    private static Command Register(CommandContext context)
+    {
+        var name = new Argument<string>("model") { Description = "The model's name." };
+        var schema = new Option<FileInfo>("--schema")
+        {
+            Description = "JSON file of the model's schema (the ModelSchema message of protos/monitor/v1/models.proto in protobuf's JSON form).",
+            Required = true,
+        };
+        var description = new Option<string?>("--description") { Description = "What the model does." };
+        var command = new Command("register", "Register a model with its schema: the features, text fields and outputs its records carry.")
+        {
+            name, schema, description,
+        };
+        context.SetAction(command, async (parsed, sidecar, cancellationToken) =>
+        {
+            FileInfo file = parsed.GetValue(schema)!;
+            Model m = await sidecar.Admin.RegisterModelAsync(new RegisterModelRequest
+            {
+                Name = parsed.GetValue(name),
+                Schema = ReadSchema(file),
+                Description = parsed.GetValue(description) ?? "",
+            }, sidecar.Unary(cancellationToken));
+            context.Terminal.Line($"Model '{m.Name}' is registered: {Output(m.Schema)}, {m.Schema.NumericFeatures.Count} numeric, " +
+                $"{m.Schema.CategoricalFeatures.Count} categorical, {m.Schema.TextFields.Count} text. See its columns with 'drift models show {m.Name}'.");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static ModelSchema ReadSchema(FileInfo file)
+    {
+        string json;
+        try
+        {
+            json = File.ReadAllText(file.FullName);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"--schema: cannot read {file.FullName}: {e.Message}");
+        }
+
+        try
+        {
+            return Google.Protobuf.JsonParser.Default.Parse<ModelSchema>(json);
+        }
+        catch (Exception e) when (e is Google.Protobuf.InvalidJsonException or Google.Protobuf.InvalidProtocolBufferException or FormatException)
+        {
+            throw new CliException($"--schema: {file.Name} is not a model schema: {e.Message} (expected e.g. " +
+                "{\"numericFeatures\": [\"amount\"], \"outputKind\": \"OUTPUT_KIND_BINARY\"})");
+        }
     }
 
     private static string Output(ModelSchema schema) => schema.OutputKind switch

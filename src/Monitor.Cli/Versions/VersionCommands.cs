@@ -12,6 +12,7 @@ internal static class VersionCommands
     {
         var command = new Command("versions", "List a model's versions with their verdicts; promote, quarantine or roll one back.");
         command.Subcommands.Add(List(context));
+        command.Subcommands.Add(Register(context));
         command.Subcommands.Add(Promote(context));
         command.Subcommands.Add(Quarantine(context));
         command.Subcommands.Add(RollBack(context));
@@ -55,6 +56,56 @@ internal static class VersionCommands
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    private static Command Register(CommandContext context)
+    {
+        Option<string> model = Options.Model();
+        var version = new Argument<string>("version") { Description = "The version's name." };
+        var artifact = new Option<FileInfo?>("--artifact") { Description = "The model artifact file: its SHA-256 is registered." };
+        var sha256 = new Option<string?>("--sha256") { Description = "The artifact's SHA-256 in hex, when the file is not at hand." };
+        var source = new Option<string?>("--source") { Description = "Where the artifact came from (registry URL, hub revision, build id)." };
+        var knownGood = new Option<bool>("--known-good") { Description = "Register it as known-good (e.g. the version the baseline came from)." };
+        var command = new Command("register", "Register a version of a model with the SHA-256 of its artifact; the sidecar flags " +
+            "traffic from any other artifact under that name.")
+        {
+            model, version, artifact, sha256, source, knownGood,
+        };
+        context.SetAction(command, async (parsed, sidecar, cancellationToken) =>
+        {
+            FileInfo? file = parsed.GetValue(artifact);
+            string? hex = parsed.GetValue(sha256);
+            if ((file is null) == (hex is null))
+            {
+                throw new CliException("give the artifact as --artifact <file> or its digest as --sha256 <hex>, one of the two", ExitCodes.Usage);
+            }
+
+            string digest = file is null ? hex!.Trim().ToLowerInvariant() : await DigestAsync(file, cancellationToken);
+            ModelVersion registered = await sidecar.Admin.RegisterVersionAsync(new RegisterVersionRequest
+            {
+                Model = parsed.GetValue(model),
+                Version = parsed.GetValue(version),
+                ArtifactSha256 = digest,
+                Source = parsed.GetValue(source) ?? file?.FullName ?? "",
+                InitialState = parsed.GetValue(knownGood) ? VersionState.KnownGood : VersionState.Unspecified,
+            }, sidecar.Unary(cancellationToken));
+            context.Terminal.Line($"{registered.Model} {registered.Version} is registered as {State(registered.State)}, artifact sha256 {registered.ArtifactSha256}.");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static async Task<string> DigestAsync(FileInfo file, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using FileStream stream = file.OpenRead();
+            return Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(stream, cancellationToken));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"--artifact: cannot read {file.FullName}: {e.Message}");
+        }
     }
 
     private static Command Promote(CommandContext context)
