@@ -34,6 +34,15 @@ internal sealed class CommandContext(Terminal.Console terminal, ConnectionOption
             {
                 return terminal.Fail(new CliException("cancelled"));
             }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return terminal.Fail(new CliException(e.Message));
+            }
+            catch (Exception e)
+            {
+                // A file this tool cannot decode, or a defect: one line, not a stack trace; the exit code says it failed.
+                return terminal.Fail(new CliException($"{e.GetType().Name}: {e.Message}"));
+            }
             finally
             {
                 sidecar?.Dispose();

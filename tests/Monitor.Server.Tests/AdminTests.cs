@@ -146,6 +146,38 @@ public sealed class AdminTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_upload_left_open_and_idle_is_aborted_when_the_next_one_begins_and_frees_its_place()
+    {
+        using var directory = new TempDirectory();
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.Parse("2026-11-26T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"), clock,
+            "--Monitor:Baselines:MaxOpenUploads=2", "--Monitor:Baselines:UploadIdleTimeout=00:30:00");
+        await sidecar.Admin.RegisterModelAsync(new RegisterModelRequest { Name = Sidecar.Model, Schema = ProtoTranslation.ToProto(FraudTraffic.Schema) });
+        var traffic = new FraudTraffic(seed: 40);
+        BaselineUpload abandoned = await sidecar.Admin.BeginBaselineAsync(new BeginBaselineRequest { Model = Sidecar.Model });
+        BaselineUpload active = await sidecar.Admin.BeginBaselineAsync(new BeginBaselineRequest { Model = Sidecar.Model });
+        RpcException full = await Assert.ThrowsAsync<RpcException>(async () =>
+            await sidecar.Admin.BeginBaselineAsync(new BeginBaselineRequest { Model = Sidecar.Model }));
+        Assert.Equal(StatusCode.ResourceExhausted, full.StatusCode);
+        Assert.Contains("Monitor:Baselines:UploadIdleTimeout", full.Status.Detail);
+
+        // Twenty minutes on, the active upload appends; the abandoned one stays idle for forty minutes in all.
+        clock.Advance(TimeSpan.FromMinutes(20));
+        await sidecar.Admin.AppendBaselineAsync(new AppendBaselineRequest { UploadId = active.UploadId, Batch = ProtoTranslation.ToProto(traffic.Next(100, FraudDrift.None)) });
+        clock.Advance(TimeSpan.FromMinutes(20));
+        BaselineUpload next = await sidecar.Admin.BeginBaselineAsync(new BeginBaselineRequest { Model = Sidecar.Model });
+
+        BaselineUpload expired = await sidecar.Admin.GetBaselineUploadAsync(new GetBaselineUploadRequest { UploadId = abandoned.UploadId });
+        Assert.Equal(BaselineUploadState.Aborted, expired.State);
+        Assert.Contains("no append for 00:30:00 (Monitor:Baselines:UploadIdleTimeout)", expired.Error);
+        Assert.Equal(BaselineUploadState.Open, (await sidecar.Admin.GetBaselineUploadAsync(new GetBaselineUploadRequest { UploadId = active.UploadId })).State);
+        Assert.Equal(BaselineUploadState.Open, next.State);
+        RpcException late = await Assert.ThrowsAsync<RpcException>(async () =>
+            await sidecar.Admin.AbortBaselineAsync(new AbortBaselineRequest { UploadId = abandoned.UploadId }));
+        Assert.Contains("is aborted, not open: aborted after no append for 00:30:00", late.Status.Detail);
+    }
+
+    [Fact]
     public async Task Unknown_uploads_and_missing_baselines_are_not_found()
     {
         await Register();

@@ -54,7 +54,8 @@ public sealed class CliTests
 
         string parquet = directory.File("reference.parquet");
         await WriteParquetAsync(parquet, reference);
-        Run parquetRun = await Drift.RunAsync(sidecar, interactive: true, "baseline", "import", parquet, "-m", "from-parquet", "--json");
+        Run parquetRun = await Drift.RunAsync(sidecar, interactive: true, "baseline", "import", parquet, "-m", "from-parquet", "--json",
+            "--batch", "700"); // row groups of 2,000 rows: chunks start part-way through a group
         Assert.Equal(ExitCodes.Ok, parquetRun.Exit);
         Assert.Contains("\r[", parquetRun.Error); // the bar redrawn in place on a terminal
         Assert.Contains("] 100%", parquetRun.Error);
@@ -77,8 +78,7 @@ public sealed class CliTests
             Assert.Equal(direct.Summary.CalibratedFalseAlarmRate, imported.Summary.CalibratedFalseAlarmRate);
         }
 
-        // The awkward memos reached the sidecar whole: the memo's token-count profile is what the direct upload gave,
-        // and the missing amounts are counted as missing.
+        // The empty amount cells and null Parquet amounts arrived as missing values (the profiles above are equal).
         Assert.True(direct.Features.Single(f => f.Name == "amount").MissingRate > 0);
 
         Run list = await Drift.RunAsync(sidecar, "baseline", "list", "-m", "from-csv");
@@ -167,7 +167,7 @@ public sealed class CliTests
         Baseline before = await sidecar.SetUpFraudModelAsync(traffic, 3000);
         CoreBatch[] reference = ReferenceBatches(traffic, 3000);
 
-        // Line 2,503 holds record 2,501 (after the header; no memo of this file spans lines), past the first batches,
+        // Line 2,502 holds record 2,500 counted from 0 (after the header; no memo of this file spans lines), past the first batches,
         // so an upload is under way when the bad value is met.
         string csv = directory.File("typo.csv");
         WriteCsv(csv, reference, awkward: false, corrupt: (2500, "amount", "12,5O"));
@@ -196,9 +196,12 @@ public sealed class CliTests
 
         // A row with a field too many, and a file that is not Parquet at all.
         string ragged = directory.File("ragged.csv");
-        File.WriteAllText(ragged, File.ReadAllText(csv).Replace("\n", ",extra\n", StringComparison.Ordinal)[..200] + "\n");
+        string[] lines = File.ReadAllText(csv).Split('\n');
+        lines[4] += ",extra";
+        File.WriteAllText(ragged, string.Join('\n', lines));
         Run raggedRun = await Drift.RunAsync(sidecar, "baseline", "import", ragged, "-m", Sidecar.Model, "--dry-run");
-        Assert.Contains("fields, but the header names", raggedRun.Error);
+        Assert.Equal(ExitCodes.Failed, raggedRun.Exit);
+        Assert.Contains("ragged.csv line 5: 14 fields, but the header names 13 columns", raggedRun.Error);
         File.WriteAllText(directory.File("fake.parquet"), "not parquet");
         Run fake = await Drift.RunAsync(sidecar, "baseline", "import", directory.File("fake.parquet"), "-m", Sidecar.Model);
         Assert.Equal(ExitCodes.Failed, fake.Exit);
@@ -306,12 +309,13 @@ public sealed class CliTests
             "--certificate-key", directory.File("client.key"), "models", "list");
         Assert.Equal(ExitCodes.Unreachable, untrusted.Exit);
         Assert.Contains("the TLS handshake with the sidecar at", untrusted.Error);
-        Assert.Contains("--ca must name the authority that signed the sidecar's certificate", untrusted.Error);
+        Assert.Contains("its certificate is not signed by the authority in --ca (CN=someone else's CA)", untrusted.Error);
 
         Run plaintext = await Drift.RunAsync($"http://127.0.0.1:{sidecar.GrpcPort}", false, "--ca", directory.File("ca.pem"), "models", "list");
         Assert.Equal(ExitCodes.Usage, plaintext.Exit);
         Assert.Contains("--ca and --certificate need an https:// sidecar address", plaintext.Error);
         Run half = await Drift.RunAsync(address, false, "--certificate", directory.File("client.pem"), "models", "list");
+        Assert.Equal(ExitCodes.Usage, half.Exit);
         Assert.Contains("--certificate and --certificate-key go together", half.Error);
     }
 
@@ -413,12 +417,21 @@ public sealed class CliTests
         int port = Receiver.FreePort();
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         cancel.CancelAfter(TimeSpan.FromSeconds(90));
+        // One follow replays from the start and stops after one change; the other starts "from now" and runs until stopped.
         var output = new StringWriter();
         var error = new SynchronizedError();
         Task<int> follow = DriftCli.RunAsync(["--sidecar", $"http://127.0.0.1:{port}", "alerts", "follow", "--after", "0", "--count", "1"],
             output, error, interactive: false, cancel.Token);
-        Assert.True(await Eventually.HoldsAsync(() => error.ToString().Contains("Lost the sidecar", StringComparison.Ordinal), TimeSpan.FromSeconds(30)),
-            error.ToString());
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token);
+        var endlessOutput = new SynchronizedError();
+        var endlessError = new SynchronizedError();
+        Task<int> endless = DriftCli.RunAsync(["--sidecar", $"http://127.0.0.1:{port}", "alerts", "follow", "--json"], endlessOutput, endlessError,
+            interactive: false, stop.Token);
+        foreach (SynchronizedError waiting in new[] { error, endlessError })
+        {
+            Assert.True(await Eventually.HoldsAsync(() => waiting.ToString().Contains("Lost the sidecar", StringComparison.Ordinal),
+                TimeSpan.FromSeconds(30)), waiting.ToString());
+        }
 
         await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"), $"--Monitor:Grpc:Port={port}");
         var traffic = new FraudTraffic(seed: 36);
@@ -429,16 +442,20 @@ public sealed class CliTests
         Assert.Matches("seq 1  alert 1  critical +firing +fraud-scorer v1  drift", output.ToString());
         Assert.Contains("cannot reach the sidecar", error.ToString());
 
+        // The "from now" follow waited too (no exit for an unreachable sidecar), then starts after the latest change it
+        // found and prints the next one.
+        Assert.True(await Eventually.HoldsAsync(() => endlessError.ToString().Contains("following the ones after it", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(60)), endlessError.ToString());
+        ulong latest = ulong.Parse(System.Text.RegularExpressions.Regex.Match(endlessError.ToString(), "The latest change is sequence (\\d+)").Groups[1].Value,
+            CultureInfo.InvariantCulture);
+        await sidecar.MirrorWindowsAsync(traffic, "v1", 1, new FraudDrift(DistanceLogShift: Math.Log(2)));
+        Assert.True(await Eventually.HoldsAsync(() => endlessOutput.ToString().Contains($"\"sequence\": \"{latest + 1}\"", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(30)), endlessOutput.ToString());
+
         // Without --count a follow runs until it is cancelled (Ctrl-C), and that is a normal end.
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        var stopped = new SynchronizedError();
-        Task<int> endless = DriftCli.RunAsync(["--sidecar", $"http://127.0.0.1:{port}", "alerts", "follow"], new StringWriter(), stopped,
-            interactive: false, stop.Token);
-        Assert.True(await Eventually.HoldsAsync(() => stopped.ToString().Contains("(Ctrl-C to stop)", StringComparison.Ordinal),
-            TimeSpan.FromSeconds(30)), stopped.ToString());
         await stop.CancelAsync();
         Assert.Equal(ExitCodes.Ok, await endless);
-        Assert.Matches("Stopped after sequence [1-9]", stopped.ToString());
+        Assert.Matches("Stopped after sequence [1-9]", endlessError.ToString());
     }
 
     /// <summary>Reference records whose memos include the awkward ones and whose amounts are sometimes missing.</summary>

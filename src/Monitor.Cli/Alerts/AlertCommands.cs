@@ -130,26 +130,31 @@ internal static class AlertCommands
         context.SetAction(command, async (parsed, sidecar, cancellationToken) =>
         {
             var request = new WatchAlertsRequest { Model = parsed.GetValue(model) ?? "", MinSeverity = parsed.GetValue(severity) };
-            request.AfterSequence = parsed.GetValue(after) ?? await LatestSequenceAsync(sidecar, cancellationToken);
-            context.Terminal.Note($"Following alert changes{(request.Model.Length > 0 ? $" of {request.Model}" : "")} after sequence " +
-                $"{request.AfterSequence} from {sidecar.Address} (Ctrl-C to stop).");
+            ulong? from = parsed.GetValue(after);
+            context.Terminal.Note($"Following alert changes{(request.Model.Length > 0 ? $" of {request.Model}" : "")} " +
+                $"{(from is ulong n ? $"after sequence {n}" : "from now on")} from {sidecar.Address} (Ctrl-C to stop).");
             try
             {
-                return await FollowAsync(context.Terminal, sidecar, request, parsed.GetValue(count), parsed.GetValue(json), cancellationToken);
+                return await FollowAsync(context.Terminal, sidecar, request, from, parsed.GetValue(count), parsed.GetValue(json), cancellationToken);
             }
             catch (Exception e) when (cancellationToken.IsCancellationRequested
                 && (e is OperationCanceledException || (e is RpcException { StatusCode: StatusCode.Cancelled })))
             {
                 // Ctrl-C is how a follow ends.
-                context.Terminal.Note($"Stopped after sequence {request.AfterSequence}.");
+                context.Terminal.Note(request.AfterSequence == 0 && from is null ? "Stopped." : $"Stopped after sequence {request.AfterSequence}.");
                 return ExitCodes.Ok;
             }
         });
         return command;
     }
 
-    private static async Task<int> FollowAsync(Terminal.Console console, SidecarConnection sidecar, WatchAlertsRequest request, int count, bool json,
-        CancellationToken cancellationToken)
+    /// <summary>
+    /// Watches until <paramref name="count"/> changes arrived (or for ever). A sidecar that is down, restarting or cut
+    /// the watch off is retried with backoff (1 s doubling to 30 s), and the watch resumes after the last change printed.
+    /// Without <paramref name="after"/> it starts after the latest change the sidecar has once it is reached.
+    /// </summary>
+    private static async Task<int> FollowAsync(Terminal.Console console, SidecarConnection sidecar, WatchAlertsRequest request, ulong? after,
+        int count, bool json, CancellationToken cancellationToken)
     {
         int received = 0;
         TimeSpan retry = TimeSpan.FromSeconds(1);
@@ -157,12 +162,20 @@ internal static class AlertCommands
         {
             try
             {
+                if (after is null)
+                {
+                    after = await LatestSequenceAsync(sidecar, cancellationToken);
+                    console.Note($"The latest change is sequence {after}; following the ones after it.");
+                }
+
+                request.AfterSequence = after.Value;
                 using AsyncServerStreamingCall<Alert> call = sidecar.Alerts.WatchAlerts(request.Clone(), sidecar.Streaming(cancellationToken));
                 while (await call.ResponseStream.MoveNext(cancellationToken))
                 {
                     Alert alert = call.ResponseStream.Current;
                     console.Line(json ? Text.JsonLine(alert) : Line(alert));
                     await console.Out.FlushAsync(cancellationToken);
+                    after = alert.Sequence;
                     request.AfterSequence = alert.Sequence;
                     retry = TimeSpan.FromSeconds(1);
                     if (count > 0 && ++received >= count)
@@ -171,21 +184,27 @@ internal static class AlertCommands
                     }
                 }
 
-                console.Note($"The sidecar ended the watch; resuming after sequence {request.AfterSequence}.");
+                console.Note($"The sidecar ended the watch; resuming after sequence {after}.");
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted)
             {
-                console.Note($"Fell behind the sidecar ({e.Status.Detail}); resuming after sequence {request.AfterSequence}.");
+                console.Note($"Fell behind the sidecar ({e.Status.Detail}); resuming after sequence {after} in {retry.TotalSeconds:0} s.");
+                retry = await BackOffAsync(retry, cancellationToken);
             }
             catch (RpcException e) when (!cancellationToken.IsCancellationRequested
-                && e.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown or StatusCode.Aborted)
+                && e.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown or StatusCode.Aborted or StatusCode.DeadlineExceeded)
             {
-                console.Note($"Lost the sidecar ({sidecar.Explain(e).Message}); retrying in {retry.TotalSeconds:0} s, " +
-                    $"then resuming after sequence {request.AfterSequence}.");
-                await Task.Delay(retry, cancellationToken);
-                retry = TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, LongestRetry.Ticks));
+                console.Note($"Lost the sidecar ({sidecar.Explain(e).Message}); retrying in {retry.TotalSeconds:0} s" +
+                    $"{(after is ulong last ? $", then resuming after sequence {last}" : "")}.");
+                retry = await BackOffAsync(retry, cancellationToken);
             }
         }
+    }
+
+    private static async Task<TimeSpan> BackOffAsync(TimeSpan retry, CancellationToken cancellationToken)
+    {
+        await Task.Delay(retry, cancellationToken);
+        return TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, LongestRetry.Ticks));
     }
 
     private static async Task<ulong> LatestSequenceAsync(SidecarConnection sidecar, CancellationToken cancellationToken)

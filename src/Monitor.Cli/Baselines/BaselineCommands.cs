@@ -16,6 +16,7 @@ internal static class BaselineCommands
         var command = new Command("baseline", "Import a model's baseline from a CSV or Parquet file of known-good traffic, or list its baselines.");
         command.Subcommands.Add(Import(context));
         command.Subcommands.Add(List(context));
+        command.Subcommands.Add(Abort(context));
         return command;
     }
 
@@ -38,9 +39,10 @@ internal static class BaselineCommands
         var batch = new Option<int>("--batch") { Description = "Records per upload message.", DefaultValueFactory = _ => 2000 };
         batch.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<int>() is < 1 or > 100_000)
+            // 10,000 is the sidecar's default Monitor:Ingest:MaxRecordsPerBatch.
+            if (r.GetValueOrDefault<int>() is < 1 or > 10_000)
             {
-                r.AddError("--batch: must be from 1 to 100000 records");
+                r.AddError("--batch: must be from 1 to 10000 records");
             }
         });
         falseAlarmRate.Validators.Add(r =>
@@ -111,6 +113,21 @@ internal static class BaselineCommands
             }
 
             table.WriteTo(context.Terminal.Out);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Abort(CommandContext context)
+    {
+        var id = new Argument<string>("upload") { Description = "The upload's id (an interrupted import names it)." };
+        var command = new Command("abort", "Abort an open baseline upload, e.g. one an interrupted import could not abort.") { id };
+        context.SetAction(command, async (parsed, sidecar, cancellationToken) =>
+        {
+            BaselineUpload upload = await sidecar.Admin.AbortBaselineAsync(new AbortBaselineRequest { UploadId = parsed.GetValue(id) },
+                sidecar.Unary(cancellationToken));
+            context.Terminal.Line($"Upload {upload.UploadId} of model '{upload.Model}' is aborted ({Text.Count(upload.RecordsReceived)} records " +
+                "received are dropped); the baseline in force is unchanged.");
             return ExitCodes.Ok;
         });
         return command;

@@ -10,7 +10,7 @@ namespace Monitor.Cli.Baselines;
 /// last is in flight), commit, and summarise. A failure or a cancellation aborts the upload, so the baseline in force
 /// stays as it was.
 /// </summary>
-internal sealed class BaselineImport(Terminal.Console console, SidecarConnection sidecar)
+internal sealed partial class BaselineImport(Terminal.Console console, SidecarConnection sidecar)
 {
     public required FileInfo File { get; init; }
 
@@ -38,10 +38,13 @@ internal sealed class BaselineImport(Terminal.Console console, SidecarConnection
 
     public TimeSpan CommitTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
+    private static TimeSpan AbortTimeout => TimeSpan.FromSeconds(5);
+
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
-        Model model = await sidecar.Admin.GetModelAsync(new GetModelRequest { Name = Model }, sidecar.Unary(cancellationToken));
+        // The file first: a missing or unreadable file is the problem to tell, whether or not the sidecar is up.
         await using TableReader table = await TableReader.OpenAsync(File, Format, Delimiter, cancellationToken);
+        Model model = await sidecar.Admin.GetModelAsync(new GetModelRequest { Name = Model }, sidecar.Unary(cancellationToken));
         ImportPlan plan = ImportPlan.Create(model, table, Map);
         console.Note($"Reading {File.Name} ({table.Format}, {Text.Bytes(File.Length)}) for model '{model.Name}': " +
             $"{plan.Selection.Count} columns used{(plan.Ignored.Count > 0 ? $", {plan.Ignored.Count} ignored ({string.Join(", ", plan.Ignored)})" : "")}" +
@@ -49,15 +52,16 @@ internal sealed class BaselineImport(Terminal.Console console, SidecarConnection
         var progress = new ProgressBar(console, "rows", Progress);
         if (DryRun)
         {
-            long checkedRows = 0;
-            while (await table.ReadAsync(plan.Selection, BatchRecords, cancellationToken) is { } chunk)
+            long checkedRows;
+            try
             {
-                plan.Build(chunk);
-                checkedRows += chunk.Rows;
-                progress.Report(table.Fraction, checkedRows);
+                checkedRows = await ReadAllAsync(table, plan, progress, (_, _) => Task.CompletedTask, cancellationToken);
+            }
+            finally
+            {
+                progress.Finish();
             }
 
-            progress.Complete(checkedRows);
             console.Line($"{File.Name}: {Text.Count(checkedRows)} rows fit model '{model.Name}'; nothing was uploaded (--dry-run).");
             return ExitCodes.Ok;
         }
@@ -74,20 +78,15 @@ internal sealed class BaselineImport(Terminal.Console console, SidecarConnection
         TimeSpan uploadTime;
         try
         {
-            rows = await UploadAsync(table, plan, upload.UploadId, progress, cancellationToken);
-            progress.Complete(rows);
-            if (rows == 0)
-            {
-                throw new CliException($"{File.Name} has a header but no rows");
-            }
-
+            rows = await ReadAllAsync(table, plan, progress, (batch, chunk) => AppendAsync(upload.UploadId, batch, chunk, cancellationToken),
+                cancellationToken);
             uploadTime = progress.Elapsed;
             console.Note($"Committing {Text.Count(rows)} records: profiling them and calibrating thresholds…");
-            baseline = await sidecar.Admin.CommitBaselineAsync(new CommitBaselineRequest { UploadId = upload.UploadId },
-                new CallOptions(sidecar.Unary(cancellationToken).Headers, DateTime.UtcNow + CommitTimeout, cancellationToken));
+            baseline = await CommitAsync(upload.UploadId, cancellationToken);
         }
-        catch (Exception e) when (e is CliException or RpcException or OperationCanceledException or IOException)
+        catch (Exception)
         {
+            // Whatever went wrong (a bad value, a refusal, a broken file, Ctrl-C), the upload must not stay open.
             progress.Finish();
             await AbortAsync(upload.UploadId);
             throw;
@@ -103,28 +102,48 @@ internal sealed class BaselineImport(Terminal.Console console, SidecarConnection
         return ExitCodes.Ok;
     }
 
-    private async Task<long> UploadAsync(TableReader table, ImportPlan plan, string uploadId, ProgressBar progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads every row, converts each chunk to a batch and hands it to <paramref name="send"/>, which runs while the next
+    /// chunk is read (one send in flight). A file with no rows is an error.
+    /// </summary>
+    private async Task<long> ReadAllAsync(TableReader table, ImportPlan plan, ProgressBar progress, Func<RecordBatch, TableChunk, Task> send,
+        CancellationToken cancellationToken)
     {
         long rows = 0;
-        Task? inFlight = null;
-        while (await table.ReadAsync(plan.Selection, BatchRecords, cancellationToken) is { } chunk)
+        Task inFlight = Task.CompletedTask;
+        try
         {
-            RecordBatch batch = plan.Build(chunk);
-            if (inFlight is not null)
+            while (await table.ReadAsync(plan.Selection, BatchRecords, cancellationToken) is { } chunk)
+            {
+                RecordBatch batch = plan.Build(chunk);
+                await inFlight;
+                inFlight = send(batch, chunk);
+                rows += chunk.Rows;
+                progress.Report(table.Fraction, rows);
+            }
+
+            await inFlight;
+        }
+        catch
+        {
+            // A failure while a batch is in flight: let the send finish (and be observed) before the upload is aborted.
+            try
             {
                 await inFlight;
             }
+            catch (Exception e) when (e is RpcException or CliException or OperationCanceledException)
+            {
+            }
 
-            inFlight = AppendAsync(uploadId, batch, chunk, cancellationToken);
-            rows += chunk.Rows;
-            progress.Report(table.Fraction, rows);
+            throw;
         }
 
-        if (inFlight is not null)
+        if (rows == 0)
         {
-            await inFlight;
+            throw new CliException($"{File.Name} has a header but no rows");
         }
 
+        progress.Complete(rows);
         return rows;
     }
 
@@ -136,25 +155,70 @@ internal sealed class BaselineImport(Terminal.Console console, SidecarConnection
         }
         catch (RpcException e) when (e.StatusCode is StatusCode.InvalidArgument or StatusCode.ResourceExhausted)
         {
+            // The sidecar numbers records within the batch; say where they are in the file.
+            string detail = RecordInBatch().Replace(e.Status.Detail, m =>
+                int.TryParse(m.Groups[1].ValueSpan, out int i) && i < chunk.Rows ? $"{m.Value}, {chunk.Where(i)}" : m.Value);
+            string hint = e.StatusCode == StatusCode.ResourceExhausted ? " (a smaller --batch makes smaller messages)" : "";
             throw new CliException($"the sidecar refused rows {Text.Count(chunk.FirstRow)} to {Text.Count(chunk.FirstRow + chunk.Rows - 1)} " +
-                $"({chunk.Where(0)} to {chunk.Where(chunk.Rows - 1)}) of {File.Name}: {e.Status.Detail}");
+                $"({chunk.Where(0)} to {chunk.Where(chunk.Rows - 1)}) of {File.Name}: {detail}{hint}");
         }
     }
 
-    /// <summary>Aborts the upload, with its own deadline since the import's token may be what was cancelled.</summary>
-    private async Task AbortAsync(string uploadId)
+    private async Task<Baseline> CommitAsync(string uploadId, CancellationToken cancellationToken)
     {
         try
         {
-            await sidecar.Admin.AbortBaselineAsync(new AbortBaselineRequest { UploadId = uploadId }, sidecar.Unary(CancellationToken.None));
+            return await sidecar.Admin.CommitBaselineAsync(new CommitBaselineRequest { UploadId = uploadId },
+                new CallOptions(sidecar.Unary(cancellationToken).Headers, DateTime.UtcNow + CommitTimeout, cancellationToken));
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.DeadlineExceeded)
+        {
+            throw new CliException($"the commit did not finish within {CommitTimeout.TotalMinutes:0.#} min (at least --timeout, and 10 min); " +
+                "a larger --timeout gives it longer", ExitCodes.Unreachable);
+        }
+    }
+
+    /// <summary>
+    /// Aborts the upload with a short deadline of its own (the import's token may be what was cancelled, and Ctrl-C
+    /// leaves ten seconds); when that fails, says what state the upload is in.
+    /// </summary>
+    private async Task AbortAsync(string uploadId)
+    {
+        CallOptions call = new(sidecar.Unary(CancellationToken.None).Headers, DateTime.UtcNow + AbortTimeout);
+        try
+        {
+            await sidecar.Admin.AbortBaselineAsync(new AbortBaselineRequest { UploadId = uploadId }, call);
             console.Note($"Upload {uploadId} aborted: the baseline in force is unchanged.");
+            return;
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition)
+        {
+            // Committed or failed already: say which.
         }
         catch (RpcException e)
         {
-            console.Note($"Upload {uploadId} could not be aborted ({e.Status.Detail}); the sidecar drops it when it expires. " +
-                "The baseline in force is unchanged.");
+            console.Note($"Upload {uploadId} could not be aborted ({e.Status.Detail}); abort it with 'drift baseline abort {uploadId}'. " +
+                "Until it is committed, the baseline in force is unchanged.");
+            return;
+        }
+
+        try
+        {
+            BaselineUpload upload = await sidecar.Admin.GetBaselineUploadAsync(new GetBaselineUploadRequest { UploadId = uploadId },
+                new CallOptions(call.Headers, DateTime.UtcNow + AbortTimeout));
+            console.Note(upload.State == BaselineUploadState.Committed
+                ? $"Upload {uploadId} was committed after all: baseline {upload.BaselineId} is in force (see 'drift baseline list')."
+                : $"Upload {uploadId} is {upload.State.ToString().ToLowerInvariant()}{(upload.Error.Length > 0 ? $": {upload.Error}" : "")}; " +
+                  "the baseline in force is unchanged.");
+        }
+        catch (RpcException e)
+        {
+            console.Note($"Upload {uploadId}: its state could not be read ({e.Status.Detail}); see 'drift baseline list'.");
         }
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"record (\d+)")]
+    private static partial System.Text.RegularExpressions.Regex RecordInBatch();
 
     private void WriteSummary(Baseline baseline, TableReader table, ImportPlan plan, long rows, TimeSpan upload, TimeSpan commit)
     {
@@ -162,8 +226,8 @@ internal sealed class BaselineImport(Terminal.Console console, SidecarConnection
         console.Line($"Baseline {s.Id} of model '{s.Model}' is committed{(s.InForce ? " and in force" : "")}.");
         var facts = new TextTable("", "");
         facts.Add("file", $"{File.FullName} ({table.Format}, {Text.Bytes(File.Length)})");
-        facts.Add("rows uploaded", $"{Text.Count(rows)} in {upload.TotalSeconds:0.0} s ({Text.Count((long)(rows / Math.Max(upload.TotalSeconds, 1e-3)))} rows/s); " +
-            $"committed in {commit.TotalSeconds:0.0} s");
+        facts.Add("rows uploaded", $"{Text.Count(rows)} in {Text.Seconds(upload)} ({Text.Count((long)(rows / Math.Max(upload.TotalSeconds, 1e-3)))} rows/s); " +
+            $"committed in {Text.Seconds(commit)}");
         facts.Add("records received", Text.Count(s.RecordsReceived));
         facts.Add("profiled", $"{Text.Count(s.RecordsProfiled)} (bins, categories, moments)");
         facts.Add("calibration", $"{Text.Count(s.RecordsCalibration)} (held out to calibrate thresholds)");

@@ -25,7 +25,12 @@ internal sealed class CsvTable : TableReader
     {
         _delimiter = delimiter;
         _stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        _reader = new StreamReader(_stream, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true);
+        Span<byte> start = stackalloc byte[3];
+        _bytesConsumed = _stream.Read(start) == 3 && start.SequenceEqual("\uFEFF"u8) ? 3 : 0; // the BOM the reader skips
+        _stream.Position = 0;
+        // Detection would swap in a lenient decoder after a BOM; this one skips a UTF-8 BOM and refuses invalid bytes either way.
+        _reader = new StreamReader(_stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: true, throwOnInvalidBytes: true),
+            detectEncodingFromByteOrderMarks: false);
         try
         {
             if (!NextRecord(out _))
@@ -229,7 +234,8 @@ internal sealed class CsvTable : TableReader
         }
         catch (DecoderFallbackException e)
         {
-            throw new CliException($"{File.Name} near line {_line} is not UTF-8 text: {e.Message}");
+            string bytes = e.BytesUnknown is { Length: > 0 } unknown ? $" (bytes {Convert.ToHexString(unknown)})" : "";
+            throw new CliException($"{File.Name} is not UTF-8 text: an invalid byte sequence{bytes} comes after line {_line}");
         }
 
         _position = 0;

@@ -117,7 +117,10 @@ internal sealed class ImportPlan
 
         foreach (string name in map.Keys.Where(k => !parts.Contains(k)))
         {
-            problems.Add($"--map {name}=…: '{name}' is not a part of model '{model.Name}''s records (its parts: {string.Join(", ", parts.Where(p => p != RequestIdName))}, {RequestIdName})");
+            IEnumerable<string> named = parts.Where(p => p != RequestIdName && !p.StartsWith("embedding.", StringComparison.Ordinal));
+            string embeddingParts = width > 0 ? $", embedding.0 … embedding.{width - 1}" : "";
+            problems.Add($"--map {name}=…: '{name}' is not a part of model '{model.Name}''s records (its parts: {string.Join(", ", named)}" +
+                $"{embeddingParts}, {RequestIdName})");
         }
 
         if (missing.Count > 0)
@@ -181,7 +184,20 @@ internal sealed class ImportPlan
                 case double[] numbers:
                     for (int i = 0; i < n; i++)
                     {
-                        values[i * d + j] = Check(chunk, i, binding, (float)numbers[i], null, rule);
+                        float value = (float)numbers[i];
+                        if (float.IsInfinity(value) && double.IsFinite(numbers[i]))
+                        {
+                            throw OutOfRange(chunk, i, binding, numbers[i].ToString("R", CultureInfo.InvariantCulture));
+                        }
+
+                        values[i * d + j] = Check(chunk, i, binding, value, null, rule);
+                    }
+
+                    break;
+                case Int128?[] integers:
+                    for (int i = 0; i < n; i++)
+                    {
+                        values[i * d + j] = Check(chunk, i, binding, integers[i] is Int128 v ? (float)v : float.NaN, null, rule);
                     }
 
                     break;
@@ -203,7 +219,10 @@ internal sealed class ImportPlan
         ReadOnlySpan<char> value = text.AsSpan().Trim();
         if (float.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out float number))
         {
-            return number;
+            // A finite number beyond float's range parses as infinity, which would read as "missing".
+            return !float.IsInfinity(number) || value.Contains("inf", StringComparison.OrdinalIgnoreCase) || value.Contains('∞')
+                ? number
+                : throw OutOfRange(chunk, row, binding, text!);
         }
 
         foreach (string word in MissingWords)
@@ -214,9 +233,24 @@ internal sealed class ImportPlan
             }
         }
 
+        // numpy and pandas write "inf"; .NET reads only "Infinity".
+        if (value.TrimStart('+').Equals("inf", StringComparison.OrdinalIgnoreCase))
+        {
+            return float.PositiveInfinity;
+        }
+
+        if (value.Equals("-inf", StringComparison.OrdinalIgnoreCase))
+        {
+            return float.NegativeInfinity;
+        }
+
         throw new CliException($"{chunk.Where(row)}, column '{binding.Column.Name}': '{Shorten(text!)}' is not a number ({binding.Part} needs one; " +
             "an empty cell, NA or NaN means missing)");
     }
+
+    private static CliException OutOfRange(TableChunk chunk, int row, Binding binding, string text) =>
+        new($"{chunk.Where(row)}, column '{binding.Column.Name}': {Shorten(text)} is beyond the range of a 32-bit float (±3.4E+38), " +
+            $"which {binding.Part} is sent as");
 
     private static float Check(TableChunk chunk, int row, Binding binding, float value, string? text, ValueRule rule)
     {
@@ -244,6 +278,7 @@ internal sealed class ImportPlan
             string text = values switch
             {
                 string?[] strings => strings[i] ?? "",
+                Int128?[] integers => integers[i]?.ToString(CultureInfo.InvariantCulture) ?? "",
                 double[] numbers => double.IsNaN(numbers[i]) ? "" : numbers[i].ToString("R", CultureInfo.InvariantCulture),
                 _ => "",
             };
@@ -292,16 +327,27 @@ internal sealed class ImportPlan
     private static string MissingMessage(TableReader table, List<(string Part, string Column)> missing, bool noMap)
     {
         var lines = new List<string> { $"it has no column for {missing.Count} part{(missing.Count == 1 ? "" : "s")} of the records:" };
+        var embedding = missing.Where(m => m.Part.StartsWith("embedding value", StringComparison.Ordinal)).ToList();
+        if (embedding.Count > 3)
+        {
+            // Hundreds of lines for one wide embedding would bury the rest.
+            missing = missing.Except(embedding).ToList();
+            lines.Add($"    {embedding.Count} embedding columns, such as {string.Join(", ", embedding.Take(3).Select(m => $"'{m.Column}'"))} " +
+                "(an embedding comes from all of embedding.0 … embedding.<width-1>, or from none)");
+        }
+
         foreach ((string part, string column) in missing)
         {
             string? near = Nearest(column, table.Columns.Select(c => c.Name));
             lines.Add($"    '{column}' ({part}){(near is null ? "" : $"; did you mean '{near}'?")}");
         }
 
-        lines.Add($"  its columns are: {string.Join(", ", table.Columns.Select(c => c.Name))}");
+        const int Shown = 40;
+        string more = table.Columns.Count > Shown ? $" and {table.Columns.Count - Shown} more" : "";
+        lines.Add($"  its columns are: {string.Join(", ", table.Columns.Take(Shown).Select(c => c.Name))}{more}");
         if (noMap)
         {
-            lines.Add("  name a column for a part with --map <part>=<column>, e.g. --map " + $"{missing[0].Column}=<column>");
+            lines.Add("  name a column for a part with --map <part>=<column>, e.g. --map " + $"{(missing.Count > 0 ? missing[0].Column : embedding[0].Column)}=<column>");
         }
 
         return string.Join(Environment.NewLine, lines);

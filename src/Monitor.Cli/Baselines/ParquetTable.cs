@@ -74,6 +74,7 @@ internal sealed class ParquetTable : TableReader
             values[s] = _group[s] switch
             {
                 double[] numbers => numbers.AsSpan(offset, rows).ToArray(),
+                Int128?[] integers => integers.AsSpan(offset, rows).ToArray(),
                 string?[] strings => strings.AsSpan(offset, rows).ToArray(),
                 _ => throw new InvalidOperationException("a column read as neither numbers nor strings"),
             };
@@ -108,14 +109,14 @@ internal sealed class ParquetTable : TableReader
                     Type t when t == typeof(double) => await ReadNumbersAsync<double>(group, field, rows, cancellationToken),
                     Type t when t == typeof(float) => await ReadNumbersAsync<float>(group, field, rows, cancellationToken),
                     Type t when t == typeof(decimal) => await ReadNumbersAsync<decimal>(group, field, rows, cancellationToken),
-                    Type t when t == typeof(long) => await ReadNumbersAsync<long>(group, field, rows, cancellationToken),
-                    Type t when t == typeof(int) => await ReadNumbersAsync<int>(group, field, rows, cancellationToken),
-                    Type t when t == typeof(short) => await ReadNumbersAsync<short>(group, field, rows, cancellationToken),
-                    Type t when t == typeof(sbyte) => await ReadNumbersAsync<sbyte>(group, field, rows, cancellationToken),
-                    Type t when t == typeof(ulong) => await ReadNumbersAsync<ulong>(group, field, rows, cancellationToken),
-                    Type t when t == typeof(uint) => await ReadNumbersAsync<uint>(group, field, rows, cancellationToken),
-                    Type t when t == typeof(ushort) => await ReadNumbersAsync<ushort>(group, field, rows, cancellationToken),
-                    Type t when t == typeof(byte) => await ReadNumbersAsync<byte>(group, field, rows, cancellationToken),
+                    Type t when t == typeof(long) => await ReadIntegersAsync<long>(group, field, rows, cancellationToken),
+                    Type t when t == typeof(int) => await ReadIntegersAsync<int>(group, field, rows, cancellationToken),
+                    Type t when t == typeof(short) => await ReadIntegersAsync<short>(group, field, rows, cancellationToken),
+                    Type t when t == typeof(sbyte) => await ReadIntegersAsync<sbyte>(group, field, rows, cancellationToken),
+                    Type t when t == typeof(ulong) => await ReadIntegersAsync<ulong>(group, field, rows, cancellationToken),
+                    Type t when t == typeof(uint) => await ReadIntegersAsync<uint>(group, field, rows, cancellationToken),
+                    Type t when t == typeof(ushort) => await ReadIntegersAsync<ushort>(group, field, rows, cancellationToken),
+                    Type t when t == typeof(byte) => await ReadIntegersAsync<byte>(group, field, rows, cancellationToken),
                     _ => throw new InvalidOperationException($"column '{field.Name}' of type {field.ClrType.Name} cannot be read"),
                 };
         }
@@ -138,6 +139,21 @@ internal sealed class ParquetTable : TableReader
         }
 
         return numbers;
+    }
+
+    /// <summary>Integers kept exact (a 64-bit id or category code does not fit a double), null where the file has none.</summary>
+    private static async Task<Int128?[]> ReadIntegersAsync<T>(ParquetRowGroupReader group, DataField field, int rows, CancellationToken cancellationToken)
+        where T : struct, IBinaryInteger<T>
+    {
+        var read = new T?[rows];
+        await group.ReadAsync<T>(field, read.AsMemory(), null, cancellationToken);
+        var integers = new Int128?[rows];
+        for (int i = 0; i < rows; i++)
+        {
+            integers[i] = read[i] is T value ? Int128.CreateTruncating(value) : null;
+        }
+
+        return integers;
     }
 
     private static async Task<string?[]> ReadStringsAsync(ParquetRowGroupReader group, DataField field, int rows, CancellationToken cancellationToken)

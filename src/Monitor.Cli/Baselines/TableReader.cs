@@ -15,8 +15,8 @@ internal enum ColumnType
 internal sealed record TableColumn(string Name, ColumnType Type, string TypeName);
 
 /// <summary>
-/// Up to a batch of rows of the selected columns: each value array is <c>string?[]</c> (text and string columns)
-/// or <c>double[]</c> (numbers; NaN where the file has none).
+/// Up to a batch of rows of the selected columns: each value array is <c>string?[]</c> (text and string columns),
+/// <c>double[]</c> (floating-point numbers; NaN where the file has none) or <c>Int128?[]</c> (integers, exact).
 /// </summary>
 internal sealed class TableChunk(int rows, long firstRow, object[] values, Func<int, string> where)
 {

@@ -16,6 +16,7 @@ internal sealed class SidecarConnection : IDisposable
     private readonly Metadata _headers;
     private readonly TimeSpan _timeout;
     private readonly X509Certificate2? _clientCertificate;
+    private string? _tlsProblem;
 
     private SidecarConnection(Uri address, GrpcChannel channel, Metadata headers, TimeSpan timeout, X509Certificate2? clientCertificate)
     {
@@ -55,6 +56,7 @@ internal sealed class SidecarConnection : IDisposable
         }
 
         var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, ConnectTimeout = timeout };
+        SidecarConnection? connection = null;
         X509Certificate2? clientCertificate = null;
         if (tls)
         {
@@ -62,9 +64,16 @@ internal sealed class SidecarConnection : IDisposable
             if (authority is not null)
             {
                 // The authority replaces the system's roots; the name on the certificate must still match the address.
-                handler.SslOptions.RemoteCertificateValidationCallback = (_, presented, _, errors) =>
-                    (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) == SslPolicyErrors.None
-                    && Trusts(authority, presented as X509Certificate2);
+                handler.SslOptions.RemoteCertificateValidationCallback = (_, presented, chain, errors) =>
+                {
+                    bool nameMatches = (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0;
+                    bool trusted = (errors & SslPolicyErrors.RemoteCertificateNotAvailable) == 0
+                        && Trusts(authority, presented as X509Certificate2, chain);
+                    connection!._tlsProblem = !trusted
+                        ? $"its certificate is not signed by the authority in --ca ({authority.Subject})"
+                        : !nameMatches ? $"its certificate does not name {uri.Host}" : null;
+                    return trusted && nameMatches;
+                };
             }
 
             if (certificate is not null)
@@ -87,7 +96,8 @@ internal sealed class SidecarConnection : IDisposable
             MaxReceiveMessageSize = 256 * 1024 * 1024,
             MaxSendMessageSize = 64 * 1024 * 1024,
         });
-        return new SidecarConnection(uri, channel, headers, timeout, clientCertificate);
+        connection = new SidecarConnection(uri, channel, headers, timeout, clientCertificate);
+        return connection;
     }
 
     /// <summary>Options of a call that gets one answer: the credential and the deadline.</summary>
@@ -103,8 +113,9 @@ internal sealed class SidecarConnection : IDisposable
         string? cause = Innermost(e.Status.DebugException);
         if (Find<System.Security.Authentication.AuthenticationException>(e.Status.DebugException) is { } handshake)
         {
-            return new CliException($"the TLS handshake with the sidecar at {Address} failed: {handshake.Message} --ca must name the " +
-                "authority that signed the sidecar's certificate.", ExitCodes.Unreachable);
+            return new CliException($"the TLS handshake with the sidecar at {Address} failed: " + (_tlsProblem is null
+                ? $"{handshake.Message} --ca must name the authority that signed the sidecar's certificate."
+                : $"{_tlsProblem}."), ExitCodes.Unreachable);
         }
 
         string mutualTlsHint = Address.Scheme == Uri.UriSchemeHttps && _clientCertificate is null
@@ -161,7 +172,8 @@ internal sealed class SidecarConnection : IDisposable
         }
     }
 
-    private static bool Trusts(X509Certificate2 authority, X509Certificate2? presented)
+    /// <summary>Whether <paramref name="presented"/> chains to <paramref name="authority"/>, through the intermediates the server sent.</summary>
+    private static bool Trusts(X509Certificate2 authority, X509Certificate2? presented, X509Chain? sent)
     {
         if (presented is null)
         {
@@ -172,6 +184,14 @@ internal sealed class SidecarConnection : IDisposable
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.Add(authority);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        if (sent is not null)
+        {
+            foreach (X509ChainElement element in sent.ChainElements)
+            {
+                chain.ChainPolicy.ExtraStore.Add(element.Certificate);
+            }
+        }
+
         return chain.Build(presented);
     }
 

@@ -26,6 +26,8 @@ internal static class Text
     public static string Number(double value, int digits = 4) =>
         double.IsNaN(value) ? "-" : value.ToString(Math.Abs(value) is >= 1e6 or (< 1e-3 and > 0) ? "G3" : $"0.{new string('#', digits)}", Culture);
 
+    public static string Seconds(TimeSpan time) => time.TotalSeconds.ToString(time.TotalSeconds < 10 ? "0.00 's'" : "0.0 's'", Culture);
+
     public static string Percent(double value) => value.ToString("0.##%", Culture);
 
     public static string Time(Timestamp? at) =>

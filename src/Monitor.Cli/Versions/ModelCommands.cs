@@ -70,7 +70,7 @@ internal static class ModelCommands
             var columns = new TextTable("column", "part", "values");
             foreach (string f in s.NumericFeatures)
             {
-                columns.Add(f, "numeric feature", "numbers; empty, NA or NaN = missing");
+                columns.Add(f, "numeric feature", "numbers; empty, NA, NaN, null or inf = missing");
             }
 
             foreach (string f in s.CategoricalFeatures)

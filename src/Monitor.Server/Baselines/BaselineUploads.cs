@@ -92,11 +92,13 @@ internal sealed class BaselineUploads
         UploadSession session;
         lock (_opening)
         {
+            ExpireIdle();
             int open = _sessions.Values.Count(s => s.State is UploadState.Open or UploadState.Committing);
             if (open >= _options.Baselines.MaxOpenUploads)
             {
                 throw new RpcException(new Status(StatusCode.ResourceExhausted,
-                    $"{open} baseline uploads are open, the limit (Monitor:Baselines:MaxOpenUploads); commit or abort one first"));
+                    $"{open} baseline uploads are open, the limit (Monitor:Baselines:MaxOpenUploads); commit or abort one first " +
+                    $"(an upload with no append for {_options.Baselines.UploadIdleTimeout} is aborted, Monitor:Baselines:UploadIdleTimeout)"));
             }
 
             if (captureFrom is not null && _sessions.Values.Any(s => s.Model == model && s.CaptureFrom is not null && s.State == UploadState.Open))
@@ -108,6 +110,7 @@ internal sealed class BaselineUploads
             var sample = new ReferenceSample(model.Schema, _options.Baselines.ReservoirRecords, _options.Baselines.Seed);
             session = new UploadSession(Guid.NewGuid().ToString("N"), model, description, window, alpha, captureFrom,
                 (int)Math.Min(captureRecords, int.MaxValue), sample, _time.GetUtcNow());
+            session.Touch(_time.GetTimestamp());
             _sessions[session.Id] = session;
             Forget();
         }
@@ -136,6 +139,7 @@ internal sealed class BaselineUploads
                 $"upload '{uploadId}' captures live traffic of version '{session.CaptureFrom.Version}'; it takes no appended records"));
         }
 
+        session.Touch(_time.GetTimestamp());
         if (ProtoTranslation.TryToCore(session.Model.Schema, batch, _options.Ingest.MaxRecordsPerBatch, out RecordBatch records,
             _options.Limits.ToTextLimits()) is { } error)
         {
@@ -205,7 +209,7 @@ internal sealed class BaselineUploads
         if (!session.Abort())
         {
             throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                $"upload '{uploadId}' is {session.State.ToString().ToLowerInvariant()}, not open"));
+                $"upload '{uploadId}' is {session.State.ToString().ToLowerInvariant()}, not open{(session.Error.Length > 0 ? $": {session.Error}" : "")}"));
         }
 
         return session;
@@ -223,6 +227,24 @@ internal sealed class BaselineUploads
                 Log.BaselineCommitFailed(_logger, session.Id, session.Model.Name, ex.Message);
             }
         });
+
+    /// <summary>
+    /// Aborts appended uploads that had no append for Monitor:Baselines:UploadIdleTimeout, so a client that went away
+    /// without aborting does not hold a reservoir and a place among the open uploads for ever. Captures wait for traffic
+    /// and are left alone.
+    /// </summary>
+    private void ExpireIdle()
+    {
+        TimeSpan idleLimit = _options.Baselines.UploadIdleTimeout;
+        foreach (UploadSession session in _sessions.Values)
+        {
+            if (session.State == UploadState.Open && session.CaptureFrom is null && _time.GetElapsedTime(session.LastActivity) > idleLimit
+                && session.Abort($"aborted after no append for {idleLimit} (Monitor:Baselines:UploadIdleTimeout)"))
+            {
+                Log.UploadExpired(_logger, session.Id, session.Model.Name, idleLimit);
+            }
+        }
+    }
 
     /// <summary>Keeps the most recent finished uploads for status queries and forgets older ones.</summary>
     private void Forget()

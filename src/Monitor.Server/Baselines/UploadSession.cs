@@ -113,7 +113,7 @@ internal sealed class UploadSession
         }
     }
 
-    public bool Abort()
+    public bool Abort(string reason = "")
     {
         lock (_lock)
         {
@@ -123,8 +123,14 @@ internal sealed class UploadSession
             }
 
             State = UploadState.Aborted;
+            Error = reason;
             _sample = null;
             return true;
         }
     }
+
+    /// <summary>Monotonic timestamp (<see cref="TimeProvider.GetTimestamp"/>) of the upload's opening or latest append.</summary>
+    public long LastActivity { get; private set; }
+
+    public void Touch(long timestamp) => LastActivity = timestamp;
 }

@@ -101,6 +101,9 @@ internal static partial class Log
     [LoggerMessage(41, LogLevel.Information, "Baseline {BaselineId} of {Model} committed from {Records} sampled records in {Seconds:F2} s; whole-window false-alarm rate {Rate:P2} on {Windows} bootstrap windows; now in force")]
     public static partial void BaselineCommitted(ILogger logger, long baselineId, string model, int records, double seconds, double rate, int windows);
 
+    [LoggerMessage(68, LogLevel.Warning, "Baseline upload {UploadId} for {Model} aborted: no append for {IdleLimit}")]
+    public static partial void UploadExpired(ILogger logger, string uploadId, string model, TimeSpan idleLimit);
+
     [LoggerMessage(42, LogLevel.Warning, "Baseline upload {UploadId} for {Model} could not be committed: {Reason}")]
     public static partial void BaselineCommitFailed(ILogger logger, string uploadId, string model, string reason);
 }

@@ -253,6 +253,9 @@ public sealed class BaselineOptions
     /// <summary>Baseline uploads and captures open at once.</summary>
     public int MaxOpenUploads { get; set; } = 16;
 
+    /// <summary>An appended upload with no append for this long is aborted when the next upload begins.</summary>
+    public TimeSpan UploadIdleTimeout { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>Seed of reservoirs, splits and bootstraps.</summary>
     public int Seed { get; set; } = 20_261_125;
 
@@ -320,6 +323,10 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
         Range("Monitor:Baselines:BootstrapWindows", o.Baselines.BootstrapWindows, 1000, 1_000_000, errors);
         Range("Monitor:Baselines:MinProfileRecords", o.Baselines.MinProfileRecords, 10, 10_000_000, errors);
         Range("Monitor:Baselines:MaxOpenUploads", o.Baselines.MaxOpenUploads, 1, 10_000, errors);
+        if (o.Baselines.UploadIdleTimeout < TimeSpan.FromSeconds(1))
+        {
+            errors.Add($"Monitor:Baselines:UploadIdleTimeout: {o.Baselines.UploadIdleTimeout} must be at least 00:00:01");
+        }
         if (o.Baselines.ProfileFraction is <= 0 or >= 1)
         {
             errors.Add($"Monitor:Baselines:ProfileFraction must lie strictly between 0 and 1, got {o.Baselines.ProfileFraction}");
