@@ -137,8 +137,7 @@ internal static class AlertCommands
             {
                 return await FollowAsync(context.Terminal, sidecar, request, from, parsed.GetValue(count), parsed.GetValue(json), cancellationToken);
             }
-            catch (Exception e) when (cancellationToken.IsCancellationRequested
-                && (e is OperationCanceledException || (e is RpcException { StatusCode: StatusCode.Cancelled })))
+            catch (Exception e) when (cancellationToken.IsCancellationRequested && e is OperationCanceledException or RpcException)
             {
                 // Ctrl-C is how a follow ends.
                 context.Terminal.Note(request.AfterSequence == 0 && from is null ? "Stopped." : $"Stopped after sequence {request.AfterSequence}.");

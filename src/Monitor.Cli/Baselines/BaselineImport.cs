@@ -246,20 +246,10 @@ internal sealed partial class BaselineImport(Terminal.Console console, SidecarCo
         foreach (FeatureProfile f in baseline.Features)
         {
             bool numeric = f.Kind is FeatureKind.Numeric or FeatureKind.Text or FeatureKind.OutputNumeric;
-            features.Add(f.Name, Kind(f.Kind), numeric ? Text.Number(f.Mean) : "-", numeric ? Text.Number(f.Std) : "-", Text.Percent(f.MissingRate),
+            features.Add(f.Name, Text.Kind(f.Kind), numeric ? Text.Number(f.Mean) : "-", numeric ? Text.Number(f.Std) : "-", Text.Percent(f.MissingRate),
                 string.Join(", ", f.Thresholds.Select(t => $"{t.Statistic} {Text.Number(t.Threshold)}")));
         }
 
         features.WriteTo(console.Out, "  ");
     }
-
-    public static string Kind(FeatureKind kind) => kind switch
-    {
-        FeatureKind.Numeric => "numeric",
-        FeatureKind.Categorical => "categorical",
-        FeatureKind.Text => "text (tokens)",
-        FeatureKind.OutputClass => "output class",
-        FeatureKind.OutputNumeric => "output",
-        _ => "-",
-    };
 }

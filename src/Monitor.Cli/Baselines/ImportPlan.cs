@@ -110,9 +110,8 @@ internal sealed class ImportPlan
         int width = (int)schema.EmbeddingWidth;
         string[] embeddingNames = Enumerable.Range(0, width).Select(i => $"embedding.{i}").ToArray();
         int present = embeddingNames.Count(n => index.ContainsKey(map.GetValueOrDefault(n, n)));
-        Binding?[] embedding = present == 0
-            ? EmbeddingAbsent(embeddingNames, parts)
-            : embeddingNames.Select((n, i) => Bind(n, $"embedding value {i}", Need.Number)).ToArray();
+        parts.UnionWith(embeddingNames);
+        Binding?[] embedding = present == 0 ? [] : embeddingNames.Select((n, i) => Bind(n, $"embedding value {i}", Need.Number)).ToArray();
         Binding? requestId = Bind(RequestIdName, "the request id", Need.Identifier, optional: true);
 
         foreach (string name in map.Keys.Where(k => !parts.Contains(k)))
@@ -296,16 +295,6 @@ internal sealed class ImportPlan
         OutputKind.Binary => [("score", "the probability of the positive class")],
         _ => [("score", "the predicted value")],
     };
-
-    private static Binding?[] EmbeddingAbsent(string[] names, HashSet<string> parts)
-    {
-        foreach (string name in names)
-        {
-            parts.Add(name);
-        }
-
-        return [];
-    }
 
     private static bool Accepts(Need need, ColumnType type) => type switch
     {

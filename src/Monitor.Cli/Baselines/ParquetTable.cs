@@ -130,8 +130,7 @@ internal sealed class ParquetTable : TableReader
     private static async Task<double[]> ReadNumbersAsync<T>(ParquetRowGroupReader group, DataField field, int rows, CancellationToken cancellationToken)
         where T : struct, INumberBase<T>
     {
-        var read = new T?[rows];
-        await group.ReadAsync<T>(field, read.AsMemory(), null, cancellationToken);
+        T?[] read = await ReadValuesAsync<T>(group, field, rows, cancellationToken);
         var numbers = new double[rows];
         for (int i = 0; i < rows; i++)
         {
@@ -145,8 +144,7 @@ internal sealed class ParquetTable : TableReader
     private static async Task<Int128?[]> ReadIntegersAsync<T>(ParquetRowGroupReader group, DataField field, int rows, CancellationToken cancellationToken)
         where T : struct, IBinaryInteger<T>
     {
-        var read = new T?[rows];
-        await group.ReadAsync<T>(field, read.AsMemory(), null, cancellationToken);
+        T?[] read = await ReadValuesAsync<T>(group, field, rows, cancellationToken);
         var integers = new Int128?[rows];
         for (int i = 0; i < rows; i++)
         {
@@ -154,6 +152,31 @@ internal sealed class ParquetTable : TableReader
         }
 
         return integers;
+    }
+
+    /// <summary>
+    /// A column's values, null where the file has none. A required column has no definition levels and is read as plain
+    /// values; only an optional one goes through the library's merge of values and definition levels.
+    /// </summary>
+    private static async Task<T?[]> ReadValuesAsync<T>(ParquetRowGroupReader group, DataField field, int rows, CancellationToken cancellationToken)
+        where T : struct
+    {
+        var read = new T?[rows];
+        if (field.MaxDefinitionLevel == 0)
+        {
+            var values = new T[rows];
+            await group.ReadAsync<T>(field, values.AsMemory(), null, cancellationToken);
+            for (int i = 0; i < rows; i++)
+            {
+                read[i] = values[i];
+            }
+        }
+        else
+        {
+            await group.ReadAsync<T>(field, read.AsMemory(), null, cancellationToken);
+        }
+
+        return read;
     }
 
     private static async Task<string?[]> ReadStringsAsync(ParquetRowGroupReader group, DataField field, int rows, CancellationToken cancellationToken)

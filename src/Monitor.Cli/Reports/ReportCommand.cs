@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Monitor.Cli.Baselines;
 using Monitor.Cli.Terminal;
 using Monitor.Protos.V1;
 
@@ -94,7 +93,7 @@ internal static class ReportCommand
                 .Right("count", "missing", "baseline mean", "window mean");
             foreach (FeatureReport f in shown.Features.Where(f => !driftedOnly || f.Drifted))
             {
-                channels.Add((f.Drifted ? "* " : "  ") + f.Name, BaselineImport.Kind(f.Kind), Text.Count(f.Count), Text.Count(f.Missing),
+                channels.Add((f.Drifted ? "* " : "  ") + f.Name, Text.Kind(f.Kind), Text.Count(f.Count), Text.Count(f.Missing),
                     Text.Number(f.BaselineMean), Text.Number(f.WindowMean),
                     string.Join(", ", f.Statistics.Select(s => $"{s.Name} {Text.Number(s.Value)}/{Text.Number(s.Threshold)}{(s.Drifted ? "*" : "")}")));
             }

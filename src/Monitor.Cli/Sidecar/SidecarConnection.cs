@@ -17,6 +17,7 @@ internal sealed class SidecarConnection : IDisposable
     private readonly TimeSpan _timeout;
     private readonly X509Certificate2? _clientCertificate;
     private string? _tlsProblem;
+    private bool _serverCertificateChecked;
 
     private SidecarConnection(Uri address, GrpcChannel channel, Metadata headers, TimeSpan timeout, X509Certificate2? clientCertificate)
     {
@@ -69,7 +70,8 @@ internal sealed class SidecarConnection : IDisposable
                     bool nameMatches = (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0;
                     bool trusted = (errors & SslPolicyErrors.RemoteCertificateNotAvailable) == 0
                         && Trusts(authority, presented as X509Certificate2, chain);
-                    connection!._tlsProblem = !trusted
+                    connection!._serverCertificateChecked = true;
+                    connection._tlsProblem = !trusted
                         ? $"its certificate is not signed by the authority in --ca ({authority.Subject})"
                         : !nameMatches ? $"its certificate does not name {uri.Host}" : null;
                     return trusted && nameMatches;
@@ -111,16 +113,18 @@ internal sealed class SidecarConnection : IDisposable
     {
         string detail = e.Status.Detail;
         string? cause = Innermost(e.Status.DebugException);
-        if (Find<System.Security.Authentication.AuthenticationException>(e.Status.DebugException) is { } handshake)
-        {
-            return new CliException($"the TLS handshake with the sidecar at {Address} failed: " + (_tlsProblem is null
-                ? $"{handshake.Message} --ca must name the authority that signed the sidecar's certificate."
-                : $"{_tlsProblem}."), ExitCodes.Unreachable);
-        }
-
         string mutualTlsHint = Address.Scheme == Uri.UriSchemeHttps && _clientCertificate is null
             ? " If the sidecar requires client certificates (mutual TLS), give --certificate and --certificate-key."
             : "";
+        if (Find<System.Security.Authentication.AuthenticationException>(e.Status.DebugException) is { } handshake)
+        {
+            // Our check of the sidecar's certificate says what it found; when that passed, the sidecar refused ours (or its absence).
+            string why = _tlsProblem is not null ? $"{_tlsProblem}."
+                : _serverCertificateChecked ? $"{handshake.Message}{(mutualTlsHint.Length > 0 ? mutualTlsHint : " Is the client certificate signed by an authority the sidecar trusts?")}"
+                : $"{handshake.Message} --ca must name the authority that signed the sidecar's certificate.";
+            return new CliException($"the TLS handshake with the sidecar at {Address} failed: {why}", ExitCodes.Unreachable);
+        }
+
         return e.StatusCode switch
         {
             StatusCode.Unavailable when e.Status.DebugException is not null => new CliException(

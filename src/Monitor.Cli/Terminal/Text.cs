@@ -42,4 +42,15 @@ internal static class Text
     };
 
     public static string Short(string text, int length) => text.Length <= length ? text : string.Concat(text.AsSpan(0, length - 1), "…");
+
+    /// <summary>A channel's kind in a few words.</summary>
+    public static string Kind(Protos.V1.FeatureKind kind) => kind switch
+    {
+        Protos.V1.FeatureKind.Numeric => "numeric",
+        Protos.V1.FeatureKind.Categorical => "categorical",
+        Protos.V1.FeatureKind.Text => "text (tokens)",
+        Protos.V1.FeatureKind.OutputClass => "output class",
+        Protos.V1.FeatureKind.OutputNumeric => "output",
+        _ => "-",
+    };
 }

@@ -20,9 +20,10 @@ internal sealed class ReportService(DriftReports reports, ModelRegistry registry
     {
         ModelEntry model = registry.Get(request.Model);
         string? name = request.Version.Length > 0 ? request.Version : model.ServingVersion;
+        StoredRollback? signal = null;
         Verdicts.VerdictDocument document = name is null
             ? Verdicts.VerdictEndpoints.NoTraffic(model)
-            : Verdicts.VerdictEndpoints.Document(registry.GetVersion(request.Model, name), store);
+            : Verdicts.VerdictEndpoints.Document(registry.GetVersion(request.Model, name), store, out signal);
         var verdict = new VersionVerdict
         {
             Model = document.Model,
@@ -34,25 +35,11 @@ internal sealed class ReportService(DriftReports reports, ModelRegistry registry
             LatestWindowInconclusive = document.LatestWindowInconclusive,
             Rollback = document.Rollback,
             RollbackRecommended = document.RollbackRecommended,
+            LatestSignal = signal is null ? null : Verdicts.RollbackService.ToProto(signal),
         };
         if (document.WindowFalseAlarmRate is double rate)
         {
             verdict.WindowFalseAlarmRate = rate;
-        }
-
-        if (document.LatestSignal is { } signal)
-        {
-            verdict.LatestSignal = new RollbackSignal
-            {
-                Sequence = (ulong)signal.Sequence,
-                Model = document.Model,
-                FromVersion = signal.From,
-                ToVersion = signal.To ?? "",
-                Reason = signal.Reason,
-                IssuedAt = ProtoTranslation.ToProto(signal.At),
-                Acknowledged = signal.Acknowledged,
-                Actor = signal.Actor,
-            };
         }
 
         return Task.FromResult(verdict);

@@ -57,7 +57,7 @@ internal sealed class RollbackService(SqliteStore store, RollbackSignalHub hub, 
 
     private static long Sequence(ulong value) => (long)Math.Min(value, long.MaxValue);
 
-    private static RollbackSignal ToProto(StoredRollback signal)
+    public static RollbackSignal ToProto(StoredRollback signal)
     {
         var proto = new RollbackSignal
         {

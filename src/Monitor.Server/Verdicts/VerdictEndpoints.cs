@@ -76,9 +76,12 @@ internal static class VerdictEndpoints
         return true;
     }
 
-    public static VerdictDocument Document(VersionEntry version, SqliteStore store)
+    public static VerdictDocument Document(VersionEntry version, SqliteStore store) => Document(version, store, out _);
+
+    /// <summary>The verdict document, and the latest rollback signal away from the version in full (null when none).</summary>
+    public static VerdictDocument Document(VersionEntry version, SqliteStore store, out StoredRollback? signal)
     {
-        StoredRollback? signal = store.LoadRollbackSignals(version.Model, 0).LastOrDefault(r => r.From == version.Version);
+        signal = store.LoadRollbackSignals(version.Model, 0).LastOrDefault(r => r.From == version.Version);
         bool held = store.LoadHeldRollbacks(version.Model, pendingOnly: true).Any(h => h.From == version.Version);
         bool quarantined = version.State == VersionState.Quarantined;
         bool recommended = quarantined && signal is not null && (version.PromotedAt is null || signal.At >= version.PromotedAt);
