@@ -139,7 +139,7 @@ internal sealed class SidecarConnection : IDisposable
             StatusCode.PermissionDenied => new CliException($"the sidecar at {Address} refused: {detail}"),
             StatusCode.Internal or StatusCode.Unknown when cause is not null => new CliException(
                 $"the sidecar at {Address} did not answer as a gRPC server ({cause}). Is this its gRPC port (50051 by default), " +
-                "not its HTTP port?", ExitCodes.Unreachable),
+                "not its HTTP port?" + mutualTlsHint, ExitCodes.Unreachable),
             StatusCode.Cancelled => new CliException("cancelled"),
             _ => new CliException(detail.Length > 0 ? detail : $"the sidecar answered {e.StatusCode}"),
         };
