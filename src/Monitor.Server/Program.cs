@@ -13,7 +13,7 @@ internal static class Cli
         Usage:
           Monitor.Server [serve] [--Monitor:Section:Key=value ...]   start the sidecar (the default)
           Monitor.Server demo [--records N]                          run the fraud-model drift demo on a private sidecar
-          Monitor.Server evaluate [--reduced] [--only TEXT] [--benign-records N]
+          Monitor.Server evaluate [--reduced] [--only TEXT] [--benign-records N] [--seed S]
                                                                      replay the attack scenarios through a private sidecar
           Monitor.Server throughput [--records N]                    in-process analysis throughput, detectors off and on
           Monitor.Server help                                        show this text

@@ -11,6 +11,7 @@ internal static class EvaluateCommand
         long benign = 10_000_000;
         int reference = 20_000;
         string? only = null;
+        int seed = 1;
         for (int i = 0; i < args.Length - 1; i++)
         {
             switch (args[i])
@@ -20,6 +21,9 @@ internal static class EvaluateCommand
                     break;
                 case "--reference-records":
                     reference = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+                    break;
+                case "--seed":
+                    seed = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
                     break;
                 case "--only":
                     only = args[i + 1];
@@ -37,7 +41,7 @@ internal static class EvaluateCommand
         foreach (ScenarioSpec spec in specs)
         {
             output.WriteLine($"running: {spec.Name} (up to {spec.MaxRecords:N0} records)");
-            outcomes.Add(await ScenarioEvaluation.RunAsync(spec, reference, output, CancellationToken.None));
+            outcomes.Add(await ScenarioEvaluation.RunAsync(spec, reference, output, CancellationToken.None, seed));
         }
 
         if (args.Contains("--findings"))

@@ -106,7 +106,7 @@ internal static class ScenarioEvaluation
         new("benign: new template token in 5%", Injection.BenignTemplate, 0, 100_000),
     ];
 
-    public static async Task<ScenarioOutcome> RunAsync(ScenarioSpec spec, int referenceRecords, TextWriter? progress, CancellationToken cancellationToken)
+    public static async Task<ScenarioOutcome> RunAsync(ScenarioSpec spec, int referenceRecords, TextWriter? progress, CancellationToken cancellationToken, int seed = 1)
     {
         string database = Path.Combine(Path.GetTempPath(), $"monitor-eval-{Guid.NewGuid():N}.db");
         await using WebApplication app = MonitorHost.Build(
@@ -116,7 +116,7 @@ internal static class ScenarioEvaluation
         {
             int port = app.Services.GetRequiredService<Listeners>().GrpcPort;
             using GrpcChannel channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
-            return await RunAsync(spec, channel, referenceRecords, progress, cancellationToken);
+            return await RunAsync(spec, channel, referenceRecords, seed, progress, cancellationToken);
         }
         finally
         {
@@ -128,7 +128,7 @@ internal static class ScenarioEvaluation
         }
     }
 
-    private static async Task<ScenarioOutcome> RunAsync(ScenarioSpec spec, GrpcChannel channel, int referenceRecords, TextWriter? progress,
+    private static async Task<ScenarioOutcome> RunAsync(ScenarioSpec spec, GrpcChannel channel, int referenceRecords, int seed, TextWriter? progress,
         CancellationToken cancellationToken)
     {
         var admin = new Admin.AdminClient(channel);
@@ -145,7 +145,7 @@ internal static class ScenarioEvaluation
         await admin.RegisterVersionAsync(new RegisterVersionRequest { Model = Model, Version = "v2", ArtifactSha256 = v2 },
             cancellationToken: cancellationToken);
 
-        var reference = new ScenarioTraffic(seed: 1);
+        var reference = new ScenarioTraffic(seed: (2 * seed) - 1);
         BaselineUpload upload = await admin.BeginBaselineAsync(new BeginBaselineRequest { Model = Model }, cancellationToken: cancellationToken);
         for (int sent = 0; sent < referenceRecords; sent += BatchSize)
         {
@@ -158,7 +158,7 @@ internal static class ScenarioEvaluation
 
         await admin.CommitBaselineAsync(new CommitBaselineRequest { UploadId = upload.UploadId }, cancellationToken: cancellationToken);
 
-        var traffic = new ScenarioTraffic(seed: 2, spec.Injection, spec.Rate);
+        var traffic = new ScenarioTraffic(seed: 2 * seed, spec.Injection, spec.Rate);
         var stopwatch = Stopwatch.StartNew();
         long sentRecords = 0;
         DriftReport report = new();
