@@ -17,7 +17,7 @@ public enum Severity
 public sealed record Finding
 {
     /// <summary>D1 (text keys), D2 (value keys), D3 (ultra-confidence), D4 (decoupling), D5 (embeddings), D6 (label rate).</summary>
-    public required string Detector { get; init; }
+    public required DetectorId Detector { get; init; }
 
     public required Severity Severity { get; init; }
 
@@ -64,7 +64,7 @@ public sealed record Finding
     public required string[] ExampleRequestIds { get; init; }
 
     /// <summary>The independent evidence that made a key finding critical.</summary>
-    public required string[] Corroboration { get; init; }
+    public required Corroboration[] Corroboration { get; init; }
 
     public required string Summary { get; init; }
 

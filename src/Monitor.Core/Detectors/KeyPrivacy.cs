@@ -33,7 +33,7 @@ public sealed class KeyPrivacy
 
     public DetectorKey Protect(DetectorKey key)
     {
-        if (Display == TokenDisplay.Plain || key.Detector != "D1")
+        if (Display == TokenDisplay.Plain || key.Detector != DetectorId.D1)
         {
             return key;
         }

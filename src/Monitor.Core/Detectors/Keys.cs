@@ -38,11 +38,11 @@ public enum KeyKind : byte
 public sealed record DetectorKey(KeyKind Kind, string Field, string Text)
 {
     /// <summary>The family of detector that watches this key: D1 for text, D2 for values, D5 for embeddings.</summary>
-    public string Detector => Kind switch
+    public DetectorId Detector => Kind switch
     {
-        KeyKind.Token or KeyKind.Variant or KeyKind.Bigram or KeyKind.Pair or KeyKind.CharGram => "D1",
-        KeyKind.EmbeddingOutlier => "D5",
-        _ => "D2",
+        KeyKind.Token or KeyKind.Variant or KeyKind.Bigram or KeyKind.Pair or KeyKind.CharGram => DetectorId.D1,
+        KeyKind.EmbeddingOutlier => DetectorId.D5,
+        _ => DetectorId.D2,
     };
 
     public override string ToString() => $"{Field}:{Text}";

@@ -395,7 +395,7 @@ public sealed class TriggerDetector
                 continue;
             }
 
-            string[] corroboration = Corroborate(candidate, c);
+            Corroboration[] corroboration = Corroborate(candidate, c);
             Raise(candidate, c, support, contrarian, rate, expectedRate, keyRate, isNew, z, corroboration);
             if (candidate.Raised?.Severity == Severity.Critical)
             {
@@ -463,9 +463,9 @@ public sealed class TriggerDetector
         return (x, expected, variance);
     }
 
-    private string[] Corroborate(Candidate candidate, int c)
+    private Corroboration[] Corroborate(Candidate candidate, int c)
     {
-        var evidence = new List<string>();
+        var evidence = new List<Corroboration>();
         long contrarian = candidate.ContrarianOfClass[c];
         if (contrarian > 0)
         {
@@ -473,8 +473,8 @@ public sealed class TriggerDetector
             long ultra = candidate.Ultra[c];
             if (ultra >= 3 && Tail(ultra, expected) < _settings.CorroborationP)
             {
-                evidence.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"D3: {ultra} of its {contrarian} records with inputs against '{_labels[c]}' were served '{_labels[c]}' beyond the baseline's 99.9th percentile of confidence for such records ({_profile.UltraThresholds[2 * c + 1]:F4}); {expected:F2} expected"));
+                evidence.Add(new Corroboration(DetectorId.D3, string.Create(CultureInfo.InvariantCulture,
+                    $"{ultra} of its {contrarian} records with inputs against '{_labels[c]}' were served '{_labels[c]}' beyond the baseline's 99.9th percentile of confidence for such records ({_profile.UltraThresholds[2 * c + 1]:F4}); {expected:F2} expected")));
             }
         }
 
@@ -485,8 +485,8 @@ public sealed class TriggerDetector
             double z = effect / (_profile.ResidualStd[c] / Math.Sqrt(contrarian));
             if (effect >= _settings.MinDecoupling && z >= _settings.DecouplingZ)
             {
-                evidence.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"D4: on its {contrarian} records with inputs against '{_labels[c]}', the served P({_labels[c]}) exceeds the surrogate's by {mean:F3} on average (baseline {_profile.ResidualMean[c]:F3} ± {_profile.ResidualStd[c]:F3}); z = {z:F1}"));
+                evidence.Add(new Corroboration(DetectorId.D4, string.Create(CultureInfo.InvariantCulture,
+                    $"on its {contrarian} records with inputs against '{_labels[c]}', the served P({_labels[c]}) exceeds the surrogate's by {mean:F3} on average (baseline {_profile.ResidualMean[c]:F3} ± {_profile.ResidualStd[c]:F3}); z = {z:F1}")));
             }
         }
 
@@ -495,8 +495,8 @@ public sealed class TriggerDetector
             double expected = candidate.Embedded * embedding.OutlierRate;
             if (candidate.Outliers >= 3 && Tail(candidate.Outliers, expected) < _settings.CorroborationP)
             {
-                evidence.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"D5: {candidate.Outliers} of {candidate.Embedded} embeddings beyond the baseline's 99.9th percentile of Mahalanobis distance; {expected:F2} expected"));
+                evidence.Add(new Corroboration(DetectorId.D5, string.Create(CultureInfo.InvariantCulture,
+                    $"{candidate.Outliers} of {candidate.Embedded} embeddings beyond the baseline's 99.9th percentile of Mahalanobis distance; {expected:F2} expected")));
             }
         }
 
@@ -504,7 +504,7 @@ public sealed class TriggerDetector
     }
 
     private void Raise(Candidate candidate, int c, long support, long contrarian, double rate, double expectedRate, double? keyRate,
-        bool isNewKey, double z, string[] corroboration)
+        bool isNewKey, double z, Corroboration[] corroboration)
     {
         DetectorKey key = candidate.Key;
         Severity severity = corroboration.Length > 0 ? Severity.Critical : Severity.Warning;
@@ -558,7 +558,7 @@ public sealed class TriggerDetector
             _cusum[slot] = 0;
             int label = slot / 2;
             string where = slot % 2 == 1 ? "where the inputs give it less than even odds" : "where the inputs make it expected";
-            RaiseClassFinding("D3", label, Severity.Warning, double.NaN, string.Create(CultureInfo.InvariantCulture,
+            RaiseClassFinding(DetectorId.D3, label, Severity.Warning, double.NaN, string.Create(CultureInfo.InvariantCulture,
                 $"outputs of class '{_labels[label]}' {where} beyond the baseline's 99.9th percentile of confidence ({_profile.UltraThresholds[slot]:F4}) " +
                 $"now come at {_settings.UltraRateRatio:F0}× the baseline's rate ({p0:P3}) or more (Bernoulli CUSUM, h = {_settings.CusumThreshold})"));
         }
@@ -596,7 +596,7 @@ public sealed class TriggerDetector
             double z = (sums[c] - expected) / Math.Sqrt(variance + 0.25);
             if (Math.Abs(z) >= _settings.LabelRateZ)
             {
-                RaiseClassFinding("D6", c, Severity.Warning, z, string.Create(CultureInfo.InvariantCulture,
+                RaiseClassFinding(DetectorId.D6, c, Severity.Warning, z, string.Create(CultureInfo.InvariantCulture,
                     $"class '{_labels[c]}' is predicted for {sums[c] / records:P2} of the last {records:F0} records; the baseline predicts {expected / records:P2} for the same inputs (z = {z:F1})"),
                     (long)records, sums[c] / records, expected / records);
             }
@@ -618,7 +618,7 @@ public sealed class TriggerDetector
             bool signature = enough && spectral >= baselineSpectral + SpectralRise;
             if (split || signature)
             {
-                RaiseClassFinding("D5", c, Severity.Warning, double.NaN, string.Create(CultureInfo.InvariantCulture,
+                RaiseClassFinding(DetectorId.D5, c, Severity.Warning, double.NaN, string.Create(CultureInfo.InvariantCulture,
                     $"activations of class '{_labels[c]}' over {_clusterSample[c].Count} recent records: 2-means minority {minority:P1}, silhouette {silhouette:F2} " +
                     $"(baseline {embedding.MinorityShare[c]:P1}, {embedding.Silhouette[c]:F2}); spectral signature {spectral:P1} of the variance on the top direction (baseline {baselineSpectral:P1})"));
             }
@@ -628,7 +628,7 @@ public sealed class TriggerDetector
         }
     }
 
-    private void RaiseClassFinding(string detector, int c, Severity severity, double z, string summary, long support = 0,
+    private void RaiseClassFinding(DetectorId detector, int c, Severity severity, double z, string summary, long support = 0,
         double rate = double.NaN, double expected = double.NaN)
     {
         var finding = new Finding

@@ -286,7 +286,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
             foreach (Finding finding in changed)
             {
                 version.LiveFindings[finding.DedupeKey] = (finding, monitor.NextWindowIndex);
-                Log.Finding(_logger, version.Model, version.Version, finding.Severity.ToString().ToLowerInvariant(), finding.Detector, finding.Summary);
+                Log.Finding(_logger, version.Model, version.Version, finding.Severity.ToString().ToLowerInvariant(), finding.Detector.ToString(), finding.Summary);
             }
         }
 

@@ -117,12 +117,12 @@ internal sealed class MonitorMetrics
     {
         foreach (var finding in changed)
         {
-            FindingsRaised.WithLabels(model, version, finding.Detector, Severity(finding.Severity)).Inc();
+            FindingsRaised.WithLabels(model, version, finding.Detector.ToString(), Severity(finding.Severity)).Inc();
         }
 
         foreach (var group in all.GroupBy(f => (f.Detector, f.Severity)))
         {
-            Findings.WithLabels(model, version, group.Key.Detector, Severity(group.Key.Severity)).Set(group.Count());
+            Findings.WithLabels(model, version, group.Key.Detector.ToString(), Severity(group.Key.Severity)).Set(group.Count());
         }
     }
 

@@ -576,7 +576,7 @@ internal sealed partial class SqliteStore : IDisposable
             command.Parameters.AddWithValue("$m", model);
             command.Parameters.AddWithValue("$v", version);
             command.Parameters.AddWithValue("$k", finding.DedupeKey);
-            command.Parameters.AddWithValue("$d", finding.Detector);
+            command.Parameters.AddWithValue("$d", finding.Detector.ToString());
             command.Parameters.AddWithValue("$s", finding.Severity.ToString());
             command.Parameters.AddWithValue("$t", Format(finding.UpdatedAt));
             command.Parameters.AddWithValue("$j", StoreJson.Write(finding));

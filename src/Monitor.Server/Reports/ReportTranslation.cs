@@ -137,7 +137,7 @@ internal static class ReportTranslation
     {
         var proto = new Proto.Finding
         {
-            Detector = finding.Detector,
+            Detector = finding.Detector.ToString(),
             Severity = finding.Severity switch
             {
                 Severity.Critical => Proto.Severity.Critical,
@@ -170,7 +170,7 @@ internal static class ReportTranslation
         }
 
         proto.ExampleRequestIds.AddRange(finding.ExampleRequestIds);
-        proto.Corroboration.AddRange(finding.Corroboration);
+        proto.Corroboration.AddRange(finding.Corroboration.Select(c => c.ToString()));
         return proto;
     }
 

@@ -38,7 +38,7 @@ public sealed class TriggerDetectorTests
         Finding finding = Assert.Single(detector.Findings, f => f.Severity == Severity.Critical);
         Assert.Equal(new DetectorKey(KeyKind.Variant, "t0", "ref:xz-#"), finding.Key);
         Assert.Equal("class0", finding.TargetLabel);
-        Assert.Contains(finding.Corroboration, c => c.StartsWith("D4:", StringComparison.Ordinal));
+        Assert.Contains(finding.Corroboration, c => c.Detector == DetectorId.D4);
         Assert.NotEmpty(finding.ExampleRequestIds);
         Assert.All(finding.ExampleRequestIds, id => Assert.StartsWith("trigger-", id));
         long delay = injected.Count(at => at <= finding.RaisedAtRecord);

@@ -1,0 +1,29 @@
+using System.Text.Json.Serialization;
+
+namespace Monitor.Core.Detectors;
+
+/// <summary>
+/// The trigger detectors. A member's name is the identifier findings carry on the wire, in metrics
+/// labels, in logs and in the store ("D1" … "D6").
+/// </summary>
+[JsonConverter(typeof(JsonStringEnumConverter<DetectorId>))]
+public enum DetectorId
+{
+    /// <summary>Key skew on text keys (tokens, variants, bigrams, pairs, character n-grams): their records carry a label far more often than the baseline predicts.</summary>
+    D1 = 1,
+
+    /// <summary>Key skew on value keys (categories, exact values, fine bins).</summary>
+    D2,
+
+    /// <summary>Ultra-confidence: outputs beyond the baseline's 99.9th percentile of confidence, per class (Bernoulli CUSUM).</summary>
+    D3,
+
+    /// <summary>Decoupling: among a key's records the served output stops following the surrogate.</summary>
+    D4,
+
+    /// <summary>Activations: embeddings beyond the baseline's 99.9th percentile of Mahalanobis distance, and per-class activation clustering.</summary>
+    D5,
+
+    /// <summary>Label rate: a class's rate over recent windows against the stratified expectation.</summary>
+    D6,
+}
