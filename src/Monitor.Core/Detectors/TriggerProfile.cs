@@ -112,6 +112,13 @@ public sealed record TriggerProfile
     /// <summary>Whether the baseline gives class c less than even odds in stratum s: a record there served as c is a surprise.</summary>
     public bool Contrarian(int stratum, int c) => LabelRates[stratum * Classes + c] < 0.5;
 
+    /// <summary>
+    /// Variance of a count of n records of stratum s around n·r: binomial, plus the uncertainty of r
+    /// itself, estimated on the baseline's N records of the stratum (n² r(1 − r)/N).
+    /// </summary>
+    public double RateVariance(double n, int stratum, double r) =>
+        n * r * (1 - r) * (1 + n / Math.Max(StratumRecords[stratum], 1));
+
     private static int Bin(double[] edges, int offset, int count, double value)
     {
         int bin = 0;

@@ -1,0 +1,136 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace Monitor.Core.Detectors;
+
+/// <summary>
+/// The keys counted exactly (candidates) and the screen that promotes them: on surprising records a
+/// count-min sketch of each key's support, one of its (label, stratum) cells, and a Space-Saving table
+/// of heavy hitters. A full table evicts by sampling; at every horizon the sketches restart and the
+/// candidates keep half their counts. Memory is fixed by the settings, never by traffic.
+/// </summary>
+internal sealed class CandidateTable
+{
+    /// <summary>Candidates drawn when one must make room.</summary>
+    private const int EvictionSample = 16;
+
+    private readonly DetectorSettings _settings;
+    private readonly int _classes;
+    private readonly int _strata;
+    private readonly CountMinSketch _support;
+    private readonly CountMinSketch _cells;
+    private readonly SpaceSaving _heavy;
+    private readonly Dictionary<ulong, Candidate> _candidates = [];
+    private readonly List<ulong> _candidateKeys = [];
+    private readonly Random _random;
+    private long _horizon;
+
+    /// <param name="random">Draws the candidates eviction compares.</param>
+    public CandidateTable(DetectorSettings settings, int classes, int strata, Random random)
+    {
+        _settings = settings;
+        _classes = classes;
+        _strata = strata;
+        _support = new CountMinSketch(settings.SketchWidth, settings.SketchDepth);
+        _cells = new CountMinSketch(settings.SketchWidth, settings.SketchDepth);
+        _heavy = new SpaceSaving(settings.HeavyHitters);
+        _random = random;
+    }
+
+    /// <summary>Keys promoted to exact counting now.</summary>
+    public int Count => _candidates.Count;
+
+    /// <summary>The fixed memory of the sketches and tables, in counters and entries (independent of traffic).</summary>
+    public (int SketchCounters, int HeavyHitterCapacity, int CandidateCapacity) Footprint =>
+        (_support.Size + _cells.Size, _heavy.Capacity, _settings.Candidates);
+
+    public bool IsTracked(ulong hash) => _heavy.Contains(hash) || _candidates.ContainsKey(hash);
+
+    public bool TryGet(ulong hash, [MaybeNullWhen(false)] out Candidate candidate) => _candidates.TryGetValue(hash, out candidate);
+
+    /// <summary>Counts a record towards the horizon; true when the horizon is reached (<see cref="RollHorizon"/> is then due).</summary>
+    public bool HorizonReached() => ++_horizon > _settings.HorizonRecords;
+
+    /// <summary>
+    /// Counts a key of a surprising record in the sketches. Returns whether it has earned exact counting:
+    /// on the sketch's count or the table's guaranteed count, whichever is first (the sketch never
+    /// undercounts, and on the small surprising stream it overcounts little).
+    /// </summary>
+    public bool Screen(ulong hash, int cell)
+    {
+        uint estimate = _support.Increment(hash);
+        _cells.Increment(KeyHash.Combine(hash, cell));
+        long guaranteed = _heavy.Offer(hash, estimate);
+        return Math.Max(guaranteed, estimate) >= _settings.PromoteSupport;
+    }
+
+    /// <summary>Whether a key can be promoted: the table has room, or a weak candidate was evicted to make some.</summary>
+    public bool MakeRoom() => _candidates.Count < _settings.Candidates || EvictWeakest();
+
+    /// <summary>A key becomes a candidate with exact counts from now on (the cell sketch tells how often it surprised before).</summary>
+    public Candidate Promote(ulong hash, DetectorKey key, DateTimeOffset firstSeen, long firstSeenRecord)
+    {
+        var candidate = new Candidate(key, _classes, _strata, firstSeen, firstSeenRecord);
+        for (int cell = 0; cell < _classes * _strata; cell++)
+        {
+            candidate.SurprisingBefore += _cells.Estimate(KeyHash.Combine(hash, cell));
+        }
+
+        _candidates[hash] = candidate;
+        _candidateKeys.Add(hash);
+        return candidate;
+    }
+
+    /// <summary>Sketches restart; candidates keep half their counts (a decayed memory of the last horizon).</summary>
+    public void RollHorizon()
+    {
+        _horizon = 0;
+        _support.Clear();
+        _cells.Clear();
+        _heavy.Clear();
+        foreach ((ulong hash, Candidate candidate) in _candidates.ToArray())
+        {
+            candidate.Halve();
+            if (candidate.Support < _settings.PromoteSupport && candidate.Raised is null)
+            {
+                _candidates.Remove(hash);
+                _candidateKeys.Remove(hash);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Frees a slot: of a few candidates drawn at random, the one with no finding whose records are least
+    /// often surprising goes (a benign key promoted by chance has a low share; a young trigger a high one).
+    /// Sampled eviction takes constant time however many promotions a flood causes.
+    /// </summary>
+    private bool EvictWeakest()
+    {
+        if (_candidateKeys.Count != _candidates.Count)
+        {
+            _candidateKeys.Clear();
+            _candidateKeys.AddRange(_candidates.Keys);
+        }
+
+        int weakest = -1;
+        double lowest = double.MaxValue;
+        for (int draw = 0; draw < EvictionSample; draw++)
+        {
+            int index = _random.Next(_candidateKeys.Count);
+            if (_candidates.TryGetValue(_candidateKeys[index], out Candidate? candidate) && candidate.Raised is null && candidate.SurpriseShare < lowest)
+            {
+                lowest = candidate.SurpriseShare;
+                weakest = index;
+            }
+        }
+
+        if (weakest < 0 || !_candidates.Remove(_candidateKeys[weakest]))
+        {
+            return false;
+        }
+
+        // Swap-remove: constant time.
+        _candidateKeys[weakest] = _candidateKeys[^1];
+        _candidateKeys.RemoveAt(_candidateKeys.Count - 1);
+        return true;
+    }
+}
