@@ -69,6 +69,39 @@ public sealed class TriggerDetectorTests
         Assert.True(injected.Count(at => at <= finding.RaisedAtRecord) <= 50);
     }
 
+    [Fact]
+    public void A_label_shift_over_all_traffic_is_a_label_rate_finding_not_a_key_finding()
+    {
+        CompiledBaseline baseline = Baseline.Value;
+        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: new DetectorSettings());
+        monitor.UseBaseline(baseline);
+        var preparer = new BatchPreparer(baseline);
+        var random = new Random(7);
+        var closed = new List<WindowResult>();
+        for (int sent = 0; sent < 20_000; sent += 1000)
+        {
+            RecordBatch batch = TestData.Batch(Schema, 1000, random);
+            float[] scores = batch.Scores.ToArray();
+            for (int i = 0; i < 1000; i++)
+            {
+                // A fifth of the records whose inputs say class1 are served class0, whatever else they carry.
+                if (scores[i * 2 + 1] > 0.5f && random.NextDouble() < 0.2)
+                {
+                    (scores[i * 2], scores[i * 2 + 1]) = (0.9f, 0.1f);
+                }
+            }
+
+            var shifted = new RecordBatch { Count = 1000, Numeric = batch.Numeric, Scores = scores, Categorical = batch.Categorical, Text = batch.Text };
+            monitor.Add(shifted, preparer.Prepare(shifted), closed);
+        }
+
+        TriggerDetector detector = monitor.Detector!;
+        Finding finding = Assert.Single(detector.Findings, f => f.Detector == DetectorId.D6 && f.TargetLabel == "class0");
+        Assert.Equal(Severity.Warning, finding.Severity);
+        Assert.True(finding.Z >= 8, $"z = {finding.Z}");
+        Assert.DoesNotContain(detector.Findings, f => f.Key is not null);
+    }
+
     private static (TriggerDetector Detector, List<long> Injected) Run(int records, double triggerRate, int floodPerRecord)
     {
         CompiledBaseline baseline = Baseline.Value;

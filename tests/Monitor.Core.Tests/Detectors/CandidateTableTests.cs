@@ -1,0 +1,114 @@
+using Monitor.Core.Detectors;
+using static Monitor.Core.Tests.Detectors.Profiles;
+
+namespace Monitor.Core.Tests.Detectors;
+
+public sealed class CandidateTableTests
+{
+    private static readonly DetectorSettings Settings = new() { PromoteSupport = 3, Candidates = 2, HorizonRecords = 5, SketchWidth = 1 << 10, HeavyHitters = 64 };
+    private static readonly TriggerProfile Profile = TwoStrata();
+
+    [Fact]
+    public void A_key_screened_on_enough_surprising_records_is_promoted_and_remembers_them()
+    {
+        var table = new CandidateTable(Settings, 2, 2, new Random(17));
+        ulong hash = KeyHash.Of(KeyKind.Token, 0, "ref:xz".AsSpan());
+        Assert.False(table.Screen(hash, cell: 2));
+        Assert.False(table.Screen(hash, cell: 2));
+        Assert.True(table.IsTracked(hash));
+        Assert.False(table.TryGet(hash, out _));
+        Assert.True(table.Screen(hash, cell: 2));
+
+        Assert.True(table.MakeRoom());
+        Candidate promoted = table.Promote(hash, new DetectorKey(KeyKind.Token, "memo", "ref:xz"), DateTimeOffset.UnixEpoch, 42);
+        Assert.Equal(3, promoted.SurprisingBefore);
+        Assert.True(table.TryGet(hash, out Candidate? found));
+        Assert.Same(promoted, found);
+        Assert.Equal(1, table.Count);
+    }
+
+    [Fact]
+    public void A_full_table_evicts_the_candidate_least_often_surprising_and_never_one_with_a_finding()
+    {
+        var table = new CandidateTable(Settings, 2, 2, new Random(17));
+        Candidate young = Promote(table, "young", surprising: true);
+        Promote(table, "benign", surprising: false);
+
+        Assert.True(table.MakeRoom());
+        Assert.Equal(1, table.Count);
+        Assert.True(table.TryGet(Hash("young"), out _));
+        Assert.False(table.TryGet(Hash("benign"), out _));
+
+        Candidate other = Promote(table, "other", surprising: false);
+        young.Raised = AFinding();
+        other.Raised = AFinding();
+        Assert.False(table.MakeRoom());
+        Assert.Equal(2, table.Count);
+    }
+
+    [Fact]
+    public void At_the_horizon_sketches_restart_and_candidates_keep_half_their_counts()
+    {
+        var table = new CandidateTable(Settings, 2, 2, new Random(17));
+        Candidate weak = Promote(table, "weak", surprising: true, records: 4);
+        Candidate raised = Promote(table, "raised", surprising: true, records: 10);
+        raised.Raised = AFinding();
+        ulong screened = Hash("screened");
+        table.Screen(screened, 2);
+        table.Screen(screened, 2);
+
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.False(table.HorizonReached());
+        }
+
+        Assert.True(table.HorizonReached());
+        table.RollHorizon();
+
+        // Halved to 2, under the promotion support, and without a finding: dropped. The raised candidate stays, halved.
+        Assert.False(table.TryGet(Hash("weak"), out _));
+        Assert.Equal(2, weak.Support);
+        Assert.True(table.TryGet(Hash("raised"), out _));
+        Assert.Equal(5, raised.Support);
+        Assert.False(table.IsTracked(screened));
+        Assert.False(table.Screen(screened, 2));
+        Assert.False(table.HorizonReached());
+    }
+
+    private static ulong Hash(string text) => KeyHash.Of(KeyKind.Token, 0, text.AsSpan());
+
+    private static Candidate Promote(CandidateTable table, string text, bool surprising, int records = 20)
+    {
+        Assert.True(table.MakeRoom());
+        Candidate candidate = table.Promote(Hash(text), new DetectorKey(KeyKind.Token, "memo", text), DateTimeOffset.UnixEpoch, 0);
+        RecordContext record = Record(Profile, LowRisk, surprising ? Fraud : Legitimate);
+        for (int i = 0; i < records; i++)
+        {
+            candidate.Count(record.Label * 2 + record.Stratum);
+            candidate.Observe(record, Profile, maxExamples: 5);
+        }
+
+        return candidate;
+    }
+
+    private static Finding AFinding() => new()
+    {
+        Detector = DetectorId.D1,
+        Severity = Severity.Critical,
+        TargetLabel = "fraud",
+        Support = 30,
+        Rate = 1,
+        Lift = 10,
+        MeanConfidence = 0.99,
+        BaselineExpectation = 0.1,
+        Z = 18,
+        FirstSeen = DateTimeOffset.UnixEpoch,
+        FirstSeenRecord = 0,
+        RaisedAtRecord = 0,
+        RaisedAtSupport = 30,
+        UpdatedAt = DateTimeOffset.UnixEpoch,
+        ExampleRequestIds = [],
+        Corroboration = [],
+        Summary = "",
+    };
+}
