@@ -28,6 +28,9 @@ public sealed record BaselineSettings
 
     /// <summary>How the trigger detectors' tables are built with the baseline.</summary>
     public Detectors.TriggerSettings Triggers { get; init; } = new();
+
+    /// <summary>The settings the trigger detectors run with; the baseline's key table takes its keys as they do (<see cref="Detectors.DetectorSettings.MaxKeysPerRecord"/>).</summary>
+    public Detectors.DetectorSettings Detectors { get; init; } = new();
 }
 
 /// <summary>What a new baseline is for.</summary>
@@ -108,7 +111,7 @@ public static class BaselineBuilder
         var compiled = new CompiledBaseline(uncalibrated);
         cancellationToken.ThrowIfCancellationRequested();
         // The surrogate is fitted on the profiled part and measured on the rest.
-        Detectors.TriggerProfile? triggers = Detectors.TriggerProfileBuilder.Build(compiled, profileBatch, calibrationBatch, settings.Triggers);
+        Detectors.TriggerProfile? triggers = Detectors.TriggerProfileBuilder.Build(compiled, profileBatch, calibrationBatch, settings.Triggers, settings.Detectors);
         compiled = new CompiledBaseline(uncalibrated with { Triggers = triggers });
         ThresholdSelection selection = Calibrate(compiled, calibrationBatch, request, settings, random, cancellationToken);
         return WithThresholds(compiled, selection);

@@ -79,6 +79,7 @@ public sealed record DetectorSettings
     /// <summary>Windows between two activation clusterings.</summary>
     public int ClusterEveryWindows { get; init; } = 10;
 
+    /// <summary>Keys taken from one record at most, by the detectors and in the baseline's key table alike.</summary>
     public int MaxKeysPerRecord { get; init; } = 96;
 
     /// <summary>How text-derived keys (D1) appear in findings and everything made from them; see <see cref="KeyPrivacy"/>.</summary>

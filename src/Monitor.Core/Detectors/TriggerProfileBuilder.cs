@@ -12,9 +12,6 @@ public sealed record TriggerSettings
     /// <summary>Keys kept in the baseline's key table (the most frequent).</summary>
     public int BaselineKeys { get; init; } = 20_000;
 
-    /// <summary>Keys taken from one record at most.</summary>
-    public int MaxKeysPerRecord { get; init; } = 96;
-
     /// <summary>Pseudo-records that pull a stratum's label rates towards the overall shares.</summary>
     public double Smoothing { get; init; } = 1;
 
@@ -32,7 +29,9 @@ public static class TriggerProfileBuilder
     /// <param name="fitBatch">Records the surrogate is fitted on.</param>
     /// <param name="batch">Other records, on which everything that depends on the surrogate is measured
     /// (cross-fitting: in-sample, an overfitted surrogate would make strata look purer than they are).</param>
-    public static TriggerProfile? Build(CompiledBaseline baseline, RecordBatch fitBatch, RecordBatch batch, TriggerSettings settings)
+    /// <param name="detectors">The settings the detectors will run with: the key table is counted on the keys they extract.</param>
+    public static TriggerProfile? Build(CompiledBaseline baseline, RecordBatch fitBatch, RecordBatch batch, TriggerSettings settings,
+        DetectorSettings detectors)
     {
         ModelSchema schema = baseline.Profile.Schema;
         if (schema.OutputKind == OutputKind.Regression || batch.Count == 0 || fitBatch.Count == 0)
@@ -120,7 +119,7 @@ public static class TriggerProfileBuilder
         (double[] ultra, double[] ultraRates, double[] ultraRecords) = UltraConfidence(baseline, prepared, labels, strataOf, rated);
         (double[] mean, double[] std) = Residuals(served, predicted, strataOf, rated);
         EmbeddingProfile? embedding = EmbeddingProfiles.Build(schema, batch, labels, k, settings.Seed);
-        BaselineKey[] keys = KeyTable(schema, rated, batch, labels, strataOf, settings);
+        BaselineKey[] keys = KeyTable(schema, rated, batch, labels, strataOf, settings, detectors.MaxKeysPerRecord);
         if (embedding is not null)
         {
             keys = [.. keys, OutlierKey(embedding, batch, labels, strataOf, rated)];
@@ -341,10 +340,10 @@ public static class TriggerProfileBuilder
     }
 
     private static BaselineKey[] KeyTable(ModelSchema schema, TriggerProfile profile, RecordBatch batch, int[] labels, int[] strata,
-        TriggerSettings settings)
+        TriggerSettings settings, int maxKeysPerRecord)
     {
         int k = profile.Classes;
-        var extractor = new KeyExtractor(schema, profile.Values, settings.MaxKeysPerRecord);
+        var extractor = new KeyExtractor(schema, profile.Values, maxKeysPerRecord);
         var table = new Dictionary<ulong, (BaselineKey Key, long[] Labels)>();
         for (int i = 0; i < batch.Count; i++)
         {

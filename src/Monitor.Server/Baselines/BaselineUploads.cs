@@ -166,8 +166,9 @@ internal sealed class BaselineUploads
         BaselineProfile profile;
         try
         {
-            profile = await Task.Run(() => BaselineBuilder.Build(request, sample, _options.Baselines.ToSettings(), cancellationToken),
-                cancellationToken);
+            // The key table is counted on the keys the detectors extract (Monitor:Detectors:MaxKeysPerRecord).
+            BaselineSettings settings = _options.Baselines.ToSettings() with { Detectors = _options.Detectors.ToSettings() ?? new() };
+            profile = await Task.Run(() => BaselineBuilder.Build(request, sample, settings, cancellationToken), cancellationToken);
         }
         catch (BaselineException ex)
         {
