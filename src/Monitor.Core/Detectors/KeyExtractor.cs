@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Monitor.Core.Ingest;
 using Monitor.Core.Schema;
 using Monitor.Core.Statistics;
@@ -18,8 +17,8 @@ public sealed record ValueKeyTables
 }
 
 /// <summary>
-/// Extracts the trigger keys of a record: from text fields tokens, digit-collapsed variants, adjacent
-/// bigrams, unordered pairs and character 5-grams (after NFKC and lower-casing); from categorical
+/// Extracts the trigger keys of a record: from text fields the tokens of <see cref="TextTokenizer"/>, their
+/// digit-collapsed variants, adjacent bigrams, unordered pairs and character 5-grams; from categorical
 /// features their values; from numeric features exact values and fine bins. Each key is counted once per record. Reuses its buffers: one extractor per thread.
 /// </summary>
 public sealed class KeyExtractor
@@ -126,23 +125,10 @@ public sealed class KeyExtractor
     private void AddText(int field, ReadOnlySpan<byte> utf8)
     {
         int start = _used;
-        int length = Normalize(utf8);
-        ReadOnlySpan<char> text = _chars.AsSpan(start, length);
+        int length = TextTokenizer.Normalize(utf8, ref _chars, start);
+        _used += length;
         _tokens.Clear();
-        int tokenStart = -1;
-        for (int i = 0; i <= text.Length; i++)
-        {
-            bool inToken = i < text.Length && TextTokenizer.IsTokenChar(text, i, tokenStart >= 0);
-            if (inToken && tokenStart < 0)
-            {
-                tokenStart = i;
-            }
-            else if (!inToken && tokenStart >= 0)
-            {
-                _tokens.Add((start + tokenStart, i - tokenStart));
-                tokenStart = -1;
-            }
-        }
+        TextTokenizer.FindTokens(_chars.AsSpan(start, length), start, _tokens);
 
         // Tokens and their variants first, then bigrams, n-grams and pairs, so the per-record limit cuts the weakest keys.
         List<(int Start, int Length)> variants = _variants;
@@ -228,25 +214,6 @@ public sealed class KeyExtractor
         {
             _keys.Add(key);
         }
-    }
-
-    /// <summary>Writes the NFKC, lower-cased text to the buffer; returns its length.</summary>
-    private int Normalize(ReadOnlySpan<byte> utf8)
-    {
-        if (Ascii.IsValid(utf8))
-        {
-            Ensure(utf8.Length);
-            Span<char> target = _chars.AsSpan(_used, utf8.Length);
-            Ascii.ToLower(utf8, target, out int written);
-            _used += written;
-            return written;
-        }
-
-        string normalized = Encoding.UTF8.GetString(utf8).Normalize(NormalizationForm.FormKC).ToLowerInvariant();
-        Ensure(normalized.Length);
-        normalized.CopyTo(_chars.AsSpan(_used));
-        _used += normalized.Length;
-        return normalized.Length;
     }
 
     private (int Start, int Length) WriteVariant(int start, int length)

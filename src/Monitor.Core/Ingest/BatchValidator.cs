@@ -1,5 +1,6 @@
 using System.Text.Unicode;
 using Monitor.Core.Schema;
+using Monitor.Core.Text;
 
 namespace Monitor.Core.Ingest;
 
@@ -9,7 +10,7 @@ public sealed record BatchError(string Field, string Message, string? Limit = nu
     public override string ToString() => $"{Field}: {Message}";
 }
 
-/// <summary>Limits on the text a record carries: bytes per text value, and whitespace-separated tokens over all its text fields.</summary>
+/// <summary>Limits on the text a record carries: bytes per text value, and tokens (<see cref="TextTokenizer"/>, as the detectors read them) over all its text fields.</summary>
 public sealed record TextLimits(int MaxBytesPerValue, int MaxTokensPerRecord)
 {
     public static TextLimits None { get; } = new(int.MaxValue, int.MaxValue);
@@ -162,15 +163,14 @@ public static class BatchValidator
 
         for (int i = 0; i < n; i++)
         {
-            // A field of b bytes holds at most (b + 1) / 2 tokens (each but the last needs a space after it), so a record
-            // whose bytes plus fields are at most twice the limit cannot exceed it: count only the others.
-            long bytes = 0;
+            // A record whose bound is within the limit cannot exceed it: tokenize only the others.
+            long bound = 0;
             foreach (Utf8Column column in columns)
             {
-                bytes += column.Get(i).Length;
+                bound += TextTokenizer.MaxTokens(column.Get(i));
             }
 
-            if (bytes + columns.Length <= 2L * limits.MaxTokensPerRecord)
+            if (bound <= limits.MaxTokensPerRecord)
             {
                 continue;
             }
@@ -178,7 +178,7 @@ public static class BatchValidator
             long tokens = 0;
             foreach (Utf8Column column in columns)
             {
-                tokens += CountTokens(column.Get(i));
+                tokens += TextTokenizer.CountTokens(column.Get(i));
             }
 
             if (tokens > limits.MaxTokensPerRecord)
@@ -190,21 +190,6 @@ public static class BatchValidator
         }
 
         return null;
-    }
-
-    /// <summary>Runs of bytes that are not ASCII whitespace.</summary>
-    public static int CountTokens(ReadOnlySpan<byte> utf8)
-    {
-        int tokens = 0;
-        bool inToken = false;
-        foreach (byte b in utf8)
-        {
-            bool space = b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r' or (byte)'\f' or (byte)'\v';
-            tokens += !space && !inToken ? 1 : 0;
-            inToken = !space;
-        }
-
-        return tokens;
     }
 
     private static BatchError? CheckColumn(string field, Utf8Column column, int n)

@@ -280,7 +280,7 @@ public sealed class LimitOptions
     /// <summary>Largest text value, in UTF-8 bytes.</summary>
     public int MaxTextBytes { get; set; } = 64 * 1024;
 
-    /// <summary>Most whitespace-separated tokens one record carries over all its text fields.</summary>
+    /// <summary>Most tokens (as the detectors read them: runs of letters and digits) one record carries over all its text fields.</summary>
     public int MaxTokensPerRecord { get; set; } = 10_000;
 
     /// <summary>Records per second each client (credential) may mirror; 0 = no limit.</summary>

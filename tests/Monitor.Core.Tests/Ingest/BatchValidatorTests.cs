@@ -1,3 +1,4 @@
+using Monitor.Core.Detectors;
 using Monitor.Core.Ingest;
 using Monitor.Core.Schema;
 
@@ -122,7 +123,7 @@ public sealed class BatchValidatorTests
     [InlineData("abcdef", 1, true)]
     [InlineData("  a  b  ", 2, true)]
     [InlineData("a\tb\nc", 2, false)]
-    public void Tokens_per_record_are_whitespace_separated_runs_exactly_at_the_limit(string memo, int limit, bool accepted)
+    public void Tokens_per_record_are_counted_exactly_at_the_limit(string memo, int limit, bool accepted)
     {
         // Five records; the third carries the memo, the others one-byte tokens.
         RecordBatch batch = Valid();
@@ -134,6 +135,33 @@ public sealed class BatchValidatorTests
             Assert.Equal("tokens_per_record", error!.Limit);
             Assert.StartsWith("record 2 carries ", error.Message);
         }
+    }
+
+    [Theory]
+    [InlineData("amount=12,currency=EUR;ref|x", 6, true)]
+    [InlineData("amount=12,currency=EUR;ref|x", 5, false)]
+    [InlineData("!!! ??? --- :-) 😀 😀 ok", 1, true)]
+    [InlineData("a\u00A0b\u3000c", 2, false)]
+    public void Tokens_are_what_the_tokenizer_reads_not_whitespace_runs(string memo, int limit, bool accepted)
+    {
+        RecordBatch batch = Valid();
+        Utf8Column text = Utf8Column.FromStrings(["x", "y", memo, "z", "w"]);
+        Assert.Equal(accepted, BatchValidator.Validate(Schema, With(batch, text: [text]), 100, new TextLimits(1000, limit)) is null);
+    }
+
+    [Fact]
+    public void The_token_limit_counts_the_tokens_the_key_extractor_sees()
+    {
+        // One whitespace run, four tokens for the detectors.
+        const string memo = "alpha,beta;gamma|delta";
+        RecordBatch batch = With(Valid(), text: [Utf8Column.FromStrings(["x", "y", memo, "z", "w"])]);
+        var extractor = new KeyExtractor(Schema, values: null, maxKeysPerRecord: 1000);
+        int tokenKeys = extractor.Extract(batch, 2).Count(k => k.Kind == KeyKind.Token);
+        Assert.Equal(4, tokenKeys);
+
+        Assert.Null(BatchValidator.Validate(Schema, batch, 100, new TextLimits(1000, tokenKeys)));
+        BatchError? error = BatchValidator.Validate(Schema, batch, 100, new TextLimits(1000, tokenKeys - 1));
+        Assert.Equal($"record 2 carries {tokenKeys} tokens over its text fields; the limit is {tokenKeys - 1} (Monitor:Limits:MaxTokensPerRecord)", error?.Message);
     }
 
     private static RecordBatch With(RecordBatch batch, float[]? numeric = null, float[]? scores = null, Utf8Column[]? categorical = null,
