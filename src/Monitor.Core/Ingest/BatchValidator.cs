@@ -163,7 +163,19 @@ public static class BatchValidator
 
         for (int i = 0; i < n; i++)
         {
-            // A record whose bound is within the limit cannot exceed it: tokenize only the others.
+            // A record whose bound is within the limit cannot exceed it: tokenize only the others. Any text holds
+            // fewer than 2 tokens per byte; ASCII text, which needs a look at every byte, far fewer.
+            long bytes = 0;
+            foreach (Utf8Column column in columns)
+            {
+                bytes += column.Get(i).Length;
+            }
+
+            if (2 * bytes <= limits.MaxTokensPerRecord)
+            {
+                continue;
+            }
+
             long bound = 0;
             foreach (Utf8Column column in columns)
             {
