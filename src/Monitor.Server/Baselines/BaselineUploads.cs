@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Google.Protobuf;
-using Grpc.Core;
 using Microsoft.Extensions.Options;
+using Monitor.Core;
 using Monitor.Core.Baselines;
 using Monitor.Core.Ingest;
 using Monitor.Core.Versions;
@@ -77,9 +77,9 @@ internal sealed class BaselineUploads
             captureFrom = _registry.GetVersion(modelName, captureVersion);
             if (captureFrom.State != VersionState.KnownGood)
             {
-                throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                throw new MonitorException(ErrorKind.FailedPrecondition,
                     $"version '{captureVersion}' of model '{modelName}' is {captureFrom.State}; only a known-good version's " +
-                    "traffic can become a baseline (promote it first)"));
+                    "traffic can become a baseline (promote it first)");
             }
 
             if (captureRecords < required)
@@ -96,15 +96,15 @@ internal sealed class BaselineUploads
             int open = _sessions.Values.Count(s => s.State is UploadState.Open or UploadState.Committing);
             if (open >= _options.Baselines.MaxOpenUploads)
             {
-                throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                throw new MonitorException(ErrorKind.ResourceExhausted,
                     $"{open} baseline uploads are open, the limit (Monitor:Baselines:MaxOpenUploads); commit or abort one first " +
-                    $"(an upload with no append for {_options.Baselines.UploadIdleTimeout} is aborted, Monitor:Baselines:UploadIdleTimeout)"));
+                    $"(an upload with no append for {_options.Baselines.UploadIdleTimeout} is aborted, Monitor:Baselines:UploadIdleTimeout)");
             }
 
             if (captureFrom is not null && _sessions.Values.Any(s => s.Model == model && s.CaptureFrom is not null && s.State == UploadState.Open))
             {
-                throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                    $"model '{modelName}' already has a baseline capture open; abort it first"));
+                throw new MonitorException(ErrorKind.FailedPrecondition,
+                    $"model '{modelName}' already has a baseline capture open; abort it first");
             }
 
             var sample = new ReferenceSample(model.Schema, _options.Baselines.ReservoirRecords, _options.Baselines.Seed);
@@ -127,16 +127,16 @@ internal sealed class BaselineUploads
     public UploadSession Get(string uploadId) =>
         _sessions.TryGetValue(uploadId, out UploadSession? session)
             ? session
-            : throw new RpcException(new Status(StatusCode.NotFound,
-                $"baseline upload '{uploadId}' is not open here (uploads do not survive a restart: begin again)"));
+            : throw new MonitorException(ErrorKind.NotFound,
+                $"baseline upload '{uploadId}' is not open here (uploads do not survive a restart: begin again)");
 
     public UploadSession Append(string uploadId, Protos.V1.RecordBatch? batch)
     {
         UploadSession session = Get(uploadId);
         if (session.CaptureFrom is not null)
         {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                $"upload '{uploadId}' captures live traffic of version '{session.CaptureFrom.Version}'; it takes no appended records"));
+            throw new MonitorException(ErrorKind.FailedPrecondition,
+                $"upload '{uploadId}' captures live traffic of version '{session.CaptureFrom.Version}'; it takes no appended records");
         }
 
         session.Touch(_time.GetTimestamp());
@@ -148,8 +148,8 @@ internal sealed class BaselineUploads
 
         if (!session.Offer(records) && session.State != UploadState.Open)
         {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                $"upload '{uploadId}' is {session.State.ToString().ToLowerInvariant()}; it takes no more records"));
+            throw new MonitorException(ErrorKind.FailedPrecondition,
+                $"upload '{uploadId}' is {session.State.ToString().ToLowerInvariant()}; it takes no more records");
         }
 
         return session;
@@ -158,8 +158,8 @@ internal sealed class BaselineUploads
     public async Task<BaselineProfile> CommitAsync(string uploadId, CancellationToken cancellationToken)
     {
         UploadSession session = Get(uploadId);
-        ReferenceSample sample = session.BeginCommit() ?? throw new RpcException(new Status(StatusCode.FailedPrecondition,
-            $"upload '{uploadId}' is {session.State.ToString().ToLowerInvariant()}, not open"));
+        ReferenceSample sample = session.BeginCommit() ?? throw new MonitorException(ErrorKind.FailedPrecondition,
+            $"upload '{uploadId}' is {session.State.ToString().ToLowerInvariant()}, not open");
         var request = new BaselineRequest(session.Model.Name, session.Source, session.Description, session.WindowRecords,
             session.FalseAlarmRate, _time.GetUtcNow());
         var stopwatch = Stopwatch.StartNew();
@@ -173,7 +173,7 @@ internal sealed class BaselineUploads
         {
             session.Reopen();
             Log.BaselineCommitFailed(_logger, uploadId, session.Model.Name, ex.Message);
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, ex.Message));
+            throw new MonitorException(ErrorKind.FailedPrecondition, ex.Message);
         }
         catch (OperationCanceledException)
         {
@@ -187,7 +187,6 @@ internal sealed class BaselineUploads
             long id = _store.CommitBaseline(profile, blob, sample.Received);
             profile = profile with { Id = id };
             var compiled = new CompiledBaseline(profile);
-            session.Model.Baseline = compiled;
             await session.Model.Pipeline.UseBaselineAsync(compiled, CancellationToken.None);
             _metrics.BaselineId.WithLabels(session.Model.Name).Set(id);
             session.Committed(id);
@@ -199,7 +198,7 @@ internal sealed class BaselineUploads
         {
             session.Fail(ex.Message);
             Log.BaselineCommitFailed(_logger, uploadId, session.Model.Name, ex.Message);
-            throw new RpcException(new Status(StatusCode.Internal, $"baseline could not be stored: {ex.Message}"));
+            throw new MonitorException(ErrorKind.Internal, $"baseline could not be stored: {ex.Message}");
         }
     }
 
@@ -208,8 +207,8 @@ internal sealed class BaselineUploads
         UploadSession session = Get(uploadId);
         if (!session.Abort())
         {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                $"upload '{uploadId}' is {session.State.ToString().ToLowerInvariant()}, not open{(session.Error.Length > 0 ? $": {session.Error}" : "")}"));
+            throw new MonitorException(ErrorKind.FailedPrecondition,
+                $"upload '{uploadId}' is {session.State.ToString().ToLowerInvariant()}, not open{(session.Error.Length > 0 ? $": {session.Error}" : "")}");
         }
 
         return session;
@@ -259,5 +258,5 @@ internal sealed class BaselineUploads
         }
     }
 
-    private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+    private static MonitorException Invalid(string message) => new(ErrorKind.InvalidArgument, message);
 }

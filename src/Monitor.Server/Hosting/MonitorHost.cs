@@ -110,6 +110,7 @@ internal static class MonitorHost
             grpc.MaxReceiveMessageSize = options.Ingest.MaxMessageBytes;
             grpc.MaxSendMessageSize = null;
             grpc.Interceptors.Add<StoreFaultInterceptor>();
+            grpc.Interceptors.Add<DomainErrorInterceptor>();
         });
 
         // Requests that are not valid protobuf get INVALID_ARGUMENT naming the message type, not UNKNOWN.

@@ -148,6 +148,9 @@ public sealed class VersionOptions
         PromoteAfterRecords = PromoteAfterRecords,
         FailureLimit = FailureLimit,
         MinWindowsForVerdict = MinWindowsForVerdict,
+        HoldRollbacks = HoldRollbacks,
+        MaxRollbacksPerPeriod = MaxRollbacksPerPeriod,
+        RollbackRatePeriod = RollbackRatePeriod,
     };
 }
 

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Microsoft.Extensions.Options;
+using Monitor.Core;
 using Monitor.Server.Hosting;
 using Monitor.Server.Metrics;
 using Monitor.Server.Persistence;
@@ -52,9 +53,9 @@ internal sealed class IngestGate
             version = _registry.GetVersion(request.Model, request.Version);
             digest = ModelRegistry.NormalizeDigest("artifact_sha256", request.ArtifactSha256);
         }
-        catch (RpcException ex)
+        catch (MonitorException ex)
         {
-            return Reject(ack, ex.StatusCode, ex.Status.Detail);
+            return Reject(ack, DomainErrorInterceptor.StatusOf(ex.Kind), ex.Message);
         }
 
         ModelEntry model = _registry.Get(version.Model);

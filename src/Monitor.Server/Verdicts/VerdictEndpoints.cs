@@ -83,18 +83,17 @@ internal static class VerdictEndpoints
     {
         signal = store.LoadRollbackSignals(version.Model, 0).LastOrDefault(r => r.From == version.Version);
         bool held = store.LoadHeldRollbacks(version.Model, pendingOnly: true).Any(h => h.From == version.Version);
-        bool quarantined = version.State == VersionState.Quarantined;
-        bool recommended = quarantined && signal is not null && (version.PromotedAt is null || signal.At >= version.PromotedAt);
+        VersionVerdict verdict = VersionVerdict.Of(version.Lifecycle, signal?.At, held);
         return new VerdictDocument(
             version.Model,
             version.Version,
-            quarantined ? nameof(Verdict.Failed) : version.Lifecycle.Verdict.ToString(),
+            verdict.Verdict.ToString(),
             version.State.ToString(),
             version.Lifecycle.WindowsJudged,
             version.Lifecycle.ConsecutiveFailing,
             version.Lifecycle.LatestInconclusive,
-            recommended ? "issued" : held && quarantined ? "held" : "none",
-            recommended,
+            verdict.Rollback.ToString().ToLowerInvariant(),
+            verdict.RollbackRecommended,
             version.Monitor.Baseline?.Profile.FalseAlarmRate,
             signal is null ? null : new RollbackDocument(signal.Sequence, signal.From, signal.To, signal.Reason, signal.At, signal.Actor,
                 signal.AcknowledgedBy is not null));
