@@ -114,6 +114,16 @@ public sealed class AdminTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_upload_asking_for_an_impossible_false_alarm_rate_is_refused_with_the_same_words_as_the_setting()
+    {
+        await Register();
+        RpcException ex = await Assert.ThrowsAsync<RpcException>(async () =>
+            await _sidecar.Admin.BeginBaselineAsync(new BeginBaselineRequest { Model = Sidecar.Model, FalseAlarmRate = 1.5 }));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Equal("false_alarm_rate must lie strictly between 0 and 1, got 1.5", ex.Status.Detail);
+    }
+
+    [Fact]
     public async Task Too_small_a_reference_set_is_refused_and_the_upload_stays_open_for_more()
     {
         await Register();

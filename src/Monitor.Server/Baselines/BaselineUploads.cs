@@ -52,15 +52,9 @@ internal sealed class BaselineUploads
             throw Invalid($"window_records: {window} is too small; use at least 10");
         }
 
-        if (alpha is <= 0 or >= 1 || double.IsNaN(alpha))
+        if (BaselineSettings.FalseAlarmRateProblem("false_alarm_rate", alpha, _options.Baselines.BootstrapWindows) is { } problem)
         {
-            throw Invalid($"false_alarm_rate: {falseAlarmRate} must lie strictly between 0 and 1");
-        }
-
-        if (alpha * _options.Baselines.BootstrapWindows < 5)
-        {
-            throw Invalid($"false_alarm_rate: {alpha} is too small for {_options.Baselines.BootstrapWindows} bootstrap windows " +
-                "(Monitor:Baselines:BootstrapWindows); at least 5 bootstrap windows must be able to alarm");
+            throw Invalid(problem);
         }
 
         BaselineSettings settings = _options.Baselines.ToSettings();

@@ -335,14 +335,10 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
             errors.Add($"Monitor:Baselines:ProfileFraction must lie strictly between 0 and 1, got {o.Baselines.ProfileFraction}");
         }
 
-        if (o.Baselines.FalseAlarmRate is <= 0 or >= 1)
+        if (BaselineSettings.FalseAlarmRateProblem("Monitor:Baselines:FalseAlarmRate", o.Baselines.FalseAlarmRate, o.Baselines.BootstrapWindows)
+            is { } falseAlarmProblem)
         {
-            errors.Add($"Monitor:Baselines:FalseAlarmRate must lie strictly between 0 and 1, got {o.Baselines.FalseAlarmRate}");
-        }
-        else if (o.Baselines.FalseAlarmRate * o.Baselines.BootstrapWindows < 5)
-        {
-            errors.Add($"Monitor:Baselines:BootstrapWindows ({o.Baselines.BootstrapWindows}) is too few to calibrate a false-alarm rate of " +
-                $"{o.Baselines.FalseAlarmRate}: need at least {Math.Ceiling(5 / o.Baselines.FalseAlarmRate)}");
+            errors.Add(falseAlarmProblem);
         }
 
         if (o.Baselines.ReservoirRecords < BaselineBuilder.RequiredRecords(o.Windows.Records, o.Baselines.ToSettings()) &&
