@@ -26,6 +26,7 @@ internal static class MonitorHost
         });
         configure?.Invoke(builder);
 
+        // The one binding of the options: validated here, before anything starts, and shared by every service.
         MonitorOptions options = builder.Configuration.GetSection(MonitorOptions.Section).Get<MonitorOptions>() ?? new MonitorOptions();
         ValidateOptionsResult validation = new MonitorOptionsValidator().Validate(null, options);
         if (validation.Failed)
@@ -35,7 +36,7 @@ internal static class MonitorHost
 
         var listeners = new Listeners();
         builder.WebHost.ConfigureKestrel(kestrel => listeners.Configure(kestrel, options));
-        builder.Services.AddMonitor(builder.Configuration, listeners);
+        builder.Services.AddMonitor(options, listeners);
 
         WebApplication app = builder.Build();
         app.UseRouting();
@@ -75,10 +76,9 @@ internal static class MonitorHost
         return app;
     }
 
-    private static IServiceCollection AddMonitor(this IServiceCollection services, ConfigurationManager configuration, Listeners listeners)
+    private static IServiceCollection AddMonitor(this IServiceCollection services, MonitorOptions options, Listeners listeners)
     {
-        services.AddOptions<MonitorOptions>().Bind(configuration.GetSection(MonitorOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<MonitorOptions>, MonitorOptionsValidator>();
+        services.AddSingleton(Options.Create(options));
         services.AddSingleton(listeners);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<SqliteStore>();
@@ -106,7 +106,6 @@ internal static class MonitorHost
 
         services.AddGrpc(grpc =>
         {
-            MonitorOptions options = configuration.GetSection(MonitorOptions.Section).Get<MonitorOptions>() ?? new MonitorOptions();
             grpc.MaxReceiveMessageSize = options.Ingest.MaxMessageBytes;
             grpc.MaxSendMessageSize = null;
             grpc.Interceptors.Add<StoreFaultInterceptor>();
