@@ -7,6 +7,7 @@ using Grpc.Net.Client;
 using Monitor.Protos.V1;
 using Monitor.Server.Hosting;
 using Monitor.Server.Ingest;
+using Monitor.Simulation;
 
 namespace Monitor.Server.Scenarios;
 

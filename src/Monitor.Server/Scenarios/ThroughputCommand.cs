@@ -5,6 +5,7 @@ using Monitor.Core.Detectors;
 using Monitor.Core.Ingest;
 using Monitor.Core.Schema;
 using Monitor.Core.Windows;
+using Monitor.Simulation;
 
 namespace Monitor.Server.Scenarios;
 
