@@ -3,8 +3,8 @@ using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Monitor.Protos.V1;
-using Monitor.Server.Demo;
 using Monitor.Server.Persistence;
+using Monitor.Simulation;
 
 namespace Monitor.Server.Tests;
 

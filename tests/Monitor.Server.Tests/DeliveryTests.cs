@@ -7,10 +7,10 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Monitor.Protos.V1;
-using Monitor.Server.Demo;
 using Monitor.Server.Hosting;
 using Monitor.Server.Ingest;
 using Monitor.Server.Persistence;
+using Monitor.Simulation;
 
 namespace Monitor.Server.Tests;
 

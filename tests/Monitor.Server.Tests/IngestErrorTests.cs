@@ -2,7 +2,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Monitor.Protos.V1;
 using Microsoft.Extensions.DependencyInjection;
-using Monitor.Server.Demo;
+using Monitor.Simulation;
 
 namespace Monitor.Server.Tests;
 

@@ -4,8 +4,8 @@ using System.Text.Json;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Monitor.Protos.V1;
-using Monitor.Server.Demo;
 using Monitor.Server.Persistence;
+using Monitor.Simulation;
 
 namespace Monitor.Server.Tests;
 

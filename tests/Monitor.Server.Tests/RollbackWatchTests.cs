@@ -1,9 +1,9 @@
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Monitor.Protos.V1;
-using Monitor.Server.Demo;
 using Monitor.Server.Ingest;
 using Monitor.Server.Persistence;
+using Monitor.Simulation;
 
 namespace Monitor.Server.Tests;
 

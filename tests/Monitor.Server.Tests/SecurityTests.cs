@@ -9,7 +9,7 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Monitor.Protos.V1;
-using Monitor.Server.Demo;
+using Monitor.Simulation;
 
 namespace Monitor.Server.Tests;
 

@@ -1,8 +1,8 @@
 using System.Globalization;
 using Grpc.Core;
 using Monitor.Protos.V1;
-using Monitor.Server.Demo;
 using Monitor.Server.Ingest;
+using Monitor.Simulation;
 
 namespace Monitor.Server.Tests;
 

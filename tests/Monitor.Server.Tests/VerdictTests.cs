@@ -2,8 +2,8 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Monitor.Protos.V1;
-using Monitor.Server.Demo;
 using Monitor.Server.Persistence;
+using Monitor.Simulation;
 
 namespace Monitor.Server.Tests;
 
