@@ -24,7 +24,7 @@ public sealed class FalseAlarmRateCheckTests
     [Fact]
     public void The_builder_refuses_with_the_same_words()
     {
-        var ex = Assert.Throws<BaselineException>(() => TestData.Baseline(TestData.Schema(), 3000, 500, alpha: 1.5, seed: 1));
+        var ex = Assert.Throws<BaselineException>(() => SchemaTraffic.Baseline(SchemaTraffic.Schema(), 3000, 500, alpha: 1.5, seed: 1));
         Assert.Equal("false_alarm_rate must lie strictly between 0 and 1, got 1.5", ex.Message);
     }
 }
