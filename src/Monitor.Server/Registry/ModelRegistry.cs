@@ -95,7 +95,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
             var version = new VersionEntry(stored.Model, stored.Version, stored.ArtifactSha256, stored.Source, Enum.Parse<VersionState>(stored.State),
                 promoted.TryGetValue(stored.Version, out DateTimeOffset promotedAt) ? promotedAt : null, stored.RegisteredAt, monitor,
-                _options.Versions.ToSettings(), _options.Alerts.ToSettings());
+                _options.Versions, _options.Alerts);
             version.Alerts.Restore(_store.LoadLatestAlerts(stored.Model, stored.Version));
             version.Restore(stored.RecordsAccepted, stored.RecordsDigestMismatch, stored.WindowsClosed);
             model.Versions[version.Version] = version;
@@ -190,7 +190,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
                 detectors: _options.Detectors.ToSettings(_options.Privacy.ToKeyPrivacy()));
             DateTimeOffset registeredAt = _time.GetUtcNow();
             var entry = new VersionEntry(modelName, version, digest, source, state, state == VersionState.KnownGood ? registeredAt : null, registeredAt,
-                monitor, _options.Versions.ToSettings(), _options.Alerts.ToSettings());
+                monitor, _options.Versions, _options.Alerts);
             _store.InsertVersion(new StoredVersion(modelName, version, digest, source, state.ToString(), entry.RegisteredAt, 0, 0, 0));
             if (state == VersionState.KnownGood)
             {
