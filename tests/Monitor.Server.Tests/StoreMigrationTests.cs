@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Monitor.Protos.V1;
+using Monitor.Server.Alerting;
 using Monitor.Server.Hosting;
 using Monitor.Server.Persistence;
 
@@ -125,13 +126,15 @@ public sealed class StoreMigrationTests
         }
 
         SqliteConnection.ClearAllPools();
-        var store = new SqliteStore(Options.Create(new MonitorOptions { Database = new DatabaseOptions { Path = path } }));
-        store.Initialize();
+        var options = Options.Create(new MonitorOptions { Database = new DatabaseOptions { Path = path } });
+        var database = new SqliteDatabase(options);
+        var store = new SqliteIncidentStore(database, options);
+        database.Initialize();
         StoredRollback signal = Assert.Single(store.LoadRollbackSignals("", 0));
         Assert.Equal(("v2", "v1", "policy", 0), (signal.From, signal.To, signal.Actor, signal.AlertIds.Length));
         Assert.Equal(0, store.CountRateLimitedRollbacksSince("fraud-scorer", DateTimeOffset.MinValue));
         Assert.Empty(store.LoadAlerts("", "", Core.Detectors.Severity.Info, null, 10));
-        store.Initialize(); // opening again is a no-op
+        database.Initialize(); // opening again is a no-op
         Assert.Single(store.LoadRollbackSignals("", 0));
     }
 }

@@ -6,10 +6,13 @@ using Monitor.Core.Baselines;
 using Monitor.Core.Schema;
 using Monitor.Core.Versions;
 using Monitor.Core.Windows;
+using Monitor.Server.Alerting;
+using Monitor.Server.Baselines;
 using Monitor.Server.Hosting;
 using Monitor.Server.Ingest;
 using Monitor.Server.Metrics;
 using Monitor.Server.Persistence;
+using Monitor.Server.Windows;
 
 namespace Monitor.Server.Registry;
 
@@ -21,7 +24,10 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, ModelEntry> _models = new(StringComparer.Ordinal);
     private readonly Lock _writes = new();
-    private readonly SqliteStore _store;
+    private readonly IModelStore _store;
+    private readonly IBaselineStore _baselineStore;
+    private readonly IWindowStore _windowStore;
+    private readonly IIncidentStore _incidentStore;
     private readonly MonitorMetrics _metrics;
     private readonly MonitorOptions _options;
     private readonly TimeProvider _time;
@@ -30,11 +36,14 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
     private int _disposed;
     private readonly PipelineContext _context;
 
-    public ModelRegistry(SqliteStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options, TimeProvider time,
-        ILoggerFactory loggers, Alerting.Incidents incidents, WindowWriter windows, StoreHealth health)
+    public ModelRegistry(IModelStore store, IBaselineStore baselineStore, IWindowStore windowStore, IIncidentStore incidentStore, MonitorMetrics metrics,
+        IOptions<MonitorOptions> options, TimeProvider time, ILoggerFactory loggers, Alerting.Incidents incidents, WindowWriter windows, StoreHealth health)
     {
-        _context = new PipelineContext(store, metrics, incidents, options.Value, time, windows, health);
+        _context = new PipelineContext(windowStore, incidentStore, metrics, incidents, options.Value, time, windows, health);
         _store = store;
+        _baselineStore = baselineStore;
+        _windowStore = windowStore;
+        _incidentStore = incidentStore;
         _metrics = metrics;
         _options = options.Value;
         _time = time;
@@ -59,7 +68,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         foreach (StoredModel stored in _store.LoadModels())
         {
             var model = new ModelEntry(stored.Name, stored.Schema, stored.Description, stored.RegisteredAt);
-            if (stored.BaselineId != 0 && _store.LoadBaseline(stored.BaselineId) is { } profile)
+            if (stored.BaselineId != 0 && _baselineStore.LoadBaseline(stored.BaselineId) is { } profile)
             {
                 model.Baseline = new CompiledBaseline(profile);
                 _metrics.BaselineId.WithLabels(model.Name).Set(profile.Id);
@@ -78,14 +87,14 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
                 continue;
             }
 
-            List<WindowResult> history = _store.LoadRecentWindows(stored.Model, stored.Version, _options.Windows.HistoryInMemory);
+            List<WindowResult> history = _windowStore.LoadRecentWindows(stored.Model, stored.Version, _options.Windows.HistoryInMemory);
             // After the last stored window, or the count of windows closed if retention deleted them: an index is never reused.
             ulong next = Math.Max(history.Count > 0 ? history[0].Index + 1 : 0, (ulong)Math.Max(0, stored.WindowsClosed));
             var monitor = new VersionMonitor(stored.Model, stored.Version, _time, _options.Windows.HistoryInMemory, next,
-                Enumerable.Reverse(history), _options.Detectors.ToSettings(_options.Privacy.ToKeyPrivacy()), _store.LoadFindings(stored.Model, stored.Version));
+                Enumerable.Reverse(history), _options.Detectors.ToSettings(_options.Privacy.ToKeyPrivacy()), _windowStore.LoadFindings(stored.Model, stored.Version));
             var version = new VersionEntry(stored.Model, stored.Version, stored.ArtifactSha256, stored.Source,
                 Enum.Parse<VersionState>(stored.State), stored.RegisteredAt, monitor, _options.Versions.ToSettings(), _options.Alerts.ToSettings());
-            version.Alerts.Restore(_store.LoadLatestAlerts(stored.Model, stored.Version));
+            version.Alerts.Restore(_incidentStore.LoadLatestAlerts(stored.Model, stored.Version));
             if (!promotions.TryGetValue(stored.Model, out Dictionary<string, DateTimeOffset>? promoted))
             {
                 promoted = _store.LoadPromotions(stored.Model);
@@ -106,12 +115,12 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         _context.Incidents.RefreshFiringGauges();
         foreach (VersionEntry version in _models.Values.SelectMany(m => m.Versions.Values))
         {
-            Verdicts.VerdictDocument verdict = Verdicts.VerdictEndpoints.Document(version, _store);
+            Verdicts.VerdictDocument verdict = Verdicts.VerdictEndpoints.Document(version, _incidentStore);
             _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)Enum.Parse<Verdict>(verdict.Verdict));
             _metrics.RollbackRecommended.WithLabels(version.Model, version.Version).Set(verdict.RollbackRecommended ? 1 : 0);
         }
 
-        Log.Loaded(_logger, _models.Count, versions, baselines, _store.FilePath);
+        Log.Loaded(_logger, _models.Count, versions, baselines, _store.Location);
     }
 
     public bool TryGet(string name, out ModelEntry model) => _models.TryGetValue(name, out model!);
