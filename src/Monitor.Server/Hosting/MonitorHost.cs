@@ -124,8 +124,8 @@ internal static class MonitorHost
 }
 
 /// <summary>Opens the store and restores the registry before the ports open; flushes counters on shutdown.</summary>
-internal sealed class MonitorLifetime(SqliteDatabase store, ModelRegistry registry, Listeners listeners,
-    IHostApplicationLifetime lifetime, IOptions<MonitorOptions> options, ILogger<MonitorLifetime> logger) : IHostedService
+internal sealed class MonitorLifetime(SqliteDatabase store, ModelRegistry registry, Alerting.IIncidentStore incidents, MonitorMetrics metrics,
+    Listeners listeners, IHostApplicationLifetime lifetime, IOptions<MonitorOptions> options, ILogger<MonitorLifetime> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -151,6 +151,7 @@ internal sealed class MonitorLifetime(SqliteDatabase store, ModelRegistry regist
         }
 
         registry.Load();
+        Verdicts.VerdictGauges.Restore(registry, incidents, metrics);
         string transport = TlsDescription.Of(security.Tls);
         string scheme = security.Tls.Enabled ? "https" : "http";
         lifetime.ApplicationStarted.Register(() => Log.Listening(logger,

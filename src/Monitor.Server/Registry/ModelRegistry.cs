@@ -113,13 +113,6 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
         _metrics.Models.Set(_models.Count);
         _context.Incidents.RefreshFiringGauges();
-        foreach (VersionEntry version in _models.Values.SelectMany(m => m.Versions.Values))
-        {
-            Verdicts.VerdictDocument verdict = Verdicts.VerdictEndpoints.Document(version, _incidentStore);
-            _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)Enum.Parse<Verdict>(verdict.Verdict));
-            _metrics.RollbackRecommended.WithLabels(version.Model, version.Version).Set(verdict.RollbackRecommended ? 1 : 0);
-        }
-
         Log.Loaded(_logger, _models.Count, versions, baselines, _store.Location);
     }
 

@@ -88,7 +88,7 @@ internal static class VerdictEndpoints
         return new VerdictDocument(
             version.Model,
             version.Version,
-            quarantined ? nameof(Verdict.Failed) : version.Lifecycle.Verdict.ToString(),
+            VerdictOf(version).ToString(),
             version.State.ToString(),
             version.Lifecycle.WindowsJudged,
             version.Lifecycle.ConsecutiveFailing,
@@ -99,6 +99,10 @@ internal static class VerdictEndpoints
             signal is null ? null : new RollbackDocument(signal.Sequence, signal.From, signal.To, signal.Reason, signal.At, signal.Actor,
                 signal.AcknowledgedBy is not null));
     }
+
+    /// <summary>Failed while the version is quarantined (whatever its windows said); otherwise its lifecycle's verdict.</summary>
+    public static Verdict VerdictOf(VersionEntry version) =>
+        version.State == VersionState.Quarantined ? Verdict.Failed : version.Lifecycle.Verdict;
 
     /// <summary>The verdict of a model no version of which has mirrored traffic yet.</summary>
     public static VerdictDocument NoTraffic(ModelEntry model) => new(

@@ -1,0 +1,20 @@
+using Monitor.Server.Alerting;
+using Monitor.Server.Metrics;
+using Monitor.Server.Registry;
+
+namespace Monitor.Server.Verdicts;
+
+/// <summary>The verdict gauges a Prometheus rule reads, set for every restored version before any new traffic.</summary>
+internal static class VerdictGauges
+{
+    /// <summary>Sets drift_monitor_verdict and drift_monitor_rollback_recommended of every version as its verdict document states them.</summary>
+    public static void Restore(ModelRegistry registry, IIncidentStore store, MonitorMetrics metrics)
+    {
+        foreach (VersionEntry version in registry.Models.SelectMany(m => m.Versions.Values))
+        {
+            VerdictDocument verdict = VerdictEndpoints.Document(version, store);
+            metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)VerdictEndpoints.VerdictOf(version));
+            metrics.RollbackRecommended.WithLabels(version.Model, version.Version).Set(verdict.RollbackRecommended ? 1 : 0);
+        }
+    }
+}
