@@ -2,7 +2,6 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Monitor.Server.Hosting;
 using Monitor.Server.Metrics;
-using Monitor.Server.Persistence;
 using Monitor.Server.Registry;
 using Monitor.Protos.V1;
 using CoreBatch = Monitor.Core.Ingest.RecordBatch;

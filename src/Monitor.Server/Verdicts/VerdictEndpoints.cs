@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Monitor.Core.Versions;
 using Monitor.Server.Alerting;
-using Monitor.Server.Hosting;
 using Monitor.Server.Registry;
 
 namespace Monitor.Server.Verdicts;
