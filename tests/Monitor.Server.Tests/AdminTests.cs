@@ -4,6 +4,7 @@ using Monitor.Protos.V1;
 using Monitor.Server.Ingest;
 using Monitor.Server.Persistence;
 using Monitor.Simulation;
+using Monitor.Server.Registry;
 
 namespace Monitor.Server.Tests;
 
@@ -108,7 +109,7 @@ public sealed class AdminTests : IAsyncLifetime
         ModelVersion promoted = await _sidecar.Admin.PromoteVersionAsync(
             new PromoteVersionRequest { Model = Sidecar.Model, Version = "v1", Actor = "bob", Reason = "passed review" });
         Assert.Equal(VersionState.KnownGood, promoted.State);
-        var audit = _sidecar.App.Services.GetRequiredService<SqliteStore>().LoadAudit(Sidecar.Model);
+        var audit = _sidecar.App.Services.GetRequiredService<IModelStore>().LoadAudit(Sidecar.Model);
         var entry = Assert.Single(audit);
         Assert.Equal(("bob", "promote", "v1", "passed review"), (entry.Actor, entry.Action, entry.Version, entry.Reason));
     }

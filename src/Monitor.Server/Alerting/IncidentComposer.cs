@@ -12,7 +12,7 @@ namespace Monitor.Server.Alerting;
 /// change and any rollback signal of one decision, committed together through <see cref="Incidents"/>. Called
 /// only by a model's pipeline, on its thread, which owns the versions' lifecycles and alert policies.
 /// </summary>
-internal sealed class IncidentComposer(Incidents incidents, SqliteStore store, MonitorMetrics metrics, TimeProvider time)
+internal sealed class IncidentComposer(Incidents incidents, IIncidentStore store, MonitorMetrics metrics, TimeProvider time)
 {
     /// <summary>
     /// A judged window: its signals go through the version's alert policy and its measurement through the

@@ -9,7 +9,6 @@ using Monitor.Core.Versions;
 using Monitor.Server.Hosting;
 using Monitor.Server.Ingest;
 using Monitor.Server.Metrics;
-using Monitor.Server.Persistence;
 using Monitor.Server.Registry;
 
 namespace Monitor.Server.Baselines;
@@ -23,14 +22,14 @@ internal sealed class BaselineUploads
     private const int FinishedKept = 64;
     private readonly ConcurrentDictionary<string, UploadSession> _sessions = new(StringComparer.Ordinal);
     private readonly ModelRegistry _registry;
-    private readonly SqliteStore _store;
+    private readonly IBaselineStore _store;
     private readonly MonitorMetrics _metrics;
     private readonly MonitorOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Lock _opening = new();
 
-    public BaselineUploads(ModelRegistry registry, SqliteStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options,
+    public BaselineUploads(ModelRegistry registry, IBaselineStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options,
         TimeProvider time, ILogger<BaselineUploads> logger)
     {
         _registry = registry;

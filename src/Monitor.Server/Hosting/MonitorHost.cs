@@ -81,9 +81,7 @@ internal static class MonitorHost
         services.AddSingleton(Options.Create(options));
         services.AddSingleton(listeners);
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton<SqliteStore>();
-        services.AddSingleton<WindowWriter>();
-        services.AddSingleton<StoreHealth>();
+        services.AddSqliteStorage();
 
         services.AddSingleton<MonitorMetrics>();
         services.AddSingleton<Credentials>();
@@ -96,8 +94,11 @@ internal static class MonitorHost
         services.AddSingleton<Alerting.RollbackSignalHub>();
         services.AddSingleton<Alerting.AlertHub>();
         services.AddSingleton<Alerting.Incidents>();
+        services.AddSingleton<IDeferredWrites>(provider => provider.GetRequiredService<Alerting.Incidents>());
         services.AddSingleton<Delivery.DeliverySinks>();
         services.AddSingleton<Delivery.DeliveryWakeup>();
+        services.AddSingleton<Alerting.IDeliveryRouting>(provider => provider.GetRequiredService<Delivery.DeliverySinks>());
+        services.AddSingleton<Alerting.IDeliveryWakeup>(provider => provider.GetRequiredService<Delivery.DeliveryWakeup>());
         services.AddHostedService<MonitorLifetime>(); // first: it opens the store the services below use
         services.AddHostedService<StoreRecovery>();
         services.AddSingleton<RetentionService>();
@@ -123,8 +124,8 @@ internal static class MonitorHost
 }
 
 /// <summary>Opens the store and restores the registry before the ports open; flushes counters on shutdown.</summary>
-internal sealed class MonitorLifetime(SqliteStore store, ModelRegistry registry, Listeners listeners,
-    IHostApplicationLifetime lifetime, IOptions<MonitorOptions> options, ILogger<MonitorLifetime> logger) : IHostedService
+internal sealed class MonitorLifetime(SqliteDatabase store, ModelRegistry registry, Alerting.IIncidentStore incidents, MonitorMetrics metrics,
+    Listeners listeners, IHostApplicationLifetime lifetime, IOptions<MonitorOptions> options, ILogger<MonitorLifetime> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -150,6 +151,7 @@ internal sealed class MonitorLifetime(SqliteStore store, ModelRegistry registry,
         }
 
         registry.Load();
+        Verdicts.VerdictGauges.Restore(registry, incidents, metrics);
         string transport = TlsDescription.Of(security.Tls);
         string scheme = security.Tls.Enabled ? "https" : "http";
         lifetime.ApplicationStarted.Register(() => Log.Listening(logger,
@@ -162,7 +164,7 @@ internal sealed class MonitorLifetime(SqliteStore store, ModelRegistry registry,
 }
 
 /// <summary>Healthy while the database answers and accepts writes.</summary>
-internal sealed class StoreHealthCheck(SqliteStore store, StoreHealth health) : IHealthCheck
+internal sealed class StoreHealthCheck(SqliteDatabase store, StoreHealth health) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {

@@ -3,7 +3,6 @@ using Microsoft.Extensions.Options;
 using Monitor.Core;
 using Monitor.Server.Hosting;
 using Monitor.Server.Metrics;
-using Monitor.Server.Persistence;
 using Monitor.Server.Registry;
 using Monitor.Protos.V1;
 using CoreBatch = Monitor.Core.Ingest.RecordBatch;
@@ -17,7 +16,7 @@ namespace Monitor.Server.Ingest;
 internal sealed class IngestGate
 {
     private readonly ModelRegistry _registry;
-    private readonly SqliteStore _store;
+    private readonly IModelStore _store;
     private readonly MonitorMetrics _metrics;
     private readonly MonitorOptions _options;
     private readonly TimeProvider _time;
@@ -26,7 +25,7 @@ internal sealed class IngestGate
     private readonly Security.ClientRateLimiter _rates;
     private readonly Core.Ingest.TextLimits _textLimits;
 
-    public IngestGate(ModelRegistry registry, SqliteStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options,
+    public IngestGate(ModelRegistry registry, IModelStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options,
         TimeProvider time, Security.ClientRateLimiter rates, ILogger<IngestGate> logger)
     {
         _rates = rates;

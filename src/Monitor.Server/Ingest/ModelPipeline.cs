@@ -14,11 +14,13 @@ using Monitor.Server.Hosting;
 using Monitor.Server.Metrics;
 using Monitor.Server.Persistence;
 using Monitor.Server.Registry;
+using Monitor.Server.Windows;
 
 namespace Monitor.Server.Ingest;
 
 /// <summary>What every model's pipeline shares.</summary>
-internal sealed record PipelineContext(SqliteStore Store, MonitorMetrics Metrics, IncidentComposer Incidents, MonitorOptions Options, TimeProvider Time,
+internal sealed record PipelineContext(IWindowStore WindowStore, IIncidentStore IncidentStore, MonitorMetrics Metrics, IncidentComposer Incidents,
+    MonitorOptions Options, TimeProvider Time,
     WindowWriter Windows, StoreHealth Health);
 
 /// <summary>What the report service reads of a version: the open window and the latest closed ones.</summary>
@@ -35,7 +37,8 @@ internal sealed class ModelPipeline : IAsyncDisposable
     private readonly ModelEntry _model;
     private readonly PipelineContext _context;
     private readonly TimeProvider _time;
-    private readonly SqliteStore _store;
+    private readonly IWindowStore _windowStore;
+    private readonly IIncidentStore _incidentStore;
     private readonly MonitorMetrics _metrics;
     private readonly ILogger _logger;
     private readonly Channel<Work> _queue;
@@ -52,7 +55,8 @@ internal sealed class ModelPipeline : IAsyncDisposable
         _model = model;
         _context = context;
         _time = context.Time;
-        _store = context.Store;
+        _windowStore = context.WindowStore;
+        _incidentStore = context.IncidentStore;
         _metrics = context.Metrics;
         _logger = logger;
         _criticalChannels = model.Schema.CriticalChannels();
@@ -173,7 +177,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
         {
             try
             {
-                _store.SaveCounters(version.Model, version.Version, version.RecordsAccepted, version.WindowsClosed);
+                _windowStore.SaveCounters(version.Model, version.Version, version.RecordsAccepted, version.WindowsClosed);
             }
             catch (Exception ex) when (StoreHealth.IsStorageFault(ex))
             {
@@ -293,7 +297,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
         monitor.Add(batch, _preparer.Prepare(batch), _closed);
         if (monitor.Detector?.DrainChanged() is { Count: > 0 } changed)
         {
-            Store("findings", () => _store.SaveFindings(version.Model, version.Version, changed));
+            Store("findings", () => _windowStore.SaveFindings(version.Model, version.Version, changed));
             _metrics.FindingsChanged(version.Model, version.Version, changed, monitor.Findings);
             foreach (Finding finding in changed)
             {
@@ -364,7 +368,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
             if (Measure(version, monitor, window))
             {
                 // Alerts or signals now cite this window: store it with them, so its index is never reused after a crash.
-                Store("windows", () => _store.SaveWindow(write.Model, write.Version, write.Window, write.RecordsAccepted, write.WindowsClosed,
+                Store("windows", () => _windowStore.SaveWindow(write.Model, write.Version, write.Window, write.RecordsAccepted, write.WindowsClosed,
                     write.Retained));
             }
             else

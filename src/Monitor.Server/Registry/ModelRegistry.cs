@@ -6,10 +6,13 @@ using Monitor.Core.Baselines;
 using Monitor.Core.Schema;
 using Monitor.Core.Versions;
 using Monitor.Core.Windows;
+using Monitor.Server.Alerting;
+using Monitor.Server.Baselines;
 using Monitor.Server.Hosting;
 using Monitor.Server.Ingest;
 using Monitor.Server.Metrics;
 using Monitor.Server.Persistence;
+using Monitor.Server.Windows;
 
 namespace Monitor.Server.Registry;
 
@@ -21,7 +24,10 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, ModelEntry> _models = new(StringComparer.Ordinal);
     private readonly Lock _writes = new();
-    private readonly SqliteStore _store;
+    private readonly IModelStore _store;
+    private readonly IBaselineStore _baselineStore;
+    private readonly IWindowStore _windowStore;
+    private readonly IIncidentStore _incidentStore;
     private readonly MonitorMetrics _metrics;
     private readonly MonitorOptions _options;
     private readonly TimeProvider _time;
@@ -31,13 +37,16 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
     private readonly PipelineContext _context;
     private readonly Alerting.Incidents _incidents;
 
-    public ModelRegistry(SqliteStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options, TimeProvider time,
-        ILoggerFactory loggers, Alerting.Incidents incidents, WindowWriter windows, StoreHealth health)
+    public ModelRegistry(IModelStore store, IBaselineStore baselineStore, IWindowStore windowStore, IIncidentStore incidentStore, MonitorMetrics metrics,
+        IOptions<MonitorOptions> options, TimeProvider time, ILoggerFactory loggers, Alerting.Incidents incidents, WindowWriter windows, StoreHealth health)
     {
-        _context = new PipelineContext(store, metrics, new Alerting.IncidentComposer(incidents, store, metrics, time), options.Value, time, windows,
-            health);
+        _context = new PipelineContext(windowStore, incidentStore, metrics, new Alerting.IncidentComposer(incidents, incidentStore, metrics, time),
+            options.Value, time, windows, health);
         _incidents = incidents;
         _store = store;
+        _baselineStore = baselineStore;
+        _windowStore = windowStore;
+        _incidentStore = incidentStore;
         _metrics = metrics;
         _options = options.Value;
         _time = time;
@@ -63,7 +72,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         {
             var model = new ModelEntry(stored.Name, stored.Schema, stored.Description, stored.RegisteredAt);
             CompiledBaseline? baseline = null;
-            if (stored.BaselineId != 0 && _store.LoadBaseline(stored.BaselineId) is { } profile)
+            if (stored.BaselineId != 0 && _baselineStore.LoadBaseline(stored.BaselineId) is { } profile)
             {
                 baseline = new CompiledBaseline(profile);
                 _metrics.BaselineId.WithLabels(model.Name).Set(profile.Id);
@@ -82,11 +91,11 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
                 continue;
             }
 
-            List<WindowResult> history = _store.LoadRecentWindows(stored.Model, stored.Version, _options.Windows.HistoryInMemory);
+            List<WindowResult> history = _windowStore.LoadRecentWindows(stored.Model, stored.Version, _options.Windows.HistoryInMemory);
             // After the last stored window, or the count of windows closed if retention deleted them: an index is never reused.
             ulong next = Math.Max(history.Count > 0 ? history[0].Index + 1 : 0, (ulong)Math.Max(0, stored.WindowsClosed));
             var monitor = new VersionMonitor(stored.Model, stored.Version, _time, _options.Windows.HistoryInMemory, next,
-                Enumerable.Reverse(history), _options.Detectors.ToSettings(_options.Privacy.ToKeyPrivacy()), _store.LoadFindings(stored.Model, stored.Version));
+                Enumerable.Reverse(history), _options.Detectors.ToSettings(_options.Privacy.ToKeyPrivacy()), _windowStore.LoadFindings(stored.Model, stored.Version));
             if (!promotions.TryGetValue(stored.Model, out Dictionary<string, DateTimeOffset>? promoted))
             {
                 promoted = _store.LoadPromotions(stored.Model);
@@ -96,7 +105,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             var version = new VersionEntry(stored.Model, stored.Version, stored.ArtifactSha256, stored.Source, Enum.Parse<VersionState>(stored.State),
                 promoted.TryGetValue(stored.Version, out DateTimeOffset promotedAt) ? promotedAt : null, stored.RegisteredAt, monitor,
                 _options.Versions, _options.Alerts);
-            version.Alerts.Restore(_store.LoadLatestAlerts(stored.Model, stored.Version));
+            version.Alerts.Restore(_incidentStore.LoadLatestAlerts(stored.Model, stored.Version));
             version.Restore(stored.RecordsAccepted, stored.RecordsDigestMismatch, stored.WindowsClosed);
             model.Versions[version.Version] = version;
             versions++;
@@ -104,16 +113,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
         _metrics.Models.Set(_models.Count);
         _incidents.RefreshFiringGauges();
-        foreach (VersionEntry version in _models.Values.SelectMany(m => m.Versions.Values))
-        {
-            StoredRollback? signal = _store.LoadRollbackSignals(version.Model, 0).LastOrDefault(r => r.From == version.Version);
-            bool held = _store.LoadHeldRollbacks(version.Model, pendingOnly: true).Any(h => h.From == version.Version);
-            VersionVerdict verdict = VersionVerdict.Of(version.Lifecycle, signal?.At, held);
-            _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)verdict.Verdict);
-            _metrics.RollbackRecommended.WithLabels(version.Model, version.Version).Set(verdict.RollbackRecommended ? 1 : 0);
-        }
-
-        Log.Loaded(_logger, _models.Count, versions, baselines, _store.FilePath);
+        Log.Loaded(_logger, _models.Count, versions, baselines, _store.Location);
     }
 
     public bool TryGet(string name, out ModelEntry model) => _models.TryGetValue(name, out model!);
