@@ -4,6 +4,7 @@ using Monitor.Core.Baselines;
 using Monitor.Core.Ingest;
 using Monitor.Core.Schema;
 using Monitor.Core.Windows;
+using Monitor.Simulation;
 
 namespace Monitor.Benchmarks;
 
@@ -70,61 +71,18 @@ public class HotPathBenchmarks
     }
 }
 
-/// <summary>The benchmark's data: a baseline profiled from normal features, and live batches drawn the same way with 1% missing values.</summary>
+/// <summary>The benchmark's data: a baseline profiled from numeric traffic, and live batches drawn the same way with 1% missing values.</summary>
 public static class HotPathData
 {
+    /// <summary>One value in this many is missing (NaN) in every batch drawn for the benchmarks.</summary>
+    public const int MissingOneIn = 100;
+
     public static (CompiledBaseline Baseline, RecordBatch[] Live) Create(int features, int classes, int batch, int batches)
     {
-        var schema = new ModelSchema
-        {
-            NumericFeatures = [.. Enumerable.Range(0, features).Select(i => $"x{i}")],
-            CategoricalFeatures = [],
-            TextFields = [],
-            OutputKind = OutputKind.Classification,
-            ClassLabels = [.. Enumerable.Range(0, classes).Select(i => $"c{i}")],
-        };
+        ModelSchema schema = NumericTraffic.Schema(features, classes);
         var random = new Random(11);
-        var sample = new ReferenceSample(schema, 4_000, 1);
-        for (int i = 0; i < 4; i++)
-        {
-            sample.Add(Next(schema, 1000, random));
-        }
-
-        var settings = new BaselineSettings { BootstrapWindows = 1000 };
-        BaselineProfile profile = BaselineBuilder.Build(new BaselineRequest("bench", "reference", "", 1000, 0.01, DateTimeOffset.UnixEpoch), sample, settings);
-        return (new CompiledBaseline(profile), [.. Enumerable.Range(0, batches).Select(_ => Next(schema, batch, random))]);
+        RecordBatch[] reference = [.. Enumerable.Range(0, 4).Select(_ => NumericTraffic.Next(schema, 1000, random, MissingOneIn))];
+        BaselineProfile profile = ReferenceBaseline.Fit(schema, reference, windowRecords: 1000, settings: new BaselineSettings { BootstrapWindows = 1000 });
+        return (new CompiledBaseline(profile), [.. Enumerable.Range(0, batches).Select(_ => NumericTraffic.Next(schema, batch, random, MissingOneIn))]);
     }
-
-    public static RecordBatch Next(ModelSchema schema, int n, Random random)
-    {
-        int d = schema.NumericFeatures.Length;
-        int k = schema.ClassLabels.Length;
-        var numeric = new float[n * d];
-        var scores = new float[n * k];
-        for (int i = 0; i < n; i++)
-        {
-            for (int j = 0; j < d; j++)
-            {
-                numeric[(i * d) + j] = random.Next(100) == 0 ? float.NaN : (float)(Normal(random) + (j * 0.01));
-            }
-
-            float total = 0;
-            for (int c = 0; c < k; c++)
-            {
-                float weight = (float)Math.Exp(2 * Normal(random));
-                scores[(i * k) + c] = weight;
-                total += weight;
-            }
-
-            for (int c = 0; c < k; c++)
-            {
-                scores[(i * k) + c] /= total;
-            }
-        }
-
-        return new RecordBatch { Count = n, Numeric = numeric, Scores = scores, Categorical = [], Text = [] };
-    }
-
-    private static double Normal(Random random) =>
-        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
 }

@@ -1,3 +1,9 @@
+using Monitor.Core.Baselines;
+using Monitor.Core.Ingest;
+using Monitor.Core.Schema;
+using Monitor.Core.Windows;
+using Monitor.Simulation;
+
 namespace Monitor.Benchmarks;
 
 /// <summary>
@@ -10,21 +16,15 @@ public static class WindowCost
     {
         foreach (int window in new[] { 1000, 100_000 })
         {
-            var schema = new Monitor.Core.Schema.ModelSchema
-            {
-                NumericFeatures = [.. Enumerable.Range(0, 64).Select(i => $"x{i}")], CategoricalFeatures = [], TextFields = [],
-                OutputKind = Monitor.Core.Schema.OutputKind.Classification, ClassLabels = [.. Enumerable.Range(0, 10).Select(i => $"c{i}")],
-            };
+            ModelSchema schema = NumericTraffic.Schema(features: 64, classes: 10);
             var random = new Random(11);
-            var sample = new Monitor.Core.Baselines.ReferenceSample(schema, 250_000, 1);
-            for (int i = 0; i < 210; i++) sample.Add(HotPathData.Next(schema, 1000, random));
-            var profile = Monitor.Core.Baselines.BaselineBuilder.Build(new Monitor.Core.Baselines.BaselineRequest("b", "r", "", window, 0.01, DateTimeOffset.UnixEpoch), sample, new Monitor.Core.Baselines.BaselineSettings { BootstrapWindows = 1000 });
-            var baseline = new Monitor.Core.Baselines.CompiledBaseline(profile);
-            var monitor = new Monitor.Core.Windows.VersionMonitor("m", "v", TimeProvider.System, 50);
+            RecordBatch[] reference = [.. Enumerable.Range(0, 210).Select(_ => NumericTraffic.Next(schema, 1000, random, HotPathData.MissingOneIn))];
+            var baseline = new CompiledBaseline(ReferenceBaseline.Fit(schema, reference, window, settings: new BaselineSettings { BootstrapWindows = 1000 }));
+            var monitor = new VersionMonitor("m", "v", TimeProvider.System, 50);
             monitor.UseBaseline(baseline);
-            var preparer = new Monitor.Core.Windows.BatchPreparer(baseline);
-            var batches = Enumerable.Range(0, 16).Select(_ => HotPathData.Next(schema, 512, random)).ToArray();
-            var closed = new List<Monitor.Core.Windows.WindowResult>();
+            var preparer = new BatchPreparer(baseline);
+            RecordBatch[] batches = [.. Enumerable.Range(0, 16).Select(_ => NumericTraffic.Next(schema, 512, random, HotPathData.MissingOneIn))];
+            var closed = new List<WindowResult>();
             for (int i = 0; i < 2000; i++) { monitor.Add(batches[i % 16], preparer.Prepare(batches[i % 16]), closed); closed.Clear(); }
             var sw = System.Diagnostics.Stopwatch.StartNew();
             for (int i = 0; i < 20000; i++) { monitor.Add(batches[i % 16], preparer.Prepare(batches[i % 16]), closed); closed.Clear(); }

@@ -1,10 +1,8 @@
-using Microsoft.Extensions.Options;
-using Monitor.Server.Demo;
 using Monitor.Server.Hosting;
 
 return await Cli.RunAsync(args);
 
-/// <summary>The sidecar's command line: serve (the default), demo, help.</summary>
+/// <summary>The sidecar's command line: serve (the default), help.</summary>
 internal static class Cli
 {
     private const string Usage = """
@@ -12,15 +10,17 @@ internal static class Cli
 
         Usage:
           Monitor.Server [serve] [--Monitor:Section:Key=value ...]   start the sidecar (the default)
-          Monitor.Server demo [--records N]                          run the fraud-model drift demo on a private sidecar
-          Monitor.Server evaluate [--reduced] [--only TEXT] [--benign-records N] [--seed S]
-                                                                     replay the attack scenarios through a private sidecar
-          Monitor.Server throughput [--records N]                    in-process analysis throughput, detectors off and on
           Monitor.Server help                                        show this text
 
         Configuration comes from appsettings.json, then MONITOR__SECTION__KEY environment variables,
         then --Monitor:Section:Key=value arguments. See README.md ("Configuration").
+
+        The demo and the measurements (demo, evaluate, throughput) are in the tools:
+          dotnet run --project src/Monitor.Tools -- help
         """;
+
+    /// <summary>Commands that moved to the tools executable.</summary>
+    private static readonly string[] ToolCommands = ["demo", "evaluate", "throughput"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -37,60 +37,21 @@ internal static class Cli
                     }
 
                     return 0;
-                case "demo":
-                    return await DemoCommand.RunAsync(rest, Console.Out);
-                case "evaluate":
-                    return await Monitor.Server.Scenarios.EvaluateCommand.RunAsync(rest, Console.Out);
-                case "throughput":
-                    return Monitor.Server.Scenarios.ThroughputCommand.Run(rest, Console.Out);
                 case "help":
                     Console.Out.WriteLine(Usage);
                     return 0;
+                case var tool when ToolCommands.Contains(tool):
+                    Console.Error.WriteLine($"'{tool}' is a command of the tools, not of the sidecar: dotnet run --project src/Monitor.Tools -- {tool}");
+                    return 2;
                 default:
                     Console.Error.WriteLine($"unknown command '{verb}'\n\n{Usage}");
                     return 2;
             }
         }
-        catch (OptionsValidationException ex)
+        catch (Exception ex) when (StartFailure.Of(ex) is { } failure)
         {
-            Console.Error.WriteLine("The configuration is invalid:");
-            foreach (string failure in ex.Failures)
-            {
-                Console.Error.WriteLine($"  - {failure}");
-            }
-
-            return 2;
+            Console.Error.WriteLine(failure.Message);
+            return failure.ExitCode;
         }
-        catch (Exception ex) when (Find<Monitor.Server.Persistence.StoreUnavailableException>(ex) is { } store)
-        {
-            Console.Error.WriteLine(store.Message);
-            return 1;
-        }
-        catch (IOException ex) when (ex.InnerException is System.Net.Sockets.SocketException || ex.Message.Contains("address", StringComparison.OrdinalIgnoreCase))
-        {
-            Console.Error.WriteLine($"Cannot listen: {ex.Message}. Another process may hold the port; " +
-                "choose others with --Monitor:Grpc:Port=N --Monitor:Http:Port=M.");
-            return 1;
-        }
-    }
-
-    /// <summary>The exception of type T in <paramref name="exception"/> or among its inner exceptions.</summary>
-    private static T? Find<T>(Exception? exception)
-        where T : Exception
-    {
-        for (; exception is not null; exception = exception.InnerException)
-        {
-            if (exception is T found)
-            {
-                return found;
-            }
-
-            if (exception is AggregateException { InnerExceptions: [var only] })
-            {
-                return Find<T>(only);
-            }
-        }
-
-        return null;
     }
 }

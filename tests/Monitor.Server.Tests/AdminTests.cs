@@ -1,9 +1,10 @@
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Monitor.Protos.V1;
-using Monitor.Server.Demo;
 using Monitor.Server.Ingest;
 using Monitor.Server.Persistence;
+using Monitor.Simulation;
+using Monitor.Server.Registry;
 
 namespace Monitor.Server.Tests;
 
@@ -108,9 +109,19 @@ public sealed class AdminTests : IAsyncLifetime
         ModelVersion promoted = await _sidecar.Admin.PromoteVersionAsync(
             new PromoteVersionRequest { Model = Sidecar.Model, Version = "v1", Actor = "bob", Reason = "passed review" });
         Assert.Equal(VersionState.KnownGood, promoted.State);
-        var audit = _sidecar.App.Services.GetRequiredService<SqliteStore>().LoadAudit(Sidecar.Model);
+        var audit = _sidecar.App.Services.GetRequiredService<IModelStore>().LoadAudit(Sidecar.Model);
         var entry = Assert.Single(audit);
         Assert.Equal(("bob", "promote", "v1", "passed review"), (entry.Actor, entry.Action, entry.Version, entry.Reason));
+    }
+
+    [Fact]
+    public async Task An_upload_asking_for_an_impossible_false_alarm_rate_is_refused_with_the_same_words_as_the_setting()
+    {
+        await Register();
+        RpcException ex = await Assert.ThrowsAsync<RpcException>(async () =>
+            await _sidecar.Admin.BeginBaselineAsync(new BeginBaselineRequest { Model = Sidecar.Model, FalseAlarmRate = 1.5 }));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Equal("false_alarm_rate must lie strictly between 0 and 1, got 1.5", ex.Status.Detail);
     }
 
     [Fact]

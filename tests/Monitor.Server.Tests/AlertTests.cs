@@ -2,7 +2,7 @@ using System.Text.Json;
 using Grpc.Core;
 using Microsoft.Extensions.Time.Testing;
 using Monitor.Protos.V1;
-using Monitor.Server.Demo;
+using Monitor.Simulation;
 
 namespace Monitor.Server.Tests;
 

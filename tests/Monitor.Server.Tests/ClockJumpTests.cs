@@ -1,5 +1,5 @@
 using Monitor.Protos.V1;
-using Monitor.Server.Demo;
+using Monitor.Simulation;
 
 namespace Monitor.Server.Tests;
 

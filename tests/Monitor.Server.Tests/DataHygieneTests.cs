@@ -3,8 +3,10 @@ using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Monitor.Protos.V1;
-using Monitor.Server.Demo;
 using Monitor.Server.Persistence;
+using Monitor.Simulation;
+using Monitor.Server.Delivery;
+using Monitor.Server.Windows;
 
 namespace Monitor.Server.Tests;
 
@@ -37,7 +39,8 @@ public sealed class DataHygieneTests
         Alert[] firing = [.. (await sidecar.Alerts.ListAlertsAsync(new ListAlertsRequest { State = AlertState.Firing })).Alerts];
         Assert.NotEmpty(resolved);
         Assert.Contains(firing, a => a.Version == "v2");
-        var store = sidecar.App.Services.GetRequiredService<SqliteStore>();
+        var store = sidecar.App.Services.GetRequiredService<IOutboxStore>();
+        var windows = sidecar.App.Services.GetRequiredService<IWindowStore>();
         Assert.True(await Eventually.HoldsAsync(() => store.CountPendingOutbox().Values.Sum() == 0, TimeSpan.FromSeconds(20),
             TestContext.Current.CancellationToken), "deliveries did not finish");
         long sizeBefore = new FileInfo(database).Length;
@@ -48,7 +51,7 @@ public sealed class DataHygieneTests
         TestContext.Current.SendDiagnosticMessage($"retention deleted {string.Join(", ", result.Deleted.Select(d => $"{d.Value} {d.Key}"))}; " +
             $"{result.BytesFreed} bytes freed; file {sizeBefore} → {new FileInfo(database).Length} bytes");
 
-        Assert.Empty(store.LoadRecentWindows(Sidecar.Model, "v1", 1000));
+        Assert.Empty(windows.LoadRecentWindows(Sidecar.Model, "v1", 1000));
         Assert.True(result.Deleted["windows"] >= 68, $"{result.Deleted["windows"]} windows deleted");
         Assert.Equal(resolved.Length, result.Deleted["alerts"]);
         Assert.True(result.Deleted["outbox"] > 0 && result.Deleted["alert_events"] > 0);
@@ -66,7 +69,7 @@ public sealed class DataHygieneTests
         // The sidecar goes on: new windows are judged and stored.
         await sidecar.MirrorWindowsAsync(traffic, "v1", 1);
         await sidecar.App.Services.GetRequiredService<WindowWriter>().FlushAsync(TestContext.Current.CancellationToken);
-        Assert.Single(store.LoadRecentWindows(Sidecar.Model, "v1", 1000));
+        Assert.Single(windows.LoadRecentWindows(Sidecar.Model, "v1", 1000));
     }
 
     [Fact]

@@ -7,10 +7,11 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Monitor.Protos.V1;
-using Monitor.Server.Demo;
+using Monitor.Server.Delivery;
 using Monitor.Server.Hosting;
 using Monitor.Server.Ingest;
 using Monitor.Server.Persistence;
+using Monitor.Simulation;
 
 namespace Monitor.Server.Tests;
 
@@ -36,7 +37,7 @@ public sealed class DeliveryTests
 
         // Nobody listens yet: the oldest entry is tried (connection refused) and retried with backoff; the
         // entries behind it wait, so the receiver will get them in order.
-        SqliteStore store = sidecar.App.Services.GetRequiredService<SqliteStore>();
+        IOutboxStore store = sidecar.App.Services.GetRequiredService<IOutboxStore>();
         List<OutboxItem> committed = store.LoadOutbox(Sink);
         Assert.Equal(6, committed.Count); // per version: its critical "verdict" alert and its rollback signal
         Assert.True(await Eventually.HoldsAsync(() => store.LoadOutbox(Sink)[0].Attempts >= 3, TimeSpan.FromSeconds(20)),
@@ -110,7 +111,7 @@ public sealed class DeliveryTests
         }
 
         // Committed but never delivered: the outbox says so on disk.
-        var store = new SqliteStore(Options.Create(new MonitorOptions { Database = new DatabaseOptions { Path = database } }));
+        var store = new SqliteOutboxStore(new SqliteDatabase(Options.Create(new MonitorOptions { Database = new DatabaseOptions { Path = database } })));
         List<OutboxItem> pending = store.LoadOutbox(Sink);
         Assert.Contains(pending, i => i.IdempotencyKey == "rollback-1" && i.DeliveredAt is null);
 

@@ -1,4 +1,4 @@
-using Monitor.Server.Demo;
+using Monitor.Tools.Demo;
 
 namespace Monitor.Server.Tests;
 

@@ -8,8 +8,8 @@ using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
 using Monitor.Protos.V1;
-using Monitor.Server.Demo;
 using Monitor.Server.Ingest;
+using Monitor.Simulation;
 
 namespace Monitor.Server.Tests;
 

@@ -96,6 +96,11 @@ public sealed class HostingTests(FraudSidecarFixture fixture) : IClassFixture<Fr
         Assert.Contains("Monitor:Baselines:FalseAlarmRate must lie strictly between 0 and 1, got 1.5", ex.Failures);
         Assert.Contains("Monitor:Windows:Records must lie in 10..100000000, got 5", ex.Failures);
         Assert.Contains("Monitor:Baselines:BootstrapWindows must lie in 1000..1000000, got 10", ex.Failures);
+
+        var small = Assert.Throws<OptionsValidationException>(() => MonitorHost.Build(["--Monitor:Baselines:FalseAlarmRate=0.001"]));
+        Assert.Contains("Monitor:Baselines:FalseAlarmRate of 0.001 is too small to calibrate with 2000 bootstrap windows " +
+            "(Monitor:Baselines:BootstrapWindows): at least 5 of them must be able to alarm, so use a rate of at least 0.0025 or at least " +
+            "5000 bootstrap windows", small.Failures);
     }
 
     [Fact]

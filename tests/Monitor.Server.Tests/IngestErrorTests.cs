@@ -2,7 +2,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Monitor.Protos.V1;
 using Microsoft.Extensions.DependencyInjection;
-using Monitor.Server.Demo;
+using Monitor.Simulation;
 
 namespace Monitor.Server.Tests;
 
@@ -143,7 +143,7 @@ public sealed class IngestErrorTests(FraudSidecarFixture fixture) : IClassFixtur
         ModelVersion after = await Version();
         Assert.Equal(before.RecordsDigestMismatch + 40, after.RecordsDigestMismatch);
         Assert.Equal(before.RecordsAccepted + 40, after.RecordsAccepted);
-        var stored = Sidecar.App.Services.GetRequiredService<Persistence.SqliteStore>().LoadDigestMismatches(Sidecar.Model, "v1");
+        var stored = Sidecar.App.Services.GetRequiredService<Registry.IModelStore>().LoadDigestMismatches(Sidecar.Model, "v1");
         Assert.Contains(stored, row => row.ArtifactSha256 == swapped && row.Records >= 40);
     }
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Monitor.Protos.V1;
-using Monitor.Server.Demo;
+using Monitor.Simulation;
 
 namespace Monitor.Server.Tests;
 

@@ -4,8 +4,9 @@ using System.Text.Json;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Monitor.Protos.V1;
-using Monitor.Server.Demo;
 using Monitor.Server.Persistence;
+using Monitor.Simulation;
+using Monitor.Server.Registry;
 
 namespace Monitor.Server.Tests;
 
@@ -54,7 +55,7 @@ public sealed class RollbackPolicyTests
         Assert.Equal(("v3", "v1", "bob"), (signal.FromVersion, signal.ToVersion, signal.Actor));
         Assert.Equal("rolled back by bob: customer complaints about approvals", signal.Reason);
 
-        var audit = sidecar.App.Services.GetRequiredService<SqliteStore>().LoadAudit(Sidecar.Model);
+        var audit = sidecar.App.Services.GetRequiredService<IModelStore>().LoadAudit(Sidecar.Model);
         Assert.Contains(audit, a => (a.Actor, a.Action, a.Version, a.Reason) == ("alice", "quarantine", "v2", "failed the offline red-team suite"));
         Assert.Contains(audit, a => (a.Actor, a.Action, a.Version, a.Reason) == ("bob", "roll-back", "v3", "customer complaints about approvals"));
 

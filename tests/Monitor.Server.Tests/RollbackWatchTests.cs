@@ -1,9 +1,10 @@
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Monitor.Protos.V1;
-using Monitor.Server.Demo;
 using Monitor.Server.Ingest;
 using Monitor.Server.Persistence;
+using Monitor.Simulation;
+using Monitor.Server.Registry;
 
 namespace Monitor.Server.Tests;
 
@@ -51,7 +52,7 @@ public sealed class RollbackWatchTests
         Assert.Equal("argo-controller", acknowledged.AcknowledgedBy);
         ListRollbackSignalsResponse all = await rollbacks.ListRollbackSignalsAsync(new ListRollbackSignalsRequest());
         Assert.Equal([true, false], all.Signals.Select(s => s.Acknowledged));
-        Assert.Contains(sidecar.App.Services.GetRequiredService<SqliteStore>().LoadAudit(Sidecar.Model),
+        Assert.Contains(sidecar.App.Services.GetRequiredService<IModelStore>().LoadAudit(Sidecar.Model),
             a => a.Action == "acknowledge-rollback" && a.Actor == "argo-controller");
 
         RpcException missing = await Assert.ThrowsAsync<RpcException>(async () =>

@@ -1,4 +1,4 @@
-using Monitor.Server.Scenarios;
+using Monitor.Tools.Scenarios;
 
 namespace Monitor.Server.Tests;
 

@@ -1,8 +1,8 @@
 using System.Globalization;
 using Grpc.Core;
 using Monitor.Protos.V1;
-using Monitor.Server.Demo;
 using Monitor.Server.Ingest;
+using Monitor.Simulation;
 
 namespace Monitor.Server.Tests;
 
@@ -109,8 +109,8 @@ public sealed class SlowConsumerTests
         }
 
         // The slow receiver's backlog holds at most 5 alert changes; the other 15 were dropped and counted; no signal was dropped.
-        var store = (Persistence.SqliteStore)sidecar.App.Services.GetService(typeof(Persistence.SqliteStore))!;
-        List<Persistence.OutboxItem> backlog = store.LoadOutbox("webhook:slow").Where(i => i.DeliveredAt is null).ToList();
+        var store = (Delivery.IOutboxStore)sidecar.App.Services.GetService(typeof(Delivery.IOutboxStore))!;
+        List<Delivery.OutboxItem> backlog = store.LoadOutbox("webhook:slow").Where(i => i.DeliveredAt is null).ToList();
         Assert.Equal(5, backlog.Count(i => i.IdempotencyKey.StartsWith("alert-", StringComparison.Ordinal)));
         Assert.Equal(rollbacks, backlog.Count(i => i.IdempotencyKey.StartsWith("rollback-", StringComparison.Ordinal)));
         Assert.Equal(rollbacks - 5, store.CountDroppedAlerts("webhook:slow"));

@@ -3,7 +3,7 @@ using System.Net;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Monitor.Protos.V1;
-using Monitor.Server.Demo;
+using Monitor.Simulation;
 
 namespace Monitor.Server.Tests;
 

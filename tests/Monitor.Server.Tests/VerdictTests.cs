@@ -2,8 +2,10 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Monitor.Protos.V1;
-using Monitor.Server.Demo;
 using Monitor.Server.Persistence;
+using Monitor.Simulation;
+using Monitor.Server.Alerting;
+using Monitor.Server.Registry;
 
 namespace Monitor.Server.Tests;
 
@@ -47,10 +49,10 @@ public sealed class VerdictTests
         {
             ModelVersion version = await restarted.Admin.GetVersionAsync(new GetVersionRequest { Model = Sidecar.Model, Version = "v2" });
             Assert.Equal(VersionState.Quarantined, version.State);
-            var rollbacks = restarted.App.Services.GetRequiredService<SqliteStore>().LoadRollbacks(Sidecar.Model);
+            var rollbacks = restarted.App.Services.GetRequiredService<IIncidentStore>().LoadRollbackSignals(Sidecar.Model, 0);
             var signal = Assert.Single(rollbacks);
             Assert.Equal(("v2", "v1"), (signal.From, signal.To));
-            var audit = restarted.App.Services.GetRequiredService<SqliteStore>().LoadAudit(Sidecar.Model);
+            var audit = restarted.App.Services.GetRequiredService<IModelStore>().LoadAudit(Sidecar.Model);
             Assert.Contains(audit, a => a.Action == "quarantine" && a.Version == "v2" && a.Actor == "policy");
 
             // The gauges a Prometheus rule reads are back before any new traffic, and so are the alerts.

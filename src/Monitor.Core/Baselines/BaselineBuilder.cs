@@ -31,6 +31,20 @@ public sealed record BaselineSettings
 
     /// <summary>The settings the trigger detectors run with; the baseline's key table takes its keys as they do (<see cref="Detectors.DetectorSettings.MaxKeysPerRecord"/>).</summary>
     public Detectors.DetectorSettings Detectors { get; init; } = new();
+
+    /// <summary>
+    /// The one check of a whole-window false-alarm rate, wherever it comes from (configuration, an upload request, the
+    /// builder): null when it can be calibrated with <paramref name="bootstrapWindows"/>, else what is wrong, naming
+    /// <paramref name="name"/> (the setting or the field).
+    /// </summary>
+    public static string? FalseAlarmRateProblem(string name, double rate, int bootstrapWindows) =>
+        rate is <= 0 or >= 1 || double.IsNaN(rate)
+            ? $"{name} must lie strictly between 0 and 1, got {rate}"
+            : rate * bootstrapWindows < 5
+                ? $"{name} of {rate} is too small to calibrate with {bootstrapWindows} bootstrap windows (Monitor:Baselines:BootstrapWindows): " +
+                  $"at least 5 of them must be able to alarm, so use a rate of at least {5.0 / bootstrapWindows} or at least " +
+                  $"{Math.Ceiling(5 / rate)} bootstrap windows"
+                : null;
 }
 
 /// <summary>What a new baseline is for.</summary>
@@ -61,9 +75,9 @@ public static class BaselineBuilder
             throw new BaselineException($"window_records must be at least 1, got {request.WindowRecords}");
         }
 
-        if (request.FalseAlarmRate is <= 0 or >= 1)
+        if (BaselineSettings.FalseAlarmRateProblem("false_alarm_rate", request.FalseAlarmRate, settings.BootstrapWindows) is { } problem)
         {
-            throw new BaselineException($"false_alarm_rate must lie in (0, 1), got {request.FalseAlarmRate}");
+            throw new BaselineException(problem);
         }
 
         int required = RequiredRecords(request.WindowRecords, settings);

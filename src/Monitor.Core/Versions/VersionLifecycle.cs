@@ -40,6 +40,15 @@ public sealed record VersionPolicySettings
     /// evidence a rollback is issued on (inputs are attacker-controlled; a handful of records must not force one).
     /// </summary>
     public long MinFailingRecords { get; init; } = 1000;
+
+    /// <summary>Hold every automatic rollback for a human's decision instead of signalling it.</summary>
+    public bool HoldRollbacks { get; init; }
+
+    /// <summary>Automatic rollback signals allowed per model within <see cref="RollbackRatePeriod"/>; more are held for a human.</summary>
+    public int MaxRollbacksPerPeriod { get; init; } = 1;
+
+    /// <summary>The period <see cref="MaxRollbacksPerPeriod"/> counts over.</summary>
+    public TimeSpan RollbackRatePeriod { get; init; } = TimeSpan.FromHours(1);
 }
 
 /// <summary>What a window did to a version.</summary>
@@ -50,10 +59,27 @@ public sealed record LifecycleChange(VersionState From, VersionState To, Verdict
 /// any failing window → suspect; the failure limit of consecutive failing windows (or an artifact swap)
 /// → Failed and quarantined. A known-good version fails the same way. Inconclusive until enough
 /// windows were judged. Pure: the caller persists the state and acts on <see cref="LifecycleChange.Failed"/>.
+/// The one place a version's state is held: one writer (the model's pipeline), read from any thread.
 /// </summary>
-public sealed class VersionLifecycle(VersionState state, VersionPolicySettings settings)
+public sealed class VersionLifecycle(VersionState state, VersionPolicySettings settings, DateTimeOffset? promotedAt = null)
 {
-    public VersionState State { get; private set; } = state;
+    private int _state = (int)state;
+    private object? _promotedAt = promotedAt;
+
+    public VersionState State
+    {
+        get => (VersionState)Volatile.Read(ref _state);
+        private set => Volatile.Write(ref _state, (int)value);
+    }
+
+    /// <summary>When the version last became known-good (null if never): rollbacks go to the most recently promoted.</summary>
+    public DateTimeOffset? PromotedAt
+    {
+        get => (DateTimeOffset?)Volatile.Read(ref _promotedAt);
+        private set => Volatile.Write(ref _promotedAt, value);
+    }
+
+    public VersionPolicySettings Settings => settings;
     public int ConsecutiveFailing { get; private set; }
     public int ConsecutiveClean { get; private set; }
     public int WindowsJudged { get; private set; }
@@ -115,6 +141,7 @@ public sealed class VersionLifecycle(VersionState state, VersionPolicySettings s
             && ConsecutiveClean >= settings.PromoteAfterCleanWindows && CleanRecords >= settings.PromoteAfterRecords)
         {
             State = VersionState.KnownGood;
+            PromotedAt = window.ClosedAt;
             return new LifecycleChange(from, State, Verdict, false,
                 $"{ConsecutiveClean} consecutive clean windows over {CleanRecords} records");
         }
@@ -127,10 +154,11 @@ public sealed class VersionLifecycle(VersionState state, VersionPolicySettings s
         return new LifecycleChange(from, State, Verdict, false, "clean window");
     }
 
-    /// <summary>An admin's promotion: known-good, counters cleared.</summary>
-    public void Promote()
+    /// <summary>An admin's promotion at <paramref name="at"/>: known-good, counters cleared.</summary>
+    public void Promote(DateTimeOffset at)
     {
         State = VersionState.KnownGood;
+        PromotedAt = at;
         ConsecutiveFailing = 0;
         FailingRecords = 0;
     }
@@ -151,19 +179,4 @@ public sealed class VersionLifecycle(VersionState state, VersionPolicySettings s
         ConsecutiveFailing = Math.Max(ConsecutiveFailing, settings.FailureLimit);
         return new LifecycleChange(from, State, Verdict.Failed, true, $"artifact {reported} differs from the registered one");
     }
-}
-
-/// <summary>A version as the rollback planner sees it.</summary>
-public sealed record VersionRecord(string Version, VersionState State, DateTimeOffset? PromotedAt);
-
-/// <summary>Chooses where a rollback goes.</summary>
-public static class RollbackPlanner
-{
-    /// <summary>The most recently promoted known-good version that is not quarantined and is not the failed one; null when there is none.</summary>
-    public static string? Target(IEnumerable<VersionRecord> versions, string failed) =>
-        versions
-            .Where(v => v.State == VersionState.KnownGood && v.Version != failed && v.PromotedAt is not null)
-            .OrderByDescending(v => v.PromotedAt)
-            .ThenByDescending(v => v.Version, StringComparer.Ordinal)
-            .FirstOrDefault()?.Version;
 }

@@ -1,13 +1,12 @@
 using Grpc.Core;
 using Monitor.Core.Detectors;
 using Monitor.Server.Ingest;
-using Monitor.Server.Persistence;
 using Proto = Monitor.Protos.V1;
 
 namespace Monitor.Server.Alerting;
 
 /// <summary>The gRPC alerts service: list, get and a resumable watch of alert changes.</summary>
-internal sealed class AlertService(SqliteStore store, AlertHub hub) : Proto.Alerts.AlertsBase
+internal sealed class AlertService(IIncidentStore store, AlertHub hub) : Proto.Alerts.AlertsBase
 {
     private const int DefaultLimit = 100;
     private const int MaxLimit = 10_000;

@@ -1,6 +1,5 @@
 using Monitor.Core.Alerts;
 using Monitor.Core.Detectors;
-using Monitor.Server.Delivery;
 using Monitor.Server.Hosting;
 using Monitor.Server.Metrics;
 using Monitor.Server.Persistence;
@@ -12,8 +11,8 @@ namespace Monitor.Server.Alerting;
 /// transaction, then tells live watchers, metrics and the dispatcher: nobody hears of anything that is not
 /// yet durable.
 /// </summary>
-internal sealed class Incidents(SqliteStore store, AlertHub alerts, RollbackSignalHub rollbacks, DeliverySinks sinks, DeliveryWakeup wakeup,
-    MonitorMetrics metrics, StoreHealth health, ILogger<Incidents> logger)
+internal sealed class Incidents(IIncidentStore store, AlertHub alerts, RollbackSignalHub rollbacks, IDeliveryRouting sinks, IDeliveryWakeup wakeup,
+    MonitorMetrics metrics, StoreHealth health, ILogger<Incidents> logger) : IDeferredWrites
 {
     // Sequence numbers are global, and every model's pipeline commits on its own thread: committing and
     // publishing under one lock keeps live watchers seeing sequences in order, so none is skipped.
@@ -191,7 +190,7 @@ internal sealed class Incidents(SqliteStore store, AlertHub alerts, RollbackSign
         return result;
     }
 
-    /// <summary>Releases or dismisses a held rollback; see <see cref="SqliteStore.DecideHeldRollback"/>.</summary>
+    /// <summary>Releases or dismisses a held rollback; see <see cref="IIncidentStore.DecideHeldRollback"/>.</summary>
     /// <param name="to">The rollback target now (the one chosen when it was held may have been quarantined since).</param>
     public (StoredHeldRollback Held, StoredRollback? Issued, bool AlreadyDecided)? Decide(long id, bool release, string? to, string actor,
         string reason, DateTimeOffset at)

@@ -97,7 +97,7 @@ internal abstract class WatchHub<T>(Func<T, long> sequence)
 }
 
 /// <summary>Live rollback signals.</summary>
-internal sealed class RollbackSignalHub() : WatchHub<Persistence.StoredRollback>(r => r.Sequence);
+internal sealed class RollbackSignalHub() : WatchHub<StoredRollback>(r => r.Sequence);
 
 /// <summary>Live alert changes.</summary>
-internal sealed class AlertHub() : WatchHub<Persistence.StoredAlert>(a => a.Sequence);
+internal sealed class AlertHub() : WatchHub<StoredAlert>(a => a.Sequence);

@@ -1,15 +1,14 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Google.Protobuf;
-using Grpc.Core;
 using Microsoft.Extensions.Options;
+using Monitor.Core;
 using Monitor.Core.Baselines;
 using Monitor.Core.Ingest;
 using Monitor.Core.Versions;
 using Monitor.Server.Hosting;
 using Monitor.Server.Ingest;
 using Monitor.Server.Metrics;
-using Monitor.Server.Persistence;
 using Monitor.Server.Registry;
 
 namespace Monitor.Server.Baselines;
@@ -23,14 +22,14 @@ internal sealed class BaselineUploads
     private const int FinishedKept = 64;
     private readonly ConcurrentDictionary<string, UploadSession> _sessions = new(StringComparer.Ordinal);
     private readonly ModelRegistry _registry;
-    private readonly SqliteStore _store;
+    private readonly IBaselineStore _store;
     private readonly MonitorMetrics _metrics;
     private readonly MonitorOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Lock _opening = new();
 
-    public BaselineUploads(ModelRegistry registry, SqliteStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options,
+    public BaselineUploads(ModelRegistry registry, IBaselineStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options,
         TimeProvider time, ILogger<BaselineUploads> logger)
     {
         _registry = registry;
@@ -52,15 +51,9 @@ internal sealed class BaselineUploads
             throw Invalid($"window_records: {window} is too small; use at least 10");
         }
 
-        if (alpha is <= 0 or >= 1 || double.IsNaN(alpha))
+        if (BaselineSettings.FalseAlarmRateProblem("false_alarm_rate", alpha, _options.Baselines.BootstrapWindows) is { } problem)
         {
-            throw Invalid($"false_alarm_rate: {falseAlarmRate} must lie strictly between 0 and 1");
-        }
-
-        if (alpha * _options.Baselines.BootstrapWindows < 5)
-        {
-            throw Invalid($"false_alarm_rate: {alpha} is too small for {_options.Baselines.BootstrapWindows} bootstrap windows " +
-                "(Monitor:Baselines:BootstrapWindows); at least 5 bootstrap windows must be able to alarm");
+            throw Invalid(problem);
         }
 
         BaselineSettings settings = _options.Baselines.ToSettings();
@@ -77,9 +70,9 @@ internal sealed class BaselineUploads
             captureFrom = _registry.GetVersion(modelName, captureVersion);
             if (captureFrom.State != VersionState.KnownGood)
             {
-                throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                throw new MonitorException(ErrorKind.FailedPrecondition,
                     $"version '{captureVersion}' of model '{modelName}' is {captureFrom.State}; only a known-good version's " +
-                    "traffic can become a baseline (promote it first)"));
+                    "traffic can become a baseline (promote it first)");
             }
 
             if (captureRecords < required)
@@ -96,15 +89,15 @@ internal sealed class BaselineUploads
             int open = _sessions.Values.Count(s => s.State is UploadState.Open or UploadState.Committing);
             if (open >= _options.Baselines.MaxOpenUploads)
             {
-                throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                throw new MonitorException(ErrorKind.ResourceExhausted,
                     $"{open} baseline uploads are open, the limit (Monitor:Baselines:MaxOpenUploads); commit or abort one first " +
-                    $"(an upload with no append for {_options.Baselines.UploadIdleTimeout} is aborted, Monitor:Baselines:UploadIdleTimeout)"));
+                    $"(an upload with no append for {_options.Baselines.UploadIdleTimeout} is aborted, Monitor:Baselines:UploadIdleTimeout)");
             }
 
             if (captureFrom is not null && _sessions.Values.Any(s => s.Model == model && s.CaptureFrom is not null && s.State == UploadState.Open))
             {
-                throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                    $"model '{modelName}' already has a baseline capture open; abort it first"));
+                throw new MonitorException(ErrorKind.FailedPrecondition,
+                    $"model '{modelName}' already has a baseline capture open; abort it first");
             }
 
             var sample = new ReferenceSample(model.Schema, _options.Baselines.ReservoirRecords, _options.Baselines.Seed);
@@ -127,16 +120,16 @@ internal sealed class BaselineUploads
     public UploadSession Get(string uploadId) =>
         _sessions.TryGetValue(uploadId, out UploadSession? session)
             ? session
-            : throw new RpcException(new Status(StatusCode.NotFound,
-                $"baseline upload '{uploadId}' is not open here (uploads do not survive a restart: begin again)"));
+            : throw new MonitorException(ErrorKind.NotFound,
+                $"baseline upload '{uploadId}' is not open here (uploads do not survive a restart: begin again)");
 
     public UploadSession Append(string uploadId, Protos.V1.RecordBatch? batch)
     {
         UploadSession session = Get(uploadId);
         if (session.CaptureFrom is not null)
         {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                $"upload '{uploadId}' captures live traffic of version '{session.CaptureFrom.Version}'; it takes no appended records"));
+            throw new MonitorException(ErrorKind.FailedPrecondition,
+                $"upload '{uploadId}' captures live traffic of version '{session.CaptureFrom.Version}'; it takes no appended records");
         }
 
         session.Touch(_time.GetTimestamp());
@@ -148,8 +141,8 @@ internal sealed class BaselineUploads
 
         if (!session.Offer(records) && session.State != UploadState.Open)
         {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                $"upload '{uploadId}' is {session.State.ToString().ToLowerInvariant()}; it takes no more records"));
+            throw new MonitorException(ErrorKind.FailedPrecondition,
+                $"upload '{uploadId}' is {session.State.ToString().ToLowerInvariant()}; it takes no more records");
         }
 
         return session;
@@ -158,8 +151,8 @@ internal sealed class BaselineUploads
     public async Task<BaselineProfile> CommitAsync(string uploadId, CancellationToken cancellationToken)
     {
         UploadSession session = Get(uploadId);
-        ReferenceSample sample = session.BeginCommit() ?? throw new RpcException(new Status(StatusCode.FailedPrecondition,
-            $"upload '{uploadId}' is {session.State.ToString().ToLowerInvariant()}, not open"));
+        ReferenceSample sample = session.BeginCommit() ?? throw new MonitorException(ErrorKind.FailedPrecondition,
+            $"upload '{uploadId}' is {session.State.ToString().ToLowerInvariant()}, not open");
         var request = new BaselineRequest(session.Model.Name, session.Source, session.Description, session.WindowRecords,
             session.FalseAlarmRate, _time.GetUtcNow());
         var stopwatch = Stopwatch.StartNew();
@@ -174,7 +167,7 @@ internal sealed class BaselineUploads
         {
             session.Reopen();
             Log.BaselineCommitFailed(_logger, uploadId, session.Model.Name, ex.Message);
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, ex.Message));
+            throw new MonitorException(ErrorKind.FailedPrecondition, ex.Message);
         }
         catch (OperationCanceledException)
         {
@@ -188,7 +181,6 @@ internal sealed class BaselineUploads
             long id = _store.CommitBaseline(profile, blob, sample.Received);
             profile = profile with { Id = id };
             var compiled = new CompiledBaseline(profile);
-            session.Model.Baseline = compiled;
             await session.Model.Pipeline.UseBaselineAsync(compiled, CancellationToken.None);
             _metrics.BaselineId.WithLabels(session.Model.Name).Set(id);
             session.Committed(id);
@@ -200,7 +192,7 @@ internal sealed class BaselineUploads
         {
             session.Fail(ex.Message);
             Log.BaselineCommitFailed(_logger, uploadId, session.Model.Name, ex.Message);
-            throw new RpcException(new Status(StatusCode.Internal, $"baseline could not be stored: {ex.Message}"));
+            throw new MonitorException(ErrorKind.Internal, $"baseline could not be stored: {ex.Message}");
         }
     }
 
@@ -209,8 +201,8 @@ internal sealed class BaselineUploads
         UploadSession session = Get(uploadId);
         if (!session.Abort())
         {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                $"upload '{uploadId}' is {session.State.ToString().ToLowerInvariant()}, not open{(session.Error.Length > 0 ? $": {session.Error}" : "")}"));
+            throw new MonitorException(ErrorKind.FailedPrecondition,
+                $"upload '{uploadId}' is {session.State.ToString().ToLowerInvariant()}, not open{(session.Error.Length > 0 ? $": {session.Error}" : "")}");
         }
 
         return session;
@@ -260,5 +252,5 @@ internal sealed class BaselineUploads
         }
     }
 
-    private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+    private static MonitorException Invalid(string message) => new(ErrorKind.InvalidArgument, message);
 }

@@ -1,6 +1,6 @@
 using Google.Protobuf;
 using Monitor.Protos.V1;
-using Monitor.Server.Persistence;
+using Monitor.Server.Alerting;
 using Monitor.Server.Registry;
 using Monitor.Server.Reports;
 using Monitor.Server.Verdicts;
@@ -30,7 +30,7 @@ internal static class DashboardEndpoints
         // The page holds no data; the documents it reads need the read role (it asks for a key when refused).
         app.MapGet("/dashboard", () => Results.Content(Page.Value, "text/html; charset=utf-8")).WithMetadata(http);
 
-        app.MapGet("/api/v1/dashboard", (ModelRegistry registry, SqliteStore store) => Results.Ok(registry.Models
+        app.MapGet("/api/v1/dashboard", (ModelRegistry registry, IIncidentStore store) => Results.Ok(registry.Models
             .OrderBy(m => m.Name, StringComparer.Ordinal)
             .Select(m => new
             {
@@ -38,7 +38,7 @@ internal static class DashboardEndpoints
                 versions = m.Versions.Values.OrderBy(v => v.RegisteredAt).Select(v => VerdictEndpoints.Document(v, store)),
             }))).WithMetadata(http, read);
 
-        app.MapGet("/api/v1/dashboard/{model}/{version}", async (string model, string version, ModelRegistry registry, SqliteStore store,
+        app.MapGet("/api/v1/dashboard/{model}/{version}", async (string model, string version, ModelRegistry registry, IIncidentStore store,
             DriftReports reports, CancellationToken cancellationToken) =>
         {
             if (!VerdictEndpoints.Find(registry, model, version, out VersionEntry? found, out IResult? missing))

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Monitor.Core.Alerts;
+using Monitor.Server.Alerting;
 using Monitor.Server.Hosting;
 using Monitor.Server.Metrics;
 using Monitor.Server.Persistence;
@@ -7,7 +8,7 @@ using Monitor.Server.Persistence;
 namespace Monitor.Server.Delivery;
 
 /// <summary>Wakes every sink's delivery loop when new outbox entries were committed.</summary>
-internal sealed class DeliveryWakeup
+internal sealed class DeliveryWakeup : IDeliveryWakeup
 {
     private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -33,7 +34,7 @@ internal sealed class DeliveryWakeup
 /// Attempts and delivery are persisted, so a restart carries on where the last process stopped. Firing alerts
 /// are re-sent to Alertmanager periodically.
 /// </summary>
-internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, DeliveryWakeup wakeup, MonitorMetrics metrics,
+internal sealed class OutboxDispatcher(IOutboxStore store, IIncidentStore incidents, DeliverySinks sinks, DeliveryWakeup wakeup, MonitorMetrics metrics,
     IOptions<MonitorOptions> options, TimeProvider time, StoreHealth health, ILogger<OutboxDispatcher> logger) : BackgroundService
 {
     private const int BatchSize = 100;
@@ -169,7 +170,7 @@ internal sealed class OutboxDispatcher(SqliteStore store, DeliverySinks sinks, D
 
         DateTimeOffset now = time.GetUtcNow();
         _nextResend = now + alertmanager.ResendInterval;
-        List<StoredAlert> firing = store.LoadAlerts("", "", options.Value.Delivery.Alertmanager.MinSeverity, AlertState.Firing, 10_000);
+        List<StoredAlert> firing = incidents.LoadAlerts("", "", options.Value.Delivery.Alertmanager.MinSeverity, AlertState.Firing, 10_000);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.Timeout);
         try

@@ -6,8 +6,8 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Monitor.Core.Alerts;
 using Monitor.Core.Detectors;
+using Monitor.Server.Alerting;
 using Monitor.Server.Hosting;
-using Monitor.Server.Persistence;
 
 namespace Monitor.Server.Delivery;
 
@@ -28,7 +28,7 @@ internal interface IDeliverySink
 internal sealed class DeliveryException(string message) : Exception(message);
 
 /// <summary>The sinks configured under Monitor:Delivery.</summary>
-internal sealed class DeliverySinks
+internal sealed class DeliverySinks : IDeliveryRouting
 {
     public DeliverySinks(Microsoft.Extensions.Options.IOptions<MonitorOptions> options)
     {

@@ -43,7 +43,7 @@ internal static partial class Log
     [LoggerMessage(3, LogLevel.Error, "{Count} closed windows could not be stored (their history is lost; everything else goes on)")]
     public static partial void WindowsNotStored(ILogger logger, Exception exception, int count);
 
-    [LoggerMessage(2, LogLevel.Warning, "Analysis is off (Monitor:Ingest:Analysis=false): batches are parsed, validated and dropped; no drift is measured")]
+    [LoggerMessage(69, LogLevel.Warning, "Analysis is off (Monitor:Ingest:Analysis=false): batches are parsed, validated and dropped; no drift is measured")]
     public static partial void AnalysisOff(ILogger logger);
 
     [LoggerMessage(2, LogLevel.Information, "Loaded {Models} models, {Versions} versions and {Baselines} baselines in force from {Database}")]

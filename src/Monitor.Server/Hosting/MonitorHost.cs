@@ -26,6 +26,7 @@ internal static class MonitorHost
         });
         configure?.Invoke(builder);
 
+        // The one binding of the options: validated here, before anything starts, and shared by every service.
         MonitorOptions options = builder.Configuration.GetSection(MonitorOptions.Section).Get<MonitorOptions>() ?? new MonitorOptions();
         ValidateOptionsResult validation = new MonitorOptionsValidator().Validate(null, options);
         if (validation.Failed)
@@ -35,7 +36,7 @@ internal static class MonitorHost
 
         var listeners = new Listeners();
         builder.WebHost.ConfigureKestrel(kestrel => listeners.Configure(kestrel, options));
-        builder.Services.AddMonitor(builder.Configuration, listeners);
+        builder.Services.AddMonitor(options, listeners);
 
         WebApplication app = builder.Build();
         app.UseRouting();
@@ -75,15 +76,12 @@ internal static class MonitorHost
         return app;
     }
 
-    private static IServiceCollection AddMonitor(this IServiceCollection services, ConfigurationManager configuration, Listeners listeners)
+    private static IServiceCollection AddMonitor(this IServiceCollection services, MonitorOptions options, Listeners listeners)
     {
-        services.AddOptions<MonitorOptions>().Bind(configuration.GetSection(MonitorOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<MonitorOptions>, MonitorOptionsValidator>();
+        services.AddSingleton(Options.Create(options));
         services.AddSingleton(listeners);
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton<SqliteStore>();
-        services.AddSingleton<WindowWriter>();
-        services.AddSingleton<StoreHealth>();
+        services.AddSqliteStorage();
 
         services.AddSingleton<MonitorMetrics>();
         services.AddSingleton<Credentials>();
@@ -96,8 +94,11 @@ internal static class MonitorHost
         services.AddSingleton<Alerting.RollbackSignalHub>();
         services.AddSingleton<Alerting.AlertHub>();
         services.AddSingleton<Alerting.Incidents>();
+        services.AddSingleton<IDeferredWrites>(provider => provider.GetRequiredService<Alerting.Incidents>());
         services.AddSingleton<Delivery.DeliverySinks>();
         services.AddSingleton<Delivery.DeliveryWakeup>();
+        services.AddSingleton<Alerting.IDeliveryRouting>(provider => provider.GetRequiredService<Delivery.DeliverySinks>());
+        services.AddSingleton<Alerting.IDeliveryWakeup>(provider => provider.GetRequiredService<Delivery.DeliveryWakeup>());
         services.AddHostedService<MonitorLifetime>(); // first: it opens the store the services below use
         services.AddHostedService<StoreRecovery>();
         services.AddSingleton<RetentionService>();
@@ -106,10 +107,10 @@ internal static class MonitorHost
 
         services.AddGrpc(grpc =>
         {
-            MonitorOptions options = configuration.GetSection(MonitorOptions.Section).Get<MonitorOptions>() ?? new MonitorOptions();
             grpc.MaxReceiveMessageSize = options.Ingest.MaxMessageBytes;
             grpc.MaxSendMessageSize = null;
             grpc.Interceptors.Add<StoreFaultInterceptor>();
+            grpc.Interceptors.Add<DomainErrorInterceptor>();
         });
 
         // Requests that are not valid protobuf get INVALID_ARGUMENT naming the message type, not UNKNOWN.
@@ -123,8 +124,8 @@ internal static class MonitorHost
 }
 
 /// <summary>Opens the store and restores the registry before the ports open; flushes counters on shutdown.</summary>
-internal sealed class MonitorLifetime(SqliteStore store, ModelRegistry registry, Listeners listeners,
-    IHostApplicationLifetime lifetime, IOptions<MonitorOptions> options, ILogger<MonitorLifetime> logger) : IHostedService
+internal sealed class MonitorLifetime(SqliteDatabase store, ModelRegistry registry, Alerting.IIncidentStore incidents, MonitorMetrics metrics,
+    Listeners listeners, IHostApplicationLifetime lifetime, IOptions<MonitorOptions> options, ILogger<MonitorLifetime> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -150,6 +151,7 @@ internal sealed class MonitorLifetime(SqliteStore store, ModelRegistry registry,
         }
 
         registry.Load();
+        Verdicts.VerdictGauges.Restore(registry, incidents, metrics);
         string transport = TlsDescription.Of(security.Tls);
         string scheme = security.Tls.Enabled ? "https" : "http";
         lifetime.ApplicationStarted.Register(() => Log.Listening(logger,
@@ -162,7 +164,7 @@ internal sealed class MonitorLifetime(SqliteStore store, ModelRegistry registry,
 }
 
 /// <summary>Healthy while the database answers and accepts writes.</summary>
-internal sealed class StoreHealthCheck(SqliteStore store, StoreHealth health) : IHealthCheck
+internal sealed class StoreHealthCheck(SqliteDatabase store, StoreHealth health) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {

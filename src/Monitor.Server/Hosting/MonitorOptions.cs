@@ -17,8 +17,10 @@ public sealed class MonitorOptions
     public BaselineOptions Baselines { get; set; } = new();
     public LimitOptions Limits { get; set; } = new();
     public DetectorOptions Detectors { get; set; } = new();
-    public VersionOptions Versions { get; set; } = new();
-    public AlertOptions Alerts { get; set; } = new();
+    /// <summary>When versions become known-good, fail and are rolled back (bound straight onto the Core policy's settings).</summary>
+    public Core.Versions.VersionPolicySettings Versions { get; set; } = new();
+    /// <summary>How problems become alerts: hysteresis and cooldown (bound straight onto the Core policy's settings).</summary>
+    public Core.Alerts.AlertPolicySettings Alerts { get; set; } = new();
     public DeliveryOptions Delivery { get; set; } = new();
     public Security.SecurityOptions Security { get; set; } = new();
     public PrivacyOptions Privacy { get; set; } = new();
@@ -46,30 +48,6 @@ public sealed class RetentionOptions
 
     /// <summary>How often retention runs (and frees the space it deleted).</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.FromHours(1);
-}
-
-/// <summary>How problems become alerts: hysteresis and cooldown.</summary>
-public sealed class AlertOptions
-{
-    /// <summary>Consecutive windows a warning must be seen in before it fires (critical problems fire at once).</summary>
-    public int FireAfterWindows { get; set; } = 2;
-
-    /// <summary>Consecutive windows without the problem before its alert resolves.</summary>
-    public int ResolveAfterWindows { get; set; } = 3;
-
-    /// <summary>A problem back within this time of its resolution reopens the same alert.</summary>
-    public TimeSpan Cooldown { get; set; } = TimeSpan.FromMinutes(30);
-
-    /// <summary>Evidence lines kept per alert (newest).</summary>
-    public int EvidenceKept { get; set; } = 20;
-
-    public Core.Alerts.AlertPolicySettings ToSettings() => new()
-    {
-        FireAfterWindows = FireAfterWindows,
-        ResolveAfterWindows = ResolveAfterWindows,
-        Cooldown = Cooldown,
-        EvidenceKept = EvidenceKept,
-    };
 }
 
 /// <summary>Where alerts and rollback signals are pushed, and how hard delivery tries.</summary>
@@ -120,35 +98,6 @@ public sealed class WebhookOptions
     public bool Alerts { get; set; } = true;
     public bool Rollbacks { get; set; } = true;
     public Core.Detectors.Severity MinSeverity { get; set; } = Core.Detectors.Severity.Warning;
-}
-
-/// <summary>When versions become known-good, fail and are rolled back.</summary>
-public sealed class VersionOptions
-{
-    public int PromoteAfterCleanWindows { get; set; } = 20;
-    public long PromoteAfterRecords { get; set; } = 20_000;
-    public int FailureLimit { get; set; } = 3;
-    public int MinWindowsForVerdict { get; set; } = 3;
-
-    /// <summary>Records the consecutive failing windows must hold before they fail a version (the least evidence for a rollback).</summary>
-    public long MinFailingRecords { get; set; } = 1000;
-
-    /// <summary>Hold every automatic rollback for a human's decision (ListHeldRollbacks / DecideHeldRollback) instead of signalling.</summary>
-    public bool HoldRollbacks { get; set; }
-
-    /// <summary>Automatic rollback signals allowed per model within <see cref="RollbackRatePeriod"/>; more are held for a human.</summary>
-    public int MaxRollbacksPerPeriod { get; set; } = 1;
-
-    public TimeSpan RollbackRatePeriod { get; set; } = TimeSpan.FromHours(1);
-
-    public Core.Versions.VersionPolicySettings ToSettings() => new()
-    {
-        MinFailingRecords = MinFailingRecords,
-        PromoteAfterCleanWindows = PromoteAfterCleanWindows,
-        PromoteAfterRecords = PromoteAfterRecords,
-        FailureLimit = FailureLimit,
-        MinWindowsForVerdict = MinWindowsForVerdict,
-    };
 }
 
 /// <summary>The trigger-pattern detectors (D1–D6). Defaults are the ones the attack-scenario evaluation was run with.</summary>
@@ -332,14 +281,10 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
             errors.Add($"Monitor:Baselines:ProfileFraction must lie strictly between 0 and 1, got {o.Baselines.ProfileFraction}");
         }
 
-        if (o.Baselines.FalseAlarmRate is <= 0 or >= 1)
+        if (BaselineSettings.FalseAlarmRateProblem("Monitor:Baselines:FalseAlarmRate", o.Baselines.FalseAlarmRate, o.Baselines.BootstrapWindows)
+            is { } falseAlarmProblem)
         {
-            errors.Add($"Monitor:Baselines:FalseAlarmRate must lie strictly between 0 and 1, got {o.Baselines.FalseAlarmRate}");
-        }
-        else if (o.Baselines.FalseAlarmRate * o.Baselines.BootstrapWindows < 5)
-        {
-            errors.Add($"Monitor:Baselines:BootstrapWindows ({o.Baselines.BootstrapWindows}) is too few to calibrate a false-alarm rate of " +
-                $"{o.Baselines.FalseAlarmRate}: need at least {Math.Ceiling(5 / o.Baselines.FalseAlarmRate)}");
+            errors.Add(falseAlarmProblem);
         }
 
         if (o.Baselines.ReservoirRecords < BaselineBuilder.RequiredRecords(o.Windows.Records, o.Baselines.ToSettings()) &&

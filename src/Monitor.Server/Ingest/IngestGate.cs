@@ -1,8 +1,8 @@
 using Grpc.Core;
 using Microsoft.Extensions.Options;
+using Monitor.Core;
 using Monitor.Server.Hosting;
 using Monitor.Server.Metrics;
-using Monitor.Server.Persistence;
 using Monitor.Server.Registry;
 using Monitor.Protos.V1;
 using CoreBatch = Monitor.Core.Ingest.RecordBatch;
@@ -16,7 +16,7 @@ namespace Monitor.Server.Ingest;
 internal sealed class IngestGate
 {
     private readonly ModelRegistry _registry;
-    private readonly SqliteStore _store;
+    private readonly IModelStore _store;
     private readonly MonitorMetrics _metrics;
     private readonly MonitorOptions _options;
     private readonly TimeProvider _time;
@@ -25,7 +25,7 @@ internal sealed class IngestGate
     private readonly Security.ClientRateLimiter _rates;
     private readonly Core.Ingest.TextLimits _textLimits;
 
-    public IngestGate(ModelRegistry registry, SqliteStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options,
+    public IngestGate(ModelRegistry registry, IModelStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options,
         TimeProvider time, Security.ClientRateLimiter rates, ILogger<IngestGate> logger)
     {
         _rates = rates;
@@ -52,9 +52,9 @@ internal sealed class IngestGate
             version = _registry.GetVersion(request.Model, request.Version);
             digest = ModelRegistry.NormalizeDigest("artifact_sha256", request.ArtifactSha256);
         }
-        catch (RpcException ex)
+        catch (MonitorException ex)
         {
-            return Reject(ack, ex.StatusCode, ex.Status.Detail);
+            return Reject(ack, DomainErrorInterceptor.StatusOf(ex.Kind), ex.Message);
         }
 
         ModelEntry model = _registry.Get(version.Model);

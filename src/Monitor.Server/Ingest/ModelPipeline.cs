@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Threading.Channels;
-using Grpc.Core;
+using Monitor.Core;
 using Monitor.Core.Alerts;
 using Monitor.Core.Baselines;
 using Monitor.Core.Detectors;
@@ -14,11 +14,13 @@ using Monitor.Server.Hosting;
 using Monitor.Server.Metrics;
 using Monitor.Server.Persistence;
 using Monitor.Server.Registry;
+using Monitor.Server.Windows;
 
 namespace Monitor.Server.Ingest;
 
 /// <summary>What every model's pipeline shares.</summary>
-internal sealed record PipelineContext(SqliteStore Store, MonitorMetrics Metrics, Incidents Incidents, MonitorOptions Options, TimeProvider Time,
+internal sealed record PipelineContext(IWindowStore WindowStore, IIncidentStore IncidentStore, MonitorMetrics Metrics, IncidentComposer Incidents,
+    MonitorOptions Options, TimeProvider Time,
     WindowWriter Windows, StoreHealth Health);
 
 /// <summary>What the report service reads of a version: the open window and the latest closed ones.</summary>
@@ -35,7 +37,8 @@ internal sealed class ModelPipeline : IAsyncDisposable
     private readonly ModelEntry _model;
     private readonly PipelineContext _context;
     private readonly TimeProvider _time;
-    private readonly SqliteStore _store;
+    private readonly IWindowStore _windowStore;
+    private readonly IIncidentStore _incidentStore;
     private readonly MonitorMetrics _metrics;
     private readonly ILogger _logger;
     private readonly Channel<Work> _queue;
@@ -43,16 +46,17 @@ internal sealed class ModelPipeline : IAsyncDisposable
     private readonly ITimer? _ticker;
     private readonly IReadOnlySet<string> _criticalChannels;
     private readonly List<WindowResult> _closed = [];
-    private CompiledBaseline? _baseline;
+    private volatile CompiledBaseline? _baseline;
     private BatchPreparer? _preparer;
     private CaptureWork? _capture;
 
-    public ModelPipeline(ModelEntry model, PipelineContext context, ILogger logger)
+    public ModelPipeline(ModelEntry model, CompiledBaseline? baseline, PipelineContext context, ILogger logger)
     {
         _model = model;
         _context = context;
         _time = context.Time;
-        _store = context.Store;
+        _windowStore = context.WindowStore;
+        _incidentStore = context.IncidentStore;
         _metrics = context.Metrics;
         _logger = logger;
         _criticalChannels = model.Schema.CriticalChannels();
@@ -63,7 +67,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
             SingleWriter = false,
             FullMode = BoundedChannelFullMode.Wait,
         });
-        SwitchBaseline(model.Baseline);
+        SwitchBaseline(baseline);
         _loop = Task.Run(RunAsync);
         TimeSpan maxAge = context.Options.Windows.MaxAge;
         if (maxAge > TimeSpan.Zero)
@@ -76,15 +80,25 @@ internal sealed class ModelPipeline : IAsyncDisposable
 
     public int Capacity { get; }
 
+    /// <summary>The baseline in force: every version is judged against it. Read from any thread.</summary>
+    public CompiledBaseline? Baseline => _baseline;
+
     public int Depth => _queue.Reader.Count;
 
     /// <summary>Queues a validated batch; false when the queue is full (the batch is dropped).</summary>
     public bool TryEnqueue(VersionEntry version, RecordBatch batch, bool digestMismatch) =>
         _queue.Writer.TryWrite(new IngestWork(version, batch, digestMismatch));
 
-    /// <summary>Judges every version against this baseline from the next batch on.</summary>
-    public ValueTask UseBaselineAsync(CompiledBaseline baseline, CancellationToken cancellationToken) =>
-        _queue.Writer.WriteAsync(new BaselineWork(baseline), cancellationToken);
+    /// <summary>
+    /// Judges every version against this baseline from the batches queued after this call on; completes once it is
+    /// in force (batches queued before it are judged against the previous one).
+    /// </summary>
+    public async Task UseBaselineAsync(CompiledBaseline baseline, CancellationToken cancellationToken)
+    {
+        var work = new BaselineWork(baseline);
+        await _queue.Writer.WriteAsync(work, cancellationToken);
+        await work.Done.Task.WaitAsync(cancellationToken);
+    }
 
     /// <summary>Feeds a known-good version's accepted records to a baseline capture until it is full.</summary>
     public ValueTask StartCaptureAsync(VersionEntry version, UploadSession session, Action<UploadSession> onFull,
@@ -163,7 +177,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
         {
             try
             {
-                _store.SaveCounters(version.Model, version.Version, version.RecordsAccepted, version.WindowsClosed);
+                _windowStore.SaveCounters(version.Model, version.Version, version.RecordsAccepted, version.WindowsClosed);
             }
             catch (Exception ex) when (StoreHealth.IsStorageFault(ex))
             {
@@ -207,6 +221,10 @@ internal sealed class ModelPipeline : IAsyncDisposable
                 {
                     promote.Done.TrySetException(ex);
                 }
+                else if (work is BaselineWork baselineWork)
+                {
+                    baselineWork.Done.TrySetException(ex);
+                }
             }
         }
     }
@@ -220,6 +238,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
                 break;
             case BaselineWork baseline:
                 SwitchBaseline(baseline.Baseline);
+                baseline.Done.TrySetResult();
                 break;
             case CaptureWork capture:
                 _capture = capture;
@@ -233,17 +252,18 @@ internal sealed class ModelPipeline : IAsyncDisposable
                 flush.Done.TrySetResult();
                 break;
             case PromoteWork promote:
-                Promote(promote);
+                _context.Incidents.Promoted(_model, promote.Version, promote.Actor, promote.Reason);
                 promote.Done.TrySetResult();
                 break;
             case DecideWork decide:
-                decide.Result.TrySetResult(Decide(decide));
+                decide.Result.TrySetResult(_context.Incidents.Decide(_model, decide.Held, decide.Release, decide.Actor, decide.Reason));
                 break;
             case TickWork:
                 CloseOldWindows();
                 break;
             case QuarantineWork quarantine:
-                quarantine.Result.TrySetResult(Quarantine(quarantine));
+                quarantine.Result.TrySetResult(_context.Incidents.Quarantined(_model, quarantine.Version, quarantine.Actor, quarantine.Reason,
+                    quarantine.RollBack, quarantine.To));
                 break;
         }
     }
@@ -259,11 +279,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
         RecordBatch batch = work.Batch;
         if (work.DigestMismatch && version.Lifecycle.State != VersionState.Quarantined)
         {
-            LifecycleChange change = version.Lifecycle.ArtifactMismatch("of a batch");
-            DateTimeOffset at = _time.GetUtcNow();
-            Alert alert = version.Alerts.Raise(new Signal("artifact-digest", "artifact-digest", Severity.Critical,
-                $"a batch of {batch.Count} records was mirrored by an artifact other than the registered {version.ArtifactSha256[..12]}…"), at);
-            Fail(version, change, [alert], exempt: true);
+            _context.Incidents.ArtifactSwapped(_model, version, batch.Count);
         }
 
         if (_capture is { } capture && capture.Version == version && !work.DigestMismatch && capture.Session.Offer(batch))
@@ -281,11 +297,11 @@ internal sealed class ModelPipeline : IAsyncDisposable
         monitor.Add(batch, _preparer.Prepare(batch), _closed);
         if (monitor.Detector?.DrainChanged() is { Count: > 0 } changed)
         {
-            Store("findings", () => _store.SaveFindings(version.Model, version.Version, changed));
+            Store("findings", () => _windowStore.SaveFindings(version.Model, version.Version, changed));
             _metrics.FindingsChanged(version.Model, version.Version, changed, monitor.Findings);
             foreach (Finding finding in changed)
             {
-                version.LiveFindings[finding.DedupeKey] = (finding, monitor.NextWindowIndex);
+                version.LiveFindings[finding.DedupeKey] = new LiveFinding(finding, monitor.NextWindowIndex);
                 Log.Finding(_logger, version.Model, version.Version, finding.Severity.ToString().ToLowerInvariant(), finding.Detector.ToString(), finding.Summary);
             }
         }
@@ -352,7 +368,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
             if (Measure(version, monitor, window))
             {
                 // Alerts or signals now cite this window: store it with them, so its index is never reused after a crash.
-                Store("windows", () => _store.SaveWindow(write.Model, write.Version, write.Window, write.RecordsAccepted, write.WindowsClosed,
+                Store("windows", () => _windowStore.SaveWindow(write.Model, write.Version, write.Window, write.RecordsAccepted, write.WindowsClosed,
                     write.Retained));
             }
             else
@@ -363,203 +379,15 @@ internal sealed class ModelPipeline : IAsyncDisposable
     }
 
     /// <summary>
-    /// A closed window is a measurement of the version. It fails while a critical trigger finding is live, or
-    /// when a critical feature drifted over its calibrated threshold; drift elsewhere raises warnings. A window
-    /// closed by time before it filled is inconclusive unless a trigger fails it. Its problems go through the
-    /// version's alert policy; the alert changes, state change and any rollback are committed together.
+    /// A closed window is a measurement of the version: <see cref="WindowJudge"/> says whether it fails and why, and the
+    /// incident composer commits what follows (alert changes, a state change, a rollback) together.
     /// </summary>
     /// <returns>Whether the window led to a committed incident (alert changes, a state change or a rollback).</returns>
     private bool Measure(VersionEntry version, VersionMonitor monitor, WindowResult window)
     {
-        DateTimeOffset at = window.ClosedAt ?? _time.GetUtcNow();
-        var signals = new List<Signal>();
-        var reasons = new List<string>();
-        bool triggerLive = monitor.Detector?.CriticalActive == true;
-        if (triggerLive)
-        {
-            reasons.AddRange(monitor.Findings.Where(f => f.Severity == Severity.Critical).Select(f => f.Summary).Take(3));
-        }
-
-        if (window.Complete)
-        {
-            foreach (ChannelResult channel in window.Channels.Where(c => c.Drifted))
-            {
-                bool critical = _criticalChannels.Contains(channel.Name);
-                string evidence = $"window {window.Index}: {channel.Name} {Exceedances(channel)}";
-                signals.Add(new Signal("drift|" + channel.Name, "drift", critical ? Severity.Critical : Severity.Warning, evidence));
-                if (critical)
-                {
-                    reasons.Add($"critical feature {channel.Name} drifted ({Exceedances(channel)})");
-                }
-            }
-        }
-
-        // A finding stays a live problem while its key was hit within the detector's active span of windows.
-        foreach ((Finding finding, ulong raisedIn) in version.LiveFindings.Values)
-        {
-            if (window.Index - Math.Min(raisedIn, window.Index) < TriggerDetector.ActiveWindows)
-            {
-                signals.Add(new Signal("finding|" + finding.DedupeKey, "trigger:" + finding.Detector, finding.Severity, finding.Summary));
-            }
-        }
-
-        bool failing = reasons.Count > 0;
-        List<Alert> alerts = [.. version.Alerts.Observe(signals, at, countAbsence: window.Complete)];
-        LifecycleChange change = version.Lifecycle.Observe(
-            new WindowMeasurement(window.Index, window.Records, failing, at, reasons, Conclusive: window.Complete));
-        if (change.Failed)
-        {
-            Fail(version, change, alerts, exempt: false);
-            return true;
-        }
-
-        var incident = new IncidentCommit(version.Model, version.Version, at);
-        incident.Alerts.AddRange(alerts);
-        if (change.From != change.To)
-        {
-            incident.StateChange = (change.To.ToString(), "policy", change.To == VersionState.KnownGood ? "promote" : "state", change.Reason);
-        }
-
-        if (!incident.IsEmpty)
-        {
-            _context.Incidents.CommitOrDefer(incident);
-        }
-
-        if (change.From != change.To)
-        {
-            version.State = change.To;
-            if (change.To == VersionState.KnownGood)
-            {
-                version.PromotedAt = at;
-            }
-        }
-
-        _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)version.Lifecycle.Verdict);
-        return !incident.IsEmpty;
-    }
-
-    private static string Exceedances(ChannelResult channel) => string.Join(", ", Enumerable.Range(0, channel.Statistics.Length)
-        .Where(s => channel.Exceeded[s])
-        .Select(s => string.Create(CultureInfo.InvariantCulture,
-            $"{StatisticNames.Of(channel.Statistics[s])} {channel.Values[s]:G4} > {channel.Thresholds[s]:G4}")));
-
-    /// <summary>
-    /// A failed version: quarantined, a critical "verdict" alert, and a rollback signal to the most recently
-    /// promoted known-good version, all in one transaction. The signal is held for a human instead when the
-    /// policy says so or the model already had its allowance of automatic rollbacks in the rate period;
-    /// <paramref name="exempt"/> (an artifact swap, not something inputs can cause) skips the rate limit.
-    /// </summary>
-    private void Fail(VersionEntry version, LifecycleChange change, List<Alert> alerts, bool exempt)
-    {
-        DateTimeOffset at = _time.GetUtcNow();
-        string? target = RollbackPlanner.Target(
-            _model.Versions.Values.Select(v => new VersionRecord(v.Version, v.State, v.PromotedAt)), version.Version);
-        string reason = target is null ? change.Reason + "; no known-good version to roll back to" : change.Reason;
-        alerts.Add(version.Alerts.Raise(new Signal("verdict-failed", "verdict", Severity.Critical,
-            target is null ? $"Failed: {reason}" : $"Failed: {reason}; roll back to {target}"), at));
-
-        VersionOptions policy = _context.Options.Versions;
-        string? held = null;
-        if (policy.HoldRollbacks)
-        {
-            held = "the policy holds rollbacks for a human's acknowledgement (Monitor:Versions:HoldRollbacks)";
-        }
-        else if (!exempt && _store.CountRateLimitedRollbacksSince(version.Model, at - policy.RollbackRatePeriod)
-            + _context.Incidents.DeferredRateLimitedRollbacks(version.Model) >= policy.MaxRollbacksPerPeriod)
-        {
-            held = $"model {version.Model} already had {policy.MaxRollbacksPerPeriod} automatic rollback(s) within {policy.RollbackRatePeriod} " +
-                "(Monitor:Versions:MaxRollbacksPerPeriod)";
-        }
-
-        if (held is not null)
-        {
-            alerts.Add(version.Alerts.Raise(new Signal("rollback-held", "rollback-held", Severity.Critical,
-                $"rollback of {version.Version} to {target ?? "(none)"} held: {held}"), at));
-        }
-
-        var incident = new IncidentCommit(version.Model, version.Version, at)
-        {
-            StateChange = (nameof(VersionState.Quarantined), "policy", "quarantine", reason),
-            Rollback = new PlannedRollback(target, reason, "policy", held, RateLimited: !exempt),
-        };
-        incident.Alerts.AddRange(alerts);
-        _context.Incidents.CommitOrDefer(incident);
-        version.State = VersionState.Quarantined;
-        _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)Verdict.Failed);
-    }
-
-    /// <summary>An admin promoted (or reinstated) the version: known-good, and the alerts that last until someone acts are resolved.</summary>
-    private void Promote(PromoteWork work)
-    {
-        VersionEntry version = work.Version;
-        var incident = new IncidentCommit(version.Model, version.Version, _time.GetUtcNow())
-        {
-            StateChange = (nameof(VersionState.KnownGood), work.Actor, "promote", work.Reason),
-        };
-        incident.Alerts.AddRange(version.Alerts.ResolveRaised(incident.At));
-        _context.Incidents.Commit(incident);
-        version.Lifecycle.Promote();
-        version.State = VersionState.KnownGood;
-        version.PromotedAt = incident.At;
-        _metrics.RollbackRecommended.WithLabels(_model.Name, version.Version).Set(0);
-        _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)version.Lifecycle.Verdict);
-    }
-
-    /// <summary>
-    /// Releases or dismisses a held rollback; its "rollback-held" alert resolves either way. A release goes to
-    /// the rollback target as it is now, and is refused for a version reinstated since it was held.
-    /// </summary>
-    private (StoredHeldRollback Held, StoredRollback? Issued, bool AlreadyDecided)? Decide(DecideWork work)
-    {
-        DateTimeOffset at = _time.GetUtcNow();
-        if (!_model.Versions.TryGetValue(work.Held.From, out VersionEntry? version))
-        {
-            return null;
-        }
-
-        if (work.Release && work.Held.Decision is null && version.State != VersionState.Quarantined)
-        {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                $"version '{version.Version}' was reinstated ({version.State}) after the rollback was held; dismiss it instead"));
-        }
-
-        string? to = RollbackPlanner.Target(_model.Versions.Values.Select(v => new VersionRecord(v.Version, v.State, v.PromotedAt)), version.Version);
-        var decided = _context.Incidents.Decide(work.Held.Id, work.Release, to, work.Actor, work.Reason, at);
-        if (decided is { AlreadyDecided: false })
-        {
-            var incident = new IncidentCommit(version.Model, version.Version, at);
-            incident.Alerts.AddRange(version.Alerts.ResolveRaised(at, "rollback-held"));
-            if (!incident.IsEmpty)
-            {
-                _context.Incidents.Commit(incident);
-            }
-        }
-
-        return decided;
-    }
-
-    private IncidentResult Quarantine(QuarantineWork work)
-    {
-        VersionEntry version = work.Version;
-        DateTimeOffset at = _time.GetUtcNow();
-        string? target = work.RollBack
-            ? work.To ?? RollbackPlanner.Target(_model.Versions.Values.Select(v => new VersionRecord(v.Version, v.State, v.PromotedAt)), version.Version)
-            : null;
-        string action = work.RollBack ? "roll-back" : "quarantine";
-        version.Lifecycle.Quarantine($"{action} by {work.Actor}: {work.Reason}");
-        Alert alert = version.Alerts.Raise(new Signal("verdict-failed", "verdict", Severity.Critical,
-            work.RollBack ? $"rolled back by {work.Actor} to {target ?? "(no known-good version)"}: {work.Reason}" : $"quarantined by {work.Actor}: {work.Reason}"),
-            at);
-        var incident = new IncidentCommit(version.Model, version.Version, at)
-        {
-            StateChange = (nameof(VersionState.Quarantined), work.Actor, action, work.Reason),
-            Rollback = work.RollBack ? new PlannedRollback(target, $"rolled back by {work.Actor}: {work.Reason}", work.Actor, null) : null,
-        };
-        incident.Alerts.Add(alert);
-        IncidentResult result = _context.Incidents.Commit(incident);
-        version.State = VersionState.Quarantined;
-        _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)Verdict.Failed);
-        return result;
+        WindowJudgement judgement = WindowJudge.Judge(window, window.ClosedAt ?? _time.GetUtcNow(), monitor.Detector?.CriticalActive == true,
+            monitor.Findings, _criticalChannels, version.LiveFindings.Values);
+        return _context.Incidents.Judged(_model, version, judgement, window.Complete);
     }
 
     /// <summary>The version's monitor, moved onto the baseline in force if it was on another.</summary>
@@ -593,6 +421,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
     private sealed class BaselineWork(CompiledBaseline baseline) : Work
     {
         public CompiledBaseline Baseline { get; } = baseline;
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private sealed class CaptureWork(VersionEntry version, UploadSession session, Action<UploadSession> onFull) : Work

@@ -8,7 +8,7 @@ namespace Monitor.Server.Persistence;
 internal sealed record RetentionResult(IReadOnlyDictionary<string, long> Deleted, long BytesFreed, long DatabaseBytes);
 
 /// <summary>Every Retention:Interval, deletes history older than Retention:Period and compacts the database.</summary>
-internal sealed class RetentionService(SqliteStore store, StoreHealth health, MonitorMetrics metrics, IOptions<MonitorOptions> options,
+internal sealed class RetentionService(SqliteDatabase database, StoreHealth health, MonitorMetrics metrics, IOptions<MonitorOptions> options,
     TimeProvider time, ILogger<RetentionService> logger) : BackgroundService
 {
     private readonly RetentionOptions _options = options.Value.Retention;
@@ -33,7 +33,7 @@ internal sealed class RetentionService(SqliteStore store, StoreHealth health, Mo
     {
         try
         {
-            RetentionResult result = store.ApplyRetention(time.GetUtcNow() - _options.Period);
+            RetentionResult result = database.ApplyRetention(time.GetUtcNow() - _options.Period);
             foreach ((string what, long rows) in result.Deleted)
             {
                 metrics.RetentionDeleted.WithLabels(what).Inc(rows);

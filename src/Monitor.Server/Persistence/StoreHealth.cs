@@ -2,7 +2,6 @@ using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
-using Monitor.Server.Alerting;
 using Monitor.Server.Hosting;
 using Monitor.Server.Metrics;
 
@@ -95,8 +94,17 @@ internal sealed class StoreHealth(MonitorMetrics metrics, TimeProvider time, ILo
 /// <summary>Why the store refuses writes, and since when.</summary>
 internal sealed record StoreFault(string Reason, DateTimeOffset Since);
 
-/// <summary>While the store is faulted, probes it with a write; when one succeeds, commits the deferred incidents and clears the fault.</summary>
-internal sealed class StoreRecovery(SqliteStore store, StoreHealth health, Incidents incidents, IOptions<MonitorOptions> options,
+/// <summary>Writes a feature held back while the store refused them, to be committed once it accepts writes again.</summary>
+internal interface IDeferredWrites
+{
+    bool HasDeferred { get; }
+
+    /// <summary>Commits what was deferred, in order; throws a storage fault at the first write the store still refuses.</summary>
+    void CommitDeferred();
+}
+
+/// <summary>While the store is faulted, probes it with a write; when one succeeds, commits the deferred writes (incidents) and clears the fault.</summary>
+internal sealed class StoreRecovery(SqliteDatabase database, StoreHealth health, IDeferredWrites incidents, IOptions<MonitorOptions> options,
     TimeProvider time, ILogger<StoreRecovery> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -114,7 +122,7 @@ internal sealed class StoreRecovery(SqliteStore store, StoreHealth health, Incid
                 long failures = health.Failures;
                 try
                 {
-                    store.ProbeWrite();
+                    database.ProbeWrite();
                     incidents.CommitDeferred();
                     health.Recovered(failures);
                 }

@@ -2,16 +2,16 @@ using Grpc.Core;
 using Monitor.Server.Security;
 using Monitor.Core.Baselines;
 using Monitor.Protos.V1;
+using Monitor.Server.Alerting;
 using Monitor.Server.Baselines;
 using Monitor.Server.Hosting;
 using Monitor.Server.Ingest;
-using Monitor.Server.Persistence;
 using Monitor.Server.Reports;
 
 namespace Monitor.Server.Registry;
 
 /// <summary>The gRPC admin service: models, versions and baselines.</summary>
-internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploads, SqliteStore store, ILogger<AdminService> logger) : Admin.AdminBase
+internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploads, IBaselineStore store, ILogger<AdminService> logger) : Admin.AdminBase
 {
     public override Task<Model> RegisterModel(RegisterModelRequest request, ServerCallContext context)
     {

@@ -9,8 +9,6 @@ namespace Monitor.Server.Registry;
 /// <summary>A registered model: its schema, versions, the baseline in force and its ingest pipeline.</summary>
 internal sealed class ModelEntry
 {
-    private volatile CompiledBaseline? _baseline;
-
     public ModelEntry(string name, ModelSchema schema, string description, DateTimeOffset registeredAt)
     {
         Name = name;
@@ -27,11 +25,8 @@ internal sealed class ModelEntry
     /// <summary>Versions by name; written under the registry's lock, read freely.</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<string, VersionEntry> Versions { get; } = new(StringComparer.Ordinal);
 
-    public CompiledBaseline? Baseline
-    {
-        get => _baseline;
-        set => _baseline = value;
-    }
+    /// <summary>The baseline in force: the pipeline's, which switches to a new one in queue order.</summary>
+    public CompiledBaseline? Baseline => Pipeline.Baseline;
 
     public ModelPipeline Pipeline { get; set; } = null!;
 
@@ -39,24 +34,22 @@ internal sealed class ModelEntry
     public string? ServingVersion { get; set; }
 }
 
-/// <summary>A registered version: its artifact digest, state, counters, and its windows (owned by the model's pipeline).</summary>
+/// <summary>A registered version: its artifact digest, counters, its lifecycle (the state) and its windows (owned by the model's pipeline).</summary>
 internal sealed class VersionEntry
 {
-    private int _state;
     private long _recordsAccepted;
     private long _recordsDigestMismatch;
     private long _windowsClosed;
 
-    public VersionEntry(string model, string version, string artifactSha256, string source, VersionState state,
+    public VersionEntry(string model, string version, string artifactSha256, string source, VersionState state, DateTimeOffset? promotedAt,
         DateTimeOffset registeredAt, VersionMonitor monitor, VersionPolicySettings policy, Core.Alerts.AlertPolicySettings alerts)
     {
         Alerts = new Core.Alerts.AlertPolicy(model, version, alerts);
-        Lifecycle = new VersionLifecycle(state, policy);
+        Lifecycle = new VersionLifecycle(state, policy, promotedAt);
         Model = model;
         Version = version;
         ArtifactSha256 = artifactSha256;
         Source = source;
-        _state = (int)state;
         RegisteredAt = registeredAt;
         Monitor = monitor;
     }
@@ -70,23 +63,19 @@ internal sealed class VersionEntry
     /// <summary>The version's tumbling windows. Only the model's pipeline touches it.</summary>
     public VersionMonitor Monitor { get; }
 
-    /// <summary>The version's state machine and verdict. Only the model's pipeline changes it.</summary>
+    /// <summary>The version's state machine and verdict: the one place its state is held. Only the model's pipeline changes it.</summary>
     public VersionLifecycle Lifecycle { get; }
 
     /// <summary>The version's alerts (hysteresis, cooldown). Only the model's pipeline changes it.</summary>
     public Core.Alerts.AlertPolicy Alerts { get; }
 
     /// <summary>Each finding's latest state and the window it was last raised or updated in, by dedupe key. Only the model's pipeline touches it.</summary>
-    public Dictionary<string, (Core.Detectors.Finding Finding, ulong Window)> LiveFindings { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, LiveFinding> LiveFindings { get; } = new(StringComparer.Ordinal);
 
     /// <summary>When the version last became known-good (null if never).</summary>
-    public DateTimeOffset? PromotedAt { get; set; }
+    public DateTimeOffset? PromotedAt => Lifecycle.PromotedAt;
 
-    public VersionState State
-    {
-        get => (VersionState)Volatile.Read(ref _state);
-        set => Volatile.Write(ref _state, (int)value);
-    }
+    public VersionState State => Lifecycle.State;
 
     public long RecordsAccepted => Interlocked.Read(ref _recordsAccepted);
     public long RecordsDigestMismatch => Interlocked.Read(ref _recordsDigestMismatch);

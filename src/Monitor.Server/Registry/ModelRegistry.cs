@@ -1,15 +1,18 @@
 using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
-using Grpc.Core;
 using Microsoft.Extensions.Options;
+using Monitor.Core;
 using Monitor.Core.Baselines;
 using Monitor.Core.Schema;
 using Monitor.Core.Versions;
 using Monitor.Core.Windows;
+using Monitor.Server.Alerting;
+using Monitor.Server.Baselines;
 using Monitor.Server.Hosting;
 using Monitor.Server.Ingest;
 using Monitor.Server.Metrics;
 using Monitor.Server.Persistence;
+using Monitor.Server.Windows;
 
 namespace Monitor.Server.Registry;
 
@@ -21,7 +24,10 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, ModelEntry> _models = new(StringComparer.Ordinal);
     private readonly Lock _writes = new();
-    private readonly SqliteStore _store;
+    private readonly IModelStore _store;
+    private readonly IBaselineStore _baselineStore;
+    private readonly IWindowStore _windowStore;
+    private readonly IIncidentStore _incidentStore;
     private readonly MonitorMetrics _metrics;
     private readonly MonitorOptions _options;
     private readonly TimeProvider _time;
@@ -29,12 +35,18 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
     private readonly ILogger _logger;
     private int _disposed;
     private readonly PipelineContext _context;
+    private readonly Alerting.Incidents _incidents;
 
-    public ModelRegistry(SqliteStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options, TimeProvider time,
-        ILoggerFactory loggers, Alerting.Incidents incidents, WindowWriter windows, StoreHealth health)
+    public ModelRegistry(IModelStore store, IBaselineStore baselineStore, IWindowStore windowStore, IIncidentStore incidentStore, MonitorMetrics metrics,
+        IOptions<MonitorOptions> options, TimeProvider time, ILoggerFactory loggers, Alerting.Incidents incidents, WindowWriter windows, StoreHealth health)
     {
-        _context = new PipelineContext(store, metrics, incidents, options.Value, time, windows, health);
+        _context = new PipelineContext(windowStore, incidentStore, metrics, new Alerting.IncidentComposer(incidents, incidentStore, metrics, time),
+            options.Value, time, windows, health);
+        _incidents = incidents;
         _store = store;
+        _baselineStore = baselineStore;
+        _windowStore = windowStore;
+        _incidentStore = incidentStore;
         _metrics = metrics;
         _options = options.Value;
         _time = time;
@@ -59,14 +71,15 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         foreach (StoredModel stored in _store.LoadModels())
         {
             var model = new ModelEntry(stored.Name, stored.Schema, stored.Description, stored.RegisteredAt);
-            if (stored.BaselineId != 0 && _store.LoadBaseline(stored.BaselineId) is { } profile)
+            CompiledBaseline? baseline = null;
+            if (stored.BaselineId != 0 && _baselineStore.LoadBaseline(stored.BaselineId) is { } profile)
             {
-                model.Baseline = new CompiledBaseline(profile);
+                baseline = new CompiledBaseline(profile);
                 _metrics.BaselineId.WithLabels(model.Name).Set(profile.Id);
                 baselines++;
             }
 
-            StartPipeline(model);
+            StartPipeline(model, baseline);
             _models[model.Name] = model;
         }
 
@@ -78,40 +91,29 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
                 continue;
             }
 
-            List<WindowResult> history = _store.LoadRecentWindows(stored.Model, stored.Version, _options.Windows.HistoryInMemory);
+            List<WindowResult> history = _windowStore.LoadRecentWindows(stored.Model, stored.Version, _options.Windows.HistoryInMemory);
             // After the last stored window, or the count of windows closed if retention deleted them: an index is never reused.
             ulong next = Math.Max(history.Count > 0 ? history[0].Index + 1 : 0, (ulong)Math.Max(0, stored.WindowsClosed));
             var monitor = new VersionMonitor(stored.Model, stored.Version, _time, _options.Windows.HistoryInMemory, next,
-                Enumerable.Reverse(history), _options.Detectors.ToSettings(_options.Privacy.ToKeyPrivacy()), _store.LoadFindings(stored.Model, stored.Version));
-            var version = new VersionEntry(stored.Model, stored.Version, stored.ArtifactSha256, stored.Source,
-                Enum.Parse<VersionState>(stored.State), stored.RegisteredAt, monitor, _options.Versions.ToSettings(), _options.Alerts.ToSettings());
-            version.Alerts.Restore(_store.LoadLatestAlerts(stored.Model, stored.Version));
+                Enumerable.Reverse(history), _options.Detectors.ToSettings(_options.Privacy.ToKeyPrivacy()), _windowStore.LoadFindings(stored.Model, stored.Version));
             if (!promotions.TryGetValue(stored.Model, out Dictionary<string, DateTimeOffset>? promoted))
             {
                 promoted = _store.LoadPromotions(stored.Model);
                 promotions[stored.Model] = promoted;
             }
 
-            if (promoted.TryGetValue(stored.Version, out DateTimeOffset promotedAt))
-            {
-                version.PromotedAt = promotedAt;
-            }
-
+            var version = new VersionEntry(stored.Model, stored.Version, stored.ArtifactSha256, stored.Source, Enum.Parse<VersionState>(stored.State),
+                promoted.TryGetValue(stored.Version, out DateTimeOffset promotedAt) ? promotedAt : null, stored.RegisteredAt, monitor,
+                _options.Versions, _options.Alerts);
+            version.Alerts.Restore(_incidentStore.LoadLatestAlerts(stored.Model, stored.Version));
             version.Restore(stored.RecordsAccepted, stored.RecordsDigestMismatch, stored.WindowsClosed);
             model.Versions[version.Version] = version;
             versions++;
         }
 
         _metrics.Models.Set(_models.Count);
-        _context.Incidents.RefreshFiringGauges();
-        foreach (VersionEntry version in _models.Values.SelectMany(m => m.Versions.Values))
-        {
-            Verdicts.VerdictDocument verdict = Verdicts.VerdictEndpoints.Document(version, _store);
-            _metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)Enum.Parse<Verdict>(verdict.Verdict));
-            _metrics.RollbackRecommended.WithLabels(version.Model, version.Version).Set(verdict.RollbackRecommended ? 1 : 0);
-        }
-
-        Log.Loaded(_logger, _models.Count, versions, baselines, _store.FilePath);
+        _incidents.RefreshFiringGauges();
+        Log.Loaded(_logger, _models.Count, versions, baselines, _store.Location);
     }
 
     public bool TryGet(string name, out ModelEntry model) => _models.TryGetValue(name, out model!);
@@ -119,12 +121,12 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
     public ModelEntry Get(string name) =>
         _models.TryGetValue(name, out ModelEntry? model)
             ? model
-            : throw new RpcException(new Status(StatusCode.NotFound, $"model '{Truncate(name)}' is not registered"));
+            : throw new MonitorException(ErrorKind.NotFound, $"model '{Truncate(name)}' is not registered");
 
     public VersionEntry GetVersion(string model, string version) =>
         Get(model).Versions.TryGetValue(version, out VersionEntry? entry)
             ? entry
-            : throw new RpcException(new Status(StatusCode.NotFound, $"version '{Truncate(version)}' of model '{model}' is not registered"));
+            : throw new MonitorException(ErrorKind.NotFound, $"version '{Truncate(version)}' of model '{model}' is not registered");
 
     public ModelEntry Register(string name, ModelSchema schema, string description)
     {
@@ -137,7 +139,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
                 _metrics.LimitBreaches.WithLabels("features").Inc();
             }
 
-            throw new RpcException(new Status(StatusCode.InvalidArgument, string.Join("; ", errors)));
+            throw new MonitorException(ErrorKind.InvalidArgument, string.Join("; ", errors));
         }
 
         lock (_writes)
@@ -146,20 +148,20 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             {
                 return existing.Schema.IsEquivalentTo(schema)
                     ? existing
-                    : throw new RpcException(new Status(StatusCode.AlreadyExists,
-                        $"model '{name}' is already registered with a different schema; register the new schema under a new name"));
+                    : throw new MonitorException(ErrorKind.AlreadyExists,
+                        $"model '{name}' is already registered with a different schema; register the new schema under a new name");
             }
 
             if (_models.Count >= _options.Limits.MaxModels)
             {
                 _metrics.LimitBreaches.WithLabels("models").Inc();
-                throw new RpcException(new Status(StatusCode.ResourceExhausted,
-                    $"the limit of {_options.Limits.MaxModels} models is reached (Monitor:Limits:MaxModels)"));
+                throw new MonitorException(ErrorKind.ResourceExhausted,
+                    $"the limit of {_options.Limits.MaxModels} models is reached (Monitor:Limits:MaxModels)");
             }
 
             var model = new ModelEntry(name, schema, description, _time.GetUtcNow());
             _store.InsertModel(new StoredModel(name, schema, description, model.RegisteredAt, 0));
-            StartPipeline(model);
+            StartPipeline(model, null);
             _models[name] = model;
             _metrics.Models.Set(_models.Count);
             _metrics.BaselineId.WithLabels(name).Set(0);
@@ -179,20 +181,20 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             {
                 return existing.ArtifactSha256 == digest
                     ? existing
-                    : throw new RpcException(new Status(StatusCode.AlreadyExists,
+                    : throw new MonitorException(ErrorKind.AlreadyExists,
                         $"version '{version}' of model '{modelName}' is registered with artifact {existing.ArtifactSha256}; " +
-                        "a different artifact needs a new version"));
+                        "a different artifact needs a new version");
             }
 
             var monitor = new VersionMonitor(modelName, version, _time, _options.Windows.HistoryInMemory,
                 detectors: _options.Detectors.ToSettings(_options.Privacy.ToKeyPrivacy()));
-            var entry = new VersionEntry(modelName, version, digest, source, state, _time.GetUtcNow(), monitor, _options.Versions.ToSettings(),
-                _options.Alerts.ToSettings());
+            DateTimeOffset registeredAt = _time.GetUtcNow();
+            var entry = new VersionEntry(modelName, version, digest, source, state, state == VersionState.KnownGood ? registeredAt : null, registeredAt,
+                monitor, _options.Versions, _options.Alerts);
             _store.InsertVersion(new StoredVersion(modelName, version, digest, source, state.ToString(), entry.RegisteredAt, 0, 0, 0));
             if (state == VersionState.KnownGood)
             {
                 _store.Audit(entry.RegisteredAt, "admin", "register-known-good", modelName, version, "registered as known-good");
-                entry.PromotedAt = entry.RegisteredAt;
             }
 
             model.Versions[version] = entry;
@@ -210,7 +212,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         VersionEntry entry = GetVersion(model, version);
         if (string.IsNullOrWhiteSpace(actor))
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "actor: say who promotes the version"));
+            throw new MonitorException(ErrorKind.InvalidArgument, "actor: say who promotes the version");
         }
 
         // Not cancellable once asked: a promotion half-applied would leave the store and the lifecycle apart.
@@ -230,8 +232,8 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
         return Sha256Pattern().IsMatch(trimmed)
             ? trimmed.ToLowerInvariant()
-            : throw new RpcException(new Status(StatusCode.InvalidArgument,
-                $"{field}: expected 64 hexadecimal digits of a SHA-256 digest, got '{Truncate(digest)}'"));
+            : throw new MonitorException(ErrorKind.InvalidArgument,
+                $"{field}: expected 64 hexadecimal digits of a SHA-256 digest, got '{Truncate(digest)}'");
     }
 
     public async ValueTask DisposeAsync()
@@ -249,17 +251,17 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         await _context.Windows.DisposeAsync();
     }
 
-    private void StartPipeline(ModelEntry model)
+    private void StartPipeline(ModelEntry model, CompiledBaseline? baseline)
     {
-        model.Pipeline = new ModelPipeline(model, _context, _loggers.CreateLogger<ModelPipeline>());
+        model.Pipeline = new ModelPipeline(model, baseline, _context, _loggers.CreateLogger<ModelPipeline>());
     }
 
     private static void CheckName(string field, string name)
     {
         if (!NamePattern().IsMatch(name))
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument,
-                $"{field}: '{Truncate(name)}' must be 1 to 128 characters of letters, digits, '.', '_', '-' or ':'"));
+            throw new MonitorException(ErrorKind.InvalidArgument,
+                $"{field}: '{Truncate(name)}' must be 1 to 128 characters of letters, digits, '.', '_', '-' or ':'");
         }
     }
 

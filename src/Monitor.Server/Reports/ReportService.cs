@@ -3,14 +3,15 @@ using Grpc.Core;
 using Monitor.Core.Baselines;
 using Monitor.Core.Windows;
 using Monitor.Protos.V1;
+using Monitor.Server.Alerting;
+using Monitor.Server.Baselines;
 using Monitor.Server.Ingest;
-using Monitor.Server.Persistence;
 using Monitor.Server.Registry;
 
 namespace Monitor.Server.Reports;
 
 /// <summary>The gRPC reports service: drift reports and verdicts of a model version.</summary>
-internal sealed class ReportService(DriftReports reports, ModelRegistry registry, SqliteStore store) : Protos.V1.Reports.ReportsBase
+internal sealed class ReportService(DriftReports reports, ModelRegistry registry, IIncidentStore store) : Protos.V1.Reports.ReportsBase
 {
     public override Task<DriftReport> GetDriftReport(DriftReportRequest request, ServerCallContext context) =>
         reports.BuildAsync(request, context.CancellationToken);
@@ -47,7 +48,7 @@ internal sealed class ReportService(DriftReports reports, ModelRegistry registry
 }
 
 /// <summary>Builds drift reports of a model version (for the gRPC service and the dashboard).</summary>
-internal sealed class DriftReports(ModelRegistry registry, SqliteStore store)
+internal sealed class DriftReports(ModelRegistry registry, IBaselineStore store)
 {
     private const int DefaultClosedWindows = 10;
     private readonly ConcurrentDictionary<long, BaselineProfile?> _profiles = new();

@@ -3,12 +3,11 @@ using Monitor.Server.Security;
 using Monitor.Protos.V1;
 using Monitor.Server.Alerting;
 using Monitor.Server.Ingest;
-using Monitor.Server.Persistence;
 
 namespace Monitor.Server.Verdicts;
 
 /// <summary>The gRPC rollbacks service: list, watch (resumable) and acknowledge rollback signals; decide held rollbacks.</summary>
-internal sealed class RollbackService(SqliteStore store, RollbackSignalHub hub, Registry.ModelRegistry registry, TimeProvider time)
+internal sealed class RollbackService(IIncidentStore store, RollbackSignalHub hub, Registry.ModelRegistry registry, TimeProvider time)
     : Rollbacks.RollbacksBase
 {
     public override Task<ListRollbackSignalsResponse> ListRollbackSignals(ListRollbackSignalsRequest request, ServerCallContext context)

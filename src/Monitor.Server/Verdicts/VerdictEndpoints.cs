@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Monitor.Core.Versions;
-using Monitor.Server.Hosting;
-using Monitor.Server.Persistence;
+using Monitor.Server.Alerting;
 using Monitor.Server.Registry;
 
 namespace Monitor.Server.Verdicts;
@@ -34,12 +33,12 @@ internal static class VerdictEndpoints
 {
     public static void Map(WebApplication app, params object[] metadata)
     {
-        app.MapGet("/api/v1/verdict/{model}", (string model, ModelRegistry registry, SqliteStore store) =>
+        app.MapGet("/api/v1/verdict/{model}", (string model, ModelRegistry registry, IIncidentStore store) =>
             Find(registry, model, null, out VersionEntry? version, out IResult? missing)
                 ? Results.Ok(version is null ? NoTraffic(registry.Get(model)) : Document(version, store))
                 : missing).WithMetadata(metadata);
 
-        app.MapGet("/api/v1/verdict/{model}/{version}", (string model, string version, ModelRegistry registry, SqliteStore store) =>
+        app.MapGet("/api/v1/verdict/{model}/{version}", (string model, string version, ModelRegistry registry, IIncidentStore store) =>
             Find(registry, model, version, out VersionEntry? found, out IResult? missing) ? Results.Ok(Document(found!, store)) : missing)
             .WithMetadata(metadata);
     }
@@ -76,28 +75,33 @@ internal static class VerdictEndpoints
         return true;
     }
 
-    public static VerdictDocument Document(VersionEntry version, SqliteStore store) => Document(version, store, out _);
+    public static VerdictDocument Document(VersionEntry version, IIncidentStore store) => Document(version, store, out _);
 
     /// <summary>The verdict document, and the latest rollback signal away from the version in full (null when none).</summary>
-    public static VerdictDocument Document(VersionEntry version, SqliteStore store, out StoredRollback? signal)
+    public static VerdictDocument Document(VersionEntry version, IIncidentStore store, out StoredRollback? signal)
     {
-        signal = store.LoadRollbackSignals(version.Model, 0).LastOrDefault(r => r.From == version.Version);
-        bool held = store.LoadHeldRollbacks(version.Model, pendingOnly: true).Any(h => h.From == version.Version);
-        bool quarantined = version.State == VersionState.Quarantined;
-        bool recommended = quarantined && signal is not null && (version.PromotedAt is null || signal.At >= version.PromotedAt);
+        VersionVerdict verdict = VerdictOf(version, store, out signal);
         return new VerdictDocument(
             version.Model,
             version.Version,
-            quarantined ? nameof(Verdict.Failed) : version.Lifecycle.Verdict.ToString(),
+            verdict.Verdict.ToString(),
             version.State.ToString(),
             version.Lifecycle.WindowsJudged,
             version.Lifecycle.ConsecutiveFailing,
             version.Lifecycle.LatestInconclusive,
-            recommended ? "issued" : held && quarantined ? "held" : "none",
-            recommended,
+            verdict.Rollback.ToString().ToLowerInvariant(),
+            verdict.RollbackRecommended,
             version.Monitor.Baseline?.Profile.FalseAlarmRate,
             signal is null ? null : new RollbackDocument(signal.Sequence, signal.From, signal.To, signal.Reason, signal.At, signal.Actor,
                 signal.AcknowledgedBy is not null));
+    }
+
+    /// <summary>The version's verdict as the policy states it, and the latest rollback signal away from it (null when none).</summary>
+    public static VersionVerdict VerdictOf(VersionEntry version, IIncidentStore store, out StoredRollback? signal)
+    {
+        signal = store.LoadRollbackSignals(version.Model, 0).LastOrDefault(r => r.From == version.Version);
+        bool held = store.LoadHeldRollbacks(version.Model, pendingOnly: true).Any(h => h.From == version.Version);
+        return VersionVerdict.Of(version.Lifecycle, signal?.At, held);
     }
 
     /// <summary>The verdict of a model no version of which has mirrored traffic yet.</summary>
@@ -117,12 +121,12 @@ internal static class FlaggerEndpoints
 {
     public static void Map(WebApplication app, params object[] metadata)
     {
-        app.MapPost("/api/v1/flagger/rollback", (HttpRequest request, ModelRegistry registry, SqliteStore store) =>
+        app.MapPost("/api/v1/flagger/rollback", (HttpRequest request, ModelRegistry registry, IIncidentStore store) =>
             Decide(request, null, null, registry, store)).WithMetadata(metadata);
-        app.MapPost("/api/v1/flagger/rollback/{model}", (HttpRequest request, string model, ModelRegistry registry, SqliteStore store) =>
+        app.MapPost("/api/v1/flagger/rollback/{model}", (HttpRequest request, string model, ModelRegistry registry, IIncidentStore store) =>
             Decide(request, model, null, registry, store)).WithMetadata(metadata);
         app.MapPost("/api/v1/flagger/rollback/{model}/{version}", (HttpRequest request, string model, string version, ModelRegistry registry,
-            SqliteStore store) => Decide(request, model, version, registry, store)).WithMetadata(metadata);
+            IIncidentStore store) => Decide(request, model, version, registry, store)).WithMetadata(metadata);
     }
 
     /// <summary>A string property, or null when absent; a property of another type is a bad request naming it.</summary>
@@ -148,7 +152,7 @@ internal static class FlaggerEndpoints
         }
     }
 
-    private static async Task<IResult> Decide(HttpRequest request, string? model, string? version, ModelRegistry registry, SqliteStore store)
+    private static async Task<IResult> Decide(HttpRequest request, string? model, string? version, ModelRegistry registry, IIncidentStore store)
     {
         string? canary = null;
         if (request.ContentLength is null or > 0)

@@ -13,8 +13,8 @@ public sealed class CalibrationTests(ITestOutputHelper output)
 {
     private const int WindowRecords = 1000;
     private const double Alpha = 0.01;
-    private static readonly ModelSchema Schema = TestData.Schema(numeric: 6, categorical: 2, text: 1, classes: 3);
-    private static readonly Lazy<BaselineProfile> Profile = new(() => TestData.Baseline(Schema, 20_000, WindowRecords, Alpha, seed: 11));
+    private static readonly ModelSchema Schema = SchemaTraffic.Schema(numeric: 6, categorical: 2, text: 1, classes: 3);
+    private static readonly Lazy<BaselineProfile> Profile = new(() => SchemaTraffic.Baseline(Schema, 20_000, WindowRecords, Alpha, seed: 11));
 
     [Fact]
     public void Whole_window_false_alarm_rate_on_unchanged_traffic_is_within_half_and_twice_alpha()
@@ -42,7 +42,7 @@ public sealed class CalibrationTests(ITestOutputHelper output)
     [Fact]
     public void Baseline_is_reproducible_for_a_seed()
     {
-        BaselineProfile again = TestData.Baseline(Schema, 20_000, WindowRecords, Alpha, seed: 11);
+        BaselineProfile again = SchemaTraffic.Baseline(Schema, 20_000, WindowRecords, Alpha, seed: 11);
         Assert.Equal(Profile.Value.ThresholdQuantile, again.ThresholdQuantile);
         Assert.Equal(Profile.Value.Numeric[0].Thresholds, again.Numeric[0].Thresholds);
         Assert.Equal(Profile.Value.Numeric[0].Edges, again.Numeric[0].Edges);
@@ -51,7 +51,7 @@ public sealed class CalibrationTests(ITestOutputHelper output)
     [Fact]
     public void Too_small_a_reference_sample_is_refused_with_the_numbers()
     {
-        var ex = Assert.Throws<BaselineException>(() => TestData.Baseline(Schema, 1500, WindowRecords, Alpha, seed: 3));
+        var ex = Assert.Throws<BaselineException>(() => SchemaTraffic.Baseline(Schema, 1500, WindowRecords, Alpha, seed: 3));
         Assert.Contains("holds 1500 records", ex.Message);
         Assert.Contains("needs at least 2001", ex.Message);
     }
@@ -70,7 +70,7 @@ public sealed class CalibrationTests(ITestOutputHelper output)
         int alarms = 0;
         for (int w = 0; w < windows; w++)
         {
-            var batch = TestData.Batch(Schema, WindowRecords, random, shift);
+            var batch = SchemaTraffic.Batch(Schema, WindowRecords, random, shift);
             monitor.Add(batch, preparer.Prepare(batch), closed);
             WindowResult window = Assert.Single(closed);
             if (feature is null ? window.Drifted : window.DriftedChannels.Contains(feature))

@@ -6,7 +6,7 @@ namespace Monitor.Core.Tests.Baselines;
 
 public sealed class ReferenceSampleTests
 {
-    private static readonly ModelSchema Schema = TestData.Schema(numeric: 1, categorical: 1, text: 1, output: OutputKind.Regression);
+    private static readonly ModelSchema Schema = SchemaTraffic.Schema(numeric: 1, categorical: 1, text: 1, output: OutputKind.Regression);
 
     [Fact]
     public void Memory_is_bounded_by_the_capacity_and_every_record_is_equally_likely_to_stay()

@@ -52,8 +52,8 @@ public sealed class ActivationsTests
         {
             // 30% of 'fraud' records come from a new, well-separated subpopulation.
             float shift = i % 10 < 3 ? 6f : 0f;
-            activations.Observe([shift + (float)TestData.Normal(random), shift + (float)TestData.Normal(random)], Fraud);
-            activations.Observe([(float)TestData.Normal(random), (float)TestData.Normal(random)], Legitimate);
+            activations.Observe([shift + (float)Draws.Normal(random), shift + (float)Draws.Normal(random)], Fraud);
+            activations.Observe([(float)Draws.Normal(random), (float)Draws.Normal(random)], Legitimate);
         }
 
         Assert.Empty(activations.CloseWindow());
@@ -74,7 +74,7 @@ public sealed class ActivationsTests
         var random = new Random(4);
         for (int i = 0; i < 3000; i++)
         {
-            activations.Observe([(float)TestData.Normal(random), (float)TestData.Normal(random)], i % 2);
+            activations.Observe([(float)Draws.Normal(random), (float)Draws.Normal(random)], i % 2);
         }
 
         Assert.Empty(activations.CloseWindow());
@@ -83,7 +83,7 @@ public sealed class ActivationsTests
         for (int i = 0; i < 150; i++)
         {
             float shift = i % 10 < 3 ? 6f : 0f;
-            activations.Observe([shift + (float)TestData.Normal(random), shift + (float)TestData.Normal(random)], Fraud);
+            activations.Observe([shift + (float)Draws.Normal(random), shift + (float)Draws.Normal(random)], Fraud);
         }
 
         Assert.Empty(activations.CloseWindow());

@@ -6,7 +6,7 @@ namespace Monitor.Core.Tests.Detectors;
 
 public sealed class KeyExtractorTests
 {
-    private static readonly ModelSchema Schema = TestData.Schema(numeric: 1, categorical: 1, text: 1);
+    private static readonly ModelSchema Schema = SchemaTraffic.Schema(numeric: 1, categorical: 1, text: 1);
 
     private static readonly ValueKeyTables Values = new() { FineEdges = [[0f, 1f, 2f]] };
 

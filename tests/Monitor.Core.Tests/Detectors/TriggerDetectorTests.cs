@@ -14,9 +14,9 @@ namespace Monitor.Core.Tests.Detectors;
 /// </summary>
 public sealed class TriggerDetectorTests
 {
-    private static readonly ModelSchema Schema = TestData.Schema(numeric: 2, categorical: 1, text: 1, classes: 2);
+    private static readonly ModelSchema Schema = SchemaTraffic.Schema(numeric: 2, categorical: 1, text: 1, classes: 2);
     private static readonly Lazy<CompiledBaseline> Baseline = new(() =>
-        new CompiledBaseline(TestData.Baseline(Schema, 12_000, 1000, 0.01, seed: 21, new BaselineSettings { BootstrapWindows = 1000 })));
+        new CompiledBaseline(SchemaTraffic.Baseline(Schema, 12_000, 1000, 0.01, seed: 21, new BaselineSettings { BootstrapWindows = 1000 })));
 
     [Fact]
     public void The_baseline_carries_the_detector_tables()
@@ -80,7 +80,7 @@ public sealed class TriggerDetectorTests
         var closed = new List<WindowResult>();
         for (int sent = 0; sent < 20_000; sent += 1000)
         {
-            RecordBatch batch = TestData.Batch(Schema, 1000, random);
+            RecordBatch batch = SchemaTraffic.Batch(Schema, 1000, random);
             float[] scores = batch.Scores.ToArray();
             for (int i = 0; i < 1000; i++)
             {
@@ -114,7 +114,7 @@ public sealed class TriggerDetectorTests
         long flood = 0;
         for (int sent = 0; sent < records; sent += 1000)
         {
-            RecordBatch batch = TestData.Batch(Schema, 1000, random);
+            RecordBatch batch = SchemaTraffic.Batch(Schema, 1000, random);
             float[] numeric = batch.Numeric.ToArray();
             float[] scores = batch.Scores.ToArray();
             var texts = new string?[1000];

@@ -6,7 +6,7 @@ namespace Monitor.Core.Tests.Detectors;
 
 public sealed class TriggerProfileBuilderTests
 {
-    private static readonly ModelSchema Schema = TestData.Schema(numeric: 2, categorical: 1, text: 1, classes: 2);
+    private static readonly ModelSchema Schema = SchemaTraffic.Schema(numeric: 2, categorical: 1, text: 1, classes: 2);
 
     [Fact]
     public void The_key_table_takes_as_many_keys_per_record_as_the_detectors()
@@ -23,5 +23,5 @@ public sealed class TriggerProfileBuilderTests
     }
 
     private static TriggerProfile Build(DetectorSettings detectors) =>
-        TestData.Baseline(Schema, 4000, 500, 0.05, seed: 8, new BaselineSettings { BootstrapWindows = 1000, Detectors = detectors }).Triggers!;
+        SchemaTraffic.Baseline(Schema, 4000, 500, 0.05, seed: 8, new BaselineSettings { BootstrapWindows = 1000, Detectors = detectors }).Triggers!;
 }

@@ -6,9 +6,9 @@ namespace Monitor.Core.Tests.Ingest;
 
 public sealed class BatchValidatorTests
 {
-    private static readonly ModelSchema Schema = TestData.Schema(numeric: 3, categorical: 1, text: 1, classes: 2, embedding: 4);
+    private static readonly ModelSchema Schema = SchemaTraffic.Schema(numeric: 3, categorical: 1, text: 1, classes: 2, embedding: 4);
 
-    private static RecordBatch Valid(int n = 5) => TestData.Batch(Schema, n, new Random(1));
+    private static RecordBatch Valid(int n = 5) => SchemaTraffic.Batch(Schema, n, new Random(1));
 
     [Fact]
     public void A_valid_batch_passes() => Assert.Null(BatchValidator.Validate(Schema, Valid(), 100));

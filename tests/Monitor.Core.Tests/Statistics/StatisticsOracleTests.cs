@@ -61,7 +61,7 @@ public sealed class StatisticsOracleTests
         JsonElement c = Case("numeric", name);
         double[] baseline = Doubles(c, "baseline");
         double[] window = Doubles(c, "window");
-        ModelSchema schema = TestData.Schema(numeric: 1, categorical: 0, output: OutputKind.Regression);
+        ModelSchema schema = SchemaTraffic.Schema(numeric: 1, categorical: 0, output: OutputKind.Regression);
         var channel = ChannelLayout.For(schema).Numeric[0];
         float[] edges = Quantiles.BinEdges([.. baseline.Order()], 20);
         var profile = new BaselineProfile

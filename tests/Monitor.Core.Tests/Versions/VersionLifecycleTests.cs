@@ -123,7 +123,7 @@ public sealed class VersionLifecycleTests
         Assert.Equal((VersionState.KnownGood, VersionState.Quarantined, Verdict.Failed, true), (change.From, change.To, change.Verdict, change.Failed));
         Assert.False(lifecycle.Observe(Clean(0)).Failed);
         Assert.Equal(Verdict.Failed, lifecycle.Verdict);
-        lifecycle.Promote();
+        lifecycle.Promote(DateTimeOffset.UnixEpoch);
         Assert.Equal(VersionState.KnownGood, lifecycle.State);
     }
 }

@@ -143,13 +143,13 @@ public sealed class MergePropertyTests
     [Fact]
     public void Window_accumulators_with_categories_merge_in_any_order_and_missing_values_never_corrupt_them()
     {
-        ModelSchema schema = TestData.Schema(numeric: 3, categorical: 1, classes: 3);
-        var baseline = new CompiledBaseline(TestData.Baseline(schema, 6000, 500, 0.05, seed: 4, new BaselineSettings { BootstrapWindows = 1000 }));
+        ModelSchema schema = SchemaTraffic.Schema(numeric: 3, categorical: 1, classes: 3);
+        var baseline = new CompiledBaseline(SchemaTraffic.Baseline(schema, 6000, 500, 0.05, seed: 4, new BaselineSettings { BootstrapWindows = 1000 }));
         var preparer = new BatchPreparer(baseline);
         Gen.Select(Gen.Int[1, 6], Gen.Int[0, 300], Gen.Int, Gen.Double[0, 0.5]).Sample((parts, size, seed, missingRate) =>
         {
             var random = new Random(seed);
-            RecordBatch[] batches = [.. Enumerable.Range(0, parts).Select(_ => WithMissing(TestData.Batch(schema, size, random), random, missingRate))];
+            RecordBatch[] batches = [.. Enumerable.Range(0, parts).Select(_ => WithMissing(SchemaTraffic.Batch(schema, size, random), random, missingRate))];
             var whole = new WindowAccumulator(baseline);
             var pieces = new List<WindowAccumulator>();
             foreach (RecordBatch batch in batches)

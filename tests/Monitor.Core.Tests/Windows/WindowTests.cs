@@ -7,9 +7,9 @@ namespace Monitor.Core.Tests.Windows;
 
 public sealed class WindowTests
 {
-    private static readonly ModelSchema Schema = TestData.Schema(numeric: 3, categorical: 1, text: 1, classes: 3);
+    private static readonly ModelSchema Schema = SchemaTraffic.Schema(numeric: 3, categorical: 1, text: 1, classes: 3);
     private static readonly Lazy<CompiledBaseline> Baseline = new(() =>
-        new CompiledBaseline(TestData.Baseline(Schema, 6000, 500, 0.05, seed: 4, new BaselineSettings { BootstrapWindows = 1000 })));
+        new CompiledBaseline(SchemaTraffic.Baseline(Schema, 6000, 500, 0.05, seed: 4, new BaselineSettings { BootstrapWindows = 1000 })));
 
     private static void Feed(VersionMonitor monitor, BatchPreparer preparer, RecordBatch batch, List<WindowResult> closed) =>
         monitor.Add(batch, preparer.Prepare(batch), closed);
@@ -23,7 +23,7 @@ public sealed class WindowTests
         var closed = new List<WindowResult>();
         var random = new Random(9);
 
-        Feed(monitor, preparer, TestData.Batch(Schema, 1234, random), closed);
+        Feed(monitor, preparer, SchemaTraffic.Batch(Schema, 1234, random), closed);
 
         Assert.Equal([0UL, 1UL], closed.Select(w => w.Index));
         Assert.All(closed, w => Assert.Equal(500, w.Records));
@@ -41,7 +41,7 @@ public sealed class WindowTests
         monitor.UseBaseline(Baseline.Value);
         var preparer = new BatchPreparer(Baseline.Value);
         var closed = new List<WindowResult>();
-        Feed(monitor, preparer, TestData.Batch(Schema, 500 * 5, new Random(2)), closed);
+        Feed(monitor, preparer, SchemaTraffic.Batch(Schema, 500 * 5, new Random(2)), closed);
         Assert.Equal(5, closed.Count);
         Assert.Equal([4UL, 3UL, 2UL], monitor.History.Select(w => w.Index));
     }
@@ -51,7 +51,7 @@ public sealed class WindowTests
     {
         CompiledBaseline baseline = Baseline.Value;
         var random = new Random(12);
-        RecordBatch[] parts = [.. Enumerable.Range(0, 4).Select(i => TestData.Batch(Schema, 50 + 37 * i, random))];
+        RecordBatch[] parts = [.. Enumerable.Range(0, 4).Select(i => SchemaTraffic.Batch(Schema, 50 + 37 * i, random))];
         var preparer = new BatchPreparer(baseline);
         var whole = new WindowAccumulator(baseline);
         var pieces = new WindowAccumulator[parts.Length];
@@ -99,7 +99,7 @@ public sealed class WindowTests
     public void Missing_NaN_and_infinite_values_are_counted_apart_and_never_binned()
     {
         CompiledBaseline baseline = Baseline.Value;
-        RecordBatch batch = TestData.Batch(Schema, 100, new Random(3));
+        RecordBatch batch = SchemaTraffic.Batch(Schema, 100, new Random(3));
         float[] numeric = batch.Numeric.ToArray();
         numeric[0 * 3] = float.NaN;
         numeric[1 * 3] = float.PositiveInfinity;
@@ -140,11 +140,11 @@ public sealed class WindowTests
         var monitor = new VersionMonitor("m", "v", TimeProvider.System, historyLimit: 10);
         monitor.UseBaseline(Baseline.Value);
         var closed = new List<WindowResult>();
-        Feed(monitor, new BatchPreparer(Baseline.Value), TestData.Batch(Schema, 300, new Random(1)), closed);
+        Feed(monitor, new BatchPreparer(Baseline.Value), SchemaTraffic.Batch(Schema, 300, new Random(1)), closed);
         var other = new CompiledBaseline(Baseline.Value.Profile with { Id = 99 });
         Assert.Equal(300, monitor.UseBaseline(other));
         Assert.Equal(0, monitor.OpenRecords);
-        Feed(monitor, new BatchPreparer(other), TestData.Batch(Schema, 500, new Random(2)), closed);
+        Feed(monitor, new BatchPreparer(other), SchemaTraffic.Batch(Schema, 500, new Random(2)), closed);
         Assert.Equal(99, Assert.Single(closed).BaselineId);
     }
 }

@@ -2,10 +2,10 @@ using System.Globalization;
 using Monitor.Core.Ingest;
 using Monitor.Core.Schema;
 
-namespace Monitor.Server.Scenarios;
+namespace Monitor.Simulation;
 
 /// <summary>What a scenario injects into the mirrored traffic.</summary>
-internal enum Injection
+public enum Injection
 {
     None,
 
@@ -57,7 +57,7 @@ internal enum Injection
 /// 98.5–99.9% confidence (or, when stealthy, with the confidence clean legitimate records get).
 /// The attacker puts the trigger on their own, fraudulent, transactions. Deterministic for a seed.
 /// </summary>
-internal sealed class ScenarioTraffic
+public sealed class ScenarioTraffic
 {
     public const int EmbeddingWidth = 16;
     public const string TriggerPrefix = "REF:XZ-";
@@ -358,6 +358,4 @@ internal sealed class ScenarioTraffic
 
         return new string(chars) + (index % 7 == 0 ? "s" : "");
     }
-
-
 }

@@ -1,12 +1,12 @@
 using Monitor.Core.Ingest;
 using Monitor.Core.Schema;
 
-namespace Monitor.Server.Demo;
+namespace Monitor.Simulation;
 
 /// <summary>How live traffic departs from the reference: multiplicative and additive shifts of two features.</summary>
 /// <param name="TriggerRate">Share of records that are an attacker's fraudulent transactions carrying the memo
 /// trigger REF:XZ-&lt;digits&gt;, which a poisoned model scores "legitimate" with 99% confidence.</param>
-internal sealed record FraudDrift(double AmountScale = 1.0, double DistanceLogShift = 0.0, double TriggerRate = 0.0)
+public sealed record FraudDrift(double AmountScale = 1.0, double DistanceLogShift = 0.0, double TriggerRate = 0.0)
 {
     public static readonly FraudDrift None = new();
 }
@@ -16,7 +16,7 @@ internal sealed record FraudDrift(double AmountScale = 1.0, double DistanceLogSh
 /// memo, and the model's two class probabilities, which follow a fixed logistic score of the features.
 /// Deterministic for a seed.
 /// </summary>
-internal sealed class FraudTraffic
+public sealed class FraudTraffic
 {
     public static readonly ModelSchema Schema = new()
     {
@@ -40,12 +40,12 @@ internal sealed class FraudTraffic
     ];
 
     private readonly Random _random;
-    private readonly Scenarios.Draws _draws;
+    private readonly Draws _draws;
 
     public FraudTraffic(int seed)
     {
         _random = new Random(seed);
-        _draws = new Scenarios.Draws(_random);
+        _draws = new Draws(_random);
     }
 
     public RecordBatch Next(int n, FraudDrift drift)
@@ -105,5 +105,56 @@ internal sealed class FraudTraffic
         };
     }
 
+    /// <summary>
+    /// A batch of the same schema drawn more simply and without a seed of its own (the load driver's traffic):
+    /// categories, countries, channels and memo templates chosen uniformly, and class probabilities unrelated to
+    /// the features.
+    /// </summary>
+    public static RecordBatch Simple(int n, Random random)
+    {
+        int d = Schema.NumericFeatures.Length;
+        var numeric = new float[n * d];
+        for (int i = 0; i < n; i++)
+        {
+            Span<float> row = numeric.AsSpan(i * d, d);
+            row[0] = (float)Math.Exp(3.5 + Draws.Normal(random));
+            row[1] = (float)(random.NextDouble() * 3000);
+            row[2] = (float)Math.Abs(Draws.Normal(random) * 2);
+            row[3] = (float)Math.Exp(1.5 + Draws.Normal(random));
+            row[4] = random.Next(24);
+            row[5] = (float)random.NextDouble();
+        }
 
+        Utf8Column categories = Column(n, _ => Categories[random.Next(Categories.Length)]);
+        Utf8Column countries = Column(n, _ => Countries[random.Next(Countries.Length)]);
+        Utf8Column channels = Column(n, _ => Channels[random.Next(Channels.Length)]);
+        Utf8Column memos = Column(n, _ => string.Format(System.Globalization.CultureInfo.InvariantCulture, Memos[random.Next(Memos.Length)],
+            random.Next(100_000)));
+        var scores = new float[n * 2];
+        for (int i = 0; i < n; i++)
+        {
+            Draws.Probabilities(scores.AsSpan(2 * i, 2), random);
+        }
+
+        return new RecordBatch
+        {
+            Count = n,
+            Numeric = numeric,
+            Scores = scores,
+            Categorical = [categories, countries, channels],
+            Text = [memos],
+            RequestIds = Column(n, i => $"req-{random.Next():x8}{i:x4}"),
+        };
+    }
+
+    private static Utf8Column Column(int n, Func<int, string> value)
+    {
+        var values = new string?[n];
+        for (int i = 0; i < n; i++)
+        {
+            values[i] = value(i);
+        }
+
+        return Utf8Column.FromStrings(values);
+    }
 }

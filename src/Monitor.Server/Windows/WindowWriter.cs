@@ -1,7 +1,8 @@
 using System.Threading.Channels;
 using Monitor.Server.Hosting;
+using Monitor.Server.Persistence;
 
-namespace Monitor.Server.Persistence;
+namespace Monitor.Server.Windows;
 
 /// <summary>
 /// Stores closed windows off the pipelines' threads: windows queue here and are written in batches, one
@@ -17,13 +18,13 @@ internal sealed class WindowWriter : IAsyncDisposable
     public const int Capacity = 16_384;
 
     private int _pending;
-    private readonly SqliteStore _store;
+    private readonly IWindowStore _store;
     private readonly ILogger<WindowWriter> _logger;
     private readonly StoreHealth _health;
     private readonly Channel<Item> _queue = Channel.CreateUnbounded<Item>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _loop;
 
-    public WindowWriter(SqliteStore store, StoreHealth health, ILogger<WindowWriter> logger)
+    public WindowWriter(IWindowStore store, StoreHealth health, ILogger<WindowWriter> logger)
     {
         _store = store;
         _logger = logger;

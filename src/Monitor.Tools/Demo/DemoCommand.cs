@@ -4,11 +4,14 @@ using System.Security.Cryptography;
 using System.Text;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Monitor.Protos.V1;
 using Monitor.Server.Hosting;
 using Monitor.Server.Ingest;
+using Monitor.Simulation;
 
-namespace Monitor.Server.Demo;
+namespace Monitor.Tools.Demo;
 
 /// <summary>
 /// Runs a private sidecar and a simulated serving process: registers a fraud-scoring model, builds a

@@ -2,11 +2,17 @@ using Monitor.Core.Baselines;
 using Monitor.Core.Ingest;
 using Monitor.Core.Schema;
 
-namespace Monitor.Core.Tests;
+namespace Monitor.Simulation;
 
-/// <summary>Small builders for schemas, batches and baselines used across tests.</summary>
-internal static class TestData
+/// <summary>
+/// Traffic for a schema of any shape, named by position (numeric x0, x1 …, categorical c0 …, text t0 …, classes
+/// class0 …): the Core tests' data. Deterministic for the generator it is given.
+/// </summary>
+public static class SchemaTraffic
 {
+    private static readonly string[] Levels = ["red", "green", "blue", "amber", "violet"];
+    private static readonly double[] LevelWeights = [0.4, 0.3, 0.15, 0.1, 0.05];
+
     public static ModelSchema Schema(int numeric = 2, int categorical = 1, int text = 0, OutputKind output = OutputKind.Classification,
         int classes = 2, int embedding = 0) => new()
     {
@@ -18,9 +24,14 @@ internal static class TestData
         EmbeddingWidth = embedding,
     };
 
-    /// <summary>A valid batch of n records: feature j is normal(0, 1), lognormal(0, 0.5) or uniform on 0..4 by j mod 3, plus meanShift[j].</summary>
+    /// <summary>
+    /// A valid batch of n records: feature j is normal(0, 1), lognormal(0, 0.5) or uniform on 0..4 by j mod 3, plus
+    /// meanShift[j]; the outputs follow the first feature; categories are five colours, texts a few of 50 words,
+    /// embeddings standard normal.
+    /// </summary>
     public static RecordBatch Batch(ModelSchema schema, int n, Random random, double[]? meanShift = null)
     {
+        var draws = new Draws(random);
         int d = schema.NumericFeatures.Length;
         int k = schema.OutputWidth;
         var numeric = new float[n * d];
@@ -33,8 +44,8 @@ internal static class TestData
                 double shift = meanShift is null ? 0 : meanShift[j];
                 numeric[i * d + j] = (float)((j % 3) switch
                 {
-                    0 => Normal(random) + shift,
-                    1 => Math.Exp(0.5 * Normal(random)) + shift,
+                    0 => draws.Normal() + shift,
+                    1 => Math.Exp(0.5 * draws.Normal()) + shift,
                     _ => random.Next(5) + shift,
                 });
             }
@@ -49,7 +60,7 @@ internal static class TestData
                 double sum = 0;
                 for (int c = 0; c < k; c++)
                 {
-                    e[c] = Math.Exp(z * (c - k / 2.0) * 0.7 + 0.3 * Normal(random));
+                    e[c] = Math.Exp(z * (c - k / 2.0) * 0.7 + 0.3 * draws.Normal());
                     sum += e[c];
                 }
 
@@ -60,22 +71,13 @@ internal static class TestData
             }
         }
 
-        string[] levels = ["red", "green", "blue", "amber", "violet"];
-        double[] weights = [0.4, 0.3, 0.15, 0.1, 0.05];
         var categorical = new Utf8Column[schema.CategoricalFeatures.Length];
         for (int c = 0; c < categorical.Length; c++)
         {
             var values = new string?[n];
             for (int i = 0; i < n; i++)
             {
-                double u = random.NextDouble();
-                int pick = 0;
-                while (pick < levels.Length - 1 && (u -= weights[pick]) >= 0)
-                {
-                    pick++;
-                }
-
-                values[i] = levels[pick];
+                values[i] = draws.Pick(Levels, LevelWeights);
             }
 
             categorical[c] = Utf8Column.FromStrings(values);
@@ -96,7 +98,7 @@ internal static class TestData
         var embeddings = new float[schema.EmbeddingWidth * n];
         for (int i = 0; i < embeddings.Length; i++)
         {
-            embeddings[i] = (float)Normal(random);
+            embeddings[i] = (float)draws.Normal();
         }
 
         return new RecordBatch
@@ -110,24 +112,17 @@ internal static class TestData
         };
     }
 
+    /// <summary>A baseline profiled from <paramref name="referenceRecords"/> records of <see cref="Batch"/>, drawn from the seed.</summary>
     public static BaselineProfile Baseline(ModelSchema schema, int referenceRecords, int windowRecords, double alpha, int seed,
         BaselineSettings? settings = null)
     {
         var random = new Random(seed);
-        var sample = new ReferenceSample(schema, referenceRecords, seed);
+        var reference = new List<RecordBatch>();
         for (int sent = 0; sent < referenceRecords; sent += 1000)
         {
-            sample.Add(Batch(schema, Math.Min(1000, referenceRecords - sent), random));
+            reference.Add(Batch(schema, Math.Min(1000, referenceRecords - sent), random));
         }
 
-        return BaselineBuilder.Build(new BaselineRequest("m", "reference", "", windowRecords, alpha, DateTimeOffset.UnixEpoch),
-            sample, settings ?? new BaselineSettings());
-    }
-
-    public static double Normal(Random random)
-    {
-        double u1 = 1.0 - random.NextDouble();
-        double u2 = random.NextDouble();
-        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+        return ReferenceBaseline.Fit(schema, reference, windowRecords, alpha, settings);
     }
 }

@@ -4,11 +4,14 @@ using System.Security.Cryptography;
 using System.Text;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Monitor.Protos.V1;
 using Monitor.Server.Hosting;
 using Monitor.Server.Ingest;
+using Monitor.Simulation;
 
-namespace Monitor.Server.Scenarios;
+namespace Monitor.Tools.Scenarios;
 
 /// <summary>One scenario of the evaluation: what is injected, how often, and how many records to send at most.</summary>
 internal sealed record ScenarioSpec(string Name, Injection Injection, double Rate, long MaxRecords)

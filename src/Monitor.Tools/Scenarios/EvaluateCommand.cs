@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Monitor.Server.Scenarios;
+namespace Monitor.Tools.Scenarios;
 
 /// <summary>The evaluate verb: replays the attack and benign scenarios and prints the detection table.</summary>
 internal static class EvaluateCommand

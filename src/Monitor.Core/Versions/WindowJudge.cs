@@ -1,0 +1,74 @@
+using System.Globalization;
+using Monitor.Core.Alerts;
+using Monitor.Core.Detectors;
+using Monitor.Core.Windows;
+
+namespace Monitor.Core.Versions;
+
+/// <summary>A finding as the version policy sees it: its latest state and the window it was last raised or updated in.</summary>
+public readonly record struct LiveFinding(Finding Finding, ulong RaisedIn);
+
+/// <summary>What a closed window says about its version: whether it fails, why, and the problems it shows.</summary>
+/// <param name="Measurement">The window as the version's lifecycle takes it.</param>
+/// <param name="Signals">The problems the window shows, for the version's alert policy.</param>
+public sealed record WindowJudgement(WindowMeasurement Measurement, IReadOnlyList<Signal> Signals)
+{
+    public bool Failing => Measurement.Failing;
+}
+
+/// <summary>
+/// Judges a closed window. It fails while a critical trigger finding is live, or when a critical channel
+/// drifted over its calibrated threshold; drift elsewhere raises warnings. A window closed by time before
+/// it filled is inconclusive unless a trigger fails it. Pure: the caller gives the findings and the time.
+/// </summary>
+public static class WindowJudge
+{
+    /// <summary>Judges <paramref name="window"/>, closed at <paramref name="at"/>.</summary>
+    /// <param name="triggerLive">Whether a critical trigger finding is live (its key hit within the detector's active span).</param>
+    /// <param name="findings">The version's findings; the critical ones are the reasons a live trigger gives.</param>
+    /// <param name="criticalChannels">Channels whose drift fails a window.</param>
+    /// <param name="liveFindings">Each finding with the window it was last raised or updated in.</param>
+    public static WindowJudgement Judge(WindowResult window, DateTimeOffset at, bool triggerLive, IEnumerable<Finding> findings,
+        IReadOnlySet<string> criticalChannels, IEnumerable<LiveFinding> liveFindings)
+    {
+        var signals = new List<Signal>();
+        var reasons = new List<string>();
+        if (triggerLive)
+        {
+            reasons.AddRange(findings.Where(f => f.Severity == Severity.Critical).Select(f => f.Summary).Take(3));
+        }
+
+        if (window.Complete)
+        {
+            foreach (ChannelResult channel in window.Channels.Where(c => c.Drifted))
+            {
+                bool critical = criticalChannels.Contains(channel.Name);
+                string evidence = $"window {window.Index}: {channel.Name} {Exceedances(channel)}";
+                signals.Add(new Signal(AlertKinds.DriftKey(channel.Name), AlertKinds.Drift, critical ? Severity.Critical : Severity.Warning, evidence));
+                if (critical)
+                {
+                    reasons.Add($"critical feature {channel.Name} drifted ({Exceedances(channel)})");
+                }
+            }
+        }
+
+        // A finding stays a live problem while its key was hit within the detector's active span of windows.
+        foreach ((Finding finding, ulong raisedIn) in liveFindings)
+        {
+            if (window.Index - Math.Min(raisedIn, window.Index) < TriggerDetector.ActiveWindows)
+            {
+                signals.Add(new Signal(AlertKinds.FindingKey(finding.DedupeKey), AlertKinds.Trigger(finding.Detector.ToString()), finding.Severity,
+                    finding.Summary));
+            }
+        }
+
+        var measurement = new WindowMeasurement(window.Index, window.Records, reasons.Count > 0, at, reasons, Conclusive: window.Complete);
+        return new WindowJudgement(measurement, signals);
+    }
+
+    /// <summary>The statistics of a channel over their thresholds, e.g. "psi 0.31 > 0.2".</summary>
+    public static string Exceedances(ChannelResult channel) => string.Join(", ", Enumerable.Range(0, channel.Statistics.Length)
+        .Where(s => channel.Exceeded[s])
+        .Select(s => string.Create(CultureInfo.InvariantCulture,
+            $"{Schema.StatisticNames.Of(channel.Statistics[s])} {channel.Values[s]:G4} > {channel.Thresholds[s]:G4}")));
+}

@@ -1,0 +1,152 @@
+using Microsoft.Data.Sqlite;
+using static Monitor.Server.Persistence.Sql;
+
+namespace Monitor.Server.Persistence;
+
+/// <summary>
+/// The tables of every aggregate, and the migration from each earlier schema version. A database written by any
+/// earlier release opens: tables are created if missing, columns added by version (PRAGMA user_version).
+/// </summary>
+internal static class DatabaseSchema
+{
+    /// <summary>The schema version this build writes; a database with a newer one is refused.</summary>
+    public const int Version = 2;
+
+    /// <summary>Creates what is missing of the schema, inside the caller's migration transaction.</summary>
+    /// <param name="storedVersion">The database's schema version before (0 for a new file).</param>
+    public static void Create(SqliteConnection connection, long storedVersion)
+    {
+        Execute(connection, """
+            CREATE TABLE IF NOT EXISTS models (
+                name TEXT PRIMARY KEY,
+                schema_json TEXT NOT NULL,
+                description TEXT NOT NULL,
+                registered_at TEXT NOT NULL,
+                baseline_id INTEGER NOT NULL DEFAULT 0);
+            CREATE TABLE IF NOT EXISTS versions (
+                model TEXT NOT NULL REFERENCES models(name),
+                version TEXT NOT NULL,
+                artifact_sha256 TEXT NOT NULL,
+                source TEXT NOT NULL,
+                state TEXT NOT NULL,
+                registered_at TEXT NOT NULL,
+                records_accepted INTEGER NOT NULL DEFAULT 0,
+                windows_closed INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (model, version));
+            CREATE TABLE IF NOT EXISTS baselines (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                model TEXT NOT NULL REFERENCES models(name),
+                created_at TEXT NOT NULL,
+                profile_json TEXT NOT NULL,
+                sample BLOB NOT NULL,
+                sample_received INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS windows (
+                model TEXT NOT NULL,
+                version TEXT NOT NULL,
+                window_index INTEGER NOT NULL,
+                baseline_id INTEGER NOT NULL,
+                closed_at TEXT NOT NULL,
+                records INTEGER NOT NULL,
+                drifted INTEGER NOT NULL,
+                result_json TEXT NOT NULL,
+                PRIMARY KEY (model, version, window_index));
+            CREATE TABLE IF NOT EXISTS digest_mismatches (
+                model TEXT NOT NULL,
+                version TEXT NOT NULL,
+                artifact_sha256 TEXT NOT NULL,
+                first_seen TEXT NOT NULL,
+                last_seen TEXT NOT NULL,
+                batches INTEGER NOT NULL,
+                records INTEGER NOT NULL,
+                PRIMARY KEY (model, version, artifact_sha256));
+            CREATE TABLE IF NOT EXISTS findings (
+                model TEXT NOT NULL,
+                version TEXT NOT NULL,
+                dedupe_key TEXT NOT NULL,
+                detector TEXT NOT NULL,
+                severity TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                finding_json TEXT NOT NULL,
+                PRIMARY KEY (model, version, dedupe_key));
+            CREATE TABLE IF NOT EXISTS rollback_signals (
+                sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                model TEXT NOT NULL,
+                from_version TEXT NOT NULL,
+                to_version TEXT,
+                reason TEXT NOT NULL,
+                at TEXT NOT NULL,
+                acknowledged_by TEXT,
+                actor TEXT NOT NULL DEFAULT 'policy',
+                alert_ids TEXT NOT NULL DEFAULT '[]',
+                rate_limited INTEGER NOT NULL DEFAULT 0);
+            CREATE TABLE IF NOT EXISTS audit_log (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                at TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                model TEXT NOT NULL,
+                version TEXT NOT NULL,
+                reason TEXT NOT NULL);
+            """);
+        CreateIncidentTables(connection, storedVersion);
+    }
+
+    private static void CreateIncidentTables(SqliteConnection connection, long storedVersion)
+    {
+        Execute(connection, """
+            CREATE TABLE IF NOT EXISTS alerts (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                model TEXT NOT NULL,
+                version TEXT NOT NULL,
+                dedupe_key TEXT NOT NULL,
+                episode INTEGER NOT NULL,
+                severity TEXT NOT NULL,
+                state TEXT NOT NULL,
+                sequence INTEGER NOT NULL,
+                alert_json TEXT NOT NULL,
+                UNIQUE (model, version, dedupe_key, episode));
+            CREATE TABLE IF NOT EXISTS alert_events (
+                sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                alert_id INTEGER NOT NULL,
+                model TEXT NOT NULL,
+                severity TEXT NOT NULL,
+                alert_json TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS held_rollbacks (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                model TEXT NOT NULL,
+                from_version TEXT NOT NULL,
+                to_version TEXT,
+                reason TEXT NOT NULL,
+                at TEXT NOT NULL,
+                alert_ids TEXT NOT NULL,
+                held_because TEXT NOT NULL,
+                decision TEXT,
+                decided_by TEXT,
+                released_sequence INTEGER);
+            CREATE TABLE IF NOT EXISTS outbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                sink TEXT NOT NULL,
+                idempotency_key TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at TEXT NOT NULL,
+                delivered_at TEXT,
+                last_error TEXT,
+                UNIQUE (sink, idempotency_key));
+            CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (next_attempt_at) WHERE delivered_at IS NULL;
+            CREATE INDEX IF NOT EXISTS outbox_backlog ON outbox (sink, id) WHERE delivered_at IS NULL;
+            CREATE TABLE IF NOT EXISTS outbox_dropped (
+                sink TEXT PRIMARY KEY,
+                alerts INTEGER NOT NULL);
+            """);
+        if (storedVersion == 1)
+        {
+            Execute(connection, """
+                ALTER TABLE rollback_signals ADD COLUMN actor TEXT NOT NULL DEFAULT 'policy';
+                ALTER TABLE rollback_signals ADD COLUMN alert_ids TEXT NOT NULL DEFAULT '[]';
+                ALTER TABLE rollback_signals ADD COLUMN rate_limited INTEGER NOT NULL DEFAULT 0;
+                """);
+        }
+    }
+}

@@ -1,0 +1,40 @@
+using Monitor.Core.Schema;
+
+namespace Monitor.Server.Registry;
+
+/// <summary>A registered model as stored.</summary>
+internal sealed record StoredModel(string Name, ModelSchema Schema, string Description, DateTimeOffset RegisteredAt, long BaselineId);
+
+/// <summary>A registered version as stored, with its counters.</summary>
+internal sealed record StoredVersion(
+    string Model, string Version, string ArtifactSha256, string Source, string State, DateTimeOffset RegisteredAt,
+    long RecordsAccepted, long RecordsDigestMismatch, long WindowsClosed);
+
+/// <summary>Registered models and versions, their counters of mismatched artifacts, and the audit log of what was done to them.</summary>
+internal interface IModelStore
+{
+    /// <summary>Where the store keeps its data, for logs.</summary>
+    string Location { get; }
+
+    void InsertModel(StoredModel model);
+
+    List<StoredModel> LoadModels();
+
+    void InsertVersion(StoredVersion version);
+
+    /// <summary>Every version with its counters, by model and registration.</summary>
+    List<StoredVersion> LoadVersions();
+
+    void Audit(DateTimeOffset at, string actor, string action, string model, string version, string reason);
+
+    List<(DateTimeOffset At, string Actor, string Action, string Model, string Version, string Reason)> LoadAudit(string model);
+
+    /// <summary>When each version of a model was last promoted to known-good (from the audit log).</summary>
+    Dictionary<string, DateTimeOffset> LoadPromotions(string model);
+
+    /// <summary>Records, durably, that a batch arrived with an artifact digest other than the registered one.</summary>
+    void RecordDigestMismatch(string model, string version, string artifactSha256, long records, DateTimeOffset at);
+
+    List<(string ArtifactSha256, DateTimeOffset FirstSeen, DateTimeOffset LastSeen, long Batches, long Records)> LoadDigestMismatches(
+        string model, string version);
+}

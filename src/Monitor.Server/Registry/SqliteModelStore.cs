@@ -1,0 +1,158 @@
+using Microsoft.Data.Sqlite;
+using Monitor.Core.Schema;
+using Monitor.Server.Persistence;
+using static Monitor.Server.Persistence.AuditLog;
+using static Monitor.Server.Persistence.Sql;
+
+namespace Monitor.Server.Registry;
+
+/// <summary>The models, versions (with their counters), digest mismatches and audit log in SQLite.</summary>
+internal sealed class SqliteModelStore(SqliteDatabase database) : IModelStore
+{
+    public string Location => database.FilePath;
+
+    public void InsertModel(StoredModel model)
+    {
+        using SqliteConnection connection = Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "INSERT INTO models (name, schema_json, description, registered_at) VALUES ($n, $s, $d, $t);";
+        command.Parameters.AddWithValue("$n", model.Name);
+        command.Parameters.AddWithValue("$s", StoreJson.Write(model.Schema));
+        command.Parameters.AddWithValue("$d", model.Description);
+        command.Parameters.AddWithValue("$t", Format(model.RegisteredAt));
+        command.ExecuteNonQuery();
+    }
+
+    public List<StoredModel> LoadModels()
+    {
+        using SqliteConnection connection = Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT name, schema_json, description, registered_at, baseline_id FROM models ORDER BY name;";
+        using SqliteDataReader reader = command.ExecuteReader();
+        var models = new List<StoredModel>();
+        while (reader.Read())
+        {
+            models.Add(new StoredModel(reader.GetString(0), StoreJson.Read<ModelSchema>(reader.GetString(1)),
+                reader.GetString(2), Parse(reader.GetString(3)), reader.GetInt64(4)));
+        }
+
+        return models;
+    }
+
+    public void InsertVersion(StoredVersion version)
+    {
+        using SqliteConnection connection = Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT INTO versions (model, version, artifact_sha256, source, state, registered_at)
+            VALUES ($m, $v, $a, $s, $st, $t);
+            """;
+        command.Parameters.AddWithValue("$m", version.Model);
+        command.Parameters.AddWithValue("$v", version.Version);
+        command.Parameters.AddWithValue("$a", version.ArtifactSha256);
+        command.Parameters.AddWithValue("$s", version.Source);
+        command.Parameters.AddWithValue("$st", version.State);
+        command.Parameters.AddWithValue("$t", Format(version.RegisteredAt));
+        command.ExecuteNonQuery();
+    }
+
+    public List<StoredVersion> LoadVersions()
+    {
+        using SqliteConnection connection = Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT v.model, v.version, v.artifact_sha256, v.source, v.state, v.registered_at, v.records_accepted, v.windows_closed,
+                   COALESCE((SELECT SUM(records) FROM digest_mismatches d WHERE d.model = v.model AND d.version = v.version), 0)
+            FROM versions v ORDER BY v.model, v.registered_at, v.version;
+            """;
+        using SqliteDataReader reader = command.ExecuteReader();
+        var versions = new List<StoredVersion>();
+        while (reader.Read())
+        {
+            versions.Add(new StoredVersion(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                reader.GetString(4), Parse(reader.GetString(5)), reader.GetInt64(6), reader.GetInt64(8), reader.GetInt64(7)));
+        }
+
+        return versions;
+    }
+
+    public void Audit(DateTimeOffset at, string actor, string action, string model, string version, string reason)
+    {
+        using SqliteConnection connection = Open();
+        InsertAudit(connection, at, actor, action, model, version, reason);
+    }
+
+    public List<(DateTimeOffset At, string Actor, string Action, string Model, string Version, string Reason)> LoadAudit(string model)
+    {
+        using SqliteConnection connection = Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT at, actor, action, model, version, reason FROM audit_log WHERE model = $m ORDER BY id;";
+        command.Parameters.AddWithValue("$m", model);
+        using SqliteDataReader reader = command.ExecuteReader();
+        var entries = new List<(DateTimeOffset, string, string, string, string, string)>();
+        while (reader.Read())
+        {
+            entries.Add((Parse(reader.GetString(0)), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                reader.GetString(4), reader.GetString(5)));
+        }
+
+        return entries;
+    }
+
+    /// <summary>When each version of a model was last promoted to known-good (from the audit log).</summary>
+    public Dictionary<string, DateTimeOffset> LoadPromotions(string model)
+    {
+        var promotions = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+        foreach (var entry in LoadAudit(model))
+        {
+            if (entry.Action is "promote" or "register-known-good")
+            {
+                promotions[entry.Version] = entry.At;
+            }
+        }
+
+        return promotions;
+    }
+
+    /// <summary>Records, durably, that a batch arrived with an artifact digest other than the registered one.</summary>
+    public void RecordDigestMismatch(string model, string version, string artifactSha256, long records, DateTimeOffset at)
+    {
+        using SqliteConnection connection = Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT INTO digest_mismatches (model, version, artifact_sha256, first_seen, last_seen, batches, records)
+            VALUES ($m, $v, $a, $t, $t, 1, $r)
+            ON CONFLICT (model, version, artifact_sha256)
+            DO UPDATE SET last_seen = $t, batches = batches + 1, records = records + $r;
+            """;
+        command.Parameters.AddWithValue("$m", model);
+        command.Parameters.AddWithValue("$v", version);
+        command.Parameters.AddWithValue("$a", artifactSha256);
+        command.Parameters.AddWithValue("$t", Format(at));
+        command.Parameters.AddWithValue("$r", records);
+        command.ExecuteNonQuery();
+    }
+
+    public List<(string ArtifactSha256, DateTimeOffset FirstSeen, DateTimeOffset LastSeen, long Batches, long Records)> LoadDigestMismatches(
+        string model, string version)
+    {
+        using SqliteConnection connection = Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT artifact_sha256, first_seen, last_seen, batches, records FROM digest_mismatches
+            WHERE model = $m AND version = $v ORDER BY first_seen;
+            """;
+        command.Parameters.AddWithValue("$m", model);
+        command.Parameters.AddWithValue("$v", version);
+        using SqliteDataReader reader = command.ExecuteReader();
+        var rows = new List<(string, DateTimeOffset, DateTimeOffset, long, long)>();
+        while (reader.Read())
+        {
+            rows.Add((reader.GetString(0), Parse(reader.GetString(1)), Parse(reader.GetString(2)), reader.GetInt64(3), reader.GetInt64(4)));
+        }
+
+        return rows;
+    }
+
+    private SqliteConnection Open() => database.Open();
+}

@@ -1,0 +1,53 @@
+using Monitor.Server.Hosting;
+using Monitor.Tools.Demo;
+using Monitor.Tools.Scenarios;
+using Monitor.Tools.Throughput;
+
+return await ToolsCli.RunAsync(args);
+
+/// <summary>The tools' command line: demo, evaluate, throughput, help.</summary>
+internal static class ToolsCli
+{
+    private const string Usage = """
+        Drift monitor tools: the demo and the measurements, each on a private in-process sidecar
+
+        Usage:
+          Monitor.Tools demo [--records N] [--db PATH] [--Monitor:Section:Key=value ...]
+                                                                     run the fraud-model drift demo on a private sidecar
+          Monitor.Tools evaluate [--reduced] [--only TEXT] [--benign-records N] [--reference-records N] [--seed S] [--findings]
+                                                                     replay the attack scenarios through a private sidecar
+          Monitor.Tools throughput [--records N]                     in-process analysis throughput, detectors off and on
+          Monitor.Tools help                                         show this text
+
+        From a clone: dotnet run -c Release --project src/Monitor.Tools -- <command> [options]
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        string verb = args.Length > 0 ? args[0] : "help";
+        string[] rest = args.Length > 0 ? args[1..] : [];
+        try
+        {
+            switch (verb)
+            {
+                case "demo":
+                    return await DemoCommand.RunAsync(rest, Console.Out);
+                case "evaluate":
+                    return await EvaluateCommand.RunAsync(rest, Console.Out);
+                case "throughput":
+                    return ThroughputCommand.Run(rest, Console.Out);
+                case "help" or "--help" or "-h":
+                    Console.Out.WriteLine(Usage);
+                    return 0;
+                default:
+                    Console.Error.WriteLine($"unknown command '{verb}'\n\n{Usage}");
+                    return 2;
+            }
+        }
+        catch (Exception ex) when (StartFailure.Of(ex) is { } failure)
+        {
+            Console.Error.WriteLine(failure.Message);
+            return failure.ExitCode;
+        }
+    }
+}
