@@ -169,7 +169,7 @@ public sealed partial class ObservabilityTests
         using var directory = new TempDirectory();
         Microsoft.AspNetCore.Builder.WebApplication app = Hosting.MonitorHost.Build(
             [.. settings.Where(s => !s.StartsWith("--Monitor:Database:Path=", StringComparison.Ordinal)), $"--Monitor:Database:Path={directory.File("monitor.db")}"]);
-        var options = (Microsoft.Extensions.Options.IOptions<Hosting.MonitorOptions>)app.Services.GetService(typeof(Microsoft.Extensions.Options.IOptions<Hosting.MonitorOptions>))!;
+        var options = (Microsoft.Extensions.Options.IOptions<MonitorOptions>)app.Services.GetService(typeof(Microsoft.Extensions.Options.IOptions<MonitorOptions>))!;
         Assert.Equal(["model-server", "rollout-controller", "ops"], options.Value.Security.Keys.Select(k => k.Name));
         Assert.Equal(Core.Detectors.TokenDisplay.Hashed, options.Value.Privacy.Tokens);
         ((IDisposable)app).Dispose();

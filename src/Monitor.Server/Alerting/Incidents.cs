@@ -1,6 +1,5 @@
 using Monitor.Core.Alerts;
 using Monitor.Core.Detectors;
-using Monitor.Server.Hosting;
 using Monitor.Server.Metrics;
 using Monitor.Server.Persistence;
 

@@ -1,7 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Monitor.Core.Alerts;
-using Monitor.Server.Hosting;
 using Monitor.Server.Persistence;
 using static Monitor.Server.Persistence.AuditLog;
 using static Monitor.Server.Persistence.Sql;

@@ -6,7 +6,6 @@ using Monitor.Core;
 using Monitor.Core.Baselines;
 using Monitor.Core.Ingest;
 using Monitor.Core.Versions;
-using Monitor.Server.Hosting;
 using Monitor.Server.Ingest;
 using Monitor.Server.Metrics;
 using Monitor.Server.Registry;

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Options;
 using Monitor.Core.Alerts;
 using Monitor.Server.Alerting;
-using Monitor.Server.Hosting;
 using Monitor.Server.Metrics;
 using Monitor.Server.Persistence;
 

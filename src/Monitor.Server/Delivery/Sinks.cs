@@ -7,7 +7,6 @@ using System.Text.Json.Serialization;
 using Monitor.Core.Alerts;
 using Monitor.Core.Detectors;
 using Monitor.Server.Alerting;
-using Monitor.Server.Hosting;
 
 namespace Monitor.Server.Delivery;
 

@@ -10,20 +10,6 @@ namespace Monitor.Server.Hosting;
 /// </summary>
 internal sealed class DomainErrorInterceptor : Interceptor
 {
-    /// <summary>The gRPC status code of a domain error kind.</summary>
-    public static StatusCode StatusOf(ErrorKind kind) => kind switch
-    {
-        ErrorKind.InvalidArgument => StatusCode.InvalidArgument,
-        ErrorKind.NotFound => StatusCode.NotFound,
-        ErrorKind.AlreadyExists => StatusCode.AlreadyExists,
-        ErrorKind.FailedPrecondition => StatusCode.FailedPrecondition,
-        ErrorKind.ResourceExhausted => StatusCode.ResourceExhausted,
-        ErrorKind.Unavailable => StatusCode.Unavailable,
-        _ => StatusCode.Internal,
-    };
-
-    public static RpcException ToRpc(MonitorException ex) => new(new Status(StatusOf(ex.Kind), ex.Message));
-
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
         UnaryServerMethod<TRequest, TResponse> continuation)
     {
@@ -33,7 +19,7 @@ internal sealed class DomainErrorInterceptor : Interceptor
         }
         catch (MonitorException ex)
         {
-            throw ToRpc(ex);
+            throw ErrorStatus.ToRpc(ex);
         }
     }
 
@@ -46,7 +32,7 @@ internal sealed class DomainErrorInterceptor : Interceptor
         }
         catch (MonitorException ex)
         {
-            throw ToRpc(ex);
+            throw ErrorStatus.ToRpc(ex);
         }
     }
 
@@ -59,7 +45,7 @@ internal sealed class DomainErrorInterceptor : Interceptor
         }
         catch (MonitorException ex)
         {
-            throw ToRpc(ex);
+            throw ErrorStatus.ToRpc(ex);
         }
     }
 
@@ -72,7 +58,7 @@ internal sealed class DomainErrorInterceptor : Interceptor
         }
         catch (MonitorException ex)
         {
-            throw ToRpc(ex);
+            throw ErrorStatus.ToRpc(ex);
         }
     }
 }

@@ -1,7 +1,6 @@
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Monitor.Core;
-using Monitor.Server.Hosting;
 using Monitor.Server.Metrics;
 using Monitor.Server.Registry;
 using Monitor.Protos.V1;
@@ -54,7 +53,7 @@ internal sealed class IngestGate
         }
         catch (MonitorException ex)
         {
-            return Reject(ack, DomainErrorInterceptor.StatusOf(ex.Kind), ex.Message);
+            return Reject(ack, ErrorStatus.Of(ex.Kind), ex.Message);
         }
 
         ModelEntry model = _registry.Get(version.Model);

@@ -10,7 +10,6 @@ using Monitor.Core.Schema;
 using Monitor.Core.Windows;
 using Monitor.Server.Alerting;
 using Monitor.Server.Baselines;
-using Monitor.Server.Hosting;
 using Monitor.Server.Metrics;
 using Monitor.Server.Persistence;
 using Monitor.Server.Registry;
@@ -19,8 +18,8 @@ using Monitor.Server.Windows;
 namespace Monitor.Server.Ingest;
 
 /// <summary>What every model's pipeline shares.</summary>
-internal sealed record PipelineContext(IWindowStore WindowStore, IIncidentStore IncidentStore, MonitorMetrics Metrics, IncidentComposer Incidents,
-    MonitorOptions Options, TimeProvider Time,
+internal sealed record PipelineContext(IWindowStore WindowStore, MonitorMetrics Metrics, IncidentComposer Incidents, MonitorOptions Options,
+    TimeProvider Time,
     WindowWriter Windows, StoreHealth Health);
 
 /// <summary>What the report service reads of a version: the open window and the latest closed ones.</summary>
@@ -32,13 +31,12 @@ internal sealed record VersionSnapshot(CompiledBaseline? Baseline, WindowResult?
 /// through one bounded queue in order, so the hot path takes no locks and a client that reads a
 /// report after its ingest call returned sees its records.
 /// </summary>
-internal sealed class ModelPipeline : IAsyncDisposable
+internal sealed partial class ModelPipeline : IAsyncDisposable
 {
     private readonly ModelEntry _model;
     private readonly PipelineContext _context;
     private readonly TimeProvider _time;
     private readonly IWindowStore _windowStore;
-    private readonly IIncidentStore _incidentStore;
     private readonly MonitorMetrics _metrics;
     private readonly ILogger _logger;
     private readonly Channel<Work> _queue;
@@ -56,7 +54,6 @@ internal sealed class ModelPipeline : IAsyncDisposable
         _context = context;
         _time = context.Time;
         _windowStore = context.WindowStore;
-        _incidentStore = context.IncidentStore;
         _metrics = context.Metrics;
         _logger = logger;
         _criticalChannels = model.Schema.CriticalChannels();
@@ -407,84 +404,5 @@ internal sealed class ModelPipeline : IAsyncDisposable
     {
         _baseline = baseline;
         _preparer = baseline is null ? null : new BatchPreparer(baseline);
-    }
-
-    private abstract class Work;
-
-    private sealed class IngestWork(VersionEntry version, RecordBatch batch, bool digestMismatch) : Work
-    {
-        public VersionEntry Version { get; } = version;
-        public RecordBatch Batch { get; } = batch;
-        public bool DigestMismatch { get; } = digestMismatch;
-    }
-
-    private sealed class BaselineWork(CompiledBaseline baseline) : Work
-    {
-        public CompiledBaseline Baseline { get; } = baseline;
-        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
-
-    private sealed class CaptureWork(VersionEntry version, UploadSession session, Action<UploadSession> onFull) : Work
-    {
-        public VersionEntry Version { get; } = version;
-        public UploadSession Session { get; } = session;
-        public Action<UploadSession> OnFull { get; } = onFull;
-    }
-
-    private sealed class SnapshotWork(VersionEntry version, int closedWindows) : Work
-    {
-        public VersionEntry Version { get; } = version;
-        public int ClosedWindows { get; } = closedWindows;
-        public TaskCompletionSource<VersionSnapshot> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
-
-    private sealed class HoldWork : Work, IAsyncDisposable
-    {
-        public TaskCompletionSource Holding { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public TaskCompletionSource Released { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public ValueTask DisposeAsync()
-        {
-            Released.TrySetResult();
-            return ValueTask.CompletedTask;
-        }
-    }
-
-    private sealed class PromoteWork(VersionEntry version, string actor, string reason) : Work
-    {
-        public VersionEntry Version { get; } = version;
-        public string Actor { get; } = actor;
-        public string Reason { get; } = reason;
-        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
-
-    private sealed class DecideWork(StoredHeldRollback held, bool release, string actor, string reason) : Work
-    {
-        public StoredHeldRollback Held { get; } = held;
-        public bool Release { get; } = release;
-        public string Actor { get; } = actor;
-        public string Reason { get; } = reason;
-        public TaskCompletionSource<(StoredHeldRollback Held, StoredRollback? Issued, bool AlreadyDecided)?> Result { get; } =
-            new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
-
-    private sealed class TickWork : Work
-    {
-        public static readonly TickWork Instance = new();
-    }
-
-    private sealed class QuarantineWork(VersionEntry version, string actor, string reason, bool rollBack, string? to) : Work
-    {
-        public VersionEntry Version { get; } = version;
-        public string Actor { get; } = actor;
-        public string Reason { get; } = reason;
-        public bool RollBack { get; } = rollBack;
-        public string? To { get; } = to;
-        public TaskCompletionSource<IncidentResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
-
-    private sealed class FlushWork : Work
-    {
-        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using Monitor.Server.Hosting;
 using Monitor.Server.Metrics;
 
 namespace Monitor.Server.Persistence;

@@ -1,6 +1,5 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
-using Monitor.Server.Hosting;
 using static Monitor.Server.Persistence.Sql;
 
 namespace Monitor.Server.Persistence;

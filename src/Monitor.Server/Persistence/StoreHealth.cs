@@ -2,7 +2,6 @@ using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
-using Monitor.Server.Hosting;
 using Monitor.Server.Metrics;
 
 namespace Monitor.Server.Persistence;

@@ -4,7 +4,6 @@ using Monitor.Core.Baselines;
 using Monitor.Protos.V1;
 using Monitor.Server.Alerting;
 using Monitor.Server.Baselines;
-using Monitor.Server.Hosting;
 using Monitor.Server.Ingest;
 using Monitor.Server.Reports;
 

@@ -8,7 +8,6 @@ using Monitor.Core.Versions;
 using Monitor.Core.Windows;
 using Monitor.Server.Alerting;
 using Monitor.Server.Baselines;
-using Monitor.Server.Hosting;
 using Monitor.Server.Ingest;
 using Monitor.Server.Metrics;
 using Monitor.Server.Persistence;
@@ -40,7 +39,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
     public ModelRegistry(IModelStore store, IBaselineStore baselineStore, IWindowStore windowStore, IIncidentStore incidentStore, MonitorMetrics metrics,
         IOptions<MonitorOptions> options, TimeProvider time, ILoggerFactory loggers, Alerting.Incidents incidents, WindowWriter windows, StoreHealth health)
     {
-        _context = new PipelineContext(windowStore, incidentStore, metrics, new Alerting.IncidentComposer(incidents, incidentStore, metrics, time),
+        _context = new PipelineContext(windowStore, metrics, new Alerting.IncidentComposer(incidents, incidentStore, metrics, time),
             options.Value, time, windows, health);
         _incidents = incidents;
         _store = store;

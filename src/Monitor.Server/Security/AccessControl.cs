@@ -1,6 +1,5 @@
 using Grpc.AspNetCore.Server;
 using Grpc.Core;
-using Monitor.Server.Hosting;
 using Monitor.Server.Metrics;
 
 namespace Monitor.Server.Security;

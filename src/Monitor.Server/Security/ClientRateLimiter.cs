@@ -1,6 +1,6 @@
+using Monitor.Server.Ingest;
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
-using Monitor.Server.Hosting;
 
 namespace Monitor.Server.Security;
 

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Monitor.Server.Hosting;
 
 namespace Monitor.Server.Security;
 

@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using Monitor.Server.Hosting;
 using Monitor.Server.Persistence;
 
 namespace Monitor.Server.Windows;

@@ -1,4 +1,4 @@
-namespace Monitor.Server.Hosting;
+namespace Monitor.Server;
 
 /// <summary>The sidecar's log messages, source-generated, with stable event ids.</summary>
 internal static partial class Log

@@ -1,8 +1,15 @@
 using System.Net;
 using Microsoft.Extensions.Options;
+using Monitor.Server.Baselines;
+using Monitor.Server.Delivery;
+using Monitor.Server.Hosting;
+using Monitor.Server.Ingest;
+using Monitor.Server.Persistence;
+using Monitor.Server.Security;
+using Monitor.Server.Windows;
 using Monitor.Core.Baselines;
 
-namespace Monitor.Server.Hosting;
+namespace Monitor.Server;
 
 /// <summary>Everything configurable, bound from the "Monitor" section (appsettings.json, MONITOR__… environment variables, command line).</summary>
 public sealed class MonitorOptions
@@ -22,223 +29,9 @@ public sealed class MonitorOptions
     /// <summary>How problems become alerts: hysteresis and cooldown (bound straight onto the Core policy's settings).</summary>
     public Core.Alerts.AlertPolicySettings Alerts { get; set; } = new();
     public DeliveryOptions Delivery { get; set; } = new();
-    public Security.SecurityOptions Security { get; set; } = new();
+    public SecurityOptions Security { get; set; } = new();
     public PrivacyOptions Privacy { get; set; } = new();
     public RetentionOptions Retention { get; set; } = new();
-}
-
-/// <summary>What of mirrored text is kept in findings and alerts.</summary>
-public sealed class PrivacyOptions
-{
-    /// <summary>Plain, Hashed or Redacted: how keys taken from free text appear in findings, alerts and their deliveries.</summary>
-    public Core.Detectors.TokenDisplay Tokens { get; set; } = Core.Detectors.TokenDisplay.Plain;
-
-    /// <summary>The HMAC key of Hashed and Redacted (at least 16 characters; from a secret).</summary>
-    public string HashKey { get; set; } = "";
-
-    public Core.Detectors.KeyPrivacy ToKeyPrivacy() =>
-        Tokens == Core.Detectors.TokenDisplay.Plain ? Core.Detectors.KeyPrivacy.None : new Core.Detectors.KeyPrivacy(Tokens, HashKey);
-}
-
-/// <summary>How long history is kept, and how often the database is trimmed and compacted.</summary>
-public sealed class RetentionOptions
-{
-    /// <summary>Closed windows, findings, resolved alerts (with their change events), delivered outbox entries and digest mismatches older than this are deleted.</summary>
-    public TimeSpan Period { get; set; } = TimeSpan.FromDays(30);
-
-    /// <summary>How often retention runs (and frees the space it deleted).</summary>
-    public TimeSpan Interval { get; set; } = TimeSpan.FromHours(1);
-}
-
-/// <summary>Where alerts and rollback signals are pushed, and how hard delivery tries.</summary>
-public sealed class DeliveryOptions
-{
-    public AlertmanagerOptions Alertmanager { get; set; } = new();
-
-    /// <summary>Generic webhooks, each signed with HMAC-SHA256 of its own secret.</summary>
-    public List<WebhookOptions> Webhooks { get; set; } = [];
-
-    /// <summary>Delay before the second attempt; doubles each attempt (with ±50% jitter) up to <see cref="MaxBackoff"/>.</summary>
-    public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromSeconds(1);
-
-    public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromMinutes(5);
-
-    /// <summary>Time allowed for one delivery request.</summary>
-    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
-
-    /// <summary>
-    /// Undelivered alert changes kept per sink; beyond this a slow or dead receiver's new alert deliveries are dropped and
-    /// counted (it is told the count), so its backlog stays bounded. Rollback signals are never dropped.
-    /// </summary>
-    public int MaxPendingAlertsPerSink { get; set; } = 10_000;
-}
-
-public sealed class AlertmanagerOptions
-{
-    /// <summary>Base URL of an Alertmanager (http://alertmanager:9093); empty = off.</summary>
-    public string Url { get; set; } = "";
-
-    /// <summary>Firing alerts are re-sent this often, so Alertmanager keeps them active.</summary>
-    public TimeSpan ResendInterval { get; set; } = TimeSpan.FromMinutes(1);
-
-    /// <summary>Least severity pushed: Info, Warning or Critical.</summary>
-    public Core.Detectors.Severity MinSeverity { get; set; } = Core.Detectors.Severity.Warning;
-}
-
-public sealed class WebhookOptions
-{
-    /// <summary>Names the sink in metrics and the outbox.</summary>
-    public string Name { get; set; } = "";
-
-    public string Url { get; set; } = "";
-
-    /// <summary>HMAC-SHA256 key; every request carries X-Monitor-Signature: sha256=hex(HMAC(secret, timestamp + "." + body)).</summary>
-    public string Secret { get; set; } = "";
-
-    public bool Alerts { get; set; } = true;
-    public bool Rollbacks { get; set; } = true;
-    public Core.Detectors.Severity MinSeverity { get; set; } = Core.Detectors.Severity.Warning;
-}
-
-/// <summary>The trigger-pattern detectors (D1–D6). Defaults are the ones the attack-scenario evaluation was run with.</summary>
-public sealed class DetectorOptions
-{
-    public bool Enabled { get; set; } = true;
-    public int MinSupport { get; set; } = 30;
-    public double MinZ { get; set; } = 6;
-    public double MinRate { get; set; } = 0.9;
-    public double MinRateIncrease { get; set; } = 0.3;
-    public int PromoteSupport { get; set; } = 3;
-    public int SketchWidth { get; set; } = 1 << 17;
-    public int HeavyHitters { get; set; } = 32_768;
-    public int Candidates { get; set; } = 4096;
-    public long HorizonRecords { get; set; } = 5_000_000;
-    public int MaxKeysPerRecord { get; set; } = 96;
-
-    public Core.Detectors.DetectorSettings? ToSettings(Core.Detectors.KeyPrivacy? privacy = null) => !Enabled ? null : new()
-    {
-        TextKeys = privacy ?? Core.Detectors.KeyPrivacy.None,
-        MinSupport = MinSupport,
-        MinZ = MinZ,
-        MinRate = MinRate,
-        MinRateIncrease = MinRateIncrease,
-        PromoteSupport = PromoteSupport,
-        SketchWidth = SketchWidth,
-        HeavyHitters = HeavyHitters,
-        Candidates = Candidates,
-        HorizonRecords = HorizonRecords,
-        MaxKeysPerRecord = MaxKeysPerRecord,
-    };
-}
-
-public sealed class ListenerOptions
-{
-    /// <summary>IP address to bind; 127.0.0.1 by default, 0.0.0.0 or :: for every interface.</summary>
-    public string Address { get; set; } = "127.0.0.1";
-
-    /// <summary>TCP port; 0 picks a free one.</summary>
-    public int Port { get; set; }
-}
-
-public sealed class DatabaseOptions
-{
-    /// <summary>SQLite file; relative paths are resolved against the working directory.</summary>
-    public string Path { get; set; } = "data/monitor.db";
-
-    /// <summary>How often a store that refused a write is probed with a write, to learn that it recovered.</summary>
-    public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromSeconds(5);
-}
-
-public sealed class IngestOptions
-{
-    /// <summary>Batches queued per model before ingest answers RESOURCE_EXHAUSTED.</summary>
-    public int QueueCapacity { get; set; } = 1024;
-
-    public int MaxRecordsPerBatch { get; set; } = 10_000;
-
-    /// <summary>Largest gRPC message accepted, in bytes.</summary>
-    public int MaxMessageBytes { get; set; } = 64 * 1024 * 1024;
-
-    /// <summary>
-    /// False runs the sidecar parse-only: batches are received, validated, translated and queued as usual, then
-    /// dropped without windows, statistics or detectors. For measuring what analysis costs; never in production.
-    /// </summary>
-    public bool Analysis { get; set; } = true;
-}
-
-public sealed class WindowOptions
-{
-    /// <summary>Default records per tumbling window (a baseline may set its own).</summary>
-    public int Records { get; set; } = 1000;
-
-    /// <summary>Closed windows kept in memory per version for reports.</summary>
-    public int HistoryInMemory { get; set; } = 50;
-
-    /// <summary>Closed windows kept in the database per version.</summary>
-    public int HistoryRetained { get; set; } = 1000;
-
-    /// <summary>
-    /// A window with records also closes after this long, so low traffic yields Inconclusive measurements
-    /// rather than silence; zero closes windows by count alone.
-    /// </summary>
-    public TimeSpan MaxAge { get; set; } = TimeSpan.FromMinutes(5);
-}
-
-public sealed class BaselineOptions
-{
-    /// <summary>Records kept in a baseline's reservoir sample.</summary>
-    public int ReservoirRecords { get; set; } = 50_000;
-
-    public int Bins { get; set; } = 20;
-    public int MaxCategories { get; set; } = 1000;
-    public double ProfileFraction { get; set; } = 0.5;
-    public int BootstrapWindows { get; set; } = 2000;
-
-    /// <summary>Default whole-window false-alarm rate.</summary>
-    public double FalseAlarmRate { get; set; } = 0.01;
-
-    public int MinProfileRecords { get; set; } = 1000;
-
-    /// <summary>Baseline uploads and captures open at once.</summary>
-    public int MaxOpenUploads { get; set; } = 16;
-
-    /// <summary>An appended upload with no append for this long is aborted when the next upload begins.</summary>
-    public TimeSpan UploadIdleTimeout { get; set; } = TimeSpan.FromHours(1);
-
-    /// <summary>Seed of reservoirs, splits and bootstraps.</summary>
-    public int Seed { get; set; } = 20_261_125;
-
-    public BaselineSettings ToSettings() => new()
-    {
-        Bins = Bins,
-        MaxCategories = MaxCategories,
-        ProfileFraction = ProfileFraction,
-        BootstrapWindows = BootstrapWindows,
-        MinProfileRecords = MinProfileRecords,
-        Seed = Seed,
-    };
-}
-
-public sealed class LimitOptions
-{
-    public int MaxModels { get; set; } = 100;
-
-    /// <summary>Most numeric, categorical and text features together in one schema.</summary>
-    public int MaxFeatures { get; set; } = 4096;
-
-    /// <summary>Largest text value, in UTF-8 bytes.</summary>
-    public int MaxTextBytes { get; set; } = 64 * 1024;
-
-    /// <summary>Most tokens (as the detectors read them: runs of letters and digits) one record carries over all its text fields.</summary>
-    public int MaxTokensPerRecord { get; set; } = 10_000;
-
-    /// <summary>Records per second each client (credential) may mirror; 0 = no limit.</summary>
-    public double ClientRecordsPerSecond { get; set; }
-
-    /// <summary>Records a client may send at once above its rate; 0 = the larger of one second's worth and Ingest:MaxRecordsPerBatch.</summary>
-    public long ClientBurstRecords { get; set; }
-
-    public Core.Ingest.TextLimits ToTextLimits() => new(MaxTextBytes, MaxTokensPerRecord);
 }
 
 /// <summary>Checks the options at start-up and names every bad setting by its configuration key.</summary>

@@ -1,0 +1,40 @@
+namespace Monitor.Server.Ingest;
+
+public sealed class IngestOptions
+{
+    /// <summary>Batches queued per model before ingest answers RESOURCE_EXHAUSTED.</summary>
+    public int QueueCapacity { get; set; } = 1024;
+
+    public int MaxRecordsPerBatch { get; set; } = 10_000;
+
+    /// <summary>Largest gRPC message accepted, in bytes.</summary>
+    public int MaxMessageBytes { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>
+    /// False runs the sidecar parse-only: batches are received, validated, translated and queued as usual, then
+    /// dropped without windows, statistics or detectors. For measuring what analysis costs; never in production.
+    /// </summary>
+    public bool Analysis { get; set; } = true;
+}
+
+public sealed class LimitOptions
+{
+    public int MaxModels { get; set; } = 100;
+
+    /// <summary>Most numeric, categorical and text features together in one schema.</summary>
+    public int MaxFeatures { get; set; } = 4096;
+
+    /// <summary>Largest text value, in UTF-8 bytes.</summary>
+    public int MaxTextBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Most tokens (as the detectors read them: runs of letters and digits) one record carries over all its text fields.</summary>
+    public int MaxTokensPerRecord { get; set; } = 10_000;
+
+    /// <summary>Records per second each client (credential) may mirror; 0 = no limit.</summary>
+    public double ClientRecordsPerSecond { get; set; }
+
+    /// <summary>Records a client may send at once above its rate; 0 = the larger of one second's worth and Ingest:MaxRecordsPerBatch.</summary>
+    public long ClientBurstRecords { get; set; }
+
+    public Core.Ingest.TextLimits ToTextLimits() => new(MaxTextBytes, MaxTokensPerRecord);
+}
