@@ -5,7 +5,7 @@ using Monitor.Client;
 using Monitor.Core.Ingest;
 using Monitor.Server.Demo;
 
-namespace Monitor.Server.Tests;
+namespace Monitor.Client.Tests;
 
 /// <summary>
 /// The client SDK in a generic host, against a real sidecar that is up, down, or overloaded: the application's calls
