@@ -4,7 +4,7 @@ using System.Text.Json;
 using Monitor.Protos.V1;
 using Monitor.Server.Demo;
 
-namespace Monitor.Server.Tests;
+namespace Monitor.Functional.Tests;
 
 /// <summary>
 /// Alerts pushed to a real Prometheus Alertmanager (Debian's prometheus-alertmanager, started here on a

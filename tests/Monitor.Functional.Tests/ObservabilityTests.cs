@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 using Monitor.Protos.V1;
 using Monitor.Server.Demo;
 
-namespace Monitor.Server.Tests;
+namespace Monitor.Functional.Tests;
 
 /// <summary>
 /// The Prometheus rules and Grafana dashboard under deploy/: promtool checks and unit-tests the rules and lints the
@@ -167,9 +167,9 @@ public sealed partial class ObservabilityTests
 
         // Bound to every interface with three credentials, hashed tokens and JSON logs: the sidecar accepts all of it.
         using var directory = new TempDirectory();
-        Microsoft.AspNetCore.Builder.WebApplication app = Hosting.MonitorHost.Build(
+        Microsoft.AspNetCore.Builder.WebApplication app = Server.Hosting.MonitorHost.Build(
             [.. settings.Where(s => !s.StartsWith("--Monitor:Database:Path=", StringComparison.Ordinal)), $"--Monitor:Database:Path={directory.File("monitor.db")}"]);
-        var options = (Microsoft.Extensions.Options.IOptions<Hosting.MonitorOptions>)app.Services.GetService(typeof(Microsoft.Extensions.Options.IOptions<Hosting.MonitorOptions>))!;
+        var options = (Microsoft.Extensions.Options.IOptions<Server.Hosting.MonitorOptions>)app.Services.GetService(typeof(Microsoft.Extensions.Options.IOptions<Server.Hosting.MonitorOptions>))!;
         Assert.Equal(["model-server", "rollout-controller", "ops"], options.Value.Security.Keys.Select(k => k.Name));
         Assert.Equal(Core.Detectors.TokenDisplay.Hashed, options.Value.Privacy.Tokens);
         ((IDisposable)app).Dispose();

@@ -6,7 +6,7 @@ using Microsoft.Data.Sqlite;
 using Monitor.Protos.V1;
 using Monitor.Server.Demo;
 
-namespace Monitor.Server.Tests;
+namespace Monitor.Functional.Tests;
 
 /// <summary>
 /// kill -9 of a sidecar process at moments that matter, then a restart on the same SQLite file: what was committed
@@ -175,7 +175,7 @@ public sealed class CrashTests
         {
             await admin.AppendBaselineAsync(new AppendBaselineRequest
             {
-                UploadId = upload.UploadId, Batch = Ingest.ProtoTranslation.ToProto(traffic.Next(1000, FraudDrift.None)),
+                UploadId = upload.UploadId, Batch = Server.Ingest.ProtoTranslation.ToProto(traffic.Next(1000, FraudDrift.None)),
             });
         }
 

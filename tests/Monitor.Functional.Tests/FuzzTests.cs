@@ -11,7 +11,7 @@ using Monitor.Protos.V1;
 using Monitor.Server.Demo;
 using Monitor.Server.Ingest;
 
-namespace Monitor.Server.Tests;
+namespace Monitor.Functional.Tests;
 
 /// <summary>
 /// Random and mutated protobuf payloads, and malformed HTTP/2 and gRPC frames, sent to a sidecar process over

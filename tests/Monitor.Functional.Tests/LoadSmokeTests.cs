@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Monitor.LoadTests;
 
-namespace Monitor.Server.Tests;
+namespace Monitor.Functional.Tests;
 
 /// <summary>
 /// A few seconds of the load suite against real sidecar processes on loopback: every call answered with a

@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 using Monitor.Protos.V1;
 using Monitor.Server.Demo;
 
-namespace Monitor.Server.Tests;
+namespace Monitor.Functional.Tests;
 
 /// <summary>The sidecar's /dashboard rendered by a real headless Chromium: the DOM it builds holds the charts, with data.</summary>
 public sealed partial class DashboardTests
