@@ -136,9 +136,9 @@ public sealed class CliTests
     public async Task A_missing_or_misnamed_column_is_named_with_a_suggestion_and_nothing_is_uploaded()
     {
         using var directory = new TempDirectory();
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 3000));
         var traffic = new FraudTraffic(seed: 32);
-        Baseline before = await sidecar.SetUpFraudModelAsync(traffic, 3000);
+        Baseline before = await FraudModel.BaselineAsync(3000);
         CoreBatch[] reference = ReferenceBatches(traffic, 3000);
         string csv = directory.File("renamed.csv");
         WriteCsv(csv, reference, rename: new Dictionary<string, string> { ["amount"] = "Amount", ["score.fraud"] = "p_fraud" });
@@ -168,9 +168,9 @@ public sealed class CliTests
     public async Task A_value_of_the_wrong_type_is_named_by_line_and_column_and_the_upload_is_aborted()
     {
         using var directory = new TempDirectory();
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 3000));
         var traffic = new FraudTraffic(seed: 33);
-        Baseline before = await sidecar.SetUpFraudModelAsync(traffic, 3000);
+        Baseline before = await FraudModel.BaselineAsync(3000);
         CoreBatch[] reference = ReferenceBatches(traffic, 3000);
 
         // Line 2,502 holds record 2,500 counted from 0 (after the header; no memo of this file spans lines), past the first batches,
@@ -257,11 +257,9 @@ public sealed class CliTests
     public async Task The_credential_is_sent_and_a_refusal_says_what_to_do()
     {
         using var directory = new TempDirectory();
-        await using Sidecar sidecar = await Sidecar.StartWithKeyAsync(directory.File("monitor.db"), null, AdminKey,
+        await using Sidecar sidecar = await Sidecar.StartWithKeyAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 3000), null, AdminKey,
             "--Monitor:Security:Keys:0:Name=ops-admin", $"--Monitor:Security:Keys:0:Token={AdminKey}", "--Monitor:Security:Keys:0:Roles=admin",
             "--Monitor:Security:Keys:1:Name=dashboard", $"--Monitor:Security:Keys:1:Token={ReadKey}", "--Monitor:Security:Keys:1:Roles=read");
-        await sidecar.SetUpFraudModelAsync(new FraudTraffic(seed: 34), 3000);
-
         Run none = await Drift.RunAsync(sidecar, "models", "list");
         Assert.Equal(ExitCodes.Failed, none.Exit);
         Assert.Contains("refused the credential", none.Error);
@@ -329,9 +327,8 @@ public sealed class CliTests
     public async Task Report_alerts_versions_and_verdict_tell_an_operator_what_happened_to_a_failing_version()
     {
         using var directory = new TempDirectory();
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 6000, "distance_km"));
         var traffic = new FraudTraffic(seed: 35);
-        await sidecar.SetUpFraudModelAsync(traffic, 6000, "distance_km");
         await sidecar.MirrorWindowsAsync(traffic, "v1", 3);
 
         Run good = await Drift.RunAsync(sidecar, "verdict", "-m", Sidecar.Model, "v1");
@@ -439,9 +436,9 @@ public sealed class CliTests
                 TimeSpan.FromSeconds(30)), waiting.ToString());
         }
 
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"), $"--Monitor:Grpc:Port={port}");
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 6000, "distance_km"),
+            $"--Monitor:Grpc:Port={port}");
         var traffic = new FraudTraffic(seed: 36);
-        await sidecar.SetUpFraudModelAsync(traffic, 6000, "distance_km");
         await sidecar.MirrorWindowsAsync(traffic, "v1", 1, new FraudDrift(DistanceLogShift: Math.Log(2)));
 
         Assert.Equal(ExitCodes.Ok, await follow);

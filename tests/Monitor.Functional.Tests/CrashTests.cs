@@ -31,11 +31,10 @@ public sealed class CrashTests
         var alerts = new ConcurrentDictionary<ulong, Alert>();
         var signals = new ConcurrentDictionary<ulong, RollbackSignal>();
         long acked = 0;
-        await using (SidecarProcess sidecar = await SidecarProcess.StartAsync(database, Settings))
+        await using (SidecarProcess sidecar = await SidecarProcess.StartAsync(await FraudModel.DatabaseAsync(database, 6000, "distance_km"), Settings))
         {
             using GrpcChannel channel = GrpcChannel.ForAddress($"http://127.0.0.1:{sidecar.GrpcPort}");
             var admin = new Admin.AdminClient(channel);
-            await Sidecar.SetUpFraudModelAsync(admin, traffic, 6000, "distance_km");
             foreach (string version in (string[])["v2", "v3", "v4"])
             {
                 await admin.RegisterVersionAsync(new RegisterVersionRequest

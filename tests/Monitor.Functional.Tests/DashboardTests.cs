@@ -15,8 +15,8 @@ public sealed partial class DashboardTests
         string chromium = ExternalProgram.Require("chromium", "chromium", "chromium-browser");
         using var directory = new TempDirectory();
         var traffic = new FraudTraffic(seed: 8);
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"), "--Monitor:Baselines:ReservoirRecords=50000");
-        await sidecar.SetUpFraudModelAsync(traffic, referenceRecords: 20_000);
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), referenceRecords: 20_000),
+            "--Monitor:Baselines:ReservoirRecords=50000");
         await sidecar.RegisterCandidateAsync("v2");
         for (int sent = 0; sent < 40_000; sent += 500)
         {
