@@ -6,7 +6,7 @@ namespace Monitor.LoadTests;
 /// A bounded soak: a sidecar started here, fed at a steady open rate (with report reads alongside) for a fixed
 /// time, while its resident memory, ingest queue and outbox are sampled. Reports the memory slope over the run
 /// after warm-up (least squares, MiB per minute), the errors, and the deepest the queues got; fails (exit 3) on
-/// errors, a dropped batch, or a slope above --max-slope.
+/// errors, a dropped batch, a queue not drained, a slope above --max-slope, or a soak in which no call succeeded.
 /// </summary>
 internal static class Soak
 {
@@ -65,6 +65,11 @@ internal static class Soak
             $"largest outbox backlog {depth.MaxOutbox:N0}; queue drained at the end: {(drained ? "yes" : "no")}"));
 
         var breaches = new List<string>();
+        if (soak.Ok == 0)
+        {
+            breaches.Add("no call of the soak succeeded");
+        }
+
         foreach (StepStats step in report.Steps.Select(s => s.Stats).Where(s => s.Failed > 0))
         {
             breaches.Add($"{step.Failed} calls of step '{step.Step}' failed ({string.Join(", ", step.Outcomes.Where(o => o.Key != Grpc.Core.StatusCode.OK).Select(o => $"{o.Key} {o.Value}"))})");

@@ -1,5 +1,8 @@
+extern alias drift;
+
 using System.Text;
-using Monitor.Cli.Baselines;
+using drift::Monitor.Cli;
+using drift::Monitor.Cli.Baselines;
 
 namespace Monitor.Cli.Tests;
 

@@ -1,6 +1,9 @@
+extern alias drift;
+
 using System.Text;
-using Monitor.Cli.Baselines;
-using Monitor.Protos.V1;
+using drift::Monitor.Cli;
+using drift::Monitor.Cli.Baselines;
+using drift::Monitor.Protos.V1;
 
 namespace Monitor.Cli.Tests;
 

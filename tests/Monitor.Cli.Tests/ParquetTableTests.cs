@@ -1,4 +1,7 @@
-using Monitor.Cli.Baselines;
+extern alias drift;
+
+using drift::Monitor.Cli;
+using drift::Monitor.Cli.Baselines;
 using Parquet;
 using Parquet.Schema;
 

@@ -16,9 +16,8 @@ public sealed class AlertTests
     {
         using var directory = new TempDirectory();
         var traffic = new FraudTraffic(seed: 21);
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"),
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")),
             "--Monitor:Alerts:FireAfterWindows=2", "--Monitor:Alerts:ResolveAfterWindows=2");
-        await sidecar.SetUpFraudModelAsync(traffic);
 
         await sidecar.MirrorWindowsAsync(traffic, "v1", 1);
         await sidecar.MirrorWindowsAsync(traffic, "v1", 1, DistanceDoubled);
@@ -82,8 +81,7 @@ public sealed class AlertTests
     {
         using var directory = new TempDirectory();
         var traffic = new FraudTraffic(seed: 22);
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
-        await sidecar.SetUpFraudModelAsync(traffic, 6000, "distance_km");
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 6000, "distance_km"));
         await sidecar.RegisterCandidateAsync("v2");
         await sidecar.MirrorWindowsAsync(traffic, "v2", 1);
 

@@ -17,11 +17,10 @@ public sealed class ClockJumpTests
         var clock = new WallClock();
         int port = Receiver.FreePort();
         var traffic = new FraudTraffic(seed: 51);
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"), clock,
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")), clock,
             "--Monitor:Windows:MaxAge=00:00:02", "--Monitor:Delivery:Webhooks:0:Name=ops", $"--Monitor:Delivery:Webhooks:0:Url=http://127.0.0.1:{port}/hook",
             "--Monitor:Delivery:Webhooks:0:Secret=0123456789abcdef0123", "--Monitor:Delivery:InitialBackoff=00:00:00.200",
             "--Monitor:Delivery:MaxBackoff=00:00:01");
-        await sidecar.SetUpFraudModelAsync(traffic);
         await sidecar.RegisterCandidateAsync("v2");
 
         // A rollback whose delivery fails (nobody listens), so it is scheduled for a retry; then the wall clock goes back an hour.

@@ -26,9 +26,8 @@ public sealed class DeliveryTests
     {
         using var directory = new TempDirectory();
         int port = Receiver.FreePort();
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"), WebhookSettings(port));
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")), WebhookSettings(port));
         var traffic = new FraudTraffic(seed: 41);
-        await sidecar.SetUpFraudModelAsync(traffic);
         foreach (string version in new[] { "v2", "v3", "v4" })
         {
             await sidecar.RegisterCandidateAsync(version);

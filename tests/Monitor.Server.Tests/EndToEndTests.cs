@@ -117,8 +117,7 @@ public sealed class EndToEndTests
     {
         using var directory = new TempDirectory();
         var traffic = new FraudTraffic(seed: 5);
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
-        await sidecar.SetUpFraudModelAsync(traffic);
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")));
         await sidecar.Admin.RegisterVersionAsync(new RegisterVersionRequest
         {
             Model = Sidecar.Model,

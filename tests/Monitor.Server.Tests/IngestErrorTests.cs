@@ -16,9 +16,8 @@ public sealed class FraudSidecarFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Sidecar = await Sidecar.StartAsync(_directory.File("monitor.db"), "--Monitor:Ingest:MaxRecordsPerBatch=2000",
+        Sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(_directory.File("monitor.db")), "--Monitor:Ingest:MaxRecordsPerBatch=2000",
             "--Monitor:Ingest:QueueCapacity=2");
-        await Sidecar.SetUpFraudModelAsync(Traffic);
     }
 
     public async ValueTask DisposeAsync()

@@ -20,8 +20,7 @@ public sealed class RollbackPolicyTests
     {
         using var directory = new TempDirectory();
         var traffic = new FraudTraffic(seed: 31);
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
-        await sidecar.SetUpFraudModelAsync(traffic);
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")));
         foreach (string version in new[] { "v2", "v3" })
         {
             await sidecar.RegisterCandidateAsync(version);
@@ -71,8 +70,8 @@ public sealed class RollbackPolicyTests
     {
         using var directory = new TempDirectory();
         var traffic = new FraudTraffic(seed: 32);
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"), "--Monitor:Versions:HoldRollbacks=true");
-        await sidecar.SetUpFraudModelAsync(traffic, 6000, "distance_km");
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 6000, "distance_km"),
+            "--Monitor:Versions:HoldRollbacks=true");
         await sidecar.RegisterCandidateAsync("v2");
         await sidecar.MirrorWindowsAsync(traffic, "v2", 3, DistanceDoubled);
 
@@ -116,9 +115,8 @@ public sealed class RollbackPolicyTests
     {
         using var directory = new TempDirectory();
         var traffic = new FraudTraffic(seed: 33);
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"), "--Monitor:Versions:MaxRollbacksPerPeriod=1",
-            "--Monitor:Versions:RollbackRatePeriod=01:00:00");
-        await sidecar.SetUpFraudModelAsync(traffic, 6000, "distance_km");
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 6000, "distance_km"),
+            "--Monitor:Versions:MaxRollbacksPerPeriod=1", "--Monitor:Versions:RollbackRatePeriod=01:00:00");
         foreach (string version in new[] { "v2", "v3", "v4" })
         {
             await sidecar.RegisterCandidateAsync(version);
@@ -158,8 +156,7 @@ public sealed class RollbackPolicyTests
     {
         using var directory = new TempDirectory();
         var traffic = new FraudTraffic(seed: 34);
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
-        await sidecar.SetUpFraudModelAsync(traffic);
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")));
         await sidecar.MirrorWindowsAsync(traffic, "v1", 3);
 
         using HttpResponseMessage healthy = await sidecar.Http.PostAsync("/api/v1/flagger/rollback",

@@ -14,8 +14,7 @@ public sealed class SlowConsumerTests
     {
         using var directory = new TempDirectory();
         var traffic = new FraudTraffic(seed: 61);
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
-        await sidecar.SetUpFraudModelAsync(traffic);
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")));
         const int signals = 600;
         string reason = new('r', 2000);
 
@@ -76,14 +75,13 @@ public sealed class SlowConsumerTests
         await using Receiver slow = await Receiver.StartAsync();
         await using Receiver fast = await Receiver.StartAsync();
         slow.Delay = TimeSpan.FromSeconds(30);
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"),
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")),
             "--Monitor:Delivery:Webhooks:0:Name=slow", $"--Monitor:Delivery:Webhooks:0:Url=http://127.0.0.1:{slow.Port}/hook",
             "--Monitor:Delivery:Webhooks:0:Secret=0123456789abcdef0123",
             "--Monitor:Delivery:Webhooks:1:Name=fast", $"--Monitor:Delivery:Webhooks:1:Url=http://127.0.0.1:{fast.Port}/hook",
             "--Monitor:Delivery:Webhooks:1:Secret=0123456789abcdef0123",
             "--Monitor:Delivery:Timeout=00:00:02", "--Monitor:Delivery:InitialBackoff=00:00:00.100", "--Monitor:Delivery:MaxBackoff=00:00:00.500",
             "--Monitor:Delivery:MaxPendingAlertsPerSink=5");
-        await sidecar.SetUpFraudModelAsync(traffic);
         await sidecar.Admin.RegisterModelAsync(new RegisterModelRequest { Name = "second", Schema = ProtoTranslation.ToProto(FraudTraffic.Schema) });
         await sidecar.Admin.RegisterVersionAsync(new RegisterVersionRequest
         {

@@ -21,8 +21,8 @@ public sealed class StorageFaultTests
     {
         using SmallFileSystem disk = SmallFileSystem.Mount(megabytes: 32);
         var traffic = new FraudTraffic(seed: 31);
-        await using Sidecar sidecar = await Sidecar.StartAsync(disk.File("monitor.db"), "--Monitor:Database:ProbeInterval=00:00:00.2");
-        await sidecar.SetUpFraudModelAsync(traffic, 6000, "distance_km");
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(disk.File("monitor.db"), 6000, "distance_km"),
+            "--Monitor:Database:ProbeInterval=00:00:00.2");
         await sidecar.RegisterCandidateAsync("v2");
         await sidecar.MirrorWindowsAsync(traffic, "v1", 2);
         var health = new Health.HealthClient(sidecar.Channel);
@@ -68,11 +68,7 @@ public sealed class StorageFaultTests
     public async Task On_a_read_only_file_system_the_sidecar_refuses_to_start_naming_the_database_and_starts_once_it_is_writable()
     {
         using SmallFileSystem disk = SmallFileSystem.Mount(megabytes: 32);
-        var traffic = new FraudTraffic(seed: 32);
-        await using (Sidecar first = await Sidecar.StartAsync(disk.File("monitor.db")))
-        {
-            await first.SetUpFraudModelAsync(traffic);
-        }
+        await FraudModel.DatabaseAsync(disk.File("monitor.db"));
 
         disk.Remount(readOnly: true);
         using Process process = SidecarProcess.Launch("--Monitor:Grpc:Port=0", "--Monitor:Http:Port=0", $"--Monitor:Database:Path={disk.File("monitor.db")}");

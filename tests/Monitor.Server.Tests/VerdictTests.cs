@@ -19,10 +19,10 @@ public sealed class VerdictTests
         string database = directory.File("monitor.db");
         var traffic = new FraudTraffic(seed: 8);
         string v2 = Sidecar.Digest("v2 from a public hub");
-        await using (Sidecar sidecar = await Sidecar.StartAsync(database, "--Monitor:Baselines:ReservoirRecords=50000"))
+        // The trigger detectors need a reference large enough to have high-risk strata.
+        await using (Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(database, referenceRecords: 20_000),
+            "--Monitor:Baselines:ReservoirRecords=50000"))
         {
-            // The trigger detectors need a reference large enough to have high-risk strata.
-            await sidecar.SetUpFraudModelAsync(traffic, referenceRecords: 20_000);
             await sidecar.Admin.RegisterVersionAsync(new RegisterVersionRequest { Model = Sidecar.Model, Version = "v2", ArtifactSha256 = v2 });
 
             await Mirror(sidecar, traffic, "v1", Sidecar.DigestV1, 5000, FraudDrift.None);

@@ -5,7 +5,7 @@ using Monitor.Client;
 using Monitor.Core.Ingest;
 using Monitor.Simulation;
 
-namespace Monitor.Server.Tests;
+namespace Monitor.Client.Tests;
 
 /// <summary>
 /// The client SDK in a generic host, against a real sidecar that is up, down, or overloaded: the application's calls
@@ -18,9 +18,8 @@ public sealed class DriftMirrorTests
     public async Task With_the_sidecar_up_every_record_arrives_under_the_digest_of_the_loaded_artifact()
     {
         using var directory = new TempDirectory();
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 3000));
         var traffic = new FraudTraffic(seed: 91);
-        await sidecar.SetUpFraudModelAsync(traffic, 3000);
         string artifact = directory.File("fraud-scorer.onnx");
         await File.WriteAllTextAsync(artifact, "fraud-scorer v1", TestContext.Current.CancellationToken); // its SHA-256 is v1's registered digest
 
@@ -79,9 +78,8 @@ public sealed class DriftMirrorTests
     public async Task With_the_sidecar_overloaded_refused_batches_are_counted_and_sending_resumes_when_it_recovers()
     {
         using var directory = new TempDirectory();
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"), "--Monitor:Ingest:QueueCapacity=1");
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 3000), "--Monitor:Ingest:QueueCapacity=1");
         var traffic = new FraudTraffic(seed: 93);
-        await sidecar.SetUpFraudModelAsync(traffic, 3000);
         string artifact = directory.File("model.bin");
         await File.WriteAllTextAsync(artifact, "fraud-scorer v1", TestContext.Current.CancellationToken);
         using IHost app = StartApp(sidecar.GrpcPort, artifact, queue: 5000);

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
-namespace Monitor.Server.Tests;
+namespace Monitor.Tests.Shared;
 
 /// <summary>One request a <see cref="Receiver"/> got, and what it answered.</summary>
 internal sealed record ReceivedRequest(string Path, IReadOnlyDictionary<string, string> Headers, string Body, int Status, DateTimeOffset At);

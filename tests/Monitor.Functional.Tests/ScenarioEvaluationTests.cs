@@ -1,6 +1,6 @@
 using Monitor.Tools.Scenarios;
 
-namespace Monitor.Server.Tests;
+namespace Monitor.Functional.Tests;
 
 /// <summary>
 /// The reduced attack-scenario evaluation, through a real sidecar over loopback gRPC: each main trigger

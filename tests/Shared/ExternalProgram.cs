@@ -1,4 +1,4 @@
-namespace Monitor.Server.Tests;
+namespace Monitor.Tests.Shared;
 
 /// <summary>
 /// Programs from Debian packages that some tests need (Alertmanager, promtool, chromium). Found on PATH; when

@@ -4,7 +4,7 @@ using System.Text.Json;
 using Monitor.Protos.V1;
 using Monitor.Simulation;
 
-namespace Monitor.Server.Tests;
+namespace Monitor.Functional.Tests;
 
 /// <summary>
 /// Alerts pushed to a real Prometheus Alertmanager (Debian's prometheus-alertmanager, started here on a
@@ -21,10 +21,9 @@ public sealed class AlertmanagerTests
         await using Receiver notifications = await Receiver.StartAsync();
         await using AlertmanagerProcess alertmanager = await AlertmanagerProcess.StartAsync(binary, directory.Path, notifications.Port);
         var traffic = new FraudTraffic(seed: 51);
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"),
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")),
             $"--Monitor:Delivery:Alertmanager:Url={alertmanager.Url}", "--Monitor:Delivery:Alertmanager:ResendInterval=00:00:02",
             "--Monitor:Alerts:FireAfterWindows=2", "--Monitor:Alerts:ResolveAfterWindows=2");
-        await sidecar.SetUpFraudModelAsync(traffic);
         await sidecar.MirrorWindowsAsync(traffic, "v1", 3, new FraudDrift(DistanceLogShift: Math.Log(2)));
         Protos.V1.Alert alert = Assert.Single((await sidecar.Alerts.ListAlertsAsync(new ListAlertsRequest { Model = Sidecar.Model })).Alerts,
             a => a.DedupeKey == "drift|distance_km");

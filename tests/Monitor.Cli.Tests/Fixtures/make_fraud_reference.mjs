@@ -4,8 +4,8 @@
 // from an independent implementation. Regenerate (outside the repo, so no node_modules lands here):
 //
 //   mkdir -p /tmp/pqfixture && cd /tmp/pqfixture && npm init -y && npm install hyparquet-writer@0.17.0
-//   cp <repo>/tests/Monitor.Server.Tests/Fixtures/make_fraud_reference.mjs /tmp/pqfixture/
-//   node /tmp/pqfixture/make_fraud_reference.mjs <repo>/tests/Monitor.Server.Tests/Fixtures
+//   cp <repo>/tests/Monitor.Cli.Tests/Fixtures/make_fraud_reference.mjs /tmp/pqfixture/
+//   node /tmp/pqfixture/make_fraud_reference.mjs <repo>/tests/Monitor.Cli.Tests/Fixtures
 //
 // (ESM resolves the bare import 'hyparquet-writer' relative to the script's own location and ignores NODE_PATH,
 // so the script is run from the directory holding node_modules and given the output directory as its argument;

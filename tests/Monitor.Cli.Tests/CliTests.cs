@@ -1,8 +1,10 @@
+extern alias drift;
+
 using System.Globalization;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
-using Monitor.Cli;
+using drift::Monitor.Cli;
 using Monitor.Core.Ingest;
 using Monitor.Protos.V1;
 using Monitor.Server.Ingest;
@@ -11,12 +13,16 @@ using Parquet;
 using Parquet.Schema;
 using CoreBatch = Monitor.Core.Ingest.RecordBatch;
 
-namespace Monitor.Server.Tests;
+namespace Monitor.Cli.Tests;
 
 /// <summary>The <c>drift</c> command line against a real sidecar over a loopback port, as an operator runs it.</summary>
 public sealed class CliTests
 {
     private const int ReferenceRecords = 4000;
+
+    /// <summary>The credentials of the sidecar that the credential test configures.</summary>
+    private const string AdminKey = "admin-key-0123456789abcdef";
+    private const string ReadKey = "read-key-0123456789abcdef";
 
     /// <summary>Memos a CSV writer must quote: delimiters, quotes, line breaks of both kinds, and text beyond ASCII.</summary>
     private static readonly string[] AwkwardMemos =
@@ -90,7 +96,7 @@ public sealed class CliTests
     {
         // Written by hyparquet-writer (JavaScript): three row groups, Snappy, dictionary-encoded strings, INT32, INT64,
         // FLOAT and DOUBLE columns, null amounts and memos, dotted column names (Fixtures/make_fraud_reference.mjs).
-        string fixtures = Path.Combine(Repository.Root, "tests", "Monitor.Server.Tests", "Fixtures");
+        string fixtures = Path.Combine(Repository.Root, "tests", "Monitor.Cli.Tests", "Fixtures");
         using var directory = new TempDirectory();
         await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"),
             "--Monitor:Baselines:MinProfileRecords=500", "--Monitor:Windows:Records=100");
@@ -130,9 +136,9 @@ public sealed class CliTests
     public async Task A_missing_or_misnamed_column_is_named_with_a_suggestion_and_nothing_is_uploaded()
     {
         using var directory = new TempDirectory();
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 3000));
         var traffic = new FraudTraffic(seed: 32);
-        Baseline before = await sidecar.SetUpFraudModelAsync(traffic, 3000);
+        Baseline before = await FraudModel.BaselineAsync(3000);
         CoreBatch[] reference = ReferenceBatches(traffic, 3000);
         string csv = directory.File("renamed.csv");
         WriteCsv(csv, reference, rename: new Dictionary<string, string> { ["amount"] = "Amount", ["score.fraud"] = "p_fraud" });
@@ -162,9 +168,9 @@ public sealed class CliTests
     public async Task A_value_of_the_wrong_type_is_named_by_line_and_column_and_the_upload_is_aborted()
     {
         using var directory = new TempDirectory();
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 3000));
         var traffic = new FraudTraffic(seed: 33);
-        Baseline before = await sidecar.SetUpFraudModelAsync(traffic, 3000);
+        Baseline before = await FraudModel.BaselineAsync(3000);
         CoreBatch[] reference = ReferenceBatches(traffic, 3000);
 
         // Line 2,502 holds record 2,500 counted from 0 (after the header; no memo of this file spans lines), past the first batches,
@@ -251,18 +257,16 @@ public sealed class CliTests
     public async Task The_credential_is_sent_and_a_refusal_says_what_to_do()
     {
         using var directory = new TempDirectory();
-        await using Sidecar sidecar = await Sidecar.StartWithKeyAsync(directory.File("monitor.db"), null, SecuredSidecarFixture.AdminKey,
-            "--Monitor:Security:Keys:0:Name=ops-admin", $"--Monitor:Security:Keys:0:Token={SecuredSidecarFixture.AdminKey}", "--Monitor:Security:Keys:0:Roles=admin",
-            "--Monitor:Security:Keys:1:Name=dashboard", $"--Monitor:Security:Keys:1:Token={SecuredSidecarFixture.ReadKey}", "--Monitor:Security:Keys:1:Roles=read");
-        await sidecar.SetUpFraudModelAsync(new FraudTraffic(seed: 34), 3000);
-
+        await using Sidecar sidecar = await Sidecar.StartWithKeyAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 3000), null, AdminKey,
+            "--Monitor:Security:Keys:0:Name=ops-admin", $"--Monitor:Security:Keys:0:Token={AdminKey}", "--Monitor:Security:Keys:0:Roles=admin",
+            "--Monitor:Security:Keys:1:Name=dashboard", $"--Monitor:Security:Keys:1:Token={ReadKey}", "--Monitor:Security:Keys:1:Roles=read");
         Run none = await Drift.RunAsync(sidecar, "models", "list");
         Assert.Equal(ExitCodes.Failed, none.Exit);
         Assert.Contains("refused the credential", none.Error);
         Assert.Contains("--key-file", none.Error);
 
         string keyFile = directory.File("read.key");
-        File.WriteAllText(keyFile, SecuredSidecarFixture.ReadKey + "\n");
+        File.WriteAllText(keyFile, ReadKey + "\n");
         Run read = await Drift.RunAsync(sidecar, "--key-file", keyFile, "versions", "list", "-m", Sidecar.Model);
         Assert.Equal(ExitCodes.Ok, read.Exit);
         Assert.Contains("known-good", read.Out);
@@ -272,7 +276,7 @@ public sealed class CliTests
         Assert.Contains("refused", promote.Error);
         Assert.Contains("admin", promote.Error);
 
-        Run admin = await Drift.RunAsync(sidecar, "--key", SecuredSidecarFixture.AdminKey, "versions", "promote", "v1", "-m", Sidecar.Model, "--actor", "alice");
+        Run admin = await Drift.RunAsync(sidecar, "--key", AdminKey, "versions", "promote", "v1", "-m", Sidecar.Model, "--actor", "alice");
         Assert.Equal(ExitCodes.Ok, admin.Exit);
         Assert.Contains("fraud-scorer v1 is known-good.", admin.Out);
     }
@@ -323,9 +327,8 @@ public sealed class CliTests
     public async Task Report_alerts_versions_and_verdict_tell_an_operator_what_happened_to_a_failing_version()
     {
         using var directory = new TempDirectory();
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 6000, "distance_km"));
         var traffic = new FraudTraffic(seed: 35);
-        await sidecar.SetUpFraudModelAsync(traffic, 6000, "distance_km");
         await sidecar.MirrorWindowsAsync(traffic, "v1", 3);
 
         Run good = await Drift.RunAsync(sidecar, "verdict", "-m", Sidecar.Model, "v1");
@@ -433,9 +436,9 @@ public sealed class CliTests
                 TimeSpan.FromSeconds(30)), waiting.ToString());
         }
 
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"), $"--Monitor:Grpc:Port={port}");
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 6000, "distance_km"),
+            $"--Monitor:Grpc:Port={port}");
         var traffic = new FraudTraffic(seed: 36);
-        await sidecar.SetUpFraudModelAsync(traffic, 6000, "distance_km");
         await sidecar.MirrorWindowsAsync(traffic, "v1", 1, new FraudDrift(DistanceLogShift: Math.Log(2)));
 
         Assert.Equal(ExitCodes.Ok, await follow);

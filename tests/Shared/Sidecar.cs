@@ -9,7 +9,7 @@ using Monitor.Server.Ingest;
 using Monitor.Server.Registry;
 using Monitor.Simulation;
 
-namespace Monitor.Server.Tests;
+namespace Monitor.Tests.Shared;
 
 /// <summary>A real sidecar on loopback ports with a SQLite file, and generated gRPC clients talking to it.</summary>
 internal sealed class Sidecar : IAsyncDisposable

@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 using Monitor.Protos.V1;
 using Monitor.Simulation;
 
-namespace Monitor.Server.Tests;
+namespace Monitor.Functional.Tests;
 
 /// <summary>The sidecar's /dashboard rendered by a real headless Chromium: the DOM it builds holds the charts, with data.</summary>
 public sealed partial class DashboardTests
@@ -15,8 +15,8 @@ public sealed partial class DashboardTests
         string chromium = ExternalProgram.Require("chromium", "chromium", "chromium-browser");
         using var directory = new TempDirectory();
         var traffic = new FraudTraffic(seed: 8);
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"), "--Monitor:Baselines:ReservoirRecords=50000");
-        await sidecar.SetUpFraudModelAsync(traffic, referenceRecords: 20_000);
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), referenceRecords: 20_000),
+            "--Monitor:Baselines:ReservoirRecords=50000");
         await sidecar.RegisterCandidateAsync("v2");
         for (int sent = 0; sent < 40_000; sent += 500)
         {

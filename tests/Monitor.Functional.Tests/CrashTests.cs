@@ -6,7 +6,7 @@ using Microsoft.Data.Sqlite;
 using Monitor.Protos.V1;
 using Monitor.Simulation;
 
-namespace Monitor.Server.Tests;
+namespace Monitor.Functional.Tests;
 
 /// <summary>
 /// kill -9 of a sidecar process at moments that matter, then a restart on the same SQLite file: what was committed
@@ -31,11 +31,10 @@ public sealed class CrashTests
         var alerts = new ConcurrentDictionary<ulong, Alert>();
         var signals = new ConcurrentDictionary<ulong, RollbackSignal>();
         long acked = 0;
-        await using (SidecarProcess sidecar = await SidecarProcess.StartAsync(database, Settings))
+        await using (SidecarProcess sidecar = await SidecarProcess.StartAsync(await FraudModel.DatabaseAsync(database, 6000, "distance_km"), Settings))
         {
             using GrpcChannel channel = GrpcChannel.ForAddress($"http://127.0.0.1:{sidecar.GrpcPort}");
             var admin = new Admin.AdminClient(channel);
-            await Sidecar.SetUpFraudModelAsync(admin, traffic, 6000, "distance_km");
             foreach (string version in (string[])["v2", "v3", "v4"])
             {
                 await admin.RegisterVersionAsync(new RegisterVersionRequest
@@ -175,7 +174,7 @@ public sealed class CrashTests
         {
             await admin.AppendBaselineAsync(new AppendBaselineRequest
             {
-                UploadId = upload.UploadId, Batch = Ingest.ProtoTranslation.ToProto(traffic.Next(1000, FraudDrift.None)),
+                UploadId = upload.UploadId, Batch = Server.Ingest.ProtoTranslation.ToProto(traffic.Next(1000, FraudDrift.None)),
             });
         }
 

@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 using Monitor.Protos.V1;
 using Monitor.Simulation;
 
-namespace Monitor.Server.Tests;
+namespace Monitor.Functional.Tests;
 
 /// <summary>
 /// The Prometheus rules and Grafana dashboard under deploy/: promtool checks and unit-tests the rules and lints the
@@ -167,9 +167,9 @@ public sealed partial class ObservabilityTests
 
         // Bound to every interface with three credentials, hashed tokens and JSON logs: the sidecar accepts all of it.
         using var directory = new TempDirectory();
-        Microsoft.AspNetCore.Builder.WebApplication app = Hosting.MonitorHost.Build(
+        Microsoft.AspNetCore.Builder.WebApplication app = Server.Hosting.MonitorHost.Build(
             [.. settings.Where(s => !s.StartsWith("--Monitor:Database:Path=", StringComparison.Ordinal)), $"--Monitor:Database:Path={directory.File("monitor.db")}"]);
-        var options = (Microsoft.Extensions.Options.IOptions<MonitorOptions>)app.Services.GetService(typeof(Microsoft.Extensions.Options.IOptions<MonitorOptions>))!;
+        var options = (Microsoft.Extensions.Options.IOptions<Server.MonitorOptions>)app.Services.GetService(typeof(Microsoft.Extensions.Options.IOptions<Server.MonitorOptions>))!;
         Assert.Equal(["model-server", "rollout-controller", "ops"], options.Value.Security.Keys.Select(k => k.Name));
         Assert.Equal(Core.Detectors.TokenDisplay.Hashed, options.Value.Privacy.Tokens);
         ((IDisposable)app).Dispose();
@@ -262,23 +262,4 @@ public sealed partial class ObservabilityTests
 
     [GeneratedRegex(@"drift_monitor_[a-z_]+")]
     private static partial Regex MetricName();
-}
-
-/// <summary>The repository's root (where Monitor.sln is), found from the test binaries.</summary>
-internal static class Repository
-{
-    public static string Root { get; } = Find();
-
-    private static string Find()
-    {
-        for (string? directory = AppContext.BaseDirectory; directory is not null; directory = Path.GetDirectoryName(directory))
-        {
-            if (File.Exists(Path.Combine(directory, "Monitor.sln")))
-            {
-                return directory;
-            }
-        }
-
-        throw new InvalidOperationException($"no Monitor.sln above {AppContext.BaseDirectory}");
-    }
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Monitor.Server.Tests;
+namespace Monitor.Tests.Shared;
 
 /// <summary>The sidecar as a separate process (dotnet Monitor.Server.dll serve), so a test can kill -9 it.</summary>
 internal sealed class SidecarProcess : IAsyncDisposable

@@ -11,7 +11,7 @@ using Monitor.Protos.V1;
 using Monitor.Server.Ingest;
 using Monitor.Simulation;
 
-namespace Monitor.Server.Tests;
+namespace Monitor.Functional.Tests;
 
 /// <summary>
 /// Random and mutated protobuf payloads, and malformed HTTP/2 and gRPC frames, sent to a sidecar process over
@@ -31,14 +31,13 @@ public sealed class FuzzTests
     public async Task A_hundred_thousand_random_and_mutated_payloads_each_get_a_proper_status_and_nothing_else_is_disturbed()
     {
         using var directory = new TempDirectory();
-        await using SidecarProcess sidecar = await SidecarProcess.StartAsync(directory.File("monitor.db"),
+        await using SidecarProcess sidecar = await SidecarProcess.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 3000),
             "--Monitor:Windows:Records=500", "--Monitor:Baselines:ReservoirRecords=10000", "--Monitor:Baselines:BootstrapWindows=1000",
             "--Logging:LogLevel:Default=Error");
         using GrpcChannel channel = GrpcChannel.ForAddress($"http://127.0.0.1:{sidecar.GrpcPort}");
         var traffic = new FraudTraffic(seed: 77);
         var admin = new Admin.AdminClient(channel);
         var mirror = new Mirror.MirrorClient(channel);
-        await Sidecar.SetUpFraudModelAsync(admin, traffic, 3000);
         (long residentBefore, _) = sidecar.ResidentBytes();
 
         Target[] targets = Targets(traffic);
@@ -208,8 +207,7 @@ public sealed class FuzzTests
     public async Task Random_and_mutated_requests_to_the_http_endpoints_get_4xx_never_5xx()
     {
         using var directory = new TempDirectory();
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
-        await sidecar.SetUpFraudModelAsync(new FraudTraffic(seed: 3), 3000);
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 3000));
         var random = new Random(Environment.TickCount);
         string[] seeds =
         [
