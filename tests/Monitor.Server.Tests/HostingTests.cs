@@ -2,6 +2,7 @@ using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
 using Grpc.Reflection.V1Alpha;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Monitor.Protos.V1;
 using Monitor.Server.Hosting;
@@ -81,6 +82,22 @@ public sealed class HostingTests(FraudSidecarFixture fixture) : IClassFixture<Fr
         Assert.NotEqual(StatusCode.OK, ex.StatusCode);
 
         Assert.Equal("Healthy", await Sidecar.Http.GetStringAsync("/healthz", TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task Detector_and_baseline_keys_set_the_Core_settings_whose_defaults_are_the_only_ones()
+    {
+        using var directory = new TempDirectory();
+        await using Microsoft.AspNetCore.Builder.WebApplication app = MonitorHost.Build(["--Monitor:Grpc:Port=0", "--Monitor:Http:Port=0",
+            $"--Monitor:Database:Path={directory.File("monitor.db")}", "--Monitor:Detectors:MaxKeysPerRecord=7", "--Monitor:Baselines:Bins=12"]);
+        MonitorOptions options = app.Services.GetRequiredService<IOptions<MonitorOptions>>().Value;
+
+        Assert.Equal(new Core.Detectors.DetectorSettings() with { MaxKeysPerRecord = 7 }, options.Detectors.ToSettings());
+        Assert.Equal(new Core.Baselines.BaselineSettings() with { Bins = 12 }, options.Baselines.ToSettings());
+
+        await using Microsoft.AspNetCore.Builder.WebApplication off = MonitorHost.Build(["--Monitor:Grpc:Port=0", "--Monitor:Http:Port=0",
+            $"--Monitor:Database:Path={directory.File("off.db")}", "--Monitor:Detectors:Enabled=false"]);
+        Assert.Null(off.Services.GetRequiredService<IOptions<MonitorOptions>>().Value.Detectors.ToSettings());
     }
 
     [Fact]

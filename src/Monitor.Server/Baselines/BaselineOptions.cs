@@ -2,20 +2,29 @@ using Monitor.Core.Baselines;
 
 namespace Monitor.Server.Baselines;
 
+/// <summary>
+/// Baselines: the keys of Core's <see cref="BaselineSettings"/> that configuration may set (every default is Core's;
+/// these properties read and write that one settings record), and the sidecar's own upload settings.
+/// </summary>
 public sealed class BaselineOptions
 {
+    /// <summary>The Core settings the profiling and calibration keys below set.</summary>
+    internal BaselineSettings Settings { get; private set; } = new();
+
     /// <summary>Records kept in a baseline's reservoir sample.</summary>
     public int ReservoirRecords { get; set; } = 50_000;
 
-    public int Bins { get; set; } = 20;
-    public int MaxCategories { get; set; } = 1000;
-    public double ProfileFraction { get; set; } = 0.5;
-    public int BootstrapWindows { get; set; } = 2000;
+    public int Bins { get => Settings.Bins; set => Settings = Settings with { Bins = value }; }
+    public int MaxCategories { get => Settings.MaxCategories; set => Settings = Settings with { MaxCategories = value }; }
+    public double ProfileFraction { get => Settings.ProfileFraction; set => Settings = Settings with { ProfileFraction = value }; }
+    public int BootstrapWindows { get => Settings.BootstrapWindows; set => Settings = Settings with { BootstrapWindows = value }; }
+    public int MinProfileRecords { get => Settings.MinProfileRecords; set => Settings = Settings with { MinProfileRecords = value }; }
+
+    /// <summary>Seed of reservoirs, splits and bootstraps.</summary>
+    public int Seed { get => Settings.Seed; set => Settings = Settings with { Seed = value }; }
 
     /// <summary>Default whole-window false-alarm rate.</summary>
     public double FalseAlarmRate { get; set; } = 0.01;
-
-    public int MinProfileRecords { get; set; } = 1000;
 
     /// <summary>Baseline uploads and captures open at once.</summary>
     public int MaxOpenUploads { get; set; } = 16;
@@ -23,16 +32,5 @@ public sealed class BaselineOptions
     /// <summary>An appended upload with no append for this long is aborted when the next upload begins.</summary>
     public TimeSpan UploadIdleTimeout { get; set; } = TimeSpan.FromHours(1);
 
-    /// <summary>Seed of reservoirs, splits and bootstraps.</summary>
-    public int Seed { get; set; } = 20_261_125;
-
-    public BaselineSettings ToSettings() => new()
-    {
-        Bins = Bins,
-        MaxCategories = MaxCategories,
-        ProfileFraction = ProfileFraction,
-        BootstrapWindows = BootstrapWindows,
-        MinProfileRecords = MinProfileRecords,
-        Seed = Seed,
-    };
+    public BaselineSettings ToSettings() => Settings;
 }

@@ -1,3 +1,5 @@
+using Monitor.Core.Detectors;
+
 namespace Monitor.Server.Windows;
 
 public sealed class WindowOptions
@@ -18,33 +20,27 @@ public sealed class WindowOptions
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromMinutes(5);
 }
 
-/// <summary>The trigger-pattern detectors (D1–D6). Defaults are the ones the attack-scenario evaluation was run with.</summary>
+/// <summary>
+/// The trigger-pattern detectors (D1–D6): the keys of Core's <see cref="DetectorSettings"/> that configuration may set
+/// (the validated ones). Every default is Core's; these properties read and write that one settings record.
+/// </summary>
 public sealed class DetectorOptions
 {
-    public bool Enabled { get; set; } = true;
-    public int MinSupport { get; set; } = 30;
-    public double MinZ { get; set; } = 6;
-    public double MinRate { get; set; } = 0.9;
-    public double MinRateIncrease { get; set; } = 0.3;
-    public int PromoteSupport { get; set; } = 3;
-    public int SketchWidth { get; set; } = 1 << 17;
-    public int HeavyHitters { get; set; } = 32_768;
-    public int Candidates { get; set; } = 4096;
-    public long HorizonRecords { get; set; } = 5_000_000;
-    public int MaxKeysPerRecord { get; set; } = 96;
+    /// <summary>The Core settings the keys below set.</summary>
+    internal DetectorSettings Settings { get; private set; } = new();
 
-    public Core.Detectors.DetectorSettings? ToSettings(Core.Detectors.KeyPrivacy? privacy = null) => !Enabled ? null : new()
-    {
-        TextKeys = privacy ?? Core.Detectors.KeyPrivacy.None,
-        MinSupport = MinSupport,
-        MinZ = MinZ,
-        MinRate = MinRate,
-        MinRateIncrease = MinRateIncrease,
-        PromoteSupport = PromoteSupport,
-        SketchWidth = SketchWidth,
-        HeavyHitters = HeavyHitters,
-        Candidates = Candidates,
-        HorizonRecords = HorizonRecords,
-        MaxKeysPerRecord = MaxKeysPerRecord,
-    };
+    public bool Enabled { get; set; } = true;
+    public int MinSupport { get => Settings.MinSupport; set => Settings = Settings with { MinSupport = value }; }
+    public double MinZ { get => Settings.MinZ; set => Settings = Settings with { MinZ = value }; }
+    public double MinRate { get => Settings.MinRate; set => Settings = Settings with { MinRate = value }; }
+    public double MinRateIncrease { get => Settings.MinRateIncrease; set => Settings = Settings with { MinRateIncrease = value }; }
+    public int PromoteSupport { get => Settings.PromoteSupport; set => Settings = Settings with { PromoteSupport = value }; }
+    public int SketchWidth { get => Settings.SketchWidth; set => Settings = Settings with { SketchWidth = value }; }
+    public int HeavyHitters { get => Settings.HeavyHitters; set => Settings = Settings with { HeavyHitters = value }; }
+    public int Candidates { get => Settings.Candidates; set => Settings = Settings with { Candidates = value }; }
+    public long HorizonRecords { get => Settings.HorizonRecords; set => Settings = Settings with { HorizonRecords = value }; }
+    public int MaxKeysPerRecord { get => Settings.MaxKeysPerRecord; set => Settings = Settings with { MaxKeysPerRecord = value }; }
+
+    /// <summary>The detectors' settings with <paramref name="privacy"/> for text keys; null when the detectors are off.</summary>
+    public DetectorSettings? ToSettings(KeyPrivacy? privacy = null) => !Enabled ? null : Settings with { TextKeys = privacy ?? KeyPrivacy.None };
 }
