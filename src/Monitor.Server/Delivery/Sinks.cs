@@ -120,11 +120,11 @@ internal sealed class AlertmanagerSink(AlertmanagerOptions options) : IDeliveryS
 
     private static string AlertName(string kind) => kind switch
     {
-        "drift" => "ModelDrift",
-        "artifact-digest" => "ModelArtifactSwapped",
-        "verdict" => "ModelVersionFailed",
-        "rollback-held" => "ModelRollbackHeld",
-        _ when kind.StartsWith("trigger", StringComparison.Ordinal) => "ModelTriggerPattern",
+        AlertKinds.Drift => "ModelDrift",
+        AlertKinds.ArtifactDigest => "ModelArtifactSwapped",
+        AlertKinds.Verdict => "ModelVersionFailed",
+        AlertKinds.RollbackHeld => "ModelRollbackHeld",
+        _ when AlertKinds.IsTrigger(kind) => "ModelTriggerPattern",
         _ => "ModelAlert",
     };
 
