@@ -158,8 +158,8 @@ internal sealed class BaselineUploads
         BaselineProfile profile;
         try
         {
-            // The key table is counted on the keys the detectors extract (Monitor:Detectors:MaxKeysPerRecord).
-            BaselineSettings settings = _options.Baselines.ToSettings() with { Detectors = _options.Detectors.ToSettings() ?? new() };
+            // The key table is counted on the keys the detectors extract (Monitor:Detectors:MaxKeysPerRecord), whether or not they run now.
+            BaselineSettings settings = _options.Baselines.ToSettings() with { Detectors = _options.Detectors.Settings };
             profile = await Task.Run(() => BaselineBuilder.Build(request, sample, settings, cancellationToken), cancellationToken);
         }
         catch (BaselineException ex)
