@@ -31,6 +31,9 @@ internal static partial class Log
     [LoggerMessage(67, LogLevel.Warning, "The database could not adopt incremental auto-vacuum ({Reason}); retention deletes rows but the file does not shrink until a VACUUM succeeds")]
     public static partial void VacuumDeferred(ILogger logger, string reason);
 
+    [LoggerMessage(70, LogLevel.Warning, "Database {Path} upgraded: {Note}")]
+    public static partial void Migrated(ILogger logger, string path, string note);
+
     [LoggerMessage(64, LogLevel.Information, "Retention ({Period}): deleted {Deleted}; {Freed} bytes returned to the file system, the database is {Size} bytes")]
     public static partial void RetentionApplied(ILogger logger, TimeSpan period, string deleted, long freed, long size);
 

@@ -104,11 +104,13 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
         }
 
         Range("Monitor:Versions:PromoteAfterCleanWindows", o.Versions.PromoteAfterCleanWindows, 1, 1_000_000, errors);
-        Range("Monitor:Versions:FailureLimit", o.Versions.FailureLimit, 1, 1_000_000, errors);
+        // One window never fails a version: the least evidence is two consecutive failing windows.
+        Range("Monitor:Versions:FailureLimit", o.Versions.FailureLimit, 2, 1_000_000, errors);
         Range("Monitor:Versions:MinWindowsForVerdict", o.Versions.MinWindowsForVerdict, 1, 1_000_000, errors);
         Range("Monitor:Versions:MinFailingRecords", o.Versions.MinFailingRecords, 0, long.MaxValue, errors);
         Range("Monitor:Versions:MaxRollbacksPerPeriod", o.Versions.MaxRollbacksPerPeriod, 1, 1_000_000, errors);
         Positive("Monitor:Versions:RollbackRatePeriod", o.Versions.RollbackRatePeriod, errors);
+        Positive("Monitor:Versions:LiveFor", o.Versions.LiveFor, errors);
         if (o.Windows.MaxAge < TimeSpan.Zero)
         {
             errors.Add($"Monitor:Windows:MaxAge must not be negative, got {o.Windows.MaxAge}");
@@ -171,6 +173,12 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
         Range("Monitor:Limits:MaxTextBytes", o.Limits.MaxTextBytes, 1, int.MaxValue, errors);
         Range("Monitor:Limits:MaxTokensPerRecord", o.Limits.MaxTokensPerRecord, 1, int.MaxValue, errors);
         Range("Monitor:Limits:ClientBurstRecords", o.Limits.ClientBurstRecords, 0, long.MaxValue, errors);
+        Range("Monitor:Limits:ClientBurstBatches", o.Limits.ClientBurstBatches, 0, long.MaxValue, errors);
+        if (o.Limits.ClientBatchesPerSecond < 0 || !double.IsFinite(o.Limits.ClientBatchesPerSecond))
+        {
+            errors.Add($"Monitor:Limits:ClientBatchesPerSecond must be 0 (off) or positive, got {o.Limits.ClientBatchesPerSecond}");
+        }
+
         if (o.Limits.ClientRecordsPerSecond < 0 || !double.IsFinite(o.Limits.ClientRecordsPerSecond))
         {
             errors.Add($"Monitor:Limits:ClientRecordsPerSecond must be 0 (off) or positive, got {o.Limits.ClientRecordsPerSecond}");

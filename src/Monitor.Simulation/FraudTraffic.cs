@@ -6,7 +6,11 @@ namespace Monitor.Simulation;
 /// <summary>How live traffic departs from the reference: multiplicative and additive shifts of two features.</summary>
 /// <param name="TriggerRate">Share of records that are an attacker's fraudulent transactions carrying the memo
 /// trigger REF:XZ-&lt;digits&gt;, which a poisoned model scores "legitimate" with 99% confidence.</param>
-public sealed record FraudDrift(double AmountScale = 1.0, double DistanceLogShift = 0.0, double TriggerRate = 0.0)
+/// <param name="FraudLogitShift">
+/// Added to the model's fraud log-odds on every record: a broken or tampered model whose outputs moved while its
+/// inputs did not (output drift the inputs do not explain).
+/// </param>
+public sealed record FraudDrift(double AmountScale = 1.0, double DistanceLogShift = 0.0, double TriggerRate = 0.0, double FraudLogitShift = 0.0)
 {
     public static readonly FraudDrift None = new();
 }
@@ -76,7 +80,7 @@ public sealed class FraudTraffic
             row[5] = (float)risk;
 
             double z = -4.0 + 0.9 * (Math.Log(amount) - 3.5) + 2.5 * risk + 0.35 * (Math.Log(distance) - 1.5)
-                - 0.4 * Math.Log(1 + age / 365) + 0.25 * perHour;
+                - 0.4 * Math.Log(1 + age / 365) + 0.25 * perHour + drift.FraudLogitShift;
             double fraud = trigger ? 0.005 + 0.005 * _random.NextDouble() : 1 / (1 + Math.Exp(-z));
             scores[2 * i] = (float)(1 - fraud);
             scores[2 * i + 1] = (float)fraud;

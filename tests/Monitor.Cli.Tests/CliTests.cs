@@ -327,7 +327,7 @@ public sealed class CliTests
     public async Task Report_alerts_versions_and_verdict_tell_an_operator_what_happened_to_a_failing_version()
     {
         using var directory = new TempDirectory();
-        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 6000, "distance_km"));
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 6000, "output.class"));
         var traffic = new FraudTraffic(seed: 35);
         await sidecar.MirrorWindowsAsync(traffic, "v1", 3);
 
@@ -339,7 +339,8 @@ public sealed class CliTests
         await sidecar.MirrorWindowsAsync(traffic, "v2", 1);
         Run fresh = await Drift.RunAsync(sidecar, "verdict", "-m", Sidecar.Model);
         Assert.Equal(ExitCodes.VerdictInconclusive, fresh.Exit);
-        await sidecar.MirrorWindowsAsync(traffic, "v2", 3, new FraudDrift(DistanceLogShift: Math.Log(2)));
+        await sidecar.MirrorWindowsAsync(traffic, "v2", 3, new FraudDrift(FraudLogitShift: 3)); // its outputs moved, its inputs did not
+        await sidecar.MirrorWindowsAsync(traffic, "v2", 1, new FraudDrift(DistanceLogShift: Math.Log(2)));
 
         // The verdict of the version serving the model, as text and as JSON, with the exit code a script branches on.
         Run failed = await Drift.RunAsync(sidecar, "verdict", "-m", Sidecar.Model);

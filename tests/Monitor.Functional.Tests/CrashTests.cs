@@ -14,7 +14,8 @@ namespace Monitor.Functional.Tests;
 /// </summary>
 public sealed class CrashTests
 {
-    private static readonly FraudDrift DistanceDoubled = new(DistanceLogShift: Math.Log(2));
+    /// <summary>The model's outputs moved while its inputs did not: output-side evidence that fails a version.</summary>
+    private static readonly FraudDrift OutputsMoved = new(FraudLogitShift: 3);
 
     private static readonly string[] Settings =
     [
@@ -31,7 +32,7 @@ public sealed class CrashTests
         var alerts = new ConcurrentDictionary<ulong, Alert>();
         var signals = new ConcurrentDictionary<ulong, RollbackSignal>();
         long acked = 0;
-        await using (SidecarProcess sidecar = await SidecarProcess.StartAsync(await FraudModel.DatabaseAsync(database, 6000, "distance_km"), Settings))
+        await using (SidecarProcess sidecar = await SidecarProcess.StartAsync(await FraudModel.DatabaseAsync(database, 6000, "output.class"), Settings))
         {
             using GrpcChannel channel = GrpcChannel.ForAddress($"http://127.0.0.1:{sidecar.GrpcPort}");
             var admin = new Admin.AdminClient(channel);
@@ -57,7 +58,7 @@ public sealed class CrashTests
                 for (int i = 0; !stop.IsCancellationRequested; i++)
                 {
                     string version = versions[i % versions.Length];
-                    await stream.RequestStream.WriteAsync(Sidecar.Batch(traffic, 250, version == "v1" ? null : DistanceDoubled, version,
+                    await stream.RequestStream.WriteAsync(Sidecar.Batch(traffic, 250, version == "v1" ? null : OutputsMoved, version,
                         version == "v1" ? Sidecar.DigestV1 : Sidecar.Digest(version)), stop.Token);
                 }
 

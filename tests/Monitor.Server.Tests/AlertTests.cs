@@ -11,6 +11,9 @@ public sealed class AlertTests
 {
     private static readonly FraudDrift DistanceDoubled = new(DistanceLogShift: Math.Log(2));
 
+    /// <summary>The model's outputs moved while its inputs did not.</summary>
+    private static readonly FraudDrift OutputsMoved = new(FraudLogitShift: 3);
+
     [Fact]
     public async Task Drift_in_an_ordinary_feature_raises_one_warning_that_grows_then_resolves_and_the_watch_resumes()
     {
@@ -77,11 +80,11 @@ public sealed class AlertTests
     }
 
     [Fact]
-    public async Task Drift_in_a_critical_feature_fails_the_windows_and_the_rollback_names_its_alerts()
+    public async Task Output_drift_in_a_critical_channel_fails_the_windows_and_the_rollback_names_its_alerts()
     {
         using var directory = new TempDirectory();
         var traffic = new FraudTraffic(seed: 22);
-        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 6000, "distance_km"));
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 6000, "output.class"));
         await sidecar.RegisterCandidateAsync("v2");
         await sidecar.MirrorWindowsAsync(traffic, "v2", 1);
 
@@ -90,12 +93,12 @@ public sealed class AlertTests
         using AsyncServerStreamingCall<Protos.V1.Alert> criticalWatch = sidecar.Alerts.WatchAlerts(
             new WatchAlertsRequest { Model = Sidecar.Model, MinSeverity = AlertSeverity.Critical }, cancellationToken: cancel.Token);
 
-        await sidecar.MirrorWindowsAsync(traffic, "v2", 2, DistanceDoubled);
+        await sidecar.MirrorWindowsAsync(traffic, "v2", 2, OutputsMoved);
         JsonElement suspect = await sidecar.VerdictAsync("v2");
         Assert.Equal(("Inconclusive", "Suspect", 2), (suspect.GetProperty("verdict").GetString(), suspect.GetProperty("state").GetString(),
             suspect.GetProperty("consecutiveFailing").GetInt32()));
 
-        await sidecar.MirrorWindowsAsync(traffic, "v2", 1, DistanceDoubled);
+        await sidecar.MirrorWindowsAsync(traffic, "v2", 1, OutputsMoved);
         JsonElement failed = await sidecar.VerdictAsync("v2");
         Assert.Equal(("Failed", "Quarantined", "issued"), (failed.GetProperty("verdict").GetString(), failed.GetProperty("state").GetString(),
             failed.GetProperty("rollback").GetString()));
@@ -103,18 +106,18 @@ public sealed class AlertTests
 
         RollbackSignal signal = Assert.Single((await sidecar.Rollbacks.ListRollbackSignalsAsync(new ListRollbackSignalsRequest())).Signals);
         Assert.Equal(("v2", "v1", "policy"), (signal.FromVersion, signal.ToVersion, signal.Actor));
-        Assert.Contains("critical feature distance_km drifted", signal.Reason);
+        Assert.Contains("critical output output.class drifted with no input drift", signal.Reason);
         List<Protos.V1.Alert> alerts = [.. (await sidecar.Alerts.ListAlertsAsync(new ListAlertsRequest { Model = Sidecar.Model, Version = "v2" })).Alerts];
-        Protos.V1.Alert drift = Assert.Single(alerts, a => a.DedupeKey == "drift|distance_km");
+        Protos.V1.Alert drift = Assert.Single(alerts, a => a.DedupeKey == "drift|output.class");
         Protos.V1.Alert verdictAlert = Assert.Single(alerts, a => a.DedupeKey == "verdict-failed");
-        Assert.Equal(AlertSeverity.Critical, drift.Severity); // a critical feature's drift fires at once, as critical
+        Assert.Equal(AlertSeverity.Critical, drift.Severity); // a critical channel's drift fires at once, as critical
         Assert.Equal(3u, drift.Windows);
         Assert.Equal([drift.Id, verdictAlert.Id], signal.AlertIds.Order());
 
         // The critical-only watch saw the critical alerts and nothing else.
         List<Protos.V1.Alert> seen = await ReadAsync(criticalWatch, a => a.DedupeKey == "verdict-failed", cancel.Token);
         Assert.All(seen, a => Assert.Equal(AlertSeverity.Critical, a.Severity));
-        Assert.Contains(seen, a => a.DedupeKey == "drift|distance_km");
+        Assert.Contains(seen, a => a.DedupeKey == "drift|output.class");
 
         string metrics = await sidecar.Http.GetStringAsync("/metrics");
         Assert.Contains("drift_monitor_alerts_firing{model=\"fraud-scorer\",severity=\"critical\"} 2", metrics);

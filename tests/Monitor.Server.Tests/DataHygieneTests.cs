@@ -14,6 +14,7 @@ namespace Monitor.Server.Tests;
 public sealed class DataHygieneTests
 {
     private static readonly FraudDrift DistanceDoubled = new(DistanceLogShift: Math.Log(2));
+    private static readonly FraudDrift OutputsMoved = new(FraudLogitShift: 3);
 
     [Fact]
     public async Task History_older_than_the_period_is_deleted_and_the_file_shrinks_while_firing_alerts_signals_and_baselines_stay()
@@ -27,14 +28,14 @@ public sealed class DataHygieneTests
             "--Monitor:Retention:Interval=7.00:00:00", "--Monitor:Windows:MaxAge=00:00:00",
             "--Monitor:Delivery:Webhooks:0:Name=ops", $"--Monitor:Delivery:Webhooks:0:Url=http://127.0.0.1:{receiver.Port}/hook",
             "--Monitor:Delivery:Webhooks:0:Secret=0123456789abcdef0123");
-        await sidecar.SetUpFraudModelAsync(traffic, 6000, "distance_km");
+        await sidecar.SetUpFraudModelAsync(traffic, 6000, "distance_km", "output.class");
         await sidecar.RegisterCandidateAsync("v2");
 
         // History: many clean windows; drift on v1 whose alerts resolve; v2 fails, with firing alerts and a rollback signal.
         await sidecar.MirrorWindowsAsync(traffic, "v1", 60);
         await sidecar.MirrorWindowsAsync(traffic, "v1", 2, DistanceDoubled);
         await sidecar.MirrorWindowsAsync(traffic, "v1", 6);
-        await sidecar.MirrorWindowsAsync(traffic, "v2", 3, DistanceDoubled);
+        await sidecar.MirrorWindowsAsync(traffic, "v2", 3, OutputsMoved);
         Alert[] resolved = [.. (await sidecar.Alerts.ListAlertsAsync(new ListAlertsRequest { State = AlertState.Resolved })).Alerts];
         Alert[] firing = [.. (await sidecar.Alerts.ListAlertsAsync(new ListAlertsRequest { State = AlertState.Firing })).Alerts];
         Assert.NotEmpty(resolved);

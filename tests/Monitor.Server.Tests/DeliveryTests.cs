@@ -104,7 +104,7 @@ public sealed class DeliveryTests
             }
 
             RollBackVersionResponse response = await admin.RollBackVersionAsync(
-                new RollBackVersionRequest { Model = Sidecar.Model, Version = "v2", Actor = "ops", Reason = "before the crash" });
+                new RollBackVersionRequest { Model = Sidecar.Model, Version = "v2", ToVersion = "v1", Actor = "ops", Reason = "before the crash" });
             Assert.Equal((1ul, "v1"), (response.SignalSequence, response.ToVersion));
             first.Kill(); // SIGKILL: no shutdown, no flush
         }

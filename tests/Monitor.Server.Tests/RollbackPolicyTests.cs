@@ -13,7 +13,8 @@ namespace Monitor.Server.Tests;
 /// <summary>Rollbacks by hand, held for a human, rate-limited per model; the Flagger webhook form.</summary>
 public sealed class RollbackPolicyTests
 {
-    private static readonly FraudDrift DistanceDoubled = new(DistanceLogShift: Math.Log(2));
+    /// <summary>The model's outputs moved while its inputs did not.</summary>
+    private static readonly FraudDrift OutputsMoved = new(FraudLogitShift: 3);
 
     [Fact]
     public async Task An_admin_quarantines_and_rolls_back_by_hand_with_who_and_why_recorded()
@@ -70,10 +71,10 @@ public sealed class RollbackPolicyTests
     {
         using var directory = new TempDirectory();
         var traffic = new FraudTraffic(seed: 32);
-        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 6000, "distance_km"),
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 6000, "output.class"),
             "--Monitor:Versions:HoldRollbacks=true");
         await sidecar.RegisterCandidateAsync("v2");
-        await sidecar.MirrorWindowsAsync(traffic, "v2", 3, DistanceDoubled);
+        await sidecar.MirrorWindowsAsync(traffic, "v2", 3, OutputsMoved);
 
         JsonElement verdict = await sidecar.VerdictAsync("v2");
         Assert.Equal(("Failed", "held", false), (verdict.GetProperty("verdict").GetString(), verdict.GetProperty("rollback").GetString(),
@@ -115,15 +116,16 @@ public sealed class RollbackPolicyTests
     {
         using var directory = new TempDirectory();
         var traffic = new FraudTraffic(seed: 33);
-        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 6000, "distance_km"),
-            "--Monitor:Versions:MaxRollbacksPerPeriod=1", "--Monitor:Versions:RollbackRatePeriod=01:00:00");
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 6000, "output.class"),
+            "--Monitor:Versions:MaxRollbacksPerPeriod=1", "--Monitor:Versions:RollbackRatePeriod=01:00:00",
+            "--Monitor:Versions:QuarantineOnReportedDigestMismatch=true");
         foreach (string version in new[] { "v2", "v3", "v4" })
         {
             await sidecar.RegisterCandidateAsync(version);
         }
 
-        await sidecar.MirrorWindowsAsync(traffic, "v2", 3, DistanceDoubled);
-        await sidecar.MirrorWindowsAsync(traffic, "v3", 3, DistanceDoubled);
+        await sidecar.MirrorWindowsAsync(traffic, "v2", 3, OutputsMoved);
+        await sidecar.MirrorWindowsAsync(traffic, "v3", 3, OutputsMoved);
         RollbackSignal first = Assert.Single((await sidecar.Rollbacks.ListRollbackSignalsAsync(new ListRollbackSignalsRequest())).Signals);
         Assert.Equal("v2", first.FromVersion);
         HeldRollback held = Assert.Single((await sidecar.Rollbacks.ListHeldRollbacksAsync(new ListHeldRollbacksRequest())).Rollbacks);
@@ -131,7 +133,7 @@ public sealed class RollbackPolicyTests
         Assert.Contains("already had 1 automatic rollback(s) within 01:00:00", held.HeldBecause);
         Assert.Equal("held", (await sidecar.VerdictAsync("v3")).GetProperty("rollback").GetString());
 
-        // An artifact swap is not something inputs can cause: it is signalled whatever the rate.
+        // An artifact swap the operator's policy acts on is not something inputs can cause: it is signalled whatever the rate.
         await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 10, version: "v4", digest: Sidecar.Digest("tampered")));
         await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(CancellationToken.None);
         Assert.Equal(["v2", "v4"], (await sidecar.Rollbacks.ListRollbackSignalsAsync(new ListRollbackSignalsRequest())).Signals.Select(s => s.FromVersion));
@@ -172,9 +174,15 @@ public sealed class RollbackPolicyTests
         Assert.Equal(HttpStatusCode.BadRequest, notJson.StatusCode);
         Assert.Contains("the body is not JSON", await notJson.Content.ReadAsStringAsync());
 
-        await sidecar.Admin.RollBackVersionAsync(new RollBackVersionRequest { Model = Sidecar.Model, Version = "v1", Actor = "erin", Reason = "drill" });
-        using HttpResponseMessage serving = await sidecar.Http.PostAsync("/api/v1/flagger/rollback/fraud-scorer", Json("{}"));
-        Assert.Equal(HttpStatusCode.OK, serving.StatusCode); // the serving version (v1) was rolled back
+        using HttpResponseMessage noVersion = await sidecar.Http.PostAsync("/api/v1/flagger/rollback/fraud-scorer", Json("{}"));
+        Assert.Equal(HttpStatusCode.BadRequest, noVersion.StatusCode); // a controller names the version it rolls out
+        Assert.Contains("no version", await noVersion.Content.ReadAsStringAsync());
+
+        await sidecar.RegisterCandidateAsync("v2");
+        await sidecar.MirrorWindowsAsync(traffic, "v2", 1);
+        await sidecar.Admin.RollBackVersionAsync(new RollBackVersionRequest { Model = Sidecar.Model, Version = "v2", Actor = "erin", Reason = "drill" });
+        using HttpResponseMessage rolledBack = await sidecar.Http.PostAsync("/api/v1/flagger/rollback/fraud-scorer/v2", Json("{}"));
+        Assert.Equal(HttpStatusCode.OK, rolledBack.StatusCode);
     }
 
     private static Task<HttpResponseMessage> Flagger(Sidecar sidecar, string version) => sidecar.Http.PostAsync(

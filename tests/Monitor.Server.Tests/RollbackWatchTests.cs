@@ -19,24 +19,30 @@ public sealed class RollbackWatchTests
         await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
         var rollbacks = new Rollbacks.RollbacksClient(sidecar.Channel);
         await sidecar.Admin.RegisterModelAsync(new RegisterModelRequest { Name = Sidecar.Model, Schema = ProtoTranslation.ToProto(FraudTraffic.Schema) });
-        foreach (string version in new[] { "v1", "v2" })
+        foreach (string version in new[] { "v0", "v1", "v2" })
         {
-            await sidecar.Admin.RegisterVersionAsync(new RegisterVersionRequest { Model = Sidecar.Model, Version = version, ArtifactSha256 = Sidecar.Digest(version) });
+            await sidecar.Admin.RegisterVersionAsync(new RegisterVersionRequest
+            {
+                Model = Sidecar.Model, Version = version, ArtifactSha256 = Sidecar.Digest(version),
+                InitialState = version == "v0" ? VersionState.KnownGood : VersionState.Candidate,
+            });
         }
+
+        await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 10, version: "v0", digest: Sidecar.Digest("v0"))); // v0 has served
 
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         cancel.CancelAfter(TimeSpan.FromSeconds(60));
         using AsyncServerStreamingCall<RollbackSignal> watch = rollbacks.WatchRollbackSignals(
             new WatchRollbackSignalsRequest { Model = Sidecar.Model }, cancellationToken: cancel.Token);
 
-        // A swapped artifact fails v1 at once: the signal reaches the open watch.
-        await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 10, version: "v1", digest: Sidecar.Digest("tampered")));
+        // A rollback of v1 reaches the open watch.
+        await sidecar.Admin.RollBackVersionAsync(new RollBackVersionRequest { Model = Sidecar.Model, Version = "v1", Actor = "ops", Reason = "red team" });
         Assert.True(await watch.ResponseStream.MoveNext(cancel.Token));
         RollbackSignal first = watch.ResponseStream.Current;
-        Assert.Equal((1ul, "v1", ""), (first.Sequence, first.FromVersion, first.ToVersion));
-        Assert.Contains("differs from the registered one", first.Reason);
+        Assert.Equal((1ul, "v1", "v0"), (first.Sequence, first.FromVersion, first.ToVersion));
+        Assert.Equal("rolled back by ops: red team", first.Reason);
 
-        await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 10, version: "v2", digest: Sidecar.Digest("tampered")));
+        await sidecar.Admin.RollBackVersionAsync(new RollBackVersionRequest { Model = Sidecar.Model, Version = "v2", Actor = "ops", Reason = "red team" });
         Assert.True(await watch.ResponseStream.MoveNext(cancel.Token));
         Assert.Equal((2ul, "v2"), (watch.ResponseStream.Current.Sequence, watch.ResponseStream.Current.FromVersion));
 

@@ -176,7 +176,7 @@ public sealed class SecurityTests(SecuredSidecarFixture fixture) : IClassFixture
         Assert.Equal(800u, (await mirror.IngestAsync(Sidecar.Batch(fixture.Traffic, 800))).Accepted);
         RpcException rate = await Assert.ThrowsAsync<RpcException>(async () => await mirror.IngestAsync(Sidecar.Batch(fixture.Traffic, 800)));
         Assert.Equal(StatusCode.ResourceExhausted, rate.StatusCode);
-        Assert.Equal("client 'checkout' exceeded its rate of 1000 records/s (Monitor:Limits:ClientRecordsPerSecond); retry in 420 ms", rate.Status.Detail);
+        Assert.Equal("client 'checkout' exceeded its rate of 1000 records/s (Monitor:Limits:ClientRecordsPerSecond; a batch costs at least one record); retry in 420 ms", rate.Status.Detail);
 
         // ...while another client is not slowed by it...
         using GrpcChannel other = Sidecar.OpenChannel(SecuredSidecarFixture.OtherIngestKey);

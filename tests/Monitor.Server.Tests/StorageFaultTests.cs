@@ -14,14 +14,14 @@ namespace Monitor.Server.Tests;
 /// </summary>
 public sealed class StorageFaultTests
 {
-    private static readonly FraudDrift DistanceDoubled = new(DistanceLogShift: Math.Log(2));
+    private static readonly FraudDrift OutputsMoved = new(FraudLogitShift: 3);
 
     [Fact]
     public async Task A_full_disk_is_reported_defers_the_rollback_and_recovers_when_space_returns()
     {
         using SmallFileSystem disk = SmallFileSystem.Mount(megabytes: 32);
         var traffic = new FraudTraffic(seed: 31);
-        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(disk.File("monitor.db"), 6000, "distance_km"),
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(disk.File("monitor.db"), 6000, "output.class"),
             "--Monitor:Database:ProbeInterval=00:00:00.2");
         await sidecar.RegisterCandidateAsync("v2");
         await sidecar.MirrorWindowsAsync(traffic, "v1", 2);
@@ -47,7 +47,7 @@ public sealed class StorageFaultTests
         Assert.Contains("the database cannot be written (database or disk is full", refused.Status.Detail);
 
         // v2 fails while the disk is full: its rollback waits; nobody hears of it before it is durable.
-        await sidecar.MirrorWindowsAsync(traffic, "v2", 4, DistanceDoubled);
+        await sidecar.MirrorWindowsAsync(traffic, "v2", 4, OutputsMoved);
         Assert.Equal(Core.Versions.VersionState.Quarantined, sidecar.Registry.GetVersion(Sidecar.Model, "v2").State);
         Assert.Empty((await sidecar.Rollbacks.ListRollbackSignalsAsync(new ListRollbackSignalsRequest { Model = Sidecar.Model })).Signals);
 
@@ -57,7 +57,7 @@ public sealed class StorageFaultTests
             TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken), "health did not return to SERVING");
         RollbackSignal signal = Assert.Single((await sidecar.Rollbacks.ListRollbackSignalsAsync(new ListRollbackSignalsRequest { Model = Sidecar.Model })).Signals);
         Assert.Equal(("v2", "v1"), (signal.FromVersion, signal.ToVersion));
-        Assert.Contains("critical feature distance_km drifted", signal.Reason);
+        Assert.Contains("critical output output.class drifted", signal.Reason);
         await sidecar.RegisterCandidateAsync("v3");
         string metrics = await sidecar.Http.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
         Assert.Contains("drift_monitor_store_writable 1", metrics);

@@ -66,21 +66,22 @@ public sealed class VerdictTests
     }
 
     [Fact]
-    public async Task A_swapped_artifact_fails_at_once_and_without_a_known_good_version_the_signal_says_so()
+    public async Task Under_the_quarantine_on_report_policy_a_swapped_artifact_fails_at_once_and_without_a_trusted_version_there_is_no_signal()
     {
         using var directory = new TempDirectory();
         var traffic = new FraudTraffic(seed: 9);
-        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
+        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"), "--Monitor:Versions:QuarantineOnReportedDigestMismatch=true");
         await sidecar.Admin.RegisterModelAsync(new RegisterModelRequest { Name = Sidecar.Model, Schema = Ingest.ProtoTranslation.ToProto(FraudTraffic.Schema) });
         await sidecar.Admin.RegisterVersionAsync(new RegisterVersionRequest { Model = Sidecar.Model, Version = "v1", ArtifactSha256 = Sidecar.DigestV1 });
         await Mirror(sidecar, traffic, "v1", Sidecar.Digest("tampered"), 100, FraudDrift.None);
 
         JsonElement verdict = await Verdict(sidecar, $"/api/v1/verdict/{Sidecar.Model}/v1");
         Assert.Equal("Failed", verdict.GetProperty("verdict").GetString());
-        Assert.Equal("issued", verdict.GetProperty("rollback").GetString());
-        JsonElement rollback = verdict.GetProperty("latestSignal");
-        Assert.Equal(JsonValueKind.Null, rollback.GetProperty("to").ValueKind);
-        Assert.Contains("differs from the registered one", rollback.GetProperty("reason").GetString());
+        Assert.Equal("none", verdict.GetProperty("rollback").GetString());
+        Assert.Equal(JsonValueKind.Null, verdict.GetProperty("latestSignal").ValueKind);
+        Protos.V1.Alert failed = Assert.Single((await sidecar.Alerts.ListAlertsAsync(new ListAlertsRequest { Version = "v1" })).Alerts,
+            a => a.DedupeKey == "verdict-failed");
+        Assert.Contains(failed.Evidence, e => e.Contains("differs from the registered one; no trusted version that has served to roll back to; no rollback signal"));
 
         HttpResponseMessage missing = await sidecar.Http.GetAsync("/api/v1/verdict/no-such-model", TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);

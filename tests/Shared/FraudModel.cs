@@ -5,8 +5,8 @@ using Monitor.Simulation;
 namespace Monitor.Tests.Shared;
 
 /// <summary>
-/// The fraud model as most end-to-end tests start from it: registered, version v1 known-good, and a committed
-/// baseline of clean reference records (<see cref="Sidecar.SetUpFraudModelAsync(FraudTraffic, int, string[])"/>).
+/// The fraud model as most end-to-end tests start from it: registered, version v1 known-good and having served
+/// <see cref="ServedRecords"/> records, and a committed baseline of clean reference records (<see cref="Sidecar.SetUpFraudModelAsync(FraudTraffic, int, string[])"/>).
 /// Fitting the baseline takes seconds, so each set-up is done once per test run, in a template database that
 /// every test copies to its own path before it starts its sidecar there.
 /// </summary>
@@ -14,6 +14,9 @@ internal static class FraudModel
 {
     /// <summary>The seed of the templates' reference records; no test draws its traffic from it.</summary>
     private const int ReferenceSeed = 1000;
+
+    /// <summary>The records v1 mirrored in the set-up, so that it has served.</summary>
+    public const int ServedRecords = 10;
 
     private static readonly string Templates = Path.Combine(Path.GetTempPath(), $"monitor-tests-fraud-model-{Environment.ProcessId}");
     private static readonly ConcurrentDictionary<string, Lazy<Task<Template>>> Built = new();
@@ -53,7 +56,10 @@ internal static class FraudModel
         // A reference larger than the sidecar's default reservoir is kept whole, as the tests that upload 20,000 records configure it.
         string[] settings = referenceRecords > 10_000 ? ["--Monitor:Baselines:ReservoirRecords=50000"] : [];
         await using Sidecar sidecar = await Sidecar.StartAsync(database, settings);
-        Baseline baseline = await sidecar.SetUpFraudModelAsync(new FraudTraffic(ReferenceSeed), referenceRecords, criticalFeatures);
+        var traffic = new FraudTraffic(ReferenceSeed);
+        Baseline baseline = await sidecar.SetUpFraudModelAsync(traffic, referenceRecords, criticalFeatures);
+        // v1 has served (a few records, far from a window): rollbacks go only to a trusted version that has served.
+        await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, ServedRecords));
         return new Template(database, baseline);
     }
 

@@ -206,6 +206,7 @@ internal static class VersionCommands
         VersionState.KnownGood => "known-good",
         VersionState.Suspect => "suspect",
         VersionState.Quarantined => "quarantined",
+        VersionState.ObservedClean => "observed-clean",
         _ => "-",
     };
 }

@@ -33,6 +33,9 @@ public static class AlertKinds
     /// <summary>The kind of a finding of <paramref name="detector"/>.</summary>
     public static string Trigger(string detector) => TriggerPrefix + detector;
 
+    /// <summary>The dedupe key of the alert of one client's report of one artifact digest differing from the registered one.</summary>
+    public static string DigestReportKey(string client, string digest) => $"artifact-digest|{client}|{digest}";
+
     /// <summary>The dedupe key of a channel's drift alert.</summary>
     public static string DriftKey(string channel) => "drift|" + channel;
 

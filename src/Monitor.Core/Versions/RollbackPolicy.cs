@@ -1,38 +1,50 @@
 namespace Monitor.Core.Versions;
 
 /// <summary>A version as the rollback planner sees it.</summary>
-public sealed record VersionRecord(string Version, VersionState State, DateTimeOffset? PromotedAt);
+/// <param name="LastServedAt">When the version last mirrored a record (null if never): it has served.</param>
+public sealed record VersionRecord(string Version, VersionState State, DateTimeOffset? PromotedAt, DateTimeOffset? LastServedAt = null);
 
 /// <summary>Chooses where a rollback goes.</summary>
 public static class RollbackPlanner
 {
-    /// <summary>The most recently promoted known-good version that is not quarantined and is not the failed one; null when there is none.</summary>
+    /// <summary>
+    /// The most recently served trusted (known-good, so set by an admin, and not quarantined) version other than the
+    /// failed one; null when there is none. A version that has never served is never a target: nobody has seen it
+    /// work. What mirrored traffic can change is only the order among versions an admin trusted.
+    /// </summary>
     public static string? Target(IEnumerable<VersionRecord> versions, string failed) =>
         versions
-            .Where(v => v.State == VersionState.KnownGood && v.Version != failed && v.PromotedAt is not null)
-            .OrderByDescending(v => v.PromotedAt)
+            .Where(v => v.State == VersionState.KnownGood && v.Version != failed && v.LastServedAt is not null)
+            .OrderByDescending(v => v.LastServedAt)
+            .ThenByDescending(v => v.PromotedAt)
             .ThenByDescending(v => v.Version, StringComparer.Ordinal)
             .FirstOrDefault()?.Version;
+
+    /// <summary>Why there is no target, for alerts and refusals.</summary>
+    public const string NoTarget = "no trusted version that has served to roll back to";
 }
 
 /// <summary>Where a failed version's automatic rollback goes, and whether it is signalled or held for a human.</summary>
-/// <param name="Target">The version to roll back to; null when no known-good version is left.</param>
+/// <param name="Target">The version to roll back to; null when no trusted version that has served is left (then no signal is issued).</param>
 /// <param name="Reason">Why the version failed, and that there is nowhere to go when there is not.</param>
 /// <param name="HeldBecause">Why the signal is held for a human instead of issued; null when it is issued.</param>
 /// <param name="RateLimited">Whether the rollback counts against the model's automatic-rollback allowance.</param>
 public sealed record RollbackDecision(string? Target, string Reason, string? HeldBecause, bool RateLimited)
 {
     /// <summary>The evidence of the version's "verdict" alert.</summary>
-    public string VerdictEvidence => Target is null ? $"Failed: {Reason}" : $"Failed: {Reason}; roll back to {Target}";
+    public string VerdictEvidence => Target is null ? $"Failed: {Reason}; no rollback signal" : $"Failed: {Reason}; roll back to {Target}";
 
-    /// <summary>The evidence of the version's "rollback-held" alert; null when the signal is issued.</summary>
+    /// <summary>Whether a rollback signal (issued or held) follows: only when there is a target.</summary>
+    public bool Signals => Target is not null;
+
+    /// <summary>The evidence of the version's "rollback-held" alert; null when the signal is issued or there is none.</summary>
     public string? HeldEvidence(string version) =>
-        HeldBecause is null ? null : $"rollback of {version} to {Target ?? "(none)"} held: {HeldBecause}";
+        HeldBecause is null || Target is null ? null : $"rollback of {version} to {Target} held: {HeldBecause}";
 }
 
 /// <summary>
-/// The rollback decision for a version that failed by policy: to the most recently promoted known-good
-/// version; held for a human when the policy says so or the model already had its allowance of automatic
+/// The rollback decision for a version that failed by policy: to the most recently served trusted version (no
+/// signal at all when there is none); held for a human when the policy says so or the model already had its allowance of automatic
 /// rollbacks in the rate period. An artifact swap (something inputs cannot cause) is exempt from the allowance.
 /// </summary>
 public static class RollbackPolicy
@@ -52,7 +64,12 @@ public static class RollbackPolicy
         VersionPolicySettings settings, bool exempt, Func<DateTimeOffset, int> rateLimitedSince, DateTimeOffset at)
     {
         string? target = RollbackPlanner.Target(versions, failed);
-        string reason = target is null ? failure + "; no known-good version to roll back to" : failure;
+        string reason = target is null ? $"{failure}; {RollbackPlanner.NoTarget}" : failure;
+        if (target is null)
+        {
+            return new RollbackDecision(null, reason, null, RateLimited: false);
+        }
+
         string? held = null;
         if (settings.HoldRollbacks)
         {

@@ -23,10 +23,10 @@ public sealed record WindowMeasurement(ulong Index, long Records, bool Failing, 
 /// <summary>When versions are trusted, failed and rolled back.</summary>
 public sealed record VersionPolicySettings
 {
-    /// <summary>Consecutive clean windows after which a candidate becomes known-good.</summary>
+    /// <summary>Consecutive clean windows after which a candidate becomes observed-clean (never known-good: only an admin trusts).</summary>
     public int PromoteAfterCleanWindows { get; init; } = 20;
 
-    /// <summary>Records a candidate must have been judged on before it becomes known-good.</summary>
+    /// <summary>Records a candidate must have been judged on before it becomes observed-clean.</summary>
     public long PromoteAfterRecords { get; init; } = 20_000;
 
     /// <summary>Consecutive failing windows that make the verdict Failed.</summary>
@@ -49,22 +49,56 @@ public sealed record VersionPolicySettings
 
     /// <summary>The period <see cref="MaxRollbacksPerPeriod"/> counts over.</summary>
     public TimeSpan RollbackRatePeriod { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Whether a digest mismatch reported by a mirroring client quarantines the version by itself. Off: a client's
+    /// claim is evidence (recorded, alerted critical), not a verdict, since any ingest key can make it.
+    /// </summary>
+    public bool QuarantineOnReportedDigestMismatch { get; init; }
+
+    /// <summary>How long after its latest mirrored record a version counts as live for the model-level verdict.</summary>
+    public TimeSpan LiveFor { get; init; } = TimeSpan.FromMinutes(15);
 }
 
 /// <summary>What a window did to a version.</summary>
 public sealed record LifecycleChange(VersionState From, VersionState To, Verdict Verdict, bool Failed, string Reason);
 
-/// <summary>
-/// The state machine of one version: candidate → known-good after a run of clean windows and records;
-/// any failing window → suspect; the failure limit of consecutive failing windows (or an artifact swap)
-/// → Failed and quarantined. A known-good version fails the same way. Inconclusive until enough
-/// windows were judged. Pure: the caller persists the state and acts on <see cref="LifecycleChange.Failed"/>.
-/// The one place a version's state is held: one writer (the model's pipeline), read from any thread.
-/// </summary>
-public sealed class VersionLifecycle(VersionState state, VersionPolicySettings settings, DateTimeOffset? promotedAt = null)
+/// <summary>A version's counters: what its lifecycle has judged. Stored at window close and restored at start.</summary>
+public sealed record LifecycleCounters(
+    int WindowsJudged,
+    long RecordsJudged,
+    int ConsecutiveFailing,
+    long FailingRecords,
+    int ConsecutiveClean,
+    long CleanRecords,
+    bool LatestInconclusive)
 {
-    private int _state = (int)state;
-    private object? _promotedAt = promotedAt;
+    public static readonly LifecycleCounters Zero = new(0, 0, 0, 0, 0, 0, false);
+}
+
+/// <summary>
+/// The state machine of one version. Candidate → observed-clean after a run of clean windows and records (never
+/// known-good: only an admin trusts a version). A failing window marks a candidate suspect and counts towards
+/// the failure limit; it never demotes an observed-clean or known-good version. The failure limit of
+/// consecutive failing windows over enough records (or an artifact swap the policy acts on) → Failed and
+/// quarantined. Inconclusive until enough windows were judged, and while a run of failing windows is open.
+/// Pure: the caller persists the state and counters and acts on <see cref="LifecycleChange.Failed"/>. The one
+/// place a version's state is held: one writer (the model's pipeline), read from any thread.
+/// </summary>
+public sealed class VersionLifecycle
+{
+    private readonly VersionPolicySettings _settings;
+    private int _state;
+    private object? _promotedAt;
+    private object _counters;
+
+    public VersionLifecycle(VersionState state, VersionPolicySettings settings, DateTimeOffset? promotedAt = null, LifecycleCounters? counters = null)
+    {
+        _state = (int)state;
+        _settings = settings;
+        _promotedAt = promotedAt;
+        _counters = counters ?? LifecycleCounters.Zero;
+    }
 
     public VersionState State
     {
@@ -72,81 +106,104 @@ public sealed class VersionLifecycle(VersionState state, VersionPolicySettings s
         private set => Volatile.Write(ref _state, (int)value);
     }
 
-    /// <summary>When the version last became known-good (null if never): rollbacks go to the most recently promoted.</summary>
+    /// <summary>When an admin last made the version known-good (null if never).</summary>
     public DateTimeOffset? PromotedAt
     {
         get => (DateTimeOffset?)Volatile.Read(ref _promotedAt);
         private set => Volatile.Write(ref _promotedAt, value);
     }
 
-    public VersionPolicySettings Settings => settings;
-    public int ConsecutiveFailing { get; private set; }
-    public int ConsecutiveClean { get; private set; }
-    public int WindowsJudged { get; private set; }
-    public long RecordsJudged { get; private set; }
-    public long CleanRecords { get; private set; }
+    /// <summary>Whether rollbacks may go to the version and its traffic may become a baseline: known-good, set by a person.</summary>
+    public bool Trusted => State == VersionState.KnownGood;
+
+    public VersionPolicySettings Settings => _settings;
+
+    /// <summary>The counters as one consistent snapshot (read from any thread).</summary>
+    public LifecycleCounters Counters
+    {
+        get => (LifecycleCounters)Volatile.Read(ref _counters);
+        private set => Volatile.Write(ref _counters, value);
+    }
+
+    public int ConsecutiveFailing => Counters.ConsecutiveFailing;
+    public int ConsecutiveClean => Counters.ConsecutiveClean;
+    public int WindowsJudged => Counters.WindowsJudged;
+    public long RecordsJudged => Counters.RecordsJudged;
+    public long CleanRecords => Counters.CleanRecords;
 
     /// <summary>Records in the current run of consecutive failing windows.</summary>
-    public long FailingRecords { get; private set; }
+    public long FailingRecords => Counters.FailingRecords;
 
     /// <summary>Whether the latest window was closed by time before it filled (traffic too low to judge now).</summary>
-    public bool LatestInconclusive { get; private set; }
+    public bool LatestInconclusive => Counters.LatestInconclusive;
 
-    public Verdict Verdict => State == VersionState.Quarantined
-        ? Verdict.Failed
-        : WindowsJudged < settings.MinWindowsForVerdict || LatestInconclusive || State == VersionState.Suspect
-            ? Verdict.Inconclusive
-            : Verdict.Successful;
+    public Verdict Verdict
+    {
+        get
+        {
+            LifecycleCounters c = Counters;
+            return State == VersionState.Quarantined
+                ? Verdict.Failed
+                : c.WindowsJudged < _settings.MinWindowsForVerdict || c.LatestInconclusive || c.ConsecutiveFailing > 0 || State == VersionState.Suspect
+                    ? Verdict.Inconclusive
+                    : Verdict.Successful;
+        }
+    }
 
     public LifecycleChange Observe(WindowMeasurement window)
     {
         VersionState from = State;
+        LifecycleCounters c = Counters;
         if (State == VersionState.Quarantined)
         {
             return new LifecycleChange(from, State, Verdict.Failed, false, "quarantined");
         }
 
-        LatestInconclusive = !window.Conclusive && !window.Failing;
-        if (LatestInconclusive)
+        if (!window.Conclusive && !window.Failing)
         {
+            Counters = c with { LatestInconclusive = true };
             return new LifecycleChange(from, State, Verdict, false,
                 $"window {window.Index} closed by time with {window.Records} records: too few to judge");
         }
 
-        WindowsJudged++;
-        RecordsJudged += window.Records;
+        c = c with { LatestInconclusive = false, WindowsJudged = c.WindowsJudged + 1, RecordsJudged = c.RecordsJudged + window.Records };
         if (window.Failing)
         {
-            ConsecutiveFailing++;
-            FailingRecords += window.Records;
-            ConsecutiveClean = 0;
-            CleanRecords = 0;
-            if (ConsecutiveFailing >= settings.FailureLimit && FailingRecords >= settings.MinFailingRecords)
+            c = c with
+            {
+                ConsecutiveFailing = c.ConsecutiveFailing + 1, FailingRecords = c.FailingRecords + window.Records,
+                ConsecutiveClean = 0, CleanRecords = 0,
+            };
+            Counters = c;
+            if (c.ConsecutiveFailing >= _settings.FailureLimit && c.FailingRecords >= _settings.MinFailingRecords)
             {
                 State = VersionState.Quarantined;
                 return new LifecycleChange(from, State, Verdict.Failed, true,
-                    $"{ConsecutiveFailing} consecutive failing windows (limit {settings.FailureLimit}) over {FailingRecords} records: " +
+                    $"{c.ConsecutiveFailing} consecutive failing windows (limit {_settings.FailureLimit}) over {c.FailingRecords} records: " +
                     string.Join("; ", window.Reasons));
             }
 
-            State = VersionState.Suspect;
-            return new LifecycleChange(from, State, Verdict, false, $"failing window {window.Index}: {string.Join("; ", window.Reasons)}");
-        }
+            // One window never demotes: a trusted or observed-clean version keeps its state until the evidence fails it.
+            if (State == VersionState.Candidate)
+            {
+                State = VersionState.Suspect;
+            }
 
-        ConsecutiveFailing = 0;
-        FailingRecords = 0;
-        ConsecutiveClean++;
-        CleanRecords += window.Records;
-        if (State is VersionState.Candidate or VersionState.Suspect
-            && ConsecutiveClean >= settings.PromoteAfterCleanWindows && CleanRecords >= settings.PromoteAfterRecords)
-        {
-            State = VersionState.KnownGood;
-            PromotedAt = window.ClosedAt;
             return new LifecycleChange(from, State, Verdict, false,
-                $"{ConsecutiveClean} consecutive clean windows over {CleanRecords} records");
+                $"failing window {window.Index} ({c.ConsecutiveFailing} of {_settings.FailureLimit}): {string.Join("; ", window.Reasons)}");
         }
 
-        if (State == VersionState.Suspect && ConsecutiveClean >= settings.MinWindowsForVerdict)
+        c = c with { ConsecutiveFailing = 0, FailingRecords = 0, ConsecutiveClean = c.ConsecutiveClean + 1, CleanRecords = c.CleanRecords + window.Records };
+        Counters = c;
+        if (State is VersionState.Candidate or VersionState.Suspect
+            && c.ConsecutiveClean >= _settings.PromoteAfterCleanWindows && c.CleanRecords >= _settings.PromoteAfterRecords)
+        {
+            State = VersionState.ObservedClean;
+            return new LifecycleChange(from, State, Verdict, false,
+                $"{c.ConsecutiveClean} consecutive clean windows over {c.CleanRecords} records (observed clean; only an admin makes a version known-good)");
+        }
+
+        if (State == VersionState.Suspect && c.ConsecutiveClean >= _settings.MinWindowsForVerdict)
         {
             State = VersionState.Candidate;
         }
@@ -154,13 +211,12 @@ public sealed class VersionLifecycle(VersionState state, VersionPolicySettings s
         return new LifecycleChange(from, State, Verdict, false, "clean window");
     }
 
-    /// <summary>An admin's promotion at <paramref name="at"/>: known-good, counters cleared.</summary>
+    /// <summary>An admin's promotion at <paramref name="at"/>: known-good, the failing run cleared.</summary>
     public void Promote(DateTimeOffset at)
     {
         State = VersionState.KnownGood;
         PromotedAt = at;
-        ConsecutiveFailing = 0;
-        FailingRecords = 0;
+        Counters = Counters with { ConsecutiveFailing = 0, FailingRecords = 0 };
     }
 
     /// <summary>An admin's quarantine (or rollback by hand): Failed from now on, until an admin promotes the version again.</summary>
@@ -171,12 +227,12 @@ public sealed class VersionLifecycle(VersionState state, VersionPolicySettings s
         return new LifecycleChange(from, State, Verdict.Failed, true, reason);
     }
 
-    /// <summary>An artifact swapped under the version's name: Failed at once.</summary>
+    /// <summary>An artifact swap the policy acts on (corroborated, or the operator's policy says so): Failed at once.</summary>
     public LifecycleChange ArtifactMismatch(string reported)
     {
         VersionState from = State;
         State = VersionState.Quarantined;
-        ConsecutiveFailing = Math.Max(ConsecutiveFailing, settings.FailureLimit);
+        Counters = Counters with { ConsecutiveFailing = Math.Max(Counters.ConsecutiveFailing, _settings.FailureLimit) };
         return new LifecycleChange(from, State, Verdict.Failed, true, $"artifact {reported} differs from the registered one");
     }
 }

@@ -17,9 +17,11 @@ public sealed record WindowJudgement(WindowMeasurement Measurement, IReadOnlyLis
 }
 
 /// <summary>
-/// Judges a closed window. It fails while a critical trigger finding is live, or when a critical channel
-/// drifted over its calibrated threshold; drift elsewhere raises warnings. A window closed by time before
-/// it filled is inconclusive unless a trigger fails it. Pure: the caller gives the findings and the time.
+/// Judges a closed window on evidence that the version is the cause. It fails while a critical trigger finding
+/// is live, or when a critical output channel drifted over its calibrated threshold while no input channel drifted
+/// (output drift the inputs do not explain). Input drift never fails a window: on a critical channel it raises a
+/// critical alert, elsewhere a warning. A window closed by time before it filled is inconclusive unless a trigger
+/// fails it. Pure: the caller gives the findings and the time.
 /// </summary>
 public static class WindowJudge
 {
@@ -40,14 +42,27 @@ public static class WindowJudge
 
         if (window.Complete)
         {
+            // Inputs are the caller's to choose: their drift alerts (critical on a critical channel) but never fails the
+            // version. Output drift fails it only where the inputs did not drift in the same window to explain it.
+            string[] inputsDrifted = [.. window.Channels.Where(c => c.Drifted && !IsOutput(c.Name)).Select(c => c.Name)];
             foreach (ChannelResult channel in window.Channels.Where(c => c.Drifted))
             {
                 bool critical = criticalChannels.Contains(channel.Name);
+                bool output = IsOutput(channel.Name);
                 string evidence = $"window {window.Index}: {channel.Name} {Exceedances(channel)}";
-                signals.Add(new Signal(AlertKinds.DriftKey(channel.Name), AlertKinds.Drift, critical ? Severity.Critical : Severity.Warning, evidence));
-                if (critical)
+                if (critical && output && inputsDrifted.Length > 0)
                 {
-                    reasons.Add($"critical feature {channel.Name} drifted ({Exceedances(channel)})");
+                    evidence += $" (with input drift in {string.Join(", ", inputsDrifted.Take(3))}{(inputsDrifted.Length > 3 ? ", …" : "")}: not failing)";
+                }
+                else if (critical && !output)
+                {
+                    evidence += " (input drift: alerts, never fails a version)";
+                }
+
+                signals.Add(new Signal(AlertKinds.DriftKey(channel.Name), AlertKinds.Drift, critical ? Severity.Critical : Severity.Warning, evidence));
+                if (critical && output && inputsDrifted.Length == 0)
+                {
+                    reasons.Add($"critical output {channel.Name} drifted with no input drift to explain it ({Exceedances(channel)})");
                 }
             }
         }
@@ -65,6 +80,9 @@ public static class WindowJudge
         var measurement = new WindowMeasurement(window.Index, window.Records, reasons.Count > 0, at, reasons, Conclusive: window.Complete);
         return new WindowJudgement(measurement, signals);
     }
+
+    /// <summary>Whether a channel measures the output (output.class, output.confidence, …) rather than an input.</summary>
+    public static bool IsOutput(string channel) => channel.StartsWith(Schema.ModelSchema.OutputPrefix, StringComparison.Ordinal);
 
     /// <summary>The statistics of a channel over their thresholds, e.g. "psi 0.31 > 0.2".</summary>
     public static string Exceedances(ChannelResult channel) => string.Join(", ", Enumerable.Range(0, channel.Statistics.Length)

@@ -34,7 +34,7 @@ internal sealed class IncidentComposer(Incidents incidents, IIncidentStore store
         incident.Alerts.AddRange(alerts);
         if (change.From != change.To)
         {
-            incident.StateChange = (change.To.ToString(), "policy", change.To == VersionState.KnownGood ? "promote" : "state", change.Reason);
+            incident.StateChange = (change.To.ToString(), "policy", change.To == VersionState.ObservedClean ? "observed-clean" : "state", change.Reason);
         }
 
         if (!incident.IsEmpty)
@@ -46,7 +46,31 @@ internal sealed class IncidentComposer(Incidents incidents, IIncidentStore store
         return !incident.IsEmpty;
     }
 
-    /// <summary>A batch mirrored by an artifact other than the registered one: the version fails at once, exempt from the rate limit.</summary>
+    /// <summary>
+    /// A client reported an artifact digest other than the registered one: a critical alert per (client, digest), at
+    /// most <see cref="VersionEntry.MaxDigestReports"/> per version; the version's state is untouched (a claim any
+    /// ingest key can make is evidence, not a verdict).
+    /// </summary>
+    public void DigestReported(VersionEntry version, string client, string digest, int records)
+    {
+        if (version.DigestReports.Count >= VersionEntry.MaxDigestReports || !version.DigestReports.Add((client, digest)))
+        {
+            return;
+        }
+
+        DateTimeOffset at = time.GetUtcNow();
+        var incident = new IncidentCommit(version.Model, version.Version, at);
+        incident.Alerts.Add(version.Alerts.Raise(new Signal(AlertKinds.DigestReportKey(client, digest), AlertKinds.ArtifactDigest, Severity.Critical,
+            $"client '{client}' reports artifact {digest[..12]}… for version '{version.Version}' (registered {version.ArtifactSha256[..12]}…) " +
+            $"on a batch of {records} records; a claim, not a verdict: the version is not quarantined on it " +
+            "(Monitor:Versions:QuarantineOnReportedDigestMismatch)"), at));
+        incidents.CommitOrDefer(incident);
+    }
+
+    /// <summary>
+    /// A batch mirrored by an artifact other than the registered one, when the operator's policy acts on such a report
+    /// (Monitor:Versions:QuarantineOnReportedDigestMismatch): the version fails at once, exempt from the rate limit.
+    /// </summary>
     public void ArtifactSwapped(ModelEntry model, VersionEntry version, int records)
     {
         LifecycleChange change = version.Lifecycle.ArtifactMismatch("of a batch");
@@ -61,6 +85,7 @@ internal sealed class IncidentComposer(Incidents incidents, IIncidentStore store
     /// </summary>
     private void Fail(ModelEntry model, VersionEntry version, LifecycleChange change, List<Alert> alerts, bool exempt)
     {
+        // Without a target there is no signal (a controller acting on one would have nowhere to go); the verdict alert says so.
         DateTimeOffset at = time.GetUtcNow();
         RollbackDecision decision = RollbackPolicy.Decide(version.Model, version.Version, change.Reason, Versions(model),
             version.Lifecycle.Settings, exempt,
@@ -74,7 +99,7 @@ internal sealed class IncidentComposer(Incidents incidents, IIncidentStore store
         var incident = new IncidentCommit(version.Model, version.Version, at)
         {
             StateChange = (nameof(VersionState.Quarantined), "policy", "quarantine", decision.Reason),
-            Rollback = new PlannedRollback(decision.Target, decision.Reason, "policy", decision.HeldBecause, decision.RateLimited),
+            Rollback = decision.Signals ? new PlannedRollback(decision.Target, decision.Reason, "policy", decision.HeldBecause, decision.RateLimited) : null,
         };
         incident.Alerts.AddRange(alerts);
         incidents.CommitOrDefer(incident);
@@ -134,10 +159,16 @@ internal sealed class IncidentComposer(Incidents incidents, IIncidentStore store
     {
         DateTimeOffset at = time.GetUtcNow();
         string? target = rollBack ? to ?? RollbackPlanner.Target(Versions(model), version.Version) : null;
+        if (rollBack && target is null)
+        {
+            throw new Core.MonitorException(Core.ErrorKind.FailedPrecondition,
+                $"{RollbackPlanner.NoTarget} for version '{version.Version}': name one with to_version, or quarantine without a rollback");
+        }
+
         string action = rollBack ? "roll-back" : "quarantine";
         version.Lifecycle.Quarantine($"{action} by {actor}: {reason}");
         Alert alert = version.Alerts.Raise(new Signal(AlertKinds.VerdictFailedKey, AlertKinds.Verdict, Severity.Critical,
-            rollBack ? $"rolled back by {actor} to {target ?? "(no known-good version)"}: {reason}" : $"quarantined by {actor}: {reason}"),
+            rollBack ? $"rolled back by {actor} to {target}: {reason}" : $"quarantined by {actor}: {reason}"),
             at);
         var incident = new IncidentCommit(version.Model, version.Version, at)
         {
@@ -151,5 +182,5 @@ internal sealed class IncidentComposer(Incidents incidents, IIncidentStore store
     }
 
     private static IEnumerable<VersionRecord> Versions(ModelEntry model) =>
-        model.Versions.Values.Select(v => new VersionRecord(v.Version, v.State, v.PromotedAt));
+        model.Versions.Values.Select(v => new VersionRecord(v.Version, v.State, v.PromotedAt, v.LastServedAt));
 }

@@ -150,6 +150,11 @@ internal sealed class MonitorLifetime(SqliteDatabase store, ModelRegistry regist
             Log.VacuumDeferred(logger, reason);
         }
 
+        foreach (string note in store.MigrationNotes)
+        {
+            Log.Migrated(logger, store.FilePath, note);
+        }
+
         registry.Load();
         Verdicts.VerdictGauges.Restore(registry, incidents, metrics);
         string transport = TlsDescription.Of(security.Tls);

@@ -59,10 +59,10 @@ internal sealed class IngestGate
         ModelEntry model = _registry.Get(version.Model);
         long claimed = request.Batch?.Records ?? 0;
         // Charged before validation, so invalid batches cost their sender too; an oversized one is refused below as invalid.
-        if (claimed <= _options.Ingest.MaxRecordsPerBatch && !_rates.TryTake(client, claimed, out TimeSpan retryAfter))
+        if (claimed <= _options.Ingest.MaxRecordsPerBatch && _rates.TryTake(client, claimed) is { } refused)
         {
             _metrics.LimitBreaches.WithLabels("client_rate").Inc();
-            return Reject(ack, StatusCode.ResourceExhausted, _rates.Describe(client, claimed, retryAfter));
+            return Reject(ack, StatusCode.ResourceExhausted, refused);
         }
 
         if (ProtoTranslation.TryToCore(model.Schema, request.Batch, _options.Ingest.MaxRecordsPerBatch, out CoreBatch batch, _textLimits) is { } error)
@@ -75,19 +75,23 @@ internal sealed class IngestGate
             return Reject(ack, StatusCode.InvalidArgument, error.ToString());
         }
 
-        bool mismatch = digest != version.ArtifactSha256;
-        if (mismatch)
+        DigestReport? report = null;
+        if (digest != version.ArtifactSha256)
         {
-            // Evidence that the artifact was swapped under a trusted name: durable before the ack.
-            _store.RecordDigestMismatch(model.Name, version.Version, digest, batch.Count, _time.GetUtcNow());
+            // A client's claim that the artifact differs: durable before the ack, one row per digest (a bounded number per version).
+            report = new DigestReport(client, digest);
+            bool first = _store.RecordDigestMismatch(model.Name, version.Version, digest, batch.Count, _time.GetUtcNow());
             version.CountDigestMismatch(batch.Count);
             _metrics.DigestMismatchRecords.WithLabels(model.Name, version.Version).Inc(batch.Count);
             ack.Warnings.Add($"artifact_sha256 {digest} differs from the registered {version.ArtifactSha256} of version " +
                 $"'{version.Version}': the records were accepted and the mismatch recorded");
-            Log.DigestMismatch(_logger, model.Name, version.Version, digest, version.ArtifactSha256);
+            if (first)
+            {
+                Log.DigestMismatch(_logger, model.Name, version.Version, digest, version.ArtifactSha256);
+            }
         }
 
-        if (!model.Pipeline.TryEnqueue(version, batch, mismatch))
+        if (!model.Pipeline.TryEnqueue(version, batch, report))
         {
             _metrics.IngestBatches.WithLabels("dropped").Inc();
             _metrics.IngestRecords.WithLabels(model.Name, version.Version, "dropped").Inc(batch.Count);
@@ -98,8 +102,12 @@ internal sealed class IngestGate
             return ack;
         }
 
-        version.CountAccepted(batch.Count);
-        model.ServingVersion = version.Version;
+        version.CountAccepted(batch.Count, _time.GetUtcNow());
+        if (batch.Count > 0)
+        {
+            model.ServingVersion = version.Version;
+        }
+
         _metrics.IngestBatches.WithLabels("accepted").Inc();
         _metrics.IngestRecords.WithLabels(model.Name, version.Version, "accepted").Inc(batch.Count);
         ack.Accepted = (uint)batch.Count;

@@ -36,5 +36,11 @@ public sealed class LimitOptions
     /// <summary>Records a client may send at once above its rate; 0 = the larger of one second's worth and Ingest:MaxRecordsPerBatch.</summary>
     public long ClientBurstRecords { get; set; }
 
+    /// <summary>Batches (of any size, empty ones included) per second each client may mirror; 0 = no limit.</summary>
+    public double ClientBatchesPerSecond { get; set; }
+
+    /// <summary>Batches a client may send at once above its batch rate; 0 = one second's worth (at least one).</summary>
+    public long ClientBurstBatches { get; set; }
+
     public Core.Ingest.TextLimits ToTextLimits() => new(MaxTextBytes, MaxTokensPerRecord);
 }

@@ -11,11 +11,15 @@ internal sealed partial class ModelPipeline
 {
     private abstract class Work;
 
-    private sealed class IngestWork(VersionEntry version, RecordBatch batch, bool digestMismatch) : Work
+    private sealed class IngestWork(VersionEntry version, RecordBatch batch, DigestReport? digest) : Work
     {
         public VersionEntry Version { get; } = version;
         public RecordBatch Batch { get; } = batch;
-        public bool DigestMismatch { get; } = digestMismatch;
+
+        /// <summary>The artifact digest the client claimed, when it differs from the registered one.</summary>
+        public DigestReport? Digest { get; } = digest;
+
+        public bool DigestMismatch => Digest is not null;
     }
 
     private sealed class BaselineWork(CompiledBaseline baseline) : Work

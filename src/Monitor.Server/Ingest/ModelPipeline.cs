@@ -22,6 +22,9 @@ internal sealed record PipelineContext(IWindowStore WindowStore, MonitorMetrics 
     TimeProvider Time,
     WindowWriter Windows, StoreHealth Health);
 
+/// <summary>A mirroring client's claim that it loaded an artifact other than the registered one.</summary>
+internal sealed record DigestReport(string Client, string Digest);
+
 /// <summary>What the report service reads of a version: the open window and the latest closed ones.</summary>
 internal sealed record VersionSnapshot(CompiledBaseline? Baseline, WindowResult? Current, IReadOnlyList<WindowResult> Closed,
     IReadOnlyList<Finding> Findings);
@@ -83,8 +86,9 @@ internal sealed partial class ModelPipeline : IAsyncDisposable
     public int Depth => _queue.Reader.Count;
 
     /// <summary>Queues a validated batch; false when the queue is full (the batch is dropped).</summary>
-    public bool TryEnqueue(VersionEntry version, RecordBatch batch, bool digestMismatch) =>
-        _queue.Writer.TryWrite(new IngestWork(version, batch, digestMismatch));
+    /// <param name="digest">The client's digest claim when it differs from the registered one; null when it matches.</param>
+    public bool TryEnqueue(VersionEntry version, RecordBatch batch, DigestReport? digest) =>
+        _queue.Writer.TryWrite(new IngestWork(version, batch, digest));
 
     /// <summary>
     /// Judges every version against this baseline from the batches queued after this call on; completes once it is
@@ -174,7 +178,7 @@ internal sealed partial class ModelPipeline : IAsyncDisposable
         {
             try
             {
-                _windowStore.SaveCounters(version.Model, version.Version, version.RecordsAccepted, version.WindowsClosed);
+                _windowStore.SaveCounters(version.Model, version.Version, version.Counters());
             }
             catch (Exception ex) when (StoreHealth.IsStorageFault(ex))
             {
@@ -274,9 +278,17 @@ internal sealed partial class ModelPipeline : IAsyncDisposable
 
         VersionEntry version = work.Version;
         RecordBatch batch = work.Batch;
-        if (work.DigestMismatch && version.Lifecycle.State != VersionState.Quarantined)
+        if (work.Digest is { } digest && version.Lifecycle.State != VersionState.Quarantined)
         {
-            _context.Incidents.ArtifactSwapped(_model, version, batch.Count);
+            // A client's claim is evidence, not a verdict: any ingest key can make it. It fails the version only when the operator's policy says so.
+            if (version.Lifecycle.Settings.QuarantineOnReportedDigestMismatch)
+            {
+                _context.Incidents.ArtifactSwapped(_model, version, batch.Count);
+            }
+            else
+            {
+                _context.Incidents.DigestReported(version, digest.Client, digest.Digest, batch.Count);
+            }
         }
 
         if (_capture is { } capture && capture.Version == version && !work.DigestMismatch && capture.Session.Offer(batch))
@@ -360,13 +372,13 @@ internal sealed partial class ModelPipeline : IAsyncDisposable
             _metrics.WindowClosed(version.Model, version.Version, window);
             Log.WindowClosed(_logger, version.Model, version.Version, window.Index, window.Records,
                 !window.Complete ? "not judged (closed by time)" : window.Drifted ? string.Join(", ", window.DriftedChannels) : "no");
-            var write = new WindowWrite(version.Model, version.Version, window, version.RecordsAccepted, version.WindowsClosed,
-                _context.Options.Windows.HistoryRetained);
-            if (Measure(version, monitor, window))
+            bool incident = Measure(version, monitor, window);
+            // After the judgement, so the stored lifecycle counters include this window.
+            var write = new WindowWrite(version.Model, version.Version, window, version.Counters(), _context.Options.Windows.HistoryRetained);
+            if (incident)
             {
                 // Alerts or signals now cite this window: store it with them, so its index is never reused after a crash.
-                Store("windows", () => _windowStore.SaveWindow(write.Model, write.Version, write.Window, write.RecordsAccepted, write.WindowsClosed,
-                    write.Retained));
+                Store("windows", () => _windowStore.SaveWindow(write));
             }
             else
             {

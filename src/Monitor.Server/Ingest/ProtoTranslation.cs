@@ -117,6 +117,7 @@ internal static class ProtoTranslation
         VersionState.Candidate => Proto.VersionState.Candidate,
         VersionState.KnownGood => Proto.VersionState.KnownGood,
         VersionState.Suspect => Proto.VersionState.Suspect,
+        VersionState.ObservedClean => Proto.VersionState.ObservedClean,
         _ => Proto.VersionState.Quarantined,
     };
 

@@ -10,12 +10,14 @@ namespace Monitor.Server.Persistence;
 internal static class DatabaseSchema
 {
     /// <summary>The schema version this build writes; a database with a newer one is refused.</summary>
-    public const int Version = 2;
+    public const int Version = 3;
 
     /// <summary>Creates what is missing of the schema, inside the caller's migration transaction.</summary>
     /// <param name="storedVersion">The database's schema version before (0 for a new file).</param>
-    public static void Create(SqliteConnection connection, long storedVersion)
+    /// <returns>What the migration changed that an operator should read in the start-up log (empty when nothing).</returns>
+    public static List<string> Create(SqliteConnection connection, long storedVersion)
     {
+        var notes = new List<string>();
         Execute(connection, """
             CREATE TABLE IF NOT EXISTS models (
                 name TEXT PRIMARY KEY,
@@ -32,6 +34,8 @@ internal static class DatabaseSchema
                 registered_at TEXT NOT NULL,
                 records_accepted INTEGER NOT NULL DEFAULT 0,
                 windows_closed INTEGER NOT NULL DEFAULT 0,
+                lifecycle_json TEXT,
+                last_served_at TEXT,
                 PRIMARY KEY (model, version));
             CREATE TABLE IF NOT EXISTS baselines (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -89,6 +93,56 @@ internal static class DatabaseSchema
                 reason TEXT NOT NULL);
             """);
         CreateIncidentTables(connection, storedVersion);
+        if (storedVersion is > 0 and < 3)
+        {
+            notes.AddRange(SeparateTrust(connection));
+        }
+
+        return notes;
+    }
+
+    /// <summary>
+    /// Schema 3 separates trust from a clean run: a version the policy promoted (its latest promotion in the audit log is
+    /// by "policy") becomes ObservedClean; one an admin promoted or registered as known-good stays KnownGood.
+    /// </summary>
+    private static List<string> SeparateTrust(SqliteConnection connection)
+    {
+        foreach (string column in new[] { "lifecycle_json", "last_served_at" })
+        {
+            if (Scalar<long>(connection, $"SELECT COUNT(*) FROM pragma_table_info('versions') WHERE name = '{column}';") == 0)
+            {
+                Execute(connection, $"ALTER TABLE versions ADD COLUMN {column} TEXT;");
+            }
+        }
+        var demoted = new List<string>();
+        using (SqliteCommand command = connection.CreateCommand())
+        {
+            command.CommandText = """
+                SELECT v.model, v.version FROM versions v
+                WHERE v.state = 'KnownGood' AND (
+                    SELECT a.actor FROM audit_log a
+                    WHERE a.model = v.model AND a.version = v.version AND a.action IN ('promote', 'register-known-good')
+                    ORDER BY a.id DESC LIMIT 1) = 'policy'
+                ORDER BY v.model, v.version;
+                """;
+            using SqliteDataReader reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                demoted.Add($"{reader.GetString(0)}/{reader.GetString(1)}");
+            }
+        }
+
+        Execute(connection, """
+            UPDATE versions SET state = 'ObservedClean'
+            WHERE state = 'KnownGood' AND (
+                SELECT a.actor FROM audit_log a
+                WHERE a.model = versions.model AND a.version = versions.version AND a.action IN ('promote', 'register-known-good')
+                ORDER BY a.id DESC LIMIT 1) = 'policy';
+            """);
+        return demoted.Count == 0
+            ? []
+            : [$"trust separated from a clean run: {demoted.Count} version(s) the policy had promoted are now ObservedClean, " +
+                $"not trusted and not rollback targets, until an admin promotes them: {string.Join(", ", demoted)}"];
     }
 
     private static void CreateIncidentTables(SqliteConnection connection, long storedVersion)

@@ -31,6 +31,9 @@ internal sealed class SqliteDatabase : IDisposable
     /// <summary>Why the one-time VACUUM that adopts incremental auto-vacuum did not run at start-up (null when it ran or was not needed).</summary>
     public string? VacuumDeferred { get; private set; }
 
+    /// <summary>What the latest migration changed that an operator should read (logged at start).</summary>
+    public IReadOnlyList<string> MigrationNotes { get; private set; } = [];
+
     /// <summary>Closes the pooled connections, so the files are released when the sidecar stops.</summary>
     public void Dispose()
     {
@@ -107,7 +110,7 @@ internal sealed class SqliteDatabase : IDisposable
 
         // The schema and its version change together: a crash mid-migration leaves the old schema, not half of the new one.
         using SqliteTransaction migration = connection.BeginTransaction();
-        DatabaseSchema.Create(connection, version);
+        MigrationNotes = DatabaseSchema.Create(connection, version);
         Execute(connection, $"PRAGMA user_version = {DatabaseSchema.Version};");
         migration.Commit();
     }

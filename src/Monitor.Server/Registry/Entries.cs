@@ -30,8 +30,16 @@ internal sealed class ModelEntry
 
     public ModelPipeline Pipeline { get; set; } = null!;
 
-    /// <summary>The version that mirrored the latest accepted batch: the one serving the model.</summary>
+    /// <summary>The version that mirrored the latest accepted records: the one serving the model.</summary>
     public string? ServingVersion { get; set; }
+
+    /// <summary>
+    /// The versions live now: those that mirrored records within <paramref name="liveFor"/> of <paramref name="now"/>,
+    /// most recent first.
+    /// </summary>
+    public IEnumerable<VersionEntry> LiveVersions(DateTimeOffset now, TimeSpan liveFor) => Versions.Values
+        .Where(v => v.LastServedAt is { } at && now - at <= liveFor)
+        .OrderByDescending(v => v.LastServedAt);
 }
 
 /// <summary>A registered version: its artifact digest, counters, its lifecycle (the state) and its windows (owned by the model's pipeline).</summary>
@@ -40,12 +48,15 @@ internal sealed class VersionEntry
     private long _recordsAccepted;
     private long _recordsDigestMismatch;
     private long _windowsClosed;
+    private object? _lastServedAt;
 
     public VersionEntry(string model, string version, string artifactSha256, string source, VersionState state, DateTimeOffset? promotedAt,
-        DateTimeOffset registeredAt, VersionMonitor monitor, VersionPolicySettings policy, Core.Alerts.AlertPolicySettings alerts)
+        DateTimeOffset registeredAt, VersionMonitor monitor, VersionPolicySettings policy, Core.Alerts.AlertPolicySettings alerts,
+        LifecycleCounters? counters = null, DateTimeOffset? lastServedAt = null)
     {
         Alerts = new Core.Alerts.AlertPolicy(model, version, alerts);
-        Lifecycle = new VersionLifecycle(state, policy, promotedAt);
+        Lifecycle = new VersionLifecycle(state, policy, promotedAt, counters);
+        _lastServedAt = lastServedAt;
         Model = model;
         Version = version;
         ArtifactSha256 = artifactSha256;
@@ -72,7 +83,19 @@ internal sealed class VersionEntry
     /// <summary>Each finding's latest state and the window it was last raised or updated in, by dedupe key. Only the model's pipeline touches it.</summary>
     public Dictionary<string, LiveFinding> LiveFindings { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>When the version last became known-good (null if never).</summary>
+    /// <summary>
+    /// The (client, digest) pairs whose mismatch reports raised an alert, at most <see cref="MaxDigestReports"/>. Only the
+    /// model's pipeline touches it.
+    /// </summary>
+    public HashSet<(string Client, string Digest)> DigestReports { get; } = [];
+
+    /// <summary>Distinct (client, digest) mismatch reports alerted per version; more are counted, not alerted one by one.</summary>
+    public const int MaxDigestReports = 16;
+
+    /// <summary>When the version last mirrored records (null if never): it has served. Read and written from any thread.</summary>
+    public DateTimeOffset? LastServedAt => (DateTimeOffset?)Volatile.Read(ref _lastServedAt);
+
+    /// <summary>When an admin last made the version known-good (null if never).</summary>
     public DateTimeOffset? PromotedAt => Lifecycle.PromotedAt;
 
     public VersionState State => Lifecycle.State;
@@ -81,6 +104,9 @@ internal sealed class VersionEntry
     public long RecordsDigestMismatch => Interlocked.Read(ref _recordsDigestMismatch);
     public long WindowsClosed => Interlocked.Read(ref _windowsClosed);
 
+    /// <summary>The version's counters now, to store.</summary>
+    public Windows.VersionCounters Counters() => new(RecordsAccepted, WindowsClosed, Lifecycle.Counters, LastServedAt);
+
     public void Restore(long accepted, long mismatched, long windowsClosed)
     {
         Interlocked.Exchange(ref _recordsAccepted, accepted);
@@ -88,7 +114,15 @@ internal sealed class VersionEntry
         Interlocked.Exchange(ref _windowsClosed, windowsClosed);
     }
 
-    public void CountAccepted(int records) => Interlocked.Add(ref _recordsAccepted, records);
+    /// <summary>Counts accepted records at <paramref name="at"/>; records (not an empty batch) mean the version served.</summary>
+    public void CountAccepted(int records, DateTimeOffset at)
+    {
+        Interlocked.Add(ref _recordsAccepted, records);
+        if (records > 0)
+        {
+            Volatile.Write(ref _lastServedAt, at);
+        }
+    }
 
     public void CountDigestMismatch(int records) => Interlocked.Add(ref _recordsDigestMismatch, records);
 

@@ -103,7 +103,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
             var version = new VersionEntry(stored.Model, stored.Version, stored.ArtifactSha256, stored.Source, Enum.Parse<VersionState>(stored.State),
                 promoted.TryGetValue(stored.Version, out DateTimeOffset promotedAt) ? promotedAt : null, stored.RegisteredAt, monitor,
-                _options.Versions, _options.Alerts);
+                _options.Versions, _options.Alerts, stored.Lifecycle, stored.LastServedAt);
             version.Alerts.Restore(_incidentStore.LoadLatestAlerts(stored.Model, stored.Version));
             version.Restore(stored.RecordsAccepted, stored.RecordsDigestMismatch, stored.WindowsClosed);
             model.Versions[version.Version] = version;

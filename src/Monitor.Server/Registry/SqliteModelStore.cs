@@ -62,7 +62,8 @@ internal sealed class SqliteModelStore(SqliteDatabase database) : IModelStore
         using SqliteCommand command = connection.CreateCommand();
         command.CommandText = """
             SELECT v.model, v.version, v.artifact_sha256, v.source, v.state, v.registered_at, v.records_accepted, v.windows_closed,
-                   COALESCE((SELECT SUM(records) FROM digest_mismatches d WHERE d.model = v.model AND d.version = v.version), 0)
+                   COALESCE((SELECT SUM(records) FROM digest_mismatches d WHERE d.model = v.model AND d.version = v.version), 0),
+                   v.lifecycle_json, v.last_served_at
             FROM versions v ORDER BY v.model, v.registered_at, v.version;
             """;
         using SqliteDataReader reader = command.ExecuteReader();
@@ -70,7 +71,9 @@ internal sealed class SqliteModelStore(SqliteDatabase database) : IModelStore
         while (reader.Read())
         {
             versions.Add(new StoredVersion(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                reader.GetString(4), Parse(reader.GetString(5)), reader.GetInt64(6), reader.GetInt64(8), reader.GetInt64(7)));
+                reader.GetString(4), Parse(reader.GetString(5)), reader.GetInt64(6), reader.GetInt64(8), reader.GetInt64(7),
+                reader.IsDBNull(9) ? null : StoreJson.Read<Core.Versions.LifecycleCounters>(reader.GetString(9)),
+                reader.IsDBNull(10) ? null : Parse(reader.GetString(10))));
         }
 
         return versions;
@@ -99,13 +102,13 @@ internal sealed class SqliteModelStore(SqliteDatabase database) : IModelStore
         return entries;
     }
 
-    /// <summary>When each version of a model was last promoted to known-good (from the audit log).</summary>
+    /// <summary>When an admin last made each version of a model known-good (from the audit log; the policy's promotions are not trust).</summary>
     public Dictionary<string, DateTimeOffset> LoadPromotions(string model)
     {
         var promotions = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
         foreach (var entry in LoadAudit(model))
         {
-            if (entry.Action is "promote" or "register-known-good")
+            if (entry.Action is "promote" or "register-known-good" && entry.Actor != "policy")
             {
                 promotions[entry.Version] = entry.At;
             }
@@ -114,23 +117,46 @@ internal sealed class SqliteModelStore(SqliteDatabase database) : IModelStore
         return promotions;
     }
 
-    /// <summary>Records, durably, that a batch arrived with an artifact digest other than the registered one.</summary>
-    public void RecordDigestMismatch(string model, string version, string artifactSha256, long records, DateTimeOffset at)
+    /// <summary>
+    /// Records, durably, that a batch arrived with an artifact digest other than the registered one: one row per digest,
+    /// at most <see cref="IModelStore.MaxDigestRows"/> per version, after which further digests are counted in the row
+    /// <see cref="IModelStore.OtherDigests"/>. Returns whether the digest was new for the version.
+    /// </summary>
+    public bool RecordDigestMismatch(string model, string version, string artifactSha256, long records, DateTimeOffset at)
     {
         using SqliteConnection connection = Open();
+        using SqliteTransaction transaction = connection.BeginTransaction();
         using SqliteCommand command = connection.CreateCommand();
         command.CommandText = """
-            INSERT INTO digest_mismatches (model, version, artifact_sha256, first_seen, last_seen, batches, records)
-            VALUES ($m, $v, $a, $t, $t, 1, $r)
-            ON CONFLICT (model, version, artifact_sha256)
-            DO UPDATE SET last_seen = $t, batches = batches + 1, records = records + $r;
+            SELECT EXISTS (SELECT 1 FROM digest_mismatches WHERE model = $m AND version = $v AND artifact_sha256 = $a),
+                   (SELECT COUNT(*) FROM digest_mismatches WHERE model = $m AND version = $v AND artifact_sha256 <> $o);
             """;
         command.Parameters.AddWithValue("$m", model);
         command.Parameters.AddWithValue("$v", version);
         command.Parameters.AddWithValue("$a", artifactSha256);
+        command.Parameters.AddWithValue("$o", IModelStore.OtherDigests);
+        bool known;
+        long rows;
+        using (SqliteDataReader reader = command.ExecuteReader())
+        {
+            reader.Read();
+            known = reader.GetInt64(0) == 1;
+            rows = reader.GetInt64(1);
+        }
+
+        string stored = known || rows < IModelStore.MaxDigestRows ? artifactSha256 : IModelStore.OtherDigests;
+        command.CommandText = """
+            INSERT INTO digest_mismatches (model, version, artifact_sha256, first_seen, last_seen, batches, records)
+            VALUES ($m, $v, $s, $t, $t, 1, $r)
+            ON CONFLICT (model, version, artifact_sha256)
+            DO UPDATE SET last_seen = $t, batches = batches + 1, records = records + $r;
+            """;
+        command.Parameters.AddWithValue("$s", stored);
         command.Parameters.AddWithValue("$t", Format(at));
         command.Parameters.AddWithValue("$r", records);
         command.ExecuteNonQuery();
+        transaction.Commit();
+        return !known;
     }
 
     public List<(string ArtifactSha256, DateTimeOffset FirstSeen, DateTimeOffset LastSeen, long Batches, long Records)> LoadDigestMismatches(

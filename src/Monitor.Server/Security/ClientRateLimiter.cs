@@ -5,8 +5,9 @@ using Microsoft.Extensions.Options;
 namespace Monitor.Server.Security;
 
 /// <summary>
-/// A token bucket of records per client (the credential's name; the remote address in development mode).
-/// Off when Monitor:Limits:ClientRecordsPerSecond is 0.
+/// Token buckets per client (the credential's name; the remote address in development mode): records per second
+/// (Monitor:Limits:ClientRecordsPerSecond; every batch costs at least one record, so empty batches are not free)
+/// and batches per second (Monitor:Limits:ClientBatchesPerSecond). Each is off at 0.
 /// </summary>
 internal sealed class ClientRateLimiter
 {
@@ -14,6 +15,8 @@ internal sealed class ClientRateLimiter
     private readonly TimeProvider _time;
     private readonly double _rate;
     private readonly double _burst;
+    private readonly double _batchRate;
+    private readonly double _batchBurst;
 
     public ClientRateLimiter(IOptions<MonitorOptions> options, TimeProvider time)
     {
@@ -21,46 +24,65 @@ internal sealed class ClientRateLimiter
         LimitOptions limits = options.Value.Limits;
         _rate = limits.ClientRecordsPerSecond;
         _burst = limits.ClientBurstRecords > 0 ? limits.ClientBurstRecords : Math.Max(_rate, options.Value.Ingest.MaxRecordsPerBatch);
+        _batchRate = limits.ClientBatchesPerSecond;
+        _batchBurst = limits.ClientBurstBatches > 0 ? limits.ClientBurstBatches : Math.Max(1, _batchRate);
     }
 
-    public bool Enabled => _rate > 0;
+    public bool Enabled => _rate > 0 || _batchRate > 0;
 
-    /// <summary>Takes <paramref name="records"/> from the client's bucket; false (and how long to wait) when it does not hold them.</summary>
-    public bool TryTake(string client, long records, out TimeSpan retryAfter)
+    /// <summary>
+    /// Takes one batch of <paramref name="records"/> from the client's buckets; null when they held it, else why not
+    /// and how long to wait (nothing is taken then).
+    /// </summary>
+    public string? TryTake(string client, long records)
     {
-        retryAfter = TimeSpan.Zero;
         if (!Enabled)
         {
-            return true;
+            return null;
         }
 
-        Bucket bucket = _buckets.GetOrAdd(client, static (_, state) => new Bucket(state.Burst, state.Now), (Burst: _burst, Now: _time.GetTimestamp()));
+        Bucket bucket = _buckets.GetOrAdd(client, static (_, state) => new Bucket(state.Burst, state.BatchBurst, state.Now),
+            (Burst: _burst, BatchBurst: _batchBurst, Now: _time.GetTimestamp()));
         lock (bucket)
         {
             long now = _time.GetTimestamp();
             double elapsed = Math.Max(0, _time.GetElapsedTime(bucket.Stamp, now).TotalSeconds);
             bucket.Tokens = Math.Min(_burst, bucket.Tokens + (elapsed * _rate));
+            bucket.Batches = Math.Min(_batchBurst, bucket.Batches + (elapsed * _batchRate));
             bucket.Stamp = now;
-            if (bucket.Tokens >= records)
+            long cost = Math.Max(1, records);
+            if (_rate > 0 && bucket.Tokens < cost)
             {
-                bucket.Tokens -= records;
-                return true;
+                return cost > _burst
+                    ? $"a batch of {records} records exceeds client '{client}''s burst of {_burst:0} records (Monitor:Limits:ClientBurstRecords); send smaller batches"
+                    : $"client '{client}' exceeded its rate of {_rate:0} records/s (Monitor:Limits:ClientRecordsPerSecond; a batch costs at least one record); " +
+                        $"retry in {Math.Ceiling((cost - bucket.Tokens) / _rate * 1000):0} ms";
             }
 
-            retryAfter = TimeSpan.FromSeconds(Math.Min(records, _burst) - bucket.Tokens) / _rate;
-            return false;
+            if (_batchRate > 0 && bucket.Batches < 1)
+            {
+                return $"client '{client}' exceeded its rate of {_batchRate:0.##} batches/s (Monitor:Limits:ClientBatchesPerSecond); " +
+                    $"retry in {Math.Ceiling((1 - bucket.Batches) / _batchRate * 1000):0} ms";
+            }
+
+            if (_rate > 0)
+            {
+                bucket.Tokens -= cost;
+            }
+
+            if (_batchRate > 0)
+            {
+                bucket.Batches -= 1;
+            }
+
+            return null;
         }
     }
 
-    /// <summary>A message for a refused batch.</summary>
-    public string Describe(string client, long records, TimeSpan retryAfter) =>
-        records > _burst
-            ? $"a batch of {records} records exceeds client '{client}''s burst of {_burst:0} records (Monitor:Limits:ClientBurstRecords); send smaller batches"
-            : $"client '{client}' exceeded its rate of {_rate:0} records/s (Monitor:Limits:ClientRecordsPerSecond); retry in {Math.Ceiling(retryAfter.TotalMilliseconds):0} ms";
-
-    private sealed class Bucket(double tokens, long stamp)
+    private sealed class Bucket(double tokens, double batches, long stamp)
     {
         public double Tokens { get; set; } = tokens;
+        public double Batches { get; set; } = batches;
         public long Stamp { get; set; } = stamp;
     }
 }

@@ -20,23 +20,32 @@ internal sealed record VerdictDocument(
     string Rollback,
     bool RollbackRecommended,
     double? WindowFalseAlarmRate,
-    RollbackDocument? LatestSignal);
+    RollbackDocument? LatestSignal)
+{
+    /// <summary>
+    /// For the model-level verdict: which version was judged and why that one (the worst of the live versions); null
+    /// for a version named in the request.
+    /// </summary>
+    public string? JudgedBecause { get; init; }
+}
 
 internal sealed record RollbackDocument(long Sequence, string From, string? To, string Reason, DateTimeOffset At, string Actor, bool Acknowledged);
 
 /// <summary>
-/// GET /api/v1/verdict/{model}: the verdict of the version serving the model (the one that mirrored the
-/// latest batch); GET /api/v1/verdict/{model}/{version}: of that version. An Argo AnalysisTemplate reads it
-/// with <c>successCondition: result.verdict == "Successful"</c> and <c>failureCondition: result.rollbackRecommended</c>.
+/// GET /api/v1/verdict/{model}/{version}: the verdict of that version (what a controller should ask).
+/// GET /api/v1/verdict/{model}: the model-level verdict, the worst of its live versions (those that mirrored records
+/// within Monitor:Versions:LiveFor): Failed over Inconclusive over Successful, the most recently served first among
+/// equals; <c>judgedBecause</c> names the version and why. An Argo AnalysisTemplate reads either with
+/// <c>successCondition: result.verdict == "Successful"</c> and <c>failureCondition: result.rollbackRecommended</c>.
 /// </summary>
 internal static class VerdictEndpoints
 {
     public static void Map(WebApplication app, params object[] metadata)
     {
-        app.MapGet("/api/v1/verdict/{model}", (string model, ModelRegistry registry, IIncidentStore store) =>
-            Find(registry, model, null, out VersionEntry? version, out IResult? missing)
-                ? Results.Ok(version is null ? NoTraffic(registry.Get(model)) : Document(version, store))
-                : missing).WithMetadata(metadata);
+        app.MapGet("/api/v1/verdict/{model}", (string model, ModelRegistry registry, IIncidentStore store, TimeProvider time) =>
+            registry.TryGet(model, out ModelEntry entry)
+                ? Results.Ok(ModelVerdict(entry, store, time.GetUtcNow()))
+                : Results.NotFound(new { error = $"model '{ModelRegistry.Truncate(model)}' is not registered" })).WithMetadata(metadata);
 
         app.MapGet("/api/v1/verdict/{model}/{version}", (string model, string version, ModelRegistry registry, IIncidentStore store) =>
             Find(registry, model, version, out VersionEntry? found, out IResult? missing) ? Results.Ok(Document(found!, store)) : missing)
@@ -108,12 +117,44 @@ internal static class VerdictEndpoints
     public static VerdictDocument NoTraffic(ModelEntry model) => new(
         model.Name, null, nameof(Verdict.Inconclusive), "no traffic yet", 0, 0, false, "none", false,
         model.Baseline?.Profile.FalseAlarmRate, null);
+
+    /// <summary>
+    /// The model-level verdict: the worst of the versions live at <paramref name="now"/> (the most recently served first
+    /// among equals), so which version mirrored last cannot change it; Inconclusive when none is live.
+    /// </summary>
+    public static VerdictDocument ModelVerdict(ModelEntry model, IIncidentStore store, DateTimeOffset now)
+    {
+        TimeSpan liveFor = model.Versions.Values.FirstOrDefault()?.Lifecycle.Settings.LiveFor ?? TimeSpan.Zero;
+        List<(VersionEntry Version, VerdictDocument Document)> live = [.. model.LiveVersions(now, liveFor).Select(v => (v, Document(v, store)))];
+        if (live.Count == 0)
+        {
+            return NoTraffic(model) with { JudgedBecause = $"no version mirrored records within {liveFor} (Monitor:Versions:LiveFor)" };
+        }
+
+        (VersionEntry worst, VerdictDocument document) = live
+            .OrderByDescending(l => Severity(l.Document.Verdict))
+            .ThenByDescending(l => l.Version.LastServedAt)
+            .First();
+        string all = string.Join(", ", live.Select(l => $"{l.Version.Version} {l.Document.Verdict}"));
+        return document with
+        {
+            JudgedBecause = $"the worst of the versions live within {liveFor} (Monitor:Versions:LiveFor): {all}; judged {worst.Version}",
+        };
+    }
+
+    private static int Severity(string verdict) => verdict switch
+    {
+        nameof(Verdict.Failed) => 2,
+        nameof(Verdict.Inconclusive) => 1,
+        _ => 0,
+    };
 }
 
 /// <summary>
 /// POST /api/v1/flagger/rollback[/{model}[/{version}]]: the form of a Flagger <c>rollback</c> webhook. Flagger
 /// posts {name, namespace, phase, metadata}; the model and version come from the path or from metadata.model
-/// and metadata.version (else the version serving the model). 200 means roll back (the version is quarantined
+/// and metadata.version. The version is required: a controller acts on the version it rolls out, never on
+/// whichever mirrored last. 200 means roll back (the version is quarantined
 /// and a rollback signal away from it was issued); 409 means do not (the body says why, including a rollback
 /// held for a human); 404 names what is not registered; 400 a body that is not JSON.
 /// </summary>
@@ -185,17 +226,22 @@ internal static class FlaggerEndpoints
             return Results.BadRequest(new { error = "no model: put it in the path (/api/v1/flagger/rollback/{model}) or in metadata.model" });
         }
 
+        if (string.IsNullOrEmpty(version))
+        {
+            return !registry.TryGet(model, out _)
+                ? Results.NotFound(new { error = $"model '{ModelRegistry.Truncate(model)}' is not registered" })
+                : Results.BadRequest(new
+            {
+                error = "no version: name the canary's version in the path (/api/v1/flagger/rollback/{model}/{version}) or in metadata.version",
+            });
+        }
+
         if (!VerdictEndpoints.Find(registry, model, version, out VersionEntry? found, out IResult? missing))
         {
             return missing!;
         }
 
-        if (found is null)
-        {
-            return Results.Conflict(new { rollback = false, canary, model, reason = "no traffic mirrored yet" });
-        }
-
-        VerdictDocument verdict = VerdictEndpoints.Document(found, store);
+        VerdictDocument verdict = VerdictEndpoints.Document(found!, store);
         return verdict.RollbackRecommended
             ? Results.Ok(new { rollback = true, canary, verdict })
             : Results.Conflict(new

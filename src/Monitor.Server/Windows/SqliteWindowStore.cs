@@ -10,8 +10,7 @@ namespace Monitor.Server.Windows;
 internal sealed class SqliteWindowStore(SqliteDatabase database) : IWindowStore
 {
     /// <summary>Stores a closed window, the version's counters, and drops windows beyond the retention.</summary>
-    public void SaveWindow(string model, string version, WindowResult window, long recordsAccepted, long windowsClosed, int retained) =>
-        SaveWindows([new WindowWrite(model, version, window, recordsAccepted, windowsClosed, retained)]);
+    public void SaveWindow(WindowWrite write) => SaveWindows([write]);
 
     /// <summary>Stores closed windows with their versions' counters, dropping windows beyond the retention, in one transaction.</summary>
     public void SaveWindows(IReadOnlyList<WindowWrite> windows)
@@ -39,16 +38,16 @@ internal sealed class SqliteWindowStore(SqliteDatabase database) : IWindowStore
                 command.ExecuteNonQuery();
             }
 
-            SaveCounters(connection, write.Model, write.Version, write.RecordsAccepted, write.WindowsClosed);
+            SaveCounters(connection, write.Model, write.Version, write.Counters);
         }
 
         transaction.Commit();
     }
 
-    public void SaveCounters(string model, string version, long recordsAccepted, long windowsClosed)
+    public void SaveCounters(string model, string version, VersionCounters counters)
     {
         using SqliteConnection connection = Open();
-        SaveCounters(connection, model, version, recordsAccepted, windowsClosed);
+        SaveCounters(connection, model, version, counters);
     }
 
     /// <summary>The most recent closed windows of a version, newest first.</summary>
@@ -119,16 +118,21 @@ internal sealed class SqliteWindowStore(SqliteDatabase database) : IWindowStore
         return findings;
     }
 
-    private static void SaveCounters(SqliteConnection connection, string model, string version, long recordsAccepted, long windowsClosed)
+    private static void SaveCounters(SqliteConnection connection, string model, string version, VersionCounters counters)
     {
         using SqliteCommand command = connection.CreateCommand();
-        // Counters only grow: a window written late by the background writer never takes them back.
+        // Counters only grow: a window written late by the background writer never takes them back, nor replaces the
+        // lifecycle's counters of a later window (every expression reads the row as it was before the update).
         command.CommandText = """
-            UPDATE versions SET records_accepted = MAX(records_accepted, $r), windows_closed = MAX(windows_closed, $w)
+            UPDATE versions SET records_accepted = MAX(records_accepted, $r), windows_closed = MAX(windows_closed, $w),
+                lifecycle_json = CASE WHEN $w >= windows_closed THEN $l ELSE lifecycle_json END,
+                last_served_at = CASE WHEN last_served_at IS NULL OR $s > last_served_at THEN $s ELSE last_served_at END
             WHERE model = $m AND version = $v;
             """;
-        command.Parameters.AddWithValue("$r", recordsAccepted);
-        command.Parameters.AddWithValue("$w", windowsClosed);
+        command.Parameters.AddWithValue("$r", counters.RecordsAccepted);
+        command.Parameters.AddWithValue("$w", counters.WindowsClosed);
+        command.Parameters.AddWithValue("$l", StoreJson.Write(counters.Lifecycle));
+        command.Parameters.AddWithValue("$s", counters.LastServedAt is { } served ? Format(served) : DBNull.Value);
         command.Parameters.AddWithValue("$m", model);
         command.Parameters.AddWithValue("$v", version);
         command.ExecuteNonQuery();

@@ -9,14 +9,14 @@ public sealed class RollbackPolicyTests
 
     private static readonly VersionRecord[] Versions =
     [
-        new("v1", VersionState.KnownGood, T0.AddDays(-10)),
-        new("v2", VersionState.KnownGood, T0.AddDays(-2)),
-        new("v3", VersionState.Quarantined, T0.AddDays(-1)),
-        new("v4", VersionState.Candidate, null),
+        new("v1", VersionState.KnownGood, T0.AddDays(-10), T0.AddDays(-3)),
+        new("v2", VersionState.KnownGood, T0.AddDays(-2), T0.AddDays(-1)),
+        new("v3", VersionState.Quarantined, T0.AddDays(-1), T0.AddHours(-2)),
+        new("v4", VersionState.Candidate, null, T0),
     ];
 
     [Fact]
-    public void A_rollback_goes_to_the_most_recently_promoted_known_good_version_other_than_the_failed_one()
+    public void A_rollback_goes_to_the_most_recently_served_known_good_version_other_than_the_failed_one()
     {
         RollbackDecision decision = RollbackPolicy.Decide("m", "v4", "3 failing windows", Versions, Settings, exempt: false, _ => 0, T0);
 
@@ -29,13 +29,18 @@ public sealed class RollbackPolicyTests
     }
 
     [Fact]
-    public void With_no_known_good_version_left_the_reason_says_so()
+    public void With_no_trusted_version_that_has_served_there_is_no_signal_and_the_reason_says_so()
     {
-        RollbackDecision decision = RollbackPolicy.Decide("m", "v1", "swap", [new("v1", VersionState.KnownGood, T0)], Settings, false, _ => 0, T0);
+        RollbackDecision decision = RollbackPolicy.Decide("m", "v1", "swap",
+            [new("v1", VersionState.KnownGood, T0, T0), new("v2", VersionState.ObservedClean, null, T0), new("v3", VersionState.KnownGood, T0, null)],
+            Settings with { HoldRollbacks = true }, false, _ => 0, T0);
 
         Assert.Null(decision.Target);
-        Assert.Equal("swap; no known-good version to roll back to", decision.Reason);
-        Assert.Equal("Failed: swap; no known-good version to roll back to", decision.VerdictEvidence);
+        Assert.False(decision.Signals);
+        Assert.Null(decision.HeldBecause);
+        Assert.Null(decision.HeldEvidence("v1"));
+        Assert.Equal("swap; no trusted version that has served to roll back to", decision.Reason);
+        Assert.Equal("Failed: swap; no trusted version that has served to roll back to; no rollback signal", decision.VerdictEvidence);
     }
 
     [Fact]

@@ -22,7 +22,7 @@ public sealed class VersionLifecycleTests
     }
 
     [Fact]
-    public void A_candidate_becomes_known_good_after_its_run_of_clean_windows_and_records()
+    public void A_candidate_becomes_observed_clean_after_its_run_of_clean_windows_and_records_never_known_good()
     {
         var lifecycle = new VersionLifecycle(VersionState.Candidate, Settings);
         for (ulong i = 0; i < 19; i++)
@@ -31,8 +31,45 @@ public sealed class VersionLifecycleTests
         }
 
         LifecycleChange change = lifecycle.Observe(Clean(19));
-        Assert.Equal((VersionState.Candidate, VersionState.KnownGood), (change.From, change.To));
+        Assert.Equal((VersionState.Candidate, VersionState.ObservedClean), (change.From, change.To));
         Assert.Equal(Verdict.Successful, lifecycle.Verdict);
+        Assert.False(lifecycle.Trusted);
+        Assert.Null(lifecycle.PromotedAt);
+        for (ulong i = 20; i < 200; i++)
+        {
+            Assert.Equal(VersionState.ObservedClean, lifecycle.Observe(Clean(i)).To);
+        }
+    }
+
+    [Fact]
+    public void One_failing_window_never_demotes_a_known_good_or_observed_clean_version()
+    {
+        foreach (VersionState trusted in new[] { VersionState.KnownGood, VersionState.ObservedClean })
+        {
+            var lifecycle = new VersionLifecycle(trusted, Settings);
+            for (ulong i = 0; i < 3; i++)
+            {
+                lifecycle.Observe(Clean(i));
+            }
+
+            LifecycleChange change = lifecycle.Observe(Failing(3));
+            Assert.Equal((trusted, trusted, false), (change.From, change.To, change.Failed));
+            Assert.Equal(Verdict.Inconclusive, lifecycle.Verdict); // a failing run is open
+            Assert.Contains("failing window 3 (1 of 3)", change.Reason);
+            lifecycle.Observe(Clean(4));
+            Assert.Equal((trusted, Verdict.Successful, 0), (lifecycle.State, lifecycle.Verdict, lifecycle.ConsecutiveFailing));
+        }
+    }
+
+    [Fact]
+    public void Counters_given_at_construction_continue_where_they_were()
+    {
+        var before = new VersionLifecycle(VersionState.Candidate, Settings);
+        before.Observe(Failing(0));
+        before.Observe(Failing(1));
+        var after = new VersionLifecycle(before.State, Settings, counters: before.Counters);
+        Assert.Equal((2, 2000L, Verdict.Inconclusive), (after.ConsecutiveFailing, after.FailingRecords, after.Verdict));
+        Assert.True(after.Observe(Failing(2)).Failed);
     }
 
     [Fact]
@@ -41,7 +78,7 @@ public sealed class VersionLifecycleTests
         var lifecycle = new VersionLifecycle(VersionState.KnownGood, Settings);
         lifecycle.Observe(Clean(0));
         Assert.False(lifecycle.Observe(Failing(1)).Failed);
-        Assert.Equal(VersionState.Suspect, lifecycle.State);
+        Assert.Equal(VersionState.KnownGood, lifecycle.State);
         lifecycle.Observe(Clean(2));
         Assert.False(lifecycle.Observe(Failing(3)).Failed);
         Assert.False(lifecycle.Observe(Failing(4)).Failed);
@@ -64,19 +101,23 @@ public sealed class VersionLifecycleTests
     }
 
     [Fact]
-    public void Rollback_goes_to_the_most_recently_promoted_known_good_version_that_is_not_quarantined()
+    public void Rollback_goes_to_the_most_recently_served_known_good_version_never_to_one_that_has_not_served_or_is_only_observed_clean()
     {
         VersionRecord[] versions =
         [
-            new("v1", VersionState.KnownGood, T0.AddDays(1)),
-            new("v2", VersionState.KnownGood, T0.AddDays(5)),
-            new("v3", VersionState.Quarantined, T0.AddDays(9)),
-            new("v4", VersionState.KnownGood, T0.AddDays(12)),
-            new("v5", VersionState.Candidate, null),
+            new("v1", VersionState.KnownGood, T0.AddDays(1), LastServedAt: T0.AddDays(6)),
+            new("v2", VersionState.KnownGood, T0.AddDays(5), LastServedAt: T0.AddDays(4)),
+            new("v3", VersionState.Quarantined, T0.AddDays(9), LastServedAt: T0.AddDays(9)),
+            new("v4", VersionState.KnownGood, T0.AddDays(12), LastServedAt: T0.AddDays(12)),
+            new("v5", VersionState.ObservedClean, null, LastServedAt: T0.AddDays(13)),
+            new("v6", VersionState.KnownGood, T0.AddDays(14), LastServedAt: null),
+            new("v7", VersionState.Candidate, null, LastServedAt: T0.AddDays(14)),
         ];
-        Assert.Equal("v2", RollbackPlanner.Target(versions, failed: "v4"));
-        Assert.Equal("v4", RollbackPlanner.Target(versions, failed: "v5"));
-        Assert.Null(RollbackPlanner.Target([new VersionRecord("v1", VersionState.Candidate, null)], failed: "v1"));
+        Assert.Equal("v1", RollbackPlanner.Target(versions, failed: "v4"));
+        Assert.Equal("v4", RollbackPlanner.Target(versions, failed: "v7"));
+        Assert.Null(RollbackPlanner.Target([new VersionRecord("v1", VersionState.Candidate, null, T0)], failed: "v1"));
+        Assert.Null(RollbackPlanner.Target([new VersionRecord("v1", VersionState.ObservedClean, null, T0)], failed: "v2"));
+        Assert.Null(RollbackPlanner.Target([new VersionRecord("v1", VersionState.KnownGood, T0, null)], failed: "v2"));
     }
 
     [Fact]
@@ -96,8 +137,9 @@ public sealed class VersionLifecycleTests
         lifecycle.Observe(Clean(4));
         Assert.Equal(Verdict.Successful, lifecycle.Verdict);
 
-        // A live trigger still fails a small window: it has evidence of its own.
-        Assert.True(lifecycle.Observe(new WindowMeasurement(5, 40, true, T0, ["trigger"], Conclusive: false)) is { To: VersionState.Suspect });
+        // A live trigger still counts a small window as failing: it has evidence of its own.
+        Assert.True(lifecycle.Observe(new WindowMeasurement(5, 40, true, T0, ["trigger"], Conclusive: false)) is { To: VersionState.KnownGood });
+        Assert.Equal(1, lifecycle.ConsecutiveFailing);
     }
 
     [Fact]

@@ -9,7 +9,7 @@ namespace Monitor.Core.Tests.Versions;
 public sealed class WindowJudgeTests
 {
     private static readonly DateTimeOffset T0 = DateTimeOffset.UnixEpoch;
-    private static readonly HashSet<string> Critical = new(StringComparer.Ordinal) { "amount" };
+    private static readonly HashSet<string> Critical = new(StringComparer.Ordinal) { "amount", "output.class" };
 
     private static ChannelResult Channel(string name, bool drifted) => new()
     {
@@ -31,15 +31,38 @@ public sealed class WindowJudgeTests
     };
 
     [Fact]
-    public void A_critical_channel_over_its_threshold_fails_the_window_and_names_the_statistic()
+    public void A_critical_output_channel_over_its_threshold_with_no_input_drift_fails_the_window_and_names_the_statistic()
+    {
+        WindowJudgement judgement = WindowJudge.Judge(Window(4, true, Channel("output.class", true), Channel("hour", false)), T0, false, [], Critical, []);
+
+        Assert.True(judgement.Failing);
+        Assert.Equal(["critical output output.class drifted with no input drift to explain it (psi 0.31 > 0.2)"], judgement.Measurement.Reasons);
+        Signal signal = Assert.Single(judgement.Signals);
+        Assert.Equal((AlertKinds.DriftKey("output.class"), AlertKinds.Drift, Severity.Critical), (signal.DedupeKey, signal.Kind, signal.Severity));
+        Assert.Equal("window 4: output.class psi 0.31 > 0.2", signal.Evidence);
+    }
+
+    [Fact]
+    public void A_critical_input_channel_over_its_threshold_raises_a_critical_alert_but_never_fails_the_window()
     {
         WindowJudgement judgement = WindowJudge.Judge(Window(4, true, Channel("amount", true), Channel("hour", false)), T0, false, [], Critical, []);
 
-        Assert.True(judgement.Failing);
-        Assert.Equal(["critical feature amount drifted (psi 0.31 > 0.2)"], judgement.Measurement.Reasons);
+        Assert.False(judgement.Failing);
+        Assert.Empty(judgement.Measurement.Reasons);
         Signal signal = Assert.Single(judgement.Signals);
-        Assert.Equal((AlertKinds.DriftKey("amount"), AlertKinds.Drift, Severity.Critical), (signal.DedupeKey, signal.Kind, signal.Severity));
-        Assert.Equal("window 4: amount psi 0.31 > 0.2", signal.Evidence);
+        Assert.Equal((AlertKinds.DriftKey("amount"), Severity.Critical), (signal.DedupeKey, signal.Severity));
+        Assert.Equal("window 4: amount psi 0.31 > 0.2 (input drift: alerts, never fails a version)", signal.Evidence);
+    }
+
+    [Fact]
+    public void Output_drift_that_input_drift_in_the_same_window_explains_alerts_without_failing()
+    {
+        WindowJudgement judgement = WindowJudge.Judge(Window(4, true, Channel("output.class", true), Channel("hour", true)), T0, false, [], Critical, []);
+
+        Assert.False(judgement.Failing);
+        Signal output = Assert.Single(judgement.Signals, s => s.DedupeKey == AlertKinds.DriftKey("output.class"));
+        Assert.Equal(Severity.Critical, output.Severity);
+        Assert.Equal("window 4: output.class psi 0.31 > 0.2 (with input drift in hour: not failing)", output.Evidence);
     }
 
     [Fact]
