@@ -137,4 +137,39 @@ public sealed class StoreMigrationTests
         database.Initialize(); // opening again is a no-op
         Assert.Single(store.LoadRollbackSignals("", 0));
     }
+
+    /// <summary>
+    /// Before trust levels the policy promoted a version to KnownGood after a clean run; the upgrade turns such a version
+    /// into ObservedClean (not trusted, no rollback target) and says so, while a version an admin trusted stays KnownGood.
+    /// </summary>
+    [Fact]
+    public async Task An_upgrade_makes_versions_the_policy_had_promoted_observed_clean_and_keeps_those_an_admin_trusted()
+    {
+        using var directory = new TempDirectory();
+        string path = directory.File("upgrade.db");
+        File.Copy(Path.Combine(Repository.Root, "tests", "Monitor.Server.Tests", "Fixtures", "upgrade-3c193af.db"), path);
+        using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            connection.Open();
+            using SqliteCommand command = connection.CreateCommand();
+            // As the release before wrote a policy promotion: the state, and an audit entry by "policy".
+            command.CommandText = """
+                INSERT INTO versions (model, version, artifact_sha256, source, state, registered_at)
+                VALUES ('fraud-scorer', 'v5', '5555555555555555555555555555555555555555555555555555555555555555', 'test', 'KnownGood',
+                        '2026-11-01T00:00:00.0000000+00:00');
+                INSERT INTO audit_log (at, actor, action, model, version, reason)
+                VALUES ('2026-11-02T00:00:00.0000000+00:00', 'policy', 'promote', 'fraud-scorer', 'v5', '20 consecutive clean windows');
+                """;
+            command.ExecuteNonQuery();
+        }
+
+        await using Sidecar sidecar = await Sidecar.StartAsync(path, "--Monitor:Retention:Period=36500.00:00:00");
+        ModelVersion v5 = await sidecar.Admin.GetVersionAsync(new GetVersionRequest { Model = Sidecar.Model, Version = "v5" });
+        ModelVersion v1 = await sidecar.Admin.GetVersionAsync(new GetVersionRequest { Model = Sidecar.Model, Version = "v1" });
+        Assert.Equal((VersionState.ObservedClean, VersionState.KnownGood), (v5.State, v1.State));
+        string note = Assert.Single(Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions
+            .GetRequiredService<SqliteDatabase>(sidecar.App.Services).MigrationNotes);
+        Assert.Contains("1 version(s) the policy had promoted are now ObservedClean", note);
+        Assert.EndsWith(": fraud-scorer/v5", note);
+    }
 }
