@@ -104,6 +104,12 @@ internal static partial class Log
     [LoggerMessage(41, LogLevel.Information, "Baseline {BaselineId} of {Model} committed from {Records} sampled records in {Seconds:F2} s; whole-window false-alarm rate {Rate:P2} on {Windows} bootstrap windows; now in force")]
     public static partial void BaselineCommitted(ILogger logger, long baselineId, string model, int records, double seconds, double rate, int windows);
 
+    [LoggerMessage(EventId = 43, Message = "Baseline {BaselineId} of {Model} ({Source}), capture check: {Check}")]
+    public static partial void CaptureChecked(ILogger logger, LogLevel level, long baselineId, string model, string source, string check);
+
+    [LoggerMessage(44, LogLevel.Warning, "Baseline {BaselineId} of {Model} keeps a key of its capture out of its key table, so the detectors judge it as new: {Key}")]
+    public static partial void CaptureKeyExcluded(ILogger logger, long baselineId, string model, string key);
+
     [LoggerMessage(68, LogLevel.Warning, "Baseline upload {UploadId} for {Model} aborted: no append for {IdleLimit}")]
     public static partial void UploadExpired(ILogger logger, string uploadId, string model, TimeSpan idleLimit);
 

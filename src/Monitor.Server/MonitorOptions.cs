@@ -65,6 +65,11 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
         Range("Monitor:Baselines:BootstrapWindows", o.Baselines.BootstrapWindows, 1000, 1_000_000, errors);
         Range("Monitor:Baselines:MinProfileRecords", o.Baselines.MinProfileRecords, 10, 10_000_000, errors);
         Range("Monitor:Baselines:MaxOpenUploads", o.Baselines.MaxOpenUploads, 1, 10_000, errors);
+        if (!double.IsFinite(o.Baselines.CaptureCheckZ) || o.Baselines.CaptureCheckZ <= 0)
+        {
+            errors.Add($"Monitor:Baselines:CaptureCheckZ must be a positive number, got {o.Baselines.CaptureCheckZ}");
+        }
+
         if (o.Baselines.UploadIdleTimeout < TimeSpan.FromSeconds(1))
         {
             errors.Add($"Monitor:Baselines:UploadIdleTimeout: {o.Baselines.UploadIdleTimeout} must be at least 00:00:01");

@@ -462,6 +462,63 @@ public sealed class CliTests
         Assert.Matches("Stopped after sequence [1-9]", endlessError.ToString());
     }
 
+    [Fact]
+    public async Task A_capture_is_followed_to_its_commit_which_lists_the_keys_it_kept_out_and_Ctrl_C_aborts_one()
+    {
+        using var directory = new TempDirectory();
+        // A reference large enough for high-risk strata, in which the trigger's records stand out.
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 20_000));
+        string address = $"http://127.0.0.1:{sidecar.GrpcPort}";
+
+        // Ctrl-C while the capture waits for traffic aborts it: the baseline in force stays.
+        using (var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken))
+        {
+            var output = new StringWriter();
+            var error = new SynchronizedError();
+            Task<int> interrupted = DriftCli.RunAsync(["--sidecar", address, "baseline", "capture", "-m", Sidecar.Model, "--from-version", "v1",
+                "--records", "3000"], output, error, interactive: false, cancel.Token);
+            Assert.True(await Eventually.HoldsAsync(() => error.ToString().Contains("Ctrl-C aborts it", StringComparison.Ordinal),
+                TimeSpan.FromSeconds(30)), error.ToString());
+            await cancel.CancelAsync();
+            Assert.Equal(ExitCodes.Failed, await interrupted);
+            string uploadId = System.Text.RegularExpressions.Regex.Match(error.ToString(), "Upload (\\S+) aborted: the baseline in force is unchanged")
+                .Groups[1].Value;
+            Assert.NotEmpty(uploadId);
+            BaselineUpload aborted = await sidecar.Admin.GetBaselineUploadAsync(new GetBaselineUploadRequest { UploadId = uploadId });
+            Assert.Equal((BaselineUploadState.Aborted, "v1"), (aborted.State, aborted.CaptureFromVersion));
+            Assert.Contains("drift: cancelled", error.ToString());
+        }
+
+        // Followed to its commit, spelled 'baselines' as well: 24 of the 4,000 records carry a trigger while it captures (too few for
+        // the detectors to raise it on v1 itself).
+        var captureOutput = new StringWriter();
+        var captureError = new SynchronizedError();
+        Task<int> capture = DriftCli.RunAsync(["--sidecar", address, "baselines", "capture", "-m", Sidecar.Model, "--from-version", "v1",
+            "--records", "4000", "--description", "busy hour"], captureOutput, captureError, interactive: false, TestContext.Current.CancellationToken);
+        Assert.True(await Eventually.HoldsAsync(() => captureError.ToString().Contains("Ctrl-C aborts it", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(30)), captureError.ToString());
+        var traffic = new FraudTraffic(seed: 37);
+        var attacker = new FraudTraffic(seed: 38);
+        for (int sent = 0; sent < 4000; sent += 500)
+        {
+            await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 497));
+            await sidecar.Mirror.IngestAsync(Sidecar.Batch(attacker, 3, new FraudDrift(TriggerRate: 1)));
+        }
+
+        var run = new Run(await capture, captureOutput.ToString(), captureError.ToString());
+        Assert.True(run.Exit == ExitCodes.Ok, run.Error);
+        Assert.Contains("Capturing 4,000 live records of fraud-scorer v1", run.Error);
+        Assert.Contains("100%", run.Error);
+        Assert.Contains("Baseline 2 of model 'fraud-scorer' is committed and in force, captured from version v1.", run.Out);
+        Assert.Matches("capture check +checked against baseline 1 in force: [0-9]+ keys", run.Out);
+        Assert.True(run.Out.Contains("Kept out of the key table (", StringComparison.Ordinal), run.Out);
+        Assert.Matches("(?m)^  kind +field +key +records +class +served +expected +z +in baseline 1$", run.Out);
+        Assert.Matches("(?m)^  variant +memo +ref:xz-# +[0-9,]+ +legitimate +100% of [0-9,]+ +[0-9.]+% +[0-9.]+ +new$", run.Out);
+        Baseline baseline = await sidecar.Admin.GetBaselineAsync(new GetBaselineRequest { Model = Sidecar.Model });
+        Assert.Equal(("captured:v1", "busy hour"), (baseline.Summary.Source, baseline.Summary.Description));
+        Assert.Contains(baseline.CaptureCheck.Excluded, k => k.Text == "ref:xz-#");
+    }
+
     /// <summary>Reference records whose memos include the awkward ones and whose amounts are sometimes missing.</summary>
     private static CoreBatch[] ReferenceBatches(FraudTraffic traffic, int records = ReferenceRecords)
     {

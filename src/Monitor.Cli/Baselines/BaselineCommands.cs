@@ -6,15 +6,21 @@ using Monitor.Protos.V1;
 
 namespace Monitor.Cli.Baselines;
 
-/// <summary><c>drift baseline import | list</c>: a model's reference traffic from a file, and the baselines it has.</summary>
+/// <summary>
+/// <c>drift baseline import | capture | list | abort</c> (also spelled <c>baselines</c>): a model's reference traffic from a
+/// file or from a known-good version's live records, and the baselines it has.
+/// </summary>
 internal static class BaselineCommands
 {
     private static readonly TimeSpan LeastCommitTime = TimeSpan.FromMinutes(10);
 
     public static Command Build(CommandContext context)
     {
-        var command = new Command("baseline", "Import a model's baseline from a CSV or Parquet file of known-good traffic, or list its baselines.");
+        var command = new Command("baseline", "Import a model's baseline from a CSV or Parquet file of known-good traffic, capture one from a " +
+            "known-good version's live traffic, or list its baselines.");
+        command.Aliases.Add("baselines");
         command.Subcommands.Add(Import(context));
+        command.Subcommands.Add(Capture(context));
         command.Subcommands.Add(List(context));
         command.Subcommands.Add(Abort(context));
         return command;
@@ -35,7 +41,7 @@ internal static class BaselineCommands
         };
         var description = new Option<string?>("--description") { Description = "What this reference set is (shown in 'baseline list')." };
         var windowRecords = new Option<uint>("--window-records") { Description = "Records per live window the thresholds are calibrated for (default: the sidecar's)." };
-        var falseAlarmRate = new Option<double>("--false-alarm-rate") { Description = "Whole-window false-alarm rate to calibrate for, e.g. 0.01 (default: the sidecar's)." };
+        Option<double> falseAlarmRate = FalseAlarmRate();
         var batch = new Option<int>("--batch") { Description = "Records per upload message.", DefaultValueFactory = _ => 2000 };
         batch.Validators.Add(r =>
         {
@@ -43,13 +49,6 @@ internal static class BaselineCommands
             if (r.GetValueOrDefault<int>() is < 1 or > 10_000)
             {
                 r.AddError("--batch: must be from 1 to 10000 records");
-            }
-        });
-        falseAlarmRate.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<double>() is < 0 or >= 1 or double.NaN)
-            {
-                r.AddError("--false-alarm-rate: must be more than 0 and less than 1 (or 0 for the sidecar's default)");
             }
         });
         var dryRun = new Option<bool>("--dry-run") { Description = "Read and check the whole file against the model's schema; upload nothing." };
@@ -81,6 +80,64 @@ internal static class BaselineCommands
             return await import.RunAsync(cancellationToken);
         });
         return command;
+    }
+
+    private static Command Capture(CommandContext context)
+    {
+        Option<string> model = Options.Model();
+        var version = new Option<string>("--from-version")
+        {
+            Description = "The known-good version whose live records become the baseline.",
+            Required = true,
+        };
+        var records = new Option<uint>("--records") { Description = "Live records to capture; the capture commits itself once they arrived.", Required = true };
+        records.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<uint>() == 0)
+            {
+                r.AddError("--records: must be at least 1");
+            }
+        });
+        var description = new Option<string?>("--description") { Description = "What this capture is (shown in 'baseline list')." };
+        var windowRecords = new Option<uint>("--window-records") { Description = "Records per live window the thresholds are calibrated for (default: the sidecar's)." };
+        Option<double> falseAlarmRate = FalseAlarmRate();
+        var noProgress = new Option<bool>("--no-progress") { Description = "Show no progress." };
+        Option<bool> json = Options.Json("Print the committed baseline, with its capture check, as JSON.");
+        var command = new Command("capture", "Capture a known-good version's live records as the model's next baseline and follow the capture " +
+            "until it commits: it is checked against the baseline in force, keys skewed in the capture are kept out of the new key table " +
+            "(and listed), and it takes force. Ctrl-C aborts it, and the baseline in force stays as it was.")
+        {
+            model, version, records, description, windowRecords, falseAlarmRate, noProgress, json,
+        };
+        context.SetAction(command, async (parsed, sidecar, cancellationToken) =>
+        {
+            var capture = new BaselineCapture(context.Terminal, sidecar)
+            {
+                Model = parsed.GetValue(model)!,
+                Version = parsed.GetValue(version)!,
+                Records = parsed.GetValue(records),
+                Description = parsed.GetValue(description) ?? "",
+                WindowRecords = parsed.GetValue(windowRecords),
+                FalseAlarmRate = parsed.GetValue(falseAlarmRate),
+                Progress = !parsed.GetValue(noProgress),
+                Json = parsed.GetValue(json),
+            };
+            return await capture.RunAsync(cancellationToken);
+        });
+        return command;
+    }
+
+    private static Option<double> FalseAlarmRate()
+    {
+        var falseAlarmRate = new Option<double>("--false-alarm-rate") { Description = "Whole-window false-alarm rate to calibrate for, e.g. 0.01 (default: the sidecar's)." };
+        falseAlarmRate.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double>() is < 0 or >= 1 or double.NaN)
+            {
+                r.AddError("--false-alarm-rate: must be more than 0 and less than 1 (or 0 for the sidecar's default)");
+            }
+        });
+        return falseAlarmRate;
     }
 
     private static Command List(CommandContext context)

@@ -38,8 +38,6 @@ internal sealed partial class BaselineImport(Terminal.Console console, SidecarCo
 
     public TimeSpan CommitTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
-    private static TimeSpan AbortTimeout => TimeSpan.FromSeconds(5);
-
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         // The file first: a missing or unreadable file is the problem to tell, whether or not the sidecar is up.
@@ -178,44 +176,7 @@ internal sealed partial class BaselineImport(Terminal.Console console, SidecarCo
         }
     }
 
-    /// <summary>
-    /// Aborts the upload with a short deadline of its own (the import's token may be what was cancelled, and Ctrl-C
-    /// leaves ten seconds); when that fails, says what state the upload is in.
-    /// </summary>
-    private async Task AbortAsync(string uploadId)
-    {
-        CallOptions call = new(sidecar.Unary(CancellationToken.None).Headers, DateTime.UtcNow + AbortTimeout);
-        try
-        {
-            await sidecar.Admin.AbortBaselineAsync(new AbortBaselineRequest { UploadId = uploadId }, call);
-            console.Note($"Upload {uploadId} aborted: the baseline in force is unchanged.");
-            return;
-        }
-        catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition)
-        {
-            // Committed or failed already: say which.
-        }
-        catch (RpcException e)
-        {
-            console.Note($"Upload {uploadId} could not be aborted ({e.Status.Detail}); abort it with 'drift baseline abort {uploadId}'. " +
-                "Until it is committed, the baseline in force is unchanged.");
-            return;
-        }
-
-        try
-        {
-            BaselineUpload upload = await sidecar.Admin.GetBaselineUploadAsync(new GetBaselineUploadRequest { UploadId = uploadId },
-                new CallOptions(call.Headers, DateTime.UtcNow + AbortTimeout));
-            console.Note(upload.State == BaselineUploadState.Committed
-                ? $"Upload {uploadId} was committed after all: baseline {upload.BaselineId} is in force (see 'drift baseline list')."
-                : $"Upload {uploadId} is {upload.State.ToString().ToLowerInvariant()}{(upload.Error.Length > 0 ? $": {upload.Error}" : "")}; " +
-                  "the baseline in force is unchanged.");
-        }
-        catch (RpcException e)
-        {
-            console.Note($"Upload {uploadId}: its state could not be read ({e.Status.Detail}); see 'drift baseline list'.");
-        }
-    }
+    private Task AbortAsync(string uploadId) => UploadAbort.RunAsync(console, sidecar, uploadId);
 
     [System.Text.RegularExpressions.GeneratedRegex(@"record (\d+)")]
     private static partial System.Text.RegularExpressions.Regex RecordInBatch();

@@ -49,7 +49,17 @@ public sealed record BaselineSettings
 
 /// <summary>What a new baseline is for.</summary>
 public sealed record BaselineRequest(
-    string Model, string Source, string Description, int WindowRecords, double FalseAlarmRate, DateTimeOffset CreatedAt);
+    string Model, string Source, string Description, int WindowRecords, double FalseAlarmRate, DateTimeOffset CreatedAt)
+{
+    /// <summary>
+    /// Whether the records were captured from live traffic: then the key table is checked against <see cref="InForce"/>
+    /// (<see cref="Detectors.CaptureKeyCheck"/>) before the baseline may replace it.
+    /// </summary>
+    public bool Captured { get; init; }
+
+    /// <summary>The model's baseline in force, which a capture is checked against; null when it has none.</summary>
+    public CompiledBaseline? InForce { get; init; }
+}
 
 /// <summary>A baseline cannot be built from what was given; the message says why.</summary>
 public sealed class BaselineException(string message) : Exception(message);
@@ -126,7 +136,13 @@ public static class BaselineBuilder
         cancellationToken.ThrowIfCancellationRequested();
         // The surrogate is fitted on the profiled part and measured on the rest.
         Detectors.TriggerProfile? triggers = Detectors.TriggerProfileBuilder.Build(compiled, profileBatch, calibrationBatch, settings.Triggers, settings.Detectors);
-        compiled = new CompiledBaseline(uncalibrated with { Triggers = triggers });
+        Detectors.CaptureCheck? check = null;
+        if (request.Captured)
+        {
+            (triggers, check) = Detectors.CaptureKeyCheck.Apply(request.InForce, compiled, triggers, calibrationBatch, settings.Triggers, settings.Detectors);
+        }
+
+        compiled = new CompiledBaseline(uncalibrated with { Triggers = triggers, CaptureCheck = check });
         ThresholdSelection selection = Calibrate(compiled, calibrationBatch, request, settings, random, cancellationToken);
         return WithThresholds(compiled, selection);
     }

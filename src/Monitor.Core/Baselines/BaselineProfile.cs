@@ -92,4 +92,7 @@ public sealed record BaselineProfile
 
     /// <summary>The trigger detectors' tables (null for regression outputs).</summary>
     public Detectors.TriggerProfile? Triggers { get; init; }
+
+    /// <summary>What checking a captured baseline against the baseline in force found; null for an uploaded reference set.</summary>
+    public Detectors.CaptureCheck? CaptureCheck { get; init; }
 }

@@ -151,7 +151,7 @@ internal sealed class KeySkewTest
     }
 
     /// <summary>Of the key's records in strata where class c has less than even odds: how many were served c, and how many the baseline predicts.</summary>
-    private (double Hits, double Predicted, long Records) Contrarian(long[] cells, int c)
+    internal (double Hits, double Predicted, long Records) Contrarian(long[] cells, int c)
     {
         double hits = 0;
         double predicted = 0;
@@ -178,7 +178,7 @@ internal sealed class KeySkewTest
     }
 
     /// <summary>Observed count of class c, and its expectation and variance given each stratum's baseline rate.</summary>
-    private (double X, double Expected, double Variance) Pooled(long[] cells, int c)
+    internal (double X, double Expected, double Variance) Pooled(long[] cells, int c)
     {
         double x = 0;
         double expected = 0;

@@ -20,6 +20,13 @@ public sealed class BaselineOptions
     public int BootstrapWindows { get => Settings.BootstrapWindows; set => Settings = Settings with { BootstrapWindows = value }; }
     public int MinProfileRecords { get => Settings.MinProfileRecords; set => Settings = Settings with { MinProfileRecords = value }; }
 
+    /// <summary>Pooled z at which a key of a live capture counts as label-skewed against the baseline in force and is kept out of the new key table.</summary>
+    public double CaptureCheckZ
+    {
+        get => Settings.Triggers.CaptureCheckZ;
+        set => Settings = Settings with { Triggers = Settings.Triggers with { CaptureCheckZ = value } };
+    }
+
     /// <summary>Seed of reservoirs, splits and bootstraps.</summary>
     public int Seed { get => Settings.Seed; set => Settings = Settings with { Seed = value }; }
 

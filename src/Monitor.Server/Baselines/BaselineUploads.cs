@@ -4,6 +4,7 @@ using Google.Protobuf;
 using Microsoft.Extensions.Options;
 using Monitor.Core;
 using Monitor.Core.Baselines;
+using Monitor.Core.Detectors;
 using Monitor.Core.Ingest;
 using Monitor.Core.Versions;
 using Monitor.Server.Ingest;
@@ -152,14 +153,32 @@ internal sealed class BaselineUploads
         UploadSession session = Get(uploadId);
         ReferenceSample sample = session.BeginCommit() ?? throw new MonitorException(ErrorKind.FailedPrecondition,
             $"upload '{uploadId}' is {session.State.ToString().ToLowerInvariant()}, not open");
+        if (session.CaptureFrom is { } from && from.State != VersionState.KnownGood)
+        {
+            // Trust is checked again at the end: a version found bad while it was captured does not become the baseline.
+            string problem = $"version '{from.Version}' of model '{session.Model.Name}' became {from.State} while it was captured; only a " +
+                "known-good version's traffic can become a baseline, so the capture is dropped and the baseline in force is unchanged";
+            session.Fail(problem);
+            throw new MonitorException(ErrorKind.FailedPrecondition, problem);
+        }
+
+        // A capture is checked against the baseline in force when it commits: the one it is about to replace.
         var request = new BaselineRequest(session.Model.Name, session.Source, session.Description, session.WindowRecords,
-            session.FalseAlarmRate, _time.GetUtcNow());
+            session.FalseAlarmRate, _time.GetUtcNow())
+        {
+            Captured = session.CaptureFrom is not null,
+            InForce = session.CaptureFrom is not null ? session.Model.Pipeline.Baseline : null,
+        };
         var stopwatch = Stopwatch.StartNew();
         BaselineProfile profile;
         try
         {
-            // The key table is counted on the keys the detectors extract (Monitor:Detectors:MaxKeysPerRecord), whether or not they run now.
-            BaselineSettings settings = _options.Baselines.ToSettings() with { Detectors = _options.Detectors.Settings };
+            // The key table is counted on the keys the detectors extract (Monitor:Detectors:MaxKeysPerRecord), whether or not they run now;
+            // a capture's check shows the keys it kept out as findings show them (Monitor:Privacy:Tokens).
+            BaselineSettings settings = _options.Baselines.ToSettings() with
+            {
+                Detectors = _options.Detectors.Settings with { TextKeys = _options.Privacy.ToKeyPrivacy() },
+            };
             profile = await Task.Run(() => BaselineBuilder.Build(request, sample, settings, cancellationToken), cancellationToken);
         }
         catch (BaselineException ex)
@@ -185,6 +204,10 @@ internal sealed class BaselineUploads
             session.Committed(id);
             Log.BaselineCommitted(_logger, id, session.Model.Name, sample.Count, stopwatch.Elapsed.TotalSeconds,
                 profile.CalibratedFalseAlarmRate, profile.BootstrapWindows);
+            if (profile.CaptureCheck is { } check)
+            {
+                LogCheck(id, session, check);
+            }
             return profile;
         }
         catch (Exception ex)
@@ -192,6 +215,16 @@ internal sealed class BaselineUploads
             session.Fail(ex.Message);
             Log.BaselineCommitFailed(_logger, uploadId, session.Model.Name, ex.Message);
             throw new MonitorException(ErrorKind.Internal, $"baseline could not be stored: {ex.Message}");
+        }
+    }
+
+    private void LogCheck(long baselineId, UploadSession session, CaptureCheck check)
+    {
+        bool quiet = check.AgainstBaselineId != 0 && check.Excluded.Length == 0;
+        Log.CaptureChecked(_logger, quiet ? LogLevel.Information : LogLevel.Warning, baselineId, session.Model.Name, session.Source, check.Summary);
+        foreach (ExcludedKey key in check.Excluded)
+        {
+            Log.CaptureKeyExcluded(_logger, baselineId, session.Model.Name, key.Summary);
         }
     }
 

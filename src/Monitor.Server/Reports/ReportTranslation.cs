@@ -38,7 +38,12 @@ internal static class ReportTranslation
 
     public static Proto.Baseline ToProto(BaselineProfile profile, bool inForce)
     {
-        var baseline = new Proto.Baseline { Summary = Summary(profile, inForce), ThresholdQuantile = profile.ThresholdQuantile };
+        var baseline = new Proto.Baseline
+        {
+            Summary = Summary(profile, inForce),
+            ThresholdQuantile = profile.ThresholdQuantile,
+            CaptureCheck = profile.CaptureCheck is { } check ? ToProto(check) : null,
+        };
         foreach (NumericProfile numeric in profile.Numeric)
         {
             var feature = new Proto.FeatureProfile
@@ -71,6 +76,43 @@ internal static class ReportTranslation
         }
 
         return baseline;
+    }
+
+    public static Proto.CaptureCheck ToProto(CaptureCheck check)
+    {
+        var proto = new Proto.CaptureCheck
+        {
+            AgainstBaselineId = check.AgainstBaselineId,
+            KeysChecked = (uint)check.KeysChecked,
+            NewKeys = (uint)check.NewKeys,
+            Summary = check.Summary,
+        };
+        foreach (ExcludedKey key in check.Excluded)
+        {
+            var excluded = new Proto.ExcludedKey
+            {
+                Kind = key.Kind.ToString().ToLowerInvariant(),
+                Field = key.Field,
+                Text = key.Text,
+                Support = (ulong)key.Support,
+                TargetLabel = key.TargetLabel,
+                Contrarian = (ulong)key.Contrarian,
+                Rate = key.Rate,
+                ExpectedRate = key.ExpectedRate,
+                NewKey = key.IsNewKey,
+                Z = key.Z,
+                Summary = key.Summary,
+                Strata = key.Strata == CheckStrata.Capture ? "capture" : "baseline_in_force",
+            };
+            if (key.KeyRate is { } rate)
+            {
+                excluded.KeyRate = rate;
+            }
+
+            proto.Excluded.Add(excluded);
+        }
+
+        return proto;
     }
 
     /// <param name="profile">The baseline the window was judged against, for histogram edges; null leaves them out.</param>

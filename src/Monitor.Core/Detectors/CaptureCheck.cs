@@ -1,0 +1,344 @@
+using System.Globalization;
+using Monitor.Core.Baselines;
+using Monitor.Core.Ingest;
+using Monitor.Core.Schema;
+using Monitor.Core.Windows;
+
+namespace Monitor.Core.Detectors;
+
+/// <summary>Whose surrogate strata a capture's records were measured in.</summary>
+public enum CheckStrata
+{
+    /// <summary>The baseline in force's: the capture as its detectors see live traffic.</summary>
+    BaselineInForce,
+
+    /// <summary>The captured baseline's own: the key's entry as the new baseline's detectors would use it.</summary>
+    Capture,
+}
+
+/// <summary>A key kept out of a captured baseline's key table, and the skew that kept it out.</summary>
+public sealed record ExcludedKey
+{
+    public required KeyKind Kind { get; init; }
+
+    /// <summary>The name of the text field or feature the key belongs to.</summary>
+    public required string Field { get; init; }
+
+    /// <summary>The key as findings show it (text keys under the configured privacy).</summary>
+    public required string Text { get; init; }
+
+    /// <summary>Records of the checked part of the capture that carry the key.</summary>
+    public required long Support { get; init; }
+
+    /// <summary>The class its records were served more often than expected.</summary>
+    public required string TargetLabel { get; init; }
+
+    /// <summary>Whose strata the numbers below are measured in (the stronger of the two skews is reported).</summary>
+    public required CheckStrata Strata { get; init; }
+
+    /// <summary>Its records whose inputs give the class less than even odds.</summary>
+    public required long Contrarian { get; init; }
+
+    /// <summary>The share of those served the class.</summary>
+    public required double Rate { get; init; }
+
+    /// <summary>The share the stratified rates predict for the same records.</summary>
+    public required double ExpectedRate { get; init; }
+
+    /// <summary>The key's own share in the baseline in force, when it had one: then the reference instead of <see cref="ExpectedRate"/>.</summary>
+    public double? KeyRate { get; init; }
+
+    /// <summary>Whether the baseline in force counted the key as new (it had fewer than the new-key support).</summary>
+    public required bool IsNewKey { get; init; }
+
+    /// <summary>The pooled z of the class's count against the stratified expectation.</summary>
+    public required double Z { get; init; }
+
+    public required string Summary { get; init; }
+}
+
+/// <summary>
+/// What checking a baseline captured from live traffic against the baseline in force found. Null on a baseline built
+/// from an uploaded reference set, which an operator vouches for and which is not checked.
+/// </summary>
+public sealed record CaptureCheck
+{
+    /// <summary>The baseline in force the capture was checked against; 0 when there was nothing to check against.</summary>
+    public required long AgainstBaselineId { get; init; }
+
+    /// <summary>Keys of the capture's table that were checked: those with enough support to count as known.</summary>
+    public required int KeysChecked { get; init; }
+
+    /// <summary>Of them, the keys the baseline in force counted as new.</summary>
+    public required int NewKeys { get; init; }
+
+    /// <summary>Keys kept out of the new baseline's key table, the strongest skew first.</summary>
+    public required ExcludedKey[] Excluded { get; init; }
+
+    /// <summary>What was checked and found, or why nothing could be checked, in plain words.</summary>
+    public required string Summary { get; init; }
+}
+
+/// <summary>
+/// Checks the key table of a baseline captured from live traffic against the baseline in force before the capture may
+/// replace it. A trigger in use while the capture ran would otherwise enter the table as a known key whose records
+/// carry the trigger's label, and the detectors, which measure a key against its own baseline rate, would not see it
+/// again.
+/// <para>
+/// Each key of the capture's table with the support to count as known (<see cref="DetectorSettings.NewKeySupport"/>) is
+/// judged with the detectors' own key-skew statistic (D1/D2), on the capture's records that carry it. For a class c the
+/// key is label-skewed when
+/// <list type="bullet">
+/// <item>at least <see cref="DetectorSettings.PromoteSupport"/> of its records are surprising, served c where the
+/// stratified rates give c less than even odds for their inputs (fewer never make a key a candidate of the detectors),</item>
+/// <item>the pooled z of its records served c, against the stratified rates, reaches <see cref="TriggerSettings.CaptureCheckZ"/>, and</item>
+/// <item>among its records whose inputs give c less than even odds, the share served c stands at least
+/// <see cref="DetectorSettings.MinRateIncrease"/> above what the baseline in force vouches for: the key's own rate there
+/// when it had one, else the stratified prediction for the same records.</item>
+/// </list>
+/// The records are put in two sets of strata, and a skew in either keeps the key out: the baseline in force's (how its
+/// detectors see the capture) and the captured baseline's own (how the new detectors would use the key's entry, whose
+/// rate they would take as the key's own).
+/// </para>
+/// <para>
+/// A key kept out stays new to the detectors, as it was to the baseline in force. The z is lower than the detectors'
+/// because one look at a small sample decides here and the two errors cost differently: a benign key kept out is
+/// judged against the baseline's prediction, as every new key is; a trigger let in is hidden for as long as the
+/// baseline is in force.
+/// </para>
+/// </summary>
+public static class CaptureKeyCheck
+{
+    /// <summary>The captured trigger profile with the label-skewed keys taken out of its key table, and what the check found.</summary>
+    /// <param name="inForce">The model's baseline in force; null when it has none (the capture is its first baseline).</param>
+    /// <param name="capture">The captured baseline the trigger profile was built with (without it yet).</param>
+    /// <param name="captured">The capture's trigger profile, as built; null for outputs without classes.</param>
+    /// <param name="batch">The capture's records the key table was counted on.</param>
+    public static (TriggerProfile? Profile, CaptureCheck Check) Apply(CompiledBaseline? inForce, CompiledBaseline capture, TriggerProfile? captured,
+        RecordBatch batch, TriggerSettings settings, DetectorSettings detectors)
+    {
+        if (captured is null)
+        {
+            return (null, Unchecked(0, "the model's output has no classes: the trigger detectors keep no key table, so there is nothing to check"));
+        }
+
+        if (inForce is null)
+        {
+            return (captured, Unchecked(0, "the model has no baseline in force: this capture is its first baseline and there is nothing to check " +
+                "it against, so its key table is taken as captured"));
+        }
+
+        long against = inForce.Profile.Id;
+        if (inForce.Profile.Triggers is not { } reference || reference.Classes != captured.Classes)
+        {
+            return (captured, Unchecked(against, $"baseline {against} in force has no key table of its own to check the capture against, " +
+                "so the capture's key table is taken as captured"));
+        }
+
+        var check = new Checker(new View(inForce, reference, CheckStrata.BaselineInForce, detectors),
+            new View(capture, captured, CheckStrata.Capture, detectors), captured, detectors);
+        check.Count(batch);
+        ExcludedKey[] excluded = check.Judge(settings.CaptureCheckZ);
+        var kept = new List<BaselineKey>(captured.Keys.Length);
+        foreach (BaselineKey key in captured.Keys)
+        {
+            if (!check.IsExcluded(key))
+            {
+                kept.Add(key);
+            }
+        }
+
+        string summary = string.Create(CultureInfo.InvariantCulture,
+            $"checked against baseline {against} in force: {check.Checked} keys of the capture's table have the support to count as known " +
+            $"({check.NewKeys} of them new to baseline {against}); ") + Outcome(excluded);
+        return (captured with { Keys = [.. kept] }, new CaptureCheck
+        {
+            AgainstBaselineId = against,
+            KeysChecked = check.Checked,
+            NewKeys = check.NewKeys,
+            Excluded = excluded,
+            Summary = summary,
+        });
+    }
+
+    private static string Outcome(ExcludedKey[] excluded)
+    {
+        if (excluded.Length == 0)
+        {
+            return "none is label-skewed beyond what it vouches for, so the key table is taken as captured";
+        }
+
+        string named = string.Join(", ", excluded.Take(5).Select(k => $"{k.Kind.ToString().ToLowerInvariant()} '{k.Text}' in {k.Field}")) +
+            (excluded.Length > 5 ? $" and {excluded.Length - 5} more" : "");
+        return excluded.Length == 1
+            ? $"1 is label-skewed beyond what it vouches for, and is kept out of the key table so that it stays new: {named}"
+            : $"{excluded.Length} are label-skewed beyond what it vouches for, and are kept out of the key table so that they stay new: {named}";
+    }
+
+    private static CaptureCheck Unchecked(long against, string why) =>
+        new() { AgainstBaselineId = against, KeysChecked = 0, NewKeys = 0, Excluded = [], Summary = why };
+
+    /// <summary>One baseline's surrogate strata and stratified rates, in which the capture's records are measured.</summary>
+    private sealed class View(CompiledBaseline baseline, TriggerProfile profile, CheckStrata strata, DetectorSettings detectors)
+    {
+        public CompiledBaseline Baseline { get; } = baseline;
+        public TriggerProfile Profile { get; } = profile;
+        public CheckStrata Strata { get; } = strata;
+        public KeySkewTest Skew { get; } = new(profile, detectors, baseline.Profile.Schema.PredictedClassLabels);
+
+        public string Whose => Strata == CheckStrata.BaselineInForce ? "the baseline in force" : "the captured baseline";
+
+        /// <summary>Cell of each record: served class × strata + the record's stratum in this view.</summary>
+        public int[] Cells(RecordBatch batch)
+        {
+            int classChannel = Array.FindIndex(Baseline.Profile.Categorical, p => p.Channel.Kind == ChannelKind.OutputClass);
+            PreparedBatch prepared = new BatchPreparer(Baseline).Prepare(batch);
+            int[] labels = prepared.Codes[classChannel];
+            var active = new int[Profile.Surrogate.NumericOffsets.Length + Profile.Surrogate.CategoricalOffsets.Length];
+            var probabilities = new double[Profile.Classes];
+            var cells = new int[batch.Count];
+            for (int i = 0; i < batch.Count; i++)
+            {
+                Profile.Surrogate.Predict(Baseline, prepared, i, active, probabilities);
+                cells[i] = labels[i] * Profile.Strata + Profile.StratumOf(probabilities);
+            }
+
+            return cells;
+        }
+    }
+
+    /// <summary>The capture's records of each checked key, per (served class, stratum) in each view.</summary>
+    private sealed class Checker
+    {
+        private readonly View _inForce;
+        private readonly View _capture;
+        private readonly TriggerProfile _captured;
+        private readonly DetectorSettings _detectors;
+        private readonly Dictionary<ulong, (BaselineKey Key, long[] InForce, long[] Capture)> _keys = [];
+        private readonly HashSet<ulong> _excluded = [];
+
+        public Checker(View inForce, View capture, TriggerProfile captured, DetectorSettings detectors)
+        {
+            _inForce = inForce;
+            _capture = capture;
+            _captured = captured;
+            _detectors = detectors;
+            foreach (BaselineKey key in captured.Keys)
+            {
+                // A key under the new-key support is new to the new baseline whatever it does; the embedding-outlier
+                // key is defined by each baseline's own embedding geometry, so it has no counterpart to check against.
+                if (key.Support >= detectors.NewKeySupport && key.Kind != KeyKind.EmbeddingOutlier)
+                {
+                    _keys.TryAdd(key.Hash(), (key, new long[inForce.Profile.Classes * inForce.Profile.Strata],
+                        new long[capture.Profile.Classes * capture.Profile.Strata]));
+                }
+            }
+        }
+
+        public int Checked => _keys.Count;
+
+        public int NewKeys { get; private set; }
+
+        public bool IsExcluded(BaselineKey key) => _excluded.Contains(key.Hash());
+
+        /// <summary>Counts each checked key's records, with the keys the new table was counted on.</summary>
+        public void Count(RecordBatch batch)
+        {
+            int[] inForce = _inForce.Cells(batch);
+            int[] capture = _capture.Cells(batch);
+            var extractor = new KeyExtractor(_capture.Baseline.Profile.Schema, _captured.Values, _detectors.MaxKeysPerRecord);
+            for (int i = 0; i < batch.Count; i++)
+            {
+                foreach (KeyOccurrence key in extractor.Extract(batch, i))
+                {
+                    if (_keys.TryGetValue(key.Hash, out var entry))
+                    {
+                        entry.InForce[inForce[i]]++;
+                        entry.Capture[capture[i]]++;
+                    }
+                }
+            }
+        }
+
+        /// <summary>The label-skewed keys, the strongest skew first; remembers them for <see cref="IsExcluded"/>.</summary>
+        public ExcludedKey[] Judge(double minZ)
+        {
+            var excluded = new List<ExcludedKey>();
+            foreach ((ulong hash, (BaselineKey key, long[] inForce, long[] capture)) in _keys)
+            {
+                BaselineKey? known = _inForce.Skew.Known(hash);
+                NewKeys += known is null || known.Support < _detectors.NewKeySupport ? 1 : 0;
+                ExcludedKey? strongest = null;
+                for (int c = 0; c < _inForce.Profile.Classes; c++)
+                {
+                    strongest = Stronger(strongest, Stronger(Skew(_inForce, key, known, inForce, c, minZ), Skew(_capture, key, known, capture, c, minZ)));
+                }
+
+                if (strongest is not null)
+                {
+                    excluded.Add(strongest);
+                    _excluded.Add(hash);
+                }
+            }
+
+            return [.. excluded.OrderByDescending(k => k.Z).ThenBy(k => k.Field, StringComparer.Ordinal).ThenBy(k => k.Text, StringComparer.Ordinal)];
+        }
+
+        private static ExcludedKey? Stronger(ExcludedKey? a, ExcludedKey? b) => a is null ? b : b is null || a.Z >= b.Z ? a : b;
+
+        private ExcludedKey? Skew(View view, BaselineKey key, BaselineKey? known, long[] cells, int c, double minZ)
+        {
+            (double hits, double predicted, long contrarian) = view.Skew.Contrarian(cells, c);
+            if (hits < _detectors.PromoteSupport)
+            {
+                return null;
+            }
+
+            (double x, double expected, double variance) = view.Skew.Pooled(cells, c);
+            double z = (x - expected) / Math.Sqrt(variance + 0.25);
+            double rate = hits / contrarian;
+            double expectedRate = predicted / contrarian;
+            bool isNew = known is null || known.Support < _detectors.NewKeySupport;
+            double? keyRate = known is not null && known.ContrarianCounts.Length > c && known.ContrarianCounts[c] >= _detectors.NewKeySupport
+                ? known.ContrarianHits[c] / (double)known.ContrarianCounts[c]
+                : null;
+            if (z < minZ || rate - (keyRate ?? expectedRate) < _detectors.MinRateIncrease)
+            {
+                return null;
+            }
+
+            ModelSchema schema = view.Baseline.Profile.Schema;
+            DetectorKey shown = _detectors.TextKeys.Protect(new DetectorKey(key.Kind, FieldName(schema, key), key.Text));
+            string label = schema.PredictedClassLabels[c];
+            string own = isNew ? "the key is new to the baseline in force" : keyRate is { } r
+                ? string.Create(CultureInfo.InvariantCulture, $"the baseline in force had the key's own rate there at {r:P1}")
+                : "the key had too few such records in the baseline in force to have a rate of its own";
+            return new ExcludedKey
+            {
+                Kind = key.Kind,
+                Field = shown.Field,
+                Text = shown.Text,
+                Support = key.Support,
+                TargetLabel = label,
+                Strata = view.Strata,
+                Contrarian = contrarian,
+                Rate = rate,
+                ExpectedRate = expectedRate,
+                KeyRate = keyRate,
+                IsNewKey = isNew,
+                Z = z,
+                Summary = string.Create(CultureInfo.InvariantCulture,
+                    $"{key.Kind.ToString().ToLowerInvariant()} '{shown.Text}' in {shown.Field}: of {key.Support} captured records carrying it, " +
+                    $"{contrarian} have inputs for which {view.Whose} gives '{label}' less than even odds, yet {rate:P1} of those were " +
+                    $"served '{label}' where it predicts {expectedRate:P1} (pooled z = {z:F1}; {own})"),
+            };
+        }
+
+        private static string FieldName(ModelSchema schema, BaselineKey key) => key.Kind switch
+        {
+            KeyKind.Category => schema.CategoricalFeatures[key.Field],
+            KeyKind.Value or KeyKind.FineBin => schema.NumericFeatures[key.Field],
+            _ => schema.TextFields[key.Field],
+        };
+    }
+}
