@@ -352,7 +352,7 @@ public sealed class TriggerDetector
             Summary = string.Create(CultureInfo.InvariantCulture,
                 $"identical requests: {candidate.Repeats} of the {records} records carrying {key.Kind.ToString().ToLowerInvariant()} '{key.Text}' in {key.Field} " +
                 $"repeat an input already counted for it (the same inputs on the baseline's fine bins, or all but one group of fields the same), " +
-                $"the latest served '{_labels[label]}'; evidence counts each input once, so the key has {candidate.Support} distinct inputs"),
+                $"the latest served '{_labels[label]}'; evidence counts each input once, so the key has {candidate.Support} distinct {(candidate.Support == 1 ? "input" : "inputs")}"),
         });
     }
 
