@@ -8,14 +8,14 @@ namespace Monitor.Core.Detectors;
 /// counted apart, as a repeat.
 /// </summary>
 /// <param name="rememberedInputs">Inputs remembered to tell a repeat from a new input (0: every record is new).</param>
-/// <param name="printSlots">Hashes per input print (<see cref="InputPrint.Slots"/>).</param>
+/// <param name="printLanes">The lanes of an input print in use (<see cref="InputPrint.Lanes"/>).</param>
 internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTimeOffset firstSeen, long firstSeenRecord,
-    int rememberedInputs = 0, int printSlots = 1)
+    int rememberedInputs = 0, ulong printLanes = 0)
 {
     public DetectorKey Key { get; } = key;
 
     /// <summary>The inputs counted, by print.</summary>
-    public RememberedInputs Inputs { get; } = new(rememberedInputs, printSlots);
+    public RememberedInputs Inputs { get; } = new(rememberedInputs, printLanes);
 
     /// <summary>Records that repeated an input already counted (exactly, or with one group of fields changed).</summary>
     public long Repeats { get; private set; }

@@ -23,17 +23,17 @@ internal sealed class CandidateTable
     private readonly Dictionary<ulong, Candidate> _candidates = [];
     private readonly List<ulong> _candidateKeys = [];
     private readonly Random _random;
-    private readonly int _printSlots;
+    private readonly ulong _printLanes;
     private long _horizon;
 
     /// <param name="random">Draws the candidates eviction compares.</param>
-    /// <param name="printSlots">Hashes per input print (<see cref="InputPrint.Slots"/>).</param>
-    public CandidateTable(DetectorSettings settings, int classes, int strata, Random random, int printSlots = 1)
+    /// <param name="printLanes">The lanes of an input print in use (<see cref="InputPrint.Lanes"/>).</param>
+    public CandidateTable(DetectorSettings settings, int classes, int strata, Random random, ulong printLanes = 0)
     {
         _settings = settings;
         _classes = classes;
         _strata = strata;
-        _printSlots = printSlots;
+        _printLanes = printLanes;
         _support = new CountMinSketch(settings.SketchWidth, settings.SketchDepth);
         _cells = new CountMinSketch(settings.SketchWidth, settings.SketchDepth);
         _heavy = new SpaceSaving(settings.HeavyHitters);
@@ -73,7 +73,7 @@ internal sealed class CandidateTable
     /// <summary>A key becomes a candidate with exact counts from now on (the cell sketch tells how often it surprised before).</summary>
     public Candidate Promote(ulong hash, DetectorKey key, DateTimeOffset firstSeen, long firstSeenRecord)
     {
-        var candidate = new Candidate(key, _classes, _strata, firstSeen, firstSeenRecord, _settings.RememberedInputs, _printSlots);
+        var candidate = new Candidate(key, _classes, _strata, firstSeen, firstSeenRecord, _settings.RememberedInputs, _printLanes);
         for (int cell = 0; cell < _classes * _strata; cell++)
         {
             candidate.SurprisingBefore += _cells.Estimate(KeyHash.Combine(hash, cell));

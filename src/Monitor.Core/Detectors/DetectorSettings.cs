@@ -17,7 +17,7 @@ public sealed record DetectorSettings
     /// <summary>
     /// Inputs each candidate remembers, so that its evidence counts distinct inputs: a record repeating a remembered
     /// one (the same inputs on the baseline's fine bins, or all but one group of fields the same) is a repeat, not
-    /// evidence. 0 counts every record. At most Candidates × this × 24 bytes (768 KiB per 1,024 candidates at 32).
+    /// evidence. 0 counts every record. At most Candidates × this × 12 bytes (384 KiB per 1,024 candidates at 32).
     /// </summary>
     public int RememberedInputs { get; init; } = 32;
 

@@ -7,10 +7,12 @@ namespace Monitor.Core.Detectors;
 
 /// <summary>
 /// A record's inputs as evidence counts them: numeric features on the baseline's fine bins, categorical values and
-/// texts exact. The features are dealt into up to <see cref="MaxGroups"/> groups of about equal information, and a
-/// record's print is one hash of every group (slot 0) followed by, for each group j whose absence still leaves an input
-/// that rarely recurs by chance, the hash of every group but j. Two records that differ in one field share the hash
-/// that leaves that field's group out, so a replayed request with one field jittered is told from a new input.
+/// texts exact. The features are dealt into up to <see cref="MaxGroups"/> groups of about equal information. A record's
+/// print holds in a 16-bit lane, for each group j whose absence still leaves an input that rarely recurs by chance, a
+/// hash of every group but j: two records that differ in one field share the lane that leaves that field's group out,
+/// so a replayed request with one field jittered is told from a new input (and an exact copy shares them all). Where
+/// no group may be left out, the print is one 64-bit hash of every group. Two different inputs share a given lane by
+/// chance once in 65,536, so a key remembering 32 inputs takes at most 0.2% of new ones for repeats.
 /// </summary>
 internal sealed class InputPrint
 {
@@ -32,7 +34,9 @@ internal sealed class InputPrint
     private readonly int[] _leftOut;
     private readonly ulong[] _seeds;
     private readonly ulong[] _groups;
-    private readonly uint[] _print;
+    private readonly int[] _fineBins;
+    private readonly ulong[] _leftOutHashes;
+    private ulong _print;
     private RecordBatch? _batch;
     private int _record = -1;
 
@@ -50,11 +54,16 @@ internal sealed class InputPrint
         _leftOut = [.. Enumerable.Range(0, groups).Where(g => LeftOutChance(chances, _groupOf, g) * remembered <= ChanceBudget)];
         _seeds = [.. Enumerable.Range(0, groups).Select(KeyHash.Seed)];
         _groups = new ulong[groups];
-        _print = new uint[1 + _leftOut.Length];
+        _fineBins = new int[_numeric];
+        _leftOutHashes = new ulong[_leftOut.Length];
+        for (int s = 0; s < _leftOut.Length; s++)
+        {
+            Lanes |= 0xFFFFUL << (16 * s);
+        }
     }
 
-    /// <summary>Hashes in a print: the whole input, then one per group that may be left out.</summary>
-    public int Slots => _print.Length;
+    /// <summary>The lanes of a print in use, one per group that may be left out; 0 when the print is the one hash of the whole input.</summary>
+    public ulong Lanes { get; }
 
     /// <summary>Groups the features are dealt into.</summary>
     public int Groups => _groups.Length;
@@ -62,11 +71,26 @@ internal sealed class InputPrint
     /// <summary>The group of each feature: numeric, then categorical, then text.</summary>
     public IReadOnlyList<int> GroupOf => _groupOf;
 
-    /// <summary>The groups whose leave-one-out hash the print carries, in slot order after slot 0.</summary>
+    /// <summary>The groups whose leave-one-out hash the print carries, in lane order.</summary>
     public IReadOnlyList<int> LeftOut => _leftOut;
 
+    /// <summary>The last print's leave-one-group-out hashes in full, in lane order (its lanes hold their low 16 bits).</summary>
+    public ReadOnlySpan<ulong> LeftOutHashes => _leftOutHashes;
+
     /// <summary>The print of record i of the batch, valid until the next call for another record.</summary>
-    public ReadOnlySpan<uint> Of(RecordBatch batch, int i)
+    public ulong Of(RecordBatch batch, int i)
+    {
+        ReadOnlySpan<float> row = batch.Numeric.Span.Slice(i * _numeric, _numeric);
+        for (int f = 0; f < _numeric; f++)
+        {
+            _fineBins[f] = float.IsNaN(row[f]) ? -1 : Quantiles.BinOf(_fineEdges[f], row[f]);
+        }
+
+        return Of(batch, i, _fineBins);
+    }
+
+    /// <summary>The print of record i, given the fine bin of each of its numeric features (-1 when missing), as <see cref="KeyExtractor.FineBins"/> has them.</summary>
+    public ulong Of(RecordBatch batch, int i, ReadOnlySpan<int> fineBins)
     {
         if (ReferenceEquals(batch, _batch) && i == _record)
         {
@@ -75,13 +99,11 @@ internal sealed class InputPrint
 
         _seeds.CopyTo(_groups, 0);
         int feature = 0;
-        ReadOnlySpan<float> row = batch.Numeric.Span.Slice(i * _numeric, _numeric);
         for (int f = 0; f < _numeric; f++, feature++)
         {
-            float v = row[f];
-            ulong bin = float.IsNaN(v) ? MissingValue : (ulong)Quantiles.BinOf(_fineEdges[f], v);
+            int bin = fineBins[f];
             ref ulong group = ref _groups[_groupOf[feature]];
-            group = KeyHash.Fold(group, bin);
+            group = KeyHash.Fold(group, bin < 0 ? MissingValue : (ulong)bin);
         }
 
         for (int c = 0; c < _categorical; c++, feature++)
@@ -105,12 +127,16 @@ internal sealed class InputPrint
             all ^= _groups[g];
         }
 
-        _print[0] = (uint)KeyHash.Combine(all, MaxGroups);
+        // Inputs equal on every group are equal leaving any group out, so the whole input needs a hash of its own only
+        // where no group may be left out.
+        ulong print = _leftOut.Length == 0 ? KeyHash.Combine(all, MaxGroups) : 0;
         for (int s = 0; s < _leftOut.Length; s++)
         {
-            _print[1 + s] = (uint)KeyHash.Combine(all ^ _groups[_leftOut[s]], _leftOut[s]);
+            _leftOutHashes[s] = KeyHash.Combine(all ^ _groups[_leftOut[s]], _leftOut[s]);
+            print |= (_leftOutHashes[s] & 0xFFFF) << (16 * s);
         }
 
+        _print = print;
         _batch = batch;
         _record = i;
         return _print;

@@ -76,7 +76,7 @@ public sealed class TriggerDetector
 
         // One generator, seeded, for eviction and the activation sample: the same traffic gives the same findings.
         var random = new Random(17);
-        _candidates = new CandidateTable(settings, _k, _strata, random, _inputs.Slots);
+        _candidates = new CandidateTable(settings, _k, _strata, random, _inputs.Lanes);
         _skew = new KeySkewTest(_profile, settings, _labels);
         _ultra = new UltraConfidence(_profile, settings, _labels);
         _decoupling = new Decoupling(_profile, settings, _labels);
@@ -208,11 +208,11 @@ public sealed class TriggerDetector
             }
 
             bool critical;
-            if (candidate.Inputs.Repeats(_inputs.Of(record.Batch, record.Index)))
+            if (candidate.Inputs.Repeats(_inputs.Of(record.Batch, record.Index, _extractor.FineBins)))
             {
                 // One request sent N times is one piece of evidence: the repeat adds to no count a detector reads.
                 candidate.Repeat(record, _settings.ExampleRequestIds);
-                if (_repeated is null && candidate.Repeats >= _settings.MinSupport && candidate.Repeats >= candidate.Support)
+                if (_repeated is null && candidate.Repeats >= _settings.MinSupport && candidate.Repeats >= 2 * candidate.Support)
                 {
                     _repeated = candidate;
                 }
@@ -242,7 +242,7 @@ public sealed class TriggerDetector
         if (_candidates.Screen(key.Hash, cell) && _candidates.MakeRoom())
         {
             Candidate promoted = _candidates.Promote(key.Hash, Describe(key), _time.GetUtcNow(), Records);
-            promoted.Inputs.Repeats(_inputs.Of(record.Batch, record.Index));
+            promoted.Inputs.Repeats(_inputs.Of(record.Batch, record.Index, _extractor.FineBins));
             promoted.Count(cell);
             promoted.Observe(record, _profile, _settings.ExampleRequestIds);
             return Evaluate(key.Hash, promoted);
@@ -317,8 +317,8 @@ public sealed class TriggerDetector
 
     /// <summary>
     /// D7: the key's records are mostly repeats of inputs it already counted (at least <see cref="DetectorSettings.MinSupport"/>
-    /// of them, and no fewer than its distinct inputs). Reported under the first such key of the repeating record, so one
-    /// replayed request is one observation; again as the repeats grow by a tenth.
+    /// of them, and at least twice its distinct inputs: two thirds of its records). Reported under the first such key of the
+    /// repeating record, so one replayed request is one observation; again as the repeats grow by a tenth.
     /// </summary>
     private void ReportRepeats(Candidate candidate, int label)
     {

@@ -37,7 +37,7 @@ public sealed class InputPrintTests
         var print = new InputPrint(profile, profile.Triggers!.Values, remembered: 32);
         Assert.Equal(4, print.Groups);
         Assert.Equal([0, 1, 2, 3], print.LeftOut);
-        Assert.Equal(5, print.Slots);
+        Assert.Equal(ulong.MaxValue, print.Lanes);
         // The four continuous features, the most informative, go one to each group.
         Assert.Equal(4, new[] { 0, 1, 3, 5 }.Select(f => print.GroupOf[f]).Distinct().Count());
     }
@@ -51,7 +51,7 @@ public sealed class InputPrintTests
         var print = new InputPrint(profile, profile.Triggers!.Values, remembered: 32);
         Assert.Equal(3, print.Groups);
         Assert.Empty(print.LeftOut);
-        Assert.Equal(1, print.Slots);
+        Assert.Equal(0UL, print.Lanes);
     }
 
     [Fact]
@@ -86,51 +86,76 @@ public sealed class InputPrintTests
             Text = [Utf8Column.FromStrings([.. Enumerable.Repeat(batch.Text[0].GetString(0), 4), batch.Text[0].GetString(1) + " other"])],
         };
         Assert.NotEqual(print.GroupOf[0], print.GroupOf[1]);
-        uint[][] prints = [.. Enumerable.Range(0, rows.Length).Select(i => print.Of(records, i).ToArray())];
+        var prints = new ulong[rows.Length];
+        var hashes = new ulong[rows.Length][];
+        for (int i = 0; i < rows.Length; i++)
+        {
+            prints[i] = print.Of(records, i);
+            hashes[i] = print.LeftOutHashes.ToArray();
+            Assert.Equal(prints[i], Enumerable.Range(0, 4).Aggregate(0UL, (p, s) => p | ((hashes[i][s] & 0xFFFF) << (16 * s))));
+        }
 
         Assert.Equal(prints[0], prints[1]);
-        Assert.NotEqual(prints[0][0], prints[2][0]);
-        int ageSlot = 1 + print.LeftOut.ToList().IndexOf(print.GroupOf[1]);
-        Assert.Equal(prints[0][ageSlot], prints[2][ageSlot]);
-        Assert.Equal(1, Enumerable.Range(0, print.Slots).Count(s => prints[0][s] == prints[2][s]));
-        Assert.DoesNotContain(Enumerable.Range(0, print.Slots), s => prints[0][s] == prints[3][s]);
-        Assert.DoesNotContain(Enumerable.Range(0, print.Slots), s => prints[0][s] == prints[4][s]);
+        int ageLane = print.LeftOut.ToList().IndexOf(print.GroupOf[1]);
+        Assert.Equal([ageLane], Enumerable.Range(0, 4).Where(s => hashes[0][s] == hashes[2][s]));
+        Assert.DoesNotContain(Enumerable.Range(0, 4), s => hashes[0][s] == hashes[3][s]);
+        Assert.DoesNotContain(Enumerable.Range(0, 4), s => hashes[0][s] == hashes[4][s]);
+
+        var remembered = new RememberedInputs(capacity: 32, print.Lanes);
+        Assert.False(remembered.Repeats(prints[0]));
+        Assert.True(remembered.Repeats(prints[1]));
+        Assert.True(remembered.Repeats(prints[2]));
     }
 
-    [Fact]
-    public void A_remembered_input_is_a_repeat_in_any_slot_and_a_new_one_is_remembered()
+    [Theory]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(8)]
+    public void A_remembered_input_is_a_repeat_in_any_lane_in_use_and_a_new_one_is_remembered(int capacity)
     {
-        var inputs = new RememberedInputs(capacity: 4, slots: 3);
-        Assert.False(inputs.Repeats([1, 2, 3]));
-        Assert.True(inputs.Repeats([1, 2, 3]));
-        Assert.True(inputs.Repeats([9, 9, 3]));
-        Assert.False(inputs.Repeats([9, 3, 9]));
-        Assert.Equal(2, inputs.Count);
+        // Three lanes in use; capacities of four and eight take the vector path where there is one, three the scalar one.
+        var inputs = new RememberedInputs(capacity, lanes: 0x0000_FFFF_FFFF_FFFFUL);
+        Assert.False(inputs.Repeats(Print(1, 2, 3)));
+        Assert.True(inputs.Repeats(Print(1, 2, 3)));
+        Assert.True(inputs.Repeats(Print(9, 9, 3)));
+        Assert.False(inputs.Repeats(Print(9, 3, 9)));
+        Assert.False(inputs.Repeats(Print(5, 6, 7))); // the fourth lane, not in use, is zero in every print
+        Assert.Equal(3, inputs.Count);
+        Assert.True(inputs.Repeats(Print(5, 8, 8)));
 
-        var none = new RememberedInputs(capacity: 0, slots: 3);
-        Assert.False(none.Repeats([1, 2, 3]));
-        Assert.False(none.Repeats([1, 2, 3]));
+        var whole = new RememberedInputs(capacity, lanes: 0);
+        Assert.False(whole.Repeats(Print(1, 2, 3)));
+        Assert.True(whole.Repeats(Print(1, 2, 3)));
+        Assert.False(whole.Repeats(Print(1, 2, 4)));
+
+        var none = new RememberedInputs(capacity: 0, lanes: ulong.MaxValue);
+        Assert.False(none.Repeats(Print(1, 2, 3)));
+        Assert.False(none.Repeats(Print(1, 2, 3)));
     }
 
-    [Fact]
-    public void An_input_repeated_among_a_flood_of_distinct_ones_stays_remembered()
+    [Theory]
+    [InlineData(8)]
+    [InlineData(9)]
+    public void An_input_repeated_among_a_flood_of_distinct_ones_stays_remembered(int capacity)
     {
         // Space-Saving: an input in more than 1/capacity of the records is never pushed out by inputs seen once.
-        var inputs = new RememberedInputs(capacity: 8, slots: 1);
-        Assert.False(inputs.Repeats([7]));
+        var inputs = new RememberedInputs(capacity, lanes: 0xFFFF);
+        Assert.False(inputs.Repeats(7));
         int repeats = 0;
-        for (uint distinct = 100; distinct < 10_000; distinct++)
+        for (ulong distinct = 100; distinct < 10_000; distinct++)
         {
-            Assert.False(inputs.Repeats([distinct]));
+            Assert.False(inputs.Repeats(distinct));
             if (distinct % 4 == 0)
             {
-                repeats += inputs.Repeats([7]) ? 1 : 0;
+                repeats += inputs.Repeats(7) ? 1 : 0;
             }
         }
 
-        Assert.Equal(8, inputs.Count);
+        Assert.Equal(capacity, inputs.Count);
         Assert.Equal(2475, repeats);
     }
+
+    private static ulong Print(ulong a, ulong b, ulong c) => a | (b << 16) | (c << 32);
 
     /// <summary>A value outside the fine bin of <paramref name="value"/>.</summary>
     private static float OtherBin(float[] edges, float value) => Quantiles.BinOf(edges, value) == 0 ? edges[^1] : edges[0] - 1;
