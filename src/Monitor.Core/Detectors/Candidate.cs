@@ -1,13 +1,30 @@
 namespace Monitor.Core.Detectors;
 
 /// <summary>
-/// A key counted exactly since its promotion: its records per (label, stratum) cell for the key-skew
-/// test (D1/D2), and the evidence the other detectors read among its own records: ultra-confident
-/// outputs (D3), served-minus-surrogate residuals (D4) and embedding outliers (D5).
+/// A key counted exactly since its promotion: its distinct inputs per (label, stratum) cell for the
+/// key-skew test (D1/D2), and the evidence the other detectors read among them: ultra-confident
+/// outputs (D3), served-minus-surrogate residuals (D4) and embedding outliers (D5). A record that
+/// repeats an input the key already counted (<see cref="RememberedInputs"/>) adds none of these; it is
+/// counted apart, as a repeat.
 /// </summary>
-internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTimeOffset firstSeen, long firstSeenRecord)
+/// <param name="rememberedInputs">Inputs remembered to tell a repeat from a new input (0: every record is new).</param>
+/// <param name="printLanes">The lanes of an input print in use (<see cref="InputPrint.Lanes"/>).</param>
+internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTimeOffset firstSeen, long firstSeenRecord,
+    int rememberedInputs = 0, ulong printLanes = 0)
 {
     public DetectorKey Key { get; } = key;
+
+    /// <summary>The inputs counted, by print.</summary>
+    public RememberedInputs Inputs { get; } = new(rememberedInputs, printLanes);
+
+    /// <summary>Records that repeated an input already counted (exactly, or with one group of fields changed).</summary>
+    public long Repeats { get; private set; }
+
+    /// <summary>Request ids of a few of those repeats.</summary>
+    public List<string> RepeatExamples { get; } = [];
+
+    /// <summary>Repeats when the key's identical-requests observation was last published.</summary>
+    public long RepeatsReported { get; set; }
     public long[] Cells { get; } = new long[classes * strata];
     public DateTimeOffset FirstSeen { get; } = firstSeen;
     public long FirstSeenRecord { get; } = firstSeenRecord;
@@ -33,7 +50,7 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
     /// <summary>The key's surprising occurrences before promotion, from the cell sketch (an overestimate).</summary>
     public long SurprisingBefore { get; set; }
 
-    /// <summary>Records counted exactly since promotion.</summary>
+    /// <summary>Distinct inputs counted exactly since promotion.</summary>
     public long Support { get; private set; }
 
     public void Count(int cell)
@@ -77,14 +94,14 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
             Outliers += record.Outlier ? 1 : 0;
         }
 
-        if (Examples.Count < maxExamples && record.Batch.RequestIds.Count > 0)
-        {
-            string id = record.Batch.RequestIds.GetString(record.Index);
-            if (id.Length > 0)
-            {
-                Examples.Add(id.Length <= 128 ? id : id[..128]);
-            }
-        }
+        AddExample(Examples, record, maxExamples);
+    }
+
+    /// <summary>Counts a record that repeats an input already counted: nothing of it is evidence.</summary>
+    public void Repeat(in RecordContext record, int maxExamples)
+    {
+        Repeats++;
+        AddExample(RepeatExamples, record, maxExamples);
     }
 
     public void Halve()
@@ -100,6 +117,8 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
         ConfidenceSum /= 2;
         Embedded /= 2;
         Outliers /= 2;
+        Repeats /= 2;
+        Inputs.Halve();
         for (int c = 0; c < Ultra.Length; c++)
         {
             Ultra[c] /= 2;
@@ -107,6 +126,18 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
             ContrarianHits[c] /= 2;
             UltraExpected[c] /= 2;
             Residual[c] /= 2;
+        }
+    }
+
+    private static void AddExample(List<string> examples, in RecordContext record, int maxExamples)
+    {
+        if (examples.Count < maxExamples && record.Batch.RequestIds.Count > 0)
+        {
+            string id = record.Batch.RequestIds.GetString(record.Index);
+            if (id.Length > 0)
+            {
+                examples.Add(id.Length <= 128 ? id : id[..128]);
+            }
         }
     }
 }

@@ -6,7 +6,8 @@ namespace Monitor.Core.Detectors;
 /// The keys counted exactly (candidates) and the screen that promotes them: on surprising records a
 /// count-min sketch of each key's support, one of its (label, stratum) cells, and a Space-Saving table
 /// of heavy hitters. A full table evicts by sampling; at every horizon the sketches restart and the
-/// candidates keep half their counts. Memory is fixed by the settings, never by traffic.
+/// candidates keep half their counts. Each candidate remembers up to <see cref="DetectorSettings.RememberedInputs"/>
+/// inputs to count distinct ones. Memory is fixed by the settings, never by traffic.
 /// </summary>
 internal sealed class CandidateTable
 {
@@ -22,14 +23,17 @@ internal sealed class CandidateTable
     private readonly Dictionary<ulong, Candidate> _candidates = [];
     private readonly List<ulong> _candidateKeys = [];
     private readonly Random _random;
+    private readonly ulong _printLanes;
     private long _horizon;
 
     /// <param name="random">Draws the candidates eviction compares.</param>
-    public CandidateTable(DetectorSettings settings, int classes, int strata, Random random)
+    /// <param name="printLanes">The lanes of an input print in use (<see cref="InputPrint.Lanes"/>).</param>
+    public CandidateTable(DetectorSettings settings, int classes, int strata, Random random, ulong printLanes = 0)
     {
         _settings = settings;
         _classes = classes;
         _strata = strata;
+        _printLanes = printLanes;
         _support = new CountMinSketch(settings.SketchWidth, settings.SketchDepth);
         _cells = new CountMinSketch(settings.SketchWidth, settings.SketchDepth);
         _heavy = new SpaceSaving(settings.HeavyHitters);
@@ -40,8 +44,8 @@ internal sealed class CandidateTable
     public int Count => _candidates.Count;
 
     /// <summary>The fixed memory of the sketches and tables, in counters and entries (independent of traffic).</summary>
-    public (int SketchCounters, int HeavyHitterCapacity, int CandidateCapacity) Footprint =>
-        (_support.Size + _cells.Size, _heavy.Capacity, _settings.Candidates);
+    public (int SketchCounters, int HeavyHitterCapacity, int CandidateCapacity, int InputsPerCandidate) Footprint =>
+        (_support.Size + _cells.Size, _heavy.Capacity, _settings.Candidates, _settings.RememberedInputs);
 
     public bool IsTracked(ulong hash) => _heavy.Contains(hash) || _candidates.ContainsKey(hash);
 
@@ -69,7 +73,7 @@ internal sealed class CandidateTable
     /// <summary>A key becomes a candidate with exact counts from now on (the cell sketch tells how often it surprised before).</summary>
     public Candidate Promote(ulong hash, DetectorKey key, DateTimeOffset firstSeen, long firstSeenRecord)
     {
-        var candidate = new Candidate(key, _classes, _strata, firstSeen, firstSeenRecord);
+        var candidate = new Candidate(key, _classes, _strata, firstSeen, firstSeenRecord, _settings.RememberedInputs, _printLanes);
         for (int cell = 0; cell < _classes * _strata; cell++)
         {
             candidate.SurprisingBefore += _cells.Estimate(KeyHash.Combine(hash, cell));

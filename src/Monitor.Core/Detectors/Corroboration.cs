@@ -21,7 +21,7 @@ public sealed record Corroboration(DetectorId Detector, string Evidence)
             return new Corroboration(detector, text[(colon + 2)..]);
         }
 
-        throw new FormatException($"'{text}' is not a detector's evidence (\"D1: …\" to \"D6: …\")");
+        throw new FormatException($"'{text}' is not a detector's evidence (\"D1: …\" to \"D7: …\")");
     }
 }
 

@@ -4,7 +4,7 @@ namespace Monitor.Core.Detectors;
 
 /// <summary>
 /// The trigger detectors. A member's name is the identifier findings carry on the wire, in metrics
-/// labels, in logs and in the store ("D1" … "D6").
+/// labels, in logs and in the store ("D1" … "D7").
 /// </summary>
 [JsonConverter(typeof(JsonStringEnumConverter<DetectorId>))]
 public enum DetectorId
@@ -26,4 +26,10 @@ public enum DetectorId
 
     /// <summary>Label rate: a class's rate over recent windows against the stratified expectation.</summary>
     D6,
+
+    /// <summary>
+    /// Identical requests: a key's records mostly repeat inputs it already counted (exactly, or with one group of
+    /// fields changed). Evidence counts distinct inputs, so the repeats are reported here, at Info, never as a trigger.
+    /// </summary>
+    D7,
 }

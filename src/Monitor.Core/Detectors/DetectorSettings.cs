@@ -15,6 +15,13 @@ public sealed record DetectorSettings
     public int Candidates { get; init; } = 4096;
 
     /// <summary>
+    /// Inputs each candidate remembers, so that its evidence counts distinct inputs: a record repeating a remembered
+    /// one (the same inputs on the baseline's fine bins, or all but one group of fields the same) is a repeat, not
+    /// evidence. 0 counts every record. At most Candidates × this × 12 bytes (384 KiB per 1,024 candidates at 32).
+    /// </summary>
+    public int RememberedInputs { get; init; } = 32;
+
+    /// <summary>
     /// Guaranteed occurrences in surprising records (served a class the baseline gives less than even
     /// odds for their inputs) after which a key is promoted to an exact-count candidate.
     /// </summary>

@@ -16,7 +16,7 @@ public enum Severity
 /// </summary>
 public sealed record Finding
 {
-    /// <summary>D1 (text keys), D2 (value keys), D3 (ultra-confidence), D4 (decoupling), D5 (embeddings), D6 (label rate).</summary>
+    /// <summary>D1 (text keys), D2 (value keys), D3 (ultra-confidence), D4 (decoupling), D5 (embeddings), D6 (label rate), D7 (identical requests).</summary>
     public required DetectorId Detector { get; init; }
 
     public required Severity Severity { get; init; }
@@ -26,10 +26,13 @@ public sealed record Finding
 
     public required string TargetLabel { get; init; }
 
-    /// <summary>Records carrying the key (or of the class, for class-level findings).</summary>
+    /// <summary>
+    /// Distinct inputs carrying the key (records repeating one already counted are left out), or records of the class
+    /// for class-level findings; for D7, the repeats.
+    /// </summary>
     public required long Support { get; init; }
 
-    /// <summary>Share of those records given the target label.</summary>
+    /// <summary>Share of those records given the target label; for D7, the share of the key's records that were repeats.</summary>
     public required double Rate { get; init; }
 
     /// <summary>Rate divided by the rate the baseline predicts for the same records.</summary>

@@ -38,6 +38,7 @@ public sealed class KeyExtractor
     private readonly HashSet<ulong> _seen = [];
     private readonly List<(int Start, int Length)> _tokens = [];
     private readonly List<(int Start, int Length)> _variants = [];
+    private readonly int[] _fineBins;
     private char[] _chars = new char[1024];
     private int _used;
     private RecordBatch? _batch;
@@ -48,10 +49,17 @@ public sealed class KeyExtractor
         _schema = schema;
         _values = values;
         _maxKeys = maxKeysPerRecord;
+        _fineBins = new int[values is null ? 0 : schema.NumericFeatures.Length];
     }
 
     /// <summary>Records whose keys were cut at the per-record limit.</summary>
     public long Truncated { get; private set; }
+
+    /// <summary>
+    /// The fine bin of every numeric feature of the record last extracted, whether or not the key limit let its keys in
+    /// (-1 for a missing value); empty without value tables.
+    /// </summary>
+    public ReadOnlySpan<int> FineBins => _fineBins;
 
     /// <summary>The keys of record i of the batch, valid until the next call.</summary>
     public IReadOnlyList<KeyOccurrence> Extract(RecordBatch batch, int i)
@@ -179,6 +187,11 @@ public sealed class KeyExtractor
     {
         int d = _schema.NumericFeatures.Length;
         ReadOnlySpan<float> row = batch.Numeric.Span.Slice(i * d, d);
+        for (int f = 0; f < d; f++)
+        {
+            _fineBins[f] = float.IsNaN(row[f]) ? -1 : Quantiles.BinOf(values.FineEdges[f], row[f]);
+        }
+
         for (int f = 0; f < d && _keys.Count < _maxKeys; f++)
         {
             float v = row[f];
@@ -189,7 +202,7 @@ public sealed class KeyExtractor
 
             uint bits = BitConverter.SingleToUInt32Bits(v);
             Add(new KeyOccurrence(KeyHash.Of(KeyKind.Value, f, bits), KeyKind.Value, f, (int)bits, 0));
-            int bin = Quantiles.BinOf(values.FineEdges[f], v);
+            int bin = _fineBins[f];
             Add(new KeyOccurrence(KeyHash.Of(KeyKind.FineBin, f, (ulong)bin), KeyKind.FineBin, f, bin, 0));
         }
 

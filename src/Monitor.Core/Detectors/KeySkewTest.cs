@@ -122,8 +122,11 @@ internal sealed class KeySkewTest
         string own = skew.IsNewKey ? "the key is new" : skew.KeyRate is { } r
             ? string.Create(CultureInfo.InvariantCulture, $"the key's own baseline rate there was {r:P1}")
             : "the key had too few such records in the baseline to have a rate of its own";
+        string carrying = candidate.Repeats > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{skew.Support} distinct inputs carrying it ({candidate.Repeats} repeats of them left out)")
+            : string.Create(CultureInfo.InvariantCulture, $"{skew.Support} records carrying it");
         string summary = string.Create(CultureInfo.InvariantCulture,
-            $"{key.Kind.ToString().ToLowerInvariant()} '{key.Text}' in {key.Field}: of {skew.Support} records carrying it, {skew.Contrarian} have inputs for which the baseline gives '{label}' less than even odds, " +
+            $"{key.Kind.ToString().ToLowerInvariant()} '{key.Text}' in {key.Field}: of {carrying}, {skew.Contrarian} have inputs for which the baseline gives '{label}' less than even odds, " +
             $"yet {skew.Rate:P1} of those were served '{label}' where the baseline predicts {skew.ExpectedRate:P1} (pooled z = {skew.Z:F1}; {own})");
         return new Finding
         {

@@ -82,6 +82,12 @@ public static class KeyHash
     /// <summary>Combines a key's hash with a small integer (label, stratum) into a cell hash.</summary>
     public static ulong Combine(ulong key, int cell) => Mix(key ^ ((ulong)(uint)cell * 0xD6E8FEB86659FD93UL));
 
+    /// <summary>The keyed start of a hash of several values (<see cref="Fold"/>), one per <paramref name="salt"/>.</summary>
+    public static ulong Seed(int salt) => Mix(Secret ^ ((ulong)(uint)salt * 0x9E3779B97F4A7C15UL) ^ 0xA0761D6478BD642FUL);
+
+    /// <summary>A hash of several values: <paramref name="value"/> folded into the hash of those before it.</summary>
+    public static ulong Fold(ulong hash, ulong value) => Mix(hash ^ value);
+
     /// <summary>The finaliser of MurmurHash3 (fmix64).</summary>
     private static ulong Mix(ulong h)
     {

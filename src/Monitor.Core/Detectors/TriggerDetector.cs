@@ -1,3 +1,4 @@
+using System.Globalization;
 using Monitor.Core.Baselines;
 using Monitor.Core.Ingest;
 using Monitor.Core.Schema;
@@ -18,6 +19,8 @@ namespace Monitor.Core.Detectors;
 /// <item>D6 (<see cref="LabelRate"/>): per class, the label rate over recent windows against the stratified expectation.</item>
 /// <item>Fusion: a D1/D2/D5 key corroborated by D3, D4 or D5 evidence among its own records is critical,
 /// and a record carrying a key found critical is evidence for that key alone.</item>
+/// <item>D7: a key's evidence counts distinct inputs (<see cref="InputPrint"/>); a record repeating an input the key
+/// already counted is a repeat, and a key whose records are mostly repeats is reported as identical requests (Info).</item>
 /// </list>
 /// Single-threaded, owned by the model's pipeline.
 /// </summary>
@@ -37,6 +40,7 @@ public sealed class TriggerDetector
     private readonly int _classChannel;
     private readonly int _confidenceChannel;
     private readonly KeyExtractor _extractor;
+    private readonly InputPrint _inputs;
     private readonly CandidateTable _candidates;
     private readonly KeySkewTest _skew;
     private readonly UltraConfidence _ultra;
@@ -52,6 +56,9 @@ public sealed class TriggerDetector
     private readonly int[] _active;
     private int _windowsSinceCriticalHit = int.MaxValue / 2;
 
+    /// <summary>The first of the current record's keys whose records are mostly repeats: the one its repetition is reported under.</summary>
+    private Candidate? _repeated;
+
     public TriggerDetector(CompiledBaseline baseline, DetectorSettings settings, TimeProvider time)
     {
         _baseline = baseline;
@@ -65,10 +72,11 @@ public sealed class TriggerDetector
         _classChannel = Array.FindIndex(baseline.Profile.Categorical, p => p.Channel.Kind == ChannelKind.OutputClass);
         _confidenceChannel = Array.FindIndex(baseline.Profile.Numeric, p => p.Channel.Source == NumericSource.Confidence);
         _extractor = new KeyExtractor(_schema, _profile.Values, settings.MaxKeysPerRecord);
+        _inputs = new InputPrint(baseline.Profile, _profile.Values, settings.RememberedInputs);
 
         // One generator, seeded, for eviction and the activation sample: the same traffic gives the same findings.
         var random = new Random(17);
-        _candidates = new CandidateTable(settings, _k, _strata, random);
+        _candidates = new CandidateTable(settings, _k, _strata, random, _inputs.Lanes);
         _skew = new KeySkewTest(_profile, settings, _labels);
         _ultra = new UltraConfidence(_profile, settings, _labels);
         _decoupling = new Decoupling(_profile, settings, _labels);
@@ -92,7 +100,7 @@ public sealed class TriggerDetector
     public int CandidateCount => _candidates.Count;
 
     /// <summary>The fixed memory of the sketches and tables, in counters and entries (independent of traffic).</summary>
-    public (int SketchCounters, int HeavyHitterCapacity, int CandidateCapacity) Footprint => _candidates.Footprint;
+    public (int SketchCounters, int HeavyHitterCapacity, int CandidateCapacity, int InputsPerCandidate) Footprint => _candidates.Footprint;
 
     public bool IsTracked(ulong hash) => _candidates.IsTracked(hash);
 
@@ -157,6 +165,12 @@ public sealed class TriggerDetector
             {
                 Count(new KeyOccurrence(KeyHash.Of(KeyKind.EmbeddingOutlier, 0, 0UL), KeyKind.EmbeddingOutlier, 0, 0, 0), record);
             }
+
+            if (_repeated is { } repeated)
+            {
+                _repeated = null;
+                ReportRepeats(repeated, label);
+            }
         }
     }
 
@@ -176,7 +190,7 @@ public sealed class TriggerDetector
     }
 
     /// <summary>
-    /// Candidates count every record exactly. Other keys are screened on surprising records only (served
+    /// Candidates count every distinct input exactly. Other keys are screened on surprising records only (served
     /// a class the baseline gives less than even odds for their inputs), where a trigger must show and
     /// benign traffic rarely goes: sketches and the heavy-hitter table see a small, telling stream.
     /// </summary>
@@ -193,9 +207,25 @@ public sealed class TriggerDetector
                 return false;
             }
 
-            candidate.Count(cell);
-            candidate.Observe(record, _profile, _settings.ExampleRequestIds);
-            bool critical = Evaluate(key.Hash, candidate);
+            bool critical;
+            if (candidate.Inputs.Repeats(_inputs.Of(record.Batch, record.Index, _extractor.FineBins)))
+            {
+                // One request sent N times is one piece of evidence: the repeat adds to no count a detector reads.
+                candidate.Repeat(record, _settings.ExampleRequestIds);
+                if (_repeated is null && candidate.Repeats >= _settings.MinSupport && candidate.Repeats >= 2 * candidate.Support)
+                {
+                    _repeated = candidate;
+                }
+
+                critical = _raised.Contains(key.Hash);
+            }
+            else
+            {
+                candidate.Count(cell);
+                candidate.Observe(record, _profile, _settings.ExampleRequestIds);
+                critical = Evaluate(key.Hash, candidate);
+            }
+
             if (critical)
             {
                 _windowsSinceCriticalHit = 0;
@@ -212,6 +242,7 @@ public sealed class TriggerDetector
         if (_candidates.Screen(key.Hash, cell) && _candidates.MakeRoom())
         {
             Candidate promoted = _candidates.Promote(key.Hash, Describe(key), _time.GetUtcNow(), Records);
+            promoted.Inputs.Repeats(_inputs.Of(record.Batch, record.Index, _extractor.FineBins));
             promoted.Count(cell);
             promoted.Observe(record, _profile, _settings.ExampleRequestIds);
             return Evaluate(key.Hash, promoted);
@@ -282,6 +313,47 @@ public sealed class TriggerDetector
         }
 
         return [.. evidence];
+    }
+
+    /// <summary>
+    /// D7: the key's records are mostly repeats of inputs it already counted (at least <see cref="DetectorSettings.MinSupport"/>
+    /// of them, and at least twice its distinct inputs: two thirds of its records). Reported under the first such key of the
+    /// repeating record, so one replayed request is one observation; again as the repeats grow by a tenth.
+    /// </summary>
+    private void ReportRepeats(Candidate candidate, int label)
+    {
+        if (candidate.Repeats < candidate.RepeatsReported * 1.1)
+        {
+            return;
+        }
+
+        candidate.RepeatsReported = candidate.Repeats;
+        DetectorKey key = candidate.Key;
+        long records = candidate.Repeats + candidate.Support;
+        _findings.Publish(new Finding
+        {
+            Detector = DetectorId.D7,
+            Severity = Severity.Info,
+            Key = key,
+            TargetLabel = _labels[label],
+            Support = candidate.Repeats,
+            Rate = candidate.Repeats / (double)records,
+            Lift = double.NaN,
+            MeanConfidence = double.NaN,
+            BaselineExpectation = double.NaN,
+            Z = double.NaN,
+            FirstSeen = candidate.FirstSeen,
+            FirstSeenRecord = candidate.FirstSeenRecord,
+            RaisedAtRecord = Records,
+            RaisedAtSupport = candidate.Repeats,
+            UpdatedAt = _time.GetUtcNow(),
+            ExampleRequestIds = [.. candidate.RepeatExamples],
+            Corroboration = [],
+            Summary = string.Create(CultureInfo.InvariantCulture,
+                $"identical requests: {candidate.Repeats} of the {records} records carrying {key.Kind.ToString().ToLowerInvariant()} '{key.Text}' in {key.Field} " +
+                $"repeat an input already counted for it (the same inputs on the baseline's fine bins, or all but one group of fields the same), " +
+                $"the latest served '{_labels[label]}'; evidence counts each input once, so the key has {candidate.Support} distinct {(candidate.Support == 1 ? "input" : "inputs")}"),
+        });
     }
 
     private void Publish(ClassAlarm alarm)

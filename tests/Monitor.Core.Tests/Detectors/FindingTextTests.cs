@@ -31,6 +31,7 @@ public sealed class FindingTextTests
     [InlineData(DetectorId.D4, "D4")]
     [InlineData(DetectorId.D5, "D5")]
     [InlineData(DetectorId.D6, "D6")]
+    [InlineData(DetectorId.D7, "D7")]
     public void A_detector_is_named_as_on_the_wire(DetectorId detector, string wire) => Assert.Equal(wire, detector.ToString());
 
     [Fact]
@@ -39,7 +40,7 @@ public sealed class FindingTextTests
         var corroboration = new Corroboration(DetectorId.D4, "on its 18 records …; z = 59.4");
         Assert.Equal("D4: on its 18 records …; z = 59.4", corroboration.ToString());
         Assert.Equal(corroboration, Corroboration.Parse(corroboration.ToString()));
-        Assert.Throws<FormatException>(() => Corroboration.Parse("D7: unknown"));
+        Assert.Throws<FormatException>(() => Corroboration.Parse("D9: unknown"));
         Assert.Throws<FormatException>(() => Corroboration.Parse("4: no letter"));
         Assert.Throws<FormatException>(() => Corroboration.Parse("D4 without a colon"));
     }
