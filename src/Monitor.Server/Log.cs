@@ -31,6 +31,9 @@ internal static partial class Log
     [LoggerMessage(67, LogLevel.Warning, "The database could not adopt incremental auto-vacuum ({Reason}); retention deletes rows but the file does not shrink until a VACUUM succeeds")]
     public static partial void VacuumDeferred(ILogger logger, string reason);
 
+    [LoggerMessage(71, LogLevel.Warning, "Database {Path} keeps another key secret than this process already hashes under: the detectors' checkpoints in it are not restored")]
+    public static partial void KeySecretNotAdopted(ILogger logger, string path);
+
     [LoggerMessage(70, LogLevel.Warning, "Database {Path} upgraded: {Note}")]
     public static partial void Migrated(ILogger logger, string path, string note);
 

@@ -93,6 +93,11 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
         }
 
         Range("Monitor:Detectors:MinSupport", o.Detectors.MinSupport, 1, 1_000_000, errors);
+        if (o.Detectors.CheckpointInterval < TimeSpan.Zero)
+        {
+            errors.Add($"Monitor:Detectors:CheckpointInterval must be 0 (every window) or positive, got {o.Detectors.CheckpointInterval}");
+        }
+
         Range("Monitor:Detectors:PromoteSupport", o.Detectors.PromoteSupport, 1, 1_000_000, errors);
         Range("Monitor:Detectors:HeavyHitters", o.Detectors.HeavyHitters, 16, 10_000_000, errors);
         Range("Monitor:Detectors:Candidates", o.Detectors.Candidates, 16, 1_000_000, errors);

@@ -104,6 +104,56 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
         AddExample(RepeatExamples, record, maxExamples);
     }
 
+    /// <summary>The candidate as a checkpoint holds it.</summary>
+    public CandidateState Export(ulong hash)
+    {
+        (ulong[] prints, int[] counts, int floor, int cursor) = Inputs.Export();
+        return new CandidateState
+        {
+            Hash = hash, Key = Key, FirstSeen = FirstSeen, FirstSeenRecord = FirstSeenRecord, Cells = (long[])Cells.Clone(), Support = Support,
+            Exact = Exact, Surprising = Surprising, SurprisingBefore = SurprisingBefore, ContrarianOfClass = (long[])ContrarianOfClass.Clone(),
+            ContrarianHits = (long[])ContrarianHits.Clone(), Ultra = (long[])Ultra.Clone(), UltraExpected = (double[])UltraExpected.Clone(),
+            Residual = (double[])Residual.Clone(), ConfidenceSum = ConfidenceSum, Embedded = Embedded, Outliers = Outliers, Examples = [.. Examples],
+            Raised = Raised?.DedupeKey, LastEvaluated = LastEvaluated, Repeats = Repeats, RepeatExamples = [.. RepeatExamples],
+            RepeatsReported = RepeatsReported, InputPrints = prints, InputCounts = counts, InputFloor = floor, InputCursor = cursor,
+        };
+    }
+
+    /// <summary>
+    /// Takes a checkpoint's counts (of the same profile: as many classes and strata; false otherwise); its raised finding
+    /// is looked up by its dedupe key among the restored findings.
+    /// </summary>
+    public bool Restore(CandidateState state, Func<string, Finding?> finding)
+    {
+        if (state.Cells.Length != Cells.Length || state.Ultra.Length != Ultra.Length || state.ContrarianOfClass.Length != Ultra.Length
+            || state.ContrarianHits.Length != Ultra.Length || state.UltraExpected.Length != Ultra.Length || state.Residual.Length != Ultra.Length)
+        {
+            return false;
+        }
+
+        state.Cells.CopyTo(Cells, 0);
+        state.ContrarianOfClass.CopyTo(ContrarianOfClass, 0);
+        state.ContrarianHits.CopyTo(ContrarianHits, 0);
+        state.Ultra.CopyTo(Ultra, 0);
+        state.UltraExpected.CopyTo(UltraExpected, 0);
+        state.Residual.CopyTo(Residual, 0);
+        Support = state.Support;
+        Exact = state.Exact;
+        Surprising = state.Surprising;
+        SurprisingBefore = state.SurprisingBefore;
+        ConfidenceSum = state.ConfidenceSum;
+        Embedded = state.Embedded;
+        Outliers = state.Outliers;
+        Examples.AddRange(state.Examples);
+        Raised = state.Raised is { } key ? finding(key) : null;
+        LastEvaluated = state.LastEvaluated;
+        Repeats = state.Repeats;
+        RepeatExamples.AddRange(state.RepeatExamples);
+        RepeatsReported = state.RepeatsReported;
+        Inputs.Restore(state.InputPrints, state.InputCounts, state.InputFloor, state.InputCursor);
+        return true;
+    }
+
     public void Halve()
     {
         for (int i = 0; i < Cells.Length; i++)

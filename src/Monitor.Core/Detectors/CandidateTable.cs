@@ -84,6 +84,39 @@ internal sealed class CandidateTable
         return candidate;
     }
 
+    /// <summary>Records into the current horizon.</summary>
+    public long HorizonRecords => _horizon;
+
+    /// <summary>The candidates as a checkpoint holds them.</summary>
+    public CandidateState[] Export() => [.. _candidates.Select(c => c.Value.Export(c.Key))];
+
+    /// <summary>The heavy-hitter entries counted at least twice (the keys near promotion), at most as many as the candidate table holds.</summary>
+    public HeavyHitter[] ExportHeavyHitters() => _heavy.Entries(minCount: 2, limit: _settings.Candidates);
+
+    /// <summary>Puts a checkpoint back: the horizon's position, the candidates (as many as fit) and the heavy hitters near promotion.</summary>
+    public void Restore(long horizon, IEnumerable<CandidateState> candidates, IEnumerable<HeavyHitter> heavyHitters, Func<string, Finding?> finding)
+    {
+        _horizon = horizon;
+        _candidates.Clear();
+        _candidateKeys.Clear();
+        foreach (CandidateState state in candidates)
+        {
+            if (_candidates.Count >= _settings.Candidates || _candidates.ContainsKey(state.Hash))
+            {
+                continue;
+            }
+
+            var candidate = new Candidate(state.Key, _classes, _strata, state.FirstSeen, state.FirstSeenRecord, _settings.RememberedInputs, _printLanes);
+            if (candidate.Restore(state, finding))
+            {
+                _candidates[state.Hash] = candidate;
+                _candidateKeys.Add(state.Hash);
+            }
+        }
+
+        _heavy.Restore(heavyHitters);
+    }
+
     /// <summary>Sketches restart; candidates keep half their counts (a decayed memory of the last horizon).</summary>
     public void RollHorizon()
     {

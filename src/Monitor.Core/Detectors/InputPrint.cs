@@ -43,6 +43,7 @@ internal sealed class InputPrint
     /// <param name="remembered">Inputs a key remembers (<see cref="DetectorSettings.RememberedInputs"/>): the more, the more chances of a match by chance.</param>
     public InputPrint(BaselineProfile profile, ValueKeyTables values, int remembered)
     {
+        KeyHash.InUse();
         ModelSchema schema = profile.Schema;
         _numeric = schema.NumericFeatures.Length;
         _categorical = schema.CategoricalFeatures.Length;

@@ -46,6 +46,7 @@ public sealed class KeyExtractor
 
     public KeyExtractor(ModelSchema schema, ValueKeyTables? values, int maxKeysPerRecord)
     {
+        KeyHash.InUse();
         _schema = schema;
         _values = values;
         _maxKeys = maxKeysPerRecord;

@@ -31,6 +31,7 @@ internal sealed class KeySkewTest
 
     public KeySkewTest(TriggerProfile profile, DetectorSettings settings, string[] labels)
     {
+        KeyHash.InUse();
         _profile = profile;
         _settings = settings;
         _labels = labels;
@@ -59,6 +60,19 @@ internal sealed class KeySkewTest
     }
 
     /// <summary>At the horizon today's traffic keeps half its weight.</summary>
+    /// <summary>The live reference counts, for a checkpoint.</summary>
+    public (double[] Contrarian, double[] Hits) Live => ((double[])_liveContrarian.Clone(), (double[])_liveContrarianHits.Clone());
+
+    /// <summary>Restores a checkpoint's live reference counts (of the same profile: as many classes).</summary>
+    public void Restore(double[] contrarian, double[] hits)
+    {
+        if (contrarian.Length == _liveContrarian.Length && hits.Length == _liveContrarianHits.Length)
+        {
+            contrarian.CopyTo(_liveContrarian, 0);
+            hits.CopyTo(_liveContrarianHits, 0);
+        }
+    }
+
     public void Decay()
     {
         for (int c = 0; c < _k; c++)

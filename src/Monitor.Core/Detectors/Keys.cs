@@ -54,14 +54,58 @@ public sealed record DetectorKey(KeyKind Kind, string Field, string Text)
 /// </summary>
 public static class KeyHash
 {
-    private static readonly ulong Secret = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+    private static readonly Lock Adopting = new();
+    private static ulong s_secret = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+    private static bool s_inUse;
+
+    /// <summary>
+    /// The key of every hash: random per process unless <see cref="Adopt"/> gave it the one a database keeps, so that keys
+    /// hashed before a restart (candidates, remembered inputs, heavy hitters in a checkpoint) are the same keys after it.
+    /// Secret, so that nobody can craft keys that collide in the sketches.
+    /// </summary>
+    public static ulong Secret => s_secret;
+
+    /// <summary>A fingerprint of <see cref="Secret"/> (not the secret): a checkpoint hashed under another secret is not restored.</summary>
+    public static ulong SecretId => Mix(s_secret ^ 0x5DEECE66DUL);
+
+    /// <summary>
+    /// Takes <paramref name="secret"/> as the key of every hash from now on, if nothing in this process has hashed yet or it
+    /// is the key already; false otherwise (the process keeps its key, and checkpoints taken under the other are not restored).
+    /// </summary>
+    public static bool Adopt(ulong secret)
+    {
+        lock (Adopting)
+        {
+            if (secret == s_secret)
+            {
+                return true;
+            }
+
+            if (s_inUse)
+            {
+                return false;
+            }
+
+            s_secret = secret;
+            return true;
+        }
+    }
+
+    /// <summary>Marks the secret as in use: tables keyed by it now exist, so it may no longer change.</summary>
+    internal static void InUse()
+    {
+        lock (Adopting)
+        {
+            s_inUse = true;
+        }
+    }
 
     public static ulong Of(KeyKind kind, int field, ReadOnlySpan<char> text) =>
         Of(kind, field, MemoryMarshal.AsBytes(text));
 
     public static ulong Of(KeyKind kind, int field, ReadOnlySpan<byte> bytes)
     {
-        ulong h = Secret ^ ((ulong)kind << 56) ^ ((ulong)(uint)field << 24) ^ (ulong)bytes.Length;
+        ulong h = s_secret ^ ((ulong)kind << 56) ^ ((ulong)(uint)field << 24) ^ (ulong)bytes.Length;
         int i = 0;
         for (; i + 8 <= bytes.Length; i += 8)
         {
@@ -77,13 +121,13 @@ public static class KeyHash
         return Mix(h ^ tail ^ 0x9E3779B97F4A7C15UL);
     }
 
-    public static ulong Of(KeyKind kind, int field, ulong value) => Mix(Secret ^ ((ulong)kind << 56) ^ ((ulong)(uint)field << 24) ^ Mix(value));
+    public static ulong Of(KeyKind kind, int field, ulong value) => Mix(s_secret ^ ((ulong)kind << 56) ^ ((ulong)(uint)field << 24) ^ Mix(value));
 
     /// <summary>Combines a key's hash with a small integer (label, stratum) into a cell hash.</summary>
     public static ulong Combine(ulong key, int cell) => Mix(key ^ ((ulong)(uint)cell * 0xD6E8FEB86659FD93UL));
 
     /// <summary>The keyed start of a hash of several values (<see cref="Fold"/>), one per <paramref name="salt"/>.</summary>
-    public static ulong Seed(int salt) => Mix(Secret ^ ((ulong)(uint)salt * 0x9E3779B97F4A7C15UL) ^ 0xA0761D6478BD642FUL);
+    public static ulong Seed(int salt) => Mix(s_secret ^ ((ulong)(uint)salt * 0x9E3779B97F4A7C15UL) ^ 0xA0761D6478BD642FUL);
 
     /// <summary>A hash of several values: <paramref name="value"/> folded into the hash of those before it.</summary>
     public static ulong Fold(ulong hash, ulong value) => Mix(hash ^ value);

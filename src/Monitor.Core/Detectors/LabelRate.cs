@@ -37,6 +37,26 @@ internal sealed class LabelRate
     }
 
     /// <summary>Closes the open window and tests every class over the windows kept.</summary>
+    /// <summary>The recent windows' counts, oldest first, and the open window's, for a checkpoint.</summary>
+    public (double[][] Windows, double[] Open) State => ([.. _windows.Select(w => (double[])w.Clone())], (double[])_window.Clone());
+
+    /// <summary>Restores a checkpoint's windows (of the same profile: as many classes and strata).</summary>
+    public void Restore(double[][] windows, double[] open)
+    {
+        if (open.Length != _window.Length || windows.Any(w => w.Length != _window.Length))
+        {
+            return;
+        }
+
+        _windows.Clear();
+        foreach (double[] window in windows.TakeLast(_settings.LabelRateWindows))
+        {
+            _windows.Enqueue((double[])window.Clone());
+        }
+
+        open.CopyTo(_window, 0);
+    }
+
     public IReadOnlyList<ClassAlarm> CloseWindow()
     {
         _windows.Enqueue((double[])_window.Clone());

@@ -62,6 +62,19 @@ internal sealed class RememberedInputs
     }
 
     /// <summary>At the horizon the counts halve with the candidate's; the inputs stay remembered.</summary>
+    /// <summary>The remembered inputs, their counts and the cursor, for a checkpoint.</summary>
+    public (ulong[] Prints, int[] Counts, int Floor, int Cursor) Export() => (_prints[.._used], _counts[.._used], _floor, _cursor);
+
+    /// <summary>Puts a checkpoint's inputs back (as many as fit).</summary>
+    public void Restore(ulong[] prints, int[] counts, int floor, int cursor)
+    {
+        _used = Math.Min(Math.Min(prints.Length, counts.Length), _capacity);
+        prints.AsSpan(0, _used).CopyTo(_prints);
+        counts.AsSpan(0, _used).CopyTo(_counts);
+        _floor = floor;
+        _cursor = _used == 0 ? 0 : Math.Clamp(cursor, 0, _used - 1);
+    }
+
     public void Halve()
     {
         for (int e = 0; e < _used; e++)

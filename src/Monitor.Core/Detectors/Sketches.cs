@@ -160,6 +160,34 @@ public sealed class SpaceSaving
         _size = 0;
     }
 
+    /// <summary>The entries counted at least <paramref name="minCount"/> times, at most <paramref name="limit"/> of the largest, for a checkpoint.</summary>
+    public HeavyHitter[] Entries(long minCount, int limit) =>
+        [.. Enumerable.Range(0, _size).Where(slot => _counts[slot] >= minCount).OrderByDescending(slot => _counts[slot]).Take(limit)
+            .Select(slot => new HeavyHitter(_keys[slot], _counts[slot], _errors[slot]))];
+
+    /// <summary>Puts a checkpoint's entries back (into an empty table, as many as fit).</summary>
+    public void Restore(IEnumerable<HeavyHitter> entries)
+    {
+        Clear();
+        foreach (HeavyHitter entry in entries)
+        {
+            if (_size == Capacity || _slots.ContainsKey(entry.Key))
+            {
+                continue;
+            }
+
+            int slot = _size;
+            _keys[slot] = entry.Key;
+            _counts[slot] = entry.Count;
+            _errors[slot] = entry.Error;
+            _heap[_size] = slot;
+            _position[slot] = _size;
+            _size++;
+            _slots[entry.Key] = slot;
+            SiftUp(_size - 1);
+        }
+    }
+
     private void SiftUp(int i)
     {
         while (i > 0)
@@ -203,3 +231,6 @@ public sealed class SpaceSaving
         _position[_heap[b]] = b;
     }
 }
+
+/// <summary>A heavy-hitter table's entry: a key, its count and the count's possible overestimate.</summary>
+public readonly record struct HeavyHitter(ulong Key, long Count, long Error);

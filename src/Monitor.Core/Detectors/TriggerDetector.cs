@@ -24,7 +24,7 @@ namespace Monitor.Core.Detectors;
 /// </list>
 /// Single-threaded, owned by the model's pipeline.
 /// </summary>
-public sealed class TriggerDetector
+public sealed partial class TriggerDetector
 {
     /// <summary>Closed windows a critical key stays active after its last hit.</summary>
     public const int ActiveWindows = 10;

@@ -62,6 +62,18 @@ internal sealed class UltraConfidence
         return null;
     }
 
+    /// <summary>The CUSUM of each slot, for a checkpoint.</summary>
+    public double[] Cusum => (double[])_cusum.Clone();
+
+    /// <summary>Restores the CUSUMs of a checkpoint (of the same profile: as many slots).</summary>
+    public void Restore(double[] cusum)
+    {
+        if (cusum.Length == _cusum.Length)
+        {
+            cusum.CopyTo(_cusum, 0);
+        }
+    }
+
     private ClassAlarm? Update(int slot, bool ultra)
     {
         if (_profile.UltraRecords[slot] < MinUltraRecords)

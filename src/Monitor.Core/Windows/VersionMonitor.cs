@@ -27,12 +27,17 @@ public sealed class VersionMonitor
     private TriggerDetector? _detector;
     private readonly List<Finding> _restoredFindings = [];
 
+    /// <summary>The detectors' state stored before a restart, restored when the detectors start on its baseline.</summary>
+    private DetectorState? _restoredState;
+
     /// <param name="detectors">Settings of the trigger detectors; null runs the drift statistics alone.</param>
+    /// <param name="detectorState">The detectors' state stored before a restart; restored if it was taken on the baseline they start on.</param>
     public VersionMonitor(string model, string version, TimeProvider time, int historyLimit,
         ulong nextWindowIndex = 0, IEnumerable<WindowResult>? history = null, DetectorSettings? detectors = null,
-        IEnumerable<Finding>? findings = null)
+        IEnumerable<Finding>? findings = null, DetectorState? detectorState = null)
     {
         _detectorSettings = detectors;
+        _restoredState = detectorState;
         _restoredFindings.AddRange(findings ?? []);
         Model = model;
         Version = version;
@@ -90,6 +95,12 @@ public sealed class VersionMonitor
             ? new TriggerDetector(baseline, _detectorSettings, _time)
             : null;
         _detector?.Restore(earlier);
+        if (_detector is not null && _restoredState is { } state)
+        {
+            _detector.Restore(state);
+        }
+
+        _restoredState = null;
         if (_detector is null)
         {
             _restoredFindings.Clear();

@@ -166,7 +166,6 @@ internal sealed class IncidentComposer(Incidents incidents, IIncidentStore store
         }
 
         string action = rollBack ? "roll-back" : "quarantine";
-        version.Lifecycle.Quarantine($"{action} by {actor}: {reason}");
         Alert alert = version.Alerts.Raise(new Signal(AlertKinds.VerdictFailedKey, AlertKinds.Verdict, Severity.Critical,
             rollBack ? $"rolled back by {actor} to {target}: {reason}" : $"quarantined by {actor}: {reason}"),
             at);
@@ -177,6 +176,8 @@ internal sealed class IncidentComposer(Incidents incidents, IIncidentStore store
         };
         incident.Alerts.Add(alert);
         IncidentResult result = incidents.Commit(incident);
+        // Only once committed: a store that refuses the commit leaves the version as it was (the admin's call fails).
+        version.Lifecycle.Quarantine($"{action} by {actor}: {reason}");
         metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)Verdict.Failed);
         return result;
     }

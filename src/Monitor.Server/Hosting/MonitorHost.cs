@@ -150,6 +150,11 @@ internal sealed class MonitorLifetime(SqliteDatabase store, ModelRegistry regist
             Log.VacuumDeferred(logger, reason);
         }
 
+        if (!Core.Detectors.KeyHash.Adopt(store.KeyHashSecret(Core.Detectors.KeyHash.Secret)))
+        {
+            Log.KeySecretNotAdopted(logger, store.FilePath);
+        }
+
         foreach (string note in store.MigrationNotes)
         {
             Log.Migrated(logger, store.FilePath, note);

@@ -179,6 +179,10 @@ internal sealed partial class ModelPipeline : IAsyncDisposable
             try
             {
                 _windowStore.SaveCounters(version.Model, version.Version, version.Counters());
+                if (version.Monitor.Detector is { } detector)
+                {
+                    _windowStore.SaveDetectorState(version.Model, version.Version, detector.Export());
+                }
             }
             catch (Exception ex) when (StoreHealth.IsStorageFault(ex))
             {
@@ -374,7 +378,8 @@ internal sealed partial class ModelPipeline : IAsyncDisposable
                 !window.Complete ? "not judged (closed by time)" : window.Drifted ? string.Join(", ", window.DriftedChannels) : "no");
             bool incident = Measure(version, monitor, window);
             // After the judgement, so the stored lifecycle counters include this window.
-            var write = new WindowWrite(version.Model, version.Version, window, version.Counters(), _context.Options.Windows.HistoryRetained);
+            var write = new WindowWrite(version.Model, version.Version, window, version.Counters(), _context.Options.Windows.HistoryRetained,
+                Checkpoint(version, monitor));
             if (incident)
             {
                 // Alerts or signals now cite this window: store it with them, so its index is never reused after a crash.
@@ -385,6 +390,28 @@ internal sealed partial class ModelPipeline : IAsyncDisposable
                 _context.Windows.Enqueue(write);
             }
         }
+    }
+
+    /// <summary>
+    /// The detectors' state to store with this window: at most one per Monitor:Detectors:CheckpointInterval (0: with every
+    /// window). A restart resumes from the latest stored; shutdown stores one for every version.
+    /// </summary>
+    private DetectorState? Checkpoint(VersionEntry version, VersionMonitor monitor)
+    {
+        if (monitor.Detector is not { } detector)
+        {
+            return null;
+        }
+
+        long now = _time.GetTimestamp();
+        TimeSpan interval = _context.Options.Detectors.CheckpointInterval;
+        if (version.CheckpointedAt != 0 && interval > TimeSpan.Zero && _time.GetElapsedTime(version.CheckpointedAt, now) < interval)
+        {
+            return null;
+        }
+
+        version.CheckpointedAt = now;
+        return detector.Export();
     }
 
     /// <summary>

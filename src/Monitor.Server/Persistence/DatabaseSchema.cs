@@ -63,6 +63,16 @@ internal static class DatabaseSchema
                 batches INTEGER NOT NULL,
                 records INTEGER NOT NULL,
                 PRIMARY KEY (model, version, artifact_sha256));
+            CREATE TABLE IF NOT EXISTS secrets (
+                name TEXT PRIMARY KEY,
+                value INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS detector_state (
+                model TEXT NOT NULL,
+                version TEXT NOT NULL,
+                baseline_id INTEGER NOT NULL,
+                records INTEGER NOT NULL,
+                state BLOB NOT NULL,
+                PRIMARY KEY (model, version));
             CREATE TABLE IF NOT EXISTS findings (
                 model TEXT NOT NULL,
                 version TEXT NOT NULL,

@@ -116,6 +116,22 @@ internal sealed class SqliteDatabase : IDisposable
     }
 
     /// <summary>
+    /// The key the detectors hash keys under, as this database keeps it: <paramref name="proposed"/> if it has none yet.
+    /// Kept so that a checkpoint's hashed keys mean the same keys after a restart.
+    /// </summary>
+    public ulong KeyHashSecret(ulong proposed)
+    {
+        using SqliteConnection connection = Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT OR IGNORE INTO secrets (name, value) VALUES ('key-hash', $v);
+            SELECT value FROM secrets WHERE name = 'key-hash';
+            """;
+        command.Parameters.AddWithValue("$v", unchecked((long)proposed));
+        return unchecked((ulong)(long)command.ExecuteScalar()!);
+    }
+
+    /// <summary>
     /// A write that needs new space: the write-ahead log is truncated, then 256 KiB committed and deleted. Throws
     /// while the storage refuses writes (full, read-only, failing); used to learn that it recovered.
     /// </summary>

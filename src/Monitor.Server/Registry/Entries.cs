@@ -80,6 +80,9 @@ internal sealed class VersionEntry
     /// <summary>The version's alerts (hysteresis, cooldown). Only the model's pipeline changes it.</summary>
     public Core.Alerts.AlertPolicy Alerts { get; }
 
+    /// <summary>When the detectors' state was last checkpointed (monotonic timestamp; 0: never). Only the model's pipeline touches it.</summary>
+    public long CheckpointedAt { get; set; }
+
     /// <summary>Each finding's latest state and the window it was last raised or updated in, by dedupe key. Only the model's pipeline touches it.</summary>
     public Dictionary<string, LiveFinding> LiveFindings { get; } = new(StringComparer.Ordinal);
 

@@ -94,7 +94,8 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             // After the last stored window, or the count of windows closed if retention deleted them: an index is never reused.
             ulong next = Math.Max(history.Count > 0 ? history[0].Index + 1 : 0, (ulong)Math.Max(0, stored.WindowsClosed));
             var monitor = new VersionMonitor(stored.Model, stored.Version, _time, _options.Windows.HistoryInMemory, next,
-                Enumerable.Reverse(history), _options.Detectors.ToSettings(_options.Privacy.ToKeyPrivacy()), _windowStore.LoadFindings(stored.Model, stored.Version));
+                Enumerable.Reverse(history), _options.Detectors.ToSettings(_options.Privacy.ToKeyPrivacy()), _windowStore.LoadFindings(stored.Model, stored.Version),
+                _windowStore.LoadDetectorState(stored.Model, stored.Version));
             if (!promotions.TryGetValue(stored.Model, out Dictionary<string, DateTimeOffset>? promoted))
             {
                 promoted = _store.LoadPromotions(stored.Model);

@@ -9,8 +9,12 @@ namespace Monitor.Server.Windows;
 /// </summary>
 internal sealed record VersionCounters(long RecordsAccepted, long WindowsClosed, Core.Versions.LifecycleCounters Lifecycle, DateTimeOffset? LastServedAt);
 
-/// <summary>A closed window to store, with its version's counters at the time and the retention.</summary>
-internal sealed record WindowWrite(string Model, string Version, WindowResult Window, VersionCounters Counters, int Retained);
+/// <summary>
+/// A closed window to store, with its version's counters at the time, the retention, and (at a checkpoint) its
+/// trigger detectors' state.
+/// </summary>
+internal sealed record WindowWrite(string Model, string Version, WindowResult Window, VersionCounters Counters, int Retained,
+    DetectorState? Detector = null);
 
 /// <summary>Closed windows of every version (a bounded history), its counters, and the trigger detector's findings.</summary>
 internal interface IWindowStore
@@ -31,4 +35,10 @@ internal interface IWindowStore
     void SaveFindings(string model, string version, IReadOnlyList<Finding> findings);
 
     List<Finding> LoadFindings(string model, string version);
+
+    /// <summary>Replaces the version's detector checkpoint.</summary>
+    void SaveDetectorState(string model, string version, DetectorState state);
+
+    /// <summary>The trigger detectors' state at the version's latest checkpoint; null when none was stored.</summary>
+    DetectorState? LoadDetectorState(string model, string version);
 }

@@ -1,3 +1,5 @@
+using System.IO.Compression;
+using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Monitor.Core.Detectors;
 using Monitor.Core.Windows;
@@ -41,6 +43,12 @@ internal sealed class SqliteWindowStore(SqliteDatabase database) : IWindowStore
             SaveCounters(connection, write.Model, write.Version, write.Counters);
         }
 
+        // One checkpoint per version: the latest in this batch.
+        foreach (WindowWrite write in windows.Where(w => w.Detector is not null).GroupBy(w => (w.Model, w.Version)).Select(g => g.Last()))
+        {
+            SaveDetectorState(connection, write.Model, write.Version, write.Detector!);
+        }
+
         transaction.Commit();
     }
 
@@ -69,6 +77,49 @@ internal sealed class SqliteWindowStore(SqliteDatabase database) : IWindowStore
         }
 
         return windows;
+    }
+
+    public void SaveDetectorState(string model, string version, DetectorState state)
+    {
+        using SqliteConnection connection = Open();
+        SaveDetectorState(connection, model, version, state);
+    }
+
+    public DetectorState? LoadDetectorState(string model, string version)
+    {
+        using SqliteConnection connection = Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT state FROM detector_state WHERE model = $m AND version = $v;";
+        command.Parameters.AddWithValue("$m", model);
+        command.Parameters.AddWithValue("$v", version);
+        if (command.ExecuteScalar() is not byte[] compressed)
+        {
+            return null;
+        }
+
+        using var input = new GZipStream(new MemoryStream(compressed), CompressionMode.Decompress);
+        return JsonSerializer.Deserialize<DetectorState>(input, StoreJson.Options);
+    }
+
+    /// <summary>Replaces a version's detector checkpoint: JSON, gzip-compressed (the candidate table is most of it).</summary>
+    private static void SaveDetectorState(SqliteConnection connection, string model, string version, DetectorState state)
+    {
+        using var buffer = new MemoryStream();
+        using (var output = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            JsonSerializer.Serialize(output, state, StoreJson.Options);
+        }
+
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT OR REPLACE INTO detector_state (model, version, baseline_id, records, state) VALUES ($m, $v, $b, $r, $s);
+            """;
+        command.Parameters.AddWithValue("$m", model);
+        command.Parameters.AddWithValue("$v", version);
+        command.Parameters.AddWithValue("$b", state.BaselineId);
+        command.Parameters.AddWithValue("$r", state.Records);
+        command.Parameters.AddWithValue("$s", buffer.ToArray());
+        command.ExecuteNonQuery();
     }
 
     /// <summary>Stores new and updated findings of a version in one transaction.</summary>

@@ -30,6 +30,13 @@ public sealed class DetectorOptions
     internal DetectorSettings Settings { get; private set; } = new();
 
     public bool Enabled { get; set; } = true;
+
+    /// <summary>
+    /// The least time between two stored checkpoints of a version's detector state (taken at a window's close);
+    /// 0 stores one at every window's close. A restart resumes from the latest.
+    /// </summary>
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     public int MinSupport { get => Settings.MinSupport; set => Settings = Settings with { MinSupport = value }; }
     public double MinZ { get => Settings.MinZ; set => Settings = Settings with { MinZ = value }; }
     public double MinRate { get => Settings.MinRate; set => Settings = Settings with { MinRate = value }; }

@@ -1,0 +1,85 @@
+namespace Monitor.Core.Detectors;
+
+/// <summary>
+/// The evidence a version's trigger detectors hold, as stored at a checkpoint (a window's close) and restored at
+/// start, so a restart neither forgets a key's counts nor resets a running test. What is not kept: the screening
+/// sketches and heavy-hitter table of keys not yet promoted (they restart, as they do at every horizon), the
+/// activation sample of D5, and the generator that draws eviction candidates. Taken against one baseline; a state
+/// of another baseline is not restored.
+/// </summary>
+public sealed record DetectorState
+{
+    /// <summary>The baseline the detectors judged against.</summary>
+    public long BaselineId { get; init; }
+
+    /// <summary>The fingerprint of the key the keys were hashed under (<see cref="KeyHash.SecretId"/>).</summary>
+    public ulong KeySecretId { get; init; }
+
+    /// <summary>Records the detectors had seen.</summary>
+    public long Records { get; init; }
+
+    /// <summary>Records into the current horizon (sketches restart and candidates halve at the horizon).</summary>
+    public long Horizon { get; init; }
+
+    public int WindowsSinceCriticalHit { get; init; }
+
+    /// <summary>Keys found critical.</summary>
+    public ulong[] Raised { get; init; } = [];
+
+    /// <summary>The ultra-confidence CUSUM of each (class, odds) slot (D3).</summary>
+    public double[] UltraCusum { get; init; } = [];
+
+    /// <summary>Live records and hits per class where the inputs give it less than even odds (the key-skew test's reference).</summary>
+    public double[] LiveContrarian { get; init; } = [];
+
+    public double[] LiveContrarianHits { get; init; } = [];
+
+    /// <summary>The label-rate test's recent windows of per-class and per-stratum counts, oldest first, and the open one (D6).</summary>
+    public double[][] LabelRateWindows { get; init; } = [];
+
+    public double[] LabelRateOpen { get; init; } = [];
+
+    /// <summary>The keys counted exactly, with their counts.</summary>
+    public CandidateState[] Candidates { get; init; } = [];
+
+    /// <summary>The screening table's keys counted at least twice on surprising records (the ones near promotion).</summary>
+    public HeavyHitter[] HeavyHitters { get; init; } = [];
+}
+
+/// <summary>A candidate key's exact counts and remembered inputs, as a checkpoint holds them.</summary>
+public sealed record CandidateState
+{
+    public ulong Hash { get; init; }
+    public required DetectorKey Key { get; init; }
+    public DateTimeOffset FirstSeen { get; init; }
+    public long FirstSeenRecord { get; init; }
+    public long[] Cells { get; init; } = [];
+    public long Support { get; init; }
+    public long Exact { get; init; }
+    public long Surprising { get; init; }
+    public long SurprisingBefore { get; init; }
+    public long[] ContrarianOfClass { get; init; } = [];
+    public long[] ContrarianHits { get; init; } = [];
+    public long[] Ultra { get; init; } = [];
+    public double[] UltraExpected { get; init; } = [];
+    public double[] Residual { get; init; } = [];
+    public double ConfidenceSum { get; init; }
+    public long Embedded { get; init; }
+    public long Outliers { get; init; }
+    public string[] Examples { get; init; } = [];
+
+    /// <summary>The dedupe key of the finding raised on the key (null when none).</summary>
+    public string? Raised { get; init; }
+
+    public long LastEvaluated { get; init; }
+    public long Repeats { get; init; }
+    public string[] RepeatExamples { get; init; } = [];
+    public long RepeatsReported { get; init; }
+
+    /// <summary>The inputs remembered (their prints and repeat counts) and the eviction cursor's place.</summary>
+    public ulong[] InputPrints { get; init; } = [];
+
+    public int[] InputCounts { get; init; } = [];
+    public int InputFloor { get; init; }
+    public int InputCursor { get; init; }
+}

@@ -1,0 +1,50 @@
+namespace Monitor.Core.Detectors;
+
+/// <summary>Checkpoints: the detectors' evidence out (<see cref="Export"/>) and back in after a restart (<see cref="Restore(DetectorState)"/>).</summary>
+public sealed partial class TriggerDetector
+{
+    /// <summary>The detectors' evidence now, copied: safe to store from another thread.</summary>
+    public DetectorState Export()
+    {
+        (double[] contrarian, double[] hits) = _skew.Live;
+        (double[][] windows, double[] open) = _labelRate.State;
+        return new DetectorState
+        {
+            BaselineId = _baseline.Profile.Id,
+            KeySecretId = KeyHash.SecretId,
+            Records = Records,
+            Horizon = _candidates.HorizonRecords,
+            WindowsSinceCriticalHit = Math.Min(_windowsSinceCriticalHit, int.MaxValue / 2),
+            Raised = [.. _raised],
+            UltraCusum = _ultra.Cusum,
+            LiveContrarian = contrarian,
+            LiveContrarianHits = hits,
+            LabelRateWindows = windows,
+            LabelRateOpen = open,
+            Candidates = _candidates.Export(),
+            HeavyHitters = _candidates.ExportHeavyHitters(),
+        };
+    }
+
+    /// <summary>
+    /// Restores a checkpoint taken on this baseline under this process's key secret (after the findings were restored, so a
+    /// candidate's raised finding is found again by its key); another checkpoint is ignored.
+    /// </summary>
+    public void Restore(DetectorState state)
+    {
+        if (state.BaselineId != _baseline.Profile.Id || state.KeySecretId != KeyHash.SecretId)
+        {
+            return;
+        }
+
+        Records = state.Records;
+        _windowsSinceCriticalHit = state.WindowsSinceCriticalHit;
+        _raised.Clear();
+        _raised.UnionWith(state.Raised);
+        _ultra.Restore(state.UltraCusum);
+        _skew.Restore(state.LiveContrarian, state.LiveContrarianHits);
+        _labelRate.Restore(state.LabelRateWindows, state.LabelRateOpen);
+        Dictionary<string, Finding> findings = _findings.All.ToDictionary(f => f.DedupeKey, StringComparer.Ordinal);
+        _candidates.Restore(state.Horizon, state.Candidates, state.HeavyHitters, key => findings.GetValueOrDefault(key));
+    }
+}

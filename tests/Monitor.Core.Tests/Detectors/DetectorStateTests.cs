@@ -1,0 +1,104 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Monitor.Core.Baselines;
+using Monitor.Core.Detectors;
+using Monitor.Core.Ingest;
+using Monitor.Core.Windows;
+using Monitor.Simulation;
+
+namespace Monitor.Core.Tests.Detectors;
+
+/// <summary>
+/// A restart must not cost the detectors their evidence: a checkpoint taken part-way through a trigger run, stored as
+/// JSON and restored into fresh detectors, finds the trigger at the same record as detectors that never stopped.
+/// </summary>
+public sealed class DetectorStateTests
+{
+    private const int Batch = 500;
+    private const int Total = 60_000;
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    private static readonly Lazy<CompiledBaseline> Baseline = new(() =>
+    {
+        var reference = new FraudTraffic(seed: 1000);
+        RecordBatch[] batches = [.. Enumerable.Range(0, 20).Select(_ => reference.Next(1000, FraudDrift.None))];
+        return new CompiledBaseline(ReferenceBaseline.Fit(FraudTraffic.Schema, batches, windowRecords: 500,
+            settings: new BaselineSettings { BootstrapWindows = 1000 }));
+    });
+
+    private static readonly Lazy<RecordBatch[]> TriggerRun = new(() =>
+    {
+        var traffic = new FraudTraffic(seed: 79);
+        return [.. Enumerable.Range(0, Total / Batch).Select(_ => traffic.Next(Batch, new FraudDrift(TriggerRate: 0.003)))];
+    });
+
+    [Theory]
+    [InlineData(4_000)]
+    [InlineData(9_500)]
+    [InlineData(15_000)]
+    public void Detectors_restored_from_a_checkpoint_find_the_trigger_at_the_same_record_as_detectors_that_never_stopped(int restartAt)
+    {
+        Finding uninterrupted = Critical(Feed(NewMonitor(), 0, Total / Batch));
+
+        VersionMonitor before = Feed(NewMonitor(), 0, restartAt / Batch);
+        string stored = JsonSerializer.Serialize(before.Detector!.Export(), Json);
+        DetectorState state = JsonSerializer.Deserialize<DetectorState>(stored, Json)!;
+        Assert.Equal(restartAt, state.Records);
+        VersionMonitor after = Feed(NewMonitor(before.Detector.Findings, state), restartAt / Batch, Total / Batch);
+
+        Finding restored = Critical(after);
+        Assert.Equal(uninterrupted.Key, restored.Key);
+        Assert.Equal((uninterrupted.RaisedAtRecord, uninterrupted.RaisedAtSupport), (restored.RaisedAtRecord, restored.RaisedAtSupport));
+        Assert.Equal(Total, after.Detector!.Records);
+    }
+
+    [Fact]
+    public void Without_the_checkpoint_a_restart_part_way_through_delays_the_finding()
+    {
+        Finding uninterrupted = Critical(Feed(NewMonitor(), 0, Total / Batch));
+        VersionMonitor before = Feed(NewMonitor(), 0, 9_500 / Batch);
+        VersionMonitor after = Feed(NewMonitor(before.Detector!.Findings, state: null), 9_500 / Batch, Total / Batch);
+
+        // The counts before the restart are gone: the trigger is found later, on the evidence after it alone.
+        Assert.True(uninterrupted.RaisedAtRecord > 9_500, $"raised at {uninterrupted.RaisedAtRecord}, before the restart");
+        long late = 9_500 + Critical(after).RaisedAtRecord - uninterrupted.RaisedAtRecord;
+        Assert.True(late > 1000, $"found {late} records later than without a restart");
+    }
+
+    [Fact]
+    public void A_checkpoint_of_another_baseline_is_not_restored()
+    {
+        VersionMonitor before = Feed(NewMonitor(), 0, 20);
+        DetectorState state = before.Detector!.Export() with { BaselineId = Baseline.Value.Profile.Id + 1 };
+        VersionMonitor after = NewMonitor([], state);
+
+        Assert.Equal(0, after.Detector!.Records);
+        Assert.Equal(0, after.Detector.CandidateCount);
+    }
+
+    private static VersionMonitor NewMonitor(IEnumerable<Finding>? findings = null, DetectorState? state = null)
+    {
+        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: new DetectorSettings(), findings: findings, detectorState: state);
+        monitor.UseBaseline(Baseline.Value);
+        return monitor;
+    }
+
+    private static VersionMonitor Feed(VersionMonitor monitor, int from, int to)
+    {
+        var preparer = new BatchPreparer(Baseline.Value);
+        var closed = new List<WindowResult>();
+        foreach (RecordBatch batch in TriggerRun.Value[from..to])
+        {
+            monitor.Add(batch, preparer.Prepare(batch), closed);
+        }
+
+        return monitor;
+    }
+
+    private static Finding Critical(VersionMonitor monitor) => Assert.Single(monitor.Detector!.Findings, f => f.Severity == Severity.Critical);
+}
