@@ -19,7 +19,7 @@ internal sealed class InputPrint
     public const int MaxGroups = 4;
 
     /// <summary>
-    /// At most this share of a key's distinct inputs may be taken, by chance, for near-repeats of the ones it remembers,
+    /// At most this share of a key's new inputs may be taken, by chance, for near-repeats of the ones it remembers,
     /// per leave-one-group-out hash; a group whose absence leaves less information is only compared whole.
     /// </summary>
     public const double ChanceBudget = 0.0025;
