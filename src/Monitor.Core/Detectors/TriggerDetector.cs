@@ -190,9 +190,10 @@ public sealed class TriggerDetector
     }
 
     /// <summary>
-    /// Candidates count every record exactly, a surprising input once however often it repeats. Other keys are screened on surprising records only (served
-    /// a class the baseline gives less than even odds for their inputs), where a trigger must show and
-    /// benign traffic rarely goes: sketches and the heavy-hitter table see a small, telling stream.
+    /// Candidates count every record exactly, a surprising input once however often it repeats. Other keys
+    /// are screened on surprising records only (served a class the baseline gives less than even odds for
+    /// their inputs), where a trigger must show and benign traffic rarely goes: sketches and the
+    /// heavy-hitter table see a small, telling stream.
     /// </summary>
     /// <returns>Whether this key now carries a critical finding (so the record's other keys are explained by it).</returns>
     private bool Count(KeyOccurrence key, in RecordContext record)
