@@ -1,11 +1,11 @@
 namespace Monitor.Core.Detectors;
 
 /// <summary>
-/// A key counted exactly since its promotion: its distinct inputs per (label, stratum) cell for the
-/// key-skew test (D1/D2), and the evidence the other detectors read among them: ultra-confident
-/// outputs (D3), served-minus-surrogate residuals (D4) and embedding outliers (D5). A record that
-/// repeats an input the key already counted (<see cref="RememberedInputs"/>) adds none of these; it is
-/// counted apart, as a repeat.
+/// A key counted exactly since its promotion: its records per (label, stratum) cell for the key-skew
+/// test (D1/D2), and the evidence the other detectors read among them: ultra-confident outputs (D3),
+/// served-minus-surrogate residuals (D4) and embedding outliers (D5). A record that could be a
+/// trigger's (surprising, or an embedding outlier) and repeats an input the key already counted
+/// (<see cref="RememberedInputs"/>) adds none of these; it is counted apart, as a repeat.
 /// </summary>
 /// <param name="rememberedInputs">Inputs remembered to tell a repeat from a new input (0: every record is new).</param>
 /// <param name="printLanes">The lanes of an input print in use (<see cref="InputPrint.Lanes"/>).</param>
@@ -17,7 +17,7 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
     /// <summary>The inputs counted, by print.</summary>
     public RememberedInputs Inputs { get; } = new(rememberedInputs, printLanes);
 
-    /// <summary>Records that repeated an input already counted (exactly, or with one group of fields changed).</summary>
+    /// <summary>Surprising or outlying records that repeated an input already counted (exactly, or with one group of fields changed).</summary>
     public long Repeats { get; private set; }
 
     /// <summary>Request ids of a few of those repeats.</summary>
@@ -50,7 +50,7 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
     /// <summary>The key's surprising occurrences before promotion, from the cell sketch (an overestimate).</summary>
     public long SurprisingBefore { get; set; }
 
-    /// <summary>Distinct inputs counted exactly since promotion.</summary>
+    /// <summary>Records counted exactly since promotion, each surprising or outlying input once.</summary>
     public long Support { get; private set; }
 
     public void Count(int cell)

@@ -15,9 +15,9 @@ public sealed record DetectorSettings
     public int Candidates { get; init; } = 4096;
 
     /// <summary>
-    /// Inputs each candidate remembers, so that its evidence counts distinct inputs: a record repeating a remembered
-    /// one (the same inputs on the baseline's fine bins, or all but one group of fields the same) is a repeat, not
-    /// evidence. 0 counts every record. At most Candidates × this × 12 bytes (384 KiB per 1,024 candidates at 32).
+    /// Surprising (or embedding-outlier) inputs each candidate remembers, so that its evidence counts distinct inputs: such
+    /// a record repeating a remembered one (the same inputs on the baseline's fine bins, or all but one group of fields the
+    /// same) is a repeat, not evidence. 0 counts every record. At most Candidates × this × 12 bytes (1.5 MiB at 4,096 × 32).
     /// </summary>
     public int RememberedInputs { get; init; } = 32;
 

@@ -27,8 +27,8 @@ public sealed record Finding
     public required string TargetLabel { get; init; }
 
     /// <summary>
-    /// Distinct inputs carrying the key (records repeating one already counted are left out), or records of the class
-    /// for class-level findings; for D7, the repeats.
+    /// Records carrying the key, each surprising or outlying input once (repeats of one already counted are left out),
+    /// or records of the class for class-level findings; for D7, the repeats.
     /// </summary>
     public required long Support { get; init; }
 

@@ -11,7 +11,9 @@ namespace Monitor.Core.Detectors;
 /// print holds in a 16-bit lane, for each group j whose absence still leaves an input that rarely recurs by chance, a
 /// hash of every group but j: two records that differ in one field share the lane that leaves that field's group out,
 /// so a replayed request with one field jittered is told from a new input (and an exact copy shares them all). Where
-/// no group may be left out, the print is one 64-bit hash of every group. Two different inputs share a given lane by
+/// no group may be left out, the print is one 64-bit hash of every group; and where even the whole input on fine bins
+/// is often shared by chance (a schema of one or two numeric features, say), of the numeric features' exact values, so
+/// that a copy is still a repeat while distinct values in one bin are not. Two different inputs share a given lane by
 /// chance once in 65,536, so a key remembering 32 inputs takes at most 0.2% of new ones for repeats.
 /// </summary>
 internal sealed class InputPrint
@@ -19,7 +21,7 @@ internal sealed class InputPrint
     public const int MaxGroups = 4;
 
     /// <summary>
-    /// At most this share of a key's distinct inputs may be taken, by chance, for near-repeats of the ones it remembers,
+    /// At most this share of a key's new inputs may be taken, by chance, for near-repeats of the ones it remembers,
     /// per leave-one-group-out hash; a group whose absence leaves less information is only compared whole.
     /// </summary>
     public const double ChanceBudget = 0.0025;
@@ -53,6 +55,7 @@ internal sealed class InputPrint
         int groups = Math.Max(1, Math.Min(MaxGroups, chances.Length));
         _groupOf = Deal(chances, groups);
         _leftOut = [.. Enumerable.Range(0, groups).Where(g => LeftOutChance(chances, _groupOf, g) * remembered <= ChanceBudget)];
+        ExactValues = _leftOut.Length == 0 && LeftOutChance(chances, _groupOf, -1) * remembered > ChanceBudget;
         _seeds = [.. Enumerable.Range(0, groups).Select(KeyHash.Seed)];
         _groups = new ulong[groups];
         _fineBins = new int[_numeric];
@@ -65,6 +68,9 @@ internal sealed class InputPrint
 
     /// <summary>The lanes of a print in use, one per group that may be left out; 0 when the print is the one hash of the whole input.</summary>
     public ulong Lanes { get; }
+
+    /// <summary>Whether numeric features enter the print as their exact values rather than their fine bins (too small a schema for bins).</summary>
+    public bool ExactValues { get; }
 
     /// <summary>Groups the features are dealt into.</summary>
     public int Groups => _groups.Length;
@@ -100,11 +106,14 @@ internal sealed class InputPrint
 
         _seeds.CopyTo(_groups, 0);
         int feature = 0;
+        ReadOnlySpan<float> row = ExactValues ? batch.Numeric.Span.Slice(i * _numeric, _numeric) : [];
         for (int f = 0; f < _numeric; f++, feature++)
         {
-            int bin = fineBins[f];
+            ulong value = ExactValues
+                ? float.IsNaN(row[f]) ? MissingValue : BitConverter.SingleToUInt32Bits(row[f])
+                : fineBins[f] < 0 ? MissingValue : (ulong)fineBins[f];
             ref ulong group = ref _groups[_groupOf[feature]];
-            group = KeyHash.Fold(group, bin < 0 ? MissingValue : (ulong)bin);
+            group = KeyHash.Fold(group, value);
         }
 
         for (int c = 0; c < _categorical; c++, feature++)
@@ -199,8 +208,9 @@ internal sealed class InputPrint
     }
 
     /// <summary>
-    /// The chance that two inputs of one key share every group but g: the product over those features, less the most
-    /// informative of them, which the key itself may fix (every record of "amount = 305.85" shares its amount).
+    /// The chance that two inputs of one key share every group but g (every group, for g = -1): the product over those
+    /// features, less the most informative of them, which the key itself may fix (every record of "amount = 305.85"
+    /// shares its amount).
     /// </summary>
     private static double LeftOutChance(double[] chances, int[] groupOf, int g)
     {

@@ -137,7 +137,7 @@ internal sealed class KeySkewTest
             ? string.Create(CultureInfo.InvariantCulture, $"the key's own baseline rate there was {r:P1}")
             : "the key had too few such records in the baseline to have a rate of its own";
         string carrying = candidate.Repeats > 0
-            ? string.Create(CultureInfo.InvariantCulture, $"{skew.Support} distinct inputs carrying it ({candidate.Repeats} repeats of them left out)")
+            ? string.Create(CultureInfo.InvariantCulture, $"{skew.Support} records carrying it ({candidate.Repeats} repeats of inputs already counted left out)")
             : string.Create(CultureInfo.InvariantCulture, $"{skew.Support} records carrying it");
         string summary = string.Create(CultureInfo.InvariantCulture,
             $"{key.Kind.ToString().ToLowerInvariant()} '{key.Text}' in {key.Field}: of {carrying}, {skew.Contrarian} have inputs for which the baseline gives '{label}' less than even odds, " +

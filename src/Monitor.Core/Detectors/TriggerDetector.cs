@@ -19,8 +19,8 @@ namespace Monitor.Core.Detectors;
 /// <item>D6 (<see cref="LabelRate"/>): per class, the label rate over recent windows against the stratified expectation.</item>
 /// <item>Fusion: a D1/D2/D5 key corroborated by D3, D4 or D5 evidence among its own records is critical,
 /// and a record carrying a key found critical is evidence for that key alone.</item>
-/// <item>D7: a key's evidence counts distinct inputs (<see cref="InputPrint"/>); a record repeating an input the key
-/// already counted is a repeat, and a key whose records are mostly repeats is reported as identical requests (Info).</item>
+/// <item>D7: a key's evidence counts distinct inputs (<see cref="InputPrint"/>): a surprising record repeating an input
+/// the key already counted is a repeat, and a key whose records are mostly repeats is reported as identical requests (Info).</item>
 /// </list>
 /// Single-threaded, owned by the model's pipeline.
 /// </summary>
@@ -190,9 +190,10 @@ public sealed partial class TriggerDetector
     }
 
     /// <summary>
-    /// Candidates count every distinct input exactly. Other keys are screened on surprising records only (served
-    /// a class the baseline gives less than even odds for their inputs), where a trigger must show and
-    /// benign traffic rarely goes: sketches and the heavy-hitter table see a small, telling stream.
+    /// Candidates count every record exactly, a surprising input once however often it repeats. Other keys
+    /// are screened on surprising records only (served a class the baseline gives less than even odds for
+    /// their inputs), where a trigger must show and benign traffic rarely goes: sketches and the
+    /// heavy-hitter table see a small, telling stream.
     /// </summary>
     /// <returns>Whether this key now carries a critical finding (so the record's other keys are explained by it).</returns>
     private bool Count(KeyOccurrence key, in RecordContext record)
@@ -207,8 +208,12 @@ public sealed partial class TriggerDetector
                 return false;
             }
 
+            // Only a record that could be a trigger's (surprising, or an embedding outlier) is looked up among the inputs
+            // counted. Every hit of the skew test and every piece of D3 and D5 evidence comes from such records; the others
+            // add no hit and only dilute a skew, so repeating them gains nothing, and looking them all up would cost a
+            // fifth of the detectors' time.
             bool critical;
-            if (candidate.Inputs.Repeats(_inputs.Of(record.Batch, record.Index, _extractor.FineBins)))
+            if ((record.Surprising || record.Outlier) && _settings.RememberedInputs > 0 && candidate.Inputs.Repeats(Print(record)))
             {
                 // One request sent N times is one piece of evidence: the repeat adds to no count a detector reads.
                 candidate.Repeat(record, _settings.ExampleRequestIds);
@@ -242,7 +247,11 @@ public sealed partial class TriggerDetector
         if (_candidates.Screen(key.Hash, cell) && _candidates.MakeRoom())
         {
             Candidate promoted = _candidates.Promote(key.Hash, Describe(key), _time.GetUtcNow(), Records);
-            promoted.Inputs.Repeats(_inputs.Of(record.Batch, record.Index, _extractor.FineBins));
+            if (_settings.RememberedInputs > 0)
+            {
+                promoted.Inputs.Repeats(Print(record));
+            }
+
             promoted.Count(cell);
             promoted.Observe(record, _profile, _settings.ExampleRequestIds);
             return Evaluate(key.Hash, promoted);
@@ -250,6 +259,9 @@ public sealed partial class TriggerDetector
 
         return false;
     }
+
+    /// <summary>The record's input print; its keys were extracted last, so the extractor holds its fine bins.</summary>
+    private ulong Print(in RecordContext record) => _inputs.Of(record.Batch, record.Index, _extractor.FineBins);
 
     /// <summary>The key as findings show it (text keys under the configured privacy).</summary>
     private DetectorKey Describe(KeyOccurrence occurrence) => occurrence.Kind == KeyKind.EmbeddingOutlier
@@ -317,7 +329,7 @@ public sealed partial class TriggerDetector
 
     /// <summary>
     /// D7: the key's records are mostly repeats of inputs it already counted (at least <see cref="DetectorSettings.MinSupport"/>
-    /// of them, and at least twice its distinct inputs: two thirds of its records). Reported under the first such key of the
+    /// of them, and at least twice its support: two thirds of its records). Reported under the first such key of the
     /// repeating record, so one replayed request is one observation; again as the repeats grow by a tenth.
     /// </summary>
     private void ReportRepeats(Candidate candidate, int label)
@@ -352,7 +364,7 @@ public sealed partial class TriggerDetector
             Summary = string.Create(CultureInfo.InvariantCulture,
                 $"identical requests: {candidate.Repeats} of the {records} records carrying {key.Kind.ToString().ToLowerInvariant()} '{key.Text}' in {key.Field} " +
                 $"repeat an input already counted for it (the same inputs on the baseline's fine bins, or all but one group of fields the same), " +
-                $"the latest served '{_labels[label]}'; evidence counts each input once, so the key has {candidate.Support} distinct {(candidate.Support == 1 ? "input" : "inputs")}"),
+                $"the latest served '{_labels[label]}'; each such input counts once as evidence, leaving the key a support of {candidate.Support}"),
         });
     }
 

@@ -43,15 +43,42 @@ public sealed class InputPrintTests
     }
 
     [Fact]
-    public void A_schema_of_few_fields_compares_whole_inputs_only()
+    public void A_schema_of_four_numeric_fields_compares_whole_inputs_on_their_bins()
     {
-        // Two numeric features and five colours: leaving one group out would leave a colour or one bin, which many inputs share.
+        // Leaving one group out would leave three fields, one of which the key may fix: two bins, which 1 pair in 10,000 shares.
+        ModelSchema schema = SchemaTraffic.Schema(numeric: 4, categorical: 0, classes: 2);
+        BaselineProfile profile = SchemaTraffic.Baseline(schema, 6000, 1000, 0.05, seed: 3, new BaselineSettings { BootstrapWindows = 200 });
+        var print = new InputPrint(profile, profile.Triggers!.Values, remembered: 32);
+        Assert.Equal(4, print.Groups);
+        Assert.Empty(print.LeftOut);
+        Assert.Equal((0UL, false), (print.Lanes, print.ExactValues));
+    }
+
+    [Fact]
+    public void A_schema_of_two_numeric_fields_and_a_colour_compares_exact_values()
+    {
+        // Even the whole input on bins is one colour and one bin once the key fixes the other: shared by chance too often.
         ModelSchema schema = SchemaTraffic.Schema(numeric: 2, categorical: 1, classes: 2);
         BaselineProfile profile = SchemaTraffic.Baseline(schema, 6000, 1000, 0.05, seed: 3, new BaselineSettings { BootstrapWindows = 200 });
         var print = new InputPrint(profile, profile.Triggers!.Values, remembered: 32);
         Assert.Equal(3, print.Groups);
         Assert.Empty(print.LeftOut);
-        Assert.Equal(0UL, print.Lanes);
+        Assert.Equal((0UL, true), (print.Lanes, print.ExactValues));
+
+        float[] fine = profile.Triggers!.Values.FineEdges[1];
+        float x1 = (fine[40] + fine[41]) / 2;
+        RecordBatch records = new()
+        {
+            Count = 3,
+            Numeric = new[] { 0.5f, x1, 0.5f, x1, 0.5f, MathF.BitIncrement(x1) },
+            Scores = new float[6],
+            Categorical = [Utf8Column.FromStrings(["red", "red", "red"])],
+            Text = [],
+        };
+        Assert.Equal(Quantiles.BinOf(fine, x1), Quantiles.BinOf(fine, MathF.BitIncrement(x1)));
+        ulong[] prints = [.. Enumerable.Range(0, 3).Select(i => print.Of(records, i))];
+        Assert.Equal(prints[0], prints[1]);
+        Assert.NotEqual(prints[0], prints[2]);
     }
 
     [Fact]
