@@ -206,9 +206,14 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
 
     private static void Listener(string key, ListenerOptions listener, List<string> errors)
     {
-        if (!IPAddress.TryParse(listener.Address, out _))
+        if (!IPAddress.TryParse(listener.Address, out IPAddress? address))
         {
             errors.Add($"{key}:Address '{listener.Address}' is not an IP address (use 127.0.0.1, 0.0.0.0 or ::)");
+        }
+        else if (address.IsIPv4MappedToIPv6)
+        {
+            errors.Add($"{key}:Address '{listener.Address}' is an IPv4 address written as IPv6, which cannot be listened on; " +
+                $"write {address.MapToIPv4()}");
         }
 
         Range($"{key}:Port", listener.Port, 0, 65535, errors);

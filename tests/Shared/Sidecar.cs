@@ -70,7 +70,12 @@ internal sealed class Sidecar : IAsyncDisposable
         StartWithKeyAsync(database, time, null, settings);
 
     /// <summary>Starts a sidecar whose own clients present <paramref name="key"/> (for sidecars configured with credentials).</summary>
-    public static async Task<Sidecar> StartWithKeyAsync(string database, TimeProvider? time, string? key, params string[] settings)
+    public static Task<Sidecar> StartWithKeyAsync(string database, TimeProvider? time, string? key, params string[] settings) =>
+        StartWithAsync(database, time, key, configure: null, settings);
+
+    /// <summary>Starts a sidecar whose host builder <paramref name="configure"/> adjusts (a test's log capture, say).</summary>
+    public static async Task<Sidecar> StartWithAsync(string database, TimeProvider? time, string? key, Action<WebApplicationBuilder>? configure,
+        params string[] settings)
     {
         string[] args =
         [
@@ -85,6 +90,8 @@ internal sealed class Sidecar : IAsyncDisposable
             {
                 builder.Services.AddSingleton(time);
             }
+
+            configure?.Invoke(builder);
         });
         await app.StartAsync();
         return new Sidecar(app, app.Services.GetRequiredService<Listeners>(), key);

@@ -186,7 +186,7 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
             string id = record.Batch.RequestIds.GetString(record.Index);
             if (id.Length > 0)
             {
-                examples.Add(id.Length <= 128 ? id : id[..128]);
+                examples.Add(Text.Printable.Escape(id.Length <= 128 ? id : id[..128]));
             }
         }
     }

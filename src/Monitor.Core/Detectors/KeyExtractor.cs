@@ -128,7 +128,8 @@ public sealed class KeyExtractor
             KeyKind.EmbeddingOutlier => "embedding",
             _ => _schema.TextFields[key.Field],
         };
-        return new DetectorKey(key.Kind, field, text);
+        // Traffic's text, shown in findings, alerts, signals and logs: printable only.
+        return new DetectorKey(key.Kind, field, Text.Printable.Escape(text));
     }
 
     private void AddText(int field, ReadOnlySpan<byte> utf8)

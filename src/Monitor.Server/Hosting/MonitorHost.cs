@@ -29,9 +29,10 @@ internal static class MonitorHost
         // The one binding of the options: validated here, before anything starts, and shared by every service.
         MonitorOptions options = builder.Configuration.GetSection(MonitorOptions.Section).Get<MonitorOptions>() ?? new MonitorOptions();
         ValidateOptionsResult validation = new MonitorOptionsValidator().Validate(null, options);
-        if (validation.Failed)
+        List<string> failures = [.. validation.Failed ? validation.Failures : [], .. ExtraEndpoints(builder.Configuration)];
+        if (failures.Count > 0)
         {
-            throw new OptionsValidationException(MonitorOptions.Section, typeof(MonitorOptions), validation.Failures);
+            throw new OptionsValidationException(MonitorOptions.Section, typeof(MonitorOptions), failures);
         }
 
         var listeners = new Listeners();
@@ -75,6 +76,16 @@ internal static class MonitorHost
             .WithMetadata(http);
         return app;
     }
+
+    /// <summary>
+    /// Kestrel's own endpoint configuration (<c>Kestrel:Endpoints:*</c>, also from <c>Kestrel__Endpoints__*</c>) would add
+    /// listeners beside the sidecar's two, outside its loopback rule for development mode and its TLS settings: refused.
+    /// </summary>
+    private static IEnumerable<string> ExtraEndpoints(ConfigurationManager configuration) =>
+        configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(endpoint =>
+            $"Kestrel:Endpoints:{endpoint.Key} ({endpoint["Url"] ?? "no Url"}) is configured, but the sidecar listens only where " +
+            "Monitor:Grpc and Monitor:Http say, under its credentials and TLS settings; remove it and set Monitor:Grpc:Address/Port or " +
+            "Monitor:Http:Address/Port instead");
 
     private static IServiceCollection AddMonitor(this IServiceCollection services, MonitorOptions options, Listeners listeners)
     {

@@ -19,10 +19,24 @@ internal sealed record StartFailure(string Message, int ExitCode)
             return new StartFailure(store.Message, 1);
         }
 
-        if (exception is IOException io && (io.InnerException is System.Net.Sockets.SocketException || io.Message.Contains("address", StringComparison.OrdinalIgnoreCase)))
+        if (Find<System.Net.Sockets.SocketException>(exception) is { } socket)
         {
-            return new StartFailure($"Cannot listen: {io.Message}. Another process may hold the port; " +
-                "choose others with --Monitor:Grpc:Port=N --Monitor:Http:Port=M.", 1);
+            string what = exception is IOException io ? $"{io.Message} ({socket.Message})" : socket.Message;
+            return new StartFailure(socket.SocketErrorCode switch
+            {
+                System.Net.Sockets.SocketError.AddressAlreadyInUse => $"Cannot listen: {what}. Another process holds the port; " +
+                    "choose others with --Monitor:Grpc:Port=N --Monitor:Http:Port=M.",
+                System.Net.Sockets.SocketError.AddressNotAvailable or System.Net.Sockets.SocketError.AddressFamilyNotSupported =>
+                    $"Cannot listen: {what}. The address is not one of this host's; set Monitor:Grpc:Address and Monitor:Http:Address " +
+                    "to one of its addresses (127.0.0.1, 0.0.0.0 or ::).",
+                _ => $"Cannot listen: {what}. Check Monitor:Grpc:Address/Port and Monitor:Http:Address/Port.",
+            }, 1);
+        }
+
+        if (exception is IOException failed && failed.Message.Contains("address", StringComparison.OrdinalIgnoreCase))
+        {
+            return new StartFailure($"Cannot listen: {failed.Message}. Check Monitor:Grpc:Address/Port and Monitor:Http:Address/Port; " +
+                "another process may hold a port.", 1);
         }
 
         return null;

@@ -265,8 +265,8 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         }
     }
 
-    /// <summary>Caller-supplied text as it may appear in an error message: at most 80 characters.</summary>
-    public static string Truncate(string text) => text.Length <= 80 ? text : text[..80] + "…";
+    /// <summary>Caller-supplied text as it may appear in an error message or a log: at most 80 characters, unprintable ones escaped.</summary>
+    public static string Truncate(string text) => Core.Text.Printable.Escape(text.Length <= 80 ? text : text[..80] + "…");
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
     private static partial Regex NamePattern();
