@@ -1,0 +1,296 @@
+using System.IO.Compression;
+using System.Text.Json;
+
+namespace Monitor.Core.Provenance;
+
+/// <summary>
+/// Scans a model artifact for unsafe deserialisation before it is trusted: pickle streams (<c>.pkl</c>,
+/// <c>.joblib</c>, the <c>*.pkl</c> entries of a PyTorch zip) are parsed opcode by opcode without
+/// unpickling anything, and Keras configs (<c>.keras</c> zips, HDF5 <c>model_config</c>) are searched for
+/// Lambda layers and custom objects. Fails closed: a malformed, truncated or too large artifact is never
+/// <see cref="ScanVerdict.Safe"/>. See docs/security.md, "Unsafe-deserialisation scan".
+/// </summary>
+public static class ArtifactScanner
+{
+    private static readonly byte[] ZipMagic = [(byte)'P', (byte)'K', 3, 4];
+    private static readonly byte[] Hdf5Magic = [0x89, (byte)'H', (byte)'D', (byte)'F', (byte)'\r', (byte)'\n', 0x1a, (byte)'\n'];
+
+    /// <summary>Scans the file at <paramref name="path"/>.</summary>
+    public static ScanReport Scan(string path, ScanLimits? limits = null)
+    {
+        using FileStream stream = File.OpenRead(path);
+        return Scan(stream, limits);
+    }
+
+    /// <summary>Scans an artifact read from <paramref name="stream"/> (read to its end; not closed).</summary>
+    public static ScanReport Scan(Stream stream, ScanLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        limits ??= ScanLimits.Default;
+        var imports = new List<PickleImport>();
+        var findings = new List<ScanFinding>();
+
+        byte[]? data = ReadBounded(stream, limits.MaxBytes);
+        if (data is null)
+        {
+            findings.Add(new ScanFinding(FindingSeverity.Blocking,
+                $"artifact larger than ScanLimits.MaxBytes ({limits.MaxBytes} bytes); not scanned", null, "LIMIT", limits.MaxBytes, null));
+            return Finish(ArtifactFormat.Unknown, null, imports, findings);
+        }
+
+        ReadOnlySpan<byte> head = data;
+        if (head.StartsWith(ZipMagic))
+        {
+            return ScanZip(data, limits, imports, findings);
+        }
+
+        if (head.StartsWith(Hdf5Magic))
+        {
+            KerasScanner.ScanHdf5(data, findings);
+            return Finish(ArtifactFormat.KerasHdf5, null, imports, findings);
+        }
+
+        if (LooksLikePickle(head))
+        {
+            var scanner = new PickleScanner(limits, imports, findings);
+            scanner.ScanAll(data, null);
+            return Finish(scanner.SawJoblib ? ArtifactFormat.Joblib : ArtifactFormat.Pickle, scanner.Protocol, imports, findings);
+        }
+
+        string? compression = Compression(head);
+        findings.Add(new ScanFinding(FindingSeverity.Blocking,
+            compression is null
+                ? "not a pickle, joblib, PyTorch zip or Keras file; nothing can be said about what loading it runs"
+                : $"{compression}-compressed data (a compressed joblib file?) is not scanned; store it uncompressed",
+            null, null, 0, null));
+        return Finish(ArtifactFormat.Unknown, null, imports, findings);
+    }
+
+    private static ScanReport ScanZip(byte[] data, ScanLimits limits, List<PickleImport> imports, List<ScanFinding> findings)
+    {
+        ZipArchive zip;
+        try
+        {
+            zip = new ZipArchive(new MemoryStream(data, writable: false), ZipArchiveMode.Read);
+        }
+        catch (InvalidDataException e)
+        {
+            findings.Add(new ScanFinding(FindingSeverity.Blocking, "malformed zip: " + e.Message, null, null, 0, null));
+            return Finish(ArtifactFormat.Unknown, null, imports, findings);
+        }
+
+        using (zip)
+        {
+            if (zip.Entries.Count > limits.MaxZipEntries)
+            {
+                findings.Add(new ScanFinding(FindingSeverity.Blocking,
+                    $"zip of {zip.Entries.Count} entries exceeds ScanLimits.MaxZipEntries ({limits.MaxZipEntries}); not scanned", null, "LIMIT", null, null));
+                return Finish(ArtifactFormat.Unknown, null, imports, findings);
+            }
+
+            var pickles = zip.Entries.Where(e => e.FullName.EndsWith(".pkl", StringComparison.OrdinalIgnoreCase)).ToList();
+            ZipArchiveEntry? config = zip.GetEntry("config.json");
+            try
+            {
+                if (pickles.Count > 0)
+                {
+                    var scanner = new PickleScanner(limits, imports, findings);
+                    foreach (ZipArchiveEntry e in pickles)
+                    {
+                        byte[]? bytes = ReadEntry(e, limits, findings);
+                        if (bytes is null || scanner.Stopped)
+                        {
+                            continue;
+                        }
+
+                        scanner.ScanAll(bytes, e.FullName);
+                    }
+
+                    return Finish(ArtifactFormat.PyTorchZip, scanner.Protocol, imports, findings);
+                }
+
+                if (config is not null && (zip.GetEntry("metadata.json") is not null || zip.GetEntry("model.weights.h5") is not null))
+                {
+                    byte[]? bytes = ReadEntry(config, limits, findings);
+                    if (bytes is not null)
+                    {
+                        KerasScanner.ScanConfig(bytes, "config.json", findings);
+                    }
+
+                    return Finish(ArtifactFormat.KerasZip, null, imports, findings);
+                }
+            }
+            catch (InvalidDataException e)
+            {
+                findings.Add(new ScanFinding(FindingSeverity.Blocking, "malformed zip entry: " + e.Message, null, null, null, null));
+                return Finish(ArtifactFormat.Unknown, null, imports, findings);
+            }
+        }
+
+        findings.Add(new ScanFinding(FindingSeverity.Blocking,
+            "a zip with neither pickle entries (PyTorch) nor config.json and metadata.json (Keras); not scanned", null, null, 0, null));
+        return Finish(ArtifactFormat.Unknown, null, imports, findings);
+    }
+
+    private static byte[]? ReadEntry(ZipArchiveEntry e, ScanLimits limits, List<ScanFinding> findings)
+    {
+        if (e.Length > limits.MaxBytes)
+        {
+            findings.Add(new ScanFinding(FindingSeverity.Blocking,
+                $"zip entry of {e.Length} bytes exceeds ScanLimits.MaxBytes ({limits.MaxBytes}); not scanned", null, "LIMIT", null, e.FullName));
+            return null;
+        }
+
+        using Stream s = e.Open();
+        byte[]? bytes = ReadBounded(s, limits.MaxBytes);
+        if (bytes is null)
+        {
+            findings.Add(new ScanFinding(FindingSeverity.Blocking,
+                $"zip entry exceeds ScanLimits.MaxBytes ({limits.MaxBytes}) when inflated; not scanned", null, "LIMIT", null, e.FullName));
+        }
+
+        return bytes;
+    }
+
+    // Reads to the end, or returns null once more than max bytes arrive.
+    private static byte[]? ReadBounded(Stream stream, long max)
+    {
+        if (stream.CanSeek && stream.Length - stream.Position > max)
+        {
+            return null;
+        }
+
+        using var buffer = new MemoryStream();
+        byte[] chunk = new byte[81920];
+        int n;
+        while ((n = stream.Read(chunk, 0, chunk.Length)) > 0)
+        {
+            if (buffer.Length + n > max)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, n);
+        }
+
+        return buffer.ToArray();
+    }
+
+    // Protocol 2+ starts with PROTO; protocols 0 and 1 start with an opcode that pushes something.
+    private static bool LooksLikePickle(ReadOnlySpan<byte> head) =>
+        head.Length > 0 && (head[0] == 0x80 ? head.Length > 1 && head[1] <= 5 : "(cNIJKLMSTUVX]})lgh".Contains((char)head[0], StringComparison.Ordinal));
+
+    private static string? Compression(ReadOnlySpan<byte> head) =>
+        head.StartsWith("\x1f\x8b"u8) ? "gzip"
+        : head.StartsWith("ZF"u8) || (head.Length > 1 && head[0] == 0x78 && (head[0] * 256 + head[1]) % 31 == 0) ? "zlib"
+        : head.StartsWith("BZh"u8) ? "bz2"
+        : head.StartsWith((ReadOnlySpan<byte>)[0xfd, (byte)'7', (byte)'z', (byte)'X', (byte)'Z']) ? "xz"
+        : head.StartsWith((ReadOnlySpan<byte>)[0x04, 0x22, 0x4d, 0x18]) ? "lz4"
+        : null;
+
+    private static ScanReport Finish(ArtifactFormat format, int? protocol, List<PickleImport> imports, List<ScanFinding> findings)
+    {
+        ScanVerdict verdict = findings.Any(f => f.Severity == FindingSeverity.Blocking)
+            ? format == ArtifactFormat.Unknown && findings.All(f => f.Opcode != "LIMIT") ? ScanVerdict.UnknownFormat : ScanVerdict.Unsafe
+            : format == ArtifactFormat.Unknown ? ScanVerdict.UnknownFormat : ScanVerdict.Safe;
+        return new ScanReport(format, protocol, imports, findings, verdict);
+    }
+}
+
+/// <summary>Keras configs: Lambda layers and custom objects run Python code from the file or another module on load.</summary>
+internal static class KerasScanner
+{
+    public static void ScanConfig(ReadOnlySpan<byte> json, string entry, List<ScanFinding> findings)
+    {
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { MaxDepth = 256 });
+            Walk(doc.RootElement, entry, findings);
+        }
+        catch (JsonException e)
+        {
+            findings.Add(new ScanFinding(FindingSeverity.Blocking, $"malformed Keras config in {entry}: {e.Message}", null, null, null, entry));
+        }
+    }
+
+    public static void ScanHdf5(byte[] data, List<ScanFinding> findings)
+    {
+        string? config;
+        try
+        {
+            using var file = PureHDF.H5File.Open(new MemoryStream(data, writable: false), leaveOpen: false);
+            if (!file.AttributeExists("model_config"))
+            {
+                findings.Add(new ScanFinding(FindingSeverity.Blocking,
+                    "HDF5 file without a model_config attribute: not a Keras model the scanner can read", null, null, null, null));
+                return;
+            }
+
+            config = file.Attribute("model_config").Read<string>();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            findings.Add(new ScanFinding(FindingSeverity.Blocking, "unreadable HDF5 file: " + e.Message, null, null, null, null));
+            return;
+        }
+
+        ScanConfig(System.Text.Encoding.UTF8.GetBytes(config ?? ""), "model_config", findings);
+    }
+
+    private static void Walk(JsonElement e, string entry, List<ScanFinding> findings)
+    {
+        if (e.ValueKind == JsonValueKind.Array)
+        {
+            foreach (JsonElement c in e.EnumerateArray())
+            {
+                Walk(c, entry, findings);
+            }
+
+            return;
+        }
+
+        if (e.ValueKind != JsonValueKind.Object)
+        {
+            return;
+        }
+
+        if (e.TryGetProperty("class_name", out JsonElement cls) && cls.ValueKind == JsonValueKind.String)
+        {
+            string className = cls.GetString()!;
+            string? layerName = e.TryGetProperty("config", out JsonElement cfg) && cfg.ValueKind == JsonValueKind.Object
+                && cfg.TryGetProperty("name", out JsonElement n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
+            string? module = e.TryGetProperty("module", out JsonElement m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
+            if (className == "Lambda")
+            {
+                findings.Add(new ScanFinding(FindingSeverity.Blocking,
+                    $"Lambda layer '{layerName}' runs arbitrary Python code when loaded", "Lambda", null, null, entry));
+                return; // its function (marshalled bytecode or source) is part of the same finding
+            }
+
+            if (module is not null && module != "builtins" && !module.StartsWith("keras", StringComparison.Ordinal))
+            {
+                findings.Add(new ScanFinding(FindingSeverity.Blocking,
+                    $"custom object {className}{(layerName is null ? "" : $" '{layerName}'")} from module '{module}' imports and runs that module when loaded",
+                    module + "." + className, null, null, entry));
+            }
+            else if (className == "__lambda__" || className == "function" && module is null)
+            {
+                findings.Add(new ScanFinding(FindingSeverity.Blocking,
+                    $"serialised Python function ({className}) outside a Lambda layer runs when loaded", className, null, null, entry));
+            }
+        }
+
+        foreach (JsonProperty p in e.EnumerateObject())
+        {
+            if (p.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
+            {
+                Walk(p.Value, entry, findings);
+            }
+            else if (p.Name is "model_config" or "config" && p.Value.ValueKind == JsonValueKind.String
+                     && p.Value.GetString() is { } nested && nested.TrimStart().StartsWith('{'))
+            {
+                ScanConfig(System.Text.Encoding.UTF8.GetBytes(nested), entry, findings); // configs sometimes nest as JSON text
+            }
+        }
+    }
+}
