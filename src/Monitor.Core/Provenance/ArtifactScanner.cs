@@ -178,7 +178,7 @@ public static class ArtifactScanner
 
     // Protocol 2+ starts with PROTO; protocols 0 and 1 start with an opcode that pushes something.
     private static bool LooksLikePickle(ReadOnlySpan<byte> head) =>
-        head.Length > 0 && (head[0] == 0x80 ? head.Length > 1 && head[1] <= 5 : "(cNIJKLMSTUVX]})lgh".Contains((char)head[0], StringComparison.Ordinal));
+        head.Length > 0 && (head[0] == 0x80 ? head.Length == 1 || head[1] <= 5 : "(cNIJKLMSTUVX]})lgh".Contains((char)head[0], StringComparison.Ordinal));
 
     private static string? Compression(ReadOnlySpan<byte> head) =>
         head.StartsWith("\x1f\x8b"u8) ? "gzip"
