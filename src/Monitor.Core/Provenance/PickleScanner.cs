@@ -441,7 +441,7 @@ internal sealed class PickleScanner(ScanLimits limits, List<PickleImport> import
                         {
                             Sym state = Pop(stack);
                             Sym obj = Peek(stack, 0);
-                            long skip = Build(obj, state, memory, pos, name, at, entry, depth);
+                            long skip = Build(obj, state, memory, pos, name, at, entry, depth, tracked);
                             if (skip < 0)
                             {
                                 return -1;
@@ -534,7 +534,7 @@ internal sealed class PickleScanner(ScanLimits limits, List<PickleImport> import
     }
 
     // BUILD sets an object's state; returns how many bytes follow that are not opcodes (joblib's array data), or -1.
-    private long Build(Sym obj, Sym state, ReadOnlyMemory<byte> memory, long pos, string opcode, long at, string? entry, int depth)
+    private long Build(Sym obj, Sym state, ReadOnlyMemory<byte> memory, long pos, string opcode, long at, string? entry, int depth, List<Tracked> tracked)
     {
         if (obj is Global g)
         {
@@ -556,13 +556,13 @@ internal sealed class PickleScanner(ScanLimits limits, List<PickleImport> import
             return 0;
         }
 
-        return JoblibArrayBytes(inst, memory, pos, at, entry, depth);
+        return JoblibArrayBytes(inst, memory, pos, at, entry, depth, tracked);
     }
 
     // joblib's NumpyPickler writes each array's bytes right after the BUILD of its wrapper: a pickle of its
     // own (protocol 2) for object arrays, otherwise an alignment padding byte and padding (when the state has
     // numpy_array_alignment_bytes) and then shape-product times itemsize raw bytes.
-    private long JoblibArrayBytes(Instance wrapper, ReadOnlyMemory<byte> memory, long pos, long at, string? entry, int depth)
+    private long JoblibArrayBytes(Instance wrapper, ReadOnlyMemory<byte> memory, long pos, long at, string? entry, int depth, List<Tracked> tracked)
     {
         SawJoblib = true;
         var state = wrapper.State as Dict;
@@ -571,9 +571,14 @@ internal sealed class PickleScanner(ScanLimits limits, List<PickleImport> import
         long? itemSize = ItemSize(dtype, out bool hasObject);
         if (hasObject)
         {
-            var nested = new List<Tracked>();
-            long end = ScanOne(memory, pos, entry, depth, nested);
-            ReportUncalled(nested, entry);
+            if (depth + 1 > limits.MaxNesting)
+            {
+                Add(FindingSeverity.Blocking, $"joblib object array at byte {pos} not scanned: deeper than ScanLimits.MaxNesting ({limits.MaxNesting})",
+                    null, "LIMIT", pos, entry);
+                return -1;
+            }
+
+            long end = ScanOne(memory, pos, entry, depth + 1, tracked);
             return end < 0 ? -1 : end - pos;
         }
 
@@ -701,17 +706,6 @@ internal sealed class PickleScanner(ScanLimits limits, List<PickleImport> import
                 }
 
                 ScanAll(b.Data, $"{entry ?? "stream"}: nested pickle at byte {b.Offset}", depth + 1);
-            }
-        }
-    }
-
-    private void ReportUncalled(List<Tracked> tracked, string? entry)
-    {
-        foreach (Tracked t in tracked)
-        {
-            if (!t.Called && t.Class == ImportClass.Denied)
-            {
-                Add(FindingSeverity.Blocking, $"denied {t.Import.FullName} is referenced", t.Import.FullName, t.Import.Opcode, t.Import.Offset, entry);
             }
         }
     }

@@ -187,7 +187,19 @@ public sealed class ArtifactScannerTests
         Assert.Equal(ScanVerdict.Unsafe, bytes.Verdict);
         Assert.Equal("LIMIT", Assert.Single(bytes.Blocking).Opcode);
         Assert.Equal(ScanVerdict.Unsafe, entry.Verdict);
-        Assert.Equal("Safe", Scan("ok_sklearn_pipeline.pkl", new ScanLimits(MaxOpcodes: 100_000)).Verdict.ToString());
+        Assert.Equal(ScanVerdict.Safe, Scan("ok_sklearn_pipeline.pkl", new ScanLimits(MaxOpcodes: 100_000)).Verdict);
+    }
+
+    [Fact]
+    public void Pickles_nested_deeper_than_the_limit_are_a_blocking_finding()
+    {
+        ScanReport joblib = Scan("ok_numpy_mixed.joblib", new ScanLimits(MaxNesting: 0));
+        ScanReport loads = Scan("mal_evasion_nested_pickle_loads.pkl", new ScanLimits(MaxNesting: 0));
+
+        Assert.Equal(ScanVerdict.Unsafe, joblib.Verdict);
+        Assert.Equal("LIMIT", Assert.Single(joblib.Blocking).Opcode);
+        Assert.Contains(loads.Blocking, f => f.Opcode == "LIMIT");
+        Assert.DoesNotContain(loads.Findings, f => f.Import == "posix.system");
     }
 
     [Fact]
