@@ -509,7 +509,11 @@ internal sealed class PickleScanner(ScanLimits limits, List<PickleImport> import
                 ScanNested(args, at, entry, depth);
                 break;
             default:
-                if (full is "copyreg._reconstructor" or "copy_reg._reconstructor")
+                if (full is not ("copyreg._reconstructor" or "copy_reg._reconstructor"))
+                {
+                    CheckStored(args, opcode, at, entry, via: full); // defaultdict(factory) and the like call what they are given
+                }
+                else
                 {
                     Sym? cls = (args as Tuple)?.Items.FirstOrDefault();
                     if (cls is Global c)
@@ -656,7 +660,7 @@ internal sealed class PickleScanner(ScanLimits limits, List<PickleImport> import
     }
 
     // Callables stored as state (e.g. {'__setstate__': os.system}) run on a later BUILD or when the object is used.
-    private void CheckStored(Sym state, string opcode, long at, string? entry, int level = 0)
+    private void CheckStored(Sym state, string opcode, long at, string? entry, int level = 0, string? via = null)
     {
         if (level > 3)
         {
@@ -677,12 +681,14 @@ internal sealed class PickleScanner(ScanLimits limits, List<PickleImport> import
             {
                 g.Tracked.Called = true;
                 Add(FindingSeverity.Blocking,
-                    $"{(g.Tracked.Class == ImportClass.Denied ? "denied " : "")}{g.Tracked.Import.FullName} is stored into an object by {opcode}; a stored callable runs on a later BUILD or use",
+                    via is null
+                        ? $"{(g.Tracked.Class == ImportClass.Denied ? "denied " : "")}{g.Tracked.Import.FullName} is stored into an object by {opcode}; a stored callable runs on a later BUILD or use"
+                        : $"{(g.Tracked.Class == ImportClass.Denied ? "denied " : "")}{g.Tracked.Import.FullName} is passed to {via} by {opcode}; a callable it keeps runs later",
                     g.Tracked.Import.FullName, opcode, at, entry);
             }
             else if (c is not Global)
             {
-                CheckStored(c, opcode, at, entry, level + 1);
+                CheckStored(c, opcode, at, entry, level + 1, via);
             }
         }
     }
