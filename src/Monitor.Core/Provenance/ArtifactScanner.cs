@@ -81,50 +81,57 @@ public static class ArtifactScanner
 
         using (zip)
         {
-            if (zip.Entries.Count > limits.MaxZipEntries)
-            {
-                findings.Add(new ScanFinding(FindingSeverity.Blocking,
-                    $"zip of {zip.Entries.Count} entries exceeds ScanLimits.MaxZipEntries ({limits.MaxZipEntries}); not scanned", null, "LIMIT", null, null));
-                return Finish(ArtifactFormat.Unknown, null, imports, findings);
-            }
-
-            var pickles = zip.Entries.Where(e => e.FullName.EndsWith(".pkl", StringComparison.OrdinalIgnoreCase)).ToList();
-            ZipArchiveEntry? config = zip.GetEntry("config.json");
             try
             {
-                if (pickles.Count > 0)
-                {
-                    var scanner = new PickleScanner(limits, imports, findings);
-                    foreach (ZipArchiveEntry e in pickles)
-                    {
-                        byte[]? bytes = ReadEntry(e, limits, findings);
-                        if (bytes is null || scanner.Stopped)
-                        {
-                            continue;
-                        }
-
-                        scanner.ScanAll(bytes, e.FullName);
-                    }
-
-                    return Finish(ArtifactFormat.PyTorchZip, scanner.Protocol, imports, findings);
-                }
-
-                if (config is not null && (zip.GetEntry("metadata.json") is not null || zip.GetEntry("model.weights.h5") is not null))
-                {
-                    byte[]? bytes = ReadEntry(config, limits, findings);
-                    if (bytes is not null)
-                    {
-                        KerasScanner.ScanConfig(bytes, "config.json", findings);
-                    }
-
-                    return Finish(ArtifactFormat.KerasZip, null, imports, findings);
-                }
+                return ScanZipEntries(zip, limits, imports, findings);
             }
             catch (InvalidDataException e)
             {
-                findings.Add(new ScanFinding(FindingSeverity.Blocking, "malformed zip entry: " + e.Message, null, null, null, null));
+                findings.Add(new ScanFinding(FindingSeverity.Blocking, "malformed zip: " + e.Message, null, null, null, null));
                 return Finish(ArtifactFormat.Unknown, null, imports, findings);
             }
+        }
+    }
+
+    // A zip is a PyTorch archive when it holds pickles, a Keras 3 archive when it holds config.json beside
+    // metadata.json or model.weights.h5; anything else is not known.
+    private static ScanReport ScanZipEntries(ZipArchive zip, ScanLimits limits, List<PickleImport> imports, List<ScanFinding> findings)
+    {
+        if (zip.Entries.Count > limits.MaxZipEntries)
+        {
+            findings.Add(new ScanFinding(FindingSeverity.Blocking,
+                $"zip of {zip.Entries.Count} entries exceeds ScanLimits.MaxZipEntries ({limits.MaxZipEntries}); not scanned", null, "LIMIT", null, null));
+            return Finish(ArtifactFormat.Unknown, null, imports, findings);
+        }
+
+        var pickles = zip.Entries.Where(e => e.FullName.EndsWith(".pkl", StringComparison.OrdinalIgnoreCase)).ToList();
+        if (pickles.Count > 0)
+        {
+            var scanner = new PickleScanner(limits, imports, findings);
+            foreach (ZipArchiveEntry e in pickles)
+            {
+                byte[]? bytes = ReadEntry(e, limits, findings);
+                if (bytes is null || scanner.Stopped)
+                {
+                    continue;
+                }
+
+                scanner.ScanAll(bytes, e.FullName);
+            }
+
+            return Finish(ArtifactFormat.PyTorchZip, scanner.Protocol, imports, findings);
+        }
+
+        ZipArchiveEntry? config = zip.GetEntry("config.json");
+        if (config is not null && (zip.GetEntry("metadata.json") is not null || zip.GetEntry("model.weights.h5") is not null))
+        {
+            byte[]? bytes = ReadEntry(config, limits, findings);
+            if (bytes is not null)
+            {
+                KerasScanner.ScanConfig(bytes, "config.json", findings);
+            }
+
+            return Finish(ArtifactFormat.KerasZip, null, imports, findings);
         }
 
         findings.Add(new ScanFinding(FindingSeverity.Blocking,
@@ -228,7 +235,7 @@ internal static class KerasScanner
 
             config = file.Attribute("model_config").Read<string>();
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e) // hostile files make the reader throw anything, including OutOfMemoryException for lengths it trusts
         {
             findings.Add(new ScanFinding(FindingSeverity.Blocking, "unreadable HDF5 file: " + e.Message, null, null, null, null));
             return;
