@@ -155,6 +155,7 @@ public sealed class ArtifactScannerTests
     [Theory]
     [InlineData("mal_keras_lambda.keras", ArtifactFormat.KerasZip)]
     [InlineData("mal_keras_lambda.h5", ArtifactFormat.KerasHdf5)]
+    [InlineData("mal_keras_lambda_vlen.h5", ArtifactFormat.KerasHdf5)]
     public void A_keras_lambda_layer_is_reported_by_name(string file, ArtifactFormat format)
     {
         ScanReport report = Scan(file);

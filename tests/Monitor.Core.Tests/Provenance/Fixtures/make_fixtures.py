@@ -30,6 +30,13 @@ from sklearn.preprocessing import StandardScaler
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def zwrite(z, name, data, compress=zipfile.ZIP_STORED):
+    """Adds an entry with a fixed date so the fixtures are the same on every run."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = compress
+    z.writestr(info, data)
+
+
 def write(name, data):
     with open(os.path.join(HERE, name), "wb") as f:
         f.write(data)
@@ -147,7 +154,7 @@ with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(out, "w
         data = src.read(info.filename)
         if info.filename.endswith("/data.pkl"):
             data = pickle.dumps(OsSystem(), protocol=2)
-        dst.writestr(info.filename, data)
+        zwrite(dst, info.filename, data)
 write("mal_torch_data_pkl.pt", out.getvalue())
 
 # Keras 3 .keras zips (config.json, metadata.json, model.weights.h5), with and without a Lambda layer.
@@ -184,9 +191,9 @@ def weights_h5():
 
 def keras_zip(name, config):
     with zipfile.ZipFile(os.path.join(HERE, name), "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("metadata.json", metadata)
-        z.writestr("config.json", json.dumps(config))
-        z.writestr("model.weights.h5", weights_h5())
+        zwrite(z, "metadata.json", metadata, zipfile.ZIP_DEFLATED)
+        zwrite(z, "config.json", json.dumps(config), zipfile.ZIP_DEFLATED)
+        zwrite(z, "model.weights.h5", weights_h5(), zipfile.ZIP_DEFLATED)
 
 
 keras_zip("ok_keras_dense.keras", sequential([input_layer, dense]))
@@ -211,3 +218,8 @@ k2_lambda = {"class_name": "Lambda", "config": {"name": "evil_lambda", "function
                                                 "function_type": "lambda", "output_shape": None, "arguments": {}}}
 keras_h5("ok_keras_dense.h5", [k2_input, k2_dense])
 keras_h5("mal_keras_lambda.h5", [k2_input, k2_lambda, k2_dense])
+
+# The same Lambda with model_config as a variable-length UTF-8 string (what h5py writes for a str).
+with h5py.File(os.path.join(HERE, "mal_keras_lambda_vlen.h5"), "w") as f:
+    f.attrs["keras_version"] = "2.11.0"
+    f.attrs["model_config"] = json.dumps({"class_name": "Functional", "config": {"name": "model", "layers": [k2_input, k2_lambda]}})
