@@ -29,28 +29,44 @@ public static class ArtifactScanner
         var imports = new List<PickleImport>();
         var findings = new List<ScanFinding>();
 
-        byte[]? data = ReadBounded(stream, limits.MaxBytes);
-        if (data is null)
+        // Zips and HDF5 files are read where they lie (a PyTorch zip is mostly tensor bytes that are never
+        // read); a stream that cannot seek is first copied, within MaxBytes.
+        Stream source = stream;
+        if (!stream.CanSeek)
         {
-            findings.Add(new ScanFinding(FindingSeverity.Blocking,
-                $"artifact larger than ScanLimits.MaxBytes ({limits.MaxBytes} bytes); not scanned", null, "LIMIT", limits.MaxBytes, null));
-            return Finish(ArtifactFormat.Unknown, null, imports, findings);
+            byte[]? all = ReadBounded(stream, limits.MaxBytes);
+            if (all is null)
+            {
+                return TooLarge(limits, imports, findings);
+            }
+
+            source = new MemoryStream(all, writable: false);
         }
 
-        ReadOnlySpan<byte> head = data;
+        long start = source.Position;
+        byte[] header = new byte[8];
+        int got = source.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
+        source.Position = start;
+        ReadOnlySpan<byte> head = header.AsSpan(0, got);
         if (head.StartsWith(ZipMagic))
         {
-            return ScanZip(data, limits, imports, findings);
+            return ScanZip(source, limits, imports, findings);
         }
 
         if (head.StartsWith(Hdf5Magic))
         {
-            KerasScanner.ScanHdf5(data, findings);
+            KerasScanner.ScanHdf5(source, findings);
             return Finish(ArtifactFormat.KerasHdf5, null, imports, findings);
         }
 
         if (LooksLikePickle(head))
         {
+            byte[]? data = ReadBounded(source, limits.MaxBytes);
+            if (data is null)
+            {
+                return TooLarge(limits, imports, findings);
+            }
+
             var scanner = new PickleScanner(limits, imports, findings);
             scanner.ScanAll(data, null);
             return Finish(scanner.SawJoblib ? ArtifactFormat.Joblib : ArtifactFormat.Pickle, scanner.Protocol, imports, findings);
@@ -65,12 +81,19 @@ public static class ArtifactScanner
         return Finish(ArtifactFormat.Unknown, null, imports, findings);
     }
 
-    private static ScanReport ScanZip(byte[] data, ScanLimits limits, List<PickleImport> imports, List<ScanFinding> findings)
+    private static ScanReport TooLarge(ScanLimits limits, List<PickleImport> imports, List<ScanFinding> findings)
+    {
+        findings.Add(new ScanFinding(FindingSeverity.Blocking,
+            $"pickle stream larger than ScanLimits.MaxBytes ({limits.MaxBytes} bytes); not scanned", null, "LIMIT", limits.MaxBytes, null));
+        return Finish(ArtifactFormat.Unknown, null, imports, findings);
+    }
+
+    private static ScanReport ScanZip(Stream source, ScanLimits limits, List<PickleImport> imports, List<ScanFinding> findings)
     {
         ZipArchive zip;
         try
         {
-            zip = new ZipArchive(new MemoryStream(data, writable: false), ZipArchiveMode.Read);
+            zip = new ZipArchive(source, ZipArchiveMode.Read, leaveOpen: true);
         }
         catch (InvalidDataException e)
         {

@@ -19,12 +19,12 @@ internal static class KerasScanner
         }
     }
 
-    public static void ScanHdf5(byte[] data, List<ScanFinding> findings)
+    public static void ScanHdf5(Stream source, List<ScanFinding> findings)
     {
         string? config;
         try
         {
-            using var file = PureHDF.H5File.Open(new MemoryStream(data, writable: false), leaveOpen: false);
+            using var file = PureHDF.H5File.Open(source, leaveOpen: true);
             if (!file.AttributeExists("model_config"))
             {
                 findings.Add(new ScanFinding(FindingSeverity.Blocking,

@@ -15,6 +15,33 @@ public sealed class ArtifactScannerTests
         return ArtifactScanner.Scan(s, limits);
     }
 
+    /// <summary>A stream that cannot seek, as a network body is.</summary>
+    private sealed class ForwardOnly(Stream inner) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Theory]
+    [InlineData("ok_torch_state_dict.pt", ScanVerdict.Safe)]
+    [InlineData("mal_torch_data_pkl.pt", ScanVerdict.Unsafe)]
+    [InlineData("mal_keras_lambda.h5", ScanVerdict.Unsafe)]
+    [InlineData("ok_sklearn_pipeline.joblib", ScanVerdict.Safe)]
+    public void A_stream_that_cannot_seek_is_scanned_the_same(string file, ScanVerdict verdict)
+    {
+        using var s = new ForwardOnly(File.OpenRead(Fixture(file)));
+
+        Assert.Equal(verdict, ArtifactScanner.Scan(s).Verdict);
+    }
+
     [Theory]
     [InlineData("mal_proto0_os_system.pkl", "posix.system", "REDUCE", "GLOBAL")]
     [InlineData("mal_proto1_os_system.pkl", "posix.system", "REDUCE", "GLOBAL")]
@@ -189,6 +216,9 @@ public sealed class ArtifactScannerTests
         Assert.Equal("LIMIT", Assert.Single(bytes.Blocking).Opcode);
         Assert.Equal(ScanVerdict.Unsafe, entry.Verdict);
         Assert.Equal(ScanVerdict.Safe, Scan("ok_sklearn_pipeline.pkl", new ScanLimits(MaxOpcodes: 100_000)).Verdict);
+        // A zip larger than MaxBytes is fine when the pickles in it are not: tensor bytes are never read.
+        Assert.Equal(ScanVerdict.Safe, Scan("ok_torch_state_dict.pt", new ScanLimits(MaxBytes: 300)).Verdict);
+        Assert.Equal(ScanVerdict.Unsafe, Scan("ok_torch_state_dict.pt", new ScanLimits(MaxBytes: 200)).Verdict);
     }
 
     [Fact]
