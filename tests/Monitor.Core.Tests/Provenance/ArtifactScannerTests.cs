@@ -132,6 +132,7 @@ public sealed class ArtifactScannerTests
     [InlineData("ok_sklearn_pipeline.joblib", ArtifactFormat.Joblib)]
     [InlineData("ok_numpy_mixed.joblib", ArtifactFormat.Joblib)]
     [InlineData("ok_torch_state_dict.pt", ArtifactFormat.PyTorchZip)]
+    [InlineData("ok_torch_parameter.pt", ArtifactFormat.PyTorchZip)]
     [InlineData("ok_keras_dense.keras", ArtifactFormat.KerasZip)]
     [InlineData("ok_keras_dense.h5", ArtifactFormat.KerasHdf5)]
     public void A_benign_artifact_is_safe(string file, ArtifactFormat format)

@@ -148,6 +148,9 @@ torch.manual_seed(0)
 buf = io.BytesIO()
 torch.save(torch.nn.Linear(3, 2).state_dict(), buf)
 write("ok_torch_state_dict.pt", buf.getvalue())
+pbuf = io.BytesIO()
+torch.save({"weight": torch.nn.Parameter(torch.ones(2, 2)), "step": 3}, pbuf)
+write("ok_torch_parameter.pt", pbuf.getvalue())
 out = io.BytesIO()
 with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
     for info in src.infolist():
