@@ -185,12 +185,47 @@ public static class ImportPolicy
     public static ImportClass Classify(string module, string name)
     {
         string full = module + "." + name;
+        if (name.Contains('.', StringComparison.Ordinal))
+        {
+            return ClassifyDotted(full);
+        }
+
         if (Matches(Deny, module, full))
         {
             return ImportClass.Denied;
         }
 
         return Matches(Allow, module, full) ? ImportClass.Allowed : ImportClass.Unknown;
+    }
+
+    // From protocol 4 the unpickler walks a dotted name attribute by attribute, so an allowed module reaches
+    // whatever it imported ('sklearn', 'utils.os.system'). A dotted name is denied when any stretch of it is,
+    // allowed only when an entry names it exactly, and otherwise unknown.
+    private static ImportClass ClassifyDotted(string full)
+    {
+        string[] parts = full.Split('.');
+        for (int start = 0; start < parts.Length - 1; start++)
+        {
+            for (int split = start + 1; split < parts.Length; split++)
+            {
+                string mod = string.Join('.', parts[start..split]);
+                string rest = string.Join('.', parts[split..]);
+                if (Matches(Deny, mod, mod + "." + rest) || Matches(Deny, mod, mod + "." + parts[split]))
+                {
+                    return ImportClass.Denied;
+                }
+            }
+        }
+
+        foreach ((string entry, _) in Allow)
+        {
+            if (entry == full)
+            {
+                return ImportClass.Allowed;
+            }
+        }
+
+        return ImportClass.Unknown;
     }
 
     /// <summary>The reason recorded for the entry that decides a name, or null.</summary>

@@ -61,6 +61,7 @@ public sealed class ArtifactScannerTests
     [InlineData("mal_evasion_attrgetter.pkl", "operator.attrgetter", "REDUCE", "GLOBAL")]
     [InlineData("mal_evasion_importlib.pkl", "importlib.import_module", "REDUCE", "GLOBAL")]
     [InlineData("mal_evasion_nested_pickle_loads.pkl", "_pickle.loads", "REDUCE", "GLOBAL")]
+    [InlineData("mal_evasion_dotted_name.pkl", "sklearn.utils.os.system", "REDUCE", "STACK_GLOBAL")]
     [InlineData("mal_os_system.joblib", "posix.system", "REDUCE", "STACK_GLOBAL")]
     [InlineData("mal_torch_data_pkl.pt", "posix.system", "REDUCE", "GLOBAL")]
     public void A_malicious_pickle_is_unsafe_with_the_import_and_the_opcode_that_calls_it(string file, string import, string opcode, string importOpcode)

@@ -15,6 +15,11 @@ public sealed class ImportPolicyTests
     [InlineData("torch._utils", "_rebuild_tensor_v2", ImportClass.Allowed)]
     [InlineData("numpy", "load", ImportClass.Denied)]
     [InlineData("numpy.core.multiarray", "_reconstruct", ImportClass.Allowed)]
+    [InlineData("sklearn", "utils.os.system", ImportClass.Denied)]
+    [InlineData("numpy", "lib.npyio.pickle.loads", ImportClass.Denied)]
+    [InlineData("sklearn", "base.BaseEstimator", ImportClass.Unknown)]
+    [InlineData("torch._utils", "_rebuild_tensor_v2.__globals__", ImportClass.Unknown)]
+    [InlineData("collections", "OrderedDict.fromkeys", ImportClass.Unknown)]
     public void Names_are_classed_by_the_lists(string module, string name, ImportClass expected) =>
         Assert.Equal(expected, ImportPolicy.Classify(module, name));
 

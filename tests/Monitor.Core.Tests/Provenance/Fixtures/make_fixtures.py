@@ -113,6 +113,9 @@ write("mal_evasion_attrgetter.pkl",
 # importlib.import_module('subprocess') kept in a dict: nothing else, the import alone is denied.
 write("mal_evasion_importlib.pkl",
       PROTO2 + b"}" + u("m") + glob("importlib", "import_module") + u("subprocess") + TUPLE1 + REDUCE + b"s" + STOP)
+# A dotted name (walked attribute by attribute from protocol 4) reaching os.system through an allowed module.
+write("mal_evasion_dotted_name.pkl",
+      PROTO4 + su("sklearn") + su("utils.os.system") + b"\x93" + su("id") + TUPLE1 + REDUCE + STOP)
 # _pickle.loads of embedded bytes holding os.system.
 inner = pickle.dumps(OsSystem(), protocol=2)
 write("mal_evasion_nested_pickle_loads.pkl",
