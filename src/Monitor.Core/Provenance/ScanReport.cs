@@ -80,7 +80,7 @@ public sealed record ScanReport(
     /// <summary>The blocking findings.</summary>
     public IEnumerable<ScanFinding> Blocking => Findings.Where(f => f.Severity == FindingSeverity.Blocking);
 
-    /// <summary>One line for logs and registration responses, e.g. <c>Unsafe: PyTorchZip (pickle protocol 2), 3 imports, 1 blocking finding: denied posix.system called by REDUCE ...</c>.</summary>
+    /// <summary>One line for logs and registration responses, e.g. <c>Unsafe: PyTorchZip (pickle protocol 2), 1 import, 1 blocking finding, 0 warnings: denied posix.system is called by REDUCE (...)</c>: the verdict, the format, the counts and the first blocking finding (else the first warning).</summary>
     public string Summary
     {
         get

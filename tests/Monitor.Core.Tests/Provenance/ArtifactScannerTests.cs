@@ -121,6 +121,8 @@ public sealed class ArtifactScannerTests
         Assert.Equal(ArtifactFormat.PyTorchZip, torch.Format);
         Assert.Equal("archive/data.pkl", torch.Findings.Single(f => f.Import == "posix.system").Entry);
         Assert.Equal(ArtifactFormat.Joblib, joblib.Format);
+        Assert.Equal("Unsafe: PyTorchZip (pickle protocol 2), 1 import, 1 blocking finding, 0 warnings: denied posix.system is called by REDUCE "
+            + "(what `os` is called on Linux/macOS when pickled (`posix.system`))", torch.Summary);
     }
 
     [Theory]
