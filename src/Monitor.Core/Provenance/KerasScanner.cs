@@ -1,0 +1,102 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Monitor.Core.Provenance;
+
+/// <summary>Keras configs: Lambda layers and custom objects run Python code from the file or another module on load.</summary>
+internal static class KerasScanner
+{
+    public static void ScanConfig(ReadOnlySpan<byte> json, string entry, List<ScanFinding> findings)
+    {
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { MaxDepth = 256 });
+            Walk(doc.RootElement, entry, findings);
+        }
+        catch (JsonException e)
+        {
+            findings.Add(new ScanFinding(FindingSeverity.Blocking, $"malformed Keras config in {entry}: {e.Message}", null, null, null, entry));
+        }
+    }
+
+    public static void ScanHdf5(Stream source, List<ScanFinding> findings)
+    {
+        string? config;
+        try
+        {
+            using var file = PureHDF.H5File.Open(source, leaveOpen: true);
+            if (!file.AttributeExists("model_config"))
+            {
+                findings.Add(new ScanFinding(FindingSeverity.Blocking,
+                    "HDF5 file without a model_config attribute: not a Keras model the scanner can read", null, null, null, null));
+                return;
+            }
+
+            config = file.Attribute("model_config").Read<string>();
+        }
+        catch (Exception e) // hostile files make the reader throw anything, including OutOfMemoryException for lengths it trusts
+        {
+            findings.Add(new ScanFinding(FindingSeverity.Blocking, "unreadable HDF5 file: " + e.Message, null, null, null, null));
+            return;
+        }
+
+        ScanConfig(Encoding.UTF8.GetBytes(config ?? ""), "model_config", findings);
+    }
+
+    private static void Walk(JsonElement e, string entry, List<ScanFinding> findings)
+    {
+        if (e.ValueKind == JsonValueKind.Array)
+        {
+            foreach (JsonElement c in e.EnumerateArray())
+            {
+                Walk(c, entry, findings);
+            }
+
+            return;
+        }
+
+        if (e.ValueKind != JsonValueKind.Object)
+        {
+            return;
+        }
+
+        if (e.TryGetProperty("class_name", out JsonElement cls) && cls.ValueKind == JsonValueKind.String)
+        {
+            string className = cls.GetString()!;
+            string? layerName = e.TryGetProperty("config", out JsonElement cfg) && cfg.ValueKind == JsonValueKind.Object
+                && cfg.TryGetProperty("name", out JsonElement n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
+            string? module = e.TryGetProperty("module", out JsonElement m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
+            if (className == "Lambda")
+            {
+                findings.Add(new ScanFinding(FindingSeverity.Blocking,
+                    $"Lambda layer '{layerName}' runs arbitrary Python code when loaded", "Lambda", null, null, entry));
+                return; // its function (marshalled bytecode or source) is part of the same finding
+            }
+
+            if (module is not null && module != "builtins" && !module.StartsWith("keras", StringComparison.Ordinal))
+            {
+                findings.Add(new ScanFinding(FindingSeverity.Blocking,
+                    $"custom object {className}{(layerName is null ? "" : $" '{layerName}'")} from module '{module}' imports and runs that module when loaded",
+                    module + "." + className, null, null, entry));
+            }
+            else if (className == "__lambda__" || className == "function" && module is null)
+            {
+                findings.Add(new ScanFinding(FindingSeverity.Blocking,
+                    $"serialised Python function ({className}) outside a Lambda layer runs when loaded", className, null, null, entry));
+            }
+        }
+
+        foreach (JsonProperty p in e.EnumerateObject())
+        {
+            if (p.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
+            {
+                Walk(p.Value, entry, findings);
+            }
+            else if (p.Name is "model_config" or "config" && p.Value.ValueKind == JsonValueKind.String
+                     && p.Value.GetString() is { } nested && nested.TrimStart().StartsWith('{'))
+            {
+                ScanConfig(Encoding.UTF8.GetBytes(nested), entry, findings); // configs sometimes nest as JSON text
+            }
+        }
+    }
+}
