@@ -92,8 +92,14 @@ public sealed class VersionLifecycle
     private object? _promotedAt;
     private object _counters;
 
-    public VersionLifecycle(VersionState state, VersionPolicySettings settings, DateTimeOffset? promotedAt = null, LifecycleCounters? counters = null)
+    /// <param name="signatureVerified">
+    /// Whether the version's artifact carries a signature verified against a key pinned for its model: such a version
+    /// becomes known-good, not merely observed-clean, after its clean run (the signature is the trust a person gave).
+    /// </param>
+    public VersionLifecycle(VersionState state, VersionPolicySettings settings, DateTimeOffset? promotedAt = null, LifecycleCounters? counters = null,
+        bool signatureVerified = false)
     {
+        SignatureVerified = signatureVerified;
         _state = (int)state;
         _settings = settings;
         _promotedAt = promotedAt;
@@ -117,6 +123,9 @@ public sealed class VersionLifecycle
     public bool Trusted => State == VersionState.KnownGood;
 
     public VersionPolicySettings Settings => _settings;
+
+    /// <summary>Whether the artifact's signature verified against a pinned key: a clean run then makes the version known-good.</summary>
+    public bool SignatureVerified { get; }
 
     /// <summary>The counters as one consistent snapshot (read from any thread).</summary>
     public LifecycleCounters Counters
@@ -198,6 +207,14 @@ public sealed class VersionLifecycle
         if (State is VersionState.Candidate or VersionState.Suspect
             && c.ConsecutiveClean >= _settings.PromoteAfterCleanWindows && c.CleanRecords >= _settings.PromoteAfterRecords)
         {
+            if (SignatureVerified)
+            {
+                State = VersionState.KnownGood;
+                PromotedAt = window.ClosedAt;
+                return new LifecycleChange(from, State, Verdict, false,
+                    $"{c.ConsecutiveClean} consecutive clean windows over {c.CleanRecords} records and a verified artifact signature (known-good)");
+            }
+
             State = VersionState.ObservedClean;
             return new LifecycleChange(from, State, Verdict, false,
                 $"{c.ConsecutiveClean} consecutive clean windows over {c.CleanRecords} records (observed clean; only an admin makes a version known-good)");
