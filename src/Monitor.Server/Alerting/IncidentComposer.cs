@@ -103,7 +103,7 @@ internal sealed class IncidentComposer(Incidents incidents, IIncidentStore store
         if (error is not null)
         {
             incident.Alerts.Add(version.Alerts.Raise(new Signal(AlertKinds.ArtifactUnreadableKey, AlertKinds.ArtifactUnreadable, Severity.Warning,
-                $"the sidecar cannot read the artifact of version '{version.Version}' at {version.ArtifactPath}: {error}; " +
+                $"the sidecar cannot read the artifact of version '{version.Version}' at {version.ArtifactPath}: {error.TrimEnd('.')}; " +
                 "it cannot check the artifact serving is the registered one"), at));
         }
         else
