@@ -5,7 +5,7 @@ using Monitor.Protos.V1;
 
 namespace Monitor.Cli.Versions;
 
-/// <summary><c>drift models list | show</c>: the registered models, and the columns a baseline file of one needs.</summary>
+/// <summary><c>drift models list | show | register | keys</c>: the registered models, and the columns a baseline file of one needs.</summary>
 internal static class ModelCommands
 {
     public static Command Build(CommandContext context)
@@ -109,6 +109,7 @@ internal static class ModelCommands
         command.Subcommands.Add(list);
         command.Subcommands.Add(show);
         command.Subcommands.Add(Register(context));
+        command.Subcommands.Add(KeyCommands.Build(context));
         return command;
     }
 
