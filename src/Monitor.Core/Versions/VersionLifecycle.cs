@@ -23,7 +23,10 @@ public sealed record WindowMeasurement(ulong Index, long Records, bool Failing, 
 /// <summary>When versions are trusted, failed and rolled back.</summary>
 public sealed record VersionPolicySettings
 {
-    /// <summary>Consecutive clean windows after which a candidate becomes observed-clean (never known-good: only an admin trusts).</summary>
+    /// <summary>
+    /// Consecutive clean windows after which a candidate becomes observed-clean; known-good only when its artifact's signature
+    /// verified against a key an admin pinned (otherwise only an admin trusts).
+    /// </summary>
     public int PromoteAfterCleanWindows { get; init; } = 20;
 
     /// <summary>Records a candidate must have been judged on before it becomes observed-clean.</summary>
@@ -77,8 +80,8 @@ public sealed record LifecycleCounters(
 }
 
 /// <summary>
-/// The state machine of one version. Candidate → observed-clean after a run of clean windows and records (never
-/// known-good: only an admin trusts a version). A failing window marks a candidate suspect and counts towards
+/// The state machine of one version. Candidate → observed-clean after a run of clean windows and records (known-good
+/// instead only when the artifact's signature verified against a key an admin pinned: otherwise only an admin trusts). A failing window marks a candidate suspect and counts towards
 /// the failure limit; it never demotes an observed-clean or known-good version. The failure limit of
 /// consecutive failing windows over enough records (or an artifact swap the policy acts on) → Failed and
 /// quarantined. Inconclusive until enough windows were judged, and while a run of failing windows is open.

@@ -78,18 +78,19 @@ internal sealed class IncidentComposer(Incidents incidents, IIncidentStore store
     /// </summary>
     public void ArtifactSwapped(ModelEntry model, VersionEntry version, int records) =>
         ArtifactSwapped(model, version, "of a batch",
-            $"a batch of {records} records was mirrored by an artifact other than the registered {version.ArtifactSha256[..12]}…");
+            $"a batch of {records} records was mirrored by an artifact other than the registered {version.ArtifactSha256[..12]}…", reason: null);
 
     /// <summary>
     /// The artifact is not the registered one, by <paramref name="evidence"/> (the sidecar's own hash of the file, or a report
     /// the operator's policy acts on): the version fails at once, exempt from the rate limit.
     /// </summary>
-    public void ArtifactSwapped(ModelEntry model, VersionEntry version, string which, string evidence)
+    /// <param name="reason">The failure's reason on the verdict and the signal; null: the lifecycle's ("artifact … differs from the registered one").</param>
+    public void ArtifactSwapped(ModelEntry model, VersionEntry version, string which, string evidence, string? reason)
     {
         LifecycleChange change = version.Lifecycle.ArtifactMismatch(which);
         Alert alert = version.Alerts.Raise(new Signal(AlertKinds.ArtifactDigestKey, AlertKinds.ArtifactDigest, Severity.Critical, evidence),
             time.GetUtcNow());
-        Fail(model, version, change with { Reason = evidence }, [alert], exempt: true);
+        Fail(model, version, change with { Reason = reason ?? change.Reason }, [alert], exempt: true);
     }
 
     /// <summary>

@@ -277,8 +277,8 @@ internal sealed partial class ModelPipeline : IAsyncDisposable
             case ArtifactWork artifact when artifact.Version.State != VersionState.Quarantined:
                 if (artifact.Digest is { } hashed && hashed != artifact.Version.ArtifactSha256)
                 {
-                    _context.Incidents.ArtifactSwapped(_model, artifact.Version, "hashed by the sidecar",
-                        $"the sidecar hashed {artifact.Version.ArtifactPath}: {hashed} differs from the registered {artifact.Version.ArtifactSha256}");
+                    string evidence = $"the sidecar hashed {artifact.Version.ArtifactPath}: {hashed} differs from the registered {artifact.Version.ArtifactSha256}";
+                    _context.Incidents.ArtifactSwapped(_model, artifact.Version, "hashed by the sidecar", evidence, evidence);
                 }
                 else
                 {

@@ -79,7 +79,7 @@ internal sealed class SqliteModelStore(SqliteDatabase database) : IModelStore
     {
         using SqliteConnection connection = Open();
         using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "SELECT model, key_id, algorithm, public_key_pem, pinned_at FROM model_keys ORDER BY model, pinned_at, key_id;";
+        command.CommandText = "SELECT model, key_id, algorithm, public_key_pem, pinned_at FROM model_keys ORDER BY model, rowid;";
         using SqliteDataReader reader = command.ExecuteReader();
         var keys = new Dictionary<string, List<SigningKey>>(StringComparer.Ordinal);
         while (reader.Read())
