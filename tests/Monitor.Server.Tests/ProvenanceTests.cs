@@ -171,6 +171,30 @@ public sealed class ProvenanceTests
     }
 
     [Fact]
+    public async Task An_artifact_swapped_while_the_sidecar_was_down_is_found_at_start()
+    {
+        using var directory = new TempDirectory();
+        var traffic = new FraudTraffic(seed: 163);
+        string database = await FraudModel.DatabaseAsync(directory.File("monitor.db"));
+        string artifact = directory.File("model-v2.onnx");
+        File.WriteAllText(artifact, "v2");
+        await using (Sidecar sidecar = await Sidecar.StartAsync(database))
+        {
+            await sidecar.MirrorWindowsAsync(traffic, "v1", 1);
+            await sidecar.Admin.RegisterVersionAsync(Version("v2", path: artifact));
+        }
+
+        File.WriteAllText(artifact, "poisoned v2");
+        // The interval is long: only the check at start can find it.
+        await using Sidecar restarted = await Sidecar.StartAsync(database, "--Monitor:Provenance:ArtifactCheckInterval=01:00:00");
+        RollbackSignal signal = await EventuallyAsync(async () =>
+            (await restarted.Rollbacks.ListRollbackSignalsAsync(new ListRollbackSignalsRequest())).Signals.SingleOrDefault());
+        Assert.Equal(("v2", "v1"), (signal.FromVersion, signal.ToVersion));
+        Assert.Contains($"the sidecar hashed {artifact}", signal.Reason);
+        Assert.Equal(artifact, (await restarted.Admin.GetVersionAsync(new GetVersionRequest { Model = Sidecar.Model, Version = "v2" })).ArtifactPath);
+    }
+
+    [Fact]
     public async Task An_unreadable_artifact_raises_a_warning_not_a_swap_and_it_resolves_once_the_file_is_back()
     {
         using var directory = new TempDirectory();
