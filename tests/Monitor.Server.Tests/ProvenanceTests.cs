@@ -121,6 +121,13 @@ public sealed class ProvenanceTests
         Assert.Contains("does not verify against any of the model's pinned keys", wrongKey.Status.Detail);
         Assert.Contains($"ecdsa-p256 {model.PublicKeys[0].KeyId[..16]}", wrongKey.Status.Detail);
 
+        // The same in raw r||s, and bytes that are no signature at all: refused the same way, never an internal error.
+        foreach (byte[] bad in new[] { Raw(openssl.SignEcdsa(otherKey, "v2")), [0x30, 0x02, 0x02, 0x00], Enumerable.Repeat((byte)7, 64).ToArray() })
+        {
+            var refused = await Assert.ThrowsAsync<RpcException>(() => sidecar.Admin.RegisterVersionAsync(Version("v2", ByteString.CopyFrom(bad))).ResponseAsync);
+            Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        }
+
         // A pinned key's signature of another artifact (v3's) does not vouch for v2.
         byte[] ofV3 = openssl.SignEd25519(edKey, openssl.Artifact("v3", "v3"));
         var otherFile = await Assert.ThrowsAsync<RpcException>(() => sidecar.Admin.RegisterVersionAsync(Version("v2", ByteString.CopyFrom(ofV3))).ResponseAsync);

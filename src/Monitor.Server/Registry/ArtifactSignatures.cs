@@ -97,10 +97,9 @@ internal static class ArtifactSignatures
         ecdsa.ImportSubjectPublicKeyInfo(der, out _);
         try
         {
-            // 64 bytes is r||s; a DER signature of P-256 is 8 to 72 bytes and never exactly 64 (its header and integers add up otherwise).
-            return ecdsa.VerifyHash(sha256, sig, sig.Length == 64
-                ? DSASignatureFormat.IeeeP1363FixedFieldConcatenation
-                : DSASignatureFormat.Rfc3279DerSequence);
+            // 64 bytes is r||s, or (rarely: r and s with leading zero bytes) a DER signature: both are tried.
+            return sig.Length == 64 && ecdsa.VerifyHash(sha256, sig, DSASignatureFormat.IeeeP1363FixedFieldConcatenation)
+                || ecdsa.VerifyHash(sha256, sig, DSASignatureFormat.Rfc3279DerSequence);
         }
         catch (CryptographicException)
         {
