@@ -54,6 +54,12 @@ public sealed class SignatureCliTests
         Assert.Contains("requires signed versions", unsigned.Error);
         Assert.DoesNotContain((await sidecar.Admin.ListVersionsAsync(new ListVersionsRequest { Model = Sidecar.Model })).Versions, v => v.Version == "v4");
 
+        string template = Path.Combine(directory.Path, "{version}.onnx");
+        Run path = await Drift.RunAsync(sidecar, "models", "artifact-path", "-m", Sidecar.Model, template, "--reason", "shared volume");
+        Assert.Equal(ExitCodes.Ok, path.Exit);
+        Assert.Contains($"The sidecar reads the artifacts of model '{Sidecar.Model}' at {template}.", path.Out);
+        Assert.Equal(template, (await sidecar.Admin.GetModelAsync(new GetModelRequest { Name = Sidecar.Model })).ArtifactPathTemplate);
+
         Run removed = await Drift.RunAsync(sidecar, "models", "keys", "remove", "-m", Sidecar.Model, model.PublicKeys[1].KeyId[..12]);
         Assert.Equal(ExitCodes.Ok, removed.Exit);
         Assert.Contains("1 pinned key.", removed.Out);

@@ -178,6 +178,31 @@ public sealed class ProvenanceTests
     }
 
     [Fact]
+    public async Task A_models_artifact_path_template_gives_the_path_of_versions_registered_without_one()
+    {
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")));
+        Assert.Equal(StatusCode.InvalidArgument, (await Assert.ThrowsAsync<RpcException>(() => sidecar.Admin.SetModelArtifactPathAsync(
+            new SetModelArtifactPathRequest { Model = Sidecar.Model, ArtifactPathTemplate = "models/{version}.onnx", Actor = "ops" }).ResponseAsync)).StatusCode);
+        string template = Path.Combine(directory.Path, "{version}", "model.onnx");
+        Model model = await sidecar.Admin.SetModelArtifactPathAsync(new SetModelArtifactPathRequest
+        {
+            Model = Sidecar.Model, ArtifactPathTemplate = template, Actor = "ops", Reason = "shared volume",
+        });
+        Assert.Equal(template, model.ArtifactPathTemplate);
+        foreach (string version in new[] { "v2", "v3" })
+        {
+            Directory.CreateDirectory(directory.File(version));
+            File.WriteAllText(directory.File(Path.Combine(version, "model.onnx")), version == "v2" ? "v2" : "not v3");
+        }
+
+        ModelVersion v2 = await sidecar.Admin.RegisterVersionAsync(Version("v2"));
+        Assert.Equal(directory.File(Path.Combine("v2", "model.onnx")), v2.ArtifactPath);
+        var v3 = await Assert.ThrowsAsync<RpcException>(() => sidecar.Admin.RegisterVersionAsync(Version("v3")).ResponseAsync);
+        Assert.Contains($"the sidecar hashed {directory.File(Path.Combine("v3", "model.onnx"))}", v3.Status.Detail);
+    }
+
+    [Fact]
     public async Task An_artifact_swapped_while_the_sidecar_was_down_is_found_at_start()
     {
         using var directory = new TempDirectory();

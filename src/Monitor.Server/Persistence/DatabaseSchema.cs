@@ -130,6 +130,7 @@ internal static class DatabaseSchema
         foreach ((string table, string column, string definition) in new[]
         {
             ("models", "require_signed", "INTEGER NOT NULL DEFAULT 0"),
+            ("models", "artifact_path_template", "TEXT NOT NULL DEFAULT ''"),
             ("versions", "signed_by", "TEXT NOT NULL DEFAULT ''"),
             ("versions", "artifact_path", "TEXT NOT NULL DEFAULT ''"),
         })

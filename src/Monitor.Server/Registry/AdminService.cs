@@ -50,6 +50,12 @@ internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploa
             request.Source, state, request.Signature.Memory, request.ArtifactPath)));
     }
 
+    public override Task<Model> SetModelArtifactPath(SetModelArtifactPathRequest request, ServerCallContext context)
+    {
+        string actor = Audit.Actor(request.Actor, "sets the model's artifact path", context);
+        return Task.FromResult(ToProto(registry.SetArtifactPathTemplate(request.Model, request.ArtifactPathTemplate, actor, request.Reason)));
+    }
+
     public override Task<Model> SetModelSigning(SetModelSigningRequest request, ServerCallContext context)
     {
         string actor = Audit.Actor(request.Actor, "pins the model's signing keys", context);
@@ -173,6 +179,7 @@ internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploa
             }),
         },
         RequireSignedVersions = model.RequireSigned,
+        ArtifactPathTemplate = model.ArtifactPathTemplate,
     };
 
     private static ModelVersion ToProto(VersionEntry version) => new()

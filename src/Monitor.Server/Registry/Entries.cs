@@ -36,6 +36,9 @@ internal sealed class ModelEntry
     /// <summary>Whether a version is registered only with a signature that verifies against one of <see cref="Keys"/>.</summary>
     public bool RequireSigned { get; set; }
 
+    /// <summary>Where the sidecar reads the artifact of a version registered without a path of its own ("{version}": its name); empty: none.</summary>
+    public string ArtifactPathTemplate { get; set; } = "";
+
     /// <summary>The version that mirrored the latest accepted records: the one serving the model.</summary>
     public string? ServingVersion { get; set; }
 

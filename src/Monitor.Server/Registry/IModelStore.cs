@@ -4,7 +4,7 @@ namespace Monitor.Server.Registry;
 
 /// <summary>A registered model as stored.</summary>
 internal sealed record StoredModel(string Name, ModelSchema Schema, string Description, DateTimeOffset RegisteredAt, long BaselineId,
-    bool RequireSigned = false);
+    bool RequireSigned = false, string ArtifactPathTemplate = "");
 
 /// <summary>A registered version as stored, with its counters, its lifecycle's counters (null before any were stored) and when it last served.</summary>
 internal sealed record StoredVersion(
@@ -24,6 +24,8 @@ internal interface IModelStore
 
     /// <summary>Pins and unpins a model's signing keys and sets whether it requires signed versions, in one transaction.</summary>
     void SaveSigning(string model, IReadOnlyList<SigningKey> pin, IReadOnlyList<string> unpin, bool requireSigned);
+
+    void SaveArtifactPathTemplate(string model, string template);
 
     /// <summary>Every model's pinned keys, by model.</summary>
     Dictionary<string, List<SigningKey>> LoadKeys();

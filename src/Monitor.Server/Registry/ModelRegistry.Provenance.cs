@@ -88,6 +88,29 @@ internal sealed partial class ModelRegistry
         }
     }
 
+    /// <summary>What a model's artifact path template has in place of a version's name.</summary>
+    public const string VersionPlaceholder = "{version}";
+
+    /// <summary>Sets where the sidecar reads the artifact of each version registered from now on without a path of its own; audited.</summary>
+    public ModelEntry SetArtifactPathTemplate(string modelName, string template, string actor, string reason)
+    {
+        ModelEntry model = Get(modelName);
+        template = template.Trim();
+        if (template.Length > 0 && !Path.IsPathFullyQualified(template.Replace(VersionPlaceholder, "v", StringComparison.Ordinal)))
+        {
+            throw new MonitorException(ErrorKind.InvalidArgument,
+                $"artifact_path_template: '{Truncate(template)}' is not an absolute path (e.g. /models/{model.Name}/{VersionPlaceholder}/model.onnx)");
+        }
+
+        lock (_writes)
+        {
+            _store.SaveArtifactPathTemplate(model.Name, template);
+            _store.Audit(_time.GetUtcNow(), actor, "artifact-path", model.Name, "", $"{(template.Length > 0 ? template : "(none)")}: {reason}");
+            model.ArtifactPathTemplate = template;
+            return model;
+        }
+    }
+
     /// <summary>The pinned key a version's signature verifies against; null when unsigned and the model allows it; refused otherwise.</summary>
     private static SigningKey? VerifySignature(ModelEntry model, string version, string digest, ReadOnlySpan<byte> signature)
     {

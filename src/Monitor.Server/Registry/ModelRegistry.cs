@@ -73,6 +73,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             var model = new ModelEntry(stored.Name, stored.Schema, stored.Description, stored.RegisteredAt)
             {
                 RequireSigned = stored.RequireSigned,
+                ArtifactPathTemplate = stored.ArtifactPathTemplate,
                 Keys = keys.TryGetValue(stored.Name, out List<SigningKey>? pinned) ? pinned : [],
             };
             CompiledBaseline? baseline = null;
@@ -184,6 +185,11 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         ModelEntry model = Get(modelName);
         CheckName("version", version);
         string digest = NormalizeDigest("artifact_sha256", artifactSha256);
+        if (artifactPath.Length == 0 && model.ArtifactPathTemplate.Length > 0)
+        {
+            artifactPath = model.ArtifactPathTemplate.Replace(VersionPlaceholder, version, StringComparison.Ordinal);
+        }
+
         if (artifactPath.Length > 0)
         {
             CheckArtifactAtRegistration(artifactPath, digest);

@@ -27,13 +27,14 @@ internal sealed class SqliteModelStore(SqliteDatabase database) : IModelStore
     {
         using SqliteConnection connection = Open();
         using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "SELECT name, schema_json, description, registered_at, baseline_id, require_signed FROM models ORDER BY name;";
+        command.CommandText = "SELECT name, schema_json, description, registered_at, baseline_id, require_signed, artifact_path_template FROM models ORDER BY name;";
         using SqliteDataReader reader = command.ExecuteReader();
         var models = new List<StoredModel>();
         while (reader.Read())
         {
             models.Add(new StoredModel(reader.GetString(0), StoreJson.Read<ModelSchema>(reader.GetString(1)),
-                reader.GetString(2), Parse(reader.GetString(3)), reader.GetInt64(4), reader.GetInt64(5) != 0));
+                reader.GetString(2), Parse(reader.GetString(3)), reader.GetInt64(4), reader.GetInt64(5) != 0,
+                reader.GetString(6)));
         }
 
         return models;
@@ -73,6 +74,16 @@ internal sealed class SqliteModelStore(SqliteDatabase database) : IModelStore
         }
 
         transaction.Commit();
+    }
+
+    public void SaveArtifactPathTemplate(string model, string template)
+    {
+        using SqliteConnection connection = Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "UPDATE models SET artifact_path_template = $p WHERE name = $m;";
+        command.Parameters.AddWithValue("$m", model);
+        command.Parameters.AddWithValue("$p", template);
+        command.ExecuteNonQuery();
     }
 
     public Dictionary<string, List<SigningKey>> LoadKeys()
