@@ -32,6 +32,7 @@ public sealed class MonitorOptions
     public SecurityOptions Security { get; set; } = new();
     public PrivacyOptions Privacy { get; set; } = new();
     public RetentionOptions Retention { get; set; } = new();
+    public Registry.ProvenanceOptions Provenance { get; set; } = new();
 }
 
 /// <summary>Checks the options at start-up and names every bad setting by its configuration key.</summary>
@@ -121,6 +122,7 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
         Range("Monitor:Versions:MaxRollbacksPerPeriod", o.Versions.MaxRollbacksPerPeriod, 1, 1_000_000, errors);
         Positive("Monitor:Versions:RollbackRatePeriod", o.Versions.RollbackRatePeriod, errors);
         Positive("Monitor:Versions:LiveFor", o.Versions.LiveFor, errors);
+        Positive("Monitor:Provenance:ArtifactCheckInterval", o.Provenance.ArtifactCheckInterval, errors);
         if (o.Windows.MaxAge < TimeSpan.Zero)
         {
             errors.Add($"Monitor:Windows:MaxAge must not be negative, got {o.Windows.MaxAge}");

@@ -5,7 +5,7 @@ using Monitor.Protos.V1;
 
 namespace Monitor.Cli.Versions;
 
-/// <summary><c>drift models list | show</c>: the registered models, and the columns a baseline file of one needs.</summary>
+/// <summary><c>drift models list | show | register | keys | artifact-path</c>: the registered models, and the columns a baseline file of one needs.</summary>
 internal static class ModelCommands
 {
     public static Command Build(CommandContext context)
@@ -109,6 +109,36 @@ internal static class ModelCommands
         command.Subcommands.Add(list);
         command.Subcommands.Add(show);
         command.Subcommands.Add(Register(context));
+        command.Subcommands.Add(KeyCommands.Build(context));
+        command.Subcommands.Add(ArtifactPath(context));
+        return command;
+    }
+
+    private static Command ArtifactPath(CommandContext context)
+    {
+        Option<string> model = Options.Model();
+        var template = new Argument<string>("template")
+        {
+            Description = "Absolute path where the sidecar reads each version's artifact, {version} standing for its name (\"\" for none).",
+        };
+        var reason = new Option<string?>("--reason") { Description = "Why, for the audit log." };
+        Option<string?> actor = Options.Actor();
+        var command = new Command("artifact-path", "Set where the sidecar reads the artifact of each version registered from now on without " +
+            "--artifact-path: it hashes the file itself, at registration, at start and periodically.") { model, template, reason, actor };
+        context.SetAction(command, async (parsed, sidecar, cancellationToken) =>
+        {
+            Model m = await sidecar.Admin.SetModelArtifactPathAsync(new SetModelArtifactPathRequest
+            {
+                Model = parsed.GetValue(model),
+                ArtifactPathTemplate = parsed.GetValue(template) ?? "",
+                Actor = Options.ActorOrUser(parsed.GetValue(actor)),
+                Reason = parsed.GetValue(reason) ?? "",
+            }, sidecar.Unary(cancellationToken));
+            context.Terminal.Line(m.ArtifactPathTemplate.Length > 0
+                ? $"The sidecar reads the artifacts of model '{m.Name}' at {m.ArtifactPathTemplate}."
+                : $"Model '{m.Name}' has no artifact path: only versions registered with --artifact-path are hashed by the sidecar.");
+            return ExitCodes.Ok;
+        });
         return command;
     }
 

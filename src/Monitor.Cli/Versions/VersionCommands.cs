@@ -66,10 +66,22 @@ internal static class VersionCommands
         var sha256 = new Option<string?>("--sha256") { Description = "The artifact's SHA-256 in hex, when the file is not at hand." };
         var source = new Option<string?>("--source") { Description = "Where the artifact came from (registry URL, hub revision, build id)." };
         var knownGood = new Option<bool>("--known-good") { Description = "Register it as known-good (e.g. the version the baseline came from)." };
+        var signature = new Option<FileInfo?>("--signature")
+        {
+            Description = "Detached signature of the artifact over its SHA-256 (ECDSA P-256 DER or raw, Ed25519; bytes or base64), verified here and by the sidecar.",
+        };
+        var publicKeys = new Option<FileInfo[]>("--public-key")
+        {
+            Description = "PEM public key to verify --signature against here (default: the model's keys pinned in the sidecar).",
+        };
+        var artifactPath = new Option<string?>("--artifact-path")
+        {
+            Description = "Where the sidecar can read the artifact (a shared volume): it hashes it at registration and keeps checking it.",
+        };
         var command = new Command("register", "Register a version of a model with the SHA-256 of its artifact; the sidecar flags " +
             "traffic from any other artifact under that name.")
         {
-            model, version, artifact, sha256, source, knownGood,
+            model, version, artifact, sha256, source, knownGood, signature, publicKeys, artifactPath,
         };
         context.SetAction(command, async (parsed, sidecar, cancellationToken) =>
         {
@@ -81,18 +93,58 @@ internal static class VersionCommands
             }
 
             string digest = file is null ? hex!.Trim().ToLowerInvariant() : await DigestAsync(file, cancellationToken);
+            string name = parsed.GetValue(model)!;
+            byte[] signed = parsed.GetValue(signature) is { } signatureFile
+                ? await VerifyAsync(sidecar, name, digest, signatureFile, parsed.GetValue(publicKeys) ?? [], cancellationToken)
+                : [];
             ModelVersion registered = await sidecar.Admin.RegisterVersionAsync(new RegisterVersionRequest
             {
-                Model = parsed.GetValue(model),
+                Model = name,
                 Version = parsed.GetValue(version),
                 ArtifactSha256 = digest,
                 Source = parsed.GetValue(source) ?? file?.FullName ?? "",
                 InitialState = parsed.GetValue(knownGood) ? VersionState.KnownGood : VersionState.Unspecified,
+                Signature = Google.Protobuf.ByteString.CopyFrom(signed),
+                ArtifactPath = parsed.GetValue(artifactPath) ?? "",
             }, sidecar.Unary(cancellationToken));
-            context.Terminal.Line($"{registered.Model} {registered.Version} is registered as {State(registered.State)}, artifact sha256 {registered.ArtifactSha256}.");
+            context.Terminal.Line($"{registered.Model} {registered.Version} is registered as {State(registered.State)}, artifact sha256 {registered.ArtifactSha256}" +
+                (registered.SignedBy.Length > 0 ? $", signed by key {registered.SignedBy[..16]}" : "") +
+                (registered.ArtifactPath.Length > 0 ? $", hashed by the sidecar at {registered.ArtifactPath}" : "") + ".");
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Reads the signature and verifies it here, against the given keys or else the model's pinned ones (when it has any), so a
+    /// signature that does not verify is refused before anything is sent.
+    /// </summary>
+    private static async Task<byte[]> VerifyAsync(SidecarConnection sidecar, string model, string digest, FileInfo signatureFile,
+        FileInfo[] keyFiles, CancellationToken cancellationToken)
+    {
+        byte[] signature;
+        try
+        {
+            signature = await File.ReadAllBytesAsync(signatureFile.FullName, cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"--signature: cannot read {signatureFile.FullName}: {e.Message}");
+        }
+
+        List<Monitor.Server.Registry.SigningKey> keys = keyFiles.Length > 0
+            ? [.. keyFiles.Select(f => KeyCommands.ReadKey(f, "--public-key"))]
+            : [.. (await sidecar.Admin.GetModelAsync(new GetModelRequest { Name = model }, sidecar.Unary(cancellationToken))).PublicKeys
+                .Select(k => Monitor.Server.Registry.ArtifactSignatures.ParseKey(k.PublicKeyPem))];
+        // A malformed --sha256 is left to the sidecar, which names the field.
+        if (keys.Count > 0 && digest.Length == 64 && digest.All(char.IsAsciiHexDigit)
+            && Monitor.Server.Registry.ArtifactSignatures.Signer(keys, Convert.FromHexString(digest), signature) is null)
+        {
+            throw new CliException($"--signature: {signatureFile.Name} does not verify against {(keyFiles.Length > 0 ? "the --public-key keys" : $"any of model '{model}''s pinned keys")} " +
+                $"({string.Join(", ", keys.Select(k => k.Fingerprint))}) over the artifact's SHA-256 {digest}");
+        }
+
+        return signature;
     }
 
     private static async Task<string> DigestAsync(FileInfo file, CancellationToken cancellationToken)

@@ -12,6 +12,12 @@ public static class AlertKinds
     /// <summary>Records were mirrored by an artifact other than the registered one.</summary>
     public const string ArtifactDigest = "artifact-digest";
 
+    /// <summary>The sidecar cannot read a version's artifact at its configured path, so it cannot hash it itself.</summary>
+    public const string ArtifactUnreadable = "artifact-unreadable";
+
+    /// <summary>The dedupe key of the one "artifact-unreadable" alert of a version.</summary>
+    public const string ArtifactUnreadableKey = ArtifactUnreadable;
+
     /// <summary>The version failed (by policy or by hand).</summary>
     public const string Verdict = "verdict";
 

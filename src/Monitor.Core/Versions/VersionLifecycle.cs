@@ -23,7 +23,10 @@ public sealed record WindowMeasurement(ulong Index, long Records, bool Failing, 
 /// <summary>When versions are trusted, failed and rolled back.</summary>
 public sealed record VersionPolicySettings
 {
-    /// <summary>Consecutive clean windows after which a candidate becomes observed-clean (never known-good: only an admin trusts).</summary>
+    /// <summary>
+    /// Consecutive clean windows after which a candidate becomes observed-clean; known-good only when its artifact's signature
+    /// verified against a key an admin pinned (otherwise only an admin trusts).
+    /// </summary>
     public int PromoteAfterCleanWindows { get; init; } = 20;
 
     /// <summary>Records a candidate must have been judged on before it becomes observed-clean.</summary>
@@ -77,8 +80,8 @@ public sealed record LifecycleCounters(
 }
 
 /// <summary>
-/// The state machine of one version. Candidate → observed-clean after a run of clean windows and records (never
-/// known-good: only an admin trusts a version). A failing window marks a candidate suspect and counts towards
+/// The state machine of one version. Candidate → observed-clean after a run of clean windows and records (known-good
+/// instead only when the artifact's signature verified against a key an admin pinned: otherwise only an admin trusts). A failing window marks a candidate suspect and counts towards
 /// the failure limit; it never demotes an observed-clean or known-good version. The failure limit of
 /// consecutive failing windows over enough records (or an artifact swap the policy acts on) → Failed and
 /// quarantined. Inconclusive until enough windows were judged, and while a run of failing windows is open.
@@ -92,8 +95,14 @@ public sealed class VersionLifecycle
     private object? _promotedAt;
     private object _counters;
 
-    public VersionLifecycle(VersionState state, VersionPolicySettings settings, DateTimeOffset? promotedAt = null, LifecycleCounters? counters = null)
+    /// <param name="signatureVerified">
+    /// Whether the version's artifact carries a signature verified against a key pinned for its model: such a version
+    /// becomes known-good, not merely observed-clean, after its clean run (the signature is the trust a person gave).
+    /// </param>
+    public VersionLifecycle(VersionState state, VersionPolicySettings settings, DateTimeOffset? promotedAt = null, LifecycleCounters? counters = null,
+        bool signatureVerified = false)
     {
+        SignatureVerified = signatureVerified;
         _state = (int)state;
         _settings = settings;
         _promotedAt = promotedAt;
@@ -117,6 +126,9 @@ public sealed class VersionLifecycle
     public bool Trusted => State == VersionState.KnownGood;
 
     public VersionPolicySettings Settings => _settings;
+
+    /// <summary>Whether the artifact's signature verified against a pinned key: a clean run then makes the version known-good.</summary>
+    public bool SignatureVerified { get; }
 
     /// <summary>The counters as one consistent snapshot (read from any thread).</summary>
     public LifecycleCounters Counters
@@ -198,6 +210,14 @@ public sealed class VersionLifecycle
         if (State is VersionState.Candidate or VersionState.Suspect
             && c.ConsecutiveClean >= _settings.PromoteAfterCleanWindows && c.CleanRecords >= _settings.PromoteAfterRecords)
         {
+            if (SignatureVerified)
+            {
+                State = VersionState.KnownGood;
+                PromotedAt = window.ClosedAt;
+                return new LifecycleChange(from, State, Verdict, false,
+                    $"{c.ConsecutiveClean} consecutive clean windows over {c.CleanRecords} records and a verified artifact signature (known-good)");
+            }
+
             State = VersionState.ObservedClean;
             return new LifecycleChange(from, State, Verdict, false,
                 $"{c.ConsecutiveClean} consecutive clean windows over {c.CleanRecords} records (observed clean; only an admin makes a version known-good)");

@@ -7,7 +7,8 @@ public enum VersionState
     Candidate,
 
     /// <summary>
-    /// Trusted by a person: set only by an admin (audited). Its traffic may become a baseline, and rollbacks go to it.
+    /// Trusted by a person: set by an admin, or by the policy after a clean run of a version whose artifact signature
+    /// verified against a key an admin pinned (audited either way). Its traffic may become a baseline, and rollbacks go to it.
     /// Nothing mirrored traffic says can make or unmake it, short of the evidence that fails it.
     /// </summary>
     KnownGood,

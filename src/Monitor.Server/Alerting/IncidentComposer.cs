@@ -34,7 +34,12 @@ internal sealed class IncidentComposer(Incidents incidents, IIncidentStore store
         incident.Alerts.AddRange(alerts);
         if (change.From != change.To)
         {
-            incident.StateChange = (change.To.ToString(), "policy", change.To == VersionState.ObservedClean ? "observed-clean" : "state", change.Reason);
+            incident.StateChange = (change.To.ToString(), "policy", change.To switch
+            {
+                VersionState.ObservedClean => "observed-clean",
+                VersionState.KnownGood => SqliteModelStore.SignedKnownGood,
+                _ => "state",
+            }, change.Reason);
         }
 
         if (!incident.IsEmpty)
@@ -71,12 +76,46 @@ internal sealed class IncidentComposer(Incidents incidents, IIncidentStore store
     /// A batch mirrored by an artifact other than the registered one, when the operator's policy acts on such a report
     /// (Monitor:Versions:QuarantineOnReportedDigestMismatch): the version fails at once, exempt from the rate limit.
     /// </summary>
-    public void ArtifactSwapped(ModelEntry model, VersionEntry version, int records)
+    public void ArtifactSwapped(ModelEntry model, VersionEntry version, int records) =>
+        ArtifactSwapped(model, version, "of a batch",
+            $"a batch of {records} records was mirrored by an artifact other than the registered {version.ArtifactSha256[..12]}…", reason: null);
+
+    /// <summary>
+    /// The artifact is not the registered one, by <paramref name="evidence"/> (the sidecar's own hash of the file, or a report
+    /// the operator's policy acts on): the version fails at once, exempt from the rate limit.
+    /// </summary>
+    /// <param name="reason">The failure's reason on the verdict and the signal; null: the lifecycle's ("artifact … differs from the registered one").</param>
+    public void ArtifactSwapped(ModelEntry model, VersionEntry version, string which, string evidence, string? reason)
     {
-        LifecycleChange change = version.Lifecycle.ArtifactMismatch("of a batch");
-        Alert alert = version.Alerts.Raise(new Signal(AlertKinds.ArtifactDigestKey, AlertKinds.ArtifactDigest, Severity.Critical,
-            $"a batch of {records} records was mirrored by an artifact other than the registered {version.ArtifactSha256[..12]}…"), time.GetUtcNow());
-        Fail(model, version, change, [alert], exempt: true);
+        LifecycleChange change = version.Lifecycle.ArtifactMismatch(which);
+        Alert alert = version.Alerts.Raise(new Signal(AlertKinds.ArtifactDigestKey, AlertKinds.ArtifactDigest, Severity.Critical, evidence),
+            time.GetUtcNow());
+        Fail(model, version, change with { Reason = reason ?? change.Reason }, [alert], exempt: true);
+    }
+
+    /// <summary>
+    /// The sidecar could not read the version's artifact at its configured path: a warning (not a swap: a missing mount or
+    /// a permission says nothing about the artifact), resolved once the file hashes to the registered digest again.
+    /// </summary>
+    public void ArtifactUnreadable(VersionEntry version, string? error)
+    {
+        DateTimeOffset at = time.GetUtcNow();
+        var incident = new IncidentCommit(version.Model, version.Version, at);
+        if (error is not null)
+        {
+            incident.Alerts.Add(version.Alerts.Raise(new Signal(AlertKinds.ArtifactUnreadableKey, AlertKinds.ArtifactUnreadable, Severity.Warning,
+                $"the sidecar cannot read the artifact of version '{version.Version}' at {version.ArtifactPath}: {error.TrimEnd('.')}; " +
+                "it cannot check the artifact serving is the registered one"), at));
+        }
+        else
+        {
+            incident.Alerts.AddRange(version.Alerts.ResolveRaised(at, AlertKinds.ArtifactUnreadableKey));
+        }
+
+        if (!incident.IsEmpty)
+        {
+            incidents.CommitOrDefer(incident);
+        }
     }
 
     /// <summary>

@@ -122,6 +122,7 @@ internal sealed class AlertmanagerSink(AlertmanagerOptions options) : IDeliveryS
     {
         AlertKinds.Drift => "ModelDrift",
         AlertKinds.ArtifactDigest => "ModelArtifactSwapped",
+        AlertKinds.ArtifactUnreadable => "ModelArtifactUnreadable",
         AlertKinds.Verdict => "ModelVersionFailed",
         AlertKinds.RollbackHeld => "ModelRollbackHeld",
         _ when AlertKinds.IsTrigger(kind) => "ModelTriggerPattern",

@@ -87,6 +87,14 @@ internal sealed partial class ModelPipeline
         public TaskCompletionSource<IncidentResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
+    /// <summary>The sidecar hashed a version's artifact file: the digest it found, or why it could not read the file.</summary>
+    private sealed class ArtifactWork(VersionEntry version, string? digest, string? error) : Work
+    {
+        public VersionEntry Version { get; } = version;
+        public string? Digest { get; } = digest;
+        public string? Error { get; } = error;
+    }
+
     private sealed class FlushWork : Work
     {
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -155,6 +155,14 @@ internal sealed partial class ModelPipeline : IAsyncDisposable
         return await work.Result.Task.WaitAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// The sidecar's own hash of a version's artifact file (<paramref name="digest"/>), or why it could not read it
+    /// (<paramref name="error"/>): a digest other than the registered one is a verified swap. False when the queue is full
+    /// (the next check repeats it).
+    /// </summary>
+    public bool TryArtifactHashed(VersionEntry version, string? digest, string? error) =>
+        _queue.Writer.TryWrite(new ArtifactWork(version, digest, error));
+
     /// <summary>Releases or dismisses a held rollback of this model (see <see cref="Incidents.Decide"/>).</summary>
     public async Task<(StoredHeldRollback Held, StoredRollback? Issued, bool AlreadyDecided)?> DecideHeldAsync(StoredHeldRollback held, bool release,
         string actor, string reason, CancellationToken cancellationToken)
@@ -265,6 +273,18 @@ internal sealed partial class ModelPipeline : IAsyncDisposable
                 break;
             case TickWork:
                 CloseOldWindows();
+                break;
+            case ArtifactWork artifact when artifact.Version.State != VersionState.Quarantined:
+                if (artifact.Digest is { } hashed && hashed != artifact.Version.ArtifactSha256)
+                {
+                    string evidence = $"the sidecar hashed {artifact.Version.ArtifactPath}: {hashed} differs from the registered {artifact.Version.ArtifactSha256}";
+                    _context.Incidents.ArtifactSwapped(_model, artifact.Version, "hashed by the sidecar", evidence, evidence);
+                }
+                else
+                {
+                    _context.Incidents.ArtifactUnreadable(artifact.Version, artifact.Error);
+                }
+
                 break;
             case QuarantineWork quarantine:
                 quarantine.Result.TrySetResult(_context.Incidents.Quarantined(_model, quarantine.Version, quarantine.Actor, quarantine.Reason,

@@ -103,12 +103,43 @@ internal static class DatabaseSchema
                 reason TEXT NOT NULL);
             """);
         CreateIncidentTables(connection, storedVersion);
+        CreateProvenance(connection);
         if (storedVersion is > 0 and < 3)
         {
             notes.AddRange(SeparateTrust(connection));
         }
 
         return notes;
+    }
+
+    /// <summary>
+    /// Schema 3 keeps artifact provenance: the public keys pinned per model, whether a model requires signed versions,
+    /// and per version the key its signature verified against and where the sidecar reads its artifact.
+    /// </summary>
+    private static void CreateProvenance(SqliteConnection connection)
+    {
+        Execute(connection, """
+            CREATE TABLE IF NOT EXISTS model_keys (
+                model TEXT NOT NULL REFERENCES models(name),
+                key_id TEXT NOT NULL,
+                algorithm TEXT NOT NULL,
+                public_key_pem TEXT NOT NULL,
+                pinned_at TEXT NOT NULL,
+                PRIMARY KEY (model, key_id));
+            """);
+        foreach ((string table, string column, string definition) in new[]
+        {
+            ("models", "require_signed", "INTEGER NOT NULL DEFAULT 0"),
+            ("models", "artifact_path_template", "TEXT NOT NULL DEFAULT ''"),
+            ("versions", "signed_by", "TEXT NOT NULL DEFAULT ''"),
+            ("versions", "artifact_path", "TEXT NOT NULL DEFAULT ''"),
+        })
+        {
+            if (Scalar<long>(connection, $"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = '{column}';") == 0)
+            {
+                Execute(connection, $"ALTER TABLE {table} ADD COLUMN {column} {definition};");
+            }
+        }
     }
 
     /// <summary>

@@ -47,7 +47,20 @@ internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploa
         Core.Versions.VersionState state = ProtoTranslation.ToCore(request.InitialState) ?? throw new RpcException(new Status(
             StatusCode.InvalidArgument, $"initial_state: a version is registered as CANDIDATE or KNOWN_GOOD, not {request.InitialState}"));
         return Task.FromResult(ToProto(registry.RegisterVersion(request.Model, request.Version, request.ArtifactSha256,
-            request.Source, state)));
+            request.Source, state, request.Signature.Memory, request.ArtifactPath)));
+    }
+
+    public override Task<Model> SetModelArtifactPath(SetModelArtifactPathRequest request, ServerCallContext context)
+    {
+        string actor = Audit.Actor(request.Actor, "sets the model's artifact path", context);
+        return Task.FromResult(ToProto(registry.SetArtifactPathTemplate(request.Model, request.ArtifactPathTemplate, actor, request.Reason)));
+    }
+
+    public override Task<Model> SetModelSigning(SetModelSigningRequest request, ServerCallContext context)
+    {
+        string actor = Audit.Actor(request.Actor, "pins the model's signing keys", context);
+        return Task.FromResult(ToProto(registry.SetSigning(request.Model, request.AddPublicKeys, request.RemoveKeyIds,
+            request.HasRequireSignedVersions ? request.RequireSignedVersions : null, actor, request.Reason)));
     }
 
     public override Task<ModelVersion> GetVersion(GetVersionRequest request, ServerCallContext context) =>
@@ -158,6 +171,15 @@ internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploa
         Description = model.Description,
         RegisteredAt = ProtoTranslation.ToProto(model.RegisteredAt),
         BaselineId = model.Baseline?.Profile.Id ?? 0,
+        PublicKeys =
+        {
+            model.Keys.Select(k => new PinnedKey
+            {
+                KeyId = k.KeyId, Algorithm = k.Algorithm, PublicKeyPem = k.Pem, PinnedAt = ProtoTranslation.ToProto(k.PinnedAt),
+            }),
+        },
+        RequireSignedVersions = model.RequireSigned,
+        ArtifactPathTemplate = model.ArtifactPathTemplate,
     };
 
     private static ModelVersion ToProto(VersionEntry version) => new()
@@ -171,6 +193,9 @@ internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploa
         RecordsAccepted = version.RecordsAccepted,
         RecordsDigestMismatch = version.RecordsDigestMismatch,
         WindowsClosed = version.WindowsClosed,
+        SignedBy = version.SignedBy,
+        ArtifactPath = version.ArtifactPath,
+        ArtifactVerifiedAt = version.ArtifactVerifiedAt is { } verified ? ProtoTranslation.ToProto(verified) : null,
     };
 
     private static BaselineUpload ToProto(UploadSession session) => new()

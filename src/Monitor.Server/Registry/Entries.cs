@@ -30,6 +30,15 @@ internal sealed class ModelEntry
 
     public ModelPipeline Pipeline { get; set; } = null!;
 
+    /// <summary>The public keys the model's artifact signatures are verified against; replaced whole under the registry's lock.</summary>
+    public IReadOnlyList<SigningKey> Keys { get; set; } = [];
+
+    /// <summary>Whether a version is registered only with a signature that verifies against one of <see cref="Keys"/>.</summary>
+    public bool RequireSigned { get; set; }
+
+    /// <summary>Where the sidecar reads the artifact of a version registered without a path of its own ("{version}": its name); empty: none.</summary>
+    public string ArtifactPathTemplate { get; set; } = "";
+
     /// <summary>The version that mirrored the latest accepted records: the one serving the model.</summary>
     public string? ServingVersion { get; set; }
 
@@ -49,13 +58,16 @@ internal sealed class VersionEntry
     private long _recordsDigestMismatch;
     private long _windowsClosed;
     private object? _lastServedAt;
+    private object? _artifactVerifiedAt;
 
     public VersionEntry(string model, string version, string artifactSha256, string source, VersionState state, DateTimeOffset? promotedAt,
         DateTimeOffset registeredAt, VersionMonitor monitor, VersionPolicySettings policy, Core.Alerts.AlertPolicySettings alerts,
-        LifecycleCounters? counters = null, DateTimeOffset? lastServedAt = null)
+        LifecycleCounters? counters = null, DateTimeOffset? lastServedAt = null, string signedBy = "", string artifactPath = "")
     {
         Alerts = new Core.Alerts.AlertPolicy(model, version, alerts);
-        Lifecycle = new VersionLifecycle(state, policy, promotedAt, counters);
+        Lifecycle = new VersionLifecycle(state, policy, promotedAt, counters, signatureVerified: signedBy.Length > 0);
+        SignedBy = signedBy;
+        ArtifactPath = artifactPath;
         _lastServedAt = lastServedAt;
         Model = model;
         Version = version;
@@ -70,6 +82,19 @@ internal sealed class VersionEntry
     public string ArtifactSha256 { get; }
     public string Source { get; }
     public DateTimeOffset RegisteredAt { get; }
+
+    /// <summary>The key id of the pinned key the artifact's signature verified against at registration; empty when unsigned.</summary>
+    public string SignedBy { get; }
+
+    /// <summary>Where the sidecar reads the artifact to hash it itself; empty when it cannot.</summary>
+    public string ArtifactPath { get; }
+
+    /// <summary>When the sidecar last hashed the artifact at <see cref="ArtifactPath"/> and found the registered digest (null if never).</summary>
+    public DateTimeOffset? ArtifactVerifiedAt
+    {
+        get => (DateTimeOffset?)Volatile.Read(ref _artifactVerifiedAt);
+        set => Volatile.Write(ref _artifactVerifiedAt, value);
+    }
 
     /// <summary>The version's tumbling windows. Only the model's pipeline touches it.</summary>
     public VersionMonitor Monitor { get; }

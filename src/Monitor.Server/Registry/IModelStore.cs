@@ -3,13 +3,14 @@ using Monitor.Core.Schema;
 namespace Monitor.Server.Registry;
 
 /// <summary>A registered model as stored.</summary>
-internal sealed record StoredModel(string Name, ModelSchema Schema, string Description, DateTimeOffset RegisteredAt, long BaselineId);
+internal sealed record StoredModel(string Name, ModelSchema Schema, string Description, DateTimeOffset RegisteredAt, long BaselineId,
+    bool RequireSigned = false, string ArtifactPathTemplate = "");
 
 /// <summary>A registered version as stored, with its counters, its lifecycle's counters (null before any were stored) and when it last served.</summary>
 internal sealed record StoredVersion(
     string Model, string Version, string ArtifactSha256, string Source, string State, DateTimeOffset RegisteredAt,
     long RecordsAccepted, long RecordsDigestMismatch, long WindowsClosed,
-    Core.Versions.LifecycleCounters? Lifecycle = null, DateTimeOffset? LastServedAt = null);
+    Core.Versions.LifecycleCounters? Lifecycle = null, DateTimeOffset? LastServedAt = null, string SignedBy = "", string ArtifactPath = "");
 
 /// <summary>Registered models and versions, their counters of mismatched artifacts, and the audit log of what was done to them.</summary>
 internal interface IModelStore
@@ -20,6 +21,14 @@ internal interface IModelStore
     void InsertModel(StoredModel model);
 
     List<StoredModel> LoadModels();
+
+    /// <summary>Pins and unpins a model's signing keys and sets whether it requires signed versions, in one transaction.</summary>
+    void SaveSigning(string model, IReadOnlyList<SigningKey> pin, IReadOnlyList<string> unpin, bool requireSigned);
+
+    void SaveArtifactPathTemplate(string model, string template);
+
+    /// <summary>Every model's pinned keys, by model.</summary>
+    Dictionary<string, List<SigningKey>> LoadKeys();
 
     void InsertVersion(StoredVersion version);
 

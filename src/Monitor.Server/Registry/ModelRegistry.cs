@@ -67,9 +67,15 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
     {
         int versions = 0;
         int baselines = 0;
+        Dictionary<string, List<SigningKey>> keys = _store.LoadKeys();
         foreach (StoredModel stored in _store.LoadModels())
         {
-            var model = new ModelEntry(stored.Name, stored.Schema, stored.Description, stored.RegisteredAt);
+            var model = new ModelEntry(stored.Name, stored.Schema, stored.Description, stored.RegisteredAt)
+            {
+                RequireSigned = stored.RequireSigned,
+                ArtifactPathTemplate = stored.ArtifactPathTemplate,
+                Keys = keys.TryGetValue(stored.Name, out List<SigningKey>? pinned) ? pinned : [],
+            };
             CompiledBaseline? baseline = null;
             if (stored.BaselineId != 0 && _baselineStore.LoadBaseline(stored.BaselineId) is { } profile)
             {
@@ -104,7 +110,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
             var version = new VersionEntry(stored.Model, stored.Version, stored.ArtifactSha256, stored.Source, Enum.Parse<VersionState>(stored.State),
                 promoted.TryGetValue(stored.Version, out DateTimeOffset promotedAt) ? promotedAt : null, stored.RegisteredAt, monitor,
-                _options.Versions, _options.Alerts, stored.Lifecycle, stored.LastServedAt);
+                _options.Versions, _options.Alerts, stored.Lifecycle, stored.LastServedAt, stored.SignedBy, stored.ArtifactPath);
             version.Alerts.Restore(_incidentStore.LoadLatestAlerts(stored.Model, stored.Version));
             version.Restore(stored.RecordsAccepted, stored.RecordsDigestMismatch, stored.WindowsClosed);
             model.Versions[version.Version] = version;
@@ -114,6 +120,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         _metrics.Models.Set(_models.Count);
         _incidents.RefreshFiringGauges();
         Log.Loaded(_logger, _models.Count, versions, baselines, _store.Location);
+        StartArtifactChecks();
     }
 
     public bool TryGet(string name, out ModelEntry model) => _models.TryGetValue(name, out model!);
@@ -170,11 +177,24 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         }
     }
 
-    public VersionEntry RegisterVersion(string modelName, string version, string artifactSha256, string source, VersionState state)
+    /// <param name="signature">A detached signature of the artifact (empty: unsigned), verified against the model's pinned keys.</param>
+    /// <param name="artifactPath">Where the sidecar can read the artifact (empty: it cannot); hashed now and checked from then on.</param>
+    public VersionEntry RegisterVersion(string modelName, string version, string artifactSha256, string source, VersionState state,
+        ReadOnlyMemory<byte> signature = default, string artifactPath = "")
     {
         ModelEntry model = Get(modelName);
         CheckName("version", version);
         string digest = NormalizeDigest("artifact_sha256", artifactSha256);
+        if (artifactPath.Length == 0 && model.ArtifactPathTemplate.Length > 0)
+        {
+            artifactPath = model.ArtifactPathTemplate.Replace(VersionPlaceholder, version, StringComparison.Ordinal);
+        }
+
+        if (artifactPath.Length > 0)
+        {
+            CheckArtifactAtRegistration(artifactPath, digest);
+        }
+
         lock (_writes)
         {
             if (model.Versions.TryGetValue(version, out VersionEntry? existing))
@@ -186,12 +206,25 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
                         "a different artifact needs a new version");
             }
 
+            SigningKey? signer = VerifySignature(model, version, digest, signature.Span);
             var monitor = new VersionMonitor(modelName, version, _time, _options.Windows.HistoryInMemory,
                 detectors: _options.Detectors.ToSettings(_options.Privacy.ToKeyPrivacy()));
             DateTimeOffset registeredAt = _time.GetUtcNow();
             var entry = new VersionEntry(modelName, version, digest, source, state, state == VersionState.KnownGood ? registeredAt : null, registeredAt,
-                monitor, _options.Versions, _options.Alerts);
-            _store.InsertVersion(new StoredVersion(modelName, version, digest, source, state.ToString(), entry.RegisteredAt, 0, 0, 0));
+                monitor, _options.Versions, _options.Alerts, signedBy: signer?.KeyId ?? "", artifactPath: artifactPath);
+            if (artifactPath.Length > 0)
+            {
+                entry.ArtifactVerifiedAt = registeredAt;
+            }
+
+            _store.InsertVersion(new StoredVersion(modelName, version, digest, source, state.ToString(), entry.RegisteredAt, 0, 0, 0,
+                SignedBy: entry.SignedBy, ArtifactPath: artifactPath));
+            if (signer is not null)
+            {
+                _store.Audit(entry.RegisteredAt, "admin", "register-signed", modelName, version,
+                    $"artifact {digest} signed by pinned key {signer.Fingerprint}");
+            }
+
             if (state == VersionState.KnownGood)
             {
                 _store.Audit(entry.RegisteredAt, "admin", "register-known-good", modelName, version, "registered as known-good");
@@ -241,6 +274,11 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
         {
             return;
+        }
+
+        if (_artifactTimer is not null)
+        {
+            await _artifactTimer.DisposeAsync();
         }
 
         foreach (ModelEntry model in _models.Values)

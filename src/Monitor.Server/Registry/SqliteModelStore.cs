@@ -27,16 +27,84 @@ internal sealed class SqliteModelStore(SqliteDatabase database) : IModelStore
     {
         using SqliteConnection connection = Open();
         using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "SELECT name, schema_json, description, registered_at, baseline_id FROM models ORDER BY name;";
+        command.CommandText = "SELECT name, schema_json, description, registered_at, baseline_id, require_signed, artifact_path_template FROM models ORDER BY name;";
         using SqliteDataReader reader = command.ExecuteReader();
         var models = new List<StoredModel>();
         while (reader.Read())
         {
             models.Add(new StoredModel(reader.GetString(0), StoreJson.Read<ModelSchema>(reader.GetString(1)),
-                reader.GetString(2), Parse(reader.GetString(3)), reader.GetInt64(4)));
+                reader.GetString(2), Parse(reader.GetString(3)), reader.GetInt64(4), reader.GetInt64(5) != 0,
+                reader.GetString(6)));
         }
 
         return models;
+    }
+
+    public void SaveSigning(string model, IReadOnlyList<SigningKey> pin, IReadOnlyList<string> unpin, bool requireSigned)
+    {
+        using SqliteConnection connection = Open();
+        using SqliteTransaction transaction = connection.BeginTransaction();
+        using SqliteCommand command = connection.CreateCommand();
+        command.Parameters.AddWithValue("$m", model);
+        command.CommandText = "UPDATE models SET require_signed = $r WHERE name = $m;";
+        command.Parameters.AddWithValue("$r", requireSigned ? 1 : 0);
+        command.ExecuteNonQuery();
+        command.CommandText = "DELETE FROM model_keys WHERE model = $m AND key_id = $k;";
+        SqliteParameter key = command.Parameters.AddWithValue("$k", "");
+        foreach (string id in unpin)
+        {
+            key.Value = id;
+            command.ExecuteNonQuery();
+        }
+
+        command.CommandText = """
+            INSERT INTO model_keys (model, key_id, algorithm, public_key_pem, pinned_at) VALUES ($m, $k, $a, $p, $t)
+            ON CONFLICT (model, key_id) DO NOTHING;
+            """;
+        SqliteParameter algorithm = command.Parameters.AddWithValue("$a", "");
+        SqliteParameter pem = command.Parameters.AddWithValue("$p", "");
+        SqliteParameter at = command.Parameters.AddWithValue("$t", "");
+        foreach (SigningKey pinned in pin)
+        {
+            key.Value = pinned.KeyId;
+            algorithm.Value = pinned.Algorithm;
+            pem.Value = pinned.Pem;
+            at.Value = Format(pinned.PinnedAt);
+            command.ExecuteNonQuery();
+        }
+
+        transaction.Commit();
+    }
+
+    public void SaveArtifactPathTemplate(string model, string template)
+    {
+        using SqliteConnection connection = Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "UPDATE models SET artifact_path_template = $p WHERE name = $m;";
+        command.Parameters.AddWithValue("$m", model);
+        command.Parameters.AddWithValue("$p", template);
+        command.ExecuteNonQuery();
+    }
+
+    public Dictionary<string, List<SigningKey>> LoadKeys()
+    {
+        using SqliteConnection connection = Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT model, key_id, algorithm, public_key_pem, pinned_at FROM model_keys ORDER BY model, rowid;";
+        using SqliteDataReader reader = command.ExecuteReader();
+        var keys = new Dictionary<string, List<SigningKey>>(StringComparer.Ordinal);
+        while (reader.Read())
+        {
+            if (!keys.TryGetValue(reader.GetString(0), out List<SigningKey>? list))
+            {
+                list = [];
+                keys[reader.GetString(0)] = list;
+            }
+
+            list.Add(new SigningKey(reader.GetString(1), reader.GetString(2), reader.GetString(3), Parse(reader.GetString(4))));
+        }
+
+        return keys;
     }
 
     public void InsertVersion(StoredVersion version)
@@ -44,9 +112,11 @@ internal sealed class SqliteModelStore(SqliteDatabase database) : IModelStore
         using SqliteConnection connection = Open();
         using SqliteCommand command = connection.CreateCommand();
         command.CommandText = """
-            INSERT INTO versions (model, version, artifact_sha256, source, state, registered_at)
-            VALUES ($m, $v, $a, $s, $st, $t);
+            INSERT INTO versions (model, version, artifact_sha256, source, state, registered_at, signed_by, artifact_path)
+            VALUES ($m, $v, $a, $s, $st, $t, $sb, $p);
             """;
+        command.Parameters.AddWithValue("$sb", version.SignedBy);
+        command.Parameters.AddWithValue("$p", version.ArtifactPath);
         command.Parameters.AddWithValue("$m", version.Model);
         command.Parameters.AddWithValue("$v", version.Version);
         command.Parameters.AddWithValue("$a", version.ArtifactSha256);
@@ -63,7 +133,7 @@ internal sealed class SqliteModelStore(SqliteDatabase database) : IModelStore
         command.CommandText = """
             SELECT v.model, v.version, v.artifact_sha256, v.source, v.state, v.registered_at, v.records_accepted, v.windows_closed,
                    COALESCE((SELECT SUM(records) FROM digest_mismatches d WHERE d.model = v.model AND d.version = v.version), 0),
-                   v.lifecycle_json, v.last_served_at
+                   v.lifecycle_json, v.last_served_at, v.signed_by, v.artifact_path
             FROM versions v ORDER BY v.model, v.registered_at, v.version;
             """;
         using SqliteDataReader reader = command.ExecuteReader();
@@ -73,7 +143,7 @@ internal sealed class SqliteModelStore(SqliteDatabase database) : IModelStore
             versions.Add(new StoredVersion(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
                 reader.GetString(4), Parse(reader.GetString(5)), reader.GetInt64(6), reader.GetInt64(8), reader.GetInt64(7),
                 reader.IsDBNull(9) ? null : StoreJson.Read<Core.Versions.LifecycleCounters>(reader.GetString(9)),
-                reader.IsDBNull(10) ? null : Parse(reader.GetString(10))));
+                reader.IsDBNull(10) ? null : Parse(reader.GetString(10)), reader.GetString(11), reader.GetString(12)));
         }
 
         return versions;
@@ -108,7 +178,8 @@ internal sealed class SqliteModelStore(SqliteDatabase database) : IModelStore
         var promotions = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
         foreach (var entry in LoadAudit(model))
         {
-            if (entry.Action is "promote" or "register-known-good" && entry.Actor != "policy")
+            // A verified signature plus a clean run is trust the policy may grant ("signed-known-good").
+            if (entry.Action is "promote" or "register-known-good" && entry.Actor != "policy" || entry.Action == SignedKnownGood)
             {
                 promotions[entry.Version] = entry.At;
             }
@@ -179,6 +250,9 @@ internal sealed class SqliteModelStore(SqliteDatabase database) : IModelStore
 
         return rows;
     }
+
+    /// <summary>The audit action of a signed version the policy made known-good after its clean run.</summary>
+    public const string SignedKnownGood = "signed-known-good";
 
     private SqliteConnection Open() => database.Open();
 }

@@ -22,6 +22,24 @@ public sealed class VersionLifecycleTests
     }
 
     [Fact]
+    public void A_candidate_whose_signature_verified_becomes_known_good_after_the_same_run_and_not_before()
+    {
+        var lifecycle = new VersionLifecycle(VersionState.Candidate, Settings, signatureVerified: true);
+        lifecycle.Observe(Failing(0));
+        for (ulong i = 1; i < 20; i++)
+        {
+            Assert.NotEqual(VersionState.KnownGood, lifecycle.Observe(Clean(i)).To);
+        }
+
+        DateTimeOffset closed = T0.AddHours(1);
+        LifecycleChange change = lifecycle.Observe(new WindowMeasurement(20, 1000, false, closed, []));
+        Assert.Equal(VersionState.KnownGood, change.To);
+        Assert.Contains("verified artifact signature", change.Reason);
+        Assert.True(lifecycle.Trusted);
+        Assert.Equal(closed, lifecycle.PromotedAt);
+    }
+
+    [Fact]
     public void A_candidate_becomes_observed_clean_after_its_run_of_clean_windows_and_records_never_known_good()
     {
         var lifecycle = new VersionLifecycle(VersionState.Candidate, Settings);

@@ -1,0 +1,8 @@
+namespace Monitor.Server.Registry;
+
+/// <summary>The sidecar's own look at the artifacts of versions registered with an artifact path.</summary>
+public sealed class ProvenanceOptions
+{
+    /// <summary>How often the sidecar hashes each such artifact again (it also does at registration and at start).</summary>
+    public TimeSpan ArtifactCheckInterval { get; set; } = TimeSpan.FromMinutes(1);
+}
