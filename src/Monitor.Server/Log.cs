@@ -34,6 +34,9 @@ internal static partial class Log
     [LoggerMessage(71, LogLevel.Warning, "Database {Path} keeps another key secret than this process already hashes under: the detectors' checkpoints in it are not restored")]
     public static partial void KeySecretNotAdopted(ILogger logger, string path);
 
+    [LoggerMessage(72, LogLevel.Warning, "Version {Model}/{Version}: the scan of {Path} found its artifact unsafe to load; it will never be trusted: {Summary}")]
+    public static partial void UnsafeArtifact(ILogger logger, string model, string version, string path, string summary);
+
     [LoggerMessage(70, LogLevel.Warning, "Database {Path} upgraded: {Note}")]
     public static partial void Migrated(ILogger logger, string path, string note);
 

@@ -133,6 +133,7 @@ internal static class DatabaseSchema
             ("models", "artifact_path_template", "TEXT NOT NULL DEFAULT ''"),
             ("versions", "signed_by", "TEXT NOT NULL DEFAULT ''"),
             ("versions", "artifact_path", "TEXT NOT NULL DEFAULT ''"),
+            ("versions", "unsafe_artifact", "TEXT NOT NULL DEFAULT ''"),
         })
         {
             if (Scalar<long>(connection, $"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = '{column}';") == 0)

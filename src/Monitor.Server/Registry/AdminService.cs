@@ -195,6 +195,7 @@ internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploa
         WindowsClosed = version.WindowsClosed,
         SignedBy = version.SignedBy,
         ArtifactPath = version.ArtifactPath,
+        UnsafeArtifact = version.UnsafeArtifact,
         ArtifactVerifiedAt = version.ArtifactVerifiedAt is { } verified ? ProtoTranslation.ToProto(verified) : null,
     };
 

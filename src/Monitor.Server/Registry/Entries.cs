@@ -62,10 +62,13 @@ internal sealed class VersionEntry
 
     public VersionEntry(string model, string version, string artifactSha256, string source, VersionState state, DateTimeOffset? promotedAt,
         DateTimeOffset registeredAt, VersionMonitor monitor, VersionPolicySettings policy, Core.Alerts.AlertPolicySettings alerts,
-        LifecycleCounters? counters = null, DateTimeOffset? lastServedAt = null, string signedBy = "", string artifactPath = "")
+        LifecycleCounters? counters = null, DateTimeOffset? lastServedAt = null, string signedBy = "", string artifactPath = "",
+        string unsafeArtifact = "")
     {
         Alerts = new Core.Alerts.AlertPolicy(model, version, alerts);
-        Lifecycle = new VersionLifecycle(state, policy, promotedAt, counters, signatureVerified: signedBy.Length > 0);
+        // A signature vouches for who built the artifact, not for what it does when loaded: an unsafe scan blocks trust.
+        Lifecycle = new VersionLifecycle(state, policy, promotedAt, counters, signatureVerified: signedBy.Length > 0 && unsafeArtifact.Length == 0);
+        UnsafeArtifact = unsafeArtifact;
         SignedBy = signedBy;
         ArtifactPath = artifactPath;
         _lastServedAt = lastServedAt;
@@ -85,6 +88,12 @@ internal sealed class VersionEntry
 
     /// <summary>The key id of the pinned key the artifact's signature verified against at registration; empty when unsigned.</summary>
     public string SignedBy { get; }
+
+    /// <summary>
+    /// Why the sidecar's scan of the artifact (<see cref="Core.Provenance.ArtifactScanner"/>) found it unsafe to load; empty when
+    /// it was not scanned or was safe. A version with an unsafe artifact is never trusted (no promotion, no known-good).
+    /// </summary>
+    public string UnsafeArtifact { get; }
 
     /// <summary>Where the sidecar reads the artifact to hash it itself; empty when it cannot.</summary>
     public string ArtifactPath { get; }

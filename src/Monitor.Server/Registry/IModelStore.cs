@@ -10,7 +10,8 @@ internal sealed record StoredModel(string Name, ModelSchema Schema, string Descr
 internal sealed record StoredVersion(
     string Model, string Version, string ArtifactSha256, string Source, string State, DateTimeOffset RegisteredAt,
     long RecordsAccepted, long RecordsDigestMismatch, long WindowsClosed,
-    Core.Versions.LifecycleCounters? Lifecycle = null, DateTimeOffset? LastServedAt = null, string SignedBy = "", string ArtifactPath = "");
+    Core.Versions.LifecycleCounters? Lifecycle = null, DateTimeOffset? LastServedAt = null, string SignedBy = "", string ArtifactPath = "",
+    string UnsafeArtifact = "");
 
 /// <summary>Registered models and versions, their counters of mismatched artifacts, and the audit log of what was done to them.</summary>
 internal interface IModelStore

@@ -160,6 +160,13 @@ internal sealed partial class ModelRegistry
         }
     }
 
+    /// <summary>
+    /// The sidecar's unsafe-deserialisation scan of the artifact (read, never loaded): the scan's summary when it is unsafe,
+    /// empty when safe or of a format the scan does not read (an unknown format is not a finding).
+    /// </summary>
+    private static string ScanArtifact(string path) =>
+        Core.Provenance.ArtifactScanner.Scan(path) is { Verdict: Core.Provenance.ScanVerdict.Unsafe } report ? report.Summary : "";
+
     /// <summary>The file's lower-case hex SHA-256, or why it could not be read.</summary>
     private static (string? Digest, string? Error) HashArtifact(string path)
     {

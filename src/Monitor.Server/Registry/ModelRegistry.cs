@@ -110,7 +110,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
             var version = new VersionEntry(stored.Model, stored.Version, stored.ArtifactSha256, stored.Source, Enum.Parse<VersionState>(stored.State),
                 promoted.TryGetValue(stored.Version, out DateTimeOffset promotedAt) ? promotedAt : null, stored.RegisteredAt, monitor,
-                _options.Versions, _options.Alerts, stored.Lifecycle, stored.LastServedAt, stored.SignedBy, stored.ArtifactPath);
+                _options.Versions, _options.Alerts, stored.Lifecycle, stored.LastServedAt, stored.SignedBy, stored.ArtifactPath, stored.UnsafeArtifact);
             version.Alerts.Restore(_incidentStore.LoadLatestAlerts(stored.Model, stored.Version));
             version.Restore(stored.RecordsAccepted, stored.RecordsDigestMismatch, stored.WindowsClosed);
             model.Versions[version.Version] = version;
@@ -190,9 +190,16 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             artifactPath = model.ArtifactPathTemplate.Replace(VersionPlaceholder, version, StringComparison.Ordinal);
         }
 
+        string unsafeArtifact = "";
         if (artifactPath.Length > 0)
         {
             CheckArtifactAtRegistration(artifactPath, digest);
+            unsafeArtifact = ScanArtifact(artifactPath);
+            if (unsafeArtifact.Length > 0 && state == VersionState.KnownGood)
+            {
+                throw new MonitorException(ErrorKind.FailedPrecondition,
+                    $"initial_state: version '{version}' cannot be registered as known-good: the scan of {artifactPath} found it unsafe to load: {unsafeArtifact}");
+            }
         }
 
         lock (_writes)
@@ -211,14 +218,20 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
                 detectors: _options.Detectors.ToSettings(_options.Privacy.ToKeyPrivacy()));
             DateTimeOffset registeredAt = _time.GetUtcNow();
             var entry = new VersionEntry(modelName, version, digest, source, state, state == VersionState.KnownGood ? registeredAt : null, registeredAt,
-                monitor, _options.Versions, _options.Alerts, signedBy: signer?.KeyId ?? "", artifactPath: artifactPath);
+                monitor, _options.Versions, _options.Alerts, signedBy: signer?.KeyId ?? "", artifactPath: artifactPath, unsafeArtifact: unsafeArtifact);
             if (artifactPath.Length > 0)
             {
                 entry.ArtifactVerifiedAt = registeredAt;
             }
 
             _store.InsertVersion(new StoredVersion(modelName, version, digest, source, state.ToString(), entry.RegisteredAt, 0, 0, 0,
-                SignedBy: entry.SignedBy, ArtifactPath: artifactPath));
+                SignedBy: entry.SignedBy, ArtifactPath: artifactPath, UnsafeArtifact: unsafeArtifact));
+            if (unsafeArtifact.Length > 0)
+            {
+                _store.Audit(entry.RegisteredAt, "sidecar", "scan-unsafe", modelName, version, unsafeArtifact);
+                Log.UnsafeArtifact(_logger, modelName, version, artifactPath, unsafeArtifact);
+            }
+
             if (signer is not null)
             {
                 _store.Audit(entry.RegisteredAt, "admin", "register-signed", modelName, version,
@@ -246,6 +259,12 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         if (string.IsNullOrWhiteSpace(actor))
         {
             throw new MonitorException(ErrorKind.InvalidArgument, "actor: say who promotes the version");
+        }
+
+        if (entry.UnsafeArtifact.Length > 0)
+        {
+            throw new MonitorException(ErrorKind.FailedPrecondition,
+                $"version '{version}' cannot be trusted: the scan of its artifact found it unsafe to load: {entry.UnsafeArtifact}");
         }
 
         // Not cancellable once asked: a promotion half-applied would leave the store and the lifecycle apart.

@@ -112,9 +112,10 @@ internal sealed class SqliteModelStore(SqliteDatabase database) : IModelStore
         using SqliteConnection connection = Open();
         using SqliteCommand command = connection.CreateCommand();
         command.CommandText = """
-            INSERT INTO versions (model, version, artifact_sha256, source, state, registered_at, signed_by, artifact_path)
-            VALUES ($m, $v, $a, $s, $st, $t, $sb, $p);
+            INSERT INTO versions (model, version, artifact_sha256, source, state, registered_at, signed_by, artifact_path, unsafe_artifact)
+            VALUES ($m, $v, $a, $s, $st, $t, $sb, $p, $u);
             """;
+        command.Parameters.AddWithValue("$u", version.UnsafeArtifact);
         command.Parameters.AddWithValue("$sb", version.SignedBy);
         command.Parameters.AddWithValue("$p", version.ArtifactPath);
         command.Parameters.AddWithValue("$m", version.Model);
@@ -133,7 +134,7 @@ internal sealed class SqliteModelStore(SqliteDatabase database) : IModelStore
         command.CommandText = """
             SELECT v.model, v.version, v.artifact_sha256, v.source, v.state, v.registered_at, v.records_accepted, v.windows_closed,
                    COALESCE((SELECT SUM(records) FROM digest_mismatches d WHERE d.model = v.model AND d.version = v.version), 0),
-                   v.lifecycle_json, v.last_served_at, v.signed_by, v.artifact_path
+                   v.lifecycle_json, v.last_served_at, v.signed_by, v.artifact_path, v.unsafe_artifact
             FROM versions v ORDER BY v.model, v.registered_at, v.version;
             """;
         using SqliteDataReader reader = command.ExecuteReader();
@@ -143,7 +144,7 @@ internal sealed class SqliteModelStore(SqliteDatabase database) : IModelStore
             versions.Add(new StoredVersion(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
                 reader.GetString(4), Parse(reader.GetString(5)), reader.GetInt64(6), reader.GetInt64(8), reader.GetInt64(7),
                 reader.IsDBNull(9) ? null : StoreJson.Read<Core.Versions.LifecycleCounters>(reader.GetString(9)),
-                reader.IsDBNull(10) ? null : Parse(reader.GetString(10)), reader.GetString(11), reader.GetString(12)));
+                reader.IsDBNull(10) ? null : Parse(reader.GetString(10)), reader.GetString(11), reader.GetString(12), reader.GetString(13)));
         }
 
         return versions;
