@@ -75,32 +75,34 @@ internal abstract class WatchHub<T>
         try
         {
             using Subscription subscription = Subscribe(filter);
-            using var cut = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, subscription.CutOffToken);
             long last = after;
             try
             {
-                while (true)
+                bool more = true;
+                while (more && !subscription.FellBehind)
                 {
                     IReadOnlyList<T> page = stored(last, PageChanges);
                     foreach (T item in page)
                     {
-                        await responseStream.WriteAsync(toProto(item), cut.Token);
+                        if (subscription.FellBehind)
+                        {
+                            break;
+                        }
+
+                        await responseStream.WriteAsync(toProto(item), cancellationToken);
                         last = _sequence(item);
                     }
 
-                    if (page.Count < PageChanges)
-                    {
-                        break;
-                    }
+                    more = page.Count == PageChanges;
                 }
 
-                while (await subscription.Reader.WaitToReadAsync(cut.Token))
+                while (await subscription.Reader.WaitToReadAsync(cancellationToken))
                 {
                     while (subscription.Reader.TryPeek(out (T Item, int Size) live))
                     {
                         if (_sequence(live.Item) > last)
                         {
-                            await responseStream.WriteAsync(toProto(live.Item), cut.Token);
+                            await responseStream.WriteAsync(toProto(live.Item), cancellationToken);
                             last = _sequence(live.Item);
                         }
 
@@ -111,10 +113,6 @@ internal abstract class WatchHub<T>
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 return;
-            }
-            catch (OperationCanceledException) when (subscription.FellBehind)
-            {
-                // Cut off while a write waited for the client: that message may still reach it before the status.
             }
 
             if (subscription.FellBehind)
@@ -131,17 +129,20 @@ internal abstract class WatchHub<T>
         }
     }
 
+    /// <summary>
+    /// One watcher's live queue, bounded in changes and bytes. Past either bound the watcher is cut off: the queue is
+    /// emptied and closed, and the call ends, once a write in progress is taken, naming the last change sent.
+    /// </summary>
     internal sealed class Subscription(WatchHub<T> hub, Func<T, bool> filter) : IDisposable
     {
-        private readonly Channel<(T Item, int Size)> _queue = Channel.CreateUnbounded<(T, int)>(new UnboundedChannelOptions { SingleReader = true });
-        private readonly CancellationTokenSource _cutOff = new();
+        private readonly Channel<(T Item, int Size)> _queue = Channel.CreateUnbounded<(T, int)>();
         private readonly Lock _lock = new();
         private int _changes;
         private long _bytes;
+        private volatile bool _fellBehind;
 
         public Func<T, bool> Filter { get; } = filter;
-        public bool FellBehind { get; private set; }
-        public CancellationToken CutOffToken => _cutOff.Token;
+        public bool FellBehind => _fellBehind;
 
         /// <summary>The live changes queued for the watcher; each stays counted until <see cref="Taken"/>.</summary>
         public ChannelReader<(T Item, int Size)> Reader => _queue.Reader;
@@ -150,26 +151,25 @@ internal abstract class WatchHub<T>
         {
             lock (_lock)
             {
-                if (FellBehind)
+                if (_fellBehind)
                 {
                     return;
                 }
 
-                if (_changes + 1 > hub._options.MaxBehindChanges || _bytes + size > hub._options.MaxBehindBytes)
-                {
-                    FellBehind = true;
-                    _queue.Writer.TryComplete();
-                }
-                else
+                if (_changes + 1 <= hub._options.MaxBehindChanges && _bytes + size <= hub._options.MaxBehindBytes)
                 {
                     _changes++;
                     _bytes += size;
                     _queue.Writer.TryWrite((item, size));
                     return;
                 }
-            }
 
-            _cutOff.Cancel();
+                _fellBehind = true;
+                _queue.Writer.TryComplete();
+                while (_queue.Reader.TryRead(out _))
+                {
+                }
+            }
         }
 
         /// <summary>The change at the head of the queue was sent (or skipped as a repeat): it no longer counts.</summary>
@@ -177,9 +177,12 @@ internal abstract class WatchHub<T>
         {
             lock (_lock)
             {
-                _queue.Reader.TryRead(out _);
-                _changes--;
-                _bytes -= size;
+                if (!_fellBehind)
+                {
+                    _queue.Reader.TryRead(out _);
+                    _changes--;
+                    _bytes -= size;
+                }
             }
         }
 
