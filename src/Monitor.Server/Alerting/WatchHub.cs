@@ -28,6 +28,9 @@ internal abstract class WatchHub<T>
         PageChanges = Math.Max(1, _options.MaxBehindChanges / 16);
     }
 
+    /// <summary>Watch calls open now.</summary>
+    public int OpenWatchers => _watchers.Open;
+
     /// <summary>Stored changes read at a time while a watcher catches up.</summary>
     public int PageChanges { get; }
 
