@@ -54,7 +54,7 @@ public sealed class SlowConsumerTests
             }
         });
         Assert.Equal(StatusCode.ResourceExhausted, cut.StatusCode);
-        Assert.Equal("the watcher fell behind by more than 256 changes or 1048576 bytes (Monitor:Watch:MaxBehindChanges, MaxBehindBytes); " +
+        Assert.Equal("the watcher fell behind by more than 256 changes or 262144 bytes (Monitor:Watch:MaxBehindChanges, MaxBehindBytes); " +
             $"watch again with after_sequence = {received[^1]}", cut.Status.Detail);
         Assert.InRange(received.Count, 1, signals - 1);
 

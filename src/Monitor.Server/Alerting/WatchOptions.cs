@@ -10,8 +10,8 @@ public sealed class WatchOptions
     public int MaxBehindChanges { get; set; } = 256;
 
     /// <summary>The same bound in bytes of the encoded messages.</summary>
-    public long MaxBehindBytes { get; set; } = 1024 * 1024;
+    public long MaxBehindBytes { get; set; } = 256 * 1024;
 
     /// <summary>Calls open at once on each watch (alerts, rollback signals); one more is refused with RESOURCE_EXHAUSTED.</summary>
-    public int MaxWatchers { get; set; } = 1000;
+    public int MaxWatchers { get; set; } = 256;
 }
