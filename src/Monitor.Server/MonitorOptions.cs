@@ -33,6 +33,7 @@ public sealed class MonitorOptions
     public PrivacyOptions Privacy { get; set; } = new();
     public RetentionOptions Retention { get; set; } = new();
     public Registry.ProvenanceOptions Provenance { get; set; } = new();
+    public Alerting.WatchOptions Watch { get; set; } = new();
 }
 
 /// <summary>Checks the options at start-up and names every bad setting by its configuration key.</summary>
@@ -57,6 +58,11 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
         Range("Monitor:Ingest:QueueCapacity", o.Ingest.QueueCapacity, 1, 1_000_000, errors);
         Range("Monitor:Ingest:MaxRecordsPerBatch", o.Ingest.MaxRecordsPerBatch, 1, 10_000_000, errors);
         Range("Monitor:Ingest:MaxMessageBytes", o.Ingest.MaxMessageBytes, 1024, int.MaxValue, errors);
+        Range("Monitor:Ingest:QueueBytesPerModel", o.Ingest.QueueBytesPerModel, 1024, long.MaxValue, errors);
+        Range("Monitor:Ingest:QueueBytesTotal", o.Ingest.QueueBytesTotal, 1024, long.MaxValue, errors);
+        Range("Monitor:Watch:MaxBehindChanges", o.Watch.MaxBehindChanges, 1, 1_000_000, errors);
+        Range("Monitor:Watch:MaxBehindBytes", o.Watch.MaxBehindBytes, 1024, long.MaxValue, errors);
+        Range("Monitor:Watch:MaxWatchers", o.Watch.MaxWatchers, 1, 1_000_000, errors);
         Range("Monitor:Windows:Records", o.Windows.Records, 10, 100_000_000, errors);
         Range("Monitor:Windows:HistoryInMemory", o.Windows.HistoryInMemory, 1, 100_000, errors);
         Range("Monitor:Windows:HistoryRetained", o.Windows.HistoryRetained, 1, 100_000_000, errors);
@@ -184,6 +190,8 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
         Range("Monitor:Limits:MaxFeatures", o.Limits.MaxFeatures, 1, 1_000_000, errors);
         Range("Monitor:Limits:MaxTextBytes", o.Limits.MaxTextBytes, 1, int.MaxValue, errors);
         Range("Monitor:Limits:MaxTokensPerRecord", o.Limits.MaxTokensPerRecord, 1, int.MaxValue, errors);
+        Range("Monitor:Limits:MaxCategoryBytes", o.Limits.MaxCategoryBytes, 1, int.MaxValue, errors);
+        Range("Monitor:Limits:MaxRequestIdBytes", o.Limits.MaxRequestIdBytes, 1, int.MaxValue, errors);
         Range("Monitor:Limits:ClientBurstRecords", o.Limits.ClientBurstRecords, 0, long.MaxValue, errors);
         Range("Monitor:Limits:ClientBurstBatches", o.Limits.ClientBurstBatches, 0, long.MaxValue, errors);
         if (o.Limits.ClientBatchesPerSecond < 0 || !double.IsFinite(o.Limits.ClientBatchesPerSecond))

@@ -54,7 +54,8 @@ public sealed class SlowConsumerTests
             }
         });
         Assert.Equal(StatusCode.ResourceExhausted, cut.StatusCode);
-        Assert.Equal($"the watcher fell behind; watch again with after_sequence = {received[^1]}", cut.Status.Detail);
+        Assert.Equal("the watcher fell behind by more than 256 changes or 262144 bytes (Monitor:Watch:MaxBehindChanges, MaxBehindBytes); " +
+            $"watch again with after_sequence = {received[^1]}", cut.Status.Detail);
         Assert.InRange(received.Count, 1, signals - 1);
 
         using AsyncServerStreamingCall<RollbackSignal> resumed = sidecar.Rollbacks.WatchRollbackSignals(

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using System.Text;
 
 namespace Monitor.Core.Detectors;
 
@@ -46,6 +47,29 @@ public sealed record DetectorKey(KeyKind Kind, string Field, string Text)
     };
 
     public override string ToString() => $"{Field}:{Text}";
+
+    /// <summary>Longest key text kept as it is, in UTF-8 bytes.</summary>
+    public const int MaxTextBytes = 256;
+
+    /// <summary>Characters of a longer text kept before its hash.</summary>
+    public const int KeptChars = 64;
+
+    /// <summary>
+    /// The key with its text shortened when longer than <see cref="MaxTextBytes"/>: its first <see cref="KeptChars"/>
+    /// characters, "…" and "sha256:" with 16 hex digits of the whole text's SHA-256, so that candidates and findings hold
+    /// a bounded text per key and distinct long keys stay distinct.
+    /// </summary>
+    public DetectorKey Bounded()
+    {
+        if (Text.Length * 3 <= MaxTextBytes || Encoding.UTF8.GetByteCount(Text) <= MaxTextBytes)
+        {
+            return this;
+        }
+
+        string digest = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Text)))[..16];
+        int kept = char.IsHighSurrogate(Text[KeptChars - 1]) ? KeptChars - 1 : KeptChars;
+        return this with { Text = $"{Text[..kept]}…sha256:{digest}" };
+    }
 }
 
 /// <summary>

@@ -263,10 +263,10 @@ public sealed partial class TriggerDetector
     /// <summary>The record's input print; its keys were extracted last, so the extractor holds its fine bins.</summary>
     private ulong Print(in RecordContext record) => _inputs.Of(record.Batch, record.Index, _extractor.FineBins);
 
-    /// <summary>The key as findings show it (text keys under the configured privacy).</summary>
+    /// <summary>The key as findings show it (text keys under the configured privacy; long texts shortened and hashed).</summary>
     private DetectorKey Describe(KeyOccurrence occurrence) => occurrence.Kind == KeyKind.EmbeddingOutlier
         ? new DetectorKey(KeyKind.EmbeddingOutlier, "embedding", "beyond the 99.9th percentile")
-        : _settings.TextKeys.Protect(_extractor.Describe(occurrence));
+        : _settings.TextKeys.Protect(_extractor.Describe(occurrence)).Bounded();
 
     /// <summary>Tests a candidate's skew towards each class; a skew corroborated among its own records is critical.</summary>
     /// <returns>Whether the key carries a critical finding.</returns>

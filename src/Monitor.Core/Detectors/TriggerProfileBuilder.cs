@@ -357,7 +357,7 @@ public static class TriggerProfileBuilder
             {
                 if (!table.TryGetValue(key.Hash, out var entry))
                 {
-                    DetectorKey described = extractor.Describe(key);
+                    DetectorKey described = extractor.Describe(key).Bounded();
                     entry = (new BaselineKey
                     {
                         Kind = key.Kind,

@@ -10,8 +10,12 @@ public sealed record BatchError(string Field, string Message, string? Limit = nu
     public override string ToString() => $"{Field}: {Message}";
 }
 
-/// <summary>Limits on the text a record carries: bytes per text value, and tokens (<see cref="TextTokenizer"/>, as the detectors read them) over all its text fields.</summary>
-public sealed record TextLimits(int MaxBytesPerValue, int MaxTokensPerRecord)
+/// <summary>
+/// Limits on the text a record carries: bytes per text value, tokens (<see cref="TextTokenizer"/>, as the detectors read them)
+/// over all its text fields, bytes per categorical value and per request id.
+/// </summary>
+public sealed record TextLimits(int MaxBytesPerValue, int MaxTokensPerRecord, int MaxCategoryBytes = int.MaxValue,
+    int MaxRequestIdBytes = int.MaxValue)
 {
     public static TextLimits None { get; } = new(int.MaxValue, int.MaxValue);
 }
@@ -67,6 +71,11 @@ public static class BatchValidator
             return limitError;
         }
 
+        if (textLimits is not null && CheckCategories(schema, batch.Categorical, textLimits.MaxCategoryBytes) is { } categoryError)
+        {
+            return categoryError;
+        }
+
         int e = schema.EmbeddingWidth;
         if (batch.Embeddings.Length != 0)
         {
@@ -91,6 +100,12 @@ public static class BatchValidator
         if (batch.RequestIds.Count != 0 && CheckColumn("batch.request_ids", batch.RequestIds, n) is { } idError)
         {
             return idError;
+        }
+
+        if (textLimits is not null && LongValue(batch.RequestIds, textLimits.MaxRequestIdBytes) is ({ } record, { } bytes))
+        {
+            return new BatchError("batch.request_ids",
+                $"value {record} is {bytes} bytes; the limit is {textLimits.MaxRequestIdBytes} (Monitor:Limits:MaxRequestIdBytes)", "request_id_bytes");
         }
 
         return null;
@@ -202,6 +217,43 @@ public static class BatchValidator
         }
 
         return null;
+    }
+
+    private static BatchError? CheckCategories(ModelSchema schema, Utf8Column[] columns, int maxBytes)
+    {
+        for (int c = 0; c < columns.Length; c++)
+        {
+            if (LongValue(columns[c], maxBytes) is ({ } record, { } bytes))
+            {
+                return new BatchError($"batch.categorical[{c}] ('{schema.CategoricalFeatures[c]}')",
+                    $"value {record} is {bytes} bytes; the limit is {maxBytes} (Monitor:Limits:MaxCategoryBytes)", "category_bytes");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The first value of a (checked) column longer than <paramref name="maxBytes"/>, and its length.</summary>
+    private static (int? Record, uint? Bytes) LongValue(Utf8Column column, int maxBytes)
+    {
+        if (column.Data.Length <= maxBytes)
+        {
+            return (null, null);
+        }
+
+        ReadOnlySpan<uint> ends = column.Ends.Span;
+        uint start = 0;
+        for (int i = 0; i < ends.Length; i++)
+        {
+            if (ends[i] - start > maxBytes)
+            {
+                return (i, ends[i] - start);
+            }
+
+            start = ends[i];
+        }
+
+        return (null, null);
     }
 
     private static BatchError? CheckColumn(string field, Utf8Column column, int n)

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Monitor.Core.Ingest;
@@ -72,4 +74,30 @@ public sealed class RecordBatch
 
     /// <summary>One request id per record, or an empty column.</summary>
     public Utf8Column RequestIds { get; init; } = Utf8Column.Empty;
+
+    /// <summary>
+    /// Bytes the batch keeps alive while it is queued: the whole arrays its float columns and UTF-8 columns lie in (a
+    /// column may share a larger array with the message it came from), and the end offsets.
+    /// </summary>
+    public long RetainedBytes()
+    {
+        long bytes = Retained(Numeric) + Retained(Scores) + Retained(Embeddings) + Retained(RequestIds);
+        foreach (Utf8Column column in Categorical)
+        {
+            bytes += Retained(column);
+        }
+
+        foreach (Utf8Column column in Text)
+        {
+            bytes += Retained(column);
+        }
+
+        return bytes;
+    }
+
+    private static long Retained(Utf8Column column) => Retained(column.Data) + Retained(column.Ends);
+
+    private static long Retained<T>(ReadOnlyMemory<T> memory) where T : unmanaged =>
+        (MemoryMarshal.TryGetArray(memory, out ArraySegment<T> segment) && segment.Array is { } array ? array.LongLength : memory.Length)
+        * Unsafe.SizeOf<T>();
 }

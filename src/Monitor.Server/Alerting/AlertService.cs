@@ -39,7 +39,7 @@ internal sealed class AlertService(IIncidentStore store, AlertHub hub) : Proto.A
     {
         Severity min = MinSeverity(request.MinSeverity);
         return hub.StreamAsync(a => (request.Model.Length == 0 || a.Alert.Model == request.Model) && a.Alert.Severity >= min,
-            (long)Math.Min(request.AfterSequence, long.MaxValue), after => store.LoadAlertEvents(request.Model, min, after),
+            (long)Math.Min(request.AfterSequence, long.MaxValue), (after, limit) => store.LoadAlertEvents(request.Model, min, after, limit),
             ToProto, responseStream, context.CancellationToken);
     }
 

@@ -67,7 +67,7 @@ internal interface IIncidentStore
     int CountRateLimitedRollbacksSince(string model, DateTimeOffset since);
 
     /// <summary>Rollback signals after a sequence number, of one model or (empty) of all, in order.</summary>
-    List<StoredRollback> LoadRollbackSignals(string model, long afterSequence);
+    List<StoredRollback> LoadRollbackSignals(string model, long afterSequence, int limit = int.MaxValue);
 
     /// <summary>Alerts, newest change first, filtered by model, version, least severity and state (null = any).</summary>
     List<StoredAlert> LoadAlerts(string model, string version, Severity minSeverity, AlertState? state, int limit);

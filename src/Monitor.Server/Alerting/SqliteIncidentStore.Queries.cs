@@ -27,16 +27,17 @@ internal sealed partial class SqliteIncidentStore
     }
 
     /// <summary>Rollback signals after a sequence number, of one model or (empty) of all, in order.</summary>
-    public List<StoredRollback> LoadRollbackSignals(string model, long afterSequence)
+    public List<StoredRollback> LoadRollbackSignals(string model, long afterSequence, int limit = int.MaxValue)
     {
         using SqliteConnection connection = Open();
         using SqliteCommand command = connection.CreateCommand();
         command.CommandText = """
             SELECT sequence, model, from_version, to_version, reason, at, acknowledged_by, actor, alert_ids FROM rollback_signals
-            WHERE sequence > $s AND ($m = '' OR model = $m) ORDER BY sequence;
+            WHERE sequence > $s AND ($m = '' OR model = $m) ORDER BY sequence LIMIT $l;
             """;
         command.Parameters.AddWithValue("$s", afterSequence);
         command.Parameters.AddWithValue("$m", model);
+        command.Parameters.AddWithValue("$l", limit);
         using SqliteDataReader reader = command.ExecuteReader();
         var rows = new List<StoredRollback>();
         while (reader.Read())

@@ -91,14 +91,14 @@ internal sealed class IngestGate
             }
         }
 
-        if (!model.Pipeline.TryEnqueue(version, batch, report))
+        if (model.Pipeline.TryEnqueue(version, batch, report) is { } refusal)
         {
             _metrics.IngestBatches.WithLabels("dropped").Inc();
             _metrics.IngestRecords.WithLabels(model.Name, version.Version, "dropped").Inc(batch.Count);
+            _metrics.LimitBreaches.WithLabels(refusal.Limit).Inc();
             ack.Dropped = (uint)batch.Count;
             ack.ErrorCode = (int)StatusCode.ResourceExhausted;
-            ack.ErrorMessage = $"the ingest queue of model '{model.Name}' is full ({model.Pipeline.Capacity} batches); " +
-                "the batch was dropped";
+            ack.ErrorMessage = refusal.Message;
             return ack;
         }
 

@@ -7,8 +7,14 @@ public sealed class IngestOptions
 
     public int MaxRecordsPerBatch { get; set; } = 10_000;
 
+    /// <summary>Bytes of batches (their arrays and UTF-8 columns) queued per model, held until the pipeline has processed them.</summary>
+    public long QueueBytesPerModel { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Bytes of batches queued over all models together.</summary>
+    public long QueueBytesTotal { get; set; } = 1024L * 1024 * 1024;
+
     /// <summary>Largest gRPC message accepted, in bytes.</summary>
-    public int MaxMessageBytes { get; set; } = 64 * 1024 * 1024;
+    public int MaxMessageBytes { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>
     /// False runs the sidecar parse-only: batches are received, validated, translated and queued as usual, then
@@ -27,6 +33,12 @@ public sealed class LimitOptions
     /// <summary>Largest text value, in UTF-8 bytes.</summary>
     public int MaxTextBytes { get; set; } = 64 * 1024;
 
+    /// <summary>Largest categorical value, in UTF-8 bytes; a batch with a longer one is refused.</summary>
+    public int MaxCategoryBytes { get; set; } = 256;
+
+    /// <summary>Largest request id, in UTF-8 bytes; a batch with a longer one is refused.</summary>
+    public int MaxRequestIdBytes { get; set; } = 256;
+
     /// <summary>Most tokens (as the detectors read them: runs of letters and digits) one record carries over all its text fields.</summary>
     public int MaxTokensPerRecord { get; set; } = 10_000;
 
@@ -42,5 +54,5 @@ public sealed class LimitOptions
     /// <summary>Batches a client may send at once above its batch rate; 0 = one second's worth (at least one).</summary>
     public long ClientBurstBatches { get; set; }
 
-    public Core.Ingest.TextLimits ToTextLimits() => new(MaxTextBytes, MaxTokensPerRecord);
+    public Core.Ingest.TextLimits ToTextLimits() => new(MaxTextBytes, MaxTokensPerRecord, MaxCategoryBytes, MaxRequestIdBytes);
 }

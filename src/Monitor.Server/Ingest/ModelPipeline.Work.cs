@@ -11,10 +11,13 @@ internal sealed partial class ModelPipeline
 {
     private abstract class Work;
 
-    private sealed class IngestWork(VersionEntry version, RecordBatch batch, DigestReport? digest) : Work
+    private sealed class IngestWork(VersionEntry version, RecordBatch batch, DigestReport? digest, long bytes) : Work
     {
         public VersionEntry Version { get; } = version;
         public RecordBatch Batch { get; } = batch;
+
+        /// <summary>What the batch holds of the queue budgets until it is processed.</summary>
+        public long Bytes { get; } = bytes;
 
         /// <summary>The artifact digest the client claimed, when it differs from the registered one.</summary>
         public DigestReport? Digest { get; } = digest;

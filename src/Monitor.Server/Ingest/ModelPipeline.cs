@@ -20,7 +20,11 @@ namespace Monitor.Server.Ingest;
 /// <summary>What every model's pipeline shares.</summary>
 internal sealed record PipelineContext(IWindowStore WindowStore, MonitorMetrics Metrics, IncidentComposer Incidents, MonitorOptions Options,
     TimeProvider Time,
-    WindowWriter Windows, StoreHealth Health);
+    WindowWriter Windows, StoreHealth Health)
+{
+    /// <summary>Bytes of batches queued over all models (Monitor:Ingest:QueueBytesTotal).</summary>
+    public QueueBytes QueueBytes { get; } = new(Options.Ingest.QueueBytesTotal);
+}
 
 /// <summary>A mirroring client's claim that it loaded an artifact other than the registered one.</summary>
 internal sealed record DigestReport(string Client, string Digest);
@@ -43,6 +47,7 @@ internal sealed partial class ModelPipeline : IAsyncDisposable
     private readonly MonitorMetrics _metrics;
     private readonly ILogger _logger;
     private readonly Channel<Work> _queue;
+    private readonly QueueBytes _queueBytes;
     private readonly Task _loop;
     private readonly ITimer? _ticker;
     private readonly IReadOnlySet<string> _criticalChannels;
@@ -61,6 +66,7 @@ internal sealed partial class ModelPipeline : IAsyncDisposable
         _logger = logger;
         _criticalChannels = model.Schema.CriticalChannels();
         Capacity = context.Options.Ingest.QueueCapacity;
+        _queueBytes = new QueueBytes(context.Options.Ingest.QueueBytesPerModel);
         _queue = Channel.CreateBounded<Work>(new BoundedChannelOptions(Capacity)
         {
             SingleReader = true,
@@ -85,10 +91,45 @@ internal sealed partial class ModelPipeline : IAsyncDisposable
 
     public int Depth => _queue.Reader.Count;
 
-    /// <summary>Queues a validated batch; false when the queue is full (the batch is dropped).</summary>
+    /// <summary>Bytes of the batches queued and not yet processed.</summary>
+    public long QueuedBytes => _queueBytes.Used;
+
+    /// <summary>
+    /// Queues a validated batch; returns why not when the queue is full in batches, or the batch's bytes do not fit in
+    /// this model's or the process's queue budget (the batch is dropped).
+    /// </summary>
     /// <param name="digest">The client's digest claim when it differs from the registered one; null when it matches.</param>
-    public bool TryEnqueue(VersionEntry version, RecordBatch batch, DigestReport? digest) =>
-        _queue.Writer.TryWrite(new IngestWork(version, batch, digest));
+    public QueueRefusal? TryEnqueue(VersionEntry version, RecordBatch batch, DigestReport? digest)
+    {
+        long bytes = batch.RetainedBytes();
+        if (!_queueBytes.TryReserve(bytes))
+        {
+            return new QueueRefusal("queue_bytes_per_model", $"the ingest queue of model '{_model.Name}' holds {_queueBytes.Used} bytes; " +
+                $"this batch's {bytes} bytes would pass Monitor:Ingest:QueueBytesPerModel ({_queueBytes.Limit}); the batch was dropped");
+        }
+
+        QueueBytes total = _context.QueueBytes;
+        if (!total.TryReserve(bytes))
+        {
+            _queueBytes.Release(bytes);
+            return new QueueRefusal("queue_bytes_total", $"the ingest queues of all models hold {total.Used} bytes; " +
+                $"this batch's {bytes} bytes would pass Monitor:Ingest:QueueBytesTotal ({total.Limit}); the batch was dropped");
+        }
+
+        if (!_queue.Writer.TryWrite(new IngestWork(version, batch, digest, bytes)))
+        {
+            Released(bytes);
+            return new QueueRefusal("queue_batches", $"the ingest queue of model '{_model.Name}' is full ({Capacity} batches); the batch was dropped");
+        }
+
+        return null;
+    }
+
+    private void Released(long bytes)
+    {
+        _queueBytes.Release(bytes);
+        _context.QueueBytes.Release(bytes);
+    }
 
     /// <summary>
     /// Judges every version against this baseline from the batches queued after this call on; completes once it is
@@ -237,6 +278,13 @@ internal sealed partial class ModelPipeline : IAsyncDisposable
                 else if (work is BaselineWork baselineWork)
                 {
                     baselineWork.Done.TrySetException(ex);
+                }
+            }
+            finally
+            {
+                if (work is IngestWork ingest)
+                {
+                    Released(ingest.Bytes);
                 }
             }
         }

@@ -74,7 +74,7 @@ internal sealed class MonitorMetrics
         StoreWriteFailures = factory.CreateCounter("drift_monitor_store_write_failures_total",
             "Writes the database refused, by what was being written.", "what");
         LimitBreaches = factory.CreateCounter("drift_monitor_limit_breaches_total",
-            "Requests refused for breaching a limit (message_size, records_per_batch, text_bytes, tokens_per_record, models, features, client_rate).",
+            "Requests refused for breaching a limit (message_size, records_per_batch, text_bytes, tokens_per_record, category_bytes, request_id_bytes, queue_batches, queue_bytes_per_model, queue_bytes_total, models, features, client_rate, watchers).",
             "limit");
     }
 

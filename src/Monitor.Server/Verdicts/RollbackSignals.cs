@@ -20,7 +20,7 @@ internal sealed class RollbackService(IIncidentStore store, RollbackSignalHub hu
     public override Task WatchRollbackSignals(WatchRollbackSignalsRequest request, IServerStreamWriter<RollbackSignal> responseStream,
         ServerCallContext context) =>
         hub.StreamAsync(r => request.Model.Length == 0 || r.Model == request.Model, Sequence(request.AfterSequence),
-            after => store.LoadRollbackSignals(request.Model, after), ToProto, responseStream, context.CancellationToken);
+            (after, limit) => store.LoadRollbackSignals(request.Model, after, limit), ToProto, responseStream, context.CancellationToken);
 
     public override Task<RollbackSignal> AcknowledgeRollbackSignal(AcknowledgeRollbackSignalRequest request, ServerCallContext context)
     {

@@ -1,0 +1,17 @@
+namespace Monitor.Server.Alerting;
+
+/// <summary>Bounds of the resumable watches (WatchAlerts, WatchRollbackSignals).</summary>
+public sealed class WatchOptions
+{
+    /// <summary>
+    /// Changes the sidecar may hold for one watcher that its connection has not taken (the page of stored history being
+    /// sent and the live changes queued behind it); one more cuts the watcher off.
+    /// </summary>
+    public int MaxBehindChanges { get; set; } = 256;
+
+    /// <summary>The same bound in bytes of the encoded messages.</summary>
+    public long MaxBehindBytes { get; set; } = 256 * 1024;
+
+    /// <summary>Calls open at once on each watch (alerts, rollback signals); one more is refused with RESOURCE_EXHAUSTED.</summary>
+    public int MaxWatchers { get; set; } = 256;
+}
