@@ -42,9 +42,10 @@ internal static class VerdictEndpoints
 {
     public static void Map(WebApplication app, params object[] metadata)
     {
-        app.MapGet("/api/v1/verdict/{model}", (string model, ModelRegistry registry, IIncidentStore store, TimeProvider time) =>
+        app.MapGet("/api/v1/verdict/{model}", (string model, ModelRegistry registry, IIncidentStore store, TimeProvider time,
+            Microsoft.Extensions.Options.IOptions<MonitorOptions> options) =>
             registry.TryGet(model, out ModelEntry entry)
-                ? Results.Ok(ModelVerdict(entry, store, time.GetUtcNow()))
+                ? Results.Ok(ModelVerdict(entry, store, time.GetUtcNow(), options.Value.Versions.LiveFor))
                 : Results.NotFound(new { error = $"model '{ModelRegistry.Truncate(model)}' is not registered" })).WithMetadata(metadata);
 
         app.MapGet("/api/v1/verdict/{model}/{version}", (string model, string version, ModelRegistry registry, IIncidentStore store) =>
@@ -122,9 +123,8 @@ internal static class VerdictEndpoints
     /// The model-level verdict: the worst of the versions live at <paramref name="now"/> (the most recently served first
     /// among equals), so which version mirrored last cannot change it; Inconclusive when none is live.
     /// </summary>
-    public static VerdictDocument ModelVerdict(ModelEntry model, IIncidentStore store, DateTimeOffset now)
+    public static VerdictDocument ModelVerdict(ModelEntry model, IIncidentStore store, DateTimeOffset now, TimeSpan liveFor)
     {
-        TimeSpan liveFor = model.Versions.Values.FirstOrDefault()?.Lifecycle.Settings.LiveFor ?? TimeSpan.Zero;
         List<(VersionEntry Version, VerdictDocument Document)> live = [.. model.LiveVersions(now, liveFor).Select(v => (v, Document(v, store)))];
         if (live.Count == 0)
         {
