@@ -34,6 +34,7 @@ public sealed class MonitorOptions
     public RetentionOptions Retention { get; set; } = new();
     public Registry.ProvenanceOptions Provenance { get; set; } = new();
     public Alerting.WatchOptions Watch { get; set; } = new();
+    public CallOptions Calls { get; set; } = new();
 }
 
 /// <summary>Checks the options at start-up and names every bad setting by its configuration key.</summary>
@@ -63,6 +64,8 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
         Range("Monitor:Watch:MaxBehindChanges", o.Watch.MaxBehindChanges, 1, 1_000_000, errors);
         Range("Monitor:Watch:MaxBehindBytes", o.Watch.MaxBehindBytes, 1024, long.MaxValue, errors);
         Range("Monitor:Watch:MaxWatchers", o.Watch.MaxWatchers, 1, 1_000_000, errors);
+        Range("Monitor:Calls:MaxInFlightPerRole", o.Calls.MaxInFlightPerRole, 1, 100_000, errors);
+        Range("Monitor:Calls:MaxConnections", o.Calls.MaxConnections, 1, 1_000_000, errors);
         Range("Monitor:Windows:Records", o.Windows.Records, 10, 100_000_000, errors);
         Range("Monitor:Windows:HistoryInMemory", o.Windows.HistoryInMemory, 1, 100_000, errors);
         Range("Monitor:Windows:HistoryRetained", o.Windows.HistoryRetained, 1, 100_000_000, errors);

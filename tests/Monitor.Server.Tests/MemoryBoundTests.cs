@@ -105,6 +105,98 @@ public sealed class MemoryBoundTests
         Assert.Equal(1u, fourth.ResponseStream.Current.Sequence);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task Calls_beyond_the_in_flight_limit_of_a_role_are_refused_before_they_are_read_and_other_roles_still_get_through()
+    {
+        CancellationToken cancel = TestContext.Current.CancellationToken;
+        using var directory = new TempDirectory();
+        var traffic = new FraudTraffic(seed: 73);
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")),
+            "--Monitor:Calls:MaxInFlightPerRole=2");
+
+        // Two ingest streams in flight hold both places of the ingest role.
+        using AsyncDuplexStreamingCall<MirrorBatch, MirrorAck> one = sidecar.Mirror.IngestStream(cancellationToken: cancel);
+        using AsyncDuplexStreamingCall<MirrorBatch, MirrorAck> two = sidecar.Mirror.IngestStream(cancellationToken: cancel);
+        foreach (AsyncDuplexStreamingCall<MirrorBatch, MirrorAck> stream in new[] { one, two })
+        {
+            await stream.RequestStream.WriteAsync(Sidecar.Batch(traffic, 10), cancel);
+            Assert.True(await stream.ResponseStream.MoveNext(cancel));
+            Assert.Equal(10u, stream.ResponseStream.Current.Accepted);
+        }
+
+        RpcException ex = await Assert.ThrowsAsync<RpcException>(async () => await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 10), cancellationToken: cancel));
+        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+        Assert.Equal("2 calls needing the ingest role are in flight (Monitor:Calls:MaxInFlightPerRole); this call was not read: retry after a pause",
+            ex.Status.Detail);
+
+        // Calls needing another role have their own places.
+        Assert.Equal(Sidecar.Model, (await sidecar.Admin.GetModelAsync(new GetModelRequest { Name = Sidecar.Model }, cancellationToken: cancel)).Name);
+        await sidecar.Reports.GetVerdictAsync(new GetVerdictRequest { Model = Sidecar.Model }, cancellationToken: cancel);
+
+        // A stream that ends frees its place.
+        await one.RequestStream.CompleteAsync();
+        Assert.False(await one.ResponseStream.MoveNext(cancel));
+        Security.CallLimiter limiter = (Security.CallLimiter)sidecar.App.Services.GetService(typeof(Security.CallLimiter))!;
+        Assert.True(await Eventually.HoldsAsync(() => limiter.InFlight(Security.Roles.Ingest) == 1, TimeSpan.FromSeconds(10), cancel));
+        Assert.Equal(10u, (await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 10), cancellationToken: cancel)).Accepted);
+
+        string metrics = await sidecar.Http.GetStringAsync("/metrics", cancel);
+        Assert.Matches("drift_monitor_limit_breaches_total\\{limit=\"calls_in_flight\"\\} [1-9]", metrics);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_query_over_64_KiB_is_refused_while_batches_may_be_as_big_as_the_message_limit()
+    {
+        CancellationToken cancel = TestContext.Current.CancellationToken;
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")));
+
+        string name = new('m', 70 * 1024);
+        RpcException ex = await Assert.ThrowsAsync<RpcException>(async () =>
+            await sidecar.Reports.GetVerdictAsync(new GetVerdictRequest { Model = name }, cancellationToken: cancel));
+        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+        Assert.Contains("exceeds the maximum", ex.Status.Detail);
+        ex = await Assert.ThrowsAsync<RpcException>(async () =>
+            await sidecar.Alerts.ListAlertsAsync(new ListAlertsRequest { Model = name }, cancellationToken: cancel));
+        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+
+        // Admin still reads a big message (and answers about its content).
+        ex = await Assert.ThrowsAsync<RpcException>(async () =>
+            await sidecar.Admin.GetModelAsync(new GetModelRequest { Name = name }, cancellationToken: cancel));
+        Assert.NotEqual(StatusCode.ResourceExhausted, ex.StatusCode);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Connections_beyond_the_limit_are_closed()
+    {
+        CancellationToken cancel = TestContext.Current.CancellationToken;
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")),
+            "--Monitor:Calls:MaxConnections=3");
+
+        // Each channel keeps its own connection open: at most three connections exist, whoever holds them.
+        var channels = Enumerable.Range(0, 6).Select(_ => sidecar.OpenChannel(key: null)).ToList();
+        int served = 0, closed = 0;
+        foreach (Grpc.Net.Client.GrpcChannel channel in channels)
+        {
+            try
+            {
+                await new Admin.AdminClient(channel).GetModelAsync(new GetModelRequest { Name = Sidecar.Model }, cancellationToken: cancel);
+                served++;
+            }
+            // Kestrel closes the connection at once: the client sees it as unavailable or as an HTTP/2 handshake that never completed.
+            catch (RpcException refused) when (refused.StatusCode == StatusCode.Unavailable
+                || (refused.StatusCode == StatusCode.Internal && refused.Status.Detail.Contains("HTTP/2 connection could not be established", StringComparison.Ordinal)))
+            {
+                closed++;
+            }
+        }
+
+        channels.ForEach(c => c.Dispose());
+        Assert.InRange(served, 1, 3);
+        Assert.Equal(6 - served, closed);
+    }
+
     private static int Open(Sidecar sidecar) =>
         ((Alerting.RollbackSignalHub)sidecar.App.Services.GetService(typeof(Alerting.RollbackSignalHub))!).OpenWatchers;
 

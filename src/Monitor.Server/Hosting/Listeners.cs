@@ -35,6 +35,7 @@ internal sealed class Listeners
 
     public void Configure(KestrelServerOptions kestrel, MonitorOptions options)
     {
+        kestrel.Limits.MaxConcurrentConnections = options.Calls.MaxConnections;
         kestrel.Listen(System.Net.IPAddress.Parse(options.Grpc.Address), options.Grpc.Port, listen =>
         {
             listen.Protocols = HttpProtocols.Http2;

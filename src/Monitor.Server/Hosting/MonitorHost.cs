@@ -43,6 +43,7 @@ internal static class MonitorHost
         app.UseRouting();
         app.Use(Listeners.ConfineAsync);
         app.Use(app.Services.GetRequiredService<AccessControl>().InvokeAsync);
+        app.Use(app.Services.GetRequiredService<CallLimiter>().InvokeAsync);
 
         var grpc = new ListenerRoleMetadata(ListenerRole.Grpc);
         var http = new ListenerRoleMetadata(ListenerRole.Http);
@@ -97,6 +98,7 @@ internal static class MonitorHost
         services.AddSingleton<MonitorMetrics>();
         services.AddSingleton<Credentials>();
         services.AddSingleton<AccessControl>();
+        services.AddSingleton<CallLimiter>();
         services.AddSingleton<ClientRateLimiter>();
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<BaselineUploads>();
@@ -122,7 +124,13 @@ internal static class MonitorHost
             grpc.MaxSendMessageSize = null;
             grpc.Interceptors.Add<StoreFaultInterceptor>();
             grpc.Interceptors.Add<DomainErrorInterceptor>();
-        });
+        })
+            // Only Mirror (batches) and Admin (baseline chunks) take big messages; every other request is a query.
+            .AddServiceOptions<ReportService>(small => small.MaxReceiveMessageSize = CallOptions.SmallMessageBytes)
+            .AddServiceOptions<Verdicts.RollbackService>(small => small.MaxReceiveMessageSize = CallOptions.SmallMessageBytes)
+            .AddServiceOptions<Alerting.AlertService>(small => small.MaxReceiveMessageSize = CallOptions.SmallMessageBytes)
+            .AddServiceOptions<Grpc.HealthCheck.HealthServiceImpl>(small => small.MaxReceiveMessageSize = CallOptions.SmallMessageBytes)
+            .AddServiceOptions<Grpc.Reflection.ReflectionServiceImpl>(small => small.MaxReceiveMessageSize = CallOptions.SmallMessageBytes);
 
         // Requests that are not valid protobuf get INVALID_ARGUMENT naming the message type, not UNKNOWN.
         services.RemoveAll(typeof(Grpc.AspNetCore.Server.Model.IServiceMethodProvider<>));
