@@ -191,6 +191,51 @@ public sealed class MemoryFloodTests
     private static bool BothQueueBounds(System.Collections.Concurrent.ConcurrentDictionary<string, int> outcomes) =>
         outcomes.ContainsKey("Monitor:Ingest:QueueBytesPerModel") && outcomes.ContainsKey("Monitor:Ingest:QueueBytesTotal");
 
+    [Fact(Timeout = 240_000)]
+    public async Task Watchers_that_never_read_a_long_history_hold_one_page_each_and_peak_resident_memory_stays_under_the_formula()
+    {
+        CancellationToken cancel = TestContext.Current.CancellationToken;
+        using var directory = new TempDirectory();
+        await using SidecarProcess sidecar = await SidecarProcess.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")));
+        using GrpcChannel channel = GrpcChannel.ForAddress($"http://127.0.0.1:{sidecar.GrpcPort}");
+        var admin = new Admin.AdminClient(channel);
+
+        // A history of 1,500 rollback signals of about 2 KB each (3 MB), stored before anyone watches.
+        const int history = 1500, watchers = 256;
+        string reason = new('r', 2000);
+        for (int i = 1; i <= history; i++)
+        {
+            await admin.RegisterVersionAsync(new RegisterVersionRequest
+            {
+                Model = Sidecar.Model, Version = $"c{i}", ArtifactSha256 = Sidecar.Digest($"c{i}"), Source = "test",
+            }, cancellationToken: cancel);
+            await admin.RollBackVersionAsync(new RollBackVersionRequest { Model = Sidecar.Model, Version = $"c{i}", Actor = "ops", Reason = reason },
+                cancellationToken: cancel);
+        }
+
+        long idle = sidecar.ResidentBytes().Current;
+
+        // 256 watchers from the start of the history, on connections of their own (16 watchers each) that never read.
+        var channels = Enumerable.Range(0, watchers / 16).Select(_ => GrpcChannel.ForAddress($"http://127.0.0.1:{sidecar.GrpcPort}")).ToList();
+        var calls = new List<AsyncServerStreamingCall<RollbackSignal>>();
+        for (int w = 0; w < watchers; w++)
+        {
+            calls.Add(new Rollbacks.RollbacksClient(channels[w % channels.Count]).WatchRollbackSignals(new WatchRollbackSignalsRequest(), cancellationToken: cancel));
+        }
+
+        // Long enough for each watch to have sent what the transport takes and queued what it would.
+        await Task.Delay(TimeSpan.FromSeconds(15), cancel);
+        long peak = sidecar.ResidentBytes().Peak;
+        calls.ForEach(c => c.Dispose());
+        channels.ForEach(c => c.Dispose());
+
+        // The formula of docs/operations.md for this test: one watch full (256 watchers, each with its queue B, a page of
+        // 16 stored signals P ≈ 16 × 2.2 KB, and the transport's buffer), the admin calls, and G (no queue).
+        long bound = idle + 256 * (256 * 1024 + 16 * 2300 + 64 * 1024) + 8 * 2 * 16 * MiB;
+        TestContext.Current.SendDiagnosticMessage($"idle {idle / MiB} MiB, peak {peak / MiB} MiB, formula {bound / MiB} MiB");
+        Assert.True(peak < bound, $"peak resident {peak / MiB} MiB, formula {bound / MiB} MiB (idle {idle / MiB} MiB)");
+    }
+
     /// <summary>The setting a RESOURCE_EXHAUSTED refusal names (Kestrel's own refusal: "ENHANCE_YOUR_CALM").</summary>
     private static string Limit(string detail) =>
         System.Text.RegularExpressions.Regex.Match(detail, @"Monitor:[A-Za-z]+:[A-Za-z]+|ENHANCE_YOUR_CALM") is { Success: true } match ? match.Value : detail;

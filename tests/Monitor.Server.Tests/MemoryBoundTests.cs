@@ -197,6 +197,29 @@ public sealed class MemoryBoundTests
         Assert.Equal(6 - served, closed);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task An_admin_reason_over_4_KiB_is_refused_and_nothing_changes()
+    {
+        CancellationToken cancel = TestContext.Current.CancellationToken;
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")));
+        await sidecar.RegisterCandidateAsync("c1");
+
+        RpcException ex = await Assert.ThrowsAsync<RpcException>(async () => await sidecar.Admin.RollBackVersionAsync(
+            new RollBackVersionRequest { Model = Sidecar.Model, Version = "c1", Actor = "ops", Reason = new string('r', 4097) }, cancellationToken: cancel));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Equal("reason: 4097 bytes; the limit is 4096", ex.Status.Detail);
+        ex = await Assert.ThrowsAsync<RpcException>(async () => await sidecar.Admin.QuarantineVersionAsync(
+            new QuarantineVersionRequest { Model = Sidecar.Model, Version = "c1", Actor = new string('a', 257), Reason = "r" }, cancellationToken: cancel));
+        Assert.Equal("actor: 257 bytes; the limit is 256", ex.Status.Detail);
+
+        ModelVersion version = await sidecar.Admin.GetVersionAsync(new GetVersionRequest { Model = Sidecar.Model, Version = "c1" }, cancellationToken: cancel);
+        Assert.Equal(VersionState.Candidate, version.State);
+        Assert.Empty((await sidecar.Rollbacks.ListRollbackSignalsAsync(new ListRollbackSignalsRequest(), cancellationToken: cancel)).Signals);
+        await sidecar.Admin.RollBackVersionAsync(
+            new RollBackVersionRequest { Model = Sidecar.Model, Version = "c1", Actor = "ops", Reason = new string('r', 4096) }, cancellationToken: cancel);
+    }
+
     private static int Open(Sidecar sidecar) =>
         ((Alerting.RollbackSignalHub)sidecar.App.Services.GetService(typeof(Alerting.RollbackSignalHub))!).OpenWatchers;
 

@@ -53,14 +53,14 @@ internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploa
     public override Task<Model> SetModelArtifactPath(SetModelArtifactPathRequest request, ServerCallContext context)
     {
         string actor = Audit.Actor(request.Actor, "sets the model's artifact path", context);
-        return Task.FromResult(ToProto(registry.SetArtifactPathTemplate(request.Model, request.ArtifactPathTemplate, actor, request.Reason)));
+        return Task.FromResult(ToProto(registry.SetArtifactPathTemplate(request.Model, request.ArtifactPathTemplate, actor, Audit.Reason(request.Reason))));
     }
 
     public override Task<Model> SetModelSigning(SetModelSigningRequest request, ServerCallContext context)
     {
         string actor = Audit.Actor(request.Actor, "pins the model's signing keys", context);
         return Task.FromResult(ToProto(registry.SetSigning(request.Model, request.AddPublicKeys, request.RemoveKeyIds,
-            request.HasRequireSignedVersions ? request.RequireSignedVersions : null, actor, request.Reason)));
+            request.HasRequireSignedVersions ? request.RequireSignedVersions : null, actor, Audit.Reason(request.Reason))));
     }
 
     public override Task<ModelVersion> GetVersion(GetVersionRequest request, ServerCallContext context) =>
@@ -77,7 +77,7 @@ internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploa
     public override async Task<ModelVersion> PromoteVersion(PromoteVersionRequest request, ServerCallContext context)
     {
         VersionEntry entry = await registry.PromoteAsync(request.Model, request.Version,
-            Audit.Actor(request.Actor, "promotes the version", context), request.Reason);
+            Audit.Actor(request.Actor, "promotes the version", context), Audit.Reason(request.Reason));
         return ToProto(entry);
     }
 
@@ -85,7 +85,7 @@ internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploa
     {
         VersionEntry entry = registry.GetVersion(request.Model, request.Version);
         string actor = Audit.Actor(request.Actor, "quarantines the version", context);
-        await registry.Get(request.Model).Pipeline.QuarantineAsync(entry, actor, request.Reason, rollBack: false, to: null,
+        await registry.Get(request.Model).Pipeline.QuarantineAsync(entry, actor, Audit.Reason(request.Reason), rollBack: false, to: null,
             context.CancellationToken);
         Log.AdminAction(logger, actor, "quarantined", request.Model, request.Version, request.Reason);
         return ToProto(entry);
@@ -108,7 +108,7 @@ internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploa
             to = target.Version;
         }
 
-        IncidentResult result = await registry.Get(request.Model).Pipeline.QuarantineAsync(entry, actor, request.Reason, rollBack: true, to,
+        IncidentResult result = await registry.Get(request.Model).Pipeline.QuarantineAsync(entry, actor, Audit.Reason(request.Reason), rollBack: true, to,
             context.CancellationToken);
         Log.AdminAction(logger, actor, "rolled back", request.Model, request.Version, request.Reason);
         return new RollBackVersionResponse

@@ -25,7 +25,7 @@ internal sealed class RollbackService(IIncidentStore store, RollbackSignalHub hu
     public override Task<RollbackSignal> AcknowledgeRollbackSignal(AcknowledgeRollbackSignalRequest request, ServerCallContext context)
     {
         string actor = Audit.Actor(request.Actor, "acknowledges the signal", context);
-        StoredRollback acknowledged = store.AcknowledgeRollback(Sequence(request.Sequence), actor, request.Reason, time.GetUtcNow())
+        StoredRollback acknowledged = store.AcknowledgeRollback(Sequence(request.Sequence), actor, Audit.Reason(request.Reason), time.GetUtcNow())
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"rollback signal {request.Sequence} does not exist"));
         return Task.FromResult(ToProto(acknowledged));
     }
@@ -42,7 +42,7 @@ internal sealed class RollbackService(IIncidentStore store, RollbackSignalHub hu
         string actor = Audit.Actor(request.Actor, request.Release ? "releases the rollback" : "dismisses the rollback", context);
         StoredHeldRollback held = store.LoadHeldRollbacks("", pendingOnly: false).FirstOrDefault(h => h.Id == Sequence(request.Id))
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"held rollback {request.Id} does not exist"));
-        var decided = await registry.Get(held.Model).Pipeline.DecideHeldAsync(held, request.Release, actor, request.Reason,
+        var decided = await registry.Get(held.Model).Pipeline.DecideHeldAsync(held, request.Release, actor, Audit.Reason(request.Reason),
             context.CancellationToken)
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"held rollback {request.Id} does not exist"));
         if (decided.AlreadyDecided)
