@@ -153,10 +153,12 @@ internal sealed partial class ModelRegistry
             throw new MonitorException(ErrorKind.FailedPrecondition, $"artifact_path: the sidecar cannot read {path}: {error}");
         }
 
+        // The file's own digest is not quoted: it would tell an admin the SHA-256 of any file the sidecar can read.
         if (hashed != digest)
         {
             throw new MonitorException(ErrorKind.InvalidArgument,
-                $"artifact_path: the sidecar hashed {path}: {hashed} differs from artifact_sha256 {digest}");
+                $"artifact_path: the file the sidecar read at {path} does not hash to artifact_sha256 {digest} " +
+                "(hash the artifact where it was built: sha256sum FILE, or drift versions register --artifact FILE)");
         }
     }
 
