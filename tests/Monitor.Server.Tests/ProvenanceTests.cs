@@ -200,7 +200,7 @@ public sealed class ProvenanceTests
         ModelVersion v2 = await sidecar.Admin.RegisterVersionAsync(Version("v2"));
         Assert.Equal(directory.File(Path.Combine("v2", "model.onnx")), v2.ArtifactPath);
         var v3 = await Assert.ThrowsAsync<RpcException>(() => sidecar.Admin.RegisterVersionAsync(Version("v3")).ResponseAsync);
-        Assert.Contains($"the sidecar hashed {directory.File(Path.Combine("v3", "model.onnx"))}", v3.Status.Detail);
+        Assert.Contains($"the file the sidecar read at {directory.File(Path.Combine("v3", "model.onnx"))} does not hash to", v3.Status.Detail);
     }
 
     [Fact]
