@@ -145,7 +145,7 @@ public sealed class MemoryBoundTests
     }
 
     [Fact(Timeout = 60_000)]
-    public async Task A_query_over_64_KiB_is_refused_while_batches_may_be_as_big_as_the_message_limit()
+    public async Task A_query_or_an_http_body_over_64_KiB_is_refused_while_batches_may_be_as_big_as_the_message_limit()
     {
         CancellationToken cancel = TestContext.Current.CancellationToken;
         using var directory = new TempDirectory();
@@ -160,10 +160,18 @@ public sealed class MemoryBoundTests
             await sidecar.Alerts.ListAlertsAsync(new ListAlertsRequest { Model = name }, cancellationToken: cancel));
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
 
-        // Admin still reads a big message (and answers about its content).
+        // HTTP bodies too (the Flagger webhook reads its JSON body).
+        using var content = new System.Net.Http.StringContent("{\"name\":\"" + name + "\"}", Encoding.UTF8, "application/json");
+        using HttpResponseMessage posted = await sidecar.Http.PostAsync("/api/v1/flagger/rollback", content, cancel);
+        Assert.Equal(System.Net.HttpStatusCode.RequestEntityTooLarge, posted.StatusCode);
+
+        // Admin still reads a big message (and answers about its content), and so does Mirror.
         ex = await Assert.ThrowsAsync<RpcException>(async () =>
             await sidecar.Admin.GetModelAsync(new GetModelRequest { Name = name }, cancellationToken: cancel));
         Assert.NotEqual(StatusCode.ResourceExhausted, ex.StatusCode);
+        MirrorBatch batch = Sidecar.Batch(new FraudTraffic(seed: 74), 1000);
+        Assert.True(batch.CalculateSize() > 64 * 1024);
+        Assert.Equal(1000u, (await sidecar.Mirror.IngestAsync(batch, cancellationToken: cancel)).Accepted);
     }
 
     [Fact(Timeout = 60_000)]

@@ -52,18 +52,24 @@ internal sealed class Listeners
         });
     }
 
-    /// <summary>Answers 404 when an endpoint is reached through the other listener.</summary>
+    /// <summary>
+    /// Answers 404 when an endpoint is reached through the other listener. Request bodies on the HTTP listener (the
+    /// Flagger webhook's JSON) are limited to 64 KiB; gRPC calls have their own limit per service.
+    /// </summary>
     public static async Task ConfineAsync(HttpContext context, RequestDelegate next)
     {
         ListenerRoleMetadata? required = context.GetEndpoint()?.Metadata.GetMetadata<ListenerRoleMetadata>();
-        if (required is not null
-            && context.Features.Get<IConnectionItemsFeature>()?.Items is { } items
-            && items.TryGetValue(Key, out object? role)
-            && role is ListenerRole actual
-            && actual != required.Role)
+        ListenerRole? actual = context.Features.Get<IConnectionItemsFeature>()?.Items is { } items
+            && items.TryGetValue(Key, out object? role) && role is ListenerRole tagged ? tagged : null;
+        if (required is not null && actual is not null && actual != required.Role)
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             return;
+        }
+
+        if (actual == ListenerRole.Http && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } body)
+        {
+            body.MaxRequestBodySize = Security.CallOptions.SmallMessageBytes;
         }
 
         await next(context);
