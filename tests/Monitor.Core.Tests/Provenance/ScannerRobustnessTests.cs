@@ -24,7 +24,7 @@ public sealed class ScannerRobustnessTests
                 byte[] bytes = File.ReadAllBytes(Fixtures[file]);
                 for (int i = 0; i < count && bytes.Length > 0; i++)
                 {
-                    bytes[(where + i * 7919) % bytes.Length] = value;
+                    bytes[(int)((where + i * 7919L) % bytes.Length)] = value;
                 }
 
                 ScanReport report = ScanBytes(bytes);
