@@ -55,7 +55,7 @@ public static class ArtifactScanner
 
         if (head.StartsWith(Hdf5Magic))
         {
-            KerasScanner.ScanHdf5(source, findings);
+            KerasScanner.ScanHdf5(source, limits, findings);
             return Finish(ArtifactFormat.KerasHdf5, null, imports, findings);
         }
 

@@ -19,12 +19,25 @@ internal static class KerasScanner
         }
     }
 
-    public static void ScanHdf5(Stream source, List<ScanFinding> findings)
+    /// <summary>
+    /// Reads the root attribute <c>model_config</c> of a Keras 2 HDF5 file, after <see cref="Hdf5Guard"/> has checked every length
+    /// PureHDF will trust on the way, through a stream that stops after <see cref="ScanLimits.MaxBytes"/> bytes.
+    /// </summary>
+    public static void ScanHdf5(Stream source, ScanLimits limits, List<ScanFinding> findings)
     {
+        if (Hdf5Guard.Check(source, limits) is { } refused)
+        {
+            findings.Add(refused.Limit
+                ? new ScanFinding(FindingSeverity.Blocking, "HDF5 file not read: " + refused.Message, null, "LIMIT", null, null)
+                : new ScanFinding(FindingSeverity.Blocking, "malformed HDF5 file: " + refused.Message, null, null, null, null));
+            return;
+        }
+
         string? config;
         try
         {
-            using var file = PureHDF.H5File.Open(source, leaveOpen: true);
+            using var bounded = new ReadBudgetStream(source, limits.MaxBytes);
+            using var file = PureHDF.H5File.Open(bounded, leaveOpen: true);
             if (!file.AttributeExists("model_config"))
             {
                 findings.Add(new ScanFinding(FindingSeverity.Blocking,
@@ -34,9 +47,15 @@ internal static class KerasScanner
 
             config = file.Attribute("model_config").Read<string>();
         }
-        catch (Exception e) // hostile files make the reader throw anything, including OutOfMemoryException for lengths it trusts
+        catch (ReadBudgetExceededException e)
         {
-            findings.Add(new ScanFinding(FindingSeverity.Blocking, "unreadable HDF5 file: " + e.Message, null, null, null, null));
+            findings.Add(new ScanFinding(FindingSeverity.Blocking,
+                $"HDF5 file not read: more than ScanLimits.MaxBytes ({e.Budget}) read", null, "LIMIT", null, null));
+            return;
+        }
+        catch (Exception e) // PureHDF throws whatever a broken structure leads it to; the guard has bounded what it allocates
+        {
+            findings.Add(new ScanFinding(FindingSeverity.Blocking, "malformed HDF5 file: " + e.Message, null, null, null, null));
             return;
         }
 
