@@ -13,7 +13,7 @@ internal static class KerasScanner
             using JsonDocument doc = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { MaxDepth = 256 });
             Walk(doc.RootElement, entry, findings);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException) // the latter for strings that are not UTF-8
         {
             findings.Add(new ScanFinding(FindingSeverity.Blocking, $"malformed Keras config in {entry}: {e.Message}", null, null, null, entry));
         }
@@ -62,13 +62,15 @@ internal static class KerasScanner
         ScanConfig(Encoding.UTF8.GetBytes(config ?? ""), "model_config", findings);
     }
 
-    private static void Walk(JsonElement e, string entry, List<ScanFinding> findings)
+    // `layer` is true where Keras expects a layer: items of "layers" and "cells", values of "layer", "cell" and a
+    // Bidirectional's "forward_layer" and "backward_layer".
+    private static void Walk(JsonElement e, string entry, List<ScanFinding> findings, bool layer = false)
     {
         if (e.ValueKind == JsonValueKind.Array)
         {
             foreach (JsonElement c in e.EnumerateArray())
             {
-                Walk(c, entry, findings);
+                Walk(c, entry, findings, layer);
             }
 
             return;
@@ -103,13 +105,30 @@ internal static class KerasScanner
                 findings.Add(new ScanFinding(FindingSeverity.Blocking,
                     $"serialised Python function ({className}) outside a Lambda layer runs when loaded", className, null, null, entry));
             }
+            else if (e.TryGetProperty("registered_name", out JsonElement r) && r.ValueKind == JsonValueKind.String
+                     && r.GetString() is { } registered && registered.IndexOf('>', StringComparison.Ordinal) is int gt and > 0
+                     && !registered.StartsWith("keras", StringComparison.Ordinal))
+            {
+                findings.Add(new ScanFinding(FindingSeverity.Blocking,
+                    $"{className}{(layerName is null ? "" : $" '{layerName}'")} is registered as '{registered}' by package '{registered[..gt]}', "
+                    + "whose code runs when it is loaded", registered, null, null, entry));
+            }
+            else if (layer && module is null && !KerasLayers.BuiltIn.Contains(className))
+            {
+                findings.Add(new ScanFinding(FindingSeverity.Blocking,
+                    $"custom layer {className}{(layerName is null ? "" : $" '{layerName}'")} is not one of Keras's layers: loading it runs "
+                    + "the code registered under that name", className, null, null, entry));
+            }
         }
 
         foreach (JsonProperty p in e.EnumerateObject())
         {
             if (p.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
             {
-                Walk(p.Value, entry, findings);
+                bool layerHere = p.Value.ValueKind == JsonValueKind.Array
+                    ? p.Name is "layers" or "cells"
+                    : p.Name is "layer" or "cell" or "forward_layer" or "backward_layer";
+                Walk(p.Value, entry, findings, layerHere);
             }
             else if (p.Name is "model_config" or "config" && p.Value.ValueKind == JsonValueKind.String
                      && p.Value.GetString() is { } nested && nested.TrimStart().StartsWith('{'))

@@ -26,10 +26,10 @@ internal sealed partial class PickleScanner(ScanLimits limits, List<PickleImport
 
     /// <summary>
     /// Scans every pickle in <paramref name="data"/>, one after another (joblib and torch write several), or the first
-    /// <paramref name="count"/> of them. Returns the offset after the last pickle scanned, or -1 when a stream could not be
-    /// read to its STOP (a finding says why).
+    /// <paramref name="count"/> of them. Returns the offset after the last pickle scanned (-1 when a stream could not be
+    /// read to its STOP: a finding says why) and how many pickles were read to their STOP.
     /// </summary>
-    public long ScanAll(ReadOnlyMemory<byte> data, string? entry, int depth = 0, int count = int.MaxValue)
+    public (long End, int Pickles) ScanAll(ReadOnlyMemory<byte> data, string? entry, int depth = 0, int count = int.MaxValue)
     {
         var tracked = new List<Tracked>();
         long pos = 0;
@@ -66,7 +66,7 @@ internal sealed partial class PickleScanner(ScanLimits limits, List<PickleImport
             }
         }
 
-        return Stopped ? -1 : pos;
+        return (Stopped ? -1 : pos, scanned);
     }
 
     // Returns the offset after STOP, or -1 when the stream cannot be read further (a finding says why).
