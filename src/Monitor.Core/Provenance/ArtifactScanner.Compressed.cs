@@ -8,10 +8,13 @@ namespace Monitor.Core.Provenance;
 // are not read, and since what is inside is almost certainly a pickle that runs when loaded, they block trust.
 public static partial class ArtifactScanner
 {
+    // joblib before 0.10 wrote "ZF", the data's length in hex left-justified in 19 characters, then a zlib stream.
+    private const string OldJoblibZlib = "zlib (joblib before 0.10)";
+
     private static string? Codec(ReadOnlySpan<byte> head) =>
         head.StartsWith((ReadOnlySpan<byte>)[0x1f, 0x8b]) ? "gzip"
         : head.Length > 1 && head[0] == 0x78 && (head[0] * 256 + head[1]) % 31 == 0 ? "zlib"
-        : head.StartsWith("ZF"u8) ? "zlib (joblib before 0.10)"
+        : head.StartsWith("ZF0x"u8) ? OldJoblibZlib
         : head.StartsWith("BZh"u8) ? "bz2"
         : head.StartsWith((ReadOnlySpan<byte>)[0xfd, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0]) ? "xz"
         : head.StartsWith((ReadOnlySpan<byte>)[0x5d, 0, 0]) ? "lzma"
@@ -20,7 +23,7 @@ public static partial class ArtifactScanner
 
     private static ScanReport ScanCompressed(Stream source, string codec, ScanLimits limits, List<PickleImport> imports, List<ScanFinding> findings)
     {
-        if (codec is not ("zlib" or "gzip"))
+        if (codec is not ("zlib" or "gzip" or OldJoblibZlib))
         {
             findings.Add(new ScanFinding(FindingSeverity.Blocking,
                 $"compressed with {codec}, not read: what is inside (a joblib or pickle file runs code when loaded) cannot be scanned; "
@@ -65,7 +68,7 @@ public static partial class ArtifactScanner
             byte[] trailer = new byte[Math.Min(length, 8)];
             source.Position = start + length - trailer.Length;
             source.ReadExactly(trailer);
-            bool intact = codec == "zlib"
+            bool intact = codec != "gzip"
                 ? trailer.Length >= 4 && BinaryPrimitives.ReadUInt32BigEndian(trailer.AsSpan(trailer.Length - 4)) == Adler32(data)
                 : trailer.Length == 8 && BinaryPrimitives.ReadUInt32LittleEndian(trailer) == Crc32(data)
                   && BinaryPrimitives.ReadUInt32LittleEndian(trailer.AsSpan(4)) == (uint)data.Length;
@@ -96,10 +99,12 @@ public static partial class ArtifactScanner
     private static long DeflateStart(Stream source, string codec)
     {
         Span<byte> head = stackalloc byte[10];
-        if (codec == "zlib")
+        if (codec != "gzip")
         {
+            int skip = codec == OldJoblibZlib ? 2 + 19 : 0;
+            source.Seek(skip, SeekOrigin.Current);
             source.ReadExactly(head[..2]);
-            return (head[1] & 0x20) != 0 ? throw new InvalidDataException("a preset dictionary is not supported") : 2;
+            return (head[1] & 0x20) != 0 ? throw new InvalidDataException("a preset dictionary is not supported") : skip + 2;
         }
 
         source.ReadExactly(head);

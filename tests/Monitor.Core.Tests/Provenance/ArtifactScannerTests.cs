@@ -67,6 +67,7 @@ public sealed class ArtifactScannerTests
     [InlineData("mal_torch_legacy.pt", "posix.system", "REDUCE", "GLOBAL")]
     [InlineData("mal_os_system_zlib.joblib", "posix.system", "REDUCE", "STACK_GLOBAL")]
     [InlineData("mal_os_system_gzip.joblib", "posix.system", "REDUCE", "STACK_GLOBAL")]
+    [InlineData("mal_os_system_zfile.joblib", "posix.system", "REDUCE", "GLOBAL")]
     public void A_malicious_pickle_is_unsafe_with_the_import_and_the_opcode_that_calls_it(string file, string import, string opcode, string importOpcode)
     {
         ScanReport report = Scan(file);

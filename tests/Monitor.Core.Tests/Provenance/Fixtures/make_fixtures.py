@@ -15,9 +15,11 @@ import json
 import marshal
 import os
 import pickle
+import pickletools
 import struct
 import subprocess
 import zipfile
+import zlib
 
 import h5py
 import joblib
@@ -247,12 +249,23 @@ joblib.dump(pipe_small, os.path.join(HERE, "ok_numpy_zlib.joblib"), compress=("z
 joblib.dump(pipe, os.path.join(HERE, "ok_sklearn_pipeline_gzip.joblib"), compress=("gzip", 3))
 for codec in ("zlib", "gzip", "bz2", "lzma", "xz", "lz4"):
     joblib.dump({"model": OsSystem(), "w": np.arange(4.0)}, os.path.join(HERE, f"mal_os_system_{codec}.joblib"), compress=(codec, 3))
+# joblib before 0.10: "ZF", the length in hex left-justified in 19 characters, then a zlib stream of the pickle.
+old = pickle.dumps({"model": OsSystem()}, protocol=2)
+write("mal_os_system_zfile.joblib", b"ZF" + hex(len(old)).ljust(19).encode() + zlib.compress(old, 3))
 
 # Legacy PyTorch (before zips): magic number, protocol version, system information, the object, the storage keys, then
 # each storage's bytes. The malicious one has os.system as its object pickle (and no storages), which torch.load unpickles.
 lbuf = io.BytesIO()
 torch.save(torch.nn.Linear(3, 2).state_dict(), lbuf, _use_new_zipfile_serialization=False)
-write("ok_torch_legacy.pt", lbuf.getvalue())
+# Storage keys are memory addresses: replaced by numbers of the same length (read with pickletools, not unpickled).
+legacy, stream = lbuf.getvalue(), io.BytesIO(lbuf.getvalue())
+for _ in range(4):
+    for _ in pickletools.genops(stream):
+        pass
+keys = [arg for _, arg, _ in pickletools.genops(stream) if isinstance(arg, str)]
+for i, key in enumerate(keys):
+    legacy = legacy.replace(key.encode(), str(i).zfill(len(key)).encode())
+write("ok_torch_legacy.pt", legacy)
 sys_info = {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}}
 write("mal_torch_legacy.pt",
       pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2) + pickle.dumps(1001, protocol=2) + pickle.dumps(sys_info, protocol=2)
