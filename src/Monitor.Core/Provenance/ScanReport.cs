@@ -76,7 +76,7 @@ public sealed record ScanFinding(FindingSeverity Severity, string Message, strin
 }
 
 /// <summary>Bounds on the work one scan does; reaching one is a blocking finding.</summary>
-/// <param name="MaxBytes">Largest pickle stream or zip entry read, and largest artifact copied from a stream that cannot seek, in bytes (a zip or HDF5 file on a seekable stream may be larger: only what is scanned is read).</param>
+/// <param name="MaxBytes">Largest pickle stream, zip entry, decompressed joblib file or safetensors header read, most bytes read from an HDF5 file (and largest region of its headers), and largest artifact copied from a stream that cannot seek, in bytes (a zip, HDF5 or legacy PyTorch file on a seekable stream may be larger: only what is scanned is read).</param>
 /// <param name="MaxOpcodes">Most pickle opcodes parsed over the whole artifact.</param>
 /// <param name="MaxNesting">Deepest pickle nested inside another pickle's bytes that is scanned.</param>
 /// <param name="MaxZipEntries">Most entries of a zip archive looked at.</param>
