@@ -42,6 +42,30 @@ public sealed class ScannerRobustnessTests
         }, iter: 5000);
     }
 
+    public static TheoryData<string, byte[]> Magics => new()
+    {
+        { "gzip", [0x1f, 0x8b, 8, 0] },
+        { "gzip with every header field", [0x1f, 0x8b, 8, 0x1e] },
+        { "zlib", [0x78, 0x9c] },
+        { "joblib ZF", [.. "ZF0x10               "u8, 0x78, 0x9c] },
+        { "safetensors", [16, 0, 0, 0, 0, 0, 0, 0, (byte)'{'] },
+        { "protobuf", [0x08, 0x08, 0x3a] },
+        { "legacy torch", [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, (byte)'.'] },
+        { "HDF5", [0x89, (byte)'H', (byte)'D', (byte)'F', (byte)'\r', (byte)'\n', 0x1a, (byte)'\n', 0] },
+        { "zip", [(byte)'P', (byte)'K', 3, 4] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Magics))]
+    public void Random_bytes_after_a_format_s_magic_never_make_the_scanner_throw(string format, byte[] magic)
+    {
+        Gen.Byte.Array[0, 300].Sample(tail =>
+        {
+            ScanReport report = ScanBytes([.. magic, .. tail]);
+            Assert.True(report.Summary.Length > 0, format);
+        }, iter: 2000);
+    }
+
     [Fact]
     public void No_prefix_of_a_pickle_safetensors_or_torch_fixture_is_safe()
     {
