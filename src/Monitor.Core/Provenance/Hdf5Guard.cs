@@ -345,7 +345,8 @@ internal sealed class Hdf5Guard
     // The end of a region of `size` bytes at `at`, which must lie in the file and within ScanLimits.MaxBytes.
     private long Within(long at, ulong size, string what)
     {
-        Require(size <= (ulong)(_length - at), $"{what} of {size} bytes at byte {at} runs past the end of the file ({_length} bytes)");
+        Require(at >= 0 && at <= _length && size <= (ulong)(_length - at),
+            $"{what} of {size} bytes at byte {at} runs past the end of the file ({_length} bytes)");
         if (size > (ulong)_maxBytes)
         {
             throw new Hdf5Exception($"{what} of {size} bytes exceeds ScanLimits.MaxBytes ({_maxBytes})", limit: true);
