@@ -13,7 +13,7 @@ internal static class KerasLayers
         "Sequential", "Functional", "Model",
         // core
         "InputLayer", "Dense", "EinsumDense", "Activation", "Embedding", "Masking", "Lambda", "Identity", "TFOpLambda",
-        "SlicingOpLambda", "DenseFeatures",
+        "SlicingOpLambda", "TensorFlowOpLayer", "DenseFeatures", "SequenceFeatures", "RandomFourierFeatures",
         // convolution
         "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "Convolution1D", "Convolution2D",
         "Convolution3D", "Convolution1DTranspose", "Convolution2DTranspose", "Convolution3DTranspose", "SeparableConv1D",
@@ -41,7 +41,8 @@ internal static class KerasLayers
         // activation layers
         "ReLU", "Softmax", "LeakyReLU", "PReLU", "ELU", "ThresholdedReLU",
         // preprocessing
-        "TextVectorization", "Normalization", "Discretization", "CategoryEncoding", "Hashing", "HashedCrossing", "StringLookup",
+        "TextVectorization", "Normalization", "Discretization", "CategoryEncoding", "CategoryCrossing", "Hashing", "HashedCrossing",
+        "StringLookup",
         "IntegerLookup", "Resizing", "Rescaling", "CenterCrop", "RandomCrop", "RandomFlip", "RandomTranslation", "RandomRotation",
         "RandomZoom", "RandomHeight", "RandomWidth", "RandomContrast", "RandomBrightness",
     };
