@@ -135,27 +135,44 @@ public static partial class ArtifactScanner
     }
 
     // torch.save(..., _use_new_zipfile_serialization=False) writes five pickles (magic number, protocol version, system
-    // information, the object, the storage keys) and then each storage's raw bytes, which torch.load reads as bytes.
+    // information, the object, the storage keys) and then each storage's raw bytes, which torch.load reads as bytes. The
+    // pickles come first and are small: a prefix is read, and read again four times longer while they run past it.
     private static ScanReport ScanLegacyTorch(Stream source, ScanLimits limits, List<PickleImport> imports, List<ScanFinding> findings)
     {
         const int Pickles = 5;
-        long available = source.Length - source.Position;
-        byte[] data = new byte[Math.Min(available, limits.MaxBytes)];
-        source.ReadExactly(data);
-        var scanner = new PickleScanner(limits, imports, findings);
-        (long end, int pickles) = scanner.ScanAll(data, null, count: Pickles);
-        if (end < 0 && data.Length < available && !scanner.Stopped)
+        long start = source.Position;
+        long most = Math.Min(source.Length - start, limits.MaxBytes);
+        long size = Math.Min(most, 1 << 20);
+        while (true)
         {
-            findings.Add(new ScanFinding(FindingSeverity.Blocking,
-                $"the pickles of a legacy PyTorch file run past ScanLimits.MaxBytes ({limits.MaxBytes} bytes); not scanned", null, "LIMIT", data.Length, null));
-        }
-        else if (end >= 0 && pickles < Pickles)
-        {
-            findings.Add(new ScanFinding(FindingSeverity.Blocking,
-                $"malformed legacy PyTorch file: {pickles} of its {Pickles} pickles, then the end", null, "EOF", end, null));
-        }
+            byte[] data = new byte[size];
+            source.Position = start;
+            source.ReadExactly(data);
+            var tryImports = new List<PickleImport>();
+            var tryFindings = new List<ScanFinding>();
+            var scanner = new PickleScanner(limits, tryImports, tryFindings);
+            (long end, int pickles) = scanner.ScanAll(data, null, count: Pickles);
+            if (end < 0 && size < most && !scanner.Stopped)
+            {
+                size = Math.Min(most, size * 4);
+                continue;
+            }
 
-        return Finish(ArtifactFormat.PyTorchLegacy, scanner.Protocol, imports, findings);
+            imports.AddRange(tryImports);
+            findings.AddRange(tryFindings);
+            if (end < 0 && most < source.Length - start && !scanner.Stopped)
+            {
+                findings.Add(new ScanFinding(FindingSeverity.Blocking,
+                    $"the pickles of a legacy PyTorch file run past ScanLimits.MaxBytes ({limits.MaxBytes} bytes); not scanned", null, "LIMIT", size, null));
+            }
+            else if (end >= 0 && pickles < Pickles)
+            {
+                findings.Add(new ScanFinding(FindingSeverity.Blocking,
+                    $"malformed legacy PyTorch file: {pickles} of its {Pickles} pickles, then the end", null, "EOF", end, null));
+            }
+
+            return Finish(ArtifactFormat.PyTorchLegacy, scanner.Protocol, imports, findings);
+        }
     }
 
     private static ScanReport TooLarge(ScanLimits limits, List<PickleImport> imports, List<ScanFinding> findings)

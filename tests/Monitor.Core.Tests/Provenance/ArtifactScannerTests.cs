@@ -362,6 +362,13 @@ public sealed class ArtifactScannerTests
         ScanReport cut = ScanBytes(evil[..21]);
         Assert.Equal(ScanVerdict.Unsafe, cut.Verdict);
         Assert.Contains("2 of its 5 pickles", Assert.Single(cut.Blocking).Message, StringComparison.Ordinal);
+        // pickles longer than the first megabyte read are read again from a longer prefix
+        byte[] padding = [.. Enumerable.Repeat("N0"u8.ToArray(), 3 << 19).SelectMany(b => b)];
+        byte[] padded = [.. evil[..^1], .. padding, (byte)'.'];
+        ScanReport large = ScanBytes(padded);
+        Assert.Contains(large.Blocking, f => f.Import == "posix.system" && f.Opcode == "REDUCE");
+        Assert.DoesNotContain(large.Findings, f => f.Message.Contains("malformed", StringComparison.Ordinal));
+        Assert.Equal("LIMIT", Assert.Single(ScanBytes(padded, new ScanLimits(MaxBytes: 2 << 20)).Blocking, f => f.Opcode == "LIMIT").Opcode);
         // whatever follows the fifth pickle is storage bytes, never unpickled
         Assert.Equal(ScanVerdict.Safe, ScanBytes([.. File.ReadAllBytes(Fixture("ok_torch_legacy.pt")), .. "cos\nsystem\n"u8]).Verdict);
     }
