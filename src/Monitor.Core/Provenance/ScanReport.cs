@@ -15,6 +15,16 @@ public enum ArtifactFormat
     KerasZip,
     /// <summary>A Keras HDF5 file: the <c>model_config</c> attribute is scanned like a <c>.keras</c> config.</summary>
     KerasHdf5,
+    /// <summary>A PyTorch file in the format before zips (<c>_use_new_zipfile_serialization=False</c>): its five pickles are scanned, its storages are not read.</summary>
+    PyTorchLegacy,
+    /// <summary>A safetensors file: a bounded JSON header and tensor bytes, no code; <see cref="ScanReport.TensorCount"/> says how many tensors.</summary>
+    Safetensors,
+    /// <summary>An ONNX model (protobuf): no pickle; its graph is not inspected (<see cref="ScanVerdict.NotInspected"/>).</summary>
+    Onnx,
+    /// <summary>A TensorFlow SavedModel (<c>saved_model.pb</c> or its directory): a program the scanner does not inspect; blocks trust.</summary>
+    TensorFlowSavedModel,
+    /// <summary>Compressed with a codec the scanner does not decompress (<see cref="ScanReport.Compression"/>: bz2, xz, lzma, lz4); blocks trust.</summary>
+    Compressed,
 }
 
 /// <summary>Whether an artifact may be trusted to load.</summary>
@@ -26,6 +36,11 @@ public enum ScanVerdict
     Unsafe,
     /// <summary>The format is not one the scanner reads, so nothing can be said; never trusted.</summary>
     UnknownFormat,
+    /// <summary>
+    /// Recognised as a format that deserialises no Python objects (ONNX), but its content is not inspected: not a finding,
+    /// and not a statement that it is safe.
+    /// </summary>
+    NotInspected,
 }
 
 /// <summary>How much a finding weighs.</summary>
@@ -61,7 +76,7 @@ public sealed record ScanFinding(FindingSeverity Severity, string Message, strin
 }
 
 /// <summary>Bounds on the work one scan does; reaching one is a blocking finding.</summary>
-/// <param name="MaxBytes">Largest pickle stream or zip entry read, and largest artifact copied from a stream that cannot seek, in bytes (a zip or HDF5 file on a seekable stream may be larger: only what is scanned is read).</param>
+/// <param name="MaxBytes">Largest pickle stream, zip entry, decompressed joblib file or safetensors header read, most bytes read from an HDF5 file (and largest region of its headers), and largest artifact copied from a stream that cannot seek, in bytes (a zip, HDF5 or legacy PyTorch file on a seekable stream may be larger: only what is scanned is read).</param>
 /// <param name="MaxOpcodes">Most pickle opcodes parsed over the whole artifact.</param>
 /// <param name="MaxNesting">Deepest pickle nested inside another pickle's bytes that is scanned.</param>
 /// <param name="MaxZipEntries">Most entries of a zip archive looked at.</param>
@@ -77,6 +92,12 @@ public sealed record ScanLimits(long MaxBytes = 256L << 20, long MaxOpcodes = 20
 public sealed record ScanReport(
     ArtifactFormat Format, int? PickleProtocol, IReadOnlyList<PickleImport> Imports, IReadOnlyList<ScanFinding> Findings, ScanVerdict Verdict)
 {
+    /// <summary>The compression the artifact was read through (<c>zlib</c>, <c>gzip</c>) or found in and not read (<c>bz2</c>, <c>xz</c>, <c>lzma</c>, <c>lz4</c>); null when none.</summary>
+    public string? Compression { get; init; }
+
+    /// <summary>How many tensors a safetensors header lists; null for other formats.</summary>
+    public int? TensorCount { get; init; }
+
     /// <summary>The blocking findings.</summary>
     public IEnumerable<ScanFinding> Blocking => Findings.Where(f => f.Severity == FindingSeverity.Blocking);
 
@@ -85,7 +106,23 @@ public sealed record ScanReport(
     {
         get
         {
-            string format = PickleProtocol is int p && Format != ArtifactFormat.Unknown ? $"{Format} (pickle protocol {p})" : Format.ToString();
+            var details = new List<string>();
+            if (Compression is not null)
+            {
+                details.Add(Compression);
+            }
+
+            if (PickleProtocol is int p && Format != ArtifactFormat.Unknown)
+            {
+                details.Add($"pickle protocol {p}");
+            }
+
+            if (TensorCount is int n)
+            {
+                details.Add($"{n} tensor{(n == 1 ? "" : "s")}");
+            }
+
+            string format = details.Count > 0 ? $"{Format} ({string.Join(", ", details)})" : Format.ToString();
             int blocking = Blocking.Count();
             int warnings = Findings.Count - blocking;
             string first = Blocking.FirstOrDefault()?.Message ?? (Findings.Count > 0 ? Findings[0].Message : "");

@@ -64,6 +64,10 @@ public sealed class ArtifactScannerTests
     [InlineData("mal_evasion_dotted_name.pkl", "sklearn.utils.os.system", "REDUCE", "STACK_GLOBAL")]
     [InlineData("mal_os_system.joblib", "posix.system", "REDUCE", "STACK_GLOBAL")]
     [InlineData("mal_torch_data_pkl.pt", "posix.system", "REDUCE", "GLOBAL")]
+    [InlineData("mal_torch_legacy.pt", "posix.system", "REDUCE", "GLOBAL")]
+    [InlineData("mal_os_system_zlib.joblib", "posix.system", "REDUCE", "STACK_GLOBAL")]
+    [InlineData("mal_os_system_gzip.joblib", "posix.system", "REDUCE", "STACK_GLOBAL")]
+    [InlineData("mal_os_system_zfile.joblib", "posix.system", "REDUCE", "GLOBAL")]
     public void A_malicious_pickle_is_unsafe_with_the_import_and_the_opcode_that_calls_it(string file, string import, string opcode, string importOpcode)
     {
         ScanReport report = Scan(file);
@@ -138,6 +142,10 @@ public sealed class ArtifactScannerTests
     [InlineData("ok_torch_parameter.pt", ArtifactFormat.PyTorchZip)]
     [InlineData("ok_keras_dense.keras", ArtifactFormat.KerasZip)]
     [InlineData("ok_keras_dense.h5", ArtifactFormat.KerasHdf5)]
+    [InlineData("ok_numpy_zlib.joblib", ArtifactFormat.Joblib)]
+    [InlineData("ok_sklearn_pipeline_gzip.joblib", ArtifactFormat.Joblib)]
+    [InlineData("ok_torch_legacy.pt", ArtifactFormat.PyTorchLegacy)]
+    [InlineData("ok_tensors.safetensors", ArtifactFormat.Safetensors)]
     public void A_benign_artifact_is_safe(string file, ArtifactFormat format)
     {
         ScanReport report = Scan(file);
@@ -286,5 +294,147 @@ public sealed class ArtifactScannerTests
 
         Assert.Equal(ScanVerdict.Unsafe, report.Verdict);
         Assert.Contains("unknown opcode", Assert.Single(report.Blocking).Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("ok_numpy_zlib.joblib", "zlib")]
+    [InlineData("ok_sklearn_pipeline_gzip.joblib", "gzip")]
+    [InlineData("mal_os_system_zlib.joblib", "zlib")]
+    [InlineData("mal_os_system_gzip.joblib", "gzip")]
+    public void A_zlib_or_gzip_compressed_joblib_file_is_decompressed_and_scanned(string file, string codec)
+    {
+        ScanReport report = Scan(file);
+        ScanReport uncompressed = Scan(file.StartsWith("mal_", StringComparison.Ordinal) ? "mal_os_system.joblib" : "ok_numpy_mixed.joblib");
+
+        Assert.True(report.Format == ArtifactFormat.Joblib, report.Summary);
+        Assert.Equal(codec, report.Compression);
+        Assert.StartsWith($"{uncompressed.Verdict}: Joblib ({codec}, pickle protocol ", report.Summary, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("mal_os_system_bz2.joblib", "bz2")]
+    [InlineData("mal_os_system_lzma.joblib", "lzma")]
+    [InlineData("mal_os_system_xz.joblib", "xz")]
+    [InlineData("mal_os_system_lz4.joblib", "lz4")]
+    public void A_joblib_file_compressed_with_a_codec_not_read_blocks_trust(string file, string codec)
+    {
+        ScanReport report = Scan(file);
+
+        Assert.Equal(ScanVerdict.Unsafe, report.Verdict);
+        Assert.Equal(ArtifactFormat.Compressed, report.Format);
+        Assert.Equal(codec, report.Compression);
+        Assert.StartsWith($"compressed with {codec}, not read", Assert.Single(report.Blocking).Message, StringComparison.Ordinal);
+        Assert.Empty(report.Imports);
+    }
+
+    private static byte[] Flip(byte[] bytes)
+    {
+        bytes[^1] ^= 0xff;
+        return bytes;
+    }
+
+    [Fact]
+    public void A_compressed_pickle_with_a_bad_checksum_is_still_scanned()
+    {
+        // Python's unpickler runs os.system before the decompressor reaches the checksum.
+        byte[] bytes = File.ReadAllBytes(Fixture("mal_os_system_zlib.joblib"));
+        bytes[^1] ^= 0xff;
+
+        ScanReport report = ScanBytes(bytes);
+
+        Assert.Equal(ScanVerdict.Unsafe, report.Verdict);
+        Assert.Contains(report.Blocking, f => f.Import == "posix.system" && f.Opcode == "REDUCE");
+        Assert.Contains(report.Blocking, f => f.Message.Contains("checksum", StringComparison.Ordinal));
+        Assert.NotEqual(ScanVerdict.Safe, ScanBytes(Flip(File.ReadAllBytes(Fixture("ok_numpy_zlib.joblib")))).Verdict);
+    }
+
+    [Fact]
+    public void A_legacy_torch_file_has_its_five_pickles_scanned_and_its_storages_skipped()
+    {
+        ScanReport ok = Scan("ok_torch_legacy.pt");
+        byte[] evil = File.ReadAllBytes(Fixture("mal_torch_legacy.pt"));
+
+        Assert.Equal(ArtifactFormat.PyTorchLegacy, ok.Format);
+        Assert.Contains(ok.Imports, i => i.FullName == "torch._utils._rebuild_tensor_v2");
+        Assert.Contains(ok.Imports, i => i.FullName == "torch.FloatStorage");
+        Assert.Empty(ok.Findings);
+        // magic number (15 bytes) and protocol version (6 bytes), then the end
+        ScanReport cut = ScanBytes(evil[..21]);
+        Assert.Equal(ScanVerdict.Unsafe, cut.Verdict);
+        Assert.Contains("2 of its 5 pickles", Assert.Single(cut.Blocking).Message, StringComparison.Ordinal);
+        // pickles longer than the first megabyte read are read again from a longer prefix
+        byte[] padding = [.. Enumerable.Repeat("N0"u8.ToArray(), 3 << 19).SelectMany(b => b)];
+        byte[] padded = [.. evil[..^1], .. padding, (byte)'.'];
+        ScanReport large = ScanBytes(padded);
+        Assert.Contains(large.Blocking, f => f.Import == "posix.system" && f.Opcode == "REDUCE");
+        Assert.DoesNotContain(large.Findings, f => f.Message.Contains("malformed", StringComparison.Ordinal));
+        Assert.Equal("LIMIT", Assert.Single(ScanBytes(padded, new ScanLimits(MaxBytes: 2 << 20)).Blocking, f => f.Opcode == "LIMIT").Opcode);
+        // whatever follows the fifth pickle is storage bytes, never unpickled
+        Assert.Equal(ScanVerdict.Safe, ScanBytes([.. File.ReadAllBytes(Fixture("ok_torch_legacy.pt")), .. "cos\nsystem\n"u8]).Verdict);
+    }
+
+    [Fact]
+    public void A_safetensors_file_is_safe_with_its_tensor_count()
+    {
+        ScanReport report = Scan("ok_tensors.safetensors");
+
+        Assert.Equal(ScanVerdict.Safe, report.Verdict);
+        Assert.Equal(3, report.TensorCount);
+        Assert.Equal("Safe: Safetensors (3 tensors), 0 imports, 0 blocking findings, 0 warnings", report.Summary);
+        Assert.Equal("LIMIT", Assert.Single(Scan("ok_tensors.safetensors", new ScanLimits(MaxBytes: 64)).Blocking).Opcode);
+    }
+
+    [Theory]
+    [InlineData("mal_safetensors_header_past_end.safetensors", "header of 1048576 bytes runs past the end of the file")]
+    [InlineData("mal_safetensors_offsets.safetensors", "has data_offsets [0,1073741824] outside the 40 bytes of data")]
+    public void A_malformed_safetensors_header_blocks_trust(string file, string message)
+    {
+        ScanReport report = Scan(file);
+
+        Assert.Equal(ScanVerdict.Unsafe, report.Verdict);
+        Assert.Equal(ArtifactFormat.Safetensors, report.Format);
+        Assert.Null(report.TensorCount);
+        Assert.Contains(message, Assert.Single(report.Blocking).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_onnx_model_is_recognised_and_not_inspected_which_is_not_safe()
+    {
+        ScanReport report = Scan("ok_identity.onnx");
+
+        Assert.Equal(ArtifactFormat.Onnx, report.Format);
+        Assert.Equal(ScanVerdict.NotInspected, report.Verdict);
+        Assert.Equal(FindingSeverity.Warning, Assert.Single(report.Findings).Severity);
+        Assert.StartsWith("NotInspected: Onnx, 0 imports, 0 blocking findings, 1 warning: ONNX model", report.Summary, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_tensorflow_saved_model_blocks_trust_as_a_directory_or_a_file()
+    {
+        ScanReport directory = Scan("tf_savedmodel");
+        ScanReport file = Scan(Path.Combine("tf_savedmodel", "saved_model.pb"));
+
+        foreach (ScanReport report in new[] { directory, file })
+        {
+            Assert.Equal(ArtifactFormat.TensorFlowSavedModel, report.Format);
+            Assert.Equal(ScanVerdict.Unsafe, report.Verdict);
+            Assert.StartsWith("TensorFlow SavedModel: its graph is a program", Assert.Single(report.Blocking).Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(ScanVerdict.UnknownFormat, Scan(".").Verdict);
+    }
+
+    [Fact]
+    public void Custom_layers_of_a_keras_2_hdf5_file_are_reported_by_class()
+    {
+        ScanReport unregistered = Scan("mal_keras_custom_layer.h5");
+        ScanReport registered = Scan("mal_keras_registered_layer.h5");
+
+        Assert.Equal(ScanVerdict.Unsafe, unregistered.Verdict);
+        Assert.Equal(["Backdoor", "MinimalCell"], unregistered.Blocking.Select(f => f.Import));
+        Assert.Equal("custom layer Backdoor 'backdoor' is not one of Keras's layers: loading it runs the code registered under that name",
+            unregistered.Blocking.First().Message);
+        Assert.Equal(ScanVerdict.Unsafe, registered.Verdict);
+        Assert.Equal(["attacker_pkg.layers.Backdoor", "Custom>Dense"], registered.Blocking.Select(f => f.Import));
     }
 }

@@ -15,9 +15,11 @@ import json
 import marshal
 import os
 import pickle
+import pickletools
 import struct
 import subprocess
 import zipfile
+import zlib
 
 import h5py
 import joblib
@@ -229,3 +231,93 @@ keras_h5("mal_keras_lambda.h5", [k2_input, k2_lambda, k2_dense])
 with h5py.File(os.path.join(HERE, "mal_keras_lambda_vlen.h5"), "w") as f:
     f.attrs["keras_version"] = "2.11.0"
     f.attrs["model_config"] = json.dumps({"class_name": "Functional", "config": {"name": "model", "layers": [k2_input, k2_lambda]}})
+
+# Keras 2 HDF5 custom layers other than Lambda. Keras before 2.13 writes no module: a class name that is not one of Keras's
+# layers needs code registered under that name (custom_objects); here one at the top level and one as an RNN's cell.
+k2_custom = {"class_name": "Backdoor", "config": {"name": "backdoor", "trainable": True}}
+k2_rnn = {"class_name": "RNN", "config": {"name": "rnn", "cell": {"class_name": "MinimalCell", "config": {"name": "cell", "units": 2}}}}
+keras_h5("mal_keras_custom_layer.h5", [k2_input, k2_custom, k2_rnn, k2_dense])
+# Keras 2.13+ writes module and registered_name: a layer from another package, and a Keras class name registered by a package.
+k213_custom = {"module": "attacker_pkg.layers", "class_name": "Backdoor", "config": {"name": "backdoor"}, "registered_name": "attacker_pkg>Backdoor"}
+k213_registered = {"module": "keras.layers", "class_name": "Dense", "config": {"name": "shadow_dense", "units": 2},
+                   "registered_name": "Custom>Dense"}
+keras_h5("mal_keras_registered_layer.h5", [k2_input, k213_custom, k213_registered])
+
+# Compressed joblib files: zlib (joblib's default codec) and gzip are read; bz2, lzma, xz and lz4 are recognised, not read.
+pipe_small = {"w": np.arange(6, dtype=np.float64), "names": np.array(["a", "b"], dtype=object)}
+joblib.dump(pipe_small, os.path.join(HERE, "ok_numpy_zlib.joblib"), compress=("zlib", 3))
+joblib.dump(pipe, os.path.join(HERE, "ok_sklearn_pipeline_gzip.joblib"), compress=("gzip", 3))
+for codec in ("zlib", "gzip", "bz2", "lzma", "xz", "lz4"):
+    joblib.dump({"model": OsSystem(), "w": np.arange(4.0)}, os.path.join(HERE, f"mal_os_system_{codec}.joblib"), compress=(codec, 3))
+# joblib before 0.10: "ZF", the length in hex left-justified in 19 characters, then a zlib stream of the pickle.
+old = pickle.dumps({"model": OsSystem()}, protocol=2)
+write("mal_os_system_zfile.joblib", b"ZF" + hex(len(old)).ljust(19).encode() + zlib.compress(old, 3))
+
+# Legacy PyTorch (before zips): magic number, protocol version, system information, the object, the storage keys, then
+# each storage's bytes. The malicious one has os.system as its object pickle (and no storages), which torch.load unpickles.
+lbuf = io.BytesIO()
+torch.save(torch.nn.Linear(3, 2).state_dict(), lbuf, _use_new_zipfile_serialization=False)
+# Storage keys are memory addresses: replaced by numbers of the same length (read with pickletools, not unpickled).
+legacy, stream = lbuf.getvalue(), io.BytesIO(lbuf.getvalue())
+for _ in range(4):
+    for _ in pickletools.genops(stream):
+        pass
+keys = [arg for _, arg, _ in pickletools.genops(stream) if isinstance(arg, str)]
+for i, key in enumerate(keys):
+    legacy = legacy.replace(key.encode(), str(i).zfill(len(key)).encode())
+write("ok_torch_legacy.pt", legacy)
+sys_info = {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}}
+write("mal_torch_legacy.pt",
+      pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2) + pickle.dumps(1001, protocol=2) + pickle.dumps(sys_info, protocol=2)
+      + pickle.dumps(OsSystem(), protocol=2) + pickle.dumps([], protocol=2))
+
+
+# safetensors, written to its specification: an 8-byte little-endian header length, the JSON header, the tensor bytes.
+def safetensors(tensors, metadata=None, header_length=None, offsets=None):
+    header, data = {}, b""
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    for name, (dtype, arr) in tensors.items():
+        raw = arr.tobytes()
+        header[name] = {"dtype": dtype, "shape": list(arr.shape), "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    if offsets is not None:
+        header[next(iter(tensors))]["data_offsets"] = offsets
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", header_length if header_length is not None else len(text)) + text + data
+
+
+st = {"weight": ("F32", np.arange(6, dtype=np.float32).reshape(2, 3)), "bias": ("F32", np.zeros(2, dtype=np.float32)),
+      "step": ("I64", np.array([3], dtype=np.int64))}
+write("ok_tensors.safetensors", safetensors(st, metadata={"format": "pt"}))
+write("mal_safetensors_header_past_end.safetensors", safetensors(st, header_length=1 << 20))
+write("mal_safetensors_offsets.safetensors", safetensors(st, offsets=[0, 1 << 30]))
+
+
+# ONNX and TensorFlow SavedModel protobufs, encoded by hand (field numbers from onnx.proto and saved_model.proto).
+def varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def field(number, value):
+    if isinstance(value, int):
+        return varint(number << 3) + varint(value)
+    if isinstance(value, str):
+        value = value.encode()
+    return varint(number << 3 | 2) + varint(len(value)) + value
+
+
+node = field(1, "x") + field(2, "y") + field(4, "Identity")
+graph = field(1, node) + field(2, "g") + field(11, field(1, "x")) + field(12, field(1, "y"))
+write("ok_identity.onnx", field(1, 8) + field(2, "make_fixtures") + field(7, graph) + field(8, field(1, "") + field(2, 13)))
+os.makedirs(os.path.join(HERE, "tf_savedmodel"), exist_ok=True)
+with open(os.path.join(HERE, "tf_savedmodel", "saved_model.pb"), "wb") as f:
+    f.write(field(1, 1) + field(2, field(1, field(4, "serve"))))
