@@ -37,6 +37,9 @@ internal static partial class Log
     [LoggerMessage(72, LogLevel.Warning, "Version {Model}/{Version}: the scan of {Path} found its artifact unsafe to load; it will never be trusted: {Summary}")]
     public static partial void UnsafeArtifact(ILogger logger, string model, string version, string path, string summary);
 
+    [LoggerMessage(93, LogLevel.Warning, "Version {Model}/{Version}: the scan of {Path} did not inspect its artifact, which is not a statement that it is safe: {Summary}")]
+    public static partial void ArtifactNotInspected(ILogger logger, string model, string version, string path, string summary);
+
     [LoggerMessage(70, LogLevel.Warning, "Database {Path} upgraded: {Note}")]
     public static partial void Migrated(ILogger logger, string path, string note);
 

@@ -46,6 +46,33 @@ public sealed class UnsafeArtifactTests
         Assert.StartsWith("Unsafe: ", (await restarted.Admin.GetVersionAsync(new GetVersionRequest { Model = Sidecar.Model, Version = "v2" })).UnsafeArtifact);
     }
 
+    [Fact]
+    public async Task An_artifact_the_scan_does_not_inspect_is_said_so_in_the_audit_and_the_log_and_a_savedmodel_is_never_trusted()
+    {
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")));
+        string onnx = directory.File("model-v2.onnx");
+        File.Copy(Fixture("ok_identity.onnx"), onnx);
+        string savedModel = directory.File("saved_model.pb");
+        File.Copy(Fixture(Path.Combine("tf_savedmodel", "saved_model.pb")), savedModel);
+
+        // ONNX: no pickle, its graph not inspected; registered and trustable, and the audit says the scan did not look inside.
+        ModelVersion v2 = await sidecar.Admin.RegisterVersionAsync(Register("v2", onnx, VersionState.Candidate));
+        Assert.Equal("", v2.UnsafeArtifact);
+        var audit = ((Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Registry.IModelStore>(sidecar.App.Services))
+            .LoadAudit(Sidecar.Model)).Where(e => e.Version == "v2").ToList();
+        var entry = Assert.Single(audit);
+        Assert.Equal(("sidecar", "scan-not-inspected"), (entry.Actor, entry.Action));
+        Assert.Contains("NotInspected", entry.Reason);
+
+        // A SavedModel's graph is a program the scan does not read: blocks trust like an unsafe pickle.
+        ModelVersion v3 = await sidecar.Admin.RegisterVersionAsync(Register("v3", savedModel, VersionState.Candidate));
+        Assert.StartsWith("Unsafe: ", v3.UnsafeArtifact);
+        RpcException promote = await Assert.ThrowsAsync<RpcException>(async () => await sidecar.Admin.PromoteVersionAsync(
+            new PromoteVersionRequest { Model = Sidecar.Model, Version = "v3", Actor = "alice", Reason = "looks fine" }));
+        Assert.Equal(StatusCode.FailedPrecondition, promote.StatusCode);
+    }
+
     private static RegisterVersionRequest Register(string version, string path, VersionState state) => new()
     {
         Model = Sidecar.Model,

@@ -163,11 +163,16 @@ internal sealed partial class ModelRegistry
     }
 
     /// <summary>
-    /// The sidecar's unsafe-deserialisation scan of the artifact (read, never loaded): the scan's summary when it is unsafe,
-    /// empty when safe or of a format the scan does not read (an unknown format is not a finding).
+    /// The sidecar's unsafe-deserialisation scan of the artifact (read, never loaded): the scan's summary when it is unsafe
+    /// (<c>Unsafe</c>), or when it was not inspected (<c>NotRead</c>: an ONNX graph, a format the scan does not read), which
+    /// is said in the log and the audit but does not block trust; both empty when the scan found it safe.
     /// </summary>
-    private static string ScanArtifact(string path) =>
-        Core.Provenance.ArtifactScanner.Scan(path) is { Verdict: Core.Provenance.ScanVerdict.Unsafe } report ? report.Summary : "";
+    private static (string Unsafe, string NotRead) ScanArtifact(string path) => Core.Provenance.ArtifactScanner.Scan(path) switch
+    {
+        { Verdict: Core.Provenance.ScanVerdict.Unsafe } report => (report.Summary, ""),
+        { Verdict: Core.Provenance.ScanVerdict.NotInspected or Core.Provenance.ScanVerdict.UnknownFormat } report => ("", report.Summary),
+        _ => ("", ""),
+    };
 
     /// <summary>The file's lower-case hex SHA-256, or why it could not be read.</summary>
     private static (string? Digest, string? Error) HashArtifact(string path)

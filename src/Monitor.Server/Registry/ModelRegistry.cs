@@ -190,11 +190,11 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             artifactPath = model.ArtifactPathTemplate.Replace(VersionPlaceholder, version, StringComparison.Ordinal);
         }
 
-        string unsafeArtifact = "";
+        string unsafeArtifact = "", notRead = "";
         if (artifactPath.Length > 0)
         {
             CheckArtifactAtRegistration(artifactPath, digest);
-            unsafeArtifact = ScanArtifact(artifactPath);
+            (unsafeArtifact, notRead) = ScanArtifact(artifactPath);
             if (unsafeArtifact.Length > 0 && state == VersionState.KnownGood)
             {
                 throw new MonitorException(ErrorKind.FailedPrecondition,
@@ -230,6 +230,11 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             {
                 _store.Audit(entry.RegisteredAt, "sidecar", "scan-unsafe", modelName, version, unsafeArtifact);
                 Log.UnsafeArtifact(_logger, modelName, version, artifactPath, unsafeArtifact);
+            }
+            else if (notRead.Length > 0)
+            {
+                _store.Audit(entry.RegisteredAt, "sidecar", "scan-not-inspected", modelName, version, notRead);
+                Log.ArtifactNotInspected(_logger, modelName, version, artifactPath, notRead);
             }
 
             if (signer is not null)
