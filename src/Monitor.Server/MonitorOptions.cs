@@ -2,7 +2,6 @@ using System.Net;
 using Microsoft.Extensions.Options;
 using Monitor.Server.Baselines;
 using Monitor.Server.Delivery;
-using Monitor.Server.Hosting;
 using Monitor.Server.Ingest;
 using Monitor.Server.Persistence;
 using Monitor.Server.Security;

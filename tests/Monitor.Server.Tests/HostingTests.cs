@@ -45,7 +45,7 @@ public sealed class HostingTests(FraudSidecarFixture fixture) : IClassFixture<Fr
         MirrorBatch unknown = Sidecar.Batch(fixture.Traffic, 5);
         unknown.Model = "attacker_chosen_model";
         await Assert.ThrowsAsync<RpcException>(async () => await Sidecar.Mirror.IngestAsync(unknown));
-        await Sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(TestContext.Current.CancellationToken);
+        await Sidecar.Pipeline(Sidecar.Model).FlushAsync(TestContext.Current.CancellationToken);
 
         string text = await Sidecar.Http.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
         Assert.Contains("# TYPE drift_monitor_ingest_records_total counter", text);

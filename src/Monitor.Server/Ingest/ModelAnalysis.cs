@@ -8,7 +8,7 @@ using Monitor.Core.Windows;
 using Monitor.Server.Alerting;
 using Monitor.Server.Metrics;
 using Monitor.Server.Persistence;
-using Monitor.Server.Registry;
+using Monitor.Server.Models;
 using Monitor.Server.Windows;
 
 namespace Monitor.Server.Ingest;
@@ -26,7 +26,6 @@ internal sealed class ModelAnalysis
     private readonly ILogger _logger;
     private readonly IReadOnlySet<string> _criticalChannels;
     private readonly List<WindowResult> _closed = [];
-    private volatile CompiledBaseline? _baseline;
     private BatchPreparer? _preparer;
     private CaptureWork? _capture;
 
@@ -47,12 +46,10 @@ internal sealed class ModelAnalysis
     /// <summary>Commits what follows a judgement or an admin's decision: alert changes, state changes, rollbacks.</summary>
     public IncidentComposer Incidents => _context.Incidents;
 
-    /// <summary>The baseline in force: every version is judged against it. Read from any thread.</summary>
-    public CompiledBaseline? Baseline => _baseline;
-
+    /// <summary>Puts <paramref name="baseline"/> in force (held by the model entry, where every feature reads it).</summary>
     public void UseBaseline(CompiledBaseline? baseline)
     {
-        _baseline = baseline;
+        Model.Baseline = baseline;
         _preparer = baseline is null ? null : new BatchPreparer(baseline);
     }
 
@@ -86,10 +83,10 @@ internal sealed class ModelAnalysis
             }
         }
 
-        if (_capture is { } capture && capture.Version == version && !work.DigestMismatch && capture.Session.Offer(batch))
+        if (_capture is { } capture && capture.Version == version && !work.DigestMismatch && capture.Offer(batch))
         {
             _capture = null;
-            capture.OnFull(capture.Session);
+            capture.OnFull();
         }
 
         if (_preparer is null)
@@ -124,7 +121,7 @@ internal sealed class ModelAnalysis
         foreach (VersionEntry version in Model.Versions.Values)
         {
             VersionMonitor monitor = version.Monitor;
-            if (ReferenceEquals(monitor.Baseline, _baseline) && monitor.CloseIfOlderThan(_context.Options.Windows.MaxAge, _closed))
+            if (ReferenceEquals(monitor.Baseline, Model.Baseline) && monitor.CloseIfOlderThan(_context.Options.Windows.MaxAge, _closed))
             {
                 WindowsClosed(version, monitor);
             }
@@ -242,10 +239,10 @@ internal sealed class ModelAnalysis
     private VersionMonitor Judge(VersionEntry version)
     {
         VersionMonitor monitor = version.Monitor;
-        if (_baseline is not null && !ReferenceEquals(monitor.Baseline, _baseline))
+        if (Model.Baseline is { } baseline && !ReferenceEquals(monitor.Baseline, baseline))
         {
-            long discarded = monitor.UseBaseline(_baseline);
-            Log.BaselineSwitched(_logger, version.Model, version.Version, _baseline.Profile.Id, discarded);
+            long discarded = monitor.UseBaseline(baseline);
+            Log.BaselineSwitched(_logger, version.Model, version.Version, baseline.Profile.Id, discarded);
         }
 
         return monitor;

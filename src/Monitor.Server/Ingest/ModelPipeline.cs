@@ -5,10 +5,9 @@ using Monitor.Core.Detectors;
 using Monitor.Core.Ingest;
 using Monitor.Core.Windows;
 using Monitor.Server.Alerting;
-using Monitor.Server.Baselines;
 using Monitor.Server.Metrics;
 using Monitor.Server.Persistence;
-using Monitor.Server.Registry;
+using Monitor.Server.Models;
 using Monitor.Server.Windows;
 
 namespace Monitor.Server.Ingest;
@@ -73,7 +72,7 @@ internal sealed class ModelPipeline : IAsyncDisposable
     public int Capacity { get; }
 
     /// <summary>The baseline in force: every version is judged against it. Read from any thread.</summary>
-    public CompiledBaseline? Baseline => _analysis.Baseline;
+    public CompiledBaseline? Baseline => _model.Baseline;
 
     public int Depth => _queue.Reader.Count;
 
@@ -129,9 +128,10 @@ internal sealed class ModelPipeline : IAsyncDisposable
     }
 
     /// <summary>Feeds a known-good version's accepted records to a baseline capture until it is full.</summary>
-    public ValueTask StartCaptureAsync(VersionEntry version, UploadSession session, Action<UploadSession> onFull,
-        CancellationToken cancellationToken) =>
-        _queue.Writer.WriteAsync(new CaptureWork(version, session, onFull), cancellationToken);
+    /// <param name="offer">Takes an accepted batch of <paramref name="version"/>; true once the capture is full.</param>
+    /// <param name="onFull">Runs once, on the pipeline, after the batch that filled the capture.</param>
+    public ValueTask StartCaptureAsync(VersionEntry version, Func<RecordBatch, bool> offer, Action onFull, CancellationToken cancellationToken) =>
+        _queue.Writer.WriteAsync(new CaptureWork(version, offer, onFull), cancellationToken);
 
     public async Task<VersionSnapshot> SnapshotAsync(VersionEntry version, int closedWindows, CancellationToken cancellationToken)
     {

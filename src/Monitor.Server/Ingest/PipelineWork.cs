@@ -2,8 +2,7 @@ using Monitor.Core.Baselines;
 using Monitor.Core.Ingest;
 using Monitor.Core.Versions;
 using Monitor.Server.Alerting;
-using Monitor.Server.Baselines;
-using Monitor.Server.Registry;
+using Monitor.Server.Models;
 
 namespace Monitor.Server.Ingest;
 
@@ -53,12 +52,15 @@ internal sealed class BaselineWork(CompiledBaseline baseline) : PipelineWork
     public override void Fail(Exception exception) => Done.TrySetException(exception);
 }
 
-/// <summary>A baseline capture fed with a known-good version's accepted records until it is full.</summary>
-internal sealed class CaptureWork(VersionEntry version, UploadSession session, Action<UploadSession> onFull) : PipelineWork
+/// <summary>
+/// A baseline capture fed with a known-good version's accepted records: <see cref="Offer"/> takes a batch and says whether
+/// the capture is full, then <see cref="OnFull"/> runs once.
+/// </summary>
+internal sealed class CaptureWork(VersionEntry version, Func<RecordBatch, bool> offer, Action onFull) : PipelineWork
 {
     public VersionEntry Version { get; } = version;
-    public UploadSession Session { get; } = session;
-    public Action<UploadSession> OnFull { get; } = onFull;
+    public Func<RecordBatch, bool> Offer { get; } = offer;
+    public Action OnFull { get; } = onFull;
 
     public override void Run(ModelAnalysis analysis) => analysis.StartCapture(this);
 }
