@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using Monitor.Server.Baselines;
 using Monitor.Server.Delivery;
@@ -6,11 +7,18 @@ using Monitor.Server.Ingest;
 using Monitor.Server.Persistence;
 using Monitor.Server.Security;
 using Monitor.Server.Windows;
+using Monitor.Core;
 using Monitor.Core.Baselines;
+using Monitor.Core.Detectors;
+using Monitor.Core.Ingest;
 
 namespace Monitor.Server;
 
-/// <summary>Everything configurable, bound from the "Monitor" section (appsettings.json, MONITOR__… environment variables, command line).</summary>
+/// <summary>
+/// Everything configurable, bound from the "Monitor" section (appsettings.json, MONITOR__… environment variables, command line).
+/// A section that configures both the sidecar and the core binds to two objects: the sidecar's options type and, under the
+/// same key (<see cref="ConfigurationKeyNameAttribute"/>), Core's settings type, whose defaults and range checks are the only ones.
+/// </summary>
 public sealed class MonitorOptions
 {
     public const string Section = "Monitor";
@@ -21,18 +29,36 @@ public sealed class MonitorOptions
     public IngestOptions Ingest { get; set; } = new();
     public WindowOptions Windows { get; set; } = new();
     public BaselineOptions Baselines { get; set; } = new();
+
+    /// <summary>How baselines are profiled and calibrated: the Core keys of Monitor:Baselines.</summary>
+    [ConfigurationKeyName("Baselines")]
+    public BaselineSettings BaselineSettings { get; set; } = new();
+
     public LimitOptions Limits { get; set; } = new();
+
+    /// <summary>The text limits of a record: the Core keys of Monitor:Limits.</summary>
+    [ConfigurationKeyName("Limits")]
+    public TextLimits TextLimits { get; set; } = new();
+
     public DetectorOptions Detectors { get; set; } = new();
+
+    /// <summary>The detectors' thresholds and sizes: the Core keys of Monitor:Detectors.</summary>
+    [ConfigurationKeyName("Detectors")]
+    public DetectorSettings DetectorSettings { get; set; } = new();
     /// <summary>When versions become known-good, fail and are rolled back (bound straight onto the Core policy's settings).</summary>
     public Core.Versions.VersionPolicySettings Versions { get; set; } = new();
     /// <summary>How problems become alerts: hysteresis and cooldown (bound straight onto the Core policy's settings).</summary>
     public Core.Alerts.AlertPolicySettings Alerts { get; set; } = new();
     public DeliveryOptions Delivery { get; set; } = new();
     public SecurityOptions Security { get; set; } = new();
-    public PrivacyOptions Privacy { get; set; } = new();
+    /// <summary>What of mirrored text is kept in findings and alerts.</summary>
+    public KeyPrivacy Privacy { get; set; } = new();
     public RetentionOptions Retention { get; set; } = new();
     public Registry.ProvenanceOptions Provenance { get; set; } = new();
     public Alerting.WatchOptions Watch { get; set; } = new();
+
+    /// <summary>The settings every version's detectors run with (text keys under <see cref="Privacy"/>); null when Monitor:Detectors:Enabled is false.</summary>
+    internal DetectorSettings? DetectorsInForce => Detectors.Enabled ? DetectorSettings.WithTextKeys(Privacy) : null;
 }
 
 /// <summary>Checks the options at start-up and names every bad setting by its configuration key.</summary>
@@ -66,58 +92,32 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
         Range("Monitor:Windows:HistoryInMemory", o.Windows.HistoryInMemory, 1, 100_000, errors);
         Range("Monitor:Windows:HistoryRetained", o.Windows.HistoryRetained, 1, 100_000_000, errors);
         Range("Monitor:Baselines:ReservoirRecords", o.Baselines.ReservoirRecords, 100, 10_000_000, errors);
-        Range("Monitor:Baselines:Bins", o.Baselines.Bins, 2, 1000, errors);
-        Range("Monitor:Baselines:MaxCategories", o.Baselines.MaxCategories, 1, 1_000_000, errors);
-        Range("Monitor:Baselines:BootstrapWindows", o.Baselines.BootstrapWindows, 1000, 1_000_000, errors);
-        Range("Monitor:Baselines:MinProfileRecords", o.Baselines.MinProfileRecords, 10, 10_000_000, errors);
+        BaselineSettings baselines = o.BaselineSettings;
+        errors.AddRange(baselines.Problems("Monitor:Baselines"));
         Range("Monitor:Baselines:MaxOpenUploads", o.Baselines.MaxOpenUploads, 1, 10_000, errors);
-        if (!double.IsFinite(o.Baselines.CaptureCheckZ) || o.Baselines.CaptureCheckZ <= 0)
-        {
-            errors.Add($"Monitor:Baselines:CaptureCheckZ must be a positive number, got {o.Baselines.CaptureCheckZ}");
-        }
-
         if (o.Baselines.UploadIdleTimeout < TimeSpan.FromSeconds(1))
         {
             errors.Add($"Monitor:Baselines:UploadIdleTimeout: {o.Baselines.UploadIdleTimeout} must be at least 00:00:01");
         }
-        if (o.Baselines.ProfileFraction is <= 0 or >= 1)
-        {
-            errors.Add($"Monitor:Baselines:ProfileFraction must lie strictly between 0 and 1, got {o.Baselines.ProfileFraction}");
-        }
 
-        if (BaselineSettings.FalseAlarmRateProblem("Monitor:Baselines:FalseAlarmRate", o.Baselines.FalseAlarmRate, o.Baselines.BootstrapWindows)
+        if (BaselineSettings.FalseAlarmRateProblem("Monitor:Baselines:FalseAlarmRate", o.Baselines.FalseAlarmRate, baselines.BootstrapWindows)
             is { } falseAlarmProblem)
         {
             errors.Add(falseAlarmProblem);
         }
 
-        if (o.Baselines.ReservoirRecords < BaselineBuilder.RequiredRecords(o.Windows.Records, o.Baselines.ToSettings()) &&
-            o.Baselines.ProfileFraction is > 0 and < 1)
+        if (baselines.ProfileFraction is > 0 and < 1 && o.Baselines.ReservoirRecords < BaselineBuilder.RequiredRecords(o.Windows.Records, baselines))
         {
             errors.Add($"Monitor:Baselines:ReservoirRecords ({o.Baselines.ReservoirRecords}) is too small to build a baseline for windows of " +
-                $"{o.Windows.Records} records: need at least {BaselineBuilder.RequiredRecords(o.Windows.Records, o.Baselines.ToSettings())}");
+                $"{o.Windows.Records} records: need at least {BaselineBuilder.RequiredRecords(o.Windows.Records, baselines)}");
         }
 
-        Range("Monitor:Detectors:MinSupport", o.Detectors.MinSupport, 1, 1_000_000, errors);
         if (o.Detectors.CheckpointInterval < TimeSpan.Zero)
         {
             errors.Add($"Monitor:Detectors:CheckpointInterval must be 0 (every window) or positive, got {o.Detectors.CheckpointInterval}");
         }
 
-        Range("Monitor:Detectors:PromoteSupport", o.Detectors.PromoteSupport, 1, 1_000_000, errors);
-        Range("Monitor:Detectors:HeavyHitters", o.Detectors.HeavyHitters, 16, 10_000_000, errors);
-        Range("Monitor:Detectors:Candidates", o.Detectors.Candidates, 16, 1_000_000, errors);
-        Range("Monitor:Detectors:HorizonRecords", o.Detectors.HorizonRecords, 1000, long.MaxValue, errors);
-        Range("Monitor:Detectors:MaxKeysPerRecord", o.Detectors.MaxKeysPerRecord, 1, 100_000, errors);
-        if (o.Detectors.SketchWidth < 16 || (o.Detectors.SketchWidth & (o.Detectors.SketchWidth - 1)) != 0)
-        {
-            errors.Add($"Monitor:Detectors:SketchWidth must be a power of two of at least 16, got {o.Detectors.SketchWidth}");
-        }
-
-        if (o.Detectors.MinRate is < 0 or > 1)
-        {
-            errors.Add($"Monitor:Detectors:MinRate must lie in [0, 1], got {o.Detectors.MinRate}");
-        }
+        errors.AddRange(o.DetectorSettings.Problems("Monitor:Detectors"));
 
         Range("Monitor:Versions:PromoteAfterCleanWindows", o.Versions.PromoteAfterCleanWindows, 1, 1_000_000, errors);
         // One window never fails a version: the least evidence is two consecutive failing windows.
@@ -187,10 +187,7 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
 
         Range("Monitor:Limits:MaxModels", o.Limits.MaxModels, 1, 100_000, errors);
         Range("Monitor:Limits:MaxFeatures", o.Limits.MaxFeatures, 1, 1_000_000, errors);
-        Range("Monitor:Limits:MaxTextBytes", o.Limits.MaxTextBytes, 1, int.MaxValue, errors);
-        Range("Monitor:Limits:MaxTokensPerRecord", o.Limits.MaxTokensPerRecord, 1, int.MaxValue, errors);
-        Range("Monitor:Limits:MaxCategoryBytes", o.Limits.MaxCategoryBytes, 1, int.MaxValue, errors);
-        Range("Monitor:Limits:MaxRequestIdBytes", o.Limits.MaxRequestIdBytes, 1, int.MaxValue, errors);
+        errors.AddRange(o.TextLimits.Problems("Monitor:Limits"));
         Range("Monitor:Limits:ClientBurstRecords", o.Limits.ClientBurstRecords, 0, long.MaxValue, errors);
         Range("Monitor:Limits:ClientBurstBatches", o.Limits.ClientBurstBatches, 0, long.MaxValue, errors);
         if (o.Limits.ClientBatchesPerSecond < 0 || !double.IsFinite(o.Limits.ClientBatchesPerSecond))
@@ -203,10 +200,7 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
             errors.Add($"Monitor:Limits:ClientRecordsPerSecond must be 0 (off) or positive, got {o.Limits.ClientRecordsPerSecond}");
         }
         Security.SecurityValidation.Validate(o, errors);
-        if (o.Privacy.Tokens != Core.Detectors.TokenDisplay.Plain && o.Privacy.HashKey.Length < 16)
-        {
-            errors.Add($"Monitor:Privacy:HashKey must be at least 16 characters when Monitor:Privacy:Tokens is {o.Privacy.Tokens} (it keys the HMAC)");
-        }
+        errors.AddRange(o.Privacy.Problems("Monitor:Privacy"));
 
         Positive("Monitor:Retention:Period", o.Retention.Period, errors);
         Positive("Monitor:Retention:Interval", o.Retention.Interval, errors);
@@ -230,9 +224,9 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
 
     private static void Positive(string key, TimeSpan value, List<string> errors)
     {
-        if (value <= TimeSpan.Zero)
+        if (SettingChecks.Positive(key, value) is { } problem)
         {
-            errors.Add($"{key} must be positive, got {value}");
+            errors.Add(problem);
         }
     }
 
@@ -246,9 +240,9 @@ internal sealed class MonitorOptionsValidator : IValidateOptions<MonitorOptions>
 
     private static void Range(string key, long value, long min, long max, List<string> errors)
     {
-        if (value < min || value > max)
+        if (SettingChecks.Range(key, value, min, max) is { } problem)
         {
-            errors.Add($"{key} must lie in {min}..{max}, got {value}");
+            errors.Add(problem);
         }
     }
 }

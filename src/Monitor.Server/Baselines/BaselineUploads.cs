@@ -53,12 +53,12 @@ internal sealed class BaselineUploads
             throw Invalid($"window_records: {window} is too small; use at least 10");
         }
 
-        if (BaselineSettings.FalseAlarmRateProblem("false_alarm_rate", alpha, _options.Baselines.BootstrapWindows) is { } problem)
+        if (BaselineSettings.FalseAlarmRateProblem("false_alarm_rate", alpha, _options.BaselineSettings.BootstrapWindows) is { } problem)
         {
             throw Invalid(problem);
         }
 
-        BaselineSettings settings = _options.Baselines.ToSettings();
+        BaselineSettings settings = _options.BaselineSettings;
         int required = BaselineBuilder.RequiredRecords(window, settings);
         if (required > _options.Baselines.ReservoirRecords)
         {
@@ -102,7 +102,7 @@ internal sealed class BaselineUploads
                     $"model '{modelName}' already has a baseline capture open; abort it first");
             }
 
-            var sample = new ReferenceSample(model.Schema, _options.Baselines.ReservoirRecords, _options.Baselines.Seed);
+            var sample = new ReferenceSample(model.Schema, _options.Baselines.ReservoirRecords, _options.BaselineSettings.Seed);
             session = new UploadSession(Guid.NewGuid().ToString("N"), model, description, window, alpha, captureFrom,
                 (int)Math.Min(captureRecords, int.MaxValue), sample, _time.GetUtcNow());
             session.Touch(_time.GetTimestamp());
@@ -136,7 +136,7 @@ internal sealed class BaselineUploads
 
         session.Touch(_time.GetTimestamp());
         if (ProtoTranslation.TryToCore(session.Model.Schema, batch, _options.Ingest.MaxRecordsPerBatch, out RecordBatch records,
-            _options.Limits.ToTextLimits()) is { } error)
+            _options.TextLimits) is { } error)
         {
             throw Invalid(error.ToString());
         }
@@ -177,10 +177,7 @@ internal sealed class BaselineUploads
         {
             // The key table is counted on the keys the detectors extract (Monitor:Detectors:MaxKeysPerRecord), whether or not they run now;
             // a capture's check shows the keys it kept out as findings show them (Monitor:Privacy:Tokens).
-            BaselineSettings settings = _options.Baselines.ToSettings() with
-            {
-                Detectors = _options.Detectors.Settings with { TextKeys = _options.Privacy.ToKeyPrivacy() },
-            };
+            BaselineSettings settings = _options.BaselineSettings.WithDetectors(_options.DetectorSettings.WithTextKeys(_options.Privacy));
             profile = await Task.Run(() => BaselineBuilder.Build(request, sample, settings, cancellationToken), cancellationToken);
         }
         catch (BaselineException ex)

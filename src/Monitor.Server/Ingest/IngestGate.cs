@@ -29,7 +29,7 @@ internal sealed class IngestGate
         TimeProvider time, ClientRateLimiter rates, ILogger<IngestGate> logger)
     {
         _rates = rates;
-        _textLimits = options.Value.Limits.ToTextLimits();
+        _textLimits = options.Value.TextLimits;
         _models = models;
         _pipelines = pipelines;
         _store = store;

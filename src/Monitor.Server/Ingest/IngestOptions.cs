@@ -23,24 +23,16 @@ public sealed class IngestOptions
     public bool Analysis { get; set; } = true;
 }
 
+/// <summary>
+/// The sidecar's own keys of the Monitor:Limits section. Its text limits (MaxTextBytes, MaxTokensPerRecord,
+/// MaxCategoryBytes, MaxRequestIdBytes) bind to Core's <see cref="Core.Ingest.TextLimits"/> (<see cref="MonitorOptions.TextLimits"/>).
+/// </summary>
 public sealed class LimitOptions
 {
     public int MaxModels { get; set; } = 100;
 
     /// <summary>Most numeric, categorical and text features together in one schema.</summary>
     public int MaxFeatures { get; set; } = 4096;
-
-    /// <summary>Largest text value, in UTF-8 bytes.</summary>
-    public int MaxTextBytes { get; set; } = 64 * 1024;
-
-    /// <summary>Largest categorical value, in UTF-8 bytes; a batch with a longer one is refused.</summary>
-    public int MaxCategoryBytes { get; set; } = 256;
-
-    /// <summary>Largest request id, in UTF-8 bytes; a batch with a longer one is refused.</summary>
-    public int MaxRequestIdBytes { get; set; } = 256;
-
-    /// <summary>Most tokens (as the detectors read them: runs of letters and digits) one record carries over all its text fields.</summary>
-    public int MaxTokensPerRecord { get; set; } = 10_000;
 
     /// <summary>Records per second each client (credential) may mirror; 0 = no limit.</summary>
     public double ClientRecordsPerSecond { get; set; }
@@ -53,6 +45,4 @@ public sealed class LimitOptions
 
     /// <summary>Batches a client may send at once above its batch rate; 0 = one second's worth (at least one).</summary>
     public long ClientBurstBatches { get; set; }
-
-    public Core.Ingest.TextLimits ToTextLimits() => new(MaxTextBytes, MaxTokensPerRecord, MaxCategoryBytes, MaxRequestIdBytes);
 }

@@ -91,7 +91,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             // After the last stored window, or the count of windows closed if retention deleted them: an index is never reused.
             ulong next = Math.Max(history.Count > 0 ? history[0].Index + 1 : 0, (ulong)Math.Max(0, stored.WindowsClosed));
             var monitor = new VersionMonitor(stored.Model, stored.Version, _time, _options.Windows.HistoryInMemory, next,
-                Enumerable.Reverse(history), _options.Detectors.ToSettings(_options.Privacy.ToKeyPrivacy()), _windowStore.LoadFindings(stored.Model, stored.Version),
+                Enumerable.Reverse(history), _options.DetectorsInForce, _windowStore.LoadFindings(stored.Model, stored.Version),
                 _windowStore.LoadDetectorState(stored.Model, stored.Version));
             if (!promotions.TryGetValue(stored.Model, out Dictionary<string, DateTimeOffset>? promoted))
             {
@@ -198,7 +198,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
             SigningKey? signer = VerifySignature(model, version, digest, signature.Span);
             var monitor = new VersionMonitor(modelName, version, _time, _options.Windows.HistoryInMemory,
-                detectors: _options.Detectors.ToSettings(_options.Privacy.ToKeyPrivacy()));
+                detectors: _options.DetectorsInForce);
             DateTimeOffset registeredAt = _time.GetUtcNow();
             var entry = new VersionEntry(modelName, version, digest, source, state, state == VersionState.KnownGood ? registeredAt : null, registeredAt,
                 monitor, _options.Versions, _options.Alerts, signedBy: signer?.KeyId ?? "", artifactPath: artifactPath, unsafeArtifact: unsafeArtifact);
