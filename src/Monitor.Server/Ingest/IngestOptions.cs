@@ -1,3 +1,5 @@
+using Monitor.Core;
+
 namespace Monitor.Server.Ingest;
 
 public sealed class IngestOptions
@@ -21,6 +23,20 @@ public sealed class IngestOptions
     /// dropped without windows, statistics or detectors. For measuring what analysis costs; never in production.
     /// </summary>
     public bool Analysis { get; set; } = true;
+
+    /// <summary>What is out of range, naming the keys under <paramref name="section"/> (e.g. "Monitor:Ingest").</summary>
+    internal IEnumerable<string> Problems(string section)
+    {
+        string?[] problems =
+        [
+            SettingChecks.Range($"{section}:QueueCapacity", QueueCapacity, 1, 1_000_000),
+            SettingChecks.Range($"{section}:MaxRecordsPerBatch", MaxRecordsPerBatch, 1, 10_000_000),
+            SettingChecks.Range($"{section}:MaxMessageBytes", MaxMessageBytes, 1024, int.MaxValue),
+            SettingChecks.Range($"{section}:QueueBytesPerModel", QueueBytesPerModel, 1024, long.MaxValue),
+            SettingChecks.Range($"{section}:QueueBytesTotal", QueueBytesTotal, 1024, long.MaxValue),
+        ];
+        return problems.OfType<string>();
+    }
 }
 
 /// <summary>
@@ -45,4 +61,23 @@ public sealed class LimitOptions
 
     /// <summary>Batches a client may send at once above its batch rate; 0 = one second's worth (at least one).</summary>
     public long ClientBurstBatches { get; set; }
+
+    /// <summary>What is out of range, naming the keys under <paramref name="section"/> (e.g. "Monitor:Limits").</summary>
+    internal IEnumerable<string> Problems(string section)
+    {
+        string?[] problems =
+        [
+            SettingChecks.Range($"{section}:MaxModels", MaxModels, 1, 100_000),
+            SettingChecks.Range($"{section}:MaxFeatures", MaxFeatures, 1, 1_000_000),
+            SettingChecks.Range($"{section}:ClientBurstRecords", ClientBurstRecords, 0, long.MaxValue),
+            SettingChecks.Range($"{section}:ClientBurstBatches", ClientBurstBatches, 0, long.MaxValue),
+            ClientBatchesPerSecond < 0 || !double.IsFinite(ClientBatchesPerSecond)
+                ? $"{section}:ClientBatchesPerSecond must be 0 (off) or positive, got {ClientBatchesPerSecond}"
+                : null,
+            ClientRecordsPerSecond < 0 || !double.IsFinite(ClientRecordsPerSecond)
+                ? $"{section}:ClientRecordsPerSecond must be 0 (off) or positive, got {ClientRecordsPerSecond}"
+                : null,
+        ];
+        return problems.OfType<string>();
+    }
 }

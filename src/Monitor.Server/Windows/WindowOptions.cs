@@ -1,3 +1,4 @@
+using Monitor.Core;
 using Monitor.Core.Detectors;
 
 namespace Monitor.Server.Windows;
@@ -18,6 +19,23 @@ public sealed class WindowOptions
     /// rather than silence; zero closes windows by count alone.
     /// </summary>
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>What is out of range, naming the keys under <paramref name="section"/> (e.g. "Monitor:Windows").</summary>
+    internal IEnumerable<string> Problems(string section)
+    {
+        string?[] problems =
+        [
+            SettingChecks.Range($"{section}:Records", Records, 10, 100_000_000),
+            SettingChecks.Range($"{section}:HistoryInMemory", HistoryInMemory, 1, 100_000),
+            SettingChecks.Range($"{section}:HistoryRetained", HistoryRetained, 1, 100_000_000),
+            MaxAge < TimeSpan.Zero
+                ? $"{section}:MaxAge must not be negative, got {MaxAge}"
+                : MaxAge > TimeSpan.Zero && MaxAge < TimeSpan.FromSeconds(1)
+                    ? $"{section}:MaxAge must be zero (off) or at least 00:00:01, got {MaxAge}"
+                    : null,
+        ];
+        return problems.OfType<string>();
+    }
 }
 
 /// <summary>
@@ -34,4 +52,13 @@ public sealed class DetectorOptions
     /// 0 stores one at every window's close. A restart resumes from the latest.
     /// </summary>
     public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>What is out of range, naming the keys under <paramref name="section"/> (e.g. "Monitor:Detectors").</summary>
+    internal IEnumerable<string> Problems(string section)
+    {
+        if (CheckpointInterval < TimeSpan.Zero)
+        {
+            yield return $"{section}:CheckpointInterval must be 0 (every window) or positive, got {CheckpointInterval}";
+        }
+    }
 }
