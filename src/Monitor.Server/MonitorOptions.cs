@@ -6,7 +6,6 @@ using Monitor.Server.Ingest;
 using Monitor.Server.Persistence;
 using Monitor.Server.Security;
 using Monitor.Server.Windows;
-using Monitor.Core;
 using Monitor.Core.Baselines;
 using Monitor.Core.Detectors;
 using Monitor.Core.Ingest;

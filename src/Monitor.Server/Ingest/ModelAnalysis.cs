@@ -1,5 +1,3 @@
-using Monitor.Core;
-using Monitor.Core.Alerts;
 using Monitor.Core.Baselines;
 using Monitor.Core.Detectors;
 using Monitor.Core.Ingest;

@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using Monitor.Core.Alerts;
 using Monitor.Core.Baselines;
 using Monitor.Core.Detectors;
 using Monitor.Core.Ingest;
