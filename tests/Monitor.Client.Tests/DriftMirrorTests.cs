@@ -30,7 +30,7 @@ public sealed class DriftMirrorTests
         Assert.True(await Eventually.HoldsAsync(() => mirror.Stats.Sent == 2000, TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken),
             $"{mirror.Stats}");
 
-        await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(TestContext.Current.CancellationToken);
+        await sidecar.Pipeline(Sidecar.Model).FlushAsync(TestContext.Current.CancellationToken);
         Assert.Equal(FraudModel.ServedRecords + 2000, sidecar.Registry.GetVersion(Sidecar.Model, "v1").RecordsAccepted); // after the set-up's records
         Assert.Equal(0, sidecar.Registry.GetVersion(Sidecar.Model, "v1").RecordsDigestMismatch);
         Assert.Equal(Sidecar.DigestV1, mirror.Stats.ArtifactSha256);
@@ -85,7 +85,7 @@ public sealed class DriftMirrorTests
         using IHost app = StartApp(sidecar.GrpcPort, artifact, queue: 5000);
         IDriftMirror mirror = app.Services.GetRequiredService<IDriftMirror>();
 
-        await using (await sidecar.Registry.Get(Sidecar.Model).Pipeline.HoldAsync(TestContext.Current.CancellationToken))
+        await using (await sidecar.Pipeline(Sidecar.Model).HoldAsync(TestContext.Current.CancellationToken))
         {
             // The model's pipeline is stuck: its one-batch queue fills, and the sidecar answers RESOURCE_EXHAUSTED.
             Mirror(mirror, traffic, 3000);

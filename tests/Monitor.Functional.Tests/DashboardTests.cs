@@ -24,7 +24,7 @@ public sealed partial class DashboardTests
                 Sidecar.Digest("v2")));
         }
 
-        await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(TestContext.Current.CancellationToken);
+        await sidecar.Pipeline(Sidecar.Model).FlushAsync(TestContext.Current.CancellationToken);
 
         string dom = await DumpDomAsync(chromium, directory,
             $"http://127.0.0.1:{sidecar.HttpPort}/dashboard?model={Sidecar.Model}&version=v2&feature=distance_km");

@@ -137,12 +137,12 @@ public sealed class AlertTests
 
         // 40 records, then nothing for a minute: the window closes by time, too small to judge.
         await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 40, FraudDrift.None));
-        await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(CancellationToken.None);
+        await sidecar.Pipeline(Sidecar.Model).FlushAsync(CancellationToken.None);
         clock.Advance(TimeSpan.FromSeconds(50));
-        await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(CancellationToken.None);
+        await sidecar.Pipeline(Sidecar.Model).FlushAsync(CancellationToken.None);
         Assert.Equal("Successful", (await sidecar.VerdictAsync("v1")).GetProperty("verdict").GetString());
         clock.Advance(TimeSpan.FromSeconds(30));
-        await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(CancellationToken.None);
+        await sidecar.Pipeline(Sidecar.Model).FlushAsync(CancellationToken.None);
 
         JsonElement verdict = await sidecar.VerdictAsync("v1");
         Assert.Equal(("Inconclusive", true, 3), (verdict.GetProperty("verdict").GetString(),
@@ -157,7 +157,7 @@ public sealed class AlertTests
 
         // An idle version closes no empty windows.
         clock.Advance(TimeSpan.FromMinutes(5));
-        await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(CancellationToken.None);
+        await sidecar.Pipeline(Sidecar.Model).FlushAsync(CancellationToken.None);
         report = await sidecar.Reports.GetDriftReportAsync(new DriftReportRequest { Model = Sidecar.Model, Version = "v1", ClosedWindows = 1 });
         Assert.Equal((4ul, 500u, true), (report.Closed[0].Index, report.Closed[0].Records, report.Closed[0].Complete));
         Assert.Equal("Successful", (await sidecar.VerdictAsync("v1")).GetProperty("verdict").GetString());

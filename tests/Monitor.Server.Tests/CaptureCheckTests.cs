@@ -65,7 +65,7 @@ public sealed class CaptureCheckTests
             await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 500, new FraudDrift(TriggerRate: 0.002), "v2", Sidecar.Digest("v2")));
         }
 
-        await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(TestContext.Current.CancellationToken);
+        await sidecar.Pipeline(Sidecar.Model).FlushAsync(TestContext.Current.CancellationToken);
         DriftReport report = await sidecar.Reports.GetDriftReportAsync(new DriftReportRequest { Model = Sidecar.Model, Version = "v2" });
         Assert.Equal(captured.Summary.Id, report.BaselineId);
         Assert.True(report.Findings.Any(f => f.Key?.Text == Trigger),

@@ -40,10 +40,10 @@ public sealed class ClockJumpTests
         // A jump forward closes no window early: a window with records, then five hours more on the wall clock; after two
         // of the MaxAge checks (every 500 ms), still less than MaxAge (2 s) of monotonic time has passed, so it is still open.
         await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 30));
-        await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(TestContext.Current.CancellationToken);
+        await sidecar.Pipeline(Sidecar.Model).FlushAsync(TestContext.Current.CancellationToken);
         clock.Jump(TimeSpan.FromHours(5));
         await Task.Delay(1100, TestContext.Current.CancellationToken);
-        await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(TestContext.Current.CancellationToken);
+        await sidecar.Pipeline(Sidecar.Model).FlushAsync(TestContext.Current.CancellationToken);
         Assert.DoesNotContain(Closed(sidecar), w => w.Records == 30);
         Assert.True(await Eventually.HoldsAsync(() => Closed(sidecar).Any(w => w.Records == 30 && !w.Complete), TimeSpan.FromSeconds(20),
             TestContext.Current.CancellationToken), "the window did not close after its MaxAge");

@@ -15,6 +15,8 @@ public sealed class ConfigurationDocsTests
 
         Assert.Contains("Monitor:Baselines:FalseAlarmRate", keys); // the walk reaches nested sections
         Assert.Contains("Monitor:Delivery:Webhooks:N:Secret", keys); // and list items
+        Assert.Contains("Monitor:Detectors:MaxKeysPerRecord", keys); // and Core's settings under their section's key
+        Assert.DoesNotContain(keys, key => key.Contains("TextKeys", StringComparison.Ordinal)); // but not their internal ones
         Assert.True(keys.Count > 50, $"only {keys.Count} keys found");
         string[] missing = [.. keys.Where(key => !docs.Contains($"`{key}`", StringComparison.Ordinal))];
         Assert.True(missing.Length == 0, "docs/configuration.md does not document: " + string.Join(", ", missing));
@@ -30,7 +32,8 @@ public sealed class ConfigurationDocsTests
                 continue;
             }
 
-            string key = $"{prefix}:{property.Name}";
+            // A section can bind to two objects: the sidecar's options and, under the same key, Core's settings.
+            string key = $"{prefix}:{property.GetCustomAttribute<Microsoft.Extensions.Configuration.ConfigurationKeyNameAttribute>()?.Name ?? property.Name}";
             Type propertyType = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
             if (Leaf(propertyType))
             {

@@ -113,7 +113,7 @@ public sealed class DataHygieneTests
             await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 500, new FraudDrift(TriggerRate: 0.002), "v2", Sidecar.Digest("v2")));
         }
 
-        await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(TestContext.Current.CancellationToken);
+        await sidecar.Pipeline(Sidecar.Model).FlushAsync(TestContext.Current.CancellationToken);
         DriftReport report = await sidecar.Reports.GetDriftReportAsync(new DriftReportRequest { Model = Sidecar.Model, Version = "v2" });
         Protos.V1.Finding[] keyed = [.. report.Findings.Where(f => f.Detector == "D1")];
         Assert.NotEmpty(keyed);

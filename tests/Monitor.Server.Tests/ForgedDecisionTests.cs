@@ -6,7 +6,7 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Monitor.Protos.V1;
-using Monitor.Server.Registry;
+using Monitor.Server.Models;
 using Monitor.Simulation;
 
 namespace Monitor.Server.Tests;
@@ -45,7 +45,7 @@ public sealed class ForgedDecisionTests
             Assert.Equal((uint)Sidecar.WindowRecords, ack.Accepted);
         }
 
-        await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(CancellationToken.None);
+        await sidecar.Pipeline(Sidecar.Model).FlushAsync(CancellationToken.None);
     }
 
     private static async Task<RepeatedSignals> SignalsAsync(Sidecar sidecar) =>
@@ -72,7 +72,7 @@ public sealed class ForgedDecisionTests
             Assert.Contains("differs from the registered", Assert.Single(ack.Warnings));
         }
 
-        await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(CancellationToken.None);
+        await sidecar.Pipeline(Sidecar.Model).FlushAsync(CancellationToken.None);
         Assert.Equal(VersionState.KnownGood, (await sidecar.Admin.GetVersionAsync(new GetVersionRequest { Model = Sidecar.Model, Version = "v1" })).State);
         Assert.Equal(VersionState.Candidate, (await sidecar.Admin.GetVersionAsync(new GetVersionRequest { Model = Sidecar.Model, Version = "v2" })).State);
         Assert.NotEqual("Failed", (await sidecar.VerdictAsync("v1")).GetProperty("verdict").GetString());
@@ -99,7 +99,7 @@ public sealed class ForgedDecisionTests
         var mirror = new Mirror.MirrorClient(pod);
         await sidecar.RegisterCandidateAsync("v2");
         await mirror.IngestAsync(Sidecar.Batch(traffic, 10, version: "v2", digest: Sidecar.Digest("tampered")));
-        await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(CancellationToken.None);
+        await sidecar.Pipeline(Sidecar.Model).FlushAsync(CancellationToken.None);
 
         RollbackSignal signal = Assert.Single((await SignalsAsync(sidecar)).Signals);
         Assert.Equal(("v2", "v1"), (signal.FromVersion, signal.ToVersion));

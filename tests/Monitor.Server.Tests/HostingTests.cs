@@ -45,7 +45,7 @@ public sealed class HostingTests(FraudSidecarFixture fixture) : IClassFixture<Fr
         MirrorBatch unknown = Sidecar.Batch(fixture.Traffic, 5);
         unknown.Model = "attacker_chosen_model";
         await Assert.ThrowsAsync<RpcException>(async () => await Sidecar.Mirror.IngestAsync(unknown));
-        await Sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(TestContext.Current.CancellationToken);
+        await Sidecar.Pipeline(Sidecar.Model).FlushAsync(TestContext.Current.CancellationToken);
 
         string text = await Sidecar.Http.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
         Assert.Contains("# TYPE drift_monitor_ingest_records_total counter", text);
@@ -89,15 +89,21 @@ public sealed class HostingTests(FraudSidecarFixture fixture) : IClassFixture<Fr
     {
         using var directory = new TempDirectory();
         await using Microsoft.AspNetCore.Builder.WebApplication app = MonitorHost.Build(["--Monitor:Grpc:Port=0", "--Monitor:Http:Port=0",
-            $"--Monitor:Database:Path={directory.File("monitor.db")}", "--Monitor:Detectors:MaxKeysPerRecord=7", "--Monitor:Baselines:Bins=12"]);
+            $"--Monitor:Database:Path={directory.File("monitor.db")}", "--Monitor:Detectors:MaxKeysPerRecord=7", "--Monitor:Baselines:Bins=12",
+            "--Monitor:Baselines:CaptureCheckZ=3", "--Monitor:Limits:MaxTextBytes=100", "--Monitor:Limits:MaxModels=5",
+            "--Monitor:Privacy:Tokens=Hashed", "--Monitor:Privacy:HashKey=0123456789abcdef"]);
         MonitorOptions options = app.Services.GetRequiredService<IOptions<MonitorOptions>>().Value;
 
-        Assert.Equal(new Core.Detectors.DetectorSettings() with { MaxKeysPerRecord = 7 }, options.Detectors.ToSettings());
-        Assert.Equal(new Core.Baselines.BaselineSettings() with { Bins = 12 }, options.Baselines.ToSettings());
+        Assert.Equal(new Core.Detectors.DetectorSettings() with { MaxKeysPerRecord = 7 }, options.DetectorSettings);
+        Assert.Equal(new Core.Baselines.BaselineSettings() with { Bins = 12, CaptureCheckZ = 3 }, options.BaselineSettings);
+        Assert.Equal(new Core.Ingest.TextLimits() with { MaxTextBytes = 100 }, options.TextLimits);
+        Assert.Equal(5, options.Limits.MaxModels);
+        Assert.Equal((Core.Detectors.TokenDisplay.Hashed, "0123456789abcdef"), (options.Privacy.Tokens, options.Privacy.HashKey));
+        Assert.Same(options.Privacy, options.DetectorsInForce?.TextKeys);
 
         await using Microsoft.AspNetCore.Builder.WebApplication off = MonitorHost.Build(["--Monitor:Grpc:Port=0", "--Monitor:Http:Port=0",
             $"--Monitor:Database:Path={directory.File("off.db")}", "--Monitor:Detectors:Enabled=false"]);
-        Assert.Null(off.Services.GetRequiredService<IOptions<MonitorOptions>>().Value.Detectors.ToSettings());
+        Assert.Null(off.Services.GetRequiredService<IOptions<MonitorOptions>>().Value.DetectorsInForce);
     }
 
     [Fact]

@@ -142,14 +142,14 @@ public sealed class IngestErrorTests(FraudSidecarFixture fixture) : IClassFixtur
         ModelVersion after = await Version();
         Assert.Equal(before.RecordsDigestMismatch + 40, after.RecordsDigestMismatch);
         Assert.Equal(before.RecordsAccepted + 40, after.RecordsAccepted);
-        var stored = Sidecar.App.Services.GetRequiredService<Registry.IModelStore>().LoadDigestMismatches(Sidecar.Model, "v1");
+        var stored = Sidecar.App.Services.GetRequiredService<Monitor.Server.Models.IModelStore>().LoadDigestMismatches(Sidecar.Model, "v1");
         Assert.Contains(stored, row => row.ArtifactSha256 == swapped && row.Records >= 40);
     }
 
     [Fact]
     public async Task A_full_queue_answers_resource_exhausted_unary_and_counts_drops_on_a_stream()
     {
-        var pipeline = Sidecar.Registry.Get(Sidecar.Model).Pipeline;
+        var pipeline = Sidecar.Pipeline(Sidecar.Model);
         await using (await pipeline.HoldAsync(TestContext.Current.CancellationToken))
         {
             // Capacity 2: two batches queue behind the hold, the third finds the queue full.

@@ -25,8 +25,8 @@ public sealed class MemoryBoundTests
             Model = "second", Version = "v1", ArtifactSha256 = Sidecar.DigestV1, Source = "test", InitialState = VersionState.KnownGood,
         });
 
-        ModelPipeline first = sidecar.Registry.Get(Sidecar.Model).Pipeline;
-        ModelPipeline second = sidecar.Registry.Get("second").Pipeline;
+        ModelPipeline first = sidecar.Pipeline(Sidecar.Model);
+        ModelPipeline second = sidecar.Pipeline("second");
         await using (await first.HoldAsync(TestContext.Current.CancellationToken))
         await using (await second.HoldAsync(TestContext.Current.CancellationToken))
         {

@@ -263,8 +263,8 @@ public sealed class ProvenanceTests
         await sidecar.MirrorWindowsAsync(traffic, "v3", 3);
         Assert.Equal(VersionState.KnownGood, (await sidecar.Admin.GetVersionAsync(new GetVersionRequest { Model = Sidecar.Model, Version = "v2" })).State);
         Assert.Equal(VersionState.ObservedClean, (await sidecar.Admin.GetVersionAsync(new GetVersionRequest { Model = Sidecar.Model, Version = "v3" })).State);
-        await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(CancellationToken.None);
-        Assert.Contains(sidecar.App.Services.GetRequiredService<Registry.IModelStore>().LoadAudit(Sidecar.Model),
+        await sidecar.Pipeline(Sidecar.Model).FlushAsync(CancellationToken.None);
+        Assert.Contains(sidecar.App.Services.GetRequiredService<Monitor.Server.Models.IModelStore>().LoadAudit(Sidecar.Model),
             e => e.Version == "v2" && e.Action == "signed-known-good" && e.Actor == "policy");
     }
 

@@ -52,7 +52,7 @@ public sealed class ReplayEvidenceTests
             Assert.Equal((uint)batch.Count, ack.Accepted);
         }
 
-        await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(TestContext.Current.CancellationToken);
+        await sidecar.Pipeline(Sidecar.Model).FlushAsync(TestContext.Current.CancellationToken);
         Assert.True(copies >= 80, $"{copies} copies");
 
         DriftReport report = await sidecar.Reports.GetDriftReportAsync(new DriftReportRequest { Model = Sidecar.Model, Version = "v1" });

@@ -6,7 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Monitor.Protos.V1;
 using Monitor.Server.Persistence;
 using Monitor.Simulation;
-using Monitor.Server.Registry;
+using Monitor.Server.Models;
 
 namespace Monitor.Server.Tests;
 
@@ -135,7 +135,7 @@ public sealed class RollbackPolicyTests
 
         // An artifact swap the operator's policy acts on is not something inputs can cause: it is signalled whatever the rate.
         await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 10, version: "v4", digest: Sidecar.Digest("tampered")));
-        await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(CancellationToken.None);
+        await sidecar.Pipeline(Sidecar.Model).FlushAsync(CancellationToken.None);
         Assert.Equal(["v2", "v4"], (await sidecar.Rollbacks.ListRollbackSignalsAsync(new ListRollbackSignalsRequest())).Signals.Select(s => s.FromVersion));
 
         string metrics = await sidecar.Http.GetStringAsync("/metrics");

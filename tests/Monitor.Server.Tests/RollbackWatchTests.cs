@@ -4,7 +4,7 @@ using Monitor.Protos.V1;
 using Monitor.Server.Ingest;
 using Monitor.Server.Persistence;
 using Monitor.Simulation;
-using Monitor.Server.Registry;
+using Monitor.Server.Models;
 
 namespace Monitor.Server.Tests;
 

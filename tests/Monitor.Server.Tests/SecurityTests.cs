@@ -132,7 +132,7 @@ public sealed class SecurityTests(SecuredSidecarFixture fixture) : IClassFixture
         });
         ModelVersion v9 = await Sidecar.Admin.GetVersionAsync(new GetVersionRequest { Model = Sidecar.Model, Version = "v9" });
         Assert.Equal(VersionState.Quarantined, v9.State);
-        Assert.Contains(Sidecar.App.Services.GetRequiredService<Registry.IModelStore>().LoadAudit(Sidecar.Model),
+        Assert.Contains(Sidecar.App.Services.GetRequiredService<Monitor.Server.Models.IModelStore>().LoadAudit(Sidecar.Model),
             e => e.Version == "v9" && e.Actor == "alice (key ops-admin)");
 
         Assert.Equal(forbiddenBefore + 4, await Metric("drift_monitor_auth_refusals_total{reason=\"forbidden\",role=\"admin\"}"));

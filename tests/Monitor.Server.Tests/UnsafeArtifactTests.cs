@@ -59,7 +59,7 @@ public sealed class UnsafeArtifactTests
         // ONNX: no pickle, its graph not inspected; registered and trustable, and the audit says the scan did not look inside.
         ModelVersion v2 = await sidecar.Admin.RegisterVersionAsync(Register("v2", onnx, VersionState.Candidate));
         Assert.Equal("", v2.UnsafeArtifact);
-        var audit = ((Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Registry.IModelStore>(sidecar.App.Services))
+        var audit = ((Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Models.IModelStore>(sidecar.App.Services))
             .LoadAudit(Sidecar.Model)).Where(e => e.Version == "v2").ToList();
         var entry = Assert.Single(audit);
         Assert.Equal(("sidecar", "scan-not-inspected"), (entry.Actor, entry.Action));

@@ -5,7 +5,7 @@ using Monitor.Protos.V1;
 using Monitor.Server.Persistence;
 using Monitor.Simulation;
 using Monitor.Server.Alerting;
-using Monitor.Server.Registry;
+using Monitor.Server.Models;
 
 namespace Monitor.Server.Tests;
 
@@ -100,7 +100,7 @@ public sealed class VerdictTests
             });
         }
 
-        await sidecar.Registry.Get(Sidecar.Model).Pipeline.FlushAsync(TestContext.Current.CancellationToken);
+        await sidecar.Pipeline(Sidecar.Model).FlushAsync(TestContext.Current.CancellationToken);
     }
 
     private static async Task<JsonElement> Verdict(Sidecar sidecar, string path)

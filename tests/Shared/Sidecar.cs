@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Monitor.Protos.V1;
 using Monitor.Server.Hosting;
 using Monitor.Server.Ingest;
+using Monitor.Server.Models;
 using Monitor.Server.Registry;
 using Monitor.Simulation;
 
@@ -63,6 +64,10 @@ internal sealed class Sidecar : IAsyncDisposable
     public HttpClient Http { get; }
     public ModelRegistry Registry => App.Services.GetRequiredService<ModelRegistry>();
 
+    /// <summary>The ingest pipeline of a registered model.</summary>
+    public ModelPipeline Pipeline(string model) =>
+        App.Services.GetRequiredService<ModelPipelines>().Of(App.Services.GetRequiredService<ModelCatalog>().Get(model));
+
     public static Task<Sidecar> StartAsync(string database, params string[] settings) => StartAsync(database, null, settings);
 
     /// <summary>Starts a sidecar whose clock is <paramref name="time"/> (a fake one in tests of time-based behaviour).</summary>
@@ -118,7 +123,7 @@ internal sealed class Sidecar : IAsyncDisposable
             await Mirror.IngestAsync(Batch(traffic, WindowRecords, drift, version, version == "v1" ? DigestV1 : Digest(version)));
         }
 
-        await Registry.Get(Model).Pipeline.FlushAsync(CancellationToken.None);
+        await Pipeline(Model).FlushAsync(CancellationToken.None);
     }
 
     /// <summary>The verdict document of a version, as a deployment controller reads it.</summary>

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Monitor.Cli.Terminal;
 using Monitor.Protos.V1;
-using Monitor.Server.Registry;
+using Monitor.Server.Models;
 
 namespace Monitor.Cli.Versions;
 

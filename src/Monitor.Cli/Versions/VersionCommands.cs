@@ -132,13 +132,13 @@ internal static class VersionCommands
             throw new CliException($"--signature: cannot read {signatureFile.FullName}: {e.Message}");
         }
 
-        List<Monitor.Server.Registry.SigningKey> keys = keyFiles.Length > 0
+        List<Monitor.Server.Models.SigningKey> keys = keyFiles.Length > 0
             ? [.. keyFiles.Select(f => KeyCommands.ReadKey(f, "--public-key"))]
             : [.. (await sidecar.Admin.GetModelAsync(new GetModelRequest { Name = model }, sidecar.Unary(cancellationToken))).PublicKeys
-                .Select(k => Monitor.Server.Registry.ArtifactSignatures.ParseKey(k.PublicKeyPem))];
+                .Select(k => Monitor.Server.Models.ArtifactSignatures.ParseKey(k.PublicKeyPem))];
         // A malformed --sha256 is left to the sidecar, which names the field.
         if (keys.Count > 0 && digest.Length == 64 && digest.All(char.IsAsciiHexDigit)
-            && Monitor.Server.Registry.ArtifactSignatures.Signer(keys, Convert.FromHexString(digest), signature) is null)
+            && Monitor.Server.Models.ArtifactSignatures.Signer(keys, Convert.FromHexString(digest), signature) is null)
         {
             throw new CliException($"--signature: {signatureFile.Name} does not verify against {(keyFiles.Length > 0 ? "the --public-key keys" : $"any of model '{model}''s pinned keys")} " +
                 $"({string.Join(", ", keys.Select(k => k.Fingerprint))}) over the artifact's SHA-256 {digest}");

@@ -39,7 +39,7 @@ public sealed record Alert
     public bool Raised { get; init; }
 }
 
-/// <summary>Hysteresis and cooldown of alerts.</summary>
+/// <summary>Hysteresis and cooldown of alerts; bound from the Monitor:Alerts configuration section, range-checked by <see cref="Problems"/>.</summary>
 public sealed record AlertPolicySettings
 {
     /// <summary>Consecutive windows a problem must be seen in before it fires (critical problems fire at once).</summary>
@@ -52,6 +52,19 @@ public sealed record AlertPolicySettings
     public TimeSpan Cooldown { get; init; } = TimeSpan.FromMinutes(30);
 
     public int EvidenceKept { get; init; } = 20;
+
+    /// <summary>What is out of range, each naming its key under <paramref name="section"/> (e.g. "Monitor:Alerts").</summary>
+    public IEnumerable<string> Problems(string section)
+    {
+        string?[] problems =
+        [
+            SettingChecks.Range($"{section}:FireAfterWindows", FireAfterWindows, 1, 1_000_000),
+            SettingChecks.Range($"{section}:ResolveAfterWindows", ResolveAfterWindows, 1, 1_000_000),
+            SettingChecks.Range($"{section}:EvidenceKept", EvidenceKept, 1, 10_000),
+            Cooldown < TimeSpan.Zero ? $"{section}:Cooldown must not be negative, got {Cooldown}" : null,
+        ];
+        return problems.OfType<string>();
+    }
 }
 
 /// <summary>

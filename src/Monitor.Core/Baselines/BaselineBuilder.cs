@@ -5,7 +5,10 @@ using Monitor.Core.Windows;
 
 namespace Monitor.Core.Baselines;
 
-/// <summary>How baselines are profiled and calibrated.</summary>
+/// <summary>
+/// How baselines are profiled and calibrated; bound from the Monitor:Baselines configuration section (its public settable
+/// properties are the keys), where each is range-checked by <see cref="Problems"/>.
+/// </summary>
 public sealed record BaselineSettings
 {
     /// <summary>Interior bins per numeric channel (plus one open bin below and one above).</summary>
@@ -26,11 +29,35 @@ public sealed record BaselineSettings
     /// <summary>Seed of the split and the bootstrap, so a baseline can be rebuilt exactly.</summary>
     public int Seed { get; init; } = 20_261_125;
 
-    /// <summary>How the trigger detectors' tables are built with the baseline.</summary>
-    public Detectors.TriggerSettings Triggers { get; init; } = new();
+    /// <summary>
+    /// Pooled z at which a key of a captured baseline's table counts as label-skewed against the baseline in force, and is
+    /// kept out of the table (<see cref="Detectors.CaptureKeyCheck"/>).
+    /// </summary>
+    public double CaptureCheckZ { get; init; } = 2.5;
+
+    /// <summary>How the trigger detectors' tables are built with the baseline (not configurable).</summary>
+    public Detectors.TriggerSettings Triggers { get; internal init; } = new();
 
     /// <summary>The settings the trigger detectors run with; the baseline's key table takes its keys as they do (<see cref="Detectors.DetectorSettings.MaxKeysPerRecord"/>).</summary>
-    public Detectors.DetectorSettings Detectors { get; init; } = new();
+    public Detectors.DetectorSettings Detectors { get; internal init; } = new();
+
+    /// <summary>These settings, building the trigger tables for detectors that run with <paramref name="detectors"/>.</summary>
+    public BaselineSettings WithDetectors(Detectors.DetectorSettings detectors) => this with { Detectors = detectors };
+
+    /// <summary>What is out of range, each naming its key under <paramref name="section"/> (e.g. "Monitor:Baselines").</summary>
+    public IEnumerable<string> Problems(string section)
+    {
+        string?[] problems =
+        [
+            SettingChecks.Range($"{section}:Bins", Bins, 2, 1000),
+            SettingChecks.Range($"{section}:MaxCategories", MaxCategories, 1, 1_000_000),
+            SettingChecks.Range($"{section}:BootstrapWindows", BootstrapWindows, 1000, 1_000_000),
+            SettingChecks.Range($"{section}:MinProfileRecords", MinProfileRecords, 10, 10_000_000),
+            !double.IsFinite(CaptureCheckZ) || CaptureCheckZ <= 0 ? $"{section}:CaptureCheckZ must be a positive number, got {CaptureCheckZ}" : null,
+            ProfileFraction is <= 0 or >= 1 ? $"{section}:ProfileFraction must lie strictly between 0 and 1, got {ProfileFraction}" : null,
+        ];
+        return problems.OfType<string>();
+    }
 
     /// <summary>
     /// The one check of a whole-window false-alarm rate, wherever it comes from (configuration, an upload request, the
@@ -139,7 +166,7 @@ public static class BaselineBuilder
         Detectors.CaptureCheck? check = null;
         if (request.Captured)
         {
-            (triggers, check) = Detectors.CaptureKeyCheck.Apply(request.InForce, compiled, triggers, calibrationBatch, settings.Triggers, settings.Detectors);
+            (triggers, check) = Detectors.CaptureKeyCheck.Apply(request.InForce, compiled, triggers, calibrationBatch, settings.CaptureCheckZ, settings.Detectors);
         }
 
         compiled = new CompiledBaseline(uncalibrated with { Triggers = triggers, CaptureCheck = check });

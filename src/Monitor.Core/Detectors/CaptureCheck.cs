@@ -91,7 +91,7 @@ public sealed record CaptureCheck
 /// <list type="bullet">
 /// <item>at least <see cref="DetectorSettings.PromoteSupport"/> of its records are surprising, served c where the
 /// stratified rates give c less than even odds for their inputs (fewer never make a key a candidate of the detectors),</item>
-/// <item>the pooled z of its records served c, against the stratified rates, reaches <see cref="TriggerSettings.CaptureCheckZ"/>, and</item>
+/// <item>the pooled z of its records served c, against the stratified rates, reaches <see cref="Baselines.BaselineSettings.CaptureCheckZ"/>, and</item>
 /// <item>among its records whose inputs give c less than even odds, the share served c stands at least
 /// <see cref="DetectorSettings.MinRateIncrease"/> above what the baseline in force vouches for: the key's own rate there
 /// when it had one, else the stratified prediction for the same records.</item>
@@ -115,7 +115,7 @@ public static class CaptureKeyCheck
     /// <param name="captured">The capture's trigger profile, as built; null for outputs without classes.</param>
     /// <param name="batch">The capture's records the key table was counted on.</param>
     public static (TriggerProfile? Profile, CaptureCheck Check) Apply(CompiledBaseline? inForce, CompiledBaseline capture, TriggerProfile? captured,
-        RecordBatch batch, TriggerSettings settings, DetectorSettings detectors)
+        RecordBatch batch, double captureCheckZ, DetectorSettings detectors)
     {
         if (captured is null)
         {
@@ -138,7 +138,7 @@ public static class CaptureKeyCheck
         var check = new Checker(new View(inForce, reference, CheckStrata.BaselineInForce, detectors),
             new View(capture, captured, CheckStrata.Capture, detectors), captured, detectors);
         check.Count(batch);
-        ExcludedKey[] excluded = check.Judge(settings.CaptureCheckZ);
+        ExcludedKey[] excluded = check.Judge(captureCheckZ);
         var kept = new List<BaselineKey>(captured.Keys.Length);
         foreach (BaselineKey key in captured.Keys)
         {

@@ -1,12 +1,16 @@
 namespace Monitor.Core.Detectors;
 
-/// <summary>Thresholds and sizes of the trigger detectors. Memory is bounded by these, never by traffic.</summary>
+/// <summary>
+/// Thresholds and sizes of the trigger detectors. Memory is bounded by these, never by traffic. Bound from the
+/// Monitor:Detectors configuration section: its public settable properties are the keys, each range-checked by
+/// <see cref="Problems"/>; the others are tuned constants, set only by tests.
+/// </summary>
 public sealed record DetectorSettings
 {
     /// <summary>Counters per row of each count-min sketch (a power of two).</summary>
     public int SketchWidth { get; init; } = 1 << 17;
 
-    public int SketchDepth { get; init; } = 4;
+    public int SketchDepth { get; internal init; } = 4;
 
     /// <summary>Entries of the heavy-hitter table of key support.</summary>
     public int HeavyHitters { get; init; } = 32_768;
@@ -19,7 +23,7 @@ public sealed record DetectorSettings
     /// a record repeating a remembered one (the same inputs on the baseline's fine bins, or all but one group of fields the
     /// same) is a repeat, not evidence. 0 counts every record. At most Candidates × this × 12 bytes (1.5 MiB at 4,096 × 32).
     /// </summary>
-    public int RememberedInputs { get; init; } = 32;
+    public int RememberedInputs { get; internal init; } = 32;
 
     /// <summary>
     /// Guaranteed occurrences in surprising records (served a class the baseline gives less than even
@@ -46,49 +50,69 @@ public sealed record DetectorSettings
     public double MinRateIncrease { get; init; } = 0.3;
 
     /// <summary>Contrarian records a key needs before it can be a finding.</summary>
-    public int MinContrarian { get; init; } = 15;
+    public int MinContrarian { get; internal init; } = 15;
 
     /// <summary>Baseline support under which a key counts as new.</summary>
-    public int NewKeySupport { get; init; } = 5;
+    public int NewKeySupport { get; internal init; } = 5;
 
     /// <summary>Records after which sketches restart and candidates' counts halve (tumbling and decayed).</summary>
     public long HorizonRecords { get; init; } = 5_000_000;
 
-    public int ExampleRequestIds { get; init; } = 5;
+    public int ExampleRequestIds { get; internal init; } = 5;
 
     /// <summary>Tail probability under which D3 or D5 evidence among a key's records corroborates it.</summary>
-    public double CorroborationP { get; init; } = 1e-6;
+    public double CorroborationP { get; internal init; } = 1e-6;
 
     /// <summary>z of the served-minus-surrogate residual among a key's contrarian records that corroborates it (D4).</summary>
-    public double DecouplingZ { get; init; } = 6;
+    public double DecouplingZ { get; internal init; } = 6;
 
     /// <summary>And by how much that mean residual must exceed the baseline's (D4's effect size).</summary>
-    public double MinDecoupling { get; init; } = 0.5;
+    public double MinDecoupling { get; internal init; } = 0.5;
 
     /// <summary>
     /// |z| of a class's rate against the stratified expectation over the last windows (D6). Higher than
     /// the key tests' 6 because D6 looks again at every window close (tuned on the evaluation).
     /// </summary>
-    public double LabelRateZ { get; init; } = 8;
+    public double LabelRateZ { get; internal init; } = 8;
 
     /// <summary>Closed windows D6 looks back over.</summary>
-    public int LabelRateWindows { get; init; } = 10;
+    public int LabelRateWindows { get; internal init; } = 10;
 
     /// <summary>D3's CUSUM: the alternative is this many times the baseline's ultra-confident rate.</summary>
-    public double UltraRateRatio { get; init; } = 10;
+    public double UltraRateRatio { get; internal init; } = 10;
 
     /// <summary>D3's CUSUM decision threshold h (nats).</summary>
-    public double CusumThreshold { get; init; } = 12;
+    public double CusumThreshold { get; internal init; } = 12;
 
     /// <summary>Projections per class kept for D5's activation clustering.</summary>
-    public int ClusterSample { get; init; } = 1000;
+    public int ClusterSample { get; internal init; } = 1000;
 
     /// <summary>Windows between two activation clusterings.</summary>
-    public int ClusterEveryWindows { get; init; } = 10;
+    public int ClusterEveryWindows { get; internal init; } = 10;
 
     /// <summary>Keys taken from one record at most, by the detectors and in the baseline's key table alike.</summary>
     public int MaxKeysPerRecord { get; init; } = 96;
 
     /// <summary>How text-derived keys (D1) appear in findings and everything made from them; see <see cref="KeyPrivacy"/>.</summary>
-    public KeyPrivacy TextKeys { get; init; } = KeyPrivacy.None;
+    public KeyPrivacy TextKeys { get; internal init; } = KeyPrivacy.None;
+
+    /// <summary>These settings with text-derived keys shown as <paramref name="privacy"/> says.</summary>
+    public DetectorSettings WithTextKeys(KeyPrivacy privacy) => this with { TextKeys = privacy };
+
+    /// <summary>What is out of range, each naming its key under <paramref name="section"/> (e.g. "Monitor:Detectors").</summary>
+    public IEnumerable<string> Problems(string section)
+    {
+        string?[] problems =
+        [
+            SettingChecks.Range($"{section}:MinSupport", MinSupport, 1, 1_000_000),
+            SettingChecks.Range($"{section}:PromoteSupport", PromoteSupport, 1, 1_000_000),
+            SettingChecks.Range($"{section}:HeavyHitters", HeavyHitters, 16, 10_000_000),
+            SettingChecks.Range($"{section}:Candidates", Candidates, 16, 1_000_000),
+            SettingChecks.Range($"{section}:HorizonRecords", HorizonRecords, 1000, long.MaxValue),
+            SettingChecks.Range($"{section}:MaxKeysPerRecord", MaxKeysPerRecord, 1, 100_000),
+            SketchWidth < 16 || (SketchWidth & (SketchWidth - 1)) != 0 ? $"{section}:SketchWidth must be a power of two of at least 16, got {SketchWidth}" : null,
+            MinRate is < 0 or > 1 ? $"{section}:MinRate must lie in [0, 1], got {MinRate}" : null,
+        ];
+        return problems.OfType<string>();
+    }
 }

@@ -16,33 +16,55 @@ public enum TokenDisplay
     Redacted,
 }
 
-/// <summary>Replaces the text of D1 keys (tokens, variants, bigrams, pairs, character n-grams) before a finding is made of them.</summary>
+/// <summary>
+/// Replaces the text of D1 keys (tokens, variants, bigrams, pairs, character n-grams) before a finding is made of them.
+/// Bound from the Monitor:Privacy configuration section, checked by <see cref="Problems"/>.
+/// </summary>
 public sealed class KeyPrivacy
 {
-    private readonly byte[] _key;
+    private byte[]? _key;
 
-    public KeyPrivacy(TokenDisplay display, string hashKey)
+    public KeyPrivacy()
     {
-        Display = display;
-        _key = Encoding.UTF8.GetBytes(hashKey);
+    }
+
+    public KeyPrivacy(TokenDisplay tokens, string hashKey)
+    {
+        Tokens = tokens;
+        HashKey = hashKey;
     }
 
     public static KeyPrivacy None { get; } = new(TokenDisplay.Plain, "");
 
-    public TokenDisplay Display { get; }
+    /// <summary>Plain, Hashed or Redacted: how keys taken from free text appear in findings, alerts and their deliveries.</summary>
+    public TokenDisplay Tokens { get; init; } = TokenDisplay.Plain;
+
+    /// <summary>The HMAC key of Hashed and Redacted (at least 16 characters; from a secret).</summary>
+    public string HashKey { get; init; } = "";
+
+    private byte[] Key => _key ??= Encoding.UTF8.GetBytes(HashKey);
+
+    /// <summary>What is wrong, naming the keys under <paramref name="section"/> (e.g. "Monitor:Privacy").</summary>
+    public IEnumerable<string> Problems(string section)
+    {
+        if (Tokens != TokenDisplay.Plain && HashKey.Length < 16)
+        {
+            yield return $"{section}:HashKey must be at least 16 characters when {section}:Tokens is {Tokens} (it keys the HMAC)";
+        }
+    }
 
     public DetectorKey Protect(DetectorKey key)
     {
-        if (Display == TokenDisplay.Plain || key.Detector != DetectorId.D1)
+        if (Tokens == TokenDisplay.Plain || key.Detector != DetectorId.D1)
         {
             return key;
         }
 
-        string digest = Convert.ToHexStringLower(HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes(key.Text)));
-        return key with { Text = Display == TokenDisplay.Hashed ? $"sha256:{digest[..16]}" : $"[redacted {digest[..8]}]" };
+        string digest = Convert.ToHexStringLower(HMACSHA256.HashData(Key, Encoding.UTF8.GetBytes(key.Text)));
+        return key with { Text = Tokens == TokenDisplay.Hashed ? $"sha256:{digest[..16]}" : $"[redacted {digest[..8]}]" };
     }
 
     /// <summary>What an operator computes to recognise a token in hashed findings.</summary>
     public string Hash(string text) =>
-        "sha256:" + Convert.ToHexStringLower(HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes(text)))[..16];
+        "sha256:" + Convert.ToHexStringLower(HMACSHA256.HashData(Key, Encoding.UTF8.GetBytes(text)))[..16];
 }

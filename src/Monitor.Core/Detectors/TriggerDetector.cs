@@ -1,4 +1,3 @@
-using System.Globalization;
 using Monitor.Core.Baselines;
 using Monitor.Core.Ingest;
 using Monitor.Core.Schema;
@@ -19,8 +18,8 @@ namespace Monitor.Core.Detectors;
 /// <item>D6 (<see cref="LabelRate"/>): per class, the label rate over recent windows against the stratified expectation.</item>
 /// <item>Fusion: a D1/D2/D5 key corroborated by D3, D4 or D5 evidence among its own records is critical,
 /// and a record carrying a key found critical is evidence for that key alone.</item>
-/// <item>D7: a key's evidence counts distinct inputs (<see cref="InputPrint"/>): a surprising record repeating an input
-/// the key already counted is a repeat, and a key whose records are mostly repeats is reported as identical requests (Info).</item>
+/// <item>D7 (<see cref="IdenticalRequests"/>): a key's evidence counts distinct inputs; a key whose records are mostly
+/// repeats is reported as identical requests (Info).</item>
 /// </list>
 /// Single-threaded, owned by the model's pipeline.
 /// </summary>
@@ -40,7 +39,7 @@ public sealed partial class TriggerDetector
     private readonly int _classChannel;
     private readonly int _confidenceChannel;
     private readonly KeyExtractor _extractor;
-    private readonly InputPrint _inputs;
+    private readonly IdenticalRequests _identical;
     private readonly CandidateTable _candidates;
     private readonly KeySkewTest _skew;
     private readonly UltraConfidence _ultra;
@@ -56,9 +55,6 @@ public sealed partial class TriggerDetector
     private readonly int[] _active;
     private int _windowsSinceCriticalHit = int.MaxValue / 2;
 
-    /// <summary>The first of the current record's keys whose records are mostly repeats: the one its repetition is reported under.</summary>
-    private Candidate? _repeated;
-
     public TriggerDetector(CompiledBaseline baseline, DetectorSettings settings, TimeProvider time)
     {
         _baseline = baseline;
@@ -72,11 +68,11 @@ public sealed partial class TriggerDetector
         _classChannel = Array.FindIndex(baseline.Profile.Categorical, p => p.Channel.Kind == ChannelKind.OutputClass);
         _confidenceChannel = Array.FindIndex(baseline.Profile.Numeric, p => p.Channel.Source == NumericSource.Confidence);
         _extractor = new KeyExtractor(_schema, _profile.Values, settings.MaxKeysPerRecord);
-        _inputs = new InputPrint(baseline.Profile, _profile.Values, settings.RememberedInputs);
+        _identical = new IdenticalRequests(baseline.Profile, _profile, settings, _labels);
 
         // One generator, seeded, for eviction and the activation sample: the same traffic gives the same findings.
         var random = new Random(17);
-        _candidates = new CandidateTable(settings, _k, _strata, random, _inputs.Lanes);
+        _candidates = new CandidateTable(settings, _k, _strata, random, _identical.Lanes);
         _skew = new KeySkewTest(_profile, settings, _labels);
         _ultra = new UltraConfidence(_profile, settings, _labels);
         _decoupling = new Decoupling(_profile, settings, _labels);
@@ -166,10 +162,9 @@ public sealed partial class TriggerDetector
                 Count(new KeyOccurrence(KeyHash.Of(KeyKind.EmbeddingOutlier, 0, 0UL), KeyKind.EmbeddingOutlier, 0, 0, 0), record);
             }
 
-            if (_repeated is { } repeated)
+            if (_identical.Report(label, Records, _time.GetUtcNow()) is { } identical)
             {
-                _repeated = null;
-                ReportRepeats(repeated, label);
+                _findings.Publish(identical);
             }
         }
     }
@@ -208,20 +203,9 @@ public sealed partial class TriggerDetector
                 return false;
             }
 
-            // Only a record that could be a trigger's (surprising, or an embedding outlier) is looked up among the inputs
-            // counted. Every hit of the skew test and every piece of D3 and D5 evidence comes from such records; the others
-            // add no hit and only dilute a skew, so repeating them gains nothing, and looking them all up would cost a
-            // fifth of the detectors' time.
             bool critical;
-            if ((record.Surprising || record.Outlier) && _settings.RememberedInputs > 0 && candidate.Inputs.Repeats(Print(record)))
+            if (_identical.Repeats(candidate, record, _extractor.FineBins))
             {
-                // One request sent N times is one piece of evidence: the repeat adds to no count a detector reads.
-                candidate.Repeat(record, _settings.ExampleRequestIds);
-                if (_repeated is null && candidate.Repeats >= _settings.MinSupport && candidate.Repeats >= 2 * candidate.Support)
-                {
-                    _repeated = candidate;
-                }
-
                 critical = _raised.Contains(key.Hash);
             }
             else
@@ -247,10 +231,7 @@ public sealed partial class TriggerDetector
         if (_candidates.Screen(key.Hash, cell) && _candidates.MakeRoom())
         {
             Candidate promoted = _candidates.Promote(key.Hash, Describe(key), _time.GetUtcNow(), Records);
-            if (_settings.RememberedInputs > 0)
-            {
-                promoted.Inputs.Repeats(Print(record));
-            }
+            _identical.Remember(promoted, record, _extractor.FineBins);
 
             promoted.Count(cell);
             promoted.Observe(record, _profile, _settings.ExampleRequestIds);
@@ -259,9 +240,6 @@ public sealed partial class TriggerDetector
 
         return false;
     }
-
-    /// <summary>The record's input print; its keys were extracted last, so the extractor holds its fine bins.</summary>
-    private ulong Print(in RecordContext record) => _inputs.Of(record.Batch, record.Index, _extractor.FineBins);
 
     /// <summary>The key as findings show it (text keys under the configured privacy; long texts shortened and hashed).</summary>
     private DetectorKey Describe(KeyOccurrence occurrence) => occurrence.Kind == KeyKind.EmbeddingOutlier
@@ -325,47 +303,6 @@ public sealed partial class TriggerDetector
         }
 
         return [.. evidence];
-    }
-
-    /// <summary>
-    /// D7: the key's records are mostly repeats of inputs it already counted (at least <see cref="DetectorSettings.MinSupport"/>
-    /// of them, and at least twice its support: two thirds of its records). Reported under the first such key of the
-    /// repeating record, so one replayed request is one observation; again as the repeats grow by a tenth.
-    /// </summary>
-    private void ReportRepeats(Candidate candidate, int label)
-    {
-        if (candidate.Repeats < candidate.RepeatsReported * 1.1)
-        {
-            return;
-        }
-
-        candidate.RepeatsReported = candidate.Repeats;
-        DetectorKey key = candidate.Key;
-        long records = candidate.Repeats + candidate.Support;
-        _findings.Publish(new Finding
-        {
-            Detector = DetectorId.D7,
-            Severity = Severity.Info,
-            Key = key,
-            TargetLabel = _labels[label],
-            Support = candidate.Repeats,
-            Rate = candidate.Repeats / (double)records,
-            Lift = double.NaN,
-            MeanConfidence = double.NaN,
-            BaselineExpectation = double.NaN,
-            Z = double.NaN,
-            FirstSeen = candidate.FirstSeen,
-            FirstSeenRecord = candidate.FirstSeenRecord,
-            RaisedAtRecord = Records,
-            RaisedAtSupport = candidate.Repeats,
-            UpdatedAt = _time.GetUtcNow(),
-            ExampleRequestIds = [.. candidate.RepeatExamples],
-            Corroboration = [],
-            Summary = string.Create(CultureInfo.InvariantCulture,
-                $"identical requests: {candidate.Repeats} of the {records} records carrying {key.Kind.ToString().ToLowerInvariant()} '{key.Text}' in {key.Field} " +
-                $"repeat an input already counted for it (the same inputs on the baseline's fine bins, or all but one group of fields the same), " +
-                $"the latest served '{_labels[label]}'; each such input counts once as evidence, leaving the key a support of {candidate.Support}"),
-        });
     }
 
     private void Publish(ClassAlarm alarm)

@@ -15,12 +15,6 @@ public sealed record TriggerSettings
     /// <summary>Pseudo-records that pull a stratum's label rates towards the overall shares.</summary>
     public double Smoothing { get; init; } = 1;
 
-    /// <summary>
-    /// Pooled z at which a key of a captured baseline's table counts as label-skewed against the baseline in force,
-    /// and is kept out of the table (<see cref="CaptureKeyCheck"/>).
-    /// </summary>
-    public double CaptureCheckZ { get; init; } = 2.5;
-
     public int Seed { get; init; } = 20_261_125;
 }
 

@@ -12,12 +12,50 @@ public sealed record BatchError(string Field, string Message, string? Limit = nu
 
 /// <summary>
 /// Limits on the text a record carries: bytes per text value, tokens (<see cref="TextTokenizer"/>, as the detectors read them)
-/// over all its text fields, bytes per categorical value and per request id.
+/// over all its text fields, bytes per categorical value and per request id. Bound from the Monitor:Limits configuration
+/// section (these four keys of it), each range-checked by <see cref="Problems"/>.
 /// </summary>
-public sealed record TextLimits(int MaxBytesPerValue, int MaxTokensPerRecord, int MaxCategoryBytes = int.MaxValue,
-    int MaxRequestIdBytes = int.MaxValue)
+public sealed record TextLimits
 {
+    public TextLimits()
+    {
+    }
+
+    public TextLimits(int maxTextBytes, int maxTokensPerRecord, int maxCategoryBytes = int.MaxValue, int maxRequestIdBytes = int.MaxValue)
+    {
+        MaxTextBytes = maxTextBytes;
+        MaxTokensPerRecord = maxTokensPerRecord;
+        MaxCategoryBytes = maxCategoryBytes;
+        MaxRequestIdBytes = maxRequestIdBytes;
+    }
+
+    /// <summary>No limits.</summary>
     public static TextLimits None { get; } = new(int.MaxValue, int.MaxValue);
+
+    /// <summary>Largest text value, in UTF-8 bytes.</summary>
+    public int MaxTextBytes { get; init; } = 64 * 1024;
+
+    /// <summary>Most tokens (as the detectors read them: runs of letters and digits) one record carries over all its text fields.</summary>
+    public int MaxTokensPerRecord { get; init; } = 10_000;
+
+    /// <summary>Largest categorical value, in UTF-8 bytes; a batch with a longer one is refused.</summary>
+    public int MaxCategoryBytes { get; init; } = 256;
+
+    /// <summary>Largest request id, in UTF-8 bytes; a batch with a longer one is refused.</summary>
+    public int MaxRequestIdBytes { get; init; } = 256;
+
+    /// <summary>What is out of range, each naming its key under <paramref name="section"/> (e.g. "Monitor:Limits").</summary>
+    public IEnumerable<string> Problems(string section)
+    {
+        string?[] problems =
+        [
+            SettingChecks.Range($"{section}:MaxTextBytes", MaxTextBytes, 1, int.MaxValue),
+            SettingChecks.Range($"{section}:MaxTokensPerRecord", MaxTokensPerRecord, 1, int.MaxValue),
+            SettingChecks.Range($"{section}:MaxCategoryBytes", MaxCategoryBytes, 1, int.MaxValue),
+            SettingChecks.Range($"{section}:MaxRequestIdBytes", MaxRequestIdBytes, 1, int.MaxValue),
+        ];
+        return problems.OfType<string>();
+    }
 }
 
 /// <summary>Checks a batch against its model's schema before anything of it is counted.</summary>
@@ -161,10 +199,10 @@ public static class BatchValidator
             uint start = 0;
             for (int i = 0; i < ends.Length; i++)
             {
-                if (ends[i] - start > limits.MaxBytesPerValue)
+                if (ends[i] - start > limits.MaxTextBytes)
                 {
                     return new BatchError($"batch.text[{c}] ('{schema.TextFields[c]}')",
-                        $"value {i} is {ends[i] - start} bytes; the limit is {limits.MaxBytesPerValue} (Monitor:Limits:MaxTextBytes)", "text_bytes");
+                        $"value {i} is {ends[i] - start} bytes; the limit is {limits.MaxTextBytes} (Monitor:Limits:MaxTextBytes)", "text_bytes");
                 }
 
                 start = ends[i];

@@ -20,7 +20,7 @@ public enum Verdict
 public sealed record WindowMeasurement(ulong Index, long Records, bool Failing, DateTimeOffset ClosedAt, IReadOnlyList<string> Reasons,
     bool Conclusive = true);
 
-/// <summary>When versions are trusted, failed and rolled back.</summary>
+/// <summary>When versions are trusted, failed and rolled back; bound from the Monitor:Versions configuration section, range-checked by <see cref="Problems"/>.</summary>
 public sealed record VersionPolicySettings
 {
     /// <summary>
@@ -61,6 +61,23 @@ public sealed record VersionPolicySettings
 
     /// <summary>How long after its latest mirrored record a version counts as live for the model-level verdict.</summary>
     public TimeSpan LiveFor { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>What is out of range, each naming its key under <paramref name="section"/> (e.g. "Monitor:Versions").</summary>
+    public IEnumerable<string> Problems(string section)
+    {
+        string?[] problems =
+        [
+            SettingChecks.Range($"{section}:PromoteAfterCleanWindows", PromoteAfterCleanWindows, 1, 1_000_000),
+            // One window never fails a version: the least evidence is two consecutive failing windows.
+            SettingChecks.Range($"{section}:FailureLimit", FailureLimit, 2, 1_000_000),
+            SettingChecks.Range($"{section}:MinWindowsForVerdict", MinWindowsForVerdict, 1, 1_000_000),
+            SettingChecks.Range($"{section}:MinFailingRecords", MinFailingRecords, 0, long.MaxValue),
+            SettingChecks.Range($"{section}:MaxRollbacksPerPeriod", MaxRollbacksPerPeriod, 1, 1_000_000),
+            SettingChecks.Positive($"{section}:RollbackRatePeriod", RollbackRatePeriod),
+            SettingChecks.Positive($"{section}:LiveFor", LiveFor),
+        ];
+        return problems.OfType<string>();
+    }
 }
 
 /// <summary>What a window did to a version.</summary>

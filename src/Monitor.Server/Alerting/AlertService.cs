@@ -1,6 +1,6 @@
+using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Monitor.Core.Detectors;
-using Monitor.Server.Ingest;
 using Proto = Monitor.Protos.V1;
 
 namespace Monitor.Server.Alerting;
@@ -70,9 +70,9 @@ internal sealed class AlertService(IIncidentStore store, AlertHub hub) : Proto.A
             State = alert.State == Core.Alerts.AlertState.Firing ? Proto.AlertState.Firing : Proto.AlertState.Resolved,
             DedupeKey = alert.DedupeKey,
             Episode = (uint)alert.Episode,
-            FirstSeen = ProtoTranslation.ToProto(alert.FirstSeen),
-            LastSeen = ProtoTranslation.ToProto(alert.LastSeen),
-            ResolvedAt = alert.ResolvedAt is { } resolved ? ProtoTranslation.ToProto(resolved) : null,
+            FirstSeen = Timestamp.FromDateTimeOffset(alert.FirstSeen),
+            LastSeen = Timestamp.FromDateTimeOffset(alert.LastSeen),
+            ResolvedAt = alert.ResolvedAt is { } resolved ? Timestamp.FromDateTimeOffset(resolved) : null,
             Windows = (uint)alert.Windows,
         };
         proto.Evidence.AddRange(alert.Evidence);

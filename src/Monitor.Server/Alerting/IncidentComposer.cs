@@ -3,7 +3,7 @@ using Monitor.Core.Detectors;
 using Monitor.Core.Versions;
 using Monitor.Server.Metrics;
 using Monitor.Server.Persistence;
-using Monitor.Server.Registry;
+using Monitor.Server.Models;
 
 namespace Monitor.Server.Alerting;
 

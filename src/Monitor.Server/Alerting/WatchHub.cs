@@ -220,7 +220,27 @@ internal sealed class WatcherCount
 
 /// <summary>Live rollback signals.</summary>
 internal sealed class RollbackSignalHub(IOptions<MonitorOptions> options, Metrics.MonitorMetrics metrics)
-    : WatchHub<StoredRollback>(r => r.Sequence, r => Verdicts.RollbackService.ToProto(r).CalculateSize(), options, metrics);
+    : WatchHub<StoredRollback>(r => r.Sequence, r => ToProto(r).CalculateSize(), options, metrics)
+{
+    /// <summary>A rollback signal as watchers and reports receive it.</summary>
+    public static Protos.V1.RollbackSignal ToProto(StoredRollback signal)
+    {
+        var proto = new Protos.V1.RollbackSignal
+        {
+            Sequence = (ulong)signal.Sequence,
+            Model = signal.Model,
+            FromVersion = signal.From,
+            ToVersion = signal.To ?? "",
+            Reason = signal.Reason,
+            IssuedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(signal.At),
+            Acknowledged = signal.AcknowledgedBy is not null,
+            AcknowledgedBy = signal.AcknowledgedBy ?? "",
+            Actor = signal.Actor,
+        };
+        proto.AlertIds.AddRange(signal.AlertIds.Select(id => (ulong)id));
+        return proto;
+    }
+}
 
 /// <summary>Live alert changes.</summary>
 internal sealed class AlertHub(IOptions<MonitorOptions> options, Metrics.MonitorMetrics metrics)

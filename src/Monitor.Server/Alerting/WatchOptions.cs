@@ -1,3 +1,5 @@
+using Monitor.Core;
+
 namespace Monitor.Server.Alerting;
 
 /// <summary>Bounds of the resumable watches (WatchAlerts, WatchRollbackSignals).</summary>
@@ -14,4 +16,16 @@ public sealed class WatchOptions
 
     /// <summary>Calls open at once on each watch (alerts, rollback signals); one more is refused with RESOURCE_EXHAUSTED.</summary>
     public int MaxWatchers { get; set; } = 256;
+
+    /// <summary>What is out of range, naming the keys under <paramref name="section"/> (e.g. "Monitor:Watch").</summary>
+    internal IEnumerable<string> Problems(string section)
+    {
+        string?[] problems =
+        [
+            SettingChecks.Range($"{section}:MaxBehindChanges", MaxBehindChanges, 1, 1_000_000),
+            SettingChecks.Range($"{section}:MaxBehindBytes", MaxBehindBytes, 1024, long.MaxValue),
+            SettingChecks.Range($"{section}:MaxWatchers", MaxWatchers, 1, 1_000_000),
+        ];
+        return problems.OfType<string>();
+    }
 }

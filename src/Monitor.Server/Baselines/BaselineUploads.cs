@@ -9,7 +9,7 @@ using Monitor.Core.Ingest;
 using Monitor.Core.Versions;
 using Monitor.Server.Ingest;
 using Monitor.Server.Metrics;
-using Monitor.Server.Registry;
+using Monitor.Server.Models;
 
 namespace Monitor.Server.Baselines;
 
@@ -21,7 +21,8 @@ internal sealed class BaselineUploads
 {
     private const int FinishedKept = 64;
     private readonly ConcurrentDictionary<string, UploadSession> _sessions = new(StringComparer.Ordinal);
-    private readonly ModelRegistry _registry;
+    private readonly ModelCatalog _models;
+    private readonly ModelPipelines _pipelines;
     private readonly IBaselineStore _store;
     private readonly MonitorMetrics _metrics;
     private readonly MonitorOptions _options;
@@ -29,10 +30,11 @@ internal sealed class BaselineUploads
     private readonly ILogger _logger;
     private readonly Lock _opening = new();
 
-    public BaselineUploads(ModelRegistry registry, IBaselineStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options,
+    public BaselineUploads(ModelCatalog models, ModelPipelines pipelines, IBaselineStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options,
         TimeProvider time, ILogger<BaselineUploads> logger)
     {
-        _registry = registry;
+        _models = models;
+        _pipelines = pipelines;
         _store = store;
         _metrics = metrics;
         _options = options.Value;
@@ -43,7 +45,7 @@ internal sealed class BaselineUploads
     public async Task<UploadSession> BeginAsync(string modelName, string description, uint windowRecords, double falseAlarmRate,
         string captureVersion, uint captureRecords, CancellationToken cancellationToken)
     {
-        ModelEntry model = _registry.Get(modelName);
+        ModelEntry model = _models.Get(modelName);
         int window = windowRecords == 0 ? _options.Windows.Records : (int)Math.Min(windowRecords, int.MaxValue);
         double alpha = falseAlarmRate == 0 ? _options.Baselines.FalseAlarmRate : falseAlarmRate;
         if (window < 10)
@@ -51,12 +53,12 @@ internal sealed class BaselineUploads
             throw Invalid($"window_records: {window} is too small; use at least 10");
         }
 
-        if (BaselineSettings.FalseAlarmRateProblem("false_alarm_rate", alpha, _options.Baselines.BootstrapWindows) is { } problem)
+        if (BaselineSettings.FalseAlarmRateProblem("false_alarm_rate", alpha, _options.BaselineSettings.BootstrapWindows) is { } problem)
         {
             throw Invalid(problem);
         }
 
-        BaselineSettings settings = _options.Baselines.ToSettings();
+        BaselineSettings settings = _options.BaselineSettings;
         int required = BaselineBuilder.RequiredRecords(window, settings);
         if (required > _options.Baselines.ReservoirRecords)
         {
@@ -67,7 +69,7 @@ internal sealed class BaselineUploads
         VersionEntry? captureFrom = null;
         if (!string.IsNullOrEmpty(captureVersion))
         {
-            captureFrom = _registry.GetVersion(modelName, captureVersion);
+            captureFrom = _models.GetVersion(modelName, captureVersion);
             if (captureFrom.State != VersionState.KnownGood)
             {
                 throw new MonitorException(ErrorKind.FailedPrecondition,
@@ -100,7 +102,7 @@ internal sealed class BaselineUploads
                     $"model '{modelName}' already has a baseline capture open; abort it first");
             }
 
-            var sample = new ReferenceSample(model.Schema, _options.Baselines.ReservoirRecords, _options.Baselines.Seed);
+            var sample = new ReferenceSample(model.Schema, _options.Baselines.ReservoirRecords, _options.BaselineSettings.Seed);
             session = new UploadSession(Guid.NewGuid().ToString("N"), model, description, window, alpha, captureFrom,
                 (int)Math.Min(captureRecords, int.MaxValue), sample, _time.GetUtcNow());
             session.Touch(_time.GetTimestamp());
@@ -110,7 +112,7 @@ internal sealed class BaselineUploads
 
         if (captureFrom is not null)
         {
-            await model.Pipeline.StartCaptureAsync(captureFrom, session, CommitInBackground, cancellationToken);
+            await _pipelines.Of(model).StartCaptureAsync(captureFrom, session.Offer, () => CommitInBackground(session), cancellationToken);
         }
 
         Log.UploadOpened(_logger, session.Id, modelName, session.Source);
@@ -134,7 +136,7 @@ internal sealed class BaselineUploads
 
         session.Touch(_time.GetTimestamp());
         if (ProtoTranslation.TryToCore(session.Model.Schema, batch, _options.Ingest.MaxRecordsPerBatch, out RecordBatch records,
-            _options.Limits.ToTextLimits()) is { } error)
+            _options.TextLimits) is { } error)
         {
             throw Invalid(error.ToString());
         }
@@ -167,7 +169,7 @@ internal sealed class BaselineUploads
             session.FalseAlarmRate, _time.GetUtcNow())
         {
             Captured = session.CaptureFrom is not null,
-            InForce = session.CaptureFrom is not null ? session.Model.Pipeline.Baseline : null,
+            InForce = session.CaptureFrom is not null ? session.Model.Baseline : null,
         };
         var stopwatch = Stopwatch.StartNew();
         BaselineProfile profile;
@@ -175,10 +177,7 @@ internal sealed class BaselineUploads
         {
             // The key table is counted on the keys the detectors extract (Monitor:Detectors:MaxKeysPerRecord), whether or not they run now;
             // a capture's check shows the keys it kept out as findings show them (Monitor:Privacy:Tokens).
-            BaselineSettings settings = _options.Baselines.ToSettings() with
-            {
-                Detectors = _options.Detectors.Settings with { TextKeys = _options.Privacy.ToKeyPrivacy() },
-            };
+            BaselineSettings settings = _options.BaselineSettings.WithDetectors(_options.DetectorSettings.WithTextKeys(_options.Privacy));
             profile = await Task.Run(() => BaselineBuilder.Build(request, sample, settings, cancellationToken), cancellationToken);
         }
         catch (BaselineException ex)
@@ -199,7 +198,7 @@ internal sealed class BaselineUploads
             long id = _store.CommitBaseline(profile, blob, sample.Received);
             profile = profile with { Id = id };
             var compiled = new CompiledBaseline(profile);
-            await session.Model.Pipeline.UseBaselineAsync(compiled, CancellationToken.None);
+            await _pipelines.Of(session.Model).UseBaselineAsync(compiled, CancellationToken.None);
             _metrics.BaselineId.WithLabels(session.Model.Name).Set(id);
             session.Committed(id);
             Log.BaselineCommitted(_logger, id, session.Model.Name, sample.Count, stopwatch.Elapsed.TotalSeconds,

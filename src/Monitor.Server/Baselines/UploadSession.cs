@@ -1,6 +1,6 @@
 using Monitor.Core.Baselines;
 using Monitor.Core.Ingest;
-using Monitor.Server.Registry;
+using Monitor.Server.Models;
 
 namespace Monitor.Server.Baselines;
 

@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Monitor.Protos.V1;
 using Monitor.Server.Alerting;
-using Monitor.Server.Registry;
+using Monitor.Server.Models;
 using Monitor.Server.Reports;
 using Monitor.Server.Verdicts;
 
@@ -30,7 +30,7 @@ internal static class DashboardEndpoints
         // The page holds no data; the documents it reads need the read role (it asks for a key when refused).
         app.MapGet("/dashboard", () => Results.Content(Page.Value, "text/html; charset=utf-8")).WithMetadata(http);
 
-        app.MapGet("/api/v1/dashboard", (ModelRegistry registry, IIncidentStore store) => Results.Ok(registry.Models
+        app.MapGet("/api/v1/dashboard", (ModelCatalog models, IIncidentStore store) => Results.Ok(models.Models
             .OrderBy(m => m.Name, StringComparer.Ordinal)
             .Select(m => new
             {
@@ -38,10 +38,10 @@ internal static class DashboardEndpoints
                 versions = m.Versions.Values.OrderBy(v => v.RegisteredAt).Select(v => VerdictEndpoints.Document(v, store)),
             }))).WithMetadata(http, read);
 
-        app.MapGet("/api/v1/dashboard/{model}/{version}", async (string model, string version, ModelRegistry registry, IIncidentStore store,
+        app.MapGet("/api/v1/dashboard/{model}/{version}", async (string model, string version, ModelCatalog models, IIncidentStore store,
             DriftReports reports, CancellationToken cancellationToken) =>
         {
-            if (!VerdictEndpoints.Find(registry, model, version, out VersionEntry? found, out IResult? missing))
+            if (!VerdictEndpoints.Find(models, model, version, out VersionEntry? found, out IResult? missing))
             {
                 return missing!;
             }

@@ -1,3 +1,5 @@
+using Monitor.Core;
+
 namespace Monitor.Server.Delivery;
 
 /// <summary>Where alerts and rollback signals are pushed, and how hard delivery tries.</summary>
@@ -21,6 +23,56 @@ public sealed class DeliveryOptions
     /// counted (it is told the count), so its backlog stays bounded. Rollback signals are never dropped.
     /// </summary>
     public int MaxPendingAlertsPerSink { get; set; } = 10_000;
+
+    /// <summary>What is wrong, naming the keys under <paramref name="section"/> (e.g. "Monitor:Delivery").</summary>
+    internal IEnumerable<string> Problems(string section)
+    {
+        var errors = new List<string?>
+        {
+            SettingChecks.Positive($"{section}:InitialBackoff", InitialBackoff),
+            SettingChecks.Positive($"{section}:Timeout", Timeout),
+            SettingChecks.Range($"{section}:MaxPendingAlertsPerSink", MaxPendingAlertsPerSink, 1, 10_000_000),
+            MaxBackoff < InitialBackoff ? $"{section}:MaxBackoff ({MaxBackoff}) is shorter than {section}:InitialBackoff ({InitialBackoff})" : null,
+        };
+        if (Alertmanager.Url.Length > 0)
+        {
+            errors.Add(HttpUrlProblem($"{section}:Alertmanager:Url", Alertmanager.Url));
+            errors.Add(SettingChecks.Positive($"{section}:Alertmanager:ResendInterval", Alertmanager.ResendInterval));
+        }
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < Webhooks.Count; i++)
+        {
+            WebhookOptions hook = Webhooks[i];
+            string key = $"{section}:Webhooks:{i}";
+            if (string.IsNullOrWhiteSpace(hook.Name) || !hook.Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+            {
+                errors.Add($"{key}:Name must be letters, digits, '-' or '_', got '{hook.Name}'");
+            }
+            else if (!names.Add(hook.Name))
+            {
+                errors.Add($"{key}:Name '{hook.Name}' is used by another webhook");
+            }
+
+            errors.Add(HttpUrlProblem($"{key}:Url", hook.Url));
+            if (hook.Secret.Length < 16)
+            {
+                errors.Add($"{key}:Secret must be at least 16 characters (it keys the HMAC-SHA256 signature)");
+            }
+
+            if (!hook.Alerts && !hook.Rollbacks)
+            {
+                errors.Add($"{key}: neither Alerts nor Rollbacks is on; remove the webhook or turn one on");
+            }
+        }
+
+        return errors.OfType<string>();
+    }
+
+    private static string? HttpUrlProblem(string key, string url) =>
+        !Uri.TryCreate(url, UriKind.Absolute, out Uri? uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+            ? $"{key} must be an absolute http:// or https:// URL, got '{url}'"
+            : null;
 }
 
 public sealed class AlertmanagerOptions

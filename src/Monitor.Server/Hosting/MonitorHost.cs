@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Monitor.Server.Baselines;
 using Monitor.Server.Ingest;
 using Monitor.Server.Metrics;
+using Monitor.Server.Models;
 using Monitor.Server.Persistence;
 using Monitor.Server.Registry;
 using Monitor.Server.Reports;
@@ -100,6 +101,8 @@ internal static class MonitorHost
         services.AddSingleton<AccessControl>();
         services.AddSingleton<CallLimiter>();
         services.AddSingleton<ClientRateLimiter>();
+        services.AddSingleton<ModelCatalog>();
+        services.AddSingleton<ModelPipelines>();
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<BaselineUploads>();
         services.AddSingleton<DriftReports>();
@@ -143,7 +146,7 @@ internal static class MonitorHost
 }
 
 /// <summary>Opens the store and restores the registry before the ports open; flushes counters on shutdown.</summary>
-internal sealed class MonitorLifetime(SqliteDatabase store, ModelRegistry registry, Alerting.IIncidentStore incidents, MonitorMetrics metrics,
+internal sealed class MonitorLifetime(SqliteDatabase store, ModelRegistry registry, ModelCatalog models, Alerting.IIncidentStore incidents, MonitorMetrics metrics,
     Listeners listeners, IHostApplicationLifetime lifetime, IOptions<MonitorOptions> options, ILogger<MonitorLifetime> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
@@ -180,7 +183,7 @@ internal sealed class MonitorLifetime(SqliteDatabase store, ModelRegistry regist
         }
 
         registry.Load();
-        Verdicts.VerdictGauges.Restore(registry, incidents, metrics);
+        Verdicts.VerdictGauges.Restore(models, incidents, metrics);
         string transport = TlsDescription.Of(security.Tls);
         string scheme = security.Tls.Enabled ? "https" : "http";
         lifetime.ApplicationStarted.Register(() => Log.Listening(logger,

@@ -1,6 +1,7 @@
 using Monitor.Server.Alerting;
 using Monitor.Server.Baselines;
 using Monitor.Server.Delivery;
+using Monitor.Server.Models;
 using Monitor.Server.Persistence;
 using Monitor.Server.Registry;
 using Monitor.Server.Windows;

@@ -2,7 +2,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Monitor.Core;
 using Monitor.Server.Metrics;
-using Monitor.Server.Registry;
+using Monitor.Server.Models;
 using Monitor.Protos.V1;
 using CoreBatch = Monitor.Core.Ingest.RecordBatch;
 
@@ -14,22 +14,24 @@ namespace Monitor.Server.Ingest;
 /// </summary>
 internal sealed class IngestGate
 {
-    private readonly ModelRegistry _registry;
+    private readonly ModelCatalog _models;
+    private readonly ModelPipelines _pipelines;
     private readonly IModelStore _store;
     private readonly MonitorMetrics _metrics;
     private readonly MonitorOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    private readonly Security.ClientRateLimiter _rates;
+    private readonly ClientRateLimiter _rates;
     private readonly Core.Ingest.TextLimits _textLimits;
 
-    public IngestGate(ModelRegistry registry, IModelStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options,
-        TimeProvider time, Security.ClientRateLimiter rates, ILogger<IngestGate> logger)
+    public IngestGate(ModelCatalog models, ModelPipelines pipelines, IModelStore store, MonitorMetrics metrics, IOptions<MonitorOptions> options,
+        TimeProvider time, ClientRateLimiter rates, ILogger<IngestGate> logger)
     {
         _rates = rates;
-        _textLimits = options.Value.Limits.ToTextLimits();
-        _registry = registry;
+        _textLimits = options.Value.TextLimits;
+        _models = models;
+        _pipelines = pipelines;
         _store = store;
         _metrics = metrics;
         _options = options.Value;
@@ -48,15 +50,15 @@ internal sealed class IngestGate
         string digest;
         try
         {
-            version = _registry.GetVersion(request.Model, request.Version);
-            digest = ModelRegistry.NormalizeDigest("artifact_sha256", request.ArtifactSha256);
+            version = _models.GetVersion(request.Model, request.Version);
+            digest = ModelCatalog.NormalizeDigest("artifact_sha256", request.ArtifactSha256);
         }
         catch (MonitorException ex)
         {
             return Reject(ack, ErrorStatus.Of(ex.Kind), ex.Message);
         }
 
-        ModelEntry model = _registry.Get(version.Model);
+        ModelEntry model = _models.Get(version.Model);
         long claimed = request.Batch?.Records ?? 0;
         // Charged before validation, so invalid batches cost their sender too; an oversized one is refused below as invalid.
         if (claimed <= _options.Ingest.MaxRecordsPerBatch && _rates.TryTake(client, claimed) is { } refused)
@@ -91,7 +93,7 @@ internal sealed class IngestGate
             }
         }
 
-        if (model.Pipeline.TryEnqueue(version, batch, report) is { } refusal)
+        if (_pipelines.Of(model).TryEnqueue(version, batch, report) is { } refusal)
         {
             _metrics.IngestBatches.WithLabels("dropped").Inc();
             _metrics.IngestRecords.WithLabels(model.Name, version.Version, "dropped").Inc(batch.Count);

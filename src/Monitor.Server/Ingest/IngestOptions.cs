@@ -1,3 +1,5 @@
+using Monitor.Core;
+
 namespace Monitor.Server.Ingest;
 
 public sealed class IngestOptions
@@ -21,26 +23,32 @@ public sealed class IngestOptions
     /// dropped without windows, statistics or detectors. For measuring what analysis costs; never in production.
     /// </summary>
     public bool Analysis { get; set; } = true;
+
+    /// <summary>What is out of range, naming the keys under <paramref name="section"/> (e.g. "Monitor:Ingest").</summary>
+    internal IEnumerable<string> Problems(string section)
+    {
+        string?[] problems =
+        [
+            SettingChecks.Range($"{section}:QueueCapacity", QueueCapacity, 1, 1_000_000),
+            SettingChecks.Range($"{section}:MaxRecordsPerBatch", MaxRecordsPerBatch, 1, 10_000_000),
+            SettingChecks.Range($"{section}:MaxMessageBytes", MaxMessageBytes, 1024, int.MaxValue),
+            SettingChecks.Range($"{section}:QueueBytesPerModel", QueueBytesPerModel, 1024, long.MaxValue),
+            SettingChecks.Range($"{section}:QueueBytesTotal", QueueBytesTotal, 1024, long.MaxValue),
+        ];
+        return problems.OfType<string>();
+    }
 }
 
+/// <summary>
+/// The sidecar's own keys of the Monitor:Limits section. Its text limits (MaxTextBytes, MaxTokensPerRecord,
+/// MaxCategoryBytes, MaxRequestIdBytes) bind to Core's <see cref="Core.Ingest.TextLimits"/> (<see cref="MonitorOptions.TextLimits"/>).
+/// </summary>
 public sealed class LimitOptions
 {
     public int MaxModels { get; set; } = 100;
 
     /// <summary>Most numeric, categorical and text features together in one schema.</summary>
     public int MaxFeatures { get; set; } = 4096;
-
-    /// <summary>Largest text value, in UTF-8 bytes.</summary>
-    public int MaxTextBytes { get; set; } = 64 * 1024;
-
-    /// <summary>Largest categorical value, in UTF-8 bytes; a batch with a longer one is refused.</summary>
-    public int MaxCategoryBytes { get; set; } = 256;
-
-    /// <summary>Largest request id, in UTF-8 bytes; a batch with a longer one is refused.</summary>
-    public int MaxRequestIdBytes { get; set; } = 256;
-
-    /// <summary>Most tokens (as the detectors read them: runs of letters and digits) one record carries over all its text fields.</summary>
-    public int MaxTokensPerRecord { get; set; } = 10_000;
 
     /// <summary>Records per second each client (credential) may mirror; 0 = no limit.</summary>
     public double ClientRecordsPerSecond { get; set; }
@@ -54,5 +62,22 @@ public sealed class LimitOptions
     /// <summary>Batches a client may send at once above its batch rate; 0 = one second's worth (at least one).</summary>
     public long ClientBurstBatches { get; set; }
 
-    public Core.Ingest.TextLimits ToTextLimits() => new(MaxTextBytes, MaxTokensPerRecord, MaxCategoryBytes, MaxRequestIdBytes);
+    /// <summary>What is out of range, naming the keys under <paramref name="section"/> (e.g. "Monitor:Limits").</summary>
+    internal IEnumerable<string> Problems(string section)
+    {
+        string?[] problems =
+        [
+            SettingChecks.Range($"{section}:MaxModels", MaxModels, 1, 100_000),
+            SettingChecks.Range($"{section}:MaxFeatures", MaxFeatures, 1, 1_000_000),
+            SettingChecks.Range($"{section}:ClientBurstRecords", ClientBurstRecords, 0, long.MaxValue),
+            SettingChecks.Range($"{section}:ClientBurstBatches", ClientBurstBatches, 0, long.MaxValue),
+            ClientBatchesPerSecond < 0 || !double.IsFinite(ClientBatchesPerSecond)
+                ? $"{section}:ClientBatchesPerSecond must be 0 (off) or positive, got {ClientBatchesPerSecond}"
+                : null,
+            ClientRecordsPerSecond < 0 || !double.IsFinite(ClientRecordsPerSecond)
+                ? $"{section}:ClientRecordsPerSecond must be 0 (off) or positive, got {ClientRecordsPerSecond}"
+                : null,
+        ];
+        return problems.OfType<string>();
+    }
 }

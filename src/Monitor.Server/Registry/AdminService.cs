@@ -3,6 +3,7 @@ using Monitor.Server.Security;
 using Monitor.Core.Baselines;
 using Monitor.Protos.V1;
 using Monitor.Server.Alerting;
+using Monitor.Server.Models;
 using Monitor.Server.Baselines;
 using Monitor.Server.Ingest;
 using Monitor.Server.Reports;
@@ -10,7 +11,7 @@ using Monitor.Server.Reports;
 namespace Monitor.Server.Registry;
 
 /// <summary>The gRPC admin service: models, versions and baselines.</summary>
-internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploads, IBaselineStore store, ILogger<AdminService> logger) : Admin.AdminBase
+internal sealed class AdminService(ModelRegistry registry, ModelPipelines pipelines, BaselineUploads uploads, IBaselineStore store, ILogger<AdminService> logger) : Admin.AdminBase
 {
     public override Task<Model> RegisterModel(RegisterModelRequest request, ServerCallContext context)
     {
@@ -85,7 +86,7 @@ internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploa
     {
         VersionEntry entry = registry.GetVersion(request.Model, request.Version);
         string actor = Audit.Actor(request.Actor, "quarantines the version", context);
-        await registry.Get(request.Model).Pipeline.QuarantineAsync(entry, actor, Audit.Reason(request.Reason), rollBack: false, to: null,
+        await pipelines.Of(registry.Get(request.Model)).QuarantineAsync(entry, actor, Audit.Reason(request.Reason), rollBack: false, to: null,
             context.CancellationToken);
         Log.AdminAction(logger, actor, "quarantined", request.Model, request.Version, request.Reason);
         return ToProto(entry);
@@ -102,13 +103,13 @@ internal sealed class AdminService(ModelRegistry registry, BaselineUploads uploa
             if (target.Version == entry.Version || target.State == Core.Versions.VersionState.Quarantined)
             {
                 throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                    $"to_version: '{ModelRegistry.Truncate(request.ToVersion)}' is {(target.Version == entry.Version ? "the version rolled back from" : "quarantined")}"));
+                    $"to_version: '{ModelCatalog.Truncate(request.ToVersion)}' is {(target.Version == entry.Version ? "the version rolled back from" : "quarantined")}"));
             }
 
             to = target.Version;
         }
 
-        IncidentResult result = await registry.Get(request.Model).Pipeline.QuarantineAsync(entry, actor, Audit.Reason(request.Reason), rollBack: true, to,
+        IncidentResult result = await pipelines.Of(registry.Get(request.Model)).QuarantineAsync(entry, actor, Audit.Reason(request.Reason), rollBack: true, to,
             context.CancellationToken);
         Log.AdminAction(logger, actor, "rolled back", request.Model, request.Version, request.Reason);
         return new RollBackVersionResponse

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Monitor.Core;
 using Monitor.Core.Versions;
+using Monitor.Server.Models;
 
 namespace Monitor.Server.Registry;
 
@@ -204,7 +205,7 @@ internal sealed partial class ModelRegistry
 
         try
         {
-            foreach (ModelEntry model in _models.Values)
+            foreach (ModelEntry model in _models.All)
             {
                 foreach (VersionEntry version in model.Versions.Values)
                 {
@@ -217,7 +218,7 @@ internal sealed partial class ModelRegistry
                     if (digest == version.ArtifactSha256)
                     {
                         version.ArtifactVerifiedAt = _time.GetUtcNow();
-                        if (_unreadableArtifacts.Remove(version) && !model.Pipeline.TryArtifactHashed(version, digest, null))
+                        if (_unreadableArtifacts.Remove(version) && !_pipelines.Of(model).TryArtifactHashed(version, digest, null))
                         {
                             _unreadableArtifacts.Add(version);
                         }
@@ -225,12 +226,12 @@ internal sealed partial class ModelRegistry
                     else if (digest is not null)
                     {
                         ArtifactMismatch(_logger, model.Name, version.Version, version.ArtifactPath, digest, version.ArtifactSha256);
-                        model.Pipeline.TryArtifactHashed(version, digest, null);
+                        _pipelines.Of(model).TryArtifactHashed(version, digest, null);
                     }
                     else if (_unreadableArtifacts.Add(version))
                     {
                         ArtifactUnreadable(_logger, model.Name, version.Version, version.ArtifactPath, error!);
-                        if (!model.Pipeline.TryArtifactHashed(version, null, error))
+                        if (!_pipelines.Of(model).TryArtifactHashed(version, null, error))
                         {
                             _unreadableArtifacts.Remove(version);
                         }

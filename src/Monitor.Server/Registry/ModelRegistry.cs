@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 using Monitor.Core;
@@ -10,18 +9,19 @@ using Monitor.Server.Alerting;
 using Monitor.Server.Baselines;
 using Monitor.Server.Ingest;
 using Monitor.Server.Metrics;
-using Monitor.Server.Persistence;
+using Monitor.Server.Models;
 using Monitor.Server.Windows;
 
 namespace Monitor.Server.Registry;
 
 /// <summary>
-/// The registered models and versions, kept in memory and in the store. Admin writes take a lock;
-/// reads on the ingest path do not.
+/// Registers models and versions: in the store, in the <see cref="ModelCatalog"/> every feature reads, and with a started
+/// ingest pipeline per model; restores all of them at start. Admin writes take a lock; reads on the ingest path do not.
 /// </summary>
 internal sealed partial class ModelRegistry : IAsyncDisposable
 {
-    private readonly ConcurrentDictionary<string, ModelEntry> _models = new(StringComparer.Ordinal);
+    private readonly ModelCatalog _models;
+    private readonly ModelPipelines _pipelines;
     private readonly Lock _writes = new();
     private readonly IModelStore _store;
     private readonly IBaselineStore _baselineStore;
@@ -30,17 +30,16 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
     private readonly MonitorMetrics _metrics;
     private readonly MonitorOptions _options;
     private readonly TimeProvider _time;
-    private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
     private int _disposed;
-    private readonly PipelineContext _context;
     private readonly Alerting.Incidents _incidents;
 
-    public ModelRegistry(IModelStore store, IBaselineStore baselineStore, IWindowStore windowStore, IIncidentStore incidentStore, MonitorMetrics metrics,
-        IOptions<MonitorOptions> options, TimeProvider time, ILoggerFactory loggers, Alerting.Incidents incidents, WindowWriter windows, StoreHealth health)
+    public ModelRegistry(IModelStore store, ModelCatalog models, ModelPipelines pipelines, IBaselineStore baselineStore, IWindowStore windowStore,
+        IIncidentStore incidentStore, MonitorMetrics metrics, IOptions<MonitorOptions> options, TimeProvider time, ILoggerFactory loggers,
+        Alerting.Incidents incidents)
     {
-        _context = new PipelineContext(windowStore, metrics, new Alerting.IncidentComposer(incidents, incidentStore, metrics, time),
-            options.Value, time, windows, health);
+        _models = models;
+        _pipelines = pipelines;
         _incidents = incidents;
         _store = store;
         _baselineStore = baselineStore;
@@ -49,18 +48,10 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         _metrics = metrics;
         _options = options.Value;
         _time = time;
-        _loggers = loggers;
         _logger = loggers.CreateLogger<ModelRegistry>();
-        metrics.Registry.AddBeforeCollectCallback(() =>
-        {
-            foreach (ModelEntry model in _models.Values)
-            {
-                metrics.QueueDepth.WithLabels(model.Name).Set(model.Pipeline.Depth);
-            }
-        });
     }
 
-    public IEnumerable<ModelEntry> Models => _models.Values.OrderBy(m => m.Name, StringComparer.Ordinal);
+    public IEnumerable<ModelEntry> Models => _models.Models;
 
     /// <summary>Restores models, versions, baselines in force and recent windows from the store.</summary>
     public void Load()
@@ -84,14 +75,14 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
                 baselines++;
             }
 
-            StartPipeline(model, baseline);
-            _models[model.Name] = model;
+            _pipelines.Start(model, baseline);
+            _models.Add(model);
         }
 
         var promotions = new Dictionary<string, Dictionary<string, DateTimeOffset>>(StringComparer.Ordinal);
         foreach (StoredVersion stored in _store.LoadVersions())
         {
-            if (!_models.TryGetValue(stored.Model, out ModelEntry? model))
+            if (!_models.TryGet(stored.Model, out ModelEntry? model))
             {
                 continue;
             }
@@ -100,7 +91,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             // After the last stored window, or the count of windows closed if retention deleted them: an index is never reused.
             ulong next = Math.Max(history.Count > 0 ? history[0].Index + 1 : 0, (ulong)Math.Max(0, stored.WindowsClosed));
             var monitor = new VersionMonitor(stored.Model, stored.Version, _time, _options.Windows.HistoryInMemory, next,
-                Enumerable.Reverse(history), _options.Detectors.ToSettings(_options.Privacy.ToKeyPrivacy()), _windowStore.LoadFindings(stored.Model, stored.Version),
+                Enumerable.Reverse(history), _options.DetectorsInForce, _windowStore.LoadFindings(stored.Model, stored.Version),
                 _windowStore.LoadDetectorState(stored.Model, stored.Version));
             if (!promotions.TryGetValue(stored.Model, out Dictionary<string, DateTimeOffset>? promoted))
             {
@@ -123,17 +114,9 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         StartArtifactChecks();
     }
 
-    public bool TryGet(string name, out ModelEntry model) => _models.TryGetValue(name, out model!);
+    public ModelEntry Get(string name) => _models.Get(name);
 
-    public ModelEntry Get(string name) =>
-        _models.TryGetValue(name, out ModelEntry? model)
-            ? model
-            : throw new MonitorException(ErrorKind.NotFound, $"model '{Truncate(name)}' is not registered");
-
-    public VersionEntry GetVersion(string model, string version) =>
-        Get(model).Versions.TryGetValue(version, out VersionEntry? entry)
-            ? entry
-            : throw new MonitorException(ErrorKind.NotFound, $"version '{Truncate(version)}' of model '{model}' is not registered");
+    public VersionEntry GetVersion(string model, string version) => _models.GetVersion(model, version);
 
     public ModelEntry Register(string name, ModelSchema schema, string description)
     {
@@ -151,7 +134,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
         lock (_writes)
         {
-            if (_models.TryGetValue(name, out ModelEntry? existing))
+            if (_models.TryGet(name, out ModelEntry? existing))
             {
                 return existing.Schema.IsEquivalentTo(schema)
                     ? existing
@@ -168,8 +151,8 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
             var model = new ModelEntry(name, schema, description, _time.GetUtcNow());
             _store.InsertModel(new StoredModel(name, schema, description, model.RegisteredAt, 0));
-            StartPipeline(model, null);
-            _models[name] = model;
+            _pipelines.Start(model, null);
+            _models.Add(model);
             _metrics.Models.Set(_models.Count);
             _metrics.BaselineId.WithLabels(name).Set(0);
             Log.ModelRegistered(_logger, name);
@@ -184,7 +167,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
     {
         ModelEntry model = Get(modelName);
         CheckName("version", version);
-        string digest = NormalizeDigest("artifact_sha256", artifactSha256);
+        string digest = ModelCatalog.NormalizeDigest("artifact_sha256", artifactSha256);
         if (artifactPath.Length == 0 && model.ArtifactPathTemplate.Length > 0)
         {
             artifactPath = model.ArtifactPathTemplate.Replace(VersionPlaceholder, version, StringComparison.Ordinal);
@@ -215,7 +198,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
             SigningKey? signer = VerifySignature(model, version, digest, signature.Span);
             var monitor = new VersionMonitor(modelName, version, _time, _options.Windows.HistoryInMemory,
-                detectors: _options.Detectors.ToSettings(_options.Privacy.ToKeyPrivacy()));
+                detectors: _options.DetectorsInForce);
             DateTimeOffset registeredAt = _time.GetUtcNow();
             var entry = new VersionEntry(modelName, version, digest, source, state, state == VersionState.KnownGood ? registeredAt : null, registeredAt,
                 monitor, _options.Versions, _options.Alerts, signedBy: signer?.KeyId ?? "", artifactPath: artifactPath, unsafeArtifact: unsafeArtifact);
@@ -273,24 +256,9 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         }
 
         // Not cancellable once asked: a promotion half-applied would leave the store and the lifecycle apart.
-        await Get(model).Pipeline.PromoteAsync(entry, actor, reason, CancellationToken.None);
+        await _pipelines.Of(Get(model)).PromoteAsync(entry, actor, reason, CancellationToken.None);
         Log.VersionPromoted(_logger, model, version, actor, reason);
         return entry;
-    }
-
-    /// <summary>Lower-case hex SHA-256, or INVALID_ARGUMENT naming the field.</summary>
-    public static string NormalizeDigest(string field, string digest)
-    {
-        string trimmed = digest.Trim();
-        if (trimmed.StartsWith("sha256:", StringComparison.OrdinalIgnoreCase))
-        {
-            trimmed = trimmed[7..];
-        }
-
-        return Sha256Pattern().IsMatch(trimmed)
-            ? trimmed.ToLowerInvariant()
-            : throw new MonitorException(ErrorKind.InvalidArgument,
-                $"{field}: expected 64 hexadecimal digits of a SHA-256 digest, got '{Truncate(digest)}'");
     }
 
     public async ValueTask DisposeAsync()
@@ -305,17 +273,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             await _artifactTimer.DisposeAsync();
         }
 
-        foreach (ModelEntry model in _models.Values)
-        {
-            await model.Pipeline.DisposeAsync();
-        }
-
-        await _context.Windows.DisposeAsync();
-    }
-
-    private void StartPipeline(ModelEntry model, CompiledBaseline? baseline)
-    {
-        model.Pipeline = new ModelPipeline(model, baseline, _context, _loggers.CreateLogger<ModelPipeline>());
+        await _pipelines.DisposeAsync();
     }
 
     private static void CheckName(string field, string name)
@@ -327,12 +285,8 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         }
     }
 
-    /// <summary>Caller-supplied text as it may appear in an error message or a log: at most 80 characters, unprintable ones escaped.</summary>
-    public static string Truncate(string text) => Core.Text.Printable.Escape(text.Length <= 80 ? text : text[..80] + "…");
+    private static string Truncate(string text) => ModelCatalog.Truncate(text);
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
     private static partial Regex NamePattern();
-
-    [GeneratedRegex("^[0-9A-Fa-f]{64}$")]
-    private static partial Regex Sha256Pattern();
 }

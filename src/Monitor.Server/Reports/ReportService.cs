@@ -6,12 +6,12 @@ using Monitor.Protos.V1;
 using Monitor.Server.Alerting;
 using Monitor.Server.Baselines;
 using Monitor.Server.Ingest;
-using Monitor.Server.Registry;
+using Monitor.Server.Models;
 
 namespace Monitor.Server.Reports;
 
 /// <summary>The gRPC reports service: drift reports and verdicts of a model version.</summary>
-internal sealed class ReportService(DriftReports reports, ModelRegistry registry, IIncidentStore store) : Protos.V1.Reports.ReportsBase
+internal sealed class ReportService(DriftReports reports, ModelCatalog models, IIncidentStore store) : Protos.V1.Reports.ReportsBase
 {
     public override Task<DriftReport> GetDriftReport(DriftReportRequest request, ServerCallContext context) =>
         reports.BuildAsync(request, context.CancellationToken);
@@ -19,12 +19,12 @@ internal sealed class ReportService(DriftReports reports, ModelRegistry registry
     /// <summary>The document the verdict endpoint serves, as a message; an unknown model or version is NOT_FOUND.</summary>
     public override Task<VersionVerdict> GetVerdict(GetVerdictRequest request, ServerCallContext context)
     {
-        ModelEntry model = registry.Get(request.Model);
+        ModelEntry model = models.Get(request.Model);
         string? name = request.Version.Length > 0 ? request.Version : model.ServingVersion;
         StoredRollback? signal = null;
         Verdicts.VerdictDocument document = name is null
             ? Verdicts.VerdictEndpoints.NoTraffic(model)
-            : Verdicts.VerdictEndpoints.Document(registry.GetVersion(request.Model, name), store, out signal);
+            : Verdicts.VerdictEndpoints.Document(models.GetVersion(request.Model, name), store, out signal);
         var verdict = new VersionVerdict
         {
             Model = document.Model,
@@ -36,7 +36,7 @@ internal sealed class ReportService(DriftReports reports, ModelRegistry registry
             LatestWindowInconclusive = document.LatestWindowInconclusive,
             Rollback = document.Rollback,
             RollbackRecommended = document.RollbackRecommended,
-            LatestSignal = signal is null ? null : Verdicts.RollbackService.ToProto(signal),
+            LatestSignal = signal is null ? null : RollbackSignalHub.ToProto(signal),
         };
         if (document.WindowFalseAlarmRate is double rate)
         {
@@ -48,7 +48,7 @@ internal sealed class ReportService(DriftReports reports, ModelRegistry registry
 }
 
 /// <summary>Builds drift reports of a model version (for the gRPC service and the dashboard).</summary>
-internal sealed class DriftReports(ModelRegistry registry, IBaselineStore store)
+internal sealed class DriftReports(ModelCatalog models, ModelPipelines pipelines, IBaselineStore store)
 {
     private const int DefaultClosedWindows = 10;
     private readonly ConcurrentDictionary<long, BaselineProfile?> _profiles = new();
@@ -56,10 +56,10 @@ internal sealed class DriftReports(ModelRegistry registry, IBaselineStore store)
     /// <summary>The report; an unknown model or version throws NOT_FOUND.</summary>
     public async Task<DriftReport> BuildAsync(DriftReportRequest request, CancellationToken cancellationToken)
     {
-        VersionEntry version = registry.GetVersion(request.Model, request.Version);
-        ModelEntry model = registry.Get(request.Model);
+        VersionEntry version = models.GetVersion(request.Model, request.Version);
+        ModelEntry model = models.Get(request.Model);
         int closedWindows = request.ClosedWindows == 0 ? DefaultClosedWindows : (int)Math.Min(request.ClosedWindows, 10_000);
-        VersionSnapshot snapshot = await model.Pipeline.SnapshotAsync(version, closedWindows, cancellationToken);
+        VersionSnapshot snapshot = await pipelines.Of(model).SnapshotAsync(version, closedWindows, cancellationToken);
         var report = new DriftReport
         {
             Model = model.Name,

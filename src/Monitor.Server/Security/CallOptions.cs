@@ -1,3 +1,5 @@
+using Monitor.Core;
+
 namespace Monitor.Server.Security;
 
 /// <summary>
@@ -19,4 +21,15 @@ public sealed class CallOptions
 
     /// <summary>TCP connections open at once over both listeners (Kestrel closes the ones beyond).</summary>
     public int MaxConnections { get; set; } = 256;
+
+    /// <summary>What is out of range, naming the keys under <paramref name="section"/> (e.g. "Monitor:Calls").</summary>
+    internal IEnumerable<string> Problems(string section)
+    {
+        string?[] problems =
+        [
+            SettingChecks.Range($"{section}:MaxInFlightPerRole", MaxInFlightPerRole, 1, 100_000),
+            SettingChecks.Range($"{section}:MaxConnections", MaxConnections, 1, 1_000_000),
+        ];
+        return problems.OfType<string>();
+    }
 }

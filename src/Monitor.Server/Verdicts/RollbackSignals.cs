@@ -4,30 +4,32 @@ using Monitor.Protos.V1;
 using Monitor.Server.Alerting;
 using Monitor.Server.Ingest;
 
+using Monitor.Server.Models;
+
 namespace Monitor.Server.Verdicts;
 
 /// <summary>The gRPC rollbacks service: list, watch (resumable) and acknowledge rollback signals; decide held rollbacks.</summary>
-internal sealed class RollbackService(IIncidentStore store, RollbackSignalHub hub, Registry.ModelRegistry registry, TimeProvider time)
+internal sealed class RollbackService(IIncidentStore store, RollbackSignalHub hub, ModelCatalog models, ModelPipelines pipelines, TimeProvider time)
     : Rollbacks.RollbacksBase
 {
     public override Task<ListRollbackSignalsResponse> ListRollbackSignals(ListRollbackSignalsRequest request, ServerCallContext context)
     {
         var response = new ListRollbackSignalsResponse();
-        response.Signals.AddRange(store.LoadRollbackSignals(request.Model, Sequence(request.AfterSequence)).Select(ToProto));
+        response.Signals.AddRange(store.LoadRollbackSignals(request.Model, Sequence(request.AfterSequence)).Select(RollbackSignalHub.ToProto));
         return Task.FromResult(response);
     }
 
     public override Task WatchRollbackSignals(WatchRollbackSignalsRequest request, IServerStreamWriter<RollbackSignal> responseStream,
         ServerCallContext context) =>
         hub.StreamAsync(r => request.Model.Length == 0 || r.Model == request.Model, Sequence(request.AfterSequence),
-            (after, limit) => store.LoadRollbackSignals(request.Model, after, limit), ToProto, responseStream, context.CancellationToken);
+            (after, limit) => store.LoadRollbackSignals(request.Model, after, limit), RollbackSignalHub.ToProto, responseStream, context.CancellationToken);
 
     public override Task<RollbackSignal> AcknowledgeRollbackSignal(AcknowledgeRollbackSignalRequest request, ServerCallContext context)
     {
         string actor = Audit.Actor(request.Actor, "acknowledges the signal", context);
         StoredRollback acknowledged = store.AcknowledgeRollback(Sequence(request.Sequence), actor, Audit.Reason(request.Reason), time.GetUtcNow())
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"rollback signal {request.Sequence} does not exist"));
-        return Task.FromResult(ToProto(acknowledged));
+        return Task.FromResult(RollbackSignalHub.ToProto(acknowledged));
     }
 
     public override Task<ListHeldRollbacksResponse> ListHeldRollbacks(ListHeldRollbacksRequest request, ServerCallContext context)
@@ -42,7 +44,7 @@ internal sealed class RollbackService(IIncidentStore store, RollbackSignalHub hu
         string actor = Audit.Actor(request.Actor, request.Release ? "releases the rollback" : "dismisses the rollback", context);
         StoredHeldRollback held = store.LoadHeldRollbacks("", pendingOnly: false).FirstOrDefault(h => h.Id == Sequence(request.Id))
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"held rollback {request.Id} does not exist"));
-        var decided = await registry.Get(held.Model).Pipeline.DecideHeldAsync(held, request.Release, actor, Audit.Reason(request.Reason),
+        var decided = await pipelines.Of(models.Get(held.Model)).DecideHeldAsync(held, request.Release, actor, Audit.Reason(request.Reason),
             context.CancellationToken)
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"held rollback {request.Id} does not exist"));
         if (decided.AlreadyDecided)
@@ -55,24 +57,6 @@ internal sealed class RollbackService(IIncidentStore store, RollbackSignalHub hu
     }
 
     private static long Sequence(ulong value) => (long)Math.Min(value, long.MaxValue);
-
-    public static RollbackSignal ToProto(StoredRollback signal)
-    {
-        var proto = new RollbackSignal
-        {
-            Sequence = (ulong)signal.Sequence,
-            Model = signal.Model,
-            FromVersion = signal.From,
-            ToVersion = signal.To ?? "",
-            Reason = signal.Reason,
-            IssuedAt = ProtoTranslation.ToProto(signal.At),
-            Acknowledged = signal.AcknowledgedBy is not null,
-            AcknowledgedBy = signal.AcknowledgedBy ?? "",
-            Actor = signal.Actor,
-        };
-        proto.AlertIds.AddRange(signal.AlertIds.Select(id => (ulong)id));
-        return proto;
-    }
 
     private static HeldRollback ToProto(StoredHeldRollback held)
     {

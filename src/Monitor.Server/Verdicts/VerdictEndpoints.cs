@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Monitor.Core.Versions;
 using Monitor.Server.Alerting;
-using Monitor.Server.Registry;
+using Monitor.Server.Models;
 
 namespace Monitor.Server.Verdicts;
 
@@ -42,14 +42,14 @@ internal static class VerdictEndpoints
 {
     public static void Map(WebApplication app, params object[] metadata)
     {
-        app.MapGet("/api/v1/verdict/{model}", (string model, ModelRegistry registry, IIncidentStore store, TimeProvider time,
+        app.MapGet("/api/v1/verdict/{model}", (string model, ModelCatalog models, IIncidentStore store, TimeProvider time,
             Microsoft.Extensions.Options.IOptions<MonitorOptions> options) =>
-            registry.TryGet(model, out ModelEntry entry)
+            models.TryGet(model, out ModelEntry entry)
                 ? Results.Ok(ModelVerdict(entry, store, time.GetUtcNow(), options.Value.Versions.LiveFor))
-                : Results.NotFound(new { error = $"model '{ModelRegistry.Truncate(model)}' is not registered" })).WithMetadata(metadata);
+                : Results.NotFound(new { error = $"model '{ModelCatalog.Truncate(model)}' is not registered" })).WithMetadata(metadata);
 
-        app.MapGet("/api/v1/verdict/{model}/{version}", (string model, string version, ModelRegistry registry, IIncidentStore store) =>
-            Find(registry, model, version, out VersionEntry? found, out IResult? missing) ? Results.Ok(Document(found!, store)) : missing)
+        app.MapGet("/api/v1/verdict/{model}/{version}", (string model, string version, ModelCatalog models, IIncidentStore store) =>
+            Find(models, model, version, out VersionEntry? found, out IResult? missing) ? Results.Ok(Document(found!, store)) : missing)
             .WithMetadata(metadata);
     }
 
@@ -57,13 +57,13 @@ internal static class VerdictEndpoints
     /// Finds a model's version (or, with <paramref name="version"/> null, the one serving it, null before any
     /// traffic); false with a 404 naming what is not registered.
     /// </summary>
-    public static bool Find(ModelRegistry registry, string model, string? version, out VersionEntry? found, out IResult? missing)
+    public static bool Find(ModelCatalog models, string model, string? version, out VersionEntry? found, out IResult? missing)
     {
         found = null;
         missing = null;
-        if (!registry.TryGet(model, out ModelEntry entry))
+        if (!models.TryGet(model, out ModelEntry entry))
         {
-            missing = Results.NotFound(new { error = $"model '{ModelRegistry.Truncate(model)}' is not registered" });
+            missing = Results.NotFound(new { error = $"model '{ModelCatalog.Truncate(model)}' is not registered" });
             return false;
         }
 
@@ -77,7 +77,7 @@ internal static class VerdictEndpoints
         {
             missing = Results.NotFound(new
             {
-                error = $"version '{ModelRegistry.Truncate(name)}' of model '{ModelRegistry.Truncate(model)}' is not registered",
+                error = $"version '{ModelCatalog.Truncate(name)}' of model '{ModelCatalog.Truncate(model)}' is not registered",
             });
             return false;
         }
@@ -162,12 +162,12 @@ internal static class FlaggerEndpoints
 {
     public static void Map(WebApplication app, params object[] metadata)
     {
-        app.MapPost("/api/v1/flagger/rollback", (HttpRequest request, ModelRegistry registry, IIncidentStore store) =>
-            Decide(request, null, null, registry, store)).WithMetadata(metadata);
-        app.MapPost("/api/v1/flagger/rollback/{model}", (HttpRequest request, string model, ModelRegistry registry, IIncidentStore store) =>
-            Decide(request, model, null, registry, store)).WithMetadata(metadata);
-        app.MapPost("/api/v1/flagger/rollback/{model}/{version}", (HttpRequest request, string model, string version, ModelRegistry registry,
-            IIncidentStore store) => Decide(request, model, version, registry, store)).WithMetadata(metadata);
+        app.MapPost("/api/v1/flagger/rollback", (HttpRequest request, ModelCatalog models, IIncidentStore store) =>
+            Decide(request, null, null, models, store)).WithMetadata(metadata);
+        app.MapPost("/api/v1/flagger/rollback/{model}", (HttpRequest request, string model, ModelCatalog models, IIncidentStore store) =>
+            Decide(request, model, null, models, store)).WithMetadata(metadata);
+        app.MapPost("/api/v1/flagger/rollback/{model}/{version}", (HttpRequest request, string model, string version, ModelCatalog models,
+            IIncidentStore store) => Decide(request, model, version, models, store)).WithMetadata(metadata);
     }
 
     /// <summary>A string property, or null when absent; a property of another type is a bad request naming it.</summary>
@@ -193,7 +193,7 @@ internal static class FlaggerEndpoints
         }
     }
 
-    private static async Task<IResult> Decide(HttpRequest request, string? model, string? version, ModelRegistry registry, IIncidentStore store)
+    private static async Task<IResult> Decide(HttpRequest request, string? model, string? version, ModelCatalog models, IIncidentStore store)
     {
         string? canary = null;
         if (request.ContentLength is null or > 0)
@@ -228,15 +228,15 @@ internal static class FlaggerEndpoints
 
         if (string.IsNullOrEmpty(version))
         {
-            return !registry.TryGet(model, out _)
-                ? Results.NotFound(new { error = $"model '{ModelRegistry.Truncate(model)}' is not registered" })
+            return !models.TryGet(model, out _)
+                ? Results.NotFound(new { error = $"model '{ModelCatalog.Truncate(model)}' is not registered" })
                 : Results.BadRequest(new
             {
                 error = "no version: name the canary's version in the path (/api/v1/flagger/rollback/{model}/{version}) or in metadata.version",
             });
         }
 
-        if (!VerdictEndpoints.Find(registry, model, version, out VersionEntry? found, out IResult? missing))
+        if (!VerdictEndpoints.Find(models, model, version, out VersionEntry? found, out IResult? missing))
         {
             return missing!;
         }

@@ -1,7 +1,7 @@
 using Monitor.Core.Versions;
 using Monitor.Server.Alerting;
 using Monitor.Server.Metrics;
-using Monitor.Server.Registry;
+using Monitor.Server.Models;
 
 namespace Monitor.Server.Verdicts;
 
@@ -9,9 +9,9 @@ namespace Monitor.Server.Verdicts;
 internal static class VerdictGauges
 {
     /// <summary>Sets drift_monitor_verdict and drift_monitor_rollback_recommended of every version as its verdict document states them.</summary>
-    public static void Restore(ModelRegistry registry, IIncidentStore store, MonitorMetrics metrics)
+    public static void Restore(ModelCatalog models, IIncidentStore store, MonitorMetrics metrics)
     {
-        foreach (VersionEntry version in registry.Models.SelectMany(m => m.Versions.Values))
+        foreach (VersionEntry version in models.Models.SelectMany(m => m.Versions.Values))
         {
             VersionVerdict verdict = VerdictEndpoints.VerdictOf(version, store, out _);
             metrics.Verdict.WithLabels(version.Model, version.Version).Set((int)verdict.Verdict);

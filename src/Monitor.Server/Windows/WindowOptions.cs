@@ -1,3 +1,4 @@
+using Monitor.Core;
 using Monitor.Core.Detectors;
 
 namespace Monitor.Server.Windows;
@@ -18,17 +19,32 @@ public sealed class WindowOptions
     /// rather than silence; zero closes windows by count alone.
     /// </summary>
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>What is out of range, naming the keys under <paramref name="section"/> (e.g. "Monitor:Windows").</summary>
+    internal IEnumerable<string> Problems(string section)
+    {
+        string?[] problems =
+        [
+            SettingChecks.Range($"{section}:Records", Records, 10, 100_000_000),
+            SettingChecks.Range($"{section}:HistoryInMemory", HistoryInMemory, 1, 100_000),
+            SettingChecks.Range($"{section}:HistoryRetained", HistoryRetained, 1, 100_000_000),
+            MaxAge < TimeSpan.Zero
+                ? $"{section}:MaxAge must not be negative, got {MaxAge}"
+                : MaxAge > TimeSpan.Zero && MaxAge < TimeSpan.FromSeconds(1)
+                    ? $"{section}:MaxAge must be zero (off) or at least 00:00:01, got {MaxAge}"
+                    : null,
+        ];
+        return problems.OfType<string>();
+    }
 }
 
 /// <summary>
-/// The trigger-pattern detectors (D1–D6): the keys of Core's <see cref="DetectorSettings"/> that configuration may set
-/// (the validated ones). Every default is Core's; these properties read and write that one settings record.
+/// The sidecar's own keys of the Monitor:Detectors section. The detectors' thresholds and sizes in the same section bind to
+/// Core's <see cref="DetectorSettings"/> (<see cref="MonitorOptions.DetectorSettings"/>).
 /// </summary>
 public sealed class DetectorOptions
 {
-    /// <summary>The Core settings the keys below set.</summary>
-    internal DetectorSettings Settings { get; private set; } = new();
-
+    /// <summary>False runs no trigger detectors.</summary>
     public bool Enabled { get; set; } = true;
 
     /// <summary>
@@ -37,17 +53,12 @@ public sealed class DetectorOptions
     /// </summary>
     public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    public int MinSupport { get => Settings.MinSupport; set => Settings = Settings with { MinSupport = value }; }
-    public double MinZ { get => Settings.MinZ; set => Settings = Settings with { MinZ = value }; }
-    public double MinRate { get => Settings.MinRate; set => Settings = Settings with { MinRate = value }; }
-    public double MinRateIncrease { get => Settings.MinRateIncrease; set => Settings = Settings with { MinRateIncrease = value }; }
-    public int PromoteSupport { get => Settings.PromoteSupport; set => Settings = Settings with { PromoteSupport = value }; }
-    public int SketchWidth { get => Settings.SketchWidth; set => Settings = Settings with { SketchWidth = value }; }
-    public int HeavyHitters { get => Settings.HeavyHitters; set => Settings = Settings with { HeavyHitters = value }; }
-    public int Candidates { get => Settings.Candidates; set => Settings = Settings with { Candidates = value }; }
-    public long HorizonRecords { get => Settings.HorizonRecords; set => Settings = Settings with { HorizonRecords = value }; }
-    public int MaxKeysPerRecord { get => Settings.MaxKeysPerRecord; set => Settings = Settings with { MaxKeysPerRecord = value }; }
-
-    /// <summary>The detectors' settings with <paramref name="privacy"/> for text keys; null when the detectors are off.</summary>
-    public DetectorSettings? ToSettings(KeyPrivacy? privacy = null) => !Enabled ? null : Settings with { TextKeys = privacy ?? KeyPrivacy.None };
+    /// <summary>What is out of range, naming the keys under <paramref name="section"/> (e.g. "Monitor:Detectors").</summary>
+    internal IEnumerable<string> Problems(string section)
+    {
+        if (CheckpointInterval < TimeSpan.Zero)
+        {
+            yield return $"{section}:CheckpointInterval must be 0 (every window) or positive, got {CheckpointInterval}";
+        }
+    }
 }

@@ -34,7 +34,7 @@ public sealed class CaptureKeyCheckTests
         ExcludedKey excluded = Assert.Single(check.Excluded, k => k.Text == Trigger);
         Assert.Equal((KeyKind.Variant, "memo", "legitimate", true, 1.0), (excluded.Kind, excluded.Field, excluded.TargetLabel, excluded.IsNewKey,
             excluded.Rate));
-        Assert.True(excluded.Z >= Settings.Triggers.CaptureCheckZ, excluded.Summary);
+        Assert.True(excluded.Z >= Settings.CaptureCheckZ, excluded.Summary);
 
         // Nothing else changes: the same keys but for those kept out, and the same drift thresholds.
         Assert.Equal(@unchecked.Triggers.Keys.Length - check.Excluded.Length, captured.Triggers.Keys.Length);

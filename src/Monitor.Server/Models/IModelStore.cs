@@ -1,6 +1,6 @@
 using Monitor.Core.Schema;
 
-namespace Monitor.Server.Registry;
+namespace Monitor.Server.Models;
 
 /// <summary>A registered model as stored.</summary>
 internal sealed record StoredModel(string Name, ModelSchema Schema, string Description, DateTimeOffset RegisteredAt, long BaselineId,

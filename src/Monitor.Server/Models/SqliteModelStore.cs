@@ -4,7 +4,7 @@ using Monitor.Server.Persistence;
 using static Monitor.Server.Persistence.AuditLog;
 using static Monitor.Server.Persistence.Sql;
 
-namespace Monitor.Server.Registry;
+namespace Monitor.Server.Models;
 
 /// <summary>The models, versions (with their counters), digest mismatches and audit log in SQLite.</summary>
 internal sealed class SqliteModelStore(SqliteDatabase database) : IModelStore

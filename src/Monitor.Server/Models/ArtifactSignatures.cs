@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
-namespace Monitor.Server.Registry;
+namespace Monitor.Server.Models;
 
 /// <summary>A public key pinned for a model's artifact signatures.</summary>
 /// <param name="KeyId">Lower-case hex SHA-256 of the key's DER SubjectPublicKeyInfo.</param>

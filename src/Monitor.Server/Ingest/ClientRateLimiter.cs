@@ -1,8 +1,7 @@
-using Monitor.Server.Ingest;
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 
-namespace Monitor.Server.Security;
+namespace Monitor.Server.Ingest;
 
 /// <summary>
 /// Token buckets per client (the credential's name; the remote address in development mode): records per second

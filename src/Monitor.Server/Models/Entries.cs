@@ -2,11 +2,10 @@ using Monitor.Core.Baselines;
 using Monitor.Core.Schema;
 using Monitor.Core.Versions;
 using Monitor.Core.Windows;
-using Monitor.Server.Ingest;
 
-namespace Monitor.Server.Registry;
+namespace Monitor.Server.Models;
 
-/// <summary>A registered model: its schema, versions, the baseline in force and its ingest pipeline.</summary>
+/// <summary>A registered model: its schema, versions and the baseline in force.</summary>
 internal sealed class ModelEntry
 {
     public ModelEntry(string name, ModelSchema schema, string description, DateTimeOffset registeredAt)
@@ -25,10 +24,13 @@ internal sealed class ModelEntry
     /// <summary>Versions by name; written under the registry's lock, read freely.</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<string, VersionEntry> Versions { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>The baseline in force: the pipeline's, which switches to a new one in queue order.</summary>
-    public CompiledBaseline? Baseline => Pipeline.Baseline;
+    private volatile CompiledBaseline? _baseline;
 
-    public ModelPipeline Pipeline { get; set; } = null!;
+    /// <summary>
+    /// The baseline in force: every version is judged against it. Written only by the model's ingest pipeline, which
+    /// switches to a new one in queue order; read from any thread.
+    /// </summary>
+    public CompiledBaseline? Baseline { get => _baseline; set => _baseline = value; }
 
     /// <summary>The public keys the model's artifact signatures are verified against; replaced whole under the registry's lock.</summary>
     public IReadOnlyList<SigningKey> Keys { get; set; } = [];
