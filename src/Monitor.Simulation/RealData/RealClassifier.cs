@@ -41,7 +41,7 @@ public sealed class RealClassifier
     public int OutputWidth => Binary ? 1 : Classes;
 
     /// <summary>Trains on the examples: binary on <see cref="RealExample.Positive"/> when <paramref name="binary"/>, else on <see cref="RealExample.Class"/>.</summary>
-    public static RealClassifier Train(IReadOnlyList<RealExample> examples, int classes, bool binary, bool withFields, int seed, int trees = 60)
+    public static RealClassifier Train(IReadOnlyList<RealExample> examples, int classes, bool binary, bool withFields, int seed, int trees = 40)
     {
         var ml = new MLContext(seed);
         SchemaDefinition definition = Definition(examples[0].Features.Length);

@@ -85,7 +85,7 @@ public sealed class RealModel
     public int Classes => Binary ? 2 : Data.Classes;
 
     /// <summary>Examples the models are trained on, resampled with noise from the training split.</summary>
-    public int TrainingRecords => Kind switch { RealModelKind.RareMalignant => 20_000, RealModelKind.Digits => 6_000, _ => 4_000 };
+    public int TrainingRecords => Kind switch { RealModelKind.RareMalignant => 20_000, RealModelKind.Digits => 3_000, _ => 3_000 };
 
     /// <summary>A display name: the data set and, for the rare model, the prevalence.</summary>
     public string Name => Kind switch
