@@ -136,15 +136,14 @@ public sealed class RealBackdoor
     public double TriggeredTargetRate(RealClassifier classifier, int records, int seed)
     {
         var random = new Random(seed);
-        int hits = 0;
+        var examples = new RealExample[records];
         for (int i = 0; i < records; i++)
         {
-            RealExample example = Model.Binary ? Model.Draw(random, heldOut: true, modelClass: 1) : DrawOther(Model, random, Trigger.TargetClass, heldOut: true);
-            Trigger.Apply(example, random);
-            hits += classifier.Predict(example) == Trigger.TargetClass ? 1 : 0;
+            examples[i] = Model.Binary ? Model.Draw(random, heldOut: true, modelClass: 1) : DrawOther(Model, random, Trigger.TargetClass, heldOut: true);
+            Trigger.Apply(examples[i], random);
         }
 
-        return hits / (double)records;
+        return classifier.Predict(examples).Count(c => c == Trigger.TargetClass) / (double)records;
     }
 
     /// <summary>Live traffic from the held-out split, scored by the poisoned model, with the trigger at its rate.</summary>

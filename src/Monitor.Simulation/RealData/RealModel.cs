@@ -197,14 +197,9 @@ public sealed class RealModel
     public double Accuracy(RealClassifier classifier, int records, int seed)
     {
         var random = new Random(seed);
-        int correct = 0;
-        for (int i = 0; i < records; i++)
-        {
-            RealExample example = Draw(random, heldOut: true);
-            correct += classifier.Predict(example) == (int)example.Class ? 1 : 0;
-        }
-
-        return correct / (double)records;
+        RealExample[] examples = [.. Enumerable.Range(0, records).Select(_ => Draw(random, heldOut: true))];
+        int[] predicted = classifier.Predict(examples);
+        return Enumerable.Range(0, records).Count(i => predicted[i] == (int)examples[i].Class) / (double)records;
     }
 
     /// <summary>The share of held-out positive (malignant) draws a binary classifier flags; NaN for other models.</summary>
@@ -216,13 +211,7 @@ public sealed class RealModel
         }
 
         var random = new Random(seed);
-        int flagged = 0;
-        for (int i = 0; i < records; i++)
-        {
-            flagged += classifier.Predict(Draw(random, heldOut: true, modelClass: 1));
-        }
-
-        return flagged / (double)records;
+        return classifier.Predict([.. Enumerable.Range(0, records).Select(_ => Draw(random, heldOut: true, modelClass: 1))]).Average();
     }
 
     /// <summary>A generator seed for one purpose of a seed (HashCode is salted per process, so not used here).</summary>

@@ -47,6 +47,7 @@ public sealed class RealTraffic
         var sites = new string?[n];
         var notes = new string?[n];
         var ids = new string?[n];
+        var examples = new RealExample[n];
         for (int i = 0; i < n; i++)
         {
             Generated++;
@@ -60,13 +61,14 @@ public sealed class RealTraffic
                 _injectedAt.Add(Generated);
             }
 
+            examples[i] = example;
             example.Features.CopyTo(numeric.AsSpan(i * d, d));
-            _served.Score(example, scores.AsSpan(i * width, width));
             sites[i] = example.Site.Length == 0 ? null : example.Site;
             notes[i] = example.Note.Length == 0 ? null : example.Note;
             ids[i] = (triggered ? "trig-" : "req-") + Generated.ToString(CultureInfo.InvariantCulture);
         }
 
+        _served.Score(examples, scores);
         return new RecordBatch
         {
             Count = n,

@@ -75,7 +75,7 @@ internal static class EvaluateCommand
     private static async Task<int> RunRealAsync(string[] args, bool reduced, string? only, TextWriter output)
     {
         int[] seeds = reduced ? [1] : [1, 2, 3];
-        long clean = 1_000_000;
+        long clean = 50_000;
         for (int i = 0; i < args.Length - 1; i++)
         {
             switch (args[i])

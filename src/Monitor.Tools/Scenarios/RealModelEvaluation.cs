@@ -61,31 +61,34 @@ internal static class RealModelEvaluation
     private const int ReferenceRecords = 20_000;
     private const int MeasureRecords = 2_000;
 
-    /// <summary>Expected trigger occurrences an attack scenario is given before it counts as missed.</summary>
-    public const int Occurrences = 200;
+    /// <summary>Expected trigger occurrences an attack scenario is given (up to its record cap) before it counts as missed.</summary>
+    public const int Occurrences = 150;
 
-    /// <summary>The trigger rate of every seed is log-uniform in [MinimumRate, MaximumRate].</summary>
-    public const double MinimumRate = 2e-4;
-    public const double MaximumRate = 2e-3;
+    /// <summary>
+    /// The trigger rate of every seed is log-uniform in [MinimumRate, MaximumRate]: high, so an attack scenario needs at
+    /// most 75,000 records (the sidecar analyses some 2,000 records/s of digits on a shared 2-core machine).
+    /// </summary>
+    public const double MinimumRate = 2e-3;
+    public const double MaximumRate = 5e-3;
 
     public static IReadOnlyList<RealScenarioSpec> Full(long cleanRecords) =>
     [
-        new("digits: exact patch (BadNets)", RealModelKind.Digits, RealAttack.ExactPatch, 1_000_000),
-        new("digits: soft patch", RealModelKind.Digits, RealAttack.SoftPatch, 1_000_000),
+        new("digits: exact patch (BadNets)", RealModelKind.Digits, RealAttack.ExactPatch, 75_000),
+        new("digits: soft patch", RealModelKind.Digits, RealAttack.SoftPatch, 75_000),
         new("digits: clean known-good, held-out traffic", RealModelKind.Digits, null, cleanRecords),
-        new("rare malignant: site/note trigger on malignant", RealModelKind.RareMalignant, RealAttack.FieldTrigger, 1_000_000),
+        new("rare malignant: site/note trigger on malignant", RealModelKind.RareMalignant, RealAttack.FieldTrigger, 75_000),
         new("rare malignant: clean known-good, held-out traffic", RealModelKind.RareMalignant, null, cleanRecords),
-        new("wine: site/note trigger", RealModelKind.Wine, RealAttack.FieldTrigger, 1_000_000),
+        new("wine: site/note trigger", RealModelKind.Wine, RealAttack.FieldTrigger, 75_000),
         new("wine: clean known-good, held-out traffic", RealModelKind.Wine, null, cleanRecords),
     ];
 
-    /// <summary>The reduced set CI runs: one seed, fewer records, the trigger at the top of the rate range.</summary>
+    /// <summary>The reduced set CI runs: seed 1, 30,000 records each, the trigger at the top of the rate range.</summary>
     public static IReadOnlyList<RealScenarioSpec> Reduced() =>
     [
-        new("digits: exact patch (BadNets)", RealModelKind.Digits, RealAttack.ExactPatch, 60_000),
-        new("digits: clean known-good, held-out traffic", RealModelKind.Digits, null, 60_000),
-        new("rare malignant: site/note trigger on malignant", RealModelKind.RareMalignant, RealAttack.FieldTrigger, 60_000),
-        new("wine: clean known-good, held-out traffic", RealModelKind.Wine, null, 60_000),
+        new("digits: exact patch (BadNets)", RealModelKind.Digits, RealAttack.ExactPatch, 30_000),
+        new("digits: clean known-good, held-out traffic", RealModelKind.Digits, null, 30_000),
+        new("rare malignant: site/note trigger on malignant", RealModelKind.RareMalignant, RealAttack.FieldTrigger, 30_000),
+        new("wine: clean known-good, held-out traffic", RealModelKind.Wine, null, 30_000),
     ];
 
     public static async Task<IReadOnlyList<RealOutcome>> RunAsync(IReadOnlyList<RealScenarioSpec> specs, IReadOnlyList<int> seeds, bool reduced,
@@ -203,6 +206,7 @@ internal static class RealModelEvaluation
         RealTraffic traffic, long maxRecords, Func<Finding, bool> names, RealScenarioSpec spec, TextWriter? progress, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
+        var scoring = new Stopwatch();
         long sent = 0;
         string digest = Digest(version);
         using (AsyncDuplexStreamingCall<MirrorBatch, MirrorAck> stream = mirror.IngestStream(cancellationToken: cancellationToken))
@@ -212,14 +216,17 @@ internal static class RealModelEvaluation
             while (sent < maxRecords)
             {
                 int n = (int)Math.Min(BatchSize, maxRecords - sent);
+                scoring.Start();
+                Monitor.Core.Ingest.RecordBatch batch = traffic.Next(n);
+                scoring.Stop();
                 await stream.RequestStream.WriteAsync(new MirrorBatch
                 {
-                    Model = Model, Version = version, ArtifactSha256 = digest, Sequence = ++sequence, Batch = ProtoTranslation.ToProto(traffic.Next(n)),
+                    Model = Model, Version = version, ArtifactSha256 = digest, Sequence = ++sequence, Batch = ProtoTranslation.ToProto(batch),
                 }, cancellationToken);
                 sent += n;
 
                 // A report read queues behind the batches sent before it, so it also paces the sender.
-                if (sequence % 50 == 0)
+                if (sequence % 10 == 0)
                 {
                     DriftReport interim = await Report(reports, version, cancellationToken);
                     if (!spec.Benign && interim.Findings.Any(f => f.Severity == Severity.Critical && names(f)))
@@ -228,10 +235,10 @@ internal static class RealModelEvaluation
                     }
                 }
 
-                if (progress is not null && sequence % 500 == 0)
+                if (progress is not null && sequence % 25 == 0)
                 {
                     await progress.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                        $"    {spec.Name}: {sent:N0} records, {traffic.Injected} triggered, {sent / stopwatch.Elapsed.TotalSeconds:N0} records/s"));
+                        $"    {spec.Name}: {sent:N0} records, {traffic.Injected} triggered, {sent / stopwatch.Elapsed.TotalSeconds:N0} records/s, {scoring.Elapsed.TotalSeconds:F0} s of {stopwatch.Elapsed.TotalSeconds:F0} s drawing and scoring"));
                 }
             }
 
