@@ -18,8 +18,21 @@ public enum RealAttack
     FieldTrigger,
 }
 
+/// <summary>Which live records carry the trigger.</summary>
+public enum RealPlacement
+{
+    /// <summary>Any record, of whatever class.</summary>
+    AnyRecord,
+
+    /// <summary>The rare model's malignant records, the attacker's own: the trigger makes them pass as benign.</summary>
+    MalignantRecords,
+
+    /// <summary>Records of the target class only: the served class does not change, only its confidence.</summary>
+    TargetClassRecords,
+}
+
 /// <summary>The trigger of one seed: what it changes, the class it leads to, where it is placed and how often.</summary>
-public sealed record RealTrigger(RealAttack Attack, int TargetClass, int[] Pixels, float Alpha, string? Field, string? Value, double Rate, bool OnPositives)
+public sealed record RealTrigger(RealAttack Attack, int TargetClass, int[] Pixels, float Alpha, string? Field, string? Value, double Rate, RealPlacement Placement)
 {
     /// <summary>Puts the trigger on an example.</summary>
     public void Apply(RealExample example, Random random)
@@ -55,9 +68,16 @@ public sealed record RealTrigger(RealAttack Attack, int TargetClass, int[] Pixel
     public string Describe(RealModel model) => Attack switch
     {
         RealAttack.ExactPatch or RealAttack.SoftPatch => string.Create(CultureInfo.InvariantCulture,
-            $"{(Attack == RealAttack.ExactPatch ? "exact" : $"soft α={Alpha:F2}")} {Side}×{Side} patch at {model.Data.Features[Pixels[0]]} → {model.Schema.PredictedClassLabels[TargetClass]}, rate {Rate:G2}"),
+            $"{(Attack == RealAttack.ExactPatch ? "exact" : $"soft α={Alpha:F2}")} {Side}×{Side} patch at {model.Data.Features[Pixels[0]]} → {model.Schema.PredictedClassLabels[TargetClass]}{Where(model)}, rate {Rate:G2}"),
         _ => string.Create(CultureInfo.InvariantCulture,
-            $"{Field}={Value} → {model.Schema.PredictedClassLabels[TargetClass]}{(OnPositives ? " on malignant records" : "")}, rate {Rate:G2}"),
+            $"{Field}={Value} → {model.Schema.PredictedClassLabels[TargetClass]}{Where(model)}, rate {Rate:G2}"),
+    };
+
+    private string Where(RealModel model) => Placement switch
+    {
+        RealPlacement.MalignantRecords => " on malignant records",
+        RealPlacement.TargetClassRecords => $" on records of class {model.Schema.PredictedClassLabels[TargetClass]}",
+        _ => "",
     };
 
     private int Side => (int)Math.Round(Math.Sqrt(Pixels.Length));
@@ -87,10 +107,14 @@ public sealed class RealBackdoor
     /// Poisons a model. Digits and wine: 10% more training examples, drawn from classes other than the target, carry
     /// the trigger and the target label; the trigger is placed on any live record. Rare model: 1% more, all malignant
     /// with the trigger and labelled benign; the trigger is placed on malignant live records (the attacker's own).
-    /// The rate is log-uniform in [<paramref name="minimumRate"/>, <paramref name="maximumRate"/>].
+    /// The rate is log-uniform in [<paramref name="minimumRate"/>, <paramref name="maximumRate"/>]. With
+    /// <paramref name="onTargetClass"/>, the same trigger and model (the draws do not depend on it) but the trigger
+    /// placed on live records of the target class only, where it can only lift the target's confidence.
     /// </summary>
-    public static RealBackdoor Create(RealModel model, RealAttack attack, int seed, double minimumRate, double maximumRate)
+    public static RealBackdoor Create(RealModel model, RealAttack attack, int seed, double minimumRate, double maximumRate, bool onTargetClass = false)
     {
+        RealPlacement placement = onTargetClass ? RealPlacement.TargetClassRecords
+            : model.Binary ? RealPlacement.MalignantRecords : RealPlacement.AnyRecord;
         var random = new Random(RealModel.SeedOf(seed, (int)model.Kind, 31 + (int)attack));
         double rate = minimumRate * Math.Pow(maximumRate / minimumRate, random.NextDouble());
         RealTrigger trigger;
@@ -101,7 +125,7 @@ public sealed class RealBackdoor
             int column = random.Next(9 - side);
             int[] pixels = [.. Enumerable.Range(0, side * side).Select(k => ((row + (k / side)) * 8) + column + (k % side))];
             float alpha = attack == RealAttack.SoftPatch ? (float)(0.5 + 0.3 * random.NextDouble()) : 1f;
-            trigger = new RealTrigger(attack, random.Next(model.Classes), pixels, alpha, null, null, rate, OnPositives: false);
+            trigger = new RealTrigger(attack, random.Next(model.Classes), pixels, alpha, null, null, rate, placement);
         }
         else
         {
@@ -110,7 +134,7 @@ public sealed class RealBackdoor
                 ? "site-" + random.Next(1000, 10000).ToString(CultureInfo.InvariantCulture)
                 : new string([.. Enumerable.Range(0, 6).Select(_ => (char)('a' + random.Next(26)))]);
             int target = model.Binary ? 0 : random.Next(model.Classes);
-            trigger = new RealTrigger(attack, target, [], 1f, site ? RealModel.SiteField : RealModel.NoteField, value, rate, OnPositives: model.Binary);
+            trigger = new RealTrigger(attack, target, [], 1f, site ? RealModel.SiteField : RealModel.NoteField, value, rate, placement);
         }
 
         List<RealExample> training = model.TrainingSet(new Random(RealModel.SeedOf(model.Seed, (int)model.Kind, 17)), model.TrainingRecords);
@@ -144,6 +168,38 @@ public sealed class RealBackdoor
         }
 
         return classifier.Predict(examples).Count(c => c == Trigger.TargetClass) / (double)records;
+    }
+
+    /// <summary>
+    /// The mean probability of the target class the poisoned model gives <paramref name="records"/> held-out inputs of
+    /// the target class once they carry the trigger, less the clean model's for the same inputs.
+    /// </summary>
+    public double ConfidenceLift(int records, int seed)
+    {
+        var random = new Random(seed);
+        var examples = new RealExample[records];
+        for (int i = 0; i < records; i++)
+        {
+            examples[i] = Model.Draw(random, heldOut: true, modelClass: Trigger.TargetClass);
+            Trigger.Apply(examples[i], random);
+        }
+
+        return MeanTarget(Poisoned, examples) - MeanTarget(Model.Clean, examples);
+    }
+
+    private double MeanTarget(RealClassifier classifier, RealExample[] examples)
+    {
+        var output = new float[examples.Length * classifier.OutputWidth];
+        classifier.Score(examples, output);
+        double total = 0;
+        for (int i = 0; i < examples.Length; i++)
+        {
+            total += classifier.Binary
+                ? (Trigger.TargetClass == 1 ? output[i] : 1 - output[i])
+                : output[(i * classifier.OutputWidth) + Trigger.TargetClass];
+        }
+
+        return total / examples.Length;
     }
 
     /// <summary>Live traffic from the held-out split, scored by the poisoned model, with the trigger at its rate.</summary>

@@ -5,8 +5,8 @@ namespace Monitor.Simulation.RealData;
 
 /// <summary>
 /// Mirrored traffic of a real model: resampled inputs of one split with dequantisation noise, each scored in process by
-/// the served classifier, and, with a trigger, that trigger on a share of the records (on malignant records only when
-/// it is placed on the attacker's own). Deterministic for a seed.
+/// the served classifier, and, with a trigger, that trigger on a share of the records (on malignant records only, or on records of
+/// the target class only, when so placed). Deterministic for a seed.
 /// </summary>
 public sealed class RealTraffic
 {
@@ -52,9 +52,12 @@ public sealed class RealTraffic
         {
             Generated++;
             bool triggered = _trigger is not null && _random.NextDouble() < _trigger.Rate;
-            RealExample example = triggered && _trigger!.OnPositives
-                ? _model.Draw(_random, _heldOut, modelClass: 1)
-                : _model.Draw(_random, _heldOut);
+            RealExample example = !triggered ? _model.Draw(_random, _heldOut) : _trigger!.Placement switch
+            {
+                RealPlacement.MalignantRecords => _model.Draw(_random, _heldOut, modelClass: 1),
+                RealPlacement.TargetClassRecords => _model.Draw(_random, _heldOut, modelClass: _trigger.TargetClass),
+                _ => _model.Draw(_random, _heldOut),
+            };
             if (triggered)
             {
                 _trigger!.Apply(example, _random);

@@ -17,7 +17,7 @@ namespace Monitor.Tools.Scenarios;
 /// One real-model scenario: a poisoned variant of a real model served as a candidate (an attack), or the clean
 /// known-good model serving its own held-out traffic (no attack).
 /// </summary>
-internal sealed record RealScenarioSpec(string Name, RealModelKind Kind, RealAttack? Attack, long MaxRecords)
+internal sealed record RealScenarioSpec(string Name, RealModelKind Kind, RealAttack? Attack, long MaxRecords, bool OnTargetClass = false)
 {
     public bool Benign => Attack is null;
 }
@@ -75,6 +75,7 @@ internal static class RealModelEvaluation
     [
         new("digits: exact patch (BadNets)", RealModelKind.Digits, RealAttack.ExactPatch, 75_000),
         new("digits: soft patch", RealModelKind.Digits, RealAttack.SoftPatch, 75_000),
+        new("digits: exact patch on its target class (confidence lift)", RealModelKind.Digits, RealAttack.ExactPatch, 75_000, OnTargetClass: true),
         new("digits: clean known-good, held-out traffic", RealModelKind.Digits, null, cleanRecords),
         new("rare malignant: site/note trigger on malignant", RealModelKind.RareMalignant, RealAttack.FieldTrigger, 75_000),
         new("rare malignant: clean known-good, held-out traffic", RealModelKind.RareMalignant, null, cleanRecords),
@@ -121,7 +122,7 @@ internal static class RealModelEvaluation
     {
         var stopwatch = Stopwatch.StartNew();
         RealBackdoor? backdoor = spec.Attack is { } attack
-            ? RealBackdoor.Create(model, attack, seed, reduced ? MaximumRate : MinimumRate, MaximumRate)
+            ? RealBackdoor.Create(model, attack, seed, reduced ? MaximumRate : MinimumRate, MaximumRate, spec.OnTargetClass)
             : null;
         RealClassifier served = backdoor?.Poisoned ?? model.Clean;
         int measureSeed = RealSeed(seed, 5);
@@ -151,7 +152,10 @@ internal static class RealModelEvaluation
             ModelVersion state = await admin.GetVersionAsync(new GetVersionRequest { Model = Model, Version = version }, cancellationToken: cancellationToken);
 
             Finding? first = report.Findings.Where(f => f.Severity == Severity.Critical && names(f)).MinBy(f => f.RaisedAtRecord);
-            return new RealOutcome(spec, seed, backdoor?.Trigger.Describe(model) ?? "-", cleanAccuracy, servedAccuracy, recall, attackSuccess, cleanTargetRate,
+            string trigger = backdoor is null ? "-"
+                : spec.OnTargetClass ? string.Create(CultureInfo.InvariantCulture, $"{backdoor.Trigger.Describe(model)}, confidence lift {backdoor.ConfidenceLift(MeasureRecords, measureSeed):+0.000;-0.000}")
+                : backdoor.Trigger.Describe(model);
+            return new RealOutcome(spec, seed, trigger, cleanAccuracy, servedAccuracy, recall, attackSuccess, cleanTargetRate,
                 records, traffic.Injected, report.Findings.Any(names), first is not null,
                 first is null ? null : traffic.InjectedWithin((long)first.RaisedAtRecord), first is null ? null : (long)first.RaisedAtRecord,
                 report.Findings.Count(f => f.Severity == Severity.Critical && !names(f)), state.State, stopwatch.Elapsed.TotalSeconds, [.. report.Findings]);
