@@ -16,6 +16,8 @@ internal static class ToolsCli
                                                                      run the fraud-model drift demo on a private sidecar
           Monitor.Tools evaluate [--reduced] [--only TEXT] [--benign-records N] [--reference-records N] [--seed S] [--findings]
                                                                      replay the attack scenarios through a private sidecar
+          Monitor.Tools evaluate --real [--reduced] [--only TEXT] [--seeds 1-3] [--clean-records N] [--findings]
+                                                                     the same on real models trained in process, clean and poisoned
           Monitor.Tools throughput [--records N]                     in-process analysis throughput, detectors off and on
           Monitor.Tools help                                         show this text
 

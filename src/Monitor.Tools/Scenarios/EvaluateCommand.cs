@@ -31,6 +31,11 @@ internal static class EvaluateCommand
             }
         }
 
+        if (args.Contains("--real"))
+        {
+            return await RunRealAsync(args, reduced, only, output);
+        }
+
         IReadOnlyList<ScenarioSpec> specs = reduced ? ScenarioEvaluation.Reduced() : ScenarioEvaluation.Full(benign);
         if (only is not null)
         {
@@ -64,5 +69,74 @@ internal static class EvaluateCommand
         output.WriteLine();
         ScenarioEvaluation.PrintTable(outcomes, output);
         return 0;
+    }
+
+    /// <summary>The real-model evaluation: --seeds A-B (or a list A,B,C; default 1-3, reduced 1), --clean-records N.</summary>
+    private static async Task<int> RunRealAsync(string[] args, bool reduced, string? only, TextWriter output)
+    {
+        int[] seeds = reduced ? [1] : [1, 2, 3];
+        long clean = 50_000;
+        for (int i = 0; i < args.Length - 1; i++)
+        {
+            switch (args[i])
+            {
+                case "--seeds":
+                    seeds = ParseSeeds(args[i + 1]);
+                    break;
+                case "--clean-records":
+                    clean = long.Parse(args[i + 1], CultureInfo.InvariantCulture);
+                    break;
+            }
+        }
+
+        IReadOnlyList<RealScenarioSpec> specs = reduced ? RealModelEvaluation.Reduced() : RealModelEvaluation.Full(clean);
+        if (only is not null)
+        {
+            specs = [.. specs.Where(s => s.Name.Contains(only, StringComparison.OrdinalIgnoreCase))];
+        }
+
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        output.WriteLine($"real models, seeds {string.Join(',', seeds)}: {string.Join("; ", specs.Select(s => s.Name))}");
+        IReadOnlyList<RealOutcome> outcomes = await RealModelEvaluation.RunAsync(specs, seeds, reduced, output, CancellationToken.None);
+        if (args.Contains("--findings"))
+        {
+            foreach (RealOutcome outcome in outcomes)
+            {
+                output.WriteLine($"findings of '{outcome.Spec.Name}', seed {outcome.Seed}:");
+                foreach (Protos.V1.Finding finding in outcome.Findings)
+                {
+                    output.WriteLine($"  [{finding.Severity}] {finding.Detector} {finding.Summary}");
+                    foreach (string evidence in finding.Corroboration)
+                    {
+                        output.WriteLine($"      {evidence}");
+                    }
+                }
+            }
+        }
+
+        output.WriteLine();
+        RealModelEvaluation.PrintSeeds(outcomes, output);
+        output.WriteLine();
+        RealModelEvaluation.PrintSummary(outcomes, output);
+        output.WriteLine();
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"took {stopwatch.Elapsed.TotalSeconds:F0} s"));
+        return 0;
+    }
+
+    private static int[] ParseSeeds(string text)
+    {
+        var seeds = new List<int>();
+        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            string[] range = part.Split('-');
+            int from = int.Parse(range[0], CultureInfo.InvariantCulture);
+            int to = range.Length > 1 ? int.Parse(range[1], CultureInfo.InvariantCulture) : from;
+            for (int seed = from; seed <= to; seed++)
+            {
+                seeds.Add(seed);
+            }
+        }
+
+        return [.. seeds];
     }
 }

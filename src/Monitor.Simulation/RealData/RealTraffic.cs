@@ -1,0 +1,85 @@
+using System.Globalization;
+using Monitor.Core.Ingest;
+
+namespace Monitor.Simulation.RealData;
+
+/// <summary>
+/// Mirrored traffic of a real model: resampled inputs of one split with dequantisation noise, each scored in process by
+/// the served classifier, and, with a trigger, that trigger on a share of the records (on malignant records only, or on records of
+/// the target class only, when so placed). Deterministic for a seed.
+/// </summary>
+public sealed class RealTraffic
+{
+    private readonly RealModel _model;
+    private readonly RealClassifier _served;
+    private readonly RealTrigger? _trigger;
+    private readonly bool _heldOut;
+    private readonly Random _random;
+    private readonly List<long> _injectedAt = [];
+
+    public RealTraffic(RealModel model, RealClassifier served, RealTrigger? trigger, int seed, bool heldOut)
+    {
+        _model = model;
+        _served = served;
+        _trigger = trigger;
+        _heldOut = heldOut;
+        _random = new Random(seed);
+    }
+
+    public long Generated { get; private set; }
+
+    /// <summary>Records carrying the trigger so far.</summary>
+    public long Injected => _injectedAt.Count;
+
+    /// <summary>Triggered records among the first <paramref name="records"/> generated: a detection delay in occurrences.</summary>
+    public long InjectedWithin(long records)
+    {
+        int index = _injectedAt.BinarySearch(records);
+        return index >= 0 ? index + 1 : ~index;
+    }
+
+    public RecordBatch Next(int n)
+    {
+        int d = _model.Schema.NumericFeatures.Length;
+        int width = _served.OutputWidth;
+        var numeric = new float[n * d];
+        var scores = new float[n * width];
+        var sites = new string?[n];
+        var notes = new string?[n];
+        var ids = new string?[n];
+        var examples = new RealExample[n];
+        for (int i = 0; i < n; i++)
+        {
+            Generated++;
+            bool triggered = _trigger is not null && _random.NextDouble() < _trigger.Rate;
+            RealExample example = !triggered ? _model.Draw(_random, _heldOut) : _trigger!.Placement switch
+            {
+                RealPlacement.MalignantRecords => _model.Draw(_random, _heldOut, modelClass: 1),
+                RealPlacement.TargetClassRecords => _model.Draw(_random, _heldOut, modelClass: _trigger.TargetClass),
+                _ => _model.Draw(_random, _heldOut),
+            };
+            if (triggered)
+            {
+                _trigger!.Apply(example, _random);
+                _injectedAt.Add(Generated);
+            }
+
+            examples[i] = example;
+            example.Features.CopyTo(numeric.AsSpan(i * d, d));
+            sites[i] = example.Site.Length == 0 ? null : example.Site;
+            notes[i] = example.Note.Length == 0 ? null : example.Note;
+            ids[i] = (triggered ? "trig-" : "req-") + Generated.ToString(CultureInfo.InvariantCulture);
+        }
+
+        _served.Score(examples, scores);
+        return new RecordBatch
+        {
+            Count = n,
+            Numeric = numeric,
+            Scores = scores,
+            Categorical = _model.WithFields ? [Utf8Column.FromStrings(sites)] : [],
+            Text = _model.WithFields ? [Utf8Column.FromStrings(notes)] : [],
+            RequestIds = Utf8Column.FromStrings(ids),
+        };
+    }
+}
