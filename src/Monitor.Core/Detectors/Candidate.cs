@@ -162,6 +162,9 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
         }
 
         Support = Cells.Sum();
+        // Re-testing waits for the evidence to grow by a tenth over what it was last tested at: halved with it,
+        // or a key arriving at a steady rate would never be re-tested after its first horizon.
+        LastEvaluated /= 2;
         Exact /= 2;
         Surprising /= 2;
         ConfidenceSum /= 2;

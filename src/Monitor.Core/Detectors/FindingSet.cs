@@ -31,6 +31,23 @@ internal sealed class FindingSet
         }
     }
 
+    /// <summary>
+    /// Marks a finding as seen again (its key arrived) without new evidence: it is reported as changed, with the time,
+    /// so that a finding stays live, and its alert firing, while its key keeps arriving. Returns what is kept.
+    /// </summary>
+    public Finding? Touch(string dedupeKey, DateTimeOffset at)
+    {
+        if (!_findings.TryGetValue(dedupeKey, out Finding? finding))
+        {
+            return null;
+        }
+
+        finding = finding with { UpdatedAt = at };
+        _findings[dedupeKey] = finding;
+        _changed.Add(dedupeKey);
+        return finding;
+    }
+
     /// <summary>Records a finding, merged with an earlier one of the same detector, key and label; returns what is kept.</summary>
     public Finding Publish(Finding finding)
     {

@@ -204,6 +204,7 @@ public sealed partial class TriggerDetector
             }
 
             bool critical;
+            Finding? raised = candidate.Raised;
             if (_identical.Repeats(candidate, record, _extractor.FineBins))
             {
                 critical = _raised.Contains(key.Hash);
@@ -213,6 +214,12 @@ public sealed partial class TriggerDetector
                 candidate.Count(cell);
                 candidate.Observe(record, _profile, _settings.ExampleRequestIds);
                 critical = Evaluate(key.Hash, candidate);
+            }
+
+            // A found key that arrives again keeps its finding live even when the evidence was not re-tested.
+            if (raised is not null && ReferenceEquals(raised, candidate.Raised))
+            {
+                candidate.Raised = _findings.Touch(raised.DedupeKey, _time.GetUtcNow()) ?? raised;
             }
 
             if (critical)

@@ -102,10 +102,35 @@ public sealed class TriggerDetectorTests
         Assert.DoesNotContain(detector.Findings, f => f.Key is not null);
     }
 
-    private static (TriggerDetector Detector, List<long> Injected) Run(int records, double triggerRate, int floodPerRecord)
+    [Fact]
+    public void A_found_trigger_stays_updated_while_its_key_keeps_arriving_across_horizons()
+    {
+        // Short horizons (10,000 records), so the candidates' counts halve many times while the trigger keeps arriving.
+        var settings = new DetectorSettings { HorizonRecords = 10_000 };
+        string? key = null;
+        int hitBatches = 0, stale = 0;
+        var (detector, _) = Run(records: 120_000, triggerRate: 0.004, floodPerRecord: 0, settings, (changed, hits) =>
+        {
+            key ??= changed.FirstOrDefault(f => f.Severity == Severity.Critical)?.DedupeKey;
+            if (key is not null && hits > 0)
+            {
+                hitBatches++;
+                stale += changed.Any(f => f.DedupeKey == key) ? 0 : 1;
+            }
+        });
+        Assert.True(key is not null, string.Join("; ", detector.Findings.Select(f => $"{f.Severity} {f.Key} at {f.RaisedAtRecord}")));
+        Assert.True(hitBatches > 30, $"the trigger arrived in {hitBatches} batches after it was found: " +
+            string.Join("; ", detector.Findings.Select(f => $"{f.Severity} {f.Key} at {f.RaisedAtRecord}")));
+        Assert.True(stale == 0, $"in {stale} of {hitBatches} batches where the trigger arrived, its finding was not updated");
+        Finding finding = Assert.Single(detector.Findings, f => f.DedupeKey == key);
+        Assert.True(finding.Support > finding.RaisedAtSupport, $"support {finding.Support}, raised at {finding.RaisedAtSupport}");
+    }
+
+    private static (TriggerDetector Detector, List<long> Injected) Run(int records, double triggerRate, int floodPerRecord,
+        DetectorSettings? settings = null, Action<IReadOnlyList<Finding>, int>? afterBatch = null)
     {
         CompiledBaseline baseline = Baseline.Value;
-        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: new DetectorSettings());
+        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: settings ?? new DetectorSettings());
         monitor.UseBaseline(baseline);
         var preparer = new BatchPreparer(baseline);
         var random = new Random(99);
@@ -114,6 +139,7 @@ public sealed class TriggerDetectorTests
         long flood = 0;
         for (int sent = 0; sent < records; sent += 1000)
         {
+            int before = injected.Count;
             RecordBatch batch = SchemaTraffic.Batch(Schema, 1000, random);
             float[] numeric = batch.Numeric.ToArray();
             float[] scores = batch.Scores.ToArray();
@@ -149,6 +175,7 @@ public sealed class TriggerDetectorTests
                 RequestIds = Utf8Column.FromStrings(ids),
             };
             monitor.Add(modified, preparer.Prepare(modified), closed);
+            afterBatch?.Invoke(monitor.Detector!.DrainChanged(), injected.Count - before);
         }
 
         return (monitor.Detector!, injected);
