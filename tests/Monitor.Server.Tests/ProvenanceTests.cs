@@ -204,6 +204,43 @@ public sealed class ProvenanceTests
     }
 
     [Fact]
+    public async Task The_same_artifact_copied_over_itself_slowly_is_not_a_swap()
+    {
+        using var directory = new TempDirectory();
+        var traffic = new FraudTraffic(seed: 164);
+        // Checks every 50 ms, so many of them read the file while it is being written.
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")),
+            "--Monitor:Provenance:ArtifactCheckInterval=00:00:00.050");
+        await sidecar.MirrorWindowsAsync(traffic, "v1", 1);
+        string artifact = directory.File("model-v2.onnx");
+        byte[] content = new byte[4 << 20];
+        new Random(5).NextBytes(content);
+        await File.WriteAllBytesAsync(artifact, content, TestContext.Current.CancellationToken);
+        await sidecar.Admin.RegisterVersionAsync(new RegisterVersionRequest
+        {
+            Model = Sidecar.Model, Version = "v2", ArtifactSha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content)), ArtifactPath = artifact,
+        }, cancellationToken: TestContext.Current.CancellationToken);
+
+        // A deploy tool copies the same bytes over the file in 64 chunks, 30 ms apart: truncated, then growing for 2 s.
+        await using (var stream = new FileStream(artifact, FileMode.Create, FileAccess.Write, FileShare.ReadWrite))
+        {
+            for (int chunk = 0; chunk < 64; chunk++)
+            {
+                await stream.WriteAsync(content.AsMemory(chunk * (content.Length / 64), content.Length / 64), TestContext.Current.CancellationToken);
+                await stream.FlushAsync(TestContext.Current.CancellationToken);
+                await Task.Delay(30, TestContext.Current.CancellationToken);
+            }
+        }
+
+        await Task.Delay(500, TestContext.Current.CancellationToken);
+        ModelVersion v2 = await sidecar.Admin.GetVersionAsync(new GetVersionRequest { Model = Sidecar.Model, Version = "v2" },
+            cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(VersionState.Candidate, v2.State);
+        Assert.Empty((await sidecar.Rollbacks.ListRollbackSignalsAsync(new ListRollbackSignalsRequest(),
+            cancellationToken: TestContext.Current.CancellationToken)).Signals);
+    }
+
+    [Fact]
     public async Task An_artifact_swapped_while_the_sidecar_was_down_is_found_at_start()
     {
         using var directory = new TempDirectory();

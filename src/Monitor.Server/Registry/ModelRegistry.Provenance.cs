@@ -17,6 +17,12 @@ internal sealed partial class ModelRegistry
     /// <summary>Versions whose artifact the latest check could not read (touched only by the check, which never runs twice at once).</summary>
     private readonly HashSet<VersionEntry> _unreadableArtifacts = [];
 
+    /// <summary>How long after a mismatching hash the artifact is hashed again, to tell a settled file from one being written.</summary>
+    private static readonly TimeSpan SettleTime = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Versions whose artifact hashed to another digest, still changing, at the last check: a swap once the next check agrees.</summary>
+    private readonly Dictionary<VersionEntry, string> _mismatchSeen = [];
+
     /// <summary>
     /// Pins <paramref name="add"/> (PEM public keys), unpins <paramref name="remove"/> (key ids or prefixes of at least 8 hex digits)
     /// and sets whether versions registered from now on must be signed (null: unchanged); audited.
@@ -193,8 +199,9 @@ internal sealed partial class ModelRegistry
         _artifactTimer = _time.CreateTimer(_ => CheckArtifacts(), null, TimeSpan.Zero, _options.Provenance.ArtifactCheckInterval);
 
     /// <summary>
-    /// Hashes every artifact the sidecar can read of a version that is not quarantined: a digest other than the registered one is a
-    /// verified swap (the model's pipeline quarantines the version and signals a rollback); an unreadable file raises a warning once.
+    /// Hashes every artifact the sidecar can read of a version that is not quarantined: the same digest other than the registered one,
+    /// read twice a moment apart (or on two checks in a row), is a verified swap (the model's pipeline quarantines the version and
+    /// signals a rollback; one read alone may have caught a file being written); an unreadable file raises a warning once.
     /// </summary>
     internal void CheckArtifacts()
     {
@@ -215,8 +222,30 @@ internal sealed partial class ModelRegistry
                     }
 
                     (string? digest, string? error) = HashArtifact(version.ArtifactPath);
+                    if (digest is not null && digest != version.ArtifactSha256)
+                    {
+                        // A file being written (or copied over with the same bytes) hashes to something else mid-way: a swap is
+                        // the same other digest read twice, a moment apart or on two checks in a row.
+                        _mismatchSeen.Remove(version, out string? before);
+                        if (before != digest)
+                        {
+                            Thread.Sleep(SettleTime);
+                            (string? again, _) = HashArtifact(version.ArtifactPath);
+                            if (again != digest)
+                            {
+                                if (again is not null && again != version.ArtifactSha256)
+                                {
+                                    _mismatchSeen[version] = again;
+                                }
+
+                                continue;
+                            }
+                        }
+                    }
+
                     if (digest == version.ArtifactSha256)
                     {
+                        _mismatchSeen.Remove(version);
                         version.ArtifactVerifiedAt = _time.GetUtcNow();
                         if (_unreadableArtifacts.Remove(version) && !_pipelines.Of(model).TryArtifactHashed(version, digest, null))
                         {
