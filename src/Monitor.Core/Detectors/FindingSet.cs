@@ -35,14 +35,15 @@ internal sealed class FindingSet
     /// Marks a finding as seen again (its key arrived) without new evidence: it is reported as changed, with the time,
     /// so that a finding stays live, and its alert firing, while its key keeps arriving. Returns what is kept.
     /// </summary>
-    public Finding? Touch(string dedupeKey, DateTimeOffset at)
+    /// <remarks>Once per drain: a key that keeps arriving costs a look-up, not a new finding per record.</remarks>
+    public Finding? Touch(string dedupeKey, TimeProvider time)
     {
-        if (!_findings.TryGetValue(dedupeKey, out Finding? finding))
+        if (!_findings.TryGetValue(dedupeKey, out Finding? finding) || _changed.Contains(dedupeKey))
         {
-            return null;
+            return finding;
         }
 
-        finding = finding with { UpdatedAt = at };
+        finding = finding with { UpdatedAt = time.GetUtcNow() };
         _findings[dedupeKey] = finding;
         _changed.Add(dedupeKey);
         return finding;

@@ -219,7 +219,7 @@ public sealed partial class TriggerDetector
             // A found key that arrives again keeps its finding live even when the evidence was not re-tested.
             if (raised is not null && ReferenceEquals(raised, candidate.Raised))
             {
-                candidate.Raised = _findings.Touch(raised.DedupeKey, _time.GetUtcNow()) ?? raised;
+                candidate.Raised = _findings.Touch(raised.DedupeKey, _time) ?? raised;
             }
 
             if (critical)
