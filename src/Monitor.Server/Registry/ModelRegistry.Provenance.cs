@@ -17,11 +17,11 @@ internal sealed partial class ModelRegistry
     /// <summary>Versions whose artifact the latest check could not read (touched only by the check, which never runs twice at once).</summary>
     private readonly HashSet<VersionEntry> _unreadableArtifacts = [];
 
-    /// <summary>How long after a mismatching hash the artifact is hashed again, to tell a settled file from one being written.</summary>
-    private static readonly TimeSpan SettleTime = TimeSpan.FromMilliseconds(250);
-
-    /// <summary>Versions whose artifact hashed to another digest, still changing, at the last check: a swap once the next check agrees.</summary>
-    private readonly Dictionary<VersionEntry, string> _mismatchSeen = [];
+    /// <summary>
+    /// How long an artifact must have gone unwritten before another digest counts as a swap: a file being written (or the same
+    /// bytes copied over it) hashes to something else mid-way. A check that finds such a file checks again this long after.
+    /// </summary>
+    private static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(3);
 
     /// <summary>
     /// Pins <paramref name="add"/> (PEM public keys), unpins <paramref name="remove"/> (key ids or prefixes of at least 8 hex digits)
@@ -199,9 +199,9 @@ internal sealed partial class ModelRegistry
         _artifactTimer = _time.CreateTimer(_ => CheckArtifacts(), null, TimeSpan.Zero, _options.Provenance.ArtifactCheckInterval);
 
     /// <summary>
-    /// Hashes every artifact the sidecar can read of a version that is not quarantined: the same digest other than the registered one,
-    /// read twice a moment apart (or on two checks in a row), is a verified swap (the model's pipeline quarantines the version and
-    /// signals a rollback; one read alone may have caught a file being written); an unreadable file raises a warning once.
+    /// Hashes every artifact the sidecar can read of a version that is not quarantined: a digest other than the registered one, of a
+    /// file not written for <see cref="SettleTime"/>, is a verified swap (the model's pipeline quarantines the version and signals a
+    /// rollback); a file written more recently is checked again once it settled; an unreadable file raises a warning once.
     /// </summary>
     internal void CheckArtifacts()
     {
@@ -210,6 +210,7 @@ internal sealed partial class ModelRegistry
             return;
         }
 
+        bool recheck = false;
         try
         {
             foreach (ModelEntry model in _models.All)
@@ -221,31 +222,16 @@ internal sealed partial class ModelRegistry
                         continue;
                     }
 
+                    DateTime writtenBefore = LastWritten(version.ArtifactPath);
                     (string? digest, string? error) = HashArtifact(version.ArtifactPath);
-                    if (digest is not null && digest != version.ArtifactSha256)
+                    if (digest is not null && digest != version.ArtifactSha256 && !Settled(version.ArtifactPath, writtenBefore))
                     {
-                        // A file being written (or copied over with the same bytes) hashes to something else mid-way: a swap is
-                        // the same other digest read twice, a moment apart or on two checks in a row.
-                        _mismatchSeen.Remove(version, out string? before);
-                        if (before != digest)
-                        {
-                            Thread.Sleep(SettleTime);
-                            (string? again, _) = HashArtifact(version.ArtifactPath);
-                            if (again != digest)
-                            {
-                                if (again is not null && again != version.ArtifactSha256)
-                                {
-                                    _mismatchSeen[version] = again;
-                                }
-
-                                continue;
-                            }
-                        }
+                        recheck = true;
+                        continue;
                     }
 
                     if (digest == version.ArtifactSha256)
                     {
-                        _mismatchSeen.Remove(version);
                         version.ArtifactVerifiedAt = _time.GetUtcNow();
                         if (_unreadableArtifacts.Remove(version) && !_pipelines.Of(model).TryArtifactHashed(version, digest, null))
                         {
@@ -276,6 +262,31 @@ internal sealed partial class ModelRegistry
         {
             Volatile.Write(ref _checkingArtifacts, 0);
         }
+
+        if (recheck && Volatile.Read(ref _disposed) == 0 && SettleTime < _options.Provenance.ArtifactCheckInterval)
+        {
+            _artifactTimer?.Change(SettleTime, _options.Provenance.ArtifactCheckInterval);
+        }
+    }
+
+    /// <summary>When the file was last written (wall clock, as the file system keeps it); MinValue when it cannot be read.</summary>
+    private static DateTime LastWritten(string path)
+    {
+        try
+        {
+            return File.GetLastWriteTimeUtc(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return DateTime.MinValue;
+        }
+    }
+
+    /// <summary>Whether the file was not written while it was hashed, nor for <see cref="SettleTime"/> before.</summary>
+    private static bool Settled(string path, DateTime writtenBefore)
+    {
+        DateTime writtenAfter = LastWritten(path);
+        return writtenAfter == writtenBefore && DateTime.UtcNow - writtenAfter >= SettleTime;
     }
 
     [LoggerMessage(EventId = 90, Level = LogLevel.Critical,
