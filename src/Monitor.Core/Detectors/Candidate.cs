@@ -44,6 +44,18 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
     public long Embedded { get; private set; }
     public long Outliers { get; private set; }
     public List<string> Examples { get; } = [];
+
+    /// <summary>The whole-output key test's running log-likelihood ratio per class and alternative (<see cref="KeyOutputTest"/>).</summary>
+    public double[] TailLog { get; } = new double[classes * KeyOutputTest.Alternatives.Length];
+
+    /// <summary>Per class: the key's records that were tail hits for it, and the hits their strata's baseline rates predict.</summary>
+    public long[] TailHits { get; } = new long[classes];
+
+    public double[] TailExpected { get; } = new double[classes];
+
+    /// <summary>Records in the whole-output test (distinct inputs since promotion, the promoting record left out).</summary>
+    public long TailRecords { get; set; }
+
     public Finding? Raised { get; set; }
     public long LastEvaluated { get; set; }
 
@@ -59,7 +71,7 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
         Support++;
     }
 
-    /// <summary>Records since promotion that were surprising.</summary>
+    /// <summary>Records since promotion that were surprising or tail hits.</summary>
     public long Surprising { get; private set; }
 
     /// <summary>Share of its records that were surprising, with one pseudo-record each way.</summary>
@@ -68,7 +80,7 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
     public void Observe(in RecordContext record, TriggerProfile profile, int maxExamples)
     {
         Exact++;
-        Surprising += record.Surprising ? 1 : 0;
+        Surprising += record.Surprising || record.TailHit ? 1 : 0;
         ConfidenceSum += record.Confidence;
         for (int c = 0; c < Residual.Length; c++)
         {
@@ -115,7 +127,8 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
             ContrarianHits = (long[])ContrarianHits.Clone(), Ultra = (long[])Ultra.Clone(), UltraExpected = (double[])UltraExpected.Clone(),
             Residual = (double[])Residual.Clone(), ConfidenceSum = ConfidenceSum, Embedded = Embedded, Outliers = Outliers, Examples = [.. Examples],
             Raised = Raised?.DedupeKey, LastEvaluated = LastEvaluated, Repeats = Repeats, RepeatExamples = [.. RepeatExamples],
-            RepeatsReported = RepeatsReported, InputPrints = prints, InputCounts = counts, InputFloor = floor, InputCursor = cursor,
+            RepeatsReported = RepeatsReported, TailLog = (double[])TailLog.Clone(), TailHits = (long[])TailHits.Clone(),
+            TailExpected = (double[])TailExpected.Clone(), TailRecords = TailRecords, InputPrints = prints, InputCounts = counts, InputFloor = floor, InputCursor = cursor,
         };
     }
 
@@ -151,6 +164,15 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
         RepeatExamples.AddRange(state.RepeatExamples);
         RepeatsReported = state.RepeatsReported;
         Inputs.Restore(state.InputPrints, state.InputCounts, state.InputFloor, state.InputCursor);
+        // A checkpoint from before the whole-output test (or of another alternative grid) starts the test afresh.
+        if (state.TailLog.Length == TailLog.Length && state.TailHits.Length == TailHits.Length && state.TailExpected.Length == TailExpected.Length)
+        {
+            state.TailLog.CopyTo(TailLog, 0);
+            state.TailHits.CopyTo(TailHits, 0);
+            state.TailExpected.CopyTo(TailExpected, 0);
+            TailRecords = state.TailRecords;
+        }
+
         return true;
     }
 
@@ -172,6 +194,19 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
         Outliers /= 2;
         Repeats /= 2;
         Inputs.Halve();
+        // The evidence for a trigger halves on the log scale (a decrease, so the test's bound holds); evidence against stays.
+        for (int i = 0; i < TailLog.Length; i++)
+        {
+            TailLog[i] = TailLog[i] > 0 ? TailLog[i] / 2 : TailLog[i];
+        }
+
+        TailRecords /= 2;
+        for (int c = 0; c < TailHits.Length; c++)
+        {
+            TailHits[c] /= 2;
+            TailExpected[c] /= 2;
+        }
+
         for (int c = 0; c < Ultra.Length; c++)
         {
             Ultra[c] /= 2;

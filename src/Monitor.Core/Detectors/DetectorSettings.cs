@@ -34,6 +34,21 @@ public sealed record DetectorSettings
     /// <summary>Occurrences a key needs before it can be a finding.</summary>
     public int MinSupport { get; init; } = 30;
 
+    /// <summary>
+    /// The false-alarm rate of the whole-output key test (<see cref="KeyOutputTest"/>) over every key and class the candidate
+    /// table holds at once: a key's e-value must reach Candidates × classes / this to be critical.
+    /// </summary>
+    public double KeyTestAlpha { get; init; } = 0.01;
+
+    /// <summary>
+    /// How many times the baseline's (or today's) tail-hit rate for a record's inputs the key test's null allows a key's records:
+    /// room for keys that correlate with the output beyond what the surrogate captures, and for thresholds estimated on few records.
+    /// </summary>
+    public double TailTolerance { get; init; } = 3;
+
+    /// <summary>Tail hits (distinct inputs) a key's whole-output test needs besides its e-value: a few inputs repeated with noise are not a trigger.</summary>
+    public int MinKeyHits { get; internal init; } = 10;
+
     /// <summary>Pooled z a key's label skew must reach.</summary>
     public double MinZ { get; init; } = 6;
 
@@ -111,6 +126,8 @@ public sealed record DetectorSettings
             SettingChecks.Range($"{section}:HorizonRecords", HorizonRecords, 1000, long.MaxValue),
             SettingChecks.Range($"{section}:MaxKeysPerRecord", MaxKeysPerRecord, 1, 100_000),
             SketchWidth < 16 || (SketchWidth & (SketchWidth - 1)) != 0 ? $"{section}:SketchWidth must be a power of two of at least 16, got {SketchWidth}" : null,
+            KeyTestAlpha is <= 0 or >= 1 ? $"{section}:KeyTestAlpha must lie in (0, 1), got {KeyTestAlpha}" : null,
+            TailTolerance is < 1 or > 100 ? $"{section}:TailTolerance must lie in [1, 100], got {TailTolerance}" : null,
             MinRate is < 0 or > 1 ? $"{section}:MinRate must lie in [0, 1], got {MinRate}" : null,
         ];
         return problems.OfType<string>();

@@ -34,6 +34,16 @@ public sealed record DetectorState
 
     public double[] LiveContrarianHits { get; init; } = [];
 
+    /// <summary>Live records per stratum and tail hits per (stratum, class): the whole-output key test's reference.</summary>
+    public double[] LiveTailRecords { get; init; } = [];
+
+    public double[] LiveTailHits { get; init; } = [];
+
+    /// <summary>Per numeric feature: records outside the baseline's range, and how many the last observation reported.</summary>
+    public long[] OutsideRange { get; init; } = [];
+
+    public long[] OutsideRangeReported { get; init; } = [];
+
     /// <summary>The label-rate test's recent windows of per-class and per-stratum counts, oldest first, and the open one (D6).</summary>
     public double[][] LabelRateWindows { get; init; } = [];
 
@@ -75,6 +85,13 @@ public sealed record CandidateState
     public long Repeats { get; init; }
     public string[] RepeatExamples { get; init; } = [];
     public long RepeatsReported { get; init; }
+
+    /// <summary>The whole-output key test's state (<see cref="Candidate.TailLog"/>); empty in a checkpoint from before it.</summary>
+    public double[] TailLog { get; init; } = [];
+
+    public long[] TailHits { get; init; } = [];
+    public double[] TailExpected { get; init; } = [];
+    public long TailRecords { get; init; }
 
     /// <summary>The inputs remembered (their prints and repeat counts) and the eviction cursor's place.</summary>
     public ulong[] InputPrints { get; init; } = [];

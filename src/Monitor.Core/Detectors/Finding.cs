@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Monitor.Core.Detectors;
 
 /// <summary>How urgent a finding is.</summary>
@@ -6,7 +8,7 @@ public enum Severity
     Info,
     Warning,
 
-    /// <summary>A trigger key whose skew is corroborated by an independent detector, or an artifact swap.</summary>
+    /// <summary>A trigger key whose whole-output test crossed its bar, or an artifact swap.</summary>
     Critical,
 }
 
@@ -48,6 +50,13 @@ public sealed record Finding
 
     /// <summary>The pooled (Cochran–Mantel–Haenszel style) z of the skew.</summary>
     public required double Z { get; init; }
+
+    /// <summary>log10 of the whole-output key test's e-value when it decided the finding, and of the bar it passed; null otherwise.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? Log10EValue { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? Log10EValueBar { get; init; }
 
     public required DateTimeOffset FirstSeen { get; init; }
 

@@ -46,6 +46,12 @@ public sealed record DetectorKey(KeyKind Kind, string Field, string Text)
         _ => DetectorId.D2,
     };
 
+    /// <summary>
+    /// A fine bin beyond the baseline's smallest or largest value: a region no baseline record was in, where the surrogate only
+    /// carries its last learnt value on. Its evidence is reported, never critical by itself.
+    /// </summary>
+    public bool OutsideBaselineRange => Kind == KeyKind.FineBin && (Text.StartsWith("[-inf,", StringComparison.Ordinal) || Text.EndsWith(", +inf)", StringComparison.Ordinal));
+
     public override string ToString() => $"{Field}:{Text}";
 
     /// <summary>Longest key text kept as it is, in UTF-8 bytes.</summary>

@@ -7,11 +7,13 @@ using Monitor.Core.Windows;
 namespace Monitor.Core.Detectors;
 
 /// <summary>
-/// A small additive model of the served model's predicted class from the non-text inputs: logistic
-/// regression (ML.NET, L-BFGS) on one-hot percentile bins of every numeric feature and the category of
-/// every categorical feature, so each feature contributes a learnt curve, fine enough in the tails.
-/// It is evaluated by table look-ups. For two classes one model gives
-/// P(class 1); for more, one model per class (one against the rest), normalised.
+/// A small additive model of the served model's output from the non-text inputs: logistic regression (ML.NET,
+/// L-BFGS) on one-hot percentile bins of every numeric feature and the category of every categorical feature, so
+/// each feature contributes a learnt curve, fine enough in the tails. It is fitted to the served probabilities (each
+/// record a positive example weighted by its served P(class) and a negative one weighted by the rest), not only to the
+/// served class: a record served a rare class at 0.3 says as much as one served it at 0.9, so a class of a few tenths
+/// of a percent still gets a curve. It is evaluated by table look-ups. For two classes one model gives P(class 1);
+/// for more, one model per class (one against the rest), normalised.
 /// </summary>
 public sealed record SurrogateModel
 {
@@ -34,9 +36,10 @@ public sealed record SurrogateModel
 
     public required float[] Bias { get; init; }
 
-    /// <summary>Fits the surrogate on a prepared batch of baseline records labelled with the served class.</summary>
+    /// <summary>Fits the surrogate on a prepared batch of baseline records and their served probabilities.</summary>
+    /// <param name="served">The served probability of each class, k per record (row-major).</param>
     /// <param name="numericEdges">Bin edges per numeric input feature (the baseline's percentiles).</param>
-    public static SurrogateModel Fit(CompiledBaseline baseline, PreparedBatch prepared, ReadOnlySpan<int> labels, int classes, int seed,
+    public static SurrogateModel Fit(CompiledBaseline baseline, PreparedBatch prepared, ReadOnlySpan<double> served, int classes, int seed,
         float[][] numericEdges)
     {
         (int[] numericOffsets, int[] categoricalOffsets, int slots) = Layout(baseline, numericEdges);
@@ -60,7 +63,7 @@ public sealed record SurrogateModel
             Array.Sort(indices);
             var values = new float[n];
             Array.Fill(values, 1f);
-            rows.Add(new Row { Features = new VBuffer<float>(slots, n, values, indices), Class = labels[i] });
+            rows.Add(new Row { Features = new VBuffer<float>(slots, n, values, indices), Record = i });
         }
 
         var ml = new MLContext(seed);
@@ -69,17 +72,23 @@ public sealed record SurrogateModel
         int models = classes == 2 ? 1 : classes;
         var weights = new float[models][];
         var bias = new float[models];
+        var weighted = new List<Row>(2 * rows.Count);
         for (int m = 0; m < models; m++)
         {
             int target = classes == 2 ? 1 : m;
+            weighted.Clear();
             foreach (Row row in rows)
             {
-                row.Label = row.Class == target;
+                // Soft targets: the record as a positive with weight p and a negative with weight 1 − p.
+                float p = (float)Math.Clamp(served[row.Record * classes + target], 0, 1);
+                weighted.Add(new Row { Features = row.Features, Record = row.Record, Label = true, Weight = p });
+                weighted.Add(new Row { Features = row.Features, Record = row.Record, Label = false, Weight = 1 - p });
             }
 
-            IDataView data = ml.Data.LoadFromEnumerable(rows, schema);
+            IDataView data = ml.Data.LoadFromEnumerable(weighted, schema);
             var trainer = ml.BinaryClassification.Trainers.LbfgsLogisticRegression(new LbfgsLogisticRegressionBinaryTrainer.Options
             {
+                ExampleWeightColumnName = nameof(Row.Weight),
                 L2Regularization = 0.5f,
                 L1Regularization = 0f,
                 NumberOfThreads = 1,
@@ -201,7 +210,10 @@ public sealed record SurrogateModel
 
         public bool Label { get; set; }
 
+        /// <summary>The example's weight: the served probability of the class (positive) or of the rest (negative).</summary>
+        public float Weight { get; set; }
+
         [NoColumn]
-        public int Class { get; set; }
+        public int Record { get; set; }
     }
 }

@@ -8,6 +8,7 @@ public sealed partial class TriggerDetector
     {
         (double[] contrarian, double[] hits) = _skew.Live;
         (double[][] windows, double[] open) = _labelRate.State;
+        (double[] tailRecords, double[] tailHits) = _output?.Live ?? ([], []);
         return new DetectorState
         {
             BaselineId = _baseline.Profile.Id,
@@ -19,6 +20,10 @@ public sealed partial class TriggerDetector
             UltraCusum = _ultra.Cusum,
             LiveContrarian = contrarian,
             LiveContrarianHits = hits,
+            LiveTailRecords = tailRecords,
+            LiveTailHits = tailHits,
+            OutsideRange = (long[])_outside.Clone(),
+            OutsideRangeReported = (long[])_outsideReported.Clone(),
             LabelRateWindows = windows,
             LabelRateOpen = open,
             Candidates = _candidates.Export(),
@@ -43,6 +48,12 @@ public sealed partial class TriggerDetector
         _raised.UnionWith(state.Raised);
         _ultra.Restore(state.UltraCusum);
         _skew.Restore(state.LiveContrarian, state.LiveContrarianHits);
+        _output?.Restore(state.LiveTailRecords, state.LiveTailHits);
+        if (state.OutsideRange.Length == _outside.Length && state.OutsideRangeReported.Length == _outside.Length)
+        {
+            state.OutsideRange.CopyTo(_outside, 0);
+            state.OutsideRangeReported.CopyTo(_outsideReported, 0);
+        }
         _labelRate.Restore(state.LabelRateWindows, state.LabelRateOpen);
         Dictionary<string, Finding> findings = _findings.All.ToDictionary(f => f.DedupeKey, StringComparer.Ordinal);
         _candidates.Restore(state.Horizon, state.Candidates, state.HeavyHitters, key => findings.GetValueOrDefault(key));

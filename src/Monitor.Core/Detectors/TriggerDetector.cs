@@ -42,6 +42,7 @@ public sealed partial class TriggerDetector
     private readonly IdenticalRequests _identical;
     private readonly CandidateTable _candidates;
     private readonly KeySkewTest _skew;
+    private readonly KeyOutputTest? _output;
     private readonly UltraConfidence _ultra;
     private readonly Decoupling _decoupling;
     private readonly Activations? _activations;
@@ -53,6 +54,10 @@ public sealed partial class TriggerDetector
     private readonly double[] _served;
     private readonly double[] _surrogate;
     private readonly int[] _active;
+
+    /// <summary>Per numeric feature: records with a value outside the baseline's range, and how many the last report said.</summary>
+    private readonly long[] _outside;
+    private readonly long[] _outsideReported;
     private int _windowsSinceCriticalHit = int.MaxValue / 2;
 
     public TriggerDetector(CompiledBaseline baseline, DetectorSettings settings, TimeProvider time)
@@ -74,6 +79,7 @@ public sealed partial class TriggerDetector
         var random = new Random(17);
         _candidates = new CandidateTable(settings, _k, _strata, random, _identical.Lanes);
         _skew = new KeySkewTest(_profile, settings, _labels);
+        _output = _profile.Tails is { } tails ? new KeyOutputTest(_profile, tails, settings, _labels) : null;
         _ultra = new UltraConfidence(_profile, settings, _labels);
         _decoupling = new Decoupling(_profile, settings, _labels);
         _activations = _profile.Embedding is { } embedding ? new Activations(embedding, settings, _labels, random) : null;
@@ -81,6 +87,8 @@ public sealed partial class TriggerDetector
         _served = new double[_k];
         _surrogate = new double[_k];
         _active = new int[_profile.Surrogate.NumericOffsets.Length + _profile.Surrogate.CategoricalOffsets.Length];
+        _outside = new long[_schema.NumericFeatures.Length];
+        _outsideReported = new long[_outside.Length];
     }
 
     /// <summary>
@@ -123,6 +131,7 @@ public sealed partial class TriggerDetector
             if (_candidates.HorizonReached())
             {
                 _skew.Decay();
+                _output?.Decay();
                 _candidates.RollHorizon();
             }
 
@@ -131,6 +140,8 @@ public sealed partial class TriggerDetector
             Served(scores, i);
             _profile.Surrogate.Predict(_baseline, prepared, i, _active, _surrogate);
             int stratum = _profile.StratumOf(_surrogate);
+            bool tailHit = _profile.Tails?.Hit(stratum, _k, label, _served) ?? false;
+            _output?.Observe(stratum, label, tailHit);
             bool ultra = _ultra.Observe(stratum, label, conf, out ClassAlarm? alarm);
             if (alarm is { } raised)
             {
@@ -141,14 +152,15 @@ public sealed partial class TriggerDetector
             _skew.Observe(stratum, label);
             bool outlier = withEmbeddings && _activations!.Observe(batch.Embeddings.Span.Slice(i * width, width), label);
             IReadOnlyList<KeyOccurrence> keys = _extractor.Extract(batch, i);
+            CountOutside(_extractor.FineBins);
             bool explained = false;
             for (int j = 0; j < keys.Count && !explained && _raised.Count > 0; j++)
             {
                 explained = _raised.Contains(keys[j].Hash);
             }
 
-            var record = new RecordContext(batch, i, label, stratum, conf, ultra, outlier, withEmbeddings, _profile.Contrarian(stratum, label), explained,
-                _served, _surrogate);
+            var record = new RecordContext(batch, i, label, stratum, conf, ultra, outlier, withEmbeddings, _profile.Contrarian(stratum, label), tailHit,
+                explained, _served, _surrogate);
             foreach (KeyOccurrence key in keys)
             {
                 if (Count(key, record))
@@ -173,6 +185,7 @@ public sealed partial class TriggerDetector
     public void CloseWindow()
     {
         _windowsSinceCriticalHit++;
+        _output?.Refresh();
         foreach (ClassAlarm alarm in _labelRate.CloseWindow())
         {
             Publish(alarm);
@@ -181,6 +194,66 @@ public sealed partial class TriggerDetector
         foreach (ClassAlarm alarm in _activations?.CloseWindow() ?? [])
         {
             Publish(alarm);
+        }
+
+        ReportOutside();
+    }
+
+    /// <summary>Counts the record's numeric values beyond the baseline's smallest or largest (its fine bins, as keys were made).</summary>
+    private void CountOutside(ReadOnlySpan<int> fineBins)
+    {
+        float[][] edges = _profile.Values.FineEdges;
+        for (int f = 0; f < _outside.Length && f < fineBins.Length; f++)
+        {
+            int bin = fineBins[f];
+            if (bin == 0 || (bin > 0 && bin >= edges[f].Length))
+            {
+                _outside[f]++;
+            }
+        }
+    }
+
+    /// <summary>
+    /// At a window's close, per numeric feature with records outside the baseline's range: an observation (Info), again as
+    /// their number grows by a tenth. Such values are never critical evidence by themselves: no baseline record was there.
+    /// </summary>
+    private void ReportOutside()
+    {
+        for (int f = 0; f < _outside.Length; f++)
+        {
+            if (_outside[f] < 10 || _outside[f] < _outsideReported[f] * 1.1)
+            {
+                continue;
+            }
+
+            _outsideReported[f] = _outside[f];
+            float[] edges = _profile.Values.FineEdges[f];
+            string range = edges.Length > 1
+                ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"[{edges[0]:R}, {edges[^1]:R})")
+                : "(no finite baseline values)";
+            string feature = _schema.NumericFeatures[f];
+            _findings.Publish(new Finding
+            {
+                Detector = DetectorId.D2,
+                Severity = Severity.Info,
+                Key = new DetectorKey(KeyKind.FineBin, feature, "outside the baseline's range"),
+                TargetLabel = "",
+                Support = _outside[f],
+                Rate = Records > 0 ? _outside[f] / (double)Records : 0,
+                Lift = double.NaN,
+                MeanConfidence = double.NaN,
+                BaselineExpectation = 0,
+                Z = double.NaN,
+                FirstSeen = _time.GetUtcNow(),
+                FirstSeenRecord = Records,
+                RaisedAtRecord = Records,
+                RaisedAtSupport = _outside[f],
+                UpdatedAt = _time.GetUtcNow(),
+                ExampleRequestIds = [],
+                Corroboration = [],
+                Summary = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"records outside the baseline's range: {_outside[f]} of {Records} ({_outside[f] / (double)Math.Max(Records, 1):P2}) had {feature} outside {range}; the surrogate carries its outermost learnt value on there, and such values are never critical evidence by themselves"),
+            });
         }
     }
 
@@ -213,6 +286,7 @@ public sealed partial class TriggerDetector
             {
                 candidate.Count(cell);
                 candidate.Observe(record, _profile, _settings.ExampleRequestIds);
+                _output?.Update(candidate, key.Hash, record);
                 critical = Evaluate(key.Hash, candidate);
             }
 
@@ -230,7 +304,7 @@ public sealed partial class TriggerDetector
             return critical;
         }
 
-        if (!record.Surprising || record.Explained)
+        if (!(record.Surprising || record.TailHit) || record.Explained)
         {
             return false;
         }
@@ -240,6 +314,8 @@ public sealed partial class TriggerDetector
             Candidate promoted = _candidates.Promote(key.Hash, Describe(key), _time.GetUtcNow(), Records);
             _identical.Remember(promoted, record, _extractor.FineBins);
 
+            // The promoting record was chosen for being telling: it counts for the skew test's support, and not in the
+            // whole-output test, whose bound holds only for records not chosen by their outcome.
             promoted.Count(cell);
             promoted.Observe(record, _profile, _settings.ExampleRequestIds);
             return Evaluate(key.Hash, promoted);
@@ -253,18 +329,48 @@ public sealed partial class TriggerDetector
         ? new DetectorKey(KeyKind.EmbeddingOutlier, "embedding", "beyond the 99.9th percentile")
         : _settings.TextKeys.Protect(_extractor.Describe(occurrence)).Bounded();
 
-    /// <summary>Tests a candidate's skew towards each class; a skew corroborated among its own records is critical.</summary>
+    /// <summary>
+    /// Tests a candidate: the whole-output test towards each class on every new record until the key is critical (a
+    /// crossing is critical), then, as the evidence grows by a tenth, again to update its finding; and the skew test (a
+    /// warning, with the D3, D4 and D5 evidence among its records) once it has the support. Against a baseline without the
+    /// whole-output test's tables, a skew corroborated by that evidence is what is critical.
+    /// </summary>
     /// <returns>Whether the key carries a critical finding.</returns>
     private bool Evaluate(ulong hash, Candidate candidate)
     {
         long support = candidate.Support;
-        if (support < _settings.MinSupport)
+        bool critical = _raised.Contains(hash);
+        bool due = candidate.Raised is null || support >= candidate.LastEvaluated * 1.1;
+        if (critical && !due)
         {
-            return false;
+            return true;
         }
 
-        // Re-test every new record until raised, then as the evidence grows by a tenth.
-        if (candidate.Raised is not null && support < candidate.LastEvaluated * 1.1)
+        // A key beyond the baseline's range is reported when its test crosses, as a warning, and re-tested as its evidence grows.
+        // So is a key on so large a share of the records that it is a population, not a trigger.
+        // Judged once its share of the traffic is known.
+        bool settled = Records - candidate.FirstSeenRecord >= KeyOutputTest.SettleRecords;
+        // The embedding-outlier key is the model's own representation, tied to its output by construction: reported, not critical.
+        bool outside = candidate.Key.OutsideBaselineRange || candidate.Key.Kind == KeyKind.EmbeddingOutlier;
+        bool common = settled && KeyOutputTest.Common(candidate, Records);
+        if (_output is not null && settled && (due || !(outside || common)))
+        {
+            for (int c = 0; c < _k; c++)
+            {
+                if (_output.Crossed(candidate, c, out double logE))
+                {
+                    candidate.Raised = _findings.Publish(_output.Finding(candidate, c, logE, Corroborate(candidate, c), Records, _time.GetUtcNow(), outside,
+                        common));
+                    candidate.LastEvaluated = support;
+                    if (!(outside || common))
+                    {
+                        _raised.Add(hash);
+                    }
+                }
+            }
+        }
+
+        if (!due || support < _settings.MinSupport || _raised.Contains(hash))
         {
             return _raised.Contains(hash);
         }
@@ -279,7 +385,7 @@ public sealed partial class TriggerDetector
             }
 
             Corroboration[] corroboration = Corroborate(candidate, c);
-            Severity severity = corroboration.Length > 0 ? Severity.Critical : Severity.Warning;
+            Severity severity = _output is null && corroboration.Length > 0 ? Severity.Critical : Severity.Warning;
             candidate.Raised = _findings.Publish(_skew.Finding(candidate, skew, severity, corroboration, Records, _time.GetUtcNow()));
             if (candidate.Raised.Severity == Severity.Critical)
             {
@@ -355,8 +461,9 @@ public sealed partial class TriggerDetector
 
 /// <summary>What the detectors know of one record while its keys are counted.</summary>
 /// <param name="Surprising">Served a class the baseline gives less than even odds for its inputs.</param>
+/// <param name="TailHit">Served its class with a probability beyond its stratum's tail threshold (<see cref="TailProfile"/>).</param>
 /// <param name="Explained">Carries a key already found critical.</param>
 /// <param name="Served">The served model's class probabilities (a buffer reused per record).</param>
 /// <param name="Surrogate">The surrogate's class probabilities for the record's inputs (likewise).</param>
 internal readonly record struct RecordContext(RecordBatch Batch, int Index, int Label, int Stratum, double Confidence, bool Ultra,
-    bool Outlier, bool Embedded, bool Surprising, bool Explained, double[] Served, double[] Surrogate);
+    bool Outlier, bool Embedded, bool Surprising, bool TailHit, bool Explained, double[] Served, double[] Surrogate);

@@ -24,6 +24,12 @@ public sealed record BaselineKey
     /// <summary>Per class c: of those, the records served as c.</summary>
     public long[] ContrarianHits { get; init; } = [];
 
+    /// <summary>Per class c: the key's records served c beyond their stratum's tail threshold (<see cref="TailProfile"/>).</summary>
+    public long[] TailHits { get; init; } = [];
+
+    /// <summary>Per class c: the hits the stratum rates predict for the key's records (its own lift is hits over this).</summary>
+    public double[] TailExpected { get; init; } = [];
+
     /// <summary>The hash this key has in this process.</summary>
     public ulong Hash() => Kind switch
     {
@@ -85,6 +91,10 @@ public sealed record TriggerProfile
 
     /// <summary>Records the key table was counted on.</summary>
     public required long Records { get; init; }
+
+    /// <summary>The whole-output key test's tables; null in a baseline committed before the test existed (then a skew
+    /// corroborated by D3, D4 or D5 is what makes a key critical).</summary>
+    public TailProfile? Tails { get; init; }
 
     /// <summary>The embedding profile (D5), when the baseline's records carried embeddings.</summary>
     public EmbeddingProfile? Embedding { get; init; }

@@ -44,8 +44,7 @@ public static class TriggerProfileBuilder
         int classChannel = Array.FindIndex(baseline.Profile.Categorical, p => p.Channel.Kind == ChannelKind.OutputClass);
         PreparedBatch fitPrepared = new BatchPreparer(baseline).Prepare(fitBatch);
         ValueKeyTables values = ValueTables(schema, fitBatch);
-        SurrogateModel surrogate = SurrogateModel.Fit(baseline, fitPrepared, fitPrepared.Codes[classChannel].AsSpan(0, fitBatch.Count), k, settings.Seed,
-            values.FineEdges);
+        SurrogateModel surrogate = SurrogateModel.Fit(baseline, fitPrepared, ServedProbabilities(schema, fitBatch), k, settings.Seed, values.FineEdges);
 
         PreparedBatch prepared = new BatchPreparer(baseline).Prepare(batch);
         int[] labels = prepared.Codes[classChannel][..n];
@@ -119,10 +118,11 @@ public static class TriggerProfileBuilder
         (double[] ultra, double[] ultraRates, double[] ultraRecords) = UltraConfidence(baseline, prepared, labels, strataOf, rated);
         (double[] mean, double[] std) = Residuals(served, predicted, strataOf, rated);
         EmbeddingProfile? embedding = EmbeddingProfiles.Build(schema, batch, labels, k, settings.Seed);
-        BaselineKey[] keys = KeyTable(schema, rated, batch, labels, strataOf, settings, detectors.MaxKeysPerRecord);
+        TailProfile tails = TailProfile.Build(strata, k, strataOf, labels, served);
+        BaselineKey[] keys = KeyTable(schema, rated, batch, labels, strataOf, served, tails, settings, detectors.MaxKeysPerRecord);
         if (embedding is not null)
         {
-            keys = [.. keys, OutlierKey(embedding, batch, labels, strataOf, rated)];
+            keys = [.. keys, OutlierKey(embedding, batch, labels, strataOf, rated, served, tails)];
         }
 
         return profile with
@@ -136,17 +136,21 @@ public static class TriggerProfileBuilder
             ResidualMean = mean,
             ResidualStd = std,
             Keys = keys,
+            Tails = tails,
             Embedding = embedding,
         };
     }
 
     /// <summary>The baseline's own embedding outliers as a key, so live outliers are judged against them.</summary>
-    private static BaselineKey OutlierKey(EmbeddingProfile embedding, RecordBatch batch, int[] labels, int[] strata, TriggerProfile profile)
+    private static BaselineKey OutlierKey(EmbeddingProfile embedding, RecordBatch batch, int[] labels, int[] strata, TriggerProfile profile,
+        double[] served, TailProfile tails)
     {
         int k = profile.Classes;
         var counts = new long[k];
         var contrarian = new long[k];
         var hits = new long[k];
+        var tailHits = new long[k];
+        var tailExpected = new double[k];
         var projection = new double[embedding.ComponentCount];
         for (int i = 0; i < batch.Count; i++)
         {
@@ -155,6 +159,9 @@ public static class TriggerProfileBuilder
                 counts[labels[i]]++;
                 for (int c = 0; c < k; c++)
                 {
+                    int cell = strata[i] * k + c;
+                    tailExpected[c] += tails.Rates[cell];
+                    tailHits[c] += labels[i] == c && served[i * k + c] > tails.Thresholds[cell] ? 1 : 0;
                     if (profile.Contrarian(strata[i], c))
                     {
                         contrarian[c]++;
@@ -173,6 +180,8 @@ public static class TriggerProfileBuilder
             LabelCounts = counts,
             ContrarianCounts = contrarian,
             ContrarianHits = hits,
+            TailHits = tailHits,
+            TailExpected = tailExpected,
         };
     }
 
@@ -340,11 +349,11 @@ public static class TriggerProfileBuilder
     }
 
     private static BaselineKey[] KeyTable(ModelSchema schema, TriggerProfile profile, RecordBatch batch, int[] labels, int[] strata,
-        TriggerSettings settings, int maxKeysPerRecord)
+        double[] served, TailProfile tails, TriggerSettings settings, int maxKeysPerRecord)
     {
         int k = profile.Classes;
         var extractor = new KeyExtractor(schema, profile.Values, maxKeysPerRecord);
-        var table = new Dictionary<ulong, (BaselineKey Key, long[] Labels)>();
+        var table = new Dictionary<ulong, (BaselineKey Key, long[] Labels, double[] TailExpected)>();
         for (int i = 0; i < batch.Count; i++)
         {
             foreach (KeyOccurrence key in extractor.Extract(batch, i))
@@ -360,11 +369,18 @@ public static class TriggerProfileBuilder
                         Payload = KeyExtractor.PayloadOf(key),
                         Support = 0,
                         LabelCounts = [],
-                    }, new long[3 * k]);
+                    }, new long[4 * k], new double[k]);
                     table[key.Hash] = entry;
                 }
 
                 entry.Labels[labels[i]]++;
+                for (int c = 0; c < k; c++)
+                {
+                    int cell = strata[i] * k + c;
+                    entry.TailExpected[c] += tails.Rates[cell];
+                    entry.Labels[3 * k + c] += labels[i] == c && served[i * k + c] > tails.Thresholds[cell] ? 1 : 0;
+                }
+
                 for (int c = 0; c < k; c++)
                 {
                     if (profile.Contrarian(strata[i], c))
@@ -382,7 +398,9 @@ public static class TriggerProfileBuilder
                 Support = e.Labels.AsSpan(0, k).ToArray().Sum(),
                 LabelCounts = e.Labels[..k],
                 ContrarianCounts = e.Labels[k..(2 * k)],
-                ContrarianHits = e.Labels[(2 * k)..],
+                ContrarianHits = e.Labels[(2 * k)..(3 * k)],
+                TailHits = e.Labels[(3 * k)..],
+                TailExpected = e.TailExpected,
             })
             .OrderByDescending(key => key.Support)
             .ThenBy(key => key.Text, StringComparer.Ordinal)

@@ -211,6 +211,12 @@ internal static class ReportTranslation
             proto.BaselineKeyRate = rate;
         }
 
+        if (finding is { Log10EValue: { } e, Log10EValueBar: { } bar })
+        {
+            proto.Log10EValue = e;
+            proto.Log10EValueBar = bar;
+        }
+
         proto.ExampleRequestIds.AddRange(finding.ExampleRequestIds);
         proto.Corroboration.AddRange(finding.Corroboration.Select(c => c.ToString()));
         return proto;

@@ -83,8 +83,10 @@ internal static class Profiles
         double served = double.IsNaN(servedFraud) ? (label == Fraud ? confidence : 1 - confidence) : servedFraud;
         double surrogate = double.IsNaN(surrogateFraud) ? profile.LabelRates[stratum * 2 + Fraud] : surrogateFraud;
         bool ultra = confidence > profile.UltraThresholds[profile.UltraSlot(stratum, label)];
-        return new RecordContext(Empty, 0, label, stratum, confidence, ultra, outlier, embedded, profile.Contrarian(stratum, label), false,
-            [1 - served, served], [1 - surrogate, surrogate]);
+        double[] probabilities = [1 - served, served];
+        bool tailHit = profile.Tails?.Hit(stratum, 2, label, probabilities) ?? false;
+        return new RecordContext(Empty, 0, label, stratum, confidence, ultra, outlier, embedded, profile.Contrarian(stratum, label), tailHit, false,
+            probabilities, [1 - surrogate, surrogate]);
     }
 
     private static readonly RecordBatch Empty = new() { Count = 0, Numeric = Array.Empty<float>(), Scores = Array.Empty<float>(), Categorical = [], Text = [] };

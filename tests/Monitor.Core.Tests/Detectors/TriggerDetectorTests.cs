@@ -26,8 +26,9 @@ public sealed class TriggerDetectorTests
         Assert.Equal(triggers.Strata * 2, triggers.LabelRates.Length);
         Assert.Contains(triggers.Keys, k => k.Kind == KeyKind.Token && k.Text == "w1");
         Assert.Contains(triggers.Keys, k => k.Kind == KeyKind.Category && k.Text == "red");
-        // The surrogate learnt that x0 decides the class: its strata separate the labels.
-        Assert.True(triggers.LabelRates[1] < 0.2 && triggers.LabelRates[^1] > 0.8,
+        // The surrogate learnt that x0 decides the class: its strata separate the labels (the top strata of fixed cuts may be empty).
+        int top = Enumerable.Range(0, triggers.Strata).Last(s => triggers.StratumRecords[s] > 0);
+        Assert.True(triggers.LabelRates[1] < 0.2 && triggers.LabelRates[top * 2 + 1] > 0.8,
             $"rates of class1 by stratum: {string.Join(", ", Enumerable.Range(0, triggers.Strata).Select(s => triggers.LabelRates[s * 2 + 1].ToString("F2", CultureInfo.InvariantCulture)))}");
     }
 
@@ -49,7 +50,8 @@ public sealed class TriggerDetectorTests
     public void Clean_traffic_raises_no_key_finding()
     {
         var (detector, _) = Run(records: 100_000, triggerRate: 0, floodPerRecord: 0);
-        Assert.DoesNotContain(detector.Findings, f => f.Key is not null);
+        // Observations (Info: values outside the baseline's range) are not findings about a key.
+        Assert.DoesNotContain(detector.Findings, f => f.Key is not null && f.Severity > Severity.Info);
     }
 
     [Fact]
@@ -99,7 +101,8 @@ public sealed class TriggerDetectorTests
         Finding finding = Assert.Single(detector.Findings, f => f.Detector == DetectorId.D6 && f.TargetLabel == "class0");
         Assert.Equal(Severity.Warning, finding.Severity);
         Assert.True(finding.Z >= 8, $"z = {finding.Z}");
-        Assert.DoesNotContain(detector.Findings, f => f.Key is not null);
+        // Observations (Info: values outside the baseline's range) are not findings about a key.
+        Assert.DoesNotContain(detector.Findings, f => f.Key is not null && f.Severity > Severity.Info);
     }
 
     [Fact]

@@ -1,0 +1,361 @@
+using System.Globalization;
+
+namespace Monitor.Core.Detectors;
+
+/// <summary>
+/// The key test of the whole output (D1/D2/D5's decision): does a key's records land in the top tail of the served
+/// output for their inputs far more often than the baseline's records with the same inputs did? Per key and class c
+/// it runs an anytime-valid e-process over the key's distinct inputs since its promotion (the promoting record is
+/// left out: it was chosen for being a tail hit or a surprise):
+/// <list type="bullet">
+/// <item>Record i is a hit for c when it was served c with P(c) beyond its stratum's threshold (<see cref="TailProfile"/>).
+/// A label flip to c and a confidence lift of records already of class c both show as hits; nothing needs a record
+/// whose inputs are against c, so a rare class is tested like any other.</item>
+/// <item>The null allows each record a hit probability up to p₀ = min(½, t · max(baseline rate, live rate) · key lift ·
+/// recent lift): t (<see cref="DetectorSettings.TailTolerance"/>) times the stratum's baseline rate or today's traffic's rate
+/// there, whichever is higher, times the key's own lift in the baseline when it had one, times the version's lift of the
+/// class's hits over this window and the last (<see cref="RecentLift"/>). A benign key that correlates with the output beyond
+/// what the surrogate's strata capture, a threshold estimated on few records, or a version less sure of live inputs than of its
+/// training data stays under it.</item>
+/// <item>The alternative is a hit probability q on every record; the e-value mixes the likelihood ratios of q in
+/// <see cref="Alternatives"/> (q below p₀ counts as p₀) and the null itself, with equal weights:
+/// E = (1 + Σ_q Π_i LR_i(q)) / (|Q| + 1). Each LR has expectation at most 1 under the null whatever the past, so E is a
+/// test supermartingale and P(E ever reaches 1/a) ≤ a (Ville). The null's own component keeps E ≥ 1/(|Q| + 1), so a
+/// benign history cannot bury a trigger that starts later.</item>
+/// <item>Multiplicity: a = α / (candidate capacity × classes), Bonferroni over every (key, class) the table can hold at
+/// once (<see cref="DetectorSettings.KeyTestAlpha"/>, 1% by default). A key evicted and promoted again starts a new test,
+/// which the bound does not cover; the measured rate over many clean runs is in docs/detectors.md.</item>
+/// <item>At each horizon the evidence that favours the alternative halves (log E' = log E / 2 where log E &gt; 0): a
+/// decrease, so the bound holds, and a benign key slightly above its allowance cannot add evidence for ever.</item>
+/// </list>
+/// </summary>
+internal sealed class KeyOutputTest
+{
+    /// <summary>Hit probabilities of the alternatives mixed (a trigger's attack success on the key's records).</summary>
+    public static readonly double[] Alternatives = [0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.97];
+
+    /// <summary>The null's allowance never exceeds this hit probability.</summary>
+    private const double MaxNull = 0.5;
+
+    /// <summary>Today's rates forget at each window's close as if they held this many windows, so a version-wide shift of the
+    /// output soon moves every key's allowance with it.</summary>
+    public const int LiveWindows = 10;
+
+    /// <summary>
+    /// A key on more than this share of the records since its promotion is a population, not a trigger (a backdoor's key is
+    /// rare in clean traffic, or the model's clean accuracy would show it): its test crossing is a warning. Version-wide
+    /// shifts of the output are judged by the label-rate test (D6) and the output channels' drift.
+    /// </summary>
+    public const double MaxKeyShare = 0.05;
+
+    private readonly TailProfile _tails;
+    private readonly DetectorSettings _settings;
+    private readonly string[] _labels;
+    private readonly int _k;
+    private readonly int _strata;
+    private readonly int _g = Alternatives.Length;
+
+    /// <summary>Per baseline key with a lift above 1 for some class: its lift per class.</summary>
+    private readonly Dictionary<ulong, double[]> _keyLift = [];
+
+    /// <summary>Today's traffic: records per stratum and hits per (stratum, class), halved at each horizon.</summary>
+    private readonly double[] _liveRecords;
+    private readonly double[] _liveHits;
+
+    /// <summary>Per (stratum, class): the null's allowance p₀, and per alternative the log-LR of a hit and of a miss.</summary>
+    private readonly double[] _null;
+
+    /// <summary>Per class: tail hits and the baseline's expectation for them, in the open window and the last closed one.</summary>
+    private readonly double[] _openHits;
+    private readonly double[] _openExpected;
+    private readonly double[] _lastHits;
+    private readonly double[] _lastExpected;
+    private readonly double[] _logHit;
+    private readonly double[] _logMiss;
+
+    public KeyOutputTest(TriggerProfile profile, TailProfile tails, DetectorSettings settings, string[] labels)
+    {
+        _tails = tails;
+        _settings = settings;
+        _labels = labels;
+        _k = profile.Classes;
+        _strata = profile.Strata;
+        _liveRecords = new double[_strata];
+        _liveHits = new double[_strata * _k];
+        _null = new double[_strata * _k];
+        _openHits = new double[_k];
+        _openExpected = new double[_k];
+        _lastHits = new double[_k];
+        _lastExpected = new double[_k];
+        _logHit = new double[_strata * _k * _g];
+        _logMiss = new double[_strata * _k * _g];
+        LogBar = Math.Log(settings.Candidates * (double)_k / settings.KeyTestAlpha);
+        foreach (BaselineKey key in profile.Keys)
+        {
+            if (key.TailHits.Length == _k && key.TailExpected.Length == _k && key.Support >= settings.NewKeySupport)
+            {
+                double[] lift = [.. Enumerable.Range(0, _k).Select(c => Math.Max(1, (key.TailHits[c] + 1) / (key.TailExpected[c] + 1)))];
+                if (lift.Any(l => l > 1))
+                {
+                    _keyLift.TryAdd(key.Hash(), lift);
+                }
+            }
+        }
+
+        Refresh();
+    }
+
+    /// <summary>ln(1/a): the e-value a key must reach.</summary>
+    public double LogBar { get; }
+
+    /// <summary>Counts a record of today's traffic (the live rates the null allows for).</summary>
+    public void Observe(int stratum, int label, bool hit)
+    {
+        _liveRecords[stratum]++;
+        ReadOnlySpan<double> rates = _tails.Rates.AsSpan(stratum * _k, _k);
+        for (int c = 0; c < _k; c++)
+        {
+            _openExpected[c] += rates[c];
+        }
+
+        if (hit)
+        {
+            _liveHits[stratum * _k + label]++;
+            _openHits[label]++;
+        }
+    }
+
+    /// <summary>
+    /// The version's recent lift of class c's tail hits over the baseline's rates (this window and the last, at least 1):
+    /// every key's allowance grows with it at once, so a version-wide shift of the output (every record more sure of c)
+    /// is not taken for a trigger on the keys that ride along, while a trigger on 1 record in 10,000 moves it by nothing.
+    /// </summary>
+    public double RecentLift(int c) => Math.Max(1, (_openHits[c] + _lastHits[c] + 1) / (_openExpected[c] + _lastExpected[c] + 1));
+
+    /// <summary>At the horizon today's traffic keeps half its weight.</summary>
+    public void Decay()
+    {
+        for (int i = 0; i < _liveRecords.Length; i++)
+        {
+            _liveRecords[i] /= 2;
+        }
+
+        for (int i = 0; i < _liveHits.Length; i++)
+        {
+            _liveHits[i] /= 2;
+        }
+    }
+
+    /// <summary>The live counts, for a checkpoint.</summary>
+    public (double[] Records, double[] Hits) Live => ((double[])_liveRecords.Clone(), (double[])_liveHits.Clone());
+
+    /// <summary>Restores a checkpoint's live counts (of the same profile: as many strata and classes).</summary>
+    public void Restore(double[] records, double[] hits)
+    {
+        if (records.Length == _liveRecords.Length && hits.Length == _liveHits.Length)
+        {
+            records.CopyTo(_liveRecords, 0);
+            hits.CopyTo(_liveHits, 0);
+            Refresh();
+        }
+    }
+
+    /// <summary>
+    /// Recomputes the null's allowances from the baseline's and today's rates (at each window's close). Today's rate is
+    /// taken high while it rests on few records: (hits + 1) / (records + 2) plus two standard errors, so before traffic
+    /// has shown how a stratum is served (a model less sure of live inputs than of its training data serves every key
+    /// differently) the allowance is wide and no key gains evidence there.
+    /// </summary>
+    public void Refresh()
+    {
+        _openHits.CopyTo(_lastHits, 0);
+        _openExpected.CopyTo(_lastExpected, 0);
+        Array.Clear(_openHits);
+        Array.Clear(_openExpected);
+        for (int s = 0; s < _strata; s++)
+        {
+            _liveRecords[s] *= 1 - 1.0 / LiveWindows;
+            for (int c = 0; c < _k; c++)
+            {
+                _liveHits[s * _k + c] *= 1 - 1.0 / LiveWindows;
+            }
+
+            double n = _liveRecords[s];
+            for (int c = 0; c < _k; c++)
+            {
+                int cell = s * _k + c;
+                double rate = (_liveHits[cell] + 1) / (n + 2);
+                double live = rate + 2 * Math.Sqrt(rate * (1 - rate) / (n + 2));
+                double p0 = Math.Min(MaxNull, _settings.TailTolerance * Math.Max(_tails.Rates[cell], live));
+                _null[cell] = p0;
+                for (int g = 0; g < _g; g++)
+                {
+                    (_logHit[cell * _g + g], _logMiss[cell * _g + g]) = Ratios(Alternatives[g], p0);
+                }
+            }
+        }
+    }
+
+    /// <summary>Whether a key is carried by so large a share of the records since its promotion that it is a population (<see cref="MaxKeyShare"/>).</summary>
+    public static bool Common(Candidate candidate, long records) => candidate.Exact > MaxKeyShare * (records - candidate.FirstSeenRecord);
+
+    /// <summary>
+    /// Records of the version since a key's promotion before its test is judged, so that its share of the traffic is known
+    /// (<see cref="Common"/>); a trigger at 1 in 10,000 takes far longer than this to show ten hits.
+    /// </summary>
+    public const long SettleRecords = 200;
+
+    /// <summary>Today's tail hits over the baseline's rates for today's records, per class (how much less sure of live inputs the model is).</summary>
+    public double[] LiveLift()
+    {
+        var lift = new double[_k];
+        for (int c = 0; c < _k; c++)
+        {
+            double hits = 0;
+            double expected = 0;
+            for (int s = 0; s < _strata; s++)
+            {
+                hits += _liveHits[s * _k + c];
+                expected += _liveRecords[s] * _tails.Rates[s * _k + c];
+            }
+
+            lift[c] = expected > 0 ? hits / expected : double.NaN;
+        }
+
+        return lift;
+    }
+
+    /// <summary>Adds a record of the key (a distinct input counted as evidence) to its e-processes, one per class.</summary>
+    public void Update(Candidate candidate, ulong hash, in RecordContext record)
+    {
+        double[]? lift = _keyLift.GetValueOrDefault(hash);
+        candidate.TailRecords++;
+        for (int c = 0; c < _k; c++)
+        {
+            int cell = record.Stratum * _k + c;
+            bool hit = record.Label == c && record.Served[c] > _tails.Thresholds[cell];
+            candidate.TailExpected[c] += _tails.Rates[cell];
+            candidate.TailHits[c] += hit ? 1 : 0;
+            Span<double> logs = candidate.TailLog.AsSpan(c * _g, _g);
+            double allowance = (lift is null ? 1 : lift[c]) * RecentLift(c);
+            if (allowance <= 1)
+            {
+                ReadOnlySpan<double> add = (hit ? _logHit : _logMiss).AsSpan(cell * _g, _g);
+                for (int g = 0; g < _g; g++)
+                {
+                    logs[g] += add[g];
+                }
+
+                continue;
+            }
+
+            Add(logs, hit, Math.Min(MaxNull, _null[cell] * allowance));
+        }
+    }
+
+    /// <summary>The log e-value of the key's test towards class c.</summary>
+    public double LogE(Candidate candidate, int c) => LogMixture(candidate.TailLog.AsSpan(c * _g, _g));
+
+    /// <summary>The mixture's log e-value from each alternative's log-likelihood ratio: log((1 + Σ e^l) / (|Q| + 1)).</summary>
+    public static double LogMixture(ReadOnlySpan<double> logs)
+    {
+        double max = 0;
+        foreach (double l in logs)
+        {
+            max = Math.Max(max, l);
+        }
+
+        // Computed around the largest term.
+        double sum = Math.Exp(-max);
+        foreach (double l in logs)
+        {
+            sum += Math.Exp(l - max);
+        }
+
+        return max + Math.Log(sum) - Math.Log(logs.Length + 1);
+    }
+
+    /// <summary>Adds one record to each alternative's log-likelihood ratio: a hit or a miss, against the null's allowance p₀.</summary>
+    public static void Add(Span<double> logs, bool hit, double p0)
+    {
+        for (int g = 0; g < logs.Length; g++)
+        {
+            (double onHit, double onMiss) = Ratios(Alternatives[g], p0);
+            logs[g] += hit ? onHit : onMiss;
+        }
+    }
+
+    /// <summary>Whether the key's test towards class c has crossed the bar; cheap when it is far from it.</summary>
+    public bool Crossed(Candidate candidate, int c, out double logE)
+    {
+        ReadOnlySpan<double> logs = candidate.TailLog.AsSpan(c * _g, _g);
+        double max = 0;
+        foreach (double l in logs)
+        {
+            max = Math.Max(max, l);
+        }
+
+        // E ≤ e^max: below the bar there, nothing to compute.
+        logE = max < LogBar ? max : LogE(candidate, c);
+        return logE >= LogBar && candidate.TailHits[c] >= _settings.MinKeyHits;
+    }
+
+    /// <summary>The finding of a key whose test towards class c crossed the bar.</summary>
+    /// <param name="outsideRange">The key is a fine bin beyond the baseline's range, or the embedding-outlier key: the finding is a warning, so said.</param>
+    /// <param name="common">The key is on more than <see cref="MaxKeyShare"/> of the records: the finding is a warning, so said.</param>
+    public Finding Finding(Candidate candidate, int c, double logE, Corroboration[] corroboration, long records, DateTimeOffset now, bool outsideRange,
+        bool common)
+    {
+        DetectorKey key = candidate.Key;
+        string label = _labels[c];
+        long n = Math.Max(candidate.TailRecords, 1);
+        long hits = candidate.TailHits[c];
+        double expected = candidate.TailExpected[c];
+        double rate = hits / (double)n;
+        double expectedRate = expected / n;
+        string repeats = candidate.Repeats > 0
+            ? string.Create(CultureInfo.InvariantCulture, $" ({candidate.Repeats} repeats of inputs already counted left out)")
+            : "";
+        double log10E = logE / Math.Log(10);
+        double log10Bar = LogBar / Math.Log(10);
+        string summary = string.Create(CultureInfo.InvariantCulture,
+            $"{key.Kind.ToString().ToLowerInvariant()} '{key.Text}' in {key.Field}: {hits} of the {candidate.TailRecords} records carrying it{repeats} " +
+            $"were served '{label}' with a probability the baseline's records with the same inputs reached in at most its top tail, where {expected:F1} were expected " +
+            $"(the test allows up to {_settings.TailTolerance:0.#}× that); e-value 10^{log10E:F1} passed 10^{log10Bar:F1}, the bar for a {_settings.KeyTestAlpha:P0} false-alarm rate " +
+            $"over {_settings.Candidates} keys × {_k} classes") +
+            (outsideRange && key.Kind == KeyKind.EmbeddingOutlier ? "; an embedding outlier is the model's own representation, tied to its output, so this is not critical by itself" : "") +
+            (outsideRange && key.Kind != KeyKind.EmbeddingOutlier ? "; its values lie outside the baseline's range, where the expectation is extrapolated, so this is not critical by itself" : "") +
+            (common ? string.Create(CultureInfo.InvariantCulture, $"; the key is on more than {MaxKeyShare:P0} of the records, a population rather than a trigger, so this is not critical by itself") : "");
+        return new Finding
+        {
+            Detector = key.Detector,
+            Severity = outsideRange || common ? Severity.Warning : Severity.Critical,
+            Key = key,
+            TargetLabel = label,
+            Support = candidate.Support,
+            Rate = rate,
+            Lift = expectedRate > 0 ? rate / expectedRate : double.PositiveInfinity,
+            MeanConfidence = candidate.Exact > 0 ? candidate.ConfidenceSum / candidate.Exact : double.NaN,
+            BaselineExpectation = expectedRate,
+            Z = (hits - expected) / Math.Sqrt(Math.Max(expected, 1e-9)),
+            Log10EValue = log10E,
+            Log10EValueBar = log10Bar,
+            FirstSeen = candidate.FirstSeen,
+            FirstSeenRecord = candidate.FirstSeenRecord,
+            RaisedAtRecord = records,
+            RaisedAtSupport = candidate.Support,
+            SurprisingBeforeTracking = candidate.SurprisingBefore,
+            UpdatedAt = now,
+            ExampleRequestIds = [.. candidate.Examples],
+            Corroboration = corroboration,
+            Summary = summary,
+        };
+    }
+
+    /// <summary>The log-likelihood ratios of a hit and of a miss, alternative q against the null's p₀ (q below p₀ counts as p₀).</summary>
+    internal static (double Hit, double Miss) Ratios(double q, double p0)
+    {
+        double alternative = Math.Max(q, p0);
+        return (Math.Log(alternative / p0), Math.Log((1 - alternative) / (1 - p0)));
+    }
+}
