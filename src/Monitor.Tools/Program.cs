@@ -20,6 +20,7 @@ internal static class ToolsCli
           Monitor.Tools evaluate --real [--reduced] [--only TEXT] [--seeds 1-3] [--clean-records N] [--findings]
                                                                      the same on real models trained in process, clean and poisoned
           Monitor.Tools calibration [--reduced] [--references N] [--windows N] [--reference-records N] [--alpha A] [--seed S]
+                                [--bootstrap-windows N] [--reference-resamples N]
                                                                      whole-window false-alarm rate of clean windows on heavy-tailed features
           Monitor.Tools throughput [--records N]                     in-process analysis throughput, detectors off and on
           Monitor.Tools help                                         show this text

@@ -83,6 +83,12 @@ public sealed record BaselineProfile
     public required double ThresholdQuantile { get; init; }
 
     public required int BootstrapWindows { get; init; }
+
+    /// <summary>
+    /// Resampled references the bootstrap windows were judged against (the two-level bootstrap); 0 for a baseline
+    /// calibrated before it, whose windows were drawn from the calibration part and judged against the profile alone.
+    /// </summary>
+    public int ReferenceResamples { get; init; }
     public required long RecordsReceived { get; init; }
     public required int RecordsProfiled { get; init; }
     public required int RecordsCalibration { get; init; }

@@ -27,6 +27,7 @@ internal static class CalibrationCommand
         int windowRecords = 1000;
         double alpha = 0.01;
         int seed = 1;
+        var settings = new BaselineSettings();
         for (int i = 0; i < args.Length - 1; i++)
         {
             string value = args[i + 1];
@@ -47,13 +48,18 @@ internal static class CalibrationCommand
                 case "--alpha":
                     alpha = double.Parse(value, CultureInfo.InvariantCulture);
                     break;
+                case "--reference-resamples":
+                    settings = settings with { ReferenceResamples = int.Parse(value, CultureInfo.InvariantCulture) };
+                    break;
+                case "--bootstrap-windows":
+                    settings = settings with { BootstrapWindows = int.Parse(value, CultureInfo.InvariantCulture) };
+                    break;
                 case "--seed":
                     seed = int.Parse(value, CultureInfo.InvariantCulture);
                     break;
             }
         }
 
-        var settings = new BaselineSettings();
         output.WriteLine(Invariant($"Whole-window false-alarm rate on heavy-tailed features: {references} references of {referenceRecords:N0} records per distribution, {windows:N0} fresh windows of {windowRecords:N0} records per reference, α = {alpha:P2}, seed {seed}."));
         output.WriteLine();
         output.WriteLine("Schema: one numeric feature x0 from the distribution and a binary score independent of it (x0, output.class, " +
