@@ -340,8 +340,9 @@ public static class BaselineBuilder
                 reference[i] = random.Next(sample.Count);
             }
 
+            SmoothedTails replicateTails = tails.Refitted(random);
             RecordBatch resample = sample.ToBatch(reference);
-            tails.Apply(resample, random);
+            replicateTails.Apply(resample, random);
             var resampled = new CompiledBaseline(Profile(uncalibrated, resample, settings));
             int end = (int)((long)windows * (r + 1) / resamples);
             var drawn = new int[(end - w) * m];
@@ -351,7 +352,7 @@ public static class BaselineBuilder
             }
 
             RecordBatch windowRecords = sample.ToBatch(drawn);
-            tails.Apply(windowRecords, random);
+            replicateTails.Apply(windowRecords, random);
             PreparedBatch source = new BatchPreparer(resampled).Prepare(windowRecords);
             var accumulator = new WindowAccumulator(resampled);
             var evaluator = new WindowEvaluator(resampled);

@@ -20,8 +20,8 @@ internal sealed class SmoothedTails
     /// <summary>Fewest excesses a tail is fitted on.</summary>
     public const int MinExcesses = 50;
 
-    /// <summary>Bounds on the fitted shape ξ: below 1 the mean is finite, and the moments estimator is defined.</summary>
-    public const double MinShape = -0.5;
+    /// <summary>Bounds on the fitted shape ξ: from a uniform tail (−1) to one whose mean is barely finite.</summary>
+    public const double MinShape = -1;
 
     public const double MaxShape = 0.9;
 
@@ -72,6 +72,14 @@ internal sealed class SmoothedTails
         return new SmoothedTails(upper, lower);
     }
 
+    /// <summary>
+    /// The tails refitted on as many excesses drawn from themselves as they were fitted on (a parametric bootstrap of the
+    /// fit): each resampled reference of the calibration gets its own, so the null also carries the uncertainty of the
+    /// fitted tail, not one estimate of it taken as the truth.
+    /// </summary>
+    public SmoothedTails Refitted(Random random) =>
+        new([.. _upper.Select(t => t?.Refitted(random))], [.. _lower.Select(t => t?.Refitted(random))]);
+
     /// <summary>Redraws, in place, every value of a batch of resampled records that lies beyond a smoothed tail's threshold.</summary>
     public void Apply(RecordBatch batch, Random random)
     {
@@ -101,7 +109,7 @@ internal sealed class SmoothedTails
     }
 
     /// <summary>A generalised Pareto tail of excesses beyond a threshold, on the side's outward axis (lower tails negated).</summary>
-    private sealed record Tail(double Threshold, double Shape, double Scale)
+    private sealed record Tail(double Threshold, double Shape, double Scale, int Excesses)
     {
         public static Tail? Fit(double[] sorted, int side)
         {
@@ -139,7 +147,25 @@ internal sealed class SmoothedTails
                 return null;
             }
 
-            // Probability-weighted moments a0 = E[Y], a1 = E[Y (1 − F(Y))], plotting positions (i + 0.65) / m.
+            return FitExcesses(threshold, excesses);
+        }
+
+        /// <summary>The same threshold, its shape and scale fitted on excesses drawn from this tail.</summary>
+        public Tail? Refitted(Random random)
+        {
+            var excesses = new List<double>(Excesses);
+            for (int i = 0; i < Excesses; i++)
+            {
+                excesses.Add(Draw(random));
+            }
+
+            excesses.Sort();
+            return FitExcesses(Threshold, excesses) ?? this;
+        }
+
+        /// <summary>Probability-weighted moments a0 = E[Y], a1 = E[Y (1 − F(Y))] of sorted excesses, plotting positions (i + 0.65) / m.</summary>
+        private static Tail? FitExcesses(double threshold, List<double> excesses)
+        {
             int m = excesses.Count;
             double a0 = 0;
             double a1 = 0;
@@ -158,7 +184,7 @@ internal sealed class SmoothedTails
 
             double shape = Math.Clamp(2 - a0 / (a0 - 2 * a1), MinShape, MaxShape);
             double scale = a0 * (1 - shape);
-            return scale > 0 ? new Tail(threshold, shape, scale) : null;
+            return scale > 0 ? new Tail(threshold, shape, scale, m) : null;
         }
 
         /// <summary>An excess drawn from the fitted distribution, by inversion.</summary>
