@@ -29,7 +29,7 @@ public sealed class HeavyTailCalibrationTests(ITestOutputHelper output)
         }
 
         // 3,000 windows at α = 1% give 30 alarms, and with 95% probability 20 to 41 (binomial); at 2α, 60. At most 45 is
-        // 2.8 standard deviations above the stated rate and 2 below twice it; the old calibration alarmed about 90 times.
+        // 2.8 standard deviations above the stated rate and 2 below twice it; the old calibration alarmed 104 times.
         const int windows = 3 * Windows;
         output.WriteLine($"all: {alarms} of {windows} = {(double)alarms / windows:P2} (stated {Alpha:P0})");
         Assert.InRange(alarms, 12, 45);
