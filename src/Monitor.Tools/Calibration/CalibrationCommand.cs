@@ -60,13 +60,19 @@ internal static class CalibrationCommand
             }
         }
 
-        output.WriteLine(Invariant($"Whole-window false-alarm rate on heavy-tailed features: {references} references of {referenceRecords:N0} records per distribution, {windows:N0} fresh windows of {windowRecords:N0} records per reference, α = {alpha:P2}, seed {seed}."));
+        output.WriteLine(
+            Invariant($"Whole-window false-alarm rate on heavy-tailed features: {references} references of {referenceRecords:N0} records ") +
+            Invariant($"per distribution, {windows:N0} fresh windows of {windowRecords:N0} records per reference, α = {alpha:P2}, seed {seed}."));
         output.WriteLine();
-        output.WriteLine("Schema: one numeric feature x0 from the distribution and a binary score independent of it (x0, output.class, " +
-            "output.confidence, output.entropy and output.score: 32 statistics per window). A window drifts when any statistic exceeds its " +
-            "calibrated threshold; the last four columns count the statistics that exceeded their thresholds in the drifted windows.");
+        ChannelLayout layout = ChannelLayout.For(HeavyTailTraffic.Schema);
+        int statistics = layout.Numeric.Sum(c => c.Statistics.Length) + layout.Categorical.Sum(c => c.Statistics.Length);
+        output.WriteLine("Schema: one numeric feature x0 from the distribution and a binary score independent of it (" +
+            string.Join(", ", layout.Numeric.Select(c => c.Name).Concat(layout.Categorical.Select(c => c.Name))) +
+            Invariant($": {statistics} statistics per window). A window drifts when any statistic exceeds its calibrated threshold; ") +
+            "the last four columns count the statistics that exceeded their thresholds in the drifted windows.");
         output.WriteLine();
-        output.WriteLine("| distribution | reference | bootstrap rate | drifted windows | realised rate | 95% interval | x0 std_shift | x0 wasserstein | x0, other | output |");
+        output.WriteLine("| distribution | reference | bootstrap rate | drifted windows | realised rate | 95% interval | " +
+            "x0 std_shift | x0 wasserstein | x0, other | output |");
         output.WriteLine("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|");
         var summary = new List<string>();
         var stopwatch = Stopwatch.StartNew();
@@ -96,21 +102,25 @@ internal static class CalibrationCommand
                 }
 
                 (double low, double high) = Wilson(count.Windows, windows);
-                output.WriteLine(Invariant(
-                    $"| {HeavyTailTraffic.Describe(tail)} | {r + 1} | {profile.CalibratedFalseAlarmRate:P2} | {count.Windows} of {windows:N0} | {rate:P2} | {low:P2} – {high:P2} | {count.StdShift} | {count.Wasserstein} | {count.OtherInput} | {count.Output} |"));
+                output.WriteLine(
+                    Invariant($"| {HeavyTailTraffic.Describe(tail)} | {r + 1} | {profile.CalibratedFalseAlarmRate:P2} | {count.Windows} of {windows:N0} | ") +
+                    Invariant($"{rate:P2} | {low:P2} – {high:P2} | {count.StdShift} | {count.Wasserstein} | {count.OtherInput} | {count.Output} |"));
             }
 
             int total = references * windows;
             (double lo, double hi) = Wilson(drifted, total);
             bool inside = lo >= 0.7 * alpha && hi <= 1.3 * alpha;
-            summary.Add(Invariant(
-                $"| {HeavyTailTraffic.Describe(tail)} | {drifted} of {total:N0} | {(double)drifted / total:P2} | {lo:P2} – {hi:P2} | {(inside ? "yes" : "no")} | {worst:P2} | {above} |"));
+            summary.Add(
+                Invariant($"| {HeavyTailTraffic.Describe(tail)} | {drifted} of {total:N0} | {(double)drifted / total:P2} | {lo:P2} – {hi:P2} | ") +
+                Invariant($"{(inside ? "yes" : "no")} | {worst:P2} | {above} |"));
         }
 
         output.WriteLine();
-        output.WriteLine(Invariant($"Averaged over the references (target: the 95% interval inside [{0.7 * alpha:P2}, {1.3 * alpha:P2}], no reference above {2 * alpha:P2}):"));
+        output.WriteLine(Invariant($"Averaged over the references (target: the 95% interval inside [{0.7 * alpha:P2}, {1.3 * alpha:P2}], ") +
+            Invariant($"no reference above {2 * alpha:P2}):"));
         output.WriteLine();
-        output.WriteLine("| distribution | drifted windows | realised rate | 95% interval | inside the target | worst reference | references above 2α |");
+        output.WriteLine("| distribution | drifted windows | realised rate | 95% interval | inside the target | worst reference | " +
+            "references above 2α |");
         output.WriteLine("|---|---:|---:|---|---|---:|---:|");
         foreach (string line in summary)
         {
