@@ -145,19 +145,28 @@ internal static class CalibrationCommand
     private static void BuildCost(BaselineSettings settings, int windowRecords, double alpha, TextWriter output)
     {
         output.WriteLine();
-        output.WriteLine("Baseline build time, fraud schema (8 numeric, 4 categorical, memo, 16-wide embedding; detectors' tables included), one run each:");
+        output.WriteLine("Baseline build time, fraud schema (8 numeric, 4 categorical, memo, 16-wide embedding; detectors' tables included), " +
+            "the fastest of 3 runs after a warm-up build:");
         output.WriteLine();
         output.WriteLine("| reference records | resampled references | seconds |");
         output.WriteLine("|---:|---:|---:|");
+        var warmUp = new ScenarioTraffic(seed: 4);
+        ReferenceBaseline.Fit(ScenarioTraffic.Schema, [.. Enumerable.Range(0, 5).Select(_ => warmUp.Next(1000))], windowRecords, alpha, settings);
         foreach (int records in new[] { 20_000, 50_000 })
         {
             var traffic = new ScenarioTraffic(seed: 5);
             RecordBatch[] reference = [.. Enumerable.Range(0, records / 1000).Select(_ => traffic.Next(1000))];
             foreach (int resamples in new[] { 1, settings.ReferenceResamples })
             {
-                var stopwatch = Stopwatch.StartNew();
-                ReferenceBaseline.Fit(ScenarioTraffic.Schema, reference, windowRecords, alpha, settings with { ReferenceResamples = resamples });
-                output.WriteLine(Invariant($"| {records:N0} | {resamples} | {stopwatch.Elapsed.TotalSeconds:F1} |"));
+                double fastest = double.PositiveInfinity;
+                for (int run = 0; run < 3; run++)
+                {
+                    var stopwatch = Stopwatch.StartNew();
+                    ReferenceBaseline.Fit(ScenarioTraffic.Schema, reference, windowRecords, alpha, settings with { ReferenceResamples = resamples });
+                    fastest = Math.Min(fastest, stopwatch.Elapsed.TotalSeconds);
+                }
+
+                output.WriteLine(Invariant($"| {records:N0} | {resamples} | {fastest:F1} |"));
             }
         }
     }
