@@ -17,7 +17,10 @@ public sealed record BaselineSettings
     /// <summary>Largest category table kept per categorical feature.</summary>
     public int MaxCategories { get; init; } = 1000;
 
-    /// <summary>Share of the reference sample that is profiled; the rest calibrates thresholds.</summary>
+    /// <summary>
+    /// Share of the reference sample that is profiled; on the rest the detectors' surrogate is measured and a capture's keys
+    /// are checked. Thresholds are calibrated on resamples of the whole sample, each of the profiled part's size.
+    /// </summary>
     public double ProfileFraction { get; init; } = 0.5;
 
     /// <summary>Bootstrap windows drawn to calibrate thresholds (at least 1,000).</summary>
