@@ -37,6 +37,10 @@ public sealed class ReferenceWarningTests
         DriftReport candidate = await sidecar.Reports.GetDriftReportAsync(new DriftReportRequest { Model = Sidecar.Model, Version = "v2" });
         Assert.Equal(12u, candidate.WindowsJudgedAgainstBaseline);
         Assert.Equal("", candidate.ReferenceWarning);
+
+        string metrics = await sidecar.Http.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
+        Assert.Contains($"drift_monitor_reference_mismatch{{model=\"{Sidecar.Model}\",version=\"v1\"}} 1", metrics);
+        Assert.Contains($"drift_monitor_reference_mismatch{{model=\"{Sidecar.Model}\",version=\"v2\"}} 0", metrics);
     }
 
     [Fact]
@@ -52,5 +56,7 @@ public sealed class ReferenceWarningTests
         Assert.Equal(12u, report.WindowsJudgedAgainstBaseline);
         Assert.InRange(report.WindowsDriftedAgainstBaseline, 0u, 3u);
         Assert.Equal("", report.ReferenceWarning);
+        string metrics = await sidecar.Http.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
+        Assert.Contains($"drift_monitor_reference_mismatch{{model=\"{Sidecar.Model}\",version=\"v1\"}} 0", metrics);
     }
 }

@@ -205,7 +205,8 @@ internal sealed class ModelAnalysis
 
     /// <summary>
     /// Logs, once per run, that the baseline does not represent a trusted version's traffic when most of its kept windows
-    /// drifted against it (<see cref="ReferenceFit"/>); the drift report carries the same warning while it holds.
+    /// drifted against it (<see cref="ReferenceFit"/>), and sets drift_monitor_reference_mismatch while it holds; the drift
+    /// report carries the same warning.
     /// </summary>
     private void WarnOfReference(VersionEntry version, VersionMonitor monitor, WindowResult window)
     {
@@ -215,6 +216,7 @@ internal sealed class ModelAnalysis
         }
 
         string? warning = ReferenceFit.Of(monitor.History, window.BaselineId).Warning(version.Model, version.Version, version.State, baseline.Profile);
+        _metrics.ReferenceMismatch.WithLabels(version.Model, version.Version).Set(warning is null ? 0 : 1);
         if (warning is null)
         {
             version.ReferenceWarnedFor = 0;
