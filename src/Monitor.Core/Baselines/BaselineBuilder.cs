@@ -354,15 +354,16 @@ public static class BaselineBuilder
                 drawn[i] = random.Next(sample.Count);
             }
 
-            RecordBatch windowRecords = sample.ToBatch(drawn);
-            replicateTails.Apply(windowRecords, random);
-            PreparedBatch source = new BatchPreparer(resampled).Prepare(windowRecords);
+            // One window's records at a time, so memory stays that of one window whatever the window size.
+            var preparer = new BatchPreparer(resampled);
             var accumulator = new WindowAccumulator(resampled);
             var evaluator = new WindowEvaluator(resampled);
             for (int offset = 0; w < end; w++, offset += m)
             {
+                RecordBatch windowRecords = sample.ToBatch(drawn.AsSpan(offset, m));
+                replicateTails.Apply(windowRecords, random);
                 accumulator.Clear();
-                accumulator.Add(source, offset, m);
+                accumulator.Add(preparer.Prepare(windowRecords), 0, m);
                 evaluator.Evaluate(accumulator, values.AsSpan(w * slots, slots), pValues);
             }
         }
