@@ -79,6 +79,9 @@ internal static partial class Log
     [LoggerMessage(30, LogLevel.Information, "Window {Index} of {Model}/{Version} closed: {Records} records, drifted: {Drifted}")]
     public static partial void WindowClosed(ILogger logger, string model, string version, ulong index, long records, string drifted);
 
+    [LoggerMessage(43, LogLevel.Warning, "Baseline {BaselineId} of {Model} does not represent version {Version}'s traffic: {Warning}")]
+    public static partial void ReferenceMismatch(ILogger logger, string model, string version, long baselineId, string warning);
+
     [LoggerMessage(31, LogLevel.Information, "Version {Version} of {Model} now judged against baseline {BaselineId}; {Discarded} records of the open window were discarded")]
     public static partial void BaselineSwitched(ILogger logger, string model, string version, long baselineId, long discarded);
 

@@ -1,11 +1,12 @@
 using Monitor.Server.Hosting;
+using Monitor.Tools.Calibration;
 using Monitor.Tools.Demo;
 using Monitor.Tools.Scenarios;
 using Monitor.Tools.Throughput;
 
 return await ToolsCli.RunAsync(args);
 
-/// <summary>The tools' command line: demo, evaluate, throughput, help.</summary>
+/// <summary>The tools' command line: demo, evaluate, calibration, throughput, help.</summary>
 internal static class ToolsCli
 {
     private const string Usage = """
@@ -18,6 +19,9 @@ internal static class ToolsCli
                                                                      replay the attack scenarios through a private sidecar
           Monitor.Tools evaluate --real [--reduced] [--only TEXT] [--seeds 1-3] [--clean-records N] [--findings]
                                                                      the same on real models trained in process, clean and poisoned
+          Monitor.Tools calibration [--reduced] [--references N] [--windows N] [--reference-records N] [--alpha A] [--seed S]
+                                [--bootstrap-windows N] [--reference-resamples N]
+                                                                     whole-window false-alarm rate of clean windows on heavy-tailed features
           Monitor.Tools throughput [--records N]                     in-process analysis throughput, detectors off and on
           Monitor.Tools help                                         show this text
 
@@ -36,6 +40,8 @@ internal static class ToolsCli
                     return await DemoCommand.RunAsync(rest, Console.Out);
                 case "evaluate":
                     return await EvaluateCommand.RunAsync(rest, Console.Out);
+                case "calibration":
+                    return CalibrationCommand.Run(rest, Console.Out);
                 case "throughput":
                     return ThroughputCommand.Run(rest, Console.Out);
                 case "help" or "--help" or "-h":

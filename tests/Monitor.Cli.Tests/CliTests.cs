@@ -324,6 +324,20 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task Report_tells_an_operator_when_the_baseline_does_not_represent_a_trusted_versions_traffic()
+    {
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db"), 6000));
+        var traffic = new FraudTraffic(seed: 36);
+        await sidecar.MirrorWindowsAsync(traffic, "v1", 10, new FraudDrift(AmountScale: 1.6, DistanceLogShift: Math.Log(2)));
+
+        Run report = await Drift.RunAsync(sidecar, "report", "-m", Sidecar.Model, "v1");
+        Assert.Equal(ExitCodes.Ok, report.Exit);
+        Assert.Matches("(?m)^  warning: (10|[6-9]) of the last 10 windows of trusted version 'v1' drifted against baseline ", report.Out);
+        Assert.Contains($"drift baseline capture -m {Sidecar.Model} --from-version v1 --records N", report.Out);
+    }
+
+    [Fact]
     public async Task Report_alerts_versions_and_verdict_tell_an_operator_what_happened_to_a_failing_version()
     {
         using var directory = new TempDirectory();

@@ -67,6 +67,11 @@ internal static class ReportCommand
             console.Line($"  {report.Status}");
         }
 
+        if (report.ReferenceWarning.Length > 0)
+        {
+            console.Line($"  warning: {report.ReferenceWarning}");
+        }
+
         console.Line();
         var windows = new TextTable("window", "closed", "records", "judged", "drifted", "channels over their threshold").Right("window", "records");
         if (report.Current is { } open)

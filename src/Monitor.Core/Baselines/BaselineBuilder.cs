@@ -17,11 +17,20 @@ public sealed record BaselineSettings
     /// <summary>Largest category table kept per categorical feature.</summary>
     public int MaxCategories { get; init; } = 1000;
 
-    /// <summary>Share of the reference sample that is profiled; the rest calibrates thresholds.</summary>
+    /// <summary>
+    /// Share of the reference sample that is profiled; on the rest the detectors' surrogate is measured and a capture's keys
+    /// are checked. Thresholds are calibrated on resamples of the whole sample, each of the profiled part's size.
+    /// </summary>
     public double ProfileFraction { get; init; } = 0.5;
 
     /// <summary>Bootstrap windows drawn to calibrate thresholds (at least 1,000).</summary>
     public int BootstrapWindows { get; init; } = 2000;
+
+    /// <summary>
+    /// Resamples of the reference the bootstrap windows are spread over: each is profiled as the baseline is, and its
+    /// share of the windows is judged against it, so the calibrated null includes the reference's own sampling error.
+    /// </summary>
+    public int ReferenceResamples { get; init; } = 100;
 
     /// <summary>Fewest records in the profiled part.</summary>
     public int MinProfileRecords { get; init; } = 1000;
@@ -52,6 +61,7 @@ public sealed record BaselineSettings
             SettingChecks.Range($"{section}:Bins", Bins, 2, 1000),
             SettingChecks.Range($"{section}:MaxCategories", MaxCategories, 1, 1_000_000),
             SettingChecks.Range($"{section}:BootstrapWindows", BootstrapWindows, 1000, 1_000_000),
+            SettingChecks.Range($"{section}:ReferenceResamples", ReferenceResamples, 1, 10_000),
             SettingChecks.Range($"{section}:MinProfileRecords", MinProfileRecords, 10, 10_000_000),
             !double.IsFinite(CaptureCheckZ) || CaptureCheckZ <= 0 ? $"{section}:CaptureCheckZ must be a positive number, got {CaptureCheckZ}" : null,
             ProfileFraction is <= 0 or >= 1 ? $"{section}:ProfileFraction must lie strictly between 0 and 1, got {ProfileFraction}" : null,
@@ -94,7 +104,7 @@ public sealed class BaselineException(string message) : Exception(message);
 /// <summary>
 /// Builds a baseline from a reference sample: profiles one part (bin edges at its quantiles, bin and
 /// category probabilities, moments) and calibrates every statistic's threshold on bootstrap windows
-/// of the live window size drawn from the rest.
+/// of the live window size judged against resampled references (<see cref="Calibrate"/>).
 /// </summary>
 public static class BaselineBuilder
 {
@@ -151,6 +161,7 @@ public static class BaselineBuilder
             CalibratedFalseAlarmRate = double.NaN,
             ThresholdQuantile = double.NaN,
             BootstrapWindows = settings.BootstrapWindows,
+            ReferenceResamples = Math.Min(settings.ReferenceResamples, settings.BootstrapWindows),
             RecordsReceived = sample.Received,
             RecordsProfiled = profiled,
             RecordsCalibration = calibrationBatch.Count,
@@ -170,7 +181,7 @@ public static class BaselineBuilder
         }
 
         compiled = new CompiledBaseline(uncalibrated with { Triggers = triggers, CaptureCheck = check });
-        ThresholdSelection selection = Calibrate(compiled, calibrationBatch, request, settings, random, cancellationToken);
+        ThresholdSelection selection = Calibrate(compiled.Profile, sample, request, settings, random, cancellationToken);
         return WithThresholds(compiled, selection);
     }
 
@@ -301,35 +312,60 @@ public static class BaselineBuilder
         };
     }
 
-    private static ThresholdSelection Calibrate(CompiledBaseline compiled, RecordBatch calibration, BaselineRequest request,
+    /// <summary>
+    /// The null distribution of every statistic, from a two-level bootstrap. A live window W of n records is judged against
+    /// the profile P of the reference's profiled part, and both are samples of the true distribution F: the statistic
+    /// varies with P as well as with W. Resampling windows from the reference and judging them against the one P leaves
+    /// out P's own sampling error, which for a heavy tail (its standard deviation, its extreme bins) is most of it: live
+    /// windows then differ from P more than the bootstrap windows did. So, with the whole reference sample F̂ standing for
+    /// F, each of R resamples draws a reference P* of the profiled part's size from F̂ with replacement and profiles it
+    /// exactly as the baseline was profiled (edges, probabilities, moments, tables), then draws its share of the B
+    /// windows from F̂, independently of P*, and judges them against P*. The statistic of (W*, P*) varies as that of
+    /// (W, P) does: the window's noise and the reference's together.
+    /// </summary>
+    private static ThresholdSelection Calibrate(BaselineProfile uncalibrated, ReferenceSample sample, BaselineRequest request,
         BaselineSettings settings, Random random, CancellationToken cancellationToken)
     {
-        PreparedBatch source = new BatchPreparer(compiled).Prepare(calibration);
-        var window = new PreparedBatch(source.Numeric.Length, source.Codes.Length);
-        float[][] scratch = [];
-        var accumulator = new WindowAccumulator(compiled);
-        var evaluator = new WindowEvaluator(compiled);
-        int slots = compiled.SlotCount;
+        int slots = new CompiledBaseline(uncalibrated).SlotCount;
         int windows = settings.BootstrapWindows;
+        int resamples = uncalibrated.ReferenceResamples;
+        int m = request.WindowRecords;
         var values = new double[(long)windows * slots];
         var pValues = new double[slots];
-        var indices = new int[request.WindowRecords];
-        for (int w = 0; w < windows; w++)
+        var reference = new int[uncalibrated.RecordsProfiled];
+        SmoothedTails tails = SmoothedTails.Fit(sample.ToBatch(), uncalibrated.Schema.NumericFeatures.Length);
+        int w = 0;
+        for (int r = 0; r < resamples; r++)
         {
-            if (w % 64 == 0)
+            cancellationToken.ThrowIfCancellationRequested();
+            for (int i = 0; i < reference.Length; i++)
             {
-                cancellationToken.ThrowIfCancellationRequested();
+                reference[i] = random.Next(sample.Count);
             }
 
-            for (int i = 0; i < indices.Length; i++)
+            SmoothedTails replicateTails = tails.Refitted(random);
+            RecordBatch resample = sample.ToBatch(reference);
+            replicateTails.Apply(resample, random);
+            var resampled = new CompiledBaseline(Profile(uncalibrated, resample, settings));
+            int end = (int)((long)windows * (r + 1) / resamples);
+            var drawn = new int[(end - w) * m];
+            for (int i = 0; i < drawn.Length; i++)
             {
-                indices[i] = random.Next(calibration.Count);
+                drawn[i] = random.Next(sample.Count);
             }
 
-            window.GatherFrom(source, indices, ref scratch);
-            accumulator.Clear();
-            accumulator.Add(window, 0, indices.Length);
-            evaluator.Evaluate(accumulator, values.AsSpan(w * slots, slots), pValues);
+            // One window's records at a time, so memory stays that of one window whatever the window size.
+            var preparer = new BatchPreparer(resampled);
+            var accumulator = new WindowAccumulator(resampled);
+            var evaluator = new WindowEvaluator(resampled);
+            for (int offset = 0; w < end; w++, offset += m)
+            {
+                RecordBatch windowRecords = sample.ToBatch(drawn.AsSpan(offset, m));
+                replicateTails.Apply(windowRecords, random);
+                accumulator.Clear();
+                accumulator.Add(preparer.Prepare(windowRecords), 0, m);
+                evaluator.Evaluate(accumulator, values.AsSpan(w * slots, slots), pValues);
+            }
         }
 
         return FamilyWiseThresholds.Select(values, windows, slots, request.FalseAlarmRate);

@@ -54,7 +54,7 @@ public sealed record CategoricalProfile
 
 /// <summary>
 /// An immutable reference profile of a model: per-channel distributions of the profiled part of the
-/// reference set and per-statistic thresholds calibrated on the rest. A new baseline gets a new id.
+/// reference set and per-statistic thresholds calibrated on resamples of the whole set. A new baseline gets a new id.
 /// </summary>
 public sealed record BaselineProfile
 {
@@ -83,8 +83,16 @@ public sealed record BaselineProfile
     public required double ThresholdQuantile { get; init; }
 
     public required int BootstrapWindows { get; init; }
+
+    /// <summary>
+    /// Resampled references the bootstrap windows were judged against (the two-level bootstrap); 0 for a baseline
+    /// calibrated before it, whose windows were drawn from the calibration part and judged against the profile alone.
+    /// </summary>
+    public int ReferenceResamples { get; init; }
     public required long RecordsReceived { get; init; }
     public required int RecordsProfiled { get; init; }
+
+    /// <summary>The records not profiled (the detectors' surrogate is measured on them).</summary>
     public required int RecordsCalibration { get; init; }
 
     public required NumericProfile[] Numeric { get; init; }

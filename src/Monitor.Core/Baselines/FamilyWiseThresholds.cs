@@ -3,7 +3,10 @@ namespace Monitor.Core.Baselines;
 /// <summary>The thresholds chosen for a family of statistics, and what they mean.</summary>
 /// <param name="Thresholds">One per statistic; a window alarms when any statistic exceeds its threshold.</param>
 /// <param name="TailProbability">The per-statistic exceedance probability p* every threshold sits at.</param>
-/// <param name="RealisedFalseAlarmRate">Share of the bootstrap windows that alarm at these thresholds.</param>
+/// <param name="RealisedFalseAlarmRate">
+/// Share of the bootstrap windows that alarm at p*, each judged at the thresholds of tails fitted without it: the rate
+/// a new window of the same null alarms at.
+/// </param>
 public sealed record ThresholdSelection(double[] Thresholds, double TailProbability, double RealisedFalseAlarmRate)
 {
     /// <summary>The quantile 1 − p* of its own null distribution at which each threshold sits.</summary>
@@ -17,13 +20,17 @@ public sealed record ThresholdSelection(double[] Thresholds, double TailProbabil
 /// Bonferroni). Each statistic's bootstrap values give its null exceedance probability p(s): the
 /// empirical survival function in the bulk, and beyond its (1 − τ) quantile u an exponential tail
 /// τ·exp(−(s − u)/β) with β the mean excess over u (peaks over threshold), so that tail probabilities
-/// far below 1/B are resolved. A window's score is the smallest p over its statistics; p* is the α
-/// quantile of that score over the bootstrap windows, and each threshold is p⁻¹(p*).
+/// far below 1/B are resolved. A window's score is the smallest p over its statistics, each p fitted
+/// without the window (10-fold cross-fitting); p* is the α quantile of that score over the bootstrap
+/// windows, and each threshold is p⁻¹(p*) on the tails fitted on all of them.
 /// </summary>
 public static class FamilyWiseThresholds
 {
     /// <summary>Share of each statistic's bootstrap values treated as its tail.</summary>
     public const double TailFraction = 0.05;
+
+    /// <summary>Folds of the cross-fitting: each window's score is taken against tails fitted on the other folds.</summary>
+    public const int Folds = 10;
 
     /// <param name="values">windows × slots statistic values, row-major.</param>
     public static ThresholdSelection Select(ReadOnlySpan<double> values, int windows, int slots, double alpha)
@@ -34,30 +41,21 @@ public static class FamilyWiseThresholds
             throw new ArgumentException($"expected {windows} × {slots} values, got {values.Length}", nameof(values));
         }
 
-        var tails = new Tail[slots];
-        var column = new double[windows];
-        for (int s = 0; s < slots; s++)
-        {
-            for (int w = 0; w < windows; w++)
-            {
-                column[w] = values[w * slots + s];
-            }
+        Tail[] tails = FitTails(values, windows, slots, fold: -1);
 
-            tails[s] = Tail.Fit(column);
-        }
-
-        // Each window's smallest exceedance probability over the family.
+        // Each window's smallest exceedance probability over the family, against tails fitted without it (cross-fitting):
+        // scored against tails that include it, a window looks less extreme than a new window would, and p* comes out
+        // too large, the more so the fewer the windows.
+        int folds = Math.Min(Folds, windows);
         var scores = new double[windows];
-        for (int w = 0; w < windows; w++)
+        var foldTails = new Tail[folds][];
+        for (int f = 0; f < folds; f++)
         {
-            double min = 1.0;
-            ReadOnlySpan<double> row = values.Slice(w * slots, slots);
-            for (int s = 0; s < slots; s++)
+            foldTails[f] = folds > 1 ? FitTails(values, windows, slots, f, folds) : tails;
+            for (int w = f; w < windows; w += folds)
             {
-                min = Math.Min(min, tails[s].Survival(row[s]));
+                scores[w] = Score(values.Slice(w * slots, slots), foldTails[f]);
             }
-
-            scores[w] = min;
         }
 
         Array.Sort(scores);
@@ -76,21 +74,65 @@ public static class FamilyWiseThresholds
             thresholds[s] = tails[s].InverseSurvival(pStar);
         }
 
+        // The rate a new window alarms at: each window judged at the thresholds its fold's tails give p*.
         int alarms = 0;
-        for (int w = 0; w < windows; w++)
+        var foldThresholds = new double[slots];
+        for (int f = 0; f < folds; f++)
         {
-            ReadOnlySpan<double> row = values.Slice(w * slots, slots);
             for (int s = 0; s < slots; s++)
             {
-                if (row[s] > thresholds[s])
+                foldThresholds[s] = foldTails[f][s].InverseSurvival(pStar);
+            }
+
+            for (int w = f; w < windows; w += folds)
+            {
+                ReadOnlySpan<double> row = values.Slice(w * slots, slots);
+                for (int s = 0; s < slots; s++)
                 {
-                    alarms++;
-                    break;
+                    if (row[s] > foldThresholds[s])
+                    {
+                        alarms++;
+                        break;
+                    }
                 }
             }
         }
 
         return new ThresholdSelection(thresholds, pStar, (double)alarms / windows);
+    }
+
+    /// <summary>Every statistic's tail, fitted on all windows (fold −1) or on those outside fold f of <paramref name="folds"/>.</summary>
+    private static Tail[] FitTails(ReadOnlySpan<double> values, int windows, int slots, int fold, int folds = 1)
+    {
+        var tails = new Tail[slots];
+        var column = new List<double>(windows);
+        for (int s = 0; s < slots; s++)
+        {
+            column.Clear();
+            for (int w = 0; w < windows; w++)
+            {
+                if (fold < 0 || w % folds != fold)
+                {
+                    column.Add(values[w * slots + s]);
+                }
+            }
+
+            tails[s] = Tail.Fit([.. column]);
+        }
+
+        return tails;
+    }
+
+    /// <summary>A window's smallest exceedance probability over the family.</summary>
+    private static double Score(ReadOnlySpan<double> row, Tail[] tails)
+    {
+        double min = 1.0;
+        for (int s = 0; s < row.Length; s++)
+        {
+            min = Math.Min(min, tails[s].Survival(row[s]));
+        }
+
+        return min;
     }
 
     /// <summary>A statistic's null survival function: empirical in the bulk, exponential beyond u.</summary>

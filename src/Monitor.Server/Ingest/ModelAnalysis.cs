@@ -56,7 +56,10 @@ internal sealed class ModelAnalysis
     public VersionSnapshot Snapshot(VersionEntry version, int closedWindows)
     {
         VersionMonitor monitor = Judge(version);
-        return new VersionSnapshot(monitor.Baseline, monitor.Current(), [.. monitor.History.Take(closedWindows)], monitor.Findings);
+        return new VersionSnapshot(monitor.Baseline, monitor.Current(), [.. monitor.History.Take(closedWindows)], monitor.Findings)
+        {
+            Fit = monitor.Baseline is { } baseline ? ReferenceFit.Of(monitor.History, baseline.Profile.Id) : default,
+        };
     }
 
     public void Ingest(IngestWork work)
@@ -184,6 +187,7 @@ internal sealed class ModelAnalysis
             Log.WindowClosed(_logger, version.Model, version.Version, window.Index, window.Records,
                 !window.Complete ? "not judged (closed by time)" : window.Drifted ? string.Join(", ", window.DriftedChannels) : "no");
             bool incident = Measure(version, monitor, window);
+            WarnOfReference(version, monitor, window);
             // After the judgement, so the stored lifecycle counters include this window.
             var write = new WindowWrite(version.Model, version.Version, window, version.Counters(), _context.Options.Windows.HistoryRetained,
                 Checkpoint(version, monitor));
@@ -196,6 +200,31 @@ internal sealed class ModelAnalysis
             {
                 _context.Windows.Enqueue(write);
             }
+        }
+    }
+
+    /// <summary>
+    /// Logs, once per run, that the baseline does not represent a trusted version's traffic when most of its kept windows
+    /// drifted against it (<see cref="ReferenceFit"/>), and sets drift_monitor_reference_mismatch while it holds; the drift
+    /// report carries the same warning.
+    /// </summary>
+    private void WarnOfReference(VersionEntry version, VersionMonitor monitor, WindowResult window)
+    {
+        if (!window.Complete || monitor.Baseline is not { } baseline || baseline.Profile.Id != window.BaselineId)
+        {
+            return;
+        }
+
+        string? warning = ReferenceFit.Of(monitor.History, window.BaselineId).Warning(version.Model, version.Version, version.State, baseline.Profile);
+        _metrics.ReferenceMismatch.WithLabels(version.Model, version.Version).Set(warning is null ? 0 : 1);
+        if (warning is null)
+        {
+            version.ReferenceWarnedFor = 0;
+        }
+        else if (version.ReferenceWarnedFor != window.BaselineId)
+        {
+            version.ReferenceWarnedFor = window.BaselineId;
+            Log.ReferenceMismatch(_logger, version.Model, version.Version, window.BaselineId, warning);
         }
     }
 

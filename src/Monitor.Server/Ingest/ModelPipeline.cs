@@ -25,7 +25,11 @@ internal sealed record DigestReport(string Client, string Digest);
 
 /// <summary>What the report service reads of a version: the open window and the latest closed ones.</summary>
 internal sealed record VersionSnapshot(CompiledBaseline? Baseline, WindowResult? Current, IReadOnlyList<WindowResult> Closed,
-    IReadOnlyList<Finding> Findings);
+    IReadOnlyList<Finding> Findings)
+{
+    /// <summary>How the version's kept windows fared against the baseline in force.</summary>
+    public ReferenceFit Fit { get; init; }
+}
 
 /// <summary>
 /// The single writer of a model's window state. Batches, baseline changes and report reads go

@@ -29,6 +29,9 @@ internal sealed class MonitorMetrics
             "Closed windows by whether any statistic exceeded its threshold.", "model", "version", "drifted");
         WindowDrifted = factory.CreateGauge("drift_monitor_window_drifted",
             "1 when the last closed window of the version drifted, else 0.", "model", "version");
+        ReferenceMismatch = factory.CreateGauge("drift_monitor_reference_mismatch",
+            "1 while a trusted version drifted in more than half of at least 10 kept windows: the baseline does not represent its traffic.",
+            "model", "version");
         FeatureDrift = factory.CreateGauge("drift_monitor_feature_drift",
             "Value of a drift statistic in the last closed window.", "model", "version", "feature", "statistic");
         FeatureThreshold = factory.CreateGauge("drift_monitor_feature_drift_threshold",
@@ -101,6 +104,9 @@ internal sealed class MonitorMetrics
     public Gauge QueueCapacity { get; }
     public Counter WindowsClosed { get; }
     public Gauge WindowDrifted { get; }
+
+    /// <summary>1 while a trusted version's kept windows mostly drifted against the baseline (<see cref="ReferenceFit"/>).</summary>
+    public Gauge ReferenceMismatch { get; }
     public Gauge FeatureDrift { get; }
     public Gauge FeatureThreshold { get; }
     public Gauge FeatureDrifted { get; }

@@ -119,6 +119,12 @@ internal sealed class VersionEntry
     /// <summary>When the detectors' state was last checkpointed (monotonic timestamp; 0: never). Only the model's pipeline touches it.</summary>
     public long CheckpointedAt { get; set; }
 
+    /// <summary>
+    /// The baseline whose reference this version's windows were last logged as not representing (0: none); set and read
+    /// by the model's pipeline only, so the warning is logged once per run of mostly drifting windows.
+    /// </summary>
+    public long ReferenceWarnedFor { get; set; }
+
     /// <summary>Each finding's latest state and the window it was last raised or updated in, by dedupe key. Only the model's pipeline touches it.</summary>
     public Dictionary<string, LiveFinding> LiveFindings { get; } = new(StringComparer.Ordinal);
 

@@ -72,6 +72,9 @@ internal sealed class DriftReports(ModelCatalog models, ModelPipelines pipelines
             report.BaselineId = baseline.Profile.Id;
             report.WindowRecords = (uint)baseline.Profile.WindowRecords;
             report.FalseAlarmRate = baseline.Profile.FalseAlarmRate;
+            report.WindowsJudgedAgainstBaseline = (uint)snapshot.Fit.Judged;
+            report.WindowsDriftedAgainstBaseline = (uint)snapshot.Fit.Drifted;
+            report.ReferenceWarning = snapshot.Fit.Warning(model.Name, version.Version, version.State, baseline.Profile) ?? "";
         }
         else
         {
