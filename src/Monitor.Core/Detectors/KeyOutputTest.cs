@@ -48,6 +48,13 @@ internal sealed class KeyOutputTest
     /// </summary>
     public const double MaxKeyShare = 0.05;
 
+    /// <summary>
+    /// Likewise a key that carried at least this share of the baseline's records (an interior percentile bin of a feature
+    /// carries about 1% by construction): the baseline, clean traffic, had it often, so it is a region of the inputs where
+    /// a model less sure of live data than of its training data differs, not a trigger's pattern.
+    /// </summary>
+    public const double MaxBaselineShare = 0.005;
+
     private readonly TailProfile _tails;
     private readonly DetectorSettings _settings;
     private readonly string[] _labels;
@@ -57,6 +64,9 @@ internal sealed class KeyOutputTest
 
     /// <summary>Per baseline key with a lift above 1 for some class: its lift per class.</summary>
     private readonly Dictionary<ulong, double[]> _keyLift = [];
+
+    /// <summary>The baseline's keys on at least <see cref="MaxBaselineShare"/> of its records, with their share.</summary>
+    private readonly Dictionary<ulong, double> _populations = [];
 
     /// <summary>Today's traffic: records per stratum and hits per (stratum, class), halved at each horizon.</summary>
     private readonly double[] _liveRecords;
@@ -92,6 +102,11 @@ internal sealed class KeyOutputTest
         LogBar = Math.Log(settings.Candidates * (double)_k / settings.KeyTestAlpha);
         foreach (BaselineKey key in profile.Keys)
         {
+            if (key.Kind != KeyKind.EmbeddingOutlier && profile.Records > 0 && key.Support >= MaxBaselineShare * profile.Records)
+            {
+                _populations.TryAdd(key.Hash(), key.Support / (double)profile.Records);
+            }
+
             if (key.TailHits.Length == _k && key.TailExpected.Length == _k && key.Support >= settings.NewKeySupport)
             {
                 double[] lift = [.. Enumerable.Range(0, _k).Select(c => Math.Max(1, (key.TailHits[c] + 1) / (key.TailExpected[c] + 1)))];
@@ -199,6 +214,9 @@ internal sealed class KeyOutputTest
     /// <summary>Whether a key is carried by so large a share of the records since its promotion that it is a population (<see cref="MaxKeyShare"/>).</summary>
     public static bool Common(Candidate candidate, long records) => candidate.Exact > MaxKeyShare * (records - candidate.FirstSeenRecord);
 
+    /// <summary>The key's share of the baseline's records when it is at least <see cref="MaxBaselineShare"/>; null otherwise.</summary>
+    public double? BaselineShare(ulong hash) => _populations.TryGetValue(hash, out double share) ? share : null;
+
     /// <summary>
     /// Records of the version since a key's promotion before its test is judged, so that its share of the traffic is known
     /// (<see cref="Common"/>); a trigger at 1 in 10,000 takes far longer than this to show ten hits.
@@ -233,7 +251,7 @@ internal sealed class KeyOutputTest
         for (int c = 0; c < _k; c++)
         {
             int cell = record.Stratum * _k + c;
-            bool hit = record.Label == c && record.Served[c] > _tails.Thresholds[cell];
+            bool hit = record.Label == c && record.TailHit;
             candidate.TailExpected[c] += _tails.Rates[cell];
             candidate.TailHits[c] += hit ? 1 : 0;
             Span<double> logs = candidate.TailLog.AsSpan(c * _g, _g);
@@ -303,8 +321,9 @@ internal sealed class KeyOutputTest
     /// <summary>The finding of a key whose test towards class c crossed the bar.</summary>
     /// <param name="outsideRange">The key is a fine bin beyond the baseline's range, or the embedding-outlier key: the finding is a warning, so said.</param>
     /// <param name="common">The key is on more than <see cref="MaxKeyShare"/> of the records: the finding is a warning, so said.</param>
+    /// <param name="baselineShare">The key's share of the baseline's records when it is a population there: the finding is a warning, so said.</param>
     public Finding Finding(Candidate candidate, int c, double logE, Corroboration[] corroboration, long records, DateTimeOffset now, bool outsideRange,
-        bool common)
+        bool common, double? baselineShare)
     {
         DetectorKey key = candidate.Key;
         string label = _labels[c];
@@ -325,11 +344,12 @@ internal sealed class KeyOutputTest
             $"over {_settings.Candidates} keys × {_k} classes") +
             (outsideRange && key.Kind == KeyKind.EmbeddingOutlier ? "; an embedding outlier is the model's own representation, tied to its output, so this is not critical by itself" : "") +
             (outsideRange && key.Kind != KeyKind.EmbeddingOutlier ? "; its values lie outside the baseline's range, where the expectation is extrapolated, so this is not critical by itself" : "") +
-            (common ? string.Create(CultureInfo.InvariantCulture, $"; the key is on more than {MaxKeyShare:P0} of the records, a population rather than a trigger, so this is not critical by itself") : "");
+            (common ? string.Create(CultureInfo.InvariantCulture, $"; the key is on more than {MaxKeyShare:P0} of the records, a population rather than a trigger, so this is not critical by itself") : "") +
+            (baselineShare is { } share ? string.Create(CultureInfo.InvariantCulture, $"; the key was on {share:P2} of the baseline's records, a region of the inputs rather than a trigger's pattern, so this is not critical by itself") : "");
         return new Finding
         {
             Detector = key.Detector,
-            Severity = outsideRange || common ? Severity.Warning : Severity.Critical,
+            Severity = outsideRange || common || baselineShare is not null ? Severity.Warning : Severity.Critical,
             Key = key,
             TargetLabel = label,
             Support = candidate.Support,

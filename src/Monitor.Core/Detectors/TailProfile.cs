@@ -21,19 +21,38 @@ public sealed record TailProfile
     /// <summary>Per stratum: the tail share τ (the threshold is the stratum's 1 − τ quantile of each class's probability).</summary>
     public required double[] Shares { get; init; }
 
-    /// <summary>[stratum × classes + class]: the baseline's 1 − τ quantile of served P(class) among the stratum's records.</summary>
+    /// <summary>
+    /// [stratum × classes + class]: the probability at twice the odds of the baseline's 1 − τ quantile of served P(class) among
+    /// the stratum's records. Twice the odds, so that a hit is a real change of the output (0.30 becomes 0.46, 0.95 becomes
+    /// 0.974), not a difference in the fourth decimal where a class's probability is near 1 for every record.
+    /// </summary>
     public required double[] Thresholds { get; init; }
 
-    /// <summary>[stratum × classes + class]: the baseline's share of the stratum's records served the class beyond it, (n + 1) / (N + 2).</summary>
+    /// <summary>[stratum × classes + class]: the baseline's share of the stratum's records that were hits for the class, (n + 1) / (N + 2).</summary>
     public required double[] Rates { get; init; }
 
-    /// <summary>Whether a record of stratum s served <paramref name="label"/> with those probabilities is a tail hit for it.</summary>
-    public bool Hit(int stratum, int classes, int label, ReadOnlySpan<double> served) => served[label] > Thresholds[stratum * classes + label];
-
-    /// <summary>Measures the tables on the baseline's records: their strata, served classes and served probabilities (row-major, k per record).</summary>
-    public static TailProfile Build(int strata, int classes, int[] strataOf, int[] labels, double[] served)
+    /// <summary>
+    /// Whether a record of stratum s served <paramref name="label"/> with those probabilities is a tail hit for it: beyond its
+    /// stratum's threshold.
+    /// </summary>
+    public bool Hit(int stratum, int classes, int label, ReadOnlySpan<double> served)
     {
-        int k = classes;
+        int cell = stratum * classes + label;
+        return served[label] > Thresholds[cell];
+    }
+
+    /// <summary>The probability with twice the odds of <paramref name="p"/>: 2p / (1 + p).</summary>
+    public static double DoubleOdds(double p) => 2 * p / (1 + p);
+
+    /// <summary>
+    /// Measures the tables on the baseline's records: their strata (of the profile's), served classes and served probabilities
+    /// (row-major, k per record).
+    /// </summary>
+    public static TailProfile Build(TriggerProfile profile, int[] strataOf, int[] labels, double[] served)
+    {
+        int k = profile.Classes;
+        int strata = profile.Strata;
+
         var members = new List<int>[strata];
         for (int s = 0; s < strata; s++)
         {
@@ -70,7 +89,7 @@ public sealed record TailProfile
                 }
 
                 Array.Sort(values, 0, n);
-                thresholds[cell] = Quantiles.OfSorted(values.AsSpan(0, n), 1 - shares[s]);
+                thresholds[cell] = DoubleOdds(Quantiles.OfSorted(values.AsSpan(0, n), 1 - shares[s]));
                 int beyond = 0;
                 foreach (int i in members[s])
                 {

@@ -347,22 +347,24 @@ public sealed partial class TriggerDetector
         }
 
         // A key beyond the baseline's range is reported when its test crosses, as a warning, and re-tested as its evidence grows.
-        // So is a key on so large a share of the records that it is a population, not a trigger.
+        // So is a key on so large a share of the records, or of the baseline's, that it is a population, not a trigger.
         // Judged once its share of the traffic is known.
         bool settled = Records - candidate.FirstSeenRecord >= KeyOutputTest.SettleRecords;
         // The embedding-outlier key is the model's own representation, tied to its output by construction: reported, not critical.
         bool outside = candidate.Key.OutsideBaselineRange || candidate.Key.Kind == KeyKind.EmbeddingOutlier;
         bool common = settled && KeyOutputTest.Common(candidate, Records);
-        if (_output is not null && settled && (due || !(outside || common)))
+        double? population = _output?.BaselineShare(hash);
+        bool reportOnly = outside || common || population is not null;
+        if (_output is not null && settled && (due || !reportOnly))
         {
             for (int c = 0; c < _k; c++)
             {
                 if (_output.Crossed(candidate, c, out double logE))
                 {
                     candidate.Raised = _findings.Publish(_output.Finding(candidate, c, logE, Corroborate(candidate, c), Records, _time.GetUtcNow(), outside,
-                        common));
+                        common, population));
                     candidate.LastEvaluated = support;
-                    if (!(outside || common))
+                    if (!reportOnly)
                     {
                         _raised.Add(hash);
                     }
@@ -384,8 +386,10 @@ public sealed partial class TriggerDetector
                 continue;
             }
 
+            // A skew corroborated by D3, D4 or D5 is critical too, on a key that may be a trigger's (not a population, not
+            // beyond the baseline's range, not the embedding-outlier key): its rate is measured, not bounded (docs/detectors.md).
             Corroboration[] corroboration = Corroborate(candidate, c);
-            Severity severity = _output is null && corroboration.Length > 0 ? Severity.Critical : Severity.Warning;
+            Severity severity = corroboration.Length > 0 && (_output is null || !reportOnly) ? Severity.Critical : Severity.Warning;
             candidate.Raised = _findings.Publish(_skew.Finding(candidate, skew, severity, corroboration, Records, _time.GetUtcNow()));
             if (candidate.Raised.Severity == Severity.Critical)
             {

@@ -118,11 +118,11 @@ public static class TriggerProfileBuilder
         (double[] ultra, double[] ultraRates, double[] ultraRecords) = UltraConfidence(baseline, prepared, labels, strataOf, rated);
         (double[] mean, double[] std) = Residuals(served, predicted, strataOf, rated);
         EmbeddingProfile? embedding = EmbeddingProfiles.Build(schema, batch, labels, k, settings.Seed);
-        TailProfile tails = TailProfile.Build(strata, k, strataOf, labels, served);
-        BaselineKey[] keys = KeyTable(schema, rated, batch, labels, strataOf, served, tails, settings, detectors.MaxKeysPerRecord);
+        TailProfile tails = TailProfile.Build(rated, strataOf, labels, served);
+        BaselineKey[] keys = KeyTable(schema, rated, batch, labels, strataOf, served, predicted, tails, settings, detectors.MaxKeysPerRecord);
         if (embedding is not null)
         {
-            keys = [.. keys, OutlierKey(embedding, batch, labels, strataOf, rated, served, tails)];
+            keys = [.. keys, OutlierKey(embedding, batch, labels, strataOf, rated, served, predicted, tails)];
         }
 
         return profile with
@@ -143,7 +143,7 @@ public static class TriggerProfileBuilder
 
     /// <summary>The baseline's own embedding outliers as a key, so live outliers are judged against them.</summary>
     private static BaselineKey OutlierKey(EmbeddingProfile embedding, RecordBatch batch, int[] labels, int[] strata, TriggerProfile profile,
-        double[] served, TailProfile tails)
+        double[] served, double[] predicted, TailProfile tails)
     {
         int k = profile.Classes;
         var counts = new long[k];
@@ -161,7 +161,7 @@ public static class TriggerProfileBuilder
                 {
                     int cell = strata[i] * k + c;
                     tailExpected[c] += tails.Rates[cell];
-                    tailHits[c] += labels[i] == c && served[i * k + c] > tails.Thresholds[cell] ? 1 : 0;
+                    tailHits[c] += labels[i] == c && tails.Hit(strata[i], k, c, served.AsSpan(i * k, k)) ? 1 : 0;
                     if (profile.Contrarian(strata[i], c))
                     {
                         contrarian[c]++;
@@ -349,7 +349,7 @@ public static class TriggerProfileBuilder
     }
 
     private static BaselineKey[] KeyTable(ModelSchema schema, TriggerProfile profile, RecordBatch batch, int[] labels, int[] strata,
-        double[] served, TailProfile tails, TriggerSettings settings, int maxKeysPerRecord)
+        double[] served, double[] predicted, TailProfile tails, TriggerSettings settings, int maxKeysPerRecord)
     {
         int k = profile.Classes;
         var extractor = new KeyExtractor(schema, profile.Values, maxKeysPerRecord);
@@ -378,7 +378,7 @@ public static class TriggerProfileBuilder
                 {
                     int cell = strata[i] * k + c;
                     entry.TailExpected[c] += tails.Rates[cell];
-                    entry.Labels[3 * k + c] += labels[i] == c && served[i * k + c] > tails.Thresholds[cell] ? 1 : 0;
+                    entry.Labels[3 * k + c] += labels[i] == c && tails.Hit(strata[i], k, c, served.AsSpan(i * k, k)) ? 1 : 0;
                 }
 
                 for (int c = 0; c < k; c++)
