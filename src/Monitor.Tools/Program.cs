@@ -14,10 +14,13 @@ internal static class ToolsCli
         Usage:
           Monitor.Tools demo [--records N] [--db PATH] [--Monitor:Section:Key=value ...]
                                                                      run the fraud-model drift demo on a private sidecar
-          Monitor.Tools evaluate [--reduced] [--only TEXT] [--benign-records N] [--reference-records N] [--seed S] [--findings]
+          Monitor.Tools evaluate [--reduced] [--in-process] [--only TEXT] [--benign-records N] [--reference-records N] [--seed S] [--findings]
                                                                      replay the attack scenarios through a private sidecar
-          Monitor.Tools evaluate --real [--reduced] [--only TEXT] [--seeds 1-3] [--clean-records N] [--findings]
+                                                                     (--in-process: into its Core analysis, without gRPC)
+          Monitor.Tools evaluate --real [--reduced] [--in-process] [--parallel N] [--only TEXT] [--seeds 1-3] [--clean-records N] [--findings]
                                                                      the same on real models trained in process, clean and poisoned
+          Monitor.Tools evaluate --real --clean-runs N [--clean-records N] [--in-process] [--parallel N] [--only TEXT]
+                                                                     N clean runs per model (seeds 1001…): the share with a critical key finding
           Monitor.Tools throughput [--records N]                     in-process analysis throughput, detectors off and on
           Monitor.Tools help                                         show this text
 
