@@ -21,6 +21,7 @@ internal static class ToolsCli
                                                                      the same on real models trained in process, clean and poisoned
           Monitor.Tools evaluate --real --clean-runs N [--clean-records N] [--in-process] [--parallel N] [--only TEXT]
                                                                      N clean runs per model (seeds 1001…): the share with a critical key finding
+                                                                     (evaluate takes --Monitor:Section:Key=value settings for its sidecar too)
           Monitor.Tools throughput [--records N]                     in-process analysis throughput, detectors off and on
           Monitor.Tools help                                         show this text
 

@@ -9,6 +9,7 @@ internal static class EvaluateCommand
     {
         bool reduced = args.Contains("--reduced");
         bool inProcess = args.Contains("--in-process");
+        MirrorTarget.Overrides = [.. args.Where(a => a.StartsWith("--Monitor:", StringComparison.Ordinal))];
         long benign = 10_000_000;
         int reference = 20_000;
         string? only = null;
@@ -151,7 +152,8 @@ internal static class EvaluateCommand
         output.WriteLine();
         long records = outcomes.Sum(o => o.Records);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"took {stopwatch.Elapsed.TotalSeconds:F0} s; {records:N0} records mirrored, {records / outcomes.Sum(o => o.Seconds):N0} records/s per run (training and measuring included)"));
+            $"took {stopwatch.Elapsed.TotalSeconds:F0} s; {records:N0} records mirrored at {records / outcomes.Sum(o => o.MirrorSeconds):N0} records/s per run " +
+            $"(drawing and scoring the traffic included; {records / outcomes.Sum(o => o.Seconds):N0} records/s with training and measuring)"));
         return 0;
     }
 

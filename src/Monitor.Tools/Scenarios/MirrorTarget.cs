@@ -33,6 +33,9 @@ namespace Monitor.Tools.Scenarios;
 /// </summary>
 internal abstract class MirrorTarget : IAsyncDisposable
 {
+    /// <summary>Settings given on the command line (--Monitor:Section:Key=value), applied to both targets as the sidecar applies them.</summary>
+    public static IReadOnlyList<string> Overrides { get; set; } = [];
+
     /// <summary>How many batches pass between reads of the findings (a gRPC report read also paces the sender).</summary>
     public abstract int CheckEvery { get; }
 
@@ -128,7 +131,7 @@ internal sealed class GrpcTarget(string model, string version, int checkEvery) :
     public async Task StartAsync(ModelSchema schema, IEnumerable<CoreBatch> reference, CancellationToken cancellationToken)
     {
         _app = MonitorHost.Build(
-            ["--Monitor:Grpc:Port=0", "--Monitor:Http:Port=0", $"--Monitor:Database:Path={_database}", "--Logging:LogLevel:Default=Error"]);
+            ["--Monitor:Grpc:Port=0", "--Monitor:Http:Port=0", $"--Monitor:Database:Path={_database}", "--Logging:LogLevel:Default=Error", .. Overrides]);
         await _app.StartAsync(cancellationToken);
         int port = _app.Services.GetRequiredService<Listeners>().GrpcPort;
         _channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
@@ -244,12 +247,16 @@ internal sealed class InProcessTarget : MirrorTarget
     /// <summary>Windows judged failing, and the most consecutive.</summary>
     public int FailingWindows { get; private set; }
 
-    /// <summary>The sidecar's options as it binds them at start: its appsettings.json under the Monitor section, checked the same way.</summary>
+    /// <summary>
+    /// The sidecar's options as it binds them at start: its appsettings.json, then <see cref="MirrorTarget.Overrides"/>, under the
+    /// Monitor section, checked the same way.
+    /// </summary>
     public static MonitorOptions Options()
     {
         IConfigurationRoot configuration = new ConfigurationBuilder()
             .SetBasePath(AppContext.BaseDirectory)
             .AddJsonFile("appsettings.json", optional: true)
+            .AddCommandLine([.. Overrides])
             .Build();
         MonitorOptions options = configuration.GetSection(MonitorOptions.Section).Get<MonitorOptions>() ?? new MonitorOptions();
         var validation = new MonitorOptionsValidator().Validate(null, options);

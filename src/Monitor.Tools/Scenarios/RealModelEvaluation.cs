@@ -36,6 +36,7 @@ internal sealed record RealOutcome(
     int FalseCriticalKeys,
     VersionState State,
     double Seconds,
+    double MirrorSeconds,
     IReadOnlyList<Finding> Findings)
 {
     public double CleanMillions => Math.Max(Records - Occurrences, 1) / 1e6;
@@ -173,7 +174,7 @@ internal static class RealModelEvaluation
             first is null ? null : traffic.InjectedWithin((long)first.RaisedAtRecord), first is null ? null : (long)first.RaisedAtRecord,
             findings.Count(f => f.Severity == Severity.Critical && !names(f)),
             findings.Count(f => f.Severity == Severity.Critical && f.Key is not null && !names(f)),
-            run.State, stopwatch.Elapsed.TotalSeconds, findings);
+            run.State, stopwatch.Elapsed.TotalSeconds, run.Seconds, findings);
     }
 
     /// <summary>Whether a key finding names the trigger: a patch pixel, the magic site value, or the note token.</summary>
@@ -261,7 +262,7 @@ internal static class RealModelEvaluation
     /// </summary>
     public static void PrintCleanRuns(IReadOnlyList<RealOutcome> outcomes, TextWriter output)
     {
-        output.WriteLine("| model | runs | records per run | runs with a critical key finding | share (95% CI) | runs with any critical finding | runs failing the known-good version | records/s |");
+        output.WriteLine("| model | runs | records per run | runs with a critical key finding | share (95% CI) | runs with any critical finding | runs failing the known-good version | records/s mirrored |");
         output.WriteLine("|---|---:|---:|---:|---|---:|---:|---:|");
         foreach (IGrouping<string, RealOutcome> group in outcomes.Where(o => o.Spec.Benign).GroupBy(o => o.Spec.Name))
         {
@@ -270,7 +271,7 @@ internal static class RealModelEvaluation
             (double low, double high) = Wilson(keyed, o.Length);
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {group.Key} | {o.Length} | {o.Max(x => x.Records):N0} | {keyed} | {(double)keyed / o.Length:P2} ({low:P2}–{high:P2}) | " +
-                $"{o.Count(x => x.FalseCritical > 0)} | {o.Count(x => State(x.State) == "quarantined")} | {o.Sum(x => x.Records) / o.Sum(x => x.Seconds):N0} |"));
+                $"{o.Count(x => x.FalseCritical > 0)} | {o.Count(x => State(x.State) == "quarantined")} | {o.Sum(x => x.Records) / o.Sum(x => x.MirrorSeconds):N0} |"));
         }
     }
 
