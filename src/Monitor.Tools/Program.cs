@@ -22,7 +22,8 @@ internal static class ToolsCli
           Monitor.Tools evaluate --real --clean-runs N [--clean-records N] [--in-process] [--parallel N] [--only TEXT]
                                                                      N clean runs per model (seeds 1001…): the share with a critical key finding
                                                                      (evaluate takes --Monitor:Section:Key=value settings for its sidecar too)
-          Monitor.Tools throughput [--records N]                     in-process analysis throughput, detectors off and on
+          Monitor.Tools throughput [--records N] [--real]            in-process analysis throughput, detectors off and on
+                                                                     (--real: also on the real models' held-out traffic)
           Monitor.Tools help                                         show this text
 
         From a clone: dotnet run -c Release --project src/Monitor.Tools -- <command> [options]

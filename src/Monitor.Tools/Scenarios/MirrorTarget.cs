@@ -251,21 +251,22 @@ internal sealed class InProcessTarget : MirrorTarget
     /// The sidecar's options as it binds them at start: its appsettings.json, then <see cref="MirrorTarget.Overrides"/>, under the
     /// Monitor section, checked the same way.
     /// </summary>
-    public static MonitorOptions Options()
+    public static MonitorOptions Options(params string[] extra)
     {
         IConfigurationRoot configuration = new ConfigurationBuilder()
             .SetBasePath(AppContext.BaseDirectory)
             .AddJsonFile("appsettings.json", optional: true)
-            .AddCommandLine([.. Overrides])
+            .AddCommandLine([.. Overrides, .. extra])
             .Build();
         MonitorOptions options = configuration.GetSection(MonitorOptions.Section).Get<MonitorOptions>() ?? new MonitorOptions();
         var validation = new MonitorOptionsValidator().Validate(null, options);
         return validation.Failed ? throw new InvalidOperationException(string.Join("; ", validation.Failures)) : options;
     }
 
-    public static InProcessTarget Start(string model, ModelSchema schema, IEnumerable<CoreBatch> reference, string version)
+    /// <param name="extra">Settings over <see cref="MirrorTarget.Overrides"/> (--Monitor:Section:Key=value).</param>
+    public static InProcessTarget Start(string model, ModelSchema schema, IEnumerable<CoreBatch> reference, string version, params string[] extra)
     {
-        MonitorOptions options = Options();
+        MonitorOptions options = Options(extra);
 
         // As BaselineUploads.BeginAsync and CommitAsync: a reservoir of the configured size and seed, the default window and
         // false-alarm rate, and the key table counted on the keys the detectors extract.
@@ -283,6 +284,13 @@ internal sealed class InProcessTarget : MirrorTarget
     }
 
     public override ValueTask SendAsync(CoreBatch batch, CancellationToken cancellationToken)
+    {
+        Add(batch);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Validates and analyses one batch, and judges the windows it closes.</summary>
+    public void Add(CoreBatch batch)
     {
         Validate(_options, _schema, batch);
         _monitor.Add(batch, _preparer.Prepare(batch), _closed);
@@ -303,7 +311,6 @@ internal sealed class InProcessTarget : MirrorTarget
         }
 
         _closed.Clear();
-        return ValueTask.CompletedTask;
     }
 
     public override Task<IReadOnlyList<Finding>> FindingsAsync(CancellationToken cancellationToken) =>
