@@ -5,8 +5,19 @@ namespace Monitor.Tools.Scenarios;
 /// <summary>The evaluate verb: replays the attack and benign scenarios and prints the detection table.</summary>
 internal static class EvaluateCommand
 {
+    /// <summary>
+    /// The key of the detectors' hashes in an evaluation: fixed, so that a seed gives the same findings in every run and on
+    /// both targets (a sidecar draws its own per database; the near-repeat test and the sketches depend on it).
+    /// </summary>
+    public const ulong HashSecret = 0x9E37_79B9_7F4A_7C15;
+
     public static async Task<int> RunAsync(string[] args, TextWriter output)
     {
+        if (!Monitor.Core.Detectors.KeyHash.Adopt(HashSecret))
+        {
+            output.WriteLine("note: the detectors' hash key was already in use; results of a seed may differ from run to run");
+        }
+
         bool reduced = args.Contains("--reduced");
         bool inProcess = args.Contains("--in-process");
         MirrorTarget.Overrides = [.. args.Where(a => a.StartsWith("--Monitor:", StringComparison.Ordinal))];

@@ -45,7 +45,7 @@ internal abstract class MirrorTarget : IAsyncDisposable
     {
         if (inProcess)
         {
-            return InProcessTarget.Start(model, schema, reference, version);
+            return InProcessTarget.Start(model, schema, reference, version, checkEvery);
         }
 
         var target = new GrpcTarget(model, version, checkEvery);
@@ -230,9 +230,11 @@ internal sealed class InProcessTarget : MirrorTarget
     private readonly IReadOnlySet<string> _criticalChannels;
     private readonly Dictionary<string, LiveFinding> _live = new(StringComparer.Ordinal);
     private readonly List<WindowResult> _closed = [];
+    private readonly int _checkEvery;
 
-    private InProcessTarget(MonitorOptions options, ModelSchema schema, CompiledBaseline baseline, string model, string version)
+    private InProcessTarget(MonitorOptions options, ModelSchema schema, CompiledBaseline baseline, string model, string version, int checkEvery)
     {
+        _checkEvery = Math.Max(checkEvery, 1);
         _options = options;
         _schema = schema;
         _criticalChannels = schema.CriticalChannels();
@@ -242,7 +244,8 @@ internal sealed class InProcessTarget : MirrorTarget
         _lifecycle = new VersionLifecycle(version == "v1" ? CoreState.KnownGood : CoreState.Candidate, options.Versions);
     }
 
-    public override int CheckEvery => 1;
+    /// <summary>As the gRPC target's, so both stop at the same record (a finding's support grows after it is raised).</summary>
+    public override int CheckEvery => _checkEvery;
 
     /// <summary>Windows judged failing, and the most consecutive.</summary>
     public int FailingWindows { get; private set; }
@@ -264,7 +267,8 @@ internal sealed class InProcessTarget : MirrorTarget
     }
 
     /// <param name="extra">Settings over <see cref="MirrorTarget.Overrides"/> (--Monitor:Section:Key=value).</param>
-    public static InProcessTarget Start(string model, ModelSchema schema, IEnumerable<CoreBatch> reference, string version, params string[] extra)
+    public static InProcessTarget Start(string model, ModelSchema schema, IEnumerable<CoreBatch> reference, string version, int checkEvery = 1,
+        params string[] extra)
     {
         MonitorOptions options = Options(extra);
 
@@ -280,7 +284,7 @@ internal sealed class InProcessTarget : MirrorTarget
         var request = new BaselineRequest(model, "reference", "", options.Windows.Records, options.Baselines.FalseAlarmRate, DateTimeOffset.UtcNow);
         BaselineSettings settings = options.BaselineSettings.WithDetectors(options.DetectorSettings.WithTextKeys(options.Privacy));
         BaselineProfile profile = BaselineBuilder.Build(request, sample, settings, CancellationToken.None);
-        return new InProcessTarget(options, schema, new CompiledBaseline(profile with { Id = 1 }), model, version);
+        return new InProcessTarget(options, schema, new CompiledBaseline(profile with { Id = 1 }), model, version, checkEvery);
     }
 
     public override ValueTask SendAsync(CoreBatch batch, CancellationToken cancellationToken)

@@ -71,7 +71,7 @@ internal static class ThroughputCommand
         string schema = $"{model.Name} (real, held-out): {model.Schema.NumericFeatures.Length} numeric{(model.WithFields ? ", site, note" : "")}, {model.Classes} classes";
         foreach (bool detectors in new[] { false, true })
         {
-            InProcessTarget target = InProcessTarget.Start("m", model.Schema, reference, "v1",
+            InProcessTarget target = InProcessTarget.Start("m", model.Schema, reference, "v1", checkEvery: 1,
                 $"--Monitor:Detectors:Enabled={(detectors ? "true" : "false")}");
             foreach (RecordBatch batch in warmUp)
             {
