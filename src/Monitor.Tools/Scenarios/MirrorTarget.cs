@@ -91,7 +91,8 @@ internal abstract class MirrorTarget : IAsyncDisposable
             await SendAsync(batch, cancellationToken);
             sent += n;
             batches++;
-            if (stop is not null && batches % CheckEvery == 0 && stop(await FindingsAsync(cancellationToken)))
+            // Read on clean runs too: over gRPC the read paces the sender, so no batch is dropped by a full queue.
+            if (batches % CheckEvery == 0 && await FindingsAsync(cancellationToken) is var read && stop is not null && stop(read))
             {
                 break;
             }
