@@ -17,7 +17,8 @@ internal static class ToolsCli
           Monitor.Tools evaluate [--reduced] [--in-process] [--only TEXT] [--benign-records N] [--reference-records N] [--seed S] [--findings]
                                                                      replay the attack scenarios through a private sidecar
                                                                      (--in-process: into its Core analysis, without gRPC)
-          Monitor.Tools evaluate --real [--reduced] [--in-process] [--parallel N] [--only TEXT] [--seeds 1-3] [--clean-records N] [--findings]
+          Monitor.Tools evaluate --real [--reduced] [--in-process] [--parallel N] [--only TEXT] [--seeds 1-3] [--clean-records N]
+                                [--max-records N] [--findings]
                                                                      the same on real models trained in process, clean and poisoned
           Monitor.Tools evaluate --real --clean-runs N [--clean-records N] [--in-process] [--parallel N] [--only TEXT]
                                                                      N clean runs per model (seeds 1001…): the share with a critical key finding
