@@ -8,7 +8,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Monitor.Core.Baselines;
-using Monitor.Core.Detectors;
 using ModelSchema = Monitor.Core.Schema.ModelSchema;
 using Monitor.Core.Versions;
 using Monitor.Core.Windows;
