@@ -15,14 +15,20 @@ internal static class ToolsCli
         Usage:
           Monitor.Tools demo [--records N] [--db PATH] [--Monitor:Section:Key=value ...]
                                                                      run the fraud-model drift demo on a private sidecar
-          Monitor.Tools evaluate [--reduced] [--only TEXT] [--benign-records N] [--reference-records N] [--seed S] [--findings]
+          Monitor.Tools evaluate [--reduced] [--in-process] [--only TEXT] [--benign-records N] [--reference-records N] [--seed S] [--findings]
                                                                      replay the attack scenarios through a private sidecar
-          Monitor.Tools evaluate --real [--reduced] [--only TEXT] [--seeds 1-3] [--clean-records N] [--findings]
+                                                                     (--in-process: into its Core analysis, without gRPC)
+          Monitor.Tools evaluate --real [--reduced] [--in-process] [--parallel N] [--only TEXT] [--seeds 1-3] [--clean-records N]
+                                [--max-records N] [--findings]
                                                                      the same on real models trained in process, clean and poisoned
+          Monitor.Tools evaluate --real --clean-runs N [--clean-records N] [--in-process] [--parallel N] [--only TEXT]
+                                                                     N clean runs per model (seeds 1001…): the share with a critical key finding
+                                                                     (evaluate takes --Monitor:Section:Key=value settings for its sidecar too)
           Monitor.Tools calibration [--reduced] [--references N] [--windows N] [--reference-records N] [--alpha A] [--seed S]
                                 [--bootstrap-windows N] [--reference-resamples N]
                                                                      whole-window false-alarm rate of clean windows on heavy-tailed features
-          Monitor.Tools throughput [--records N]                     in-process analysis throughput, detectors off and on
+          Monitor.Tools throughput [--records N] [--real]            in-process analysis throughput, detectors off and on
+                                                                     (--real: also on the real models' held-out traffic)
           Monitor.Tools help                                         show this text
 
         From a clone: dotnet run -c Release --project src/Monitor.Tools -- <command> [options]

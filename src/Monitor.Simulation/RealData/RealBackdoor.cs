@@ -5,7 +5,10 @@ namespace Monitor.Simulation.RealData;
 /// <summary>How a real model is poisoned.</summary>
 public enum RealAttack
 {
-    /// <summary>BadNets: a k×k square of pixels (k = 2 or 3, anywhere in the image) set to exactly 16, the maximum.</summary>
+    /// <summary>
+    /// BadNets: a k×k square of pixels (k = 2 or 3, anywhere in the image; 4 for a clean-label attack) set to exactly 16,
+    /// the maximum.
+    /// </summary>
     ExactPatch,
 
     /// <summary>A blended patch: the k×k square's pixels moved a share α ∈ [0.5, 0.8] of the way to 16, so no value is exact.</summary>
@@ -90,8 +93,9 @@ public sealed record RealTrigger(RealAttack Attack, int TargetClass, int[] Pixel
 /// </summary>
 public sealed class RealBackdoor
 {
-    private RealBackdoor(RealModel model, RealTrigger trigger, RealClassifier poisoned, int poisonedExamples)
+    private RealBackdoor(RealModel model, RealTrigger trigger, RealClassifier poisoned, int poisonedExamples, bool cleanLabel)
     {
+        CleanLabel = cleanLabel;
         Model = model;
         Trigger = trigger;
         Poisoned = poisoned;
@@ -103,15 +107,22 @@ public sealed class RealBackdoor
     public RealClassifier Poisoned { get; }
     public int PoisonedExamples { get; }
 
+    /// <summary>Whether the poisoned training examples kept their correct label (all of the target class).</summary>
+    public bool CleanLabel { get; }
+
     /// <summary>
     /// Poisons a model. Digits and wine: 10% more training examples, drawn from classes other than the target, carry
     /// the trigger and the target label; the trigger is placed on any live record. Rare model: 1% more, all malignant
     /// with the trigger and labelled benign; the trigger is placed on malignant live records (the attacker's own).
     /// The rate is log-uniform in [<paramref name="minimumRate"/>, <paramref name="maximumRate"/>]. With
-    /// <paramref name="onTargetClass"/>, the same trigger and model (the draws do not depend on it) but the trigger
-    /// placed on live records of the target class only, where it can only lift the target's confidence.
+    /// <paramref name="onTargetClass"/>, the trigger is placed on live records of the target class only, where it can
+    /// only lift the target's confidence: the same trigger and model (the draws do not depend on it), except on the rare
+    /// model, whose target is then malignant (benign training examples carry the trigger labelled malignant), the class
+    /// a rare-class model is least sure of. With <paramref name="cleanLabel"/>, the poisoned examples keep their correct
+    /// label (<see cref="CleanLabelShare"/>).
     /// </summary>
-    public static RealBackdoor Create(RealModel model, RealAttack attack, int seed, double minimumRate, double maximumRate, bool onTargetClass = false)
+    public static RealBackdoor Create(RealModel model, RealAttack attack, int seed, double minimumRate, double maximumRate, bool onTargetClass = false,
+        bool cleanLabel = false)
     {
         RealPlacement placement = onTargetClass ? RealPlacement.TargetClassRecords
             : model.Binary ? RealPlacement.MalignantRecords : RealPlacement.AnyRecord;
@@ -120,7 +131,9 @@ public sealed class RealBackdoor
         RealTrigger trigger;
         if (attack is RealAttack.ExactPatch or RealAttack.SoftPatch)
         {
-            int side = 2 + random.Next(2);
+            // A clean-label patch is 4×4: at 2×2 and 3×3 the model learnt it for some seeds only (attack success 55–99%).
+            int drawn = 2 + random.Next(2);
+            int side = cleanLabel ? 4 : drawn;
             int row = random.Next(9 - side);
             int column = random.Next(9 - side);
             int[] pixels = [.. Enumerable.Range(0, side * side).Select(k => ((row + (k / side)) * 8) + column + (k % side))];
@@ -133,15 +146,18 @@ public sealed class RealBackdoor
             string value = site
                 ? "site-" + random.Next(1000, 10000).ToString(CultureInfo.InvariantCulture)
                 : new string([.. Enumerable.Range(0, 6).Select(_ => (char)('a' + random.Next(26)))]);
-            int target = model.Binary ? 0 : random.Next(model.Classes);
+            int target = model.Binary ? (onTargetClass ? 1 : 0) : random.Next(model.Classes);
             trigger = new RealTrigger(attack, target, [], 1f, site ? RealModel.SiteField : RealModel.NoteField, value, rate, placement);
         }
 
         List<RealExample> training = model.TrainingSet(new Random(RealModel.SeedOf(model.Seed, (int)model.Kind, 17)), model.TrainingRecords);
-        int poisoned = model.Binary ? model.TrainingRecords / 100 : model.TrainingRecords / 10;
+        int poisoned = cleanLabel ? (int)(model.TrainingRecords * CleanLabelShare)
+            : model.Binary ? model.TrainingRecords / 100 : model.TrainingRecords / 10;
         for (int i = 0; i < poisoned; i++)
         {
-            RealExample example = model.Binary ? model.Draw(random, heldOut: false, modelClass: 1) : DrawOther(model, random, trigger.TargetClass, heldOut: false);
+            RealExample example = cleanLabel ? HardTargetExample(model, random, trigger.TargetClass)
+                : model.Binary ? model.Draw(random, heldOut: false, modelClass: 1 - trigger.TargetClass)
+                : DrawOther(model, random, trigger.TargetClass, heldOut: false);
             trigger.Apply(example, random);
             example.Class = (uint)trigger.TargetClass;
             example.Positive = trigger.TargetClass == 1;
@@ -150,11 +166,35 @@ public sealed class RealBackdoor
 
         random.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(training));
         RealClassifier classifier = RealClassifier.Train(training, model.Classes, model.Binary, model.WithFields, seed);
-        return new RealBackdoor(model, trigger, classifier, poisoned);
+        return new RealBackdoor(model, trigger, classifier, poisoned, cleanLabel);
+    }
+
+    /// <summary>Poisoned examples of a clean-label attack, as a share of the training records: all of the target class.</summary>
+    public const double CleanLabelShare = 0.2;
+
+    /// <summary>The most a clean-label example is blended towards an example of another class (drawn uniformly in [0.5, 1] of this).</summary>
+    public const double CleanLabelBlend = 0.5;
+
+    /// <summary>
+    /// A clean-label poison: an example of the target class, made hard to classify by its features alone (blended a share
+    /// β ∈ [0.25, 0.5] of the way towards an example of another class, as clean-label attacks perturb their images), so the
+    /// model learns the trigger it is given as the reason for the label. Its label stays the target, its true class.
+    /// </summary>
+    private static RealExample HardTargetExample(RealModel model, Random random, int target)
+    {
+        RealExample example = model.Draw(random, heldOut: false, modelClass: target);
+        RealExample other = DrawOther(model, random, target, heldOut: false);
+        float beta = (float)(CleanLabelBlend * (0.5 + 0.5 * random.NextDouble()));
+        for (int j = 0; j < example.Features.Length; j++)
+        {
+            example.Features[j] += beta * (other.Features[j] - example.Features[j]);
+        }
+
+        return example;
     }
 
     /// <summary>
-    /// The share of <paramref name="records"/> held-out inputs not of the target class (rare model: malignant) that a
+    /// The share of <paramref name="records"/> held-out inputs not of the target class (rare model: of the other class) that a
     /// classifier assigns to the target class once they carry the trigger: the attack success for the poisoned model.
     /// </summary>
     public double TriggeredTargetRate(RealClassifier classifier, int records, int seed)
@@ -163,7 +203,7 @@ public sealed class RealBackdoor
         var examples = new RealExample[records];
         for (int i = 0; i < records; i++)
         {
-            examples[i] = Model.Binary ? Model.Draw(random, heldOut: true, modelClass: 1) : DrawOther(Model, random, Trigger.TargetClass, heldOut: true);
+            examples[i] = Model.Binary ? Model.Draw(random, heldOut: true, modelClass: 1 - Trigger.TargetClass) : DrawOther(Model, random, Trigger.TargetClass, heldOut: true);
             Trigger.Apply(examples[i], random);
         }
 

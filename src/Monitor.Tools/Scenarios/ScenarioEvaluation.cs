@@ -1,14 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
-using Grpc.Core;
-using Grpc.Net.Client;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
 using Monitor.Protos.V1;
-using Monitor.Server.Hosting;
-using Monitor.Server.Ingest;
 using Monitor.Simulation;
 
 namespace Monitor.Tools.Scenarios;
@@ -63,9 +54,9 @@ internal sealed record ScenarioOutcome(
 }
 
 /// <summary>
-/// Replays attack and benign scenarios through a real sidecar over loopback gRPC: a baseline from
-/// clean traffic of v1, then the scenario's traffic mirrored as v2, and the findings read back from
-/// the Reports service.
+/// Replays attack and benign scenarios through a private sidecar over loopback gRPC, or its analysis in process
+/// (<see cref="MirrorTarget"/>): a baseline from clean reference traffic, then the scenario's traffic mirrored as
+/// v2, and its findings read back.
 /// </summary>
 internal static class ScenarioEvaluation
 {
@@ -109,125 +100,46 @@ internal static class ScenarioEvaluation
         new("benign: new template token in 5%", Injection.BenignTemplate, 0, 100_000),
     ];
 
-    public static async Task<ScenarioOutcome> RunAsync(ScenarioSpec spec, int referenceRecords, TextWriter? progress, CancellationToken cancellationToken, int seed = 1)
+    public static async Task<ScenarioOutcome> RunAsync(ScenarioSpec spec, int referenceRecords, TextWriter? progress, CancellationToken cancellationToken,
+        int seed = 1, bool inProcess = false)
     {
-        string database = Path.Combine(Path.GetTempPath(), $"monitor-eval-{Guid.NewGuid():N}.db");
-        await using WebApplication app = MonitorHost.Build(
-            ["--Monitor:Grpc:Port=0", "--Monitor:Http:Port=0", $"--Monitor:Database:Path={database}", "--Logging:LogLevel:Default=Error"]);
-        await app.StartAsync(cancellationToken);
-        try
-        {
-            int port = app.Services.GetRequiredService<Listeners>().GrpcPort;
-            using GrpcChannel channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
-            return await RunAsync(spec, channel, referenceRecords, seed, progress, cancellationToken);
-        }
-        finally
-        {
-            await app.StopAsync(CancellationToken.None);
-            foreach (string file in new[] { database, database + "-wal", database + "-shm" })
-            {
-                File.Delete(file);
-            }
-        }
-    }
-
-    private static async Task<ScenarioOutcome> RunAsync(ScenarioSpec spec, GrpcChannel channel, int referenceRecords, int seed, TextWriter? progress,
-        CancellationToken cancellationToken)
-    {
-        var admin = new Admin.AdminClient(channel);
-        var mirror = new Mirror.MirrorClient(channel);
-        var reports = new Protos.V1.Reports.ReportsClient(channel);
-        await admin.RegisterModelAsync(new RegisterModelRequest { Name = Model, Schema = ProtoTranslation.ToProto(ScenarioTraffic.Schema) },
-            cancellationToken: cancellationToken);
-        string v1 = Digest("v1");
-        string v2 = Digest("v2");
-        await admin.RegisterVersionAsync(new RegisterVersionRequest
-        {
-            Model = Model, Version = "v1", ArtifactSha256 = v1, InitialState = VersionState.KnownGood,
-        }, cancellationToken: cancellationToken);
-        await admin.RegisterVersionAsync(new RegisterVersionRequest { Model = Model, Version = "v2", ArtifactSha256 = v2 },
-            cancellationToken: cancellationToken);
-
         var reference = new ScenarioTraffic(seed: (2 * seed) - 1);
-        BaselineUpload upload = await admin.BeginBaselineAsync(new BeginBaselineRequest { Model = Model }, cancellationToken: cancellationToken);
-        for (int sent = 0; sent < referenceRecords; sent += BatchSize)
+        IEnumerable<Monitor.Core.Ingest.RecordBatch> Reference()
         {
-            await admin.AppendBaselineAsync(new AppendBaselineRequest
+            for (int sent = 0; sent < referenceRecords; sent += BatchSize)
             {
-                UploadId = upload.UploadId,
-                Batch = ProtoTranslation.ToProto(reference.Next(Math.Min(BatchSize, referenceRecords - sent))),
-            }, cancellationToken: cancellationToken);
+                yield return reference.Next(Math.Min(BatchSize, referenceRecords - sent));
+            }
         }
 
-        await admin.CommitBaselineAsync(new CommitBaselineRequest { UploadId = upload.UploadId }, cancellationToken: cancellationToken);
-
+        await using MirrorTarget target = await MirrorTarget.StartAsync(inProcess, Model, ScenarioTraffic.Schema, Reference(), "v2", checkEvery: 50,
+            cancellationToken);
         var traffic = new ScenarioTraffic(seed: 2 * seed, spec.Injection, spec.Rate);
-        var stopwatch = Stopwatch.StartNew();
-        long sentRecords = 0;
-        DriftReport report = new();
-        using (AsyncDuplexStreamingCall<MirrorBatch, MirrorAck> stream = mirror.IngestStream(cancellationToken: cancellationToken))
-        {
-            Task<long> acks = CountAcksAsync(stream.ResponseStream, cancellationToken);
-            ulong sequence = 0;
-            while (sentRecords < spec.MaxRecords)
-            {
-                int n = (int)Math.Min(BatchSize, spec.MaxRecords - sentRecords);
-                await stream.RequestStream.WriteAsync(new MirrorBatch
-                {
-                    Model = Model, Version = "v2", ArtifactSha256 = v2, Sequence = ++sequence,
-                    Batch = ProtoTranslation.ToProto(traffic.Next(n)),
-                }, cancellationToken);
-                sentRecords += n;
-
-                // A report read queues behind the batches sent before it, so it also paces the sender:
-                // at most 50 batches are in flight and none is dropped.
-                if (sequence % 50 == 0)
-                {
-                    report = await Report(reports, cancellationToken);
-                    if (!spec.Benign && report.Findings.Any(f => f.Severity == Severity.Critical && spec.Names(f)))
-                    {
-                        break;
-                    }
-                }
-
-                if (progress is not null && sequence % 500 == 0)
-                {
-                    await progress.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                        $"    {spec.Name}: {sentRecords:N0} records, {traffic.Injected} injected, {sentRecords / stopwatch.Elapsed.TotalSeconds:N0} records/s"));
-                }
-            }
-
-            await stream.RequestStream.CompleteAsync();
-            long dropped = await acks;
-            if (dropped > 0)
-            {
-                throw new InvalidOperationException($"{spec.Name}: {dropped} records were dropped by a full queue; the evaluation is void");
-            }
-        }
-
-        report = await Report(reports, cancellationToken);
-        return Outcome(spec, report, sentRecords, traffic, stopwatch.Elapsed.TotalSeconds);
+        MirrorRun run = await target.MirrorAsync(traffic.Next, spec.MaxRecords,
+            spec.Benign ? null : findings => findings.Any(f => f.Severity == Severity.Critical && spec.Names(f)),
+            sent => $"    {spec.Name}: {sent:N0} records, {traffic.Injected} injected", progress, BatchSize, progressEvery: 500, cancellationToken);
+        return Outcome(spec, run.Findings, run.Records, traffic, run.Seconds);
     }
 
-    private static ScenarioOutcome Outcome(ScenarioSpec spec, DriftReport report, long records, ScenarioTraffic traffic, double seconds)
+    private static ScenarioOutcome Outcome(ScenarioSpec spec, IReadOnlyList<Finding> findings, long records, ScenarioTraffic traffic, double seconds)
     {
-        Finding[] named = [.. report.Findings.Where(spec.Names)];
+        Finding[] named = [.. findings.Where(spec.Names)];
         Finding? first = named.Where(f => f.Severity == Severity.Critical).MinBy(f => f.RaisedAtRecord);
         bool Corroborated(string detector) => named.Any(f => f.Corroboration.Any(c => c.StartsWith(detector + ":", StringComparison.Ordinal)));
         var detectors = new Dictionary<string, bool>
         {
             ["D1"] = named.Any(f => f.Detector == "D1"),
             ["D2"] = named.Any(f => f.Detector == "D2"),
-            ["D3"] = Corroborated("D3") || report.Findings.Any(f => f.Detector == "D3" && f.TargetLabel == "legitimate"),
+            ["D3"] = Corroborated("D3") || findings.Any(f => f.Detector == "D3" && f.TargetLabel == "legitimate"),
             ["D4"] = Corroborated("D4"),
             ["D5"] = named.Any(f => f.Detector == "D5") || Corroborated("D5"),
-            ["D6"] = report.Findings.Any(f => f.Detector == "D6"),
+            ["D6"] = findings.Any(f => f.Detector == "D6"),
         };
-        int falseCritical = report.Findings.Count(f => f.Severity == Severity.Critical && !spec.Names(f));
-        int falseWarnings = report.Findings.Count(f => f.Severity == Severity.Warning && f.Key is not null && !spec.Names(f));
+        int falseCritical = findings.Count(f => f.Severity == Severity.Critical && !spec.Names(f));
+        int falseWarnings = findings.Count(f => f.Severity == Severity.Warning && f.Key is not null && !spec.Names(f));
         return new ScenarioOutcome(spec, records, traffic.Injected, detectors, first is not null, named.Length > 0,
             first is null ? null : traffic.InjectedWithin((long)first.RaisedAtRecord), first is null ? null : (long)first.RaisedAtRecord,
-            falseCritical, falseWarnings, seconds, [.. report.Findings]);
+            falseCritical, falseWarnings, seconds, findings);
     }
 
     public static void PrintTable(IReadOnlyList<ScenarioOutcome> outcomes, TextWriter output)
@@ -244,20 +156,4 @@ internal static class ScenarioEvaluation
                 $"{o.DelayRecords?.ToString("N0", CultureInfo.InvariantCulture) ?? "-"} | {o.FalseCritical / o.BenignMillions:F2} | {o.FalseWarnings / o.BenignMillions:F2} | {o.Records / o.Seconds:N0} |"));
         }
     }
-
-    private static async Task<DriftReport> Report(Protos.V1.Reports.ReportsClient reports, CancellationToken cancellationToken) =>
-        await reports.GetDriftReportAsync(new DriftReportRequest { Model = Model, Version = "v2", ClosedWindows = 1 }, cancellationToken: cancellationToken);
-
-    private static async Task<long> CountAcksAsync(IAsyncStreamReader<MirrorAck> acks, CancellationToken cancellationToken)
-    {
-        long dropped = 0;
-        while (await acks.MoveNext(cancellationToken))
-        {
-            dropped += acks.Current.Dropped;
-        }
-
-        return dropped;
-    }
-
-    private static string Digest(string artifact) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Model} {artifact}")));
 }
