@@ -26,8 +26,10 @@ public sealed class RestartDecisionTests
     [Fact]
     public async Task A_kill_9_during_a_failing_run_fails_the_version_at_the_same_record()
     {
-        // Outputs moved while inputs did not, from the first record: six failing windows (3,000 records) fail the version.
-        MirrorBatch[] batches = Traffic(seed: 61, batches: 60, new FraudDrift(FraudLogitShift: 3));
+        // Outputs moved while inputs did not, from the first record: six consecutive failing windows (at least 3,000 records)
+        // fail the version; a window whose inputs also drift does not fail, so it may take longer (5,000 records on this
+        // seed). 12,000 records leave room for the records a kill loses.
+        MirrorBatch[] batches = Traffic(seed: 61, batches: 120, new FraudDrift(FraudLogitShift: 3));
         await KillAnywhereAsync(batches, referenceRecords: 6000);
     }
 
