@@ -223,26 +223,6 @@ internal sealed class KeyOutputTest
     /// </summary>
     public const long SettleRecords = 200;
 
-    /// <summary>Today's tail hits over the baseline's rates for today's records, per class (how much less sure of live inputs the model is).</summary>
-    public double[] LiveLift()
-    {
-        var lift = new double[_k];
-        for (int c = 0; c < _k; c++)
-        {
-            double hits = 0;
-            double expected = 0;
-            for (int s = 0; s < _strata; s++)
-            {
-                hits += _liveHits[s * _k + c];
-                expected += _liveRecords[s] * _tails.Rates[s * _k + c];
-            }
-
-            lift[c] = expected > 0 ? hits / expected : double.NaN;
-        }
-
-        return lift;
-    }
-
     /// <summary>Adds a record of the key (a distinct input counted as evidence) to its e-processes, one per class.</summary>
     public void Update(Candidate candidate, ulong hash, in RecordContext record)
     {

@@ -18,9 +18,6 @@ public sealed record TailProfile
     /// </summary>
     public const double Share = 0.01;
 
-    /// <summary>Per stratum: the tail share τ (the threshold is the stratum's 1 − τ quantile of each class's probability).</summary>
-    public required double[] Shares { get; init; }
-
     /// <summary>
     /// [stratum × classes + class]: the probability at twice the odds of the baseline's 1 − τ quantile of served P(class) among
     /// the stratum's records. Twice the odds, so that a hit is a real change of the output (0.30 becomes 0.46, 0.95 becomes
@@ -64,14 +61,12 @@ public sealed record TailProfile
             members[strataOf[i]].Add(i);
         }
 
-        var shares = new double[strata];
         var thresholds = new double[strata * k];
         var rates = new double[strata * k];
         var values = new double[strataOf.Length];
         for (int s = 0; s < strata; s++)
         {
             int n = members[s].Count;
-            shares[s] = Share;
             for (int c = 0; c < k; c++)
             {
                 int cell = s * k + c;
@@ -89,7 +84,7 @@ public sealed record TailProfile
                 }
 
                 Array.Sort(values, 0, n);
-                thresholds[cell] = DoubleOdds(Quantiles.OfSorted(values.AsSpan(0, n), 1 - shares[s]));
+                thresholds[cell] = DoubleOdds(Quantiles.OfSorted(values.AsSpan(0, n), 1 - Share));
                 int beyond = 0;
                 foreach (int i in members[s])
                 {
@@ -100,6 +95,6 @@ public sealed record TailProfile
             }
         }
 
-        return new TailProfile { Shares = shares, Thresholds = thresholds, Rates = rates };
+        return new TailProfile { Thresholds = thresholds, Rates = rates };
     }
 }
