@@ -246,7 +246,7 @@ public static class CaptureKeyCheck
         {
             int[] inForce = _inForce.Cells(batch);
             int[] capture = _capture.Cells(batch);
-            var extractor = new KeyExtractor(_capture.Baseline.Profile.Schema, _captured.Values, _detectors.MaxKeysPerRecord);
+            var extractor = KeyExtractor.For(_capture.Baseline.Profile.Schema, _captured, _detectors);
             for (int i = 0; i < batch.Count; i++)
             {
                 foreach (KeyOccurrence key in extractor.Extract(batch, i))
@@ -334,11 +334,6 @@ public static class CaptureKeyCheck
             };
         }
 
-        private static string FieldName(ModelSchema schema, BaselineKey key) => key.Kind switch
-        {
-            KeyKind.Category => schema.CategoricalFeatures[key.Field],
-            KeyKind.Value or KeyKind.FineBin => schema.NumericFeatures[key.Field],
-            _ => schema.TextFields[key.Field],
-        };
+        private static string FieldName(ModelSchema schema, BaselineKey key) => KeyExtractor.FieldName(schema, key.Kind, key.Field);
     }
 }

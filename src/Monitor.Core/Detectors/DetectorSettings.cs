@@ -105,8 +105,19 @@ public sealed record DetectorSettings
     /// <summary>Windows between two activation clusterings.</summary>
     public int ClusterEveryWindows { get; internal init; } = 10;
 
-    /// <summary>Keys taken from one record at most, by the detectors and in the baseline's key table alike.</summary>
+    /// <summary>
+    /// Text keys taken from one record at most (its tokens and variants first, then bigrams, n-grams and pairs), by the
+    /// detectors and in the baseline's key table alike. Categorical and numeric features are always keyed, one key of each
+    /// kind per feature; against a baseline committed before value patterns and conjunctions, this limits all keys of a
+    /// record, in feature order, as it did then.
+    /// </summary>
     public int MaxKeysPerRecord { get; init; } = 96;
+
+    /// <summary>
+    /// Conjunction keys taken from one record at most: each categorical value with the record's rarest numeric parts, and
+    /// those parts with each other, as many parts as fit.
+    /// </summary>
+    public int MaxConjunctionKeysPerRecord { get; init; } = 48;
 
     /// <summary>How text-derived keys (D1) appear in findings and everything made from them; see <see cref="KeyPrivacy"/>.</summary>
     public KeyPrivacy TextKeys { get; internal init; } = KeyPrivacy.None;
@@ -125,6 +136,7 @@ public sealed record DetectorSettings
             SettingChecks.Range($"{section}:Candidates", Candidates, 16, 1_000_000),
             SettingChecks.Range($"{section}:HorizonRecords", HorizonRecords, 1000, long.MaxValue),
             SettingChecks.Range($"{section}:MaxKeysPerRecord", MaxKeysPerRecord, 1, 100_000),
+            SettingChecks.Range($"{section}:MaxConjunctionKeysPerRecord", MaxConjunctionKeysPerRecord, 0, 100_000),
             SketchWidth < 16 || (SketchWidth & (SketchWidth - 1)) != 0 ? $"{section}:SketchWidth must be a power of two of at least 16, got {SketchWidth}" : null,
             KeyTestAlpha is <= 0 or >= 1 ? $"{section}:KeyTestAlpha must lie in (0, 1), got {KeyTestAlpha}" : null,
             TailTolerance is < 1 or > 100 ? $"{section}:TailTolerance must lie in [1, 100], got {TailTolerance}" : null,

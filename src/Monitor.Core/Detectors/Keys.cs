@@ -33,6 +33,19 @@ public enum KeyKind : byte
 
     /// <summary>Records whose embedding lies beyond the baseline's 99.9th percentile of Mahalanobis distance.</summary>
     EmbeddingOutlier = 10,
+
+    /// <summary>
+    /// A numeric value pattern: the fractional part of a value with at most two decimals (12.37 → ".37"), or the last two
+    /// digits of an integer of at least 100 ("ends in 34"), or a round integer ("multiple of 100", "multiple of 1000").
+    /// </summary>
+    Pattern = 11,
+
+    /// <summary>
+    /// Two parts of one record together: a categorical value with a rare numeric part (a fine bin or pattern on at most
+    /// <see cref="KeyExtractor.MaxPartShare"/> of the baseline's records), or two rare numeric parts of different features
+    /// (a patch of pixels).
+    /// </summary>
+    Conjunction = 12,
 }
 
 /// <summary>A key a trigger may hide behind: its kind, the field it belongs to, and its text.</summary>

@@ -59,6 +59,8 @@ public sealed partial class TriggerDetector
     private readonly long[] _outside;
     private readonly long[] _outsideReported;
     private int _windowsSinceCriticalHit = int.MaxValue / 2;
+    private long _textCutReported;
+    private long _conjunctionCutReported;
 
     public TriggerDetector(CompiledBaseline baseline, DetectorSettings settings, TimeProvider time)
     {
@@ -72,7 +74,7 @@ public sealed partial class TriggerDetector
         _strata = _profile.Strata;
         _classChannel = Array.FindIndex(baseline.Profile.Categorical, p => p.Channel.Kind == ChannelKind.OutputClass);
         _confidenceChannel = Array.FindIndex(baseline.Profile.Numeric, p => p.Channel.Source == NumericSource.Confidence);
-        _extractor = new KeyExtractor(_schema, _profile.Values, settings.MaxKeysPerRecord);
+        _extractor = KeyExtractor.For(_schema, _profile, settings);
         _identical = new IdenticalRequests(baseline.Profile, _profile, settings, _labels);
 
         // One generator, seeded, for eviction and the activation sample: the same traffic gives the same findings.
@@ -197,6 +199,47 @@ public sealed partial class TriggerDetector
         }
 
         ReportOutside();
+        ReportCut(DetectorId.D1, _extractor.TextCut, ref _textCutReported, "text keys",
+            $"Monitor:Detectors:MaxKeysPerRecord ({_settings.MaxKeysPerRecord})", "their weakest text keys (pairs, then character n-grams, then bigrams) were not tested");
+        ReportCut(DetectorId.D2, _extractor.ConjunctionCut, ref _conjunctionCutReported, "rare numeric parts",
+            $"Monitor:Detectors:MaxConjunctionKeysPerRecord ({_settings.MaxConjunctionKeysPerRecord}) could pair",
+            "their rarest parts were paired and the others were keyed alone");
+    }
+
+    /// <summary>
+    /// At a window's close, when records had more keys of a kind than its budget (counted since start, reported again as the
+    /// count grows by a tenth): an observation (Info), so no key is left out silently.
+    /// </summary>
+    private void ReportCut(DetectorId detector, long cut, ref long reported, string what, string budget, string consequence)
+    {
+        if (cut < 10 || cut < reported * 1.1)
+        {
+            return;
+        }
+
+        reported = cut;
+        _findings.Publish(new Finding
+        {
+            Detector = detector,
+            Severity = Severity.Info,
+            Key = new DetectorKey(detector == DetectorId.D1 ? KeyKind.Token : KeyKind.Conjunction, "(all)", "keys cut at the per-record budget"),
+            TargetLabel = "",
+            Support = cut,
+            Rate = Records > 0 ? cut / (double)Records : 0,
+            Lift = double.NaN,
+            MeanConfidence = double.NaN,
+            BaselineExpectation = 0,
+            Z = double.NaN,
+            FirstSeen = _time.GetUtcNow(),
+            FirstSeenRecord = Records,
+            RaisedAtRecord = Records,
+            RaisedAtSupport = cut,
+            UpdatedAt = _time.GetUtcNow(),
+            ExampleRequestIds = [],
+            Corroboration = [],
+            Summary = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"keys cut at the per-record budget: {cut} of {Records} records ({cut / (double)Math.Max(Records, 1):P2}) had more {what} than {budget}; {consequence}"),
+        });
     }
 
     /// <summary>Counts the record's numeric values beyond the baseline's smallest or largest (its fine bins, as keys were made).</summary>

@@ -34,7 +34,7 @@ public sealed record BaselineKey
     public ulong Hash() => Kind switch
     {
         KeyKind.Category => KeyHash.Of(Kind, Field, System.Text.Encoding.UTF8.GetBytes(Text)),
-        KeyKind.Value or KeyKind.FineBin or KeyKind.EmbeddingOutlier => KeyHash.Of(Kind, Field, Payload),
+        KeyKind.Value or KeyKind.FineBin or KeyKind.EmbeddingOutlier or KeyKind.Pattern or KeyKind.Conjunction => KeyHash.Of(Kind, Field, Payload),
         _ => KeyHash.Of(Kind, Field, Text.AsSpan()),
     };
 }
@@ -91,6 +91,12 @@ public sealed record TriggerProfile
 
     /// <summary>Records the key table was counted on.</summary>
     public required long Records { get; init; }
+
+    /// <summary>
+    /// The key vocabulary the key table was counted with (<see cref="KeyExtractor.Vocabulary"/>); 0 in a baseline committed
+    /// before value patterns and conjunctions, whose detectors then extract keys as they did (one limit over all keys).
+    /// </summary>
+    public int KeyVocabulary { get; init; }
 
     /// <summary>The whole-output key test's tables; null in a baseline committed before the test existed (then a skew
     /// corroborated by D3, D4 or D5 is what makes a key critical).</summary>

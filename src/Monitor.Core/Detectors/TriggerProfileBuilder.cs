@@ -119,7 +119,12 @@ public static class TriggerProfileBuilder
         (double[] mean, double[] std) = Residuals(served, predicted, strataOf, rated);
         EmbeddingProfile? embedding = EmbeddingProfiles.Build(schema, batch, labels, k, settings.Seed);
         TailProfile tails = TailProfile.Build(rated, strataOf, labels, served);
-        BaselineKey[] keys = KeyTable(schema, rated, batch, labels, strataOf, served, predicted, tails, settings, detectors.MaxKeysPerRecord);
+        // Twice: the first count gives the shares that rank a record's numeric parts for conjunctions, the second counts them.
+        BaselineKey[] singles = KeyTable(schema, rated, batch, labels, strataOf, served, predicted, tails, settings,
+            new KeyExtractor(schema, values, detectors.MaxKeysPerRecord, 0, KeyExtractor.Vocabulary));
+        BaselineKey[] keys = detectors.MaxConjunctionKeysPerRecord == 0 ? singles : KeyTable(schema, rated, batch, labels, strataOf, served, predicted,
+            tails, settings, new KeyExtractor(schema, values, detectors.MaxKeysPerRecord, detectors.MaxConjunctionKeysPerRecord, KeyExtractor.Vocabulary,
+                KeyExtractor.PartShares(singles, n)));
         if (embedding is not null)
         {
             keys = [.. keys, OutlierKey(embedding, batch, labels, strataOf, rated, served, predicted, tails)];
@@ -138,6 +143,7 @@ public static class TriggerProfileBuilder
             Keys = keys,
             Tails = tails,
             Embedding = embedding,
+            KeyVocabulary = KeyExtractor.Vocabulary,
         };
     }
 
@@ -349,10 +355,9 @@ public static class TriggerProfileBuilder
     }
 
     private static BaselineKey[] KeyTable(ModelSchema schema, TriggerProfile profile, RecordBatch batch, int[] labels, int[] strata,
-        double[] served, double[] predicted, TailProfile tails, TriggerSettings settings, int maxKeysPerRecord)
+        double[] served, double[] predicted, TailProfile tails, TriggerSettings settings, KeyExtractor extractor)
     {
         int k = profile.Classes;
-        var extractor = new KeyExtractor(schema, profile.Values, maxKeysPerRecord);
         var table = new Dictionary<ulong, (BaselineKey Key, long[] Labels, double[] TailExpected)>();
         for (int i = 0; i < batch.Count; i++)
         {

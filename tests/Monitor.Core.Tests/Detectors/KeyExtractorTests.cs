@@ -36,7 +36,7 @@ public sealed class KeyExtractorTests
     }
 
     [Fact]
-    public void The_per_record_limit_keeps_values_and_tokens_before_pairs()
+    public void Against_a_legacy_baseline_one_limit_over_all_keys_keeps_values_and_tokens_before_pairs()
     {
         var extractor = new KeyExtractor(Schema, Values, maxKeysPerRecord: 12);
         string text = string.Join(' ', Enumerable.Range(0, 40).Select(i => $"w{i}"));
@@ -46,6 +46,132 @@ public sealed class KeyExtractorTests
         Assert.Equal(1, extractor.Truncated);
         Assert.Contains(new DetectorKey(KeyKind.Category, "c0", "red"), keys);
         Assert.DoesNotContain(keys, k => k.Kind == KeyKind.Pair);
+    }
+
+    [Fact]
+    public void Every_feature_of_a_wide_record_is_keyed_and_a_long_text_is_cut_within_its_own_budget()
+    {
+        // 100 numeric features and a text of 40 tokens: before budgets per kind, keys stopped at 96 in feature order.
+        ModelSchema schema = SchemaTraffic.Schema(numeric: 100, categorical: 2, text: 1);
+        var values = new ValueKeyTables { FineEdges = [.. Enumerable.Range(0, 100).Select(_ => new[] { 0f, 1f, 2f })] };
+        var extractor = new KeyExtractor(schema, values, maxKeysPerRecord: 20, maxConjunctionsPerRecord: 0, vocabulary: KeyExtractor.Vocabulary);
+        string text = string.Join(' ', Enumerable.Range(0, 40).Select(i => $"w{i}"));
+        var batch = new RecordBatch
+        {
+            Count = 1,
+            Numeric = Enumerable.Range(0, 100).Select(f => 0.25f + f % 2).ToArray(),
+            Scores = new[] { 0.5f, 0.5f },
+            Categorical = [Utf8Column.FromStrings(["red"]), Utf8Column.FromStrings(["blue"])],
+            Text = [Utf8Column.FromStrings([text])],
+        };
+
+        DetectorKey[] keys = [.. extractor.Extract(batch, 0).Select(extractor.Describe)];
+        for (int f = 0; f < 100; f++)
+        {
+            Assert.Contains(keys, k => k.Kind == KeyKind.FineBin && k.Field == $"x{f}");
+            Assert.Contains(keys, k => k.Kind == KeyKind.Value && k.Field == $"x{f}");
+        }
+
+        Assert.Contains(new DetectorKey(KeyKind.Category, "c1", "blue"), keys);
+        Assert.Equal(20, keys.Count(k => k.Detector == DetectorId.D1));
+        Assert.Equal(1, extractor.TextCut);
+        Assert.Equal(0, extractor.ConjunctionCut);
+    }
+
+    [Theory]
+    [InlineData(12.37f, ".37")]
+    [InlineData(-0.05f, ".05")]
+    [InlineData(1234f, "ends in 34")]
+    [InlineData(1500f, "multiple of 100")]
+    [InlineData(-2000f, "multiple of 1000")]
+    [InlineData(9999.99f, ".99")]
+    public void Values_with_a_pattern_get_a_pattern_key(float value, string pattern)
+    {
+        Assert.Equal(pattern, KeyExtractor.DescribePattern(KeyExtractor.PatternOf(value)!.Value));
+    }
+
+    [Theory]
+    [InlineData(7f)]
+    [InlineData(0f)]
+    [InlineData(0.123456f)]
+    [InlineData(12.375f)]
+    [InlineData(float.NaN)]
+    public void Small_integers_and_values_with_more_decimals_have_no_pattern(float value)
+    {
+        Assert.Null(KeyExtractor.PatternOf(value));
+    }
+
+    [Fact]
+    public void Conjunctions_pair_categories_with_rare_numeric_parts_and_hash_as_the_baseline_table_stores_them()
+    {
+        ModelSchema schema = SchemaTraffic.Schema(numeric: 3, categorical: 1, text: 0);
+        float[] edges = [.. Enumerable.Range(0, 101).Select(e => (float)e)];
+        var values = new ValueKeyTables { FineEdges = [edges, edges, edges] };
+        var batch = new RecordBatch
+        {
+            Count = 2,
+            Numeric = new[] { 50.123f, 3.37f, 97.25f, 50.123f, 3.37f, 97.25f },
+            Scores = new[] { 0.5f, 0.5f, 0.5f, 0.5f },
+            Categorical = [Utf8Column.FromStrings(["red", "red"])],
+            Text = [],
+        };
+
+        // x0's bin is common in the baseline; x1's bin and pattern and x2's bin and pattern are rare.
+        var plain = new KeyExtractor(schema, values, 96, 0, KeyExtractor.Vocabulary);
+        var shares = new Dictionary<ulong, float>();
+        foreach (KeyOccurrence key in plain.Extract(batch, 0))
+        {
+            shares[key.Hash] = key.Kind == KeyKind.FineBin && key.Field == 0 ? 0.3f : 0.001f;
+        }
+
+        var extractor = new KeyExtractor(schema, values, 96, 48, KeyExtractor.Vocabulary, shares);
+        List<KeyOccurrence> conjunctions = [.. extractor.Extract(batch, 0).Where(k => k.Kind == KeyKind.Conjunction)];
+        DetectorKey[] described = [.. conjunctions.Select(extractor.Describe)];
+        Assert.Contains(new DetectorKey(KeyKind.Conjunction, "c0 & x1", "'red' & .37"), described);
+        Assert.Contains(new DetectorKey(KeyKind.Conjunction, "x1 & x2", "[3, 4) & [97, 98)"), described);
+        Assert.Contains(new DetectorKey(KeyKind.Conjunction, "x1 & x2", ".37 & .25"), described);
+        Assert.DoesNotContain(described, k => k.Field.Contains("x0", StringComparison.Ordinal));
+        Assert.DoesNotContain(described, k => k.Field is "x1 & x1" or "x2 & x2");
+
+        // A stored baseline key rebuilt from kind, field and payload hashes as the live occurrence does.
+        foreach (KeyOccurrence key in conjunctions)
+        {
+            var stored = new BaselineKey { Kind = key.Kind, Field = key.Field, Text = "", Payload = KeyExtractor.PayloadOf(key), Support = 1, LabelCounts = [] };
+            Assert.Equal(key.Hash, stored.Hash());
+        }
+
+        // The same record gives the same conjunctions.
+        Assert.Equal(conjunctions.Select(k => k.Hash), extractor.Extract(batch, 1).Where(k => k.Kind == KeyKind.Conjunction).Select(k => k.Hash));
+    }
+
+    [Fact]
+    public void A_budget_too_small_for_every_rare_part_pairs_the_rarest_and_counts_the_cut()
+    {
+        ModelSchema schema = SchemaTraffic.Schema(numeric: 6, categorical: 1, text: 0);
+        float[] edges = [.. Enumerable.Range(0, 101).Select(e => (float)e)];
+        var values = new ValueKeyTables { FineEdges = [.. Enumerable.Range(0, 6).Select(_ => edges)] };
+        var batch = new RecordBatch
+        {
+            Count = 1,
+            Numeric = new[] { 10.5f, 20.5f, 30.5f, 40.5f, 50.5f, 60.5f },
+            Scores = new[] { 0.5f, 0.5f },
+            Categorical = [Utf8Column.FromStrings(["red"])],
+            Text = [],
+        };
+        var plain = new KeyExtractor(schema, values, 96, 0, KeyExtractor.Vocabulary);
+        var shares = new Dictionary<ulong, float>();
+        foreach (KeyOccurrence key in plain.Extract(batch, 0))
+        {
+            // x5 rarest, then x4, ...; patterns (.50) common.
+            shares[key.Hash] = key.Kind == KeyKind.FineBin ? 0.001f * (6 - key.Field) : 0.5f;
+        }
+
+        // One category: t parts take t + t(t-1)/2 keys; 6 fit three parts.
+        var extractor = new KeyExtractor(schema, values, 96, 6, KeyExtractor.Vocabulary, shares);
+        DetectorKey[] described = [.. extractor.Extract(batch, 0).Where(k => k.Kind == KeyKind.Conjunction).Select(extractor.Describe)];
+        Assert.Equal(6, described.Length);
+        Assert.All(described, k => Assert.DoesNotMatch("x[0-2]", k.Field));
+        Assert.Equal(1, extractor.ConjunctionCut);
     }
 
     private static DetectorKey[] Keys(string text, string category = "red", float value = 0.5f)

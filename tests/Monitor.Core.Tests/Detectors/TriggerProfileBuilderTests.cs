@@ -9,17 +9,21 @@ public sealed class TriggerProfileBuilderTests
     private static readonly ModelSchema Schema = SchemaTraffic.Schema(numeric: 2, categorical: 1, text: 1, classes: 2);
 
     [Fact]
-    public void The_key_table_takes_as_many_keys_per_record_as_the_detectors()
+    public void The_key_table_takes_keys_as_the_detectors_do_every_feature_and_text_within_its_budget()
     {
-        // Keys come in the extractor's order: the category, x0's exact value and fine bin, x1's, then text.
         TriggerProfile all = Build(new DetectorSettings());
-        TriggerProfile four = Build(new DetectorSettings { MaxKeysPerRecord = 4 });
+        TriggerProfile one = Build(new DetectorSettings { MaxKeysPerRecord = 1, MaxConjunctionKeysPerRecord = 0 });
 
+        Assert.Equal(KeyExtractor.Vocabulary, all.KeyVocabulary);
         Assert.Contains(all.Keys, k => k.Kind == KeyKind.Token);
+        Assert.Contains(all.Keys, k => k.Kind == KeyKind.Pair);
         Assert.Contains(all.Keys, k => k.Kind == KeyKind.FineBin && k.Field == 1);
-        Assert.DoesNotContain(four.Keys, k => k.Kind == KeyKind.Token);
-        Assert.DoesNotContain(four.Keys, k => k.Kind == KeyKind.FineBin && k.Field == 1);
-        Assert.Contains(four.Keys, k => k.Kind == KeyKind.Value && k.Field == 1);
+        Assert.Contains(all.Keys, k => k.Kind == KeyKind.Conjunction);
+
+        // One text key per record: the first token only, never a pair; every feature still keyed; no conjunction.
+        Assert.DoesNotContain(one.Keys, k => k.Kind is KeyKind.Pair or KeyKind.Bigram or KeyKind.Conjunction);
+        Assert.Contains(one.Keys, k => k.Kind == KeyKind.FineBin && k.Field == 1);
+        Assert.Contains(one.Keys, k => k.Kind == KeyKind.Value && k.Field == 1);
     }
 
     private static TriggerProfile Build(DetectorSettings detectors) =>
