@@ -30,6 +30,12 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
     public long FirstSeenRecord { get; } = firstSeenRecord;
     public long Exact { get; private set; }
 
+    /// <summary>
+    /// The version's record from which <see cref="Exact"/> counts, for the key's share of the traffic: its promotion, moved
+    /// halfway towards the present whenever the counts halve at a horizon, so that share stays the key's share.
+    /// </summary>
+    public long ShareOrigin { get; private set; } = firstSeenRecord;
+
     /// <summary>Per class c: records since promotion whose inputs give c less than even odds.</summary>
     public long[] ContrarianOfClass { get; } = new long[classes];
 
@@ -128,7 +134,7 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
             Residual = (double[])Residual.Clone(), ConfidenceSum = ConfidenceSum, Embedded = Embedded, Outliers = Outliers, Examples = [.. Examples],
             Raised = Raised?.DedupeKey, LastEvaluated = LastEvaluated, Repeats = Repeats, RepeatExamples = [.. RepeatExamples],
             RepeatsReported = RepeatsReported, TailLog = (double[])TailLog.Clone(), TailHits = (long[])TailHits.Clone(),
-            TailExpected = (double[])TailExpected.Clone(), TailRecords = TailRecords, InputPrints = prints, InputCounts = counts, InputFloor = floor, InputCursor = cursor,
+            TailExpected = (double[])TailExpected.Clone(), TailRecords = TailRecords, ShareOrigin = ShareOrigin, InputPrints = prints, InputCounts = counts, InputFloor = floor, InputCursor = cursor,
         };
     }
 
@@ -152,6 +158,7 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
         state.Residual.CopyTo(Residual, 0);
         Support = state.Support;
         Exact = state.Exact;
+        ShareOrigin = state.ShareOrigin ?? state.FirstSeenRecord;
         Surprising = state.Surprising;
         SurprisingBefore = state.SurprisingBefore;
         ConfidenceSum = state.ConfidenceSum;
@@ -176,8 +183,10 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
         return true;
     }
 
-    public void Halve()
+    /// <param name="records">The version's records so far.</param>
+    public void Halve(long records)
     {
+        ShareOrigin = records - (records - ShareOrigin) / 2;
         for (int i = 0; i < Cells.Length; i++)
         {
             Cells[i] /= 2;

@@ -118,7 +118,8 @@ internal sealed class CandidateTable
     }
 
     /// <summary>Sketches restart; candidates keep half their counts (a decayed memory of the last horizon).</summary>
-    public void RollHorizon()
+    /// <param name="records">The version's records so far (a candidate's live share is counted over them).</param>
+    public void RollHorizon(long records)
     {
         _horizon = 0;
         _support.Clear();
@@ -126,7 +127,7 @@ internal sealed class CandidateTable
         _heavy.Clear();
         foreach ((ulong hash, Candidate candidate) in _candidates.ToArray())
         {
-            candidate.Halve();
+            candidate.Halve(records);
             if (candidate.Support < _settings.PromoteSupport && candidate.Raised is null)
             {
                 _candidates.Remove(hash);

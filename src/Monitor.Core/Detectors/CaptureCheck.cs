@@ -4,6 +4,8 @@ using Monitor.Core.Ingest;
 using Monitor.Core.Schema;
 using Monitor.Core.Windows;
 
+using Monitor.Core.Statistics;
+
 namespace Monitor.Core.Detectors;
 
 /// <summary>Whose surrogate strata a capture's records were measured in.</summary>
@@ -302,7 +304,10 @@ public static class CaptureKeyCheck
             double? keyRate = known is not null && known.ContrarianCounts.Length > c && known.ContrarianCounts[c] >= _detectors.NewKeySupport
                 ? known.ContrarianHits[c] / (double)known.ContrarianCounts[c]
                 : null;
-            if (z < minZ || rate - (keyRate ?? expectedRate) < _detectors.MinRateIncrease)
+            // A key's own rate measured on a handful of the baseline's records is uncertain: the capture must exceed what that
+            // rate may be (its Wilson 95% upper bound), not its estimate (0 of 5 records is no evidence the rate is 0).
+            double? keyUpper = keyRate is not null ? Proportions.Wilson(known!.ContrarianHits[c], known.ContrarianCounts[c]).High : null;
+            if (z < minZ || rate - (keyUpper ?? expectedRate) < _detectors.MinRateIncrease)
             {
                 return null;
             }
@@ -311,7 +316,7 @@ public static class CaptureKeyCheck
             DetectorKey shown = _detectors.TextKeys.Protect(new DetectorKey(key.Kind, FieldName(schema, key), key.Text));
             string label = schema.PredictedClassLabels[c];
             string own = isNew ? "the key is new to the baseline in force" : keyRate is { } r
-                ? string.Create(CultureInfo.InvariantCulture, $"the baseline in force had the key's own rate there at {r:P1}")
+                ? string.Create(CultureInfo.InvariantCulture, $"the baseline in force had the key's own rate there at {r:P1}, at most {keyUpper:P1} at 95%")
                 : "the key had too few such records in the baseline in force to have a rate of its own";
             return new ExcludedKey
             {

@@ -93,6 +93,9 @@ public sealed record CandidateState
     public double[] TailExpected { get; init; } = [];
     public long TailRecords { get; init; }
 
+    /// <summary>The record its live share is counted from (see <see cref="Candidate.ShareOrigin"/>); null in older checkpoints.</summary>
+    public long? ShareOrigin { get; init; }
+
     /// <summary>The inputs remembered (their prints and repeat counts) and the eviction cursor's place.</summary>
     public ulong[] InputPrints { get; init; } = [];
 

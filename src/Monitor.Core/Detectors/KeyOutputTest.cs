@@ -211,8 +211,11 @@ internal sealed class KeyOutputTest
         }
     }
 
-    /// <summary>Whether a key is carried by so large a share of the records since its promotion that it is a population (<see cref="MaxKeyShare"/>).</summary>
-    public static bool Common(Candidate candidate, long records) => candidate.Exact > MaxKeyShare * (records - candidate.FirstSeenRecord);
+    /// <summary>
+    /// Whether a key is carried by so large a share of the records since its promotion that it is a population
+    /// (<see cref="MaxKeyShare"/>); both counts halve at a horizon.
+    /// </summary>
+    public static bool Common(Candidate candidate, long records) => candidate.Exact > MaxKeyShare * (records - candidate.ShareOrigin);
 
     /// <summary>The key's share of the baseline's records when it is at least <see cref="MaxBaselineShare"/>; null otherwise.</summary>
     public double? BaselineShare(ulong hash) => _populations.TryGetValue(hash, out double share) ? share : null;

@@ -134,7 +134,7 @@ public sealed partial class TriggerDetector
             {
                 _skew.Decay();
                 _output?.Decay();
-                _candidates.RollHorizon();
+                _candidates.RollHorizon(Records);
             }
 
             int label = classes[i];

@@ -16,7 +16,6 @@ namespace Monitor.Tools.Calibration;
 /// </summary>
 internal static class CalibrationCommand
 {
-    private const double Z95 = 1.959963984540054;
 
     public static int Run(string[] args, TextWriter output)
     {
@@ -230,14 +229,7 @@ internal static class CalibrationCommand
     }
 
     /// <summary>Wilson score interval for k successes in n trials.</summary>
-    private static (double Low, double High) Wilson(int k, int n)
-    {
-        double p = (double)k / n;
-        double z2 = Z95 * Z95;
-        double centre = (p + z2 / (2 * n)) / (1 + z2 / n);
-        double half = Z95 / (1 + z2 / n) * Math.Sqrt(p * (1 - p) / n + z2 / (4.0 * n * n));
-        return (Math.Max(0, centre - half), Math.Min(1, centre + half));
-    }
+    private static (double Low, double High) Wilson(int k, int n) => Monitor.Core.Statistics.Proportions.Wilson(k, n);
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

@@ -276,20 +276,7 @@ internal static class RealModelEvaluation
     }
 
     /// <summary>The Wilson score interval at 95% for <paramref name="k"/> of <paramref name="n"/>.</summary>
-    public static (double Low, double High) Wilson(int k, int n)
-    {
-        if (n == 0)
-        {
-            return (0, 1);
-        }
-
-        const double z = 1.959963984540054;
-        double p = (double)k / n;
-        double denominator = 1 + (z * z / n);
-        double centre = (p + (z * z / (2.0 * n))) / denominator;
-        double half = z * Math.Sqrt((p * (1 - p) / n) + (z * z / (4.0 * n * n))) / denominator;
-        return (Math.Max(0, centre - half), Math.Min(1, centre + half));
-    }
+    public static (double Low, double High) Wilson(int k, int n) => Monitor.Core.Statistics.Proportions.Wilson(k, n);
 
     private static string Mark(bool value) => value ? "yes" : "no";
 

@@ -63,7 +63,7 @@ public sealed class CandidateTableTests
         }
 
         Assert.True(table.HorizonReached());
-        table.RollHorizon();
+        table.RollHorizon(records: 6);
 
         // Halved to 2, under the promotion support, and without a finding: dropped. The raised candidate stays, halved.
         Assert.False(table.TryGet(Hash("weak"), out _));
@@ -76,6 +76,29 @@ public sealed class CandidateTableTests
     }
 
     private static ulong Hash(string text) => KeyHash.Of(KeyKind.Token, 0, text.AsSpan());
+
+    [Fact]
+    public void A_key_on_8_percent_of_the_records_stays_a_population_after_its_counts_halve_at_a_horizon()
+    {
+        // Promoted at record 0, carried by 800 of the next 10,000 records (8%, over the 5% of a population).
+        var table = new CandidateTable(Settings with { Candidates = 16 }, 2, 2, new Random(17));
+        Candidate common = Promote(table, "common", surprising: false, records: 800);
+        Assert.True(KeyOutputTest.Common(common, records: 10_000));
+
+        // Counts halve at the horizon; so does the span they cover, and the share is still 8%, not 4% of all 10,000 records.
+        common.Halve(records: 10_000);
+        Assert.Equal(400, common.Exact);
+        Assert.Equal(5_000, common.ShareOrigin);
+        Assert.True(KeyOutputTest.Common(common, records: 10_000));
+        Assert.False(KeyOutputTest.Common(common, records: 20_000));
+
+        // And a checkpoint keeps where the share is counted from.
+        CandidateState state = common.Export(Hash("common"));
+        var restored = new Candidate(common.Key, 2, 2, DateTimeOffset.UnixEpoch, 0);
+        Assert.True(restored.Restore(state, _ => null));
+        Assert.Equal(5_000, restored.ShareOrigin);
+        Assert.Equal(0, restored.Restore(state with { ShareOrigin = null }, _ => null) ? restored.ShareOrigin : -1);
+    }
 
     private static Candidate Promote(CandidateTable table, string text, bool surprising, int records = 20)
     {
