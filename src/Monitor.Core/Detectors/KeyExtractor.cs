@@ -36,7 +36,10 @@ public sealed class KeyExtractor
     /// </summary>
     public const int Vocabulary = 1;
 
-    /// <summary>A numeric part (fine bin or pattern) on more of the baseline's records than this is not taken into conjunctions.</summary>
+    /// <summary>
+    /// A numeric part (an extreme fine bin or a pattern) on more of the baseline's records than this is not taken into
+    /// conjunctions and regions.
+    /// </summary>
     public const double MaxPartShare = 0.02;
 
     /// <summary>Tokens of a text taken into pairs (the first ones).</summary>
@@ -247,8 +250,8 @@ public sealed class KeyExtractor
             var fine = new KeyOccurrence(KeyHash.Of(KeyKind.FineBin, f, (ulong)bin), KeyKind.FineBin, f, bin, 0, (ulong)bin);
             Add(fine);
 
-            // Beyond the baseline's range a bin is never critical by itself, nor is a conjunction made of it.
-            if (bin > 0 && bin < values.FineEdges[f].Length)
+            // Only the extreme bins within the baseline's range are parts: beyond it a bin is never evidence by itself.
+            if (bin == 1 || (bin > 1 && bin == values.FineEdges[f].Length - 1))
             {
                 _parts.Add(fine);
             }
@@ -333,7 +336,8 @@ public sealed class KeyExtractor
         KeyOccurrence b = _parts[second];
         int field = PackFields(a, b);
         ulong payload = Mix(Mix(((ulong)a.Kind << 56) ^ a.Payload) ^ (((ulong)b.Kind << 56) ^ b.Payload) * 0x9E3779B97F4A7C15UL);
-        Add(new KeyOccurrence(KeyHash.Of(KeyKind.Conjunction, field, payload), KeyKind.Conjunction, field, first, second, payload));
+        KeyKind kind = a.Kind == KeyKind.FineBin || b.Kind == KeyKind.FineBin ? KeyKind.Region : KeyKind.Conjunction;
+        Add(new KeyOccurrence(KeyHash.Of(kind, field, payload), kind, field, first, second, payload));
     }
 
     /// <summary>The two parts' kinds (2 bits each) and fields (14 bits each), first part high.</summary>
@@ -367,7 +371,7 @@ public sealed class KeyExtractor
         KeyKind.Category => schema.CategoricalFeatures[field],
         KeyKind.Value or KeyKind.FineBin or KeyKind.Pattern => schema.NumericFeatures[field],
         KeyKind.EmbeddingOutlier => "embedding",
-        KeyKind.Conjunction => ConjunctionField(schema, field),
+        KeyKind.Conjunction or KeyKind.Region => ConjunctionField(schema, field),
         _ => schema.TextFields[field],
     };
 
@@ -447,7 +451,7 @@ public sealed class KeyExtractor
     {
         KeyKind.Value => (uint)key.Start,
         KeyKind.FineBin => (ulong)key.Start,
-        KeyKind.Pattern or KeyKind.Conjunction => key.Payload,
+        KeyKind.Pattern or KeyKind.Conjunction or KeyKind.Region => key.Payload,
         _ => 0,
     };
 
@@ -464,7 +468,7 @@ public sealed class KeyExtractor
         KeyKind.Value => "= " + BitConverter.UInt32BitsToSingle((uint)key.Start).ToString("R", CultureInfo.InvariantCulture),
         KeyKind.FineBin => DescribeBin(key),
         KeyKind.Pattern => DescribePattern(key.Payload),
-        KeyKind.Conjunction => PartText(_parts[key.Start]) + " & " + PartText(_parts[key.Length]),
+        KeyKind.Conjunction or KeyKind.Region => PartText(_parts[key.Start]) + " & " + PartText(_parts[key.Length]),
         _ => new string(_chars, key.Start, key.Length),
     };
 

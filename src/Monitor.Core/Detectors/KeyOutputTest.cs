@@ -250,8 +250,42 @@ internal sealed class KeyOutputTest
                 continue;
             }
 
-            Add(logs, hit, Math.Min(MaxNull, _null[cell] * allowance));
+            // The allowance rounded up to a grid of 1% steps, whose log-ratios are computed once: a larger allowance only
+            // lowers the evidence, so the bound holds.
+            ReadOnlySpan<double> ratios = RatiosAtLeast(Math.Min(MaxNull, _null[cell] * allowance));
+            int offset = hit ? 0 : _g;
+            for (int g = 0; g < _g; g++)
+            {
+                logs[g] += ratios[offset + g];
+            }
         }
+    }
+
+    /// <summary>Steps of the allowance grid: each allowance is taken as the next power of this at or above it.</summary>
+    public const double AllowanceStep = 1.01;
+
+    private static readonly double LogAllowanceStep = Math.Log(AllowanceStep);
+
+    /// <summary>Log-ratios on a hit (first |Q|) and a miss (next |Q|) for allowances on the grid, by grid index.</summary>
+    private readonly Dictionary<int, double[]> _gridRatios = [];
+
+    /// <summary>The log-ratios of each alternative against the smallest allowance of the grid at or above p₀ (at most ½).</summary>
+    private double[] RatiosAtLeast(double p0)
+    {
+        int index = (int)Math.Ceiling(Math.Log(p0) / LogAllowanceStep);
+        if (!_gridRatios.TryGetValue(index, out double[]? ratios))
+        {
+            double gridded = Math.Min(MaxNull, Math.Exp(index * LogAllowanceStep));
+            ratios = new double[2 * _g];
+            for (int g = 0; g < _g; g++)
+            {
+                (ratios[g], ratios[_g + g]) = Ratios(Alternatives[g], gridded);
+            }
+
+            _gridRatios[index] = ratios;
+        }
+
+        return ratios;
     }
 
     /// <summary>The log e-value of the key's test towards class c.</summary>
@@ -326,7 +360,8 @@ internal sealed class KeyOutputTest
             $"(the test allows up to {_settings.TailTolerance:0.#}× that); e-value 10^{log10E:F1} passed 10^{log10Bar:F1}, the bar for a {_settings.KeyTestAlpha:P0} false-alarm rate " +
             $"over {_settings.Candidates} keys × {_k} classes") +
             (outsideRange && key.Kind == KeyKind.EmbeddingOutlier ? "; an embedding outlier is the model's own representation, tied to its output, so this is not critical by itself" : "") +
-            (outsideRange && key.Kind != KeyKind.EmbeddingOutlier ? "; its values lie outside the baseline's range, where the expectation is extrapolated, so this is not critical by itself" : "") +
+            (outsideRange && key.Kind == KeyKind.Region ? "; a region this small singles out a few inputs, where a model differs from the additive expectation by its own interactions, so this is not critical by itself" : "") +
+            (outsideRange && key.Kind is not (KeyKind.EmbeddingOutlier or KeyKind.Region) ? "; its values lie outside the baseline's range, where the expectation is extrapolated, so this is not critical by itself" : "") +
             (common ? string.Create(CultureInfo.InvariantCulture, $"; the key is on more than {MaxKeyShare:P0} of the records, a population rather than a trigger, so this is not critical by itself") : "") +
             (baselineShare is { } share ? string.Create(CultureInfo.InvariantCulture, $"; the key was on {share:P2} of the baseline's records, a region of the inputs rather than a trigger's pattern, so this is not critical by itself") : "");
         return new Finding

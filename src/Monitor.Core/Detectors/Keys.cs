@@ -41,11 +41,18 @@ public enum KeyKind : byte
     Pattern = 11,
 
     /// <summary>
-    /// Two parts of one record together: a categorical value with a rare numeric part (a fine bin or pattern on at most
-    /// <see cref="KeyExtractor.MaxPartShare"/> of the baseline's records), or two rare numeric parts of different features
-    /// (a patch of pixels).
+    /// Two discrete parts of one record together: a categorical value with a value pattern on at most
+    /// <see cref="KeyExtractor.MaxPartShare"/> of the baseline's records, or two such patterns of different features.
     /// </summary>
     Conjunction = 12,
+
+    /// <summary>
+    /// Two parts of one record of which at least one is an extreme fine bin (the lowest or highest in the baseline's range)
+    /// on at most <see cref="KeyExtractor.MaxPartShare"/> of the baseline's records: a region of the inputs, such as a
+    /// patch of pixels at their extremes. Reported, never critical by itself: a region that small singles out a few inputs,
+    /// where a model differs from the additive surrogate by its own interactions.
+    /// </summary>
+    Region = 13,
 }
 
 /// <summary>A key a trigger may hide behind: its kind, the field it belongs to, and its text.</summary>
@@ -64,6 +71,9 @@ public sealed record DetectorKey(KeyKind Kind, string Field, string Text)
     /// carries its last learnt value on. Its evidence is reported, never critical by itself.
     /// </summary>
     public bool OutsideBaselineRange => Kind == KeyKind.FineBin && (Text.StartsWith("[-inf,", StringComparison.Ordinal) || Text.EndsWith(", +inf)", StringComparison.Ordinal));
+
+    /// <summary>Whether a finding on this key is reported but never critical by itself: beyond the baseline's range, an embedding outlier, or a region.</summary>
+    public bool ReportOnly => OutsideBaselineRange || Kind is KeyKind.EmbeddingOutlier or KeyKind.Region;
 
     public override string ToString() => $"{Field}:{Text}";
 

@@ -394,7 +394,8 @@ public sealed partial class TriggerDetector
         // Judged once its share of the traffic is known.
         bool settled = Records - candidate.FirstSeenRecord >= KeyOutputTest.SettleRecords;
         // The embedding-outlier key is the model's own representation, tied to its output by construction: reported, not critical.
-        bool outside = candidate.Key.OutsideBaselineRange || candidate.Key.Kind == KeyKind.EmbeddingOutlier;
+        // So is a region (an extreme bin with another part), which can single out a few inputs the surrogate does not model.
+        bool outside = candidate.Key.ReportOnly;
         bool common = settled && KeyOutputTest.Common(candidate, Records);
         double? population = _output?.BaselineShare(hash);
         bool reportOnly = outside || common || population is not null;

@@ -34,7 +34,7 @@ public sealed record BaselineKey
     public ulong Hash() => Kind switch
     {
         KeyKind.Category => KeyHash.Of(Kind, Field, System.Text.Encoding.UTF8.GetBytes(Text)),
-        KeyKind.Value or KeyKind.FineBin or KeyKind.EmbeddingOutlier or KeyKind.Pattern or KeyKind.Conjunction => KeyHash.Of(Kind, Field, Payload),
+        KeyKind.Value or KeyKind.FineBin or KeyKind.EmbeddingOutlier or KeyKind.Pattern or KeyKind.Conjunction or KeyKind.Region => KeyHash.Of(Kind, Field, Payload),
         _ => KeyHash.Of(Kind, Field, Text.AsSpan()),
     };
 }

@@ -110,13 +110,13 @@ public sealed class KeyExtractorTests
         var batch = new RecordBatch
         {
             Count = 2,
-            Numeric = new[] { 50.123f, 3.37f, 97.25f, 50.123f, 3.37f, 97.25f },
+            Numeric = new[] { 50.123f, 0.37f, 99.25f, 50.123f, 0.37f, 99.25f },
             Scores = new[] { 0.5f, 0.5f, 0.5f, 0.5f },
             Categorical = [Utf8Column.FromStrings(["red", "red"])],
             Text = [],
         };
 
-        // x0's bin is common in the baseline; x1's bin and pattern and x2's bin and pattern are rare.
+        // x0's bin is interior (never a part); x1's and x2's bins are the lowest and highest in range, and they and their patterns are rare.
         var plain = new KeyExtractor(schema, values, 96, 0, KeyExtractor.Vocabulary);
         var shares = new Dictionary<ulong, float>();
         foreach (KeyOccurrence key in plain.Extract(batch, 0))
@@ -125,11 +125,13 @@ public sealed class KeyExtractorTests
         }
 
         var extractor = new KeyExtractor(schema, values, 96, 48, KeyExtractor.Vocabulary, shares);
-        List<KeyOccurrence> conjunctions = [.. extractor.Extract(batch, 0).Where(k => k.Kind == KeyKind.Conjunction)];
+        List<KeyOccurrence> conjunctions = [.. extractor.Extract(batch, 0).Where(k => k.Kind is KeyKind.Conjunction or KeyKind.Region)];
         DetectorKey[] described = [.. conjunctions.Select(extractor.Describe)];
         Assert.Contains(new DetectorKey(KeyKind.Conjunction, "c0 & x1", "'red' & .37"), described);
-        Assert.Contains(new DetectorKey(KeyKind.Conjunction, "x1 & x2", "[3, 4) & [97, 98)"), described);
         Assert.Contains(new DetectorKey(KeyKind.Conjunction, "x1 & x2", ".37 & .25"), described);
+        Assert.Contains(new DetectorKey(KeyKind.Region, "c0 & x2", "'red' & [99, 100)"), described);
+        Assert.Contains(new DetectorKey(KeyKind.Region, "x1 & x2", "[0, 1) & [99, 100)"), described);
+        Assert.All(described.Where(k => k.Kind == KeyKind.Region), k => Assert.True(k.ReportOnly));
         Assert.DoesNotContain(described, k => k.Field.Contains("x0", StringComparison.Ordinal));
         Assert.DoesNotContain(described, k => k.Field is "x1 & x1" or "x2 & x2");
 
@@ -141,7 +143,7 @@ public sealed class KeyExtractorTests
         }
 
         // The same record gives the same conjunctions.
-        Assert.Equal(conjunctions.Select(k => k.Hash), extractor.Extract(batch, 1).Where(k => k.Kind == KeyKind.Conjunction).Select(k => k.Hash));
+        Assert.Equal(conjunctions.Select(k => k.Hash), extractor.Extract(batch, 1).Where(k => k.Kind is KeyKind.Conjunction or KeyKind.Region).Select(k => k.Hash));
     }
 
     [Fact]
@@ -153,7 +155,7 @@ public sealed class KeyExtractorTests
         var batch = new RecordBatch
         {
             Count = 1,
-            Numeric = new[] { 10.5f, 20.5f, 30.5f, 40.5f, 50.5f, 60.5f },
+            Numeric = new[] { 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f },
             Scores = new[] { 0.5f, 0.5f },
             Categorical = [Utf8Column.FromStrings(["red"])],
             Text = [],
@@ -168,7 +170,7 @@ public sealed class KeyExtractorTests
 
         // One category: t parts take t + t(t-1)/2 keys; 6 fit three parts.
         var extractor = new KeyExtractor(schema, values, 96, 6, KeyExtractor.Vocabulary, shares);
-        DetectorKey[] described = [.. extractor.Extract(batch, 0).Where(k => k.Kind == KeyKind.Conjunction).Select(extractor.Describe)];
+        DetectorKey[] described = [.. extractor.Extract(batch, 0).Where(k => k.Kind is KeyKind.Conjunction or KeyKind.Region).Select(extractor.Describe)];
         Assert.Equal(6, described.Length);
         Assert.All(described, k => Assert.DoesNotMatch("x[0-2]", k.Field));
         Assert.Equal(1, extractor.ConjunctionCut);

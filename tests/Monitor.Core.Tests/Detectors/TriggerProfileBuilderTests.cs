@@ -18,10 +18,10 @@ public sealed class TriggerProfileBuilderTests
         Assert.Contains(all.Keys, k => k.Kind == KeyKind.Token);
         Assert.Contains(all.Keys, k => k.Kind == KeyKind.Pair);
         Assert.Contains(all.Keys, k => k.Kind == KeyKind.FineBin && k.Field == 1);
-        Assert.Contains(all.Keys, k => k.Kind == KeyKind.Conjunction);
+        Assert.Contains(all.Keys, k => k.Kind == KeyKind.Region);
 
         // One text key per record: the first token only, never a pair; every feature still keyed; no conjunction.
-        Assert.DoesNotContain(one.Keys, k => k.Kind is KeyKind.Pair or KeyKind.Bigram or KeyKind.Conjunction);
+        Assert.DoesNotContain(one.Keys, k => k.Kind is KeyKind.Pair or KeyKind.Bigram or KeyKind.Conjunction or KeyKind.Region);
         Assert.Contains(one.Keys, k => k.Kind == KeyKind.FineBin && k.Field == 1);
         Assert.Contains(one.Keys, k => k.Kind == KeyKind.Value && k.Field == 1);
     }
