@@ -39,6 +39,12 @@ public sealed record DetectorState
 
     public double[] LiveTailHits { get; init; } = [];
 
+    /// <summary>Per class: the open and last windows' tail hits and expectations (the recent lift); empty in older checkpoints.</summary>
+    public double[] LiveTailWindow { get; init; } = [];
+
+    /// <summary>Records whose text keys, and whose rare parts, were cut at their budgets, and the counts last reported; empty in older checkpoints.</summary>
+    public long[] KeysCut { get; init; } = [];
+
     /// <summary>Per numeric feature: records outside the baseline's range, and how many the last observation reported.</summary>
     public long[] OutsideRange { get; init; } = [];
 

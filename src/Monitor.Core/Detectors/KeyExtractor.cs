@@ -121,6 +121,14 @@ public sealed class KeyExtractor
     /// <summary>Records whose text keys reached <see cref="DetectorSettings.MaxKeysPerRecord"/> (their weakest text keys were left out).</summary>
     public long TextCut { get; private set; }
 
+    /// <summary>Takes a checkpoint's counts of records cut at the text and conjunction budgets.</summary>
+    public void RestoreCuts(long text, long conjunctions)
+    {
+        TextCut = text;
+        ConjunctionCut = conjunctions;
+        Truncated = text + conjunctions;
+    }
+
     /// <summary>
     /// Records with more rare numeric parts than the conjunction budget could pair (the rarest were paired, the others only
     /// keyed alone).

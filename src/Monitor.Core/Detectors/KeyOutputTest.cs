@@ -161,17 +161,32 @@ internal sealed class KeyOutputTest
         }
     }
 
-    /// <summary>The live counts, for a checkpoint.</summary>
-    public (double[] Records, double[] Hits) Live => ((double[])_liveRecords.Clone(), (double[])_liveHits.Clone());
+    /// <summary>
+    /// The live counts, for a checkpoint; and per class the open and last windows' hits and expectations (the recent
+    /// lift), in that order.
+    /// </summary>
+    public (double[] Records, double[] Hits, double[] Window) Live =>
+        ((double[])_liveRecords.Clone(), (double[])_liveHits.Clone(), [.. _openHits, .. _openExpected, .. _lastHits, .. _lastExpected]);
 
-    /// <summary>Restores a checkpoint's live counts (of the same profile: as many strata and classes).</summary>
-    public void Restore(double[] records, double[] hits)
+    /// <summary>
+    /// Restores a checkpoint's live counts (of the same profile: as many strata and classes) and recent windows (absent in
+    /// older checkpoints), and the allowances they give, as they were when it was taken.
+    /// </summary>
+    public void Restore(double[] records, double[] hits, double[] window)
     {
         if (records.Length == _liveRecords.Length && hits.Length == _liveHits.Length)
         {
             records.CopyTo(_liveRecords, 0);
             hits.CopyTo(_liveHits, 0);
-            Refresh();
+            if (window.Length == 4 * _k)
+            {
+                window.AsSpan(0, _k).CopyTo(_openHits);
+                window.AsSpan(_k, _k).CopyTo(_openExpected);
+                window.AsSpan(2 * _k, _k).CopyTo(_lastHits);
+                window.AsSpan(3 * _k, _k).CopyTo(_lastExpected);
+            }
+
+            Allowances();
         }
     }
 
@@ -194,7 +209,16 @@ internal sealed class KeyOutputTest
             {
                 _liveHits[s * _k + c] *= 1 - 1.0 / LiveWindows;
             }
+        }
 
+        Allowances();
+    }
+
+    /// <summary>The null's allowance per (stratum, class) from the baseline's and today's rates, and its log-ratios.</summary>
+    private void Allowances()
+    {
+        for (int s = 0; s < _strata; s++)
+        {
             double n = _liveRecords[s];
             for (int c = 0; c < _k; c++)
             {

@@ -8,7 +8,7 @@ public sealed partial class TriggerDetector
     {
         (double[] contrarian, double[] hits) = _skew.Live;
         (double[][] windows, double[] open) = _labelRate.State;
-        (double[] tailRecords, double[] tailHits) = _output?.Live ?? ([], []);
+        (double[] tailRecords, double[] tailHits, double[] tailWindow) = _output?.Live ?? ([], [], []);
         return new DetectorState
         {
             BaselineId = _baseline.Profile.Id,
@@ -22,6 +22,8 @@ public sealed partial class TriggerDetector
             LiveContrarianHits = hits,
             LiveTailRecords = tailRecords,
             LiveTailHits = tailHits,
+            LiveTailWindow = tailWindow,
+            KeysCut = [_extractor.TextCut, _extractor.ConjunctionCut, _textCutReported, _conjunctionCutReported],
             OutsideRange = (long[])_outside.Clone(),
             OutsideRangeReported = (long[])_outsideReported.Clone(),
             LabelRateWindows = windows,
@@ -48,7 +50,13 @@ public sealed partial class TriggerDetector
         _raised.UnionWith(state.Raised);
         _ultra.Restore(state.UltraCusum);
         _skew.Restore(state.LiveContrarian, state.LiveContrarianHits);
-        _output?.Restore(state.LiveTailRecords, state.LiveTailHits);
+        _output?.Restore(state.LiveTailRecords, state.LiveTailHits, state.LiveTailWindow);
+        if (state.KeysCut.Length == 4)
+        {
+            _extractor.RestoreCuts(state.KeysCut[0], state.KeysCut[1]);
+            (_textCutReported, _conjunctionCutReported) = (state.KeysCut[2], state.KeysCut[3]);
+        }
+
         if (state.OutsideRange.Length == _outside.Length && state.OutsideRangeReported.Length == _outside.Length)
         {
             state.OutsideRange.CopyTo(_outside, 0);
