@@ -101,17 +101,18 @@ public sealed class ForgedKeyEvidenceTests(ITestOutputHelper output)
 
     /// <summary>
     /// What it takes: a trusted version fails on key evidence only once a live critical key holds
-    /// Monitor:Versions:MinFailingRecords distinct records (here lowered to 30, so the test is short; the default is 1,000).
-    /// The first few forged records only make the token a candidate and are not in its support, so 30 forged records give a
-    /// critical finding with a support under 30 and fail nothing; 60 fail v2 and roll it back to v1.
+    /// Monitor:Versions:MinFailingRecords distinct records (here lowered to 40, so the test is short; the default is 1,000).
+    /// Only records carrying the made-up token count, so 30 forged records give a critical finding whatever else is sent
+    /// and fail nothing; 80 fail v2 and roll it back to v1. (The first few forged records only make the token a candidate
+    /// and are not in its support: 30 forged records give a support of 28, 80 of 77.)
     /// </summary>
     [Theory]
     [InlineData(30, false)]
-    [InlineData(60, true)]
+    [InlineData(80, true)]
     public async Task A_trusted_version_fails_on_key_evidence_only_from_min_failing_records_distinct_records_carrying_the_key(int forgedRecords,
         bool fails)
     {
-        const int minFailingRecords = 30;
+        const int minFailingRecords = 40;
         using var directory = new TempDirectory();
         await using Sidecar sidecar = await StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")),
             $"--Monitor:Versions:MinFailingRecords={minFailingRecords}");
