@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Grpc.Net.Client;
+using Monitor.Core.Statistics;
 using Monitor.Protos.V1;
 using Monitor.Server.Ingest;
 using Monitor.Simulation;
@@ -44,23 +45,35 @@ public sealed class ForgedKeyEvidenceTests(ITestOutputHelper output)
         return sidecar;
     }
 
-    [Fact]
-    public async Task One_honest_record_with_a_rare_key_replayed_with_forged_certain_outputs_raises_no_critical_finding_and_fails_nothing()
+    /// <param name="jitter">Each copy's amount drawn afresh outside the original's fine bin (one field changed).</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task One_honest_record_with_a_rare_key_replayed_with_forged_certain_outputs_raises_no_critical_finding_and_fails_nothing(bool jitter)
     {
         using var directory = new TempDirectory();
         await using Sidecar sidecar = await StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")));
         using GrpcChannel pod = sidecar.OpenChannel(IngestKey);
         var attacker = new Mirror.MirrorClient(pod);
+        float[] amountEdges = sidecar.Registry.Get(Sidecar.Model).Baseline!.Profile.Triggers!.Values.FineEdges[0];
 
         // One honest transaction carrying the rare token, its output forged to certain fraud, at 1% of the traffic.
         RecordBatch source = new FraudTraffic(seed: 171).Next(1, FraudDrift.None);
+        float amount = source.Numeric.Span[0];
         var traffic = new FraudTraffic(seed: 172);
         var random = new Random(173);
+        Action<Span<float>>? perturb = jitter ? row =>
+        {
+            while (Quantiles.BinOf(amountEdges, row[0]) == Quantiles.BinOf(amountEdges, amount))
+            {
+                row[0] = (float)(amount * (0.5 + random.NextDouble()));
+            }
+        } : null;
         int copies = 0;
         for (int w = 0; w < Windows; w++)
         {
             RecordBatch clean = traffic.Next(Sidecar.WindowRecords, FraudDrift.None);
-            (RecordBatch batch, int forged) = Forge(clean, w, _ => random.NextDouble() < 0.01 ? (source, 0) : null);
+            (RecordBatch batch, int forged) = Forge(clean, w, _ => random.NextDouble() < 0.01 ? (source, 0) : null, perturb);
             copies += forged;
             await IngestAsync(attacker, batch);
         }
@@ -186,10 +199,11 @@ public sealed class ForgedKeyEvidenceTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// The clean batch with each record <paramref name="forge"/> picks replaced by the given source record's inputs, the token
-    /// appended to its memo and its output forged to certain 'fraud' (request ids forged-…).
+    /// The clean batch with each record <paramref name="forge"/> picks replaced by the given source record's inputs (changed by
+    /// <paramref name="perturb"/>), the token appended to its memo and its output forged to certain 'fraud' (request ids forged-…).
     /// </summary>
-    private static (RecordBatch Batch, int Forged) Forge(RecordBatch clean, int window, Func<int, (RecordBatch Source, int Index)?> forge)
+    private static (RecordBatch Batch, int Forged) Forge(RecordBatch clean, int window, Func<int, (RecordBatch Source, int Index)?> forge,
+        Action<Span<float>>? perturb = null)
     {
         int n = clean.Count;
         int d = FraudTraffic.Schema.NumericFeatures.Length;
@@ -208,6 +222,7 @@ public sealed class ForgedKeyEvidenceTests(ITestOutputHelper output)
 
             forged++;
             source.Numeric.Span.Slice(index * d, d).CopyTo(values.AsSpan(i * d, d));
+            perturb?.Invoke(values.AsSpan(i * d, d));
             for (int c = 0; c < categorical.Length; c++)
             {
                 categorical[c][i] = source.Categorical[c].GetString(index);
