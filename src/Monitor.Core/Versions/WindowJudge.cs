@@ -81,6 +81,23 @@ public static class WindowJudge
         return new WindowJudgement(measurement, signals);
     }
 
+    /// <summary>
+    /// Whether the version's live critical trigger findings fail its windows (the <c>triggerLive</c> of <see cref="Judge"/>).
+    /// A key and the outputs of the records carrying it are the sender's to choose, and a dozen forged records with a made-up
+    /// key make it critical, so a version a person trusted (known-good) fails on key evidence only when a live critical key
+    /// holds <paramref name="minFailingRecords"/> distinct records (its support): below that its finding alerts, critical,
+    /// and the version is neither failed nor rolled back. An untrusted version fails on any live critical key: that is the
+    /// detection the sidecar is for, and its rollback goes to a version a person trusted.
+    /// </summary>
+    /// <param name="criticalActive">Whether a key found critical was hit within the detector's active span of windows.</param>
+    /// <param name="trusted">Whether the version is known-good.</param>
+    /// <param name="windowIndex">The index of the window being judged.</param>
+    /// <param name="liveFindings">Each finding with the window it was last raised or updated in.</param>
+    /// <param name="minFailingRecords">Monitor:Versions:MinFailingRecords.</param>
+    public static bool TriggerFails(bool criticalActive, bool trusted, ulong windowIndex, IEnumerable<LiveFinding> liveFindings, long minFailingRecords) =>
+        criticalActive && (!trusted || liveFindings.Any(live => live.Finding.Severity == Severity.Critical && live.Finding.Key is not null
+            && live.Finding.Support >= minFailingRecords && windowIndex - Math.Min(live.RaisedIn, windowIndex) < TriggerDetector.ActiveWindows));
+
     /// <summary>Whether a channel measures the output (output.class, output.confidence, …) rather than an input.</summary>
     public static bool IsOutput(string channel) => channel.StartsWith(Schema.ModelSchema.OutputPrefix, StringComparison.Ordinal);
 

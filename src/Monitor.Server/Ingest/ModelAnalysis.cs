@@ -257,8 +257,10 @@ internal sealed class ModelAnalysis
     /// <returns>Whether the window led to a committed incident (alert changes, a state change or a rollback).</returns>
     private bool Measure(VersionEntry version, VersionMonitor monitor, WindowResult window)
     {
-        WindowJudgement judgement = WindowJudge.Judge(window, window.ClosedAt ?? _time.GetUtcNow(), monitor.Detector?.CriticalActive == true,
-            monitor.Findings, _criticalChannels, version.LiveFindings.Values);
+        bool triggerFails = WindowJudge.TriggerFails(monitor.Detector?.CriticalActive == true, version.Lifecycle.Trusted, window.Index,
+            version.LiveFindings.Values, version.Lifecycle.Settings.MinFailingRecords);
+        WindowJudgement judgement = WindowJudge.Judge(window, window.ClosedAt ?? _time.GetUtcNow(), triggerFails, monitor.Findings, _criticalChannels,
+            version.LiveFindings.Values);
         return Incidents.Judged(Model, version, judgement, window.Complete);
     }
 

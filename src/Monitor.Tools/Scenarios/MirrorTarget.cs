@@ -308,8 +308,10 @@ internal sealed class InProcessTarget : MirrorTarget
 
         foreach (WindowResult window in _closed)
         {
-            WindowJudgement judgement = WindowJudge.Judge(window, window.ClosedAt ?? DateTimeOffset.UtcNow, _monitor.Detector?.CriticalActive == true,
-                _monitor.Findings, _criticalChannels, _live.Values);
+            bool triggerFails = WindowJudge.TriggerFails(_monitor.Detector?.CriticalActive == true, _lifecycle.Trusted, window.Index, _live.Values,
+                _lifecycle.Settings.MinFailingRecords);
+            WindowJudgement judgement = WindowJudge.Judge(window, window.ClosedAt ?? DateTimeOffset.UtcNow, triggerFails, _monitor.Findings,
+                _criticalChannels, _live.Values);
             FailingWindows += judgement.Failing ? 1 : 0;
             _lifecycle.Observe(judgement.Measurement);
         }

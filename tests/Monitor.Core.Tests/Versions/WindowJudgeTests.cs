@@ -23,9 +23,9 @@ public sealed class WindowJudgeTests
         Index = index, BaselineId = 1, OpenedAt = T0, ClosedAt = T0, Records = complete ? 500 : 120, Complete = complete, Channels = channels,
     };
 
-    private static Finding Finding(string key, Severity severity) => new()
+    private static Finding Finding(string key, Severity severity, long support = 40) => new()
     {
-        Detector = DetectorId.D1, Severity = severity, Key = new DetectorKey(KeyKind.Token, "memo", key), TargetLabel = "legitimate", Support = 40,
+        Detector = DetectorId.D1, Severity = severity, Key = new DetectorKey(KeyKind.Token, "memo", key), TargetLabel = "legitimate", Support = support,
         Rate = 1, Lift = 20, MeanConfidence = 0.99, BaselineExpectation = 0.05, Z = 10, FirstSeen = T0, FirstSeenRecord = 1, RaisedAtRecord = 2,
         RaisedAtSupport = 35, UpdatedAt = T0, ExampleRequestIds = [], Corroboration = [], Summary = $"token '{key}' in memo",
     };
@@ -109,5 +109,25 @@ public sealed class WindowJudgeTests
         Assert.Equal(AlertKinds.FindingKey(recent.DedupeKey), signal.DedupeKey);
         Assert.Equal("trigger:D1", signal.Kind);
         Assert.False(judgement.Failing); // a finding fails windows through the detector's live-trigger flag, not through its signal
+    }
+
+    [Fact]
+    public void Key_evidence_fails_a_trusted_version_only_from_min_failing_records_distinct_records_on_one_live_critical_key()
+    {
+        const long minFailingRecords = 1000;
+        ulong index = 30;
+        LiveFinding Live(string key, Severity severity, long support, ulong windowsAgo = 0) => new(Finding(key, severity, support), index - windowsAgo);
+
+        // An untrusted version fails on any live critical key; a trusted one not on a dozen records, nor on several small keys together.
+        LiveFinding[] small = [Live("a", Severity.Critical, 16), Live("b", Severity.Critical, 999)];
+        Assert.True(WindowJudge.TriggerFails(criticalActive: true, trusted: false, index, small, minFailingRecords));
+        Assert.False(WindowJudge.TriggerFails(criticalActive: true, trusted: true, index, small, minFailingRecords));
+
+        // One live critical key with that many distinct records does; a warning, a stale finding or an inactive detector does not.
+        Assert.True(WindowJudge.TriggerFails(true, true, index, [.. small, Live("c", Severity.Critical, 1000)], minFailingRecords));
+        Assert.False(WindowJudge.TriggerFails(true, true, index, [Live("c", Severity.Warning, 5000)], minFailingRecords));
+        Assert.False(WindowJudge.TriggerFails(true, true, index, [Live("c", Severity.Critical, 5000, TriggerDetector.ActiveWindows)], minFailingRecords));
+        Assert.True(WindowJudge.TriggerFails(true, true, index, [Live("c", Severity.Critical, 5000, TriggerDetector.ActiveWindows - 1)], minFailingRecords));
+        Assert.False(WindowJudge.TriggerFails(criticalActive: false, trusted: false, index, [Live("c", Severity.Critical, 5000)], minFailingRecords));
     }
 }
