@@ -218,20 +218,20 @@ public sealed class KeyExtractor
             }
         }
 
-        int before = _keys.Count;
-        int limit = before + _maxKeys;
-        bool cut = false;
+        // One key beyond the budget is taken and dropped: then a key was left out, and the record is counted as cut.
+        int limit = _keys.Count + _maxKeys + 1;
         for (int t = 0; t < batch.Text.Length; t++)
         {
             ReadOnlySpan<byte> text = batch.Text[t].Get(i);
             if (!text.IsEmpty)
             {
-                cut |= AddText(t, text, limit);
+                AddText(t, text, limit);
             }
         }
 
-        if (cut)
+        if (_keys.Count == limit)
         {
+            _keys.RemoveAt(_keys.Count - 1);
             TextCut++;
             Truncated++;
         }
@@ -444,15 +444,7 @@ public sealed class KeyExtractor
         return Mix(h ^ (ulong)bytes.Length);
     }
 
-    private static ulong Mix(ulong h)
-    {
-        h ^= h >> 33;
-        h *= 0xFF51AFD7ED558CCDUL;
-        h ^= h >> 33;
-        h *= 0xC4CEB9FE1A85EC53UL;
-        h ^= h >> 33;
-        return h;
-    }
+    private static ulong Mix(ulong h) => KeyHash.Mix(h);
 
     /// <summary>Bin index, pattern, float bits or combined identity of a key that is not text (see <see cref="BaselineKey.Payload"/>).</summary>
     public static ulong PayloadOf(KeyOccurrence key) => key.Kind switch

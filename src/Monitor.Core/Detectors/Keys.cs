@@ -185,8 +185,8 @@ public static class KeyHash
     /// <summary>A hash of several values: <paramref name="value"/> folded into the hash of those before it.</summary>
     public static ulong Fold(ulong hash, ulong value) => Mix(hash ^ value);
 
-    /// <summary>The finaliser of MurmurHash3 (fmix64).</summary>
-    private static ulong Mix(ulong h)
+    /// <summary>The finaliser of MurmurHash3 (fmix64), unkeyed.</summary>
+    internal static ulong Mix(ulong h)
     {
         h ^= h >> 33;
         h *= 0xFF51AFD7ED558CCDUL;

@@ -218,29 +218,33 @@ public sealed partial class TriggerDetector
         }
 
         reported = cut;
-        _findings.Publish(new Finding
-        {
-            Detector = detector,
-            Severity = Severity.Info,
-            Key = new DetectorKey(detector == DetectorId.D1 ? KeyKind.Token : KeyKind.Conjunction, "(all)", "keys cut at the per-record budget"),
-            TargetLabel = "",
-            Support = cut,
-            Rate = Records > 0 ? cut / (double)Records : 0,
-            Lift = double.NaN,
-            MeanConfidence = double.NaN,
-            BaselineExpectation = 0,
-            Z = double.NaN,
-            FirstSeen = _time.GetUtcNow(),
-            FirstSeenRecord = Records,
-            RaisedAtRecord = Records,
-            RaisedAtSupport = cut,
-            UpdatedAt = _time.GetUtcNow(),
-            ExampleRequestIds = [],
-            Corroboration = [],
-            Summary = string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"keys cut at the per-record budget: {cut} of {Records} records ({cut / (double)Math.Max(Records, 1):P2}) had more {what} than {budget}; {consequence}"),
-        });
+        PublishObservation(detector, new DetectorKey(detector == DetectorId.D1 ? KeyKind.Token : KeyKind.Conjunction, "(all)", "keys cut at the per-record budget"),
+            cut, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"keys cut at the per-record budget: {cut} of {Records} records ({cut / (double)Math.Max(Records, 1):P2}) had more {what} than {budget}; {consequence}"));
     }
+
+    /// <summary>Publishes an observation (Info) about <paramref name="count"/> of the records so far: no label, no test.</summary>
+    private void PublishObservation(DetectorId detector, DetectorKey key, long count, string summary) => _findings.Publish(new Finding
+    {
+        Detector = detector,
+        Severity = Severity.Info,
+        Key = key,
+        TargetLabel = "",
+        Support = count,
+        Rate = Records > 0 ? count / (double)Records : 0,
+        Lift = double.NaN,
+        MeanConfidence = double.NaN,
+        BaselineExpectation = 0,
+        Z = double.NaN,
+        FirstSeen = _time.GetUtcNow(),
+        FirstSeenRecord = Records,
+        RaisedAtRecord = Records,
+        RaisedAtSupport = count,
+        UpdatedAt = _time.GetUtcNow(),
+        ExampleRequestIds = [],
+        Corroboration = [],
+        Summary = summary,
+    });
 
     /// <summary>Counts the record's numeric values beyond the baseline's smallest or largest (its fine bins, as keys were made).</summary>
     private void CountOutside(ReadOnlySpan<int> fineBins)
@@ -275,28 +279,9 @@ public sealed partial class TriggerDetector
                 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"[{edges[0]:R}, {edges[^1]:R})")
                 : "(no finite baseline values)";
             string feature = _schema.NumericFeatures[f];
-            _findings.Publish(new Finding
-            {
-                Detector = DetectorId.D2,
-                Severity = Severity.Info,
-                Key = new DetectorKey(KeyKind.FineBin, feature, "outside the baseline's range"),
-                TargetLabel = "",
-                Support = _outside[f],
-                Rate = Records > 0 ? _outside[f] / (double)Records : 0,
-                Lift = double.NaN,
-                MeanConfidence = double.NaN,
-                BaselineExpectation = 0,
-                Z = double.NaN,
-                FirstSeen = _time.GetUtcNow(),
-                FirstSeenRecord = Records,
-                RaisedAtRecord = Records,
-                RaisedAtSupport = _outside[f],
-                UpdatedAt = _time.GetUtcNow(),
-                ExampleRequestIds = [],
-                Corroboration = [],
-                Summary = string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"records outside the baseline's range: {_outside[f]} of {Records} ({_outside[f] / (double)Math.Max(Records, 1):P2}) had {feature} outside {range}; the surrogate carries its outermost learnt value on there, and such values are never critical evidence by themselves"),
-            });
+            PublishObservation(DetectorId.D2, new DetectorKey(KeyKind.FineBin, feature, "outside the baseline's range"), _outside[f],
+                string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"records outside the baseline's range: {_outside[f]} of {Records} ({_outside[f] / (double)Math.Max(Records, 1):P2}) had {feature} outside {range}; the surrogate carries its outermost learnt value on there, and such values are never critical evidence by themselves"));
         }
     }
 

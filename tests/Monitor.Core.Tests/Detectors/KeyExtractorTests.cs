@@ -78,6 +78,27 @@ public sealed class KeyExtractorTests
         Assert.Equal(0, extractor.ConjunctionCut);
     }
 
+    [Fact]
+    public void A_text_with_exactly_as_many_keys_as_the_budget_is_not_counted_as_cut()
+    {
+        ModelSchema schema = SchemaTraffic.Schema(numeric: 1, categorical: 1, text: 1);
+        var batch = new RecordBatch
+        {
+            Count = 2,
+            Numeric = new[] { 0.5f, 0.5f },
+            Scores = new[] { 0.5f, 0.5f, 0.5f, 0.5f },
+            Categorical = [Utf8Column.FromStrings(["red", "red"])],
+            Text = [Utf8Column.FromStrings(["alpha", "alpha beta"])],
+        };
+
+        // "alpha": one token key. "alpha beta": two tokens, a bigram and a pair: one key over a budget of 1.
+        var extractor = new KeyExtractor(schema, Values, maxKeysPerRecord: 1, maxConjunctionsPerRecord: 0, vocabulary: KeyExtractor.Vocabulary);
+        Assert.Single(extractor.Extract(batch, 0), k => k.Kind == KeyKind.Token);
+        Assert.Equal(0, extractor.TextCut);
+        Assert.Single(extractor.Extract(batch, 1), k => k.Kind == KeyKind.Token);
+        Assert.Equal(1, extractor.TextCut);
+    }
+
     [Theory]
     [InlineData(12.37f, ".37")]
     [InlineData(-0.05f, ".05")]

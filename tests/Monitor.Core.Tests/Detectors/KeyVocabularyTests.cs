@@ -98,6 +98,41 @@ public sealed class KeyVocabularyTests
         Assert.DoesNotContain(critical, f => f.Key is { Kind: KeyKind.Category } or { Kind: KeyKind.Pattern });
     }
 
+    [Fact]
+    public void Records_whose_text_keys_are_cut_at_the_budget_are_reported_as_an_observation()
+    {
+        var reference = new FraudTraffic(seed: 3000);
+        RecordBatch[] batches = [.. Enumerable.Range(0, 10).Select(_ => reference.Next(1000, FraudDrift.None))];
+        var baseline = new CompiledBaseline(ReferenceBaseline.Fit(FraudTraffic.Schema, batches, windowRecords: 500,
+            settings: new BaselineSettings { BootstrapWindows = 1000 }));
+        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: new DetectorSettings { MaxKeysPerRecord = 16 });
+        monitor.UseBaseline(baseline);
+        var preparer = new BatchPreparer(baseline);
+        var traffic = new FraudTraffic(seed: 3001);
+        var closed = new List<WindowResult>();
+        int stuffed = 0;
+        for (int b = 0; b < 4; b++)
+        {
+            // Every fifth memo has 40 distinct words, far more than 16 text keys; the others one word.
+            RecordBatch batch = traffic.Next(500, FraudDrift.None);
+            string?[] memos = [.. Enumerable.Range(0, batch.Count).Select(i => i % 5 == 0
+                ? string.Join(' ', Enumerable.Range(0, 40).Select(w => $"w{b}x{i}x{w}"))
+                : "fuel")];
+            stuffed += memos.Count((string? m) => m?.StartsWith('w') == true);
+            batch = new RecordBatch
+            {
+                Count = batch.Count, Numeric = batch.Numeric, Scores = batch.Scores, Categorical = batch.Categorical,
+                Text = [Utf8Column.FromStrings(memos)], RequestIds = batch.RequestIds,
+            };
+            monitor.Add(batch, preparer.Prepare(batch), closed);
+        }
+
+        Finding cut = Assert.Single(monitor.Detector!.Findings, f => f.Key == new DetectorKey(KeyKind.Token, "(all)", "keys cut at the per-record budget"));
+        Assert.Equal(Severity.Info, cut.Severity);
+        Assert.Equal(stuffed, cut.Support);
+        Assert.Contains("Monitor:Detectors:MaxKeysPerRecord (16)", cut.Summary);
+    }
+
     private static (TriggerDetector Detector, int Triggered) RunWide(CompiledBaseline baseline)
     {
         var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: new DetectorSettings());
