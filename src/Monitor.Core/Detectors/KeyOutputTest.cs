@@ -99,7 +99,7 @@ internal sealed class KeyOutputTest
         _lastExpected = new double[_k];
         _logHit = new double[_strata * _k * _g];
         _logMiss = new double[_strata * _k * _g];
-        LogBar = Math.Log(settings.Candidates * (double)_k / settings.KeyTestAlpha);
+        LogBar = Bar(settings, _k);
         foreach (BaselineKey key in profile.Keys)
         {
             if (key.Kind != KeyKind.EmbeddingOutlier && profile.Records > 0 && key.Support >= MaxBaselineShare * profile.Records)
@@ -122,6 +122,15 @@ internal sealed class KeyOutputTest
 
     /// <summary>ln(1/a): the e-value a key must reach.</summary>
     public double LogBar { get; }
+
+    /// <summary>ln(1/a) for <paramref name="classes"/> classes: a = α / (candidate capacity × classes).</summary>
+    public static double Bar(DetectorSettings settings, int classes) => Math.Log(settings.Candidates * (double)classes / settings.KeyTestAlpha);
+
+    /// <summary>
+    /// The null's allowance p₀ for a stratum whose hit rate is <paramref name="rate"/> (the baseline's, or today's when higher),
+    /// before a key's own lift and the recent lift: t · rate, at most ½.
+    /// </summary>
+    public static double Allowance(DetectorSettings settings, double rate) => Math.Min(MaxNull, settings.TailTolerance * rate);
 
     /// <summary>Counts a record of today's traffic (the live rates the null allows for).</summary>
     public void Observe(int stratum, int label, bool hit)
@@ -201,7 +210,7 @@ internal sealed class KeyOutputTest
                 int cell = s * _k + c;
                 double rate = (_liveHits[cell] + 1) / (n + 2);
                 double live = rate + 2 * Math.Sqrt(rate * (1 - rate) / (n + 2));
-                double p0 = Math.Min(MaxNull, _settings.TailTolerance * Math.Max(_tails.Rates[cell], live));
+                double p0 = Allowance(_settings, Math.Max(_tails.Rates[cell], live));
                 _null[cell] = p0;
                 for (int g = 0; g < _g; g++)
                 {
