@@ -154,7 +154,12 @@ public static class Readiness
     private static readonly int[] Multipliers = [2, 4, 8, 16, 32, 64, 128];
 
     /// <summary>The report of a baseline's trigger profile (null when the baseline has none: no classes to watch).</summary>
-    public static ReadinessReport Of(TriggerProfile? profile, IReadOnlyList<string> labels, DetectorSettings settings, ReadinessOptions? options = null)
+    /// <param name="referenceRecords">
+    /// The records of the reference set the profile was built from, when its tables were counted on a part of them: sizes in the
+    /// report (and the reference size that fixes a line) are in these; by default the records the tables were counted on.
+    /// </param>
+    public static ReadinessReport Of(TriggerProfile? profile, IReadOnlyList<string> labels, DetectorSettings settings, ReadinessOptions? options = null,
+        long? referenceRecords = null)
     {
         options ??= new ReadinessOptions();
         if (options.Problems().FirstOrDefault() is { } problem)
@@ -168,7 +173,8 @@ public static class Readiness
                 "no trigger detectors for this baseline (the output has no classes): nothing to predict");
         }
 
-        long records = (long)Math.Round(profile.StratumRecords.Sum());
+        long tableRecords = (long)Math.Round(profile.StratumRecords.Sum());
+        long records = referenceRecords is > 0 ? referenceRecords.Value : tableRecords;
         if (labels.Count != profile.Classes)
         {
             throw new ArgumentException($"the profile has {profile.Classes} classes, {labels.Count} labels given", nameof(labels));
@@ -188,7 +194,7 @@ public static class Readiness
         {
             foreach (TriggerPlacement placement in new[] { TriggerPlacement.Flip, TriggerPlacement.Lift })
             {
-                lines.Add(Line(profile, tails, labels[c], c, placement, settings, options, records));
+                lines.Add(Line(profile, tails, labels[c], c, placement, settings, options, records / (double)Math.Max(tableRecords, 1)));
             }
         }
 
@@ -203,9 +209,11 @@ public static class Readiness
         return new ReadinessReport(records, options.AttackSuccess, options.TriggerConfidence, options.TargetOccurrences, lines, summary);
     }
 
+    /// <param name="perTableRecord">Reference records per record the tables were counted on.</param>
     private static ReadinessLine Line(TriggerProfile profile, TailProfile tails, string label, int c, TriggerPlacement placement,
-        DetectorSettings settings, ReadinessOptions options, long records)
+        DetectorSettings settings, ReadinessOptions options, double perTableRecord)
     {
+        double records = profile.StratumRecords.Sum() * perTableRecord;
         int k = profile.Classes;
         int strata = profile.Strata;
         var weights = new double[strata];
@@ -257,7 +265,7 @@ public static class Readiness
         {
             if (Simulate(profile, tails, c, weights, settings, options, m, Seed(c, placement)) is ({ } scaled, _, _) && scaled <= options.TargetOccurrences)
             {
-                fix = records * m;
+                fix = (long)Math.Ceiling(records * m);
                 break;
             }
         }

@@ -30,8 +30,8 @@ internal sealed class BaselineReadiness(IOptions<MonitorOptions> options, Monito
         }
 
         ReadinessReport report = _options.DetectorsInForce is { } settings
-            ? Readiness.Of(profile.Triggers, profile.Schema.PredictedClassLabels, settings)
-            : new ReadinessReport(profile.RecordsProfiled, 0, 0, VersionPolicySettings.EvidenceOccurrences, [],
+            ? Readiness.Of(profile.Triggers, profile.Schema.PredictedClassLabels, settings, referenceRecords: profile.RecordsReceived)
+            : new ReadinessReport(profile.RecordsReceived, 0, 0, VersionPolicySettings.EvidenceOccurrences, [],
                 "BLIND: the trigger detectors are off (Monitor:Detectors:Enabled is false): no trigger is looked for");
         if (_reports.Count >= Kept)
         {
