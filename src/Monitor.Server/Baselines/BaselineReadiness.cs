@@ -29,10 +29,7 @@ internal sealed class BaselineReadiness(IOptions<MonitorOptions> options, Monito
             return known;
         }
 
-        ReadinessReport report = _options.DetectorsInForce is { } settings
-            ? Readiness.Of(profile.Triggers, profile.Schema.PredictedClassLabels, settings, referenceRecords: profile.RecordsReceived)
-            : new ReadinessReport(profile.RecordsReceived, 0, 0, VersionPolicySettings.EvidenceOccurrences, [],
-                "BLIND: the trigger detectors are off (Monitor:Detectors:Enabled is false): no trigger is looked for");
+        ReadinessReport report = Compute(profile, _options);
         if (_reports.Count >= Kept)
         {
             _reports.Clear();
@@ -46,6 +43,12 @@ internal sealed class BaselineReadiness(IOptions<MonitorOptions> options, Monito
 
         return report;
     }
+
+    /// <summary>The report of a baseline under <paramref name="options"/> (also what the evaluation's in-process lifecycle uses).</summary>
+    public static ReadinessReport Compute(BaselineProfile profile, MonitorOptions options) => options.DetectorsInForce is { } settings
+        ? Readiness.Of(profile.Triggers, profile.Schema.PredictedClassLabels, settings, referenceRecords: profile.RecordsReceived)
+        : new ReadinessReport(profile.RecordsReceived, 0, 0, VersionPolicySettings.EvidenceOccurrences, [],
+            "BLIND: the trigger detectors are off (Monitor:Detectors:Enabled is false): no trigger is looked for");
 
     /// <summary>Records a candidate must serve under <paramref name="baseline"/> before the policy may promote it (the most without one).</summary>
     public long RequiredRecords(BaselineProfile? baseline)
