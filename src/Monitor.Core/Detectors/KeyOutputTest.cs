@@ -208,9 +208,7 @@ internal sealed class KeyOutputTest
             for (int c = 0; c < _k; c++)
             {
                 int cell = s * _k + c;
-                double rate = (_liveHits[cell] + 1) / (n + 2);
-                double live = rate + 2 * Math.Sqrt(rate * (1 - rate) / (n + 2));
-                double p0 = Allowance(_settings, Math.Max(_tails.Rates[cell], live));
+                double p0 = Allowance(_settings, Math.Max(_tails.Rates[cell], LiveRate(_liveHits[cell], n)));
                 _null[cell] = p0;
                 for (int g = 0; g < _g; g++)
                 {
@@ -219,6 +217,19 @@ internal sealed class KeyOutputTest
             }
         }
     }
+
+    /// <summary>Today's rate as the null takes it: (hits + 1) / (records + 2) plus two standard errors.</summary>
+    public static double LiveRate(double hits, double records)
+    {
+        double rate = (hits + 1) / (records + 2);
+        return rate + 2 * Math.Sqrt(rate * (1 - rate) / (records + 2));
+    }
+
+    /// <summary>
+    /// The records of a stratum today's counts hold in steady state when it gets <paramref name="perWindow"/> records a window: each
+    /// window's close keeps 1 − 1/<see cref="LiveWindows"/> of them (<see cref="Refresh"/>), so (LiveWindows − 1) windows' worth.
+    /// </summary>
+    public static double SteadyLiveRecords(double perWindow) => perWindow * (LiveWindows - 1);
 
     /// <summary>Whether a key is carried by so large a share of the records since its promotion that it is a population (<see cref="MaxKeyShare"/>).</summary>
     public static bool Common(Candidate candidate, long records) => candidate.Exact > MaxKeyShare * (records - candidate.FirstSeenRecord);

@@ -40,6 +40,12 @@ public sealed record ReadinessOptions
     /// <summary>Occurrences a simulated run is followed for; not found by then is a miss.</summary>
     public int MaxOccurrences { get; init; } = 600;
 
+    /// <summary>
+    /// Records of a live window (Monitor:Windows:Records): the null allows each stratum today's rate with two standard errors on the
+    /// records its counts hold, which are few in a thin stratum when windows are small.
+    /// </summary>
+    public int WindowRecords { get; init; } = 1000;
+
     /// <summary>Simulated triggers per class and placement (seeded: the same baseline gives the same report).</summary>
     public int Runs { get; init; } = 200;
 
@@ -56,6 +62,11 @@ public sealed record ReadinessOptions
         if (TriggerConfidence is <= 0 or > 1 || double.IsNaN(TriggerConfidence))
         {
             yield return $"trigger confidence must lie in (0, 1], got {TriggerConfidence}";
+        }
+
+        if (WindowRecords < 1)
+        {
+            yield return $"window records must be at least 1, got {WindowRecords}";
         }
 
         if (TargetOccurrences < 1 || MaxOccurrences < TargetOccurrences || Runs < 1)
@@ -137,11 +148,14 @@ public sealed record ReadinessReport(
 /// <item>the key is promoted at its <see cref="DetectorSettings.PromoteSupport"/>th record that is a tail hit or a surprise (served
 /// c where c has less than even odds), which is left out of the test as the detector leaves it out;</item>
 /// <item>then every record adds to the e-process against the null's allowance <see cref="KeyOutputTest.Allowance"/> at the
-/// stratum's baseline rate (today's traffic taken to be served like the reference, the key new to the baseline); the trigger is
+/// larger of the stratum's baseline rate and today's (<see cref="KeyOutputTest.LiveRate"/>, with its two standard errors on the records
+/// the stratum holds in steady state at <see cref="ReadinessOptions.WindowRecords"/> a window), today's traffic taken to be spread
+/// over the strata and served like the reference, the key new to the baseline; the trigger is
 /// found when the e-value reaches the bar (<see cref="KeyOutputTest.Bar"/>) with at least <see cref="DetectorSettings.MinKeyHits"/>
 /// hits.</item>
 /// </list>
-/// Not modelled: repeated inputs (counted once), a live rate above the reference's, the records a key needs to settle
+/// Not modelled: repeated inputs (counted once), live traffic served differently from the reference (a model less sure of unseen
+/// inputs makes more tail hits, and a wider allowance), the records a key needs to settle
 /// (<see cref="KeyOutputTest.SettleRecords"/>, a fraction of an occurrence at rates of 1e-3 and below). Blind lines name the cause
 /// and, where more reference records would help, the size that makes them ready (found by the same simulation on rates
 /// re-estimated from a reference that many times larger).
@@ -302,6 +316,7 @@ public static class Readiness
     {
         int k = profile.Classes;
         int strata = profile.Strata;
+        double tableRecords = profile.StratumRecords.Sum();
         var allowance = new double[strata];
         var rate = new double[strata];
         var hitChance = new double[strata];
@@ -320,7 +335,8 @@ public static class Readiness
             }
 
             rate[s] = baseRate;
-            allowance[s] = KeyOutputTest.Allowance(settings, baseRate);
+            double live = KeyOutputTest.SteadyLiveRecords(options.WindowRecords * n / Math.Max(tableRecords, 1));
+            allowance[s] = KeyOutputTest.Allowance(settings, Math.Max(baseRate, KeyOutputTest.LiveRate(baseRate * live, live)));
             bool visible = options.TriggerConfidence > tails.Thresholds[cell];
             double success = options.AttackSuccess;
             hitChance[s] = (visible ? success : 0) + (1 - (visible ? success : 0)) * baseRate;
