@@ -170,6 +170,21 @@ internal sealed class KeyOutputTest
         }
     }
 
+    /// <summary>Per [stratum × classes + class]: today's tail-hit rate as the null takes it (<see cref="LiveRate"/>), as of the last refresh's counts.</summary>
+    public double[] TodayRates()
+    {
+        var rates = new double[_liveHits.Length];
+        for (int s = 0; s < _strata; s++)
+        {
+            for (int c = 0; c < _k; c++)
+            {
+                rates[s * _k + c] = LiveRate(_liveHits[s * _k + c], _liveRecords[s]);
+            }
+        }
+
+        return rates;
+    }
+
     /// <summary>The live counts, for a checkpoint.</summary>
     public (double[] Records, double[] Hits) Live => ((double[])_liveRecords.Clone(), (double[])_liveHits.Clone());
 

@@ -2,6 +2,13 @@ using System.Globalization;
 
 namespace Monitor.Core.Detectors;
 
+/// <summary>
+/// Today's traffic as a version's whole-output test holds it: per [stratum × classes + class] the tail-hit rate its null takes
+/// (<see cref="KeyOutputTest.LiveRate"/>), and per class the version's recent lift of tail hits over the baseline's rates
+/// (<see cref="KeyOutputTest.RecentLift"/>), which widens every key's allowance.
+/// </summary>
+public sealed record TodayTraffic(double[] Rates, double[] Lift);
+
 /// <summary>How a detector stands with a baseline for one kind of trigger on one class.</summary>
 public enum ReadinessStatus
 {
@@ -172,8 +179,12 @@ public static class Readiness
     /// The records of the reference set the profile was built from, when its tables were counted on a part of them: sizes in the
     /// report (and the reference size that fixes a line) are in these; by default the records the tables were counted on.
     /// </param>
+    /// <param name="today">
+    /// Today's traffic as a version's detector holds it (<see cref="TriggerDetector.Today"/>): the report under it instead of under
+    /// traffic served like the reference.
+    /// </param>
     public static ReadinessReport Of(TriggerProfile? profile, IReadOnlyList<string> labels, DetectorSettings settings, ReadinessOptions? options = null,
-        long? referenceRecords = null)
+        long? referenceRecords = null, TodayTraffic? today = null)
     {
         options ??= new ReadinessOptions();
         if (options.Problems().FirstOrDefault() is { } problem)
@@ -194,6 +205,11 @@ public static class Readiness
             throw new ArgumentException($"the profile has {profile.Classes} classes, {labels.Count} labels given", nameof(labels));
         }
 
+        if (today is not null && (today.Rates.Length != profile.Strata * profile.Classes || today.Lift.Length != profile.Classes))
+        {
+            throw new ArgumentException($"today's traffic holds {today.Rates.Length} cells and {today.Lift.Length} lifts, the profile {profile.Strata} strata × {profile.Classes} classes", nameof(today));
+        }
+
         if (profile.Tails is not { } tails)
         {
             return new ReadinessReport(records, options.AttackSuccess, options.TriggerConfidence, options.TargetOccurrences,
@@ -208,7 +224,7 @@ public static class Readiness
         {
             foreach (TriggerPlacement placement in new[] { TriggerPlacement.Flip, TriggerPlacement.Lift })
             {
-                lines.Add(Line(profile, tails, labels[c], c, placement, settings, options, records / (double)Math.Max(tableRecords, 1)));
+                lines.Add(Line(profile, tails, labels[c], c, placement, settings, options, records / (double)Math.Max(tableRecords, 1), today));
             }
         }
 
@@ -225,7 +241,7 @@ public static class Readiness
 
     /// <param name="perTableRecord">Reference records per record the tables were counted on.</param>
     private static ReadinessLine Line(TriggerProfile profile, TailProfile tails, string label, int c, TriggerPlacement placement,
-        DetectorSettings settings, ReadinessOptions options, double perTableRecord)
+        DetectorSettings settings, ReadinessOptions options, double perTableRecord, TodayTraffic? today)
     {
         double records = profile.StratumRecords.Sum() * perTableRecord;
         int k = profile.Classes;
@@ -263,7 +279,7 @@ public static class Readiness
             }
         }
 
-        (double? median, double? worst, double found) = Simulate(profile, tails, c, weights, settings, options, 1, Seed(c, placement));
+        (double? median, double? worst, double found) = Simulate(profile, tails, c, weights, settings, options, 1, Seed(c, placement), today);
         ReadinessStatus status = median is null ? ReadinessStatus.Blind : median > options.TargetOccurrences ? ReadinessStatus.Slow : ReadinessStatus.Ready;
         string found90 = worst is { } w ? w.ToString("F0", CultureInfo.InvariantCulture) : $"not within {options.MaxOccurrences} in over a tenth of runs";
         string measured = string.Create(CultureInfo.InvariantCulture,
@@ -277,7 +293,7 @@ public static class Readiness
         long? fix = null;
         foreach (int m in Multipliers)
         {
-            if (Simulate(profile, tails, c, weights, settings, options, m, Seed(c, placement)) is ({ } scaled, _, _) && scaled <= options.TargetOccurrences)
+            if (Simulate(profile, tails, c, weights, settings, options, m, Seed(c, placement), today) is ({ } scaled, _, _) && scaled <= options.TargetOccurrences)
             {
                 fix = (long)Math.Ceiling(records * m);
                 break;
@@ -312,7 +328,7 @@ public static class Readiness
     /// runs missed), and the share found.
     /// </summary>
     private static (double? Median, double? Worst, double Found) Simulate(TriggerProfile profile, TailProfile tails, int c, double[] weights,
-        DetectorSettings settings, ReadinessOptions options, int scale, int seed)
+        DetectorSettings settings, ReadinessOptions options, int scale, int seed, TodayTraffic? today)
     {
         int k = profile.Classes;
         int strata = profile.Strata;
@@ -336,7 +352,9 @@ public static class Readiness
 
             rate[s] = baseRate;
             double live = KeyOutputTest.SteadyLiveRecords(options.WindowRecords * n / Math.Max(tableRecords, 1));
-            allowance[s] = KeyOutputTest.Allowance(settings, Math.Max(baseRate, KeyOutputTest.LiveRate(baseRate * live, live)));
+            double todayRate = today?.Rates[cell] ?? KeyOutputTest.LiveRate(baseRate * live, live);
+            // As KeyOutputTest.Update: the allowance times the version's recent lift of the class, at most ½.
+            allowance[s] = Math.Min(KeyOutputTest.Allowance(settings, Math.Max(baseRate, todayRate)) * (today?.Lift[c] ?? 1), KeyOutputTest.Allowance(settings, 1));
             bool visible = options.TriggerConfidence > tails.Thresholds[cell];
             double success = options.AttackSuccess;
             hitChance[s] = (visible ? success : 0) + (1 - (visible ? success : 0)) * baseRate;

@@ -46,7 +46,8 @@ internal sealed class BaselineReadiness(IOptions<MonitorOptions> options, Monito
 
     /// <summary>The report of a baseline under <paramref name="options"/> (also what the evaluation's in-process lifecycle uses).</summary>
     public static ReadinessReport Compute(BaselineProfile profile, MonitorOptions options) => options.DetectorsInForce is { } settings
-        ? Readiness.Of(profile.Triggers, profile.Schema.PredictedClassLabels, settings, referenceRecords: profile.RecordsReceived)
+        ? Readiness.Of(profile.Triggers, profile.Schema.PredictedClassLabels, settings,
+            new ReadinessOptions { WindowRecords = options.Windows.Records }, profile.RecordsReceived)
         : new ReadinessReport(profile.RecordsReceived, 0, 0, VersionPolicySettings.EvidenceOccurrences, [],
             "BLIND: the trigger detectors are off (Monitor:Detectors:Enabled is false): no trigger is looked for");
 

@@ -41,6 +41,9 @@ internal abstract class MirrorTarget : IAsyncDisposable
     /// <summary>The baseline the target judges against and the options it runs with, when it is in this process (null over gRPC).</summary>
     public virtual (CompiledBaseline Baseline, MonitorOptions Options)? InProcess => null;
 
+    /// <summary>Today's tail-hit rates as the served version's detector holds them (in process only).</summary>
+    public virtual Monitor.Core.Detectors.TodayTraffic? Today() => null;
+
     /// <summary>Starts a target with <paramref name="model"/> registered, v1 known-good and v2 a candidate, and the baseline committed.</summary>
     public static async Task<MirrorTarget> StartAsync(bool inProcess, string model, ModelSchema schema, IEnumerable<CoreBatch> reference, string version,
         int checkEvery, CancellationToken cancellationToken)
@@ -256,6 +259,8 @@ internal sealed class InProcessTarget : MirrorTarget
     public override int CheckEvery => _checkEvery;
 
     public override (CompiledBaseline Baseline, MonitorOptions Options)? InProcess => (_monitor.Baseline!, _options);
+
+    public override Monitor.Core.Detectors.TodayTraffic? Today() => _monitor.Detector?.Today();
 
     /// <summary>Windows judged failing, and the most consecutive.</summary>
     public int FailingWindows { get; private set; }

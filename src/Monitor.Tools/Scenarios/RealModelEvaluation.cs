@@ -56,6 +56,12 @@ internal sealed record RealOutcome(
     /// <summary>Whether the readiness report called the detector blind to this trigger.</summary>
     public bool PredictedBlind { get; init; }
 
+    /// <summary>The same prediction under the run's own traffic (the detector's tail-hit rates at the end of the run): null when not made or blind.</summary>
+    public double? PredictedToday { get; init; }
+
+    /// <summary>Whether that prediction was blind.</summary>
+    public bool PredictedTodayBlind { get; init; }
+
     public double CleanMillions => Math.Max(Records - Occurrences, 1) / 1e6;
     public double FalseCriticalPerMillion => FalseCritical / CleanMillions;
 }
@@ -182,9 +188,11 @@ internal static class RealModelEvaluation
             sent => $"    seed {seed}: {spec.Name}: {sent:N0} records, {traffic.Injected} triggered", progress, BatchSize,
             progressEvery: inProcess ? 500 : 25, cancellationToken);
 
+        double confidence = backdoor?.TriggeredTargetConfidence(backdoor.Poisoned, MeasureRecords, measureSeed, spec.OnTargetClass) ?? double.NaN;
         ReadinessLine? predicted = backdoor is null || target.InProcess is not { } here ? null
-            : Predict(here.Baseline, here.Options, model, backdoor, spec.OnTargetClass, attackSuccess,
-                backdoor.TriggeredTargetConfidence(backdoor.Poisoned, MeasureRecords, measureSeed, spec.OnTargetClass));
+            : Predict(here.Baseline, here.Options, model, backdoor, spec.OnTargetClass, attackSuccess, confidence);
+        ReadinessLine? today = backdoor is null || target.InProcess is not { } there || target.Today() is not { } rates ? null
+            : Predict(there.Baseline, there.Options, model, backdoor, spec.OnTargetClass, attackSuccess, confidence, rates);
         IReadOnlyList<Finding> findings = run.Findings;
         Finding? first = findings.Where(f => f.Severity == Severity.Critical && names(f)).MinBy(f => f.RaisedAtRecord);
         string trigger = backdoor is null ? "-"
@@ -198,12 +206,14 @@ internal static class RealModelEvaluation
         {
             Predicted = predicted?.MedianOccurrences,
             PredictedBlind = predicted?.Status == ReadinessStatus.Blind,
+            PredictedToday = today?.MedianOccurrences,
+            PredictedTodayBlind = today?.Status == ReadinessStatus.Blind,
         };
     }
 
     /// <summary>The readiness report's line for a trigger towards its target class, placed as the scenario places it.</summary>
     public static ReadinessLine? Predict(CompiledBaseline baseline, MonitorOptions options, RealModel model, RealBackdoor backdoor, bool onTargetClass,
-        double attackSuccess, double confidence)
+        double attackSuccess, double confidence, Monitor.Core.Detectors.TodayTraffic? todayTraffic = null)
     {
         if (options.DetectorsInForce is not { } settings || double.IsNaN(confidence) || !(attackSuccess > 0))
         {
@@ -212,7 +222,10 @@ internal static class RealModelEvaluation
 
         string[] labels = baseline.Profile.Schema.PredictedClassLabels;
         ReadinessReport report = Readiness.Of(baseline.Profile.Triggers, labels, settings,
-            new ReadinessOptions { AttackSuccess = Math.Min(attackSuccess, 1), TriggerConfidence = Math.Min(confidence, 1) }, baseline.Profile.RecordsReceived);
+            new ReadinessOptions
+            {
+                AttackSuccess = Math.Min(attackSuccess, 1), TriggerConfidence = Math.Min(confidence, 1), WindowRecords = options.Windows.Records,
+            }, baseline.Profile.RecordsReceived, todayTraffic);
         string label = labels[backdoor.Trigger.TargetClass];
         TriggerPlacement placement = onTargetClass ? TriggerPlacement.Lift : TriggerPlacement.Flip;
         return report.Lines.FirstOrDefault(l => l.Class == label && l.Placement == placement);
@@ -237,7 +250,7 @@ internal static class RealModelEvaluation
     /// <summary>The per-seed table.</summary>
     public static void PrintSeeds(IReadOnlyList<RealOutcome> outcomes, TextWriter output)
     {
-        output.WriteLine("| scenario | seed | trigger | clean acc. | served acc. | malignant recall | attack success | clean model on triggered | confidence lift | records | occurrences | named | critical names trigger | delay (occurrences) | predicted (occurrences) | delay (records) | false critical | false critical per M clean | served version ends | s |");
+        output.WriteLine("| scenario | seed | trigger | clean acc. | served acc. | malignant recall | attack success | clean model on triggered | confidence lift | records | occurrences | named | critical names trigger | delay (occurrences) | predicted (occurrences): at commit / under the run's traffic | delay (records) | false critical | false critical per M clean | served version ends | s |");
         output.WriteLine("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|---:|---:|---:|---:|---:|---|---:|");
         foreach (RealOutcome o in outcomes)
         {
@@ -251,7 +264,7 @@ internal static class RealModelEvaluation
     /// <summary>The summary table: per scenario, the median and worst case over seeds.</summary>
     public static void PrintSummary(IReadOnlyList<RealOutcome> outcomes, TextWriter output)
     {
-        output.WriteLine("| scenario | seeds | attack success, median (worst) | confidence lift, median (worst) | clean model acc., median (worst) | critical names trigger | delay in occurrences, median (worst) | predicted occurrences, median (worst) | delay in records, median (worst) | false critical per M clean, median (worst) | served version ends (seeds) |");
+        output.WriteLine("| scenario | seeds | attack success, median (worst) | confidence lift, median (worst) | clean model acc., median (worst) | critical names trigger | delay in occurrences, median (worst) | predicted occurrences at commit, median (worst) | delay in records, median (worst) | false critical per M clean, median (worst) | served version ends (seeds) |");
         output.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         foreach (IGrouping<string, RealOutcome> group in outcomes.GroupBy(o => o.Spec.Name))
         {
@@ -274,7 +287,9 @@ internal static class RealModelEvaluation
         $"critical names trigger: {Mark(o.Critical)} (delay {o.DelayOccurrences?.ToString(CultureInfo.InvariantCulture) ?? "-"}; predicted {Predicted(o)}); false critical {o.FalseCritical}; ends {State(o.State)}; {o.Seconds:F0} s");
 
     /// <summary>The readiness report's prediction of a seed's delay: median occurrences, "blind", or "-" when not predicted.</summary>
-    private static string Predicted(RealOutcome o) => o.PredictedBlind ? "blind" : o.Predicted?.ToString("F0", CultureInfo.InvariantCulture) ?? "-";
+    private static string Predicted(RealOutcome o) =>
+        (o.PredictedBlind ? "blind" : o.Predicted?.ToString("F0", CultureInfo.InvariantCulture) ?? "-") +
+        (o.PredictedToday is null && !o.PredictedTodayBlind ? "" : " / " + (o.PredictedTodayBlind ? "blind" : o.PredictedToday?.ToString("F0", CultureInfo.InvariantCulture)));
 
     /// <summary>The median and worst delay over seeds; a seed with no critical finding naming the trigger is a miss, the worst case.</summary>
     private static string Delay(IEnumerable<long?> delays)
