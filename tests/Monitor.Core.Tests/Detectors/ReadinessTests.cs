@@ -168,4 +168,21 @@ public sealed class ReadinessTests
         Assert.Throws<ArgumentOutOfRangeException>(() => ReadinessReport.RecordsFor(10, 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => ReadinessReport.RecordsFor(10, 1.5));
     }
+
+    [Fact]
+    public void Under_todays_traffic_a_wider_allowance_needs_more_occurrences_and_the_hand_worked_number()
+    {
+        TriggerProfile profile = WithTails([0.9, 0.6, 0.9, 0.6], [0.001, 0.001, 0.001, 0.001]);
+        var options = new ReadinessOptions { AttackSuccess = 1 };
+        double Flip(TodayTraffic? today) => Readiness.Of(profile, Profiles.Labels, Settings, options, today: today)
+            .Lines.Single(l => l.Class == "fraud" && l.Placement == TriggerPlacement.Flip).MedianOccurrences!.Value;
+
+        // Today's rate 0.05 in every stratum and a recent lift of 2 for 'fraud': the allowance is min(½, 3 × 0.05 × 2) = 0.3.
+        var today = new TodayTraffic([0.05, 0.05, 0.05, 0.05], [1, 2]);
+        Assert.Equal(ByHand(0.3, 2), Flip(today));
+        Assert.True(Flip(today) > Flip(null), $"{Flip(today)} against {Flip(null)}");
+
+        var error = Assert.Throws<ArgumentException>(() => Readiness.Of(profile, Profiles.Labels, Settings, today: new TodayTraffic([0.05], [1, 1])));
+        Assert.Contains("today's traffic holds 1 cells", error.Message);
+    }
 }
