@@ -39,6 +39,17 @@ public sealed class PromotionEvidenceTests
         long required = (long)baseline.Readiness.PromotionRecords;
         Assert.InRange(required, (long)Math.Ceiling(13 / MinTriggerRate), (long)Math.Ceiling(50 / MinTriggerRate));
 
+        // The same numbers in the metrics: per class and placement, the median occurrences (+Inf when blind) and whether blind.
+        string metrics = await sidecar.Http.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
+        Assert.Contains($"drift_monitor_promotion_records_required{{model=\"{Sidecar.Model}\"}} {required}\n", metrics);
+        foreach (ReadinessLine line in baseline.Readiness.Lines)
+        {
+            string labels = $"{{model=\"{Sidecar.Model}\",class=\"{line.ClassLabel}\",detector=\"D1/D2\",placement=\"{line.Placement}\"}}";
+            string median = line.HasMedianOccurrences ? line.MedianOccurrences.ToString(System.Globalization.CultureInfo.InvariantCulture) : "+Inf";
+            Assert.Contains($"drift_monitor_readiness_occurrences{labels} {median}\n", metrics);
+            Assert.Contains($"drift_monitor_readiness_blind{labels} {(line.Status == "blind" ? 1 : 0)}\n", metrics);
+        }
+
         // A clean run long enough for the old rule (4 windows, 2,000 records): still a candidate, waiting.
         for (int w = 0; w < 6; w++)
         {
