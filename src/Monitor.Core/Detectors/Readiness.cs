@@ -315,7 +315,9 @@ public static class Readiness
                 : $"WARNING: more than the target {options.TargetOccurrences} occurrences; " + measured;
         string remedy = fix is { } size
             ? string.Create(CultureInfo.InvariantCulture, $"; a reference of about {size:N0} records would find it within {options.TargetOccurrences}")
-            : "; no larger reference is known to fix it (the model's own records are that sure there)";
+            : visible <= 0
+                ? "; no larger reference is known to fix it (the model's own records are that sure there)"
+                : $"; no reference up to {Multipliers[^1]} times larger makes it ready (the allowance today's traffic needs, or the attack success, limits it)";
         return new ReadinessLine(KeyTest, label, placement, status, median, worst, found, visible, fix,
             (visible <= 0 ? $"{what}: " : "") + cause + remedy);
     }

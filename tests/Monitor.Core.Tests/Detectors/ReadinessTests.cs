@@ -185,4 +185,18 @@ public sealed class ReadinessTests
         var error = Assert.Throws<ArgumentException>(() => Readiness.Of(profile, Profiles.Labels, Settings, today: new TodayTraffic([0.05], [1, 1])));
         Assert.Contains("today's traffic holds 1 cells", error.Message);
     }
+
+    [Fact]
+    public void A_class_whose_own_tail_rate_is_high_on_a_large_reference_is_not_fixed_by_more_records_and_says_why()
+    {
+        // 15% of each stratum's 5,000 records are already tail hits: the allowance is 0.45, and a trigger succeeding on half its
+        // records hits 57.5% of the time, too close to it; more records estimate the same rate.
+        TriggerProfile profile = WithTails([0.6, 0.6, 0.6, 0.6], [0.15, 0.15, 0.15, 0.15]);
+        ReadinessLine line = Readiness.Of(profile, Profiles.Labels, Settings, new ReadinessOptions { AttackSuccess = 0.5 })
+            .Lines.First(l => l.Class == "fraud" && l.Placement == TriggerPlacement.Flip);
+        Assert.NotEqual(ReadinessStatus.Ready, line.Status);
+        Assert.Null(line.FixReferenceRecords);
+        Assert.Equal(1, line.VisibleShare, 9);
+        Assert.Contains("no reference up to 128 times larger makes it ready", line.Summary);
+    }
 }
