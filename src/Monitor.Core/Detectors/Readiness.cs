@@ -290,8 +290,9 @@ public static class Readiness
         }
 
         // More reference records: the stratum rates re-estimated as if each stratum held m times its records, hits in proportion.
+        // (Where no record of the placement can be a tail hit, rates do not matter: none would.)
         long? fix = null;
-        foreach (int m in Multipliers)
+        foreach (int m in visible > 0 ? Multipliers : [])
         {
             if (Simulate(profile, tails, c, weights, settings, options, m, Seed(c, placement), today) is ({ } scaled, _, _) && scaled <= options.TargetOccurrences)
             {
