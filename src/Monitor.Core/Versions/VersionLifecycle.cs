@@ -278,14 +278,9 @@ public sealed class VersionLifecycle
 
         c = c with { ConsecutiveFailing = 0, FailingRecords = 0, ConsecutiveClean = c.ConsecutiveClean + 1, CleanRecords = c.CleanRecords + window.Records };
         Counters = c;
+        // A clean run long enough waits for the evidence a trigger at the minimum rate needs (RequiredRecords).
         if (State is VersionState.Candidate or VersionState.Suspect
-            && c.ConsecutiveClean >= _settings.PromoteAfterCleanWindows && c.CleanRecords >= _settings.PromoteAfterRecords && AwaitingEvidence)
-        {
-            return new LifecycleChange(from, State, Verdict, false, "clean window; " + Waiting);
-        }
-
-        if (State is VersionState.Candidate or VersionState.Suspect
-            && c.ConsecutiveClean >= _settings.PromoteAfterCleanWindows && c.CleanRecords >= _settings.PromoteAfterRecords)
+            && c.ConsecutiveClean >= _settings.PromoteAfterCleanWindows && c.CleanRecords >= _settings.PromoteAfterRecords && !AwaitingEvidence)
         {
             if (SignatureVerified)
             {

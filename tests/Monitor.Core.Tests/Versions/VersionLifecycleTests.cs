@@ -267,4 +267,21 @@ public sealed class VersionLifecycleTests
         string problem = Assert.Single(new VersionPolicySettings { MinTriggerRate = rate }.Problems("Monitor:Versions"));
         Assert.Contains("Monitor:Versions:MinTriggerRate must lie in (0, 1]", problem);
     }
+
+    [Fact]
+    public void A_suspect_waiting_for_evidence_is_a_candidate_again_after_its_clean_windows()
+    {
+        var lifecycle = new VersionLifecycle(VersionState.Candidate, new VersionPolicySettings()) { RequiredRecords = 100_000 };
+        lifecycle.Observe(Failing(0));
+        Assert.Equal(VersionState.Suspect, lifecycle.State);
+        LifecycleChange change = default!;
+        for (ulong i = 1; i <= 30; i++)
+        {
+            change = lifecycle.Observe(Clean(i));
+        }
+
+        Assert.Equal(VersionState.Candidate, lifecycle.State);
+        Assert.Equal(Verdict.Inconclusive, lifecycle.Verdict);
+        Assert.Contains("waiting for evidence: 31,000 of 100,000 records judged", change.Reason);
+    }
 }
