@@ -40,7 +40,7 @@ internal static class DashboardEndpoints
             }))).WithMetadata(http, read);
 
         app.MapGet("/api/v1/dashboard/{model}/{version}", async (string model, string version, ModelCatalog models, IIncidentStore store,
-            DriftReports reports, Baselines.BaselineReadiness readiness, CancellationToken cancellationToken) =>
+            DriftReports reports, Readiness.BaselineReadiness readiness, CancellationToken cancellationToken) =>
         {
             if (!VerdictEndpoints.Find(models, model, version, out VersionEntry? found, out IResult? missing))
             {

@@ -19,7 +19,7 @@ internal sealed class ModelPipelines : IAsyncDisposable
 
     public ModelPipelines(IWindowStore windowStore, IIncidentStore incidentStore, MonitorMetrics metrics, IOptions<MonitorOptions> options,
         TimeProvider time, ILoggerFactory loggers, Incidents incidents, WindowWriter windows, StoreHealth health,
-        Baselines.BaselineReadiness readiness)
+        Readiness.BaselineReadiness readiness)
     {
         _context = new PipelineContext(windowStore, metrics, new IncidentComposer(incidents, incidentStore, metrics, time),
             options.Value, time, windows, health, readiness);

@@ -6,6 +6,7 @@ using Monitor.Server.Alerting;
 using Monitor.Server.Models;
 using Monitor.Server.Baselines;
 using Monitor.Server.Ingest;
+using Monitor.Server.Readiness;
 using Monitor.Server.Reports;
 
 namespace Monitor.Server.Registry;

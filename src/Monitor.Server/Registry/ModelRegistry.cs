@@ -36,7 +36,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
     public ModelRegistry(IModelStore store, ModelCatalog models, ModelPipelines pipelines, IBaselineStore baselineStore, IWindowStore windowStore,
         IIncidentStore incidentStore, MonitorMetrics metrics, IOptions<MonitorOptions> options, TimeProvider time, ILoggerFactory loggers,
-        Alerting.Incidents incidents, Baselines.BaselineReadiness readiness)
+        Alerting.Incidents incidents, Readiness.BaselineReadiness readiness)
     {
         _readiness = readiness;
         _models = models;
@@ -52,7 +52,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         _logger = loggers.CreateLogger<ModelRegistry>();
     }
 
-    private readonly Baselines.BaselineReadiness _readiness;
+    private readonly Readiness.BaselineReadiness _readiness;
 
     public IEnumerable<ModelEntry> Models => _models.Models;
 

@@ -250,7 +250,7 @@ internal sealed class InProcessTarget : MirrorTarget
         _lifecycle = new VersionLifecycle(version == "v1" ? CoreState.KnownGood : CoreState.Candidate, options.Versions)
         {
             // As the sidecar: a candidate is promoted only after the records its baseline's readiness report needs.
-            RequiredRecords = Monitor.Server.Baselines.BaselineReadiness.Compute(baseline.Profile, options)
+            RequiredRecords = Monitor.Server.Readiness.BaselineReadiness.Compute(baseline.Profile, options)
                 .RecordsNeeded(options.Versions.MinTriggerRate, VersionPolicySettings.EvidenceOccurrences),
         };
     }

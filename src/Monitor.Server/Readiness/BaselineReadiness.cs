@@ -5,7 +5,7 @@ using Monitor.Core.Detectors;
 using Monitor.Core.Versions;
 using Monitor.Server.Metrics;
 
-namespace Monitor.Server.Baselines;
+namespace Monitor.Server.Readiness;
 
 /// <summary>
 /// The readiness report of each baseline (<see cref="Readiness"/>), computed from its stored profile with the detector settings in
@@ -46,7 +46,7 @@ internal sealed class BaselineReadiness(IOptions<MonitorOptions> options, Monito
 
     /// <summary>The report of a baseline under <paramref name="options"/> (also what the evaluation's in-process lifecycle uses).</summary>
     public static ReadinessReport Compute(BaselineProfile profile, MonitorOptions options) => options.DetectorsInForce is { } settings
-        ? Readiness.Of(profile.Triggers, profile.Schema.PredictedClassLabels, settings,
+        ? Core.Detectors.Readiness.Of(profile.Triggers, profile.Schema.PredictedClassLabels, settings,
             new ReadinessOptions { WindowRecords = options.Windows.Records }, profile.RecordsReceived)
         : new ReadinessReport(profile.RecordsReceived, 0, 0, VersionPolicySettings.EvidenceOccurrences, [],
             "BLIND: the trigger detectors are off (Monitor:Detectors:Enabled is false): no trigger is looked for");
