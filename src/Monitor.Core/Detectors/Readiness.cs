@@ -318,7 +318,8 @@ public static class Readiness
             ? string.Create(CultureInfo.InvariantCulture, $"; a reference of about {size:N0} records would find it within {options.TargetOccurrences}")
             : visible <= 0
                 ? "; no larger reference is known to fix it (the model's own records are that sure there)"
-                : $"; no reference up to {Multipliers[^1]} times larger makes it ready (the allowance today's traffic needs, or the attack success, limits it)";
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"; no reference up to {Multipliers[^1]} times larger makes it ready (the allowance for today's rates on windows of {options.WindowRecords:N0} records, or the attack success, limits it)");
         return new ReadinessLine(KeyTest, label, placement, status, median, worst, found, visible, fix,
             (visible <= 0 ? $"{what}: " : "") + cause + remedy);
     }
