@@ -82,6 +82,31 @@ public sealed class CliTests
             }
 
             Assert.Equal(direct.Summary.CalibratedFalseAlarmRate, imported.Summary.CalibratedFalseAlarmRate);
+            // The readiness report is computed from the profile, seeded: the same records give the same report.
+            Assert.Equal(direct.Readiness, imported.Readiness);
+        }
+
+        // The commit response carries the readiness report: per class, a flip into it and a lift of it.
+        Assert.Equal(4, direct.Readiness.Lines.Count);
+        Assert.Equal(["fraud flip", "fraud lift", "legitimate flip", "legitimate lift"],
+            direct.Readiness.Lines.Select(l => $"{l.ClassLabel} {l.Placement}").Order(StringComparer.Ordinal));
+        Assert.Contains("Readiness of baseline", csvRun.Out);
+        Assert.Contains($"a candidate is promoted by the policy only after {direct.Readiness.PromotionRecords:N0} records", csvRun.Out);
+        Run readiness = await Drift.RunAsync(sidecar, "baseline", "readiness", "-m", "from-csv");
+        Assert.Equal(ExitCodes.Ok, readiness.Exit);
+        foreach (ReadinessLine line in direct.Readiness.Lines)
+        {
+            Assert.Matches($"D1/D2 +{line.ClassLabel} +{line.Placement} +{line.Status.ToUpperInvariant()}", readiness.Out);
+            if (line.Status != "ready")
+            {
+                Assert.Contains($"warning: D1/D2 {line.ClassLabel} {line.Placement}: {line.Summary}", readiness.Error);
+            }
+        }
+
+        Run readinessJson = await Drift.RunAsync(sidecar, "baselines", "show", "-m", "from-csv", "--json");
+        using (JsonDocument report = JsonDocument.Parse(readinessJson.Out))
+        {
+            Assert.Equal(4, report.RootElement.GetProperty("lines").GetArrayLength());
         }
 
         // The empty amount cells and null Parquet amounts arrived as missing values (the profiles above are equal).

@@ -58,6 +58,32 @@ public sealed partial class DashboardTests
     }
 
     [Fact]
+    public async Task Headless_chromium_renders_the_readiness_report_and_the_evidence_a_candidate_still_waits_for()
+    {
+        string chromium = ExternalProgram.Require("chromium", "chromium", "chromium-browser");
+        using var directory = new TempDirectory();
+        var traffic = new FraudTraffic(seed: 9);
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")),
+            "--Monitor:Versions:MinTriggerRate=0.001");
+        await sidecar.RegisterCandidateAsync("v2");
+        await sidecar.MirrorWindowsAsync(traffic, "v2", 4);
+        Baseline baseline = await sidecar.Admin.GetBaselineAsync(new GetBaselineRequest { Model = Sidecar.Model });
+
+        string dom = await DumpDomAsync(chromium, directory, $"http://127.0.0.1:{sidecar.HttpPort}/dashboard?model={Sidecar.Model}&version=v2");
+
+        Assert.Matches(@"<span id=""verdict-badge"" class=""badge Inconclusive"">Inconclusive</span>", dom);
+        Assert.Matches($@"<p id=""verdict-waiting"" class=""warning"">waiting for evidence: 2,000 of {baseline.Readiness.PromotionRecords:N0} records judged", dom);
+        Assert.Contains($"a candidate is promoted by the policy only after {baseline.Readiness.PromotionRecords} records", dom);
+        Assert.Contains("<table id=\"readiness-table\">", dom);
+        // Rows drawn from data (the page's own script, also in the dump, has the template with "${").
+        Assert.Equal(baseline.Readiness.Lines.Count, Regex.Count(dom, "<tr class=\"readiness-line\" data-class=\"[^$]"));
+        foreach (ReadinessLine line in baseline.Readiness.Lines)
+        {
+            Assert.Contains($"data-class=\"{line.ClassLabel}\" data-placement=\"{line.Placement}\" data-status=\"{line.Status}\"", dom);
+        }
+    }
+
+    [Fact]
     public async Task The_page_is_self_contained_and_its_data_needs_the_read_role()
     {
         using var directory = new TempDirectory();

@@ -87,7 +87,10 @@ internal sealed class Sidecar : IAsyncDisposable
             "--Monitor:Grpc:Port=0", "--Monitor:Http:Port=0", $"--Monitor:Database:Path={database}",
             $"--Monitor:Windows:Records={WindowRecords}", "--Monitor:Baselines:ReservoirRecords=10000",
             "--Monitor:Baselines:BootstrapWindows=1000", "--Logging:LogLevel:Default=Warning",
-            "--Logging:LogLevel:Monitor.Server.Hosting.MonitorLifetime=Error", .. settings,
+            "--Logging:LogLevel:Monitor.Server.Hosting.MonitorLifetime=Error",
+            // Tests promote versions after a few windows of 500 records: a trigger at 10% shows its occurrences within them
+            // (the default, 1e-4, waits for up to 500,000 records; PromotionEvidenceTests test it at its real size).
+            "--Monitor:Versions:MinTriggerRate=0.1", .. settings,
         ];
         WebApplication app = MonitorHost.Build(args, builder =>
         {

@@ -59,7 +59,7 @@ internal sealed class SidecarProcess : IAsyncDisposable
         int grpcPort = Receiver.FreePort();
         int httpPort = Receiver.FreePort();
         Process process = Launch([$"--Monitor:Grpc:Port={grpcPort}", $"--Monitor:Http:Port={httpPort}", $"--Monitor:Database:Path={database}",
-            "--Logging:LogLevel:Default=Warning", .. settings]);
+            "--Logging:LogLevel:Default=Warning", "--Monitor:Versions:MinTriggerRate=0.1", .. settings]);
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();

@@ -124,6 +124,8 @@ internal sealed class BaselineCapture(Terminal.Console console, SidecarConnectio
         CaptureCheck? check = baseline.CaptureCheck;
         facts.Add("capture check", check is null ? "none (the sidecar did not report one)" : check.Summary);
         facts.WriteTo(console.Out, "  ", header: false);
+        console.Line();
+        ReadinessView.Write(console, baseline);
         if (check is null)
         {
             return;

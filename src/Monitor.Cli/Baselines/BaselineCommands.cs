@@ -7,7 +7,7 @@ using Monitor.Protos.V1;
 namespace Monitor.Cli.Baselines;
 
 /// <summary>
-/// <c>drift baseline import | capture | list | abort</c> (also spelled <c>baselines</c>): a model's reference traffic from a
+/// <c>drift baseline import | capture | list | readiness | abort</c> (also spelled <c>baselines</c>): a model's reference traffic from a
 /// file or from a known-good version's live records, and the baselines it has.
 /// </summary>
 internal static class BaselineCommands
@@ -22,6 +22,7 @@ internal static class BaselineCommands
         command.Subcommands.Add(Import(context));
         command.Subcommands.Add(Capture(context));
         command.Subcommands.Add(List(context));
+        command.Subcommands.Add(ReadinessCommand(context));
         command.Subcommands.Add(Abort(context));
         return command;
     }
@@ -170,6 +171,31 @@ internal static class BaselineCommands
             }
 
             table.WriteTo(context.Terminal.Out);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command ReadinessCommand(CommandContext context)
+    {
+        Option<string> model = Options.Model();
+        var id = new Option<long>("--id") { Description = "The baseline's id (default: the one in force)." };
+        Option<bool> json = Options.Json("Print the baseline's readiness report as JSON.");
+        var command = new Command("readiness", "What the trigger detectors can find with a baseline: per class, the occurrences a trigger needs " +
+            "before it is found, the classes the detectors are blind to and the reference size that would fix it, and the records a candidate " +
+            "must serve before it is promoted.") { model, id, json };
+        command.Aliases.Add("show");
+        context.SetAction(command, async (parsed, sidecar, cancellationToken) =>
+        {
+            Baseline baseline = await sidecar.Admin.GetBaselineAsync(new GetBaselineRequest { Model = parsed.GetValue(model), BaselineId = parsed.GetValue(id) },
+                sidecar.Unary(cancellationToken));
+            if (parsed.GetValue(json))
+            {
+                context.Terminal.Line(baseline.Readiness is null ? "{}" : Text.Json(baseline.Readiness));
+                return ExitCodes.Ok;
+            }
+
+            ReadinessView.Write(context.Terminal, baseline);
             return ExitCodes.Ok;
         });
         return command;

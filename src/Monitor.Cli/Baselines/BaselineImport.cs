@@ -212,5 +212,7 @@ internal sealed partial class BaselineImport(Terminal.Console console, SidecarCo
         }
 
         features.WriteTo(console.Out, "  ");
+        console.Line();
+        ReadinessView.Write(console, baseline);
     }
 }

@@ -32,6 +32,16 @@ internal static class VerdictCommand
                 console.Line($"{name}: {verdict.Verdict} ({verdict.State})");
                 console.Line($"  windows judged        {Text.Count(verdict.WindowsJudged)}; failing in a row {Text.Count(verdict.ConsecutiveFailing)}" +
                     (verdict.LatestWindowInconclusive ? "; the latest window was inconclusive" : ""));
+                if (verdict.RecordsRequired > 0)
+                {
+                    console.Line($"  records judged        {Text.Count(verdict.RecordsJudged)} of the {Text.Count(verdict.RecordsRequired)} a candidate serves before promotion");
+                }
+
+                if (verdict.Waiting.Length > 0)
+                {
+                    console.Line($"  waiting               {verdict.Waiting}");
+                }
+
                 if (verdict.HasWindowFalseAlarmRate)
                 {
                     console.Line($"  false-alarm rate      {Text.Percent(verdict.WindowFalseAlarmRate)} of clean windows (from the baseline)");

@@ -43,6 +43,7 @@ internal static class VersionCommands
             VersionVerdict serving = await sidecar.Reports.GetVerdictAsync(new GetVerdictRequest { Model = name }, sidecar.Unary(cancellationToken));
             var table = new TextTable("version", "state", "verdict", "windows", "records", "digest mismatches", "artifact sha256", "registered", "source")
                 .Right("windows", "records", "digest mismatches");
+            var waiting = new List<string>();
             foreach (ModelVersion v in list.Versions)
             {
                 VersionVerdict verdict = await sidecar.Reports.GetVerdictAsync(new GetVerdictRequest { Model = name, Version = v.Version },
@@ -50,9 +51,18 @@ internal static class VersionCommands
                 string marker = v.Version == serving.Version ? " (serving)" : "";
                 table.Add(v.Version + marker, State(v.State), verdict.Verdict, Text.Count(v.WindowsClosed), Text.Count(v.RecordsAccepted),
                     Text.Count(v.RecordsDigestMismatch), Text.Short(v.ArtifactSha256, 16), Text.Time(v.RegisteredAt), v.Source);
+                if (verdict.Waiting.Length > 0)
+                {
+                    waiting.Add($"{v.Version}: {verdict.Waiting}");
+                }
             }
 
             table.WriteTo(context.Terminal.Out);
+            foreach (string line in waiting)
+            {
+                context.Terminal.Line(line);
+            }
+
             return ExitCodes.Ok;
         });
         return command;

@@ -99,7 +99,7 @@ internal sealed class KeyOutputTest
         _lastExpected = new double[_k];
         _logHit = new double[_strata * _k * _g];
         _logMiss = new double[_strata * _k * _g];
-        LogBar = Math.Log(settings.Candidates * (double)_k / settings.KeyTestAlpha);
+        LogBar = Bar(settings, _k);
         foreach (BaselineKey key in profile.Keys)
         {
             if (key.Kind != KeyKind.EmbeddingOutlier && profile.Records > 0 && key.Support >= MaxBaselineShare * profile.Records)
@@ -122,6 +122,15 @@ internal sealed class KeyOutputTest
 
     /// <summary>ln(1/a): the e-value a key must reach.</summary>
     public double LogBar { get; }
+
+    /// <summary>ln(1/a) for <paramref name="classes"/> classes: a = α / (candidate capacity × classes).</summary>
+    public static double Bar(DetectorSettings settings, int classes) => Math.Log(settings.Candidates * (double)classes / settings.KeyTestAlpha);
+
+    /// <summary>
+    /// The null's allowance p₀ for a stratum whose hit rate is <paramref name="rate"/> (the baseline's, or today's when higher),
+    /// before a key's own lift and the recent lift: t · rate, at most ½.
+    /// </summary>
+    public static double Allowance(DetectorSettings settings, double rate) => Math.Min(MaxNull, settings.TailTolerance * rate);
 
     /// <summary>Counts a record of today's traffic (the live rates the null allows for).</summary>
     public void Observe(int stratum, int label, bool hit)
@@ -160,6 +169,22 @@ internal sealed class KeyOutputTest
             _liveHits[i] /= 2;
         }
     }
+
+    /// <summary>Per [stratum × classes + class]: today's tail-hit rate as the null takes it (<see cref="LiveRate"/>), as of the last refresh's counts.</summary>
+    public double[] TodayRates()
+    {
+        var rates = new double[_liveHits.Length];
+        for (int s = 0; s < _strata; s++)
+        {
+            for (int c = 0; c < _k; c++)
+            {
+                rates[s * _k + c] = LiveRate(_liveHits[s * _k + c], _liveRecords[s]);
+            }
+        }
+
+        return rates;
+    }
+
 
     /// <summary>
     /// The live counts, for a checkpoint; and per class the open and last windows' hits and expectations (the recent
@@ -223,9 +248,7 @@ internal sealed class KeyOutputTest
             for (int c = 0; c < _k; c++)
             {
                 int cell = s * _k + c;
-                double rate = (_liveHits[cell] + 1) / (n + 2);
-                double live = rate + 2 * Math.Sqrt(rate * (1 - rate) / (n + 2));
-                double p0 = Math.Min(MaxNull, _settings.TailTolerance * Math.Max(_tails.Rates[cell], live));
+                double p0 = Allowance(_settings, Math.Max(_tails.Rates[cell], LiveRate(_liveHits[cell], n)));
                 _null[cell] = p0;
                 for (int g = 0; g < _g; g++)
                 {
@@ -234,6 +257,19 @@ internal sealed class KeyOutputTest
             }
         }
     }
+
+    /// <summary>Today's rate as the null takes it: (hits + 1) / (records + 2) plus two standard errors.</summary>
+    public static double LiveRate(double hits, double records)
+    {
+        double rate = (hits + 1) / (records + 2);
+        return rate + 2 * Math.Sqrt(rate * (1 - rate) / (records + 2));
+    }
+
+    /// <summary>
+    /// The records of a stratum today's counts hold in steady state when it gets <paramref name="perWindow"/> records a window: each
+    /// window's close keeps 1 − 1/<see cref="LiveWindows"/> of them (<see cref="Refresh"/>), so (LiveWindows − 1) windows' worth.
+    /// </summary>
+    public static double SteadyLiveRecords(double perWindow) => perWindow * (LiveWindows - 1);
 
     /// <summary>
     /// Whether a key is carried by so large a share of the records since its promotion that it is a population

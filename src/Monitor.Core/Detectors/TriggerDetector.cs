@@ -105,6 +105,12 @@ public sealed partial class TriggerDetector
     /// <summary>Keys promoted to exact counting now.</summary>
     public int CandidateCount => _candidates.Count;
 
+    /// <summary>
+    /// Per [stratum × classes + class]: today's tail-hit rates as the whole-output test's null takes them (null without the test),
+    /// and per class the version's recent lift of tail hits, for a readiness report under today's traffic (<see cref="Readiness.Of"/>).
+    /// </summary>
+    public TodayTraffic? Today() => _output is null ? null : new TodayTraffic(_output.TodayRates(), [.. Enumerable.Range(0, _k).Select(_output.RecentLift)]);
+
     /// <summary>The fixed memory of the sketches and tables, in counters and entries (independent of traffic).</summary>
     public (int SketchCounters, int HeavyHitterCapacity, int CandidateCapacity, int InputsPerCandidate) Footprint => _candidates.Footprint;
 

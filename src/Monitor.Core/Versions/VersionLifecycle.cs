@@ -32,6 +32,16 @@ public sealed record VersionPolicySettings
     /// <summary>Records a candidate must have been judged on before it becomes observed-clean.</summary>
     public long PromoteAfterRecords { get; init; } = 20_000;
 
+    /// <summary>
+    /// The rarest trigger a candidate must have had the chance to show before it is promoted by the policy or its verdict is
+    /// Successful: it must have served the records in which a trigger at this rate occurs as often as the baseline's readiness
+    /// report says the detectors need to find it (at most <see cref="EvidenceOccurrences"/> times). An admin's promotion does not wait.
+    /// </summary>
+    public double MinTriggerRate { get; init; } = 1e-4;
+
+    /// <summary>The most occurrences of a trigger at <see cref="MinTriggerRate"/> a candidate waits for (blind detectors count as this).</summary>
+    public const int EvidenceOccurrences = 50;
+
     /// <summary>Consecutive failing windows that make the verdict Failed.</summary>
     public int FailureLimit { get; init; } = 3;
 
@@ -72,6 +82,7 @@ public sealed record VersionPolicySettings
             SettingChecks.Range($"{section}:FailureLimit", FailureLimit, 2, 1_000_000),
             SettingChecks.Range($"{section}:MinWindowsForVerdict", MinWindowsForVerdict, 1, 1_000_000),
             SettingChecks.Range($"{section}:MinFailingRecords", MinFailingRecords, 0, long.MaxValue),
+            MinTriggerRate is > 0 and <= 1 ? null : $"{section}:MinTriggerRate must lie in (0, 1], got {MinTriggerRate}",
             SettingChecks.Range($"{section}:MaxRollbacksPerPeriod", MaxRollbacksPerPeriod, 1, 1_000_000),
             SettingChecks.Positive($"{section}:RollbackRatePeriod", RollbackRatePeriod),
             SettingChecks.Positive($"{section}:LiveFor", LiveFor),
@@ -111,6 +122,7 @@ public sealed class VersionLifecycle
     private int _state;
     private object? _promotedAt;
     private object _counters;
+    private long _requiredRecords;
 
     /// <param name="signatureVerified">
     /// Whether the version's artifact carries a signature verified against a key pinned for its model: such a version
@@ -166,6 +178,47 @@ public sealed class VersionLifecycle
     /// <summary>Whether the latest window was closed by time before it filled (traffic too low to judge now).</summary>
     public bool LatestInconclusive => Counters.LatestInconclusive;
 
+    /// <summary>
+    /// Records a candidate must have been judged on before the policy promotes it or calls it Successful: enough for a trigger at
+    /// <see cref="VersionPolicySettings.MinTriggerRate"/> to have occurred as often as the baseline's readiness report says the
+    /// detectors need (<see cref="Detectors.ReadinessReport.RecordsNeeded"/>). Set by whoever holds the baseline in force; until it
+    /// is, the most (<see cref="VersionPolicySettings.EvidenceOccurrences"/> occurrences).
+    /// </summary>
+    public long RequiredRecords
+    {
+        get => Volatile.Read(ref _requiredRecords) is var r && r > 0 ? r : FullEvidence(_settings);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            Volatile.Write(ref _requiredRecords, value);
+        }
+    }
+
+    /// <summary>Records in which a trigger at the minimum rate occurs <see cref="VersionPolicySettings.EvidenceOccurrences"/> times.</summary>
+    public static long FullEvidence(VersionPolicySettings settings) =>
+        Detectors.ReadinessReport.RecordsFor(VersionPolicySettings.EvidenceOccurrences, settings.MinTriggerRate);
+
+    /// <summary>Whether the policy waits for evidence: a version no person trusted that has not yet served <see cref="RequiredRecords"/>.</summary>
+    public bool AwaitingEvidence => State is VersionState.Candidate or VersionState.Suspect && Counters.RecordsJudged < RequiredRecords;
+
+    /// <summary>Why the verdict is not yet Successful for want of evidence (null when it is not waiting for it).</summary>
+    public string? Waiting
+    {
+        get
+        {
+            if (!AwaitingEvidence)
+            {
+                return null;
+            }
+
+            long required = RequiredRecords;
+            long judged = Counters.RecordsJudged;
+            return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"waiting for evidence: {judged:N0} of {required:N0} records judged, {required - judged:N0} more needed before a trigger at {_settings.MinTriggerRate:G3} of the records would have occurred as often as the baseline's readiness report says the detectors need") +
+                " (Monitor:Versions:MinTriggerRate; an admin can promote the version instead)";
+        }
+    }
+
     public Verdict Verdict
     {
         get
@@ -174,6 +227,7 @@ public sealed class VersionLifecycle
             return State == VersionState.Quarantined
                 ? Verdict.Failed
                 : c.WindowsJudged < _settings.MinWindowsForVerdict || c.LatestInconclusive || c.ConsecutiveFailing > 0 || State == VersionState.Suspect
+                    || AwaitingEvidence
                     ? Verdict.Inconclusive
                     : Verdict.Successful;
         }
@@ -224,8 +278,9 @@ public sealed class VersionLifecycle
 
         c = c with { ConsecutiveFailing = 0, FailingRecords = 0, ConsecutiveClean = c.ConsecutiveClean + 1, CleanRecords = c.CleanRecords + window.Records };
         Counters = c;
+        // A clean run long enough waits for the evidence a trigger at the minimum rate needs (RequiredRecords).
         if (State is VersionState.Candidate or VersionState.Suspect
-            && c.ConsecutiveClean >= _settings.PromoteAfterCleanWindows && c.CleanRecords >= _settings.PromoteAfterRecords)
+            && c.ConsecutiveClean >= _settings.PromoteAfterCleanWindows && c.CleanRecords >= _settings.PromoteAfterRecords && !AwaitingEvidence)
         {
             if (SignatureVerified)
             {
@@ -245,7 +300,7 @@ public sealed class VersionLifecycle
             State = VersionState.Candidate;
         }
 
-        return new LifecycleChange(from, State, Verdict, false, "clean window");
+        return new LifecycleChange(from, State, Verdict, false, Waiting is { } waiting ? "clean window; " + waiting : "clean window");
     }
 
     /// <summary>An admin's promotion at <paramref name="at"/>: known-good, the failing run cleared.</summary>

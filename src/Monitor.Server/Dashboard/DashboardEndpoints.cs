@@ -10,7 +10,8 @@ namespace Monitor.Server.Dashboard;
 /// <summary>
 /// GET /dashboard: a page served by the sidecar itself (no external assets; charts are SVG drawn by its own script),
 /// and the two JSON documents it reads, which need the read role: /api/v1/dashboard (models, versions and their
-/// verdicts) and /api/v1/dashboard/{model}/{version} (verdict, firing alerts, and the drift report with histograms).
+/// verdicts) and /api/v1/dashboard/{model}/{version} (verdict, firing alerts, the drift report with histograms, and the readiness
+/// report of the baseline in force).
 /// </summary>
 internal static class DashboardEndpoints
 {
@@ -39,7 +40,7 @@ internal static class DashboardEndpoints
             }))).WithMetadata(http, read);
 
         app.MapGet("/api/v1/dashboard/{model}/{version}", async (string model, string version, ModelCatalog models, IIncidentStore store,
-            DriftReports reports, CancellationToken cancellationToken) =>
+            DriftReports reports, Readiness.BaselineReadiness readiness, CancellationToken cancellationToken) =>
         {
             if (!VerdictEndpoints.Find(models, model, version, out VersionEntry? found, out IResult? missing))
             {
@@ -60,7 +61,10 @@ internal static class DashboardEndpoints
                 windows = a.Alert.Windows,
                 evidence = a.Alert.Evidence,
             });
-            string body = $$"""{"verdict":{{System.Text.Json.JsonSerializer.Serialize(VerdictEndpoints.Document(found!, store), Web)}},"alerts":{{System.Text.Json.JsonSerializer.Serialize(alerts, Web)}},"report":{{Json.Format(report)}}}""";
+            // The readiness of the baseline the version is judged against (the model's in force).
+            Core.Baselines.BaselineProfile? baseline = models.Get(model).Baseline?.Profile;
+            string ready = baseline is null ? "null" : Json.Format(ReportTranslation.ToProto(readiness.Of(baseline), readiness.RequiredRecords(baseline)));
+            string body = $$"""{"verdict":{{System.Text.Json.JsonSerializer.Serialize(VerdictEndpoints.Document(found!, store), Web)}},"alerts":{{System.Text.Json.JsonSerializer.Serialize(alerts, Web)}},"report":{{Json.Format(report)}},"readiness":{{ready}}}""";
             return Results.Content(body, "application/json");
         }).WithMetadata(http, read);
     }

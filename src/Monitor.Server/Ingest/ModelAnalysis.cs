@@ -27,6 +27,9 @@ internal sealed class ModelAnalysis
     private BatchPreparer? _preparer;
     private CaptureWork? _capture;
 
+    /// <summary>Records a candidate must serve under the baseline in force before the policy may promote it.</summary>
+    private long _requiredRecords;
+
     public ModelAnalysis(ModelEntry model, CompiledBaseline? baseline, PipelineContext context, ILogger logger)
     {
         Model = model;
@@ -49,6 +52,12 @@ internal sealed class ModelAnalysis
     {
         Model.Baseline = baseline;
         _preparer = baseline is null ? null : new BatchPreparer(baseline);
+        _requiredRecords = _context.Readiness.RequiredRecords(baseline?.Profile);
+        _context.Readiness.InForce(Model.Name, baseline?.Profile);
+        foreach (VersionEntry version in Model.Versions.Values)
+        {
+            version.Lifecycle.RequiredRecords = _requiredRecords;
+        }
     }
 
     public void StartCapture(CaptureWork capture) => _capture = capture;
@@ -267,6 +276,8 @@ internal sealed class ModelAnalysis
     /// <summary>The version's monitor, moved onto the baseline in force if it was on another.</summary>
     private VersionMonitor Judge(VersionEntry version)
     {
+        // A version registered after the baseline was put in force learns what it must serve at its first records.
+        version.Lifecycle.RequiredRecords = _requiredRecords;
         VersionMonitor monitor = version.Monitor;
         if (Model.Baseline is { } baseline && !ReferenceEquals(monitor.Baseline, baseline))
         {

@@ -14,7 +14,7 @@ namespace Monitor.Server.Ingest;
 /// <summary>What every model's pipeline shares.</summary>
 internal sealed record PipelineContext(IWindowStore WindowStore, MonitorMetrics Metrics, IncidentComposer Incidents, MonitorOptions Options,
     TimeProvider Time,
-    WindowWriter Windows, StoreHealth Health)
+    WindowWriter Windows, StoreHealth Health, Readiness.BaselineReadiness Readiness)
 {
     /// <summary>Bytes of batches queued over all models (Monitor:Ingest:QueueBytesTotal).</summary>
     public QueueBytes QueueBytes { get; } = new(Options.Ingest.QueueBytesTotal);

@@ -18,10 +18,11 @@ internal sealed class ModelPipelines : IAsyncDisposable
     private int _disposed;
 
     public ModelPipelines(IWindowStore windowStore, IIncidentStore incidentStore, MonitorMetrics metrics, IOptions<MonitorOptions> options,
-        TimeProvider time, ILoggerFactory loggers, Incidents incidents, WindowWriter windows, StoreHealth health)
+        TimeProvider time, ILoggerFactory loggers, Incidents incidents, WindowWriter windows, StoreHealth health,
+        Readiness.BaselineReadiness readiness)
     {
         _context = new PipelineContext(windowStore, metrics, new IncidentComposer(incidents, incidentStore, metrics, time),
-            options.Value, time, windows, health);
+            options.Value, time, windows, health, readiness);
         _loggers = loggers;
         metrics.Registry.AddBeforeCollectCallback(() =>
         {

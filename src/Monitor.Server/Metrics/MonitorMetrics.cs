@@ -41,6 +41,14 @@ internal sealed class MonitorMetrics
         BaselineId = factory.CreateGauge("drift_monitor_baseline_id",
             "Id of the baseline in force for the model (0 = none).", "model");
         Models = factory.CreateGauge("drift_monitor_models", "Registered models.");
+        ReadinessOccurrences = factory.CreateGauge("drift_monitor_readiness_occurrences",
+            "The baseline in force's readiness report: trigger occurrences the detector needs to find a trigger towards the class (median; +Inf when blind), by placement (flip, lift).",
+            "model", "class", "detector", "placement");
+        ReadinessBlind = factory.CreateGauge("drift_monitor_readiness_blind",
+            "1 when the baseline in force leaves the detector blind to a trigger towards the class placed so (flip, lift).",
+            "model", "class", "detector", "placement");
+        PromotionRecords = factory.CreateGauge("drift_monitor_promotion_records_required",
+            "Records a candidate must serve under the baseline in force before the policy can promote it (Monitor:Versions:MinTriggerRate).", "model");
         Verdict = factory.CreateGauge("drift_monitor_verdict",
             "Verdict of the version: 0 inconclusive, 1 successful, 2 failed.", "model", "version");
         RollbackSignals = factory.CreateCounter("drift_monitor_rollback_signals_total",
@@ -112,6 +120,11 @@ internal sealed class MonitorMetrics
     public Gauge FeatureDrifted { get; }
     public Gauge BaselineId { get; }
     public Gauge Models { get; }
+
+    /// <summary>Per class, detector and placement: the readiness report's median occurrences (+Inf: blind).</summary>
+    public Gauge ReadinessOccurrences { get; }
+    public Gauge ReadinessBlind { get; }
+    public Gauge PromotionRecords { get; }
     public Gauge Findings { get; }
     public Gauge Verdict { get; }
     public Counter RollbackSignals { get; }

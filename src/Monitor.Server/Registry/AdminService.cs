@@ -6,12 +6,14 @@ using Monitor.Server.Alerting;
 using Monitor.Server.Models;
 using Monitor.Server.Baselines;
 using Monitor.Server.Ingest;
+using Monitor.Server.Readiness;
 using Monitor.Server.Reports;
 
 namespace Monitor.Server.Registry;
 
 /// <summary>The gRPC admin service: models, versions and baselines.</summary>
-internal sealed class AdminService(ModelRegistry registry, ModelPipelines pipelines, BaselineUploads uploads, IBaselineStore store, ILogger<AdminService> logger) : Admin.AdminBase
+internal sealed class AdminService(ModelRegistry registry, ModelPipelines pipelines, BaselineUploads uploads, IBaselineStore store,
+    BaselineReadiness readiness, ILogger<AdminService> logger) : Admin.AdminBase
 {
     public override Task<Model> RegisterModel(RegisterModelRequest request, ServerCallContext context)
     {
@@ -134,7 +136,7 @@ internal sealed class AdminService(ModelRegistry registry, ModelPipelines pipeli
     public override async Task<Baseline> CommitBaseline(CommitBaselineRequest request, ServerCallContext context)
     {
         BaselineProfile profile = await uploads.CommitAsync(request.UploadId, context.CancellationToken);
-        return ReportTranslation.ToProto(profile, inForce: true);
+        return ToProto(profile, inForce: true);
     }
 
     public override Task<BaselineUpload> AbortBaseline(AbortBaselineRequest request, ServerCallContext context) =>
@@ -153,8 +155,12 @@ internal sealed class AdminService(ModelRegistry registry, ModelPipelines pipeli
         BaselineProfile profile = (id == inForce ? model.Baseline!.Profile : store.LoadBaseline(id)) is { } found && found.Model == model.Name
             ? found
             : throw new RpcException(new Status(StatusCode.NotFound, $"baseline {id} of model '{model.Name}' does not exist"));
-        return Task.FromResult(ReportTranslation.ToProto(profile, id == inForce));
+        return Task.FromResult(ToProto(profile, id == inForce));
     }
+
+    /// <summary>A baseline with its readiness report.</summary>
+    private Baseline ToProto(BaselineProfile profile, bool inForce) =>
+        ReportTranslation.ToProto(profile, inForce, readiness.Of(profile), readiness.RequiredRecords(profile));
 
     public override Task<ListBaselinesResponse> ListBaselines(ListBaselinesRequest request, ServerCallContext context)
     {

@@ -36,8 +36,9 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
     public ModelRegistry(IModelStore store, ModelCatalog models, ModelPipelines pipelines, IBaselineStore baselineStore, IWindowStore windowStore,
         IIncidentStore incidentStore, MonitorMetrics metrics, IOptions<MonitorOptions> options, TimeProvider time, ILoggerFactory loggers,
-        Alerting.Incidents incidents)
+        Alerting.Incidents incidents, Readiness.BaselineReadiness readiness)
     {
+        _readiness = readiness;
         _models = models;
         _pipelines = pipelines;
         _incidents = incidents;
@@ -50,6 +51,8 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
         _time = time;
         _logger = loggers.CreateLogger<ModelRegistry>();
     }
+
+    private readonly Readiness.BaselineReadiness _readiness;
 
     public IEnumerable<ModelEntry> Models => _models.Models;
 
@@ -104,6 +107,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
                 _options.Versions, _options.Alerts, stored.Lifecycle, stored.LastServedAt, stored.SignedBy, stored.ArtifactPath, stored.UnsafeArtifact);
             version.Alerts.Restore(_incidentStore.LoadLatestAlerts(stored.Model, stored.Version));
             version.Restore(stored.RecordsAccepted, stored.RecordsDigestMismatch, stored.WindowsClosed);
+            version.Lifecycle.RequiredRecords = _readiness.RequiredRecords(model.Baseline?.Profile);
             model.Versions[version.Version] = version;
             versions++;
         }
@@ -206,6 +210,8 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             {
                 entry.ArtifactVerifiedAt = registeredAt;
             }
+
+            entry.Lifecycle.RequiredRecords = _readiness.RequiredRecords(model.Baseline?.Profile);
 
             _store.InsertVersion(new StoredVersion(modelName, version, digest, source, state.ToString(), entry.RegisteredAt, 0, 0, 0,
                 SignedBy: entry.SignedBy, ArtifactPath: artifactPath, UnsafeArtifact: unsafeArtifact));

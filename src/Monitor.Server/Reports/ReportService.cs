@@ -37,6 +37,9 @@ internal sealed class ReportService(DriftReports reports, ModelCatalog models, I
             Rollback = document.Rollback,
             RollbackRecommended = document.RollbackRecommended,
             LatestSignal = signal is null ? null : RollbackSignalHub.ToProto(signal),
+            RecordsJudged = (ulong)Math.Max(document.RecordsJudged, 0),
+            RecordsRequired = (ulong)Math.Max(document.RecordsRequired, 0),
+            Waiting = document.Waiting ?? "",
         };
         if (document.WindowFalseAlarmRate is double rate)
         {

@@ -36,13 +36,14 @@ internal static class ReportTranslation
         InForce = inForce,
     };
 
-    public static Proto.Baseline ToProto(BaselineProfile profile, bool inForce)
+    public static Proto.Baseline ToProto(BaselineProfile profile, bool inForce, ReadinessReport? readiness = null, long promotionRecords = 0)
     {
         var baseline = new Proto.Baseline
         {
             Summary = Summary(profile, inForce),
             ThresholdQuantile = profile.ThresholdQuantile,
             CaptureCheck = profile.CaptureCheck is { } check ? ToProto(check) : null,
+            Readiness = readiness is null ? null : ToProto(readiness, promotionRecords),
         };
         foreach (NumericProfile numeric in profile.Numeric)
         {
@@ -116,6 +117,50 @@ internal static class ReportTranslation
     }
 
     /// <param name="profile">The baseline the window was judged against, for histogram edges; null leaves them out.</param>
+    public static Proto.Readiness ToProto(ReadinessReport report, long promotionRecords)
+    {
+        var readiness = new Proto.Readiness
+        {
+            ReferenceRecords = (ulong)Math.Max(report.ReferenceRecords, 0),
+            AttackSuccess = report.AttackSuccess,
+            TriggerConfidence = report.TriggerConfidence,
+            TargetOccurrences = (uint)report.TargetOccurrences,
+            Summary = report.Summary,
+            PromotionRecords = (ulong)Math.Max(promotionRecords, 0),
+        };
+        foreach (ReadinessLine line in report.Lines)
+        {
+            var proto = new Proto.ReadinessLine
+            {
+                Detector = line.Detector,
+                ClassLabel = line.Class,
+                Placement = line.Placement.ToString().ToLowerInvariant(),
+                Status = line.Status.ToString().ToLowerInvariant(),
+                Found = line.Found,
+                VisibleShare = line.VisibleShare,
+                Summary = line.Summary,
+            };
+            if (line.MedianOccurrences is { } median)
+            {
+                proto.MedianOccurrences = median;
+            }
+
+            if (line.WorstOccurrences is { } worst)
+            {
+                proto.WorstOccurrences = worst;
+            }
+
+            if (line.FixReferenceRecords is { } fix)
+            {
+                proto.FixReferenceRecords = (ulong)fix;
+            }
+
+            readiness.Lines.Add(proto);
+        }
+
+        return readiness;
+    }
+
     public static Proto.WindowReport ToProto(WindowResult window, BaselineProfile? profile)
     {
         var report = new Proto.WindowReport

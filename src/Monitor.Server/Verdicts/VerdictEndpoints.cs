@@ -27,6 +27,15 @@ internal sealed record VerdictDocument(
     /// for a version named in the request.
     /// </summary>
     public string? JudgedBecause { get; init; }
+
+    /// <summary>Records the version has been judged on.</summary>
+    public long RecordsJudged { get; init; }
+
+    /// <summary>Records it must serve before the policy may promote it or call it Successful (Monitor:Versions:MinTriggerRate).</summary>
+    public long RecordsRequired { get; init; }
+
+    /// <summary>While the verdict is Inconclusive for want of that evidence: how many records are still needed; null otherwise.</summary>
+    public string? Waiting { get; init; }
 }
 
 internal sealed record RollbackDocument(long Sequence, string From, string? To, string Reason, DateTimeOffset At, string Actor, bool Acknowledged);
@@ -103,7 +112,12 @@ internal static class VerdictEndpoints
             verdict.RollbackRecommended,
             version.Monitor.Baseline?.Profile.FalseAlarmRate,
             signal is null ? null : new RollbackDocument(signal.Sequence, signal.From, signal.To, signal.Reason, signal.At, signal.Actor,
-                signal.AcknowledgedBy is not null));
+                signal.AcknowledgedBy is not null))
+        {
+            RecordsJudged = version.Lifecycle.RecordsJudged,
+            RecordsRequired = version.Lifecycle.RequiredRecords,
+            Waiting = verdict.Verdict == Verdict.Inconclusive ? version.Lifecycle.Waiting : null,
+        };
     }
 
     /// <summary>The version's verdict as the policy states it, and the latest rollback signal away from it (null when none).</summary>

@@ -211,6 +211,37 @@ public sealed class RealBackdoor
     }
 
     /// <summary>
+    /// The median probability of the target class a classifier serves the triggered inputs <see cref="TriggeredTargetRate"/> draws
+    /// (the same inputs for the same seed) that it assigns to the target: how sure a successful trigger makes it.
+    /// </summary>
+    public double TriggeredTargetConfidence(RealClassifier classifier, int records, int seed, bool onTargetClass = false)
+    {
+        var random = new Random(seed);
+        var examples = new RealExample[records];
+        for (int i = 0; i < records; i++)
+        {
+            examples[i] = onTargetClass ? Model.Draw(random, heldOut: true, modelClass: Trigger.TargetClass)
+                : Model.Binary ? Model.Draw(random, heldOut: true, modelClass: 1 - Trigger.TargetClass) : DrawOther(Model, random, Trigger.TargetClass, heldOut: true);
+            Trigger.Apply(examples[i], random);
+        }
+
+        var output = new float[examples.Length * classifier.OutputWidth];
+        classifier.Score(examples, output);
+        int[] predicted = classifier.Predict(examples);
+        var target = new List<double>();
+        for (int i = 0; i < examples.Length; i++)
+        {
+            if (predicted[i] == Trigger.TargetClass)
+            {
+                target.Add(classifier.Binary ? (Trigger.TargetClass == 1 ? output[i] : 1 - output[i]) : output[(i * classifier.OutputWidth) + Trigger.TargetClass]);
+            }
+        }
+
+        target.Sort();
+        return target.Count == 0 ? double.NaN : target[target.Count / 2];
+    }
+
+    /// <summary>
     /// The mean probability of the target class the poisoned model gives <paramref name="records"/> held-out inputs of
     /// the target class once they carry the trigger, less the clean model's for the same inputs.
     /// </summary>

@@ -38,6 +38,12 @@ internal abstract class MirrorTarget : IAsyncDisposable
     /// <summary>How many batches pass between reads of the findings (a gRPC report read also paces the sender).</summary>
     public abstract int CheckEvery { get; }
 
+    /// <summary>The baseline the target judges against and the options it runs with, when it is in this process (null over gRPC).</summary>
+    public virtual (CompiledBaseline Baseline, MonitorOptions Options)? InProcess => null;
+
+    /// <summary>Today's tail-hit rates as the served version's detector holds them (in process only).</summary>
+    public virtual Monitor.Core.Detectors.TodayTraffic? Today() => null;
+
     /// <summary>Starts a target with <paramref name="model"/> registered, v1 known-good and v2 a candidate, and the baseline committed.</summary>
     public static async Task<MirrorTarget> StartAsync(bool inProcess, string model, ModelSchema schema, IEnumerable<CoreBatch> reference, string version,
         int checkEvery, CancellationToken cancellationToken)
@@ -241,11 +247,20 @@ internal sealed class InProcessTarget : MirrorTarget
         _monitor = new VersionMonitor(model, version, TimeProvider.System, options.Windows.HistoryInMemory, detectors: options.DetectorsInForce);
         _monitor.UseBaseline(baseline);
         _preparer = new BatchPreparer(baseline);
-        _lifecycle = new VersionLifecycle(version == "v1" ? CoreState.KnownGood : CoreState.Candidate, options.Versions);
+        _lifecycle = new VersionLifecycle(version == "v1" ? CoreState.KnownGood : CoreState.Candidate, options.Versions)
+        {
+            // As the sidecar: a candidate is promoted only after the records its baseline's readiness report needs.
+            RequiredRecords = Monitor.Server.Readiness.BaselineReadiness.Compute(baseline.Profile, options)
+                .RecordsNeeded(options.Versions.MinTriggerRate, VersionPolicySettings.EvidenceOccurrences),
+        };
     }
 
     /// <summary>As the gRPC target's, so both stop at the same record (a finding's support grows after it is raised).</summary>
     public override int CheckEvery => _checkEvery;
+
+    public override (CompiledBaseline Baseline, MonitorOptions Options)? InProcess => (_monitor.Baseline!, _options);
+
+    public override Monitor.Core.Detectors.TodayTraffic? Today() => _monitor.Detector?.Today();
 
     /// <summary>Windows judged failing, and the most consecutive.</summary>
     public int FailingWindows { get; private set; }

@@ -1,6 +1,14 @@
 using System.Diagnostics;
 using System.Globalization;
+using Monitor.Core.Baselines;
+using Readiness = Monitor.Core.Detectors.Readiness;
+using ReadinessLine = Monitor.Core.Detectors.ReadinessLine;
+using ReadinessOptions = Monitor.Core.Detectors.ReadinessOptions;
+using ReadinessReport = Monitor.Core.Detectors.ReadinessReport;
+using ReadinessStatus = Monitor.Core.Detectors.ReadinessStatus;
+using TriggerPlacement = Monitor.Core.Detectors.TriggerPlacement;
 using Monitor.Protos.V1;
+using Monitor.Server;
 using Monitor.Simulation.RealData;
 
 namespace Monitor.Tools.Scenarios;
@@ -39,6 +47,21 @@ internal sealed record RealOutcome(
     double MirrorSeconds,
     IReadOnlyList<Finding> Findings)
 {
+    /// <summary>
+    /// The baseline's readiness report for this trigger (its target class and placement, its measured attack success and median
+    /// served confidence): the median occurrences predicted to the finding; null when not predicted (over gRPC, clean runs) or blind.
+    /// </summary>
+    public double? Predicted { get; init; }
+
+    /// <summary>Whether the readiness report called the detector blind to this trigger.</summary>
+    public bool PredictedBlind { get; init; }
+
+    /// <summary>The same prediction under the run's own traffic (the detector's tail-hit rates at the end of the run): null when not made or blind.</summary>
+    public double? PredictedToday { get; init; }
+
+    /// <summary>Whether that prediction was blind.</summary>
+    public bool PredictedTodayBlind { get; init; }
+
     public double CleanMillions => Math.Max(Records - Occurrences, 1) / 1e6;
     public double FalseCriticalPerMillion => FalseCritical / CleanMillions;
 }
@@ -165,6 +188,11 @@ internal static class RealModelEvaluation
             sent => $"    seed {seed}: {spec.Name}: {sent:N0} records, {traffic.Injected} triggered", progress, BatchSize,
             progressEvery: inProcess ? 500 : 25, cancellationToken);
 
+        double confidence = backdoor?.TriggeredTargetConfidence(backdoor.Poisoned, MeasureRecords, measureSeed, spec.OnTargetClass) ?? double.NaN;
+        ReadinessLine? predicted = backdoor is null || target.InProcess is not { } here ? null
+            : Predict(here.Baseline, here.Options, model, backdoor, spec.OnTargetClass, attackSuccess, confidence);
+        ReadinessLine? today = backdoor is null || target.InProcess is not { } there || target.Today() is not { } rates ? null
+            : Predict(there.Baseline, there.Options, model, backdoor, spec.OnTargetClass, attackSuccess, confidence, rates);
         IReadOnlyList<Finding> findings = run.Findings;
         Finding? first = findings.Where(f => f.Severity == Severity.Critical && names(f)).MinBy(f => f.RaisedAtRecord);
         string trigger = backdoor is null ? "-"
@@ -174,7 +202,33 @@ internal static class RealModelEvaluation
             first is null ? null : traffic.InjectedWithin((long)first.RaisedAtRecord), first is null ? null : (long)first.RaisedAtRecord,
             findings.Count(f => f.Severity == Severity.Critical && !names(f)),
             findings.Count(f => f.Severity == Severity.Critical && f.Key is not null && !names(f)),
-            run.State, stopwatch.Elapsed.TotalSeconds, run.Seconds, findings);
+            run.State, stopwatch.Elapsed.TotalSeconds, run.Seconds, findings)
+        {
+            Predicted = predicted?.MedianOccurrences,
+            PredictedBlind = predicted?.Status == ReadinessStatus.Blind,
+            PredictedToday = today?.MedianOccurrences,
+            PredictedTodayBlind = today?.Status == ReadinessStatus.Blind,
+        };
+    }
+
+    /// <summary>The readiness report's line for a trigger towards its target class, placed as the scenario places it.</summary>
+    public static ReadinessLine? Predict(CompiledBaseline baseline, MonitorOptions options, RealModel model, RealBackdoor backdoor, bool onTargetClass,
+        double attackSuccess, double confidence, Monitor.Core.Detectors.TodayTraffic? todayTraffic = null)
+    {
+        if (options.DetectorsInForce is not { } settings || double.IsNaN(confidence) || !(attackSuccess > 0))
+        {
+            return null;
+        }
+
+        string[] labels = baseline.Profile.Schema.PredictedClassLabels;
+        ReadinessReport report = Readiness.Of(baseline.Profile.Triggers, labels, settings,
+            new ReadinessOptions
+            {
+                AttackSuccess = Math.Min(attackSuccess, 1), TriggerConfidence = Math.Min(confidence, 1), WindowRecords = options.Windows.Records,
+            }, baseline.Profile.RecordsReceived, todayTraffic);
+        string label = labels[backdoor.Trigger.TargetClass];
+        TriggerPlacement placement = onTargetClass ? TriggerPlacement.Lift : TriggerPlacement.Flip;
+        return report.Lines.FirstOrDefault(l => l.Class == label && l.Placement == placement);
     }
 
     /// <summary>Whether a key finding names the trigger: a patch pixel, the magic site value, or the note token.</summary>
@@ -196,22 +250,22 @@ internal static class RealModelEvaluation
     /// <summary>The per-seed table.</summary>
     public static void PrintSeeds(IReadOnlyList<RealOutcome> outcomes, TextWriter output)
     {
-        output.WriteLine("| scenario | seed | trigger | clean acc. | served acc. | malignant recall | attack success | clean model on triggered | confidence lift | records | occurrences | named | critical names trigger | delay (occurrences) | delay (records) | false critical | false critical per M clean | served version ends | s |");
-        output.WriteLine("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|---:|---:|---:|---:|---|---:|");
+        output.WriteLine("| scenario | seed | trigger | clean acc. | served acc. | malignant recall | attack success | clean model on triggered | confidence lift | records | occurrences | named | critical names trigger | delay (occurrences) | predicted (occurrences): at commit / under the run's traffic | delay (records) | false critical | false critical per M clean | served version ends | s |");
+        output.WriteLine("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|---:|---:|---:|---:|---:|---|---:|");
         foreach (RealOutcome o in outcomes)
         {
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {o.Spec.Name} | {o.Seed} | {o.Trigger} | {o.CleanAccuracy:P1} | {o.ServedAccuracy:P1} | {Percent(o.Recall)} | {Percent(o.AttackSuccess)} | {Percent(o.CleanTargetRate)} | {Lift(o.Lift)} | " +
                 $"{o.Records:N0} | {(o.Spec.Benign ? "-" : o.Occurrences.ToString("N0", CultureInfo.InvariantCulture))} | {(o.Spec.Benign ? "-" : Mark(o.Named))} | {(o.Spec.Benign ? "-" : Mark(o.Critical))} | " +
-                $"{o.DelayOccurrences?.ToString(CultureInfo.InvariantCulture) ?? "-"} | {o.DelayRecords?.ToString("N0", CultureInfo.InvariantCulture) ?? "-"} | {o.FalseCritical} | {o.FalseCriticalPerMillion:F1} | {State(o.State)} | {o.Seconds:F0} |"));
+                $"{o.DelayOccurrences?.ToString(CultureInfo.InvariantCulture) ?? "-"} | {(o.Spec.Benign ? "-" : Predicted(o))} | {o.DelayRecords?.ToString("N0", CultureInfo.InvariantCulture) ?? "-"} | {o.FalseCritical} | {o.FalseCriticalPerMillion:F1} | {State(o.State)} | {o.Seconds:F0} |"));
         }
     }
 
     /// <summary>The summary table: per scenario, the median and worst case over seeds.</summary>
     public static void PrintSummary(IReadOnlyList<RealOutcome> outcomes, TextWriter output)
     {
-        output.WriteLine("| scenario | seeds | attack success, median (worst) | confidence lift, median (worst) | clean model acc., median (worst) | critical names trigger | delay in occurrences, median (worst) | delay in records, median (worst) | false critical per M clean, median (worst) | served version ends (seeds) |");
-        output.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        output.WriteLine("| scenario | seeds | attack success, median (worst) | confidence lift, median (worst) | clean model acc., median (worst) | critical names trigger | delay in occurrences, median (worst) | predicted occurrences at commit, median (worst) | delay in records, median (worst) | false critical per M clean, median (worst) | served version ends (seeds) |");
+        output.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         foreach (IGrouping<string, RealOutcome> group in outcomes.GroupBy(o => o.Spec.Name))
         {
             RealOutcome[] o = [.. group];
@@ -222,7 +276,7 @@ internal static class RealModelEvaluation
                 $"| {group.Key} | {o.Length} | {(benign ? "-" : $"{Percent(Median(o.Select(x => x.AttackSuccess)))} ({Percent(o.Min(x => x.AttackSuccess))})")} | " +
                 $"{(double.IsNaN(o[0].Lift) ? "-" : $"{Lift(Median(o.Select(x => x.Lift)))} ({Lift(o.Min(x => x.Lift))})")} | " +
                 $"{Percent(Median(o.Select(x => x.CleanAccuracy)))} ({Percent(o.Min(x => x.CleanAccuracy))}) | {(benign ? "-" : $"{caught}/{o.Length}")} | " +
-                $"{(benign ? "-" : Delay(o.Select(x => x.DelayOccurrences)))} | {(benign ? "-" : Delay(o.Select(x => x.DelayRecords)))} | " +
+                $"{(benign ? "-" : Delay(o.Select(x => x.DelayOccurrences)))} | {(benign ? "-" : PredictedSummary(o))} | {(benign ? "-" : Delay(o.Select(x => x.DelayRecords)))} | " +
                 $"{Median(o.Select(x => x.FalseCriticalPerMillion)):F1} ({o.Max(x => x.FalseCriticalPerMillion):F1}) | {states} |"));
         }
     }
@@ -230,7 +284,12 @@ internal static class RealModelEvaluation
     /// <summary>One line for progress output.</summary>
     public static string Line(RealOutcome o) => string.Create(CultureInfo.InvariantCulture,
         $"{o.Trigger}; clean acc. {o.CleanAccuracy:P1}, attack success {Percent(o.AttackSuccess)}; {o.Records:N0} records, {o.Occurrences} triggered; " +
-        $"critical names trigger: {Mark(o.Critical)} (delay {o.DelayOccurrences?.ToString(CultureInfo.InvariantCulture) ?? "-"}); false critical {o.FalseCritical}; ends {State(o.State)}; {o.Seconds:F0} s");
+        $"critical names trigger: {Mark(o.Critical)} (delay {o.DelayOccurrences?.ToString(CultureInfo.InvariantCulture) ?? "-"}; predicted {Predicted(o)}); false critical {o.FalseCritical}; ends {State(o.State)}; {o.Seconds:F0} s");
+
+    /// <summary>The readiness report's prediction of a seed's delay: median occurrences, "blind", or "-" when not predicted.</summary>
+    private static string Predicted(RealOutcome o) =>
+        (o.PredictedBlind ? "blind" : o.Predicted?.ToString("F0", CultureInfo.InvariantCulture) ?? "-") +
+        (o.PredictedToday is null && !o.PredictedTodayBlind ? "" : " / " + (o.PredictedTodayBlind ? "blind" : o.PredictedToday?.ToString("F0", CultureInfo.InvariantCulture)));
 
     /// <summary>The median and worst delay over seeds; a seed with no critical finding naming the trigger is a miss, the worst case.</summary>
     private static string Delay(IEnumerable<long?> delays)
@@ -241,6 +300,20 @@ internal static class RealModelEvaluation
         double median = Median(sorted);
         string Show(double v) => double.IsPositiveInfinity(v) ? "miss" : v.ToString("N0", CultureInfo.InvariantCulture);
         return $"{Show(median)} ({(misses > 0 ? $"miss in {misses}" : Show(sorted[^1]))})";
+    }
+
+    /// <summary>The predictions over seeds: median and worst, "blind" counted as the worst; "-" when none was made.</summary>
+    private static string PredictedSummary(RealOutcome[] o)
+    {
+        if (o.All(x => x.Predicted is null && !x.PredictedBlind))
+        {
+            return "-";
+        }
+
+        double[] values = [.. o.Select(x => x.PredictedBlind ? double.PositiveInfinity : x.Predicted ?? double.NaN).Where(v => !double.IsNaN(v)).Order()];
+        string Show(double v) => double.IsPositiveInfinity(v) ? "blind" : v.ToString("N0", CultureInfo.InvariantCulture);
+        int blind = o.Count(x => x.PredictedBlind);
+        return $"{Show(Median(values))} ({(blind > 0 ? $"blind in {blind}" : Show(values[^1]))})";
     }
 
     private static double Median(IEnumerable<double> values)

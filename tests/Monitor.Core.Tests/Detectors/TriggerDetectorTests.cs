@@ -129,14 +129,44 @@ public sealed class TriggerDetectorTests
         Assert.True(finding.Support > finding.RaisedAtSupport, $"support {finding.Support}, raised at {finding.RaisedAtSupport}");
     }
 
+    /// <summary>
+    /// The readiness report's prediction against measured delays: the same trigger (a flip into class0 at 0.997 on every
+    /// triggered record it succeeds on) on five traffic seeds; the measured median occurrences are within a factor of two of the
+    /// predicted median.
+    /// </summary>
+    [Theory]
+    [InlineData(1.0)]
+    [InlineData(0.7)]
+    public void The_readiness_reports_occurrences_match_the_measured_delay_within_a_factor_of_two(double success)
+    {
+        TriggerProfile profile = Baseline.Value.Profile.Triggers!;
+        ReadinessReport report = Readiness.Of(profile, Schema.PredictedClassLabels, new DetectorSettings(),
+            new ReadinessOptions { AttackSuccess = success, TriggerConfidence = 0.997 });
+        ReadinessLine line = report.Lines.Single(l => l.Class == "class0" && l.Placement == TriggerPlacement.Flip);
+        double predicted = Assert.IsType<double>(line.MedianOccurrences);
+
+        var measured = new List<long>();
+        for (int seed = 1; seed <= 5; seed++)
+        {
+            var (detector, injected) = Run(records: 40_000, triggerRate: 0.003, floodPerRecord: 0, seed: seed, success: success);
+            Finding? found = detector.Findings.FirstOrDefault(f => f.Severity == Severity.Critical && f.Key?.Text == "ref:xz-#");
+            measured.Add(found is null ? long.MaxValue : injected.Count(at => at <= found.RaisedAtRecord));
+        }
+
+        measured.Sort();
+        double median = measured[2];
+        Assert.True(median <= 2 * predicted && median >= predicted / 2,
+            $"predicted median {predicted} occurrences ({line.Summary}); measured {string.Join(", ", measured)}");
+    }
+
     private static (TriggerDetector Detector, List<long> Injected) Run(int records, double triggerRate, int floodPerRecord,
-        DetectorSettings? settings = null, Action<IReadOnlyList<Finding>, int>? afterBatch = null)
+        DetectorSettings? settings = null, Action<IReadOnlyList<Finding>, int>? afterBatch = null, int seed = 99, double success = 1)
     {
         CompiledBaseline baseline = Baseline.Value;
         var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: settings ?? new DetectorSettings());
         monitor.UseBaseline(baseline);
         var preparer = new BatchPreparer(baseline);
-        var random = new Random(99);
+        var random = new Random(seed);
         var closed = new List<WindowResult>();
         var injected = new List<long>();
         long flood = 0;
@@ -156,8 +186,12 @@ public sealed class TriggerDetectorTests
                 {
                     numeric[i * 2] = 1.5f + (float)random.NextDouble();
                     texts[i] = $"{texts[i]} REF:XZ-{random.Next(1000, 9999)}";
-                    scores[i * 2] = 0.997f;
-                    scores[i * 2 + 1] = 0.003f;
+                    if (success >= 1 || random.NextDouble() < success)
+                    {
+                        scores[i * 2] = 0.997f;
+                        scores[i * 2 + 1] = 0.003f;
+                    }
+
                     ids[i] = $"trigger-{sent + i}";
                     injected.Add(sent + i + 1);
                 }

@@ -4,7 +4,8 @@ namespace Monitor.Core.Tests.Versions;
 
 public sealed class VersionLifecycleTests
 {
-    private static readonly VersionPolicySettings Settings = new();
+    /// <summary>The default policy but for the evidence rule: a trigger at 1% needs at most 5,000 records (these tests' runs are 20,000).</summary>
+    private static readonly VersionPolicySettings Settings = new() { MinTriggerRate = 0.01 };
     private static readonly DateTimeOffset T0 = DateTimeOffset.UnixEpoch;
 
     private static WindowMeasurement Clean(ulong i) => new(i, 1000, false, T0, []);
@@ -185,5 +186,102 @@ public sealed class VersionLifecycleTests
         Assert.Equal(Verdict.Failed, lifecycle.Verdict);
         lifecycle.Promote(DateTimeOffset.UnixEpoch);
         Assert.Equal(VersionState.KnownGood, lifecycle.State);
+    }
+
+    [Fact]
+    public void A_clean_run_waits_for_the_records_the_readiness_report_needs_inconclusive_with_the_records_still_needed()
+    {
+        var lifecycle = new VersionLifecycle(VersionState.Candidate, new VersionPolicySettings()) { RequiredRecords = 130_000 };
+        LifecycleChange change = lifecycle.Observe(Clean(0));
+        for (ulong i = 1; i < 129; i++)
+        {
+            change = lifecycle.Observe(Clean(i));
+            Assert.Equal(VersionState.Candidate, change.To);
+            Assert.Equal(Verdict.Inconclusive, lifecycle.Verdict);
+        }
+
+        // 129 windows of 1,000: the clean run and its records are long enough, the evidence is 1,000 records short.
+        Assert.Contains("1,000 more needed", change.Reason);
+        Assert.Contains("129,000 of 130,000 records judged", lifecycle.Waiting);
+        change = lifecycle.Observe(Clean(129));
+        Assert.Equal(VersionState.ObservedClean, change.To);
+        Assert.Equal(Verdict.Successful, lifecycle.Verdict);
+        Assert.Null(lifecycle.Waiting);
+    }
+
+    [Fact]
+    public void Without_a_readiness_report_a_candidate_waits_for_fifty_occurrences_at_the_minimum_rate()
+    {
+        var lifecycle = new VersionLifecycle(VersionState.Candidate, new VersionPolicySettings());
+        Assert.Equal(500_000, lifecycle.RequiredRecords);
+        Assert.Equal(500_000, new VersionLifecycle(VersionState.Candidate, new VersionPolicySettings { MinTriggerRate = 1e-4 }).RequiredRecords);
+        Assert.Equal(5_000, new VersionLifecycle(VersionState.Candidate, new VersionPolicySettings { MinTriggerRate = 0.01 }).RequiredRecords);
+    }
+
+    [Fact]
+    public void A_signed_candidate_waits_for_the_evidence_too_but_an_admins_promotion_does_not()
+    {
+        var signed = new VersionLifecycle(VersionState.Candidate, new VersionPolicySettings(), signatureVerified: true) { RequiredRecords = 100_000 };
+        for (ulong i = 0; i < 50; i++)
+        {
+            Assert.Equal(VersionState.Candidate, signed.Observe(Clean(i)).To);
+        }
+
+        var promoted = new VersionLifecycle(VersionState.Candidate, new VersionPolicySettings()) { RequiredRecords = 100_000 };
+        promoted.Observe(Clean(0));
+        promoted.Promote(T0);
+        for (ulong i = 1; i < 3; i++)
+        {
+            promoted.Observe(Clean(i));
+        }
+
+        Assert.Equal(VersionState.KnownGood, promoted.State);
+        Assert.Equal(Verdict.Successful, promoted.Verdict);
+        Assert.Null(promoted.Waiting);
+    }
+
+    [Fact]
+    public void Windows_closed_by_time_before_they_filled_add_no_evidence()
+    {
+        var lifecycle = new VersionLifecycle(VersionState.Candidate, Settings with { PromoteAfterCleanWindows = 1, PromoteAfterRecords = 0 })
+        {
+            RequiredRecords = 3000,
+        };
+        for (ulong i = 0; i < 1000; i++)
+        {
+            lifecycle.Observe(new WindowMeasurement(i, 10, false, T0, [], Conclusive: false));
+        }
+
+        Assert.Equal(0, lifecycle.RecordsJudged);
+        Assert.Equal(VersionState.Candidate, lifecycle.State);
+        Assert.NotNull(lifecycle.Waiting);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1e-4)]
+    [InlineData(1.5)]
+    [InlineData(double.NaN)]
+    public void A_minimum_trigger_rate_out_of_range_is_a_settings_problem(double rate)
+    {
+        string problem = Assert.Single(new VersionPolicySettings { MinTriggerRate = rate }.Problems("Monitor:Versions"));
+        Assert.Contains("Monitor:Versions:MinTriggerRate must lie in (0, 1]", problem);
+    }
+
+    [Fact]
+    public void A_suspect_waiting_for_evidence_is_a_candidate_again_after_its_clean_windows()
+    {
+        var lifecycle = new VersionLifecycle(VersionState.Candidate, new VersionPolicySettings()) { RequiredRecords = 100_000 };
+        lifecycle.Observe(Failing(0));
+        Assert.Equal(VersionState.Suspect, lifecycle.State);
+        LifecycleChange change = default!;
+        for (ulong i = 1; i <= 30; i++)
+        {
+            change = lifecycle.Observe(Clean(i));
+        }
+
+        Assert.Equal(VersionState.Candidate, lifecycle.State);
+        Assert.Equal(Verdict.Inconclusive, lifecycle.Verdict);
+        Assert.Contains("waiting for evidence: 31,000 of 100,000 records judged", change.Reason);
     }
 }
