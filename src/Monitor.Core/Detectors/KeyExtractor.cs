@@ -25,8 +25,8 @@ public sealed record ValueKeyTables
 /// parts; from text fields the tokens of <see cref="TextTokenizer"/>, their digit-collapsed variants, adjacent bigrams,
 /// unordered pairs and character 5-grams. Each key is counted once per record. Every feature is keyed: value keys are one
 /// of each kind per feature (bounded by the schema), conjunctions and text keys each have their own budget per record, and
-/// a record that reaches one is counted (<see cref="TextCut"/>, <see cref="ConjunctionCut"/>). Reuses its buffers: one
-/// extractor per thread.
+/// a record with more than a budget allows is counted (<see cref="TextCut"/>, <see cref="ConjunctionCut"/>). Reuses its
+/// buffers: one extractor per thread.
 /// </summary>
 public sealed class KeyExtractor
 {
@@ -118,7 +118,7 @@ public sealed class KeyExtractor
     /// <summary>Records whose keys were cut at a per-record limit (any kind).</summary>
     public long Truncated { get; private set; }
 
-    /// <summary>Records whose text keys reached <see cref="DetectorSettings.MaxKeysPerRecord"/> (their weakest text keys were left out).</summary>
+    /// <summary>Records with more text keys than <see cref="DetectorSettings.MaxKeysPerRecord"/> (their weakest text keys were left out).</summary>
     public long TextCut { get; private set; }
 
     /// <summary>Takes a checkpoint's counts of records cut at the text and conjunction budgets.</summary>
@@ -474,8 +474,8 @@ public sealed class KeyExtractor
 
     private string PartText(KeyOccurrence part) => part.Kind == KeyKind.Category ? "'" + TextOf(part) + "'" : TextOf(part);
 
-    /// <returns>Whether the record reached <paramref name="limit"/> keys (the text's weakest keys may be left out).</returns>
-    private bool AddText(int field, ReadOnlySpan<byte> utf8, int limit)
+    /// <summary>Adds the text's keys while the record has fewer than <paramref name="limit"/> keys.</summary>
+    private void AddText(int field, ReadOnlySpan<byte> utf8, int limit)
     {
         _limit = limit;
         int start = _used;
@@ -527,8 +527,6 @@ public sealed class KeyExtractor
                 AddChars(KeyKind.Pair, field, js, jl);
             }
         }
-
-        return _keys.Count >= _limit;
     }
 
     private void AddNumeric(RecordBatch batch, int i, ValueKeyTables values)
