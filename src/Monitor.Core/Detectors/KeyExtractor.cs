@@ -95,7 +95,7 @@ public sealed class KeyExtractor
         new(schema, profile.Values, settings.MaxKeysPerRecord, settings.MaxConjunctionKeysPerRecord, profile.KeyVocabulary, PartShares(profile));
 
     /// <summary>The baseline shares of the profile's categorical, fine-bin and pattern keys, by hash.</summary>
-    public static IReadOnlyDictionary<ulong, float>? PartShares(TriggerProfile profile) =>
+    private static Dictionary<ulong, float>? PartShares(TriggerProfile profile) =>
         profile.KeyVocabulary < 1 || profile.Records <= 0
             ? null
             : PartShares(profile.Keys, profile.Records);
@@ -115,8 +115,10 @@ public sealed class KeyExtractor
         return shares;
     }
 
-    /// <summary>Records whose keys were cut at a per-record limit (any kind).</summary>
-    public long Truncated { get; private set; }
+    /// <summary>Records whose keys were cut at a per-record limit (any kind; against a legacy baseline, the one limit).</summary>
+    public long Truncated => _legacyCut + TextCut + ConjunctionCut;
+
+    private long _legacyCut;
 
     /// <summary>Records with more text keys than <see cref="DetectorSettings.MaxKeysPerRecord"/> (their weakest text keys were left out).</summary>
     public long TextCut { get; private set; }
@@ -126,7 +128,6 @@ public sealed class KeyExtractor
     {
         TextCut = text;
         ConjunctionCut = conjunctions;
-        Truncated = text + conjunctions;
     }
 
     /// <summary>
@@ -183,7 +184,7 @@ public sealed class KeyExtractor
 
         if (_keys.Count >= _maxKeys)
         {
-            Truncated++;
+            _legacyCut++;
         }
 
         return _keys;
@@ -233,7 +234,6 @@ public sealed class KeyExtractor
         {
             _keys.RemoveAt(_keys.Count - 1);
             TextCut++;
-            Truncated++;
         }
 
         return _keys;
@@ -311,7 +311,6 @@ public sealed class KeyExtractor
         if (take < _rare.Count)
         {
             ConjunctionCut++;
-            Truncated++;
         }
 
         for (int a = 0; a < take; a++)
