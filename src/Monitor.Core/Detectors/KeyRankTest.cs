@@ -16,8 +16,9 @@ namespace Monitor.Core.Detectors;
 /// last close, and only where it holds <see cref="MinRecords"/> records.</item>
 /// <item>Under the null, a key's records are exchangeable with today's records of their strata, so P(u_c &gt; θ) = 1 − θ.
 /// The null allows p₀(θ) = min(½, t · (1 − θ) · key lift): t (<see cref="DetectorSettings.RankTolerance"/>) times that,
-/// times the key's own lift in the baseline when it had one (its records' share above θ there, against 1 − θ). A key that
-/// correlates with the output beyond the surrogate, as a word in a memo may, is allowed what it did in the baseline.</item>
+/// times the lift of the record's keys in the baseline (their records' share above θ there, against 1 − θ; the largest among
+/// the record's keys, <see cref="RecordLift"/>). A word the model reads, which the surrogate does not, is allowed what it did
+/// in the baseline, and so is every key of its records.</item>
 /// <item>The e-value mixes, with the null itself, the likelihood ratios of Bernoulli alternatives q on the indicator u_c &gt; θ
 /// for each θ in <see cref="Thresholds"/> and q in <see cref="Alternatives"/>, as <see cref="KeyOutputTest"/> does on tail
 /// hits: a test supermartingale under the null, so P(E ever reaches 1/a) ≤ a (Ville). Multiplicity: both tests share
@@ -270,10 +271,38 @@ internal sealed class KeyRankTest
         }
     }
 
-    /// <summary>Adds a record of the key (a distinct input) to its e-processes, one per class ranked.</summary>
-    public void Update(Candidate candidate, ulong hash, ReadOnlySpan<double> ranks)
+    /// <summary>Per [class × thresholds + θ], the allowance's lift for a record: the largest baseline lift among its tested keys, at least 1.</summary>
+    public static int LiftWidth(int classes) => classes * T;
+
+    /// <summary>
+    /// The record's lift per [class × thresholds + θ]: the largest baseline lift among its keys this test judges (1 where none
+    /// had one). A model that reads a text field serves its words' effects, which the surrogate (numeric and categorical inputs
+    /// only) does not expect; a word the baseline saw lift the output lifts every key of its records alike (the bigrams and
+    /// pairs it is part of, the other words beside it), so each is allowed what the record's most lifting word was.
+    /// </summary>
+    public void RecordLift(IReadOnlyList<KeyOccurrence> keys, Span<double> lift)
     {
-        double[]? lift = _keyLift.GetValueOrDefault(hash);
+        lift.Fill(1);
+        if (_keyLift.Count == 0)
+        {
+            return;
+        }
+
+        foreach (KeyOccurrence key in keys)
+        {
+            if (Tests(key.Kind) && _keyLift.TryGetValue(key.Hash, out double[]? own))
+            {
+                for (int j = 0; j < lift.Length; j++)
+                {
+                    lift[j] = Math.Max(lift[j], own[j]);
+                }
+            }
+        }
+    }
+
+    /// <summary>Adds a record of the key (a distinct input) to its e-processes, one per class ranked, against the record's lift (<see cref="RecordLift"/>).</summary>
+    public void Update(Candidate candidate, ReadOnlySpan<double> ranks, ReadOnlySpan<double> lift)
+    {
         bool counted = false;
         for (int c = 0; c < _k; c++)
         {
@@ -289,7 +318,7 @@ internal sealed class KeyRankTest
             {
                 bool above = u > Thresholds[t];
                 candidate.RankAbove[c * T + t] += above ? 1 : 0;
-                double keyLift = lift is null ? 1 : lift[c * T + t];
+                double keyLift = lift[c * T + t];
                 for (int q = 0; q < Q; q++)
                 {
                     int g = t * Q + q;

@@ -55,6 +55,7 @@ public sealed partial class TriggerDetector
     private readonly double[] _served;
     private readonly double[] _surrogate;
     private readonly double[] _ranks;
+    private readonly double[] _rankLift;
     private readonly int[] _active;
 
     /// <summary>Per numeric feature: records with a value outside the baseline's range, and how many the last report said.</summary>
@@ -93,6 +94,7 @@ public sealed partial class TriggerDetector
         _served = new double[_k];
         _surrogate = new double[_k];
         _ranks = new double[_k];
+        _rankLift = new double[KeyRankTest.LiftWidth(_k)];
         Array.Fill(_ranks, double.NaN);
         _active = new int[_profile.Surrogate.NumericOffsets.Length + _profile.Surrogate.CategoricalOffsets.Length];
         _outside = new long[_schema.NumericFeatures.Length];
@@ -170,6 +172,7 @@ public sealed partial class TriggerDetector
             bool outlier = withEmbeddings && _activations!.Observe(batch.Embeddings.Span.Slice(i * width, width), label);
             IReadOnlyList<KeyOccurrence> keys = _extractor.Extract(batch, i);
             CountOutside(_extractor.FineBins);
+            _rank?.RecordLift(keys, _rankLift);
             bool explained = false;
             for (int j = 0; j < keys.Count && !explained && _raised.Count > 0; j++)
             {
@@ -333,7 +336,7 @@ public sealed partial class TriggerDetector
                 _output?.Update(candidate, key.Hash, record);
                 if (_rank is not null && KeyRankTest.Tests(key.Kind))
                 {
-                    _rank.Update(candidate, key.Hash, record.Ranks);
+                    _rank.Update(candidate, record.Ranks, _rankLift);
                 }
                 critical = Evaluate(key.Hash, candidate);
             }
