@@ -11,7 +11,7 @@ namespace Monitor.Core.Detectors;
 /// <item>Raised / lowered: record i is a hit when its residual (served − expected) lies in the highest / lowest of its stratum's
 /// <see cref="RegressionProfile.Bins"/> equal-probability residual bins (a rank, so heavy tails do not matter). The null
 /// allows p₀ = min(½, t · max(baseline rate, today's rate) · key lift · recent lift), as for classes.</item>
-/// <item>Pinned: record i is a hit when its served value lies within h of the key's previous served value m (h: a tenth of the
+/// <item>Pinned: record i is a hit when its served value lies within h of the key's previous served value m (h: a quarter of the
 /// stratum's residual interquartile range). The null's chance of that is the mass the stratum's residual distribution puts on
 /// [m − h − expected, m + h − expected], the baseline's or today's (taken high, as today's tail rates are), whichever is higher,
 /// times t: a key whose outputs concentrate in a narrow interval far more than records of their stratum, given each record's
@@ -235,7 +235,7 @@ internal sealed class RegressionKeyTest
         {
             Raised => "were served a value above what their inputs lead the baseline to expect by more than its stratum's highest 2% of residuals",
             Lowered => "were served a value below what their inputs lead the baseline to expect by more than its stratum's lowest 2% of residuals",
-            _ => "were served a value within a narrow interval of the key's previous one (a tenth of the stratum's residual interquartile range either side), however their inputs differ",
+            _ => "were served a value within a narrow interval of the key's previous one (a quarter of the stratum's residual interquartile range either side), however their inputs differ",
         };
         string repeats = candidate.Repeats > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({candidate.Repeats} repeats of inputs already counted left out)") : "";
         double log10E = logE / Math.Log(10);

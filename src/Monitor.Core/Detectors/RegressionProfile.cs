@@ -32,7 +32,7 @@ public sealed record RegressionProfile
 
     public required double[] ResidualMax { get; init; }
 
-    /// <summary>Per stratum: the half-width of the "narrow interval" of the pinned test, a tenth of the residuals' interquartile range.</summary>
+    /// <summary>Per stratum: the half-width of the "narrow interval" of the pinned test, a quarter of the residuals' interquartile range.</summary>
     public required double[] PinWidth { get; init; }
 
     /// <summary>Per stratum: the baseline's share of records in the lowest and in the highest residual bin (about 1/<see cref="Bins"/> each).</summary>

@@ -17,6 +17,12 @@ public static class RegressionProfileBuilder
     /// <summary>Backfitting sweeps over the features.</summary>
     private const int Sweeps = 10;
 
+    /// <summary>
+    /// Bins per numeric feature in the surrogate: coarse, so that it learns the served model's smooth trend rather than
+    /// its value on each reference input, and its residuals on the reference are what new inputs show.
+    /// </summary>
+    public const int SurrogateBins = 16;
+
     /// <summary>Pseudo-records of weight 0 in each bin: a bin seen a few times moves little.</summary>
     private const double Shrinkage = 10;
 
@@ -24,7 +30,7 @@ public static class RegressionProfileBuilder
     private const int Strata = 10;
 
     /// <summary>The pinned test's interval half-width, as a share of the stratum's residual interquartile range.</summary>
-    public const double PinShare = 0.1;
+    public const double PinShare = 0.25;
 
     /// <summary>Null unless the output is a regression value, or without records.</summary>
     public static RegressionProfile? Build(CompiledBaseline baseline, RecordBatch fitBatch, RecordBatch batch, TriggerSettings settings,
@@ -37,7 +43,7 @@ public static class RegressionProfileBuilder
         }
 
         ValueKeyTables values = TriggerProfileBuilder.ValueTables(schema, fitBatch);
-        SurrogateModel surrogate = Fit(baseline, new BatchPreparer(baseline).Prepare(fitBatch), fitBatch.Scores.Span, values.FineEdges);
+        SurrogateModel surrogate = Fit(baseline, new BatchPreparer(baseline).Prepare(fitBatch), fitBatch.Scores.Span, CoarseEdges(schema, fitBatch));
         var template = new RegressionProfile
         {
             Surrogate = surrogate,
@@ -191,6 +197,30 @@ public static class RegressionProfileBuilder
         }
 
         return template with { Weights = [[.. weights.Select(w => (float)w)]], Bias = [(float)bias] };
+    }
+
+    /// <summary>Quantile bin edges of each numeric feature, <see cref="SurrogateBins"/> bins.</summary>
+    private static float[][] CoarseEdges(ModelSchema schema, RecordBatch batch)
+    {
+        int d = schema.NumericFeatures.Length;
+        var edges = new float[d][];
+        ReadOnlySpan<float> numeric = batch.Numeric.Span;
+        for (int f = 0; f < d; f++)
+        {
+            var values = new List<double>(batch.Count);
+            for (int i = 0; i < batch.Count; i++)
+            {
+                if (float.IsFinite(numeric[i * d + f]))
+                {
+                    values.Add(numeric[i * d + f]);
+                }
+            }
+
+            double[] sorted = [.. values.Order()];
+            edges[f] = Quantiles.BinEdges(sorted, SurrogateBins);
+        }
+
+        return edges;
     }
 
     private static BaselineKey[] KeyTable(RegressionProfile profile, RecordBatch batch, int[] strata, int[] bins,
