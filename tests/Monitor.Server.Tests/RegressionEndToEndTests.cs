@@ -53,6 +53,44 @@ public sealed class RegressionEndToEndTests(ITestOutputHelper output)
         Assert.Equal("Failed", (await VerdictAsync(sidecar, "v2")).GetProperty("verdict").GetString());
     }
 
+    /// <summary>The regression baseline and the detectors' checkpoint are stored and read back: a key tracked before a restart keeps its evidence.</summary>
+    [Fact]
+    public async Task After_a_restart_the_regression_tables_and_the_detectors_evidence_are_read_back_from_the_database()
+    {
+        RegressionBackdoor backdoor = RegressionBackdoor.Create(Regression.Value, RealAttack.ShiftedOutput, seed: 1, 0.005, 0.005);
+        RegressionTraffic traffic = backdoor.Live(seed: 41);
+        using var directory = new TempDirectory();
+        string database = directory.File("monitor.db");
+        await using (Sidecar first = await StartAsync(database))
+        {
+            await first.Admin.RegisterVersionAsync(new RegisterVersionRequest { Model = Model, Version = "v2", ArtifactSha256 = Sidecar.Digest("v2"), Source = "test" });
+            using GrpcChannel pod = first.OpenChannel(IngestKey);
+            for (int b = 0; b < 5; b++)
+            {
+                await IngestAsync(new Mirror.MirrorClient(pod), traffic.Next(Batch), "v2");
+            }
+
+            await first.Pipeline(Model).FlushAsync(TestContext.Current.CancellationToken);
+            Assert.DoesNotContain((await ReportAsync(first, "v2")).Findings, f => f.Severity == Severity.Critical);
+        }
+
+        await using Sidecar second = await Sidecar.StartWithKeyAsync(database, null, AdminKey, Keys);
+        using (GrpcChannel pod = second.OpenChannel(IngestKey))
+        {
+            for (int b = 0; b < 25; b++)
+            {
+                await IngestAsync(new Mirror.MirrorClient(pod), traffic.Next(Batch), "v2");
+            }
+        }
+
+        await second.Pipeline(Model).FlushAsync(TestContext.Current.CancellationToken);
+        Finding critical = Assert.Single((await ReportAsync(second, "v2")).Findings, f => f.Severity == Severity.Critical);
+        Assert.Contains(backdoor.Trigger.Value!, critical.Key.Text, StringComparison.OrdinalIgnoreCase);
+        // Tracked before the restart, counted on from there.
+        Assert.InRange((long)critical.FirstSeenRecord, 1, 5 * Batch);
+        Assert.True(critical.RaisedAtRecord > 5 * Batch, $"raised at {critical.RaisedAtRecord}");
+    }
+
     [Fact]
     public async Task Clean_held_out_traffic_of_the_known_good_version_raises_no_critical_finding()
     {
@@ -161,16 +199,18 @@ public sealed class RegressionEndToEndTests(ITestOutputHelper output)
         await AssertUndecidedAsync(sidecar);
     }
 
+    /// <summary>The sidecar's credentials (an admin and an ingest key) and a reservoir that keeps the 20,000 reference records.</summary>
+    private static readonly string[] Keys =
+    [
+        "--Monitor:Security:Keys:0:Name=ops-admin", $"--Monitor:Security:Keys:0:Token={AdminKey}", "--Monitor:Security:Keys:0:Roles=admin",
+        "--Monitor:Security:Keys:1:Name=serving", $"--Monitor:Security:Keys:1:Token={IngestKey}", "--Monitor:Security:Keys:1:Roles=ingest",
+        "--Monitor:Baselines:ReservoirRecords=50000",
+    ];
+
     /// <summary>A sidecar with an admin and an ingest key, the diabetes model registered, v1 known-good having served, and its baseline committed.</summary>
     private static async Task<Sidecar> StartAsync(string database, params string[] settings)
     {
-        Sidecar sidecar = await Sidecar.StartWithKeyAsync(database, null, AdminKey,
-        [
-            "--Monitor:Security:Keys:0:Name=ops-admin", $"--Monitor:Security:Keys:0:Token={AdminKey}", "--Monitor:Security:Keys:0:Roles=admin",
-            "--Monitor:Security:Keys:1:Name=serving", $"--Monitor:Security:Keys:1:Token={IngestKey}", "--Monitor:Security:Keys:1:Roles=ingest",
-            "--Monitor:Baselines:ReservoirRecords=50000",
-            .. settings,
-        ]);
+        Sidecar sidecar = await Sidecar.StartWithKeyAsync(database, null, AdminKey, [.. Keys, .. settings]);
         RealRegression model = Regression.Value;
         await sidecar.Admin.RegisterModelAsync(new RegisterModelRequest { Name = Model, Schema = ProtoTranslation.ToProto(model.Schema) });
         await sidecar.Admin.RegisterVersionAsync(new RegisterVersionRequest
