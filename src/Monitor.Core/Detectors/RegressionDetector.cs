@@ -71,13 +71,7 @@ public sealed class RegressionDetector
             {
                 _test.Decay();
                 _candidates.RollHorizon(Records);
-                foreach (ulong hash in _centres.Keys.ToArray())
-                {
-                    if (!_candidates.TryGet(hash, out _))
-                    {
-                        _centres.Remove(hash);
-                    }
-                }
+                PruneCentres();
             }
 
             double served = scores[i];
@@ -180,9 +174,26 @@ public sealed class RegressionDetector
             promoted.Count(record.Stratum);
             promoted.ObserveValue(record, value.Residual, _settings.ExampleRequestIds);
             _centres[key.Hash] = value.Served;
+            if (_centres.Count > 2 * _settings.Candidates)
+            {
+                // Evicted candidates leave their centres behind: memory stays fixed by the settings, never by traffic.
+                PruneCentres();
+            }
         }
 
         return false;
+    }
+
+    /// <summary>Forgets the centres of keys no longer counted exactly.</summary>
+    private void PruneCentres()
+    {
+        foreach (ulong hash in _centres.Keys.ToArray())
+        {
+            if (!_candidates.TryGet(hash, out _))
+            {
+                _centres.Remove(hash);
+            }
+        }
     }
 
     /// <summary>Tests a candidate on every new record until it is critical, then as its evidence grows by a tenth, to update its finding.</summary>
