@@ -143,6 +143,35 @@ public sealed class RegressionDetectorTests
     }
 
     [Fact]
+    public void A_flood_of_promoted_keys_leaves_memory_fixed_by_the_candidate_capacity()
+    {
+        // Every three records a new note token, each record served far above anything clean: thousands of keys promoted and evicted.
+        var settings = new DetectorSettings { Candidates = 16 };
+        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: settings);
+        monitor.UseBaseline(Baseline.Value);
+        var traffic = new RegressionTraffic(Model.Value, Model.Value.Clean, trigger: null, seed: 31, heldOut: true);
+        var preparer = new BatchPreparer(Baseline.Value);
+        var closed = new List<WindowResult>();
+        for (int b = 0; b < 12; b++)
+        {
+            RecordBatch clean = traffic.Next(Batch);
+            string?[] notes = [.. Enumerable.Range(0, Batch).Select(i => $"flood{(b * Batch + i) / 3}")];
+            float[] scores = [.. clean.Scores.ToArray().Select(v => v + 1000f)];
+            var batch = new RecordBatch
+            {
+                Count = Batch, Numeric = clean.Numeric, Scores = scores, Categorical = clean.Categorical, Text = [Utf8Column.FromStrings(notes)],
+                RequestIds = clean.RequestIds,
+            };
+            monitor.Add(batch, preparer.Prepare(batch), closed);
+        }
+
+        DetectorState state = monitor.ExportDetectors()!;
+        Assert.InRange(state.Candidates.Length, 1, settings.Candidates);
+        Assert.InRange(state.RegressionCentreKeys.Length, 1, 2 * settings.Candidates + 1);
+        Assert.Equal(state.RegressionCentreKeys.Length, state.RegressionCentres.Length);
+    }
+
+    [Fact]
     public void A_baseline_and_a_checkpoint_stored_before_the_regression_tests_are_read_and_run_without_them()
     {
         // Older databases: a baseline without "Regression" and a checkpoint without its fields.
