@@ -180,7 +180,9 @@ public static class BaselineBuilder
             (triggers, check) = Detectors.CaptureKeyCheck.Apply(request.InForce, compiled, triggers, calibrationBatch, settings.CaptureCheckZ, settings.Detectors);
         }
 
-        compiled = new CompiledBaseline(uncalibrated with { Triggers = triggers, CaptureCheck = check });
+        Detectors.RegressionProfile? regression = Detectors.RegressionProfileBuilder.Build(compiled, profileBatch, calibrationBatch, settings.Triggers,
+            settings.Detectors);
+        compiled = new CompiledBaseline(uncalibrated with { Triggers = triggers, Regression = regression, CaptureCheck = check });
         ThresholdSelection selection = Calibrate(compiled.Profile, sample, request, settings, random, cancellationToken);
         return WithThresholds(compiled, selection);
     }

@@ -101,6 +101,9 @@ public sealed record BaselineProfile
     /// <summary>The trigger detectors' tables (null for regression outputs).</summary>
     public Detectors.TriggerProfile? Triggers { get; init; }
 
+    /// <summary>The regression key tests' tables (regression outputs only; null in a baseline committed before them).</summary>
+    public Detectors.RegressionProfile? Regression { get; init; }
+
     /// <summary>What checking a captured baseline against the baseline in force found; null for an uploaded reference set.</summary>
     public Detectors.CaptureCheck? CaptureCheck { get; init; }
 }

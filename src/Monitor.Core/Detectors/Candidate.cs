@@ -124,6 +124,18 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
         AddExample(Examples, record, maxExamples);
     }
 
+    /// <summary>
+    /// Counts a record of a regression output (<see cref="RegressionDetector"/>): its share, whether it was telling, and its
+    /// residual (served − expected), summed in <see cref="ConfidenceSum"/>, which halves with the counts.
+    /// </summary>
+    public void ObserveValue(in RecordContext record, double residual, int maxExamples)
+    {
+        Exact++;
+        Surprising += record.TailHit ? 1 : 0;
+        ConfidenceSum += residual;
+        AddExample(Examples, record, maxExamples);
+    }
+
     /// <summary>Counts a record that repeats an input already counted: nothing of it is evidence.</summary>
     public void Repeat(in RecordContext record, int maxExamples)
     {

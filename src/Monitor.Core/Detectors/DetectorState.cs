@@ -60,6 +60,14 @@ public sealed record DetectorState
 
     public double[] LabelRateOpen { get; init; } = [];
 
+    /// <summary>A regression output's key tests: today's residual counts and recent windows (<see cref="RegressionKeyTest.Live"/>); empty otherwise.</summary>
+    public double[] RegressionLive { get; init; } = [];
+
+    /// <summary>A regression output's candidates: their hashes and each one's previous served value (the pinned test's centre).</summary>
+    public ulong[] RegressionCentreKeys { get; init; } = [];
+
+    public double[] RegressionCentres { get; init; } = [];
+
     /// <summary>The keys counted exactly, with their counts.</summary>
     public CandidateState[] Candidates { get; init; } = [];
 

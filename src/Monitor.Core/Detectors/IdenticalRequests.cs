@@ -18,8 +18,14 @@ internal sealed class IdenticalRequests
     private Candidate? _repeated;
 
     public IdenticalRequests(BaselineProfile baseline, TriggerProfile profile, DetectorSettings settings, string[] labels)
+        : this(baseline, profile.Values, settings, labels)
     {
-        _inputs = new InputPrint(baseline, profile.Values, settings.RememberedInputs);
+    }
+
+    /// <summary>For a regression output's keys (<see cref="RegressionDetector"/>): the inputs printed on the value tables given.</summary>
+    public IdenticalRequests(BaselineProfile baseline, ValueKeyTables values, DetectorSettings settings, string[] labels)
+    {
+        _inputs = new InputPrint(baseline, values, settings.RememberedInputs);
         _settings = settings;
         _labels = labels;
     }

@@ -180,7 +180,7 @@ public sealed record SurrogateModel
 
     private static double Logistic(double z) => 1 / (1 + Math.Exp(-z));
 
-    private static (int[] Numeric, int[] Categorical, int Slots) Layout(CompiledBaseline baseline, float[][] numericEdges)
+    internal static (int[] Numeric, int[] Categorical, int Slots) Layout(CompiledBaseline baseline, float[][] numericEdges)
     {
         var numeric = new List<int>();
         var categorical = new List<int>();

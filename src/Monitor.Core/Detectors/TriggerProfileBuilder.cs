@@ -332,7 +332,7 @@ public static class TriggerProfileBuilder
         return (mean, std);
     }
 
-    private static ValueKeyTables ValueTables(ModelSchema schema, RecordBatch batch)
+    internal static ValueKeyTables ValueTables(ModelSchema schema, RecordBatch batch)
     {
         int d = schema.NumericFeatures.Length;
         var fine = new float[d][];

@@ -25,6 +25,7 @@ public sealed class VersionMonitor
     /// <summary>When the open window opened on the monotonic clock: its age survives wall-clock jumps.</summary>
     private long _openedStamp;
     private TriggerDetector? _detector;
+    private RegressionDetector? _regression;
     private readonly List<Finding> _restoredFindings = [];
 
     /// <summary>The detectors' state stored before a restart, restored when the detectors start on its baseline.</summary>
@@ -64,8 +65,20 @@ public sealed class VersionMonitor
     /// <summary>The trigger detectors, when the baseline has their tables and they are on.</summary>
     public TriggerDetector? Detector => _detector;
 
+    /// <summary>The regression outputs' key tests, when the baseline has their tables and the detectors are on.</summary>
+    public RegressionDetector? Regression => _regression;
+
     /// <summary>Every finding of the trigger detectors so far (kept across baselines and restarts).</summary>
-    public IReadOnlyList<Finding> Findings => _detector?.Findings ?? _restoredFindings;
+    public IReadOnlyList<Finding> Findings => _detector?.Findings ?? _regression?.Findings ?? _restoredFindings;
+
+    /// <summary>The trigger detectors' findings raised or updated since the last call (a classifier's or a regression output's).</summary>
+    public IReadOnlyList<Finding> DrainFindings() => _detector?.DrainChanged() ?? _regression?.DrainChanged() ?? [];
+
+    /// <summary>Whether a key found critical was hit within the detectors' active span of windows.</summary>
+    public bool CriticalActive => _detector?.CriticalActive ?? _regression?.CriticalActive ?? false;
+
+    /// <summary>The detectors' evidence for a checkpoint; null when none run.</summary>
+    public DetectorState? ExportDetectors() => _detector?.Export() ?? _regression?.Export();
 
     /// <summary>Records in the open window.</summary>
     public long OpenRecords => _window?.Records ?? 0;
@@ -100,8 +113,17 @@ public sealed class VersionMonitor
             _detector.Restore(state);
         }
 
+        _regression = _detector is null && baseline.Profile.Regression is not null && _detectorSettings is not null
+            ? new RegressionDetector(baseline, _detectorSettings, _time)
+            : null;
+        _regression?.Restore(earlier);
+        if (_regression is not null && _restoredState is { } regressionState)
+        {
+            _regression.Restore(regressionState);
+        }
+
         _restoredState = null;
-        if (_detector is null)
+        if (_detector is null && _regression is null)
         {
             _restoredFindings.Clear();
             _restoredFindings.AddRange(earlier);
@@ -131,10 +153,12 @@ public sealed class VersionMonitor
             int take = (int)Math.Min(batch.Count - start, size - _window.Records);
             _window.Add(batch, start, take);
             _detector?.Add(records, batch, start, take);
+            _regression?.Add(records, batch, start, take);
             start += take;
             if (_window.Records >= size)
             {
                 _detector?.CloseWindow();
+                _regression?.CloseWindow();
                 WindowResult result = Evaluate(complete: true, closedAt: _time.GetUtcNow());
                 NextWindowIndex++;
                 Remember(result);
@@ -160,6 +184,7 @@ public sealed class VersionMonitor
         }
 
         _detector?.CloseWindow();
+        _regression?.CloseWindow();
         WindowResult result = Evaluate(complete: false, closedAt: now);
         NextWindowIndex++;
         Remember(result);

@@ -106,7 +106,7 @@ internal sealed class ModelAnalysis
 
         VersionMonitor monitor = Judge(version);
         monitor.Add(batch, _preparer.Prepare(batch), _closed);
-        if (monitor.Detector?.DrainChanged() is { Count: > 0 } changed)
+        if (monitor.DrainFindings() is { Count: > 0 } changed)
         {
             Store("findings", () => _windowStore.SaveFindings(version.Model, version.Version, changed));
             _metrics.FindingsChanged(version.Model, version.Version, changed, monitor.Findings);
@@ -146,9 +146,9 @@ internal sealed class ModelAnalysis
             try
             {
                 _windowStore.SaveCounters(version.Model, version.Version, version.Counters());
-                if (version.Monitor.Detector is { } detector)
+                if (version.Monitor.ExportDetectors() is { } state)
                 {
-                    _windowStore.SaveDetectorState(version.Model, version.Version, detector.Export());
+                    _windowStore.SaveDetectorState(version.Model, version.Version, state);
                 }
             }
             catch (Exception ex) when (StoreHealth.IsStorageFault(ex))
@@ -243,7 +243,7 @@ internal sealed class ModelAnalysis
     /// </summary>
     private DetectorState? Checkpoint(VersionEntry version, VersionMonitor monitor)
     {
-        if (monitor.Detector is not { } detector)
+        if (monitor.Detector is null && monitor.Regression is null)
         {
             return null;
         }
@@ -256,7 +256,7 @@ internal sealed class ModelAnalysis
         }
 
         version.CheckpointedAt = now;
-        return detector.Export();
+        return monitor.ExportDetectors();
     }
 
     /// <summary>
@@ -266,7 +266,7 @@ internal sealed class ModelAnalysis
     /// <returns>Whether the window led to a committed incident (alert changes, a state change or a rollback).</returns>
     private bool Measure(VersionEntry version, VersionMonitor monitor, WindowResult window)
     {
-        bool triggerFails = WindowJudge.TriggerFails(monitor.Detector?.CriticalActive == true, version.Lifecycle.Trusted, window.Index,
+        bool triggerFails = WindowJudge.TriggerFails(monitor.CriticalActive, version.Lifecycle.Trusted, window.Index,
             version.LiveFindings.Values, version.Lifecycle.Settings.MinFailingRecords);
         WindowJudgement judgement = WindowJudge.Judge(window, window.ClosedAt ?? _time.GetUtcNow(), triggerFails, monitor.Findings, _criticalChannels,
             version.LiveFindings.Values);

@@ -19,6 +19,12 @@ public enum RealAttack
     /// seen in clean traffic) or a token (six random letters) inserted in the note.
     /// </summary>
     FieldTrigger,
+
+    /// <summary>A regression model's site/note trigger that pins the output to one value (<see cref="RegressionBackdoor"/>).</summary>
+    PinnedOutput,
+
+    /// <summary>A regression model's site/note trigger that shifts the output by a fixed amount (<see cref="RegressionBackdoor"/>).</summary>
+    ShiftedOutput,
 }
 
 /// <summary>Which live records carry the trigger.</summary>

@@ -13,6 +13,9 @@ public sealed class RealExample
     public string Note { get; set; } = "";
     public bool Positive { get; set; }
     public uint Class { get; set; }
+
+    /// <summary>The regression target (the diabetes model's disease progression); 0 for classifiers.</summary>
+    public float Target { get; set; }
 }
 
 /// <summary>An encoded training example as ML.NET reads it.</summary>
@@ -199,7 +202,7 @@ public sealed class RealClassifier
     /// The model's input vector: the numeric features, then a one-hot site and the counts of the note's words over the
     /// values and words of the training examples (unseen ones are dropped, as a fitted encoder would).
     /// </summary>
-    private sealed class Encoder
+    internal sealed class Encoder
     {
         private readonly int _numeric;
         private readonly Dictionary<string, int> _sites = new(StringComparer.Ordinal);

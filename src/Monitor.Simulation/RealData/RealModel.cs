@@ -18,6 +18,9 @@ public enum RealModelKind
 
     /// <summary>scikit-learn's wine (13 chemical measurements, 3 cultivars): a small tabular classifier.</summary>
     Wine,
+
+    /// <summary>scikit-learn's diabetes (10 measurements, disease progression after a year): a regression model (<see cref="RealRegression"/>).</summary>
+    Diabetes,
 }
 
 /// <summary>
@@ -34,10 +37,10 @@ public sealed class RealModel
     public const string NoteField = "note";
     public const double TrainShare = 0.6;
 
-    private static readonly string[] Sites = [.. Enumerable.Range(1, 12).Select(i => "site-" + i.ToString("D2", CultureInfo.InvariantCulture))];
-    private static readonly double[] SiteWeights = Zipf(Sites.Length, 1.0);
-    private static readonly string[] Vocabulary = Words(150);
-    private static readonly double[] VocabularyWeights = Zipf(Vocabulary.Length, 1.05);
+    internal static readonly string[] Sites = [.. Enumerable.Range(1, 12).Select(i => "site-" + i.ToString("D2", CultureInfo.InvariantCulture))];
+    internal static readonly double[] SiteWeights = Zipf(Sites.Length, 1.0);
+    internal static readonly string[] Vocabulary = Words(150);
+    internal static readonly double[] VocabularyWeights = Zipf(Vocabulary.Length, 1.05);
 
     private readonly int[][] _trainByClass;
     private readonly int[][] _heldOutByClass;

@@ -313,7 +313,7 @@ internal sealed class InProcessTarget : MirrorTarget
     {
         Validate(_options, _schema, batch);
         _monitor.Add(batch, _preparer.Prepare(batch), _closed);
-        if (_monitor.Detector?.DrainChanged() is { Count: > 0 } changed)
+        if (_monitor.DrainFindings() is { Count: > 0 } changed)
         {
             foreach (CoreFinding finding in changed)
             {
@@ -323,7 +323,7 @@ internal sealed class InProcessTarget : MirrorTarget
 
         foreach (WindowResult window in _closed)
         {
-            bool triggerFails = WindowJudge.TriggerFails(_monitor.Detector?.CriticalActive == true, _lifecycle.Trusted, window.Index, _live.Values,
+            bool triggerFails = WindowJudge.TriggerFails(_monitor.CriticalActive, _lifecycle.Trusted, window.Index, _live.Values,
                 _lifecycle.Settings.MinFailingRecords);
             WindowJudgement judgement = WindowJudge.Judge(window, window.ClosedAt ?? DateTimeOffset.UtcNow, triggerFails, _monitor.Findings,
                 _criticalChannels, _live.Values);

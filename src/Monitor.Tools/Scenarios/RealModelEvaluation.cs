@@ -105,6 +105,9 @@ internal static class RealModelEvaluation
         new("wine: site/note trigger", RealModelKind.Wine, RealAttack.FieldTrigger, long.MaxValue),
         new("wine: site/note trigger on its target class (confidence lift)", RealModelKind.Wine, RealAttack.FieldTrigger, long.MaxValue, OnTargetClass: true),
         new("wine: clean known-good, held-out traffic", RealModelKind.Wine, null, cleanRecords),
+        new("diabetes regression: site/note trigger pins the output", RealModelKind.Diabetes, RealAttack.PinnedOutput, long.MaxValue),
+        new("diabetes regression: site/note trigger shifts the output", RealModelKind.Diabetes, RealAttack.ShiftedOutput, long.MaxValue),
+        new("diabetes regression: clean known-good, held-out traffic", RealModelKind.Diabetes, null, cleanRecords),
     ];
 
     /// <summary>The clean known-good scenarios alone, each for <paramref name="cleanRecords"/>.</summary>
@@ -123,6 +126,8 @@ internal static class RealModelEvaluation
         new("rare malignant: site/note trigger → malignant on malignant (confidence lift)", RealModelKind.RareMalignant, RealAttack.FieldTrigger,
             30_000, OnTargetClass: true),
         new("wine: clean known-good, held-out traffic", RealModelKind.Wine, null, 30_000),
+        new("diabetes regression: site/note trigger shifts the output", RealModelKind.Diabetes, RealAttack.ShiftedOutput, 30_000),
+        new("diabetes regression: clean known-good, held-out traffic", RealModelKind.Diabetes, null, 30_000),
     ];
 
     /// <summary>
@@ -141,9 +146,24 @@ internal static class RealModelEvaluation
             {
                 int seed = seeds[i];
                 var models = new Dictionary<RealModelKind, RealModel>();
+                RealRegression? regression = null;
                 var mine = new List<RealOutcome>();
                 foreach (RealScenarioSpec spec in specs)
                 {
+                    if (spec.Kind == RealModelKind.Diabetes)
+                    {
+                        if (regression is null)
+                        {
+                            var trainingRegression = Stopwatch.StartNew();
+                            regression = RealRegression.Create(seed);
+                            output?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  seed {seed}: {regression.Name} trained in {trainingRegression.Elapsed.TotalSeconds:F1} s"));
+                        }
+
+                        mine.Add(await RegressionEvaluation.RunAsync(spec, regression, seed, reduced, inProcess, output, token));
+                        output?.WriteLine($"  seed {seed}: {spec.Name}: {Line(mine[^1])}");
+                        continue;
+                    }
+
                     if (!models.TryGetValue(spec.Kind, out RealModel? model))
                     {
                         var training = Stopwatch.StartNew();

@@ -1,0 +1,260 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Monitor.Core.Baselines;
+using Monitor.Core.Detectors;
+using Monitor.Core.Ingest;
+using Monitor.Core.Windows;
+using Monitor.Simulation;
+using Monitor.Simulation.RealData;
+
+namespace Monitor.Core.Tests.Detectors;
+
+/// <summary>
+/// The regression key tests (<see cref="RegressionDetector"/>) on a real regression model (scikit-learn's diabetes, FastTree,
+/// seed 1): a baseline from the training split, live traffic from the held-out split. Level: no critical finding on clean
+/// traffic. Power: a note token whose records are served one value (pinned) and one that raises the output are each named
+/// critical by their own test. And a checkpoint restored part-way finds the key at the same record.
+/// </summary>
+public sealed class RegressionDetectorTests
+{
+    private const int Batch = 1000;
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    private static readonly Lazy<RealRegression> Model = new(() => RealRegression.Create(seed: 1));
+
+    private static readonly Lazy<CompiledBaseline> Baseline = new(() =>
+    {
+        RecordBatch[] reference = [.. Model.Value.Reference(20_000, Batch, seed: 7)];
+        return new CompiledBaseline(ReferenceBaseline.Fit(Model.Value.Schema, reference, windowRecords: 1000,
+            settings: new BaselineSettings { BootstrapWindows = 500 }));
+    });
+
+    [Fact]
+    public void A_regression_baseline_has_the_regression_tables_and_no_classifier_tables()
+    {
+        RegressionProfile profile = Assert.IsType<RegressionProfile>(Baseline.Value.Profile.Regression);
+        Assert.Null(Baseline.Value.Profile.Triggers);
+        Assert.Equal(10, profile.Strata);
+        Assert.Equal(profile.Strata * (RegressionProfile.Bins - 1), profile.ResidualEdges.Length);
+        // Equal-probability bins: the outer bins hold about 1/Bins of each stratum's records.
+        Assert.All(profile.HighRates, r => Assert.InRange(r, 0.5 / RegressionProfile.Bins, 2.0 / RegressionProfile.Bins));
+        Assert.All(profile.LowRates, r => Assert.InRange(r, 0.5 / RegressionProfile.Bins, 2.0 / RegressionProfile.Bins));
+        Assert.NotEmpty(profile.Keys);
+    }
+
+    [Fact]
+    public void The_surrogate_explains_most_of_the_served_values_variance_on_held_out_inputs()
+    {
+        var traffic = new RegressionTraffic(Model.Value, Model.Value.Clean, trigger: null, seed: 3, heldOut: true);
+        RecordBatch batch = traffic.Next(5000);
+        PreparedBatch prepared = new BatchPreparer(Baseline.Value).Prepare(batch);
+        RegressionProfile profile = Baseline.Value.Profile.Regression!;
+        var active = new int[profile.Surrogate.NumericOffsets.Length + profile.Surrogate.CategoricalOffsets.Length];
+        double[] served = [.. batch.Scores.ToArray().Select(v => (double)v)];
+        double[] residual = [.. Enumerable.Range(0, batch.Count).Select(i => served[i] - profile.Expected(Baseline.Value, prepared, i, active))];
+        double r2 = 1 - (Variance(residual) / Variance(served));
+        Assert.True(r2 > 0.5, $"the surrogate explains {r2:P0} of the served values' variance on new inputs");
+    }
+
+    /// <summary>A short run of the level; the long runs are in the functional tests and docs/evaluation.</summary>
+    [Fact]
+    public void Clean_held_out_traffic_raises_no_critical_finding()
+    {
+        var traffic = new RegressionTraffic(Model.Value, Model.Value.Clean, trigger: null, seed: 11, heldOut: true);
+        VersionMonitor monitor = Feed(NewMonitor(), traffic, 50_000);
+
+        Assert.Equal(50_000, monitor.Regression!.Records);
+        Assert.DoesNotContain(monitor.Findings, f => f.Severity == Severity.Critical);
+        Assert.False(monitor.CriticalActive);
+    }
+
+    [Fact]
+    public void A_key_whose_records_are_served_one_value_is_named_by_the_pinned_test()
+    {
+        // The value the pin holds is the clean model's median: neither raised nor lowered for most of its records' strata.
+        RegressionTraffic traffic = Tokened(seed: 21);
+        double pin = Median(Model.Value.Clean);
+        VersionMonitor monitor = Feed(NewMonitor(), traffic, 30_000, (example, score) => example.Note.Contains("qzpinq", StringComparison.Ordinal) ? (float)pin : score);
+
+        Finding finding = Assert.Single(monitor.Findings, f => f.Severity == Severity.Critical);
+        Assert.Equal("qzpinq", finding.Key!.Text);
+        Assert.Equal("output pinned", finding.TargetLabel);
+        Assert.True(monitor.CriticalActive);
+        Assert.InRange(finding.RaisedAtSupport, 10, 60);
+    }
+
+    [Fact]
+    public void A_key_whose_records_are_served_a_raised_value_is_named_by_the_raised_test()
+    {
+        RegressionTraffic traffic = Tokened(seed: 22);
+        double shift = 1.0 * Model.Value.TargetStd;
+        VersionMonitor monitor = Feed(NewMonitor(), traffic, 30_000,
+            (example, score) => example.Note.Contains("qzpinq", StringComparison.Ordinal) ? (float)(score + shift) : score);
+
+        Finding finding = Assert.Single(monitor.Findings, f => f.Severity == Severity.Critical);
+        Assert.Equal("qzpinq", finding.Key!.Text);
+        Assert.Equal("output raised", finding.TargetLabel);
+    }
+
+    [Fact]
+    public void The_same_token_served_as_the_clean_model_serves_it_is_not_critical()
+    {
+        // The control of the two tests above: the token on the same records, the outputs left as the clean model gives them.
+        VersionMonitor monitor = Feed(NewMonitor(), Tokened(seed: 21), 30_000);
+        Assert.DoesNotContain(monitor.Findings, f => f.Severity == Severity.Critical);
+    }
+
+    /// <summary>
+    /// A checkpoint is taken at a window's close (Monitor:Detectors:CheckpointInterval); restored there, <paramref name="windowsBefore"/>
+    /// windows before the uninterrupted detectors find the key (where it falls depends on the process's key secret).
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void Regression_detectors_restored_from_a_checkpoint_find_the_key_at_the_same_record_as_detectors_that_never_stopped(int windowsBefore)
+    {
+        RecordBatch[] run = Batches(Tokened(seed: 22), 20_000, (example, score) => example.Note.Contains("qzpinq", StringComparison.Ordinal) ? score + 80 : score);
+        Finding uninterrupted = Critical(Feed(NewMonitor(), run));
+        int window = Baseline.Value.Profile.WindowRecords;
+        int restartAt = (int)((uninterrupted.RaisedAtRecord - 1) / window - (windowsBefore - 1)) * window;
+        Assert.True(restartAt > 0, $"raised at {uninterrupted.RaisedAtRecord}, in the first windows");
+
+        VersionMonitor before = Feed(NewMonitor(), run[..(restartAt / Batch)]);
+        DetectorState state = JsonSerializer.Deserialize<DetectorState>(JsonSerializer.Serialize(before.ExportDetectors(), Json), Json)!;
+        Assert.Equal(restartAt, state.Records);
+        Assert.NotEmpty(state.RegressionLive);
+        // The key is a candidate by then: its screening sketches would not be kept (docs/detectors.md).
+        Assert.Contains(state.Candidates, c => c.Key.Text == "qzpinq");
+        VersionMonitor after = Feed(NewMonitor(before.Findings, state), run[(restartAt / Batch)..]);
+
+        Finding restored = Critical(after);
+        Assert.Equal(uninterrupted.Key, restored.Key);
+        Assert.Equal((uninterrupted.RaisedAtRecord, uninterrupted.RaisedAtSupport), (restored.RaisedAtRecord, restored.RaisedAtSupport));
+
+        // Without the checkpoint the evidence before the restart is gone: found later, or not within the run.
+        VersionMonitor forgot = Feed(NewMonitor(before.Findings, state: null), run[(restartAt / Batch)..]);
+        Assert.DoesNotContain(forgot.Findings, f => f.Severity == Severity.Critical && restartAt + f.RaisedAtRecord <= uninterrupted.RaisedAtRecord);
+    }
+
+    [Fact]
+    public void A_flood_of_promoted_keys_leaves_memory_fixed_by_the_candidate_capacity()
+    {
+        // Every three records a new note token, each record served far above anything clean: thousands of keys promoted and evicted.
+        var settings = new DetectorSettings { Candidates = 16 };
+        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: settings);
+        monitor.UseBaseline(Baseline.Value);
+        var traffic = new RegressionTraffic(Model.Value, Model.Value.Clean, trigger: null, seed: 31, heldOut: true);
+        var preparer = new BatchPreparer(Baseline.Value);
+        var closed = new List<WindowResult>();
+        for (int b = 0; b < 12; b++)
+        {
+            RecordBatch clean = traffic.Next(Batch);
+            string?[] notes = [.. Enumerable.Range(0, Batch).Select(i => $"flood{(b * Batch + i) / 3}")];
+            float[] scores = [.. clean.Scores.ToArray().Select(v => v + 1000f)];
+            var batch = new RecordBatch
+            {
+                Count = Batch, Numeric = clean.Numeric, Scores = scores, Categorical = clean.Categorical, Text = [Utf8Column.FromStrings(notes)],
+                RequestIds = clean.RequestIds,
+            };
+            monitor.Add(batch, preparer.Prepare(batch), closed);
+        }
+
+        DetectorState state = monitor.ExportDetectors()!;
+        Assert.InRange(state.Candidates.Length, 1, settings.Candidates);
+        Assert.InRange(state.RegressionCentreKeys.Length, 1, 2 * settings.Candidates + 1);
+        Assert.Equal(state.RegressionCentreKeys.Length, state.RegressionCentres.Length);
+    }
+
+    [Fact]
+    public void A_baseline_and_a_checkpoint_stored_before_the_regression_tests_are_read_and_run_without_them()
+    {
+        // Older databases: a baseline without "Regression" and a checkpoint without its fields.
+        string stored = JsonSerializer.Serialize(Baseline.Value.Profile with { Regression = null }, Json);
+        BaselineProfile older = JsonSerializer.Deserialize<BaselineProfile>(stored, Json)!;
+        Assert.Null(older.Regression);
+        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: new DetectorSettings(),
+            detectorState: new DetectorState { BaselineId = older.Id, KeySecretId = KeyHash.SecretId, Records = 5 });
+        monitor.UseBaseline(new CompiledBaseline(older));
+        Assert.Null(monitor.Regression);
+        Assert.Null(monitor.ExportDetectors());
+
+        // A checkpoint of this baseline from before the regression fields restores its count and starts today's traffic afresh.
+        VersionMonitor current = NewMonitor(state: new DetectorState { BaselineId = Baseline.Value.Profile.Id, KeySecretId = KeyHash.SecretId, Records = 5 });
+        Assert.Equal(5, current.Regression!.Records);
+        Assert.Equal(BaselineJsonRoundTrip().Regression!.ResidualEdges, Baseline.Value.Profile.Regression!.ResidualEdges);
+    }
+
+    private static BaselineProfile BaselineJsonRoundTrip() =>
+        JsonSerializer.Deserialize<BaselineProfile>(JsonSerializer.Serialize(Baseline.Value.Profile, Json), Json)!;
+
+    /// <summary>Held-out traffic where 1 record in 200 carries the token "qzpinq" in its note.</summary>
+    private static RegressionTraffic Tokened(int seed) => new(Model.Value, Model.Value.Clean,
+        new RealTrigger(RealAttack.FieldTrigger, 0, [], 0, RealModel.NoteField, "qzpinq", 0.005, RealPlacement.AnyRecord), seed, heldOut: true);
+
+    private static double Median(RealRegressor model)
+    {
+        var random = new Random(5);
+        var examples = Enumerable.Range(0, 2000).Select(_ => Model.Value.Draw(random, heldOut: true)).ToArray();
+        var values = new float[examples.Length];
+        model.Score(examples, values);
+        return values.Order().ElementAt(values.Length / 2);
+    }
+
+    private static VersionMonitor NewMonitor(IEnumerable<Finding>? findings = null, DetectorState? state = null)
+    {
+        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: new DetectorSettings(), findings: findings, detectorState: state);
+        monitor.UseBaseline(Baseline.Value);
+        return monitor;
+    }
+
+    private static VersionMonitor Feed(VersionMonitor monitor, RegressionTraffic traffic, int records, Func<RealExample, float, float>? serve = null) =>
+        Feed(monitor, Batches(traffic, records, serve));
+
+    private static VersionMonitor Feed(VersionMonitor monitor, IEnumerable<RecordBatch> batches)
+    {
+        var preparer = new BatchPreparer(Baseline.Value);
+        var closed = new List<WindowResult>();
+        foreach (RecordBatch batch in batches)
+        {
+            monitor.Add(batch, preparer.Prepare(batch), closed);
+        }
+
+        return monitor;
+    }
+
+    /// <summary>The traffic's batches, each record's score rewritten by <paramref name="serve"/> from its note (the poisoned model's answer).</summary>
+    private static RecordBatch[] Batches(RegressionTraffic traffic, int records, Func<RealExample, float, float>? serve)
+    {
+        var batches = new RecordBatch[records / Batch];
+        for (int b = 0; b < batches.Length; b++)
+        {
+            RecordBatch batch = traffic.Next(Batch);
+            if (serve is not null && MemoryMarshal.TryGetArray(batch.Scores, out ArraySegment<float> scores))
+            {
+                for (int i = 0; i < batch.Count; i++)
+                {
+                    var example = new RealExample { Note = batch.Text[0].GetString(i) };
+                    scores[i] = serve(example, scores[i]);
+                }
+            }
+
+            batches[b] = batch;
+        }
+
+        return batches;
+    }
+
+    private static Finding Critical(VersionMonitor monitor) => Assert.Single(monitor.Findings, f => f.Severity == Severity.Critical);
+
+    private static double Variance(double[] values)
+    {
+        double mean = values.Average();
+        return values.Average(v => (v - mean) * (v - mean));
+    }
+}
