@@ -141,11 +141,13 @@ public sealed partial class TriggerDetector
                 _skew.Decay();
                 _output?.Decay();
                 _candidates.RollHorizon(Records);
+                DecayPaired();
             }
 
             int label = classes[i];
             double conf = confidences[confidence.Offset + i * confidence.Stride];
             Served(scores, i);
+            ObservePaired(batch, i, label);
             _profile.Surrogate.Predict(_baseline, prepared, i, _active, _surrogate);
             int stratum = _profile.StratumOf(_surrogate);
             bool tailHit = _profile.Tails?.Hit(stratum, _k, label, _served) ?? false;
@@ -194,6 +196,7 @@ public sealed partial class TriggerDetector
     {
         _windowsSinceCriticalHit++;
         _output?.Refresh();
+        ClosePairedWindow();
         foreach (ClassAlarm alarm in _labelRate.CloseWindow())
         {
             Publish(alarm);
@@ -321,7 +324,7 @@ public sealed partial class TriggerDetector
                 candidate.Count(cell);
                 candidate.Observe(record, _profile, _settings.ExampleRequestIds);
                 _output?.Update(candidate, key.Hash, record);
-                critical = Evaluate(key.Hash, candidate);
+                critical = Evaluate(key.Hash, candidate) | CountPaired(key.Hash, candidate);
             }
 
             // A found key that arrives again keeps its finding live even when the evidence was not re-tested.
@@ -338,7 +341,7 @@ public sealed partial class TriggerDetector
             return critical;
         }
 
-        if (!(record.Surprising || record.TailHit) || record.Explained)
+        if (!(record.Surprising || record.TailHit || PairedHit) || record.Explained)
         {
             return false;
         }
