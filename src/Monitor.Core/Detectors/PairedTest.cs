@@ -180,6 +180,9 @@ internal sealed class PairedTest
         }
     }
 
+    /// <summary>The null's allowance p₀ now for class c on records whose trusted P(c) lies in <paramref name="bin"/>.</summary>
+    public double Allowance(int bin, int c) => _null[bin * _k + c];
+
     /// <summary>The bin of a trusted probability among <see cref="TrustedEdges"/>.</summary>
     public static int Bin(double p)
     {
