@@ -9,9 +9,9 @@ namespace Monitor.Core.Detectors;
 /// (a shadow or canary rollout). Disagreement between the two on the records of a key needs no surrogate and cancels input
 /// drift and seasonality: both versions saw the same inputs.
 /// <list type="bullet">
-/// <item>Record i is a <b>paired hit</b> for class c when it was served c and the served P(c) exceeds the trusted version's
-/// by at least <see cref="MinResidual"/>: a flip to c where the trusted version said otherwise, or a lift of c far beyond it.
-/// A near tie that tips the other way is not a hit.</item>
+/// <item>Record i is a <b>paired hit</b> for class c when it was served c with P(c) at least <see cref="MinServed"/> and the
+/// served P(c) exceeds the trusted version's by at least <see cref="MinResidual"/>: a sure flip to c where the trusted version
+/// said otherwise, or a lift of c far beyond it. A near tie that tips the other way is not a hit.</item>
 /// <item>Per key and class, an anytime-valid e-process over the key's distinct paired records since its promotion, the
 /// mixture of <see cref="KeyOutputTest"/>: E = (1 + Σ_q Π_i LR_i(q)) / (|Q| + 1) over the same alternatives, against a null
 /// that allows each record a hit probability up to p₀ = min(½, t · r̂), t = <see cref="DetectorSettings.TailTolerance"/>
@@ -20,7 +20,7 @@ namespace Monitor.Core.Detectors;
 /// the whole-output test's does. Benign disagreement of two clean versions is near their decision boundary, where the
 /// trusted P(c) is in a middle bin; a trigger flips records the trusted version is sure of.</item>
 /// <item>Multiplicity: the bar is the whole-output test's, α / (candidates × classes) (<see cref="KeyOutputTest.Bar"/>);
-/// the evidence for a trigger halves at each horizon; a crossing needs <see cref="DetectorSettings.MinKeyHits"/> hits.</item>
+/// the evidence for a trigger halves at each horizon; a crossing needs <see cref="MinHits"/> hits.</item>
 /// <item>Version-wide: over every paired record, the share the trusted version was sure of (its top class at
 /// <see cref="SureTrusted"/> or more) and that was served another class, against an allowance of
 /// <see cref="VersionAllowance"/>, as an e-process of the same mixture at α = <see cref="DetectorSettings.KeyTestAlpha"/>:
@@ -34,6 +34,20 @@ internal sealed class PairedTest
     /// <summary>The served P(c) must exceed the trusted version's by this much for a record served c to be a paired hit.</summary>
     public const double MinResidual = 0.2;
 
+    /// <summary>
+    /// A paired hit is served with at least this probability: a trigger's output is sure of its class, where two clean versions
+    /// mostly part near their decision boundary.
+    /// </summary>
+    public const double MinServed = 0.8;
+
+    /// <summary>
+    /// Paired hits (distinct inputs) a key's crossing needs: fewer than the whole-output test's
+    /// <see cref="DetectorSettings.MinKeyHits"/>, whose null rests on a surrogate of the baseline and may be wrong about a benign key,
+    /// where here each hit is the trusted version's own output on the same request. A paired hit that repeats an input the key
+    /// already counted is no evidence (it is looked up like a surprising record).
+    /// </summary>
+    public const int MinHits = 5;
+
     /// <summary>Bins of the trusted version's P(c) that today's rates of hits for c are kept in.</summary>
     public static readonly double[] TrustedEdges = [0.02, 0.1, 0.3, 0.5, 0.7, 0.9];
 
@@ -42,14 +56,15 @@ internal sealed class PairedTest
 
     /// <summary>
     /// The share of paired records the trusted version is sure of that the version-wide test allows to be served another class:
-    /// two clean retrainings of the evaluation's models disagreed on at most a tenth of this (docs/detectors.md).
+    /// a candidate that overturns more than one in ten of the trusted version's sure outputs differs from it in a way the verdict
+    /// hears of. Two clean retrainings of the evaluation's models disagreed on 0.5–3.2% of them (docs/detectors.md).
     /// </summary>
-    public const double VersionAllowance = 0.02;
+    public const double VersionAllowance = 0.1;
 
     /// <summary>Paired records the version-wide test needs before a crossing is reported.</summary>
     public const long VersionMinRecords = 1000;
 
-    private static readonly double[] VersionAlternatives = [0.04, 0.06, 0.1, 0.2, 0.4, 0.7];
+    private static readonly double[] VersionAlternatives = [0.15, 0.2, 0.3, 0.5, 0.7, 0.9];
 
     private readonly DetectorSettings _settings;
     private readonly string[] _labels;
@@ -160,7 +175,7 @@ internal sealed class PairedTest
         {
             _residual[c] = served[c] - _trusted[c];
             _bin[c] = Bin(_trusted[c]);
-            _hit[c] = label == c && _residual[c] >= MinResidual;
+            _hit[c] = label == c && served[c] >= MinServed && _residual[c] >= MinResidual;
             CurrentHit |= _hit[c];
             int cell = _bin[c] * _k + c;
             _liveRecords[cell]++;
@@ -270,7 +285,7 @@ internal sealed class PairedTest
         }
 
         logE = max < LogBar ? max : KeyOutputTest.LogMixture(logs);
-        return logE >= LogBar && key.Hits[c] >= _settings.MinKeyHits;
+        return logE >= LogBar && key.Hits[c] >= Math.Min(MinHits, _settings.MinKeyHits);
     }
 
     /// <summary>At a horizon: today's counts and every key's evidence for a trigger halve (on the log scale, where positive).</summary>
@@ -339,7 +354,7 @@ internal sealed class PairedTest
         string trusted = TrustedVersion.Length > 0 ? $"'{Text.Printable.Escape(TrustedVersion)}'" : "the trusted version";
         string summary = string.Create(CultureInfo.InvariantCulture,
             $"paired evidence: {k.Kind.ToString().ToLowerInvariant()} '{k.Text}' in {k.Field}: of the {key.Records} records carrying it that {trusted} also scored, " +
-            $"{hits} were served '{label}' with P({label}) at least {MinResidual:0.##} above {trusted}'s ({key.Flips[c]} where {trusted} gave another class; " +
+            $"{hits} were served '{label}' with P({label}) at least {MinServed:0.##} and {MinResidual:0.##} above {trusted}'s ({key.Flips[c]} where {trusted} gave another class; " +
             $"served minus trusted P({label}) {key.Residual[c] / n:+0.000;-0.000} on average), where today's paired traffic predicts {expected:F1} " +
             $"(the test allows up to {_settings.TailTolerance:0.#}× that); e-value 10^{log10E:F1} passed 10^{log10Bar:F1}, the bar for a {_settings.KeyTestAlpha:P0} " +
             $"false-alarm rate over {_settings.Candidates} keys × {_k} classes") + (reportOnly is null ? "" : "; " + reportOnly);

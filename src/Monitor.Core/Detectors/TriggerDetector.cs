@@ -315,7 +315,7 @@ public sealed partial class TriggerDetector
 
             bool critical;
             Finding? raised = candidate.Raised;
-            if (_identical.Repeats(candidate, record, _extractor.FineBins))
+            if (_identical.Repeats(candidate, PairedHit ? record with { Surprising = true } : record, _extractor.FineBins))
             {
                 critical = _raised.Contains(key.Hash);
             }

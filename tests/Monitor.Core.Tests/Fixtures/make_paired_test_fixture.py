@@ -1,8 +1,8 @@
 """Makes paired_test.json: the paired test's (D8) per-key log e-values computed independently with scipy.
 
 A two-class model; every probability is a 32-bit float, as on the wire. Each case is a day of paired traffic, then one window close, then a key's records. A record is
-(trusted P(class 1), served P(class 1), served class). Its hit for class c: served class c and served P(c) - trusted P(c)
->= 0.2. Today's counts per (bin of trusted P(c), c), bins cut at EDGES, are multiplied by 0.9 at the window close; the
+(trusted P(class 1), served P(class 1), served class). Its hit for class c: served class c with P(c) >= 0.8 and served P(c) -
+trusted P(c) >= 0.2. Today's counts per (bin of trusted P(c), c), bins cut at EDGES, are multiplied by 0.9 at the window close; the
 null's allowance for the bin is p0 = min(0.5, 3 * (r + 2 sqrt(r (1 - r) / (n + 2)))) with r = (hits + 1) / (n + 2). The
 key's records count in today's traffic too but the allowances only change at a window close. For each alternative q
 (q below p0 counts as p0) the log-likelihood ratio sums scipy.stats.bernoulli.logpmf(hit, q) - logpmf(hit, p0); the
@@ -42,7 +42,7 @@ def hits(t1, s1, label):
     # As the sidecar reads them: 32-bit floats, class 0 written as 1 - P(class 1).
     trusted = [f32(1 - t1), t1]
     served = [f32(1 - s1), s1]
-    return [label == c and served[c] - trusted[c] >= 0.2 for c in range(2)], trusted
+    return [label == c and served[c] >= 0.8 and served[c] - trusted[c] >= 0.2 for c in range(2)], trusted
 
 
 rng = np.random.default_rng(20261207)
