@@ -124,6 +124,13 @@ internal static class RealModelEvaluation
         new("paired: wine: clean retraining beside known-good", RealModelKind.Wine, null, cleanRecords, Paired: true),
     ];
 
+    /// <summary>The reduced paired set CI runs: wine's trigger paired and a clean wine retraining paired, 30,000 records each.</summary>
+    public static IReadOnlyList<RealScenarioSpec> PairedReduced() =>
+    [
+        new("paired: wine: site/note trigger", RealModelKind.Wine, RealAttack.FieldTrigger, 30_000, Paired: true),
+        new("paired: wine: clean retraining beside known-good", RealModelKind.Wine, null, 30_000, Paired: true),
+    ];
+
     /// <summary>The unpaired attacks <see cref="Paired"/> compares with (the same traffic without the trusted outputs).</summary>
     public static IReadOnlyList<RealScenarioSpec> Unpaired() =>
     [
