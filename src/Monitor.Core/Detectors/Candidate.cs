@@ -62,6 +62,15 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
     /// <summary>Records in the whole-output test (distinct inputs since promotion, the promoting record left out).</summary>
     public long TailRecords { get; set; }
 
+    /// <summary>The residual test's running log-likelihood ratio per class and (threshold, alternative) (<see cref="KeyRankTest"/>).</summary>
+    public double[] RankLog { get; } = new double[classes * KeyRankTest.Components];
+
+    /// <summary>Per [class × thresholds + θ]: the key's records ranked above θ for the class.</summary>
+    public long[] RankAbove { get; } = new long[classes * KeyRankTest.Thresholds.Length];
+
+    /// <summary>Records in the residual test (distinct inputs since promotion ranked for some class, the promoting record left out).</summary>
+    public long RankRecords { get; set; }
+
     public Finding? Raised { get; set; }
     public long LastEvaluated { get; set; }
 
@@ -86,7 +95,7 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
     public void Observe(in RecordContext record, TriggerProfile profile, int maxExamples)
     {
         Exact++;
-        Surprising += record.Surprising || record.TailHit ? 1 : 0;
+        Surprising += record.Telling ? 1 : 0;
         ConfidenceSum += record.Confidence;
         for (int c = 0; c < Residual.Length; c++)
         {
@@ -134,7 +143,8 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
             Residual = (double[])Residual.Clone(), ConfidenceSum = ConfidenceSum, Embedded = Embedded, Outliers = Outliers, Examples = [.. Examples],
             Raised = Raised?.DedupeKey, LastEvaluated = LastEvaluated, Repeats = Repeats, RepeatExamples = [.. RepeatExamples],
             RepeatsReported = RepeatsReported, TailLog = (double[])TailLog.Clone(), TailHits = (long[])TailHits.Clone(),
-            TailExpected = (double[])TailExpected.Clone(), TailRecords = TailRecords, ShareOrigin = ShareOrigin, InputPrints = prints, InputCounts = counts, InputFloor = floor, InputCursor = cursor,
+            TailExpected = (double[])TailExpected.Clone(), TailRecords = TailRecords, ShareOrigin = ShareOrigin,
+            RankLog = (double[])RankLog.Clone(), RankAbove = (long[])RankAbove.Clone(), RankRecords = RankRecords, InputPrints = prints, InputCounts = counts, InputFloor = floor, InputCursor = cursor,
         };
     }
 
@@ -180,6 +190,14 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
             TailRecords = state.TailRecords;
         }
 
+        // Likewise the residual test.
+        if (state.RankLog.Length == RankLog.Length && state.RankAbove.Length == RankAbove.Length)
+        {
+            state.RankLog.CopyTo(RankLog, 0);
+            state.RankAbove.CopyTo(RankAbove, 0);
+            RankRecords = state.RankRecords;
+        }
+
         return true;
     }
 
@@ -210,6 +228,17 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
         }
 
         TailRecords /= 2;
+        for (int i = 0; i < RankLog.Length; i++)
+        {
+            RankLog[i] = RankLog[i] > 0 ? RankLog[i] / 2 : RankLog[i];
+        }
+
+        for (int i = 0; i < RankAbove.Length; i++)
+        {
+            RankAbove[i] /= 2;
+        }
+
+        RankRecords /= 2;
         for (int c = 0; c < TailHits.Length; c++)
         {
             TailHits[c] /= 2;

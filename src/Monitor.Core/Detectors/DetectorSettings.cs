@@ -46,6 +46,19 @@ public sealed record DetectorSettings
     /// </summary>
     public double TailTolerance { get; init; } = 3;
 
+    /// <summary>
+    /// Whether the residual test (<see cref="KeyRankTest"/>) runs beside the tail test: keys whose records the model serves more of
+    /// a class than their inputs explain, compared with today's records of the same expected output. It shares
+    /// <see cref="KeyTestAlpha"/> with the tail test.
+    /// </summary>
+    public bool ResidualTest { get; init; } = true;
+
+    /// <summary>
+    /// How many times the share of records above a rank threshold that chance gives (1 − θ) the residual test's null allows a
+    /// key's records: room for keys that correlate with the output beyond what the surrogate captures.
+    /// </summary>
+    public double RankTolerance { get; init; } = 2;
+
     /// <summary>Tail hits (distinct inputs) a key's whole-output test needs besides its e-value: a few inputs repeated with noise are not a trigger.</summary>
     public int MinKeyHits { get; internal init; } = 10;
 
@@ -140,6 +153,7 @@ public sealed record DetectorSettings
             SketchWidth < 16 || (SketchWidth & (SketchWidth - 1)) != 0 ? $"{section}:SketchWidth must be a power of two of at least 16, got {SketchWidth}" : null,
             KeyTestAlpha is <= 0 or >= 1 ? $"{section}:KeyTestAlpha must lie in (0, 1), got {KeyTestAlpha}" : null,
             TailTolerance is < 1 or > 100 ? $"{section}:TailTolerance must lie in [1, 100], got {TailTolerance}" : null,
+            RankTolerance is < 1 or > 5 ? $"{section}:RankTolerance must lie in [1, 5], got {RankTolerance}" : null,
             MinRate is < 0 or > 1 ? $"{section}:MinRate must lie in [0, 1], got {MinRate}" : null,
         ];
         return problems.OfType<string>();

@@ -42,6 +42,11 @@ public sealed record DetectorState
     /// <summary>Per class: the open and last windows' tail hits and expectations (the recent lift); empty in older checkpoints.</summary>
     public double[] LiveTailWindow { get; init; } = [];
 
+    /// <summary>Today's residual histograms per (stratum, class) and records per stratum (the residual test's reference); empty in older checkpoints.</summary>
+    public double[] LiveRankHistograms { get; init; } = [];
+
+    public double[] LiveRankRecords { get; init; } = [];
+
     /// <summary>Records whose text keys, and whose rare parts, were cut at their budgets, and the counts last reported; empty in older checkpoints.</summary>
     public long[] KeysCut { get; init; } = [];
 
@@ -101,6 +106,12 @@ public sealed record CandidateState
     public long[] TailHits { get; init; } = [];
     public double[] TailExpected { get; init; } = [];
     public long TailRecords { get; init; }
+
+    /// <summary>The residual test's state (<see cref="Candidate.RankLog"/>); empty in a checkpoint from before it.</summary>
+    public double[] RankLog { get; init; } = [];
+
+    public long[] RankAbove { get; init; } = [];
+    public long RankRecords { get; init; }
 
     /// <summary>The record its live share is counted from (see <see cref="Candidate.ShareOrigin"/>); null in older checkpoints.</summary>
     public long? ShareOrigin { get; init; }

@@ -83,7 +83,8 @@ internal sealed class KeyOutputTest
     private readonly double[] _logHit;
     private readonly double[] _logMiss;
 
-    public KeyOutputTest(TriggerProfile profile, TailProfile tails, DetectorSettings settings, string[] labels)
+    /// <param name="tests">The tests that share <see cref="DetectorSettings.KeyTestAlpha"/>: 2 when the residual test runs beside this one.</param>
+    public KeyOutputTest(TriggerProfile profile, TailProfile tails, DetectorSettings settings, string[] labels, int tests = 1)
     {
         _tails = tails;
         _settings = settings;
@@ -99,7 +100,7 @@ internal sealed class KeyOutputTest
         _lastExpected = new double[_k];
         _logHit = new double[_strata * _k * _g];
         _logMiss = new double[_strata * _k * _g];
-        LogBar = Bar(settings, _k);
+        LogBar = Bar(settings, _k, tests);
         foreach (BaselineKey key in profile.Keys)
         {
             if (key.Kind != KeyKind.EmbeddingOutlier && profile.Records > 0 && key.Support >= MaxBaselineShare * profile.Records)
@@ -123,8 +124,12 @@ internal sealed class KeyOutputTest
     /// <summary>ln(1/a): the e-value a key must reach.</summary>
     public double LogBar { get; }
 
-    /// <summary>ln(1/a) for <paramref name="classes"/> classes: a = α / (candidate capacity × classes).</summary>
-    public static double Bar(DetectorSettings settings, int classes) => Math.Log(settings.Candidates * (double)classes / settings.KeyTestAlpha);
+    /// <summary>
+    /// ln(1/a) for <paramref name="classes"/> classes: a = α / (candidate capacity × classes × tests), Bonferroni over every (key,
+    /// class) the table holds and over the <paramref name="tests"/> key tests that share α (<see cref="KeyRankTest"/>).
+    /// </summary>
+    public static double Bar(DetectorSettings settings, int classes, int tests = 1) =>
+        Math.Log(settings.Candidates * (double)classes * tests / settings.KeyTestAlpha);
 
     /// <summary>
     /// The null's allowance p₀ for a stratum whose hit rate is <paramref name="rate"/> (the baseline's, or today's when higher),

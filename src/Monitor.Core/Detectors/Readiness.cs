@@ -367,7 +367,7 @@ public static class Readiness
             cumulative[s] = sum;
         }
 
-        double bar = KeyOutputTest.Bar(settings, k);
+        double bar = KeyOutputTest.Bar(settings, k, KeyRankTest.KeyTests(profile, settings));
         var random = new Random(seed);
         var logs = new double[KeyOutputTest.Alternatives.Length];
         var delays = new List<int>(options.Runs);

@@ -9,6 +9,7 @@ public sealed partial class TriggerDetector
         (double[] contrarian, double[] hits) = _skew.Live;
         (double[][] windows, double[] open) = _labelRate.State;
         (double[] tailRecords, double[] tailHits, double[] tailWindow) = _output?.Live ?? ([], [], []);
+        (double[] rankHistograms, double[] rankRecords) = _rank?.Live ?? ([], []);
         return new DetectorState
         {
             BaselineId = _baseline.Profile.Id,
@@ -23,6 +24,8 @@ public sealed partial class TriggerDetector
             LiveTailRecords = tailRecords,
             LiveTailHits = tailHits,
             LiveTailWindow = tailWindow,
+            LiveRankHistograms = rankHistograms,
+            LiveRankRecords = rankRecords,
             KeysCut = [_extractor.TextCut, _extractor.ConjunctionCut, _textCutReported, _conjunctionCutReported],
             OutsideRange = (long[])_outside.Clone(),
             OutsideRangeReported = (long[])_outsideReported.Clone(),
@@ -52,6 +55,7 @@ public sealed partial class TriggerDetector
         _ultra.Restore(state.UltraCusum);
         _skew.Restore(state.LiveContrarian, state.LiveContrarianHits);
         _output?.Restore(state.LiveTailRecords, state.LiveTailHits, state.LiveTailWindow);
+        _rank?.Restore(state.LiveRankHistograms, state.LiveRankRecords);
         if (state.KeysCut.Length == 4)
         {
             _extractor.RestoreCuts(state.KeysCut[0], state.KeysCut[1]);

@@ -43,6 +43,7 @@ public sealed partial class TriggerDetector
     private readonly CandidateTable _candidates;
     private readonly KeySkewTest _skew;
     private readonly KeyOutputTest? _output;
+    private readonly KeyRankTest? _rank;
     private readonly UltraConfidence _ultra;
     private readonly Decoupling _decoupling;
     private readonly Activations? _activations;
@@ -53,6 +54,7 @@ public sealed partial class TriggerDetector
     private readonly HashSet<ulong> _raised = [];
     private readonly double[] _served;
     private readonly double[] _surrogate;
+    private readonly double[] _ranks;
     private readonly int[] _active;
 
     /// <summary>Per numeric feature: records with a value outside the baseline's range, and how many the last report said.</summary>
@@ -81,13 +83,17 @@ public sealed partial class TriggerDetector
         var random = new Random(17);
         _candidates = new CandidateTable(settings, _k, _strata, random, _identical.Lanes);
         _skew = new KeySkewTest(_profile, settings, _labels);
-        _output = _profile.Tails is { } tails ? new KeyOutputTest(_profile, tails, settings, _labels) : null;
+        int tests = KeyRankTest.KeyTests(_profile, settings);
+        _output = _profile.Tails is { } tails ? new KeyOutputTest(_profile, tails, settings, _labels, tests) : null;
+        _rank = tests == 2 ? new KeyRankTest(_profile, settings, _labels) : null;
         _ultra = new UltraConfidence(_profile, settings, _labels);
         _decoupling = new Decoupling(_profile, settings, _labels);
         _activations = _profile.Embedding is { } embedding ? new Activations(embedding, settings, _labels, random) : null;
         _labelRate = new LabelRate(_profile, settings, _labels);
         _served = new double[_k];
         _surrogate = new double[_k];
+        _ranks = new double[_k];
+        Array.Fill(_ranks, double.NaN);
         _active = new int[_profile.Surrogate.NumericOffsets.Length + _profile.Surrogate.CategoricalOffsets.Length];
         _outside = new long[_schema.NumericFeatures.Length];
         _outsideReported = new long[_outside.Length];
@@ -140,6 +146,7 @@ public sealed partial class TriggerDetector
             {
                 _skew.Decay();
                 _output?.Decay();
+                _rank?.Decay();
                 _candidates.RollHorizon(Records);
                 DecayPaired();
             }
@@ -152,6 +159,8 @@ public sealed partial class TriggerDetector
             int stratum = _profile.StratumOf(_surrogate);
             bool tailHit = _profile.Tails?.Hit(stratum, _k, label, _served) ?? false;
             _output?.Observe(stratum, label, tailHit);
+            _rank?.Observe(stratum, _served, _surrogate, KeyRankTest.Draw(Records), _ranks);
+            bool rankHit = _ranks[label] > KeyRankTest.TellingRank;
             bool ultra = _ultra.Observe(stratum, label, conf, out ClassAlarm? alarm);
             if (alarm is { } raised)
             {
@@ -170,7 +179,7 @@ public sealed partial class TriggerDetector
             }
 
             var record = new RecordContext(batch, i, label, stratum, conf, ultra, outlier, withEmbeddings, _profile.Contrarian(stratum, label), tailHit,
-                explained, _served, _surrogate);
+                explained, _served, _surrogate, _ranks, rankHit);
             foreach (KeyOccurrence key in keys)
             {
                 if (Count(key, record))
@@ -196,6 +205,7 @@ public sealed partial class TriggerDetector
     {
         _windowsSinceCriticalHit++;
         _output?.Refresh();
+        _rank?.Refresh();
         ClosePairedWindow();
         foreach (ClassAlarm alarm in _labelRate.CloseWindow())
         {
@@ -324,6 +334,10 @@ public sealed partial class TriggerDetector
                 candidate.Count(cell);
                 candidate.Observe(record, _profile, _settings.ExampleRequestIds);
                 _output?.Update(candidate, key.Hash, record);
+                if (_rank is not null && KeyRankTest.Tests(key.Kind))
+                {
+                    _rank.Update(candidate, key.Hash, record.Ranks);
+                }
                 critical = Evaluate(key.Hash, candidate) | CountPaired(key.Hash, candidate);
             }
 
@@ -341,7 +355,8 @@ public sealed partial class TriggerDetector
             return critical;
         }
 
-        if (!(record.Surprising || record.TailHit || PairedHit) || record.Explained)
+        // A rank hit screens only the keys the residual test judges; the others wait for a surprise or a tail hit. A paired hit screens every key.
+        if (!(record.Surprising || record.TailHit || (record.RankHit && KeyRankTest.Tests(key.Kind)) || PairedHit) || record.Explained)
         {
             return false;
         }
@@ -400,6 +415,17 @@ public sealed partial class TriggerDetector
                 if (_output.Crossed(candidate, c, out double logE))
                 {
                     candidate.Raised = _findings.Publish(_output.Finding(candidate, c, logE, Corroborate(candidate, c), Records, _time.GetUtcNow(), outside,
+                        common, population));
+                    candidate.LastEvaluated = support;
+                    if (!reportOnly)
+                    {
+                        _raised.Add(hash);
+                    }
+                }
+
+                if (_rank is not null && KeyRankTest.Tests(candidate.Key.Kind) && !_raised.Contains(hash) && _rank.Crossed(candidate, c, _output.LogBar, out double rankLogE))
+                {
+                    candidate.Raised = _findings.Publish(_rank.Finding(candidate, c, rankLogE, _output.LogBar, Corroborate(candidate, c), Records, _time.GetUtcNow(),
                         common, population));
                     candidate.LastEvaluated = support;
                     if (!reportOnly)
@@ -507,5 +533,11 @@ public sealed partial class TriggerDetector
 /// <param name="Explained">Carries a key already found critical.</param>
 /// <param name="Served">The served model's class probabilities (a buffer reused per record).</param>
 /// <param name="Surrogate">The surrogate's class probabilities for the record's inputs (likewise).</param>
+/// <param name="Ranks">Per class the rank of the record's residual among today's records of its stratum, NaN where not ranked (<see cref="KeyRankTest"/>; likewise).</param>
+/// <param name="RankHit">Its rank for its served class is beyond <see cref="KeyRankTest.TellingRank"/>.</param>
 internal readonly record struct RecordContext(RecordBatch Batch, int Index, int Label, int Stratum, double Confidence, bool Ultra,
-    bool Outlier, bool Embedded, bool Surprising, bool TailHit, bool Explained, double[] Served, double[] Surrogate);
+    bool Outlier, bool Embedded, bool Surprising, bool TailHit, bool Explained, double[] Served, double[] Surrogate, double[] Ranks, bool RankHit)
+{
+    /// <summary>Surprising, a tail hit or a rank hit: a record that could be a trigger's.</summary>
+    public bool Telling => Surprising || TailHit || RankHit;
+}

@@ -30,6 +30,12 @@ public sealed record BaselineKey
     /// <summary>Per class c: the hits the stratum rates predict for the key's records (its own lift is hits over this).</summary>
     public double[] TailExpected { get; init; } = [];
 
+    /// <summary>
+    /// Per [class × thresholds + θ]: the key's records whose residual for the class ranked above θ among the baseline's records of
+    /// their stratum (<see cref="KeyRankTest"/>); empty in a baseline committed before the residual test.
+    /// </summary>
+    public long[] RankAbove { get; init; } = [];
+
     /// <summary>The hash this key has in this process.</summary>
     public ulong Hash() => Kind switch
     {
@@ -101,6 +107,12 @@ public sealed record TriggerProfile
     /// <summary>The whole-output key test's tables; null in a baseline committed before the test existed (then a skew
     /// corroborated by D3, D4 or D5 is what makes a key critical).</summary>
     public TailProfile? Tails { get; init; }
+
+    /// <summary>
+    /// The rank thresholds the key table's <see cref="BaselineKey.RankAbove"/> were counted at (<see cref="KeyRankTest.Thresholds"/>);
+    /// empty in a baseline committed before the residual test, whose detectors then run the tail test alone.
+    /// </summary>
+    public double[] RankThresholds { get; init; } = [];
 
     /// <summary>The embedding profile (D5), when the baseline's records carried embeddings.</summary>
     public EmbeddingProfile? Embedding { get; init; }

@@ -119,11 +119,12 @@ public static class TriggerProfileBuilder
         (double[] mean, double[] std) = Residuals(served, predicted, strataOf, rated);
         EmbeddingProfile? embedding = EmbeddingProfiles.Build(schema, batch, labels, k, settings.Seed);
         TailProfile tails = TailProfile.Build(rated, strataOf, labels, served);
+        double[] ranks = KeyRankTest.BaselineRanks(k, strata, strataOf, served, predicted);
         // Twice: the first count gives the shares that rank a record's numeric parts for conjunctions, the second counts them.
-        BaselineKey[] singles = KeyTable(schema, rated, batch, labels, strataOf, served, predicted, tails, settings,
+        BaselineKey[] singles = KeyTable(schema, rated, batch, labels, strataOf, served, predicted, tails, ranks, settings,
             new KeyExtractor(schema, values, detectors.MaxKeysPerRecord, 0, KeyExtractor.Vocabulary));
         BaselineKey[] keys = detectors.MaxConjunctionKeysPerRecord == 0 ? singles : KeyTable(schema, rated, batch, labels, strataOf, served, predicted,
-            tails, settings, new KeyExtractor(schema, values, detectors.MaxKeysPerRecord, detectors.MaxConjunctionKeysPerRecord, KeyExtractor.Vocabulary,
+            tails, ranks, settings, new KeyExtractor(schema, values, detectors.MaxKeysPerRecord, detectors.MaxConjunctionKeysPerRecord, KeyExtractor.Vocabulary,
                 KeyExtractor.PartShares(singles, n)));
         if (embedding is not null)
         {
@@ -142,6 +143,7 @@ public static class TriggerProfileBuilder
             ResidualStd = std,
             Keys = keys,
             Tails = tails,
+            RankThresholds = [.. KeyRankTest.Thresholds],
             Embedding = embedding,
             KeyVocabulary = KeyExtractor.Vocabulary,
         };
@@ -355,9 +357,11 @@ public static class TriggerProfileBuilder
     }
 
     private static BaselineKey[] KeyTable(ModelSchema schema, TriggerProfile profile, RecordBatch batch, int[] labels, int[] strata,
-        double[] served, double[] predicted, TailProfile tails, TriggerSettings settings, KeyExtractor extractor)
+        double[] served, double[] predicted, TailProfile tails, double[] ranks, TriggerSettings settings, KeyExtractor extractor)
     {
         int k = profile.Classes;
+        double[] thresholds = KeyRankTest.Thresholds;
+        int t = thresholds.Length;
         var table = new Dictionary<ulong, (BaselineKey Key, long[] Labels, double[] TailExpected)>();
         for (int i = 0; i < batch.Count; i++)
         {
@@ -374,7 +378,7 @@ public static class TriggerProfileBuilder
                         Payload = KeyExtractor.PayloadOf(key),
                         Support = 0,
                         LabelCounts = [],
-                    }, new long[4 * k], new double[k]);
+                    }, new long[(4 + t) * k], new double[k]);
                     table[key.Hash] = entry;
                 }
 
@@ -384,6 +388,10 @@ public static class TriggerProfileBuilder
                     int cell = strata[i] * k + c;
                     entry.TailExpected[c] += tails.Rates[cell];
                     entry.Labels[3 * k + c] += labels[i] == c && tails.Hit(strata[i], k, c, served.AsSpan(i * k, k)) ? 1 : 0;
+                    for (int j = 0; j < t; j++)
+                    {
+                        entry.Labels[4 * k + c * t + j] += ranks[i * k + c] > thresholds[j] ? 1 : 0;
+                    }
                 }
 
                 for (int c = 0; c < k; c++)
@@ -404,8 +412,9 @@ public static class TriggerProfileBuilder
                 LabelCounts = e.Labels[..k],
                 ContrarianCounts = e.Labels[k..(2 * k)],
                 ContrarianHits = e.Labels[(2 * k)..(3 * k)],
-                TailHits = e.Labels[(3 * k)..],
+                TailHits = e.Labels[(3 * k)..(4 * k)],
                 TailExpected = e.TailExpected,
+                RankAbove = e.Labels[(4 * k)..],
             })
             .OrderByDescending(key => key.Support)
             .ThenBy(key => key.Text, StringComparer.Ordinal)

@@ -86,7 +86,7 @@ internal static class Profiles
         double[] probabilities = [1 - served, served];
         bool tailHit = profile.Tails?.Hit(stratum, 2, label, probabilities) ?? false;
         return new RecordContext(Empty, 0, label, stratum, confidence, ultra, outlier, embedded, profile.Contrarian(stratum, label), tailHit, false,
-            probabilities, [1 - surrogate, surrogate]);
+            probabilities, [1 - surrogate, surrogate], [double.NaN, double.NaN], false);
     }
 
     private static readonly RecordBatch Empty = new() { Count = 0, Numeric = Array.Empty<float>(), Scores = Array.Empty<float>(), Categorical = [], Text = [] };

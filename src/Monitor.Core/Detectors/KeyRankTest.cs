@@ -1,0 +1,435 @@
+using System.Globalization;
+
+namespace Monitor.Core.Detectors;
+
+/// <summary>
+/// The residual test of the whole output (D1/D2's second decision, beside <see cref="KeyOutputTest"/>): do a key's records
+/// get more of a class than expected for their inputs, compared with today's records that have the same inputs? It finds a
+/// trigger that only lifts the confidence of records already of its class (0.85 becoming 0.95), which never reaches the
+/// baseline's top tail.
+/// <list type="bullet">
+/// <item>A record's residual for class c is logit(served P(c)) − logit(surrogate P(c)): what the model serves less what the
+/// additive surrogate expects for its inputs. Its rank among today's records of the same surrogate stratum is u_c: the share
+/// of them with a lower residual, with ties broken at random (a randomised probability integral transform). Today's
+/// records are a histogram of residuals per (stratum, class) in steps of <see cref="Step"/> logits, forgetting at each
+/// window's close as <see cref="KeyOutputTest.LiveWindows"/> windows; a record is ranked against the histogram as of the
+/// last close, and only where it holds <see cref="MinRecords"/> records.</item>
+/// <item>Under the null, a key's records are exchangeable with today's records of their strata, so P(u_c &gt; θ) = 1 − θ.
+/// The null allows p₀(θ) = min(½, t · (1 − θ) · key lift): t (<see cref="DetectorSettings.RankTolerance"/>) times that,
+/// times the key's own lift in the baseline when it had one (its records' share above θ there, against 1 − θ). A key that
+/// correlates with the output beyond the surrogate, as a word in a memo may, is allowed what it did in the baseline.</item>
+/// <item>The e-value mixes, with the null itself, the likelihood ratios of Bernoulli alternatives q on the indicator u_c &gt; θ
+/// for each θ in <see cref="Thresholds"/> and q in <see cref="Alternatives"/>, as <see cref="KeyOutputTest"/> does on tail
+/// hits: a test supermartingale under the null, so P(E ever reaches 1/a) ≤ a (Ville). Multiplicity: both tests share
+/// α (<see cref="DetectorSettings.KeyTestAlpha"/>), each at half of it over every (key, class) the candidate table holds.</item>
+/// <item>Only keys that do not place a record in the input space are tested: text keys, categorical values, value patterns
+/// and their conjunctions. An exact value, a percentile bin or a region is where the surrogate's own misfit lives, which a
+/// rank among today's records of a stratum cannot tell from a trigger's lift; those keys keep the tail test.</item>
+/// </list>
+/// </summary>
+internal sealed class KeyRankTest
+{
+    /// <summary>The rank thresholds θ whose indicators the test bets on.</summary>
+    public static readonly double[] Thresholds = [0.9, 0.97];
+
+    /// <summary>Share of a key's records above θ the alternatives give.</summary>
+    public static readonly double[] Alternatives = [0.35, 0.5, 0.7, 0.9];
+
+    /// <summary>A record ranked above this for its served class is telling: its keys are screened for promotion.</summary>
+    public const double TellingRank = 0.97;
+
+    /// <summary>Width of a histogram step, in logits of the residual.</summary>
+    public const double Step = 0.125;
+
+    /// <summary>Residuals beyond ±this fall in the two open-ended steps.</summary>
+    public const double Span = 20;
+
+    /// <summary>Probabilities are clamped to [this, 1 − this] before their logit is taken.</summary>
+    private const double Clamp = 1e-7;
+
+    /// <summary>Today's records a (stratum, class) histogram needs before its records are ranked.</summary>
+    public const double MinRecords = 200;
+
+    /// <summary>The null's allowance never exceeds this share.</summary>
+    private const double MaxNull = 0.5;
+
+    /// <summary>Histogram steps: 2 · Span / Step inside, one open-ended step each side.</summary>
+    public static readonly int Steps = (int)Math.Round(2 * Span / Step) + 2;
+
+    private static readonly int T = Thresholds.Length;
+    private static readonly int Q = Alternatives.Length;
+
+    /// <summary>Alternatives mixed per class: every (θ, q).</summary>
+    public static readonly int Components = T * Q;
+
+    private readonly DetectorSettings _settings;
+    private readonly string[] _labels;
+    private readonly int _k;
+    private readonly int _strata;
+
+    /// <summary>Today's residuals: [(stratum × classes + class) × Steps + step], forgetting at each close, halving at a horizon.</summary>
+    private readonly double[] _live;
+
+    /// <summary>Today's records per stratum (every class's histogram of a stratum holds the same records).</summary>
+    private readonly double[] _liveRecords;
+
+    /// <summary>As of the last close: per (stratum, class) the share of today's records below each step, Steps + 1 per cell.</summary>
+    private readonly double[] _below;
+
+    /// <summary>As of the last close: whether a stratum held enough records to rank against.</summary>
+    private readonly bool[] _ready;
+
+    /// <summary>Per baseline key tested with a lift above 1 at some θ: its lift per [class × T + θ].</summary>
+    private readonly Dictionary<ulong, double[]> _keyLift = [];
+
+    /// <summary>Per threshold θ: the null's allowance t · (1 − θ) before a key's own lift, and its log-ratios per alternative.</summary>
+    private readonly double[] _logHit;
+    private readonly double[] _logMiss;
+
+    public KeyRankTest(TriggerProfile profile, DetectorSettings settings, string[] labels)
+    {
+        _settings = settings;
+        _labels = labels;
+        _k = profile.Classes;
+        _strata = profile.Strata;
+        _live = new double[_strata * _k * Steps];
+        _liveRecords = new double[_strata];
+        _below = new double[_strata * _k * (Steps + 1)];
+        _ready = new bool[_strata];
+        _logHit = new double[T * Q];
+        _logMiss = new double[T * Q];
+        for (int t = 0; t < T; t++)
+        {
+            for (int q = 0; q < Q; q++)
+            {
+                (_logHit[t * Q + q], _logMiss[t * Q + q]) = KeyOutputTest.Ratios(Alternatives[q], Allowance(settings, Thresholds[t], 1));
+            }
+        }
+
+        foreach (BaselineKey key in profile.Keys)
+        {
+            if (key.RankAbove.Length == _k * T && key.Support >= settings.NewKeySupport)
+            {
+                var lift = new double[_k * T];
+                for (int c = 0; c < _k; c++)
+                {
+                    for (int t = 0; t < T; t++)
+                    {
+                        lift[c * T + t] = Math.Max(1, (key.RankAbove[c * T + t] + 1) / ((1 - Thresholds[t]) * key.Support + 1));
+                    }
+                }
+
+                if (lift.Any(l => l > 1))
+                {
+                    _keyLift.TryAdd(key.Hash(), lift);
+                }
+            }
+        }
+
+        Snapshot();
+    }
+
+    /// <summary>Whether the test runs on a baseline: one whose key table counted ranks (committed since the test existed).</summary>
+    public static bool Covers(TriggerProfile profile) => profile.RankThresholds.SequenceEqual(Thresholds) && profile.Tails is not null;
+
+    /// <summary>Whether the test runs for a version judged against this baseline with these settings.</summary>
+    public static bool Runs(TriggerProfile profile, DetectorSettings settings) => settings.ResidualTest && Covers(profile);
+
+    /// <summary>The key tests that share <see cref="DetectorSettings.KeyTestAlpha"/>: the tail test, and this one when it runs.</summary>
+    public static int KeyTests(TriggerProfile profile, DetectorSettings settings) => Runs(profile, settings) ? 2 : 1;
+
+    /// <summary>Whether a key of this kind is tested: it does not place its records in the input space.</summary>
+    public static bool Tests(KeyKind kind) =>
+        kind is KeyKind.Token or KeyKind.Variant or KeyKind.Bigram or KeyKind.Pair or KeyKind.CharGram or KeyKind.Category or KeyKind.Pattern or KeyKind.Conjunction;
+
+    /// <summary>The null's allowance at threshold θ for a key with lift <paramref name="lift"/>: min(½, t · (1 − θ) · lift).</summary>
+    public static double Allowance(DetectorSettings settings, double theta, double lift) => Math.Min(MaxNull, settings.RankTolerance * (1 - theta) * lift);
+
+    /// <summary>The histogram step of a residual.</summary>
+    public static int StepOf(double residual)
+    {
+        if (double.IsNaN(residual))
+        {
+            return Steps / 2;
+        }
+
+        if (residual < -Span)
+        {
+            return 0;
+        }
+
+        return residual >= Span ? Steps - 1 : 1 + Math.Min(Steps - 3, (int)Math.Floor((residual + Span) / Step));
+    }
+
+    /// <summary>logit(served) − logit(surrogate), both clamped away from 0 and 1.</summary>
+    public static double Residual(double served, double surrogate) => Logit(served) - Logit(surrogate);
+
+    private static double Logit(double p)
+    {
+        double clamped = Math.Clamp(double.IsNaN(p) ? 0.5 : p, Clamp, 1 - Clamp);
+        return Math.Log(clamped / (1 - clamped));
+    }
+
+    /// <summary>
+    /// Ranks a record of today's traffic per class among today's records of its stratum (NaN where too few), then counts it.
+    /// </summary>
+    /// <param name="draw">A uniform draw in [0, 1) that breaks ties within a step (fixed by the record, so a replay ranks alike).</param>
+    public void Observe(int stratum, ReadOnlySpan<double> served, ReadOnlySpan<double> surrogate, double draw, Span<double> ranks)
+    {
+        bool ready = _ready[stratum];
+        _liveRecords[stratum]++;
+        for (int c = 0; c < _k; c++)
+        {
+            int cell = stratum * _k + c;
+            int step = StepOf(Residual(served[c], surrogate[c]));
+            if (ready)
+            {
+                ReadOnlySpan<double> below = _below.AsSpan(cell * (Steps + 1), Steps + 1);
+                ranks[c] = below[step] + draw * (below[step + 1] - below[step]);
+            }
+            else
+            {
+                ranks[c] = double.NaN;
+            }
+
+            _live[cell * Steps + step]++;
+        }
+    }
+
+    /// <summary>At a window's close today's histograms forget a tenth and are taken as the ranks' reference until the next.</summary>
+    public void Refresh()
+    {
+        double keep = 1 - 1.0 / KeyOutputTest.LiveWindows;
+        for (int i = 0; i < _live.Length; i++)
+        {
+            _live[i] *= keep;
+        }
+
+        for (int s = 0; s < _strata; s++)
+        {
+            _liveRecords[s] *= keep;
+        }
+
+        Snapshot();
+    }
+
+    /// <summary>At the horizon today's traffic keeps half its weight.</summary>
+    public void Decay()
+    {
+        for (int i = 0; i < _live.Length; i++)
+        {
+            _live[i] /= 2;
+        }
+
+        for (int s = 0; s < _strata; s++)
+        {
+            _liveRecords[s] /= 2;
+        }
+    }
+
+    /// <summary>The shares below each step per (stratum, class), from today's histograms.</summary>
+    private void Snapshot()
+    {
+        for (int s = 0; s < _strata; s++)
+        {
+            double n = _liveRecords[s];
+            _ready[s] = n >= MinRecords;
+            for (int c = 0; c < _k; c++)
+            {
+                int cell = s * _k + c;
+                ReadOnlySpan<double> counts = _live.AsSpan(cell * Steps, Steps);
+                Span<double> below = _below.AsSpan(cell * (Steps + 1), Steps + 1);
+                double total = 0;
+                foreach (double count in counts)
+                {
+                    total += count;
+                }
+
+                double sum = 0;
+                below[0] = 0;
+                for (int b = 0; b < Steps; b++)
+                {
+                    sum += counts[b];
+                    below[b + 1] = total > 0 ? Math.Min(1, sum / total) : (b + 1.0) / Steps;
+                }
+            }
+        }
+    }
+
+    /// <summary>Today's histograms and records per stratum, for a checkpoint.</summary>
+    public (double[] Histograms, double[] Records) Live => ((double[])_live.Clone(), (double[])_liveRecords.Clone());
+
+    /// <summary>Restores a checkpoint's histograms (of the same profile; ignored otherwise) and the reference they give.</summary>
+    public void Restore(double[] histograms, double[] records)
+    {
+        if (histograms.Length == _live.Length && records.Length == _liveRecords.Length)
+        {
+            histograms.CopyTo(_live, 0);
+            records.CopyTo(_liveRecords, 0);
+            Snapshot();
+        }
+    }
+
+    /// <summary>Adds a record of the key (a distinct input) to its e-processes, one per class ranked.</summary>
+    public void Update(Candidate candidate, ulong hash, ReadOnlySpan<double> ranks)
+    {
+        double[]? lift = _keyLift.GetValueOrDefault(hash);
+        bool counted = false;
+        for (int c = 0; c < _k; c++)
+        {
+            double u = ranks[c];
+            if (double.IsNaN(u))
+            {
+                continue;
+            }
+
+            counted = true;
+            Span<double> logs = candidate.RankLog.AsSpan(c * Components, Components);
+            for (int t = 0; t < T; t++)
+            {
+                bool above = u > Thresholds[t];
+                candidate.RankAbove[c * T + t] += above ? 1 : 0;
+                double keyLift = lift is null ? 1 : lift[c * T + t];
+                for (int q = 0; q < Q; q++)
+                {
+                    int g = t * Q + q;
+                    if (keyLift <= 1)
+                    {
+                        logs[g] += above ? _logHit[g] : _logMiss[g];
+                    }
+                    else
+                    {
+                        (double onHit, double onMiss) = KeyOutputTest.Ratios(Alternatives[q], Allowance(_settings, Thresholds[t], keyLift));
+                        logs[g] += above ? onHit : onMiss;
+                    }
+                }
+            }
+        }
+
+        candidate.RankRecords += counted ? 1 : 0;
+    }
+
+    /// <summary>Whether the key's test towards class c has crossed the bar (and has <see cref="DetectorSettings.MinKeyHits"/> records above the lower θ).</summary>
+    public bool Crossed(Candidate candidate, int c, double logBar, out double logE)
+    {
+        ReadOnlySpan<double> logs = candidate.RankLog.AsSpan(c * Components, Components);
+        double max = 0;
+        foreach (double l in logs)
+        {
+            max = Math.Max(max, l);
+        }
+
+        logE = max < logBar ? max : KeyOutputTest.LogMixture(logs);
+        return logE >= logBar && candidate.RankAbove[c * T] >= _settings.MinKeyHits;
+    }
+
+    /// <summary>The finding of a key whose residual test towards class c crossed the bar.</summary>
+    public Finding Finding(Candidate candidate, int c, double logE, double logBar, Corroboration[] corroboration, long records, DateTimeOffset now,
+        bool common, double? baselineShare)
+    {
+        DetectorKey key = candidate.Key;
+        string label = _labels[c];
+        long n = Math.Max(candidate.RankRecords, 1);
+        long above = candidate.RankAbove[c * T];
+        long top = candidate.RankAbove[c * T + T - 1];
+        double rate = above / (double)n;
+        double expectedRate = 1 - Thresholds[0];
+        double log10E = logE / Math.Log(10);
+        double log10Bar = logBar / Math.Log(10);
+        string summary = string.Create(CultureInfo.InvariantCulture,
+            $"{key.Kind.ToString().ToLowerInvariant()} '{key.Text}' in {key.Field}: of the {candidate.RankRecords} records carrying it, {above} were served more '{label}' " +
+            $"than {Thresholds[0]:P0} of today's records with the same expected output ({top} more than {Thresholds[^1]:P0} of them), where {expectedRate:P0} and {1 - Thresholds[^1]:P0} are expected " +
+            $"(the test allows up to {_settings.RankTolerance:0.#}× that); the model serves these records more '{label}' than their inputs explain; " +
+            $"e-value 10^{log10E:F1} passed 10^{log10Bar:F1}, the bar for a {_settings.KeyTestAlpha:P0} false-alarm rate over {_settings.Candidates} keys × {_k} classes and two tests") +
+            (common ? string.Create(CultureInfo.InvariantCulture, $"; the key is on more than {KeyOutputTest.MaxKeyShare:P0} of the records, a population rather than a trigger, so this is not critical by itself") : "") +
+            (baselineShare is { } share ? string.Create(CultureInfo.InvariantCulture, $"; the key was on {share:P2} of the baseline's records, a region of the inputs rather than a trigger's pattern, so this is not critical by itself") : "");
+        return new Finding
+        {
+            Detector = key.Detector,
+            Severity = common || baselineShare is not null ? Severity.Warning : Severity.Critical,
+            Key = key,
+            TargetLabel = label,
+            Support = candidate.Support,
+            Rate = rate,
+            Lift = rate / expectedRate,
+            MeanConfidence = candidate.Exact > 0 ? candidate.ConfidenceSum / candidate.Exact : double.NaN,
+            BaselineExpectation = expectedRate,
+            Z = (above - expectedRate * n) / Math.Sqrt(expectedRate * (1 - expectedRate) * n),
+            Log10EValue = log10E,
+            Log10EValueBar = log10Bar,
+            FirstSeen = candidate.FirstSeen,
+            FirstSeenRecord = candidate.FirstSeenRecord,
+            RaisedAtRecord = records,
+            RaisedAtSupport = candidate.Support,
+            SurprisingBeforeTracking = candidate.SurprisingBefore,
+            UpdatedAt = now,
+            ExampleRequestIds = [.. candidate.Examples],
+            Corroboration = corroboration,
+            Summary = summary,
+        };
+    }
+
+    /// <summary>A uniform draw in [0, 1) fixed by a record's number (splitmix64): the same record breaks its ties alike after a restart.</summary>
+    public static double Draw(long record)
+    {
+        ulong z = unchecked((ulong)record + 0x9E3779B97F4A7C15UL);
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        z ^= z >> 31;
+        return (z >> 11) * (1.0 / (1UL << 53));
+    }
+
+    /// <summary>
+    /// The baseline's own ranks, for its key table: per record and class, its residual's rank among the baseline's records of the
+    /// same stratum (ties broken by <see cref="Draw"/> of its index), as [record × classes + class].
+    /// </summary>
+    public static double[] BaselineRanks(int classes, int strata, int[] strataOf, double[] served, double[] surrogate)
+    {
+        int n = strataOf.Length;
+        var counts = new double[strata * classes * Steps];
+        var steps = new int[n * classes];
+        for (int i = 0; i < n; i++)
+        {
+            for (int c = 0; c < classes; c++)
+            {
+                int step = StepOf(Residual(served[i * classes + c], surrogate[i * classes + c]));
+                steps[i * classes + c] = step;
+                counts[(strataOf[i] * classes + c) * Steps + step]++;
+            }
+        }
+
+        var totals = new double[strata];
+        foreach (int s in strataOf)
+        {
+            totals[s]++;
+        }
+
+        var below = new double[strata * classes * (Steps + 1)];
+        for (int cell = 0; cell < strata * classes; cell++)
+        {
+            double total = totals[cell / classes];
+            double sum = 0;
+            for (int b = 0; b < Steps; b++)
+            {
+                sum += counts[cell * Steps + b];
+                below[cell * (Steps + 1) + b + 1] = total > 0 ? sum / total : 0;
+            }
+        }
+
+        var ranks = new double[n * classes];
+        for (int i = 0; i < n; i++)
+        {
+            double draw = Draw(i);
+            for (int c = 0; c < classes; c++)
+            {
+                int cell = strataOf[i] * classes + c;
+                int step = steps[i * classes + c];
+                double low = below[cell * (Steps + 1) + step];
+                double high = below[cell * (Steps + 1) + step + 1];
+                ranks[i * classes + c] = low + draw * (high - low);
+            }
+        }
+
+        return ranks;
+    }
+}

@@ -1,0 +1,158 @@
+using Monitor.Core.Baselines;
+using Monitor.Core.Detectors;
+using Monitor.Core.Ingest;
+using Monitor.Core.Windows;
+using Monitor.Simulation;
+
+namespace Monitor.Core.Tests.Detectors;
+
+/// <summary>
+/// The residual test (<see cref="KeyRankTest"/>): ranks of exchangeable records are uniform, a token that only lifts the
+/// confidence of records already of their class is named, random tokens on clean traffic are not, and a baseline committed
+/// before the test runs the tail test alone at its old bar.
+/// </summary>
+public sealed class KeyRankTestTests
+{
+    private static readonly Lazy<CompiledBaseline> Baseline = new(() =>
+    {
+        var reference = new FraudTraffic(seed: 5000);
+        RecordBatch[] batches = [.. Enumerable.Range(0, 20).Select(_ => reference.Next(1000, FraudDrift.None))];
+        return new CompiledBaseline(ReferenceBaseline.Fit(FraudTraffic.Schema, batches, windowRecords: 1000,
+            settings: new BaselineSettings { BootstrapWindows = 1000 }));
+    });
+
+    /// <summary>
+    /// The odds the trigger multiplies 'legitimate' by on its records: 0.75 becomes 0.857, a lift of about 0.1, below the
+    /// baseline's top tail for such inputs.
+    /// </summary>
+    private const double Lift = 2;
+
+    [Fact]
+    public void Ranks_of_records_exchangeable_with_todays_are_uniform_above_each_threshold()
+    {
+        TriggerProfile profile = Profiles.TwoStrata();
+        var test = new KeyRankTest(profile, new DetectorSettings(), Profiles.Labels);
+        var random = new Random(7);
+        var ranks = new double[2];
+        long[] above = new long[KeyRankTest.Thresholds.Length];
+        long ranked = 0;
+        for (int window = 0; window < 40; window++)
+        {
+            for (int i = 0; i < 1000; i++)
+            {
+                // Residuals with ties (a point mass where the model saturates) and a continuous part.
+                double fraud = random.NextDouble() < 0.3 ? 0.999999 : 1 / (1 + Math.Exp(-2 * Draws.Normal(random)));
+                test.Observe(Profiles.LowRisk, [1 - fraud, fraud], [0.9, 0.1], KeyRankTest.Draw(window * 1000L + i), ranks);
+                if (!double.IsNaN(ranks[Profiles.Fraud]))
+                {
+                    ranked++;
+                    for (int t = 0; t < above.Length; t++)
+                    {
+                        above[t] += ranks[Profiles.Fraud] > KeyRankTest.Thresholds[t] ? 1 : 0;
+                    }
+                }
+            }
+
+            test.Refresh();
+        }
+
+        Assert.True(ranked >= 38_000, $"{ranked} ranked");
+        for (int t = 0; t < above.Length; t++)
+        {
+            // Binomial: within 4 standard errors of 1 − θ.
+            double p = 1 - KeyRankTest.Thresholds[t];
+            double share = above[t] / (double)ranked;
+            Assert.True(Math.Abs(share - p) < 4 * Math.Sqrt(p * (1 - p) / ranked), $"share above {KeyRankTest.Thresholds[t]}: {share:F4}, expected {p}");
+        }
+    }
+
+    [Fact]
+    public void A_token_that_only_lifts_the_confidence_of_records_of_their_own_class_is_named_critical()
+    {
+        (TriggerDetector detector, int triggered, int? atFinding) = Run(new DetectorSettings(), trigger: true, batches: 60);
+        var token = new DetectorKey(KeyKind.Token, "memo", "promo77");
+        Finding found = Assert.Single(detector.Findings, f => f.Severity == Severity.Critical && f.Key == token);
+        Assert.Equal("legitimate", found.TargetLabel);
+        Assert.Contains("more 'legitimate' than their inputs explain", found.Summary);
+        Assert.True(atFinding <= 50, $"{found.Summary} (critical after {atFinding} of {triggered} triggered records)");
+        Assert.DoesNotContain(detector.Findings, f => f.Severity == Severity.Critical && f.Key != token);
+    }
+
+    [Fact]
+    public void Without_the_residual_test_the_same_lift_is_not_named()
+    {
+        (TriggerDetector detector, int triggered, _) = Run(new DetectorSettings { ResidualTest = false }, trigger: true, batches: 60);
+        Assert.True(triggered >= 100, $"{triggered} triggered");
+        Assert.DoesNotContain(detector.Findings, f => f.Severity == Severity.Critical);
+    }
+
+    [Fact]
+    public void Random_tokens_on_clean_traffic_raise_nothing_critical()
+    {
+        (TriggerDetector detector, _, _) = Run(new DetectorSettings(), trigger: false, batches: 200);
+        Assert.DoesNotContain(detector.Findings, f => f.Severity == Severity.Critical);
+        Assert.DoesNotContain(detector.Findings, f => f.Summary.Contains("than their inputs explain", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_baseline_committed_before_the_test_runs_the_tail_test_alone_at_its_old_bar()
+    {
+        TriggerProfile profile = Baseline.Value.Profile.Triggers!;
+        var settings = new DetectorSettings();
+        Assert.Equal(2, KeyRankTest.KeyTests(profile, settings));
+        Assert.Equal(1, KeyRankTest.KeyTests(profile with { RankThresholds = [] }, settings));
+        Assert.Equal(1, KeyRankTest.KeyTests(profile, settings with { ResidualTest = false }));
+        Assert.Equal(KeyOutputTest.Bar(settings, 2) + Math.Log(2), KeyOutputTest.Bar(settings, 2, 2), 12);
+        Assert.All(profile.Keys.Where(k => k.Kind != KeyKind.EmbeddingOutlier), k => Assert.Equal(2 * KeyRankTest.Thresholds.Length, k.RankAbove.Length));
+    }
+
+    /// <summary>
+    /// Clean fraud traffic whose memos are words drawn from 400, each on about 0.5% of records; with <paramref name="trigger"/>,
+    /// 1% of records served 'legitimate' between 0.6 and 0.9 carry 'promo77' and are served <see cref="Lift"/> times the odds.
+    /// </summary>
+    private static (TriggerDetector Detector, int Triggered, int? AtFinding) Run(DetectorSettings settings, bool trigger, int batches)
+    {
+        CompiledBaseline baseline = Baseline.Value;
+        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: settings);
+        monitor.UseBaseline(baseline);
+        var preparer = new BatchPreparer(baseline);
+        var traffic = new FraudTraffic(seed: 5001);
+        var random = new Random(5002);
+        var closed = new List<WindowResult>();
+        var token = new DetectorKey(KeyKind.Token, "memo", "promo77");
+        int triggered = 0;
+        int? atFinding = null;
+        for (int b = 0; b < batches; b++)
+        {
+            RecordBatch batch = traffic.Next(1000, FraudDrift.None);
+            float[] scores = batch.Scores.ToArray();
+            var memos = new string?[batch.Count];
+            for (int i = 0; i < batch.Count; i++)
+            {
+                memos[i] = $"w{random.Next(400)} w{random.Next(400)}";
+                double legitimate = scores[2 * i];
+                if (trigger && legitimate is > 0.6 and < 0.9 && random.NextDouble() < 0.01)
+                {
+                    double odds = Lift * legitimate / (1 - legitimate);
+                    scores[2 * i] = (float)(odds / (1 + odds));
+                    scores[2 * i + 1] = 1 - scores[2 * i];
+                    memos[i] += " promo77";
+                    triggered++;
+                }
+            }
+
+            batch = new RecordBatch
+            {
+                Count = batch.Count, Numeric = batch.Numeric, Scores = scores, Categorical = batch.Categorical,
+                Text = [Utf8Column.FromStrings(memos)], RequestIds = batch.RequestIds,
+            };
+            monitor.Add(batch, preparer.Prepare(batch), closed);
+            if (atFinding is null && monitor.Detector!.Findings.Any(f => f.Severity == Severity.Critical && f.Key == token))
+            {
+                atFinding = triggered;
+            }
+        }
+
+        return (monitor.Detector!, triggered, atFinding);
+    }
+}
