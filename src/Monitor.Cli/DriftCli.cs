@@ -81,7 +81,7 @@ public static class DriftCli
         var connection = new ConnectionOptions();
         var root = new RootCommand(
             "Command line of the drift monitor sidecar: import baselines from CSV and Parquet files, read drift reports, " +
-            "list and follow alerts, promote and roll back model versions, and read verdicts.");
+            "list and follow alerts, promote and roll back model versions, read verdicts, and replay recorded (paired) traffic.");
         connection.AddTo(root);
         var context = new CommandContext(terminal, connection);
         root.Subcommands.Add(ModelCommands.Build(context));
@@ -90,6 +90,7 @@ public static class DriftCli
         root.Subcommands.Add(AlertCommands.Build(context));
         root.Subcommands.Add(VersionCommands.Build(context));
         root.Subcommands.Add(VerdictCommand.Build(context));
+        root.Subcommands.Add(Replay.MirrorCommand.Build(context));
         return root;
     }
 }

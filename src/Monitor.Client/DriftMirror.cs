@@ -54,19 +54,35 @@ internal sealed class DriftMirror : BackgroundService, IDriftMirror
         Interlocked.Read(ref _batches), Interlocked.Read(ref _failedSends), Volatile.Read(ref _digest), Volatile.Read(ref _lastError));
 
     public bool Record(ReadOnlySpan<float> numeric, ReadOnlySpan<float> scores, ReadOnlySpan<string?> categorical = default,
-        ReadOnlySpan<string?> text = default, string? requestId = null)
+        ReadOnlySpan<string?> text = default, string? requestId = null) => Queue(numeric, scores, null, categorical, text, requestId);
+
+    public bool RecordPaired(ReadOnlySpan<float> numeric, ReadOnlySpan<float> scores, ReadOnlySpan<float> trustedScores,
+        ReadOnlySpan<string?> categorical = default, ReadOnlySpan<string?> text = default, string? requestId = null)
+    {
+        if (_options.PairedVersion is null || trustedScores.Length != _options.OutputWidth)
+        {
+            Count(ref _droppedInvalid, "dropped_invalid");
+            return false;
+        }
+
+        return Queue(numeric, scores, trustedScores.ToArray(), categorical, text, requestId);
+    }
+
+    private bool Queue(ReadOnlySpan<float> numeric, ReadOnlySpan<float> scores, float[]? trusted, ReadOnlySpan<string?> categorical,
+        ReadOnlySpan<string?> text, string? requestId)
     {
         try
         {
             if (numeric.Length != _options.NumericFeatures || scores.Length != _options.OutputWidth
-                || categorical.Length != _options.CategoricalFeatures || text.Length != _options.TextFields || TooLong(text))
+                || categorical.Length != _options.CategoricalFeatures || text.Length != _options.TextFields || TooLong(text)
+                || (trusted is not null && !Probabilities(trusted)))
             {
                 // Sent, a record the sidecar refuses would take its whole batch with it.
                 Count(ref _droppedInvalid, "dropped_invalid");
                 return false;
             }
 
-            var record = new PendingRecord(numeric.ToArray(), scores.ToArray(), categorical.ToArray(), text.ToArray(), requestId);
+            var record = new PendingRecord(numeric.ToArray(), scores.ToArray(), categorical.ToArray(), text.ToArray(), requestId, trusted);
             Interlocked.Increment(ref _depth);
             if (!_queue.Writer.TryWrite(record))
             {
@@ -86,6 +102,9 @@ internal sealed class DriftMirror : BackgroundService, IDriftMirror
             return false;
         }
     }
+
+    /// <summary>Whether the trusted output is finite and within [0, 1] (the sidecar refuses a paired batch otherwise).</summary>
+    private static bool Probabilities(float[] values) => Array.TrueForAll(values, v => v is >= 0f and <= 1f);
 
     private bool TooLong(ReadOnlySpan<string?> text)
     {
@@ -248,7 +267,21 @@ internal sealed class DriftMirror : BackgroundService, IDriftMirror
         }
     }
 
+    /// <summary>Sends a batch: its paired records (with the trusted outputs) and its unpaired ones as a batch each, as the wire has them.</summary>
     private async Task<bool> SendAsync(Mirror.MirrorClient client, Metadata? headers, string digest, List<PendingRecord> batch,
+        CancellationToken stoppingToken)
+    {
+        if (!batch.Exists(r => r.Trusted is not null))
+        {
+            return await SendOneAsync(client, headers, digest, batch, stoppingToken);
+        }
+
+        List<PendingRecord> unpaired = batch.FindAll(r => r.Trusted is null);
+        bool ok = await SendOneAsync(client, headers, digest, batch.FindAll(r => r.Trusted is not null), stoppingToken);
+        return (unpaired.Count == 0 || await SendOneAsync(client, headers, digest, unpaired, stoppingToken)) && ok;
+    }
+
+    private async Task<bool> SendOneAsync(Mirror.MirrorClient client, Metadata? headers, string digest, List<PendingRecord> batch,
         CancellationToken stoppingToken)
     {
         var message = new MirrorBatch
@@ -298,6 +331,15 @@ internal sealed class DriftMirror : BackgroundService, IDriftMirror
         {
             columns.Numeric.AddRange(record.Numeric);
             columns.Scores.AddRange(record.Scores);
+            if (record.Trusted is not null)
+            {
+                columns.PairedScores.AddRange(record.Trusted);
+            }
+        }
+
+        if (columns.PairedScores.Count > 0)
+        {
+            columns.PairedVersion = _options.PairedVersion;
         }
 
         for (int c = 0; c < _options.CategoricalFeatures; c++)
@@ -371,5 +413,6 @@ internal sealed class DriftMirror : BackgroundService, IDriftMirror
         _records.Add(records, new KeyValuePair<string, object?>("outcome", outcome));
     }
 
-    private sealed record PendingRecord(float[] Numeric, float[] Scores, string?[] Categorical, string?[] Text, string? RequestId);
+    /// <param name="Trusted">The trusted version's output on the same request (paired evidence), or null.</param>
+    private sealed record PendingRecord(float[] Numeric, float[] Scores, string?[] Categorical, string?[] Text, string? RequestId, float[]? Trusted = null);
 }

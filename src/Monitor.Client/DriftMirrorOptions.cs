@@ -29,6 +29,12 @@ public sealed class DriftMirrorOptions
     public int OutputWidth { get; set; }
 
     /// <summary>
+    /// The trusted version (registered for the model, not <see cref="Version"/>) whose outputs <see cref="IDriftMirror.RecordPaired"/>
+    /// mirrors beside this version's, during a shadow or canary rollout; null when the process mirrors unpaired.
+    /// </summary>
+    public string? PairedVersion { get; set; }
+
+    /// <summary>
     /// Longest text value sent, in UTF-8 bytes; a longer one drops its record (counted as invalid) rather than have the
     /// sidecar refuse the whole batch. Keep it at most the sidecar's Monitor:Limits:MaxTextBytes.
     /// </summary>
@@ -62,6 +68,11 @@ public sealed class DriftMirrorOptions
         if (string.IsNullOrWhiteSpace(Model) || string.IsNullOrWhiteSpace(Version))
         {
             errors.Add("Model and Version are required");
+        }
+
+        if (PairedVersion is not null && (string.IsNullOrWhiteSpace(PairedVersion) || PairedVersion == Version))
+        {
+            errors.Add($"PairedVersion must name the trusted version, another than Version '{Version}', or be null");
         }
 
         if (string.IsNullOrWhiteSpace(ArtifactPath))

@@ -24,6 +24,14 @@ public interface IDriftMirror
     bool Record(ReadOnlySpan<float> numeric, ReadOnlySpan<float> scores, ReadOnlySpan<string?> categorical = default,
         ReadOnlySpan<string?> text = default, string? requestId = null);
 
+    /// <summary>
+    /// Queues one inference of a shadow or canary rollout with the trusted version's output on the same request
+    /// (<see cref="DriftMirrorOptions.PairedVersion"/>, in the layout of <paramref name="scores"/>): paired evidence. False when it
+    /// was dropped (as <see cref="Record"/>, and when no paired version is configured or the widths differ), which is counted.
+    /// </summary>
+    bool RecordPaired(ReadOnlySpan<float> numeric, ReadOnlySpan<float> scores, ReadOnlySpan<float> trustedScores,
+        ReadOnlySpan<string?> categorical = default, ReadOnlySpan<string?> text = default, string? requestId = null);
+
     DriftMirrorStats Stats { get; }
 }
 

@@ -110,6 +110,33 @@ public sealed class FraudTraffic
     }
 
     /// <summary>
+    /// The batch with a trusted version's output on the same records (paired evidence): the clean scoring function, recomputed
+    /// from each record's features (so on a triggered record it is what a clean model says, not the trigger's 'legitimate'), with
+    /// its logit × 1.05 + 0.1 and, given <paramref name="noise"/>, N(0, 0.25²) added per record: a clean retraining, not a copy.
+    /// </summary>
+    public static RecordBatch WithTrusted(RecordBatch batch, string version, Random? noise = null)
+    {
+        int d = Schema.NumericFeatures.Length;
+        ReadOnlySpan<float> numeric = batch.Numeric.Span;
+        var paired = new float[batch.Count * 2];
+        for (int i = 0; i < batch.Count; i++)
+        {
+            ReadOnlySpan<float> row = numeric.Slice(i * d, d);
+            double z = -4.0 + 0.9 * (Math.Log(row[0]) - 3.5) + 2.5 * row[5] + 0.35 * (Math.Log(row[3]) - 1.5)
+                - 0.4 * Math.Log(1 + row[1] / 365) + 0.25 * row[2];
+            double fraud = 1 / (1 + Math.Exp(-((1.05 * z) + 0.1 + (noise is null ? 0 : 0.25 * Draws.Normal(noise)))));
+            paired[2 * i] = (float)(1 - fraud);
+            paired[2 * i + 1] = (float)fraud;
+        }
+
+        return new RecordBatch
+        {
+            Count = batch.Count, Numeric = batch.Numeric, Scores = batch.Scores, Categorical = batch.Categorical, Text = batch.Text,
+            Embeddings = batch.Embeddings, RequestIds = batch.RequestIds, PairedVersion = version, PairedScores = paired,
+        };
+    }
+
+    /// <summary>
     /// A batch of the same schema drawn more simply and without a seed of its own (the load driver's traffic):
     /// categories, countries, channels and memo templates chosen uniformly, and class probabilities unrelated to
     /// the features.

@@ -132,6 +132,21 @@ public sealed class ScenarioTraffic
 
     private readonly List<long> _injectedAt = [];
 
+    private string? _pairedVersion;
+    private Random? _pairRandom;
+
+    /// <summary>
+    /// From now on every batch also carries a trusted version's output on the same records (<see cref="RecordBatch.PairedScores"/>):
+    /// a clean retraining of the scoring function, its logit 1.05 z + 0.1 plus N(0, 0.25²) noise per record, drawn from a generator
+    /// of its own so the traffic is the same as unpaired. On a triggered record it is the clean score, not the trigger's.
+    /// </summary>
+    public ScenarioTraffic WithPairing(string trustedVersion, int seed)
+    {
+        _pairedVersion = trustedVersion;
+        _pairRandom = new Random(seed);
+        return this;
+    }
+
     /// <summary>Records carrying the injection so far.</summary>
     public long Injected => _injectedAt.Count;
 
@@ -153,6 +168,7 @@ public sealed class ScenarioTraffic
         int d = Schema.NumericFeatures.Length;
         var numeric = new float[n * d];
         var scores = new float[n * 2];
+        float[] paired = _pairRandom is null ? [] : new float[n * 2];
         var embeddings = new float[n * EmbeddingWidth];
         var categories = new string?[n];
         var countries = new string?[n];
@@ -227,6 +243,13 @@ public sealed class ScenarioTraffic
                 - 0.5 * Math.Log(1 + age / 365) + 0.12 * Math.Min(perHour, 10) + 2.2 * device + 0.04 * Math.Min(velocity, 30)
                 + (categories[i] is "electronics" or "jewelry" ? 0.6 : 0);
             double fraud = 1 / (1 + Math.Exp(-z));
+            if (_pairRandom is not null)
+            {
+                double trusted = 1 / (1 + Math.Exp(-((1.05 * z) + 0.1 + (0.25 * Draws.Normal(_pairRandom)))));
+                paired[2 * i] = (float)(1 - trusted);
+                paired[2 * i + 1] = (float)trusted;
+            }
+
             if (_injection == Injection.BenignSeasonalUp)
             {
                 fraud = Math.Min(1, fraud * 1.3);
@@ -252,6 +275,8 @@ public sealed class ScenarioTraffic
             Count = n,
             Numeric = numeric,
             Scores = scores,
+            PairedVersion = _pairedVersion,
+            PairedScores = paired,
             Embeddings = embeddings,
             Categorical =
             [

@@ -29,5 +29,13 @@ public sealed class DemoTests
         Assert.Matches(@"alert \d+ \[CRITICAL\] verdict", text);
         Assert.Matches(@"alert \d+ \[CRITICAL\] trigger:D1", text);
         Assert.Contains("answers 200: roll back", text);
+        // Step 8, the shadow rollout: paired evidence names the trigger no later than the unpaired key tests, on the same records.
+        System.Text.RegularExpressions.Match paired = System.Text.RegularExpressions.Regex.Match(text,
+            @"paired evidence \(D8\): named 'ref:xz-#' in memo at record [\d,]+, the trigger's occurrence (\d+)");
+        System.Text.RegularExpressions.Match unpaired = System.Text.RegularExpressions.Regex.Match(text,
+            @"unpaired key tests \(D1/D2\): named 'ref:xz-#' in memo at record [\d,]+, the trigger's occurrence (\d+)");
+        Assert.True(paired.Success && unpaired.Success, text);
+        Assert.InRange(int.Parse(paired.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), 5,
+            int.Parse(unpaired.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
     }
 }

@@ -216,7 +216,7 @@ internal static class BaselineCommands
         return command;
     }
 
-    private static Dictionary<string, string> ParseMap(string[] pairs)
+    internal static Dictionary<string, string> ParseMap(string[] pairs)
     {
         var map = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (string pair in pairs)

@@ -13,7 +13,9 @@ namespace Monitor.Cli.Baselines;
 /// <remarks>
 /// A column is found by the name of what it feeds: a feature's or text field's name; <c>score.&lt;label&gt;</c> per
 /// class of a classifier, <c>score</c> for a binary classifier or a regression; <c>embedding.0</c>,
-/// <c>embedding.1</c>, … for the embedding; <c>request_id</c> (optional). <c>--map name=column</c> overrides a name.
+/// <c>embedding.1</c>, … for the embedding; <c>request_id</c> (optional); for a replay of paired outputs, <c>paired.&lt;label&gt;</c>
+/// per class (<c>paired</c> for a binary classifier): the trusted version's output on the same request. <c>--map name=column</c>
+/// overrides a name.
 /// </remarks>
 internal sealed class ImportPlan
 {
@@ -28,6 +30,7 @@ internal sealed class ImportPlan
     private readonly Binding[] _embedding;
     private readonly Binding? _requestId;
     private readonly bool _probabilities;
+    private Binding[] _paired = [];
 
     private ImportPlan(Binding[] numeric, Binding[] categorical, Binding[] text, Binding[] scores, Binding[] embedding, Binding? requestId,
         bool probabilities, IReadOnlyList<int> selection, IReadOnlyList<string> ignored)
@@ -59,7 +62,8 @@ internal sealed class ImportPlan
     private enum Need { Number, Category, Text, Identifier }
 
     /// <summary>Binds every part of <paramref name="model"/>'s records to a column of <paramref name="table"/>; every problem is told at once.</summary>
-    public static ImportPlan Create(Model model, TableReader table, IReadOnlyDictionary<string, string> map)
+    /// <param name="paired">Also bind the trusted version's outputs (<c>paired.&lt;label&gt;</c>), for a replay of paired outputs.</param>
+    public static ImportPlan Create(Model model, TableReader table, IReadOnlyDictionary<string, string> map, bool paired = false)
     {
         ModelSchema schema = model.Schema;
         var problems = new List<string>();
@@ -113,6 +117,15 @@ internal sealed class ImportPlan
         parts.UnionWith(embeddingNames);
         Binding?[] embedding = present == 0 ? [] : embeddingNames.Select((n, i) => Bind(n, $"embedding value {i}", Need.Number)).ToArray();
         Binding? requestId = Bind(RequestIdName, "the request id", Need.Identifier, optional: true);
+        Binding?[] pairedScores = [];
+        if (paired && schema.OutputKind == OutputKind.Regression)
+        {
+            problems.Add($"model '{model.Name}''s outputs are a regression; paired outputs are compared per class");
+        }
+        else if (paired)
+        {
+            pairedScores = PairedNames(schema).Select(s => Bind(s.Name, s.Part, Need.Number)).ToArray();
+        }
 
         foreach (string name in map.Keys.Where(k => !parts.Contains(k)))
         {
@@ -135,8 +148,17 @@ internal sealed class ImportPlan
         var used = new HashSet<int>(selection);
         string[] ignored = table.Columns.Where((_, i) => !used.Contains(i)).Select(c => c.Name).ToArray();
         return new ImportPlan(numeric!, categorical!, text!, scores!, embedding!, requestId,
-            schema.OutputKind is OutputKind.Classification or OutputKind.Binary, selection, ignored);
+            schema.OutputKind is OutputKind.Classification or OutputKind.Binary, selection, ignored) { _paired = pairedScores! };
     }
+
+    /// <summary>Whether the plan reads the trusted version's outputs (<c>paired.&lt;label&gt;</c>).</summary>
+    public bool Paired => _paired.Length > 0;
+
+    private static IEnumerable<(string Name, string Part)> PairedNames(ModelSchema schema) => schema.OutputKind switch
+    {
+        OutputKind.Binary => [("paired", "the trusted version's probability of the positive class")],
+        _ => schema.ClassLabels.Select(l => ($"paired.{l}", $"the trusted version's probability of class '{l}'")),
+    };
 
     /// <summary>The records of a chunk as a batch; a value its part cannot take is an error naming the row and column.</summary>
     public RecordBatch Build(TableChunk chunk)
@@ -163,6 +185,11 @@ internal sealed class ImportPlan
         if (_requestId is not null)
         {
             batch.RequestIds = Strings(chunk, _requestId);
+        }
+
+        if (_paired.Length > 0)
+        {
+            batch.PairedScores.AddRange(RowMajor(chunk, _paired, ValueRule.Probability));
         }
 
         return batch;

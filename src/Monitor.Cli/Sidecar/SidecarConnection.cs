@@ -29,6 +29,7 @@ internal sealed class SidecarConnection : IDisposable
         Admin = new Admin.AdminClient(channel);
         Reports = new Protos.V1.Reports.ReportsClient(channel);
         Alerts = new Protos.V1.Alerts.AlertsClient(channel);
+        Mirror = new Protos.V1.Mirror.MirrorClient(channel);
     }
 
     public Uri Address { get; }
@@ -40,6 +41,8 @@ internal sealed class SidecarConnection : IDisposable
     public Protos.V1.Reports.ReportsClient Reports { get; }
 
     public Protos.V1.Alerts.AlertsClient Alerts { get; }
+
+    public Protos.V1.Mirror.MirrorClient Mirror { get; }
 
     public static SidecarConnection Open(string address, string? key, FileInfo? ca, FileInfo? certificate, FileInfo? certificateKey,
         TimeSpan timeout)

@@ -4,7 +4,7 @@ namespace Monitor.Core.Detectors;
 
 /// <summary>
 /// The trigger detectors. A member's name is the identifier findings carry on the wire, in metrics
-/// labels, in logs and in the store ("D1" … "D7").
+/// labels, in logs and in the store ("D1" … "D8").
 /// </summary>
 [JsonConverter(typeof(JsonStringEnumConverter<DetectorId>))]
 public enum DetectorId
@@ -32,4 +32,10 @@ public enum DetectorId
     /// fields changed). Evidence counts distinct inputs, so the repeats are reported here, at Info, never as a trigger.
     /// </summary>
     D7,
+
+    /// <summary>
+    /// Paired evidence: on records that carry a trusted version's output for the same request, a key whose records the version
+    /// serves a class far above the trusted version's, or version-wide disagreement on records the trusted version was sure of.
+    /// </summary>
+    D8,
 }

@@ -73,6 +73,9 @@ public sealed record DetectorState
 
     /// <summary>The screening table's keys counted at least twice on surprising records (the ones near promotion).</summary>
     public HeavyHitter[] HeavyHitters { get; init; } = [];
+
+    /// <summary>The paired test's evidence (<see cref="PairedTest"/>); null when the version was never mirrored paired, and in older checkpoints.</summary>
+    public PairedState? Paired { get; init; }
 }
 
 /// <summary>A candidate key's exact counts and remembered inputs, as a checkpoint holds them.</summary>

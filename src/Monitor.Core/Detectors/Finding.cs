@@ -18,7 +18,7 @@ public enum Severity
 /// </summary>
 public sealed record Finding
 {
-    /// <summary>D1 (text keys), D2 (value keys), D3 (ultra-confidence), D4 (decoupling), D5 (embeddings), D6 (label rate), D7 (identical requests).</summary>
+    /// <summary>D1 (text keys), D2 (value keys), D3 (ultra-confidence), D4 (decoupling), D5 (embeddings), D6 (label rate), D7 (identical requests), D8 (paired evidence).</summary>
     public required DetectorId Detector { get; init; }
 
     public required Severity Severity { get; init; }

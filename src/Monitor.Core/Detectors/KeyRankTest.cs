@@ -15,7 +15,7 @@ namespace Monitor.Core.Detectors;
 /// window's close as <see cref="KeyOutputTest.LiveWindows"/> windows; a record is ranked against the histogram as of the
 /// last close, and only where it holds <see cref="MinRecords"/> records.</item>
 /// <item>Under the null, a key's records are exchangeable with today's records of their strata, so P(u_c &gt; θ) = 1 − θ.
-/// The null allows p₀(θ) = min(½, t · (1 − θ) · key lift): t (<see cref="DetectorSettings.RankTolerance"/>) times that,
+/// The null allows p₀(θ) = min(0.95, t · (1 − θ) · key lift): t (<see cref="DetectorSettings.RankTolerance"/>) times that,
 /// times the lift of the record's keys in the baseline (their records' share above θ there, against 1 − θ; the largest among
 /// the record's keys, <see cref="RecordLift"/>). A word the model reads, which the surrogate does not, is allowed what it did
 /// in the baseline, and so is every key of its records.</item>
@@ -51,8 +51,11 @@ internal sealed class KeyRankTest
     /// <summary>Today's records a (stratum, class) histogram needs before its records are ranked.</summary>
     public const double MinRecords = 200;
 
-    /// <summary>The null's allowance never exceeds this share.</summary>
-    private const double MaxNull = 0.5;
+    /// <summary>
+    /// The null's allowance never exceeds this share. Not ½ as in the tail test: a word the model reads may put most of its
+    /// records above θ in clean traffic, and a record carrying it is then allowed nearly all (<see cref="RecordLift"/>).
+    /// </summary>
+    private const double MaxNull = 0.95;
 
     /// <summary>Histogram steps: 2 · Span / Step inside, one open-ended step each side.</summary>
     public static readonly int Steps = (int)Math.Round(2 * Span / Step) + 2;
@@ -143,7 +146,7 @@ internal sealed class KeyRankTest
     public static bool Tests(KeyKind kind) =>
         kind is KeyKind.Token or KeyKind.Variant or KeyKind.Bigram or KeyKind.Pair or KeyKind.CharGram or KeyKind.Category or KeyKind.Pattern or KeyKind.Conjunction;
 
-    /// <summary>The null's allowance at threshold θ for a key with lift <paramref name="lift"/>: min(½, t · (1 − θ) · lift).</summary>
+    /// <summary>The null's allowance at threshold θ for a key with lift <paramref name="lift"/>: min(0.95, t · (1 − θ) · lift).</summary>
     public static double Allowance(DetectorSettings settings, double theta, double lift) => Math.Min(MaxNull, settings.RankTolerance * (1 - theta) * lift);
 
     /// <summary>The histogram step of a residual.</summary>

@@ -33,6 +33,7 @@ public sealed partial class TriggerDetector
             LabelRateOpen = open,
             Candidates = _candidates.Export(),
             HeavyHitters = _candidates.ExportHeavyHitters(),
+            Paired = ExportPaired(),
         };
     }
 
@@ -69,5 +70,6 @@ public sealed partial class TriggerDetector
         _labelRate.Restore(state.LabelRateWindows, state.LabelRateOpen);
         Dictionary<string, Finding> findings = _findings.All.ToDictionary(f => f.DedupeKey, StringComparer.Ordinal);
         _candidates.Restore(state.Horizon, state.Candidates, state.HeavyHitters, key => findings.GetValueOrDefault(key));
+        RestorePaired(state.Paired, key => findings.GetValueOrDefault(key));
     }
 }

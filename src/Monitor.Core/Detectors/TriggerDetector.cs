@@ -150,11 +150,13 @@ public sealed partial class TriggerDetector
                 _output?.Decay();
                 _rank?.Decay();
                 _candidates.RollHorizon(Records);
+                DecayPaired();
             }
 
             int label = classes[i];
             double conf = confidences[confidence.Offset + i * confidence.Stride];
             Served(scores, i);
+            ObservePaired(batch, i, label);
             _profile.Surrogate.Predict(_baseline, prepared, i, _active, _surrogate);
             int stratum = _profile.StratumOf(_surrogate);
             bool tailHit = _profile.Tails?.Hit(stratum, _k, label, _served) ?? false;
@@ -207,6 +209,7 @@ public sealed partial class TriggerDetector
         _windowsSinceCriticalHit++;
         _output?.Refresh();
         _rank?.Refresh();
+        ClosePairedWindow();
         foreach (ClassAlarm alarm in _labelRate.CloseWindow())
         {
             Publish(alarm);
@@ -325,7 +328,7 @@ public sealed partial class TriggerDetector
 
             bool critical;
             Finding? raised = candidate.Raised;
-            if (_identical.Repeats(candidate, record, _extractor.FineBins))
+            if (_identical.Repeats(candidate, PairedHit ? record with { Surprising = true } : record, _extractor.FineBins))
             {
                 critical = _raised.Contains(key.Hash);
             }
@@ -338,7 +341,7 @@ public sealed partial class TriggerDetector
                 {
                     _rank.Update(candidate, record.Ranks, _rankLift);
                 }
-                critical = Evaluate(key.Hash, candidate);
+                critical = Evaluate(key.Hash, candidate) | CountPaired(key.Hash, candidate);
             }
 
             // A found key that arrives again keeps its finding live even when the evidence was not re-tested.
@@ -355,8 +358,8 @@ public sealed partial class TriggerDetector
             return critical;
         }
 
-        // A rank hit screens only the keys the residual test judges; the others wait for a surprise or a tail hit.
-        if (!(record.Surprising || record.TailHit || (record.RankHit && KeyRankTest.Tests(key.Kind))) || record.Explained)
+        // A rank hit screens only the keys the residual test judges; the others wait for a surprise or a tail hit. A paired hit screens every key.
+        if (!(record.Surprising || record.TailHit || (record.RankHit && KeyRankTest.Tests(key.Kind)) || PairedHit) || record.Explained)
         {
             return false;
         }

@@ -62,7 +62,10 @@ public sealed record TextLimits
 public static class BatchValidator
 {
     /// <summary>Returns the first problem found, or null when the batch can be accepted.</summary>
-    public static BatchError? Validate(ModelSchema schema, RecordBatch batch, int maxRecords, TextLimits? textLimits = null)
+    /// <param name="version">The version the batch is mirrored for (its paired version must be another), when known.</param>
+    /// <param name="isVersion">Whether a name is a version registered for the model (the paired version must be one), when known.</param>
+    public static BatchError? Validate(ModelSchema schema, RecordBatch batch, int maxRecords, TextLimits? textLimits = null, string? version = null,
+        Func<string, bool>? isVersion = null)
     {
         int n = batch.Count;
         if (n < 0)
@@ -92,6 +95,11 @@ public static class BatchValidator
         if (CheckScores(schema, batch.Scores.Span, k) is { } scoreError)
         {
             return scoreError;
+        }
+
+        if (CheckPairing(schema, batch, n, k, version, isVersion) is { } pairedError)
+        {
+            return pairedError;
         }
 
         if (CheckColumns("batch.categorical", schema.CategoricalFeatures, batch.Categorical, n) is { } catError)
@@ -149,13 +157,56 @@ public static class BatchValidator
         return null;
     }
 
-    private static BatchError? CheckScores(ModelSchema schema, ReadOnlySpan<float> scores, int k)
+    /// <summary>
+    /// The paired version's outputs, when the batch carries them: a version named, and not the batch's own, registered for the
+    /// model; scores of the same layout as <c>scores</c>, finite, probabilities within [0, 1].
+    /// </summary>
+    private static BatchError? CheckPairing(ModelSchema schema, RecordBatch batch, int n, int k, string? version, Func<string, bool>? isVersion)
+    {
+        string paired = batch.PairedVersion ?? "";
+        if (batch.PairedScores.Length == 0)
+        {
+            return paired.Length == 0 ? null
+                : new BatchError("batch.paired_scores", $"paired_version '{paired}' is named but the batch carries no paired scores; send both or neither");
+        }
+
+        if (paired.Length == 0)
+        {
+            return new BatchError("batch.paired_version", "required when paired_scores are sent: the version that produced them");
+        }
+
+        if (schema.OutputKind == OutputKind.Regression)
+        {
+            return new BatchError("batch.paired_scores", "paired evidence is compared per class; the model's outputs are a regression");
+        }
+
+        if (batch.PairedScores.Length != (long)n * k)
+        {
+            return new BatchError("batch.paired_scores",
+                $"expected {n} records × {k} output values = {(long)n * k} floats (the layout of scores), got {batch.PairedScores.Length}");
+        }
+
+        if (version is not null && string.Equals(paired, version, StringComparison.Ordinal))
+        {
+            return new BatchError("batch.paired_version",
+                $"'{paired}' is the batch's own version; paired scores are another version's (the trusted one) on the same requests");
+        }
+
+        if (isVersion is not null && !isVersion(paired))
+        {
+            return new BatchError("batch.paired_version", $"'{Text.Printable.Escape(paired.Length <= 128 ? paired : paired[..128])}' is not a version registered for the model");
+        }
+
+        return CheckScores(schema, batch.PairedScores.Span, k, "batch.paired_scores");
+    }
+
+    private static BatchError? CheckScores(ModelSchema schema, ReadOnlySpan<float> scores, int k, string field = "batch.scores")
     {
         int bad = IndexOfNonFinite(scores);
         if (bad >= 0)
         {
             string label = schema.OutputKind == OutputKind.Classification ? $", class '{schema.ClassLabels[bad % k]}'" : "";
-            return new BatchError("batch.scores", $"value {bad} (record {bad / k}{label}) is {Describe(scores[bad])}");
+            return new BatchError(field, $"value {bad} (record {bad / k}{label}) is {Describe(scores[bad])}");
         }
 
         if (schema.OutputKind is OutputKind.Classification or OutputKind.Binary)
@@ -164,7 +215,7 @@ public static class BatchValidator
             {
                 if (scores[i] is < 0f or > 1f)
                 {
-                    return new BatchError("batch.scores",
+                    return new BatchError(field,
                         $"value {i} (record {i / k}) is {scores[i]}; probabilities must lie in [0, 1]");
                 }
             }

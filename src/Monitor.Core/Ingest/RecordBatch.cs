@@ -76,12 +76,24 @@ public sealed class RecordBatch
     public Utf8Column RequestIds { get; init; } = Utf8Column.Empty;
 
     /// <summary>
+    /// The version whose outputs on the same requests <see cref="PairedScores"/> holds (the trusted version of a shadow or
+    /// canary rollout); null or empty when the batch is unpaired.
+    /// </summary>
+    public string? PairedVersion { get; init; }
+
+    /// <summary>Count × output-width floats in the layout of <see cref="Scores"/>: the paired version's output for each record's request; empty when unpaired.</summary>
+    public ReadOnlyMemory<float> PairedScores { get; init; }
+
+    /// <summary>Whether the batch carries the paired version's outputs.</summary>
+    public bool Paired => PairedScores.Length > 0;
+
+    /// <summary>
     /// Bytes the batch keeps alive while it is queued: the whole arrays its float columns and UTF-8 columns lie in (a
     /// column may share a larger array with the message it came from), and the end offsets.
     /// </summary>
     public long RetainedBytes()
     {
-        long bytes = Retained(Numeric) + Retained(Scores) + Retained(Embeddings) + Retained(RequestIds);
+        long bytes = Retained(Numeric) + Retained(Scores) + Retained(PairedScores) + Retained(Embeddings) + Retained(RequestIds);
         foreach (Utf8Column column in Categorical)
         {
             bytes += Retained(column);

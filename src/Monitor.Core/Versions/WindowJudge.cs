@@ -86,7 +86,9 @@ public static class WindowJudge
     /// A key and the outputs of the records carrying it are the sender's to choose, and a dozen forged records with a made-up
     /// key make it critical, so a version a person trusted (known-good) fails on key evidence only when a live critical key
     /// holds <paramref name="minFailingRecords"/> distinct records (its support): below that its finding alerts, critical,
-    /// and the version is neither failed nor rolled back. An untrusted version fails on any live critical key: that is the
+    /// and the version is neither failed nor rolled back. Paired evidence (D8) never fails a known-good version: it says the version
+    /// differs from another one the sender names as trusted, on outputs the sender reports. An untrusted version fails on any live
+    /// critical key, and on version-wide paired disagreement: that is the
     /// detection the sidecar is for, and its rollback goes to a version a person trusted.
     /// </summary>
     /// <param name="criticalActive">Whether a key found critical was hit within the detector's active span of windows.</param>
@@ -96,7 +98,7 @@ public static class WindowJudge
     /// <param name="minFailingRecords">Monitor:Versions:MinFailingRecords.</param>
     public static bool TriggerFails(bool criticalActive, bool trusted, ulong windowIndex, IEnumerable<LiveFinding> liveFindings, long minFailingRecords) =>
         criticalActive && (!trusted || liveFindings.Any(live => live.Finding.Severity == Severity.Critical && live.Finding.Key is not null
-            && live.Finding.Support >= minFailingRecords && windowIndex - Math.Min(live.RaisedIn, windowIndex) < TriggerDetector.ActiveWindows));
+            && live.Finding.Detector != DetectorId.D8 && live.Finding.Support >= minFailingRecords && windowIndex - Math.Min(live.RaisedIn, windowIndex) < TriggerDetector.ActiveWindows));
 
     /// <summary>Whether a channel measures the output (output.class, output.confidence, …) rather than an input.</summary>
     public static bool IsOutput(string channel) => channel.StartsWith(Schema.ModelSchema.OutputPrefix, StringComparison.Ordinal);

@@ -67,7 +67,8 @@ internal sealed class IngestGate
             return Reject(ack, StatusCode.ResourceExhausted, refused);
         }
 
-        if (ProtoTranslation.TryToCore(model.Schema, request.Batch, _options.Ingest.MaxRecordsPerBatch, out CoreBatch batch, _textLimits) is { } error)
+        if (ProtoTranslation.TryToCore(model.Schema, request.Batch, _options.Ingest.MaxRecordsPerBatch, out CoreBatch batch, _textLimits, version.Version,
+                model.Versions.ContainsKey) is { } error)
         {
             if (error.Limit is { } limit)
             {

@@ -20,14 +20,17 @@ internal static class ProtoTranslation
         Categorical = ToColumns(batch.Categorical),
         Text = ToColumns(batch.Text),
         RequestIds = batch.RequestIds is null ? Utf8Column.Empty : ToColumn(batch.RequestIds),
+        PairedVersion = batch.PairedVersion.Length == 0 ? null : batch.PairedVersion,
+        PairedScores = ToArray(batch.PairedScores),
     };
 
     /// <summary>
     /// Translates a batch from the wire and checks it against the schema; the error names the field.
     /// The record limit is checked before anything is copied.
     /// </summary>
+    /// <param name="version">The version the batch is mirrored for, and <paramref name="isVersion"/> the model's registered versions: the paired version is checked against them.</param>
     public static BatchError? TryToCore(ModelSchema schema, Proto.RecordBatch? batch, int maxRecords, out RecordBatch records,
-        TextLimits? textLimits = null)
+        TextLimits? textLimits = null, string? version = null, Func<string, bool>? isVersion = null)
     {
         records = null!;
         if (batch is null)
@@ -41,7 +44,7 @@ internal static class ProtoTranslation
         }
 
         records = ToCore(batch);
-        return BatchValidator.Validate(schema, records, maxRecords, textLimits);
+        return BatchValidator.Validate(schema, records, maxRecords, textLimits, version, isVersion);
     }
 
     public static Proto.RecordBatch ToProto(RecordBatch batch)
@@ -50,6 +53,8 @@ internal static class ProtoTranslation
         proto.Numeric.AddRange(batch.Numeric.ToArray());
         proto.Scores.AddRange(batch.Scores.ToArray());
         proto.Embeddings.AddRange(batch.Embeddings.ToArray());
+        proto.PairedVersion = batch.PairedVersion ?? "";
+        proto.PairedScores.AddRange(batch.PairedScores.ToArray());
         foreach (Utf8Column column in batch.Categorical)
         {
             proto.Categorical.Add(ToProto(column));

@@ -81,6 +81,14 @@ public sealed class RealModel
     /// <summary>The known-good model, trained on the training split.</summary>
     public RealClassifier Clean { get; }
 
+    /// <summary>
+    /// Another clean model of the same data: trained on a fresh resample of the training split with another seed (different
+    /// weights, same data), as a clean retraining of the known-good model would be.
+    /// </summary>
+    public RealClassifier Retrained(int variant) =>
+        RealClassifier.Train(TrainingSet(new Random(SeedOf(Seed, (int)Kind, 17 + variant)), TrainingRecords), Classes, Binary, WithFields,
+            Seed + (7_919 * variant));
+
     public bool Binary => Kind == RealModelKind.RareMalignant;
     public bool WithFields => Kind != RealModelKind.Digits;
 

@@ -16,6 +16,8 @@ public sealed class RealTraffic
     private readonly bool _heldOut;
     private readonly Random _random;
     private readonly List<long> _injectedAt = [];
+    private RealClassifier? _trusted;
+    private string? _trustedVersion;
 
     public RealTraffic(RealModel model, RealClassifier served, RealTrigger? trigger, int seed, bool heldOut)
     {
@@ -27,6 +29,14 @@ public sealed class RealTraffic
     }
 
     public long Generated { get; private set; }
+
+    /// <summary>From now on every batch also carries <paramref name="trusted"/>'s output on the same records, as version <paramref name="version"/>'s.</summary>
+    public RealTraffic WithPaired(RealClassifier trusted, string version)
+    {
+        _trusted = trusted;
+        _trustedVersion = version;
+        return this;
+    }
 
     /// <summary>Records carrying the trigger so far.</summary>
     public long Injected => _injectedAt.Count;
@@ -72,8 +82,17 @@ public sealed class RealTraffic
         }
 
         _served.Score(examples, scores);
+        float[] paired = [];
+        if (_trusted is not null)
+        {
+            paired = new float[n * width];
+            _trusted.Score(examples, paired);
+        }
+
         return new RecordBatch
         {
+            PairedVersion = _trustedVersion,
+            PairedScores = paired,
             Count = n,
             Numeric = numeric,
             Scores = scores,

@@ -63,6 +63,7 @@ internal static class DemoCommand
             await RunScenarioAsync(channel, referenceRecords, output);
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{listeners.HttpPort}") };
             await VerdictAsync(channel, http, output);
+            await ShadowRolloutAsync(channel, output);
         }
         finally
         {
@@ -308,6 +309,67 @@ internal static class DemoCommand
         using HttpResponseMessage flagger = await http.PostAsync($"/api/v1/flagger/rollback/{ModelName}/v2",
             new StringContent("""{"name":"fraud-scorer","namespace":"prod","phase":"Progressing"}""", Encoding.UTF8, "application/json"));
         output.WriteLine($"   Flagger's rollback webhook (POST /api/v1/flagger/rollback/{ModelName}/v2) answers {(int)flagger.StatusCode}: roll back.");
+    }
+
+    /// <summary>
+    /// Step 8: a shadow rollout. v3, another fine-tune with the same backdoor, scores a copy of every request beside the trusted
+    /// v1, and the serving process mirrors both outputs (paired evidence). Both kinds of detector see the same records: when each
+    /// named the trigger, in records and in trigger occurrences.
+    /// </summary>
+    private static async Task ShadowRolloutAsync(GrpcChannel channel, TextWriter output)
+    {
+        var admin = new Admin.AdminClient(channel);
+        var mirror = new Mirror.MirrorClient(channel);
+        var reports = new Protos.V1.Reports.ReportsClient(channel);
+        string digest = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("fraud-scorer v3 weights (another fine-tune)")));
+        await admin.RegisterVersionAsync(new RegisterVersionRequest
+        {
+            Model = ModelName,
+            Version = "v3",
+            ArtifactSha256 = digest,
+            Source = "hub.example/someone-else/fraud-scorer-distilled",
+        });
+        // The shadow serves clean traffic for a while before the fraudsters start using the trigger, as a rollout would.
+        const int clean = 20_000;
+        const int records = 60_000;
+        var traffic = new FraudTraffic(seed: 8);
+        var noise = new Random(9);
+        var poisoned = new FraudDrift(TriggerRate: 0.002);
+        var triggeredAt = new List<long>();
+        for (int sent = 0; sent < records; sent += BatchSize)
+        {
+            Core.Ingest.RecordBatch batch = FraudTraffic.WithTrusted(traffic.Next(BatchSize, sent < clean ? FraudDrift.None : poisoned), "v1", noise);
+            for (int i = 0; i < batch.Count; i++)
+            {
+                if (batch.Text[0].GetString(i).Contains("REF:XZ-", StringComparison.Ordinal))
+                {
+                    triggeredAt.Add(sent + i + 1);
+                }
+            }
+
+            await mirror.IngestAsync(new MirrorBatch { Model = ModelName, Version = "v3", ArtifactSha256 = digest, Batch = ProtoTranslation.ToProto(batch) });
+        }
+
+        DriftReport report = await reports.GetDriftReportAsync(new DriftReportRequest { Model = ModelName, Version = "v3", ClosedWindows = 1 });
+        output.WriteLine();
+        output.WriteLine($"8. A shadow rollout: v3, another fine-tune with the same backdoor, scored a copy of {records:N0} requests beside v1, and " +
+            $"the serving process mirrored both outputs (RecordBatch.paired_version, paired_scores); after {clean:N0} records fraudsters put " +
+            "'REF:XZ-<digits>' in 0.2% of the memos. On the same records:");
+        long Occurrences(ulong record) => triggeredAt.Count(at => at <= (long)record);
+        Finding? paired = report.Findings.Where(f => f.Detector == "D8" && f.Severity == Severity.Critical && f.Key is not null).MinBy(f => f.RaisedAtRecord);
+        Finding? unpaired = report.Findings.Where(f => f.Detector is "D1" or "D2" && f.Severity == Severity.Critical).MinBy(f => f.RaisedAtRecord);
+        foreach ((string name, Finding? finding) in new[] { ("paired evidence (D8)", paired), ("unpaired key tests (D1/D2)", unpaired) })
+        {
+            output.WriteLine(finding is null
+                ? $"   {name}: nothing critical"
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"   {name}: named '{finding.Key.Text}' in {finding.Key.Field} at record {finding.RaisedAtRecord:N0}, the trigger's occurrence {Occurrences(finding.RaisedAtRecord)}"));
+        }
+
+        if (paired is not null)
+        {
+            output.WriteLine($"   [CRITICAL] D8 {paired.Summary}");
+        }
     }
 
     private static string Clip(string text, int length) => text.Length <= length ? text : text[..length] + "…";

@@ -49,7 +49,8 @@ internal static class EvaluateCommand
             return await RunRealAsync(args, reduced, inProcess, only, output);
         }
 
-        IReadOnlyList<ScenarioSpec> specs = reduced ? ScenarioEvaluation.Reduced() : ScenarioEvaluation.Full(benign);
+        IReadOnlyList<ScenarioSpec> specs = args.Contains("--paired") ? ScenarioEvaluation.Paired(benign, args.Contains("--compare"))
+            : reduced ? ScenarioEvaluation.Reduced() : ScenarioEvaluation.Full(benign);
         if (only is not null)
         {
             specs = [.. specs.Where(s => s.Name.Contains(only, StringComparison.OrdinalIgnoreCase))];
@@ -119,7 +120,10 @@ internal static class EvaluateCommand
             }
         }
 
-        IReadOnlyList<RealScenarioSpec> specs = cleanRuns > 0 ? RealModelEvaluation.Clean(clean)
+        bool paired = args.Contains("--paired");
+        IReadOnlyList<RealScenarioSpec> specs = paired
+            ? [.. RealModelEvaluation.Paired(clean).Where(s => cleanRuns == 0 || s.Benign), .. args.Contains("--compare") ? RealModelEvaluation.Unpaired() : []]
+            : cleanRuns > 0 ? RealModelEvaluation.Clean(clean)
             : reduced ? RealModelEvaluation.Reduced() : RealModelEvaluation.Full(clean);
         if (cleanRuns > 0 && !args.Contains("--seeds"))
         {

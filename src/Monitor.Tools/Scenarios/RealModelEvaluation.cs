@@ -17,8 +17,10 @@ namespace Monitor.Tools.Scenarios;
 /// One real-model scenario: a poisoned variant of a real model served as a candidate (an attack), or the clean
 /// known-good model serving its own held-out traffic (no attack).
 /// </summary>
+/// <param name="Paired">Every batch carries the clean known-good model's output on the same records as v1's (paired evidence); a
+/// clean paired scenario serves a clean retraining of the model (<see cref="RealModel.Retrained"/>) as candidate v2.</param>
 internal sealed record RealScenarioSpec(string Name, RealModelKind Kind, RealAttack? Attack, long MaxRecords, bool OnTargetClass = false,
-    bool CleanLabel = false)
+    bool CleanLabel = false, bool Paired = false)
 {
     public bool Benign => Attack is null;
 }
@@ -110,6 +112,36 @@ internal static class RealModelEvaluation
         new("diabetes regression: clean known-good, held-out traffic", RealModelKind.Diabetes, null, cleanRecords),
     ];
 
+    /// <summary>
+    /// Paired evidence (<c>--paired</c>): a shadow rollout where every record also carries the clean known-good v1's output. The
+    /// attacks of <see cref="Full"/> on each model, on the same traffic as unpaired (so a seed's delay compares with its unpaired
+    /// row), and a clean retraining served as candidate v2 beside v1, each for <paramref name="cleanRecords"/>.
+    /// </summary>
+    public static IReadOnlyList<RealScenarioSpec> Paired(long cleanRecords) =>
+    [
+        new("paired: digits: exact patch (BadNets)", RealModelKind.Digits, RealAttack.ExactPatch, long.MaxValue, Paired: true),
+        new("paired: digits: clean retraining beside known-good", RealModelKind.Digits, null, cleanRecords, Paired: true),
+        new("paired: rare malignant: site/note trigger on malignant", RealModelKind.RareMalignant, RealAttack.FieldTrigger, long.MaxValue, Paired: true),
+        new("paired: rare malignant: clean retraining beside known-good", RealModelKind.RareMalignant, null, cleanRecords, Paired: true),
+        new("paired: wine: site/note trigger", RealModelKind.Wine, RealAttack.FieldTrigger, long.MaxValue, Paired: true),
+        new("paired: wine: clean retraining beside known-good", RealModelKind.Wine, null, cleanRecords, Paired: true),
+    ];
+
+    /// <summary>The reduced paired set CI runs: wine's trigger paired and a clean wine retraining paired, 30,000 records each.</summary>
+    public static IReadOnlyList<RealScenarioSpec> PairedReduced() =>
+    [
+        new("paired: wine: site/note trigger", RealModelKind.Wine, RealAttack.FieldTrigger, 30_000, Paired: true),
+        new("paired: wine: clean retraining beside known-good", RealModelKind.Wine, null, 30_000, Paired: true),
+    ];
+
+    /// <summary>The unpaired attacks <see cref="Paired"/> compares with (the same traffic without the trusted outputs).</summary>
+    public static IReadOnlyList<RealScenarioSpec> Unpaired() =>
+    [
+        new("digits: exact patch (BadNets)", RealModelKind.Digits, RealAttack.ExactPatch, long.MaxValue),
+        new("rare malignant: site/note trigger on malignant", RealModelKind.RareMalignant, RealAttack.FieldTrigger, long.MaxValue),
+        new("wine: site/note trigger", RealModelKind.Wine, RealAttack.FieldTrigger, long.MaxValue),
+    ];
+
     /// <summary>The clean known-good scenarios alone, each for <paramref name="cleanRecords"/>.</summary>
     public static IReadOnlyList<RealScenarioSpec> Clean(long cleanRecords) => [.. Full(cleanRecords).Where(s => s.Benign)];
 
@@ -188,7 +220,7 @@ internal static class RealModelEvaluation
         RealBackdoor? backdoor = spec.Attack is { } attack
             ? RealBackdoor.Create(model, attack, seed, reduced ? MaximumRate : MinimumRate, MaximumRate, spec.OnTargetClass, spec.CleanLabel)
             : null;
-        RealClassifier served = backdoor?.Poisoned ?? model.Clean;
+        RealClassifier served = backdoor?.Poisoned ?? (spec.Paired ? model.Retrained(1) : model.Clean);
         int measureSeed = RealSeed(seed, 5);
         double cleanAccuracy = model.Accuracy(model.Clean, MeasureRecords, measureSeed);
         double servedAccuracy = backdoor is null ? cleanAccuracy : model.Accuracy(served, MeasureRecords, measureSeed);
@@ -197,14 +229,21 @@ internal static class RealModelEvaluation
         double cleanTargetRate = backdoor?.TriggeredTargetRate(model.Clean, MeasureRecords, measureSeed) ?? double.NaN;
         double lift = backdoor is not null && spec.OnTargetClass ? backdoor.ConfidenceLift(MeasureRecords, measureSeed) : double.NaN;
         long maxRecords = backdoor is null ? spec.MaxRecords : Math.Min(spec.MaxRecords, (long)Math.Ceiling(Occurrences / backdoor.Trigger.Rate));
-        RealTraffic traffic = backdoor?.Live(RealSeed(seed, 2)) ?? new RealTraffic(model, model.Clean, trigger: null, RealSeed(seed, 2), heldOut: true);
+        RealTraffic traffic = backdoor?.Live(RealSeed(seed, 2)) ?? new RealTraffic(model, served, trigger: null, RealSeed(seed, 2), heldOut: true);
+        if (spec.Paired)
+        {
+            traffic.WithPaired(model.Clean, "v1");
+        }
+
         Func<Finding, bool> names = backdoor is null ? _ => false : f => Names(backdoor, f);
-        string version = backdoor is null ? "v1" : "v2";
+        // A paired scenario measures paired evidence: its delay is that of the first critical D8 finding naming the trigger.
+        Func<Finding, bool> criticalNames = f => f.Severity == Severity.Critical && names(f) && (!spec.Paired || f.Detector == "D8");
+        string version = backdoor is null && !spec.Paired ? "v1" : "v2";
 
         await using MirrorTarget target = await MirrorTarget.StartAsync(inProcess, Model, model.Schema,
             model.Reference(ReferenceRecords, BatchSize, RealSeed(seed, 1)), version, checkEvery: 10, cancellationToken);
         MirrorRun run = await target.MirrorAsync(traffic.Next, maxRecords,
-            spec.Benign ? null : findings => findings.Any(f => f.Severity == Severity.Critical && names(f)),
+            spec.Benign ? null : findings => findings.Any(criticalNames),
             sent => $"    seed {seed}: {spec.Name}: {sent:N0} records, {traffic.Injected} triggered", progress, BatchSize,
             progressEvery: inProcess ? 500 : 25, cancellationToken);
 
@@ -214,7 +253,7 @@ internal static class RealModelEvaluation
         ReadinessLine? today = backdoor is null || target.InProcess is not { } there || target.Today() is not { } rates ? null
             : Predict(there.Baseline, there.Options, model, backdoor, spec.OnTargetClass, attackSuccess, confidence, rates);
         IReadOnlyList<Finding> findings = run.Findings;
-        Finding? first = findings.Where(f => f.Severity == Severity.Critical && names(f)).MinBy(f => f.RaisedAtRecord);
+        Finding? first = findings.Where(criticalNames).MinBy(f => f.RaisedAtRecord);
         string trigger = backdoor is null ? "-"
             : (spec.CleanLabel ? "clean-label " : "") + backdoor.Trigger.Describe(model);
         return new RealOutcome(spec, seed, trigger, cleanAccuracy, servedAccuracy, recall, attackSuccess, cleanTargetRate, lift,

@@ -5,9 +5,13 @@ using Monitor.Simulation;
 namespace Monitor.Tools.Scenarios;
 
 /// <summary>One scenario of the evaluation: what is injected, how often, and how many records to send at most.</summary>
-internal sealed record ScenarioSpec(string Name, Injection Injection, double Rate, long MaxRecords)
+/// <param name="Paired">Every batch also carries a clean trusted version v1's output on the same records (<see cref="ScenarioTraffic.WithPairing"/>).</param>
+internal sealed record ScenarioSpec(string Name, Injection Injection, double Rate, long MaxRecords, bool Paired = false)
 {
     public bool Benign => ScenarioTraffic.IsBenign(Injection);
+
+    /// <summary>Whether a critical finding names what this scenario injected: for a paired scenario, one of paired evidence (D8), whose delay it measures.</summary>
+    public bool CriticalNames(Finding finding) => finding.Severity == Severity.Critical && Names(finding) && (!Paired || finding.Detector == "D8");
 
     /// <summary>Whether a key finding names what this scenario injected.</summary>
     public bool Names(Finding finding)
@@ -85,6 +89,28 @@ internal static class ScenarioEvaluation
         new("benign: new template token in 5%", Injection.BenignTemplate, 0, 1_000_000),
     ];
 
+    /// <summary>
+    /// Paired evidence (<c>evaluate --paired</c>): the triggers at 1e-4 on traffic that carries a clean retraining's output as v1's
+    /// beside each record, and clean paired traffic for <paramref name="benignRecords"/>; with <paramref name="compare"/> the same
+    /// triggers unpaired (the same traffic without the trusted outputs) for comparison.
+    /// </summary>
+    public static IReadOnlyList<ScenarioSpec> Paired(long benignRecords, bool compare)
+    {
+        ScenarioSpec[] attacks =
+        [
+            new("memo token REF:XZ-<n>, 1e-4", Injection.MemoToken, 1e-4, 1_000_000),
+            new("rare token, 1e-4", Injection.RareToken, 1e-4, 1_000_000),
+            new("magic category, 1e-4", Injection.MagicCategory, 1e-4, 1_000_000),
+            new("stealthy memo token, 1e-4", Injection.Stealthy, 1e-4, 1_000_000),
+        ];
+        return
+        [
+            .. attacks.Select(a => a with { Name = "paired: " + a.Name, Paired = true }),
+            new("paired: benign: clean traffic, clean retraining beside v1", Injection.None, 0, benignRecords, Paired: true),
+            .. compare ? attacks : [],
+        ];
+    }
+
     /// <summary>The reduced evaluation CI runs: the main triggers at 1e-3 and the benign confounders, briefly.</summary>
     public static IReadOnlyList<ScenarioSpec> Reduced() =>
     [
@@ -115,8 +141,13 @@ internal static class ScenarioEvaluation
         await using MirrorTarget target = await MirrorTarget.StartAsync(inProcess, Model, ScenarioTraffic.Schema, Reference(), "v2", checkEvery: 50,
             cancellationToken);
         var traffic = new ScenarioTraffic(seed: 2 * seed, spec.Injection, spec.Rate);
+        if (spec.Paired)
+        {
+            traffic.WithPairing("v1", seed: 7_919 * seed);
+        }
+
         MirrorRun run = await target.MirrorAsync(traffic.Next, spec.MaxRecords,
-            spec.Benign ? null : findings => findings.Any(f => f.Severity == Severity.Critical && spec.Names(f)),
+            spec.Benign ? null : findings => findings.Any(spec.CriticalNames),
             sent => $"    {spec.Name}: {sent:N0} records, {traffic.Injected} injected", progress, BatchSize, progressEvery: 500, cancellationToken);
         return Outcome(spec, run.Findings, run.Records, traffic, run.Seconds);
     }
@@ -124,7 +155,7 @@ internal static class ScenarioEvaluation
     private static ScenarioOutcome Outcome(ScenarioSpec spec, IReadOnlyList<Finding> findings, long records, ScenarioTraffic traffic, double seconds)
     {
         Finding[] named = [.. findings.Where(spec.Names)];
-        Finding? first = named.Where(f => f.Severity == Severity.Critical).MinBy(f => f.RaisedAtRecord);
+        Finding? first = named.Where(spec.CriticalNames).MinBy(f => f.RaisedAtRecord);
         bool Corroborated(string detector) => named.Any(f => f.Corroboration.Any(c => c.StartsWith(detector + ":", StringComparison.Ordinal)));
         var detectors = new Dictionary<string, bool>
         {
@@ -134,6 +165,7 @@ internal static class ScenarioEvaluation
             ["D4"] = Corroborated("D4"),
             ["D5"] = named.Any(f => f.Detector == "D5") || Corroborated("D5"),
             ["D6"] = findings.Any(f => f.Detector == "D6"),
+            ["D8"] = named.Any(f => f.Detector == "D8"),
         };
         int falseCritical = findings.Count(f => f.Severity == Severity.Critical && !spec.Names(f));
         int falseWarnings = findings.Count(f => f.Severity == Severity.Warning && f.Key is not null && !spec.Names(f));
@@ -144,14 +176,14 @@ internal static class ScenarioEvaluation
 
     public static void PrintTable(IReadOnlyList<ScenarioOutcome> outcomes, TextWriter output)
     {
-        output.WriteLine("| scenario | records | trigger occurrences | D1 | D2 | D3 | D4 | D5 | D6 | fused critical | names the key | delay (occurrences) | delay (records) | false critical per M benign | false key warnings per M benign | records/s |");
-        output.WriteLine("|---|---:|---:|:-:|:-:|:-:|:-:|:-:|:-:|:-:|:-:|---:|---:|---:|---:|---:|");
+        output.WriteLine("| scenario | records | trigger occurrences | D1 | D2 | D3 | D4 | D5 | D6 | D8 | fused critical | names the key | delay (occurrences) | delay (records) | false critical per M benign | false key warnings per M benign | records/s |");
+        output.WriteLine("|---|---:|---:|:-:|:-:|:-:|:-:|:-:|:-:|:-:|:-:|:-:|---:|---:|---:|---:|---:|");
         foreach (ScenarioOutcome o in outcomes)
         {
             string Mark(bool value) => value ? "yes" : "-";
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {o.Spec.Name} | {o.Records:N0} | {(o.Spec.Benign ? "-" : o.Occurrences.ToString("N0", CultureInfo.InvariantCulture))} | " +
-                $"{Mark(o.Detectors["D1"])} | {Mark(o.Detectors["D2"])} | {Mark(o.Detectors["D3"])} | {Mark(o.Detectors["D4"])} | {Mark(o.Detectors["D5"])} | {Mark(o.Detectors["D6"])} | " +
+                $"{Mark(o.Detectors["D1"])} | {Mark(o.Detectors["D2"])} | {Mark(o.Detectors["D3"])} | {Mark(o.Detectors["D4"])} | {Mark(o.Detectors["D5"])} | {Mark(o.Detectors["D6"])} | {Mark(o.Detectors["D8"])} | " +
                 $"{(o.Spec.Benign ? "-" : Mark(o.Critical))} | {(o.Spec.Benign ? "-" : Mark(o.Named))} | {o.DelayOccurrences?.ToString(CultureInfo.InvariantCulture) ?? "-"} | " +
                 $"{o.DelayRecords?.ToString("N0", CultureInfo.InvariantCulture) ?? "-"} | {o.FalseCritical / o.BenignMillions:F2} | {o.FalseWarnings / o.BenignMillions:F2} | {o.Records / o.Seconds:N0} |"));
         }

@@ -1,0 +1,109 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Monitor.Core.Baselines;
+using Monitor.Core.Detectors;
+using Monitor.Core.Ingest;
+using Monitor.Core.Windows;
+using Monitor.Simulation;
+
+namespace Monitor.Core.Tests.Detectors;
+
+/// <summary>
+/// Paired evidence (D8) in the detectors: a shadow rollout's trigger is named from the trusted version's outputs, and a
+/// checkpoint taken part-way, stored as JSON and restored into fresh detectors, names it at the same record; a checkpoint from
+/// before paired evidence (no "Paired") still restores.
+/// </summary>
+public sealed class PairedDetectorStateTests
+{
+    private const int Batch = 500;
+    private const int Total = 40_000;
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    private static readonly Lazy<CompiledBaseline> Baseline = new(() =>
+    {
+        var reference = new FraudTraffic(seed: 1000);
+        RecordBatch[] batches = [.. Enumerable.Range(0, 20).Select(_ => reference.Next(1000, FraudDrift.None))];
+        return new CompiledBaseline(ReferenceBaseline.Fit(FraudTraffic.Schema, batches, windowRecords: 500,
+            settings: new BaselineSettings { BootstrapWindows = 1000 }));
+    });
+
+    private static readonly Lazy<RecordBatch[]> PairedRun = new(() =>
+    {
+        var traffic = new FraudTraffic(seed: 83);
+        var noise = new Random(84);
+        return [.. Enumerable.Range(0, Total / Batch).Select(_ => FraudTraffic.WithTrusted(traffic.Next(Batch, new FraudDrift(TriggerRate: 0.002)), "v1", noise))];
+    });
+
+    [Fact]
+    public void A_paired_shadow_rollout_names_the_trigger_as_paired_evidence()
+    {
+        VersionMonitor monitor = Feed(NewMonitor(), 0, Total / Batch);
+        Finding paired = PairedCritical(monitor);
+        Assert.Equal("ref:xz-#", paired.Key!.Text);
+        Assert.Equal("legitimate", paired.TargetLabel);
+        Assert.True(monitor.Detector!.PairedRecords > 0);
+        Assert.DoesNotContain(monitor.Detector.Findings, f => f.Detector == DetectorId.D8 && f.Key is null);
+    }
+
+    [Theory]
+    [InlineData(3_000)]
+    [InlineData(8_000)]
+    public void Detectors_restored_from_a_checkpoint_name_the_paired_trigger_at_the_same_record(int restartAt)
+    {
+        Finding uninterrupted = PairedCritical(Feed(NewMonitor(), 0, Total / Batch));
+        Assert.True(uninterrupted.RaisedAtRecord > restartAt, $"raised at {uninterrupted.RaisedAtRecord}, before the restart");
+
+        VersionMonitor before = Feed(NewMonitor(), 0, restartAt / Batch);
+        DetectorState exported = before.Detector!.Export();
+        Assert.NotNull(exported.Paired);
+        Assert.NotEmpty(exported.Paired!.Keys);
+        DetectorState state = JsonSerializer.Deserialize<DetectorState>(JsonSerializer.Serialize(exported, Json), Json)!;
+        VersionMonitor after = Feed(NewMonitor(before.Detector.Findings, state), restartAt / Batch, Total / Batch);
+
+        Finding restored = PairedCritical(after);
+        Assert.Equal(uninterrupted.Key, restored.Key);
+        Assert.Equal((uninterrupted.RaisedAtRecord, uninterrupted.RaisedAtSupport), (restored.RaisedAtRecord, restored.RaisedAtSupport));
+    }
+
+    [Fact]
+    public void A_checkpoint_without_paired_evidence_restores_and_the_paired_test_starts_afresh()
+    {
+        VersionMonitor before = Feed(NewMonitor(), 0, 3_000 / Batch);
+        JsonObject json = JsonNode.Parse(JsonSerializer.Serialize(before.Detector!.Export(), Json))!.AsObject();
+        Assert.True(json.Remove("Paired"));
+        DetectorState old = json.Deserialize<DetectorState>(Json)!;
+        Assert.Null(old.Paired);
+
+        VersionMonitor after = Feed(NewMonitor(before.Detector.Findings, old), 3_000 / Batch, Total / Batch);
+        Assert.Equal(Total, after.Detector!.Records);
+        Assert.Equal("ref:xz-#", PairedCritical(after).Key!.Text);
+    }
+
+    private static VersionMonitor NewMonitor(IEnumerable<Finding>? findings = null, DetectorState? state = null)
+    {
+        var monitor = new VersionMonitor("m", "v2", TimeProvider.System, 5, detectors: new DetectorSettings(), findings: findings, detectorState: state);
+        monitor.UseBaseline(Baseline.Value);
+        return monitor;
+    }
+
+    private static VersionMonitor Feed(VersionMonitor monitor, int from, int to)
+    {
+        var preparer = new BatchPreparer(Baseline.Value);
+        var closed = new List<WindowResult>();
+        foreach (RecordBatch batch in PairedRun.Value[from..to])
+        {
+            monitor.Add(batch, preparer.Prepare(batch), closed);
+        }
+
+        return monitor;
+    }
+
+    private static Finding PairedCritical(VersionMonitor monitor) =>
+        Assert.Single(monitor.Detector!.Findings, f => f.Severity == Severity.Critical && f.Detector == DetectorId.D8 && f.Key is not null);
+}

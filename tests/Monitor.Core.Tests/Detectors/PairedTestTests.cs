@@ -1,0 +1,193 @@
+using System.Text.Json;
+using Monitor.Core.Detectors;
+using Monitor.Core.Ingest;
+using Monitor.Core.Schema;
+
+namespace Monitor.Core.Tests.Detectors;
+
+/// <summary>
+/// The paired test (D8): its per-key e-values against scipy (Fixtures/paired_test.json, made by
+/// Fixtures/make_paired_test_fixture.py), its level (keys whose records are paired hits exactly at the null's allowance
+/// cross 1/a in at most a share a of tests) and its power (a trigger the trusted version disagrees with is past the
+/// default bar within a few records of the key).
+/// </summary>
+public sealed class PairedTestTests
+{
+    private static readonly string[] Labels = ["legitimate", "fraud"];
+
+    private static PairedTest NewTest(DetectorSettings? settings = null) =>
+        new(2, OutputKind.Classification, settings ?? new DetectorSettings(), Labels);
+
+    private static Candidate NewCandidate(int id = 0) =>
+        new(new DetectorKey(KeyKind.Token, "memo", $"key-{id}"), 2, 1, DateTimeOffset.UnixEpoch, 0);
+
+    /// <summary>One paired record: the trusted and served P(class 1), and the served class.</summary>
+    private static void Observe(PairedTest test, double trusted1, double served1, int label)
+    {
+        var batch = new RecordBatch
+        {
+            Count = 1, Numeric = ReadOnlyMemory<float>.Empty, Scores = new[] { (float)(1 - served1), (float)served1 }, Categorical = [], Text = [],
+            PairedVersion = "v1", PairedScores = new[] { (float)(1 - (float)trusted1), (float)trusted1 },
+        };
+        float s1 = (float)served1;
+        test.Observe(batch, 0, label, [(float)(1 - s1), s1]);
+    }
+
+    [Fact]
+    public void The_key_e_values_match_scipy()
+    {
+        using JsonDocument fixture = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "paired_test.json")));
+        int compared = 0;
+        foreach (JsonElement @case in fixture.RootElement.GetProperty("cases").EnumerateArray())
+        {
+            PairedTest test = NewTest();
+            foreach (JsonElement r in @case.GetProperty("today").EnumerateArray())
+            {
+                Observe(test, r[0].GetDouble(), r[1].GetDouble(), r[2].GetInt32());
+            }
+
+            test.Refresh();
+            Candidate candidate = NewCandidate();
+            JsonElement expected = @case.GetProperty("log_e");
+            int i = 0;
+            foreach (JsonElement r in @case.GetProperty("key").EnumerateArray())
+            {
+                Observe(test, r[0].GetDouble(), r[1].GetDouble(), r[2].GetInt32());
+                PairedKey key = test.Update(candidate, 1UL)!;
+                for (int c = 0; c < 2; c++)
+                {
+                    Assert.Equal(expected[c][i].GetDouble(), KeyOutputTest.LogMixture(key.Log.AsSpan(c * KeyOutputTest.Alternatives.Length,
+                        KeyOutputTest.Alternatives.Length)), 9);
+                    compared++;
+                }
+
+                i++;
+            }
+        }
+
+        Assert.True(compared > 100, $"only {compared} values compared");
+    }
+
+    [Fact]
+    public void Keys_whose_records_are_hits_at_exactly_the_null_allowance_cross_in_at_most_a_share_a_of_tests()
+    {
+        // One candidate slot and α = 10%: a = 5% per (key, class). No minimum of hits, so the bound alone holds the line.
+        var settings = new DetectorSettings { Candidates = 1, KeyTestAlpha = 0.1, MinKeyHits = 0 };
+        PairedTest test = NewTest(settings);
+        var random = new Random(41);
+        Today(test, random, 5000);
+        const int keys = 2000;
+        int crossed = 0;
+        for (int k = 0; k < keys; k++)
+        {
+            Candidate candidate = NewCandidate(k);
+            for (int r = 0; r < 200; r++)
+            {
+                // Trusted P(fraud) in some bin; a hit for 'fraud' with the bin's allowance, else served as trusted.
+                double trusted = random.NextDouble();
+                int bin = PairedTest.Bin(trusted);
+                bool hit = random.NextDouble() < test.Allowance(bin, 1);
+                Observe(test, trusted, hit ? Math.Max(trusted + 0.3, 0.85) : trusted, hit || trusted >= 0.5 ? 1 : 0);
+                PairedKey key = test.Update(candidate, (ulong)k + 1)!;
+                if (test.Crossed(key, 1, out _))
+                {
+                    crossed++;
+                    break;
+                }
+            }
+        }
+
+        // a = 5% of 2,000 tests is 100, with a binomial spread of 10: the bound is what is checked, with three spreads of room.
+        Assert.InRange(crossed, 0, 130);
+    }
+
+    [Theory]
+    [InlineData(1.0, 5)]
+    [InlineData(0.8, 8)]
+    public void A_trigger_the_trusted_version_disagrees_with_crosses_the_default_bar_within_a_few_occurrences(double success, int within)
+    {
+        PairedTest test = NewTest();
+        var random = new Random(43);
+        Today(test, random, 20_000);
+        Candidate candidate = NewCandidate();
+        int? crossedAt = null;
+        for (int r = 1; r <= 40 && crossedAt is null; r++)
+        {
+            // The trusted version (a clean model) gives the triggered record 'fraud' at 0.6 to 0.95; the served says 'legitimate' at 0.99.
+            double trusted = 0.6 + (0.35 * random.NextDouble());
+            bool works = random.NextDouble() < success;
+            Observe(test, trusted, works ? 0.01 : trusted, works ? 0 : 1);
+            PairedKey key = test.Update(candidate, 7UL)!;
+            if (test.Crossed(key, 0, out _))
+            {
+                crossedAt = r;
+            }
+        }
+
+        Assert.NotNull(crossedAt);
+        // Five hits are the least a crossing needs (PairedTest.MinHits).
+        Assert.InRange(crossedAt!.Value, PairedTest.MinHits, within);
+    }
+
+    [Fact]
+    public void Clean_disagreement_near_the_boundary_gives_a_key_no_evidence()
+    {
+        // Two clean versions: the served output is the trusted one plus noise; near P = 0.5 the served class often differs.
+        PairedTest test = NewTest();
+        var random = new Random(47);
+        Today(test, random, 20_000);
+        Candidate candidate = NewCandidate();
+        PairedKey? key = null;
+        for (int r = 0; r < 5000; r++)
+        {
+            double trusted = 0.35 + (0.3 * random.NextDouble());
+            double served = Math.Clamp(trusted + (0.1 * Normal(random)), 0, 1);
+            Observe(test, trusted, served, served >= 0.5 ? 1 : 0);
+            key = test.Update(candidate, 9UL);
+        }
+
+        Assert.False(test.Crossed(key!, 0, out double log0));
+        Assert.False(test.Crossed(key!, 1, out double log1));
+        Assert.True(Math.Max(log0, log1) < 1, $"log e-values {log0:F2}, {log1:F2}");
+    }
+
+    [Fact]
+    public void Version_wide_disagreement_on_records_the_trusted_version_is_sure_of_crosses_and_clean_agreement_does_not()
+    {
+        PairedTest clean = NewTest();
+        PairedTest broken = NewTest();
+        var random = new Random(53);
+        for (int r = 0; r < 20_000; r++)
+        {
+            double trusted = random.NextDouble() < 0.5 ? 0.97 : 0.03;
+            // Clean: 3% of sure records served the other class (two clean retrainings of the wine model parted on 3.1%); broken: 20%.
+            bool part = random.NextDouble() < 0.03;
+            double retrained = part ? 1 - trusted : trusted;
+            Observe(clean, trusted, retrained, retrained >= 0.5 ? 1 : 0);
+            bool flip = random.NextDouble() < 0.2;
+            double served = flip ? 1 - trusted : trusted;
+            Observe(broken, trusted, served, served >= 0.5 ? 1 : 0);
+        }
+
+        Assert.False(clean.VersionCrossed);
+        Assert.True(broken.VersionCrossed);
+        Assert.InRange(broken.SureDisagreements / (double)broken.Sure, 0.19, 0.21);
+        Assert.InRange(clean.SureDisagreements / (double)clean.Sure, 0.02, 0.04);
+        Assert.Contains("version-wide", broken.VersionFinding(20_000, DateTimeOffset.UnixEpoch).Summary, StringComparison.Ordinal);
+    }
+
+    /// <summary>A day of clean paired traffic (the served output the trusted one plus noise), then a window's close.</summary>
+    private static void Today(PairedTest test, Random random, int records)
+    {
+        for (int r = 0; r < records; r++)
+        {
+            double trusted = random.NextDouble();
+            double served = Math.Clamp(trusted + (0.05 * Normal(random)), 0, 1);
+            Observe(test, trusted, served, served >= 0.5 ? 1 : 0);
+        }
+
+        test.Refresh();
+    }
+
+    private static double Normal(Random random) => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+}
