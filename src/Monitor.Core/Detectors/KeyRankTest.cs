@@ -15,8 +15,8 @@ namespace Monitor.Core.Detectors;
 /// window's close as <see cref="KeyOutputTest.LiveWindows"/> windows; a record is ranked against the histogram as of the
 /// last close, and only where it holds <see cref="MinRecords"/> records.</item>
 /// <item>Under the null, a key's records are exchangeable with today's records of their strata, so P(u_c &gt; θ) = 1 − θ.
-/// The null allows p₀(θ) = min(0.95, t · (1 − θ) · key lift): t (<see cref="DetectorSettings.RankTolerance"/>) times that,
-/// times the lift of the record's keys in the baseline (their records' share above θ there, against 1 − θ; the largest among
+/// The null allows p₀(θ) = min(0.95, t · (1 − θ) · L): t (<see cref="DetectorSettings.RankTolerance"/>) times that,
+/// times the record's lift L in the baseline (their records' share above θ there, against 1 − θ; the largest among
 /// the record's keys, <see cref="RecordLift"/>). A word the model reads, which the surrogate does not, is allowed what it did
 /// in the baseline, and so is every key of its records.</item>
 /// <item>The e-value mixes, with the null itself, the likelihood ratios of Bernoulli alternatives q on the indicator u_c &gt; θ

@@ -95,6 +95,58 @@ public sealed class KeyRankTestTests
     }
 
     [Fact]
+    public void A_word_the_model_reads_in_the_baseline_covers_the_rare_bigrams_it_forms_live()
+    {
+        // The model reads the memo: 'refund' doubles the odds of 'legitimate' on every record, in the baseline and live. Live,
+        // each record's 400 random words make bigrams with it that the baseline never saw (each on some 0.005% of records).
+        var reference = new FraudTraffic(seed: 5100);
+        var random = new Random(5101);
+        RecordBatch[] batches = [.. Enumerable.Range(0, 20).Select(_ => Refunds(reference.Next(1000, FraudDrift.None), random))];
+        var baseline = new CompiledBaseline(ReferenceBaseline.Fit(FraudTraffic.Schema, batches, windowRecords: 1000,
+            settings: new BaselineSettings { BootstrapWindows = 1000 }));
+        BaselineKey refund = Assert.Single(baseline.Profile.Triggers!.Keys, k => k is { Kind: KeyKind.Token, Text: "refund" });
+        // Its records rank above 0.9 for 'legitimate' far more often than 10% in the baseline: the word has a lift.
+        Assert.True(refund.RankAbove[0] > 0.2 * refund.Support, $"{refund.RankAbove[0]} of {refund.Support} above 0.9");
+
+        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: new DetectorSettings());
+        monitor.UseBaseline(baseline);
+        var preparer = new BatchPreparer(baseline);
+        var traffic = new FraudTraffic(seed: 5102);
+        var closed = new List<WindowResult>();
+        for (int b = 0; b < 150; b++)
+        {
+            RecordBatch batch = Refunds(traffic.Next(1000, FraudDrift.None), random);
+            monitor.Add(batch, preparer.Prepare(batch), closed);
+        }
+
+        Assert.DoesNotContain(monitor.Detector!.Findings, f => f.Severity == Severity.Critical);
+    }
+
+    /// <summary>Memos of two random words of 400, 'refund' first on 20% of records, which are served twice the odds of 'legitimate'.</summary>
+    private static RecordBatch Refunds(RecordBatch batch, Random random)
+    {
+        float[] scores = batch.Scores.ToArray();
+        var memos = new string?[batch.Count];
+        for (int i = 0; i < batch.Count; i++)
+        {
+            memos[i] = $"w{random.Next(400)} w{random.Next(400)}";
+            if (random.NextDouble() < 0.2)
+            {
+                double odds = 2 * scores[2 * i] / (1 - scores[2 * i]);
+                scores[2 * i] = (float)(odds / (1 + odds));
+                scores[2 * i + 1] = 1 - scores[2 * i];
+                memos[i] = "refund " + memos[i];
+            }
+        }
+
+        return new RecordBatch
+        {
+            Count = batch.Count, Numeric = batch.Numeric, Scores = scores, Categorical = batch.Categorical,
+            Text = [Utf8Column.FromStrings(memos)], RequestIds = batch.RequestIds,
+        };
+    }
+
+    [Fact]
     public void A_baseline_committed_before_the_test_runs_the_tail_test_alone_at_its_old_bar()
     {
         TriggerProfile profile = Baseline.Value.Profile.Triggers!;
