@@ -35,14 +35,17 @@ internal sealed class IdenticalRequests
 
     /// <summary>
     /// Whether the record repeats an input the candidate already counted; then it is counted as a repeat only. Only a record
-    /// that could be a trigger's (surprising, a tail hit, or an embedding outlier) is looked up: every hit of the skew test and every
-    /// piece of D3 and D5 evidence comes from such records; the others add no hit and only dilute a skew, so repeating them
-    /// gains nothing, and looking them all up would cost a fifth of the detectors' time.
+    /// that could be a trigger's (surprising, a tail hit, or an embedding outlier), or one the residual test takes as evidence,
+    /// is looked up: every hit of the skew test and every piece of D3 and D5 evidence comes from such records; the others add
+    /// no hit and only dilute a skew, so repeating them gains nothing, and looking them all up would cost a fifth of the
+    /// detectors' time.
     /// </summary>
     /// <param name="fineBins">The record's fine bins, as the key extractor computed them for its keys.</param>
-    public bool Repeats(Candidate candidate, in RecordContext record, ReadOnlySpan<int> fineBins)
+    /// <param name="rankEvidence">The residual test judges the key and the record ranks above its lower threshold for some class:
+    /// its record is evidence there whatever it was served, so a copy of it must not count again.</param>
+    public bool Repeats(Candidate candidate, in RecordContext record, ReadOnlySpan<int> fineBins, bool rankEvidence = false)
     {
-        if (!(record.Surprising || record.TailHit || record.Outlier) || _settings.RememberedInputs <= 0 ||
+        if (!(record.Surprising || record.TailHit || record.Outlier || rankEvidence) || _settings.RememberedInputs <= 0 ||
             !candidate.Inputs.Repeats(_inputs.Of(record.Batch, record.Index, fineBins)))
         {
             return false;

@@ -328,7 +328,8 @@ public sealed partial class TriggerDetector
 
             bool critical;
             Finding? raised = candidate.Raised;
-            if (_identical.Repeats(candidate, PairedHit ? record with { Surprising = true } : record, _extractor.FineBins))
+            if (_identical.Repeats(candidate, PairedHit ? record with { Surprising = true } : record, _extractor.FineBins,
+                    record.RankEvidence && _rank is not null && KeyRankTest.Tests(key.Kind)))
             {
                 critical = _raised.Contains(key.Hash);
             }
@@ -541,6 +542,23 @@ public sealed partial class TriggerDetector
 internal readonly record struct RecordContext(RecordBatch Batch, int Index, int Label, int Stratum, double Confidence, bool Ultra,
     bool Outlier, bool Embedded, bool Surprising, bool TailHit, bool Explained, double[] Served, double[] Surrogate, double[] Ranks, bool RankHit)
 {
+    /// <summary>Ranked above the residual test's lower threshold for some class: evidence for that test whatever it was served.</summary>
+    public bool RankEvidence
+    {
+        get
+        {
+            foreach (double rank in Ranks)
+            {
+                if (rank > KeyRankTest.Thresholds[0])
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
     /// <summary>Surprising, a tail hit or a rank hit: a record that could be a trigger's.</summary>
     public bool Telling => Surprising || TailHit || RankHit;
 }
