@@ -56,6 +56,9 @@ public sealed partial class TriggerDetector
     private readonly double[] _surrogate;
     private readonly double[] _ranks;
     private readonly double[] _rankLift;
+
+    /// <summary>Per categorical feature: the surrogate's table size (a slot at or beyond it is a value the surrogate has no weight for).</summary>
+    private readonly int[] _categoryTable;
     private readonly int[] _active;
 
     /// <summary>Per numeric feature: records with a value outside the baseline's range, and how many the last report said.</summary>
@@ -95,6 +98,7 @@ public sealed partial class TriggerDetector
         _surrogate = new double[_k];
         _ranks = new double[_k];
         _rankLift = new double[KeyRankTest.LiftWidth(_k)];
+        _categoryTable = [.. baseline.Profile.Categorical.Where(p => p.Channel.Kind == ChannelKind.Categorical).Select(p => p.Probabilities.Length)];
         Array.Fill(_ranks, double.NaN);
         _active = new int[_profile.Surrogate.NumericOffsets.Length + _profile.Surrogate.CategoricalOffsets.Length];
         _outside = new long[_schema.NumericFeatures.Length];
@@ -329,7 +333,7 @@ public sealed partial class TriggerDetector
             bool critical;
             Finding? raised = candidate.Raised;
             if (_identical.Repeats(candidate, PairedHit ? record with { Surprising = true } : record, _extractor.FineBins,
-                    record.RankEvidence && _rank is not null && KeyRankTest.Tests(key.Kind)))
+                    record.RankEvidence && Ranked(key)))
             {
                 critical = _raised.Contains(key.Hash);
             }
@@ -338,9 +342,9 @@ public sealed partial class TriggerDetector
                 candidate.Count(cell);
                 candidate.Observe(record, _profile, _settings.ExampleRequestIds);
                 _output?.Update(candidate, key.Hash, record);
-                if (_rank is not null && KeyRankTest.Tests(key.Kind))
+                if (Ranked(key))
                 {
-                    _rank.Update(candidate, record.Ranks, _rankLift);
+                    _rank!.Update(candidate, record.Ranks, _rankLift);
                 }
                 critical = Evaluate(key.Hash, candidate) | CountPaired(key.Hash, candidate);
             }
@@ -360,7 +364,7 @@ public sealed partial class TriggerDetector
         }
 
         // A rank hit screens only the keys the residual test judges; the others wait for a surprise or a tail hit. A paired hit screens every key.
-        if (!(record.Surprising || record.TailHit || (record.RankHit && KeyRankTest.Tests(key.Kind)) || PairedHit) || record.Explained)
+        if (!(record.Surprising || record.TailHit || (record.RankHit && Ranked(key)) || PairedHit) || record.Explained)
         {
             return false;
         }
@@ -378,6 +382,27 @@ public sealed partial class TriggerDetector
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Whether the residual test judges this key of the current record (<see cref="KeyRankTest.Tests"/>): of a categorical
+    /// value, only one the surrogate has no weight of its own for (its slot, as the surrogate's prediction of the record set it).
+    /// </summary>
+    private bool Ranked(in KeyOccurrence key)
+    {
+        if (_rank is null || !KeyRankTest.Tests(key.Kind))
+        {
+            return false;
+        }
+
+        if (key.Kind != KeyKind.Category)
+        {
+            return true;
+        }
+
+        int g = key.Field;
+        int numeric = _profile.Surrogate.NumericOffsets.Length;
+        return g < _categoryTable.Length && _active[numeric + g] - _profile.Surrogate.CategoricalOffsets[g] >= _categoryTable[g];
     }
 
     /// <summary>The key as findings show it (text keys under the configured privacy; long texts shortened and hashed).</summary>
