@@ -69,7 +69,7 @@ public sealed class KeyRankTestTests
     [Fact]
     public void A_token_that_only_lifts_the_confidence_of_records_of_their_own_class_is_named_critical()
     {
-        (TriggerDetector detector, int triggered, int? atFinding) = Run(new DetectorSettings(), trigger: true, batches: 60);
+        (TriggerDetector detector, int triggered, int? atFinding) = Run(new DetectorSettings { ResidualTest = true }, trigger: true, batches: 60);
         var token = new DetectorKey(KeyKind.Token, "memo", "promo77");
         Finding found = Assert.Single(detector.Findings, f => f.Severity == Severity.Critical && f.Key == token);
         Assert.Equal("legitimate", found.TargetLabel);
@@ -89,7 +89,7 @@ public sealed class KeyRankTestTests
     [Fact]
     public void Random_tokens_on_clean_traffic_raise_nothing_critical()
     {
-        (TriggerDetector detector, _, _) = Run(new DetectorSettings(), trigger: false, batches: 200);
+        (TriggerDetector detector, _, _) = Run(new DetectorSettings { ResidualTest = true }, trigger: false, batches: 200);
         Assert.DoesNotContain(detector.Findings, f => f.Severity == Severity.Critical);
         Assert.DoesNotContain(detector.Findings, f => f.Summary.Contains("than their inputs explain", StringComparison.Ordinal));
     }
@@ -108,7 +108,7 @@ public sealed class KeyRankTestTests
         // Its records rank above 0.9 for 'legitimate' far more often than 10% in the baseline: the word has a lift.
         Assert.True(refund.RankAbove[0] > 0.2 * refund.Support, $"{refund.RankAbove[0]} of {refund.Support} above 0.9");
 
-        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: new DetectorSettings());
+        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: new DetectorSettings { ResidualTest = true });
         monitor.UseBaseline(baseline);
         var preparer = new BatchPreparer(baseline);
         var traffic = new FraudTraffic(seed: 5102);
@@ -150,7 +150,8 @@ public sealed class KeyRankTestTests
     public void A_baseline_committed_before_the_test_runs_the_tail_test_alone_at_its_old_bar()
     {
         TriggerProfile profile = Baseline.Value.Profile.Triggers!;
-        var settings = new DetectorSettings();
+        var settings = new DetectorSettings { ResidualTest = true };
+        Assert.Equal(1, KeyRankTest.KeyTests(profile, new DetectorSettings()));
         Assert.Equal(2, KeyRankTest.KeyTests(profile, settings));
         Assert.Equal(1, KeyRankTest.KeyTests(profile with { RankThresholds = [] }, settings));
         Assert.Equal(1, KeyRankTest.KeyTests(profile, settings with { ResidualTest = false }));
