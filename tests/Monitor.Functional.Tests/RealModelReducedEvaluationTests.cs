@@ -41,7 +41,7 @@ public sealed class RealModelReducedEvaluationTests(ReducedRealEvaluation evalua
         // The reduced set's attacks are chosen so that their models learn the trigger; one that no longer does tests nothing.
         Assert.True(outcome.AttackSuccess >= NamedFrom, $"attack success {outcome.AttackSuccess:P1}: the scenario no longer tests detection");
         // Named within the run's 150 expected occurrences. The target is 50; the confidence-lift scenario of the rare
-        // model takes 90 on this seed (53 with the residual test on), so the delay is reported here, not held to 50.
+        // model takes 53 on this seed (90 with the residual test off), so the delay is reported here, not held to 50.
         Assert.True(outcome.Critical, $"no critical finding names the trigger ({outcome.Trigger}) after {outcome.Occurrences} occurrences");
         Assert.InRange(outcome.DelayOccurrences!.Value, 1, outcome.Occurrences);
         // The run stops at the first read (every 10 batches) that shows the finding: the windows closed since it was raised

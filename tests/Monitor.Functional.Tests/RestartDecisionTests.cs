@@ -57,7 +57,8 @@ public sealed class RestartDecisionTests
         (long uninterrupted, _) = await PlayAsync(directory.File("reference.db"), referenceRecords, batches, killAfter: null, skip: default);
         Assert.True(uninterrupted > 0, $"the version did not fail within {batches.Length * BatchRecords} records without a kill");
 
-        int seed = Environment.TickCount;
+        // RESTART_KILL_SEED reproduces a failed run's kill point (its seed is in the failure message).
+        int seed = int.TryParse(Environment.GetEnvironmentVariable("RESTART_KILL_SEED"), out int given) ? given : Environment.TickCount;
         int killAfter = 1 + new Random(seed).Next((int)(uninterrupted / BatchRecords) - 1);
         (long killed, Range lost) = await PlayAsync(directory.File("killed.db"), referenceRecords, batches, killAfter, skip: default);
         Assert.True(killed > 0, $"after a kill at record {killAfter * BatchRecords} (seed {seed}) the version never failed");

@@ -14,6 +14,9 @@ internal sealed class CandidateTable
     /// <summary>Candidates drawn when one must make room.</summary>
     private const int EvictionSample = 16;
 
+    /// <summary>Eviction's draws start here in splitmix64's sequence, far from the records' tie-breaking draws (<see cref="KeyRankTest.Draw"/>).</summary>
+    private const long DrawOffset = 1L << 62;
+
     private readonly DetectorSettings _settings;
     private readonly int _classes;
     private readonly int _strata;
@@ -22,13 +25,17 @@ internal sealed class CandidateTable
     private readonly SpaceSaving _heavy;
     private readonly Dictionary<ulong, Candidate> _candidates = [];
     private readonly List<ulong> _candidateKeys = [];
-    private readonly Random _random;
     private readonly ulong _printLanes;
     private long _horizon;
 
-    /// <param name="random">Draws the candidates eviction compares.</param>
+    /// <summary>
+    /// Draws eviction has made: the next draw is a function of this count alone (splitmix64), and a checkpoint carries it with
+    /// the candidates in their order, so a restarted table evicts the candidates the table that never stopped would have.
+    /// </summary>
+    private long _draws;
+
     /// <param name="printLanes">The lanes of an input print in use (<see cref="InputPrint.Lanes"/>).</param>
-    public CandidateTable(DetectorSettings settings, int classes, int strata, Random random, ulong printLanes = 0)
+    public CandidateTable(DetectorSettings settings, int classes, int strata, ulong printLanes = 0)
     {
         _settings = settings;
         _classes = classes;
@@ -37,7 +44,6 @@ internal sealed class CandidateTable
         _support = new CountMinSketch(settings.SketchWidth, settings.SketchDepth);
         _cells = new CountMinSketch(settings.SketchWidth, settings.SketchDepth);
         _heavy = new SpaceSaving(settings.HeavyHitters);
-        _random = random;
     }
 
     /// <summary>Keys promoted to exact counting now.</summary>
@@ -87,16 +93,29 @@ internal sealed class CandidateTable
     /// <summary>Records into the current horizon.</summary>
     public long HorizonRecords => _horizon;
 
-    /// <summary>The candidates as a checkpoint holds them.</summary>
-    public CandidateState[] Export() => [.. _candidates.Select(c => c.Value.Export(c.Key))];
+    /// <summary>Eviction's draws so far, for a checkpoint.</summary>
+    public long Draws => _draws;
 
-    /// <summary>The heavy-hitter entries counted at least twice (the keys near promotion), at most as many as the candidate table holds.</summary>
-    public HeavyHitter[] ExportHeavyHitters() => _heavy.Entries(minCount: 2, limit: _settings.Candidates);
+    /// <summary>The candidates as a checkpoint holds them, in the order eviction draws them from.</summary>
+    public CandidateState[] Export()
+    {
+        SyncKeys();
+        return [.. _candidateKeys.Select(hash => _candidates[hash].Export(hash))];
+    }
+
+    /// <summary>
+    /// The heavy-hitter entries, most counted first, at most as many as the candidate table holds. Those counted once are
+    /// kept too: early in a run they are most of the screen, and a restart that forgot them promoted a trigger's key
+    /// occurrences later than a run that never stopped (the count-min sketches themselves are not stored).
+    /// </summary>
+    public HeavyHitter[] ExportHeavyHitters() => _heavy.Entries(minCount: 1, limit: _settings.Candidates);
 
     /// <summary>Puts a checkpoint back: the horizon's position, the candidates (as many as fit) and the heavy hitters near promotion.</summary>
-    public void Restore(long horizon, IEnumerable<CandidateState> candidates, IEnumerable<HeavyHitter> heavyHitters, Func<string, Finding?> finding)
+    /// <param name="draws">Eviction's draws at the checkpoint (<see cref="Draws"/>).</param>
+    public void Restore(long horizon, long draws, IEnumerable<CandidateState> candidates, IEnumerable<HeavyHitter> heavyHitters, Func<string, Finding?> finding)
     {
         _horizon = horizon;
+        _draws = draws;
         _candidates.Clear();
         _candidateKeys.Clear();
         foreach (CandidateState state in candidates)
@@ -143,17 +162,13 @@ internal sealed class CandidateTable
     /// </summary>
     private bool EvictWeakest()
     {
-        if (_candidateKeys.Count != _candidates.Count)
-        {
-            _candidateKeys.Clear();
-            _candidateKeys.AddRange(_candidates.Keys);
-        }
+        SyncKeys();
 
         int weakest = -1;
         double lowest = double.MaxValue;
         for (int draw = 0; draw < EvictionSample; draw++)
         {
-            int index = _random.Next(_candidateKeys.Count);
+            int index = (int)(KeyRankTest.Draw(DrawOffset + _draws++) * _candidateKeys.Count);
             if (_candidates.TryGetValue(_candidateKeys[index], out Candidate? candidate) && candidate.Raised is null && candidate.SurpriseShare < lowest)
             {
                 lowest = candidate.SurpriseShare;
@@ -170,5 +185,15 @@ internal sealed class CandidateTable
         _candidateKeys[weakest] = _candidateKeys[^1];
         _candidateKeys.RemoveAt(_candidateKeys.Count - 1);
         return true;
+    }
+
+    /// <summary>Rebuilds the list eviction draws from if it lost step with the table (it never does in use; a guard).</summary>
+    private void SyncKeys()
+    {
+        if (_candidateKeys.Count != _candidates.Count)
+        {
+            _candidateKeys.Clear();
+            _candidateKeys.AddRange(_candidates.Keys);
+        }
     }
 }

@@ -49,10 +49,9 @@ public sealed record DetectorSettings
     /// <summary>
     /// Whether the residual test (<see cref="KeyRankTest"/>) runs beside the tail test: keys whose records the model serves more of
     /// a class than their inputs explain, compared with today's records of the same expected output. It shares
-    /// <see cref="KeyTestAlpha"/> with the tail test. Off by default: on the evaluation it found rare-class flips the tail test
-    /// missed, but a rare categorical value's surrogate weight and a restart have each moved its decisions (docs/detectors.md).
+    /// <see cref="KeyTestAlpha"/> with the tail test.
     /// </summary>
-    public bool ResidualTest { get; init; }
+    public bool ResidualTest { get; init; } = true;
 
     /// <summary>
     /// How many times the share of records above a rank threshold that chance gives (1 − θ) the residual test's null allows a

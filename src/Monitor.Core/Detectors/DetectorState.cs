@@ -21,6 +21,9 @@ public sealed record DetectorState
     /// <summary>Records into the current horizon (sketches restart and candidates halve at the horizon).</summary>
     public long Horizon { get; init; }
 
+    /// <summary>The candidate table's eviction draws so far (0 in a checkpoint from before they were counted).</summary>
+    public long EvictionDraws { get; init; }
+
     public int WindowsSinceCriticalHit { get; init; }
 
     /// <summary>Keys found critical.</summary>

@@ -41,7 +41,7 @@ public sealed class RegressionDetector
         _extractor = new KeyExtractor(baseline.Profile.Schema, _profile.Values, settings.MaxKeysPerRecord, settings.MaxConjunctionKeysPerRecord,
             _profile.KeyVocabulary, KeyExtractor.PartShares(_profile.Keys, _profile.Records));
         _identical = new IdenticalRequests(baseline.Profile, _profile.Values, settings, Labels);
-        _candidates = new CandidateTable(settings, RegressionKeyTest.Tests.Length, _profile.Strata, new Random(17), _identical.Lanes);
+        _candidates = new CandidateTable(settings, RegressionKeyTest.Tests.Length, _profile.Strata, _identical.Lanes);
         _test = new RegressionKeyTest(_profile, settings);
         _active = new int[_profile.Surrogate.NumericOffsets.Length + _profile.Surrogate.CategoricalOffsets.Length];
     }
@@ -239,6 +239,7 @@ public sealed class RegressionDetector
         KeySecretId = KeyHash.SecretId,
         Records = Records,
         Horizon = _candidates.HorizonRecords,
+        EvictionDraws = _candidates.Draws,
         WindowsSinceCriticalHit = Math.Min(_windowsSinceCriticalHit, int.MaxValue / 2),
         Raised = [.. _raised],
         RegressionLive = _test.Live,
@@ -271,6 +272,6 @@ public sealed class RegressionDetector
         }
 
         Dictionary<string, Finding> findings = _findings.All.ToDictionary(f => f.DedupeKey, StringComparer.Ordinal);
-        _candidates.Restore(state.Horizon, state.Candidates, state.HeavyHitters, key => findings.GetValueOrDefault(key));
+        _candidates.Restore(state.Horizon, state.EvictionDraws, state.Candidates, state.HeavyHitters, key => findings.GetValueOrDefault(key));
     }
 }

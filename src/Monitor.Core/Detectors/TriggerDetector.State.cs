@@ -16,6 +16,7 @@ public sealed partial class TriggerDetector
             KeySecretId = KeyHash.SecretId,
             Records = Records,
             Horizon = _candidates.HorizonRecords,
+            EvictionDraws = _candidates.Draws,
             WindowsSinceCriticalHit = Math.Min(_windowsSinceCriticalHit, int.MaxValue / 2),
             Raised = [.. _raised],
             UltraCusum = _ultra.Cusum,
@@ -69,7 +70,7 @@ public sealed partial class TriggerDetector
         }
         _labelRate.Restore(state.LabelRateWindows, state.LabelRateOpen);
         Dictionary<string, Finding> findings = _findings.All.ToDictionary(f => f.DedupeKey, StringComparer.Ordinal);
-        _candidates.Restore(state.Horizon, state.Candidates, state.HeavyHitters, key => findings.GetValueOrDefault(key));
+        _candidates.Restore(state.Horizon, state.EvictionDraws, state.Candidates, state.HeavyHitters, key => findings.GetValueOrDefault(key));
         RestorePaired(state.Paired, key => findings.GetValueOrDefault(key));
     }
 }

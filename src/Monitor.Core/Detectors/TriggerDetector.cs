@@ -83,9 +83,9 @@ public sealed partial class TriggerDetector
         _extractor = KeyExtractor.For(_schema, _profile, settings);
         _identical = new IdenticalRequests(baseline.Profile, _profile, settings, _labels);
 
-        // One generator, seeded, for eviction and the activation sample: the same traffic gives the same findings.
+        // A seeded generator for the activation sample: the same traffic gives the same findings.
         var random = new Random(17);
-        _candidates = new CandidateTable(settings, _k, _strata, random, _identical.Lanes);
+        _candidates = new CandidateTable(settings, _k, _strata, _identical.Lanes);
         _skew = new KeySkewTest(_profile, settings, _labels);
         int tests = KeyRankTest.KeyTests(_profile, settings);
         _output = _profile.Tails is { } tails ? new KeyOutputTest(_profile, tails, settings, _labels, tests) : null;

@@ -11,7 +11,7 @@ public sealed class CandidateTableTests
     [Fact]
     public void A_key_screened_on_enough_surprising_records_is_promoted_and_remembers_them()
     {
-        var table = new CandidateTable(Settings, 2, 2, new Random(17));
+        var table = new CandidateTable(Settings, 2, 2);
         ulong hash = KeyHash.Of(KeyKind.Token, 0, "ref:xz".AsSpan());
         Assert.False(table.Screen(hash, cell: 2));
         Assert.False(table.Screen(hash, cell: 2));
@@ -30,7 +30,7 @@ public sealed class CandidateTableTests
     [Fact]
     public void A_full_table_evicts_the_candidate_least_often_surprising_and_never_one_with_a_finding()
     {
-        var table = new CandidateTable(Settings, 2, 2, new Random(17));
+        var table = new CandidateTable(Settings, 2, 2);
         Candidate young = Promote(table, "young", surprising: true);
         Promote(table, "benign", surprising: false);
 
@@ -49,7 +49,7 @@ public sealed class CandidateTableTests
     [Fact]
     public void At_the_horizon_sketches_restart_and_candidates_keep_half_their_counts()
     {
-        var table = new CandidateTable(Settings, 2, 2, new Random(17));
+        var table = new CandidateTable(Settings, 2, 2);
         Candidate weak = Promote(table, "weak", surprising: true, records: 4);
         Candidate raised = Promote(table, "raised", surprising: true, records: 10);
         raised.Raised = AFinding();
@@ -81,7 +81,7 @@ public sealed class CandidateTableTests
     public void A_key_on_8_percent_of_the_records_stays_a_population_after_its_counts_halve_at_a_horizon()
     {
         // Promoted at record 0, carried by 800 of the next 10,000 records (8%, over the 5% of a population).
-        var table = new CandidateTable(Settings with { Candidates = 16 }, 2, 2, new Random(17));
+        var table = new CandidateTable(Settings with { Candidates = 16 }, 2, 2);
         Candidate common = Promote(table, "common", surprising: false, records: 800);
         Assert.True(KeyOutputTest.Common(common, records: 10_000));
 
@@ -98,6 +98,43 @@ public sealed class CandidateTableTests
         Assert.True(restored.Restore(state, _ => null));
         Assert.Equal(5_000, restored.ShareOrigin);
         Assert.Equal(0, restored.Restore(state with { ShareOrigin = null }, _ => null) ? restored.ShareOrigin : -1);
+    }
+
+    [Fact]
+    public void A_table_restored_from_a_checkpoint_evicts_the_candidates_the_table_that_never_stopped_evicts()
+    {
+        // 16 slots, 40 keys of equal weight: which candidate makes room is drawn, and the draw must not restart with the process.
+        DetectorSettings settings = Settings with { Candidates = 16 };
+        var uninterrupted = new CandidateTable(settings, 2, 2);
+        var before = new CandidateTable(settings, 2, 2);
+        for (int k = 0; k < 24; k++)
+        {
+            Promote(uninterrupted, $"key{k}", surprising: false, records: 1);
+            Promote(before, $"key{k}", surprising: false, records: 1);
+        }
+
+        var restored = new CandidateTable(settings, 2, 2);
+        restored.Restore(before.HorizonRecords, before.Draws, before.Export(), before.ExportHeavyHitters(), _ => null);
+        for (int k = 24; k < 40; k++)
+        {
+            Promote(uninterrupted, $"key{k}", surprising: false, records: 1);
+            Promote(restored, $"key{k}", surprising: false, records: 1);
+        }
+
+        Assert.Equal(uninterrupted.Export().Select(c => c.Hash), restored.Export().Select(c => c.Hash));
+    }
+
+    [Fact]
+    public void A_key_screened_once_before_a_checkpoint_is_promoted_at_the_same_occurrence_after_it()
+    {
+        var before = new CandidateTable(Settings, 2, 2);
+        ulong hash = Hash("ref:once");
+        Assert.False(before.Screen(hash, cell: 2));
+
+        var restored = new CandidateTable(Settings, 2, 2);
+        restored.Restore(before.HorizonRecords, before.Draws, before.Export(), before.ExportHeavyHitters(), _ => null);
+        Assert.False(restored.Screen(hash, cell: 2));
+        Assert.True(restored.Screen(hash, cell: 2));
     }
 
     private static Candidate Promote(CandidateTable table, string text, bool surprising, int records = 20)

@@ -38,18 +38,24 @@ public sealed class DetectorStateTests
     });
 
     [Theory]
-    [InlineData(4_000)]
-    [InlineData(9_500)]
-    [InlineData(15_000)]
-    public void Detectors_restored_from_a_checkpoint_find_the_trigger_at_the_same_record_as_detectors_that_never_stopped(int restartAt)
+    [InlineData(500, false)]
+    [InlineData(4_000, false)]
+    [InlineData(9_500, false)]
+    [InlineData(15_000, false)]
+    [InlineData(500, true)]
+    [InlineData(4_000, true)]
+    [InlineData(9_500, true)]
+    [InlineData(15_000, true)]
+    public void Detectors_restored_from_a_checkpoint_find_the_trigger_at_the_same_record_as_detectors_that_never_stopped(int restartAt, bool residualTest)
     {
-        Finding uninterrupted = Critical(Feed(NewMonitor(), 0, Total / Batch));
+        var settings = new DetectorSettings { ResidualTest = residualTest };
+        Finding uninterrupted = Critical(Feed(NewMonitor(settings: settings), 0, Total / Batch));
 
-        VersionMonitor before = Feed(NewMonitor(), 0, restartAt / Batch);
+        VersionMonitor before = Feed(NewMonitor(settings: settings), 0, restartAt / Batch);
         string stored = JsonSerializer.Serialize(before.Detector!.Export(), Json);
         DetectorState state = JsonSerializer.Deserialize<DetectorState>(stored, Json)!;
         Assert.Equal(restartAt, state.Records);
-        VersionMonitor after = Feed(NewMonitor(before.Detector.Findings, state), restartAt / Batch, Total / Batch);
+        VersionMonitor after = Feed(NewMonitor(before.Detector.Findings, state, settings), restartAt / Batch, Total / Batch);
 
         Finding restored = Critical(after);
         Assert.Equal(uninterrupted.Key, restored.Key);
@@ -81,9 +87,9 @@ public sealed class DetectorStateTests
         Assert.Equal(0, after.Detector.CandidateCount);
     }
 
-    private static VersionMonitor NewMonitor(IEnumerable<Finding>? findings = null, DetectorState? state = null)
+    private static VersionMonitor NewMonitor(IEnumerable<Finding>? findings = null, DetectorState? state = null, DetectorSettings? settings = null)
     {
-        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: new DetectorSettings(), findings: findings, detectorState: state);
+        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: settings ?? new DetectorSettings(), findings: findings, detectorState: state);
         monitor.UseBaseline(Baseline.Value);
         return monitor;
     }

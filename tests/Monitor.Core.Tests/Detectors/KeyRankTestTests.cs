@@ -151,7 +151,6 @@ public sealed class KeyRankTestTests
     {
         TriggerProfile profile = Baseline.Value.Profile.Triggers!;
         var settings = new DetectorSettings { ResidualTest = true };
-        Assert.Equal(1, KeyRankTest.KeyTests(profile, new DetectorSettings()));
         Assert.Equal(2, KeyRankTest.KeyTests(profile, settings));
         Assert.Equal(1, KeyRankTest.KeyTests(profile with { RankThresholds = [] }, settings));
         Assert.Equal(1, KeyRankTest.KeyTests(profile, settings with { ResidualTest = false }));
