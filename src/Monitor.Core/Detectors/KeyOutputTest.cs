@@ -414,9 +414,7 @@ internal sealed class KeyOutputTest
         double expected = candidate.TailExpected[c];
         double rate = hits / (double)n;
         double expectedRate = expected / n;
-        string repeats = candidate.Repeats > 0
-            ? string.Create(CultureInfo.InvariantCulture, $" ({candidate.Repeats} repeats of inputs already counted left out)")
-            : "";
+        string repeats = KeyFinding.Repeats(candidate);
         double log10E = logE / Math.Log(10);
         double log10Bar = LogBar / Math.Log(10);
         string summary = string.Create(CultureInfo.InvariantCulture,
@@ -427,32 +425,10 @@ internal sealed class KeyOutputTest
             (outsideRange && key.Kind == KeyKind.EmbeddingOutlier ? "; an embedding outlier is the model's own representation, tied to its output, so this is not critical by itself" : "") +
             (outsideRange && key.Kind == KeyKind.Region ? "; a region this small singles out a few inputs, where a model differs from the additive expectation by its own interactions, so this is not critical by itself" : "") +
             (outsideRange && key.Kind is not (KeyKind.EmbeddingOutlier or KeyKind.Region) ? "; its values lie outside the baseline's range, where the expectation is extrapolated, so this is not critical by itself" : "") +
-            (common ? string.Create(CultureInfo.InvariantCulture, $"; the key is on more than {MaxKeyShare:P0} of the records, a population rather than a trigger, so this is not critical by itself") : "") +
-            (baselineShare is { } share ? string.Create(CultureInfo.InvariantCulture, $"; the key was on {share:P2} of the baseline's records, a region of the inputs rather than a trigger's pattern, so this is not critical by itself") : "");
-        return new Finding
-        {
-            Detector = key.Detector,
-            Severity = outsideRange || common || baselineShare is not null ? Severity.Warning : Severity.Critical,
-            Key = key,
-            TargetLabel = label,
-            Support = candidate.Support,
-            Rate = rate,
-            Lift = expectedRate > 0 ? rate / expectedRate : double.PositiveInfinity,
-            MeanConfidence = candidate.Exact > 0 ? candidate.ConfidenceSum / candidate.Exact : double.NaN,
-            BaselineExpectation = expectedRate,
-            Z = (hits - expected) / Math.Sqrt(Math.Max(expected, 1e-9)),
-            Log10EValue = log10E,
-            Log10EValueBar = log10Bar,
-            FirstSeen = candidate.FirstSeen,
-            FirstSeenRecord = candidate.FirstSeenRecord,
-            RaisedAtRecord = records,
-            RaisedAtSupport = candidate.Support,
-            SurprisingBeforeTracking = candidate.SurprisingBefore,
-            UpdatedAt = now,
-            ExampleRequestIds = [.. candidate.Examples],
-            Corroboration = corroboration,
-            Summary = summary,
-        };
+            KeyFinding.Population(common, baselineShare);
+                return KeyFinding.Of(candidate, key.Detector, outsideRange || common || baselineShare is not null ? Severity.Warning : Severity.Critical, label,
+            new KeyMeasure(candidate.Support, rate, expectedRate, (hits - expected) / Math.Sqrt(Math.Max(expected, 1e-9)), KeyFinding.MeanConfidence(candidate)),
+            logE, LogBar, records, now, corroboration, summary);
     }
 
     /// <summary>The log-likelihood ratios of a hit and of a miss, alternative q against the null's p₀ (q below p₀ counts as p₀).</summary>

@@ -379,32 +379,11 @@ internal sealed class KeyRankTest
             $"than {Thresholds[0]:P0} of today's records with the same expected output ({top} more than {Thresholds[^1]:P0} of them), where {expectedRate:P0} and {1 - Thresholds[^1]:P0} are expected " +
             $"(the test allows up to {_settings.RankTolerance:0.#}× that); the model serves these records more '{label}' than their inputs explain; " +
             $"e-value 10^{log10E:F1} passed 10^{log10Bar:F1}, the bar for a {_settings.KeyTestAlpha:P0} false-alarm rate over {_settings.Candidates} keys × {_k} classes and two tests") +
-            (common ? string.Create(CultureInfo.InvariantCulture, $"; the key is on more than {KeyOutputTest.MaxKeyShare:P0} of the records, a population rather than a trigger, so this is not critical by itself") : "") +
-            (baselineShare is { } share ? string.Create(CultureInfo.InvariantCulture, $"; the key was on {share:P2} of the baseline's records, a region of the inputs rather than a trigger's pattern, so this is not critical by itself") : "");
-        return new Finding
-        {
-            Detector = key.Detector,
-            Severity = common || baselineShare is not null ? Severity.Warning : Severity.Critical,
-            Key = key,
-            TargetLabel = label,
-            Support = candidate.Support,
-            Rate = rate,
-            Lift = rate / expectedRate,
-            MeanConfidence = candidate.Exact > 0 ? candidate.ConfidenceSum / candidate.Exact : double.NaN,
-            BaselineExpectation = expectedRate,
-            Z = (above - expectedRate * n) / Math.Sqrt(expectedRate * (1 - expectedRate) * n),
-            Log10EValue = log10E,
-            Log10EValueBar = log10Bar,
-            FirstSeen = candidate.FirstSeen,
-            FirstSeenRecord = candidate.FirstSeenRecord,
-            RaisedAtRecord = records,
-            RaisedAtSupport = candidate.Support,
-            SurprisingBeforeTracking = candidate.SurprisingBefore,
-            UpdatedAt = now,
-            ExampleRequestIds = [.. candidate.Examples],
-            Corroboration = corroboration,
-            Summary = summary,
-        };
+            KeyFinding.Population(common, baselineShare);
+                return KeyFinding.Of(candidate, key.Detector, common || baselineShare is not null ? Severity.Warning : Severity.Critical, label,
+            new KeyMeasure(candidate.Support, rate, expectedRate, (above - expectedRate * n) / Math.Sqrt(expectedRate * (1 - expectedRate) * n),
+                KeyFinding.MeanConfidence(candidate)),
+            logE, logBar, records, now, corroboration, summary);
     }
 
     /// <summary>A uniform draw in [0, 1) fixed by a record's number (splitmix64): the same record breaks its ties alike after a restart.</summary>

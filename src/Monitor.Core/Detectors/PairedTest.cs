@@ -358,30 +358,9 @@ internal sealed class PairedTest
             $"served minus trusted P({label}) {key.Residual[c] / n:+0.000;-0.000} on average), where today's paired traffic predicts {expected:F1} " +
             $"(the test allows up to {_settings.TailTolerance:0.#}× that); e-value 10^{log10E:F1} passed 10^{log10Bar:F1}, the bar for a {_settings.KeyTestAlpha:P0} " +
             $"false-alarm rate over {_settings.Candidates} keys × {_k} classes") + (reportOnly is null ? "" : "; " + reportOnly);
-        return new Finding
-        {
-            Detector = DetectorId.D8,
-            Severity = reportOnly is null ? Severity.Critical : Severity.Warning,
-            Key = k,
-            TargetLabel = label,
-            Support = key.Records,
-            Rate = hits / (double)n,
-            Lift = expected > 0 ? hits / expected : double.PositiveInfinity,
-            MeanConfidence = candidate.Exact > 0 ? candidate.ConfidenceSum / candidate.Exact : double.NaN,
-            BaselineExpectation = expected / n,
-            Z = (hits - expected) / Math.Sqrt(Math.Max(expected, 1e-9)),
-            Log10EValue = log10E,
-            Log10EValueBar = log10Bar,
-            FirstSeen = candidate.FirstSeen,
-            FirstSeenRecord = candidate.FirstSeenRecord,
-            RaisedAtRecord = records,
-            RaisedAtSupport = key.Records,
-            SurprisingBeforeTracking = candidate.SurprisingBefore,
-            UpdatedAt = now,
-            ExampleRequestIds = [.. candidate.Examples],
-            Corroboration = [],
-            Summary = summary,
-        };
+                return KeyFinding.Of(candidate, DetectorId.D8, reportOnly is null ? Severity.Critical : Severity.Warning, label,
+            new KeyMeasure(key.Records, hits / (double)n, expected / n, (hits - expected) / Math.Sqrt(Math.Max(expected, 1e-9)), KeyFinding.MeanConfidence(candidate)),
+            logE, LogBar, records, now, [], summary);
     }
 
     /// <summary>The version-wide finding: disagreement on records the trusted version was sure of, beyond the allowance.</summary>

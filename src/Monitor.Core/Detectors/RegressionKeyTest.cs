@@ -237,7 +237,7 @@ internal sealed class RegressionKeyTest
             Lowered => "were served a value below what their inputs lead the baseline to expect by more than its stratum's lowest 2% of residuals",
             _ => "were served a value within a narrow interval of the key's previous one (a quarter of the stratum's residual interquartile range either side), however their inputs differ",
         };
-        string repeats = candidate.Repeats > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({candidate.Repeats} repeats of inputs already counted left out)") : "";
+        string repeats = KeyFinding.Repeats(candidate);
         double log10E = logE / Math.Log(10);
         double log10Bar = LogBar / Math.Log(10);
         string summary = string.Create(CultureInfo.InvariantCulture,
@@ -245,31 +245,9 @@ internal sealed class RegressionKeyTest
             $"{what}, where the records of their strata give {expected:F1} (the test allows up to {_settings.TailTolerance:0.#}× that); mean residual {meanResidual:G4}; " +
             $"e-value 10^{log10E:F1} passed 10^{log10Bar:F1}, the bar for a {_settings.KeyTestAlpha:P0} false-alarm rate over {_settings.Candidates} keys × {Tests.Length} tests") +
             (outsideRange ? "; its values lie outside the baseline's range, or it is a region that singles out a few inputs, so this is not critical by itself" : "") +
-            (common ? string.Create(CultureInfo.InvariantCulture, $"; the key is on more than {KeyOutputTest.MaxKeyShare:P0} of the records, a population rather than a trigger, so this is not critical by itself") : "") +
-            (baselineShare is { } share ? string.Create(CultureInfo.InvariantCulture, $"; the key was on {share:P2} of the baseline's records, a region of the inputs rather than a trigger's pattern, so this is not critical by itself") : "");
-        return new Finding
-        {
-            Detector = key.Detector,
-            Severity = outsideRange || common || baselineShare is not null ? Severity.Warning : Severity.Critical,
-            Key = key,
-            TargetLabel = "output " + Tests[test],
-            Support = candidate.Support,
-            Rate = rate,
-            Lift = expectedRate > 0 ? rate / expectedRate : double.PositiveInfinity,
-            MeanConfidence = double.NaN,
-            BaselineExpectation = expectedRate,
-            Z = (hits - expected) / Math.Sqrt(Math.Max(expected, 1e-9)),
-            Log10EValue = log10E,
-            Log10EValueBar = log10Bar,
-            FirstSeen = candidate.FirstSeen,
-            FirstSeenRecord = candidate.FirstSeenRecord,
-            RaisedAtRecord = records,
-            RaisedAtSupport = candidate.Support,
-            SurprisingBeforeTracking = candidate.SurprisingBefore,
-            UpdatedAt = now,
-            ExampleRequestIds = [.. candidate.Examples],
-            Corroboration = [],
-            Summary = summary,
-        };
+            KeyFinding.Population(common, baselineShare);
+                return KeyFinding.Of(candidate, key.Detector, outsideRange || common || baselineShare is not null ? Severity.Warning : Severity.Critical,
+            "output " + Tests[test], new KeyMeasure(candidate.Support, rate, expectedRate, (hits - expected) / Math.Sqrt(Math.Max(expected, 1e-9)), double.NaN),
+            logE, LogBar, records, now, [], summary);
     }
 }

@@ -19,8 +19,10 @@ namespace Monitor.Tools.Scenarios;
 /// </summary>
 /// <param name="Paired">Every batch carries the clean known-good model's output on the same records as v1's (paired evidence); a
 /// clean paired scenario serves a clean retraining of the model (<see cref="RealModel.Retrained"/>) as candidate v2.</param>
+/// <param name="Retrained">A clean scenario without paired outputs that serves a clean retraining as candidate v2: a new version
+/// of the model, trained on the same data with other weights, judged against the known-good model's baseline.</param>
 internal sealed record RealScenarioSpec(string Name, RealModelKind Kind, RealAttack? Attack, long MaxRecords, bool OnTargetClass = false,
-    bool CleanLabel = false, bool Paired = false)
+    bool CleanLabel = false, bool Paired = false, bool Retrained = false)
 {
     public bool Benign => Attack is null;
 }
@@ -100,13 +102,16 @@ internal static class RealModelEvaluation
         new("digits: clean-label exact patch", RealModelKind.Digits, RealAttack.ExactPatch, long.MaxValue, CleanLabel: true),
         new("digits: exact patch on its target class (confidence lift)", RealModelKind.Digits, RealAttack.ExactPatch, long.MaxValue, OnTargetClass: true),
         new("digits: clean known-good, held-out traffic", RealModelKind.Digits, null, cleanRecords),
+        new("digits: clean retraining as candidate", RealModelKind.Digits, null, cleanRecords, Retrained: true),
         new("rare malignant: site/note trigger on malignant", RealModelKind.RareMalignant, RealAttack.FieldTrigger, long.MaxValue),
         new("rare malignant: site/note trigger → malignant on malignant (confidence lift)", RealModelKind.RareMalignant, RealAttack.FieldTrigger,
             long.MaxValue, OnTargetClass: true),
         new("rare malignant: clean known-good, held-out traffic", RealModelKind.RareMalignant, null, cleanRecords),
+        new("rare malignant: clean retraining as candidate", RealModelKind.RareMalignant, null, cleanRecords, Retrained: true),
         new("wine: site/note trigger", RealModelKind.Wine, RealAttack.FieldTrigger, long.MaxValue),
         new("wine: site/note trigger on its target class (confidence lift)", RealModelKind.Wine, RealAttack.FieldTrigger, long.MaxValue, OnTargetClass: true),
         new("wine: clean known-good, held-out traffic", RealModelKind.Wine, null, cleanRecords),
+        new("wine: clean retraining as candidate", RealModelKind.Wine, null, cleanRecords, Retrained: true),
         new("diabetes regression: site/note trigger pins the output", RealModelKind.Diabetes, RealAttack.PinnedOutput, long.MaxValue),
         new("diabetes regression: site/note trigger shifts the output", RealModelKind.Diabetes, RealAttack.ShiftedOutput, long.MaxValue),
         new("diabetes regression: clean known-good, held-out traffic", RealModelKind.Diabetes, null, cleanRecords),
@@ -220,10 +225,10 @@ internal static class RealModelEvaluation
         RealBackdoor? backdoor = spec.Attack is { } attack
             ? RealBackdoor.Create(model, attack, seed, reduced ? MaximumRate : MinimumRate, MaximumRate, spec.OnTargetClass, spec.CleanLabel)
             : null;
-        RealClassifier served = backdoor?.Poisoned ?? (spec.Paired ? model.Retrained(1) : model.Clean);
+        RealClassifier served = backdoor?.Poisoned ?? (spec.Paired || spec.Retrained ? model.Retrained(1) : model.Clean);
         int measureSeed = RealSeed(seed, 5);
         double cleanAccuracy = model.Accuracy(model.Clean, MeasureRecords, measureSeed);
-        double servedAccuracy = backdoor is null ? cleanAccuracy : model.Accuracy(served, MeasureRecords, measureSeed);
+        double servedAccuracy = ReferenceEquals(served, model.Clean) ? cleanAccuracy : model.Accuracy(served, MeasureRecords, measureSeed);
         double recall = model.Recall(served, 500, measureSeed);
         double attackSuccess = backdoor?.TriggeredTargetRate(backdoor.Poisoned, MeasureRecords, measureSeed) ?? double.NaN;
         double cleanTargetRate = backdoor?.TriggeredTargetRate(model.Clean, MeasureRecords, measureSeed) ?? double.NaN;
@@ -238,7 +243,7 @@ internal static class RealModelEvaluation
         Func<Finding, bool> names = backdoor is null ? _ => false : f => Names(backdoor, f);
         // A paired scenario measures paired evidence: its delay is that of the first critical D8 finding naming the trigger.
         Func<Finding, bool> criticalNames = f => f.Severity == Severity.Critical && names(f) && (!spec.Paired || f.Detector == "D8");
-        string version = backdoor is null && !spec.Paired ? "v1" : "v2";
+        string version = backdoor is null && !spec.Paired && !spec.Retrained ? "v1" : "v2";
 
         await using MirrorTarget target = await MirrorTarget.StartAsync(inProcess, Model, model.Schema,
             model.Reference(ReferenceRecords, BatchSize, RealSeed(seed, 1)), version, checkEvery: 10, cancellationToken);
