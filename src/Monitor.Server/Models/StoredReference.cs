@@ -18,7 +18,7 @@ internal sealed record StoredReference(long Id, string Model, string Version, lo
 internal static class EmbeddingReferences
 {
     /// <summary>The CLI command that uploads a reference, as the reports name it.</summary>
-    public const string Command = "drift versions reference MODEL VERSION FILE";
+    public const string Command = "drift versions reference --model MODEL VERSION FILE";
 
     private static readonly EmbeddingReference NoReference = EmbeddingReference.NotUsed(
         "embedding evidence not used: this version has no reference of its own for the baseline in force, and another network's " +
