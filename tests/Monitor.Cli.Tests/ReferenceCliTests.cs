@@ -11,7 +11,7 @@ using CoreBatch = Monitor.Core.Ingest.RecordBatch;
 namespace Monitor.Cli.Tests;
 
 /// <summary><c>drift versions reference</c>: a version's own reference from a file in the baseline import's format.</summary>
-public sealed class ReferenceCliTests
+public sealed class ReferenceCliTests(ITestOutputHelper output)
 {
     private const string Model = "scenario";
     private const int ReferenceSeed = 6100;
@@ -29,6 +29,7 @@ public sealed class ReferenceCliTests
         WriteCsv(csv, Reference(ReferenceRecords));
 
         Run uploaded = await Drift.RunAsync(sidecar, "versions", "reference", "v2", csv, "--model", Model, "--batch", "700", "--reason", "retrained");
+        output.WriteLine(uploaded.Error + uploaded.Out);
         Assert.True(uploaded.Exit == ExitCodes.Ok, uploaded.Error);
         Assert.Contains($"Reference 1 of {Model} v2 is stored; the version's embeddings are judged against it from now on.", uploaded.Out);
         Assert.Contains("100%", uploaded.Error);
@@ -37,13 +38,15 @@ public sealed class ReferenceCliTests
         Assert.Equal((1L, (ulong)ReferenceRecords, 16u), (stored.Id, stored.RecordsReceived, stored.EmbeddingWidth));
 
         Run again = await Drift.RunAsync(sidecar, "versions", "reference", "v2", csv, "--model", Model);
+        output.WriteLine(again.Error);
         Assert.Equal(ExitCodes.Failed, again.Exit);
         Assert.Contains("has reference 1 for baseline", again.Error);
-        Assert.Contains("(--replace replaces it)", again.Error);
+        Assert.Contains("(drift versions reference --replace) replaces it", again.Error);
 
         string partial = directory.File("partial.csv");
         WriteCsv(partial, Reference(2000));
         Run shorter = await Drift.RunAsync(sidecar, "versions", "reference", "v2", partial, "--model", Model, "--replace");
+        output.WriteLine(shorter.Error);
         Assert.Equal(ExitCodes.Failed, shorter.Exit);
         Assert.Contains($"the upload has 2000 records, but baseline 1's reference set has {ReferenceRecords}", shorter.Error);
         Assert.Equal(1L, (await sidecar.Admin.GetVersionReferenceAsync(new GetVersionReferenceRequest { Model = Model, Version = "v2" })).Id);

@@ -109,6 +109,7 @@ internal sealed class ReferenceUpload(Terminal.Console console, SidecarConnectio
         using AsyncClientStreamingCall<VersionReferenceChunk, VersionReference> call = sidecar.Admin.UploadVersionReference(
             sidecar.Streaming(cancellationToken).WithDeadline(DateTime.UtcNow + Timeout));
         long rows = 0;
+        bool refused = false;
         try
         {
             try
@@ -139,19 +140,23 @@ internal sealed class ReferenceUpload(Terminal.Console console, SidecarConnectio
             catch (RpcException)
             {
                 // The sidecar refused before the file ended: its answer says why.
+                refused = true;
             }
 
-            progress.Complete(rows);
-            console.Note($"Uploaded {Text.Count(rows)} records; the sidecar builds the version's embedding geometry…");
+            if (!refused)
+            {
+                progress.Complete(rows);
+                console.Note($"Uploaded {Text.Count(rows)} records; the sidecar builds the version's embedding geometry…");
+            }
+
             return await call.ResponseAsync;
         }
         catch (RpcException e) when (e.StatusCode is StatusCode.InvalidArgument or StatusCode.AlreadyExists or StatusCode.FailedPrecondition
             or StatusCode.NotFound or StatusCode.ResourceExhausted)
         {
             progress.Finish();
-            string hint = e.StatusCode == StatusCode.AlreadyExists ? " (--replace replaces it)" : "";
-            throw new CliException($"the sidecar refused the reference of {Model} {Version} from {File.Name} (upload record n is data row n + 1): " +
-                $"{e.Status.Detail}{hint}");
+            string where = e.Status.Detail.Contains("records from", StringComparison.Ordinal) ? " (record n of the upload is data row n + 1)" : "";
+            throw new CliException($"the sidecar refused the reference of {Model} {Version} from {File.Name}{where}: {e.Status.Detail}");
         }
         finally
         {

@@ -138,5 +138,5 @@ internal sealed class VersionReferenceUploads(ModelCatalog models, SqliteReferen
 
     private static MonitorException Exists(VersionEntry version, StoredReference existing) => new(ErrorKind.AlreadyExists,
         $"version '{version.Version}' of model '{version.Model}' has reference {existing.Id} for baseline {existing.BaselineId} " +
-        $"(uploaded {existing.UploadedAt:u} by {existing.UploadedBy}); set replace to replace it");
+        $"(uploaded {existing.UploadedAt:u} by {existing.UploadedBy}); an upload with replace set (drift versions reference --replace) replaces it");
 }
