@@ -127,4 +127,7 @@ internal static partial class Log
 
     [LoggerMessage(42, LogLevel.Warning, "Baseline upload {UploadId} for {Model} could not be committed: {Reason}")]
     public static partial void BaselineCommitFailed(ILogger logger, string uploadId, string model, string reason);
+
+    [LoggerMessage(94, LogLevel.Information, "Version {Model}/{Version}: reference {ReferenceId} for baseline {BaselineId} stored ({Records} records, by {Actor}; replaced an earlier one: {Replaced}); its embeddings are judged against it")]
+    public static partial void ReferenceStored(ILogger logger, string model, string version, long referenceId, long baselineId, long records, string actor, bool replaced);
 }

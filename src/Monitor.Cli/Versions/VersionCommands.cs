@@ -5,7 +5,7 @@ using Monitor.Protos.V1;
 
 namespace Monitor.Cli.Versions;
 
-/// <summary><c>drift versions list | promote | quarantine | rollback</c>: a model's versions and the decisions about them.</summary>
+/// <summary><c>drift versions list | register | promote | quarantine | rollback | reference</c>: a model's versions and the decisions about them.</summary>
 internal static class VersionCommands
 {
     public static Command Build(CommandContext context)
@@ -16,6 +16,69 @@ internal static class VersionCommands
         command.Subcommands.Add(Promote(context));
         command.Subcommands.Add(Quarantine(context));
         command.Subcommands.Add(RollBack(context));
+        command.Subcommands.Add(Reference(context));
+        return command;
+    }
+
+    private static Command Reference(CommandContext context)
+    {
+        Option<string> model = Options.Model();
+        var version = new Argument<string>("version") { Description = "The version the reference is of." };
+        var file = new Argument<FileInfo>("file")
+        {
+            Description = "CSV, TSV or Parquet file in the format of 'baseline import': the baseline's reference set replayed through the " +
+                "version, with its score and embedding.0 … columns.",
+        };
+        var format = new Option<string?>("--format") { Description = "csv, tsv or parquet (default: by the file's extension)." };
+        format.AcceptOnlyFromAmong("csv", "tsv", "parquet");
+        var delimiter = new Option<char?>("--delimiter") { Description = "Field separator of a text file (default ',' for csv, tab for tsv)." };
+        var map = new Option<string[]>("--map")
+        {
+            Description = "Read a part of the records from a differently named column: <part>=<column>, as in 'baseline import'. Repeatable.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var baseline = new Option<long>("--baseline") { Description = "The baseline whose reference set was replayed (default: the one in force, the only one taken)." };
+        var replace = new Option<bool>("--replace") { Description = "Replace the version's reference for that baseline if it has one." };
+        var reason = new Option<string?>("--reason") { Description = "Why, for the audit log." };
+        Option<string?> actor = Options.Actor();
+        var batch = new Option<int>("--batch") { Description = "Records per upload message.", DefaultValueFactory = _ => 2000 };
+        batch.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 1 or > 10_000)
+            {
+                r.AddError("--batch: must be from 1 to 10000 records");
+            }
+        });
+        var dryRun = new Option<bool>("--dry-run") { Description = "Read and check the whole file against the model's schema; upload nothing." };
+        var noProgress = new Option<bool>("--no-progress") { Description = "Show no progress." };
+        Option<bool> json = Options.Json("Print the stored reference as JSON.");
+        var command = new Command("reference", "Upload a version's own reference: its outputs and embeddings on the baseline's reference " +
+            "inputs. Its embedding evidence (D5) is then judged against it alone; without one, a version that did not build the baseline gets none.")
+        {
+            model, version, file, format, delimiter, map, baseline, replace, reason, actor, batch, dryRun, noProgress, json,
+        };
+        context.SetAction(command, async (parsed, sidecar, cancellationToken) =>
+        {
+            var upload = new ReferenceUpload(context.Terminal, sidecar)
+            {
+                File = parsed.GetValue(file)!,
+                Model = parsed.GetValue(model)!,
+                Version = parsed.GetValue(version)!,
+                Format = parsed.GetValue(format),
+                Delimiter = parsed.GetValue(delimiter),
+                Map = Baselines.BaselineCommands.ParseMap(parsed.GetValue(map) ?? []),
+                BaselineId = parsed.GetValue(baseline),
+                Replace = parsed.GetValue(replace),
+                Actor = Options.ActorOrUser(parsed.GetValue(actor)),
+                Reason = parsed.GetValue(reason) ?? "",
+                BatchRecords = parsed.GetValue(batch),
+                DryRun = parsed.GetValue(dryRun),
+                Progress = !parsed.GetValue(noProgress),
+                Json = parsed.GetValue(json),
+                Timeout = sidecar.Timeout > TimeSpan.FromMinutes(10) ? sidecar.Timeout : TimeSpan.FromMinutes(10),
+            };
+            return await upload.RunAsync(cancellationToken);
+        });
         return command;
     }
 

@@ -79,6 +79,15 @@ public sealed record DetectorState
 
     /// <summary>The paired test's evidence (<see cref="PairedTest"/>); null when the version was never mirrored paired, and in older checkpoints.</summary>
     public PairedState? Paired { get; init; }
+
+    /// <summary>The geometry D5 counted embedding evidence against (<see cref="EmbeddingReference.Tag"/>); empty: the baseline's, as in older checkpoints.</summary>
+    public string EmbeddingReference { get; init; } = "";
+
+    /// <summary>The same evidence without what D5 counted: the embedding-outlier key and every key's outlier counts.</summary>
+    public DetectorState WithoutEmbeddingEvidence() => this with
+    {
+        Candidates = [.. Candidates.Where(c => c.Key.Kind != KeyKind.EmbeddingOutlier).Select(c => c with { Embedded = 0, Outliers = 0 })],
+    };
 }
 
 /// <summary>A candidate key's exact counts and remembered inputs, as a checkpoint holds them.</summary>

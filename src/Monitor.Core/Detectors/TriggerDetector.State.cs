@@ -35,18 +35,25 @@ public sealed partial class TriggerDetector
             Candidates = _candidates.Export(),
             HeavyHitters = _candidates.ExportHeavyHitters(),
             Paired = ExportPaired(),
+            EmbeddingReference = _embeddingReference.Tag,
         };
     }
 
     /// <summary>
     /// Restores a checkpoint taken on this baseline under this process's key secret (after the findings were restored, so a
-    /// candidate's raised finding is found again by its key); another checkpoint is ignored.
+    /// candidate's raised finding is found again by its key); another checkpoint is ignored. Embedding evidence counted against
+    /// another geometry than this detector's (<see cref="EmbeddingReference"/>) is left out.
     /// </summary>
     public void Restore(DetectorState state)
     {
         if (state.BaselineId != _baseline.Profile.Id || state.KeySecretId != KeyHash.SecretId)
         {
             return;
+        }
+
+        if (state.EmbeddingReference != _embeddingReference.Tag)
+        {
+            state = state.WithoutEmbeddingEvidence();
         }
 
         Records = state.Records;

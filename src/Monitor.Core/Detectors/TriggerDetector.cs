@@ -47,6 +47,8 @@ public sealed partial class TriggerDetector
     private readonly UltraConfidence _ultra;
     private readonly Decoupling _decoupling;
     private readonly Activations? _activations;
+    private readonly EmbeddingReference _embeddingReference;
+    private readonly EmbeddingProfile? _embedding;
     private readonly LabelRate _labelRate;
     private readonly FindingSet _findings = new();
 
@@ -68,7 +70,8 @@ public sealed partial class TriggerDetector
     private long _textCutReported;
     private long _conjunctionCutReported;
 
-    public TriggerDetector(CompiledBaseline baseline, DetectorSettings settings, TimeProvider time)
+    /// <param name="embedding">What D5 judges the version's embeddings against; null: the baseline's profile.</param>
+    public TriggerDetector(CompiledBaseline baseline, DetectorSettings settings, TimeProvider time, EmbeddingReference? embedding = null)
     {
         _baseline = baseline;
         _profile = baseline.Profile.Triggers ?? throw new ArgumentException("the baseline has no trigger profile", nameof(baseline));
@@ -76,6 +79,8 @@ public sealed partial class TriggerDetector
         _time = time;
         _schema = baseline.Profile.Schema;
         _labels = _schema.PredictedClassLabels;
+        _embeddingReference = embedding ?? EmbeddingReference.Baseline;
+        _embedding = _embeddingReference.ProfileFor(_profile);
         _k = _profile.Classes;
         _strata = _profile.Strata;
         _classChannel = Array.FindIndex(baseline.Profile.Categorical, p => p.Channel.Kind == ChannelKind.OutputClass);
@@ -92,7 +97,7 @@ public sealed partial class TriggerDetector
         _rank = tests == 2 ? new KeyRankTest(_profile, settings, _labels) : null;
         _ultra = new UltraConfidence(_profile, settings, _labels);
         _decoupling = new Decoupling(_profile, settings, _labels);
-        _activations = _profile.Embedding is { } embedding ? new Activations(embedding, settings, _labels, random) : null;
+        _activations = _embedding is { } geometry ? new Activations(geometry, settings, _labels, random) : null;
         _labelRate = new LabelRate(_profile, settings, _labels);
         _served = new double[_k];
         _surrogate = new double[_k];
@@ -110,6 +115,9 @@ public sealed partial class TriggerDetector
     /// trigger is live, and the window is a failing measurement for the version.
     /// </summary>
     public bool CriticalActive => _windowsSinceCriticalHit < ActiveWindows;
+
+    /// <summary>What D5 judges the version's embeddings against.</summary>
+    public EmbeddingReference Embedding => _embeddingReference;
 
     /// <summary>Records this detector has seen.</summary>
     public long Records { get; private set; }
@@ -144,7 +152,7 @@ public sealed partial class TriggerDetector
         ReadOnlySpan<float> confidences = confidence.Data.Span;
         int[] classes = prepared.Codes[_classChannel];
         bool withEmbeddings = _activations is not null && _activations.Covers(batch);
-        int width = _profile.Embedding?.Width ?? 0;
+        int width = _embedding?.Width ?? 0;
         for (int i = start; i < start + count; i++)
         {
             Records++;

@@ -26,6 +26,7 @@ public sealed class VersionMonitor
     private long _openedStamp;
     private TriggerDetector? _detector;
     private RegressionDetector? _regression;
+    private EmbeddingReference _embedding = EmbeddingReference.Baseline;
     private readonly List<Finding> _restoredFindings = [];
 
     /// <summary>The detectors' state stored before a restart, restored when the detectors start on its baseline.</summary>
@@ -65,6 +66,9 @@ public sealed class VersionMonitor
     /// <summary>The trigger detectors, when the baseline has their tables and they are on.</summary>
     public TriggerDetector? Detector => _detector;
 
+    /// <summary>What D5 judges this version's embeddings against (the baseline's profile unless told otherwise).</summary>
+    public EmbeddingReference Embedding => _embedding;
+
     /// <summary>The regression outputs' key tests, when the baseline has their tables and the detectors are on.</summary>
     public RegressionDetector? Regression => _regression;
 
@@ -87,12 +91,16 @@ public sealed class VersionMonitor
     /// Judges this version against a (new) baseline from now on. The open window, measured against the
     /// old baseline, is discarded; its record count is returned.
     /// </summary>
-    public long UseBaseline(CompiledBaseline baseline)
+    /// <param name="embedding">What D5 judges the version's embeddings against under this baseline; null: the baseline's profile.</param>
+    public long UseBaseline(CompiledBaseline baseline, EmbeddingReference? embedding = null)
     {
         if (ReferenceEquals(baseline, _baseline))
         {
+            UseEmbedding(embedding ?? EmbeddingReference.Baseline);
             return 0;
         }
+
+        _embedding = embedding ?? EmbeddingReference.Baseline;
 
         long discarded = OpenRecords;
         _baseline = baseline;
@@ -105,7 +113,7 @@ public sealed class VersionMonitor
         _openedStamp = _time.GetTimestamp();
         IReadOnlyList<Finding> earlier = Findings;
         _detector = baseline.Profile.Triggers is not null && _detectorSettings is not null
-            ? new TriggerDetector(baseline, _detectorSettings, _time)
+            ? new TriggerDetector(baseline, _detectorSettings, _time, _embedding)
             : null;
         _detector?.Restore(earlier);
         if (_detector is not null && _restoredState is { } state)
@@ -130,6 +138,28 @@ public sealed class VersionMonitor
         }
 
         return discarded;
+    }
+
+    /// <summary>
+    /// Judges the version's embeddings against <paramref name="embedding"/> from now on, on the same baseline: the detectors
+    /// keep their findings and evidence, except what D5 counted against the old geometry, which starts afresh.
+    /// </summary>
+    public void UseEmbedding(EmbeddingReference embedding)
+    {
+        if (embedding.Tag == _embedding.Tag)
+        {
+            _embedding = embedding;
+            return;
+        }
+
+        _embedding = embedding;
+        if (_detector is { } old && _baseline is { } baseline && _detectorSettings is { } settings)
+        {
+            DetectorState state = old.Export();
+            _detector = new TriggerDetector(baseline, settings, _time, embedding);
+            _detector.Restore(old.Findings);
+            _detector.Restore(state);
+        }
     }
 
     /// <summary>Adds a batch and its prepared channels, closing windows as they fill; closed windows are appended to <paramref name="closed"/>.</summary>

@@ -105,6 +105,7 @@ internal static class MonitorHost
         services.AddSingleton<ModelPipelines>();
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<BaselineUploads>();
+        services.AddSingleton<References.VersionReferenceUploads>();
         services.AddSingleton<Readiness.BaselineReadiness>();
         services.AddSingleton<DriftReports>();
         services.AddSingleton<IngestGate>();

@@ -21,6 +21,7 @@ internal static class StorageServices
         services.AddSingleton<IIncidentStore, SqliteIncidentStore>();
         services.AddSingleton<IOutboxStore, SqliteOutboxStore>();
         services.AddSingleton<WindowWriter>();
+        services.AddSingleton<Models.SqliteReferenceStore>();
         return services;
     }
 }

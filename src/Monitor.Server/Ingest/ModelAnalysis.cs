@@ -279,10 +279,19 @@ internal sealed class ModelAnalysis
         // A version registered after the baseline was put in force learns what it must serve at its first records.
         version.Lifecycle.RequiredRecords = _requiredRecords;
         VersionMonitor monitor = version.Monitor;
-        if (Model.Baseline is { } baseline && !ReferenceEquals(monitor.Baseline, baseline))
+        if (Model.Baseline is { } baseline)
         {
-            long discarded = monitor.UseBaseline(baseline);
-            Log.BaselineSwitched(_logger, version.Model, version.Version, baseline.Profile.Id, discarded);
+            // The version's own reference, the baseline's profile, or no embedding evidence (docs/detectors.md, "Per-version references").
+            EmbeddingReference embedding = EmbeddingReferences.For(version, baseline);
+            if (!ReferenceEquals(monitor.Baseline, baseline))
+            {
+                long discarded = monitor.UseBaseline(baseline, embedding);
+                Log.BaselineSwitched(_logger, version.Model, version.Version, baseline.Profile.Id, discarded);
+            }
+            else
+            {
+                monitor.UseEmbedding(embedding);
+            }
         }
 
         return monitor;

@@ -61,6 +61,7 @@ internal sealed class VersionEntry
     private long _windowsClosed;
     private object? _lastServedAt;
     private object? _artifactVerifiedAt;
+    private StoredReference? _reference;
 
     public VersionEntry(string model, string version, string artifactSha256, string source, VersionState state, DateTimeOffset? promotedAt,
         DateTimeOffset registeredAt, VersionMonitor monitor, VersionPolicySettings policy, Core.Alerts.AlertPolicySettings alerts,
@@ -142,6 +143,13 @@ internal sealed class VersionEntry
 
     /// <summary>When an admin last made the version known-good (null if never).</summary>
     public DateTimeOffset? PromotedAt => Lifecycle.PromotedAt;
+
+    /// <summary>The version's latest own reference (docs/detectors.md, "Per-version references"); null when it has none. Read from any thread.</summary>
+    public StoredReference? Reference
+    {
+        get => Volatile.Read(ref _reference);
+        set => Volatile.Write(ref _reference, value);
+    }
 
     public VersionState State => Lifecycle.State;
 

@@ -10,7 +10,7 @@ namespace Monitor.Server.Persistence;
 internal static class DatabaseSchema
 {
     /// <summary>The schema version this build writes; a database with a newer one is refused.</summary>
-    public const int Version = 3;
+    public const int Version = 4;
 
     /// <summary>Creates what is missing of the schema, inside the caller's migration transaction.</summary>
     /// <param name="storedVersion">The database's schema version before (0 for a new file).</param>
@@ -104,6 +104,7 @@ internal static class DatabaseSchema
             """);
         CreateIncidentTables(connection, storedVersion);
         CreateProvenance(connection);
+        CreateVersionReferences(connection);
         if (storedVersion is > 0 and < 3)
         {
             notes.AddRange(SeparateTrust(connection));
@@ -142,6 +143,24 @@ internal static class DatabaseSchema
             }
         }
     }
+
+    /// <summary>
+    /// Schema 4 keeps versions' own references (docs/detectors.md, "Per-version references"): per version and baseline the
+    /// embedding geometry built from its outputs on the baseline's reference inputs. A new table; nothing earlier changes.
+    /// </summary>
+    private static void CreateVersionReferences(SqliteConnection connection) => Execute(connection, """
+        CREATE TABLE IF NOT EXISTS version_references (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            model TEXT NOT NULL REFERENCES models(name),
+            version TEXT NOT NULL,
+            baseline_id INTEGER NOT NULL,
+            uploaded_at TEXT NOT NULL,
+            uploaded_by TEXT NOT NULL,
+            records_received INTEGER NOT NULL,
+            records_kept INTEGER NOT NULL,
+            profile_json TEXT NOT NULL,
+            UNIQUE (model, version, baseline_id));
+        """);
 
     /// <summary>
     /// Schema 3 separates trust from a clean run: a version the policy promoted (its latest promotion in the audit log is

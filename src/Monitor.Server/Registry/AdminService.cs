@@ -13,8 +13,40 @@ namespace Monitor.Server.Registry;
 
 /// <summary>The gRPC admin service: models, versions and baselines.</summary>
 internal sealed class AdminService(ModelRegistry registry, ModelPipelines pipelines, BaselineUploads uploads, IBaselineStore store,
-    BaselineReadiness readiness, ILogger<AdminService> logger) : Admin.AdminBase
+    BaselineReadiness readiness, References.VersionReferenceUploads references, ILogger<AdminService> logger) : Admin.AdminBase
 {
+    public override async Task<VersionReference> UploadVersionReference(IAsyncStreamReader<VersionReferenceChunk> requestStream, ServerCallContext context)
+    {
+        (StoredReference stored, bool replaced) = await references.UploadAsync(requestStream,
+            actor => Audit.Actor(actor, "uploads the version's reference", context), context.CancellationToken);
+        return ToProto(stored, registry.Get(stored.Model).Baseline?.Profile.Id, replaced);
+    }
+
+    public override Task<VersionReference> GetVersionReference(GetVersionReferenceRequest request, ServerCallContext context)
+    {
+        VersionEntry version = registry.GetVersion(request.Model, request.Version);
+        StoredReference stored = version.Reference ?? throw new RpcException(new Status(StatusCode.NotFound,
+            $"version '{ModelCatalog.Truncate(version.Version)}' of model '{version.Model}' has no reference of its own; upload one with `{EmbeddingReferences.Command}`"));
+        return Task.FromResult(ToProto(stored, registry.Get(stored.Model).Baseline?.Profile.Id, replaced: false));
+    }
+
+    private static VersionReference ToProto(StoredReference stored, long? inForce, bool replaced) => new()
+    {
+        Id = stored.Id,
+        Model = stored.Model,
+        Version = stored.Version,
+        BaselineId = stored.BaselineId,
+        RecordsReceived = (ulong)stored.RecordsReceived,
+        RecordsKept = (uint)stored.RecordsKept,
+        EmbeddingWidth = (uint)stored.Profile.Width,
+        EmbeddingComponents = (uint)stored.Profile.ComponentCount,
+        OutlierRate = stored.Profile.OutlierRate,
+        UploadedAt = ProtoTranslation.ToProto(stored.UploadedAt),
+        UploadedBy = stored.UploadedBy,
+        InUse = inForce == stored.BaselineId,
+        Replaced = replaced,
+    };
+
     public override Task<Model> RegisterModel(RegisterModelRequest request, ServerCallContext context)
     {
         if (request.Schema is null)

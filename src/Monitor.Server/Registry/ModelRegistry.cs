@@ -36,8 +36,9 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
 
     public ModelRegistry(IModelStore store, ModelCatalog models, ModelPipelines pipelines, IBaselineStore baselineStore, IWindowStore windowStore,
         IIncidentStore incidentStore, MonitorMetrics metrics, IOptions<MonitorOptions> options, TimeProvider time, ILoggerFactory loggers,
-        Alerting.Incidents incidents, Readiness.BaselineReadiness readiness)
+        Alerting.Incidents incidents, Readiness.BaselineReadiness readiness, SqliteReferenceStore references)
     {
+        _references = references;
         _readiness = readiness;
         _models = models;
         _pipelines = pipelines;
@@ -53,6 +54,7 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
     }
 
     private readonly Readiness.BaselineReadiness _readiness;
+    private readonly SqliteReferenceStore _references;
 
     public IEnumerable<ModelEntry> Models => _models.Models;
 
@@ -110,6 +112,15 @@ internal sealed partial class ModelRegistry : IAsyncDisposable
             version.Lifecycle.RequiredRecords = _readiness.RequiredRecords(model.Baseline?.Profile);
             model.Versions[version.Version] = version;
             versions++;
+        }
+
+        // Before the first batch: each version's monitor is put on the baseline with the geometry its reference gives.
+        foreach (StoredReference reference in _references.LoadLatest())
+        {
+            if (_models.TryGet(reference.Model, out ModelEntry? model) && model.Versions.TryGetValue(reference.Version, out VersionEntry? version))
+            {
+                version.Reference = reference;
+            }
         }
 
         _metrics.Models.Set(_models.Count);

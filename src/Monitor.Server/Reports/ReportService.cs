@@ -40,6 +40,7 @@ internal sealed class ReportService(DriftReports reports, ModelCatalog models, I
             RecordsJudged = (ulong)Math.Max(document.RecordsJudged, 0),
             RecordsRequired = (ulong)Math.Max(document.RecordsRequired, 0),
             Waiting = document.Waiting ?? "",
+            EmbeddingEvidence = document.EmbeddingEvidence ?? "",
         };
         if (document.WindowFalseAlarmRate is double rate)
         {
@@ -78,6 +79,7 @@ internal sealed class DriftReports(ModelCatalog models, ModelPipelines pipelines
             report.WindowsJudgedAgainstBaseline = (uint)snapshot.Fit.Judged;
             report.WindowsDriftedAgainstBaseline = (uint)snapshot.Fit.Drifted;
             report.ReferenceWarning = snapshot.Fit.Warning(model.Name, version.Version, version.State, baseline.Profile) ?? "";
+            report.EmbeddingEvidence = EmbeddingReferences.Describe(version, baseline);
         }
         else
         {

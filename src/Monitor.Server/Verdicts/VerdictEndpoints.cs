@@ -31,6 +31,9 @@ internal sealed record VerdictDocument(
     /// <summary>Records the version has been judged on.</summary>
     public long RecordsJudged { get; init; }
 
+    /// <summary>What the version's embeddings are judged against, or why they are not (docs/detectors.md, "Per-version references"); null when none are judged.</summary>
+    public string? EmbeddingEvidence { get; init; }
+
     /// <summary>Records it must serve before the policy may promote it or call it Successful (Monitor:Versions:MinTriggerRate).</summary>
     public long RecordsRequired { get; init; }
 
@@ -117,6 +120,7 @@ internal static class VerdictEndpoints
             RecordsJudged = version.Lifecycle.RecordsJudged,
             RecordsRequired = version.Lifecycle.RequiredRecords,
             Waiting = verdict.Verdict == Verdict.Inconclusive ? version.Lifecycle.Waiting : null,
+            EmbeddingEvidence = EmbeddingReferences.Describe(version, version.Monitor.Baseline) is { Length: > 0 } embedding ? embedding : null,
         };
     }
 

@@ -45,8 +45,13 @@ internal abstract class MirrorTarget : IAsyncDisposable
     public virtual Monitor.Core.Detectors.TodayTraffic? Today() => null;
 
     /// <summary>Starts a target with <paramref name="model"/> registered, v1 known-good and v2 a candidate, and the baseline committed.</summary>
+    /// <param name="versionReference">
+    /// The served version's own reference (its outputs and embeddings on the reference inputs), uploaded to a sidecar when the
+    /// version is not v1: there a version that did not build the baseline gets no embedding evidence without one. In process the
+    /// version is judged against the baseline's embedding geometry.
+    /// </param>
     public static async Task<MirrorTarget> StartAsync(bool inProcess, string model, ModelSchema schema, IEnumerable<CoreBatch> reference, string version,
-        int checkEvery, CancellationToken cancellationToken)
+        int checkEvery, CancellationToken cancellationToken, IEnumerable<CoreBatch>? versionReference = null)
     {
         if (inProcess)
         {
@@ -56,7 +61,7 @@ internal abstract class MirrorTarget : IAsyncDisposable
         var target = new GrpcTarget(model, version, checkEvery);
         try
         {
-            await target.StartAsync(schema, reference, cancellationToken);
+            await target.StartAsync(schema, reference, cancellationToken, schema.EmbeddingWidth > 0 && version != "v1" ? versionReference : null);
             return target;
         }
         catch
@@ -134,7 +139,8 @@ internal sealed class GrpcTarget(string model, string version, int checkEvery) :
 
     private Protos.V1.Reports.ReportsClient Reports => new(_channel);
 
-    public async Task StartAsync(ModelSchema schema, IEnumerable<CoreBatch> reference, CancellationToken cancellationToken)
+    public async Task StartAsync(ModelSchema schema, IEnumerable<CoreBatch> reference, CancellationToken cancellationToken,
+        IEnumerable<CoreBatch>? versionReference = null)
     {
         _app = MonitorHost.Build(
             ["--Monitor:Grpc:Port=0", "--Monitor:Http:Port=0", $"--Monitor:Database:Path={_database}", "--Logging:LogLevel:Default=Error", .. Overrides]);
@@ -158,6 +164,26 @@ internal sealed class GrpcTarget(string model, string version, int checkEvery) :
         }
 
         await admin.CommitBaselineAsync(new CommitBaselineRequest { UploadId = upload.UploadId }, cancellationToken: cancellationToken);
+        if (versionReference is not null)
+        {
+            using AsyncClientStreamingCall<VersionReferenceChunk, VersionReference> call = admin.UploadVersionReference(cancellationToken: cancellationToken);
+            bool first = true;
+            foreach (CoreBatch batch in versionReference)
+            {
+                var chunk = new VersionReferenceChunk { Batch = ProtoTranslation.ToProto(batch) };
+                if (first)
+                {
+                    (chunk.Model, chunk.Version, chunk.Actor) = (model, version, "evaluation");
+                    first = false;
+                }
+
+                await call.RequestStream.WriteAsync(chunk, cancellationToken);
+            }
+
+            await call.RequestStream.CompleteAsync();
+            await call.ResponseAsync;
+        }
+
         _stream = new Mirror.MirrorClient(_channel).IngestStream(cancellationToken: cancellationToken);
         _acks = CountDroppedAsync(_stream.ResponseStream, cancellationToken);
     }

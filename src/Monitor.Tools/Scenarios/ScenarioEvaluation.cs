@@ -138,8 +138,11 @@ internal static class ScenarioEvaluation
             }
         }
 
-        await using MirrorTarget target = await MirrorTarget.StartAsync(inProcess, Model, ScenarioTraffic.Schema, Reference(), "v2", checkEvery: 50,
-            cancellationToken);
+        // v2's own reference (docs/detectors.md, "Per-version references"): the reference set replayed through the poisoned model,
+        // which serves it as the clean one does (no trigger in it) with the same hidden layer: the reference records themselves.
+        Monitor.Core.Ingest.RecordBatch[] referenceSet = [.. Reference()];
+        await using MirrorTarget target = await MirrorTarget.StartAsync(inProcess, Model, ScenarioTraffic.Schema, referenceSet, "v2", checkEvery: 50,
+            cancellationToken, versionReference: referenceSet);
         var traffic = new ScenarioTraffic(seed: 2 * seed, spec.Injection, spec.Rate);
         if (spec.Paired)
         {

@@ -1,0 +1,58 @@
+namespace Monitor.Core.Detectors;
+
+/// <summary>Where D5 takes the geometry a version's embeddings are judged against.</summary>
+public enum EmbeddingSource
+{
+    /// <summary>The baseline's embedding profile: for the version(s) whose traffic built the baseline.</summary>
+    Baseline,
+
+    /// <summary>The version's own reference: its embeddings on the baseline's reference inputs.</summary>
+    Own,
+
+    /// <summary>None: another network's hidden layer is another space, so the version gets no embedding evidence.</summary>
+    None,
+}
+
+/// <summary>
+/// What D5 judges one version's embeddings against (docs/detectors.md, "Per-version references"): the baseline's profile,
+/// the version's own, or nothing (then no outlier key, no corroboration, no clustering, and <see cref="Reason"/> says why).
+/// </summary>
+public sealed record EmbeddingReference
+{
+    /// <summary>The baseline's profile: the default wherever no one decides otherwise (tools, the evaluation, core tests).</summary>
+    public static EmbeddingReference Baseline { get; } = new() { Source = EmbeddingSource.Baseline };
+
+    public required EmbeddingSource Source { get; init; }
+
+    /// <summary>The version's own profile (<see cref="EmbeddingSource.Own"/> only).</summary>
+    public EmbeddingProfile? Profile { get; init; }
+
+    /// <summary>The stored id of the version's own reference (<see cref="EmbeddingSource.Own"/> only).</summary>
+    public long Id { get; init; }
+
+    /// <summary>Why embedding evidence is not used (<see cref="EmbeddingSource.None"/> only), in plain words for reports.</summary>
+    public string Reason { get; init; } = "";
+
+    /// <summary>
+    /// Names the geometry in a checkpoint: evidence counted against one geometry is not restored under another.
+    /// Empty for the baseline's, as in every checkpoint written before per-version references.
+    /// </summary>
+    public string Tag => Source switch
+    {
+        EmbeddingSource.Own => $"own:{Id}",
+        EmbeddingSource.None => "none",
+        _ => "",
+    };
+
+    public static EmbeddingReference Own(long id, EmbeddingProfile profile) => new() { Source = EmbeddingSource.Own, Id = id, Profile = profile };
+
+    public static EmbeddingReference NotUsed(string reason) => new() { Source = EmbeddingSource.None, Reason = reason };
+
+    /// <summary>The profile D5 runs with under a baseline's trigger profile; null: D5 does not run.</summary>
+    public EmbeddingProfile? ProfileFor(TriggerProfile triggers) => Source switch
+    {
+        EmbeddingSource.Baseline => triggers.Embedding,
+        EmbeddingSource.Own => Profile,
+        _ => null,
+    };
+}

@@ -1,0 +1,97 @@
+using Microsoft.Data.Sqlite;
+using Monitor.Core.Detectors;
+using Monitor.Server.Persistence;
+using static Monitor.Server.Persistence.Sql;
+
+namespace Monitor.Server.Models;
+
+/// <summary>Versions' own references in SQLite (table version_references, schema 4): one row per version and baseline.</summary>
+internal sealed class SqliteReferenceStore(SqliteDatabase database)
+{
+    /// <summary>
+    /// Stores a reference; with <paramref name="replace"/> it replaces the version's reference for the same baseline (and gets a new id,
+    /// so evidence counted against the old one is not restored under the new). Returns the stored reference, and whether one was replaced;
+    /// null when the version has one for that baseline and <paramref name="replace"/> is false. The audit entry is written in the same transaction.
+    /// </summary>
+    public (StoredReference Stored, bool Replaced)? Save(StoredReference reference, bool replace, string reason)
+    {
+        using SqliteConnection connection = database.Open();
+        using SqliteTransaction transaction = connection.BeginTransaction();
+        bool exists;
+        using (SqliteCommand command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT COUNT(*) FROM version_references WHERE model = $m AND version = $v AND baseline_id = $b;";
+            Bind(command, reference);
+            exists = (long)command.ExecuteScalar()! > 0;
+        }
+
+        if (exists && !replace)
+        {
+            return null;
+        }
+
+        long id;
+        using (SqliteCommand command = connection.CreateCommand())
+        {
+            command.CommandText = """
+                DELETE FROM version_references WHERE model = $m AND version = $v AND baseline_id = $b;
+                INSERT INTO version_references (model, version, baseline_id, uploaded_at, uploaded_by, records_received, records_kept, profile_json)
+                VALUES ($m, $v, $b, $t, $by, $r, $k, $p);
+                SELECT last_insert_rowid();
+                """;
+            Bind(command, reference);
+            command.Parameters.AddWithValue("$t", Format(reference.UploadedAt));
+            command.Parameters.AddWithValue("$by", reference.UploadedBy);
+            command.Parameters.AddWithValue("$r", reference.RecordsReceived);
+            command.Parameters.AddWithValue("$k", reference.RecordsKept);
+            command.Parameters.AddWithValue("$p", StoreJson.Write(reference.Profile));
+            id = (long)command.ExecuteScalar()!;
+        }
+
+        using (SqliteCommand command = connection.CreateCommand())
+        {
+            command.CommandText = "INSERT INTO audit_log (at, actor, action, model, version, reason) VALUES ($t, $by, $a, $m, $v, $why);";
+            Bind(command, reference);
+            command.Parameters.AddWithValue("$t", Format(reference.UploadedAt));
+            command.Parameters.AddWithValue("$by", reference.UploadedBy);
+            command.Parameters.AddWithValue("$a", exists ? "replace-reference" : "upload-reference");
+            command.Parameters.AddWithValue("$why", string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"reference {id} for baseline {reference.BaselineId}: {reference.RecordsReceived} records{(reason.Length > 0 ? "; " + reason : "")}"));
+            command.ExecuteNonQuery();
+        }
+
+        transaction.Commit();
+        // A new object, not `with`: the copy would keep the reference's EmbeddingReference of id 0.
+        return (new StoredReference(id, reference.Model, reference.Version, reference.BaselineId, reference.UploadedAt, reference.UploadedBy,
+            reference.RecordsReceived, reference.RecordsKept, reference.Profile), exists);
+    }
+
+    /// <summary>Every version's latest reference (the one for its newest baseline).</summary>
+    public List<StoredReference> LoadLatest()
+    {
+        using SqliteConnection connection = database.Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT id, model, version, baseline_id, uploaded_at, uploaded_by, records_received, records_kept, profile_json
+            FROM version_references r
+            WHERE id = (SELECT MAX(id) FROM version_references o WHERE o.model = r.model AND o.version = r.version)
+            ORDER BY id;
+            """;
+        using SqliteDataReader reader = command.ExecuteReader();
+        var references = new List<StoredReference>();
+        while (reader.Read())
+        {
+            references.Add(new StoredReference(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), Parse(reader.GetString(4)),
+                reader.GetString(5), reader.GetInt64(6), reader.GetInt32(7), StoreJson.Read<EmbeddingProfile>(reader.GetString(8))));
+        }
+
+        return references;
+    }
+
+    private static void Bind(SqliteCommand command, StoredReference reference)
+    {
+        command.Parameters.AddWithValue("$m", reference.Model);
+        command.Parameters.AddWithValue("$v", reference.Version);
+        command.Parameters.AddWithValue("$b", reference.BaselineId);
+    }
+}

@@ -1,0 +1,75 @@
+using Monitor.Core.Baselines;
+using Monitor.Core.Detectors;
+
+namespace Monitor.Server.Models;
+
+/// <summary>A version's own reference as stored: the embedding geometry built from its outputs on a baseline's reference inputs.</summary>
+internal sealed record StoredReference(long Id, string Model, string Version, long BaselineId, DateTimeOffset UploadedAt, string UploadedBy,
+    long RecordsReceived, int RecordsKept, EmbeddingProfile Profile)
+{
+    /// <summary>What D5 judges the version against while <see cref="BaselineId"/> is in force (one object, so the ingest path allocates nothing).</summary>
+    public EmbeddingReference Embedding { get; } = EmbeddingReference.Own(Id, Profile);
+}
+
+/// <summary>
+/// Which embedding geometry each version is judged against under a baseline (docs/detectors.md, "Per-version references"):
+/// its own reference for that baseline when it has one; the baseline's when its traffic built the baseline; otherwise none.
+/// </summary>
+internal static class EmbeddingReferences
+{
+    /// <summary>The CLI command that uploads a reference, as the reports name it.</summary>
+    public const string Command = "drift versions reference --model MODEL VERSION FILE";
+
+    private static readonly EmbeddingReference NoReference = EmbeddingReference.NotUsed(
+        "embedding evidence not used: this version has no reference of its own for the baseline in force, and another network's " +
+        $"embeddings are not comparable with the baseline's; upload one with `{Command}`");
+
+    /// <summary>Allocates nothing: it runs for every batch on the ingest path.</summary>
+    public static EmbeddingReference For(VersionEntry version, CompiledBaseline baseline)
+    {
+        if (version.Reference is { } own && own.BaselineId == baseline.Profile.Id)
+        {
+            return own.Embedding;
+        }
+
+        return BuiltBaseline(version, baseline.Profile) ? EmbeddingReference.Baseline : NoReference;
+    }
+
+    /// <summary>
+    /// Whether the version's traffic built the baseline: the version a capture was taken from; for a reference set, a version
+    /// made known-good by an admin (or registered so) before the baseline was committed: the version the set came from.
+    /// </summary>
+    public static bool BuiltBaseline(VersionEntry version, BaselineProfile baseline)
+    {
+        const string Captured = "captured:";
+        if (baseline.Source.StartsWith(Captured, StringComparison.Ordinal))
+        {
+            return baseline.Source.AsSpan(Captured.Length).SequenceEqual(version.Version);
+        }
+
+        return version.PromotedAt is { } promoted && promoted <= baseline.CreatedAt;
+    }
+
+    /// <summary>What the version's embeddings are judged against under <paramref name="baseline"/>, in plain words; empty when no embedding is judged at all.</summary>
+    public static string Describe(VersionEntry version, CompiledBaseline? baseline)
+    {
+        if (baseline is null || baseline.Profile.Schema.EmbeddingWidth == 0)
+        {
+            return "";
+        }
+
+        EmbeddingReference reference = For(version, baseline);
+        StoredReference? own = version.Reference;
+        return reference.Source switch
+        {
+            EmbeddingSource.Own => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"judged against this version's own reference {own!.Id} ({own.RecordsReceived} records on baseline {own.BaselineId}'s inputs, uploaded {own.UploadedAt:u} by {own.UploadedBy})"),
+            EmbeddingSource.Baseline when baseline.Profile.Triggers?.Embedding is null =>
+                $"embedding evidence not used: baseline {baseline.Profile.Id} has no embedding profile (its reference carried no embeddings)",
+            EmbeddingSource.Baseline => $"judged against baseline {baseline.Profile.Id}'s embedding profile: this version's traffic built the baseline",
+            _ => own is not null
+                ? $"{reference.Reason} (its reference {own.Id} is for baseline {own.BaselineId}, not baseline {baseline.Profile.Id} in force)"
+                : reference.Reason,
+        };
+    }
+}
