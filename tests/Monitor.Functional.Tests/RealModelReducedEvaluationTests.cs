@@ -6,8 +6,8 @@ namespace Monitor.Functional.Tests;
 /// <summary>
 /// The reduced real-model evaluation CI runs (`evaluate --real --in-process --reduced`: seed 1, the trigger at 5e-3,
 /// 30,000 records a scenario, one scenario of each kind of attack), called in process: every attack whose poisoned model
-/// sends at least 85% of triggered inputs to its target is named by a critical finding, and each clean known-good run
-/// gives no critical finding and leaves its version known-good.
+/// sends at least 85% of triggered inputs to its target is named by a critical finding, each clean known-good run
+/// gives no critical finding and leaves its version known-good, and a clean retraining served as a candidate is not failed.
 /// </summary>
 public sealed class RealModelReducedEvaluationTests(ReducedRealEvaluation evaluation, ITestOutputHelper output) : IClassFixture<ReducedRealEvaluation>
 {
@@ -34,7 +34,10 @@ public sealed class RealModelReducedEvaluationTests(ReducedRealEvaluation evalua
         Assert.Equal(0, outcome.FalseCritical);
         if (outcome.Spec.Benign)
         {
-            Assert.Equal(VersionState.KnownGood, outcome.State);
+            // The known-good model stays known-good; a clean retraining served as a candidate is not failed (it waits for the
+            // evidence promotion needs, or is promoted observed clean).
+            VersionState[] allowed = outcome.Spec.Retrained ? [VersionState.Candidate, VersionState.ObservedClean] : [VersionState.KnownGood];
+            Assert.Contains(outcome.State, allowed);
             return;
         }
 
