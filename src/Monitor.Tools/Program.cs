@@ -44,6 +44,9 @@ internal static class ToolsCli
             {
                 case "demo":
                     return await DemoCommand.RunAsync(rest, Console.Out);
+                case "evaluate" when EvaluateCommand.Problem(rest) is { } problem:
+                    Console.Error.WriteLine($"evaluate: {problem}\n\n{Usage}");
+                    return 2;
                 case "evaluate":
                     return await EvaluateCommand.RunAsync(rest, Console.Out);
                 case "calibration":

@@ -11,6 +11,38 @@ internal static class EvaluateCommand
     /// </summary>
     public const ulong HashSecret = 0x9E37_79B9_7F4A_7C15;
 
+    /// <summary>The options that stand alone.</summary>
+    private static readonly HashSet<string> Flags =
+        ["--reduced", "--in-process", "--real", "--paired", "--compare", "--findings", "--embedding"];
+
+    /// <summary>The options that take a value.</summary>
+    private static readonly HashSet<string> Valued =
+        ["--benign-records", "--reference-records", "--seed", "--only", "--seeds", "--clean-records", "--parallel", "--clean-runs", "--max-records"];
+
+    /// <summary>What is wrong with the arguments (an unknown option, a value missing), or null: checked before anything runs.</summary>
+    public static string? Problem(string[] args)
+    {
+        for (int i = 0; i < args.Length; i++)
+        {
+            string arg = args[i];
+            if (Valued.Contains(arg))
+            {
+                if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal))
+                {
+                    return $"{arg} needs a value";
+                }
+
+                i++;
+            }
+            else if (!Flags.Contains(arg) && !(arg.StartsWith("--Monitor:", StringComparison.Ordinal) && arg.Contains('=', StringComparison.Ordinal)))
+            {
+                return $"unknown option '{arg}'";
+            }
+        }
+
+        return null;
+    }
+
     public static async Task<int> RunAsync(string[] args, TextWriter output)
     {
         if (!Monitor.Core.Detectors.KeyHash.Adopt(HashSecret))
