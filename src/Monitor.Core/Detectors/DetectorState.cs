@@ -76,6 +76,9 @@ public sealed record DetectorState
 
     /// <summary>The paired test's evidence (<see cref="PairedTest"/>); null when the version was never mirrored paired, and in older checkpoints.</summary>
     public PairedState? Paired { get; init; }
+
+    /// <summary>D5's direction test's cells (<see cref="EmbeddingDirections"/>); null without embeddings, and in older checkpoints.</summary>
+    public DirectionState? Directions { get; init; }
 }
 
 /// <summary>A candidate key's exact counts and remembered inputs, as a checkpoint holds them.</summary>

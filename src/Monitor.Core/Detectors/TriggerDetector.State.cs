@@ -34,6 +34,7 @@ public sealed partial class TriggerDetector
             Candidates = _candidates.Export(),
             HeavyHitters = _candidates.ExportHeavyHitters(),
             Paired = ExportPaired(),
+            Directions = _directions?.Export(),
         };
     }
 
@@ -71,5 +72,9 @@ public sealed partial class TriggerDetector
         Dictionary<string, Finding> findings = _findings.All.ToDictionary(f => f.DedupeKey, StringComparer.Ordinal);
         _candidates.Restore(state.Horizon, state.Candidates, state.HeavyHitters, key => findings.GetValueOrDefault(key));
         RestorePaired(state.Paired, key => findings.GetValueOrDefault(key));
+        if (state.Directions is { } directions)
+        {
+            _directions?.Restore(directions);
+        }
     }
 }

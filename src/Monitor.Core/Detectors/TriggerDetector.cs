@@ -47,6 +47,8 @@ public sealed partial class TriggerDetector
     private readonly UltraConfidence _ultra;
     private readonly Decoupling _decoupling;
     private readonly Activations? _activations;
+    private readonly EmbeddingDirections? _directions;
+    private readonly double[] _direction;
     private readonly LabelRate _labelRate;
     private readonly FindingSet _findings = new();
 
@@ -93,6 +95,10 @@ public sealed partial class TriggerDetector
         _ultra = new UltraConfidence(_profile, settings, _labels);
         _decoupling = new Decoupling(_profile, settings, _labels);
         _activations = _profile.Embedding is { } embedding ? new Activations(embedding, settings, _labels, random) : null;
+        _directions = _profile.Embedding is { } withTail && EmbeddingDirections.Runs(withTail, settings)
+            ? new EmbeddingDirections(withTail, _profile.Tails, settings, _labels, _k)
+            : null;
+        _direction = new double[_profile.Embedding?.DirectionWidth ?? 0];
         _labelRate = new LabelRate(_profile, settings, _labels);
         _served = new double[_k];
         _surrogate = new double[_k];
@@ -155,6 +161,7 @@ public sealed partial class TriggerDetector
                 _rank?.Decay();
                 _candidates.RollHorizon(Records);
                 DecayPaired();
+                _directions?.Decay();
             }
 
             int label = classes[i];
@@ -198,12 +205,35 @@ public sealed partial class TriggerDetector
             if (outlier)
             {
                 Count(new KeyOccurrence(KeyHash.Of(KeyKind.EmbeddingOutlier, 0, 0UL), KeyKind.EmbeddingOutlier, 0, 0, 0), record);
+                ObserveDirection(batch, i, label, stratum, tailHit);
             }
 
             if (_identical.Report(label, Records, _time.GetUtcNow()) is { } identical)
             {
                 _findings.Publish(identical);
             }
+        }
+    }
+
+    /// <summary>Counts an embedding outlier's direction (D5's direction test) and publishes what it finds; a hit of a critical direction keeps the trigger live.</summary>
+    private void ObserveDirection(RecordBatch batch, int i, int label, int stratum, bool tailHit)
+    {
+        if (_directions is null)
+        {
+            return;
+        }
+
+        _activations!.Direction(_direction);
+        string? requestId = batch.RequestIds.Count > 0 ? batch.RequestIds.GetString(i) : null;
+        IReadOnlyList<Finding> changed = _directions.Observe(_direction, label, stratum, tailHit, requestId, Records, _time.GetUtcNow(), out bool critical);
+        foreach (Finding finding in changed)
+        {
+            _findings.Publish(finding);
+        }
+
+        if (critical)
+        {
+            _windowsSinceCriticalHit = 0;
         }
     }
 
