@@ -112,7 +112,7 @@ internal static class EvaluateCommand
                 ScenarioOutcome outcome = await ScenarioEvaluation.RunAsync(spec, reference, null, CancellationToken.None, seed, inProcess);
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"seed {seed}: {spec.Name}: {outcome.Records:N0} records, {outcome.Occurrences} injected; named after {outcome.NamedDelayOccurrences?.ToString(CultureInfo.InvariantCulture) ?? "-"}, " +
-                    $"critical after {outcome.DelayOccurrences?.ToString(CultureInfo.InvariantCulture) ?? "-"}; direction findings {outcome.Directions.Warnings} warning, {outcome.Directions.Critical} critical"));
+                    $"critical after {outcome.DelayOccurrences?.ToString(CultureInfo.InvariantCulture) ?? "-"}; direction findings {outcome.Directions.Observations} observation (Info), {outcome.Directions.Critical} critical"));
                 outcomes.Add((seed, outcome));
                 if (args.Contains("--findings"))
                 {

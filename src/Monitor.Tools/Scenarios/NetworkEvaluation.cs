@@ -49,7 +49,7 @@ internal static class NetworkEvaluation
             run.State, stopwatch.Elapsed.TotalSeconds, run.Seconds, findings)
         {
             NamedDelayOccurrences = named is null ? null : traffic.InjectedWithin((long)named.RaisedAtRecord),
-            Directions = (directions.Count(f => f.Severity == Severity.Warning), directions.Count(f => f.Severity == Severity.Critical)),
+            Directions = (directions.Count(f => f.Severity == Severity.Info), directions.Count(f => f.Severity == Severity.Critical)),
         };
     }
 

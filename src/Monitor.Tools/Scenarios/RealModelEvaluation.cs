@@ -68,8 +68,8 @@ internal sealed record RealOutcome(
     /// <summary>Occurrences until a finding of any severity named the trigger (the network's embedding direction); null when none did or not measured.</summary>
     public long? NamedDelayOccurrences { get; init; }
 
-    /// <summary>Findings on an embedding direction (D5's direction test) by severity: warnings and critical.</summary>
-    public (int Warnings, int Critical) Directions { get; init; }
+    /// <summary>Findings on an embedding direction (D5's direction test) by severity: observations (Info) and critical.</summary>
+    public (int Observations, int Critical) Directions { get; init; }
 
     public double CleanMillions => Math.Max(Records - Occurrences, 1) / 1e6;
     public double FalseCriticalPerMillion => FalseCritical / CleanMillions;
@@ -122,11 +122,11 @@ internal static class RealModelEvaluation
 
     /// <summary>
     /// The embedding-space trigger on a real hidden layer (<see cref="NetworkEvaluation"/>): the digits network's hidden shift at
-    /// 1e-4 (up to 1M records) and 1e-3 (up to 200,000), and the clean network on its held-out traffic for <paramref name="cleanRecords"/>.
+    /// 1e-4 (up to 600,000 records: 60 expected occurrences) and 1e-3 (up to 200,000), and the clean network on its held-out traffic for <paramref name="cleanRecords"/>.
     /// </summary>
     public static IReadOnlyList<RealScenarioSpec> Network(long cleanRecords) =>
     [
-        new("digits network: embedding-space trigger, 1e-4", RealModelKind.DigitsNetwork, RealAttack.EmbeddingShift, 1_000_000, Rate: 1e-4),
+        new("digits network: embedding-space trigger, 1e-4", RealModelKind.DigitsNetwork, RealAttack.EmbeddingShift, 600_000, Rate: 1e-4),
         new("digits network: embedding-space trigger, 1e-3", RealModelKind.DigitsNetwork, RealAttack.EmbeddingShift, 200_000, Rate: 1e-3),
         new("digits network: clean known-good, held-out traffic", RealModelKind.DigitsNetwork, null, cleanRecords),
     ];
@@ -379,7 +379,7 @@ internal static class RealModelEvaluation
         $"{o.Trigger}; clean acc. {o.CleanAccuracy:P1}, attack success {Percent(o.AttackSuccess)}; {o.Records:N0} records, {o.Occurrences} triggered; " +
         $"critical names trigger: {Mark(o.Critical)} (delay {o.DelayOccurrences?.ToString(CultureInfo.InvariantCulture) ?? "-"}; predicted {Predicted(o)}); false critical {o.FalseCritical}; ends {State(o.State)}; {o.Seconds:F0} s") +
         (o.Spec.Kind == RealModelKind.DigitsNetwork
-            ? $"; named after {o.NamedDelayOccurrences?.ToString(CultureInfo.InvariantCulture) ?? "-"}; direction findings {o.Directions.Warnings} warning, {o.Directions.Critical} critical"
+            ? $"; named after {o.NamedDelayOccurrences?.ToString(CultureInfo.InvariantCulture) ?? "-"}; direction findings {o.Directions.Observations} observation (Info), {o.Directions.Critical} critical"
             : "");
 
     /// <summary>The readiness report's prediction of a seed's delay: median occurrences, "blind", or "-" when not predicted.</summary>

@@ -59,8 +59,8 @@ internal sealed record ScenarioOutcome(
     /// <summary>Occurrences until a finding of any severity named what was injected (null when none did).</summary>
     public long? NamedDelayOccurrences { get; init; }
 
-    /// <summary>Findings on an embedding direction (D5's direction test) by severity: warnings and critical.</summary>
-    public (int Warnings, int Critical) Directions { get; init; }
+    /// <summary>Findings on an embedding direction (D5's direction test) by severity: observations (Info) and critical.</summary>
+    public (int Observations, int Critical) Directions { get; init; }
 
     public double BenignMillions => Math.Max(Records - Occurrences, 1) / 1e6;
 }
@@ -139,6 +139,7 @@ internal static class ScenarioEvaluation
         new("magic category, 1e-3", Injection.MagicCategory, 1e-3, 100_000),
         new("patch: 4 features at max, 1e-3", Injection.Patch, 1e-3, 100_000),
         new("stealthy memo token, 1e-3", Injection.Stealthy, 1e-3, 100_000),
+        new("embedding-space trigger, 1e-3", Injection.Embedding, 1e-3, 100_000),
         new("benign: clean traffic", Injection.None, 0, 200_000),
         new("benign: new merchant token", Injection.BenignNewToken, 0, 100_000),
         new("benign: fraud rate doubled", Injection.BenignFraudSurge, 0, 100_000),
@@ -196,7 +197,7 @@ internal static class ScenarioEvaluation
             falseCritical, falseWarnings, seconds, findings)
         {
             NamedDelayOccurrences = firstNamed is null ? null : traffic.InjectedWithin((long)firstNamed.RaisedAtRecord),
-            Directions = (directions.Count(f => f.Severity == Severity.Warning), directions.Count(f => f.Severity == Severity.Critical)),
+            Directions = (directions.Count(f => f.Severity == Severity.Info), directions.Count(f => f.Severity == Severity.Critical)),
         };
     }
 
@@ -206,15 +207,15 @@ internal static class ScenarioEvaluation
     /// </summary>
     public static void PrintEmbeddingTable(IReadOnlyList<(int Seed, ScenarioOutcome Outcome)> outcomes, TextWriter output)
     {
-        output.WriteLine("| scenario | seed | records | trigger occurrences | named after (occurrences) | critical after (occurrences) | direction warnings | direction critical | other critical | other key warnings |");
+        output.WriteLine("| scenario | seed | records | trigger occurrences | named after (occurrences) | critical after (occurrences) | direction observations (Info) | direction critical | other critical | other key warnings |");
         output.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach ((int seed, ScenarioOutcome o) in outcomes)
         {
             string Count(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? (o.Spec.Benign ? "-" : "miss");
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {o.Spec.Name} | {seed} | {o.Records:N0} | {(o.Spec.Benign ? "-" : o.Occurrences.ToString("N0", CultureInfo.InvariantCulture))} | " +
-                $"{Count(o.NamedDelayOccurrences)} | {Count(o.DelayOccurrences)} | {o.Directions.Warnings} | {o.Directions.Critical} | " +
-                $"{o.FalseCritical - (o.Spec.Benign ? o.Directions.Critical : 0)} | {o.FalseWarnings - (o.Spec.Benign ? o.Directions.Warnings : 0)} |"));
+                $"{Count(o.NamedDelayOccurrences)} | {Count(o.DelayOccurrences)} | {o.Directions.Observations} | {o.Directions.Critical} | " +
+                $"{o.FalseCritical - (o.Spec.Benign ? o.Directions.Critical : 0)} | {o.FalseWarnings} |"));
         }
     }
 
