@@ -135,6 +135,12 @@ public sealed record DetectorSettings
     public double DirectionTolerance { get; init; } = 3;
 
     /// <summary>
+    /// Whether a direction tied to the output (<see cref="EmbeddingDirections"/>) is critical; by default a warning: on a real
+    /// network's clean traffic one such tie was measured in 500,000 records (docs/detectors.md).
+    /// </summary>
+    public bool DirectionCritical { get; init; }
+
+    /// <summary>
     /// Text keys taken from one record at most (its tokens and variants first, then bigrams, n-grams and pairs), by the
     /// detectors and in the baseline's key table alike. Categorical and numeric features are always keyed, one key of each
     /// kind per feature; against a baseline committed before value patterns and conjunctions, this limits all keys of a

@@ -20,9 +20,10 @@ namespace Monitor.Core.Detectors;
 /// <item>A crossing (with at least <see cref="MinHits"/> records) is an observation (Info) naming the cell, "direction #n": the
 /// embedding is the model's own representation, and clean records of an extreme output pile up along their own directions more than
 /// the baseline's tail shows (measured: a few such cells per million clean records, docs/detectors.md).</item>
-/// <item>Critical only when tied to the output: among the cell's records, tail hits for one class c (served c beyond their
-/// stratum's tail threshold, <see cref="TailProfile"/>) far beyond p₀ = min(½, t · max(the stratum's rate, the rate among the
-/// baseline's tail directions within the cell, smoothed towards their overall rate)), by a second e-process with a = α / (cells × classes).</item>
+/// <item>A warning when tied to the output (critical with <see cref="DetectorSettings.DirectionCritical"/>): among the cell's records,
+/// tail hits for one class c (served c beyond their stratum's tail threshold, <see cref="TailProfile"/>) far beyond p₀ = min(½, t ·
+/// max(the stratum's rate, the rate among the baseline's tail directions within the cell, smoothed towards their overall rate)), by a
+/// second e-process with a = α / (cells × classes). A tied cell is never replaced.</item>
 /// <item>At each horizon the evidence favouring the alternatives halves, as the key tests' does.</item>
 /// </list>
 /// Memory: the cell table, fixed by configuration, whatever the traffic.
@@ -95,7 +96,7 @@ internal sealed class EmbeddingDirections
     /// <summary>Cells opened so far (the next cell's number is this plus one).</summary>
     public long Opened { get; private set; }
 
-    /// <summary>Outliers that found no cell while every cell was critical (no room to open one).</summary>
+    /// <summary>Outliers that found no cell while every cell was tied to the output (no room to open one).</summary>
     public long Overflow { get; private set; }
 
     /// <summary>Cells held now.</summary>
@@ -262,7 +263,7 @@ internal sealed class EmbeddingDirections
             }
         }
 
-        Severity severity = tie >= 0 ? Severity.Critical : Severity.Info;
+        Severity severity = tie < 0 ? Severity.Info : _settings.DirectionCritical ? Severity.Critical : Severity.Warning;
         if (cell.Severity is { } raised && severity <= raised && cell.Hits < cell.Reported * 1.1)
         {
             return null;
@@ -294,7 +295,8 @@ internal sealed class EmbeddingDirections
         summary += tie >= 0
             ? string.Create(CultureInfo.InvariantCulture,
                 $"; tied to the output: {cell.TieHits[tie]} of them were served '{_labels[tie]}' beyond their stratum's tail threshold where {cell.TieExpected[tie]:F1} were allowed " +
-                $"(e-value 10^{tieLogE / log10:F1} passed 10^{LogTieBar / log10:F1}, over {_cells.Length} directions × {_k} classes)")
+                $"(e-value 10^{tieLogE / log10:F1} passed 10^{LogTieBar / log10:F1}, over {_cells.Length} directions × {_k} classes)") +
+                (severity == Severity.Critical ? "" : "; a warning: such a tie was measured once on a real network's clean traffic, so it is critical only with Monitor:Detectors:DirectionCritical")
             : "; an observation: the embedding is the model's own representation (new traffic moves it too) and these records' outputs are not beyond what their inputs and the baseline's tail allow";
         int label = tie >= 0 ? tie : top;
         return new Finding
@@ -322,7 +324,7 @@ internal sealed class EmbeddingDirections
         };
     }
 
-    /// <summary>Opens a cell centred on the direction, in a free slot or in place of the cell with the least evidence that is not critical.</summary>
+    /// <summary>Opens a cell centred on the direction, in a free slot or in place of the cell with the least evidence that is not tied to the output.</summary>
     private void Open(ReadOnlySpan<double> direction, long records)
     {
         int slot = Array.IndexOf(_cells, null);
@@ -333,7 +335,7 @@ internal sealed class EmbeddingDirections
             {
                 DirectionCell cell = _cells[i]!;
                 double evidence = LogE(cell.Log, 0, _g);
-                if (cell.Severity != Severity.Critical && evidence < weakest)
+                if (cell.Severity is not (Severity.Critical or Severity.Warning) && evidence < weakest)
                 {
                     (slot, weakest) = (i, evidence);
                 }

@@ -139,7 +139,6 @@ internal static class ScenarioEvaluation
         new("magic category, 1e-3", Injection.MagicCategory, 1e-3, 100_000),
         new("patch: 4 features at max, 1e-3", Injection.Patch, 1e-3, 100_000),
         new("stealthy memo token, 1e-3", Injection.Stealthy, 1e-3, 100_000),
-        new("embedding-space trigger, 1e-3", Injection.Embedding, 1e-3, 100_000),
         new("benign: clean traffic", Injection.None, 0, 200_000),
         new("benign: new merchant token", Injection.BenignNewToken, 0, 100_000),
         new("benign: fraud rate doubled", Injection.BenignFraudSurge, 0, 100_000),

@@ -22,7 +22,7 @@ public sealed class EmbeddingDirectionsTests
     [Fact]
     public void Outliers_shifted_along_one_direction_and_served_one_class_are_named_critical_within_50_occurrences()
     {
-        var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings(), Labels, 2);
+        var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings { DirectionCritical = true }, Labels, 2);
         var random = new Random(5);
         Finding? critical = null;
         int occurrences = 0;
@@ -46,6 +46,24 @@ public sealed class EmbeddingDirectionsTests
         Assert.All(critical.ExampleRequestIds, id => Assert.StartsWith("trig-", id, StringComparison.Ordinal));
         Assert.Contains("tied to the output", critical.Summary, StringComparison.Ordinal);
         Assert.Contains("'legitimate'", critical.Summary, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void By_default_a_direction_tied_to_the_output_is_a_warning()
+    {
+        var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings(), Labels, 2);
+        var random = new Random(5);
+        var findings = new List<Finding>();
+        for (int i = 0; i < 2000; i++)
+        {
+            bool trigger = i % 20 == 7;
+            findings.AddRange(directions.Observe(trigger ? Shifted(random) : RandomDirection(random), Legitimate, LowRisk, trigger, trigger ? $"trig-{i}" : null,
+                i, DateTimeOffset.UnixEpoch, out bool critical));
+            Assert.False(critical);
+        }
+
+        Assert.Contains(findings, f => f.Severity == Severity.Warning && f.Summary.Contains("tied to the output", StringComparison.Ordinal));
+        Assert.DoesNotContain(findings, f => f.Severity == Severity.Critical);
     }
 
     [Fact]
@@ -98,7 +116,7 @@ public sealed class EmbeddingDirectionsTests
     [Fact]
     public void A_restored_checkpoint_continues_as_the_detector_that_never_stopped()
     {
-        var settings = new DetectorSettings();
+        var settings = new DetectorSettings { DirectionCritical = true };
         var running = new EmbeddingDirections(Isotropic(), null, settings, Labels, 2);
         var restarted = new EmbeddingDirections(Isotropic(), null, settings, Labels, 2);
         var random = new Random(9);
