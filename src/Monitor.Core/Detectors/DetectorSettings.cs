@@ -121,7 +121,7 @@ public sealed record DetectorSettings
 
     /// <summary>
     /// Cells of D5's direction test (<see cref="EmbeddingDirections"/>): directions of embedding outliers tracked at once, each a
-    /// test; the bar is over all of them. 0 turns the test off. About (components + 1 + 12 × classes) × 8 bytes a cell.
+    /// test; the bar is over all of them. 0 turns the test off. About (components + 28 + 12 × classes) × 8 bytes and 5 request ids a cell.
     /// </summary>
     public int DirectionCells { get; init; } = 64;
 
