@@ -14,7 +14,8 @@ namespace Monitor.Core.Detectors;
 /// <item>D1/D2 (<see cref="KeySkewTest"/>): a key whose records carry a label far more often than the baseline predicts.</item>
 /// <item>D3 (<see cref="UltraConfidence"/>): outputs beyond the baseline's 99.9th percentile of confidence.</item>
 /// <item>D4 (<see cref="Decoupling"/>): among a key's records the served output stops following the surrogate.</item>
-/// <item>D5 (<see cref="Activations"/>): embedding outliers (a key of their own) and per-class activation clustering.</item>
+/// <item>D5 (<see cref="Activations"/>): embedding outliers (a key of their own) and per-class activation clustering; the outliers
+/// clustered by direction (<see cref="EmbeddingDirections"/>), for a trigger that shifts the embedding and shows in no input.</item>
 /// <item>D6 (<see cref="LabelRate"/>): per class, the label rate over recent windows against the stratified expectation.</item>
 /// <item>Fusion: a D1/D2/D5 key corroborated by D3, D4 or D5 evidence among its own records is critical,
 /// and a record carrying a key found critical is evidence for that key alone.</item>
