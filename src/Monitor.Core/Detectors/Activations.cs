@@ -27,6 +27,7 @@ internal sealed class Activations
     private readonly long[] _clusterSeen;
     private readonly Random _random;
     private int _windowsClosed;
+    private double _error;
 
     /// <param name="random">Draws the reservoir sample of projections.</param>
     public Activations(EmbeddingProfile embedding, DetectorSettings settings, string[] labels, Random random)
@@ -46,10 +47,13 @@ internal sealed class Activations
     /// <summary>Projects the embedding of a record served <paramref name="label"/>, samples it for clustering; returns whether it is an outlier.</summary>
     public bool Observe(ReadOnlySpan<float> embedding, int label)
     {
-        bool outlier = _embedding.IsOutlier(embedding, _projection);
+        double distance = _embedding.Distance(embedding, _projection, out _error);
         Sample(label);
-        return outlier;
+        return distance > _embedding.OutlierThreshold || _error > _embedding.ReconstructionThreshold;
     }
+
+    /// <summary>The direction of the embedding last observed (<see cref="EmbeddingProfile.Direction"/>).</summary>
+    public void Direction(Span<double> direction) => _embedding.Direction(_projection, _error, direction);
 
     /// <summary>A key's records whose embeddings are outliers, against the count the baseline's outlier rate expects (Poisson tail).</summary>
     public Corroboration? Corroborate(Candidate candidate)

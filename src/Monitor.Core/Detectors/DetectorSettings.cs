@@ -119,6 +119,27 @@ public sealed record DetectorSettings
     public int ClusterEveryWindows { get; internal init; } = 10;
 
     /// <summary>
+    /// Cells of D5's direction test (<see cref="EmbeddingDirections"/>): directions of embedding outliers tracked at once, each a
+    /// test; the bar is over all of them. 0 turns the test off. About (components + 28 + 12 × classes) × 8 bytes and 5 request ids a cell.
+    /// </summary>
+    public int DirectionCells { get; init; } = 64;
+
+    /// <summary>Cosine with a cell's centre from which an outlier's direction falls in the cell (0.95: within about 18°).</summary>
+    public double DirectionCosine { get; init; } = 0.95;
+
+    /// <summary>
+    /// How many times the share of the baseline's tail directions within a cell the direction test's null allows the cell (and
+    /// the tail-hit rate its output test allows): room for a tail estimated on a few hundred baseline records.
+    /// </summary>
+    public double DirectionTolerance { get; init; } = 3;
+
+    /// <summary>
+    /// Whether a direction tied to the output (<see cref="EmbeddingDirections"/>) is critical; by default a warning: on a real
+    /// network's clean traffic one such tie was measured in 500,000 records (docs/detectors.md).
+    /// </summary>
+    public bool DirectionCritical { get; init; }
+
+    /// <summary>
     /// Text keys taken from one record at most (its tokens and variants first, then bigrams, n-grams and pairs), by the
     /// detectors and in the baseline's key table alike. Categorical and numeric features are always keyed, one key of each
     /// kind per feature; against a baseline committed before value patterns and conjunctions, this limits all keys of a
@@ -155,6 +176,9 @@ public sealed record DetectorSettings
             TailTolerance is < 1 or > 100 ? $"{section}:TailTolerance must lie in [1, 100], got {TailTolerance}" : null,
             RankTolerance is < 1 or > 5 ? $"{section}:RankTolerance must lie in [1, 5], got {RankTolerance}" : null,
             MinRate is < 0 or > 1 ? $"{section}:MinRate must lie in [0, 1], got {MinRate}" : null,
+            SettingChecks.Range($"{section}:DirectionCells", DirectionCells, 0, 4096),
+            DirectionCosine is <= 0 or >= 1 ? $"{section}:DirectionCosine must lie in (0, 1), got {DirectionCosine}" : null,
+            DirectionTolerance is < 1 or > 100 ? $"{section}:DirectionTolerance must lie in [1, 100], got {DirectionTolerance}" : null,
         ];
         return problems.OfType<string>();
     }

@@ -83,11 +83,16 @@ public sealed record DetectorState
     /// <summary>The geometry D5 counted embedding evidence against (<see cref="EmbeddingReference.Tag"/>); empty: the baseline's, as in older checkpoints.</summary>
     public string EmbeddingReference { get; init; } = "";
 
-    /// <summary>The same evidence without what D5 counted: the embedding-outlier key and every key's outlier counts.</summary>
+    /// <summary>The same evidence without what D5 counted: the embedding keys, every key's outlier counts and the direction cells.</summary>
     public DetectorState WithoutEmbeddingEvidence() => this with
     {
-        Candidates = [.. Candidates.Where(c => c.Key.Kind != KeyKind.EmbeddingOutlier).Select(c => c with { Embedded = 0, Outliers = 0 })],
+        Candidates = [.. Candidates.Where(c => c.Key.Kind is not (KeyKind.EmbeddingOutlier or KeyKind.EmbeddingDirection))
+            .Select(c => c with { Embedded = 0, Outliers = 0 })],
+        Directions = null,
     };
+
+    /// <summary>D5's direction test's cells (<see cref="EmbeddingDirections"/>); null without embeddings, and in older checkpoints.</summary>
+    public DirectionState? Directions { get; init; }
 }
 
 /// <summary>A candidate key's exact counts and remembered inputs, as a checkpoint holds them.</summary>

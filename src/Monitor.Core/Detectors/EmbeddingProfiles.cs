@@ -20,7 +20,14 @@ public static class EmbeddingProfiles
 
     public const int MaxComponents = 16;
 
-    public static EmbeddingProfile? Build(ModelSchema schema, RecordBatch batch, int[] labels, int classes, int seed)
+    /// <summary>Most tail directions kept for the direction test's null.</summary>
+    public const int MaxTailDirections = 1000;
+
+    /// <summary>The distance quantile beyond which a baseline record's direction is kept for the direction test's null.</summary>
+    public const double TailQuantile = 0.95;
+
+    /// <param name="tailOutput">Per record index: the class it was served beyond its stratum's tail threshold, or −1 (null: none known).</param>
+    public static EmbeddingProfile? Build(ModelSchema schema, RecordBatch batch, int[] labels, int classes, int seed, Func<int, int>? tailOutput = null)
     {
         int e = schema.EmbeddingWidth;
         if (e == 0 || batch.Embeddings.Length != batch.Count * e || batch.Count < 50)
@@ -130,7 +137,7 @@ public static class EmbeddingProfiles
             spectral[c] = SpectralSignature.TopShare(points);
         }
 
-        return profile with
+        profile = profile with
         {
             OutlierThreshold = threshold,
             ReconstructionThreshold = reconstruction,
@@ -139,5 +146,39 @@ public static class EmbeddingProfiles
             Silhouette = silhouette,
             SpectralShare = spectral,
         };
+        (float[] directions, int[] outputs) = TailDirections(profile, batch, distances, errors, sorted, sortedErrors, tailOutput);
+        return profile with { TailDirections = directions, TailOutputs = outputs };
+    }
+
+    /// <summary>The directions of the records beyond the 95th percentile of either distance (at most <see cref="MaxTailDirections"/>, in batch order).</summary>
+    private static (float[] Directions, int[] Outputs) TailDirections(EmbeddingProfile profile, RecordBatch batch, double[] distances, double[] errors,
+        double[] sorted, double[] sortedErrors, Func<int, int>? tailOutput)
+    {
+        double distance = Quantiles.OfSorted(sorted, TailQuantile);
+        double error = Quantiles.OfSorted(sortedErrors, TailQuantile);
+        int width = profile.DirectionWidth;
+        var directions = new List<float>();
+        var outputs = new List<int>();
+        var projection = new double[profile.ComponentCount];
+        var direction = new double[width];
+        ReadOnlySpan<float> embeddings = batch.Embeddings.Span;
+        for (int i = 0; i < batch.Count && outputs.Count < MaxTailDirections; i++)
+        {
+            if (distances[i] <= distance && errors[i] <= error)
+            {
+                continue;
+            }
+
+            profile.Distance(embeddings.Slice(i * profile.Width, profile.Width), projection, out double reconstruction);
+            profile.Direction(projection, reconstruction, direction);
+            foreach (double x in direction)
+            {
+                directions.Add((float)x);
+            }
+
+            outputs.Add(tailOutput?.Invoke(i) ?? -1);
+        }
+
+        return ([.. directions], [.. outputs]);
     }
 }

@@ -377,7 +377,7 @@ public sealed class KeyExtractor
     {
         KeyKind.Category => schema.CategoricalFeatures[field],
         KeyKind.Value or KeyKind.FineBin or KeyKind.Pattern => schema.NumericFeatures[field],
-        KeyKind.EmbeddingOutlier => "embedding",
+        KeyKind.EmbeddingOutlier or KeyKind.EmbeddingDirection => "embedding",
         KeyKind.Conjunction or KeyKind.Region => ConjunctionField(schema, field),
         _ => schema.TextFields[field],
     };

@@ -53,6 +53,12 @@ public enum KeyKind : byte
     /// where a model differs from the additive surrogate by its own interactions.
     /// </summary>
     Region = 13,
+
+    /// <summary>
+    /// Embedding outliers that point one way: a cell of <see cref="EmbeddingDirections"/> (its text "direction #n"), holding
+    /// far more of the outliers than the baseline's tail put in that direction. Tied to the output only through its own test.
+    /// </summary>
+    EmbeddingDirection = 14,
 }
 
 /// <summary>A key a trigger may hide behind: its kind, the field it belongs to, and its text.</summary>
@@ -62,7 +68,7 @@ public sealed record DetectorKey(KeyKind Kind, string Field, string Text)
     public DetectorId Detector => Kind switch
     {
         KeyKind.Token or KeyKind.Variant or KeyKind.Bigram or KeyKind.Pair or KeyKind.CharGram => DetectorId.D1,
-        KeyKind.EmbeddingOutlier => DetectorId.D5,
+        KeyKind.EmbeddingOutlier or KeyKind.EmbeddingDirection => DetectorId.D5,
         _ => DetectorId.D2,
     };
 

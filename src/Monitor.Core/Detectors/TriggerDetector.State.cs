@@ -36,6 +36,7 @@ public sealed partial class TriggerDetector
             HeavyHitters = _candidates.ExportHeavyHitters(),
             Paired = ExportPaired(),
             EmbeddingReference = _embeddingReference.Tag,
+            Directions = _directions?.Export(),
         };
     }
 
@@ -79,5 +80,9 @@ public sealed partial class TriggerDetector
         Dictionary<string, Finding> findings = _findings.All.ToDictionary(f => f.DedupeKey, StringComparer.Ordinal);
         _candidates.Restore(state.Horizon, state.EvictionDraws, state.Candidates, state.HeavyHitters, key => findings.GetValueOrDefault(key));
         RestorePaired(state.Paired, key => findings.GetValueOrDefault(key));
+        if (state.Directions is { } directions)
+        {
+            _directions?.Restore(directions);
+        }
     }
 }

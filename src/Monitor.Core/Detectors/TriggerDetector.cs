@@ -14,7 +14,8 @@ namespace Monitor.Core.Detectors;
 /// <item>D1/D2 (<see cref="KeySkewTest"/>): a key whose records carry a label far more often than the baseline predicts.</item>
 /// <item>D3 (<see cref="UltraConfidence"/>): outputs beyond the baseline's 99.9th percentile of confidence.</item>
 /// <item>D4 (<see cref="Decoupling"/>): among a key's records the served output stops following the surrogate.</item>
-/// <item>D5 (<see cref="Activations"/>): embedding outliers (a key of their own) and per-class activation clustering.</item>
+/// <item>D5 (<see cref="Activations"/>): embedding outliers (a key of their own) and per-class activation clustering; the outliers
+/// clustered by direction (<see cref="EmbeddingDirections"/>), for a trigger that shifts the embedding and shows in no input.</item>
 /// <item>D6 (<see cref="LabelRate"/>): per class, the label rate over recent windows against the stratified expectation.</item>
 /// <item>Fusion: a D1/D2/D5 key corroborated by D3, D4 or D5 evidence among its own records is critical,
 /// and a record carrying a key found critical is evidence for that key alone.</item>
@@ -49,6 +50,8 @@ public sealed partial class TriggerDetector
     private readonly Activations? _activations;
     private readonly EmbeddingReference _embeddingReference;
     private readonly EmbeddingProfile? _embedding;
+    private readonly EmbeddingDirections? _directions;
+    private readonly double[] _direction;
     private readonly LabelRate _labelRate;
     private readonly FindingSet _findings = new();
 
@@ -98,6 +101,10 @@ public sealed partial class TriggerDetector
         _ultra = new UltraConfidence(_profile, settings, _labels);
         _decoupling = new Decoupling(_profile, settings, _labels);
         _activations = _embedding is { } geometry ? new Activations(geometry, settings, _labels, random) : null;
+        _directions = _embedding is { } withTail && EmbeddingDirections.Runs(withTail, settings)
+            ? new EmbeddingDirections(withTail, _profile.Tails, settings, _labels, _k)
+            : null;
+        _direction = new double[_embedding?.DirectionWidth ?? 0];
         _labelRate = new LabelRate(_profile, settings, _labels);
         _served = new double[_k];
         _surrogate = new double[_k];
@@ -163,6 +170,7 @@ public sealed partial class TriggerDetector
                 _rank?.Decay();
                 _candidates.RollHorizon(Records);
                 DecayPaired();
+                _directions?.Decay();
             }
 
             int label = classes[i];
@@ -206,12 +214,35 @@ public sealed partial class TriggerDetector
             if (outlier)
             {
                 Count(new KeyOccurrence(KeyHash.Of(KeyKind.EmbeddingOutlier, 0, 0UL), KeyKind.EmbeddingOutlier, 0, 0, 0), record);
+                ObserveDirection(batch, i, label, stratum, tailHit);
             }
 
             if (_identical.Report(label, Records, _time.GetUtcNow()) is { } identical)
             {
                 _findings.Publish(identical);
             }
+        }
+    }
+
+    /// <summary>Counts an embedding outlier's direction (D5's direction test) and publishes what it finds; a hit of a critical direction keeps the trigger live.</summary>
+    private void ObserveDirection(RecordBatch batch, int i, int label, int stratum, bool tailHit)
+    {
+        if (_directions is null)
+        {
+            return;
+        }
+
+        _activations!.Direction(_direction);
+        string? requestId = batch.RequestIds.Count > 0 ? batch.RequestIds.GetString(i) : null;
+        IReadOnlyList<Finding> changed = _directions.Observe(_direction, label, stratum, tailHit, requestId, Records, _time.GetUtcNow(), out bool critical);
+        foreach (Finding finding in changed)
+        {
+            _findings.Publish(finding);
+        }
+
+        if (critical)
+        {
+            _windowsSinceCriticalHit = 0;
         }
     }
 

@@ -188,7 +188,44 @@ public sealed record EmbeddingProfile
     /// <summary>Per class: the spectral signature, the share of the class's activation variance on its top direction.</summary>
     public double[] SpectralShare { get; init; } = [];
 
+    /// <summary>
+    /// Directions of the baseline's tail records (beyond its 95th percentile of either distance), row-major, each
+    /// <see cref="DirectionWidth"/> wide (<see cref="Direction"/>): the null of the direction test (<see cref="EmbeddingDirections"/>).
+    /// Empty in a baseline committed before the test, which then does not run.
+    /// </summary>
+    public float[] TailDirections { get; init; } = [];
+
+    /// <summary>Per tail direction: the class its record was served beyond its stratum's tail threshold (<see cref="TailProfile"/>), or −1.</summary>
+    public int[] TailOutputs { get; init; } = [];
+
     public int ComponentCount => Variances.Length;
+
+    /// <summary>Width of a direction: the whitened components and the reconstruction error.</summary>
+    public int DirectionWidth => Variances.Length + 1;
+
+    /// <summary>
+    /// The unit direction of an embedding away from the baseline's mean: its whitened projection (each component over its
+    /// standard deviation) and, as one more coordinate, the reconstruction error scaled so that both thresholds have the same
+    /// length. Records shifted along one fixed direction share it; the baseline's own outliers spread.
+    /// </summary>
+    public void Direction(ReadOnlySpan<double> projection, double reconstructionError, Span<double> direction)
+    {
+        double norm = 0;
+        for (int k = 0; k < Variances.Length; k++)
+        {
+            direction[k] = projection[k] / Math.Sqrt(Math.Max(Variances[k], 1e-300));
+            norm += direction[k] * direction[k];
+        }
+
+        bool scaled = double.IsFinite(ReconstructionThreshold) && ReconstructionThreshold > 0;
+        direction[Variances.Length] = scaled ? Math.Sqrt(reconstructionError * OutlierThreshold / ReconstructionThreshold) : 0;
+        norm += direction[Variances.Length] * direction[Variances.Length];
+        double inverse = norm > 0 ? 1 / Math.Sqrt(norm) : 0;
+        for (int k = 0; k <= Variances.Length; k++)
+        {
+            direction[k] *= inverse;
+        }
+    }
 
     /// <summary>
     /// Whether an embedding is an outlier: beyond the baseline's 99.9th percentile of Mahalanobis distance

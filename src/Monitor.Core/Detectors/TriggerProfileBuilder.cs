@@ -117,8 +117,9 @@ public static class TriggerProfileBuilder
         TriggerProfile rated = profile with { LabelRates = rates };
         (double[] ultra, double[] ultraRates, double[] ultraRecords) = UltraConfidence(baseline, prepared, labels, strataOf, rated);
         (double[] mean, double[] std) = Residuals(served, predicted, strataOf, rated);
-        EmbeddingProfile? embedding = EmbeddingProfiles.Build(schema, batch, labels, k, settings.Seed);
         TailProfile tails = TailProfile.Build(rated, strataOf, labels, served);
+        EmbeddingProfile? embedding = EmbeddingProfiles.Build(schema, batch, labels, k, settings.Seed,
+            i => tails.Hit(strataOf[i], k, labels[i], served.AsSpan(i * k, k)) ? labels[i] : -1);
         double[] ranks = KeyRankTest.BaselineRanks(k, strata, strataOf, served, predicted);
         // Twice: the first count gives the shares that rank a record's numeric parts for conjunctions, the second counts them.
         BaselineKey[] singles = KeyTable(schema, rated, batch, labels, strataOf, served, predicted, tails, ranks, settings,

@@ -25,6 +25,9 @@ public enum RealAttack
 
     /// <summary>A regression model's site/note trigger that shifts the output by a fixed amount (<see cref="RegressionBackdoor"/>).</summary>
     ShiftedOutput,
+
+    /// <summary>An embedding-space trigger: the network's hidden layer shifted along a fixed direction, nothing in the inputs (<see cref="RealNetwork.Poison"/>).</summary>
+    EmbeddingShift,
 }
 
 /// <summary>Which live records carry the trigger.</summary>

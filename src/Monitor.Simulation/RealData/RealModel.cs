@@ -21,6 +21,9 @@ public enum RealModelKind
 
     /// <summary>scikit-learn's diabetes (10 measurements, disease progression after a year): a regression model (<see cref="RealRegression"/>).</summary>
     Diabetes,
+
+    /// <summary>digits served by a small neural network whose hidden layer is the mirrored embedding (<see cref="RealNetwork"/>).</summary>
+    DigitsNetwork,
 }
 
 /// <summary>

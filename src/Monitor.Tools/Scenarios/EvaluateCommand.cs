@@ -81,6 +81,11 @@ internal static class EvaluateCommand
             return await RunRealAsync(args, reduced, inProcess, only, output);
         }
 
+        if (args.Contains("--embedding"))
+        {
+            return await RunEmbeddingAsync(args, benign, reference, only, inProcess, output);
+        }
+
         IReadOnlyList<ScenarioSpec> specs = args.Contains("--paired") ? ScenarioEvaluation.Paired(benign, args.Contains("--compare"))
             : reduced ? ScenarioEvaluation.Reduced() : ScenarioEvaluation.Full(benign);
         if (only is not null)
@@ -114,6 +119,45 @@ internal static class EvaluateCommand
 
         output.WriteLine();
         ScenarioEvaluation.PrintTable(outcomes, output);
+        return 0;
+    }
+
+    /// <summary>
+    /// The synthetic embedding-space trigger and its clean runs over several seeds (--embedding --seeds A-B, default 1-3): per seed,
+    /// occurrences until a finding named the trigger and the direction test's findings by severity.
+    /// </summary>
+    private static async Task<int> RunEmbeddingAsync(string[] args, long benign, int reference, string? only, bool inProcess, TextWriter output)
+    {
+        int seedsAt = Array.IndexOf(args, "--seeds");
+        int[] seeds = seedsAt >= 0 && seedsAt + 1 < args.Length ? ParseSeeds(args[seedsAt + 1]) : [1, 2, 3];
+        IReadOnlyList<ScenarioSpec> specs = ScenarioEvaluation.Embedding(benign);
+        if (only is not null)
+        {
+            specs = [.. specs.Where(s => s.Name.Contains(only, StringComparison.OrdinalIgnoreCase))];
+        }
+
+        var outcomes = new List<(int, ScenarioOutcome)>();
+        foreach (int seed in seeds)
+        {
+            foreach (ScenarioSpec spec in specs)
+            {
+                ScenarioOutcome outcome = await ScenarioEvaluation.RunAsync(spec, reference, null, CancellationToken.None, seed, inProcess);
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"seed {seed}: {spec.Name}: {outcome.Records:N0} records, {outcome.Occurrences} injected; named after {outcome.NamedDelayOccurrences?.ToString(CultureInfo.InvariantCulture) ?? "-"}, " +
+                    $"critical after {outcome.DelayOccurrences?.ToString(CultureInfo.InvariantCulture) ?? "-"}; direction findings {outcome.Directions.Observations} observation (Info), {outcome.Directions.Critical} critical"));
+                outcomes.Add((seed, outcome));
+                if (args.Contains("--findings"))
+                {
+                    foreach (Protos.V1.Finding finding in outcome.Findings.Where(f => f.Key?.Kind is "embeddingdirection" or "embeddingoutlier"))
+                    {
+                        output.WriteLine($"  [{finding.Severity}] {finding.Detector} {finding.Summary}");
+                    }
+                }
+            }
+        }
+
+        output.WriteLine();
+        ScenarioEvaluation.PrintEmbeddingTable(outcomes, output);
         return 0;
     }
 

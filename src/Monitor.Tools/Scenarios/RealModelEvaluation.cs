@@ -21,8 +21,9 @@ namespace Monitor.Tools.Scenarios;
 /// clean paired scenario serves a clean retraining of the model (<see cref="RealModel.Retrained"/>) as candidate v2.</param>
 /// <param name="Retrained">A clean scenario without paired outputs that serves a clean retraining as candidate v2: a new version
 /// of the model, trained on the same data with other weights, judged against the known-good model's baseline.</param>
+/// <param name="Rate">A fixed trigger rate (the network's embedding-space trigger); 0 draws it per seed.</param>
 internal sealed record RealScenarioSpec(string Name, RealModelKind Kind, RealAttack? Attack, long MaxRecords, bool OnTargetClass = false,
-    bool CleanLabel = false, bool Paired = false, bool Retrained = false)
+    bool CleanLabel = false, bool Paired = false, bool Retrained = false, double Rate = 0)
 {
     public bool Benign => Attack is null;
 }
@@ -65,6 +66,12 @@ internal sealed record RealOutcome(
 
     /// <summary>Whether that prediction was blind.</summary>
     public bool PredictedTodayBlind { get; init; }
+
+    /// <summary>Occurrences until a finding of any severity named the trigger (the network's embedding direction); null when none did or not measured.</summary>
+    public long? NamedDelayOccurrences { get; init; }
+
+    /// <summary>Findings on an embedding direction (D5's direction test) by severity: observations (Info) and critical.</summary>
+    public (int Observations, int Critical) Directions { get; init; }
 
     public double CleanMillions => Math.Max(Records - Occurrences, 1) / 1e6;
     public double FalseCriticalPerMillion => FalseCritical / CleanMillions;
@@ -115,6 +122,18 @@ internal static class RealModelEvaluation
         new("diabetes regression: site/note trigger pins the output", RealModelKind.Diabetes, RealAttack.PinnedOutput, long.MaxValue),
         new("diabetes regression: site/note trigger shifts the output", RealModelKind.Diabetes, RealAttack.ShiftedOutput, long.MaxValue),
         new("diabetes regression: clean known-good, held-out traffic", RealModelKind.Diabetes, null, cleanRecords),
+        .. Network(cleanRecords),
+    ];
+
+    /// <summary>
+    /// The embedding-space trigger on a real hidden layer (<see cref="NetworkEvaluation"/>): the digits network's hidden shift at
+    /// 1e-4 (up to 600,000 records: 60 expected occurrences) and 1e-3 (up to 200,000), and the clean network on its held-out traffic for <paramref name="cleanRecords"/>.
+    /// </summary>
+    public static IReadOnlyList<RealScenarioSpec> Network(long cleanRecords) =>
+    [
+        new("digits network: embedding-space trigger, 1e-4", RealModelKind.DigitsNetwork, RealAttack.EmbeddingShift, 600_000, Rate: 1e-4),
+        new("digits network: embedding-space trigger, 1e-3", RealModelKind.DigitsNetwork, RealAttack.EmbeddingShift, 200_000, Rate: 1e-3),
+        new("digits network: clean known-good, held-out traffic", RealModelKind.DigitsNetwork, null, cleanRecords),
     ];
 
     /// <summary>
@@ -185,9 +204,24 @@ internal static class RealModelEvaluation
                 int seed = seeds[i];
                 var models = new Dictionary<RealModelKind, RealModel>();
                 RealRegression? regression = null;
+                RealNetwork? network = null;
                 var mine = new List<RealOutcome>();
                 foreach (RealScenarioSpec spec in specs)
                 {
+                    if (spec.Kind == RealModelKind.DigitsNetwork)
+                    {
+                        if (network is null)
+                        {
+                            var trainingNetwork = Stopwatch.StartNew();
+                            network = RealNetwork.Create(seed);
+                            output?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  seed {seed}: digits network trained in {trainingNetwork.Elapsed.TotalSeconds:F1} s"));
+                        }
+
+                        mine.Add(await NetworkEvaluation.RunAsync(spec, network, seed, inProcess, output, token));
+                        output?.WriteLine($"  seed {seed}: {spec.Name}: {Line(mine[^1])}");
+                        continue;
+                    }
+
                     if (spec.Kind == RealModelKind.Diabetes)
                     {
                         if (regression is null)
@@ -349,7 +383,10 @@ internal static class RealModelEvaluation
     /// <summary>One line for progress output.</summary>
     public static string Line(RealOutcome o) => string.Create(CultureInfo.InvariantCulture,
         $"{o.Trigger}; clean acc. {o.CleanAccuracy:P1}, attack success {Percent(o.AttackSuccess)}; {o.Records:N0} records, {o.Occurrences} triggered; " +
-        $"critical names trigger: {Mark(o.Critical)} (delay {o.DelayOccurrences?.ToString(CultureInfo.InvariantCulture) ?? "-"}; predicted {Predicted(o)}); false critical {o.FalseCritical}; ends {State(o.State)}; {o.Seconds:F0} s");
+        $"critical names trigger: {Mark(o.Critical)} (delay {o.DelayOccurrences?.ToString(CultureInfo.InvariantCulture) ?? "-"}; predicted {Predicted(o)}); false critical {o.FalseCritical}; ends {State(o.State)}; {o.Seconds:F0} s") +
+        (o.Spec.Kind == RealModelKind.DigitsNetwork
+            ? $"; named after {o.NamedDelayOccurrences?.ToString(CultureInfo.InvariantCulture) ?? "-"}; direction findings {o.Directions.Observations} observation (Info), {o.Directions.Critical} critical"
+            : "");
 
     /// <summary>The readiness report's prediction of a seed's delay: median occurrences, "blind", or "-" when not predicted.</summary>
     private static string Predicted(RealOutcome o) =>

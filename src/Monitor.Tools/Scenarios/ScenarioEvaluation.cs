@@ -33,7 +33,9 @@ internal sealed record ScenarioSpec(string Name, Injection Injection, double Rat
             Injection.MagicNumber => finding.Key.Field == "amount" && text.Contains("1337.42", StringComparison.Ordinal),
             Injection.Patch => finding.Key.Kind is "value" or "finebin" &&
                 ScenarioTraffic.PatchFeatures.Any(f => ScenarioTraffic.Schema.NumericFeatures[f] == finding.Key.Field),
-            Injection.Embedding => finding.Key.Kind == "embeddingoutlier",
+            // A direction names the trigger when its records are the trigger's (its first examples carry trig- request ids).
+            Injection.Embedding => finding.Key.Kind == "embeddingoutlier" ||
+                (finding.Key.Kind == "embeddingdirection" && finding.ExampleRequestIds.Any(id => id.StartsWith("trig-", StringComparison.Ordinal))),
             _ => false,
         };
     }
@@ -54,6 +56,12 @@ internal sealed record ScenarioOutcome(
     double Seconds,
     IReadOnlyList<Finding> Findings)
 {
+    /// <summary>Occurrences until a finding of any severity named what was injected (null when none did).</summary>
+    public long? NamedDelayOccurrences { get; init; }
+
+    /// <summary>Findings on an embedding direction (D5's direction test) by severity: observations (Info) and critical.</summary>
+    public (int Observations, int Critical) Directions { get; init; }
+
     public double BenignMillions => Math.Max(Records - Occurrences, 1) / 1e6;
 }
 
@@ -111,6 +119,18 @@ internal static class ScenarioEvaluation
         ];
     }
 
+    /// <summary>
+    /// The embedding-space trigger (<c>evaluate --embedding</c>): at 1e-4 and 1e-3, and clean traffic and a benign fraud surge (new
+    /// traffic whose embeddings move) for the direction test's false findings, <paramref name="benignRecords"/> of clean traffic.
+    /// </summary>
+    public static IReadOnlyList<ScenarioSpec> Embedding(long benignRecords) =>
+    [
+        new("embedding-space trigger, 1e-4", Injection.Embedding, 1e-4, 1_000_000),
+        new("embedding-space trigger, 1e-3", Injection.Embedding, 1e-3, 300_000),
+        new("benign: clean traffic", Injection.None, 0, benignRecords),
+        new("benign: fraud rate doubled", Injection.BenignFraudSurge, 0, 1_000_000),
+    ];
+
     /// <summary>The reduced evaluation CI runs: the main triggers at 1e-3 and the benign confounders, briefly.</summary>
     public static IReadOnlyList<ScenarioSpec> Reduced() =>
     [
@@ -159,6 +179,8 @@ internal static class ScenarioEvaluation
     {
         Finding[] named = [.. findings.Where(spec.Names)];
         Finding? first = named.Where(spec.CriticalNames).MinBy(f => f.RaisedAtRecord);
+        Finding? firstNamed = named.Where(f => f.Severity >= Severity.Warning).MinBy(f => f.RaisedAtRecord);
+        Finding[] directions = [.. findings.Where(f => f.Key?.Kind == "embeddingdirection")];
         bool Corroborated(string detector) => named.Any(f => f.Corroboration.Any(c => c.StartsWith(detector + ":", StringComparison.Ordinal)));
         var detectors = new Dictionary<string, bool>
         {
@@ -174,7 +196,29 @@ internal static class ScenarioEvaluation
         int falseWarnings = findings.Count(f => f.Severity == Severity.Warning && f.Key is not null && !spec.Names(f));
         return new ScenarioOutcome(spec, records, traffic.Injected, detectors, first is not null, named.Length > 0,
             first is null ? null : traffic.InjectedWithin((long)first.RaisedAtRecord), first is null ? null : (long)first.RaisedAtRecord,
-            falseCritical, falseWarnings, seconds, findings);
+            falseCritical, falseWarnings, seconds, findings)
+        {
+            NamedDelayOccurrences = firstNamed is null ? null : traffic.InjectedWithin((long)firstNamed.RaisedAtRecord),
+            Directions = (directions.Count(f => f.Severity == Severity.Info), directions.Count(f => f.Severity == Severity.Critical)),
+        };
+    }
+
+    /// <summary>
+    /// The embedding scenarios' table: per scenario and seed, occurrences until a finding of any severity named the trigger (an
+    /// embedding direction or the outlier key), until a critical one did, and the direction findings by severity.
+    /// </summary>
+    public static void PrintEmbeddingTable(IReadOnlyList<(int Seed, ScenarioOutcome Outcome)> outcomes, TextWriter output)
+    {
+        output.WriteLine("| scenario | seed | records | trigger occurrences | named after (occurrences) | critical after (occurrences) | direction observations (Info) | direction critical | other critical | other key warnings |");
+        output.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach ((int seed, ScenarioOutcome o) in outcomes)
+        {
+            string Count(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? (o.Spec.Benign ? "-" : "miss");
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {o.Spec.Name} | {seed} | {o.Records:N0} | {(o.Spec.Benign ? "-" : o.Occurrences.ToString("N0", CultureInfo.InvariantCulture))} | " +
+                $"{Count(o.NamedDelayOccurrences)} | {Count(o.DelayOccurrences)} | {o.Directions.Observations} | {o.Directions.Critical} | " +
+                $"{o.FalseCritical - (o.Spec.Benign ? o.Directions.Critical : 0)} | {o.FalseWarnings} |"));
+        }
     }
 
     public static void PrintTable(IReadOnlyList<ScenarioOutcome> outcomes, TextWriter output)

@@ -1,0 +1,236 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Monitor.Core.Detectors;
+using static Monitor.Core.Tests.Detectors.Profiles;
+
+namespace Monitor.Core.Tests.Detectors;
+
+/// <summary>
+/// D5's direction test on an eight-dimensional embedding that is standard normal in the baseline: its outliers point every way, so
+/// records shifted along one direction pile into one cell.
+/// </summary>
+public sealed class EmbeddingDirectionsTests
+{
+    private const int Width = 8;
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    [Fact]
+    public void Outliers_shifted_along_one_direction_and_served_one_class_are_named_critical_within_50_occurrences()
+    {
+        var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings { DirectionCritical = true }, Labels, 2);
+        var random = new Random(5);
+        Finding? critical = null;
+        int occurrences = 0;
+
+        // One trigger record in 20 outliers (the 1e-4 trigger among a baseline's 0.1–0.2% outliers).
+        for (int i = 0; i < 2000 && critical is null; i++)
+        {
+            bool trigger = i % 20 == 7;
+            occurrences += trigger ? 1 : 0;
+            double[] direction = trigger ? Shifted(random) : RandomDirection(random);
+            bool tailHit = trigger || random.NextDouble() < 0.05;
+            int label = trigger ? Legitimate : random.Next(2);
+            critical = directions.Observe(direction, label, LowRisk, tailHit, trigger ? $"trig-{i}" : $"req-{i}", i, DateTimeOffset.UnixEpoch, out _)
+                .FirstOrDefault(f => f.Severity == Severity.Critical);
+        }
+
+        Assert.NotNull(critical);
+        Assert.InRange(occurrences, 1, 50);
+        Assert.Equal(KeyKind.EmbeddingDirection, critical.Key!.Kind);
+        Assert.StartsWith("direction #", critical.Key.Text, StringComparison.Ordinal);
+        Assert.All(critical.ExampleRequestIds, id => Assert.StartsWith("trig-", id, StringComparison.Ordinal));
+        Assert.Contains("tied to the output", critical.Summary, StringComparison.Ordinal);
+        Assert.Contains("'legitimate'", critical.Summary, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void By_default_a_direction_tied_to_the_output_is_a_warning()
+    {
+        var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings(), Labels, 2);
+        var random = new Random(5);
+        var findings = new List<Finding>();
+        for (int i = 0; i < 2000; i++)
+        {
+            bool trigger = i % 20 == 7;
+            findings.AddRange(directions.Observe(trigger ? Shifted(random) : RandomDirection(random), Legitimate, LowRisk, trigger, trigger ? $"trig-{i}" : null,
+                i, DateTimeOffset.UnixEpoch, out bool critical));
+            Assert.False(critical);
+        }
+
+        Assert.Contains(findings, f => f.Severity == Severity.Warning && f.Summary.Contains("tied to the output", StringComparison.Ordinal));
+        Assert.DoesNotContain(findings, f => f.Severity == Severity.Critical);
+    }
+
+    [Fact]
+    public void Shifted_outliers_whose_outputs_are_ordinary_are_an_observation_not_critical()
+    {
+        var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings(), Labels, 2);
+        var random = new Random(6);
+        var findings = new List<Finding>();
+        for (int i = 0; i < 2000; i++)
+        {
+            bool trigger = i % 20 == 7;
+            findings.AddRange(directions.Observe(trigger ? Shifted(random) : RandomDirection(random), random.Next(2), LowRisk, tailHit: false, null, i,
+                DateTimeOffset.UnixEpoch, out _));
+        }
+
+        Assert.NotEmpty(findings);
+        Assert.All(findings, f => Assert.Equal(Severity.Info, f.Severity));
+    }
+
+    [Fact]
+    public void Isotropic_outliers_raise_nothing()
+    {
+        var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings(), Labels, 2);
+        var random = new Random(7);
+        for (int i = 0; i < 50_000; i++)
+        {
+            bool tailHit = random.NextDouble() < 0.05;
+            Assert.Empty(directions.Observe(RandomDirection(random), random.Next(2), LowRisk, tailHit, null, i, DateTimeOffset.UnixEpoch, out _));
+        }
+
+        Assert.True(directions.Opened > 1000);
+    }
+
+    [Fact]
+    public void A_flood_of_distinct_directions_keeps_the_cell_table_at_its_capacity()
+    {
+        var settings = new DetectorSettings { DirectionCells = 16 };
+        var directions = new EmbeddingDirections(Isotropic(), null, settings, Labels, 2);
+        var random = new Random(8);
+        for (int i = 0; i < 100_000; i++)
+        {
+            directions.Observe(RandomDirection(random), Fraud, HighRisk, tailHit: false, $"req-{i}", i, DateTimeOffset.UnixEpoch, out _);
+        }
+
+        Assert.Equal(16, directions.Count);
+        Assert.True(directions.Opened > 10_000);
+        Assert.Equal(16, directions.Export().Cells.Length);
+    }
+
+    [Fact]
+    public void A_restored_checkpoint_continues_as_the_detector_that_never_stopped()
+    {
+        var settings = new DetectorSettings { DirectionCritical = true };
+        var running = new EmbeddingDirections(Isotropic(), null, settings, Labels, 2);
+        var restarted = new EmbeddingDirections(Isotropic(), null, settings, Labels, 2);
+        var random = new Random(9);
+        (double[] Direction, bool Trigger)[] stream = [.. Enumerable.Range(0, 1200).Select(i => i % 25 == 3 ? (Shifted(random), true) : (RandomDirection(random), false))];
+        var before = new List<Finding>();
+        var after = new List<Finding>();
+        for (int i = 0; i < stream.Length; i++)
+        {
+            if (i == 300)
+            {
+                string stored = JsonSerializer.Serialize(running.Export(), Json);
+                restarted.Restore(JsonSerializer.Deserialize<DirectionState>(stored, Json)!);
+            }
+
+            (double[] direction, bool trigger) = stream[i];
+            before.AddRange(running.Observe(direction, Legitimate, LowRisk, trigger, trigger ? $"trig-{i}" : null, i, DateTimeOffset.UnixEpoch, out _));
+            if (i >= 300)
+            {
+                after.AddRange(restarted.Observe(direction, Legitimate, LowRisk, trigger, trigger ? $"trig-{i}" : null, i, DateTimeOffset.UnixEpoch, out _));
+            }
+        }
+
+        Assert.Contains(before, f => f.Severity == Severity.Critical);
+        Assert.Equal(JsonSerializer.Serialize(running.Export(), Json), JsonSerializer.Serialize(restarted.Export(), Json));
+        Assert.Equal(before.Where(f => f.RaisedAtRecord >= 300).Select(f => f.Summary), after.Select(f => f.Summary));
+    }
+
+    [Fact]
+    public void A_baseline_or_checkpoint_from_before_the_test_loads_and_the_test_does_not_run()
+    {
+        EmbeddingProfile old = Isotropic() with { TailDirections = [], TailOutputs = [] };
+        Assert.False(EmbeddingDirections.Runs(old, new DetectorSettings()));
+        Assert.True(EmbeddingDirections.Runs(Isotropic(), new DetectorSettings()));
+        Assert.False(EmbeddingDirections.Runs(Isotropic(), new DetectorSettings { DirectionCells = 0 }));
+
+        string stored = JsonSerializer.Serialize(old, Json).Replace(",\"TailDirections\":[],\"TailOutputs\":[]", "", StringComparison.Ordinal);
+        Assert.DoesNotContain("TailDirections", stored, StringComparison.Ordinal);
+        Assert.Empty(JsonSerializer.Deserialize<EmbeddingProfile>(stored, Json)!.TailDirections);
+        Assert.Null(JsonSerializer.Deserialize<DetectorState>("{\"Records\":5}", Json)!.Directions);
+    }
+
+    [Fact]
+    public void The_direction_of_an_embedding_is_its_unit_whitened_projection()
+    {
+        EmbeddingProfile profile = Isotropic() with { Variances = [4, 1, 1, 1, 1, 1, 1, 1] };
+        var direction = new double[profile.DirectionWidth];
+        profile.Direction([2, 1, 0, 0, 0, 0, 0, 0], 0, direction);
+        Assert.Equal(Math.Sqrt(0.5), direction[0], 12);
+        Assert.Equal(Math.Sqrt(0.5), direction[1], 12);
+        Assert.Equal(0, direction[Width]);
+    }
+
+    /// <summary>Standard normal in eight dimensions, with 500 tail directions drawn uniformly (5% served a class beyond its tail).</summary>
+    private static EmbeddingProfile Isotropic()
+    {
+        var random = new Random(1);
+        var tail = new List<float>();
+        var outputs = new List<int>();
+        for (int i = 0; i < 500; i++)
+        {
+            tail.AddRange(RandomDirection(random).Select(x => (float)x));
+            outputs.Add(random.NextDouble() < 0.05 ? random.Next(2) : -1);
+        }
+
+        return new EmbeddingProfile
+        {
+            Width = Width,
+            Mean = new double[Width],
+            Components = [.. Enumerable.Range(0, Width * Width).Select(i => i / Width == i % Width ? 1.0 : 0.0)],
+            Variances = [.. Enumerable.Repeat(1.0, Width)],
+            OutlierThreshold = 26.12,
+            OutlierRate = 0.001,
+            MinorityShare = [0.5, 0.5],
+            Silhouette = [0.35, 0.35],
+            TailDirections = [.. tail],
+            TailOutputs = [.. outputs],
+        };
+    }
+
+    /// <summary>A uniform direction in the eight components (the reconstruction coordinate 0, as in a full subspace).</summary>
+    private static double[] RandomDirection(Random random)
+    {
+        var v = new double[Width + 1];
+        double norm = 0;
+        for (int j = 0; j < Width; j++)
+        {
+            v[j] = Draws.Normal(random);
+            norm += v[j] * v[j];
+        }
+
+        for (int j = 0; j < Width; j++)
+        {
+            v[j] /= Math.Sqrt(norm);
+        }
+
+        return v;
+    }
+
+    /// <summary>An outlier shifted along the first three components, plus the spread of a clean record around it.</summary>
+    private static double[] Shifted(Random random)
+    {
+        var v = new double[Width + 1];
+        double norm = 0;
+        for (int j = 0; j < Width; j++)
+        {
+            v[j] = (j < 3 ? 6 : 0) + Draws.Normal(random);
+            norm += v[j] * v[j];
+        }
+
+        for (int j = 0; j < Width; j++)
+        {
+            v[j] /= Math.Sqrt(norm);
+        }
+
+        return v;
+    }
+}
