@@ -491,12 +491,16 @@ public sealed partial class TriggerDetector
                     }
                 }
 
-                if (_rank is not null && KeyRankTest.Tests(candidate.Key.Kind) && !_raised.Contains(hash) && _rank.Crossed(candidate, c, _output.LogBar, out double rankLogE))
+                // A key of the baseline's own is reported, not critical, when only the residual test crosses (KeyRankTest._known).
+                long? knownSupport = _rank?.BaselineSupport(hash);
+                bool rankReportOnly = reportOnly || knownSupport is not null;
+                if (_rank is not null && (due || !rankReportOnly) && KeyRankTest.Tests(candidate.Key.Kind) && !_raised.Contains(hash)
+                    && _rank.Crossed(candidate, c, _output.LogBar, out double rankLogE))
                 {
                     candidate.Raised = _findings.Publish(_rank.Finding(candidate, c, rankLogE, _output.LogBar, Corroborate(candidate, c), Records, _time.GetUtcNow(),
-                        common, population));
+                        common, population, knownSupport));
                     candidate.LastEvaluated = support;
-                    if (!reportOnly)
+                    if (!rankReportOnly)
                     {
                         _raised.Add(hash);
                     }

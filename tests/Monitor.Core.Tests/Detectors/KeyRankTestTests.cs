@@ -122,8 +122,37 @@ public sealed class KeyRankTestTests
         Assert.DoesNotContain(monitor.Detector!.Findings, f => f.Severity == Severity.Critical);
     }
 
-    /// <summary>Memos of two random words of 400, 'refund' first on 20% of records, which are served twice the odds of 'legitimate'.</summary>
-    private static RecordBatch Refunds(RecordBatch batch, Random random)
+    [Fact]
+    public void A_new_version_that_reads_a_known_word_more_is_reported_not_failed()
+    {
+        // The baseline's model ignores 'refund' (on 20% of records); a clean retraining reads it, tripling the odds of
+        // 'legitimate' on every record carrying it. The residual test sees the lift; the word is the baseline's own, so
+        // without paired outputs that is a warning, never critical.
+        var reference = new FraudTraffic(seed: 5200);
+        var random = new Random(5201);
+        RecordBatch[] batches = [.. Enumerable.Range(0, 20).Select(_ => Refunds(reference.Next(1000, FraudDrift.None), random, odds: 1))];
+        var baseline = new CompiledBaseline(ReferenceBaseline.Fit(FraudTraffic.Schema, batches, windowRecords: 1000,
+            settings: new BaselineSettings { BootstrapWindows = 1000 }));
+        var monitor = new VersionMonitor("m", "v2", TimeProvider.System, 5, detectors: new DetectorSettings { ResidualTest = true });
+        monitor.UseBaseline(baseline);
+        var preparer = new BatchPreparer(baseline);
+        var traffic = new FraudTraffic(seed: 5202);
+        var closed = new List<WindowResult>();
+        for (int b = 0; b < 60; b++)
+        {
+            RecordBatch batch = Refunds(traffic.Next(1000, FraudDrift.None), random, odds: 3);
+            monitor.Add(batch, preparer.Prepare(batch), closed);
+        }
+
+        var refund = new DetectorKey(KeyKind.Token, "memo", "refund");
+        Finding reported = Assert.Single(monitor.Detector!.Findings, f => f.Key == refund && f.Summary.Contains("than their inputs explain", StringComparison.Ordinal));
+        Assert.Equal(Severity.Warning, reported.Severity);
+        Assert.Contains("may read a known key differently", reported.Summary);
+        Assert.DoesNotContain(monitor.Detector.Findings, f => f.Severity == Severity.Critical);
+    }
+
+    /// <summary>Memos of two random words of 400, 'refund' first on 20% of records, which are served <paramref name="odds"/> times the odds of 'legitimate'.</summary>
+    private static RecordBatch Refunds(RecordBatch batch, Random random, double odds = 2)
     {
         float[] scores = batch.Scores.ToArray();
         var memos = new string?[batch.Count];
@@ -132,8 +161,8 @@ public sealed class KeyRankTestTests
             memos[i] = $"w{random.Next(400)} w{random.Next(400)}";
             if (random.NextDouble() < 0.2)
             {
-                double odds = 2 * scores[2 * i] / (1 - scores[2 * i]);
-                scores[2 * i] = (float)(odds / (1 + odds));
+                double lifted = odds * scores[2 * i] / (1 - scores[2 * i]);
+                scores[2 * i] = (float)(lifted / (1 + lifted));
                 scores[2 * i + 1] = 1 - scores[2 * i];
                 memos[i] = "refund " + memos[i];
             }
