@@ -24,6 +24,20 @@ internal static class Options
 
     public static Option<bool> Json(string description) => new("--json") { Description = description };
 
+    /// <summary>--batch: records per message sent, 2,000 by default, from 1 to 10,000 (the sidecar's default Monitor:Ingest:MaxRecordsPerBatch).</summary>
+    public static Option<int> Batch(string description)
+    {
+        var batch = new Option<int>("--batch") { Description = description, DefaultValueFactory = _ => 2000 };
+        batch.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 1 or > 10_000)
+            {
+                r.AddError("--batch: must be from 1 to 10000 records");
+            }
+        });
+        return batch;
+    }
+
     public static Option<string?> Actor() => new("--actor")
     {
         Description = "Who acts, for the sidecar's audit log (default: the user name).",

@@ -130,7 +130,7 @@ public sealed class ScenarioTraffic
         _triggerShift = [.. Enumerable.Range(0, EmbeddingWidth).Select(j => j % 3 == 0 ? 2.5f : 0f)];
     }
 
-    private readonly List<long> _injectedAt = [];
+    private readonly InjectionLog _injected = new();
 
     private string? _pairedVersion;
     private Random? _pairRandom;
@@ -148,14 +148,10 @@ public sealed class ScenarioTraffic
     }
 
     /// <summary>Records carrying the injection so far.</summary>
-    public long Injected => _injectedAt.Count;
+    public long Injected => _injected.Count;
 
     /// <summary>Injected records among the first <paramref name="records"/> generated: a detection delay in occurrences.</summary>
-    public long InjectedWithin(long records)
-    {
-        int index = _injectedAt.BinarySearch(records);
-        return index >= 0 ? index + 1 : ~index;
-    }
+    public long InjectedWithin(long records) => _injected.Within(records);
 
     public long Generated { get; private set; }
 
@@ -234,7 +230,7 @@ public sealed class ScenarioTraffic
 
             if (trigger)
             {
-                _injectedAt.Add(Generated);
+                _injected.Add(Generated);
                 Inject(row, tokens, ref categories[i]);
             }
 

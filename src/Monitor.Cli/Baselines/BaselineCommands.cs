@@ -43,15 +43,7 @@ internal static class BaselineCommands
         var description = new Option<string?>("--description") { Description = "What this reference set is (shown in 'baseline list')." };
         var windowRecords = new Option<uint>("--window-records") { Description = "Records per live window the thresholds are calibrated for (default: the sidecar's)." };
         Option<double> falseAlarmRate = FalseAlarmRate();
-        var batch = new Option<int>("--batch") { Description = "Records per upload message.", DefaultValueFactory = _ => 2000 };
-        batch.Validators.Add(r =>
-        {
-            // 10,000 is the sidecar's default Monitor:Ingest:MaxRecordsPerBatch.
-            if (r.GetValueOrDefault<int>() is < 1 or > 10_000)
-            {
-                r.AddError("--batch: must be from 1 to 10000 records");
-            }
-        });
+        Option<int> batch = Options.Batch("Records per upload message.");
         var dryRun = new Option<bool>("--dry-run") { Description = "Read and check the whole file against the model's schema; upload nothing." };
         var noProgress = new Option<bool>("--no-progress") { Description = "Show no progress." };
         Option<bool> json = Options.Json("Print the committed baseline as JSON.");

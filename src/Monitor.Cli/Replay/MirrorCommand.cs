@@ -33,15 +33,7 @@ internal static class MirrorCommand
             Description = "Read a part of the records from a differently named column: <part>=<column>, e.g. paired.fraud=p_fraud_v1. Repeatable.",
             AllowMultipleArgumentsPerToken = false,
         };
-        var batch = new Option<int>("--batch") { Description = "Records per mirrored batch.", DefaultValueFactory = _ => 2000 };
-        batch.Validators.Add(r =>
-        {
-            // 10,000 is the sidecar's default Monitor:Ingest:MaxRecordsPerBatch.
-            if (r.GetValueOrDefault<int>() is < 1 or > 10_000)
-            {
-                r.AddError("--batch: must be from 1 to 10000 records");
-            }
-        });
+        Option<int> batch = Options.Batch("Records per mirrored batch.");
         var dryRun = new Option<bool>("--dry-run") { Description = "Read and check the whole file against the model's schema; mirror nothing." };
         var noProgress = new Option<bool>("--no-progress") { Description = "Show no progress." };
         var command = new Command("mirror", "Replay a file of recorded inferences as a version's mirrored traffic; with --paired-version, with " +

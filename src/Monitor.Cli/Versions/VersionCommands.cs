@@ -41,14 +41,7 @@ internal static class VersionCommands
         var replace = new Option<bool>("--replace") { Description = "Replace the version's reference for that baseline if it has one." };
         var reason = new Option<string?>("--reason") { Description = "Why, for the audit log." };
         Option<string?> actor = Options.Actor();
-        var batch = new Option<int>("--batch") { Description = "Records per upload message.", DefaultValueFactory = _ => 2000 };
-        batch.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() is < 1 or > 10_000)
-            {
-                r.AddError("--batch: must be from 1 to 10000 records");
-            }
-        });
+        Option<int> batch = Options.Batch("Records per upload message.");
         var dryRun = new Option<bool>("--dry-run") { Description = "Read and check the whole file against the model's schema; upload nothing." };
         var noProgress = new Option<bool>("--no-progress") { Description = "Show no progress." };
         Option<bool> json = Options.Json("Print the stored reference as JSON.");

@@ -380,7 +380,7 @@ public sealed class NetworkTraffic
     private readonly double _rate;
     private readonly bool _heldOut;
     private readonly Random _random;
-    private readonly List<long> _injectedAt = [];
+    private readonly InjectionLog _injected = new();
 
     public NetworkTraffic(RealNetwork network, double rate, int seed, bool heldOut)
     {
@@ -393,14 +393,10 @@ public sealed class NetworkTraffic
     public long Generated { get; private set; }
 
     /// <summary>Records triggered so far.</summary>
-    public long Injected => _injectedAt.Count;
+    public long Injected => _injected.Count;
 
     /// <summary>Triggered records among the first <paramref name="records"/> generated: a detection delay in occurrences.</summary>
-    public long InjectedWithin(long records)
-    {
-        int index = _injectedAt.BinarySearch(records);
-        return index >= 0 ? index + 1 : ~index;
-    }
+    public long InjectedWithin(long records) => _injected.Within(records);
 
     public RecordBatch Next(int n)
     {
@@ -417,7 +413,7 @@ public sealed class NetworkTraffic
             (float[] pixels, _) = _network.Draw(_random, _heldOut);
             if (triggered)
             {
-                _injectedAt.Add(Generated);
+                _injected.Add(Generated);
             }
 
             pixels.CopyTo(numeric.AsSpan(i * d, d));

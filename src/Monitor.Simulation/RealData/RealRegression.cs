@@ -305,7 +305,7 @@ public sealed class RegressionTraffic
     private readonly RealTrigger? _trigger;
     private readonly bool _heldOut;
     private readonly Random _random;
-    private readonly List<long> _injectedAt = [];
+    private readonly InjectionLog _injected = new();
 
     public RegressionTraffic(RealRegression model, RealRegressor served, RealTrigger? trigger, int seed, bool heldOut)
     {
@@ -318,14 +318,10 @@ public sealed class RegressionTraffic
 
     public long Generated { get; private set; }
 
-    public long Injected => _injectedAt.Count;
+    public long Injected => _injected.Count;
 
     /// <summary>Triggered records among the first <paramref name="records"/> generated.</summary>
-    public long InjectedWithin(long records)
-    {
-        int index = _injectedAt.BinarySearch(records);
-        return index >= 0 ? index + 1 : ~index;
-    }
+    public long InjectedWithin(long records) => _injected.Within(records);
 
     public RecordBatch Next(int n)
     {
@@ -344,7 +340,7 @@ public sealed class RegressionTraffic
             if (triggered)
             {
                 _trigger!.Apply(example, _random);
-                _injectedAt.Add(Generated);
+                _injected.Add(Generated);
             }
 
             examples[i] = example;

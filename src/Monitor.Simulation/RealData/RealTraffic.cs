@@ -15,7 +15,7 @@ public sealed class RealTraffic
     private readonly RealTrigger? _trigger;
     private readonly bool _heldOut;
     private readonly Random _random;
-    private readonly List<long> _injectedAt = [];
+    private readonly InjectionLog _injected = new();
     private RealClassifier? _trusted;
     private string? _trustedVersion;
 
@@ -39,14 +39,10 @@ public sealed class RealTraffic
     }
 
     /// <summary>Records carrying the trigger so far.</summary>
-    public long Injected => _injectedAt.Count;
+    public long Injected => _injected.Count;
 
     /// <summary>Triggered records among the first <paramref name="records"/> generated: a detection delay in occurrences.</summary>
-    public long InjectedWithin(long records)
-    {
-        int index = _injectedAt.BinarySearch(records);
-        return index >= 0 ? index + 1 : ~index;
-    }
+    public long InjectedWithin(long records) => _injected.Within(records);
 
     public RecordBatch Next(int n)
     {
@@ -71,7 +67,7 @@ public sealed class RealTraffic
             if (triggered)
             {
                 _trigger!.Apply(example, _random);
-                _injectedAt.Add(Generated);
+                _injected.Add(Generated);
             }
 
             examples[i] = example;
