@@ -97,6 +97,40 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
         Assert.Equal(EmbeddingSource.Baseline, sidecar.Registry.GetVersion(Model, "v1").Monitor.Detector!.Embedding.Source);
     }
 
+    [Fact]
+    public async Task A_reference_set_names_the_version_that_scored_it_and_another_known_good_version_gets_no_embedding_evidence()
+    {
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await StartAsync(directory);
+        // v2, a retraining, is made known-good before a new reference set scored by v1 is committed: without the set naming its
+        // version, every version known-good before the commit was taken to have scored it, v2's other network included.
+        await sidecar.Admin.PromoteVersionAsync(new PromoteVersionRequest { Model = Model, Version = "v2", Actor = "test", Reason = "retrained" });
+        var wrong = await Assert.ThrowsAsync<RpcException>(async () =>
+            await sidecar.Admin.BeginBaselineAsync(new BeginBaselineRequest { Model = Model, ScoredByVersion = "v9" }));
+        Assert.Equal(StatusCode.NotFound, wrong.StatusCode);
+        var both = await Assert.ThrowsAsync<RpcException>(async () => await sidecar.Admin.BeginBaselineAsync(
+            new BeginBaselineRequest { Model = Model, CaptureFromVersion = "v1", CaptureRecords = 20_000, ScoredByVersion = "v1" }));
+        Assert.Equal(StatusCode.InvalidArgument, both.StatusCode);
+        Assert.Contains("scored_by_version", both.Status.Detail, StringComparison.Ordinal);
+
+        BaselineUpload upload = await sidecar.Admin.BeginBaselineAsync(new BeginBaselineRequest { Model = Model, ScoredByVersion = "v1" });
+        var traffic = new ScenarioTraffic(ReferenceSeed + 1);
+        for (int b = 0; b < ReferenceBatches; b++)
+        {
+            await sidecar.Admin.AppendBaselineAsync(new AppendBaselineRequest { UploadId = upload.UploadId, Batch = ProtoTranslation.ToProto(traffic.Next(1000)) });
+        }
+
+        Baseline committed = await sidecar.Admin.CommitBaselineAsync(new CommitBaselineRequest { UploadId = upload.UploadId });
+        Assert.Equal("reference:v1", committed.Summary.Source);
+        await MirrorAsync(sidecar, "v1", windows: 2, retrained: false);
+        await MirrorAsync(sidecar, "v2", windows: 2, retrained: true);
+
+        Assert.Equal($"judged against baseline {committed.Summary.Id}'s embedding profile: this version's traffic built the baseline",
+            (await ReportAsync(sidecar, "v1")).EmbeddingEvidence);
+        Assert.StartsWith("embedding evidence not used: this version has no reference of its own", (await ReportAsync(sidecar, "v2")).EmbeddingEvidence,
+            StringComparison.Ordinal);
+    }
+
     /// <summary>Each bad upload is refused whole with what was wrong named, and the reference in force stays as it was.</summary>
     [Fact]
     public async Task Bad_uploads_are_refused_with_what_was_wrong_and_leave_the_reference_as_it_was()

@@ -47,10 +47,15 @@ internal static class BaselineCommands
         var dryRun = new Option<bool>("--dry-run") { Description = "Read and check the whole file against the model's schema; upload nothing." };
         var noProgress = new Option<bool>("--no-progress") { Description = "Show no progress." };
         Option<bool> json = Options.Json("Print the committed baseline as JSON.");
+        var scoredBy = new Option<string?>("--scored-by")
+        {
+            Description = "The registered version whose outputs (and embeddings) the file holds: its embeddings are judged against this " +
+                "baseline; other versions need a reference of their own ('versions reference').",
+        };
         var command = new Command("import", "Upload a file of known-good records as the model's baseline, then commit it: " +
             "it is profiled, its thresholds calibrated, and it takes force. Nothing changes if the import fails or is cancelled.")
         {
-            file, model, format, delimiter, map, description, windowRecords, falseAlarmRate, batch, dryRun, noProgress, json,
+            file, model, format, delimiter, map, description, windowRecords, falseAlarmRate, batch, dryRun, noProgress, json, scoredBy,
         };
         context.SetAction(command, async (parsed, sidecar, cancellationToken) =>
         {
@@ -64,6 +69,7 @@ internal static class BaselineCommands
                 Description = parsed.GetValue(description) ?? "",
                 WindowRecords = parsed.GetValue(windowRecords),
                 FalseAlarmRate = parsed.GetValue(falseAlarmRate),
+                ScoredBy = parsed.GetValue(scoredBy) ?? "",
                 BatchRecords = parsed.GetValue(batch),
                 DryRun = parsed.GetValue(dryRun),
                 Progress = !parsed.GetValue(noProgress),

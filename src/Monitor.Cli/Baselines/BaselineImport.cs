@@ -28,6 +28,9 @@ internal sealed partial class BaselineImport(Terminal.Console console, SidecarCo
 
     public double FalseAlarmRate { get; init; }
 
+    /// <summary>The version that scored the file (scored_by_version); empty: not named.</summary>
+    public string ScoredBy { get; init; } = "";
+
     public int BatchRecords { get; init; } = 2000;
 
     public bool DryRun { get; init; }
@@ -70,6 +73,7 @@ internal sealed partial class BaselineImport(Terminal.Console console, SidecarCo
             Description = Description.Length > 0 ? Description : $"imported from {File.Name}",
             WindowRecords = WindowRecords,
             FalseAlarmRate = FalseAlarmRate,
+            ScoredByVersion = ScoredBy,
         }, sidecar.Unary(cancellationToken));
         long rows;
         Baseline baseline;

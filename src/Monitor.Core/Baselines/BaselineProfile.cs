@@ -65,7 +65,7 @@ public sealed record BaselineProfile
     public required ModelSchema Schema { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
 
-    /// <summary>"reference" or "captured:&lt;version&gt;".</summary>
+    /// <summary>"reference", "reference:&lt;version that scored it&gt;" or "captured:&lt;version&gt;".</summary>
     public required string Source { get; init; }
 
     public string Description { get; init; } = "";

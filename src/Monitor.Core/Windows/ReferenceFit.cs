@@ -38,7 +38,7 @@ public readonly record struct ReferenceFit(int Judged, int Drifted)
 
     /// <summary>Whether the version's windows say something about the baseline: it is trusted, or the baseline was captured from it.</summary>
     public static bool Speaks(string version, VersionState state, BaselineProfile baseline) =>
-        state == VersionState.KnownGood || baseline.Source == $"captured:{version}";
+        state == VersionState.KnownGood || baseline.Source == $"captured:{version}" || baseline.Source == $"reference:{version}";
 
     /// <summary>
     /// The warning for a trusted version (or the baseline's own) whose windows mostly drift against the baseline; null

@@ -43,7 +43,7 @@ internal sealed class BaselineUploads
     }
 
     public async Task<UploadSession> BeginAsync(string modelName, string description, uint windowRecords, double falseAlarmRate,
-        string captureVersion, uint captureRecords, CancellationToken cancellationToken)
+        string captureVersion, uint captureRecords, CancellationToken cancellationToken, string scoredBy = "")
     {
         ModelEntry model = _models.Get(modelName);
         int window = windowRecords == 0 ? _options.Windows.Records : (int)Math.Min(windowRecords, int.MaxValue);
@@ -84,6 +84,17 @@ internal sealed class BaselineUploads
             }
         }
 
+        if (!string.IsNullOrEmpty(scoredBy))
+        {
+            if (!string.IsNullOrEmpty(captureVersion))
+            {
+                throw Invalid($"scored_by_version: a capture is scored by the version it is taken from ('{captureVersion}'); leave it empty");
+            }
+
+            // Must be registered: the version's embeddings are judged against this baseline's geometry.
+            _models.GetVersion(modelName, scoredBy);
+        }
+
         UploadSession session;
         lock (_opening)
         {
@@ -104,7 +115,10 @@ internal sealed class BaselineUploads
 
             var sample = new ReferenceSample(model.Schema, _options.Baselines.ReservoirRecords, _options.BaselineSettings.Seed);
             session = new UploadSession(Guid.NewGuid().ToString("N"), model, description, window, alpha, captureFrom,
-                (int)Math.Min(captureRecords, int.MaxValue), sample, _time.GetUtcNow());
+                (int)Math.Min(captureRecords, int.MaxValue), sample, _time.GetUtcNow())
+            {
+                ScoredBy = string.IsNullOrEmpty(scoredBy) ? null : scoredBy,
+            };
             session.Touch(_time.GetTimestamp());
             _sessions[session.Id] = session;
             Forget();

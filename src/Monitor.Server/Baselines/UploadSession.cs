@@ -50,7 +50,11 @@ internal sealed class UploadSession
     public long BaselineId { get; private set; }
     public string Error { get; private set; } = "";
 
-    public string Source => CaptureFrom is null ? "reference" : $"captured:{CaptureFrom.Version}";
+    /// <summary>For a reference set: the version that scored it (<c>scored_by_version</c>), or null when not named.</summary>
+    public string? ScoredBy { get; init; }
+
+    /// <summary>"reference", "reference:&lt;version that scored it&gt;" or "captured:&lt;version&gt;".</summary>
+    public string Source => CaptureFrom is not null ? $"captured:{CaptureFrom.Version}" : ScoredBy is null ? "reference" : $"reference:{ScoredBy}";
 
     /// <summary>Adds a validated batch while the upload is open; true when a capture has all it asked for.</summary>
     public bool Offer(RecordBatch batch)

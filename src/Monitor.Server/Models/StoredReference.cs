@@ -36,15 +36,18 @@ internal static class EmbeddingReferences
     }
 
     /// <summary>
-    /// Whether the version's traffic built the baseline: the version a capture was taken from; for a reference set, a version
-    /// made known-good by an admin (or registered so) before the baseline was committed: the version the set came from.
+    /// Whether the version's traffic built the baseline: the version a capture was taken from; for a reference set, the version
+    /// its upload named as having scored it (<c>scored_by_version</c>), or, when none was named, a version made known-good by an
+    /// admin (or registered so) before the baseline was committed.
     /// </summary>
     public static bool BuiltBaseline(VersionEntry version, BaselineProfile baseline)
     {
-        const string Captured = "captured:";
-        if (baseline.Source.StartsWith(Captured, StringComparison.Ordinal))
+        foreach (string named in (ReadOnlySpan<string>)["captured:", "reference:"])
         {
-            return baseline.Source.AsSpan(Captured.Length).SequenceEqual(version.Version);
+            if (baseline.Source.StartsWith(named, StringComparison.Ordinal))
+            {
+                return baseline.Source.AsSpan(named.Length).SequenceEqual(version.Version);
+            }
         }
 
         return version.PromotedAt is { } promoted && promoted <= baseline.CreatedAt;

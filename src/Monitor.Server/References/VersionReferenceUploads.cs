@@ -80,7 +80,7 @@ internal sealed class VersionReferenceUploads(ModelCatalog models, SqliteReferen
         while (await stream.MoveNext(cancellationToken));
 
         long received = sample.Received;
-        if (baseline.Profile.Source == "reference" && received != baseline.Profile.RecordsReceived)
+        if (!baseline.Profile.Source.StartsWith("captured:", StringComparison.Ordinal) && received != baseline.Profile.RecordsReceived)
         {
             throw Invalid($"records: the upload has {received} records, but baseline {baselineId}'s reference set has {baseline.Profile.RecordsReceived}; " +
                 "replay the whole reference set through the version and upload every output");

@@ -157,7 +157,7 @@ internal sealed class AdminService(ModelRegistry registry, ModelPipelines pipeli
 
     public override async Task<BaselineUpload> BeginBaseline(BeginBaselineRequest request, ServerCallContext context) =>
         ToProto(await uploads.BeginAsync(request.Model, request.Description, request.WindowRecords, request.FalseAlarmRate,
-            request.CaptureFromVersion, request.CaptureRecords, context.CancellationToken));
+            request.CaptureFromVersion, request.CaptureRecords, context.CancellationToken, request.ScoredByVersion));
 
     public override Task<BaselineUpload> AppendBaseline(AppendBaselineRequest request, ServerCallContext context) =>
         Task.FromResult(ToProto(uploads.Append(request.UploadId, request.Batch)));
