@@ -23,6 +23,9 @@ internal static class ToolsCli
                                                                      the same on real models trained in process, clean and poisoned
           Monitor.Tools evaluate --real --clean-runs N [--clean-records N] [--in-process] [--parallel N] [--only TEXT]
                                                                      N clean runs per model (seeds 1001…): the share with a critical key finding
+          Monitor.Tools evaluate [--real] --paired [--compare] [...]  paired evidence (shadow traffic); --compare adds the unpaired attacks
+          Monitor.Tools evaluate --embedding [--seeds 1-3] [--in-process] [--benign-records N] [--only TEXT] [--findings]
+                                                                     the synthetic embedding-space trigger and clean runs over several seeds
                                                                      (evaluate takes --Monitor:Section:Key=value settings for its sidecar too)
           Monitor.Tools calibration [--reduced] [--references N] [--windows N] [--reference-records N] [--alpha A] [--seed S]
                                 [--bootstrap-windows N] [--reference-resamples N]
