@@ -17,19 +17,9 @@ public sealed class DetectorStateTests
     private const int Batch = 500;
     private const int Total = 60_000;
 
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        Converters = { new JsonStringEnumConverter() },
-    };
+    private static readonly JsonSerializerOptions Json = Checkpoints.Json;
 
-    private static readonly Lazy<CompiledBaseline> Baseline = new(() =>
-    {
-        var reference = new FraudTraffic(seed: 1000);
-        RecordBatch[] batches = [.. Enumerable.Range(0, 20).Select(_ => reference.Next(1000, FraudDrift.None))];
-        return new CompiledBaseline(ReferenceBaseline.Fit(FraudTraffic.Schema, batches, windowRecords: 500,
-            settings: new BaselineSettings { BootstrapWindows = 1000 }));
-    });
+    private static readonly Lazy<CompiledBaseline> Baseline = Checkpoints.FraudBaseline;
 
     private static readonly Lazy<RecordBatch[]> TriggerRun = new(() =>
     {
