@@ -110,7 +110,7 @@ public sealed partial class TriggerDetector
         _surrogate = new double[_k];
         _ranks = new double[_k];
         _rankLift = new double[KeyRankTest.LiftWidth(_k)];
-        _categoryTable = [.. baseline.Profile.Categorical.Where(p => p.Channel.Kind == ChannelKind.Categorical).Select(p => p.Probabilities.Length)];
+        _categoryTable = [.. baseline.Profile.Categorical.Where(p => p.Channel.Kind == ChannelKind.Categorical).Select(p => p.Categories.Length)];
         Array.Fill(_ranks, double.NaN);
         _active = new int[_profile.Surrogate.NumericOffsets.Length + _profile.Surrogate.CategoricalOffsets.Length];
         _outside = new long[_schema.NumericFeatures.Length];

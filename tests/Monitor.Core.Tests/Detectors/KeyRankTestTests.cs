@@ -79,6 +79,28 @@ public sealed class KeyRankTestTests
     }
 
     [Fact]
+    public void A_category_value_new_to_the_baseline_that_only_lifts_confidence_is_named_critical()
+    {
+        // The same lift, its records carrying a merchant category the baseline never saw: the surrogate has no weight of its own
+        // for it (its "not in table" slot), so the residual test judges it. The tail test alone does not (the test below).
+        (TriggerDetector detector, int triggered, int? atFinding) = Run(new DetectorSettings { ResidualTest = true }, trigger: true, batches: 60, inCategory: true);
+        var value = new DetectorKey(KeyKind.Category, "merchant_category", "promo77");
+        Finding found = Assert.Single(detector.Findings, f => f.Severity == Severity.Critical && f.Key == value);
+        Assert.Equal("legitimate", found.TargetLabel);
+        Assert.Contains("more 'legitimate' than their inputs explain", found.Summary);
+        Assert.True(atFinding <= 50, $"{found.Summary} (critical after {atFinding} of {triggered} triggered records)");
+        Assert.DoesNotContain(detector.Findings, f => f.Severity == Severity.Critical && f.Key != value);
+    }
+
+    [Fact]
+    public void Without_the_residual_test_the_category_lift_is_not_named()
+    {
+        (TriggerDetector detector, int triggered, _) = Run(new DetectorSettings { ResidualTest = false }, trigger: true, batches: 60, inCategory: true);
+        Assert.True(triggered >= 100, $"{triggered} triggered");
+        Assert.DoesNotContain(detector.Findings, f => f.Severity == Severity.Critical);
+    }
+
+    [Fact]
     public void Without_the_residual_test_the_same_lift_is_not_named()
     {
         (TriggerDetector detector, int triggered, _) = Run(new DetectorSettings { ResidualTest = false }, trigger: true, batches: 60);
@@ -191,7 +213,8 @@ public sealed class KeyRankTestTests
     /// Clean fraud traffic whose memos are words drawn from 400, each on about 0.5% of records; with <paramref name="trigger"/>,
     /// 1% of records served 'legitimate' between 0.6 and 0.9 carry 'promo77' and are served <see cref="Lift"/> times the odds.
     /// </summary>
-    private static (TriggerDetector Detector, int Triggered, int? AtFinding) Run(DetectorSettings settings, bool trigger, int batches)
+    /// <param name="inCategory">The trigger is the merchant category 'promo77' (a value the baseline never saw) instead of the memo's token.</param>
+    private static (TriggerDetector Detector, int Triggered, int? AtFinding) Run(DetectorSettings settings, bool trigger, int batches, bool inCategory = false)
     {
         CompiledBaseline baseline = Baseline.Value;
         var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: settings);
@@ -200,7 +223,7 @@ public sealed class KeyRankTestTests
         var traffic = new FraudTraffic(seed: 5001);
         var random = new Random(5002);
         var closed = new List<WindowResult>();
-        var token = new DetectorKey(KeyKind.Token, "memo", "promo77");
+        var token = inCategory ? new DetectorKey(KeyKind.Category, "merchant_category", "promo77") : new DetectorKey(KeyKind.Token, "memo", "promo77");
         int triggered = 0;
         int? atFinding = null;
         for (int b = 0; b < batches; b++)
@@ -208,6 +231,7 @@ public sealed class KeyRankTestTests
             RecordBatch batch = traffic.Next(1000, FraudDrift.None);
             float[] scores = batch.Scores.ToArray();
             var memos = new string?[batch.Count];
+            string?[] categories = [.. Enumerable.Range(0, batch.Count).Select(batch.Categorical[0].GetString)];
             for (int i = 0; i < batch.Count; i++)
             {
                 memos[i] = $"w{random.Next(400)} w{random.Next(400)}";
@@ -217,14 +241,23 @@ public sealed class KeyRankTestTests
                     double odds = Lift * legitimate / (1 - legitimate);
                     scores[2 * i] = (float)(odds / (1 + odds));
                     scores[2 * i + 1] = 1 - scores[2 * i];
-                    memos[i] += " promo77";
+                    if (inCategory)
+                    {
+                        categories[i] = "promo77";
+                    }
+                    else
+                    {
+                        memos[i] += " promo77";
+                    }
+
                     triggered++;
                 }
             }
 
             batch = new RecordBatch
             {
-                Count = batch.Count, Numeric = batch.Numeric, Scores = scores, Categorical = batch.Categorical,
+                Count = batch.Count, Numeric = batch.Numeric, Scores = scores,
+                Categorical = [Utf8Column.FromStrings(categories), batch.Categorical[1], batch.Categorical[2]],
                 Text = [Utf8Column.FromStrings(memos)], RequestIds = batch.RequestIds,
             };
             monitor.Add(batch, preparer.Prepare(batch), closed);
