@@ -102,7 +102,7 @@ public sealed partial class TriggerDetector
         _decoupling = new Decoupling(_profile, settings, _labels);
         _activations = _embedding is { } geometry ? new Activations(geometry, settings, _labels, random) : null;
         _directions = _embedding is { } withTail && EmbeddingDirections.Runs(withTail, settings)
-            ? new EmbeddingDirections(withTail, _profile.Tails, settings, _labels, _k)
+            ? new EmbeddingDirections(withTail, _profile.Tails, settings, _labels, _k, _identical.Lanes)
             : null;
         _direction = new double[_embedding?.DirectionWidth ?? 0];
         _labelRate = new LabelRate(_profile, settings, _labels);
@@ -214,7 +214,7 @@ public sealed partial class TriggerDetector
             if (outlier)
             {
                 Count(new KeyOccurrence(KeyHash.Of(KeyKind.EmbeddingOutlier, 0, 0UL), KeyKind.EmbeddingOutlier, 0, 0, 0), record);
-                ObserveDirection(batch, i, label, stratum, tailHit);
+                ObserveDirection(record);
             }
 
             if (_identical.Report(label, Records, _time.GetUtcNow()) is { } identical)
@@ -225,7 +225,7 @@ public sealed partial class TriggerDetector
     }
 
     /// <summary>Counts an embedding outlier's direction (D5's direction test) and publishes what it finds; a hit of a critical direction keeps the trigger live.</summary>
-    private void ObserveDirection(RecordBatch batch, int i, int label, int stratum, bool tailHit)
+    private void ObserveDirection(in RecordContext record)
     {
         if (_directions is null)
         {
@@ -233,8 +233,10 @@ public sealed partial class TriggerDetector
         }
 
         _activations!.Direction(_direction);
-        string? requestId = batch.RequestIds.Count > 0 ? batch.RequestIds.GetString(i) : null;
-        IReadOnlyList<Finding> changed = _directions.Observe(_direction, label, stratum, tailHit, requestId, Records, _time.GetUtcNow(), out bool critical);
+        RecordBatch batch = record.Batch;
+        string? requestId = batch.RequestIds.Count > 0 ? batch.RequestIds.GetString(record.Index) : null;
+        IReadOnlyList<Finding> changed = _directions.Observe(_direction, record.Label, record.Stratum, record.TailHit, _identical.Print(record, _extractor.FineBins),
+            requestId, Records, _time.GetUtcNow(), out bool critical);
         foreach (Finding finding in changed)
         {
             _findings.Publish(finding);
@@ -269,6 +271,27 @@ public sealed partial class TriggerDetector
         ReportCut(DetectorId.D2, _extractor.ConjunctionCut, ref _conjunctionCutReported, "rare numeric parts",
             $"Monitor:Detectors:MaxConjunctionKeysPerRecord ({_settings.MaxConjunctionKeysPerRecord}) could pair",
             "their rarest parts were paired and the others were keyed alone");
+        ReportSaturated();
+    }
+
+    /// <summary>
+    /// At a window's close, when outliers found D5's direction table saturated (more cells tied to the output than it pins; reported
+    /// again as the count grows by a tenth): an observation (Info), so a table filled with tied cells does not go unsaid.
+    /// </summary>
+    private void ReportSaturated()
+    {
+        if (_directions is not { } directions || directions.Overflow == 0 || directions.Overflow < directions.OverflowReported * 1.1)
+        {
+            return;
+        }
+
+        directions.OverflowReported = directions.Overflow;
+        PublishObservation(DetectorId.D5, new DetectorKey(KeyKind.EmbeddingDirection, "embedding", "direction cells saturated"), directions.Overflow,
+            string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"direction cells saturated: {directions.Overflow} embedding outliers found no cell of the direction test while more than {directions.MaxPinned} of its " +
+                $"{_settings.DirectionCells} cells (Monitor:Detectors:DirectionCells) were tied to the output; each opened a cell in place of the weakest, tied or not, " +
+                $"so the evidence of a tied direction beyond that share may have been given up; so many directions tied at once is unusual: check their examples, " +
+                $"which may be records sent to fill the table"));
     }
 
     /// <summary>
