@@ -115,7 +115,7 @@ internal sealed class EmbeddingDirections
     public long Overflow { get; private set; }
 
     /// <summary><see cref="Overflow"/> when its observation was last published.</summary>
-    public long OverflowReported { get; set; }
+    public long OverflowReported { get; private set; }
 
     /// <summary>Cells held now.</summary>
     public int Count => _cells.Count(c => c is not null);
@@ -280,6 +280,45 @@ internal sealed class EmbeddingDirections
             cell.Inputs.Restore(s.InputPrints, s.InputCounts, s.InputFloor, s.InputCursor);
             _cells[slot++] = cell;
         }
+    }
+
+    /// <summary>
+    /// At a window's close: when outliers found the table saturated (<see cref="Overflow"/>), an observation (Info) saying so, again as
+    /// the count grows by a tenth; otherwise null. Many directions tied at once is what records sent to fill the table make.
+    /// </summary>
+    /// <param name="records">The version's records so far.</param>
+    public Finding? Saturation(long records, DateTimeOffset now)
+    {
+        if (Overflow == 0 || Overflow < OverflowReported * 1.1)
+        {
+            return null;
+        }
+
+        OverflowReported = Overflow;
+        return new Finding
+        {
+            Detector = DetectorId.D5,
+            Severity = Severity.Info,
+            Key = new DetectorKey(KeyKind.EmbeddingDirection, "embedding", "direction cells saturated"),
+            TargetLabel = "",
+            Support = Overflow,
+            Rate = records > 0 ? Overflow / (double)records : 0,
+            Lift = double.NaN,
+            MeanConfidence = double.NaN,
+            BaselineExpectation = 0,
+            Z = double.NaN,
+            FirstSeen = now,
+            FirstSeenRecord = records,
+            RaisedAtRecord = records,
+            RaisedAtSupport = Overflow,
+            UpdatedAt = now,
+            ExampleRequestIds = [],
+            Corroboration = [],
+            Summary = string.Create(CultureInfo.InvariantCulture,
+                $"direction cells saturated: {Overflow} embedding outliers found no cell of the direction test while more than {MaxPinned} of its {_cells.Length} " +
+                $"cells (Monitor:Detectors:DirectionCells) were tied to the output; each opened a cell in place of the weakest, tied or not, so a tied direction " +
+                $"beyond that share may have been given up; so many directions tied at once is unusual: check their examples, which may be records sent to fill the table"),
+        };
     }
 
     /// <summary>The finding of a cell whose test crossed its bar, when it is new, more severe, or its records grew by a tenth.</summary>

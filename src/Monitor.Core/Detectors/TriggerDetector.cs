@@ -271,27 +271,10 @@ public sealed partial class TriggerDetector
         ReportCut(DetectorId.D2, _extractor.ConjunctionCut, ref _conjunctionCutReported, "rare numeric parts",
             $"Monitor:Detectors:MaxConjunctionKeysPerRecord ({_settings.MaxConjunctionKeysPerRecord}) could pair",
             "their rarest parts were paired and the others were keyed alone");
-        ReportSaturated();
-    }
-
-    /// <summary>
-    /// At a window's close, when outliers found D5's direction table saturated (more cells tied to the output than it pins; reported
-    /// again as the count grows by a tenth): an observation (Info), so a table filled with tied cells does not go unsaid.
-    /// </summary>
-    private void ReportSaturated()
-    {
-        if (_directions is not { } directions || directions.Overflow == 0 || directions.Overflow < directions.OverflowReported * 1.1)
+        if (_directions?.Saturation(Records, _time.GetUtcNow()) is { } saturated)
         {
-            return;
+            _findings.Publish(saturated);
         }
-
-        directions.OverflowReported = directions.Overflow;
-        PublishObservation(DetectorId.D5, new DetectorKey(KeyKind.EmbeddingDirection, "embedding", "direction cells saturated"), directions.Overflow,
-            string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"direction cells saturated: {directions.Overflow} embedding outliers found no cell of the direction test while more than {directions.MaxPinned} of its " +
-                $"{_settings.DirectionCells} cells (Monitor:Detectors:DirectionCells) were tied to the output; each opened a cell in place of the weakest, tied or not, " +
-                $"so the evidence of a tied direction beyond that share may have been given up; so many directions tied at once is unusual: check their examples, " +
-                $"which may be records sent to fill the table"));
     }
 
     /// <summary>

@@ -178,6 +178,14 @@ public sealed class EmbeddingDirectionsTests
             && f.ExampleRequestIds.Length > 0 && f.ExampleRequestIds.All(id => id.StartsWith("trig-", StringComparison.Ordinal)));
         Assert.True(directions.Overflow > 0);
         Assert.Equal(directions.Overflow, directions.Export().Overflow);
+
+        // At the window's close the saturation is an observation, said again only once the count has grown by a tenth.
+        Finding saturated = Assert.IsType<Finding>(directions.Saturation((long)print, DateTimeOffset.UnixEpoch));
+        Assert.Equal(Severity.Info, saturated.Severity);
+        Assert.Equal(directions.Overflow, saturated.Support);
+        Assert.StartsWith("direction cells saturated: ", saturated.Summary, StringComparison.Ordinal);
+        Assert.Null(directions.Saturation((long)print, DateTimeOffset.UnixEpoch));
+        Assert.Equal(directions.Overflow, directions.Export().OverflowReported);
     }
 
     [Fact]
