@@ -1,7 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Monitor.Core.Baselines;
 using Monitor.Core.Detectors;
+using Monitor.Core.Ingest;
+using Monitor.Core.Windows;
+using Monitor.Simulation;
 using static Monitor.Core.Tests.Detectors.Profiles;
 
 namespace Monitor.Core.Tests.Detectors;
@@ -214,6 +218,27 @@ public sealed class EmbeddingDirectionsTests
     }
 
     [Fact]
+    public void An_outlier_record_replayed_500_times_through_the_detector_is_one_input_of_its_direction()
+    {
+        CompiledBaseline baseline = ScenarioBaseline.Value;
+        EmbeddingProfile profile = baseline.Profile.Triggers!.Embedding!;
+        var settings = new DetectorSettings { DirectionCritical = true };
+        Assert.True(EmbeddingDirections.Runs(profile, settings));
+        var detector = new TriggerDetector(baseline, settings, TimeProvider.System);
+        var preparer = new BatchPreparer(baseline);
+        RecordBatch clean = new ScenarioTraffic(seed: 4203).Next(2000);
+        var projection = new double[profile.ComponentCount];
+        int outlier = Enumerable.Range(0, clean.Count).First(i => profile.IsOutlier(clean.Embeddings.Span.Slice(i * profile.Width, profile.Width), projection));
+        RecordBatch replayed = Rows(clean, [.. Enumerable.Repeat(outlier, 500)]);
+        detector.Add(clean, preparer.Prepare(clean), 0, clean.Count);
+        detector.Add(replayed, preparer.Prepare(replayed), 0, replayed.Count);
+
+        Assert.Contains(detector.Export().Directions!.Cells, c => c.Repeats >= 499 && c.Hits <= 1);
+        Assert.DoesNotContain(detector.Findings, f => f.Key?.Kind == KeyKind.EmbeddingDirection);
+        Assert.DoesNotContain(detector.Findings, f => f.Severity == Severity.Critical);
+    }
+
+    [Fact]
     public void A_checkpoint_from_before_cells_remembered_inputs_restores_and_counts_inputs_from_then_on()
     {
         var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings(), Labels, 2);
@@ -272,6 +297,28 @@ public sealed class EmbeddingDirectionsTests
         Assert.Equal(Math.Sqrt(0.5), direction[0], 12);
         Assert.Equal(Math.Sqrt(0.5), direction[1], 12);
         Assert.Equal(0, direction[Width]);
+    }
+
+    /// <summary>The scenario's baseline (6,000 reference records with embeddings), as the per-version reference tests fit it.</summary>
+    private static readonly Lazy<CompiledBaseline> ScenarioBaseline = new(() => new CompiledBaseline(ReferenceBaseline.Fit(ScenarioTraffic.Schema,
+        [new ScenarioTraffic(4100).Next(6000)], windowRecords: 500, settings: new BaselineSettings { BootstrapWindows = 1000 })));
+
+    /// <summary>The given rows of a batch, in order (a row given twice is a replayed request), with request ids of their own.</summary>
+    private static RecordBatch Rows(RecordBatch batch, int[] rows)
+    {
+        int numeric = batch.Numeric.Length / batch.Count;
+        int scores = batch.Scores.Length / batch.Count;
+        int embedding = batch.Embeddings.Length / batch.Count;
+        return new RecordBatch
+        {
+            Count = rows.Length,
+            Numeric = rows.SelectMany(r => batch.Numeric.Slice(r * numeric, numeric).ToArray()).ToArray(),
+            Scores = rows.SelectMany(r => batch.Scores.Slice(r * scores, scores).ToArray()).ToArray(),
+            Categorical = [.. batch.Categorical.Select(c => Utf8Column.FromStrings([.. rows.Select(c.GetString)]))],
+            Text = [.. batch.Text.Select(c => Utf8Column.FromStrings([.. rows.Select(c.GetString)]))],
+            Embeddings = rows.SelectMany(r => batch.Embeddings.Slice(r * embedding, embedding).ToArray()).ToArray(),
+            RequestIds = Utf8Column.FromStrings([.. rows.Select((_, k) => $"replay-{k}")]),
+        };
     }
 
     /// <summary>Standard normal in eight dimensions, with 500 tail directions drawn uniformly (5% served a class beyond its tail).</summary>
