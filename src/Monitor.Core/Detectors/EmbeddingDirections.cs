@@ -18,7 +18,7 @@ namespace Monitor.Core.Detectors;
 /// miss in the cells it does not fall in (which only lowers their evidence).</item>
 /// <item>The null: a live outlier falls in a cell with probability at most p₀ = min(½, t · (m + 1) / (n + 1)), m of the n tail
 /// directions of the baseline (beyond its 95th percentile of either distance) within the cell, t = <see cref="DetectorSettings.DirectionTolerance"/>.
-/// Every outlier after the cell opened is a trial; the e-value mixes the likelihood ratios of the <see cref="Alternatives"/> and the
+/// Every outlier after the cell opened is a trial (but a repeat); the e-value mixes the likelihood ratios of the <see cref="Alternatives"/> and the
 /// null itself (as <see cref="KeyOutputTest"/> does), so P(E ever reaches 1/a) ≤ a. a = α / cells (<see cref="DetectorSettings.KeyTestAlpha"/>).
 /// A cell replaced and opened again starts a new test, which the bound does not cover: the measured rate is in docs/detectors.md.</item>
 /// <item>A crossing (with at least <see cref="MinHits"/> records) is an observation (Info) naming the cell, "direction #n": the
