@@ -105,7 +105,7 @@ internal sealed class EmbeddingDirections
     /// <summary>Cells opened so far (the next cell's number is this plus one).</summary>
     public long Opened { get; private set; }
 
-    /// <summary>Tied cells that are never replaced: half the table, so the other half always takes new directions.</summary>
+    /// <summary>Tied cells kept from replacement: half the table; the other cells are replaced by least evidence, tied or not.</summary>
     public int MaxPinned => _cells.Length / 2;
 
     /// <summary>
