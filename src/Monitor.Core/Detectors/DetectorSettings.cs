@@ -120,7 +120,8 @@ public sealed record DetectorSettings
 
     /// <summary>
     /// Cells of D5's direction test (<see cref="EmbeddingDirections"/>): directions of embedding outliers tracked at once, each a
-    /// test; the bar is over all of them. 0 turns the test off. About (components + 28 + 12 × classes) × 8 bytes and 5 request ids a cell.
+    /// test; the bar is over all of them. 0 turns the test off. About (components + 28 + 12 × classes) × 8 bytes, 5 request ids and
+    /// <see cref="RememberedInputs"/> × 12 bytes of input prints a cell.
     /// </summary>
     public int DirectionCells { get; init; } = 64;
 

@@ -12,9 +12,13 @@ namespace Monitor.Core.Detectors;
 /// (<see cref="EmbeddingProfile.Direction"/>). It falls in a cell when its cosine with the cell's centre reaches
 /// <see cref="DetectorSettings.DirectionCosine"/>; an outlier in no cell opens one centred on itself (the leader, left out of
 /// the cell's test, as a key's promoting record is), replacing the cell with the least evidence when the table is full.</item>
+/// <item>A cell's trials are distinct inputs, as a key's are (<see cref="RememberedInputs"/>, up to
+/// <see cref="DetectorSettings.RememberedInputs"/> a cell, the leader's among them): an outlier that falls in the cell and repeats an
+/// input the cell already counted is a repeat, counted apart and in no test, so one record replayed is one trial. It still counts as a
+/// miss in the cells it does not fall in (which only lowers their evidence).</item>
 /// <item>The null: a live outlier falls in a cell with probability at most p₀ = min(½, t · (m + 1) / (n + 1)), m of the n tail
 /// directions of the baseline (beyond its 95th percentile of either distance) within the cell, t = <see cref="DetectorSettings.DirectionTolerance"/>.
-/// Every outlier after the cell opened is a trial; the e-value mixes the likelihood ratios of the <see cref="Alternatives"/> and the
+/// Every outlier after the cell opened is a trial (but a repeat); the e-value mixes the likelihood ratios of the <see cref="Alternatives"/> and the
 /// null itself (as <see cref="KeyOutputTest"/> does), so P(E ever reaches 1/a) ≤ a. a = α / cells (<see cref="DetectorSettings.KeyTestAlpha"/>).
 /// A cell replaced and opened again starts a new test, which the bound does not cover: the measured rate is in docs/detectors.md.</item>
 /// <item>A crossing (with at least <see cref="MinHits"/> records) is an observation (Info) naming the cell, "direction #n": the
@@ -23,10 +27,12 @@ namespace Monitor.Core.Detectors;
 /// <item>A warning when tied to the output (critical with <see cref="DetectorSettings.DirectionCritical"/>): among the cell's records,
 /// tail hits for one class c (served c beyond their stratum's tail threshold, <see cref="TailProfile"/>) far beyond p₀ = min(½, t ·
 /// max(the stratum's rate, the rate among the baseline's tail directions within the cell, smoothed towards their overall rate)), by a
-/// second e-process with a = α / (cells × classes). A tied cell is never replaced.</item>
+/// second e-process with a = α / (cells × classes). Up to <see cref="MaxPinned"/> tied cells (half the table) are never replaced;
+/// while more are tied, the table is saturated: the tied cells beyond that share, the weakest, are replaced like any other, and
+/// every outlier that finds no cell meanwhile is counted (<see cref="Overflow"/>), so records that pin cells cannot freeze the table.</item>
 /// <item>At each horizon the evidence favouring the alternatives halves, as the key tests' does.</item>
 /// </list>
-/// Memory: the cell table, fixed by configuration, whatever the traffic.
+/// Memory: the cell table and its remembered inputs, fixed by configuration, whatever the traffic.
 /// </summary>
 internal sealed class EmbeddingDirections
 {
@@ -54,13 +60,16 @@ internal sealed class EmbeddingDirections
     private readonly int _tieG = KeyOutputTest.Alternatives.Length;
     private readonly DirectionCell?[] _cells;
     private readonly int _baselineCount;
+    private readonly ulong _lanes;
 
     /// <summary>Per class: the share of the baseline's tail directions served the class beyond its tail threshold.</summary>
     private readonly double[] _baselineTieRate;
     private readonly List<Finding> _changed = [];
 
-    public EmbeddingDirections(EmbeddingProfile embedding, TailProfile? tails, DetectorSettings settings, string[] labels, int classes)
+    /// <param name="printLanes">The lanes of an input print in use (<see cref="InputPrint.Lanes"/>); 0 when prints match only whole.</param>
+    public EmbeddingDirections(EmbeddingProfile embedding, TailProfile? tails, DetectorSettings settings, string[] labels, int classes, ulong printLanes = 0)
     {
+        _lanes = printLanes;
         _embedding = embedding;
         _tails = tails;
         _settings = settings;
@@ -96,8 +105,17 @@ internal sealed class EmbeddingDirections
     /// <summary>Cells opened so far (the next cell's number is this plus one).</summary>
     public long Opened { get; private set; }
 
-    /// <summary>Outliers that found no cell while every cell was tied to the output (no room to open one).</summary>
+    /// <summary>Tied cells kept from replacement: half the table; the other cells are replaced by least evidence, tied or not.</summary>
+    public int MaxPinned => _cells.Length / 2;
+
+    /// <summary>
+    /// Outliers that found no cell while the table was saturated: more cells tied to the output than <see cref="MaxPinned"/>, so
+    /// their cell opened in place of the weakest cell, tied or not.
+    /// </summary>
     public long Overflow { get; private set; }
+
+    /// <summary><see cref="Overflow"/> when its observation was last published.</summary>
+    public long OverflowReported { get; private set; }
 
     /// <summary>Cells held now.</summary>
     public int Count => _cells.Count(c => c is not null);
@@ -106,9 +124,10 @@ internal sealed class EmbeddingDirections
     /// Counts an outlier of direction <paramref name="direction"/>, served <paramref name="label"/> in <paramref name="stratum"/>
     /// (<paramref name="tailHit"/>: beyond its stratum's tail threshold). Returns the findings raised or updated (a reused list).
     /// </summary>
+    /// <param name="input">The record's input print (<see cref="InputPrint"/>); null: no print, the record is a new input.</param>
     /// <param name="critical">Set when the outlier fell in a cell found critical: the trigger is live.</param>
-    public IReadOnlyList<Finding> Observe(ReadOnlySpan<double> direction, int label, int stratum, bool tailHit, string? requestId, long records,
-        DateTimeOffset now, out bool critical)
+    public IReadOnlyList<Finding> Observe(ReadOnlySpan<double> direction, int label, int stratum, bool tailHit, ulong? input, string? requestId,
+        long records, DateTimeOffset now, out bool critical)
     {
         _changed.Clear();
         critical = false;
@@ -121,6 +140,15 @@ internal sealed class EmbeddingDirections
             }
 
             bool hit = Cosine(cell.Centre, direction) >= _settings.DirectionCosine;
+            if (hit && input is { } print && cell.Inputs.Repeats(print))
+            {
+                // One input sent N times is one trial: the repeat is counted apart, in neither test.
+                placed = true;
+                cell.Repeats++;
+                critical |= cell.Severity == Severity.Critical;
+                continue;
+            }
+
             cell.Outliers++;
             for (int g = 0; g < _g; g++)
             {
@@ -163,7 +191,7 @@ internal sealed class EmbeddingDirections
 
         if (!placed)
         {
-            Open(direction, records);
+            Open(direction, input, records);
         }
 
         return _changed;
@@ -181,6 +209,7 @@ internal sealed class EmbeddingDirections
 
             Halve(cell.Log);
             Halve(cell.TieLog);
+            cell.Inputs.Halve();
         }
     }
 
@@ -188,7 +217,14 @@ internal sealed class EmbeddingDirections
     {
         Opened = Opened,
         Overflow = Overflow,
-        Cells = [.. _cells.OfType<DirectionCell>().Select(c => new DirectionCellState
+        OverflowReported = OverflowReported,
+        Cells = [.. _cells.OfType<DirectionCell>().Select(Export)],
+    };
+
+    private static DirectionCellState Export(DirectionCell c)
+    {
+        (ulong[] prints, int[] counts, int floor, int cursor) = c.Inputs.Export();
+        return new DirectionCellState
         {
             Id = c.Id,
             Centre = (double[])c.Centre.Clone(),
@@ -205,8 +241,13 @@ internal sealed class EmbeddingDirections
             Severity = c.Severity,
             Reported = c.Reported,
             Examples = [.. c.Examples],
-        })],
-    };
+            Repeats = c.Repeats,
+            InputPrints = prints,
+            InputCounts = counts,
+            InputFloor = floor,
+            InputCursor = cursor,
+        };
+    }
 
     /// <summary>Restores a checkpoint's cells that fit this baseline's directions and classes (others are left out).</summary>
     public void Restore(DirectionState state)
@@ -214,6 +255,7 @@ internal sealed class EmbeddingDirections
         Array.Clear(_cells);
         Opened = state.Opened;
         Overflow = state.Overflow;
+        OverflowReported = state.OverflowReported;
         int slot = 0;
         foreach (DirectionCellState s in state.Cells)
         {
@@ -234,8 +276,49 @@ internal sealed class EmbeddingDirections
             cell.Severity = s.Severity;
             cell.Reported = s.Reported;
             cell.Examples.AddRange(s.Examples.Take(_settings.ExampleRequestIds));
+            cell.Repeats = s.Repeats;
+            cell.Inputs.Restore(s.InputPrints, s.InputCounts, s.InputFloor, s.InputCursor);
             _cells[slot++] = cell;
         }
+    }
+
+    /// <summary>
+    /// At a window's close: when outliers found the table saturated (<see cref="Overflow"/>), an observation (Info) saying so, again as
+    /// the count grows by a tenth; otherwise null. Many directions tied at once is what records sent to fill the table make.
+    /// </summary>
+    /// <param name="records">The version's records so far.</param>
+    public Finding? Saturation(long records, DateTimeOffset now)
+    {
+        if (Overflow == 0 || Overflow < OverflowReported * 1.1)
+        {
+            return null;
+        }
+
+        OverflowReported = Overflow;
+        return new Finding
+        {
+            Detector = DetectorId.D5,
+            Severity = Severity.Info,
+            Key = new DetectorKey(KeyKind.EmbeddingDirection, "embedding", "direction cells saturated"),
+            TargetLabel = "",
+            Support = Overflow,
+            Rate = records > 0 ? Overflow / (double)records : 0,
+            Lift = double.NaN,
+            MeanConfidence = double.NaN,
+            BaselineExpectation = 0,
+            Z = double.NaN,
+            FirstSeen = now,
+            FirstSeenRecord = records,
+            RaisedAtRecord = records,
+            RaisedAtSupport = Overflow,
+            UpdatedAt = now,
+            ExampleRequestIds = [],
+            Corroboration = [],
+            Summary = string.Create(CultureInfo.InvariantCulture,
+                $"direction cells saturated: {Overflow} embedding outliers found no cell of the direction test while more than {MaxPinned} of its {_cells.Length} " +
+                $"cells (Monitor:Detectors:DirectionCells) were tied to the output; each opened a cell in place of the weakest, tied or not, so a tied direction " +
+                $"beyond that share may have been given up; so many directions tied at once is unusual: check their examples, which may be records sent to fill the table"),
+        };
     }
 
     /// <summary>The finding of a cell whose test crossed its bar, when it is new, more severe, or its records grew by a tenth.</summary>
@@ -288,9 +371,12 @@ internal sealed class EmbeddingDirections
         double log10 = Math.Log(10);
         string served = string.Join(", ", Enumerable.Range(0, _k).Where(c => cell.Served[c] > 0).OrderByDescending(c => cell.Served[c]).Take(3)
             .Select(c => string.Create(CultureInfo.InvariantCulture, $"'{_labels[c]}' {cell.Served[c]}")));
+        string repeats = cell.Repeats > 0
+            ? string.Create(CultureInfo.InvariantCulture, $" ({cell.Repeats} more repeated inputs the direction had counted, each input counted once)")
+            : "";
         string summary = string.Create(CultureInfo.InvariantCulture,
             $"embeddings shifted along direction #{cell.Id}: {cell.Hits} of the {cell.Outliers} embedding outliers since the direction was first seen " +
-            $"point within {Math.Acos(Math.Clamp(_settings.DirectionCosine, -1, 1)) * 180 / Math.PI:F0}° of it ({rate:P1}), where the baseline's tail allows up to {cell.Null:P2}; " +
+            $"point within {Math.Acos(Math.Clamp(_settings.DirectionCosine, -1, 1)) * 180 / Math.PI:F0}° of it ({rate:P1}), where the baseline's tail allows up to {cell.Null:P2}{repeats}; " +
             $"served {served}; e-value 10^{logE / log10:F1} passed 10^{LogBar / log10:F1}, the bar for a {_settings.KeyTestAlpha:P0} false-alarm rate over {_cells.Length} directions");
         summary += tie >= 0
             ? string.Create(CultureInfo.InvariantCulture,
@@ -324,28 +410,44 @@ internal sealed class EmbeddingDirections
         };
     }
 
-    /// <summary>Opens a cell centred on the direction, in a free slot or in place of the cell with the least evidence that is not tied to the output.</summary>
-    private void Open(ReadOnlySpan<double> direction, long records)
+    /// <summary>
+    /// Opens a cell centred on the direction (remembering the leader's input), in a free slot or in place of the cell with the least
+    /// evidence that is not tied to the output; while more than <see cref="MaxPinned"/> cells are tied, the weakest tied cell competes
+    /// too, and the outlier is counted in <see cref="Overflow"/>.
+    /// </summary>
+    private void Open(ReadOnlySpan<double> direction, ulong? input, long records)
     {
         int slot = Array.IndexOf(_cells, null);
         if (slot < 0)
         {
             double weakest = double.PositiveInfinity;
+            double weakestTied = double.PositiveInfinity;
+            int tiedSlot = -1;
+            int tied = 0;
             for (int i = 0; i < _cells.Length; i++)
             {
                 DirectionCell cell = _cells[i]!;
                 double evidence = LogE(cell.Log, 0, _g);
-                if (cell.Severity is not (Severity.Critical or Severity.Warning) && evidence < weakest)
+                if (cell.Severity is Severity.Critical or Severity.Warning)
+                {
+                    tied++;
+                    if (evidence < weakestTied)
+                    {
+                        (tiedSlot, weakestTied) = (i, evidence);
+                    }
+                }
+                else if (evidence < weakest)
                 {
                     (slot, weakest) = (i, evidence);
                 }
             }
-        }
 
-        if (slot < 0)
-        {
-            Overflow++;
-            return;
+            // Beyond the pinned share a tied cell is replaced like any other, so no record stream can take every cell for good.
+            if (tied > MaxPinned)
+            {
+                Overflow++;
+                slot = weakestTied < weakest ? tiedSlot : slot;
+            }
         }
 
         double[] centre = direction.ToArray();
@@ -367,12 +469,18 @@ internal sealed class EmbeddingDirections
 
         double p0 = Math.Min(MaxNull, _settings.DirectionTolerance * (within + 1) / (_baselineCount + 1));
         double[] tieBaseline = [.. Enumerable.Range(0, _k).Select(c => (tieWithin[c] + (TieSmoothing * _baselineTieRate[c])) / (within + TieSmoothing))];
-        _cells[slot] = NewCell(++Opened, centre, p0, tieBaseline, records);
+        DirectionCell opened = NewCell(++Opened, centre, p0, tieBaseline, records);
+        if (input is { } print)
+        {
+            opened.Inputs.Repeats(print);
+        }
+
+        _cells[slot] = opened;
     }
 
     private DirectionCell NewCell(long id, double[] centre, double p0, double[] tieBaseline, long openedAt)
     {
-        var cell = new DirectionCell(id, centre, p0, tieBaseline, openedAt, _g, _k, _tieG);
+        var cell = new DirectionCell(id, centre, p0, tieBaseline, openedAt, _g, _k, _tieG, new RememberedInputs(_settings.RememberedInputs, _lanes));
         for (int g = 0; g < _g; g++)
         {
             (cell.LogHit[g], cell.LogMiss[g]) = KeyOutputTest.Ratios(Alternatives[g], p0);
@@ -436,8 +544,8 @@ internal sealed class EmbeddingDirections
         return dot;
     }
 
-    /// <summary>One cell: its centre, its null, and both tests' evidence since it opened.</summary>
-    private sealed class DirectionCell(long id, double[] centre, double p0, double[] tieBaseline, long openedAt, int g, int k, int tieG)
+    /// <summary>One cell: its centre, its null, both tests' evidence since it opened, and the inputs counted in them.</summary>
+    private sealed class DirectionCell(long id, double[] centre, double p0, double[] tieBaseline, long openedAt, int g, int k, int tieG, RememberedInputs inputs)
     {
         public long Id { get; } = id;
         public double[] Centre { get; } = centre;
@@ -456,6 +564,12 @@ internal sealed class EmbeddingDirections
         public Severity? Severity { get; set; }
         public long Reported { get; set; }
         public List<string> Examples { get; } = [];
+
+        /// <summary>The inputs counted in the cell's tests (the leader's first), by print.</summary>
+        public RememberedInputs Inputs { get; } = inputs;
+
+        /// <summary>Outliers in the cell that repeated an input it had counted: in neither test.</summary>
+        public long Repeats { get; set; }
     }
 }
 
@@ -463,7 +577,11 @@ internal sealed class EmbeddingDirections
 public sealed record DirectionState
 {
     public long Opened { get; init; }
+
+    /// <summary>Outliers that found no cell while the table was saturated (<see cref="EmbeddingDirections.Overflow"/>), and the count last published.</summary>
     public long Overflow { get; init; }
+
+    public long OverflowReported { get; init; }
     public DirectionCellState[] Cells { get; init; } = [];
 }
 
@@ -488,4 +606,14 @@ public sealed record DirectionCellState
 
     public long Reported { get; init; }
     public string[] Examples { get; init; } = [];
+
+    /// <summary>Outliers in the cell that repeated an input it had counted; 0 in older checkpoints.</summary>
+    public long Repeats { get; init; }
+
+    /// <summary>The inputs the cell counted (prints and repeat counts) and the eviction cursor's place; empty in older checkpoints.</summary>
+    public ulong[] InputPrints { get; init; } = [];
+
+    public int[] InputCounts { get; init; } = [];
+    public int InputFloor { get; init; }
+    public int InputCursor { get; init; }
 }

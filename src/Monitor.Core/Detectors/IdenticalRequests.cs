@@ -61,6 +61,10 @@ internal sealed class IdenticalRequests
         return true;
     }
 
+    /// <summary>The record's input print, for a test that counts distinct inputs of its own (<see cref="EmbeddingDirections"/>); null when no inputs are remembered.</summary>
+    public ulong? Print(in RecordContext record, ReadOnlySpan<int> fineBins) =>
+        _settings.RememberedInputs > 0 ? _inputs.Of(record.Batch, record.Index, fineBins) : null;
+
     /// <summary>Remembers the input of the record that promoted <paramref name="promoted"/>, its first counted input.</summary>
     public void Remember(Candidate promoted, in RecordContext record, ReadOnlySpan<int> fineBins)
     {

@@ -57,6 +57,7 @@ public enum KeyKind : byte
     /// <summary>
     /// Embedding outliers that point one way: a cell of <see cref="EmbeddingDirections"/> (its text "direction #n"), holding
     /// far more of the outliers than the baseline's tail put in that direction. Tied to the output only through its own test.
+    /// Also the table's own observation when it is saturated ("direction cells saturated").
     /// </summary>
     EmbeddingDirection = 14,
 }

@@ -102,7 +102,7 @@ public sealed partial class TriggerDetector
         _decoupling = new Decoupling(_profile, settings, _labels);
         _activations = _embedding is { } geometry ? new Activations(geometry, settings, _labels, random) : null;
         _directions = _embedding is { } withTail && EmbeddingDirections.Runs(withTail, settings)
-            ? new EmbeddingDirections(withTail, _profile.Tails, settings, _labels, _k)
+            ? new EmbeddingDirections(withTail, _profile.Tails, settings, _labels, _k, _identical.Lanes)
             : null;
         _direction = new double[_embedding?.DirectionWidth ?? 0];
         _labelRate = new LabelRate(_profile, settings, _labels);
@@ -214,7 +214,7 @@ public sealed partial class TriggerDetector
             if (outlier)
             {
                 Count(new KeyOccurrence(KeyHash.Of(KeyKind.EmbeddingOutlier, 0, 0UL), KeyKind.EmbeddingOutlier, 0, 0, 0), record);
-                ObserveDirection(batch, i, label, stratum, tailHit);
+                ObserveDirection(record);
             }
 
             if (_identical.Report(label, Records, _time.GetUtcNow()) is { } identical)
@@ -225,7 +225,7 @@ public sealed partial class TriggerDetector
     }
 
     /// <summary>Counts an embedding outlier's direction (D5's direction test) and publishes what it finds; a hit of a critical direction keeps the trigger live.</summary>
-    private void ObserveDirection(RecordBatch batch, int i, int label, int stratum, bool tailHit)
+    private void ObserveDirection(in RecordContext record)
     {
         if (_directions is null)
         {
@@ -233,8 +233,10 @@ public sealed partial class TriggerDetector
         }
 
         _activations!.Direction(_direction);
-        string? requestId = batch.RequestIds.Count > 0 ? batch.RequestIds.GetString(i) : null;
-        IReadOnlyList<Finding> changed = _directions.Observe(_direction, label, stratum, tailHit, requestId, Records, _time.GetUtcNow(), out bool critical);
+        RecordBatch batch = record.Batch;
+        string? requestId = batch.RequestIds.Count > 0 ? batch.RequestIds.GetString(record.Index) : null;
+        IReadOnlyList<Finding> changed = _directions.Observe(_direction, record.Label, record.Stratum, record.TailHit, _identical.Print(record, _extractor.FineBins),
+            requestId, Records, _time.GetUtcNow(), out bool critical);
         foreach (Finding finding in changed)
         {
             _findings.Publish(finding);
@@ -269,6 +271,10 @@ public sealed partial class TriggerDetector
         ReportCut(DetectorId.D2, _extractor.ConjunctionCut, ref _conjunctionCutReported, "rare numeric parts",
             $"Monitor:Detectors:MaxConjunctionKeysPerRecord ({_settings.MaxConjunctionKeysPerRecord}) could pair",
             "their rarest parts were paired and the others were keyed alone");
+        if (_directions?.Saturation(Records, _time.GetUtcNow()) is { } saturated)
+        {
+            _findings.Publish(saturated);
+        }
     }
 
     /// <summary>

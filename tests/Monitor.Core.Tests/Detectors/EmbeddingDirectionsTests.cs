@@ -1,6 +1,11 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Monitor.Core.Baselines;
 using Monitor.Core.Detectors;
+using Monitor.Core.Ingest;
+using Monitor.Core.Windows;
+using Monitor.Simulation;
 using static Monitor.Core.Tests.Detectors.Profiles;
 
 namespace Monitor.Core.Tests.Detectors;
@@ -35,7 +40,7 @@ public sealed class EmbeddingDirectionsTests
             double[] direction = trigger ? Shifted(random) : RandomDirection(random);
             bool tailHit = trigger || random.NextDouble() < 0.05;
             int label = trigger ? Legitimate : random.Next(2);
-            critical = directions.Observe(direction, label, LowRisk, tailHit, trigger ? $"trig-{i}" : $"req-{i}", i, DateTimeOffset.UnixEpoch, out _)
+            critical = directions.Observe(direction, label, LowRisk, tailHit, null, trigger ? $"trig-{i}" : $"req-{i}", i, DateTimeOffset.UnixEpoch, out _)
                 .FirstOrDefault(f => f.Severity == Severity.Critical);
         }
 
@@ -57,7 +62,7 @@ public sealed class EmbeddingDirectionsTests
         for (int i = 0; i < 2000; i++)
         {
             bool trigger = i % 20 == 7;
-            findings.AddRange(directions.Observe(trigger ? Shifted(random) : RandomDirection(random), Legitimate, LowRisk, trigger, trigger ? $"trig-{i}" : null,
+            findings.AddRange(directions.Observe(trigger ? Shifted(random) : RandomDirection(random), Legitimate, LowRisk, trigger, null, trigger ? $"trig-{i}" : null,
                 i, DateTimeOffset.UnixEpoch, out bool critical));
             Assert.False(critical);
         }
@@ -75,7 +80,7 @@ public sealed class EmbeddingDirectionsTests
         for (int i = 0; i < 2000; i++)
         {
             bool trigger = i % 20 == 7;
-            findings.AddRange(directions.Observe(trigger ? Shifted(random) : RandomDirection(random), random.Next(2), LowRisk, tailHit: false, null, i,
+            findings.AddRange(directions.Observe(trigger ? Shifted(random) : RandomDirection(random), random.Next(2), LowRisk, tailHit: false, null, null, i,
                 DateTimeOffset.UnixEpoch, out _));
         }
 
@@ -91,7 +96,7 @@ public sealed class EmbeddingDirectionsTests
         for (int i = 0; i < 50_000; i++)
         {
             bool tailHit = random.NextDouble() < 0.05;
-            Assert.Empty(directions.Observe(RandomDirection(random), random.Next(2), LowRisk, tailHit, null, i, DateTimeOffset.UnixEpoch, out _));
+            Assert.Empty(directions.Observe(RandomDirection(random), random.Next(2), LowRisk, tailHit, null, null, i, DateTimeOffset.UnixEpoch, out _));
         }
 
         Assert.True(directions.Opened > 1000);
@@ -105,7 +110,7 @@ public sealed class EmbeddingDirectionsTests
         var random = new Random(8);
         for (int i = 0; i < 100_000; i++)
         {
-            directions.Observe(RandomDirection(random), Fraud, HighRisk, tailHit: false, $"req-{i}", i, DateTimeOffset.UnixEpoch, out _);
+            directions.Observe(RandomDirection(random), Fraud, HighRisk, tailHit: false, null, $"req-{i}", i, DateTimeOffset.UnixEpoch, out _);
         }
 
         Assert.Equal(16, directions.Count);
@@ -132,16 +137,141 @@ public sealed class EmbeddingDirectionsTests
             }
 
             (double[] direction, bool trigger) = stream[i];
-            before.AddRange(running.Observe(direction, Legitimate, LowRisk, trigger, trigger ? $"trig-{i}" : null, i, DateTimeOffset.UnixEpoch, out _));
+            before.AddRange(running.Observe(direction, Legitimate, LowRisk, trigger, (ulong)i, trigger ? $"trig-{i}" : null, i, DateTimeOffset.UnixEpoch, out _));
             if (i >= 300)
             {
-                after.AddRange(restarted.Observe(direction, Legitimate, LowRisk, trigger, trigger ? $"trig-{i}" : null, i, DateTimeOffset.UnixEpoch, out _));
+                after.AddRange(restarted.Observe(direction, Legitimate, LowRisk, trigger, (ulong)i, trigger ? $"trig-{i}" : null, i, DateTimeOffset.UnixEpoch, out _));
             }
         }
 
         Assert.Contains(before, f => f.Severity == Severity.Critical);
         Assert.Equal(JsonSerializer.Serialize(running.Export(), Json), JsonSerializer.Serialize(restarted.Export(), Json));
         Assert.Equal(before.Where(f => f.RaisedAtRecord >= 300).Select(f => f.Summary), after.Select(f => f.Summary));
+    }
+
+    [Fact]
+    public void Forged_tied_directions_flooding_the_table_neither_freeze_it_nor_hide_a_later_trigger()
+    {
+        var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings(), Labels, 2);
+        var random = new Random(10);
+        ulong print = 0;
+
+        // The attacker: 150 directions, each sent as 8 distinct inputs served 'fraud' beyond the tail, enough to tie its cell.
+        for (int d = 0; d < 150; d++)
+        {
+            double[] forged = RandomDirection(random);
+            for (int r = 0; r < 8; r++)
+            {
+                directions.Observe(Jittered(forged, random), Fraud, LowRisk, tailHit: true, ++print, $"forged-{d}-{r}", (long)print, DateTimeOffset.UnixEpoch, out _);
+            }
+        }
+
+        Assert.True(directions.Export().Cells.Count(c => c.Severity is Severity.Warning) > directions.MaxPinned);
+
+        // Then the trigger, one record in 20 outliers, among clean outliers pointing every way.
+        var findings = new List<Finding>();
+        for (int i = 0; i < 4000; i++)
+        {
+            bool trigger = i % 20 == 7;
+            bool tailHit = trigger || random.NextDouble() < 0.05;
+            findings.AddRange(directions.Observe(trigger ? Shifted(random) : RandomDirection(random), trigger ? Legitimate : random.Next(2), LowRisk, tailHit,
+                ++print, trigger ? $"trig-{i}" : $"req-{i}", (long)print, DateTimeOffset.UnixEpoch, out _));
+        }
+
+        Assert.Contains(findings, f => f.Severity == Severity.Warning && f.Summary.Contains("'legitimate'", StringComparison.Ordinal)
+            && f.ExampleRequestIds.Length > 0 && f.ExampleRequestIds.All(id => id.StartsWith("trig-", StringComparison.Ordinal)));
+        Assert.True(directions.Overflow > 0);
+        Assert.Equal(directions.Overflow, directions.Export().Overflow);
+
+        // At the window's close the saturation is an observation, said again only once the count has grown by a tenth.
+        Finding saturated = Assert.IsType<Finding>(directions.Saturation((long)print, DateTimeOffset.UnixEpoch));
+        Assert.Equal(Severity.Info, saturated.Severity);
+        Assert.Equal(directions.Overflow, saturated.Support);
+        Assert.StartsWith("direction cells saturated: ", saturated.Summary, StringComparison.Ordinal);
+        Assert.Null(directions.Saturation((long)print, DateTimeOffset.UnixEpoch));
+        Assert.Equal(directions.Overflow, directions.Export().OverflowReported);
+    }
+
+    [Fact]
+    public void One_outlier_replayed_500_times_is_one_input_and_raises_nothing_even_where_a_tie_is_critical()
+    {
+        var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings { DirectionCritical = true }, Labels, 2);
+        var random = new Random(11);
+        double[] replayed = Shifted(random);
+        var findings = new List<Finding>();
+        for (int i = 0; i < 10_000; i++)
+        {
+            bool replay = i % 20 == 7;
+            findings.AddRange(directions.Observe(replay ? replayed : RandomDirection(random), replay ? Legitimate : random.Next(2), LowRisk,
+                replay || random.NextDouble() < 0.05, replay ? 42UL : 1000UL + (ulong)i, replay ? $"replay-{i}" : $"req-{i}", i, DateTimeOffset.UnixEpoch,
+                out bool critical));
+            Assert.False(critical);
+        }
+
+        Assert.DoesNotContain(findings, f => f.Severity == Severity.Critical);
+        Assert.DoesNotContain(findings, f => f.ExampleRequestIds.Any(id => id.StartsWith("replay-", StringComparison.Ordinal)));
+
+        // The replays are counted as repeats in the cell the record opened (opened again when clean outliers displaced it), in no test.
+        DirectionCellState[] replayedCells = [.. directions.Export().Cells.Where(c => c.Repeats > 0)];
+        Assert.NotEmpty(replayedCells);
+        Assert.All(replayedCells, c => Assert.Equal(0, c.Hits));
+    }
+
+    [Fact]
+    public void An_outlier_record_replayed_500_times_through_the_detector_is_one_input_of_its_direction()
+    {
+        CompiledBaseline baseline = ScenarioBaseline.Value;
+        EmbeddingProfile profile = baseline.Profile.Triggers!.Embedding!;
+        var settings = new DetectorSettings { DirectionCritical = true };
+        Assert.True(EmbeddingDirections.Runs(profile, settings));
+        var detector = new TriggerDetector(baseline, settings, TimeProvider.System);
+        var preparer = new BatchPreparer(baseline);
+        RecordBatch clean = new ScenarioTraffic(seed: 4203).Next(2000);
+        var projection = new double[profile.ComponentCount];
+        int outlier = Enumerable.Range(0, clean.Count).First(i => profile.IsOutlier(clean.Embeddings.Span.Slice(i * profile.Width, profile.Width), projection));
+        RecordBatch replayed = Rows(clean, [.. Enumerable.Repeat(outlier, 500)]);
+        detector.Add(clean, preparer.Prepare(clean), 0, clean.Count);
+        detector.Add(replayed, preparer.Prepare(replayed), 0, replayed.Count);
+
+        Assert.Contains(detector.Export().Directions!.Cells, c => c.Repeats >= 499 && c.Hits <= 1);
+        Assert.DoesNotContain(detector.Findings, f => f.Key?.Kind == KeyKind.EmbeddingDirection);
+        Assert.DoesNotContain(detector.Findings, f => f.Severity == Severity.Critical);
+    }
+
+    [Fact]
+    public void A_checkpoint_from_before_cells_remembered_inputs_restores_and_counts_inputs_from_then_on()
+    {
+        var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings(), Labels, 2);
+        var random = new Random(12);
+        double[] replayed = Shifted(random);
+        for (int i = 0; i < 200; i++)
+        {
+            directions.Observe(i % 10 == 0 ? replayed : RandomDirection(random), Legitimate, LowRisk, tailHit: false, (ulong)i, null, i,
+                DateTimeOffset.UnixEpoch, out _);
+        }
+
+        JsonObject stored = JsonSerializer.SerializeToNode(directions.Export(), Json)!.AsObject();
+        stored.Remove("OverflowReported");
+        foreach (JsonNode? cell in stored["Cells"]!.AsArray())
+        {
+            foreach (string field in new[] { "Repeats", "InputPrints", "InputCounts", "InputFloor", "InputCursor" })
+            {
+                cell!.AsObject().Remove(field);
+            }
+        }
+
+        var restarted = new EmbeddingDirections(Isotropic(), null, new DetectorSettings(), Labels, 2);
+        restarted.Restore(stored.Deserialize<DirectionState>(Json)!);
+        Assert.Equal(directions.Count, restarted.Count);
+        Assert.All(restarted.Export().Cells, c => Assert.Empty(c.InputPrints));
+
+        // The restored cells remember no input yet: the next record of an input is counted, its copies after it are not.
+        for (int r = 0; r < 3; r++)
+        {
+            restarted.Observe(replayed, Legitimate, LowRisk, tailHit: false, 7UL, null, 200 + r, DateTimeOffset.UnixEpoch, out _);
+        }
+
+        Assert.Contains(restarted.Export().Cells, c => c.Repeats == 2);
     }
 
     [Fact]
@@ -167,6 +297,28 @@ public sealed class EmbeddingDirectionsTests
         Assert.Equal(Math.Sqrt(0.5), direction[0], 12);
         Assert.Equal(Math.Sqrt(0.5), direction[1], 12);
         Assert.Equal(0, direction[Width]);
+    }
+
+    /// <summary>The scenario's baseline (6,000 reference records with embeddings), as the per-version reference tests fit it.</summary>
+    private static readonly Lazy<CompiledBaseline> ScenarioBaseline = new(() => new CompiledBaseline(ReferenceBaseline.Fit(ScenarioTraffic.Schema,
+        [new ScenarioTraffic(4100).Next(6000)], windowRecords: 500, settings: new BaselineSettings { BootstrapWindows = 1000 })));
+
+    /// <summary>The given rows of a batch, in order (a row given twice is a replayed request), with request ids of their own.</summary>
+    private static RecordBatch Rows(RecordBatch batch, int[] rows)
+    {
+        int numeric = batch.Numeric.Length / batch.Count;
+        int scores = batch.Scores.Length / batch.Count;
+        int embedding = batch.Embeddings.Length / batch.Count;
+        return new RecordBatch
+        {
+            Count = rows.Length,
+            Numeric = rows.SelectMany(r => batch.Numeric.Slice(r * numeric, numeric).ToArray()).ToArray(),
+            Scores = rows.SelectMany(r => batch.Scores.Slice(r * scores, scores).ToArray()).ToArray(),
+            Categorical = [.. batch.Categorical.Select(c => Utf8Column.FromStrings([.. rows.Select(c.GetString)]))],
+            Text = [.. batch.Text.Select(c => Utf8Column.FromStrings([.. rows.Select(c.GetString)]))],
+            Embeddings = rows.SelectMany(r => batch.Embeddings.Slice(r * embedding, embedding).ToArray()).ToArray(),
+            RequestIds = Utf8Column.FromStrings([.. rows.Select((_, k) => $"replay-{k}")]),
+        };
     }
 
     /// <summary>Standard normal in eight dimensions, with 500 tail directions drawn uniformly (5% served a class beyond its tail).</summary>
@@ -204,6 +356,25 @@ public sealed class EmbeddingDirectionsTests
         for (int j = 0; j < Width; j++)
         {
             v[j] = Draws.Normal(random);
+            norm += v[j] * v[j];
+        }
+
+        for (int j = 0; j < Width; j++)
+        {
+            v[j] /= Math.Sqrt(norm);
+        }
+
+        return v;
+    }
+
+    /// <summary>A direction near <paramref name="centre"/> (within about 6°): distinct records of one forged direction.</summary>
+    private static double[] Jittered(double[] centre, Random random)
+    {
+        var v = new double[Width + 1];
+        double norm = 0;
+        for (int j = 0; j < Width; j++)
+        {
+            v[j] = centre[j] + (0.04 * Draws.Normal(random));
             norm += v[j] * v[j];
         }
 
