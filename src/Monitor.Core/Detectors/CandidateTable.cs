@@ -6,8 +6,8 @@ namespace Monitor.Core.Detectors;
 /// The keys counted exactly (candidates) and the screen that promotes them: on surprising records a
 /// count-min sketch of each key's support, one of its (label, stratum) cells, and a Space-Saving table
 /// of heavy hitters. A full table evicts by sampling, never a candidate with a critical finding, and one with a finding below
-/// critical only beyond <see cref="DetectorSettings.WarnedCandidateShare"/> of the table (anybody with the ingest key can cause
-/// warnings: a table full of them would promote nothing again); at every horizon the sketches restart and the
+/// critical first only beyond <see cref="DetectorSettings.WarnedCandidateShare"/> of the table, otherwise when no other can go
+/// (anybody with the ingest key can cause warnings: a table kept full of them would promote nothing again); at every horizon the sketches restart and the
 /// candidates keep half their counts. Each candidate remembers up to <see cref="DetectorSettings.RememberedInputs"/>
 /// inputs to count distinct ones. Memory is fixed by the settings, never by traffic.
 /// </summary>
@@ -39,10 +39,10 @@ internal sealed class CandidateTable
     /// <summary>Candidates whose finding is below critical, kept by the candidates as their findings change.</summary>
     private readonly Tally _warned = new();
 
-    /// <summary>Promotions refused because no candidate drawn could make room.</summary>
+    /// <summary>Promotions refused because every candidate drawn held a critical finding.</summary>
     private long _refused;
 
-    /// <summary>Candidates holding a warning evicted to make room beyond their share of the table.</summary>
+    /// <summary>Candidates holding a finding below critical evicted to make room.</summary>
     private long _warnedEvicted;
 
     /// <param name="printLanes">The lanes of an input print in use (<see cref="InputPrint.Lanes"/>).</param>
@@ -195,15 +195,16 @@ internal sealed class CandidateTable
     /// <summary>
     /// Frees a slot: of a few candidates drawn at random, the one with no finding whose records are least
     /// often surprising goes (a benign key promoted by chance has a low share; a young trigger a high one).
-    /// While warned candidates hold their share of the table or more, a warned one drawn goes first, the one with the
-    /// least support (which halves at every horizon: the longest quiet): a flood of keys with warnings cannot
-    /// shut out a trigger's key. Sampled eviction takes constant time however many promotions a flood causes.
+    /// While warned candidates hold more than their share of the table, or when none without a finding was drawn, the warned
+    /// one drawn with the least support goes (support halves at every horizon: the longest quiet), its finding kept: a flood
+    /// of keys with warnings cannot shut out a trigger's key. Only a draw of critical candidates alone refuses the promotion.
+    /// Sampled eviction takes constant time however many promotions a flood causes.
     /// </summary>
     private bool EvictWeakest()
     {
         SyncKeys();
 
-        bool warnedOver = _warned.Count >= WarnedKept;
+        bool warnedOver = _warned.Count > WarnedKept;
         int weakest = -1;
         double lowest = double.MaxValue;
         int weakestWarned = -1;
@@ -221,14 +222,14 @@ internal sealed class CandidateTable
                 lowest = candidate.SurpriseShare;
                 weakest = index;
             }
-            else if (warnedOver && candidate.Warned && candidate.Support < leastSupport)
+            else if (candidate.Warned && candidate.Support < leastSupport)
             {
                 leastSupport = candidate.Support;
                 weakestWarned = index;
             }
         }
 
-        weakest = weakestWarned >= 0 ? weakestWarned : weakest;
+        weakest = weakestWarned >= 0 && (warnedOver || weakest < 0) ? weakestWarned : weakest;
         if (weakest < 0 || !Release(_candidateKeys[weakest]))
         {
             return false;

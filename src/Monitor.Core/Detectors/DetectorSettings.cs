@@ -19,10 +19,11 @@ public sealed record DetectorSettings
     public int Candidates { get; init; } = 4096;
 
     /// <summary>
-    /// Share of the candidates that keys holding a finding below critical (a warning, an observation) keep for certain. Anybody
-    /// with the ingest key can cause such findings; were they never evicted, keys warned on purpose would fill the table and no
-    /// trigger's key would be promoted again. Beyond this share a warned candidate drawn to make room goes first, the one with the
-    /// least support; its finding stays. Candidates with a critical finding are never evicted.
+    /// Share of the candidates that keys holding a finding below critical (a warning, an observation) keep before keys without
+    /// one. Anybody with the ingest key can cause such findings; were such candidates never evicted, keys warned on purpose
+    /// would fill the table and no trigger's key would be promoted again. Beyond this share a warned candidate drawn to make
+    /// room goes first, the one with the least support; within it, only when no candidate without a finding was drawn. Its
+    /// finding stays. Candidates with a critical finding are never evicted.
     /// </summary>
     public double WarnedCandidateShare { get; init; } = 0.5;
 

@@ -25,7 +25,7 @@ public sealed record DetectorState
     public long EvictionDraws { get; init; }
 
     /// <summary>
-    /// The candidate table's refused promotions and warned candidates evicted beyond their share (<see cref="CandidateLoad"/>),
+    /// The candidate table's refused promotions and evicted warned candidates (<see cref="CandidateLoad"/>),
     /// then (a classifier's) the sum last reported; empty in older checkpoints.
     /// </summary>
     public long[] CandidatesTurnedAway { get; init; } = [];

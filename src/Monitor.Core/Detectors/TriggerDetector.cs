@@ -294,7 +294,7 @@ public sealed partial class TriggerDetector
         _turnedAwayReported = turnedAway;
         PublishObservation(DetectorId.D1, new DetectorKey(KeyKind.Token, "(all)", "candidate table full"), turnedAway,
             string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"candidate table full: {load.Refused} keys that earned exact counting were not promoted (every candidate drawn to make room held a finding) and {load.WarnedEvicted} candidates holding a finding below critical were evicted beyond Monitor:Detectors:WarnedCandidateShare ({_settings.WarnedCandidateShare}) of the {_settings.Candidates} (now {load.Warned} of {load.Candidates}); their findings stay, but many keys warned at once can be a flood meant to crowd out a trigger's key"));
+                $"candidate table full: {load.Refused} keys that earned exact counting were not promoted (every candidate drawn to make room held a critical finding) and {load.WarnedEvicted} candidates holding a finding below critical were evicted to make room, first beyond Monitor:Detectors:WarnedCandidateShare ({_settings.WarnedCandidateShare}) of the {_settings.Candidates} (now {load.Warned} of {load.Candidates}); their findings stay, but many keys warned at once can be a flood meant to crowd out a trigger's key"));
     }
 
     /// <summary>

@@ -61,7 +61,7 @@ internal sealed class MonitorMetrics
             "Keys the trigger detectors count exactly for the version (at most Monitor:Detectors:Candidates), and of them those holding a finding below critical (warned).",
             "model", "version", "holding");
         CandidatesTurnedAway = factory.CreateCounter("drift_monitor_candidates_turned_away_total",
-            "Keys the candidate table turned away: promotions refused because every candidate drawn to make room held a finding (refused), and candidates holding a finding below critical evicted beyond Monitor:Detectors:WarnedCandidateShare (warned_evicted). Rising: the table is saturated.",
+            "Keys the candidate table turned away: promotions refused because every candidate drawn to make room held a critical finding (refused), and candidates holding a finding below critical evicted to make room (warned_evicted; first beyond Monitor:Detectors:WarnedCandidateShare of the table). Rising: the table is saturated.",
             "model", "version", "reason");
         AlertsFiring = factory.CreateGauge("drift_monitor_alerts_firing",
             "Alerts firing for the model, by severity.", "model", "severity");
