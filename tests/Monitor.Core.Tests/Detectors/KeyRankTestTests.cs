@@ -214,6 +214,8 @@ public sealed class KeyRankTestTests
         CandidateLoad load = detector.CandidateLoad;
         Assert.True(detector.Findings.Any(f => f.Severity == Severity.Critical && f.Key == token), $"not named after {triggered} triggered records; {load}");
         Assert.True(load.WarnedEvicted > 0, $"{load}");
+        Finding full = Assert.Single(detector.Findings, f => f.Key is { Text: "candidate table full" });
+        Assert.Equal(Severity.Info, full.Severity);
         // The warnings stay reported, though their keys are no longer all counted.
         Assert.All(warned, key => Assert.Contains(detector.Findings, f => f.DedupeKey == key));
     }
