@@ -7,8 +7,8 @@ namespace Monitor.Core.Detectors;
 /// count-min sketch of each key's support, one of its (label, stratum) cells, and a Space-Saving table
 /// of heavy hitters. A full table evicts by sampling, never a candidate with a critical finding, and one with a finding below
 /// critical first only beyond <see cref="DetectorSettings.WarnedCandidateShare"/> of the table, otherwise when no other can go
-/// (anybody with the ingest key can cause warnings: a table kept full of them would promote nothing again); at every horizon the sketches restart and the
-/// candidates keep half their counts. Each candidate remembers up to <see cref="DetectorSettings.RememberedInputs"/>
+/// (anybody with the ingest key can cause warnings: a table kept full of them would promote nothing again); at every horizon
+/// the sketches restart and the candidates keep half their counts. Each candidate remembers up to <see cref="DetectorSettings.RememberedInputs"/>
 /// inputs to count distinct ones. Memory is fixed by the settings, never by traffic.
 /// </summary>
 internal sealed class CandidateTable

@@ -66,6 +66,7 @@ public sealed partial class TriggerDetector
             {
                 candidate.Raised = key.Raised;
             }
+
             if (reportOnly is null)
             {
                 _raised.Add(hash);
