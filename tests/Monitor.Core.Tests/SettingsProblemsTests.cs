@@ -26,6 +26,8 @@ public sealed class SettingsProblemsTests
         Assert.Equal(["Monitor:Baselines:Bins must lie in 2..1000, got 1"], new BaselineSettings { Bins = 1 }.Problems("Monitor:Baselines"));
         Assert.Equal(["Monitor:Detectors:SketchWidth must be a power of two of at least 16, got 100"],
             new DetectorSettings { SketchWidth = 100 }.Problems("Monitor:Detectors"));
+        Assert.Equal(["Monitor:Detectors:WarnedCandidateShare must lie in [0, 0.9], got 1"],
+            new DetectorSettings { WarnedCandidateShare = 1 }.Problems("Monitor:Detectors"));
         Assert.Equal(["Monitor:Limits:MaxTokensPerRecord must lie in 1..2147483647, got 0"],
             new TextLimits { MaxTokensPerRecord = 0 }.Problems("Monitor:Limits"));
         Assert.Equal(["Monitor:Privacy:HashKey must be at least 16 characters when Monitor:Privacy:Tokens is Hashed (it keys the HMAC)"],

@@ -56,6 +56,9 @@ public sealed class HostingTests(FraudSidecarFixture fixture) : IClassFixture<Fr
         Assert.Contains("drift_monitor_feature_drift_threshold{model=\"fraud-scorer\",version=\"v1\",feature=\"country\",statistic=\"chi_squared\"}", text);
         Assert.Contains("drift_monitor_ingest_queue_depth{model=\"fraud-scorer\"}", text);
         Assert.Contains("drift_monitor_baseline_id{model=\"fraud-scorer\"} 1", text);
+        Assert.Matches("drift_monitor_candidates\\{model=\"fraud-scorer\",version=\"v1\",holding=\"all\"\\} [0-9]+\n", text);
+        Assert.Contains("# TYPE drift_monitor_candidates_turned_away_total counter", text);
+        Assert.Contains("drift_monitor_candidates_turned_away_total{model=\"fraud-scorer\",version=\"v1\",reason=\"refused\"} 0", text);
         Assert.DoesNotContain("attacker_chosen_model", text);
         Assert.DoesNotContain("grocery", text);
         Assert.DoesNotContain("req-", text);

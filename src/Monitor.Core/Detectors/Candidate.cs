@@ -71,7 +71,31 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
     /// <summary>Records in the residual test (distinct inputs since promotion ranked for some class, the promoting record left out).</summary>
     public long RankRecords { get; set; }
 
-    public Finding? Raised { get; set; }
+    /// <summary>The finding raised on the key (as the detector's findings keep it); null while it has none.</summary>
+    public Finding? Raised
+    {
+        get => _raised;
+        set
+        {
+            if (WarnedTally is { } tally)
+            {
+                tally.Count += (HoldsWarning(value) ? 1 : 0) - (HoldsWarning(_raised) ? 1 : 0);
+            }
+
+            _raised = value;
+        }
+    }
+
+    private Finding? _raised;
+
+    /// <summary>Whether the key's finding is below critical (a warning, an observation): one anybody with the ingest key can cause.</summary>
+    public bool Warned => HoldsWarning(_raised);
+
+    /// <summary>The count of warned candidates of the table holding this one, kept as <see cref="Raised"/> changes; null outside a table.</summary>
+    internal CandidateTable.Tally? WarnedTally { get; set; }
+
+    private static bool HoldsWarning(Finding? finding) => finding is { Severity: < Severity.Critical };
+
     public long LastEvaluated { get; set; }
 
     /// <summary>The key's surprising occurrences before promotion, from the cell sketch (an overestimate).</summary>

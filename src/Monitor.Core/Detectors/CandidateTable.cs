@@ -5,8 +5,10 @@ namespace Monitor.Core.Detectors;
 /// <summary>
 /// The keys counted exactly (candidates) and the screen that promotes them: on surprising records a
 /// count-min sketch of each key's support, one of its (label, stratum) cells, and a Space-Saving table
-/// of heavy hitters. A full table evicts by sampling; at every horizon the sketches restart and the
-/// candidates keep half their counts. Each candidate remembers up to <see cref="DetectorSettings.RememberedInputs"/>
+/// of heavy hitters. A full table evicts by sampling, never a candidate with a critical finding, and one with a finding below
+/// critical first only beyond <see cref="DetectorSettings.WarnedCandidateShare"/> of the table, otherwise when no other can go
+/// (anybody with the ingest key can cause warnings: a table kept full of them would promote nothing again); at every horizon
+/// the sketches restart and the candidates keep half their counts. Each candidate remembers up to <see cref="DetectorSettings.RememberedInputs"/>
 /// inputs to count distinct ones. Memory is fixed by the settings, never by traffic.
 /// </summary>
 internal sealed class CandidateTable
@@ -34,6 +36,15 @@ internal sealed class CandidateTable
     /// </summary>
     private long _draws;
 
+    /// <summary>Candidates whose finding is below critical, kept by the candidates as their findings change.</summary>
+    private readonly Tally _warned = new();
+
+    /// <summary>Promotions refused because every candidate drawn held a critical finding.</summary>
+    private long _refused;
+
+    /// <summary>Candidates holding a finding below critical evicted to make room.</summary>
+    private long _warnedEvicted;
+
     /// <param name="printLanes">The lanes of an input print in use (<see cref="InputPrint.Lanes"/>).</param>
     public CandidateTable(DetectorSettings settings, int classes, int strata, ulong printLanes = 0)
     {
@@ -52,6 +63,12 @@ internal sealed class CandidateTable
     /// <summary>The fixed memory of the sketches and tables, in counters and entries (independent of traffic).</summary>
     public (int SketchCounters, int HeavyHitterCapacity, int CandidateCapacity, int InputsPerCandidate) Footprint =>
         (_support.Size + _cells.Size, _heavy.Capacity, _settings.Candidates, _settings.RememberedInputs);
+
+    /// <summary>How full the table is, and the promotions its bound on warned candidates and its findings cost so far.</summary>
+    public CandidateLoad Load => new(_candidates.Count, _warned.Count, _refused, _warnedEvicted);
+
+    /// <summary>Warned candidates the table keeps however full it is; beyond them, one drawn makes room first.</summary>
+    private int WarnedKept => (int)(_settings.WarnedCandidateShare * _settings.Candidates);
 
     public bool IsTracked(ulong hash) => _heavy.Contains(hash) || _candidates.ContainsKey(hash);
 
@@ -73,8 +90,17 @@ internal sealed class CandidateTable
         return Math.Max(guaranteed, estimate) >= _settings.PromoteSupport;
     }
 
-    /// <summary>Whether a key can be promoted: the table has room, or a weak candidate was evicted to make some.</summary>
-    public bool MakeRoom() => _candidates.Count < _settings.Candidates || EvictWeakest();
+    /// <summary>Whether a key can be promoted: the table has room, or a weak candidate was evicted to make some (else it is counted refused).</summary>
+    public bool MakeRoom()
+    {
+        if (_candidates.Count < _settings.Candidates || EvictWeakest())
+        {
+            return true;
+        }
+
+        _refused++;
+        return false;
+    }
 
     /// <summary>A key becomes a candidate with exact counts from now on (the cell sketch tells how often it surprised before).</summary>
     public Candidate Promote(ulong hash, DetectorKey key, DateTimeOffset firstSeen, long firstSeenRecord)
@@ -85,8 +111,7 @@ internal sealed class CandidateTable
             candidate.SurprisingBefore += _cells.Estimate(KeyHash.Combine(hash, cell));
         }
 
-        _candidates[hash] = candidate;
-        _candidateKeys.Add(hash);
+        Hold(hash, candidate);
         return candidate;
     }
 
@@ -112,12 +137,21 @@ internal sealed class CandidateTable
 
     /// <summary>Puts a checkpoint back: the horizon's position, the candidates (as many as fit) and the heavy hitters near promotion.</summary>
     /// <param name="draws">Eviction's draws at the checkpoint (<see cref="Draws"/>).</param>
-    public void Restore(long horizon, long draws, IEnumerable<CandidateState> candidates, IEnumerable<HeavyHitter> heavyHitters, Func<string, Finding?> finding)
+    /// <param name="turnedAway">Refused promotions and evicted warned candidates at the checkpoint (<see cref="Load"/>); 0 in older checkpoints.</param>
+    public void Restore(long horizon, long draws, IEnumerable<CandidateState> candidates, IEnumerable<HeavyHitter> heavyHitters, Func<string, Finding?> finding,
+        (long Refused, long WarnedEvicted) turnedAway = default)
     {
         _horizon = horizon;
         _draws = draws;
+        (_refused, _warnedEvicted) = turnedAway;
+        foreach (Candidate held in _candidates.Values)
+        {
+            held.WarnedTally = null;
+        }
+
         _candidates.Clear();
         _candidateKeys.Clear();
+        _warned.Count = 0;
         foreach (CandidateState state in candidates)
         {
             if (_candidates.Count >= _settings.Candidates || _candidates.ContainsKey(state.Hash))
@@ -128,15 +162,18 @@ internal sealed class CandidateTable
             var candidate = new Candidate(state.Key, _classes, _strata, state.FirstSeen, state.FirstSeenRecord, _settings.RememberedInputs, _printLanes);
             if (candidate.Restore(state, finding))
             {
-                _candidates[state.Hash] = candidate;
-                _candidateKeys.Add(state.Hash);
+                Hold(state.Hash, candidate);
             }
         }
 
         _heavy.Restore(heavyHitters);
     }
 
-    /// <summary>Sketches restart; candidates keep half their counts (a decayed memory of the last horizon).</summary>
+    /// <summary>
+    /// Sketches restart; candidates keep half their counts (a decayed memory of the last horizon). One whose key has stopped
+    /// arriving (its support halved below the promotion's) goes, unless it holds a critical finding; a finding goes on being
+    /// reported, only its key's exact counts stop.
+    /// </summary>
     /// <param name="records">The version's records so far (a candidate's live share is counted over them).</param>
     public void RollHorizon(long records)
     {
@@ -147,9 +184,9 @@ internal sealed class CandidateTable
         foreach ((ulong hash, Candidate candidate) in _candidates.ToArray())
         {
             candidate.Halve(records);
-            if (candidate.Support < _settings.PromoteSupport && candidate.Raised is null)
+            if (candidate.Support < _settings.PromoteSupport && (candidate.Raised is null || candidate.Warned))
             {
-                _candidates.Remove(hash);
+                Release(hash);
                 _candidateKeys.Remove(hash);
             }
         }
@@ -158,33 +195,79 @@ internal sealed class CandidateTable
     /// <summary>
     /// Frees a slot: of a few candidates drawn at random, the one with no finding whose records are least
     /// often surprising goes (a benign key promoted by chance has a low share; a young trigger a high one).
+    /// While warned candidates hold more than their share of the table, or when none without a finding was drawn, the warned
+    /// one drawn with the least support goes (support halves at every horizon: the longest quiet), its finding kept: a flood
+    /// of keys with warnings cannot shut out a trigger's key. Only a draw of critical candidates alone refuses the promotion.
     /// Sampled eviction takes constant time however many promotions a flood causes.
     /// </summary>
     private bool EvictWeakest()
     {
         SyncKeys();
 
+        bool warnedOver = _warned.Count > WarnedKept;
         int weakest = -1;
         double lowest = double.MaxValue;
+        int weakestWarned = -1;
+        long leastSupport = long.MaxValue;
         for (int draw = 0; draw < EvictionSample; draw++)
         {
             int index = (int)(KeyRankTest.Draw(DrawOffset + _draws++) * _candidateKeys.Count);
-            if (_candidates.TryGetValue(_candidateKeys[index], out Candidate? candidate) && candidate.Raised is null && candidate.SurpriseShare < lowest)
+            if (!_candidates.TryGetValue(_candidateKeys[index], out Candidate? candidate))
+            {
+                continue;
+            }
+
+            if (candidate.Raised is null && candidate.SurpriseShare < lowest)
             {
                 lowest = candidate.SurpriseShare;
                 weakest = index;
             }
+            else if (candidate.Warned && candidate.Support < leastSupport)
+            {
+                leastSupport = candidate.Support;
+                weakestWarned = index;
+            }
         }
 
-        if (weakest < 0 || !_candidates.Remove(_candidateKeys[weakest]))
+        weakest = weakestWarned >= 0 && (warnedOver || weakest < 0) ? weakestWarned : weakest;
+        if (weakest < 0 || !Release(_candidateKeys[weakest]))
         {
             return false;
         }
+
+        _warnedEvicted += weakest == weakestWarned ? 1 : 0;
 
         // Swap-remove: constant time.
         _candidateKeys[weakest] = _candidateKeys[^1];
         _candidateKeys.RemoveAt(_candidateKeys.Count - 1);
         return true;
+    }
+
+    private void Hold(ulong hash, Candidate candidate)
+    {
+        _candidates[hash] = candidate;
+        _candidateKeys.Add(hash);
+        candidate.WarnedTally = _warned;
+        _warned.Count += candidate.Warned ? 1 : 0;
+    }
+
+    /// <summary>Takes a candidate out of the table (not out of the list eviction draws from).</summary>
+    private bool Release(ulong hash)
+    {
+        if (!_candidates.Remove(hash, out Candidate? candidate))
+        {
+            return false;
+        }
+
+        _warned.Count -= candidate.Warned ? 1 : 0;
+        candidate.WarnedTally = null;
+        return true;
+    }
+
+    /// <summary>A count the candidates of one table share (<see cref="Candidate.WarnedTally"/>).</summary>
+    internal sealed class Tally
+    {
+        public int Count { get; set; }
     }
 
     /// <summary>Rebuilds the list eviction draws from if it lost step with the table (it never does in use; a guard).</summary>

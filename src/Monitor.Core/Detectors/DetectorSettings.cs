@@ -19,6 +19,15 @@ public sealed record DetectorSettings
     public int Candidates { get; init; } = 4096;
 
     /// <summary>
+    /// Share of the candidates that keys holding a finding below critical (a warning, an observation) keep before keys without
+    /// one. Anybody with the ingest key can cause such findings; were such candidates never evicted, keys warned on purpose
+    /// would fill the table and no trigger's key would be promoted again. Beyond this share a warned candidate drawn to make
+    /// room goes first, the one with the least support; within it, only when no candidate without a finding was drawn. Its
+    /// finding stays. Candidates with a critical finding are never evicted.
+    /// </summary>
+    public double WarnedCandidateShare { get; init; } = 0.5;
+
+    /// <summary>
     /// Surprising (or embedding-outlier) inputs each candidate remembers, so that its evidence counts distinct inputs: such
     /// a record repeating a remembered one (the same inputs on the baseline's fine bins, or all but one group of fields the
     /// same) is a repeat, not evidence. 0 counts every record. At most Candidates × this × 12 bytes (1.5 MiB at 4,096 × 32).
@@ -169,6 +178,7 @@ public sealed record DetectorSettings
             SettingChecks.Range($"{section}:PromoteSupport", PromoteSupport, 1, 1_000_000),
             SettingChecks.Range($"{section}:HeavyHitters", HeavyHitters, 16, 10_000_000),
             SettingChecks.Range($"{section}:Candidates", Candidates, 16, 1_000_000),
+            WarnedCandidateShare is < 0 or > 0.9 ? $"{section}:WarnedCandidateShare must lie in [0, 0.9], got {WarnedCandidateShare}" : null,
             SettingChecks.Range($"{section}:HorizonRecords", HorizonRecords, 1000, long.MaxValue),
             SettingChecks.Range($"{section}:MaxKeysPerRecord", MaxKeysPerRecord, 1, 100_000),
             SettingChecks.Range($"{section}:MaxConjunctionKeysPerRecord", MaxConjunctionKeysPerRecord, 0, 100_000),

@@ -24,6 +24,16 @@ public sealed record DetectorState
     /// <summary>The candidate table's eviction draws so far (0 in a checkpoint from before they were counted).</summary>
     public long EvictionDraws { get; init; }
 
+    /// <summary>
+    /// The candidate table's refused promotions and evicted warned candidates (<see cref="CandidateLoad"/>),
+    /// then (a classifier's) the sum last reported; empty in older checkpoints.
+    /// </summary>
+    public long[] CandidatesTurnedAway { get; init; } = [];
+
+    /// <summary>The first two of <see cref="CandidatesTurnedAway"/>; zero when it lacks them.</summary>
+    internal (long Refused, long WarnedEvicted) TurnedAway =>
+        CandidatesTurnedAway.Length >= 2 ? (CandidatesTurnedAway[0], CandidatesTurnedAway[1]) : default;
+
     public int WindowsSinceCriticalHit { get; init; }
 
     /// <summary>Keys found critical.</summary>

@@ -53,6 +53,9 @@ public sealed class RegressionDetector
 
     public int CandidateCount => _candidates.Count;
 
+    /// <summary>How full the candidate table is, and the keys its findings turned away (<see cref="Detectors.CandidateLoad"/>).</summary>
+    public CandidateLoad CandidateLoad => _candidates.Load;
+
     public bool IsTracked(ulong hash) => _candidates.IsTracked(hash);
 
     public IReadOnlyList<Finding> Findings => _findings.All;
@@ -240,6 +243,7 @@ public sealed class RegressionDetector
         Records = Records,
         Horizon = _candidates.HorizonRecords,
         EvictionDraws = _candidates.Draws,
+        CandidatesTurnedAway = [_candidates.Load.Refused, _candidates.Load.WarnedEvicted],
         WindowsSinceCriticalHit = Math.Min(_windowsSinceCriticalHit, int.MaxValue / 2),
         Raised = [.. _raised],
         RegressionLive = _test.Live,
@@ -272,6 +276,7 @@ public sealed class RegressionDetector
         }
 
         Dictionary<string, Finding> findings = _findings.All.ToDictionary(f => f.DedupeKey, StringComparer.Ordinal);
-        _candidates.Restore(state.Horizon, state.EvictionDraws, state.Candidates, state.HeavyHitters, key => findings.GetValueOrDefault(key));
+        _candidates.Restore(state.Horizon, state.EvictionDraws, state.Candidates, state.HeavyHitters, key => findings.GetValueOrDefault(key),
+            state.TurnedAway);
     }
 }

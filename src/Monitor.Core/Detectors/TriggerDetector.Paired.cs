@@ -61,7 +61,12 @@ public sealed partial class TriggerDetector
 
             key.Raised = _findings.Publish(paired.Finding(candidate, key, c, logE, Records, _time.GetUtcNow(), reportOnly));
             key.LastEvaluated = key.Records;
-            candidate.Raised ??= key.Raised;
+            // A critical crossing takes the place of a lesser finding: the candidate table never evicts a key with a critical finding.
+            if (candidate.Raised is null || key.Raised.Severity > candidate.Raised.Severity)
+            {
+                candidate.Raised = key.Raised;
+            }
+
             if (reportOnly is null)
             {
                 _raised.Add(hash);

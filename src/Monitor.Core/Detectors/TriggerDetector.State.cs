@@ -17,6 +17,7 @@ public sealed partial class TriggerDetector
             Records = Records,
             Horizon = _candidates.HorizonRecords,
             EvictionDraws = _candidates.Draws,
+            CandidatesTurnedAway = [_candidates.Load.Refused, _candidates.Load.WarnedEvicted, _turnedAwayReported],
             WindowsSinceCriticalHit = Math.Min(_windowsSinceCriticalHit, int.MaxValue / 2),
             Raised = [.. _raised],
             UltraCusum = _ultra.Cusum,
@@ -78,7 +79,9 @@ public sealed partial class TriggerDetector
         }
         _labelRate.Restore(state.LabelRateWindows, state.LabelRateOpen);
         Dictionary<string, Finding> findings = _findings.All.ToDictionary(f => f.DedupeKey, StringComparer.Ordinal);
-        _candidates.Restore(state.Horizon, state.EvictionDraws, state.Candidates, state.HeavyHitters, key => findings.GetValueOrDefault(key));
+        _candidates.Restore(state.Horizon, state.EvictionDraws, state.Candidates, state.HeavyHitters, key => findings.GetValueOrDefault(key),
+            state.TurnedAway);
+        _turnedAwayReported = state.CandidatesTurnedAway.Length == 3 ? state.CandidatesTurnedAway[2] : 0;
         RestorePaired(state.Paired, key => findings.GetValueOrDefault(key));
         if (state.Directions is { } directions)
         {

@@ -73,6 +73,9 @@ public sealed partial class TriggerDetector
     private long _textCutReported;
     private long _conjunctionCutReported;
 
+    /// <summary>The candidate table's refused promotions and evicted warned candidates when last reported.</summary>
+    private long _turnedAwayReported;
+
     /// <param name="embedding">What D5 judges the version's embeddings against; null: the baseline's profile.</param>
     public TriggerDetector(CompiledBaseline baseline, DetectorSettings settings, TimeProvider time, EmbeddingReference? embedding = null)
     {
@@ -137,6 +140,9 @@ public sealed partial class TriggerDetector
     /// and per class the version's recent lift of tail hits, for a readiness report under today's traffic (<see cref="Readiness.Of"/>).
     /// </summary>
     public TodayTraffic? Today() => _output is null ? null : new TodayTraffic(_output.TodayRates(), [.. Enumerable.Range(0, _k).Select(_output.RecentLift)]);
+
+    /// <summary>How full the candidate table is, and the keys its findings turned away (<see cref="Detectors.CandidateLoad"/>).</summary>
+    public CandidateLoad CandidateLoad => _candidates.Load;
 
     /// <summary>The fixed memory of the sketches and tables, in counters and entries (independent of traffic).</summary>
     public (int SketchCounters, int HeavyHitterCapacity, int CandidateCapacity, int InputsPerCandidate) Footprint => _candidates.Footprint;
@@ -275,6 +281,27 @@ public sealed partial class TriggerDetector
         {
             _findings.Publish(saturated);
         }
+
+        ReportTurnedAway();
+    }
+
+    /// <summary>
+    /// At a window's close, when the candidate table turned keys away (a promotion refused, a warned candidate evicted beyond its
+    /// share; reported again as their number grows by a tenth): an observation (Info), so a saturated table is not silent.
+    /// </summary>
+    private void ReportTurnedAway()
+    {
+        CandidateLoad load = _candidates.Load;
+        long turnedAway = load.Refused + load.WarnedEvicted;
+        if (turnedAway < 10 || turnedAway < _turnedAwayReported * 1.1)
+        {
+            return;
+        }
+
+        _turnedAwayReported = turnedAway;
+        PublishObservation(DetectorId.D1, new DetectorKey(KeyKind.Token, "(all)", "candidate table full"), turnedAway,
+            string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"candidate table full: {load.Refused} keys that earned exact counting were not promoted (every candidate drawn to make room held a critical finding) and {load.WarnedEvicted} candidates holding a finding below critical were evicted to make room, first beyond Monitor:Detectors:WarnedCandidateShare ({_settings.WarnedCandidateShare}) of the {_settings.Candidates} (now {load.Warned} of {load.Candidates}); their findings stay, but many keys warned at once can be a flood meant to crowd out a trigger's key"));
     }
 
     /// <summary>

@@ -81,6 +81,9 @@ public sealed class VersionMonitor
     /// <summary>Whether a key found critical was hit within the detectors' active span of windows.</summary>
     public bool CriticalActive => _detector?.CriticalActive ?? _regression?.CriticalActive ?? false;
 
+    /// <summary>How full the detectors' candidate table is and the keys it turned away; null when none run.</summary>
+    public CandidateLoad? CandidateLoad => _detector?.CandidateLoad ?? _regression?.CandidateLoad;
+
     /// <summary>The detectors' evidence for a checkpoint; null when none run.</summary>
     public DetectorState? ExportDetectors() => _detector?.Export() ?? _regression?.Export();
 

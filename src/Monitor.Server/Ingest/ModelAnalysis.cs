@@ -193,6 +193,11 @@ internal sealed class ModelAnalysis
         {
             version.CountWindowClosed();
             _metrics.WindowClosed(version.Model, version.Version, window);
+            if (monitor.CandidateLoad is { } load)
+            {
+                _metrics.CandidatesLoaded(version.Model, version.Version, load);
+            }
+
             Log.WindowClosed(_logger, version.Model, version.Version, window.Index, window.Records,
                 !window.Complete ? "not judged (closed by time)" : window.Drifted ? string.Join(", ", window.DriftedChannels) : "no");
             bool incident = Measure(version, monitor, window);

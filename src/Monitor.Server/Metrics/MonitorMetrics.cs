@@ -57,6 +57,12 @@ internal sealed class MonitorMetrics
             "Findings of the trigger-pattern detectors for the version, by detector and severity.", "model", "version", "detector", "severity");
         FindingsRaised = factory.CreateCounter("drift_monitor_findings_raised_total",
             "Findings raised or updated, by detector and severity.", "model", "version", "detector", "severity");
+        Candidates = factory.CreateGauge("drift_monitor_candidates",
+            "Keys the trigger detectors count exactly for the version (at most Monitor:Detectors:Candidates), and of them those holding a finding below critical (warned).",
+            "model", "version", "holding");
+        CandidatesTurnedAway = factory.CreateCounter("drift_monitor_candidates_turned_away_total",
+            "Keys the candidate table turned away: promotions refused because every candidate drawn to make room held a critical finding (refused), and candidates holding a finding below critical evicted to make room (warned_evicted; first beyond Monitor:Detectors:WarnedCandidateShare of the table). Rising: the table is saturated.",
+            "model", "version", "reason");
         AlertsFiring = factory.CreateGauge("drift_monitor_alerts_firing",
             "Alerts firing for the model, by severity.", "model", "severity");
         AlertChanges = factory.CreateCounter("drift_monitor_alert_changes_total",
@@ -129,6 +135,19 @@ internal sealed class MonitorMetrics
     public Gauge Verdict { get; }
     public Counter RollbackSignals { get; }
     public Counter FindingsRaised { get; }
+
+    /// <summary>The candidate table's keys (all, warned) and the keys it turned away (refused, warned_evicted), per version.</summary>
+    public Gauge Candidates { get; }
+    public Counter CandidatesTurnedAway { get; }
+
+    /// <summary>Sets a version's candidate-table gauges and counters (at a window's close; the counts are since the detectors started).</summary>
+    public void CandidatesLoaded(string model, string version, Monitor.Core.Detectors.CandidateLoad load)
+    {
+        Candidates.WithLabels(model, version, "all").Set(load.Candidates);
+        Candidates.WithLabels(model, version, "warned").Set(load.Warned);
+        CandidatesTurnedAway.WithLabels(model, version, "refused").IncTo(load.Refused);
+        CandidatesTurnedAway.WithLabels(model, version, "warned_evicted").IncTo(load.WarnedEvicted);
+    }
 
     /// <summary>Counts changed findings and sets the per-detector totals; keys never become labels.</summary>
     public void FindingsChanged(string model, string version, IReadOnlyList<Monitor.Core.Detectors.Finding> changed,

@@ -75,6 +75,122 @@ public sealed class CandidateTableTests
         Assert.False(table.HorizonReached());
     }
 
+    [Fact]
+    public void A_table_full_of_keys_with_warnings_still_promotes_a_new_key_and_counts_the_warned_one_it_evicts()
+    {
+        // An ingest-key flood: every slot holds a key someone warned on purpose (a known word served a little more of a class).
+        DetectorSettings settings = Settings with { Candidates = 16 };
+        var table = new CandidateTable(settings, 2, 2);
+        for (int k = 0; k < 16; k++)
+        {
+            Promote(table, $"warned{k}", surprising: true, records: 20 + k).Raised = AFinding(Severity.Warning);
+        }
+
+        Assert.Equal(new CandidateLoad(16, 16, 0, 0), table.Load);
+
+        // A trigger's key earns exact counting: room is made, from the warned keys (the one with the least support drawn).
+        Candidate trigger = Promote(table, "trigger", surprising: true);
+        Assert.True(table.TryGet(Hash("trigger"), out _));
+        Assert.Equal(new CandidateLoad(16, 15, 0, 1), table.Load);
+
+        // And it keeps its slot while the flood goes on: past their share (half the table), warned keys make room first.
+        for (int k = 16; k < 80; k++)
+        {
+            Promote(table, $"warned{k}", surprising: true).Raised = AFinding(Severity.Warning);
+        }
+
+        Assert.True(table.TryGet(Hash("trigger"), out Candidate? kept));
+        Assert.Same(trigger, kept);
+        Assert.Equal(new CandidateLoad(16, 15, 0, 65), table.Load);
+
+        // Keys without findings take the slots beyond the warned keys' share; the share itself they keep.
+        for (int k = 0; k < 40; k++)
+        {
+            Promote(table, $"benign{k}", surprising: false);
+        }
+
+        Assert.True(table.TryGet(Hash("trigger"), out _));
+        Assert.Equal(8, table.Load.Warned);
+    }
+
+    [Fact]
+    public void A_candidate_with_a_critical_finding_is_never_evicted_and_a_table_full_of_them_refuses_and_counts()
+    {
+        DetectorSettings settings = Settings with { Candidates = 16 };
+        var table = new CandidateTable(settings, 2, 2);
+        for (int k = 0; k < 8; k++)
+        {
+            Promote(table, $"critical{k}", surprising: false, records: 3).Raised = AFinding();
+        }
+
+        for (int k = 0; k < 200; k++)
+        {
+            Promote(table, $"warned{k}", surprising: true, records: 100).Raised = AFinding(Severity.Warning);
+        }
+
+        // However weak their evidence, the critical keys stay: their findings keep counting while their keys keep arriving.
+        for (int k = 0; k < 8; k++)
+        {
+            Assert.True(table.TryGet(Hash($"critical{k}"), out _), $"critical{k} was evicted");
+        }
+
+        Assert.Equal(0, table.Load.Refused);
+
+        var full = new CandidateTable(settings, 2, 2);
+        for (int k = 0; k < 16; k++)
+        {
+            Promote(full, $"critical{k}", surprising: false).Raised = AFinding();
+        }
+
+        Assert.False(full.MakeRoom());
+        Assert.False(full.MakeRoom());
+        Assert.Equal(new CandidateLoad(16, 0, 2, 0), full.Load);
+    }
+
+    [Fact]
+    public void At_the_horizon_a_warned_key_that_stopped_arriving_goes_and_a_critical_one_stays()
+    {
+        var table = new CandidateTable(Settings, 2, 2);
+        Candidate warned = Promote(table, "warned", surprising: true, records: 4);
+        Candidate critical = Promote(table, "critical", surprising: true, records: 4);
+        warned.Raised = AFinding(Severity.Warning);
+        critical.Raised = AFinding();
+        Assert.Equal(1, table.Load.Warned);
+        table.RollHorizon(records: 6);
+
+        Assert.False(table.TryGet(Hash("warned"), out _));
+        Assert.True(table.TryGet(Hash("critical"), out _));
+        Assert.Equal(new CandidateLoad(1, 0, 0, 0), table.Load);
+    }
+
+    [Fact]
+    public void A_restored_table_with_warned_keys_evicts_what_the_table_that_never_stopped_evicts_and_keeps_its_counts()
+    {
+        DetectorSettings settings = Settings with { Candidates = 16 };
+        Finding warning = AFinding(Severity.Warning);
+        var uninterrupted = new CandidateTable(settings, 2, 2);
+        var before = new CandidateTable(settings, 2, 2);
+        for (int k = 0; k < 30; k++)
+        {
+            Promote(uninterrupted, $"key{k}", surprising: true, records: 1 + k % 5).Raised = k % 3 == 0 ? null : warning;
+            Promote(before, $"key{k}", surprising: true, records: 1 + k % 5).Raised = k % 3 == 0 ? null : warning;
+        }
+
+        CandidateLoad load = before.Load;
+        var restored = new CandidateTable(settings, 2, 2);
+        restored.Restore(before.HorizonRecords, before.Draws, before.Export(), before.ExportHeavyHitters(),
+            key => key == warning.DedupeKey ? warning : null, (load.Refused, load.WarnedEvicted));
+        Assert.Equal(load, restored.Load);
+        for (int k = 30; k < 60; k++)
+        {
+            Promote(uninterrupted, $"key{k}", surprising: true, records: 1 + k % 5).Raised = k % 3 == 0 ? null : warning;
+            Promote(restored, $"key{k}", surprising: true, records: 1 + k % 5).Raised = k % 3 == 0 ? null : warning;
+        }
+
+        Assert.Equal(uninterrupted.Export().Select(c => c.Hash), restored.Export().Select(c => c.Hash));
+        Assert.Equal(uninterrupted.Load, restored.Load);
+    }
+
     private static ulong Hash(string text) => KeyHash.Of(KeyKind.Token, 0, text.AsSpan());
 
     [Fact]
@@ -151,10 +267,10 @@ public sealed class CandidateTableTests
         return candidate;
     }
 
-    private static Finding AFinding() => new()
+    private static Finding AFinding(Severity severity = Severity.Critical) => new()
     {
         Detector = DetectorId.D1,
-        Severity = Severity.Critical,
+        Severity = severity,
         TargetLabel = "fraud",
         Support = 30,
         Rate = 1,

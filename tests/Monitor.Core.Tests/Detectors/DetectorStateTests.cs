@@ -77,6 +77,38 @@ public sealed class DetectorStateTests
         Assert.Equal(0, after.Detector.CandidateCount);
     }
 
+    [Fact]
+    public void A_checkpoint_keeps_what_the_candidate_table_turned_away_and_an_older_one_restores_without_it()
+    {
+        // A table of 16 holding warned keys on traffic all served four times the odds of 'legitimate' (a flood of forged
+        // outputs: its common keys are warned populations), and later promotions that find it full.
+        var settings = new DetectorSettings { Candidates = 16 };
+        VersionMonitor before = NewMonitor(settings: settings);
+        var preparer = new BatchPreparer(Baseline.Value);
+        var traffic = new FraudTraffic(seed: 80);
+        for (int b = 0; b < 60; b++)
+        {
+            RecordBatch batch = traffic.Next(Batch, new FraudDrift(FraudLogitShift: -Math.Log(4)));
+            before.Add(batch, preparer.Prepare(batch), []);
+        }
+
+        CandidateLoad load = before.CandidateLoad!.Value;
+        Assert.True(load.WarnedEvicted > 0, $"{load}");
+
+        string stored = JsonSerializer.Serialize(before.Detector!.Export(), Json);
+        VersionMonitor after = NewMonitor(before.Detector.Findings, JsonSerializer.Deserialize<DetectorState>(stored, Json), settings);
+        Assert.Equal(load, after.CandidateLoad);
+
+        // A checkpoint from before the counts were kept has no such field: the candidates restore, the counts start at 0.
+        using JsonDocument document = JsonDocument.Parse(stored);
+        string older = JsonSerializer.Serialize(document.RootElement.EnumerateObject()
+            .Where(p => !p.Name.Equals(nameof(DetectorState.CandidatesTurnedAway), StringComparison.OrdinalIgnoreCase))
+            .ToDictionary(p => p.Name, p => p.Value));
+        Assert.DoesNotContain("TurnedAway", older, StringComparison.OrdinalIgnoreCase);
+        VersionMonitor restored = NewMonitor(before.Detector.Findings, JsonSerializer.Deserialize<DetectorState>(older, Json), settings);
+        Assert.Equal(load with { Refused = 0, WarnedEvicted = 0 }, restored.CandidateLoad);
+    }
+
     private static VersionMonitor NewMonitor(IEnumerable<Finding>? findings = null, DetectorState? state = null, DetectorSettings? settings = null)
     {
         var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: settings ?? new DetectorSettings(), findings: findings, detectorState: state);

@@ -173,6 +173,95 @@ public sealed class KeyRankTestTests
         Assert.DoesNotContain(monitor.Detector.Findings, f => f.Severity == Severity.Critical);
     }
 
+    [Fact]
+    public void A_flood_that_warns_on_every_common_key_does_not_blind_the_key_tests_to_a_trigger_that_follows()
+    {
+        // Someone with the ingest key sends 40,000 records all served four times the odds of 'legitimate'. Keys common in the
+        // baseline (a word of the 18 the memos draw from, a country, a channel, an hour) cross the whole-output test, each a
+        // warning (a population, not a trigger), until they hold the candidate table (16 slots here). Before warned candidates
+        // were bounded, 14 of the 16 slots stayed warned for good and 'promo77' was not named after 639 triggered records;
+        // without the flood it is named after 13 (seeds as here).
+        var reference = new FraudTraffic(seed: 5300);
+        var random = new Random(5301);
+        RecordBatch[] batches = [.. Enumerable.Range(0, 20).Select(_ => Words(reference.Next(1000, FraudDrift.None), random, odds: 1))];
+        var baseline = new CompiledBaseline(ReferenceBaseline.Fit(FraudTraffic.Schema, batches, windowRecords: 1000,
+            settings: new BaselineSettings { BootstrapWindows = 1000 }));
+        var settings = new DetectorSettings { ResidualTest = true, Candidates = 16 };
+        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: settings);
+        monitor.UseBaseline(baseline);
+        var preparer = new BatchPreparer(baseline);
+        var traffic = new FraudTraffic(seed: 5302);
+        var closed = new List<WindowResult>();
+        for (int b = 0; b < 40; b++)
+        {
+            RecordBatch batch = Words(traffic.Next(1000, FraudDrift.None), random, odds: 4);
+            monitor.Add(batch, preparer.Prepare(batch), closed);
+        }
+
+        TriggerDetector detector = monitor.Detector!;
+        string[] warned = [.. detector.Findings.Where(f => f.Severity == Severity.Warning && f.Key is not null).Select(f => f.DedupeKey)];
+        Assert.True(warned.Length > settings.Candidates / 2, $"{warned.Length} keys warned; {detector.CandidateLoad}");
+        Assert.DoesNotContain(detector.Findings, f => f.Severity == Severity.Critical);
+
+        // Then a trigger: 5% of the records served 'legitimate' between 0.6 and 0.9 carry 'promo77' and are served twice the odds.
+        var token = new DetectorKey(KeyKind.Token, "memo", "promo77");
+        int triggered = 0;
+        for (int b = 0; b < 60 && !detector.Findings.Any(f => f.Severity == Severity.Critical && f.Key == token); b++)
+        {
+            RecordBatch batch = Words(traffic.Next(1000, FraudDrift.None), random, odds: 1);
+            float[] scores = batch.Scores.ToArray();
+            var memos = new string?[batch.Count];
+            for (int i = 0; i < batch.Count; i++)
+            {
+                memos[i] = batch.Text[0].GetString(i);
+                double legitimate = scores[2 * i];
+                if (legitimate is > 0.6 and < 0.9 && random.NextDouble() < 0.05)
+                {
+                    double odds = Lift * legitimate / (1 - legitimate);
+                    scores[2 * i] = (float)(odds / (1 + odds));
+                    scores[2 * i + 1] = 1 - scores[2 * i];
+                    memos[i] += " promo77";
+                    triggered++;
+                }
+            }
+
+            batch = new RecordBatch
+            {
+                Count = batch.Count, Numeric = batch.Numeric, Scores = scores, Categorical = batch.Categorical,
+                Text = [Utf8Column.FromStrings(memos)], RequestIds = batch.RequestIds,
+            };
+            monitor.Add(batch, preparer.Prepare(batch), closed);
+        }
+
+        CandidateLoad load = detector.CandidateLoad;
+        Assert.True(detector.Findings.Any(f => f.Severity == Severity.Critical && f.Key == token), $"not named after {triggered} triggered records; {load}");
+        Assert.True(load.WarnedEvicted > 0, $"{load}");
+        Finding full = Assert.Single(detector.Findings, f => f.Key is { Text: "candidate table full" });
+        Assert.Equal(Severity.Info, full.Severity);
+        // The warnings stay reported, though their keys are no longer all counted.
+        Assert.All(warned, key => Assert.Contains(detector.Findings, f => f.DedupeKey == key));
+    }
+
+    /// <summary>Memos of one of 18 words (k0 … k17) on every record, each served <paramref name="odds"/> times the odds of 'legitimate'.</summary>
+    private static RecordBatch Words(RecordBatch batch, Random random, double odds)
+    {
+        float[] scores = batch.Scores.ToArray();
+        var memos = new string?[batch.Count];
+        for (int i = 0; i < batch.Count; i++)
+        {
+            memos[i] = $"k{random.Next(18)}";
+            double lifted = odds * scores[2 * i] / (1 - scores[2 * i]);
+            scores[2 * i] = (float)(lifted / (1 + lifted));
+            scores[2 * i + 1] = 1 - scores[2 * i];
+        }
+
+        return new RecordBatch
+        {
+            Count = batch.Count, Numeric = batch.Numeric, Scores = scores, Categorical = batch.Categorical,
+            Text = [Utf8Column.FromStrings(memos)], RequestIds = batch.RequestIds,
+        };
+    }
+
     /// <summary>Memos of two random words of 400, 'refund' first on 20% of records, which are served <paramref name="odds"/> times the odds of 'legitimate'.</summary>
     private static RecordBatch Refunds(RecordBatch batch, Random random, double odds = 2)
     {
