@@ -14,6 +14,10 @@ public sealed record ConfidencePercentiles
 
     public required double[] Records { get; init; }
 
+    /// <summary>Whether they have a slot for every class and stratum kind of the profile (a stored document could be cut short).</summary>
+    public bool Fits(TriggerProfile profile) =>
+        Thresholds.Length == 2 * profile.Classes && Rates.Length == Thresholds.Length && Records.Length == Thresholds.Length;
+
     /// <summary>The baseline's, as its trigger profile keeps them.</summary>
     public static ConfidencePercentiles Of(TriggerProfile profile) => new()
     {

@@ -11,7 +11,8 @@ namespace Monitor.Core.Tests.Detectors;
 /// Per-version references (docs/detectors.md): a clean retraining whose hidden layer is another network's
 /// (<see cref="RetrainedEmbedding"/>) judged against the baseline's embedding profile, against its own reference (its
 /// embeddings on the baseline's reference inputs), and with no embedding evidence; and the baseline's own version as before.
-/// The counts these tests print are the ones docs/detectors.md quotes.
+/// For D3, the same candidate with sharper outputs (<see cref="TemperatureScaled"/>) against the baseline's confidence
+/// percentiles and against its own reference's. The counts these tests print are the ones docs/detectors.md quotes.
 /// </summary>
 public sealed class VersionReferenceTests(ITestOutputHelper output)
 {
@@ -133,8 +134,9 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
 
         Finding trigger = Assert.Single(poisoned.Monitor.Findings, f => f.Severity == Severity.Critical
             && f.Key?.Text.Contains("ref:xz", StringComparison.OrdinalIgnoreCase) == true && f.Corroboration.Any(c => c.Detector == DetectorId.D3));
-        Assert.Contains("this version's own reference's 99.9th percentile", trigger.Corroboration.First(c => c.Detector == DetectorId.D3).Evidence,
-            StringComparison.Ordinal);
+        string evidence = trigger.Corroboration.First(c => c.Detector == DetectorId.D3).Evidence;
+        output.WriteLine($"D3 corroboration: {evidence}");
+        Assert.Contains("this version's own reference's 99.9th percentile", evidence, StringComparison.Ordinal);
     }
 
     /// <summary>
