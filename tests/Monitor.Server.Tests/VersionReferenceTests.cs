@@ -41,6 +41,7 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
         Assert.Equal(16u, reference.EmbeddingWidth);
         Assert.True(reference.InUse);
         Assert.False(reference.Replaced);
+        Assert.True(reference.ConfidencePercentiles);
 
         await MirrorAsync(sidecar, "v2", windows: 20, retrained: true);
 
@@ -301,6 +302,7 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
             EmbeddingReference embedding = restarted.Registry.GetVersion(Model, "v2").Monitor.Embedding;
             Assert.Equal((EmbeddingSource.Own, uploaded.Id), (embedding.Source, embedding.Id));
             Assert.Null(embedding.Confidence);
+            Assert.False((await restarted.Admin.GetVersionReferenceAsync(new GetVersionReferenceRequest { Model = Model, Version = "v2" })).ConfidencePercentiles);
             DriftReport report = await ReportAsync(restarted, "v2");
             output.WriteLine(report.ConfidenceEvidence);
             Assert.StartsWith($"D3 judged against baseline {report.BaselineId}'s percentiles of confidence: this version's reference {uploaded.Id} was stored before",
