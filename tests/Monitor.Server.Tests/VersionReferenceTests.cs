@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.Data.Sqlite;
+using ConfidencePercentiles = Monitor.Core.Detectors.ConfidencePercentiles;
 using DetectorState = Monitor.Core.Detectors.DetectorState;
 using EmbeddingReference = Monitor.Core.Detectors.EmbeddingReference;
 using EmbeddingSource = Monitor.Core.Detectors.EmbeddingSource;
@@ -39,6 +41,7 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
         Assert.Equal(16u, reference.EmbeddingWidth);
         Assert.True(reference.InUse);
         Assert.False(reference.Replaced);
+        Assert.True(reference.ConfidencePercentiles);
 
         await MirrorAsync(sidecar, "v2", windows: 20, retrained: true);
 
@@ -73,6 +76,11 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
 
         Assert.Equal(report.EmbeddingEvidence,
             (await new Protos.V1.Reports.ReportsClient(sidecar.Channel).GetVerdictAsync(new GetVerdictRequest { Model = Model, Version = "v2" })).EmbeddingEvidence);
+        output.WriteLine(report.ConfidenceEvidence);
+        Assert.Equal($"D3 judged against baseline {report.BaselineId}'s percentiles of confidence: this version has no reference of its own for the baseline in force " +
+            "(outputs are comparable across versions, so D3 still runs)", report.ConfidenceEvidence);
+        Assert.Equal(report.ConfidenceEvidence,
+            (await new Protos.V1.Reports.ReportsClient(sidecar.Channel).GetVerdictAsync(new GetVerdictRequest { Model = Model, Version = "v2" })).ConfidenceEvidence);
         Assert.Equal((0, 0), EmbeddingCounts(sidecar, "v2"));
         Assert.Equal(EmbeddingSource.None, sidecar.Registry.GetVersion(Model, "v2").Monitor.Detector!.Embedding.Source);
         Assert.DoesNotContain(report.Findings, HasEmbeddingEvidence);
@@ -91,6 +99,7 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
 
         DriftReport report = await ReportAsync(sidecar, "v1");
         Assert.Equal($"judged against baseline {report.BaselineId}'s embedding profile: this version's traffic built the baseline", report.EmbeddingEvidence);
+        Assert.Equal($"D3 judged against baseline {report.BaselineId}'s percentiles of confidence: this version's traffic built the baseline", report.ConfidenceEvidence);
         (long embedded, long outliers) = EmbeddingCounts(sidecar, "v1");
         Assert.True(embedded > 0, "D5 counts v1's embeddings");
         Assert.True(outliers <= embedded / 100, $"{outliers} of {embedded}");
@@ -225,10 +234,18 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
         using var directory = new TempDirectory();
         string database = directory.File("monitor.db");
         VersionReference uploaded;
+        ConfidencePercentiles confidence;
         await using (Sidecar sidecar = await StartAsync(directory))
         {
             uploaded = await UploadAsync(sidecar.Admin, "v2", RetrainedReference());
             await MirrorAsync(sidecar, "v2", windows: 4, retrained: true);
+            // D3's percentiles were built from the upload's records: the candidate's own outputs on the baseline's inputs.
+            confidence = sidecar.Registry.GetVersion(Model, "v2").Monitor.Detector!.Embedding.Confidence!;
+            Assert.NotNull(confidence);
+            Assert.True(confidence.Records.Sum() > ReferenceRecords * 0.9, $"{confidence.Records.Sum()} records behind D3's percentiles");
+            DriftReport before = await ReportAsync(sidecar, "v2");
+            output.WriteLine(before.ConfidenceEvidence);
+            Assert.StartsWith($"D3 judged against this version's own reference {uploaded.Id}:", before.ConfidenceEvidence, StringComparison.Ordinal);
         }
 
         await using (Sidecar restarted = await Sidecar.StartAsync(database))
@@ -236,15 +253,70 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
             Assert.Equal(uploaded, await restarted.Admin.GetVersionReferenceAsync(new GetVersionReferenceRequest { Model = Model, Version = "v2" }));
             DriftReport report = await ReportAsync(restarted, "v2");
             Assert.StartsWith($"judged against this version's own reference {uploaded.Id} ", report.EmbeddingEvidence, StringComparison.Ordinal);
+            Assert.StartsWith($"D3 judged against this version's own reference {uploaded.Id}:", report.ConfidenceEvidence, StringComparison.Ordinal);
             EmbeddingReference embedding = restarted.Registry.GetVersion(Model, "v2").Monitor.Detector!.Embedding;
             Assert.Equal((EmbeddingSource.Own, uploaded.Id), (embedding.Source, embedding.Id));
-            // The checkpoint stored at shutdown was counted against the same reference, so D5's counts come back with it.
+            // D3's part came back from the database as it was built.
+            Assert.Equal(confidence.Thresholds, embedding.Confidence!.Thresholds);
+            Assert.Equal(confidence.Rates, embedding.Confidence.Rates);
+            Assert.Equal(confidence.Records, embedding.Confidence.Records);
+            // The checkpoint stored at shutdown was counted against the same reference, so D5's counts come back with it, and D3's.
             Assert.True(EmbeddingCounts(restarted, "v2").Embedded > 0);
+            Assert.Equal($"own:{uploaded.Id}", restarted.Registry.GetVersion(Model, "v2").Monitor.ExportDetectors()!.ConfidenceReference);
 
             await MirrorAsync(restarted, "v2", windows: 4, retrained: true);
             (long embedded, long outliers) = EmbeddingCounts(restarted, "v2");
             Assert.True(embedded > 0);
             Assert.True(outliers <= embedded / 100, $"{outliers} of {embedded}");
+        }
+    }
+
+    /// <summary>
+    /// A reference stored by the previous build has no D3 part, and its records were not kept: it still loads, D5 uses its geometry,
+    /// and D3 judges the version against the baseline's percentiles, which the report says; uploading it again builds D3's part.
+    /// </summary>
+    [Fact]
+    public async Task A_reference_stored_without_its_D3_part_still_loads_and_D3_falls_back_to_the_baseline_s_percentiles()
+    {
+        using var directory = new TempDirectory();
+        string database = directory.File("monitor.db");
+        VersionReference uploaded;
+        await using (Sidecar sidecar = await StartAsync(directory))
+        {
+            uploaded = await UploadAsync(sidecar.Admin, "v2", RetrainedReference());
+            Assert.StartsWith("D3 judged against baseline", (await ReportAsync(sidecar, "v1")).ConfidenceEvidence, StringComparison.Ordinal);
+        }
+
+        // As the previous build stored it: the embedding profile alone.
+        using (var connection = new SqliteConnection($"Data Source={database};Pooling=False"))
+        {
+            connection.Open();
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = "UPDATE version_references SET profile_json = json_remove(profile_json, '$.Confidence');";
+            Assert.Equal(1, command.ExecuteNonQuery());
+        }
+
+        await using (Sidecar restarted = await Sidecar.StartAsync(database))
+        {
+            await MirrorAsync(restarted, "v2", windows: 2, retrained: true);
+            EmbeddingReference embedding = restarted.Registry.GetVersion(Model, "v2").Monitor.Embedding;
+            Assert.Equal((EmbeddingSource.Own, uploaded.Id), (embedding.Source, embedding.Id));
+            Assert.Null(embedding.Confidence);
+            Assert.False((await restarted.Admin.GetVersionReferenceAsync(new GetVersionReferenceRequest { Model = Model, Version = "v2" })).ConfidencePercentiles);
+            DriftReport report = await ReportAsync(restarted, "v2");
+            output.WriteLine(report.ConfidenceEvidence);
+            Assert.StartsWith($"D3 judged against baseline {report.BaselineId}'s percentiles of confidence: this version's reference {uploaded.Id} was stored before",
+                report.ConfidenceEvidence, StringComparison.Ordinal);
+            Assert.Equal("", restarted.Registry.GetVersion(Model, "v2").Monitor.ExportDetectors()!.ConfidenceReference);
+            using (JsonDocument verdict = JsonDocument.Parse(await restarted.Http.GetStringAsync($"/api/v1/verdict/{Model}/v2", TestContext.Current.CancellationToken)))
+            {
+                Assert.Equal(report.ConfidenceEvidence, verdict.RootElement.GetProperty("confidenceEvidence").GetString());
+            }
+
+            VersionReference again = await UploadAsync(restarted.Admin, "v2", RetrainedReference(), replace: true);
+            await MirrorAsync(restarted, "v2", windows: 1, retrained: true);
+            Assert.StartsWith($"D3 judged against this version's own reference {again.Id}:", (await ReportAsync(restarted, "v2")).ConfidenceEvidence,
+                StringComparison.Ordinal);
         }
     }
 

@@ -92,13 +92,16 @@ internal sealed class ReferenceUpload(Terminal.Console console, SidecarConnectio
         }
 
         console.Line($"Reference {reference.Id} of {reference.Model} {reference.Version} is stored{(reference.Replaced ? ", replacing the earlier one" : "")}" +
-            $"{(reference.InUse ? "; the version's embeddings are judged against it from now on" : "")}.");
+            $"{(reference.InUse ? "; the version's embeddings and confidences are judged against it from now on" : "")}.");
         var facts = new TextTable("", "");
         facts.Add("file", $"{File.FullName} ({table.Format}, {Text.Bytes(File.Length)})");
         facts.Add("baseline", $"{reference.BaselineId} (its reference inputs, replayed through {reference.Version})");
         facts.Add("records", $"{Text.Count(reference.RecordsReceived)} uploaded in {Text.Seconds(progress.Elapsed)}; {Text.Count(reference.RecordsKept)} kept for the geometry");
         facts.Add("embedding", $"{reference.EmbeddingWidth} wide, {reference.EmbeddingComponents} principal components; " +
             $"{Text.Percent(reference.OutlierRate)} of its own records beyond its 99.9th percentiles");
+        facts.Add("confidence", reference.ConfidencePercentiles
+            ? "D3's 99.9th percentiles of confidence, from its own outputs on the baseline's inputs"
+            : "none: D3 judges the version against the baseline's percentiles");
         facts.Add("uploaded by", reference.UploadedBy);
         facts.WriteTo(console.Out, "  ", header: false);
         return ExitCodes.Ok;

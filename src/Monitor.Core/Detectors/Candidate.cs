@@ -116,11 +116,13 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
     /// <summary>Share of its records that were surprising, with one pseudo-record each way.</summary>
     public double SurpriseShare => (Surprising + 1.0) / (Exact + 2.0);
 
-    public void Observe(in RecordContext record, TriggerProfile profile, int maxExamples)
+    /// <param name="ultraRates">D3's expected share beyond the percentile per slot (<see cref="UltraConfidence.Rates"/>); null: the baseline's.</param>
+    public void Observe(in RecordContext record, TriggerProfile profile, int maxExamples, double[]? ultraRates = null)
     {
         Exact++;
         Surprising += record.Telling ? 1 : 0;
         ConfidenceSum += record.Confidence;
+        ultraRates ??= profile.UltraRates;
         for (int c = 0; c < Residual.Length; c++)
         {
             if (!profile.Contrarian(record.Stratum, c))
@@ -135,7 +137,7 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
             {
                 ContrarianHits[c]++;
                 Ultra[c] += record.Ultra ? 1 : 0;
-                UltraExpected[c] += profile.UltraRates[profile.UltraSlot(record.Stratum, c)];
+                UltraExpected[c] += ultraRates[profile.UltraSlot(record.Stratum, c)];
             }
         }
 

@@ -101,6 +101,19 @@ public sealed record DetectorState
         Directions = null,
     };
 
+    /// <summary>
+    /// The percentiles D3 counted against (<see cref="EmbeddingReference.ConfidenceTag"/>): empty, the baseline's, as in older
+    /// checkpoints; <c>own:&lt;id&gt;</c>, a version's own reference's.
+    /// </summary>
+    public string ConfidenceReference { get; init; } = "";
+
+    /// <summary>The same evidence without what D3 counted: its CUSUMs (they restart) and every key's ultra-confident counts.</summary>
+    public DetectorState WithoutConfidenceEvidence() => this with
+    {
+        UltraCusum = [],
+        Candidates = [.. Candidates.Select(c => c with { Ultra = new long[c.Ultra.Length], UltraExpected = new double[c.UltraExpected.Length] })],
+    };
+
     /// <summary>D5's direction test's cells (<see cref="EmbeddingDirections"/>); null without embeddings, and in older checkpoints.</summary>
     public DirectionState? Directions { get; init; }
 }

@@ -16,6 +16,8 @@ public enum EmbeddingSource
 /// <summary>
 /// What D5 judges one version's embeddings against (docs/detectors.md, "Per-version references"): the baseline's profile,
 /// the version's own, or nothing (then no outlier key, no corroboration, no clustering, and <see cref="Reason"/> says why).
+/// A version's own reference also carries D3's confidence percentiles of its outputs (<see cref="Confidence"/>); every other
+/// version's D3 keeps the baseline's (output space is shared across versions, unlike a hidden layer).
 /// </summary>
 public sealed record EmbeddingReference
 {
@@ -29,6 +31,12 @@ public sealed record EmbeddingReference
 
     /// <summary>The stored id of the version's own reference (<see cref="EmbeddingSource.Own"/> only).</summary>
     public long Id { get; init; }
+
+    /// <summary>
+    /// D3's percentiles of the version's own outputs on the baseline's reference inputs (<see cref="EmbeddingSource.Own"/> only);
+    /// null: D3 judges against the baseline's, as for a reference stored before they were kept.
+    /// </summary>
+    public ConfidencePercentiles? Confidence { get; init; }
 
     /// <summary>Why embedding evidence is not used (<see cref="EmbeddingSource.None"/> only), in plain words for reports.</summary>
     public string Reason { get; init; } = "";
@@ -44,7 +52,14 @@ public sealed record EmbeddingReference
         _ => "",
     };
 
-    public static EmbeddingReference Own(long id, EmbeddingProfile profile) => new() { Source = EmbeddingSource.Own, Id = id, Profile = profile };
+    /// <summary>
+    /// Names D3's percentiles in a checkpoint, as <see cref="Tag"/> the geometry: the CUSUMs and a key's ultra-confident counts
+    /// taken against one are not restored under another. Empty for the baseline's, as in every checkpoint written before.
+    /// </summary>
+    public string ConfidenceTag => Source == EmbeddingSource.Own && Confidence is not null ? $"own:{Id}" : "";
+
+    public static EmbeddingReference Own(long id, EmbeddingProfile profile, ConfidencePercentiles? confidence = null) =>
+        new() { Source = EmbeddingSource.Own, Id = id, Profile = profile, Confidence = confidence };
 
     public static EmbeddingReference NotUsed(string reason) => new() { Source = EmbeddingSource.None, Reason = reason };
 
@@ -55,4 +70,8 @@ public sealed record EmbeddingReference
         EmbeddingSource.Own => Profile,
         _ => null,
     };
+
+    /// <summary>The percentiles D3 runs with under a baseline's trigger profile: the version's own, or else the baseline's.</summary>
+    public ConfidencePercentiles ConfidenceFor(TriggerProfile triggers) =>
+        Source == EmbeddingSource.Own && Confidence is { } own && own.Fits(triggers) ? own : ConfidencePercentiles.Of(triggers);
 }

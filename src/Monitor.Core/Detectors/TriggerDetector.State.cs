@@ -37,6 +37,7 @@ public sealed partial class TriggerDetector
             HeavyHitters = _candidates.ExportHeavyHitters(),
             Paired = ExportPaired(),
             EmbeddingReference = _embeddingReference.Tag,
+            ConfidenceReference = _embeddingReference.ConfidenceTag,
             Directions = _directions?.Export(),
         };
     }
@@ -44,7 +45,8 @@ public sealed partial class TriggerDetector
     /// <summary>
     /// Restores a checkpoint taken on this baseline under this process's key secret (after the findings were restored, so a
     /// candidate's raised finding is found again by its key); another checkpoint is ignored. Embedding evidence counted against
-    /// another geometry than this detector's (<see cref="EmbeddingReference"/>) is left out.
+    /// another geometry than this detector's (<see cref="EmbeddingReference"/>) is left out, and so is D3's evidence counted
+    /// against other confidence percentiles (<see cref="EmbeddingReference.ConfidenceTag"/>).
     /// </summary>
     public void Restore(DetectorState state)
     {
@@ -56,6 +58,11 @@ public sealed partial class TriggerDetector
         if (state.EmbeddingReference != _embeddingReference.Tag)
         {
             state = state.WithoutEmbeddingEvidence();
+        }
+
+        if (state.ConfidenceReference != _embeddingReference.ConfidenceTag)
+        {
+            state = state.WithoutConfidenceEvidence();
         }
 
         Records = state.Records;

@@ -12,7 +12,7 @@ namespace Monitor.Core.Detectors;
 /// them in the <see cref="CandidateTable"/>; and it fuses what the detectors find:
 /// <list type="bullet">
 /// <item>D1/D2 (<see cref="KeySkewTest"/>): a key whose records carry a label far more often than the baseline predicts.</item>
-/// <item>D3 (<see cref="UltraConfidence"/>): outputs beyond the baseline's 99.9th percentile of confidence.</item>
+/// <item>D3 (<see cref="UltraConfidence"/>): outputs beyond the baseline's 99.9th percentile of confidence (or the version's own reference's).</item>
 /// <item>D4 (<see cref="Decoupling"/>): among a key's records the served output stops following the surrogate.</item>
 /// <item>D5 (<see cref="Activations"/>): embedding outliers (a key of their own) and per-class activation clustering; the outliers
 /// clustered by direction (<see cref="EmbeddingDirections"/>), for a trigger that shifts the embedding and shows in no input.</item>
@@ -76,7 +76,7 @@ public sealed partial class TriggerDetector
     /// <summary>The candidate table's refused promotions and evicted warned candidates when last reported.</summary>
     private long _turnedAwayReported;
 
-    /// <param name="embedding">What D5 judges the version's embeddings against; null: the baseline's profile.</param>
+    /// <param name="embedding">What D5 judges the version's embeddings against, and D3 its confidences; null: the baseline's profile.</param>
     public TriggerDetector(CompiledBaseline baseline, DetectorSettings settings, TimeProvider time, EmbeddingReference? embedding = null)
     {
         _baseline = baseline;
@@ -101,7 +101,8 @@ public sealed partial class TriggerDetector
         int tests = KeyRankTest.KeyTests(_profile, settings);
         _output = _profile.Tails is { } tails ? new KeyOutputTest(_profile, tails, settings, _labels, tests) : null;
         _rank = tests == 2 ? new KeyRankTest(_profile, settings, _labels) : null;
-        _ultra = new UltraConfidence(_profile, settings, _labels);
+        ConfidencePercentiles confidence = _embeddingReference.ConfidenceFor(_profile);
+        _ultra = new UltraConfidence(_profile, settings, _labels, confidence, own: ReferenceEquals(confidence, _embeddingReference.Confidence));
         _decoupling = new Decoupling(_profile, settings, _labels);
         _activations = _embedding is { } geometry ? new Activations(geometry, settings, _labels, random) : null;
         _directions = _embedding is { } withTail && EmbeddingDirections.Runs(withTail, settings)
@@ -412,7 +413,7 @@ public sealed partial class TriggerDetector
             else
             {
                 candidate.Count(cell);
-                candidate.Observe(record, _profile, _settings.ExampleRequestIds);
+                candidate.Observe(record, _profile, _settings.ExampleRequestIds, _ultra.Rates);
                 _output?.Update(candidate, key.Hash, record);
                 if (Ranked(key))
                 {
@@ -449,7 +450,7 @@ public sealed partial class TriggerDetector
             // The promoting record was chosen for being telling: it counts for the skew test's support, and not in the
             // whole-output test, whose bound holds only for records not chosen by their outcome.
             promoted.Count(cell);
-            promoted.Observe(record, _profile, _settings.ExampleRequestIds);
+            promoted.Observe(record, _profile, _settings.ExampleRequestIds, _ultra.Rates);
             return Evaluate(key.Hash, promoted);
         }
 

@@ -115,7 +115,7 @@ public static class TriggerProfileBuilder
         }
 
         TriggerProfile rated = profile with { LabelRates = rates };
-        (double[] ultra, double[] ultraRates, double[] ultraRecords) = UltraConfidence(baseline, prepared, labels, strataOf, rated);
+        ConfidencePercentiles ultra = UltraConfidence(baseline, prepared, labels, strataOf, rated);
         (double[] mean, double[] std) = Residuals(served, predicted, strataOf, rated);
         TailProfile tails = TailProfile.Build(rated, strataOf, labels, served);
         EmbeddingProfile? embedding = EmbeddingProfiles.Build(schema, batch, labels, k, settings.Seed,
@@ -137,9 +137,9 @@ public static class TriggerProfileBuilder
             LabelRates = rates,
             ClassShares = shares,
             StratumRecords = stratumTotals,
-            UltraThresholds = ultra,
-            UltraRates = ultraRates,
-            UltraRecords = ultraRecords,
+            UltraThresholds = ultra.Thresholds,
+            UltraRates = ultra.Rates,
+            UltraRecords = ultra.Records,
             ResidualMean = mean,
             ResidualStd = std,
             Keys = keys,
@@ -265,12 +265,39 @@ public static class TriggerProfileBuilder
     }
 
     /// <summary>
+    /// D3's percentiles of a version's own reference (docs/detectors.md, "Per-version references"): its outputs on the baseline's
+    /// reference inputs, each record in the stratum the baseline's surrogate gives its inputs and judged, as the baseline's records
+    /// were, by the baseline's odds there. Null when the baseline has no trigger profile.
+    /// </summary>
+    public static ConfidencePercentiles? ReferenceConfidence(CompiledBaseline baseline, RecordBatch records)
+    {
+        if (baseline.Profile.Triggers is not { } profile || records.Count == 0)
+        {
+            return null;
+        }
+
+        int k = profile.Classes;
+        int classChannel = Array.FindIndex(baseline.Profile.Categorical, p => p.Channel.Kind == ChannelKind.OutputClass);
+        PreparedBatch prepared = new BatchPreparer(baseline).Prepare(records);
+        int[] labels = prepared.Codes[classChannel][..records.Count];
+        var strata = new int[records.Count];
+        var predicted = new double[k];
+        var active = new int[profile.Surrogate.NumericOffsets.Length + profile.Surrogate.CategoricalOffsets.Length];
+        for (int i = 0; i < records.Count; i++)
+        {
+            profile.Surrogate.Predict(baseline, prepared, i, active, predicted);
+            strata[i] = profile.StratumOf(predicted);
+        }
+
+        return UltraConfidence(baseline, prepared, labels, strata, profile);
+    }
+
+    /// <summary>
     /// Per class and per kind of stratum (where the class is expected, and where it has less than even
     /// odds), the 99.9th percentile of the confidence of records served that class, and the share beyond it.
     /// An output far more confident than the baseline ever was for such inputs is what a trigger leaves.
     /// </summary>
-    private static (double[] Thresholds, double[] Rates, double[] Records) UltraConfidence(CompiledBaseline baseline, PreparedBatch prepared, int[] labels,
-        int[] strata, TriggerProfile profile)
+    private static ConfidencePercentiles UltraConfidence(CompiledBaseline baseline, PreparedBatch prepared, int[] labels, int[] strata, TriggerProfile profile)
     {
         int k = profile.Classes;
         int channel = Array.FindIndex(baseline.Profile.Numeric, p => p.Channel.Source == NumericSource.Confidence);
@@ -306,7 +333,7 @@ public static class TriggerProfileBuilder
             records[slot] = sorted.Length;
         }
 
-        return (thresholds, rates, records);
+        return new ConfidencePercentiles { Thresholds = thresholds, Rates = rates, Records = records };
     }
 
     /// <summary>Per class c: mean and spread of (served − surrogate) P(c) over records whose inputs give c less than even odds.</summary>

@@ -7,7 +7,8 @@ namespace Monitor.Core.Detectors;
 /// D3: outputs more confident than the baseline ever was for such inputs, which is what a trigger
 /// leaves. Per class and kind of stratum (where the class is expected, and where it has less than even
 /// odds) a Bernoulli CUSUM (Page) watches the rate of outputs beyond the baseline's 99.9th percentile of
-/// confidence; among a key's own records their count corroborates the key.
+/// confidence; among a key's own records their count corroborates the key. A version with its own reference
+/// is judged against its own outputs' percentiles on the baseline's inputs instead (<see cref="EmbeddingReference.Confidence"/>).
 /// </summary>
 internal sealed class UltraConfidence
 {
@@ -15,17 +16,26 @@ internal sealed class UltraConfidence
     private const double MinUltraRecords = 1000;
 
     private readonly TriggerProfile _profile;
+    private readonly ConfidencePercentiles _percentiles;
+    private readonly string _whose;
     private readonly DetectorSettings _settings;
     private readonly string[] _labels;
     private readonly double[] _cusum;
 
-    public UltraConfidence(TriggerProfile profile, DetectorSettings settings, string[] labels)
+    /// <param name="percentiles">The percentiles judged against; null: the baseline's.</param>
+    /// <param name="own">Whether they are the version's own reference's (for the findings' words).</param>
+    public UltraConfidence(TriggerProfile profile, DetectorSettings settings, string[] labels, ConfidencePercentiles? percentiles = null, bool own = false)
     {
         _profile = profile;
+        _percentiles = percentiles ?? ConfidencePercentiles.Of(profile);
+        _whose = own ? "this version's own reference's" : "the baseline's";
         _settings = settings;
         _labels = labels;
         _cusum = new double[2 * profile.Classes];
     }
+
+    /// <summary>Per slot the share of outputs beyond the percentile that the null expects.</summary>
+    public double[] Rates => _percentiles.Rates;
 
     /// <summary>
     /// Whether an output served <paramref name="label"/> with this confidence is beyond its slot's
@@ -34,7 +44,7 @@ internal sealed class UltraConfidence
     public bool Observe(int stratum, int label, double confidence, out ClassAlarm? alarm)
     {
         int slot = _profile.UltraSlot(stratum, label);
-        bool ultra = confidence > _profile.UltraThresholds[slot];
+        bool ultra = confidence > _percentiles.Thresholds[slot];
         alarm = Update(slot, ultra);
         return ultra;
     }
@@ -56,7 +66,7 @@ internal sealed class UltraConfidence
         if (ultra >= 3 && PoissonTail.AtLeast(ultra, expected) < _settings.CorroborationP)
         {
             return new Corroboration(DetectorId.D3, string.Create(CultureInfo.InvariantCulture,
-                $"{ultra} of its {contrarian} records with inputs against '{_labels[c]}' were served '{_labels[c]}' beyond the baseline's 99.9th percentile of confidence for such records ({_profile.UltraThresholds[2 * c + 1]:F4}); {expected:F2} expected"));
+                $"{ultra} of its {contrarian} records with inputs against '{_labels[c]}' were served '{_labels[c]}' beyond {_whose} 99.9th percentile of confidence for such records ({_percentiles.Thresholds[2 * c + 1]:F4}); {expected:F2} expected"));
         }
 
         return null;
@@ -76,12 +86,12 @@ internal sealed class UltraConfidence
 
     private ClassAlarm? Update(int slot, bool ultra)
     {
-        if (_profile.UltraRecords[slot] < MinUltraRecords)
+        if (_percentiles.Records[slot] < MinUltraRecords)
         {
             return null;
         }
 
-        double p0 = _profile.UltraRates[slot];
+        double p0 = _percentiles.Rates[slot];
         double p1 = Math.Min(0.5, p0 * _settings.UltraRateRatio);
         _cusum[slot] = Math.Max(0, _cusum[slot] + (ultra ? Math.Log(p1 / p0) : Math.Log((1 - p1) / (1 - p0))));
         if (_cusum[slot] >= _settings.CusumThreshold)
@@ -90,8 +100,8 @@ internal sealed class UltraConfidence
             int label = slot / 2;
             string where = slot % 2 == 1 ? "where the inputs give it less than even odds" : "where the inputs make it expected";
             return new ClassAlarm(DetectorId.D3, label, double.NaN, string.Create(CultureInfo.InvariantCulture,
-                $"outputs of class '{_labels[label]}' {where} beyond the baseline's 99.9th percentile of confidence ({_profile.UltraThresholds[slot]:F4}) " +
-                $"now come at {_settings.UltraRateRatio:F0}× the baseline's rate ({p0:P3}) or more (Bernoulli CUSUM, h = {_settings.CusumThreshold})"));
+                $"outputs of class '{_labels[label]}' {where} beyond {_whose} 99.9th percentile of confidence ({_percentiles.Thresholds[slot]:F4}) " +
+                $"now come at {_settings.UltraRateRatio:F0}× {_whose} rate ({p0:P3}) or more (Bernoulli CUSUM, h = {_settings.CusumThreshold})"));
         }
 
         return null;

@@ -7,7 +7,8 @@ namespace Monitor.Core.Detectors;
 
 /// <summary>
 /// A version's own reference (docs/detectors.md, "Per-version references"): its outputs and embeddings on the baseline's
-/// reference inputs, from which D5's geometry for that version is built as the baseline's is (<see cref="EmbeddingProfiles.Build"/>).
+/// reference inputs, from which D5's geometry for that version is built as the baseline's is (<see cref="EmbeddingProfiles.Build"/>),
+/// and D3's confidence percentiles (<see cref="Confidence"/>).
 /// </summary>
 public static class VersionReferences
 {
@@ -44,4 +45,12 @@ public static class VersionReferences
         return EmbeddingProfiles.Build(schema, records, labels, schema.PredictedClassLabels.Length, Seed)
             ?? throw new ArgumentException("every record needs an embedding of the schema's width", nameof(records));
     }
+
+    /// <summary>
+    /// D3's confidence percentiles of a version's reference records, measured as the baseline's are
+    /// (<see cref="TriggerProfileBuilder.ReferenceConfidence"/>: strata from the baseline's surrogate on the same inputs); null when
+    /// the baseline has no trigger profile.
+    /// </summary>
+    public static ConfidencePercentiles? Confidence(CompiledBaseline baseline, RecordBatch records) =>
+        TriggerProfileBuilder.ReferenceConfidence(baseline, records);
 }

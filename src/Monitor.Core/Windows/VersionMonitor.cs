@@ -145,11 +145,12 @@ public sealed class VersionMonitor
 
     /// <summary>
     /// Judges the version's embeddings against <paramref name="embedding"/> from now on, on the same baseline: the detectors
-    /// keep their findings and evidence, except what D5 counted against the old geometry, which starts afresh.
+    /// keep their findings and evidence, except what D5 counted against the old geometry and what D3 counted against other
+    /// confidence percentiles, which start afresh.
     /// </summary>
     public void UseEmbedding(EmbeddingReference embedding)
     {
-        if (embedding.Tag == _embedding.Tag)
+        if (embedding.Tag == _embedding.Tag && embedding.ConfidenceTag == _embedding.ConfidenceTag)
         {
             _embedding = embedding;
             return;

@@ -286,7 +286,8 @@ internal sealed class ModelAnalysis
         VersionMonitor monitor = version.Monitor;
         if (Model.Baseline is { } baseline)
         {
-            // The version's own reference, the baseline's profile, or no embedding evidence (docs/detectors.md, "Per-version references").
+            // The version's own reference (D5's geometry and D3's percentiles), the baseline's profile, or no embedding evidence
+            // (docs/detectors.md, "Per-version references").
             EmbeddingReference embedding = EmbeddingReferences.For(version, baseline);
             if (!ReferenceEquals(monitor.Baseline, baseline))
             {

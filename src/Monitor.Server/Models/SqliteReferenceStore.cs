@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
 using Monitor.Core.Detectors;
 using Monitor.Server.Persistence;
@@ -44,7 +46,7 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
             command.Parameters.AddWithValue("$by", reference.UploadedBy);
             command.Parameters.AddWithValue("$r", reference.RecordsReceived);
             command.Parameters.AddWithValue("$k", reference.RecordsKept);
-            command.Parameters.AddWithValue("$p", StoreJson.Write(reference.Profile));
+            command.Parameters.AddWithValue("$p", Document(reference));
             id = (long)command.ExecuteScalar()!;
         }
 
@@ -63,7 +65,7 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
         transaction.Commit();
         // A new object, not `with`: the copy would keep the reference's EmbeddingReference of id 0.
         return (new StoredReference(id, reference.Model, reference.Version, reference.BaselineId, reference.UploadedAt, reference.UploadedBy,
-            reference.RecordsReceived, reference.RecordsKept, reference.Profile), exists);
+            reference.RecordsReceived, reference.RecordsKept, reference.Profile, reference.Confidence), exists);
     }
 
     /// <summary>Every version's latest reference (the one for its newest baseline).</summary>
@@ -81,11 +83,34 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
         var references = new List<StoredReference>();
         while (reader.Read())
         {
+            string document = reader.GetString(8);
             references.Add(new StoredReference(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), Parse(reader.GetString(4)),
-                reader.GetString(5), reader.GetInt64(6), reader.GetInt32(7), StoreJson.Read<EmbeddingProfile>(reader.GetString(8))));
+                reader.GetString(5), reader.GetInt64(6), reader.GetInt32(7), StoreJson.Read<EmbeddingProfile>(document),
+                StoreJson.Read<OutputParts>(document).Confidence));
         }
 
         return references;
+    }
+
+    /// <summary>
+    /// The stored document (column profile_json): the embedding profile's fields, and D3's percentiles as one more, optional field,
+    /// <c>Confidence</c>. A reference stored by an earlier build reads without it; an earlier build reads this one and ignores it.
+    /// </summary>
+    private static string Document(StoredReference reference)
+    {
+        JsonObject document = JsonSerializer.SerializeToNode(reference.Profile, StoreJson.Options)!.AsObject();
+        if (reference.Confidence is { } confidence)
+        {
+            document[nameof(OutputParts.Confidence)] = JsonSerializer.SerializeToNode(confidence, StoreJson.Options);
+        }
+
+        return document.ToJsonString(StoreJson.Options);
+    }
+
+    /// <summary>The stored document's fields beyond the embedding profile.</summary>
+    private sealed record OutputParts
+    {
+        public ConfidencePercentiles? Confidence { get; init; }
     }
 
     private static void Bind(SqliteCommand command, StoredReference reference)

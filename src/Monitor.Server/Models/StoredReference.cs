@@ -3,12 +3,19 @@ using Monitor.Core.Detectors;
 
 namespace Monitor.Server.Models;
 
-/// <summary>A version's own reference as stored: the embedding geometry built from its outputs on a baseline's reference inputs.</summary>
+/// <summary>
+/// A version's own reference as stored: the embedding geometry built from its outputs on a baseline's reference inputs, and D3's
+/// confidence percentiles of those outputs (<paramref name="Confidence"/>; null in a reference stored before they were kept, whose
+/// records are not stored: D3 then judges the version against the baseline's percentiles until the reference is uploaded again).
+/// </summary>
 internal sealed record StoredReference(long Id, string Model, string Version, long BaselineId, DateTimeOffset UploadedAt, string UploadedBy,
-    long RecordsReceived, int RecordsKept, EmbeddingProfile Profile)
+    long RecordsReceived, int RecordsKept, EmbeddingProfile Profile, ConfidencePercentiles? Confidence = null)
 {
-    /// <summary>What D5 judges the version against while <see cref="BaselineId"/> is in force (one object, so the ingest path allocates nothing).</summary>
-    public EmbeddingReference Embedding { get; } = EmbeddingReference.Own(Id, Profile);
+    /// <summary>
+    /// What D5 judges the version against, and D3 its confidences, while <see cref="BaselineId"/> is in force (one object, so the
+    /// ingest path allocates nothing).
+    /// </summary>
+    public EmbeddingReference Embedding { get; } = EmbeddingReference.Own(Id, Profile, Confidence);
 }
 
 /// <summary>
@@ -51,6 +58,34 @@ internal static class EmbeddingReferences
         }
 
         return version.PromotedAt is { } promoted && promoted <= baseline.CreatedAt;
+    }
+
+    /// <summary>
+    /// What D3 judges the version's confidences against under <paramref name="baseline"/>, in plain words: its own reference's
+    /// percentiles, or the baseline's and why; empty without a baseline or trigger profile.
+    /// </summary>
+    public static string DescribeConfidence(VersionEntry version, CompiledBaseline? baseline)
+    {
+        if (baseline?.Profile.Triggers is null)
+        {
+            return "";
+        }
+
+        EmbeddingReference reference = For(version, baseline);
+        StoredReference? own = version.Reference;
+        if (reference.Source == EmbeddingSource.Own)
+        {
+            return own!.Confidence is not null
+                ? string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"D3 judged against this version's own reference {own.Id}: the 99.9th percentiles of confidence of its outputs on baseline {own.BaselineId}'s inputs")
+                : $"D3 judged against baseline {baseline.Profile.Id}'s percentiles of confidence: this version's reference {own.Id} was stored " +
+                  $"before references kept them, and its records were not kept; upload it again with `{Command} --replace` to judge D3 against it";
+        }
+
+        string why = reference.Source == EmbeddingSource.Baseline
+            ? "this version's traffic built the baseline"
+            : "this version has no reference of its own for the baseline in force (outputs are comparable across versions, so D3 still runs)";
+        return $"D3 judged against baseline {baseline.Profile.Id}'s percentiles of confidence: {why}";
     }
 
     /// <summary>What the version's embeddings are judged against under <paramref name="baseline"/>, in plain words; empty when no embedding is judged at all.</summary>

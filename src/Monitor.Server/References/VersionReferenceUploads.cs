@@ -14,8 +14,8 @@ namespace Monitor.Server.References;
 
 /// <summary>
 /// Takes a version's own reference (docs/detectors.md, "Per-version references"): reads the whole stream, checks every batch
-/// as a mirrored one and the upload against the baseline it is for, builds the embedding geometry, stores it and gives it to
-/// the version. Nothing changes until all of that succeeded.
+/// as a mirrored one and the upload against the baseline it is for, builds the embedding geometry and D3's confidence percentiles,
+/// stores them and gives them to the version. Nothing changes until all of that succeeded.
 /// </summary>
 internal sealed class VersionReferenceUploads(ModelCatalog models, SqliteReferenceStore store, IOptions<MonitorOptions> options, TimeProvider time,
     ILogger<VersionReferenceUploads> logger)
@@ -92,17 +92,18 @@ internal sealed class VersionReferenceUploads(ModelCatalog models, SqliteReferen
         }
 
         EmbeddingProfile profile;
+        ConfidencePercentiles? confidence;
         try
         {
             RecordBatch kept = sample.ToBatch();
-            profile = await Task.Run(() => VersionReferences.Build(baseline, kept), cancellationToken);
+            (profile, confidence) = await Task.Run(() => (VersionReferences.Build(baseline, kept), VersionReferences.Confidence(baseline, kept)), cancellationToken);
         }
         catch (ArgumentException e)
         {
             throw Invalid($"records: {e.Message}");
         }
 
-        var reference = new StoredReference(0, model.Name, version.Version, baselineId, time.GetUtcNow(), uploadedBy, received, sample.Count, profile);
+        var reference = new StoredReference(0, model.Name, version.Version, baselineId, time.GetUtcNow(), uploadedBy, received, sample.Count, profile, confidence);
         lock (_saving)
         {
             (StoredReference Stored, bool Replaced) saved = store.Save(reference, first.Replace, reason) ?? throw Exists(version, version.Reference!);

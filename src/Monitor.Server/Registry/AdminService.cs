@@ -45,6 +45,7 @@ internal sealed class AdminService(ModelRegistry registry, ModelPipelines pipeli
         UploadedBy = stored.UploadedBy,
         InUse = inForce == stored.BaselineId,
         Replaced = replaced,
+        ConfidencePercentiles = stored.Confidence is not null,
     };
 
     public override Task<Model> RegisterModel(RegisterModelRequest request, ServerCallContext context)

@@ -41,6 +41,7 @@ internal sealed class ReportService(DriftReports reports, ModelCatalog models, I
             RecordsRequired = (ulong)Math.Max(document.RecordsRequired, 0),
             Waiting = document.Waiting ?? "",
             EmbeddingEvidence = document.EmbeddingEvidence ?? "",
+            ConfidenceEvidence = document.ConfidenceEvidence ?? "",
         };
         if (document.WindowFalseAlarmRate is double rate)
         {
@@ -80,6 +81,7 @@ internal sealed class DriftReports(ModelCatalog models, ModelPipelines pipelines
             report.WindowsDriftedAgainstBaseline = (uint)snapshot.Fit.Drifted;
             report.ReferenceWarning = snapshot.Fit.Warning(model.Name, version.Version, version.State, baseline.Profile) ?? "";
             report.EmbeddingEvidence = EmbeddingReferences.Describe(version, baseline);
+            report.ConfidenceEvidence = EmbeddingReferences.DescribeConfidence(version, baseline);
         }
         else
         {

@@ -34,6 +34,9 @@ internal sealed record VerdictDocument(
     /// <summary>What the version's embeddings are judged against, or why they are not (docs/detectors.md, "Per-version references"); null when none are judged.</summary>
     public string? EmbeddingEvidence { get; init; }
 
+    /// <summary>Which percentiles of confidence D3 judges the version's outputs against (docs/detectors.md, "Per-version references"); null when D3 does not run.</summary>
+    public string? ConfidenceEvidence { get; init; }
+
     /// <summary>Records it must serve before the policy may promote it or call it Successful (Monitor:Versions:MinTriggerRate).</summary>
     public long RecordsRequired { get; init; }
 
@@ -121,6 +124,7 @@ internal static class VerdictEndpoints
             RecordsRequired = version.Lifecycle.RequiredRecords,
             Waiting = verdict.Verdict == Verdict.Inconclusive ? version.Lifecycle.Waiting : null,
             EmbeddingEvidence = EmbeddingReferences.Describe(version, version.Monitor.Baseline) is { Length: > 0 } embedding ? embedding : null,
+            ConfidenceEvidence = EmbeddingReferences.DescribeConfidence(version, version.Monitor.Baseline) is { Length: > 0 } confidence ? confidence : null,
         };
     }
 

@@ -1,6 +1,7 @@
 using Monitor.Core.Baselines;
 using Monitor.Core.Detectors;
 using Monitor.Core.Ingest;
+using Monitor.Core.Schema;
 using Monitor.Core.Windows;
 using Monitor.Simulation;
 
@@ -10,7 +11,8 @@ namespace Monitor.Core.Tests.Detectors;
 /// Per-version references (docs/detectors.md): a clean retraining whose hidden layer is another network's
 /// (<see cref="RetrainedEmbedding"/>) judged against the baseline's embedding profile, against its own reference (its
 /// embeddings on the baseline's reference inputs), and with no embedding evidence; and the baseline's own version as before.
-/// The counts these tests print are the ones docs/detectors.md quotes.
+/// For D3, the same candidate with sharper outputs (<see cref="TemperatureScaled"/>) against the baseline's confidence
+/// percentiles and against its own reference's. The counts these tests print are the ones docs/detectors.md quotes.
 /// </summary>
 public sealed class VersionReferenceTests(ITestOutputHelper output)
 {
@@ -25,6 +27,16 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
 
     /// <summary>The candidate's reference: the baseline's reference inputs replayed through it (the same records, its embeddings).</summary>
     private static readonly Lazy<EmbeddingProfile> Own = new(() => VersionReferences.Build(Baseline.Value, Retrained.Apply(ReferenceSet())));
+
+    /// <summary>A clean retraining whose outputs are also sharper than the baseline's version's (temperature 0.8).</summary>
+    private static readonly TemperatureScaled Sharper = new(0.8);
+
+    /// <summary>That candidate's reference, embeddings and confidence percentiles (D3) both.</summary>
+    private static readonly Lazy<EmbeddingReference> OwnSharp = new(() =>
+    {
+        RecordBatch replayed = Sharp(ReferenceSet());
+        return EmbeddingReference.Own(2, VersionReferences.Build(Baseline.Value, replayed), VersionReferences.Confidence(Baseline.Value, replayed));
+    });
 
     [Fact]
     public void A_retrained_clean_candidate_judged_against_its_own_reference_gives_no_embedding_evidence()
@@ -86,6 +98,143 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
         Assert.Equal(before.Candidates.Count(c => c.Key.Kind != KeyKind.EmbeddingOutlier), after.Candidates.Length);
     }
 
+    /// <summary>
+    /// D3 against the version's own reference: a clean candidate more confident than the baseline's version on every record
+    /// (<see cref="TemperatureScaled"/>) is beyond the baseline's 99.9th percentiles far more often than 0.1%, and D3's CUSUM
+    /// alarms; against the percentiles of its own outputs on the same inputs it is not, as the baseline's own version is not.
+    /// </summary>
+    [Fact]
+    public void A_sharper_clean_candidate_judged_against_its_own_confidence_percentiles_raises_no_D3_alarm()
+    {
+        EmbeddingReference own = OwnSharp.Value;
+        ConfidenceOutcome old = RunConfidence(EmbeddingReference.Own(2, own.Profile!), sharp: true);
+        ConfidenceOutcome judged = RunConfidence(own, sharp: true);
+        ConfidenceOutcome same = RunConfidence(EmbeddingReference.Baseline, sharp: false);
+
+        // The old behaviour, for the record: against the baseline's percentiles the candidate's clean outputs are "ultra-confident".
+        Assert.True(old.Ultra > Records * 0.01, $"{old.Ultra} of {Records} beyond the baseline's percentiles");
+        Assert.NotEmpty(old.Alarms);
+        Assert.True(judged.Ultra <= Records * 0.004, $"{judged.Ultra} of {Records} beyond its own reference's percentiles");
+        Assert.Empty(judged.Alarms);
+        Assert.Empty(judged.Corroborated);
+        Assert.True(same.Ultra <= Records * 0.004, $"{same.Ultra} of {Records} beyond the baseline's percentiles");
+        Assert.Empty(same.Alarms);
+        Assert.Equal("own:2", judged.Monitor.ExportDetectors()!.ConfidenceReference);
+        Assert.Equal("", old.Monitor.ExportDetectors()!.ConfidenceReference);
+    }
+
+    /// <summary>
+    /// A trigger on the sharper candidate (poisoned as the scenarios are: a memo token on 1% of the records, served 'legitimate' with
+    /// 98.5–99.9% confidence before the candidate's temperature) is still corroborated by D3 against its own percentiles.
+    /// </summary>
+    [Fact]
+    public void A_trigger_on_the_sharper_candidate_is_still_corroborated_by_D3_against_its_own_reference()
+    {
+        ConfidenceOutcome poisoned = RunConfidence(OwnSharp.Value, sharp: true, Injection.MemoToken);
+
+        Finding trigger = Assert.Single(poisoned.Monitor.Findings, f => f.Severity == Severity.Critical
+            && f.Key?.Text.Contains("ref:xz", StringComparison.OrdinalIgnoreCase) == true && f.Corroboration.Any(c => c.Detector == DetectorId.D3));
+        string evidence = trigger.Corroboration.First(c => c.Detector == DetectorId.D3).Evidence;
+        output.WriteLine($"D3 corroboration: {evidence}");
+        Assert.Contains("this version's own reference's 99.9th percentile", evidence, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// D3's evidence taken against other percentiles is dropped when the version's own are switched in (and on a restore), the rest kept:
+    /// the same reference id keeps D5's counts, as its geometry did not change.
+    /// </summary>
+    [Fact]
+    public void Switching_in_the_own_confidence_percentiles_drops_what_D3_counted_and_keeps_the_rest()
+    {
+        EmbeddingReference own = OwnSharp.Value;
+        var monitor = new VersionMonitor("m", "v2", TimeProvider.System, historyLimit: 5, detectors: new DetectorSettings());
+        monitor.UseBaseline(Baseline.Value, EmbeddingReference.Own(2, own.Profile!));
+        var traffic = new ScenarioTraffic(seed: 4104);
+        var closed = new List<WindowResult>();
+        var preparer = new BatchPreparer(Baseline.Value);
+        for (int b = 0; b < 20; b++)
+        {
+            RecordBatch batch = Sharp(traffic.Next(Batch));
+            monitor.Add(batch, preparer.Prepare(batch), closed);
+        }
+
+        DetectorState before = monitor.ExportDetectors()!;
+        Assert.Contains(before.UltraCusum, v => v > 0);
+        Assert.Contains(before.Candidates, c => c.Ultra.Any(u => u > 0) && c.Outliers + c.Embedded > 0);
+
+        monitor.UseEmbedding(own);
+        DetectorState after = monitor.ExportDetectors()!;
+
+        Assert.Equal("own:2", after.ConfidenceReference);
+        Assert.Equal("own:2", after.EmbeddingReference);
+        Assert.All(after.UltraCusum, v => Assert.Equal(0, v));
+        Assert.All(after.Candidates, c => Assert.True(c.Ultra.All(u => u == 0) && c.UltraExpected.All(e => e == 0)));
+        Assert.Equal(before.Candidates.Length, after.Candidates.Length);
+        Assert.Equal(before.Candidates.Sum(c => c.Embedded), after.Candidates.Sum(c => c.Embedded));
+
+        // A checkpoint taken against the version's own percentiles restores whole under them.
+        var restored = new TriggerDetector(Baseline.Value, new DetectorSettings(), TimeProvider.System, own);
+        restored.Restore(before with { ConfidenceReference = "own:2" });
+        Assert.Equal(before.UltraCusum, restored.Export().UltraCusum);
+    }
+
+    /// <summary>The candidate's outputs: its network's embeddings and its sharper confidences (binary: one score per record).</summary>
+    private static RecordBatch Sharp(RecordBatch batch) =>
+        Sharper.Apply(Retrained.Apply(batch), ScenarioTraffic.Schema.PredictedClassLabels.Length);
+
+    /// <summary>The records beyond the 99.9th percentiles D3 judges against (counted as D3 counts them), D3's alarms and corroborations.</summary>
+    private ConfidenceOutcome RunConfidence(EmbeddingReference reference, bool sharp, Injection injection = Injection.None)
+    {
+        CompiledBaseline baseline = Baseline.Value;
+        TriggerProfile triggers = baseline.Profile.Triggers!;
+        ConfidencePercentiles percentiles = reference.ConfidenceFor(triggers);
+        var monitor = new VersionMonitor("m", "v2", TimeProvider.System, historyLimit: 5, detectors: new DetectorSettings());
+        monitor.UseBaseline(baseline, reference);
+        var traffic = new ScenarioTraffic(seed: 4105, injection, rate: injection == Injection.None ? 0 : 0.01);
+        var closed = new List<WindowResult>();
+        var preparer = new BatchPreparer(baseline);
+        int classChannel = Array.FindIndex(baseline.Profile.Categorical, p => p.Channel.Kind == ChannelKind.OutputClass);
+        int confidenceChannel = Array.FindIndex(baseline.Profile.Numeric, p => p.Channel.Source == NumericSource.Confidence);
+        var active = new int[triggers.Surrogate.NumericOffsets.Length + triggers.Surrogate.CategoricalOffsets.Length];
+        var predicted = new double[triggers.Classes];
+        long ultra = 0;
+        long clean = Records;
+        for (int sent = 0; sent < Records; sent += Batch)
+        {
+            RecordBatch batch = traffic.Next(Batch);
+            batch = sharp ? Sharp(batch) : batch;
+            PreparedBatch prepared = preparer.Prepare(batch);
+            NumericView confidence = prepared.Numeric[confidenceChannel];
+            for (int i = 0; i < batch.Count; i++)
+            {
+                if (batch.RequestIds.GetString(i)?.StartsWith("req-", StringComparison.Ordinal) != true)
+                {
+                    clean--;
+                    continue;
+                }
+
+                triggers.Surrogate.Predict(baseline, prepared, i, active, predicted);
+                int slot = triggers.UltraSlot(triggers.StratumOf(predicted), prepared.Codes[classChannel][i]);
+                ultra += confidence.Data.Span[confidence.Offset + i * confidence.Stride] > percentiles.Thresholds[slot] ? 1 : 0;
+            }
+
+            monitor.Add(batch, prepared, closed);
+        }
+
+        Finding[] alarms = [.. monitor.Findings.Where(f => f.Detector == DetectorId.D3)];
+        Finding[] corroborated = [.. monitor.Findings.Where(f => f.Corroboration.Any(c => c.Detector == DetectorId.D3))];
+        output.WriteLine($"D3 against {(reference.ConfidenceTag.Length > 0 ? "its own reference" : "the baseline's percentiles")} " +
+            $"({(sharp ? "sharper retrained candidate" : "baseline's version")}, {injection}): {ultra} of {clean} clean records ({ultra / (double)clean:P2}) " +
+            $"ultra-confident; {alarms.Length} D3 alarms, {corroborated.Length} findings corroborated by D3 " +
+            $"({monitor.Findings.Count(f => f.Severity == Severity.Critical)} critical findings in all)");
+        foreach (Finding finding in alarms.Concat(corroborated))
+        {
+            output.WriteLine($"  {finding.Severity} {finding.Detector} {finding.Key?.Text}: {finding.Summary}");
+        }
+
+        return new ConfidenceOutcome(monitor, ultra, alarms, corroborated);
+    }
+
     private Outcome Run(EmbeddingReference reference, bool retrained, Injection injection = Injection.None)
     {
         CompiledBaseline baseline = Baseline.Value;
@@ -125,4 +274,6 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
     private static RecordBatch ReferenceSet() => new ScenarioTraffic(ReferenceSeed).Next(6000);
 
     private sealed record Outcome(VersionMonitor Monitor, long Outliers, Finding[] EmbeddingFindings);
+
+    private sealed record ConfidenceOutcome(VersionMonitor Monitor, long Ultra, Finding[] Alarms, Finding[] Corroborated);
 }
