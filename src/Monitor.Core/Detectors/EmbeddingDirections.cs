@@ -28,7 +28,7 @@ namespace Monitor.Core.Detectors;
 /// tail hits for one class c (served c beyond their stratum's tail threshold, <see cref="TailProfile"/>) far beyond p₀ = min(½, t ·
 /// max(the stratum's rate, the rate among the baseline's tail directions within the cell, smoothed towards their overall rate)), by a
 /// second e-process with a = α / (cells × classes). Up to <see cref="MaxPinned"/> tied cells (half the table) are never replaced;
-/// while more are tied, the table is saturated: the tied cells beyond that share, the weakest, are replaced like any other, and
+/// while more are tied, the table is saturated: the weakest tied cell is replaced first (before any cell not tied), and
 /// every outlier that finds no cell meanwhile is counted (<see cref="Overflow"/>), so records that pin cells cannot freeze the table.</item>
 /// <item>At each horizon the evidence favouring the alternatives halves, as the key tests' does.</item>
 /// </list>
@@ -105,7 +105,7 @@ internal sealed class EmbeddingDirections
     /// <summary>Cells opened so far (the next cell's number is this plus one).</summary>
     public long Opened { get; private set; }
 
-    /// <summary>Tied cells kept from replacement: half the table; the other cells are replaced by least evidence, tied or not.</summary>
+    /// <summary>Tied cells kept from replacement: half the table; beyond it the weakest tied cell is replaced first.</summary>
     public int MaxPinned => _cells.Length / 2;
 
     /// <summary>
@@ -412,8 +412,8 @@ internal sealed class EmbeddingDirections
 
     /// <summary>
     /// Opens a cell centred on the direction (remembering the leader's input), in a free slot or in place of the cell with the least
-    /// evidence that is not tied to the output; while more than <see cref="MaxPinned"/> cells are tied, the weakest tied cell competes
-    /// too, and the outlier is counted in <see cref="Overflow"/>.
+    /// evidence that is not tied to the output; while more than <see cref="MaxPinned"/> cells are tied, in place of the weakest tied
+    /// cell, and the outlier is counted in <see cref="Overflow"/>.
     /// </summary>
     private void Open(ReadOnlySpan<double> direction, ulong? input, long records)
     {
@@ -442,11 +442,12 @@ internal sealed class EmbeddingDirections
                 }
             }
 
-            // Beyond the pinned share a tied cell is replaced like any other, so no record stream can take every cell for good.
+            // Beyond the pinned share the weakest tied cell is replaced first, so no record stream can take every cell, and the cells
+            // not tied (where a new direction's evidence grows) outlast a flood of tied ones.
             if (tied > MaxPinned)
             {
                 Overflow++;
-                slot = weakestTied < weakest ? tiedSlot : slot;
+                slot = tiedSlot;
             }
         }
 
