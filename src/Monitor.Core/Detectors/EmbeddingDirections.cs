@@ -295,30 +295,11 @@ internal sealed class EmbeddingDirections
         }
 
         OverflowReported = Overflow;
-        return new Finding
-        {
-            Detector = DetectorId.D5,
-            Severity = Severity.Info,
-            Key = new DetectorKey(KeyKind.EmbeddingDirection, "embedding", "direction cells saturated"),
-            TargetLabel = "",
-            Support = Overflow,
-            Rate = records > 0 ? Overflow / (double)records : 0,
-            Lift = double.NaN,
-            MeanConfidence = double.NaN,
-            BaselineExpectation = 0,
-            Z = double.NaN,
-            FirstSeen = now,
-            FirstSeenRecord = records,
-            RaisedAtRecord = records,
-            RaisedAtSupport = Overflow,
-            UpdatedAt = now,
-            ExampleRequestIds = [],
-            Corroboration = [],
-            Summary = string.Create(CultureInfo.InvariantCulture,
+        return Detectors.Finding.Observation(DetectorId.D5, new DetectorKey(KeyKind.EmbeddingDirection, "embedding", "direction cells saturated"), Overflow, records, now,
+            string.Create(CultureInfo.InvariantCulture,
                 $"direction cells saturated: {Overflow} embedding outliers found no cell of the direction test while more than {MaxPinned} of its {_cells.Length} " +
-                $"cells (Monitor:Detectors:DirectionCells) were tied to the output; each opened a cell in place of the weakest, tied or not, so a tied direction " +
-                $"beyond that share may have been given up; so many directions tied at once is unusual: check their examples, which may be records sent to fill the table"),
-        };
+                $"cells (Monitor:Detectors:DirectionCells) were tied to the output; each opened a cell in place of the weakest tied cell, so a tied direction " +
+                $"beyond that share may have been given up; so many directions tied at once is unusual: check their examples, which may be records sent to fill the table"));
     }
 
     /// <summary>The finding of a cell whose test crossed its bar, when it is new, more severe, or its records grew by a tenth.</summary>

@@ -82,4 +82,27 @@ public sealed record Finding
 
     /// <summary>One finding per detector, key and label: new evidence updates it.</summary>
     public string DedupeKey => $"{Detector}|{Key?.Kind}|{Key?.Field}|{Key?.Text}|{TargetLabel}";
+
+    /// <summary>An observation (Info) about <paramref name="count"/> of the version's <paramref name="records"/> so far: no label, no test.</summary>
+    public static Finding Observation(DetectorId detector, DetectorKey key, long count, long records, DateTimeOffset now, string summary) => new()
+    {
+        Detector = detector,
+        Severity = Severity.Info,
+        Key = key,
+        TargetLabel = "",
+        Support = count,
+        Rate = records > 0 ? count / (double)records : 0,
+        Lift = double.NaN,
+        MeanConfidence = double.NaN,
+        BaselineExpectation = 0,
+        Z = double.NaN,
+        FirstSeen = now,
+        FirstSeenRecord = records,
+        RaisedAtRecord = records,
+        RaisedAtSupport = count,
+        UpdatedAt = now,
+        ExampleRequestIds = [],
+        Corroboration = [],
+        Summary = summary,
+    };
 }

@@ -323,27 +323,8 @@ public sealed partial class TriggerDetector
     }
 
     /// <summary>Publishes an observation (Info) about <paramref name="count"/> of the records so far: no label, no test.</summary>
-    private void PublishObservation(DetectorId detector, DetectorKey key, long count, string summary) => _findings.Publish(new Finding
-    {
-        Detector = detector,
-        Severity = Severity.Info,
-        Key = key,
-        TargetLabel = "",
-        Support = count,
-        Rate = Records > 0 ? count / (double)Records : 0,
-        Lift = double.NaN,
-        MeanConfidence = double.NaN,
-        BaselineExpectation = 0,
-        Z = double.NaN,
-        FirstSeen = _time.GetUtcNow(),
-        FirstSeenRecord = Records,
-        RaisedAtRecord = Records,
-        RaisedAtSupport = count,
-        UpdatedAt = _time.GetUtcNow(),
-        ExampleRequestIds = [],
-        Corroboration = [],
-        Summary = summary,
-    });
+    private void PublishObservation(DetectorId detector, DetectorKey key, long count, string summary) =>
+        _findings.Publish(Finding.Observation(detector, key, count, Records, _time.GetUtcNow(), summary));
 
     /// <summary>Counts the record's numeric values beyond the baseline's smallest or largest (its fine bins, as keys were made).</summary>
     private void CountOutside(ReadOnlySpan<int> fineBins)
