@@ -28,6 +28,8 @@ public sealed class SettingsProblemsTests
             new DetectorSettings { SketchWidth = 100 }.Problems("Monitor:Detectors"));
         Assert.Equal(["Monitor:Detectors:WarnedCandidateShare must lie in [0, 0.9], got 1"],
             new DetectorSettings { WarnedCandidateShare = 1 }.Problems("Monitor:Detectors"));
+        Assert.Equal(["Monitor:Detectors:WarnedCandidateShare must lie in [0, 0.9], got NaN"],
+            new DetectorSettings { WarnedCandidateShare = double.NaN }.Problems("Monitor:Detectors"));
         Assert.Equal(["Monitor:Limits:MaxTokensPerRecord must lie in 1..2147483647, got 0"],
             new TextLimits { MaxTokensPerRecord = 0 }.Problems("Monitor:Limits"));
         Assert.Equal(["Monitor:Privacy:HashKey must be at least 16 characters when Monitor:Privacy:Tokens is Hashed (it keys the HMAC)"],

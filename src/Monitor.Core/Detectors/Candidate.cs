@@ -88,6 +88,21 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
 
     private Finding? _raised;
 
+    /// <summary>
+    /// Holds <paramref name="finding"/> as the key's finding unless the key holds a more severe one under another test or class: a
+    /// critical finding is never given up for a lesser (the candidate table never evicts a key with a critical finding).
+    /// </summary>
+    /// <returns>The finding given.</returns>
+    public Finding Raise(Finding finding)
+    {
+        if (_raised is null || finding.Severity >= _raised.Severity || finding.DedupeKey == _raised.DedupeKey)
+        {
+            Raised = finding;
+        }
+
+        return finding;
+    }
+
     /// <summary>Whether the key's finding is below critical (a warning, an observation): one anybody with the ingest key can cause.</summary>
     public bool Warned => HoldsWarning(_raised);
 

@@ -178,7 +178,7 @@ public sealed record DetectorSettings
             SettingChecks.Range($"{section}:PromoteSupport", PromoteSupport, 1, 1_000_000),
             SettingChecks.Range($"{section}:HeavyHitters", HeavyHitters, 16, 10_000_000),
             SettingChecks.Range($"{section}:Candidates", Candidates, 16, 1_000_000),
-            WarnedCandidateShare is < 0 or > 0.9 ? $"{section}:WarnedCandidateShare must lie in [0, 0.9], got {WarnedCandidateShare}" : null,
+            WarnedCandidateShare is < 0 or > 0.9 || double.IsNaN(WarnedCandidateShare) ? $"{section}:WarnedCandidateShare must lie in [0, 0.9], got {WarnedCandidateShare}" : null,
             SettingChecks.Range($"{section}:HorizonRecords", HorizonRecords, 1000, long.MaxValue),
             SettingChecks.Range($"{section}:MaxKeysPerRecord", MaxKeysPerRecord, 1, 100_000),
             SettingChecks.Range($"{section}:MaxConjunctionKeysPerRecord", MaxConjunctionKeysPerRecord, 0, 100_000),

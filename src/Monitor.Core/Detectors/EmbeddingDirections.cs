@@ -105,8 +105,8 @@ internal sealed class EmbeddingDirections
     /// <summary>Cells opened so far (the next cell's number is this plus one).</summary>
     public long Opened { get; private set; }
 
-    /// <summary>Tied cells kept from replacement: half the table; beyond it the weakest tied cell is replaced first.</summary>
-    public int MaxPinned => _cells.Length / 2;
+    /// <summary>Tied cells kept from replacement: half the table (at least one); beyond it the weakest cell tied by a warning is replaced first, a critical one never.</summary>
+    public int MaxPinned => Math.Max(1, _cells.Length / 2);
 
     /// <summary>
     /// Outliers that found no cell while the table was saturated: more cells tied to the output than <see cref="MaxPinned"/>, so
@@ -412,7 +412,7 @@ internal sealed class EmbeddingDirections
                 if (cell.Severity is Severity.Critical or Severity.Warning)
                 {
                     tied++;
-                    if (evidence < weakestTied)
+                    if (cell.Severity == Severity.Warning && evidence < weakestTied)
                     {
                         (tiedSlot, weakestTied) = (i, evidence);
                     }
@@ -423,12 +423,18 @@ internal sealed class EmbeddingDirections
                 }
             }
 
-            // Beyond the pinned share the weakest tied cell is replaced first, so no record stream can take every cell, and the cells
-            // not tied (where a new direction's evidence grows) outlast a flood of tied ones.
+            // Beyond the pinned share the weakest cell tied by a warning is replaced first, so no record stream can take every cell,
+            // and the cells not tied (where a new direction's evidence grows) outlast a flood of tied ones. A critical cell is never
+            // replaced (its hits keep the version's failing windows live); with no other cell, the outlier opens none.
             if (tied > MaxPinned)
             {
                 Overflow++;
-                slot = tiedSlot;
+                slot = tiedSlot >= 0 ? tiedSlot : slot;
+            }
+
+            if (slot < 0)
+            {
+                return;
             }
         }
 

@@ -223,7 +223,7 @@ public sealed class RegressionDetector
         {
             if (_test.Crossed(candidate, t, out double logE))
             {
-                candidate.Raised = _findings.Publish(_test.Finding(candidate, t, logE, Records, _time.GetUtcNow(), outside, common, population));
+                candidate.Raise(_findings.Publish(_test.Finding(candidate, t, logE, Records, _time.GetUtcNow(), outside, common, population)));
                 candidate.LastEvaluated = candidate.Support;
                 if (!reportOnly)
                 {

@@ -64,7 +64,7 @@ public sealed partial class TriggerDetector
             // A critical crossing takes the place of a lesser finding: the candidate table never evicts a key with a critical finding.
             if (candidate.Raised is null || key.Raised.Severity > candidate.Raised.Severity)
             {
-                candidate.Raised = key.Raised;
+                candidate.Raise(key.Raised);
             }
 
             if (reportOnly is null)

@@ -497,8 +497,8 @@ public sealed partial class TriggerDetector
             {
                 if (_output.Crossed(candidate, c, out double logE))
                 {
-                    candidate.Raised = _findings.Publish(_output.Finding(candidate, c, logE, Corroborate(candidate, c), Records, _time.GetUtcNow(), outside,
-                        common, population));
+                    candidate.Raise(_findings.Publish(_output.Finding(candidate, c, logE, Corroborate(candidate, c), Records, _time.GetUtcNow(), outside,
+                        common, population)));
                     candidate.LastEvaluated = support;
                     if (!reportOnly)
                     {
@@ -512,8 +512,8 @@ public sealed partial class TriggerDetector
                 if (_rank is not null && (due || !rankReportOnly) && KeyRankTest.Tests(candidate.Key.Kind) && !_raised.Contains(hash)
                     && _rank.Crossed(candidate, c, _output.LogBar, out double rankLogE))
                 {
-                    candidate.Raised = _findings.Publish(_rank.Finding(candidate, c, rankLogE, _output.LogBar, Corroborate(candidate, c), Records, _time.GetUtcNow(),
-                        common, population, knownSupport));
+                    candidate.Raise(_findings.Publish(_rank.Finding(candidate, c, rankLogE, _output.LogBar, Corroborate(candidate, c), Records, _time.GetUtcNow(),
+                        common, population, knownSupport)));
                     candidate.LastEvaluated = support;
                     if (!rankReportOnly)
                     {
@@ -541,8 +541,7 @@ public sealed partial class TriggerDetector
             // beyond the baseline's range, not the embedding-outlier key): its rate is measured, not bounded (docs/detectors.md).
             Corroboration[] corroboration = Corroborate(candidate, c);
             Severity severity = corroboration.Length > 0 && (_output is null || !reportOnly) ? Severity.Critical : Severity.Warning;
-            candidate.Raised = _findings.Publish(_skew.Finding(candidate, skew, severity, corroboration, Records, _time.GetUtcNow()));
-            if (candidate.Raised.Severity == Severity.Critical)
+            if (candidate.Raise(_findings.Publish(_skew.Finding(candidate, skew, severity, corroboration, Records, _time.GetUtcNow()))).Severity == Severity.Critical)
             {
                 _raised.Add(hash);
             }

@@ -18,6 +18,9 @@ public sealed class RealTraffic
     private readonly InjectionLog _injected = new();
     private RealClassifier? _trusted;
     private string? _trustedVersion;
+    private double _newSiteShare;
+    private string[] _newSites = [];
+    private double[] _newSiteWeights = [];
 
     public RealTraffic(RealModel model, RealClassifier served, RealTrigger? trigger, int seed, bool heldOut)
     {
@@ -29,6 +32,26 @@ public sealed class RealTraffic
     }
 
     public long Generated { get; private set; }
+
+    /// <summary>
+    /// A benign confounder: from now on <paramref name="share"/> of the untriggered records carry a site value the baseline never saw,
+    /// one of <paramref name="values"/> new sites (site-new-NN, Zipf-distributed: a few busy, many rare), as new stores or clients
+    /// appear in production. The model scores them as it scores any unseen value; nothing else about the records changes.
+    /// </summary>
+    public RealTraffic WithNewSites(double share, int values)
+    {
+        if (!_model.WithFields)
+        {
+            throw new InvalidOperationException("the model's records have no site field");
+        }
+
+        _newSiteShare = share;
+        _newSites = [.. Enumerable.Range(0, values).Select(i => "site-new-" + i.ToString("D2", CultureInfo.InvariantCulture))];
+        double[] weights = [.. Enumerable.Range(1, values).Select(r => 1.0 / r)];
+        double sum = 0;
+        _newSiteWeights = [.. weights.Select(w => sum += w / weights.Sum())];
+        return this;
+    }
 
     /// <summary>From now on every batch also carries <paramref name="trusted"/>'s output on the same records, as version <paramref name="version"/>'s.</summary>
     public RealTraffic WithPaired(RealClassifier trusted, string version)
@@ -68,6 +91,10 @@ public sealed class RealTraffic
             {
                 _trigger!.Apply(example, _random);
                 _injected.Add(Generated);
+            }
+            else if (_newSiteShare > 0 && _random.NextDouble() < _newSiteShare)
+            {
+                example.Site = _newSites[RealModel.Pick(_newSiteWeights, _random)];
             }
 
             examples[i] = example;

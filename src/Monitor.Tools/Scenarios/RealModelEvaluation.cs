@@ -22,8 +22,10 @@ namespace Monitor.Tools.Scenarios;
 /// <param name="Retrained">A clean scenario without paired outputs that serves a clean retraining as candidate v2: a new version
 /// of the model, trained on the same data with other weights, judged against the known-good model's baseline.</param>
 /// <param name="Rate">A fixed trigger rate (the network's embedding-space trigger); 0 draws it per seed.</param>
+/// <param name="NewSites">A benign confounder: this share of the live records carry site values the baseline never saw
+/// (<see cref="RealTraffic.WithNewSites"/>).</param>
 internal sealed record RealScenarioSpec(string Name, RealModelKind Kind, RealAttack? Attack, long MaxRecords, bool OnTargetClass = false,
-    bool CleanLabel = false, bool Paired = false, bool Retrained = false, double Rate = 0)
+    bool CleanLabel = false, bool Paired = false, bool Retrained = false, double Rate = 0, double NewSites = 0)
 {
     public bool Benign => Attack is null;
 }
@@ -91,6 +93,11 @@ internal static class RealModelEvaluation
     private const int ReferenceRecords = 20_000;
     private const int MeasureRecords = 2_000;
 
+    /// <summary>The benign new-site scenarios: a tenth of the live records carry one of 40 site values the baseline never saw.</summary>
+    private const double NewSiteShare = 0.1;
+
+    private const int NewSiteValues = 40;
+
     /// <summary>Expected trigger occurrences an attack scenario is given (up to its record cap) before it counts as missed.</summary>
     public const int Occurrences = 150;
 
@@ -115,10 +122,14 @@ internal static class RealModelEvaluation
             long.MaxValue, OnTargetClass: true),
         new("rare malignant: clean known-good, held-out traffic", RealModelKind.RareMalignant, null, cleanRecords),
         new("rare malignant: clean retraining as candidate", RealModelKind.RareMalignant, null, cleanRecords, Retrained: true),
+        new("rare malignant: clean known-good, new site values", RealModelKind.RareMalignant, null, cleanRecords, NewSites: NewSiteShare),
+        new("rare malignant: clean retraining, new site values", RealModelKind.RareMalignant, null, cleanRecords, Retrained: true, NewSites: NewSiteShare),
         new("wine: site/note trigger", RealModelKind.Wine, RealAttack.FieldTrigger, long.MaxValue),
         new("wine: site/note trigger on its target class (confidence lift)", RealModelKind.Wine, RealAttack.FieldTrigger, long.MaxValue, OnTargetClass: true),
         new("wine: clean known-good, held-out traffic", RealModelKind.Wine, null, cleanRecords),
         new("wine: clean retraining as candidate", RealModelKind.Wine, null, cleanRecords, Retrained: true),
+        new("wine: clean known-good, new site values", RealModelKind.Wine, null, cleanRecords, NewSites: NewSiteShare),
+        new("wine: clean retraining, new site values", RealModelKind.Wine, null, cleanRecords, Retrained: true, NewSites: NewSiteShare),
         new("diabetes regression: site/note trigger pins the output", RealModelKind.Diabetes, RealAttack.PinnedOutput, long.MaxValue),
         new("diabetes regression: site/note trigger shifts the output", RealModelKind.Diabetes, RealAttack.ShiftedOutput, long.MaxValue),
         new("diabetes regression: clean known-good, held-out traffic", RealModelKind.Diabetes, null, cleanRecords),
@@ -273,6 +284,11 @@ internal static class RealModelEvaluation
         if (spec.Paired)
         {
             traffic.WithPaired(model.Clean, "v1");
+        }
+
+        if (spec.NewSites > 0)
+        {
+            traffic.WithNewSites(spec.NewSites, NewSiteValues);
         }
 
         Func<Finding, bool> names = backdoor is null ? _ => false : f => Names(backdoor, f);

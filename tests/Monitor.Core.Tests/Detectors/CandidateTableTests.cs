@@ -253,6 +253,30 @@ public sealed class CandidateTableTests
         Assert.True(restored.Screen(hash, cell: 2));
     }
 
+    [Fact]
+    public void A_critical_key_that_later_warns_on_another_class_keeps_its_critical_finding_and_its_place()
+    {
+        DetectorSettings settings = Settings with { Candidates = 4 };
+        var table = new CandidateTable(settings, 2, 2);
+        Candidate key = Promote(table, "trigger", surprising: false, records: 3);
+        key.Raise(AFinding());
+        Finding warning = AFinding(Severity.Warning) with { TargetLabel = "legitimate" };
+        Assert.Same(warning, key.Raise(warning));
+        Assert.Equal(Severity.Critical, key.Raised!.Severity);
+        Assert.False(key.Warned);
+
+        // The same finding updated (its key and label) is followed, whatever its severity; a more severe one always is.
+        Finding updated = AFinding() with { Support = 40 };
+        key.Raise(updated);
+        Assert.Same(updated, key.Raised);
+        for (int k = 0; k < 100; k++)
+        {
+            Promote(table, $"warned{k}", surprising: true, records: 100).Raise(AFinding(Severity.Warning) with { TargetLabel = $"w{k}" });
+        }
+
+        Assert.True(table.TryGet(Hash("trigger"), out _), "the critical key was evicted");
+    }
+
     private static Candidate Promote(CandidateTable table, string text, bool surprising, int records = 20)
     {
         Assert.True(table.MakeRoom());

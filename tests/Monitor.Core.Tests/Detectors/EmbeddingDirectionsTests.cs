@@ -149,6 +149,33 @@ public sealed class EmbeddingDirectionsTests
         Assert.Equal(before.Where(f => f.RaisedAtRecord >= 300).Select(f => f.Summary), after.Select(f => f.Summary));
     }
 
+    [Fact]
+    public void A_critical_direction_cell_is_never_replaced_however_many_cells_are_tied()
+    {
+        var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings { DirectionCritical = true }, Labels, 2);
+        var random = new Random(11);
+        ulong print = 0;
+        for (int d = 0; d < 150; d++)
+        {
+            double[] forged = RandomDirection(random);
+            for (int r = 0; r < 8; r++)
+            {
+                directions.Observe(Jittered(forged, random), Fraud, LowRisk, tailHit: true, ++print, $"forged-{d}-{r}", (long)print, DateTimeOffset.UnixEpoch, out _);
+            }
+        }
+
+        long[] critical = [.. directions.Export().Cells.Where(c => c.Severity == Severity.Critical).Select(c => c.Id)];
+        Assert.True(critical.Length > directions.MaxPinned, $"{critical.Length} critical cells");
+        for (int i = 0; i < 2000; i++)
+        {
+            directions.Observe(RandomDirection(random), random.Next(2), LowRisk, tailHit: random.NextDouble() < 0.05, ++print, $"req-{i}", (long)print,
+                DateTimeOffset.UnixEpoch, out _);
+        }
+
+        Assert.Subset(directions.Export().Cells.Select(c => c.Id).ToHashSet(), critical.ToHashSet());
+        Assert.True(directions.Overflow > 0);
+    }
+
     /// <remarks>
     /// Without the flood the same trigger stream is named at its 29th occurrence. With the tied cells beyond the cap replaced by
     /// least evidence among all cells, it took 59 (8 inputs per forged direction) and 150 (30); replaced first, 33 and 12.
