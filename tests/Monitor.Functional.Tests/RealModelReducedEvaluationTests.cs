@@ -7,7 +7,8 @@ namespace Monitor.Functional.Tests;
 /// The reduced real-model evaluation CI runs (`evaluate --real --in-process --reduced`: seed 1, the trigger at 5e-3,
 /// 30,000 records a scenario, one scenario of each kind of attack), called in process: every attack whose poisoned model
 /// sends at least 85% of triggered inputs to its target is named by a critical finding, each clean known-good run
-/// gives no critical finding and leaves its version known-good, and a clean retraining served as a candidate is not failed.
+/// gives no critical finding and leaves its version known-good, and a clean retraining served as a candidate is not failed
+/// (nor when a tenth of its records carry site values the baseline never saw).
 /// </summary>
 public sealed class RealModelReducedEvaluationTests(ReducedRealEvaluation evaluation, ITestOutputHelper output) : IClassFixture<ReducedRealEvaluation>
 {

@@ -194,6 +194,7 @@ internal static class RealModelEvaluation
             30_000, OnTargetClass: true),
         new("wine: clean known-good, held-out traffic", RealModelKind.Wine, null, 30_000),
         new("wine: clean retraining as candidate", RealModelKind.Wine, null, 30_000, Retrained: true),
+        new("rare malignant: clean retraining, new site values", RealModelKind.RareMalignant, null, 30_000, Retrained: true, NewSites: NewSiteShare),
         new("diabetes regression: site/note trigger shifts the output", RealModelKind.Diabetes, RealAttack.ShiftedOutput, 30_000),
         new("diabetes regression: clean known-good, held-out traffic", RealModelKind.Diabetes, null, 30_000),
     ];
