@@ -5,10 +5,32 @@ namespace Monitor.Core.Detectors;
 /// finding of the same detector, key and label keeps when it was first seen and raised, its severity
 /// never drops, and corroboration once found stays.
 /// </summary>
-internal sealed class FindingSet
+/// <remarks>
+/// Findings below critical are at most <c>capacity</c>: a new one beyond that takes the place of the one below critical updated
+/// least recently (its key has stopped arriving the longest). Anyone with the ingest key can cause warnings, and the candidate
+/// table gives up keys holding one (<see cref="DetectorSettings.WarnedCandidateShare"/>), so without the bound their findings
+/// would grow with traffic. Critical findings are never dropped (their keys are never evicted, so they are as many as the table holds).
+/// </remarks>
+internal sealed class FindingSet(int capacity = int.MaxValue)
 {
+    /// <summary>The bound for a detector with these settings: twice the candidate table, and D5's cells, and a margin for version-level findings.</summary>
+    public static int Capacity(DetectorSettings settings) => (2 * settings.Candidates) + settings.DirectionCells + 64;
+
     private readonly Dictionary<string, Finding> _findings = new(StringComparer.Ordinal);
     private readonly HashSet<string> _changed = new(StringComparer.Ordinal);
+    private readonly List<string> _dropped = [];
+    private int _belowCritical;
+
+    /// <summary>Findings below critical dropped to keep the bound, in all.</summary>
+    public long Dropped { get; private set; }
+
+    /// <summary>The keys of findings dropped since the last call (a holder of them lets them go too).</summary>
+    public IReadOnlyList<string> DrainDropped()
+    {
+        string[] dropped = [.. _dropped];
+        _dropped.Clear();
+        return dropped;
+    }
 
     /// <summary>Every finding, the most severe first.</summary>
     public IReadOnlyList<Finding> All =>
@@ -27,7 +49,7 @@ internal sealed class FindingSet
     {
         foreach (Finding finding in findings)
         {
-            _findings[finding.DedupeKey] = finding;
+            _ = Put(finding);
         }
     }
 
@@ -65,8 +87,57 @@ internal sealed class FindingSet
             };
         }
 
-        _findings[finding.DedupeKey] = finding;
-        _changed.Add(finding.DedupeKey);
+        if (Put(finding))
+        {
+            _changed.Add(finding.DedupeKey);
+        }
+
         return finding;
+    }
+
+    /// <summary>Keeps a finding, dropping the least recently updated one below critical when a new one would pass the bound.</summary>
+    private bool Put(Finding finding)
+    {
+        bool below = finding.Severity < Severity.Critical;
+        if (_findings.TryGetValue(finding.DedupeKey, out Finding? earlier))
+        {
+            _belowCritical += (below ? 1 : 0) - (earlier.Severity < Severity.Critical ? 1 : 0);
+        }
+        else if (below)
+        {
+            if (_belowCritical >= capacity && !DropStalest())
+            {
+                return false;
+            }
+
+            _belowCritical++;
+        }
+
+        _findings[finding.DedupeKey] = finding;
+        return true;
+    }
+
+    private bool DropStalest()
+    {
+        Finding? stalest = null;
+        foreach (Finding candidate in _findings.Values)
+        {
+            if (candidate.Severity < Severity.Critical && (stalest is null || candidate.UpdatedAt < stalest.UpdatedAt))
+            {
+                stalest = candidate;
+            }
+        }
+
+        if (stalest is null)
+        {
+            return false;
+        }
+
+        _findings.Remove(stalest.DedupeKey);
+        _changed.Remove(stalest.DedupeKey);
+        _dropped.Add(stalest.DedupeKey);
+        _belowCritical--;
+        Dropped++;
+        return true;
     }
 }

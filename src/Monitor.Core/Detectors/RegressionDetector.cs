@@ -24,7 +24,7 @@ public sealed class RegressionDetector
     private readonly IdenticalRequests _identical;
     private readonly CandidateTable _candidates;
     private readonly RegressionKeyTest _test;
-    private readonly FindingSet _findings = new();
+    private readonly FindingSet _findings;
     private readonly HashSet<ulong> _raised = [];
 
     /// <summary>Per candidate: its previous served value, the pinned test's centre.</summary>
@@ -37,6 +37,7 @@ public sealed class RegressionDetector
         _baseline = baseline;
         _profile = baseline.Profile.Regression ?? throw new ArgumentException("the baseline has no regression profile", nameof(baseline));
         _settings = settings;
+        _findings = new FindingSet(FindingSet.Capacity(settings));
         _time = time;
         _extractor = new KeyExtractor(baseline.Profile.Schema, _profile.Values, settings.MaxKeysPerRecord, settings.MaxConjunctionKeysPerRecord,
             _profile.KeyVocabulary, KeyExtractor.PartShares(_profile.Keys, _profile.Records));
@@ -61,6 +62,9 @@ public sealed class RegressionDetector
     public IReadOnlyList<Finding> Findings => _findings.All;
 
     public IReadOnlyList<Finding> DrainChanged() => _findings.DrainChanged();
+
+    /// <summary>The keys of findings below critical given up since the last call, to keep their number bounded (<see cref="FindingSet"/>).</summary>
+    public IReadOnlyList<string> DrainDropped() => _findings.DrainDropped();
 
     public void Restore(IEnumerable<Finding> findings) => _findings.Restore(findings);
 

@@ -53,7 +53,7 @@ public sealed partial class TriggerDetector
     private readonly EmbeddingDirections? _directions;
     private readonly double[] _direction;
     private readonly LabelRate _labelRate;
-    private readonly FindingSet _findings = new();
+    private readonly FindingSet _findings;
 
     /// <summary>Keys carrying a critical finding.</summary>
     private readonly HashSet<ulong> _raised = [];
@@ -82,6 +82,7 @@ public sealed partial class TriggerDetector
         _baseline = baseline;
         _profile = baseline.Profile.Triggers ?? throw new ArgumentException("the baseline has no trigger profile", nameof(baseline));
         _settings = settings;
+        _findings = new FindingSet(FindingSet.Capacity(settings));
         _time = time;
         _schema = baseline.Profile.Schema;
         _labels = _schema.PredictedClassLabels;
@@ -155,6 +156,9 @@ public sealed partial class TriggerDetector
 
     /// <summary>Findings raised or updated since the last call.</summary>
     public IReadOnlyList<Finding> DrainChanged() => _findings.DrainChanged();
+
+    /// <summary>The keys of findings below critical given up since the last call, to keep their number bounded (<see cref="FindingSet"/>).</summary>
+    public IReadOnlyList<string> DrainDropped() => _findings.DrainDropped();
 
     /// <summary>Restores findings stored before a restart.</summary>
     public void Restore(IEnumerable<Finding> findings) => _findings.Restore(findings);

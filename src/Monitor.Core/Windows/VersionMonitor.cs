@@ -78,6 +78,9 @@ public sealed class VersionMonitor
     /// <summary>The trigger detectors' findings raised or updated since the last call (a classifier's or a regression output's).</summary>
     public IReadOnlyList<Finding> DrainFindings() => _detector?.DrainChanged() ?? _regression?.DrainChanged() ?? [];
 
+    /// <summary>The keys of findings below critical the detector gave up since the last call (its findings are bounded).</summary>
+    public IReadOnlyList<string> DrainDroppedFindings() => _detector?.DrainDropped() ?? _regression?.DrainDropped() ?? [];
+
     /// <summary>Whether a key found critical was hit within the detectors' active span of windows.</summary>
     public bool CriticalActive => _detector?.CriticalActive ?? _regression?.CriticalActive ?? false;
 

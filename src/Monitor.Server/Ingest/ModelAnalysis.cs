@@ -117,6 +117,11 @@ internal sealed class ModelAnalysis
             }
         }
 
+        foreach (string dropped in monitor.DrainDroppedFindings())
+        {
+            version.LiveFindings.Remove(dropped);
+        }
+
         WindowsClosed(version, monitor);
     }
 

@@ -31,6 +31,44 @@ public sealed class FindingSetTests
         Assert.Empty(findings.DrainChanged());
     }
 
+    [Fact]
+    public void Findings_below_critical_are_bounded_the_stalest_go_and_critical_ones_stay()
+    {
+        var findings = new FindingSet(capacity: 3);
+        Finding Warned(int k) => Finding(Severity.Warning, 30, k, []) with { Key = new DetectorKey(KeyKind.Token, "memo", $"w{k}") };
+        Finding critical = Finding(Severity.Critical, 30, 0, []);
+        findings.Publish(critical);
+        for (int k = 1; k <= 3; k++)
+        {
+            findings.Publish(Warned(k));
+        }
+
+        // w1 is seen again (after the findings were reported): now w2 has waited longest.
+        _ = findings.DrainChanged();
+        findings.Touch(Warned(1).DedupeKey, new At(DateTimeOffset.UnixEpoch.AddSeconds(10)));
+        _ = findings.DrainChanged();
+        findings.Publish(Warned(4));
+        findings.Publish(Warned(5));
+
+        Assert.Equal(["w1", "w4", "w5"], findings.All.Where(f => f.Severity == Severity.Warning).Select(f => f.Key!.Text).Order());
+        Assert.Contains(critical, findings.All);
+        Assert.Equal([Warned(2).DedupeKey, Warned(3).DedupeKey], findings.DrainDropped());
+        Assert.Empty(findings.DrainDropped());
+        Assert.Equal(2, findings.Dropped);
+        Assert.Equal(["w4", "w5"], findings.DrainChanged().Select(f => f.Key!.Text));
+
+        // A warning that turns critical no longer counts against the bound; a critical finding is never dropped.
+        findings.Publish(Warned(4) with { Severity = Severity.Critical });
+        findings.Publish(Warned(6));
+        Assert.Equal(3, findings.All.Count(f => f.Severity == Severity.Warning));
+        Assert.Equal(2, findings.All.Count(f => f.Severity == Severity.Critical));
+    }
+
+    private sealed class At(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+
     private static Finding Finding(Severity severity, long support, int at, Corroboration[] corroboration) => new()
     {
         Detector = DetectorId.D1,
