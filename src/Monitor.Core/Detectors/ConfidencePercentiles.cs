@@ -18,6 +18,33 @@ public sealed record ConfidencePercentiles
     public bool Fits(TriggerProfile profile) =>
         Thresholds.Length == 2 * profile.Classes && Rates.Length == Thresholds.Length && Records.Length == Thresholds.Length;
 
+    /// <summary>A version's own slot is used where its reference put at least this many records; elsewhere the baseline's.</summary>
+    public const int MinOwnRecords = 100;
+
+    /// <summary>
+    /// These (a version's own) slot by slot where they rest on <see cref="MinOwnRecords"/> records or more, the baseline's
+    /// elsewhere: a thin slot's percentile is about its few records' maximum (an empty one 0.5, with a rate near 0), and
+    /// would make every record served that class above it "ultra-confident", corroborating any key among them.
+    /// </summary>
+    public ConfidencePercentiles Over(ConfidencePercentiles baseline)
+    {
+        double[] thresholds = (double[])baseline.Thresholds.Clone();
+        double[] rates = (double[])baseline.Rates.Clone();
+        double[] records = (double[])baseline.Records.Clone();
+        for (int slot = 0; slot < Thresholds.Length && slot < thresholds.Length; slot++)
+        {
+            if (Records[slot] >= MinOwnRecords)
+            {
+                (thresholds[slot], rates[slot], records[slot]) = (Thresholds[slot], Rates[slot], Records[slot]);
+            }
+        }
+
+        return new ConfidencePercentiles { Thresholds = thresholds, Rates = rates, Records = records };
+    }
+
+    /// <summary>Per slot, whether these (a version's own) are used there by <see cref="Over"/>.</summary>
+    public bool[] OwnSlots() => [.. Records.Select(r => r >= MinOwnRecords)];
+
     /// <summary>The baseline's, as its trigger profile keeps them.</summary>
     public static ConfidencePercentiles Of(TriggerProfile profile) => new()
     {

@@ -73,5 +73,5 @@ public sealed record EmbeddingReference
 
     /// <summary>The percentiles D3 runs with under a baseline's trigger profile: the version's own, or else the baseline's.</summary>
     public ConfidencePercentiles ConfidenceFor(TriggerProfile triggers) =>
-        Source == EmbeddingSource.Own && Confidence is { } own && own.Fits(triggers) ? own : ConfidencePercentiles.Of(triggers);
+        Source == EmbeddingSource.Own && Confidence is { } own && own.Fits(triggers) ? own.Over(ConfidencePercentiles.Of(triggers)) : ConfidencePercentiles.Of(triggers);
 }

@@ -17,18 +17,19 @@ internal sealed class UltraConfidence
 
     private readonly TriggerProfile _profile;
     private readonly ConfidencePercentiles _percentiles;
-    private readonly string _whose;
+    private readonly string[] _whose;
     private readonly DetectorSettings _settings;
     private readonly string[] _labels;
     private readonly double[] _cusum;
 
     /// <param name="percentiles">The percentiles judged against; null: the baseline's.</param>
-    /// <param name="own">Whether they are the version's own reference's (for the findings' words).</param>
-    public UltraConfidence(TriggerProfile profile, DetectorSettings settings, string[] labels, ConfidencePercentiles? percentiles = null, bool own = false)
+    /// <param name="ownSlots">Per slot, whether its percentile is the version's own reference's (for the findings' words); null: none.</param>
+    public UltraConfidence(TriggerProfile profile, DetectorSettings settings, string[] labels, ConfidencePercentiles? percentiles = null, bool[]? ownSlots = null)
     {
         _profile = profile;
         _percentiles = percentiles ?? ConfidencePercentiles.Of(profile);
-        _whose = own ? "this version's own reference's" : "the baseline's";
+        _whose = [.. Enumerable.Range(0, 2 * profile.Classes).Select(slot => ownSlots is not null && slot < ownSlots.Length && ownSlots[slot]
+            ? "this version's own reference's" : "the baseline's")];
         _settings = settings;
         _labels = labels;
         _cusum = new double[2 * profile.Classes];
@@ -66,7 +67,7 @@ internal sealed class UltraConfidence
         if (ultra >= 3 && PoissonTail.AtLeast(ultra, expected) < _settings.CorroborationP)
         {
             return new Corroboration(DetectorId.D3, string.Create(CultureInfo.InvariantCulture,
-                $"{ultra} of its {contrarian} records with inputs against '{_labels[c]}' were served '{_labels[c]}' beyond {_whose} 99.9th percentile of confidence for such records ({_percentiles.Thresholds[2 * c + 1]:F4}); {expected:F2} expected"));
+                $"{ultra} of its {contrarian} records with inputs against '{_labels[c]}' were served '{_labels[c]}' beyond {_whose[2 * c + 1]} 99.9th percentile of confidence for such records ({_percentiles.Thresholds[2 * c + 1]:F4}); {expected:F2} expected"));
         }
 
         return null;
@@ -100,8 +101,8 @@ internal sealed class UltraConfidence
             int label = slot / 2;
             string where = slot % 2 == 1 ? "where the inputs give it less than even odds" : "where the inputs make it expected";
             return new ClassAlarm(DetectorId.D3, label, double.NaN, string.Create(CultureInfo.InvariantCulture,
-                $"outputs of class '{_labels[label]}' {where} beyond {_whose} 99.9th percentile of confidence ({_percentiles.Thresholds[slot]:F4}) " +
-                $"now come at {_settings.UltraRateRatio:F0}× {_whose} rate ({p0:P3}) or more (Bernoulli CUSUM, h = {_settings.CusumThreshold})"));
+                $"outputs of class '{_labels[label]}' {where} beyond {_whose[slot]} 99.9th percentile of confidence ({_percentiles.Thresholds[slot]:F4}) " +
+                $"now come at {_settings.UltraRateRatio:F0}× {_whose[slot]} rate ({p0:P3}) or more (Bernoulli CUSUM, h = {_settings.CusumThreshold})"));
         }
 
         return null;

@@ -114,7 +114,9 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
         // The old behaviour, for the record: against the baseline's percentiles the candidate's clean outputs are "ultra-confident".
         Assert.True(old.Ultra > Records * 0.01, $"{old.Ultra} of {Records} beyond the baseline's percentiles");
         Assert.NotEmpty(old.Alarms);
-        Assert.True(judged.Ultra <= Records * 0.004, $"{judged.Ultra} of {Records} beyond its own reference's percentiles");
+        // Slots where the reference put fewer than ConfidencePercentiles.MinOwnRecords records keep the baseline's percentile, which
+        // the sharper candidate passes more often there: 84 of 20,000 (28 with every slot its own, thin ones included).
+        Assert.True(judged.Ultra <= Records * 0.006, $"{judged.Ultra} of {Records} beyond its own reference's percentiles");
         Assert.Empty(judged.Alarms);
         Assert.Empty(judged.Corroborated);
         Assert.True(same.Ultra <= Records * 0.004, $"{same.Ultra} of {Records} beyond the baseline's percentiles");
@@ -136,7 +138,10 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
             && f.Key?.Text.Contains("ref:xz", StringComparison.OrdinalIgnoreCase) == true && f.Corroboration.Any(c => c.Detector == DetectorId.D3));
         string evidence = trigger.Corroboration.First(c => c.Detector == DetectorId.D3).Evidence;
         output.WriteLine($"D3 corroboration: {evidence}");
-        Assert.Contains("this version's own reference's 99.9th percentile", evidence, StringComparison.Ordinal);
+        // The slot that corroborates ('legitimate' served where the inputs give it less than even odds) holds 1 record of the reference,
+        // fewer than ConfidencePercentiles.MinOwnRecords: its percentile is the baseline's, and the evidence says so.
+        Assert.Contains("beyond the baseline's 99.9th percentile", evidence, StringComparison.Ordinal);
+        Assert.False(OwnSharp.Value.Confidence!.OwnSlots()[2 * 0 + 1]);
     }
 
     /// <summary>
