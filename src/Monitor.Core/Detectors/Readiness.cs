@@ -235,6 +235,9 @@ public static class Readiness
             $"with this reference of {records:N0} records, a trigger served at {options.TriggerConfidence:0.###} on {options.AttackSuccess:P0} of its records is found " +
             $"by the key test within {(worst is { } w ? w.ToString("F0", CultureInfo.InvariantCulture) : "-")} occurrences (90th percentile) where it can be seen") +
             (blind > 0 ? $"; BLIND to {blind} of {lines.Count} class placements" : "") +
+            (blind > 0 && KeyRankTest.Runs(profile, settings)
+                ? " (for the tail test, which this report models; the residual test beside it, not modelled, can still name a text or categorical trigger there)"
+                : "") +
             (slow > 0 ? string.Create(CultureInfo.InvariantCulture, $"; {slow} need more than {options.TargetOccurrences} occurrences") : "");
         return new ReadinessReport(records, options.AttackSuccess, options.TriggerConfidence, options.TargetOccurrences, lines, summary);
     }

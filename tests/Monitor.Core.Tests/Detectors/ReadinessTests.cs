@@ -86,6 +86,13 @@ public sealed class ReadinessTests
         Assert.Contains("no larger reference", lift.Summary);
         Assert.True(report.Warns);
         Assert.Contains("BLIND to", report.Summary);
+
+        // The report models the tail test; where the residual test runs beside it (a baseline that counted ranks), it says so.
+        Assert.Equal(KeyRankTest.Runs(profile, Settings), report.Summary.Contains("not modelled", StringComparison.Ordinal));
+        TriggerProfile ranked = profile with { RankThresholds = [.. KeyRankTest.Thresholds] };
+        Assert.True(KeyRankTest.Runs(ranked, Settings));
+        Assert.Contains("the residual test beside it, not modelled, can still name", Readiness.Of(ranked, Profiles.Labels, Settings).Summary);
+        Assert.DoesNotContain("not modelled", Readiness.Of(ranked, Profiles.Labels, Settings with { ResidualTest = false }).Summary);
     }
 
     [Fact]
