@@ -9,7 +9,7 @@ namespace Monitor.Core.Tests;
 /// The key is otherwise drawn per process (<see cref="KeyHash"/>), and with it which distinct inputs share a 16-bit lane of
 /// their prints by chance (<see cref="InputPrint"/>: at most 0.2% of a key's new inputs are taken for near-repeats): a
 /// detector test would then see a slightly different run each time. `ReplayEvidenceTests` found a trigger 5 occurrences
-/// later under 1 of the 36 keys tried, for one such chance repeat among the trigger's records, and failed. The spread
+/// later under 1 of the 37 keys tried, for one such chance repeat among the trigger's records, and failed. The spread
 /// over keys is measured, not tested (docs/detectors.md, "Distinct inputs"). <c>MONITOR_TEST_KEY_SECRET</c> (hex) runs the
 /// tests under another key.
 /// </summary>
