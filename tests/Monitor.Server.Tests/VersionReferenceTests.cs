@@ -74,13 +74,12 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
             Assert.Equal(report.EmbeddingEvidence, verdict.RootElement.GetProperty("embeddingEvidence").GetString());
         }
 
-        Assert.Equal(report.EmbeddingEvidence,
-            (await new Protos.V1.Reports.ReportsClient(sidecar.Channel).GetVerdictAsync(new GetVerdictRequest { Model = Model, Version = "v2" })).EmbeddingEvidence);
+        VersionVerdict grpcVerdict = await new Protos.V1.Reports.ReportsClient(sidecar.Channel).GetVerdictAsync(new GetVerdictRequest { Model = Model, Version = "v2" });
+        Assert.Equal(report.EmbeddingEvidence, grpcVerdict.EmbeddingEvidence);
         output.WriteLine(report.ConfidenceEvidence);
         Assert.Equal($"D3 judged against baseline {report.BaselineId}'s percentiles of confidence: this version has no reference of its own for the baseline in force " +
             "(outputs are comparable across versions, so D3 still runs)", report.ConfidenceEvidence);
-        Assert.Equal(report.ConfidenceEvidence,
-            (await new Protos.V1.Reports.ReportsClient(sidecar.Channel).GetVerdictAsync(new GetVerdictRequest { Model = Model, Version = "v2" })).ConfidenceEvidence);
+        Assert.Equal(report.ConfidenceEvidence, grpcVerdict.ConfidenceEvidence);
         Assert.Equal((0, 0), EmbeddingCounts(sidecar, "v2"));
         Assert.Equal(EmbeddingSource.None, sidecar.Registry.GetVersion(Model, "v2").Monitor.Detector!.Embedding.Source);
         Assert.DoesNotContain(report.Findings, HasEmbeddingEvidence);
