@@ -64,6 +64,8 @@ public sealed class KeyExtractor
     private readonly HashSet<ulong> _seen = [];
     private readonly List<(int Start, int Length)> _tokens = [];
     private readonly List<(int Start, int Length)> _variants = [];
+    private readonly List<ulong> _tokenHashes = [];
+    private readonly List<ulong> _parentHashes = [];
     private readonly int[] _fineBins;
     private char[] _chars = new char[1024];
     private int _used;
@@ -147,6 +149,7 @@ public sealed class KeyExtractor
     {
         _keys.Clear();
         _seen.Clear();
+        _parentHashes.Clear();
         _used = 0;
         _batch = batch;
         _record = i;
@@ -486,10 +489,13 @@ public sealed class KeyExtractor
         // Tokens and their variants first, then bigrams, n-grams and pairs, so the per-record limit cuts the weakest keys.
         List<(int Start, int Length)> variants = _variants;
         variants.Clear();
+        _tokenHashes.Clear();
         for (int t = 0; t < _tokens.Count && _keys.Count < _limit; t++)
         {
             (int s, int l) = _tokens[t];
-            AddChars(KeyKind.Token, field, s, l);
+            ulong tokenHash = KeyHash.Of(KeyKind.Token, field, _chars.AsSpan(s, l));
+            _tokenHashes.Add(tokenHash);
+            Add(new KeyOccurrence(tokenHash, KeyKind.Token, field, s, l));
             (int vs, int vl) = WriteVariant(s, l);
             variants.Add((vs, vl));
             if (vl != l || !_chars.AsSpan(vs, vl).SequenceEqual(_chars.AsSpan(s, l)))
@@ -498,12 +504,27 @@ public sealed class KeyExtractor
             }
         }
 
-        for (int t = 1; t < _tokens.Count && _keys.Count < _limit; t++)
+        // A bigram's parents are its two tokens and their pair (when both are among the first PairTokens, a superset of its records).
+        for (int t = 1; t < _tokenHashes.Count && _keys.Count < _limit; t++)
         {
             (int ps, int pl) = _tokens[t - 1];
             (int s, int l) = _tokens[t];
             (int bs, int bl) = Join(ps, pl, ' ', s, l);
-            AddChars(KeyKind.Bigram, field, bs, bl);
+            ulong hash = KeyHash.Of(KeyKind.Bigram, field, _chars.AsSpan(bs, bl));
+            if (_seen.Contains(hash))
+            {
+                continue;
+            }
+
+            int offset = _parentHashes.Count;
+            _parentHashes.Add(_tokenHashes[t - 1]);
+            _parentHashes.Add(_tokenHashes[t]);
+            if (t < PairTokens)
+            {
+                _parentHashes.Add(PairHash(field, ps, pl, s, l));
+            }
+
+            Add(new KeyOccurrence(hash, KeyKind.Bigram, field, bs, bl, ParentsPayload(offset, _parentHashes.Count - offset)));
         }
 
         foreach ((int vs, int vl) in variants)
@@ -514,18 +535,58 @@ public sealed class KeyExtractor
             }
         }
 
-        int pairTokens = Math.Min(_tokens.Count, PairTokens);
+        int pairTokens = Math.Min(_tokenHashes.Count, PairTokens);
         for (int a = 0; a < pairTokens && _keys.Count < _limit; a++)
         {
             for (int b = a + 1; b < pairTokens && _keys.Count < _limit; b++)
             {
                 (int as1, int al) = _tokens[a];
                 (int bs1, int bl) = _tokens[b];
-                bool ordered = _chars.AsSpan(as1, al).SequenceCompareTo(_chars.AsSpan(bs1, bl)) <= 0;
-                (int js, int jl) = ordered ? Join(as1, al, '+', bs1, bl) : Join(bs1, bl, '+', as1, al);
-                AddChars(KeyKind.Pair, field, js, jl);
+                (int js, int jl) = JoinPair(as1, al, bs1, bl);
+                ulong hash = KeyHash.Of(KeyKind.Pair, field, _chars.AsSpan(js, jl));
+                if (_seen.Contains(hash))
+                {
+                    continue;
+                }
+
+                int offset = _parentHashes.Count;
+                _parentHashes.Add(_tokenHashes[a]);
+                _parentHashes.Add(_tokenHashes[b]);
+                Add(new KeyOccurrence(hash, KeyKind.Pair, field, js, jl, ParentsPayload(offset, 2)));
             }
         }
+    }
+
+    /// <summary>
+    /// The keys a bigram or pair of the record last extracted is made of, whose records include all of its own: its tokens and,
+    /// for a bigram, their pair. Empty for other kinds.
+    /// </summary>
+    public ReadOnlySpan<ulong> Parents(KeyOccurrence key)
+    {
+        if (key.Kind is not (KeyKind.Bigram or KeyKind.Pair) || key.Payload == 0)
+        {
+            return [];
+        }
+
+        int offset = (int)(uint)key.Payload - 1;
+        int count = (int)(key.Payload >> 32);
+        return offset >= 0 && offset + count <= _parentHashes.Count ? System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_parentHashes).Slice(offset, count) : [];
+    }
+
+    private static ulong ParentsPayload(int offset, int count) => ((ulong)(uint)count << 32) | (uint)(offset + 1);
+
+    private (int Start, int Length) JoinPair(int aStart, int aLength, int bStart, int bLength) =>
+        _chars.AsSpan(aStart, aLength).SequenceCompareTo(_chars.AsSpan(bStart, bLength)) <= 0
+            ? Join(aStart, aLength, '+', bStart, bLength)
+            : Join(bStart, bLength, '+', aStart, aLength);
+
+    private ulong PairHash(int field, int aStart, int aLength, int bStart, int bLength)
+    {
+        int used = _used;
+        (int js, int jl) = JoinPair(aStart, aLength, bStart, bLength);
+        ulong hash = KeyHash.Of(KeyKind.Pair, field, _chars.AsSpan(js, jl));
+        _used = used;
+        return hash;
     }
 
     private void AddNumeric(RecordBatch batch, int i, ValueKeyTables values)

@@ -61,6 +61,7 @@ public sealed partial class TriggerDetector
     private readonly double[] _surrogate;
     private readonly double[] _ranks;
     private readonly double[] _rankLift;
+    private readonly double[] _keyRankLift;
 
     /// <summary>Per categorical feature: the surrogate's table size (a slot at or beyond it is a value the surrogate has no weight for).</summary>
     private readonly int[] _categoryTable;
@@ -116,6 +117,7 @@ public sealed partial class TriggerDetector
         _surrogate = new double[_k];
         _ranks = new double[_k];
         _rankLift = new double[KeyRankTest.LiftWidth(_k)];
+        _keyRankLift = new double[KeyRankTest.LiftWidth(_k)];
         _categoryTable = [.. baseline.Profile.Categorical.Where(p => p.Channel.Kind == ChannelKind.Categorical).Select(p => p.Categories.Length)];
         Array.Fill(_ranks, double.NaN);
         _active = new int[_profile.Surrogate.NumericOffsets.Length + _profile.Surrogate.CategoricalOffsets.Length];
@@ -377,6 +379,30 @@ public sealed partial class TriggerDetector
     /// heavy-hitter table see a small, telling stream.
     /// </summary>
     /// <returns>Whether this key now carries a critical finding (so the record's other keys are explained by it).</returns>
+    /// <summary>
+    /// The residual test's lift for a key of this record: the record's (<see cref="KeyRankTest.RecordLift"/>), and for a bigram or
+    /// pair also what its parents' other records get today (<see cref="KeyRankTest.Inherit"/>).
+    /// </summary>
+    private ReadOnlySpan<double> InheritedLift(KeyOccurrence key, Candidate candidate)
+    {
+        ReadOnlySpan<ulong> parents = _extractor.Parents(key);
+        if (parents.IsEmpty)
+        {
+            return _rankLift;
+        }
+
+        _rankLift.CopyTo(_keyRankLift, 0);
+        foreach (ulong parent in parents)
+        {
+            if (parent != key.Hash && _candidates.TryGet(parent, out Candidate? tracked))
+            {
+                KeyRankTest.Inherit(tracked, candidate, _keyRankLift);
+            }
+        }
+
+        return _keyRankLift;
+    }
+
     private bool Count(KeyOccurrence key, in RecordContext record)
     {
         int cell = record.Label * _strata + record.Stratum;
@@ -403,7 +429,7 @@ public sealed partial class TriggerDetector
                 _output?.Update(candidate, key.Hash, record);
                 if (Ranked(key))
                 {
-                    _rank!.Update(candidate, record.Ranks, _rankLift);
+                    _rank!.Update(candidate, record.Ranks, InheritedLift(key, candidate));
                 }
                 critical = Evaluate(key.Hash, candidate) | CountPaired(key.Hash, candidate);
             }
