@@ -102,7 +102,7 @@ public sealed record DetectorState
     };
 
     /// <summary>
-    /// The percentiles D3 counted against (<see cref="EmbeddingReference.ConfidenceTag"/>): empty, the baseline's, as in older
+    /// The percentiles D3 counted against (<see cref="EmbeddingReference.ConfidenceTag(TriggerProfile)"/>): empty, the baseline's, as in older
     /// checkpoints; <c>own:&lt;id&gt;</c>, a version's own reference's.
     /// </summary>
     public string ConfidenceReference { get; init; } = "";

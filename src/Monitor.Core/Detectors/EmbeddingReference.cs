@@ -53,10 +53,13 @@ public sealed record EmbeddingReference
     };
 
     /// <summary>
-    /// Names D3's percentiles in a checkpoint, as <see cref="Tag"/> the geometry: the CUSUMs and a key's ultra-confident counts
-    /// taken against one are not restored under another. Empty for the baseline's, as in every checkpoint written before.
+    /// Names the percentiles D3 runs with under a baseline's trigger profile (<see cref="ConfidenceFor"/>) in a checkpoint, as
+    /// <see cref="Tag"/> the geometry: the CUSUMs and a key's ultra-confident counts taken against one are not restored under
+    /// another. Empty for the baseline's (also where the version's own do not fit the profile), as in every checkpoint written before.
     /// </summary>
-    public string ConfidenceTag => Source == EmbeddingSource.Own && Confidence is not null ? $"own:{Id}" : "";
+    public string ConfidenceTag(TriggerProfile triggers) => UsesOwnConfidence(triggers) ? $"own:{Id}" : "";
+
+    private bool UsesOwnConfidence(TriggerProfile triggers) => Source == EmbeddingSource.Own && Confidence is { } own && own.Fits(triggers);
 
     public static EmbeddingReference Own(long id, EmbeddingProfile profile, ConfidencePercentiles? confidence = null) =>
         new() { Source = EmbeddingSource.Own, Id = id, Profile = profile, Confidence = confidence };
@@ -73,5 +76,5 @@ public sealed record EmbeddingReference
 
     /// <summary>The percentiles D3 runs with under a baseline's trigger profile: the version's own, or else the baseline's.</summary>
     public ConfidencePercentiles ConfidenceFor(TriggerProfile triggers) =>
-        Source == EmbeddingSource.Own && Confidence is { } own && own.Fits(triggers) ? own.Over(ConfidencePercentiles.Of(triggers)) : ConfidencePercentiles.Of(triggers);
+        UsesOwnConfidence(triggers) ? Confidence!.Over(ConfidencePercentiles.Of(triggers)) : ConfidencePercentiles.Of(triggers);
 }

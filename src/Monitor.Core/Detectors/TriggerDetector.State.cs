@@ -37,7 +37,7 @@ public sealed partial class TriggerDetector
             HeavyHitters = _candidates.ExportHeavyHitters(),
             Paired = ExportPaired(),
             EmbeddingReference = _embeddingReference.Tag,
-            ConfidenceReference = _embeddingReference.ConfidenceTag,
+            ConfidenceReference = _embeddingReference.ConfidenceTag(_profile),
             Directions = _directions?.Export(),
         };
     }
@@ -46,7 +46,7 @@ public sealed partial class TriggerDetector
     /// Restores a checkpoint taken on this baseline under this process's key secret (after the findings were restored, so a
     /// candidate's raised finding is found again by its key); another checkpoint is ignored. Embedding evidence counted against
     /// another geometry than this detector's (<see cref="EmbeddingReference"/>) is left out, and so is D3's evidence counted
-    /// against other confidence percentiles (<see cref="EmbeddingReference.ConfidenceTag"/>).
+    /// against other confidence percentiles (<see cref="EmbeddingReference.ConfidenceTag(TriggerProfile)"/>).
     /// </summary>
     public void Restore(DetectorState state)
     {
@@ -60,7 +60,7 @@ public sealed partial class TriggerDetector
             state = state.WithoutEmbeddingEvidence();
         }
 
-        if (state.ConfidenceReference != _embeddingReference.ConfidenceTag)
+        if (state.ConfidenceReference != _embeddingReference.ConfidenceTag(_profile))
         {
             state = state.WithoutConfidenceEvidence();
         }

@@ -153,7 +153,8 @@ public sealed class VersionMonitor
     /// </summary>
     public void UseEmbedding(EmbeddingReference embedding)
     {
-        if (embedding.Tag == _embedding.Tag && embedding.ConfidenceTag == _embedding.ConfidenceTag)
+        if (embedding.Tag == _embedding.Tag
+            && (_baseline?.Profile.Triggers is not { } triggers || embedding.ConfidenceTag(triggers) == _embedding.ConfidenceTag(triggers)))
         {
             _embedding = embedding;
             return;

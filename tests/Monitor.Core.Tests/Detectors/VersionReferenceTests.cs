@@ -183,6 +183,42 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
         Assert.Equal(before.UltraCusum, restored.Export().UltraCusum);
     }
 
+    /// <summary>
+    /// Own percentiles that do not fit the baseline (a stored document cut short) are not used: D3 runs on the baseline's, the
+    /// checkpoint says so, and switching such a reference in keeps what D3 counted.
+    /// </summary>
+    [Fact]
+    public void Own_confidence_percentiles_that_do_not_fit_the_baseline_are_named_as_the_baseline_s()
+    {
+        EmbeddingReference own = OwnSharp.Value;
+        TriggerProfile triggers = Baseline.Value.Profile.Triggers!;
+        ConfidencePercentiles full = own.Confidence!;
+        var cut = new ConfidencePercentiles { Thresholds = full.Thresholds[..1], Rates = full.Rates[..1], Records = full.Records[..1] };
+        EmbeddingReference unfit = EmbeddingReference.Own(2, own.Profile!, cut);
+        Assert.False(cut.Fits(triggers));
+        Assert.Equal("", unfit.ConfidenceTag(triggers));
+        Assert.Equal("own:2", own.ConfidenceTag(triggers));
+        Assert.Equal(ConfidencePercentiles.Of(triggers).Thresholds, unfit.ConfidenceFor(triggers).Thresholds);
+
+        var monitor = new VersionMonitor("m", "v2", TimeProvider.System, historyLimit: 5, detectors: new DetectorSettings());
+        monitor.UseBaseline(Baseline.Value, EmbeddingReference.Own(2, own.Profile!));
+        var traffic = new ScenarioTraffic(seed: 4104);
+        var closed = new List<WindowResult>();
+        var preparer = new BatchPreparer(Baseline.Value);
+        for (int b = 0; b < 20; b++)
+        {
+            RecordBatch batch = Sharp(traffic.Next(Batch));
+            monitor.Add(batch, preparer.Prepare(batch), closed);
+        }
+
+        DetectorState before = monitor.ExportDetectors()!;
+        Assert.Contains(before.UltraCusum, v => v > 0);
+        monitor.UseEmbedding(unfit);
+        DetectorState after = monitor.ExportDetectors()!;
+        Assert.Equal("", after.ConfidenceReference);
+        Assert.Equal(before.UltraCusum, after.UltraCusum);
+    }
+
     /// <summary>The candidate's outputs: its network's embeddings and its sharper confidences (binary: one score per record).</summary>
     private static RecordBatch Sharp(RecordBatch batch) =>
         Sharper.Apply(Retrained.Apply(batch), ScenarioTraffic.Schema.PredictedClassLabels.Length);
@@ -228,7 +264,7 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
 
         Finding[] alarms = [.. monitor.Findings.Where(f => f.Detector == DetectorId.D3)];
         Finding[] corroborated = [.. monitor.Findings.Where(f => f.Corroboration.Any(c => c.Detector == DetectorId.D3))];
-        output.WriteLine($"D3 against {(reference.ConfidenceTag.Length > 0 ? "its own reference" : "the baseline's percentiles")} " +
+        output.WriteLine($"D3 against {(reference.ConfidenceTag(baseline.Profile.Triggers!).Length > 0 ? "its own reference" : "the baseline's percentiles")} " +
             $"({(sharp ? "sharper retrained candidate" : "baseline's version")}, {injection}): {ultra} of {clean} clean records ({ultra / (double)clean:P2}) " +
             $"ultra-confident; {alarms.Length} D3 alarms, {corroborated.Length} findings corroborated by D3 " +
             $"({monitor.Findings.Count(f => f.Severity == Severity.Critical)} critical findings in all)");
