@@ -67,6 +67,26 @@ internal sealed class CandidateTable
     /// <summary>How full the table is, and the promotions its bound on warned candidates and its findings cost so far.</summary>
     public CandidateLoad Load => new(_candidates.Count, _warned.Count, _refused, _warnedEvicted);
 
+    /// <summary>
+    /// At a window's close, when the table turned keys away (a promotion refused, a warned candidate evicted beyond its share;
+    /// reported again as their number grows by a tenth over <paramref name="reported"/>): an observation (Info), so a saturated
+    /// table is not silent. Null otherwise.
+    /// </summary>
+    public Finding? TurnedAwayObservation(DetectorId detector, DetectorSettings settings, ref long reported, long records, DateTimeOffset now)
+    {
+        CandidateLoad load = Load;
+        long turnedAway = load.Refused + load.WarnedEvicted;
+        if (turnedAway < 10 || turnedAway < reported * 1.1)
+        {
+            return null;
+        }
+
+        reported = turnedAway;
+        return Finding.Observation(detector, new DetectorKey(KeyKind.Token, "(all)", "candidate table full"), turnedAway, records, now,
+            string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"candidate table full: {load.Refused} keys that earned exact counting were not promoted (every candidate drawn to make room held a critical finding) and {load.WarnedEvicted} candidates holding a finding below critical were evicted to make room, first beyond Monitor:Detectors:WarnedCandidateShare ({settings.WarnedCandidateShare}) of the {settings.Candidates} (now {load.Warned} of {load.Candidates}); their findings stay, but many keys warned at once can be a flood meant to crowd out a trigger's key"));
+    }
+
     /// <summary>Warned candidates the table keeps however full it is; beyond them, one drawn makes room first.</summary>
     private int WarnedKept => (int)(_settings.WarnedCandidateShare * _settings.Candidates);
 

@@ -31,6 +31,7 @@ public sealed class RegressionDetector
     private readonly Dictionary<ulong, double> _centres = [];
     private readonly int[] _active;
     private int _windowsSinceCriticalHit = int.MaxValue / 2;
+    private long _turnedAwayReported;
 
     public RegressionDetector(CompiledBaseline baseline, DetectorSettings settings, TimeProvider time)
     {
@@ -122,6 +123,10 @@ public sealed class RegressionDetector
     {
         _windowsSinceCriticalHit++;
         _test.Refresh();
+        if (_candidates.TurnedAwayObservation(DetectorId.D1, _settings, ref _turnedAwayReported, Records, _time.GetUtcNow()) is { } full)
+        {
+            _findings.Publish(full);
+        }
     }
 
     /// <summary>A record's output as the tests read it.</summary>
@@ -247,7 +252,7 @@ public sealed class RegressionDetector
         Records = Records,
         Horizon = _candidates.HorizonRecords,
         EvictionDraws = _candidates.Draws,
-        CandidatesTurnedAway = [_candidates.Load.Refused, _candidates.Load.WarnedEvicted],
+        CandidatesTurnedAway = [_candidates.Load.Refused, _candidates.Load.WarnedEvicted, _turnedAwayReported],
         WindowsSinceCriticalHit = Math.Min(_windowsSinceCriticalHit, int.MaxValue / 2),
         Raised = [.. _raised],
         RegressionLive = _test.Live,
@@ -267,6 +272,7 @@ public sealed class RegressionDetector
 
         Records = state.Records;
         _windowsSinceCriticalHit = state.WindowsSinceCriticalHit;
+        _turnedAwayReported = state.CandidatesTurnedAway.Length == 3 ? state.CandidatesTurnedAway[2] : 0;
         _raised.Clear();
         _raised.UnionWith(state.Raised);
         _test.Restore(state.RegressionLive);

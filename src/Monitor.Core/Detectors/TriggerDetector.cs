@@ -290,26 +290,10 @@ public sealed partial class TriggerDetector
             _findings.Publish(saturated);
         }
 
-        ReportTurnedAway();
-    }
-
-    /// <summary>
-    /// At a window's close, when the candidate table turned keys away (a promotion refused, a warned candidate evicted beyond its
-    /// share; reported again as their number grows by a tenth): an observation (Info), so a saturated table is not silent.
-    /// </summary>
-    private void ReportTurnedAway()
-    {
-        CandidateLoad load = _candidates.Load;
-        long turnedAway = load.Refused + load.WarnedEvicted;
-        if (turnedAway < 10 || turnedAway < _turnedAwayReported * 1.1)
+        if (_candidates.TurnedAwayObservation(DetectorId.D1, _settings, ref _turnedAwayReported, Records, _time.GetUtcNow()) is { } full)
         {
-            return;
+            _findings.Publish(full);
         }
-
-        _turnedAwayReported = turnedAway;
-        PublishObservation(DetectorId.D1, new DetectorKey(KeyKind.Token, "(all)", "candidate table full"), turnedAway,
-            string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"candidate table full: {load.Refused} keys that earned exact counting were not promoted (every candidate drawn to make room held a critical finding) and {load.WarnedEvicted} candidates holding a finding below critical were evicted to make room, first beyond Monitor:Detectors:WarnedCandidateShare ({_settings.WarnedCandidateShare}) of the {_settings.Candidates} (now {load.Warned} of {load.Candidates}); their findings stay, but many keys warned at once can be a flood meant to crowd out a trigger's key"));
     }
 
     /// <summary>

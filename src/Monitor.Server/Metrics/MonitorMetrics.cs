@@ -145,8 +145,26 @@ internal sealed class MonitorMetrics
     {
         Candidates.WithLabels(model, version, "all").Set(load.Candidates);
         Candidates.WithLabels(model, version, "warned").Set(load.Warned);
-        CandidatesTurnedAway.WithLabels(model, version, "refused").IncTo(load.Refused);
-        CandidatesTurnedAway.WithLabels(model, version, "warned_evicted").IncTo(load.WarnedEvicted);
+        TurnedAway(model, version, "refused", load.Refused);
+        TurnedAway(model, version, "warned_evicted", load.WarnedEvicted);
+    }
+
+    /// <summary>The detectors' last counts of keys turned away, per (model, version, reason).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Model, string Version, string Reason), long> _turnedAway = new();
+
+    /// <summary>
+    /// Adds what the detectors turned away since the last close. Their count starts again at 0 when they are built afresh (a new
+    /// baseline); the counter then grows by the new count rather than waiting for it to pass the old one.
+    /// </summary>
+    private void TurnedAway(string model, string version, string reason, long count)
+    {
+        long last = _turnedAway.GetValueOrDefault((model, version, reason));
+        long added = count >= last ? count - last : count;
+        _turnedAway[(model, version, reason)] = count;
+        if (added > 0)
+        {
+            CandidatesTurnedAway.WithLabels(model, version, reason).Inc(added);
+        }
     }
 
     /// <summary>Counts changed findings and sets the per-detector totals; keys never become labels.</summary>

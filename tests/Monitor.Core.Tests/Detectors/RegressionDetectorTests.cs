@@ -169,6 +169,12 @@ public sealed class RegressionDetectorTests
         Assert.InRange(state.Candidates.Length, 1, settings.Candidates);
         Assert.InRange(state.RegressionCentreKeys.Length, 1, 2 * settings.Candidates + 1);
         Assert.Equal(state.RegressionCentreKeys.Length, state.RegressionCentres.Length);
+        // The flood's keys (served beyond the baseline's range: warnings) fill the table beyond its share of warned keys; the
+        // candidates evicted for it are reported.
+        CandidateLoad load = monitor.Regression!.CandidateLoad;
+        Assert.True(load.Refused + load.WarnedEvicted >= 10, $"{load}");
+        Finding full = Assert.Single(monitor.Findings, f => f.Key is { Text: "candidate table full" });
+        Assert.Equal(Severity.Info, full.Severity);
     }
 
     [Fact]
