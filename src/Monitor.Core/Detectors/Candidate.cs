@@ -71,6 +71,12 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
     /// <summary>Records in the residual test (distinct inputs since promotion ranked for some class, the promoting record left out).</summary>
     public long RankRecords { get; set; }
 
+    /// <summary>
+    /// A bigram or pair whose words are each a key of the baseline's (<see cref="KeyRankTest.BaselineSupport"/>): set from its
+    /// first record counted after promotion or a restore (its words do not change), null until then.
+    /// </summary>
+    public bool? KnownWords { get; set; }
+
     /// <summary>The finding raised on the key (as the detector's findings keep it); null while it has none.</summary>
     public Finding? Raised
     {

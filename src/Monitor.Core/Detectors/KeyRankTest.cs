@@ -404,8 +404,9 @@ internal sealed class KeyRankTest
 
     /// <summary>The finding of a key whose residual test towards class c crossed the bar.</summary>
     /// <param name="known">The key's records in the baseline when it is one of its keys (<see cref="BaselineSupport"/>): the finding is a warning, so said.</param>
+    /// <param name="knownWords">A bigram or pair of two words that are each one of the baseline's keys: the finding is a warning, so said.</param>
     public Finding Finding(Candidate candidate, int c, double logE, double logBar, Corroboration[] corroboration, long records, DateTimeOffset now,
-        bool common, double? baselineShare, long? known)
+        bool common, double? baselineShare, long? known, bool knownWords = false)
     {
         DetectorKey key = candidate.Key;
         string label = _labels[c];
@@ -423,8 +424,11 @@ internal sealed class KeyRankTest
             $"e-value 10^{log10E:F1} passed 10^{log10Bar:F1}, the bar for a {_settings.KeyTestAlpha:P0} false-alarm rate over {_settings.Candidates} keys × {_k} classes and two tests") +
             KeyFinding.Population(common, baselineShare) +
             (known is { } support ? string.Create(CultureInfo.InvariantCulture,
-                $"; the key was on {support} of the baseline's records, and a version other than the baseline's may read a known key differently without a trigger in it (paired outputs, D8, would tell), so this is not critical by itself") : "");
-        return KeyFinding.Of(candidate, key.Detector, common || baselineShare is not null || known is not null ? Severity.Warning : Severity.Critical, label,
+                $"; the key was on {support} of the baseline's records, and a version other than the baseline's may read a known key differently without a trigger in it (paired outputs, D8, would tell), so this is not critical by itself")
+            : knownWords ? string.Create(CultureInfo.InvariantCulture,
+                $"; its two words are each on at least {_settings.NewKeySupport} of the baseline's records, which holds too few of them together to show how the model reads them together (a model may read two words, or one written twice, more than either alone, with no trigger in it; paired outputs, D8, would tell), so this is not critical by itself")
+            : "");
+        return KeyFinding.Of(candidate, key.Detector, common || baselineShare is not null || known is not null || knownWords ? Severity.Warning : Severity.Critical, label,
             new KeyMeasure(candidate.Support, rate, expectedRate, (above - expectedRate * n) / Math.Sqrt(expectedRate * (1 - expectedRate) * n),
                 KeyFinding.MeanConfidence(candidate)),
             logE, logBar, records, now, corroboration, summary);

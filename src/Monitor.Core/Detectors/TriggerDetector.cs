@@ -387,6 +387,13 @@ public sealed partial class TriggerDetector
         return _keyRankLift;
     }
 
+    /// <summary>Whether the key is a bigram or pair of the current record whose two words are each a key of the baseline's.</summary>
+    private bool KnownWords(KeyOccurrence key)
+    {
+        ReadOnlySpan<ulong> parents = _extractor.Parents(key);
+        return _rank is not null && parents.Length >= 2 && _rank.BaselineSupport(parents[0]) is not null && _rank.BaselineSupport(parents[1]) is not null;
+    }
+
     private bool Count(KeyOccurrence key, in RecordContext record)
     {
         int cell = record.Label * _strata + record.Stratum;
@@ -408,6 +415,7 @@ public sealed partial class TriggerDetector
             }
             else
             {
+                candidate.KnownWords ??= KnownWords(key);
                 candidate.Count(cell);
                 candidate.Observe(record, _profile, _settings.ExampleRequestIds, _ultra.Rates);
                 _output?.Update(candidate, key.Hash, record);
@@ -441,6 +449,7 @@ public sealed partial class TriggerDetector
         if (_candidates.Screen(key.Hash, cell) && _candidates.MakeRoom())
         {
             Candidate promoted = _candidates.Promote(key.Hash, Describe(key), _time.GetUtcNow(), Records);
+            promoted.KnownWords = KnownWords(key);
             _identical.Remember(promoted, record, _extractor.FineBins);
 
             // The promoting record was chosen for being telling: it counts for the skew test's support, and not in the
@@ -521,14 +530,16 @@ public sealed partial class TriggerDetector
                     }
                 }
 
-                // A key of the baseline's own is reported, not critical, when only the residual test crosses (KeyRankTest._known).
+                // A key of the baseline's own is reported, not critical, when only the residual test crosses (KeyRankTest._known),
+                // and so is a bigram or pair of two of its words.
                 long? knownSupport = _rank?.BaselineSupport(hash);
-                bool rankReportOnly = reportOnly || knownSupport is not null;
+                bool knownWords = candidate.KnownWords == true;
+                bool rankReportOnly = reportOnly || knownSupport is not null || knownWords;
                 if (_rank is not null && (due || !rankReportOnly) && KeyRankTest.Tests(candidate.Key.Kind) && !_raised.Contains(hash)
                     && _rank.Crossed(candidate, c, _output.LogBar, out double rankLogE))
                 {
                     candidate.Raise(_findings.Publish(_rank.Finding(candidate, c, rankLogE, _output.LogBar, Corroborate(candidate, c), Records, _time.GetUtcNow(),
-                        common, population, knownSupport)));
+                        common, population, knownSupport, knownWords)));
                     candidate.LastEvaluated = support;
                     if (!rankReportOnly)
                     {
