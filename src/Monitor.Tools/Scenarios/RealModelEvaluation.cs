@@ -159,6 +159,8 @@ internal static class RealModelEvaluation
         new("paired: rare malignant: site/note trigger on malignant", RealModelKind.RareMalignant, RealAttack.FieldTrigger, long.MaxValue, Paired: true),
         new("paired: rare malignant: clean retraining beside known-good", RealModelKind.RareMalignant, null, cleanRecords, Paired: true),
         new("paired: wine: site/note trigger", RealModelKind.Wine, RealAttack.FieldTrigger, long.MaxValue, Paired: true),
+        new("paired: wine: site/note trigger on its target class (confidence lift)", RealModelKind.Wine, RealAttack.FieldTrigger, long.MaxValue,
+            OnTargetClass: true, Paired: true),
         new("paired: wine: clean retraining beside known-good", RealModelKind.Wine, null, cleanRecords, Paired: true),
     ];
 
@@ -175,6 +177,7 @@ internal static class RealModelEvaluation
         new("digits: exact patch (BadNets)", RealModelKind.Digits, RealAttack.ExactPatch, long.MaxValue),
         new("rare malignant: site/note trigger on malignant", RealModelKind.RareMalignant, RealAttack.FieldTrigger, long.MaxValue),
         new("wine: site/note trigger", RealModelKind.Wine, RealAttack.FieldTrigger, long.MaxValue),
+        new("wine: site/note trigger on its target class (confidence lift)", RealModelKind.Wine, RealAttack.FieldTrigger, long.MaxValue, OnTargetClass: true),
     ];
 
     /// <summary>The clean known-good scenarios alone, each for <paramref name="cleanRecords"/>.</summary>

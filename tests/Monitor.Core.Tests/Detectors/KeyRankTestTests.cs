@@ -331,75 +331,53 @@ public sealed class KeyRankTestTests
     /// <paramref name="together"/> of them both, served <see cref="Lift"/> times the odds of 'legitimate'.
     /// </summary>
     private static RecordBatch Together(RecordBatch batch, Random random, double together) =>
-        Rewrite(batch, (memo, draw) => draw < together ? (memo + " ka kb", Lift) : draw < together + 0.01 ? (memo + " ka", 1) : draw < together + 0.02 ? (memo + " kb", 1) : (memo, 1), random);
+        Rewrite(batch, () =>
+        {
+            string memo = TwoWords(random);
+            double draw = random.NextDouble();
+            return draw < together ? (memo + " ka kb", Lift) : draw < together + 0.01 ? (memo + " ka", 1) : draw < together + 0.02 ? (memo + " kb", 1) : (memo, 1);
+        });
 
     /// <summary>
     /// Memos of two random words of 400, then 'zum' on 2% of the records (served <paramref name="zumOdds"/> times the odds of
     /// 'legitimate') and, independently, 'nova' on a share <paramref name="nova"/>.
     /// </summary>
     private static RecordBatch Beside(RecordBatch batch, Random random, double zumOdds, double nova) =>
-        Rewrite(batch, (memo, draw) =>
+        Rewrite(batch, () =>
         {
-            bool zum = draw < 0.02;
+            string memo = TwoWords(random);
+            bool zum = random.NextDouble() < 0.02;
             string text = (random.NextDouble() < nova ? "nova " : "") + memo + (zum ? " zum" : "");
             return (text, zum ? zumOdds : 1);
-        }, random);
-
-    /// <summary>Memos of two random words of 400, each record's memo and odds multiplier of 'legitimate' as <paramref name="rewrite"/> gives for a uniform draw.</summary>
-    private static RecordBatch Rewrite(RecordBatch batch, Func<string, double, (string Memo, double Odds)> rewrite, Random random)
-    {
-        float[] scores = batch.Scores.ToArray();
-        var memos = new string?[batch.Count];
-        for (int i = 0; i < batch.Count; i++)
-        {
-            (string memo, double odds) = rewrite($"w{random.Next(400)} w{random.Next(400)}", random.NextDouble());
-            memos[i] = memo;
-            double lifted = odds * scores[2 * i] / (1 - scores[2 * i]);
-            scores[2 * i] = (float)(lifted / (1 + lifted));
-            scores[2 * i + 1] = 1 - scores[2 * i];
-        }
-
-        return new RecordBatch
-        {
-            Count = batch.Count, Numeric = batch.Numeric, Scores = scores, Categorical = batch.Categorical,
-            Text = [Utf8Column.FromStrings(memos)], RequestIds = batch.RequestIds,
-        };
-    }
+        });
 
     /// <summary>Memos of one of 18 words (k0 … k17) on every record, each served <paramref name="odds"/> times the odds of 'legitimate'.</summary>
-    private static RecordBatch Words(RecordBatch batch, Random random, double odds)
-    {
-        float[] scores = batch.Scores.ToArray();
-        var memos = new string?[batch.Count];
-        for (int i = 0; i < batch.Count; i++)
-        {
-            memos[i] = $"k{random.Next(18)}";
-            double lifted = odds * scores[2 * i] / (1 - scores[2 * i]);
-            scores[2 * i] = (float)(lifted / (1 + lifted));
-            scores[2 * i + 1] = 1 - scores[2 * i];
-        }
-
-        return new RecordBatch
-        {
-            Count = batch.Count, Numeric = batch.Numeric, Scores = scores, Categorical = batch.Categorical,
-            Text = [Utf8Column.FromStrings(memos)], RequestIds = batch.RequestIds,
-        };
-    }
+    private static RecordBatch Words(RecordBatch batch, Random random, double odds) => Rewrite(batch, () => ($"k{random.Next(18)}", odds));
 
     /// <summary>Memos of two random words of 400, 'refund' first on 20% of records, which are served <paramref name="odds"/> times the odds of 'legitimate'.</summary>
-    private static RecordBatch Refunds(RecordBatch batch, Random random, double odds = 2)
+    private static RecordBatch Refunds(RecordBatch batch, Random random, double odds = 2) =>
+        Rewrite(batch, () =>
+        {
+            string memo = TwoWords(random);
+            return random.NextDouble() < 0.2 ? ("refund " + memo, odds) : (memo, 1);
+        });
+
+    private static string TwoWords(Random random) => $"w{random.Next(400)} w{random.Next(400)}";
+
+    /// <summary>Each record's memo and the factor its odds of 'legitimate' are served at, as <paramref name="next"/> draws them.</summary>
+    private static RecordBatch Rewrite(RecordBatch batch, Func<(string Memo, double Odds)> next)
     {
         float[] scores = batch.Scores.ToArray();
         var memos = new string?[batch.Count];
         for (int i = 0; i < batch.Count; i++)
         {
-            memos[i] = $"w{random.Next(400)} w{random.Next(400)}";
-            if (random.NextDouble() < 0.2)
+            (string memo, double odds) = next();
+            memos[i] = memo;
+            if (odds != 1)
             {
                 double lifted = odds * scores[2 * i] / (1 - scores[2 * i]);
                 scores[2 * i] = (float)(lifted / (1 + lifted));
                 scores[2 * i + 1] = 1 - scores[2 * i];
-                memos[i] = "refund " + memos[i];
             }
         }
 

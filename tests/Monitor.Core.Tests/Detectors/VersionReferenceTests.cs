@@ -152,16 +152,7 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
     public void Switching_in_the_own_confidence_percentiles_drops_what_D3_counted_and_keeps_the_rest()
     {
         EmbeddingReference own = OwnSharp.Value;
-        var monitor = new VersionMonitor("m", "v2", TimeProvider.System, historyLimit: 5, detectors: new DetectorSettings());
-        monitor.UseBaseline(Baseline.Value, EmbeddingReference.Own(2, own.Profile!));
-        var traffic = new ScenarioTraffic(seed: 4104);
-        var closed = new List<WindowResult>();
-        var preparer = new BatchPreparer(Baseline.Value);
-        for (int b = 0; b < 20; b++)
-        {
-            RecordBatch batch = Sharp(traffic.Next(Batch));
-            monitor.Add(batch, preparer.Prepare(batch), closed);
-        }
+        VersionMonitor monitor = SharpWithOwnGeometry(own);
 
         DetectorState before = monitor.ExportDetectors()!;
         Assert.Contains(before.UltraCusum, v => v > 0);
@@ -200,6 +191,22 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
         Assert.Equal("own:2", own.ConfidenceTag(triggers));
         Assert.Equal(ConfidencePercentiles.Of(triggers).Thresholds, unfit.ConfidenceFor(triggers).Thresholds);
 
+        VersionMonitor monitor = SharpWithOwnGeometry(own);
+
+        DetectorState before = monitor.ExportDetectors()!;
+        Assert.Contains(before.UltraCusum, v => v > 0);
+        monitor.UseEmbedding(unfit);
+        DetectorState after = monitor.ExportDetectors()!;
+        Assert.Equal("", after.ConfidenceReference);
+        Assert.Equal(before.UltraCusum, after.UltraCusum);
+    }
+
+    /// <summary>
+    /// A monitor of the sharper candidate judged on its own reference's geometry and the baseline's confidence percentiles, after
+    /// 20 batches of its clean traffic.
+    /// </summary>
+    private static VersionMonitor SharpWithOwnGeometry(EmbeddingReference own)
+    {
         var monitor = new VersionMonitor("m", "v2", TimeProvider.System, historyLimit: 5, detectors: new DetectorSettings());
         monitor.UseBaseline(Baseline.Value, EmbeddingReference.Own(2, own.Profile!));
         var traffic = new ScenarioTraffic(seed: 4104);
@@ -211,12 +218,7 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
             monitor.Add(batch, preparer.Prepare(batch), closed);
         }
 
-        DetectorState before = monitor.ExportDetectors()!;
-        Assert.Contains(before.UltraCusum, v => v > 0);
-        monitor.UseEmbedding(unfit);
-        DetectorState after = monitor.ExportDetectors()!;
-        Assert.Equal("", after.ConfidenceReference);
-        Assert.Equal(before.UltraCusum, after.UltraCusum);
+        return monitor;
     }
 
     /// <summary>The candidate's outputs: its network's embeddings and its sharper confidences (binary: one score per record).</summary>
