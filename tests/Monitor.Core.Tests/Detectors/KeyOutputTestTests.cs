@@ -1,5 +1,8 @@
 using System.Text.Json;
+using Monitor.Core.Baselines;
 using Monitor.Core.Detectors;
+using Monitor.Core.Ingest;
+using Monitor.Simulation;
 
 namespace Monitor.Core.Tests.Detectors;
 
@@ -10,6 +13,27 @@ namespace Monitor.Core.Tests.Detectors;
 /// </summary>
 public sealed class KeyOutputTestTests
 {
+    [Fact]
+    public void An_interior_percentile_bin_is_a_region_of_the_inputs_whatever_its_share_of_the_key_table()
+    {
+        var reference = new FraudTraffic(seed: 5600);
+        RecordBatch[] batches = [.. Enumerable.Range(0, 5).Select(_ => reference.Next(1000, FraudDrift.None))];
+        TriggerProfile profile = ReferenceBaseline.Fit(FraudTraffic.Schema, batches, windowRecords: 1000,
+            settings: new BaselineSettings { BootstrapWindows = 500 }).Triggers!;
+        int edges = profile.Values!.FineEdges[0].Length;
+        BaselineKey bin = Assert.Single(profile.Keys, k => k is { Kind: KeyKind.FineBin, Field: 0, Payload: 1 });
+        // A percentile bin may hold fewer than MaxBaselineShare of the key table's records (ties, another sample); here 1 record.
+        BaselineKey interior = bin with { Payload = (ulong)(edges / 2), Text = "interior", Support = 1 };
+        BaselineKey lowest = bin with { Payload = 0, Text = "lowest", Support = 1 };
+        BaselineKey highest = bin with { Payload = (ulong)edges, Text = "highest", Support = 1 };
+        var test = new KeyOutputTest(profile with { Keys = [interior, lowest, highest] }, profile.Tails!, new DetectorSettings(), ["legitimate", "fraud"]);
+
+        Assert.Equal(1.0 / profile.Records, test.BaselineShare(interior.Hash()));
+        // The open-ended bins at either end are where values beyond the baseline's usual range fall (a patch's pixels): not regions.
+        Assert.Null(test.BaselineShare(lowest.Hash()));
+        Assert.Null(test.BaselineShare(highest.Hash()));
+    }
+
     [Fact]
     public void The_log_e_value_after_every_record_matches_scipy()
     {
