@@ -357,13 +357,6 @@ public sealed partial class TriggerDetector
     }
 
     /// <summary>
-    /// Candidates count every record exactly, a surprising input once however often it repeats. Other keys
-    /// are screened on surprising records only (served a class the baseline gives less than even odds for
-    /// their inputs), where a trigger must show and benign traffic rarely goes: sketches and the
-    /// heavy-hitter table see a small, telling stream.
-    /// </summary>
-    /// <returns>Whether this key now carries a critical finding (so the record's other keys are explained by it).</returns>
-    /// <summary>
     /// The residual test's lift for a key of this record: the record's (<see cref="KeyRankTest.RecordLift"/>), and for a bigram or
     /// pair also what its parents' other records get today (<see cref="KeyRankTest.Inherit"/>).
     /// </summary>
@@ -394,6 +387,13 @@ public sealed partial class TriggerDetector
         return _rank is not null && parents.Length >= 2 && _rank.BaselineSupport(parents[0]) is not null && _rank.BaselineSupport(parents[1]) is not null;
     }
 
+    /// <summary>
+    /// Candidates count every record exactly, a surprising input once however often it repeats. Other keys
+    /// are screened on surprising records only (served a class the baseline gives less than even odds for
+    /// their inputs), where a trigger must show and benign traffic rarely goes: sketches and the
+    /// heavy-hitter table see a small, telling stream.
+    /// </summary>
+    /// <returns>Whether this key now carries a critical finding (so the record's other keys are explained by it).</returns>
     private bool Count(KeyOccurrence key, in RecordContext record)
     {
         int cell = record.Label * _strata + record.Stratum;
