@@ -161,10 +161,8 @@ internal sealed class MonitorMetrics
         long last = _turnedAway.GetValueOrDefault((model, version, reason));
         long added = count >= last ? count - last : count;
         _turnedAway[(model, version, reason)] = count;
-        if (added > 0)
-        {
-            CandidatesTurnedAway.WithLabels(model, version, reason).Inc(added);
-        }
+        // Inc(0) too: the series exists, at 0, from the version's first window close.
+        CandidatesTurnedAway.WithLabels(model, version, reason).Inc(added);
     }
 
     /// <summary>Counts changed findings and sets the per-detector totals; keys never become labels.</summary>
