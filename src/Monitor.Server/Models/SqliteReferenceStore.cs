@@ -86,7 +86,7 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
             string document = reader.GetString(8);
             references.Add(new StoredReference(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), Parse(reader.GetString(4)),
                 reader.GetString(5), reader.GetInt64(6), reader.GetInt32(7), StoreJson.Read<EmbeddingProfile>(document),
-                StoreJson.Read<OutputParts>(document).Confidence));
+                ConfidenceOf(document)));
         }
 
         return references;
@@ -105,6 +105,23 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
         }
 
         return document.ToJsonString(StoreJson.Options);
+    }
+
+    /// <summary>
+    /// The document's D3 part, or null where there is none or it does not read (a field missing, as a document edited by hand or
+    /// cut short can have): D3 then judges against the baseline's percentiles, as for a reference stored before the part existed,
+    /// and the reference's embedding profile, and every other reference, still load.
+    /// </summary>
+    internal static ConfidencePercentiles? ConfidenceOf(string document)
+    {
+        try
+        {
+            return StoreJson.Read<OutputParts>(document).Confidence;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The stored document's fields beyond the embedding profile.</summary>

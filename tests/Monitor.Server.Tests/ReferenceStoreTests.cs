@@ -1,0 +1,24 @@
+using Monitor.Server.Models;
+
+namespace Monitor.Server.Tests;
+
+/// <summary>Versions' stored references: a D3 part that does not read is taken as none, so the reference and every other still load.</summary>
+public sealed class ReferenceStoreTests
+{
+    private const string Profile = """
+        "Width":2,"Mean":[0,0],"Components":[1,0],"Variances":[1],"OutlierThreshold":9,"OutlierRate":0.001,"MinorityShare":[0.5,0.5],"Silhouette":[0,0]
+        """;
+
+    [Fact]
+    public void A_stored_D3_part_missing_a_field_is_taken_as_none()
+    {
+        string whole = "{" + Profile + ""","Confidence":{"Thresholds":[0.99,0.95],"Rates":[0.001,0.001],"Records":[500,500]}}""";
+        string cut = "{" + Profile + ""","Confidence":{"Rates":[0.001,0.001],"Records":[500,500]}}""";
+        string before = "{" + Profile + "}";
+
+        Assert.Equal([0.99, 0.95], SqliteReferenceStore.ConfidenceOf(whole)!.Thresholds);
+        // Before, reading a document like this threw, and the registry, which loads every version's reference at start, with it.
+        Assert.Null(SqliteReferenceStore.ConfidenceOf(cut));
+        Assert.Null(SqliteReferenceStore.ConfidenceOf(before));
+    }
+}
