@@ -59,6 +59,9 @@ public sealed record EmbeddingReference
     /// </summary>
     public string ConfidenceTag(TriggerProfile triggers) => UsesOwnConfidence(triggers) ? $"own:{Id}" : "";
 
+    /// <summary>Per slot, whether D3 runs on the version's own percentiles there under this profile (<see cref="ConfidenceFor"/>); null where it uses none of them.</summary>
+    public bool[]? OwnConfidenceSlots(TriggerProfile triggers) => UsesOwnConfidence(triggers) ? Confidence!.OwnSlots() : null;
+
     private bool UsesOwnConfidence(TriggerProfile triggers) => Source == EmbeddingSource.Own && Confidence is { } own && own.Fits(triggers);
 
     public static EmbeddingReference Own(long id, EmbeddingProfile profile, ConfidencePercentiles? confidence = null) =>

@@ -511,7 +511,7 @@ public sealed class KeyExtractor
             (int s, int l) = _tokens[t];
             (int bs, int bl) = Join(ps, pl, ' ', s, l);
             ulong hash = KeyHash.Of(KeyKind.Bigram, field, _chars.AsSpan(bs, bl));
-            if (_seen.Contains(hash))
+            if (!_seen.Add(hash))
             {
                 continue;
             }
@@ -524,7 +524,7 @@ public sealed class KeyExtractor
                 _parentHashes.Add(PairHash(field, ps, pl, s, l));
             }
 
-            Add(new KeyOccurrence(hash, KeyKind.Bigram, field, bs, bl, ParentsPayload(offset, _parentHashes.Count - offset)));
+            _keys.Add(new KeyOccurrence(hash, KeyKind.Bigram, field, bs, bl, ParentsPayload(offset, _parentHashes.Count - offset)));
         }
 
         foreach ((int vs, int vl) in variants)
@@ -544,7 +544,7 @@ public sealed class KeyExtractor
                 (int bs1, int bl) = _tokens[b];
                 (int js, int jl) = JoinPair(as1, al, bs1, bl);
                 ulong hash = KeyHash.Of(KeyKind.Pair, field, _chars.AsSpan(js, jl));
-                if (_seen.Contains(hash))
+                if (!_seen.Add(hash))
                 {
                     continue;
                 }
@@ -552,7 +552,7 @@ public sealed class KeyExtractor
                 int offset = _parentHashes.Count;
                 _parentHashes.Add(_tokenHashes[a]);
                 _parentHashes.Add(_tokenHashes[b]);
-                Add(new KeyOccurrence(hash, KeyKind.Pair, field, js, jl, ParentsPayload(offset, 2)));
+                _keys.Add(new KeyOccurrence(hash, KeyKind.Pair, field, js, jl, ParentsPayload(offset, 2)));
             }
         }
     }

@@ -104,8 +104,7 @@ public sealed partial class TriggerDetector
         _output = _profile.Tails is { } tails ? new KeyOutputTest(_profile, tails, settings, _labels, tests) : null;
         _rank = tests == 2 ? new KeyRankTest(_profile, settings, _labels) : null;
         ConfidencePercentiles confidence = _embeddingReference.ConfidenceFor(_profile);
-        _ultra = new UltraConfidence(_profile, settings, _labels, confidence,
-            _embeddingReference.Source == EmbeddingSource.Own && _embeddingReference.Confidence is { } own && own.Fits(_profile) ? own.OwnSlots() : null);
+        _ultra = new UltraConfidence(_profile, settings, _labels, confidence, _embeddingReference.OwnConfidenceSlots(_profile));
         _decoupling = new Decoupling(_profile, settings, _labels);
         _activations = _embedding is { } geometry ? new Activations(geometry, settings, _labels, random) : null;
         _directions = _embedding is { } withTail && EmbeddingDirections.Runs(withTail, settings)
