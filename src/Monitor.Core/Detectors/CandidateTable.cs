@@ -45,9 +45,13 @@ internal sealed class CandidateTable
     /// <summary>Candidates holding a finding below critical evicted to make room.</summary>
     private long _warnedEvicted;
 
+    private readonly Func<Candidate, double> _strength;
+
     /// <param name="printLanes">The lanes of an input print in use (<see cref="InputPrint.Lanes"/>).</param>
-    public CandidateTable(DetectorSettings settings, int classes, int strata, ulong printLanes = 0)
+    /// <param name="strength">How strong a candidate's case is, for eviction (the weakest of those drawn goes); by default the share of its records that were surprising.</param>
+    public CandidateTable(DetectorSettings settings, int classes, int strata, ulong printLanes = 0, Func<Candidate, double>? strength = null)
     {
+        _strength = strength ?? (c => c.SurpriseShare);
         _settings = settings;
         _classes = classes;
         _strata = strata;
@@ -213,8 +217,9 @@ internal sealed class CandidateTable
     }
 
     /// <summary>
-    /// Frees a slot: of a few candidates drawn at random, the one with no finding whose records are least
-    /// often surprising goes (a benign key promoted by chance has a low share; a young trigger a high one).
+    /// Frees a slot: of a few candidates drawn at random, the one with no finding whose case is weakest goes: by default the one
+    /// whose records are least often surprising (a benign key promoted by chance has a low share; a young trigger a high one),
+    /// or by the strength the table was given.
     /// While warned candidates hold more than their share of the table, or when none without a finding was drawn, the warned
     /// one drawn with the least support goes (support halves at every horizon: the longest quiet), its finding kept: a flood
     /// of keys with warnings cannot shut out a trigger's key. Only a draw of critical candidates alone refuses the promotion.
@@ -237,9 +242,10 @@ internal sealed class CandidateTable
                 continue;
             }
 
-            if (candidate.Raised is null && candidate.SurpriseShare < lowest)
+            double strength = candidate.Raised is null ? _strength(candidate) : double.MaxValue;
+            if (candidate.Raised is null && strength < lowest)
             {
-                lowest = candidate.SurpriseShare;
+                lowest = strength;
                 weakest = index;
             }
             else if (candidate.Warned && candidate.Support < leastSupport)

@@ -76,6 +76,9 @@ public sealed record DetectorState
     /// <summary>A regression output's key tests: today's residual counts and recent windows (<see cref="RegressionKeyTest.Live"/>); empty otherwise.</summary>
     public double[] RegressionLive { get; init; } = [];
 
+    /// <summary>The regression rank test's histograms of today's residuals (<see cref="RegressionRankTest.Live"/>); empty in a checkpoint from before it.</summary>
+    public double[] RegressionRanks { get; init; } = [];
+
     /// <summary>A regression output's candidates: their hashes and each one's previous served value (the pinned test's centre).</summary>
     public ulong[] RegressionCentreKeys { get; init; } = [];
 

@@ -1,5 +1,6 @@
 using Monitor.Core.Baselines;
 using Monitor.Core.Ingest;
+using Monitor.Core.Schema;
 using Monitor.Core.Windows;
 
 namespace Monitor.Core.Detectors;
@@ -8,8 +9,9 @@ namespace Monitor.Core.Detectors;
 /// The trigger detectors of a regression output (one value per record) against its baseline: per record the surrogate's
 /// expected value for its inputs, the residual (served − expected), its stratum and residual bin; keys extracted as for
 /// classifiers (<see cref="KeyExtractor"/>), screened on telling records (a residual in the highest or lowest bin of its
-/// stratum) and, once promoted, tested exactly by <see cref="RegressionKeyTest"/>: a key whose records' outputs are raised,
-/// lowered or pinned into a narrow interval beyond what today's records of their strata show is critical. Repeats of an input
+/// stratum) and, once promoted, tested exactly by <see cref="RegressionKeyTest"/> and <see cref="RegressionRankTest"/>: a key
+/// whose records' outputs are raised, lowered or pinned into a narrow interval beyond what today's records of their strata show
+/// is critical. Repeats of an input
 /// count once (D7). Findings, checkpoints and the active span work as <see cref="TriggerDetector"/>'s do. Single-threaded.
 /// </summary>
 public sealed class RegressionDetector
@@ -24,6 +26,10 @@ public sealed class RegressionDetector
     private readonly IdenticalRequests _identical;
     private readonly CandidateTable _candidates;
     private readonly RegressionKeyTest _test;
+    private readonly RegressionRankTest _rank;
+
+    /// <summary>Per categorical feature: the values of the baseline's table (a slot beyond them has no surrogate weight of its own).</summary>
+    private readonly int[] _categoryTable;
     private readonly FindingSet _findings;
     private readonly HashSet<ulong> _raised = [];
 
@@ -43,8 +49,10 @@ public sealed class RegressionDetector
         _extractor = new KeyExtractor(baseline.Profile.Schema, _profile.Values, settings.MaxKeysPerRecord, settings.MaxConjunctionKeysPerRecord,
             _profile.KeyVocabulary, KeyExtractor.PartShares(_profile.Keys, _profile.Records));
         _identical = new IdenticalRequests(baseline.Profile, _profile.Values, settings, Labels);
-        _candidates = new CandidateTable(settings, RegressionKeyTest.Tests.Length, _profile.Strata, _identical.Lanes);
+        _candidates = new CandidateTable(settings, RegressionKeyTest.Tests.Length, _profile.Strata, _identical.Lanes, Evidence);
         _test = new RegressionKeyTest(_profile, settings);
+        _rank = new RegressionRankTest(_profile, settings);
+        _categoryTable = [.. baseline.Profile.Categorical.Where(p => p.Channel.Kind == ChannelKind.Categorical).Select(p => p.Categories.Length)];
         _active = new int[_profile.Surrogate.NumericOffsets.Length + _profile.Surrogate.CategoricalOffsets.Length];
     }
 
@@ -78,6 +86,7 @@ public sealed class RegressionDetector
             if (_candidates.HorizonReached())
             {
                 _test.Decay();
+                _rank.Decay();
                 _candidates.RollHorizon(Records);
                 PruneCentres();
             }
@@ -94,7 +103,9 @@ public sealed class RegressionDetector
             int bin = _profile.BinOf(stratum, residual);
             bool telling = bin == 0 || bin == RegressionProfile.Bins - 1;
             _test.Observe(stratum, bin);
+            double rank = _rank.Observe(stratum, _rank.CellOf(stratum, bin, residual), KeyRankTest.Draw(Records));
             IReadOnlyList<KeyOccurrence> keys = _extractor.Extract(batch, i);
+            (double raisedLift, double loweredLift) = RecordLift(keys);
             bool explained = false;
             for (int j = 0; j < keys.Count && !explained && _raised.Count > 0; j++)
             {
@@ -102,10 +113,10 @@ public sealed class RegressionDetector
             }
 
             var record = new RecordContext(batch, i, 0, stratum, double.NaN, false, false, false, false, telling, explained, [], [], [], false);
-            var value = new Value(served, expected, residual, bin);
+            var value = new Value(served, expected, residual, bin, rank, raisedLift, loweredLift);
             foreach (KeyOccurrence key in keys)
             {
-                if (Count(key, record, value))
+                if (Count(key, record, value with { Rank = Ranked(key) ? rank : double.NaN }))
                 {
                     record = record with { Explained = true };
                 }
@@ -123,6 +134,7 @@ public sealed class RegressionDetector
     {
         _windowsSinceCriticalHit++;
         _test.Refresh();
+        _rank.Refresh();
         if (_candidates.TurnedAwayObservation(DetectorId.D1, _settings, ref _turnedAwayReported, Records, _time.GetUtcNow()) is { } full)
         {
             _findings.Publish(full);
@@ -130,7 +142,75 @@ public sealed class RegressionDetector
     }
 
     /// <summary>A record's output as the tests read it.</summary>
-    private readonly record struct Value(double Served, double Expected, double Residual, int Bin);
+    /// <param name="Rank">Its residual's rank among today's records of its stratum, for a key the rank test judges; NaN otherwise.</param>
+    /// <param name="RaisedLift">The record's lift for the rank test (<see cref="RecordLift"/>), raised and lowered.</param>
+    private readonly record struct Value(double Served, double Expected, double Residual, int Bin, double Rank, double RaisedLift, double LoweredLift);
+
+    /// <summary>
+    /// The record's lift for the rank test, raised and lowered: the largest tail lift the baseline measured among its keys of the
+    /// kinds the test judges (1 where none). A word the model reads, which the surrogate (numeric and categorical inputs only) does
+    /// not expect, lifts every key of its records alike, so each is allowed what the record's most lifting word was.
+    /// </summary>
+    private (double Raised, double Lowered) RecordLift(IReadOnlyList<KeyOccurrence> keys)
+    {
+        double raised = 1;
+        double lowered = 1;
+        foreach (KeyOccurrence key in keys)
+        {
+            if (RegressionRankTest.Tests(key.Kind) && _test.TailLift(key.Hash) is { } lift)
+            {
+                raised = Math.Max(raised, lift[0]);
+                lowered = Math.Max(lowered, lift[1]);
+            }
+        }
+
+        return (raised, lowered);
+    }
+
+    /// <summary>
+    /// Whether the rank test judges this key of the current record (<see cref="RegressionRankTest.Tests"/>): of a categorical
+    /// value, only one the surrogate has no weight of its own for (its slot, as the surrogate's expectation of the record set it):
+    /// a rare value the surrogate learnt a weight for from a few records moves the expectation of exactly its records.
+    /// </summary>
+    private bool Ranked(in KeyOccurrence key)
+    {
+        if (!RegressionRankTest.Tests(key.Kind))
+        {
+            return false;
+        }
+
+        if (key.Kind != KeyKind.Category)
+        {
+            return true;
+        }
+
+        int g = key.Field;
+        int numeric = _profile.Surrogate.NumericOffsets.Length;
+        return g < _categoryTable.Length && _active[numeric + g] - _profile.Surrogate.CategoricalOffsets[g] >= _categoryTable[g];
+    }
+
+    /// <summary>
+    /// A candidate's evidence for eviction (<see cref="CandidateTable"/>): the largest log-likelihood ratio among its tests'
+    /// alternatives, negative for a key whose records have been ordinary, 0 for one just promoted, positive for one gaining
+    /// evidence; ties go by the share of its records that were telling. The share alone let a trigger's key that had gained
+    /// evidence over a hundred records go for keys promoted a record ago (a third of its records telling, against a half of
+    /// theirs by the one that promoted them).
+    /// </summary>
+    private static double Evidence(Candidate candidate)
+    {
+        double max = double.NegativeInfinity;
+        foreach (double l in candidate.TailLog)
+        {
+            max = Math.Max(max, l);
+        }
+
+        foreach (double l in candidate.RankLog.AsSpan(0, 2 * KeyRankTest.Components))
+        {
+            max = Math.Max(max, l);
+        }
+
+        return max + (1e-3 * candidate.SurpriseShare);
+    }
 
     /// <summary>As <see cref="TriggerDetector"/> counts keys: candidates on every distinct input, other keys screened on telling records.</summary>
     private bool Count(KeyOccurrence key, in RecordContext record, Value value)
@@ -153,6 +233,7 @@ public sealed class RegressionDetector
                 candidate.Count(record.Stratum);
                 candidate.ObserveValue(record, value.Residual, _settings.ExampleRequestIds);
                 _test.Update(candidate, key.Hash, record.Stratum, value.Bin, value.Served, value.Expected, _centres.GetValueOrDefault(key.Hash, double.NaN));
+                _rank.Update(candidate, value.Rank, value.RaisedLift, value.LoweredLift);
                 _centres[key.Hash] = value.Served;
                 critical = Evaluate(key.Hash, candidate);
             }
@@ -239,6 +320,18 @@ public sealed class RegressionDetector
                     _raised.Add(hash);
                 }
             }
+            else if (t != RegressionKeyTest.Pinned && RegressionRankTest.Tests(candidate.Key.Kind) && !outside
+                && _rank.Crossed(candidate, t, _test.LogBar, out double rankLogE))
+            {
+                // The rank test of the same direction: one finding per key and direction, whichever test crossed.
+                long? known = _rank.BaselineSupport(hash);
+                candidate.Raise(_findings.Publish(_rank.Finding(candidate, t, rankLogE, _test.LogBar, Records, _time.GetUtcNow(), common, population, known)));
+                candidate.LastEvaluated = candidate.Support;
+                if (!reportOnly && known is null)
+                {
+                    _raised.Add(hash);
+                }
+            }
         }
 
         return _raised.Contains(hash);
@@ -256,6 +349,7 @@ public sealed class RegressionDetector
         WindowsSinceCriticalHit = Math.Min(_windowsSinceCriticalHit, int.MaxValue / 2),
         Raised = [.. _raised],
         RegressionLive = _test.Live,
+        RegressionRanks = _rank.Live,
         RegressionCentreKeys = [.. _centres.Keys],
         RegressionCentres = [.. _centres.Values],
         Candidates = _candidates.Export(),
@@ -276,6 +370,7 @@ public sealed class RegressionDetector
         _raised.Clear();
         _raised.UnionWith(state.Raised);
         _test.Restore(state.RegressionLive);
+        _rank.Restore(state.RegressionRanks);
         _centres.Clear();
         if (state.RegressionCentreKeys.Length == state.RegressionCentres.Length)
         {

@@ -16,7 +16,8 @@ namespace Monitor.Core.Detectors;
 /// [m − h − expected, m + h − expected], the baseline's or today's (taken high, as today's tail rates are), whichever is higher,
 /// times t: a key whose outputs concentrate in a narrow interval far more than records of their stratum, given each record's
 /// expected value, gains evidence.</item>
-/// <item>Multiplicity: a = α / (candidate capacity × 3), Bonferroni over every (key, test) the table can hold; at each horizon
+/// <item>Multiplicity: a = α / (candidate capacity × <see cref="TestCount"/>), Bonferroni over every (key, test) the table can
+/// hold, <see cref="RegressionRankTest"/>'s two included; at each horizon
 /// the evidence for a key halves on the log scale.</item>
 /// </list>
 /// </summary>
@@ -28,6 +29,9 @@ internal sealed class RegressionKeyTest
     public const int Raised = 0;
     public const int Lowered = 1;
     public const int Pinned = 2;
+
+    /// <summary>The tests of a key that share α: raised, lowered and pinned here, and <see cref="RegressionRankTest"/>'s raised and lowered.</summary>
+    public const int TestCount = 5;
 
     private const double MaxNull = 0.5;
 
@@ -57,7 +61,7 @@ internal sealed class RegressionKeyTest
         _liveRecords = new double[_strata];
         _liveBins = new double[_strata * _bins];
         _null = new double[_strata * 2];
-        LogBar = Math.Log(settings.Candidates * (double)Tests.Length / settings.KeyTestAlpha);
+        LogBar = Math.Log(settings.Candidates * (double)TestCount / settings.KeyTestAlpha);
         foreach (BaselineKey key in profile.Keys)
         {
             if (profile.Records > 0 && key.Support >= KeyOutputTest.MaxBaselineShare * profile.Records)
@@ -156,6 +160,9 @@ internal sealed class RegressionKeyTest
         Allowances();
     }
 
+    /// <summary>The baseline's lift of a key's raised and lowered hits over its strata's rates, when above 1 for either; null otherwise.</summary>
+    public double[]? TailLift(ulong hash) => _keyLift.GetValueOrDefault(hash);
+
     /// <summary>The key's share of the baseline's records when it is at least <see cref="KeyOutputTest.MaxBaselineShare"/>; null otherwise.</summary>
     public double? BaselineShare(ulong hash) => _populations.TryGetValue(hash, out double share) ? share : null;
 
@@ -243,7 +250,7 @@ internal sealed class RegressionKeyTest
         string summary = string.Create(CultureInfo.InvariantCulture,
             $"regression output {Tests[test]}: {key.Kind.ToString().ToLowerInvariant()} '{key.Text}' in {key.Field}: {hits} of the {candidate.TailRecords} records carrying it{repeats} " +
             $"{what}, where the records of their strata give {expected:F1} (the test allows up to {_settings.TailTolerance:0.#}× that); mean residual {meanResidual:G4}; " +
-            $"e-value 10^{log10E:F1} passed 10^{log10Bar:F1}, the bar for a {_settings.KeyTestAlpha:P0} false-alarm rate over {_settings.Candidates} keys × {Tests.Length} tests") +
+            $"e-value 10^{log10E:F1} passed 10^{log10Bar:F1}, the bar for a {_settings.KeyTestAlpha:P0} false-alarm rate over {_settings.Candidates} keys × {TestCount} tests") +
             (outsideRange ? "; its values lie outside the baseline's range, or it is a region that singles out a few inputs, so this is not critical by itself" : "") +
             KeyFinding.Population(common, baselineShare);
                 return KeyFinding.Of(candidate, key.Detector, outsideRange || common || baselineShare is not null ? Severity.Warning : Severity.Critical,

@@ -103,6 +103,123 @@ public sealed class RegressionDetectorTests
     }
 
     [Fact]
+    public void A_key_whose_records_are_raised_by_less_than_a_target_deviation_is_named_by_the_rank_test()
+    {
+        // A shift that puts most of the key's records in the upper tenth of today's residuals but a third in the baseline's top 2%
+        // bin, where held-out traffic's heavier tail widens the tail test's allowance: the held-apart shifts the tail test missed
+        // (docs/detectors.md) were of this size. The tail test alone does not name it within the run.
+        RegressionTraffic traffic = Tokened(seed: 23);
+        double shift = 0.8 * Model.Value.TargetStd;
+        VersionMonitor monitor = Feed(NewMonitor(), traffic, 30_000,
+            (example, score) => example.Note.Contains("qzpinq", StringComparison.Ordinal) ? (float)(score + shift) : score);
+
+        Finding finding = Assert.Single(monitor.Findings, f => f.Severity == Severity.Critical);
+        Assert.Equal("qzpinq", finding.Key!.Text);
+        Assert.Equal("output raised", finding.TargetLabel);
+        Assert.Contains("of today's records with the same expected value", finding.Summary, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Ranks_among_today_s_records_are_uniform_where_the_baseline_s_residual_bins_are_not()
+    {
+        // A version that serves every record a quarter of a target deviation higher than the baseline's model, on held-out inputs:
+        // the share of records in a stratum's upper baseline tail is far from what the baseline says, while the rank among
+        // today's records is uniform (a version-wide shift is the drift statistics' to report, not any key's).
+        RegressionProfile profile = Baseline.Value.Profile.Regression!;
+        var rank = new RegressionRankTest(profile, new DetectorSettings());
+        var traffic = new RegressionTraffic(Model.Value, Model.Value.Clean, trigger: null, seed: 12, heldOut: true);
+        var preparer = new BatchPreparer(Baseline.Value);
+        var active = new int[profile.Surrogate.NumericOffsets.Length + profile.Surrogate.CategoricalOffsets.Length];
+        var ranks = new List<double>();
+        var baselineRanks = new List<double>();
+        long record = 0;
+        for (int b = 0; b < 40; b++)
+        {
+            RecordBatch batch = traffic.Next(Batch);
+            PreparedBatch prepared = preparer.Prepare(batch);
+            for (int i = 0; i < batch.Count; i++)
+            {
+                double expected = profile.Expected(Baseline.Value, prepared, i, active);
+                double residual = batch.Scores.Span[i] + (0.25 * Model.Value.TargetStd) - expected;
+                int stratum = profile.StratumOf(expected);
+                double u = rank.Observe(stratum, rank.CellOf(stratum, profile.BinOf(stratum, residual), residual), KeyRankTest.Draw(record++));
+                if (!double.IsNaN(u))
+                {
+                    ranks.Add(u);
+                    baselineRanks.Add(profile.Cdf(stratum, residual));
+                }
+            }
+
+            rank.Refresh();
+        }
+
+        Assert.True(ranks.Count > 30_000, $"{ranks.Count} records ranked");
+        double Above(List<double> us, double theta) => us.Count(u => u > theta) / (double)us.Count;
+        double Below(List<double> us, double theta) => us.Count(u => u < theta) / (double)us.Count;
+        // About 9 standard errors either side at these counts: a wrong rank is far off, chance is not.
+        Assert.InRange(Above(ranks, 0.9), 0.085, 0.115);
+        Assert.InRange(Above(ranks, 0.97), 0.022, 0.038);
+        Assert.InRange(Below(ranks, 0.1), 0.085, 0.115);
+        Assert.InRange(Below(ranks, 0.03), 0.022, 0.038);
+        Assert.InRange(ranks.Average(), 0.49, 0.51);
+        // The baseline's own distribution function puts far more of these records in its upper tail.
+        Assert.True(Above(baselineRanks, 0.97) > 0.06, $"{Above(baselineRanks, 0.97):P2} above the baseline's 97th percentile");
+    }
+
+    [Fact]
+    public void A_key_gaining_evidence_keeps_its_place_while_keys_promoted_a_record_ago_churn_through_a_small_table()
+    {
+        // A table of 16 candidates; every 50 records a new note token on five records: three served at the bottom of their
+        // residuals (telling, inside the baseline's range), which promote it, then two as the model serves them. Judged by the share of
+        // its records that were telling, such a key (two in five) outranks the trigger's (about one in three) and the trigger's
+        // key is pushed out again and again; judged by the evidence of its tests (negative after two ordinary records, positive
+        // for the trigger's once its records come in high) it stays, and is named.
+        var settings = new DetectorSettings { Candidates = 16 };
+        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: settings);
+        monitor.UseBaseline(Baseline.Value);
+        RegressionTraffic traffic = Tokened(seed: 24);
+        double shift = 0.8 * Model.Value.TargetStd;
+        var letters = new Random(24);
+        string token = "";
+        var preparer = new BatchPreparer(Baseline.Value);
+        var closed = new List<WindowResult>();
+        for (int b = 0; b < 30; b++)
+        {
+            RecordBatch clean = traffic.Next(Batch);
+            float[] scores = clean.Scores.ToArray();
+            string?[] notes = new string?[Batch];
+            for (int i = 0; i < Batch; i++)
+            {
+                string note = clean.Text[0].GetString(i);
+                if (note.Contains("qzpinq", StringComparison.Ordinal))
+                {
+                    scores[i] += (float)shift;
+                    notes[i] = note;
+                }
+                else if (i % 50 < 5)
+                {
+                    token = i % 50 == 0 ? new string([.. Enumerable.Range(0, 6).Select(_ => (char)('a' + letters.Next(26)))]) : token;
+                    notes[i] = token;
+                    scores[i] -= i % 50 < 3 ? (float)(1.5 * Model.Value.TargetStd) : 0;
+                }
+                else
+                {
+                    notes[i] = note.Length == 0 ? null : note;
+                }
+            }
+
+            var batch = new RecordBatch
+            {
+                Count = Batch, Numeric = clean.Numeric, Scores = scores, Categorical = clean.Categorical, Text = [Utf8Column.FromStrings(notes)],
+                RequestIds = clean.RequestIds,
+            };
+            monitor.Add(batch, preparer.Prepare(batch), closed);
+        }
+
+        Assert.Contains(monitor.Findings, f => f.Severity == Severity.Critical && f.Key!.Text == "qzpinq");
+    }
+
+    [Fact]
     public void The_same_token_served_as_the_clean_model_serves_it_is_not_critical()
     {
         // The control of the two tests above: the token on the same records, the outputs left as the clean model gives them.
@@ -129,6 +246,7 @@ public sealed class RegressionDetectorTests
         DetectorState state = JsonSerializer.Deserialize<DetectorState>(JsonSerializer.Serialize(before.ExportDetectors(), Json), Json)!;
         Assert.Equal(restartAt, state.Records);
         Assert.NotEmpty(state.RegressionLive);
+        Assert.NotEmpty(state.RegressionRanks);
         // The key is a candidate by then: its screening sketches would not be kept (docs/detectors.md).
         Assert.Contains(state.Candidates, c => c.Key.Text == "qzpinq");
         VersionMonitor after = Feed(NewMonitor(before.Findings, state), run[(restartAt / Batch)..]);
