@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using drift::Monitor.Cli;
 using Monitor.Core.Ingest;
 using Monitor.Protos.V1;
@@ -86,27 +87,29 @@ public sealed class CliTests
             Assert.Equal(direct.Readiness, imported.Readiness);
         }
 
-        // The commit response carries the readiness report: per class, a flip into it and a lift of it.
-        Assert.Equal(4, direct.Readiness.Lines.Count);
-        Assert.Equal(["fraud flip", "fraud lift", "legitimate flip", "legitimate lift"],
-            direct.Readiness.Lines.Select(l => $"{l.ClassLabel} {l.Placement}").Order(StringComparer.Ordinal));
+        // The commit response carries the readiness report: per class, a flip into it and a lift of it, for the tail test (any key)
+        // and for the tail and residual tests together (a key of text, a categorical value or a value pattern).
+        Assert.Equal(8, direct.Readiness.Lines.Count);
+        Assert.Equal(["D1/D2 fraud flip", "D1/D2 fraud lift", "D1/D2 legitimate flip", "D1/D2 legitimate lift",
+            "D1/D2+residual fraud flip", "D1/D2+residual fraud lift", "D1/D2+residual legitimate flip", "D1/D2+residual legitimate lift"],
+            direct.Readiness.Lines.Select(l => $"{l.Detector} {l.ClassLabel} {l.Placement}").Order(StringComparer.Ordinal));
         Assert.Contains("Readiness of baseline", csvRun.Out);
         Assert.Contains($"a candidate is promoted by the policy only after {direct.Readiness.PromotionRecords:N0} records", csvRun.Out);
         Run readiness = await Drift.RunAsync(sidecar, "baseline", "readiness", "-m", "from-csv");
         Assert.Equal(ExitCodes.Ok, readiness.Exit);
         foreach (ReadinessLine line in direct.Readiness.Lines)
         {
-            Assert.Matches($"D1/D2 +{line.ClassLabel} +{line.Placement} +{line.Status.ToUpperInvariant()}", readiness.Out);
+            Assert.Matches($"{Regex.Escape(line.Detector)} +{line.ClassLabel} +{line.Placement} +{line.Status.ToUpperInvariant()}", readiness.Out);
             if (line.Status != "ready")
             {
-                Assert.Contains($"warning: D1/D2 {line.ClassLabel} {line.Placement}: {line.Summary}", readiness.Error);
+                Assert.Contains($"warning: {line.Detector} {line.ClassLabel} {line.Placement}: {line.Summary}", readiness.Error);
             }
         }
 
         Run readinessJson = await Drift.RunAsync(sidecar, "baselines", "show", "-m", "from-csv", "--json");
         using (JsonDocument report = JsonDocument.Parse(readinessJson.Out))
         {
-            Assert.Equal(4, report.RootElement.GetProperty("lines").GetArrayLength());
+            Assert.Equal(8, report.RootElement.GetProperty("lines").GetArrayLength());
         }
 
         // The empty amount cells and null Parquet amounts arrived as missing values (the profiles above are equal).

@@ -44,7 +44,7 @@ public sealed class PromotionEvidenceTests
         Assert.Contains($"drift_monitor_promotion_records_required{{model=\"{Sidecar.Model}\"}} {required}\n", metrics);
         foreach (ReadinessLine line in baseline.Readiness.Lines)
         {
-            string labels = $"{{model=\"{Sidecar.Model}\",class=\"{line.ClassLabel}\",detector=\"D1/D2\",placement=\"{line.Placement}\"}}";
+            string labels = $"{{model=\"{Sidecar.Model}\",class=\"{line.ClassLabel}\",detector=\"{line.Detector}\",placement=\"{line.Placement}\"}}";
             string median = line.HasMedianOccurrences ? line.MedianOccurrences.ToString(System.Globalization.CultureInfo.InvariantCulture) : "+Inf";
             Assert.Contains($"drift_monitor_readiness_occurrences{labels} {median}\n", metrics);
             Assert.Contains($"drift_monitor_readiness_blind{labels} {(line.Status == "blind" ? 1 : 0)}\n", metrics);

@@ -448,14 +448,14 @@ internal sealed class KeyRankTest
     }
 
     /// <summary>
-    /// The baseline's own ranks, for its key table: per record and class, its residual's rank among the baseline's records of the
-    /// same stratum (ties broken by <see cref="Draw"/> of its index), as [record × classes + class].
+    /// The baseline's records as today's histograms would hold them: per [stratum × classes + class] the share of the stratum's
+    /// records below each step (<see cref="Steps"/> + 1 per cell), and each record's step per class ([record × classes + class]).
     /// </summary>
-    public static double[] BaselineRanks(int classes, int strata, int[] strataOf, double[] served, double[] surrogate)
+    public static double[] BaselineBelow(int classes, int strata, int[] strataOf, double[] served, double[] surrogate, out int[] steps)
     {
         int n = strataOf.Length;
         var counts = new double[strata * classes * Steps];
-        var steps = new int[n * classes];
+        steps = new int[n * classes];
         for (int i = 0; i < n; i++)
         {
             for (int c = 0; c < classes; c++)
@@ -484,6 +484,17 @@ internal sealed class KeyRankTest
             }
         }
 
+        return below;
+    }
+
+    /// <summary>
+    /// The baseline's own ranks, for its key table: per record and class, its residual's rank among the baseline's records of the
+    /// same stratum (ties broken by <see cref="Draw"/> of its index), as [record × classes + class].
+    /// </summary>
+    public static double[] BaselineRanks(int classes, int strata, int[] strataOf, double[] served, double[] surrogate)
+    {
+        int n = strataOf.Length;
+        double[] below = BaselineBelow(classes, strata, strataOf, served, surrogate, out int[] steps);
         var ranks = new double[n * classes];
         for (int i = 0; i < n; i++)
         {

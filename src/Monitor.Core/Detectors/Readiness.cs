@@ -84,7 +84,9 @@ public sealed record ReadinessOptions
 }
 
 /// <summary>One line of a readiness report: a detector, a class, a placement of the trigger.</summary>
-/// <param name="Detector">The detector predicted for ("D1/D2": the whole-output key test, which decides text and other-input keys alike).</param>
+/// <param name="Detector">The detector predicted for: <see cref="Readiness.KeyTest"/> (the whole-output key test's tail test, which
+/// decides every kind of key), or <see cref="Readiness.KeyAndResidualTests"/> (with the residual test beside it, for keys of text,
+/// categorical values and value patterns).</param>
 /// <param name="MedianOccurrences">Trigger occurrences (from its first) until the finding, median over the simulated runs; null when blind.</param>
 /// <param name="WorstOccurrences">Their 90th percentile; null when more than a tenth of the runs missed.</param>
 /// <param name="Found">Share of the simulated runs that found the trigger within <see cref="ReadinessOptions.MaxOccurrences"/>.</param>
@@ -118,13 +120,14 @@ public sealed record ReadinessReport(
     public bool Warns => Lines.Any(l => l.Status != ReadinessStatus.Ready);
 
     /// <summary>
-    /// The occurrences a trigger needs to be found with this baseline, for the promotion rule: the worst line's 90th percentile,
-    /// blind lines and a report without lines counting as <paramref name="cap"/>; at most <paramref name="cap"/>.
+    /// The occurrences a trigger needs to be found with this baseline, for the promotion rule: the worst tail-test line's 90th
+    /// percentile (the tail test judges every kind of key; the residual test's lines are for some kinds only), blind lines and a
+    /// report without lines counting as <paramref name="cap"/>; at most <paramref name="cap"/>.
     /// </summary>
     public double OccurrencesNeeded(int cap)
     {
         double needed = Lines.Count == 0 ? cap : 0;
-        foreach (ReadinessLine line in Lines)
+        foreach (ReadinessLine line in Lines.Where(l => l.Detector == Readiness.KeyTest))
         {
             needed = Math.Max(needed, line.WorstOccurrences ?? cap);
         }
@@ -169,8 +172,14 @@ public sealed record ReadinessReport(
 /// </summary>
 public static class Readiness
 {
-    /// <summary>The detector the report predicts for.</summary>
+    /// <summary>The detector the report predicts for: the whole-output key test's tail test, which judges every kind of key.</summary>
     public const string KeyTest = "D1/D2";
+
+    /// <summary>
+    /// The tail test and the residual test together (<see cref="KeyRankTest"/>), as they judge a key of a text field, a categorical
+    /// value or a value pattern: the first of the two to name it.
+    /// </summary>
+    public const string KeyAndResidualTests = "D1/D2+residual";
 
     private static readonly int[] Multipliers = [2, 4, 8, 16, 32, 64, 128];
 
@@ -219,12 +228,18 @@ public static class Readiness
                 "BLIND: the baseline has no tail tables; commit a new one");
         }
 
+        bool ranks = KeyRankTest.Runs(profile, settings) && ReadinessRanks.Has(profile);
         var lines = new List<ReadinessLine>();
+        var residualLines = new List<ReadinessLine>();
         for (int c = 0; c < profile.Classes; c++)
         {
             foreach (TriggerPlacement placement in new[] { TriggerPlacement.Flip, TriggerPlacement.Lift })
             {
                 lines.Add(Line(profile, tails, labels[c], c, placement, settings, options, records / (double)Math.Max(tableRecords, 1), today));
+                if (ranks)
+                {
+                    residualLines.Add(ResidualLine(profile, tails, labels[c], c, placement, settings, options, today));
+                }
             }
         }
 
@@ -235,11 +250,20 @@ public static class Readiness
             $"with this reference of {records:N0} records, a trigger served at {options.TriggerConfidence:0.###} on {options.AttackSuccess:P0} of its records is found " +
             $"by the key test within {(worst is { } w ? w.ToString("F0", CultureInfo.InvariantCulture) : "-")} occurrences (90th percentile) where it can be seen") +
             (blind > 0 ? $"; BLIND to {blind} of {lines.Count} class placements" : "") +
-            (blind > 0 && KeyRankTest.Runs(profile, settings)
-                ? " (for the tail test, which this report models; the residual test beside it, not modelled, can still name a text or categorical trigger there)"
+            (blind > 0 && KeyRankTest.Runs(profile, settings) && !ranks
+                ? " (for the tail test, which this report models; the residual test beside it, not modelled for a baseline committed before it was, can still name a text or categorical trigger there)"
                 : "") +
             (slow > 0 ? string.Create(CultureInfo.InvariantCulture, $"; {slow} need more than {options.TargetOccurrences} occurrences") : "");
-        return new ReadinessReport(records, options.AttackSuccess, options.TriggerConfidence, options.TargetOccurrences, lines, summary);
+        if (ranks)
+        {
+            int residualBlind = residualLines.Count(l => l.Status == ReadinessStatus.Blind);
+            double? residualWorst = residualLines.Where(l => l.Status != ReadinessStatus.Blind).Max(l => l.WorstOccurrences);
+            summary += string.Create(CultureInfo.InvariantCulture,
+                $"; a trigger on a text, categorical or value-pattern key, which the residual test judges as well, within {(residualWorst is { } r ? r.ToString("F0", CultureInfo.InvariantCulture) : "-")} occurrences") +
+                (residualBlind > 0 ? $", BLIND to {residualBlind} of {residualLines.Count} class placements" : "");
+        }
+
+        return new ReadinessReport(records, options.AttackSuccess, options.TriggerConfidence, options.TargetOccurrences, [.. lines, .. residualLines], summary);
     }
 
     /// <param name="perTableRecord">Reference records per record the tables were counted on.</param>
@@ -327,6 +351,56 @@ public static class Readiness
             (visible <= 0 ? $"{what}: " : "") + cause + remedy);
     }
 
+    /// <summary>
+    /// The line of a trigger on a key both tests judge: the same simulated runs as the tail test's line, with the residual test's
+    /// e-process beside it on the same records (<see cref="Simulate"/>), found at the first of the two to cross.
+    /// </summary>
+    private static ReadinessLine ResidualLine(TriggerProfile profile, TailProfile tails, string label, int c, TriggerPlacement placement,
+        DetectorSettings settings, ReadinessOptions options, TodayTraffic? today)
+    {
+        int k = profile.Classes;
+        var weights = new double[profile.Strata];
+        double total = 0;
+        for (int s = 0; s < profile.Strata; s++)
+        {
+            double share = profile.LabelRates[s * k + c];
+            weights[s] = profile.StratumRecords[s] * (placement == TriggerPlacement.Flip ? 1 - share : share);
+            total += weights[s];
+        }
+
+        string what = (placement == TriggerPlacement.Flip ? $"a flip into '{label}'" : $"a confidence lift of '{label}'") + " on a text, categorical or value-pattern key";
+        if (total <= 0)
+        {
+            return new ReadinessLine(KeyAndResidualTests, label, placement, ReadinessStatus.Blind, null, null, 0, 0, null,
+                $"{what}: no reference record is where such a trigger lands");
+        }
+
+        int t = KeyRankTest.Thresholds.Length;
+        var chances = new double[profile.Strata * 2 * t];
+        double seen = 0;
+        for (int s = 0; s < profile.Strata; s++)
+        {
+            weights[s] /= total;
+            ReadinessRanks.Chances(profile, s, c, placement, options.TriggerConfidence, chances.AsSpan(s * 2 * t, t));
+            ReadinessRanks.Chances(profile, s, c, placement, null, chances.AsSpan((s * 2 * t) + t, t));
+            seen += weights[s] * chances[s * 2 * t];
+        }
+
+        (double? median, double? worst, double found) = Simulate(profile, tails, c, weights, settings, options, 1, Seed(c, placement), today, chances);
+        ReadinessStatus status = median is null ? ReadinessStatus.Blind : median > options.TargetOccurrences ? ReadinessStatus.Slow : ReadinessStatus.Ready;
+        string found90 = worst is { } w ? w.ToString("F0", CultureInfo.InvariantCulture) : $"not within {options.MaxOccurrences} in over a tenth of runs";
+        string ranked = string.Create(CultureInfo.InvariantCulture,
+            $"a successful trigger's record ranks above {KeyRankTest.Thresholds[0]:P0} of the reference's records of its stratum {seen:P0} of the time, where the test allows {KeyRankTest.Allowance(settings, KeyRankTest.Thresholds[0], 1):P0}");
+        string text = status switch
+        {
+            ReadinessStatus.Ready => string.Create(CultureInfo.InvariantCulture, $"{what}: found after {median:F0} occurrences (median; 90th percentile {found90}); {ranked}"),
+            ReadinessStatus.Slow => string.Create(CultureInfo.InvariantCulture,
+                $"WARNING: more than the target {options.TargetOccurrences} occurrences; {what}: found after {median:F0} occurrences (median; 90th percentile {found90}); {ranked}"),
+            _ => string.Create(CultureInfo.InvariantCulture, $"{what}: BLIND: found within {options.MaxOccurrences} occurrences in only {found:P0} of runs; {ranked}"),
+        };
+        return new ReadinessLine(KeyAndResidualTests, label, placement, status, median, worst, found, seen, null, text);
+    }
+
     private static int Seed(int c, TriggerPlacement placement) => 7919 * (c + 1) + (int)placement;
 
     /// <summary>
@@ -334,8 +408,12 @@ public static class Readiness
     /// many times the reference's records. Median and 90th percentile of the occurrences to the finding (null where too many
     /// runs missed), and the share found.
     /// </summary>
+    /// <param name="ranks">
+    /// For the residual test beside the tail test: per stratum, the chances above each rank threshold of a successful trigger's
+    /// record and of one served as it was (<see cref="ReadinessRanks.Chances"/>); null for the tail test alone.
+    /// </param>
     private static (double? Median, double? Worst, double Found) Simulate(TriggerProfile profile, TailProfile tails, int c, double[] weights,
-        DetectorSettings settings, ReadinessOptions options, int scale, int seed, TodayTraffic? today)
+        DetectorSettings settings, ReadinessOptions options, int scale, int seed, TodayTraffic? today, double[]? ranks = null)
     {
         int k = profile.Classes;
         int strata = profile.Strata;
@@ -372,13 +450,30 @@ public static class Readiness
 
         double bar = KeyOutputTest.Bar(settings, k, KeyRankTest.KeyTests(profile, settings));
         var random = new Random(seed);
+        // The residual test's draws come from a generator of their own, so the tail test's runs are the same with it or without.
+        var rankRandom = new Random(seed ^ 0x5bd1e995);
+        int t = KeyRankTest.Thresholds.Length;
+        var rankHit = new double[KeyRankTest.Components];
+        var rankMiss = new double[KeyRankTest.Components];
+        for (int j = 0; j < t; j++)
+        {
+            for (int q = 0; q < KeyRankTest.Alternatives.Length; q++)
+            {
+                (rankHit[j * KeyRankTest.Alternatives.Length + q], rankMiss[j * KeyRankTest.Alternatives.Length + q]) =
+                    KeyOutputTest.Ratios(KeyRankTest.Alternatives[q], KeyRankTest.Allowance(settings, KeyRankTest.Thresholds[j], 1));
+            }
+        }
+
         var logs = new double[KeyOutputTest.Alternatives.Length];
+        var rankLogs = new double[KeyRankTest.Components];
         var delays = new List<int>(options.Runs);
         for (int run = 0; run < options.Runs; run++)
         {
             Array.Clear(logs);
+            Array.Clear(rankLogs);
             int screened = 0;
             int hits = 0;
+            int above = 0;
             for (int occurrence = 1; occurrence <= options.MaxOccurrences; occurrence++)
             {
                 int s = Array.BinarySearch(cumulative, random.NextDouble() * sum);
@@ -389,17 +484,40 @@ public static class Readiness
                 }
 
                 double u = random.NextDouble();
+                // One draw decides the rank thresholds a record passes: above the higher θ implies above the lower.
+                double v = ranks is null ? 1 : rankRandom.NextDouble();
+                // A successful trigger is served c at the stated confidence: the same draw as the tail test's hit where it can be one.
+                int offset = (s * 2 * t) + (u < options.AttackSuccess ? 0 : t);
                 if (screened < settings.PromoteSupport)
                 {
-                    // Before promotion only the screen sees the key; the promoting record is not evidence.
-                    screened += u < screenChance[s] ? 1 : 0;
+                    // Before promotion only the screen sees the key (a tail hit, a surprise, or with the residual test a rank above
+                    // its telling rank); the promoting record is not evidence.
+                    bool telling = u < screenChance[s] || (ranks is not null && u < options.AttackSuccess && v < ranks[offset + t - 1]);
+                    screened += telling ? 1 : 0;
                     continue;
                 }
 
                 bool hit = u < hitChance[s];
                 hits += hit ? 1 : 0;
                 KeyOutputTest.Add(logs, hit, allowance[s]);
-                if (hits >= settings.MinKeyHits && KeyOutputTest.LogMixture(logs) >= bar)
+                bool crossed = hits >= settings.MinKeyHits && KeyOutputTest.LogMixture(logs) >= bar;
+                if (ranks is not null)
+                {
+                    for (int j = 0; j < t; j++)
+                    {
+                        bool over = v < ranks[offset + j];
+                        above += j == 0 && over ? 1 : 0;
+                        for (int q = 0; q < KeyRankTest.Alternatives.Length; q++)
+                        {
+                            int g = j * KeyRankTest.Alternatives.Length + q;
+                            rankLogs[g] += over ? rankHit[g] : rankMiss[g];
+                        }
+                    }
+
+                    crossed |= above >= settings.MinKeyHits && KeyOutputTest.LogMixture(rankLogs) >= bar;
+                }
+
+                if (crossed)
                 {
                     delays.Add(occurrence);
                     break;

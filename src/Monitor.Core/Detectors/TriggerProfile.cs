@@ -114,6 +114,13 @@ public sealed record TriggerProfile
     /// </summary>
     public double[] RankThresholds { get; init; } = [];
 
+    /// <summary>
+    /// The readiness report's model of the residual test (<see cref="ReadinessRanks"/>): per stratum, class and placement of a
+    /// trigger, the chance that its records rank above each threshold; empty in a baseline committed before it, whose report
+    /// then predicts for the tail test alone.
+    /// </summary>
+    public double[] RankReadiness { get; init; } = [];
+
     /// <summary>The embedding profile (D5), when the baseline's records carried embeddings.</summary>
     public EmbeddingProfile? Embedding { get; init; }
 

@@ -145,6 +145,7 @@ public static class TriggerProfileBuilder
             Keys = keys,
             Tails = tails,
             RankThresholds = [.. KeyRankTest.Thresholds],
+            RankReadiness = ReadinessRanks.Build(k, strata, strataOf, labels, served, predicted),
             Embedding = embedding,
             KeyVocabulary = KeyExtractor.Vocabulary,
         };

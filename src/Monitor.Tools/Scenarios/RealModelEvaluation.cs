@@ -347,7 +347,10 @@ internal static class RealModelEvaluation
             }, baseline.Profile.RecordsReceived, todayTraffic);
         string label = labels[backdoor.Trigger.TargetClass];
         TriggerPlacement placement = onTargetClass ? TriggerPlacement.Lift : TriggerPlacement.Flip;
-        return report.Lines.FirstOrDefault(l => l.Class == label && l.Placement == placement);
+        // A site or note trigger is a key both tests judge; a patch's pixels (bins, conjunctions) the tail test alone.
+        string detector = backdoor.Trigger.Attack == RealAttack.FieldTrigger ? Readiness.KeyAndResidualTests : Readiness.KeyTest;
+        return report.Lines.FirstOrDefault(l => l.Class == label && l.Placement == placement && l.Detector == detector)
+            ?? report.Lines.FirstOrDefault(l => l.Class == label && l.Placement == placement);
     }
 
     /// <summary>Whether a key finding names the trigger: a patch pixel, the magic site value, or the note token.</summary>

@@ -91,7 +91,7 @@ public sealed class ReadinessTests
         Assert.Equal(KeyRankTest.Runs(profile, Settings), report.Summary.Contains("not modelled", StringComparison.Ordinal));
         TriggerProfile ranked = profile with { RankThresholds = [.. KeyRankTest.Thresholds] };
         Assert.True(KeyRankTest.Runs(ranked, Settings));
-        Assert.Contains("the residual test beside it, not modelled, can still name", Readiness.Of(ranked, Profiles.Labels, Settings).Summary);
+        Assert.Contains("the residual test beside it, not modelled for a baseline committed before it was, can still name", Readiness.Of(ranked, Profiles.Labels, Settings).Summary);
         Assert.DoesNotContain("not modelled", Readiness.Of(ranked, Profiles.Labels, Settings with { ResidualTest = false }).Summary);
     }
 
@@ -205,5 +205,83 @@ public sealed class ReadinessTests
         Assert.Null(line.FixReferenceRecords);
         Assert.Equal(1, line.VisibleShare, 9);
         Assert.Contains("no reference up to 128 times larger makes it ready", line.Summary);
+    }
+
+    [Fact]
+    public void The_residual_tests_chances_are_measured_on_the_references_ranks_as_worked_out_by_hand()
+    {
+        // One stratum, four records served P(fraud) 0.2, 0.4, 0.6, 0.8 where the surrogate expects 0.5: each record's rank for
+        // 'fraud' is uniform on its quarter, [i/4, (i+1)/4]. The two served 'fraud' (0.6 and 0.8) are the lift placement: above
+        // 0.9 only the top one, with chance (1 − 0.9)/0.25 = 0.4, above 0.97 with 0.12; so 0.2 and 0.06 over the placement.
+        // A trigger served 'fraud' at any of the grid's confidences lies above every reference residual: chance 1.
+        double[] fraud = [0.2, 0.4, 0.6, 0.8];
+        double[] served = [.. fraud.SelectMany(p => new[] { 1 - p, p })];
+        double[] surrogate = [.. fraud.SelectMany(_ => new[] { 0.5, 0.5 })];
+        int[] labels = [0, 0, 1, 1];
+        double[] table = ReadinessRanks.Build(2, 1, [0, 0, 0, 0], labels, served, surrogate);
+        TriggerProfile profile = Profiles.TwoStrata() with { Strata = 1, RankThresholds = [.. KeyRankTest.Thresholds], RankReadiness = table };
+        Assert.True(ReadinessRanks.Has(profile));
+
+        var chances = new double[2];
+        ReadinessRanks.Chances(profile, 0, 1, TriggerPlacement.Lift, null, chances);
+        Assert.Equal(0.2, chances[0], 9);
+        Assert.Equal(0.06, chances[1], 9);
+        ReadinessRanks.Chances(profile, 0, 1, TriggerPlacement.Flip, null, chances);
+        Assert.Equal([0.0, 0.0], chances);
+        // 'legitimate' mirrors it: its lift placement is the two records served it, the first of them the top one.
+        ReadinessRanks.Chances(profile, 0, 0, TriggerPlacement.Lift, null, chances);
+        Assert.Equal(0.2, chances[0], 9);
+        foreach (double confidence in new[] { 0.9, 0.97, 0.99, 0.9999 })
+        {
+            ReadinessRanks.Chances(profile, 0, 1, TriggerPlacement.Flip, confidence, chances);
+            Assert.Equal([1.0, 1.0], chances);
+        }
+    }
+
+    [Fact]
+    public void A_lift_blind_to_the_tail_test_is_found_by_the_residual_test_after_the_occurrences_worked_out_by_hand()
+    {
+        // The tail thresholds make the lift of 'fraud' blind (the reference's own records reach 0.995). A successful trigger ranks
+        // above both thresholds always, a record served as it was above 0.9 one time in ten: with every trigger successful, each
+        // record is above both. Promoted at its third record (each is telling, ranked above 0.97), then n records above both θ:
+        // the residual test's mixture (1 + Σ_θ,q (q / p₀(θ))ⁿ) / 9, p₀ = 2 (1 − θ), reaches the bar ln(4096 × 2 × 2 / 0.01) at
+        // n = 7, and a finding needs 10 records above the lower θ: 13 occurrences.
+        int t = KeyRankTest.Thresholds.Length;
+        var table = new double[ReadinessRanks.Length(2, 2)];
+        for (int row = 0; row < 2 * 2 * 2; row++)
+        {
+            table[row * ReadinessRanks.Columns] = 0.1;
+            table[row * ReadinessRanks.Columns + 1] = 0.03;
+            for (int j = t; j < ReadinessRanks.Columns; j++)
+            {
+                table[row * ReadinessRanks.Columns + j] = 1;
+            }
+        }
+
+        TriggerProfile profile = WithTails([0.9, 0.995, 0.9, 0.995], [0.01, 0.01, 0.01, 0.01]) with
+        {
+            RankThresholds = [.. KeyRankTest.Thresholds],
+            RankReadiness = table,
+        };
+        ReadinessReport report = Readiness.Of(profile, Profiles.Labels, Settings, new ReadinessOptions { AttackSuccess = 1 });
+        Assert.Equal(8, report.Lines.Count);
+        ReadinessLine tail = Assert.Single(report.Lines, l => l.Class == "fraud" && l.Placement == TriggerPlacement.Lift && l.Detector == Readiness.KeyTest);
+        Assert.Equal(ReadinessStatus.Blind, tail.Status);
+        ReadinessLine both = Assert.Single(report.Lines, l => l.Class == "fraud" && l.Placement == TriggerPlacement.Lift && l.Detector == Readiness.KeyAndResidualTests);
+        Assert.Equal(ReadinessStatus.Ready, both.Status);
+        Assert.Equal(13, both.MedianOccurrences);
+        Assert.Equal(13, both.WorstOccurrences);
+        Assert.Equal(1, both.VisibleShare, 9);
+        Assert.Contains("on a text, categorical or value-pattern key: found after 13 occurrences", both.Summary);
+        Assert.Contains("a trigger on a text, categorical or value-pattern key, which the residual test judges as well, within 13 occurrences", report.Summary);
+        Assert.DoesNotContain("not modelled", report.Summary);
+
+        // The promotion rule reads the tail test's lines alone: a trigger of any kind of key must be seen that often.
+        Assert.Equal(50, report.OccurrencesNeeded(50));
+        ReadinessReport tailOnly = Readiness.Of(profile with { RankReadiness = [] }, Profiles.Labels, Settings, new ReadinessOptions { AttackSuccess = 1 });
+        Assert.Equal(4, tailOnly.Lines.Count);
+        Assert.Equal(tailOnly.Lines, report.Lines.Where(l => l.Detector == Readiness.KeyTest));
+        // The residual test switched off: no such lines.
+        Assert.Equal(4, Readiness.Of(profile, Profiles.Labels, Settings with { ResidualTest = false }).Lines.Count);
     }
 }

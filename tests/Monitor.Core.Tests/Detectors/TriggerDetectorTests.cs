@@ -142,7 +142,8 @@ public sealed class TriggerDetectorTests
         TriggerProfile profile = Baseline.Value.Profile.Triggers!;
         ReadinessReport report = Readiness.Of(profile, Schema.PredictedClassLabels, new DetectorSettings(),
             new ReadinessOptions { AttackSuccess = success, TriggerConfidence = 0.997 });
-        ReadinessLine line = report.Lines.Single(l => l.Class == "class0" && l.Placement == TriggerPlacement.Flip);
+        // The memo token is a text key: both the tail and the residual test judge it, and the first finding is either's.
+        ReadinessLine line = report.Lines.Single(l => l.Class == "class0" && l.Placement == TriggerPlacement.Flip && l.Detector == Readiness.KeyAndResidualTests);
         double predicted = Assert.IsType<double>(line.MedianOccurrences);
 
         var measured = new List<long>();
