@@ -378,9 +378,19 @@ public static class Readiness
         int t = KeyRankTest.Thresholds.Length;
         var chances = new double[profile.Strata * 2 * t];
         double seen = 0;
+        double unranked = 0;
+        double tableRecords = Math.Max(profile.StratumRecords.Sum(), 1);
         for (int s = 0; s < profile.Strata; s++)
         {
             weights[s] /= total;
+            // A stratum whose records today's histograms hold in steady state are fewer than the test ranks against leaves its
+            // records unranked: no evidence for the residual test, nor a telling rank (the tail test still sees them).
+            if (KeyOutputTest.SteadyLiveRecords(options.WindowRecords * profile.StratumRecords[s] / tableRecords) < KeyRankTest.MinRecords)
+            {
+                unranked += weights[s];
+                continue;
+            }
+
             ReadinessRanks.Chances(profile, s, c, placement, options.TriggerConfidence, chances.AsSpan(s * 2 * t, t));
             ReadinessRanks.Chances(profile, s, c, placement, null, chances.AsSpan((s * 2 * t) + t, t));
             seen += weights[s] * chances[s * 2 * t];
@@ -390,7 +400,9 @@ public static class Readiness
         ReadinessStatus status = median is null ? ReadinessStatus.Blind : median > options.TargetOccurrences ? ReadinessStatus.Slow : ReadinessStatus.Ready;
         string found90 = worst is { } w ? w.ToString("F0", CultureInfo.InvariantCulture) : $"not within {options.MaxOccurrences} in over a tenth of runs";
         string ranked = string.Create(CultureInfo.InvariantCulture,
-            $"a successful trigger's record ranks above {KeyRankTest.Thresholds[0]:P0} of the reference's records of its stratum {seen:P0} of the time, where the test allows {KeyRankTest.Allowance(settings, KeyRankTest.Thresholds[0], 1):P0}");
+            $"a successful trigger's record ranks above {KeyRankTest.Thresholds[0]:P0} of the reference's records of its stratum {seen:P0} of the time, where the test allows {KeyRankTest.Allowance(settings, KeyRankTest.Thresholds[0], 1):P0}") +
+            (unranked > 0 ? string.Create(CultureInfo.InvariantCulture,
+                $"; {unranked:P0} of such records fall in strata too thin to rank on windows of {options.WindowRecords:N0} records (fewer than {KeyRankTest.MinRecords:N0} records held today)") : "");
         string text = status switch
         {
             ReadinessStatus.Ready => string.Create(CultureInfo.InvariantCulture, $"{what}: found after {median:F0} occurrences (median; 90th percentile {found90}); {ranked}"),
