@@ -250,33 +250,84 @@ internal sealed class KeyRankTest
         }
     }
 
-    /// <summary>The shares below each step per (stratum, class), from today's histograms.</summary>
+    /// <summary>
+    /// The shares below each step per (stratum, class), from today's histograms. A stratum holding fewer than
+    /// <see cref="MinRecords"/> records today is ranked against the pool <see cref="Pools"/> gives it (itself and its
+    /// neighbours of the same block), or not at all when the pool is thin too.
+    /// </summary>
     private void Snapshot()
     {
+        (int[] first, int[] last) = Pools(_strata, _k, _liveRecords);
         for (int s = 0; s < _strata; s++)
         {
-            double n = _liveRecords[s];
-            _ready[s] = n >= MinRecords;
+            _ready[s] = first[s] >= 0;
             for (int c = 0; c < _k; c++)
             {
-                int cell = s * _k + c;
-                ReadOnlySpan<double> counts = _live.AsSpan(cell * Steps, Steps);
-                Span<double> below = _below.AsSpan(cell * (Steps + 1), Steps + 1);
+                Span<double> below = _below.AsSpan((s * _k + c) * (Steps + 1), Steps + 1);
                 double total = 0;
-                foreach (double count in counts)
+                int from = first[s] >= 0 ? first[s] : s;
+                int to = first[s] >= 0 ? last[s] : s;
+                for (int p = from; p <= to; p++)
                 {
-                    total += count;
+                    ReadOnlySpan<double> counts = _live.AsSpan((p * _k + c) * Steps, Steps);
+                    foreach (double count in counts)
+                    {
+                        total += count;
+                    }
                 }
 
                 double sum = 0;
                 below[0] = 0;
                 for (int b = 0; b < Steps; b++)
                 {
-                    sum += counts[b];
+                    for (int p = from; p <= to; p++)
+                    {
+                        sum += _live[(p * _k + c) * Steps + b];
+                    }
+
                     below[b + 1] = total > 0 ? Math.Min(1, sum / total) : (b + 1.0) / Steps;
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The strata each stratum is ranked against: itself when it holds <see cref="MinRecords"/> records, otherwise the shortest
+    /// run of neighbours around it that does, grown each time towards the neighbour holding more, within its block (two classes:
+    /// every stratum, in order of the surrogate's P(class 1); more classes: the five strata of the same most likely class). The
+    /// residual already takes each record's expected output out, so neighbouring strata's residuals are what a thin stratum's
+    /// would be; a rare class's high-risk strata, which a window of a thousand records never fills, are ranked so. First and last
+    /// of each stratum's pool; −1 where even the whole block holds too few.
+    /// </summary>
+    public static (int[] First, int[] Last) Pools(int strata, int classes, ReadOnlySpan<double> records)
+    {
+        var first = new int[strata];
+        var last = new int[strata];
+        int block = classes == 2 || strata % 5 != 0 ? strata : 5;
+        for (int s = 0; s < strata; s++)
+        {
+            int lo = s;
+            int hi = s;
+            double n = records[s];
+            int start = s / block * block;
+            int end = Math.Min(strata, start + block) - 1;
+            while (n < MinRecords && (lo > start || hi < end))
+            {
+                bool down = lo > start && (hi >= end || records[lo - 1] >= records[hi + 1]);
+                if (down)
+                {
+                    n += records[--lo];
+                }
+                else
+                {
+                    n += records[++hi];
+                }
+            }
+
+            (first[s], last[s]) = n >= MinRecords ? (lo, hi) : (-1, -1);
+        }
+
+        return (first, last);
     }
 
     /// <summary>Today's histograms and records per stratum, for a checkpoint.</summary>

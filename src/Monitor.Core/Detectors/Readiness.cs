@@ -380,12 +380,15 @@ public static class Readiness
         double seen = 0;
         double unranked = 0;
         double tableRecords = Math.Max(profile.StratumRecords.Sum(), 1);
+        double[] steady = [.. profile.StratumRecords.Select(n => KeyOutputTest.SteadyLiveRecords(options.WindowRecords * n / tableRecords))];
+        int[] pools = KeyRankTest.Pools(profile.Strata, k, steady).First;
         for (int s = 0; s < profile.Strata; s++)
         {
             weights[s] /= total;
-            // A stratum whose records today's histograms hold in steady state are fewer than the test ranks against leaves its
-            // records unranked: no evidence for the residual test, nor a telling rank (the tail test still sees them).
-            if (KeyOutputTest.SteadyLiveRecords(options.WindowRecords * profile.StratumRecords[s] / tableRecords) < KeyRankTest.MinRecords)
+            // A stratum whose records today's histograms hold in steady state are fewer than the test ranks against, even pooled
+            // with its neighbours (KeyRankTest.Pools), leaves its records unranked: no evidence for the residual test, nor a
+            // telling rank (the tail test still sees them).
+            if (pools[s] < 0)
             {
                 unranked += weights[s];
                 continue;
@@ -402,7 +405,7 @@ public static class Readiness
         string ranked = string.Create(CultureInfo.InvariantCulture,
             $"a successful trigger's record ranks above {KeyRankTest.Thresholds[0]:P0} of the reference's records of its stratum {seen:P0} of the time, where the test allows {KeyRankTest.Allowance(settings, KeyRankTest.Thresholds[0], 1):P0}") +
             (unranked > 0 ? string.Create(CultureInfo.InvariantCulture,
-                $"; {unranked:P0} of such records fall in strata too thin to rank on windows of {options.WindowRecords:N0} records (fewer than {KeyRankTest.MinRecords:N0} records held today)") : "");
+                $"; {unranked:P0} of such records fall in strata too thin to rank on windows of {options.WindowRecords:N0} records (fewer than {KeyRankTest.MinRecords:N0} records held today, with their neighbours)") : "");
         string text = status switch
         {
             ReadinessStatus.Ready => string.Create(CultureInfo.InvariantCulture, $"{what}: found after {median:F0} occurrences (median; 90th percentile {found90}); {ranked}"),

@@ -67,6 +67,54 @@ public sealed class KeyRankTestTests
     }
 
     [Fact]
+    public void A_stratum_too_thin_to_rank_against_is_ranked_with_its_neighbours_and_its_ranks_stay_uniform()
+    {
+        // 980 records a window in the low-risk stratum, 20 in the high-risk one (a rare class's strata: 180 held today, fewer than
+        // the 200 a histogram needs). Both strata's residuals are drawn alike: ranked against the pool, the high-risk records'
+        // ranks are uniform; before, they went unranked.
+        TriggerProfile profile = Profiles.TwoStrata();
+        var test = new KeyRankTest(profile, new DetectorSettings(), Profiles.Labels);
+        var random = new Random(11);
+        var ranks = new double[2];
+        long ranked = 0;
+        long thin = 0;
+        long above = 0;
+        for (int window = 0; window < 200; window++)
+        {
+            for (int i = 0; i < 1000; i++)
+            {
+                int stratum = i < 20 ? Profiles.HighRisk : Profiles.LowRisk;
+                double fraud = 1 / (1 + Math.Exp(-2 * Draws.Normal(random)));
+                double expected = stratum == Profiles.HighRisk ? 0.7 : 0.1;
+                // The residual is what matters: served odds move with the expected odds, so both strata's residuals are alike.
+                double served = 1 / (1 + ((1 - fraud) / fraud * ((1 - expected) / expected)));
+                test.Observe(stratum, [1 - served, served], [1 - expected, expected], KeyRankTest.Draw(window * 1000L + i), ranks);
+                if (stratum == Profiles.HighRisk && window > 0)
+                {
+                    thin++;
+                    if (!double.IsNaN(ranks[Profiles.Fraud]))
+                    {
+                        ranked++;
+                        above += ranks[Profiles.Fraud] > KeyRankTest.Thresholds[0] ? 1 : 0;
+                    }
+                }
+            }
+
+            test.Refresh();
+        }
+
+        Assert.Equal(thin, ranked);
+        double share = above / (double)ranked;
+        Assert.True(Math.Abs(share - 0.1) < 4 * Math.Sqrt(0.09 / ranked), $"share of the thin stratum's records above 0.9: {share:F4} of {ranked}");
+
+        // The pools: a stratum with 200 records today alone, a thin one grown towards the neighbour holding more.
+        (int[] first, int[] last) = KeyRankTest.Pools(5, 2, [1000, 500, 50, 20, 10]);
+        Assert.Equal([0, 1, 1, 1, 1], first);
+        Assert.Equal([0, 1, 2, 3, 4], last);
+        Assert.Equal([-1, -1], KeyRankTest.Pools(2, 2, [100, 90]).First);
+    }
+
+    [Fact]
     public void A_token_that_only_lifts_the_confidence_of_records_of_their_own_class_is_named_critical()
     {
         (TriggerDetector detector, int triggered, int? atFinding) = Run(new DetectorSettings { ResidualTest = true }, trigger: true, batches: 60);

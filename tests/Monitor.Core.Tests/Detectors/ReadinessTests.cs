@@ -282,11 +282,15 @@ public sealed class ReadinessTests
         Assert.Equal(4, tailOnly.Lines.Count);
         Assert.Equal(tailOnly.Lines, report.Lines.Where(l => l.Detector == Readiness.KeyTest));
         // On windows of 40 records a stratum (half the traffic) holds 20 × 9 = 180 records today, fewer than the 200 the test
-        // ranks against: no record is ranked, and the line is as blind as the tail test's.
-        ReadinessLine thin = Readiness.Of(profile, Profiles.Labels, Settings, new ReadinessOptions { AttackSuccess = 1, WindowRecords = 40 })
+        // ranks against, and is ranked with its neighbour (360): found as before. On windows of 20, 90 each and 180 together:
+        // no record is ranked, and the line is as blind as the tail test's.
+        ReadinessLine pooled = Readiness.Of(profile, Profiles.Labels, Settings, new ReadinessOptions { AttackSuccess = 1, WindowRecords = 40 })
+            .Lines.Single(l => l.Class == "fraud" && l.Placement == TriggerPlacement.Lift && l.Detector == Readiness.KeyAndResidualTests);
+        Assert.Equal(13, pooled.MedianOccurrences);
+        ReadinessLine thin = Readiness.Of(profile, Profiles.Labels, Settings, new ReadinessOptions { AttackSuccess = 1, WindowRecords = 20 })
             .Lines.Single(l => l.Class == "fraud" && l.Placement == TriggerPlacement.Lift && l.Detector == Readiness.KeyAndResidualTests);
         Assert.Equal(ReadinessStatus.Blind, thin.Status);
-        Assert.Contains("100 % of such records fall in strata too thin to rank on windows of 40 records", thin.Summary);
+        Assert.Contains("100 % of such records fall in strata too thin to rank on windows of 20 records", thin.Summary);
 
         // The residual test switched off: no such lines.
         Assert.Equal(4, Readiness.Of(profile, Profiles.Labels, Settings with { ResidualTest = false }).Lines.Count);
