@@ -310,12 +310,9 @@ internal sealed class EmbeddingDirections
             return null;
         }
 
+        // The output test stands on its own: a trigger's records in a direction the baseline's tail already holds (up to a few per cent of
+        // its outliers) do not raise their direction's share beyond its null, but they are served one class beyond its tail.
         double logE = LogE(cell.Log, 0, _g);
-        if (logE < LogBar)
-        {
-            return null;
-        }
-
         int tie = -1;
         double tieLogE = double.NegativeInfinity;
         for (int c = 0; c < _k; c++)
@@ -325,6 +322,11 @@ internal sealed class EmbeddingDirections
             {
                 (tie, tieLogE) = (c, l);
             }
+        }
+
+        if (logE < LogBar && tie < 0)
+        {
+            return null;
         }
 
         Severity severity = tie < 0 ? Severity.Info : _settings.DirectionCritical ? Severity.Critical : Severity.Warning;
@@ -358,7 +360,9 @@ internal sealed class EmbeddingDirections
         string summary = string.Create(CultureInfo.InvariantCulture,
             $"embeddings shifted along direction #{cell.Id}: {cell.Hits} of the {cell.Outliers} embedding outliers since the direction was first seen " +
             $"point within {Math.Acos(Math.Clamp(_settings.DirectionCosine, -1, 1)) * 180 / Math.PI:F0}° of it ({rate:P1}), where the baseline's tail allows up to {cell.Null:P2}{repeats}; " +
-            $"served {served}; e-value 10^{logE / log10:F1} passed 10^{LogBar / log10:F1}, the bar for a {_settings.KeyTestAlpha:P0} false-alarm rate over {_cells.Length} directions");
+            $"served {served}; e-value 10^{logE / log10:F1} ") + (logE >= LogBar
+                ? string.Create(CultureInfo.InvariantCulture, $"passed 10^{LogBar / log10:F1}, the bar for a {_settings.KeyTestAlpha:P0} false-alarm rate over {_cells.Length} directions")
+                : string.Create(CultureInfo.InvariantCulture, $"below 10^{LogBar / log10:F1} (their share alone is within what the baseline's tail allows)"));
         summary += tie >= 0
             ? string.Create(CultureInfo.InvariantCulture,
                 $"; tied to the output: {cell.TieHits[tie]} of them were served '{_labels[tie]}' beyond their stratum's tail threshold where {cell.TieExpected[tie]:F1} were allowed " +
@@ -378,8 +382,9 @@ internal sealed class EmbeddingDirections
             MeanConfidence = double.NaN,
             BaselineExpectation = cell.Null,
             Z = (cell.Hits - (cell.Null * cell.Outliers)) / Math.Sqrt(Math.Max(cell.Null * cell.Outliers, 1e-9)),
-            Log10EValue = logE / log10,
-            Log10EValueBar = LogBar / log10,
+            // The test that raised the finding: the direction's share, or (when only the output test crossed) the output test.
+            Log10EValue = (logE >= LogBar ? logE : tieLogE) / log10,
+            Log10EValueBar = (logE >= LogBar ? LogBar : LogTieBar) / log10,
             FirstSeen = now,
             FirstSeenRecord = cell.OpenedAt,
             RaisedAtRecord = records,
