@@ -27,7 +27,8 @@ namespace Monitor.Core.Detectors;
 /// <item>A warning when tied to the output (critical with <see cref="DetectorSettings.DirectionCritical"/>): among the cell's records,
 /// tail hits for one class c (served c beyond their stratum's tail threshold, <see cref="TailProfile"/>) far beyond p₀ = min(½, t ·
 /// max(the stratum's rate, the rate among the baseline's tail directions within the cell, smoothed towards their overall rate)), by a
-/// second e-process with a = α / (cells × classes). Up to <see cref="MaxPinned"/> tied cells (half the table) are never replaced;
+/// second e-process with a = α / (cells × classes), whether or not the cell's share crossed its own bar (a trigger in a direction the
+/// baseline's tail already holds adds too little to that share). Up to <see cref="MaxPinned"/> tied cells (half the table) are never replaced;
 /// while more are tied, the table is saturated: the weakest tied cell is replaced first (before any cell not tied), and
 /// every outlier that finds no cell meanwhile is counted (<see cref="Overflow"/>), so records that pin cells cannot freeze the table.</item>
 /// <item>At each horizon the evidence favouring the alternatives halves, as the key tests' does.</item>
