@@ -368,7 +368,7 @@ internal sealed class EmbeddingDirections
             ? string.Create(CultureInfo.InvariantCulture,
                 $"; tied to the output: {cell.TieHits[tie]} of them were served '{_labels[tie]}' beyond their stratum's tail threshold where {cell.TieExpected[tie]:F1} were allowed " +
                 $"(e-value 10^{tieLogE / log10:F1} passed 10^{LogTieBar / log10:F1}, over {_cells.Length} directions × {_k} classes)") +
-                (severity == Severity.Critical ? "" : "; a warning: such a tie was measured once on a real network's clean traffic, so it is critical only with Monitor:Detectors:DirectionCritical")
+                (severity == Severity.Critical ? "" : "; a warning: such ties were measured on clean traffic (a few per million records of a real network), so it is critical only with Monitor:Detectors:DirectionCritical")
             : "; an observation: the embedding is the model's own representation (new traffic moves it too) and these records' outputs are not beyond what their inputs and the baseline's tail allow";
         int label = tie >= 0 ? tie : top;
         return new Finding
