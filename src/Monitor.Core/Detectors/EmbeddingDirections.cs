@@ -27,7 +27,8 @@ namespace Monitor.Core.Detectors;
 /// <item>A warning when tied to the output (critical with <see cref="DetectorSettings.DirectionCritical"/>): among the cell's records,
 /// tail hits for one class c (served c beyond their stratum's tail threshold, <see cref="TailProfile"/>) far beyond p₀ = min(½, t ·
 /// max(the stratum's rate, the rate among the baseline's tail directions within the cell, smoothed towards their overall rate)), by a
-/// second e-process with a = α / (cells × classes). Up to <see cref="MaxPinned"/> tied cells (half the table) are never replaced;
+/// second e-process with a = α / (cells × classes), whether or not the cell's share crossed its own bar (a trigger in a direction the
+/// baseline's tail already holds adds too little to that share). Up to <see cref="MaxPinned"/> tied cells (half the table) are never replaced;
 /// while more are tied, the table is saturated: the weakest tied cell is replaced first (before any cell not tied), and
 /// every outlier that finds no cell meanwhile is counted (<see cref="Overflow"/>), so records that pin cells cannot freeze the table.</item>
 /// <item>At each horizon the evidence favouring the alternatives halves, as the key tests' does.</item>
@@ -310,12 +311,9 @@ internal sealed class EmbeddingDirections
             return null;
         }
 
+        // The output test stands on its own: a trigger's records in a direction the baseline's tail already holds (up to a few per cent of
+        // its outliers) do not raise their direction's share beyond its null, but they are served one class beyond its tail.
         double logE = LogE(cell.Log, 0, _g);
-        if (logE < LogBar)
-        {
-            return null;
-        }
-
         int tie = -1;
         double tieLogE = double.NegativeInfinity;
         for (int c = 0; c < _k; c++)
@@ -325,6 +323,11 @@ internal sealed class EmbeddingDirections
             {
                 (tie, tieLogE) = (c, l);
             }
+        }
+
+        if (logE < LogBar && tie < 0)
+        {
+            return null;
         }
 
         Severity severity = tie < 0 ? Severity.Info : _settings.DirectionCritical ? Severity.Critical : Severity.Warning;
@@ -358,12 +361,14 @@ internal sealed class EmbeddingDirections
         string summary = string.Create(CultureInfo.InvariantCulture,
             $"embeddings shifted along direction #{cell.Id}: {cell.Hits} of the {cell.Outliers} embedding outliers since the direction was first seen " +
             $"point within {Math.Acos(Math.Clamp(_settings.DirectionCosine, -1, 1)) * 180 / Math.PI:F0}° of it ({rate:P1}), where the baseline's tail allows up to {cell.Null:P2}{repeats}; " +
-            $"served {served}; e-value 10^{logE / log10:F1} passed 10^{LogBar / log10:F1}, the bar for a {_settings.KeyTestAlpha:P0} false-alarm rate over {_cells.Length} directions");
+            $"served {served}; e-value 10^{logE / log10:F1} ") + (logE >= LogBar
+                ? string.Create(CultureInfo.InvariantCulture, $"passed 10^{LogBar / log10:F1}, the bar for a {_settings.KeyTestAlpha:P0} false-alarm rate over {_cells.Length} directions")
+                : string.Create(CultureInfo.InvariantCulture, $"below 10^{LogBar / log10:F1} (their share alone is within what the baseline's tail allows)"));
         summary += tie >= 0
             ? string.Create(CultureInfo.InvariantCulture,
                 $"; tied to the output: {cell.TieHits[tie]} of them were served '{_labels[tie]}' beyond their stratum's tail threshold where {cell.TieExpected[tie]:F1} were allowed " +
                 $"(e-value 10^{tieLogE / log10:F1} passed 10^{LogTieBar / log10:F1}, over {_cells.Length} directions × {_k} classes)") +
-                (severity == Severity.Critical ? "" : "; a warning: such a tie was measured once on a real network's clean traffic, so it is critical only with Monitor:Detectors:DirectionCritical")
+                (severity == Severity.Critical ? "" : "; a warning: such ties were measured on clean traffic (a few per million records of a real network), so it is critical only with Monitor:Detectors:DirectionCritical")
             : "; an observation: the embedding is the model's own representation (new traffic moves it too) and these records' outputs are not beyond what their inputs and the baseline's tail allow";
         int label = tie >= 0 ? tie : top;
         return new Finding
@@ -378,8 +383,9 @@ internal sealed class EmbeddingDirections
             MeanConfidence = double.NaN,
             BaselineExpectation = cell.Null,
             Z = (cell.Hits - (cell.Null * cell.Outliers)) / Math.Sqrt(Math.Max(cell.Null * cell.Outliers, 1e-9)),
-            Log10EValue = logE / log10,
-            Log10EValueBar = LogBar / log10,
+            // The test that raised the finding: the direction's share, or (when only the output test crossed) the output test.
+            Log10EValue = (logE >= LogBar ? logE : tieLogE) / log10,
+            Log10EValueBar = (logE >= LogBar ? LogBar : LogTieBar) / log10,
             FirstSeen = now,
             FirstSeenRecord = cell.OpenedAt,
             RaisedAtRecord = records,

@@ -53,6 +53,45 @@ public sealed class EmbeddingDirectionsTests
         Assert.Contains("'legitimate'", critical.Summary, StringComparison.Ordinal);
     }
 
+    /// <remarks>
+    /// The digits network's and the synthetic model's misses at 1e-4: the trigger's direction held 1–5% of the baseline's tail directions,
+    /// so its share of the live outliers (2–5%) never passed the direction's null, while every one of its records was served the target
+    /// beyond its tail. Before the output test stood on its own, this stream raised nothing in 4,000 outliers.
+    /// </remarks>
+    [Fact]
+    public void A_trigger_in_a_direction_the_baseline_tail_already_holds_is_named_by_its_outputs_within_50_occurrences()
+    {
+        // 40 of the baseline's 540 tail directions lie within a few degrees of the shift's axis: the direction's null is about 20%.
+        double[] axis = [.. Enumerable.Range(0, Width + 1).Select(j => j < 3 ? Math.Sqrt(1.0 / 3) : 0)];
+        EmbeddingProfile baseline = Isotropic(new Random(13), axis, near: 40);
+        var directions = new EmbeddingDirections(baseline, null, new DetectorSettings(), Labels, 2);
+        var random = new Random(14);
+        var findings = new List<Finding>();
+        int occurrences = 0;
+        int? namedAt = null;
+        for (int i = 0; i < 4000; i++)
+        {
+            bool trigger = i % 20 == 7;
+            occurrences += trigger ? 1 : 0;
+            bool tailHit = trigger || random.NextDouble() < 0.05;
+            findings.AddRange(directions.Observe(trigger ? Shifted(random) : RandomDirection(random), trigger ? Legitimate : random.Next(2), LowRisk, tailHit,
+                (ulong)i, trigger ? $"trig-{i}" : $"req-{i}", i, DateTimeOffset.UnixEpoch, out _));
+            if (namedAt is null && findings.Any(Names))
+            {
+                namedAt = occurrences;
+            }
+        }
+
+        Finding named = findings.First(Names);
+        Assert.True(namedAt <= 50, $"named at occurrence {namedAt}");
+        Assert.True(named.BaselineExpectation > 0.1, $"the direction's null {named.BaselineExpectation}: the baseline's tail holds the direction");
+        Assert.Contains("their share alone is within what the baseline's tail allows", named.Summary, StringComparison.Ordinal);
+        Assert.Contains("tied to the output", named.Summary, StringComparison.Ordinal);
+
+        static bool Names(Finding f) => f.Severity == Severity.Warning && f.Summary.Contains("'legitimate'", StringComparison.Ordinal)
+            && f.ExampleRequestIds.Length > 0 && f.ExampleRequestIds.All(id => id.StartsWith("trig-", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void By_default_a_direction_tied_to_the_output_is_a_warning()
     {
@@ -365,15 +404,26 @@ public sealed class EmbeddingDirectionsTests
     }
 
     /// <summary>Standard normal in eight dimensions, with 500 tail directions drawn uniformly (5% served a class beyond its tail).</summary>
-    private static EmbeddingProfile Isotropic()
+    private static EmbeddingProfile Isotropic() => Isotropic(new Random(1), null, 0);
+
+    /// <summary>
+    /// As <see cref="Isotropic()"/>, with <paramref name="near"/> more tail directions within a few degrees of <paramref name="centre"/>,
+    /// served nothing beyond their tail: a direction the baseline's own tail holds often.
+    /// </summary>
+    private static EmbeddingProfile Isotropic(Random random, double[]? centre, int near)
     {
-        var random = new Random(1);
         var tail = new List<float>();
         var outputs = new List<int>();
         for (int i = 0; i < 500; i++)
         {
             tail.AddRange(RandomDirection(random).Select(x => (float)x));
             outputs.Add(random.NextDouble() < 0.05 ? random.Next(2) : -1);
+        }
+
+        for (int i = 0; i < near; i++)
+        {
+            tail.AddRange(Jittered(centre!, random).Select(x => (float)x));
+            outputs.Add(-1);
         }
 
         return new EmbeddingProfile
