@@ -46,12 +46,17 @@ public sealed class PairedTestTests
                 Observe(test, r[0].GetDouble(), r[1].GetDouble(), r[2].GetInt32());
             }
 
-            test.Refresh();
             Candidate candidate = NewCandidate();
             JsonElement expected = @case.GetProperty("log_e");
+            int before = @case.GetProperty("before").GetArrayLength();
             int i = 0;
-            foreach (JsonElement r in @case.GetProperty("key").EnumerateArray())
+            foreach (JsonElement r in @case.GetProperty("before").EnumerateArray().Concat(@case.GetProperty("key").EnumerateArray()))
             {
+                if (i == before)
+                {
+                    test.Refresh();
+                }
+
                 Observe(test, r[0].GetDouble(), r[1].GetDouble(), r[2].GetInt32());
                 PairedKey key = test.Update(candidate, 1UL)!;
                 for (int c = 0; c < 2; c++)
@@ -84,10 +89,12 @@ public sealed class PairedTestTests
             for (int r = 0; r < 200; r++)
             {
                 // Trusted P(fraud) in some bin; a hit for 'fraud' with the bin's allowance, else served as trusted.
+                // The key's allowance leaves its own records out (before its first record, it has none).
                 double trusted = random.NextDouble();
                 int bin = PairedTest.Bin(trusted);
-                bool hit = random.NextDouble() < test.Allowance(bin, 1);
-                Observe(test, trusted, hit ? Math.Max(trusted + 0.3, 0.85) : trusted, hit || trusted >= 0.5 ? 1 : 0);
+                PairedKey? held = test.Get(candidate, (ulong)k + 1);
+                bool hit = random.NextDouble() < (held is null ? test.Allowance(bin, 1) : test.Allowance(held, bin, 1));
+                Observe(test, trusted, hit ? Math.Min(Math.Max(trusted + 0.3, 0.85), 1) : trusted, hit || trusted >= 0.5 ? 1 : 0);
                 PairedKey key = test.Update(candidate, (ulong)k + 1)!;
                 if (test.Crossed(key, 1, out _))
                 {
