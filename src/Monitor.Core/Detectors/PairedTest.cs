@@ -58,6 +58,13 @@ internal sealed class PairedTest
     /// </summary>
     public const double MinLiveRecords = 200;
 
+    /// <summary>
+    /// The allowance is never below the bin's rate itself (its upper bound): the whole-output test's cap of ½ would otherwise be
+    /// a false null where two clean versions part on most records (a sharper retraining near the boundary serves nearly every
+    /// record there the class the trusted version gave 0.1 to 0.7). Up to this, where no alternative exceeds it and a record is no evidence.
+    /// </summary>
+    public const double MaxAllowance = 0.99;
+
     /// <summary>The trusted version is sure of a record when its top class has at least this probability.</summary>
     public const double SureTrusted = 0.9;
 
@@ -218,7 +225,8 @@ internal sealed class PairedTest
     {
         double records = _liveRecords[cell] - (key?.LiveRecords[cell] ?? 0);
         double hits = _liveHits[cell] - (key?.LiveHits[cell] ?? 0);
-        return KeyOutputTest.Allowance(_settings, KeyOutputTest.LiveRate(Math.Max(hits, 0), Math.Max(records, 0)));
+        double rate = KeyOutputTest.LiveRate(Math.Max(hits, 0), Math.Max(records, 0));
+        return Math.Min(Math.Max(KeyOutputTest.Allowance(_settings, rate), rate), MaxAllowance);
     }
 
     /// <summary>

@@ -7,8 +7,8 @@ trusted P(c) is above 1 - 0.2 cannot be a hit for c (no served P(c) exceeds 1) a
 counts, not in the key's test. Today's counts per (bin of trusted P(c), c), bins cut at EDGES, keep 0.9 of themselves at
 the window close but never fall below 200 records there (a bin holding fewer keeps all). The key's own records count in
 today's counts and in the key's own counts, which keep the same share at the close; a key's record is judged against
-today's counts as they stand with the key's own records (this one included) taken out: r = (hits + 1) / (n + 2) and
-p0 = min(0.5, 3 * (r + 2 sqrt(r (1 - r) / (n + 2)))). For each alternative q (q below p0 counts as p0) the
+today's counts as they stand with the key's own records (this one included) taken out: r = (hits + 1) / (n + 2),
+u = r + 2 sqrt(r (1 - r) / (n + 2)) and p0 = min(max(min(0.5, 3 u), u), 0.99). For each alternative q (q below p0 counts as p0) the
 log-likelihood ratio sums scipy.stats.bernoulli.logpmf(hit, q) - logpmf(hit, p0); the e-value mixes them with the
 null's own component: logsumexp([0] + ratios) - log(len(ALTERNATIVES) + 1).
 Run with /usr/bin/python3 (numpy and scipy from Debian).
@@ -55,7 +55,8 @@ def hits(t1, s1, label):
 
 def allowance(hits, records):
     r = (hits + 1) / (records + 2)
-    return min(0.5, TOLERANCE * (r + 2 * np.sqrt(r * (1 - r) / (records + 2))))
+    u = r + 2 * np.sqrt(r * (1 - r) / (records + 2))
+    return min(max(min(0.5, TOLERANCE * u), u), 0.99)
 
 
 rng = np.random.default_rng(20261207)
