@@ -65,6 +65,13 @@ internal sealed class PairedTest
     /// </summary>
     public const double MaxAllowance = 0.99;
 
+    /// <summary>
+    /// A bin holding fewer of today's records than this (the key's own left out) borrows those of the bins next to it towards
+    /// the decision boundary, where two versions part more often, until it holds this many or reaches the boundary: a key
+    /// alone in its bin is judged against its neighbours' rate, not against no records at all.
+    /// </summary>
+    public const double MinPooledRecords = 20;
+
     /// <summary>The trusted version is sure of a record when its top class has at least this probability.</summary>
     public const double SureTrusted = 0.9;
 
@@ -221,13 +228,35 @@ internal sealed class PairedTest
     /// </summary>
     public double Allowance(PairedKey key, int bin, int c) => CellAllowance(bin * _k + c, key);
 
+    /// <summary>
+    /// The allowance for a (bin, class) cell: today's rate there (the key's own records left out), pooled with the bins next to
+    /// it towards the decision boundary while it holds fewer than <see cref="MinPooledRecords"/>; t times its upper bound, at most
+    /// ½, but never below the upper bound itself.
+    /// </summary>
     private double CellAllowance(int cell, PairedKey? key)
     {
-        double records = _liveRecords[cell] - (key?.LiveRecords[cell] ?? 0);
-        double hits = _liveHits[cell] - (key?.LiveHits[cell] ?? 0);
-        double rate = KeyOutputTest.LiveRate(Math.Max(hits, 0), Math.Max(records, 0));
+        int c = cell % _k;
+        int bin = cell / _k;
+        int step = bin < Boundary ? 1 : -1;
+        double records = 0;
+        double hits = 0;
+        for (int b = bin; ; b += step)
+        {
+            int at = b * _k + c;
+            records += Math.Max(_liveRecords[at] - (key?.LiveRecords[at] ?? 0), 0);
+            hits += Math.Max(_liveHits[at] - (key?.LiveHits[at] ?? 0), 0);
+            if (records >= MinPooledRecords || b == Boundary || b == Boundary - 1)
+            {
+                break;
+            }
+        }
+
+        double rate = KeyOutputTest.LiveRate(Math.Min(hits, records), records);
         return Math.Min(Math.Max(KeyOutputTest.Allowance(_settings, rate), rate), MaxAllowance);
     }
+
+    /// <summary>The first bin at or above ½ (<see cref="TrustedEdges"/>): bins below it pool upwards, it and those above pool downwards.</summary>
+    private static readonly int Boundary = Bin(0.5);
 
     /// <summary>
     /// The whole of today's counts a (bin, class) keeps at a close that keeps <paramref name="keep"/> of them, as a factor: a tenth

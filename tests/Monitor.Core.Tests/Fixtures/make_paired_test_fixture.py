@@ -7,7 +7,9 @@ trusted P(c) is above 1 - 0.2 cannot be a hit for c (no served P(c) exceeds 1) a
 counts, not in the key's test. Today's counts per (bin of trusted P(c), c), bins cut at EDGES, keep 0.9 of themselves at
 the window close but never fall below 200 records there (a bin holding fewer keeps all). The key's own records count in
 today's counts and in the key's own counts, which keep the same share at the close; a key's record is judged against
-today's counts as they stand with the key's own records (this one included) taken out: r = (hits + 1) / (n + 2),
+today's counts as they stand with the key's own records (this one included) taken out, a bin holding fewer than 20 such
+records pooled with the next bins towards the decision boundary until it holds 20 or reaches the bin next to 0.5 (bins
+below the one holding 0.5 pool upwards, it and those above downwards): r = (hits + 1) / (n + 2),
 u = r + 2 sqrt(r (1 - r) / (n + 2)) and p0 = min(max(min(0.5, 3 u), u), 0.99). For each alternative q (q below p0 counts as p0) the
 log-likelihood ratio sums scipy.stats.bernoulli.logpmf(hit, q) - logpmf(hit, p0); the e-value mixes them with the
 null's own component: logsumexp([0] + ratios) - log(len(ALTERNATIVES) + 1).
@@ -23,6 +25,7 @@ EDGES = [0.02, 0.1, 0.3, 0.5, 0.7, 0.9]
 TOLERANCE = 3.0
 MIN_RESIDUAL = 0.2
 MIN_LIVE = 200.0
+MIN_POOLED = 20.0
 
 
 def bin_of(p):
@@ -57,6 +60,21 @@ def allowance(hits, records):
     r = (hits + 1) / (records + 2)
     u = r + 2 * np.sqrt(r * (1 - r) / (records + 2))
     return min(max(min(0.5, TOLERANCE * u), u), 0.99)
+
+
+def pooled_allowance(n, h, kn, kh, b, c):
+    # Today's counts in the bin with the key's own taken out; while fewer than MIN_POOLED records, the next bin towards the
+    # boundary's too (bins below the one holding 0.5 pool upwards, to the bin below it; it and those above pool downwards).
+    boundary = bin_of(0.5)
+    step = 1 if b < boundary else -1
+    records = hits_ = 0.0
+    while True:
+        records += max(n[b, c] - kn[b, c], 0)
+        hits_ += max(h[b, c] - kh[b, c], 0)
+        if records >= MIN_POOLED or b in (boundary, boundary - 1):
+            break
+        b += step
+    return allowance(min(hits_, records), records)
 
 
 rng = np.random.default_rng(20261207)
@@ -95,7 +113,7 @@ for case in range(8):
                 h[b, c] += hit[c]
                 kn[b, c] += 1
                 kh[b, c] += hit[c]
-                p = allowance(max(h[b, c] - kh[b, c], 0), max(n[b, c] - kn[b, c], 0))
+                p = pooled_allowance(n, h, kn, kh, b, c)
                 for g, q in enumerate(ALTERNATIVES):
                     alt = max(q, p)
                     ratios[c, g] += bernoulli.logpmf(int(hit[c]), alt) - bernoulli.logpmf(int(hit[c]), p)
