@@ -108,16 +108,19 @@ public sealed class PairedTestTests
         Assert.InRange(crossed, 0, 130);
     }
 
-    [Fact]
-    public void Keys_in_a_sparse_bin_whose_records_are_hits_at_their_allowance_cross_in_at_most_a_share_a_of_tests()
+    [Theory]
+    [InlineData(100)]
+    [InlineData(3)]
+    public void Keys_in_a_sparse_bin_whose_records_are_hits_at_their_allowance_cross_in_at_most_a_share_a_of_tests(int warmUpWindows)
     {
         // The rare class: 2 records a window the trusted version is sure are 'fraud' (P(legitimate) below 0.02), 5% of them
         // served 'legitimate'. Today's counts there are sparse and keep their records (MinLiveRecords); each key's allowance
-        // leaves its own records out. Hits drawn at each key's allowance as it moves: the e-process alone must hold the level.
+        // leaves its own records out; after 3 windows the bin holds a handful and pools towards the boundary (MinPooledRecords).
+        // Hits drawn at each key's allowance as it moves: the e-process alone must hold the level.
         var settings = new DetectorSettings { Candidates = 1, KeyTestAlpha = 0.1, MinKeyHits = 0 };
         PairedTest test = NewTest(settings);
         var random = new Random(59);
-        RareWindows(test, random, 100);
+        RareWindows(test, random, warmUpWindows);
         const int keys = 2000;
         int crossed = 0;
         for (int k = 0; k < keys; k++)
@@ -177,6 +180,35 @@ public sealed class PairedTestTests
         }
 
         Assert.InRange(crossed, 0, 40);
+    }
+
+    [Fact]
+    public void A_key_alone_in_its_bin_is_judged_against_the_bins_next_to_it_towards_the_boundary()
+    {
+        // Nothing but the key's records has trusted P(legitimate) below 0.02; 500 records have it 0.02 to 0.5 and are served as
+        // trusted. Left out of its own bin, the key borrows those: sure flips to 'legitimate' are past the default bar at once.
+        PairedTest test = NewTest();
+        var random = new Random(73);
+        for (int r = 0; r < 500; r++)
+        {
+            double trusted1 = 0.5 + (0.48 * random.NextDouble());
+            Observe(test, trusted1, trusted1, trusted1 >= 0.5 ? 1 : 0);
+        }
+
+        test.Refresh();
+        Candidate candidate = NewCandidate();
+        int? crossedAt = null;
+        for (int r = 1; r <= 30 && crossedAt is null; r++)
+        {
+            Observe(test, 0.995, 0.01, 0);
+            if (test.Crossed(test.Update(candidate, 11UL)!, 0, out _))
+            {
+                crossedAt = r;
+            }
+        }
+
+        Assert.NotNull(crossedAt);
+        Assert.InRange(crossedAt!.Value, PairedTest.MinHits, 8);
     }
 
     [Fact]
