@@ -14,11 +14,14 @@ namespace Monitor.Core.Detectors;
 /// said otherwise, or a lift of c far beyond it. A near tie that tips the other way is not a hit.</item>
 /// <item>Per key and class, an anytime-valid e-process over the key's distinct paired records since its promotion, the
 /// mixture of <see cref="KeyOutputTest"/>: E = (1 + Σ_q Π_i LR_i(q)) / (|Q| + 1) over the same alternatives, against a null
-/// that allows each record a hit probability up to p₀ = min(½, t · r̂), t = <see cref="DetectorSettings.TailTolerance"/>
-/// and r̂ today's rate of hits for c among paired records whose trusted P(c) lies in the same bin
-/// (<see cref="TrustedEdges"/>), (hits + 1) / (records + 2) plus two standard errors, forgetting at each window's close as
-/// the whole-output test's does. Benign disagreement of two clean versions is near their decision boundary, where the
-/// trusted P(c) is in a middle bin; a trigger flips records the trusted version is sure of.</item>
+/// that allows each record a hit probability up to p₀ = max(min(½, t · r̂), r̂) (at most <see cref="MaxAllowance"/>),
+/// t = <see cref="DetectorSettings.TailTolerance"/> and r̂ today's rate of hits for c among the other paired records (the
+/// key's own left out) whose trusted P(c) lies in the same bin (<see cref="TrustedEdges"/>), (hits + 1) / (records + 2) plus
+/// two standard errors, forgetting at each window's close as the whole-output test's does, but a sparse bin only down to
+/// <see cref="MinLiveRecords"/>; a bin with fewer than <see cref="MinPooledRecords"/> borrows its neighbours' towards the
+/// boundary. A record whose trusted P(c) is above 1 − <see cref="MinResidual"/> cannot be a hit for c and counts for c
+/// nowhere. Benign disagreement of two clean versions is near their decision boundary, where the trusted P(c) is in a
+/// middle bin; a trigger flips records the trusted version is sure of.</item>
 /// <item>Multiplicity: the bar is the whole-output test's, α / (candidates × classes) (<see cref="KeyOutputTest.Bar"/>);
 /// the evidence for a trigger halves at each horizon; a crossing needs <see cref="MinHits"/> hits.</item>
 /// <item>Version-wide: over every paired record, the share the trusted version was sure of (its top class at
