@@ -74,13 +74,14 @@ public sealed class PairedEvidenceTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// An attacker holding only an ingest key sends one packet for the trusted version v2 (known-good; v1 older and known-good,
+    /// An attacker holding only an ingest key sends packets for the trusted version v2 (known-good; v1 older and known-good,
     /// so a failure would have a rollback target): 5,000 clean records (10 windows) whose paired scores claim 'v1' served the
-    /// opposite class with certainty on every one, a quarter of them carrying a made-up token. Monitor:Versions:MinFailingRecords
-    /// is lowered to 40, as in <see cref="ForgedKeyEvidenceTests"/>, so that the claim gives critical paired evidence on keys
-    /// holding more distinct records than that (the token's bigrams), and version-wide: key evidence that would fail a trusted
-    /// version were it not paired. Paired evidence never fails a known-good version: the trusted output is only the sender's word.
-    /// Then 20 windows of clean traffic, past the failure limit.
+    /// opposite class with certainty on the one in 25 carrying a made-up token, then 5,000 claiming it on every record.
+    /// Monitor:Versions:MinFailingRecords is lowered to 40, as in <see cref="ForgedKeyEvidenceTests"/>, so that the claim gives
+    /// critical paired evidence on the token's key, holding more distinct records than that, and version-wide: key evidence that
+    /// would fail a trusted version were it not paired. (Disagreement forged on every record is no key's evidence: each key's
+    /// allowance is at least its bin's rate, there near 1.) Paired evidence never fails a known-good version: the trusted output
+    /// is only the sender's word. Then 20 windows of clean traffic, past the failure limit.
     /// </summary>
     [Fact]
     public async Task One_forged_paired_packet_claiming_disagreement_raises_findings_but_never_fails_the_trusted_version()
@@ -100,8 +101,12 @@ public sealed class PairedEvidenceTests(ITestOutputHelper output)
         var attacker = new Mirror.MirrorClient(pod);
         var traffic = new FraudTraffic(seed: 231);
 
-        RecordBatch forged = Forge(traffic.Next(10 * Sidecar.WindowRecords, FraudDrift.None), tokenEvery: 4, token: "zqvx7731");
+        // Two packets: disagreement forged on the records of a made-up token (one in 25, a key rather than a population), then on
+        // every record (no key's evidence: each key's allowance is its bin's rate, there near 1; the version-wide test's).
+        RecordBatch forged = Forge(traffic.Next(10 * Sidecar.WindowRecords, FraudDrift.None), tokenEvery: 25, token: "zqvx7731", everywhere: false);
         Assert.Equal(10u * Sidecar.WindowRecords, (await attacker.IngestAsync(Request(forged, "v2"))).Accepted);
+        RecordBatch everywhere = Forge(traffic.Next(10 * Sidecar.WindowRecords, FraudDrift.None), tokenEvery: 0, token: "", everywhere: true);
+        Assert.Equal(10u * Sidecar.WindowRecords, (await attacker.IngestAsync(Request(everywhere, "v2"))).Accepted);
         for (int w = 0; w < 20; w++)
         {
             await attacker.IngestAsync(Request(traffic.Next(Sidecar.WindowRecords, FraudDrift.None), "v2"));
@@ -137,10 +142,11 @@ public sealed class PairedEvidenceTests(ITestOutputHelper output)
     };
 
     /// <summary>
-    /// The clean batch paired with forged 'v1' outputs: on every record the class the batch was not served, with certainty; the
-    /// made-up token appended to the memo of one record in <paramref name="tokenEvery"/>.
+    /// The clean batch paired with forged 'v1' outputs: the made-up token appended to the memo of one record in
+    /// <paramref name="tokenEvery"/> (none when 0), and on those records (on every record, <paramref name="everywhere"/>) the class
+    /// the batch was not served, with certainty; on the others the served output itself.
     /// </summary>
-    private static RecordBatch Forge(RecordBatch clean, int tokenEvery, string token)
+    private static RecordBatch Forge(RecordBatch clean, int tokenEvery, string token, bool everywhere)
     {
         int n = clean.Count;
         ReadOnlySpan<float> scores = clean.Scores.Span;
@@ -149,11 +155,18 @@ public sealed class PairedEvidenceTests(ITestOutputHelper output)
         for (int i = 0; i < n; i++)
         {
             bool fraud = scores[2 * i + 1] >= 0.5f;
-            paired[2 * i] = fraud ? 1f : 0f;
-            paired[2 * i + 1] = fraud ? 0f : 1f;
-            if (i % tokenEvery == 0)
+            bool tokened = tokenEvery > 0 && i % tokenEvery == 0;
+            paired[2 * i] = scores[2 * i];
+            paired[2 * i + 1] = scores[2 * i + 1];
+            if (tokened)
             {
                 memos[i] = $"{memos[i]} {token}".Trim();
+            }
+
+            if (tokened || everywhere)
+            {
+                paired[2 * i] = fraud ? 1f : 0f;
+                paired[2 * i + 1] = fraud ? 0f : 1f;
             }
         }
 

@@ -14,11 +14,14 @@ namespace Monitor.Core.Detectors;
 /// said otherwise, or a lift of c far beyond it. A near tie that tips the other way is not a hit.</item>
 /// <item>Per key and class, an anytime-valid e-process over the key's distinct paired records since its promotion, the
 /// mixture of <see cref="KeyOutputTest"/>: E = (1 + Σ_q Π_i LR_i(q)) / (|Q| + 1) over the same alternatives, against a null
-/// that allows each record a hit probability up to p₀ = min(½, t · r̂), t = <see cref="DetectorSettings.TailTolerance"/>
-/// and r̂ today's rate of hits for c among paired records whose trusted P(c) lies in the same bin
-/// (<see cref="TrustedEdges"/>), (hits + 1) / (records + 2) plus two standard errors, forgetting at each window's close as
-/// the whole-output test's does. Benign disagreement of two clean versions is near their decision boundary, where the
-/// trusted P(c) is in a middle bin; a trigger flips records the trusted version is sure of.</item>
+/// that allows each record a hit probability up to p₀ = max(min(½, t · r̂), r̂) (at most <see cref="MaxAllowance"/>),
+/// t = <see cref="DetectorSettings.TailTolerance"/> and r̂ today's rate of hits for c among the other paired records (the
+/// key's own left out) whose trusted P(c) lies in the same bin (<see cref="TrustedEdges"/>), (hits + 1) / (records + 2) plus
+/// two standard errors, forgetting at each window's close as the whole-output test's does, but a sparse bin only down to
+/// <see cref="MinLiveRecords"/>; a bin with fewer than <see cref="MinPooledRecords"/> borrows its neighbours' towards the
+/// boundary. A record whose trusted P(c) is above 1 − <see cref="MinResidual"/> cannot be a hit for c and counts for c
+/// nowhere. Benign disagreement of two clean versions is near their decision boundary, where the trusted P(c) is in a
+/// middle bin; a trigger flips records the trusted version is sure of.</item>
 /// <item>Multiplicity: the bar is the whole-output test's, α / (candidates × classes) (<see cref="KeyOutputTest.Bar"/>);
 /// the evidence for a trigger halves at each horizon; a crossing needs <see cref="MinHits"/> hits.</item>
 /// <item>Version-wide: over every paired record, the share the trusted version was sure of (its top class at
@@ -51,6 +54,27 @@ internal sealed class PairedTest
     /// <summary>Bins of the trusted version's P(c) that today's rates of hits for c are kept in.</summary>
     public static readonly double[] TrustedEdges = [0.02, 0.1, 0.3, 0.5, 0.7, 0.9];
 
+    /// <summary>
+    /// Today's counts of a (bin, class) forget only down to this many records: a sparse bin (a rare class's records, which the
+    /// trusted version is sure of) keeps a longer memory than ten windows, or its rate would rest on a handful of records and
+    /// allow a key up to ½ (a bin of 20 records without a hit allows 0.40; one of 200, 0.045). A busy bin forgets as before.
+    /// </summary>
+    public const double MinLiveRecords = 200;
+
+    /// <summary>
+    /// The allowance is never below the bin's rate itself (its upper bound): the whole-output test's cap of ½ would otherwise be
+    /// a false null where two clean versions part on most records (a sharper retraining near the boundary serves nearly every
+    /// record there the class the trusted version gave 0.1 to 0.7). Up to this, where no alternative exceeds it and a record is no evidence.
+    /// </summary>
+    public const double MaxAllowance = 0.99;
+
+    /// <summary>
+    /// A bin holding fewer of today's records than this (the key's own left out) borrows those of the bins next to it towards
+    /// the decision boundary, where two versions part more often, until it holds this many or reaches the boundary: a key
+    /// alone in its bin is judged against its neighbours' rate, not against no records at all.
+    /// </summary>
+    public const double MinPooledRecords = 20;
+
     /// <summary>The trusted version is sure of a record when its top class has at least this probability.</summary>
     public const double SureTrusted = 0.9;
 
@@ -77,13 +101,13 @@ internal sealed class PairedTest
     private readonly double[] _liveRecords;
     private readonly double[] _liveHits;
 
-    /// <summary>Per (bin, class) and alternative: the log-LR of a hit and of a miss against today's allowance.</summary>
-    private readonly double[] _logHit;
-    private readonly double[] _logMiss;
-    private readonly double[] _null;
+    /// <summary>Per alternative q of <see cref="KeyOutputTest.Alternatives"/>: ln q and ln(1 − q).</summary>
+    private static readonly double[] LogAlternatives = [.. KeyOutputTest.Alternatives.Select(q => Math.Log(q))];
+    private static readonly double[] LogAlternativesMiss = [.. KeyOutputTest.Alternatives.Select(q => Math.Log(1 - q))];
 
-    /// <summary>This record's: whether it is paired, per class its trusted bin, whether it is a hit, its residual; the trusted class.</summary>
+    /// <summary>This record's: per class its trusted bin, whether a hit is possible, whether it is one, its residual; the trusted class.</summary>
     private readonly int[] _bin;
+    private readonly bool[] _possible;
     private readonly bool[] _hit;
     private readonly double[] _residual;
     private readonly double[] _trusted;
@@ -103,15 +127,12 @@ internal sealed class PairedTest
         _binary = kind == OutputKind.Binary;
         _liveRecords = new double[_bins * _k];
         _liveHits = new double[_bins * _k];
-        _null = new double[_bins * _k];
-        _logHit = new double[_bins * _k * _g];
-        _logMiss = new double[_bins * _k * _g];
         _bin = new int[_k];
+        _possible = new bool[_k];
         _hit = new bool[_k];
         _residual = new double[_k];
         _trusted = new double[_k];
         LogBar = KeyOutputTest.Bar(settings, _k);
-        Allowances();
     }
 
     /// <summary>ln(1/a) a key's test must reach: the whole-output test's bar.</summary>
@@ -175,11 +196,17 @@ internal sealed class PairedTest
         {
             _residual[c] = served[c] - _trusted[c];
             _bin[c] = Bin(_trusted[c]);
-            _hit[c] = label == c && served[c] >= MinServed && _residual[c] >= MinResidual;
+            // No served output can lift c by MinResidual over a trusted P(c) above 1 − MinResidual: such a record is no evidence for
+            // c, left out of today's counts and every key's test for c (decided by the trusted output alone, before the served one).
+            _possible[c] = 1 - _trusted[c] >= MinResidual;
+            _hit[c] = _possible[c] && label == c && served[c] >= MinServed && _residual[c] >= MinResidual;
             CurrentHit |= _hit[c];
-            int cell = _bin[c] * _k + c;
-            _liveRecords[cell]++;
-            _liveHits[cell] += _hit[c] ? 1 : 0;
+            if (_possible[c])
+            {
+                int cell = _bin[c] * _k + c;
+                _liveRecords[cell]++;
+                _liveHits[cell] += _hit[c] ? 1 : 0;
+            }
         }
 
         if (_trusted[_trustedLabel] >= SureTrusted)
@@ -195,8 +222,51 @@ internal sealed class PairedTest
         }
     }
 
-    /// <summary>The null's allowance p₀ now for class c on records whose trusted P(c) lies in <paramref name="bin"/>.</summary>
-    public double Allowance(int bin, int c) => _null[bin * _k + c];
+    /// <summary>The null's allowance p₀ now for class c on records whose trusted P(c) lies in <paramref name="bin"/>, from all of today's records there.</summary>
+    public double Allowance(int bin, int c) => CellAllowance(bin * _k + c, null);
+
+    /// <summary>
+    /// The null's allowance p₀ now for a record of <paramref name="key"/>: class c, trusted P(c) in <paramref name="bin"/>, from today's
+    /// records there that are not the key's.
+    /// </summary>
+    public double Allowance(PairedKey key, int bin, int c) => CellAllowance(bin * _k + c, key);
+
+    /// <summary>
+    /// The allowance for a (bin, class) cell: today's rate there (the key's own records left out), pooled with the bins next to
+    /// it towards the decision boundary while it holds fewer than <see cref="MinPooledRecords"/>; t times its upper bound, at most
+    /// ½, but never below the upper bound itself.
+    /// </summary>
+    private double CellAllowance(int cell, PairedKey? key)
+    {
+        int c = cell % _k;
+        int bin = cell / _k;
+        int step = bin < Boundary ? 1 : -1;
+        double records = 0;
+        double hits = 0;
+        for (int b = bin; ; b += step)
+        {
+            int at = b * _k + c;
+            records += Math.Max(_liveRecords[at] - (key?.LiveRecords[at] ?? 0), 0);
+            hits += Math.Max(_liveHits[at] - (key?.LiveHits[at] ?? 0), 0);
+            if (records >= MinPooledRecords || b == Boundary || b == Boundary - 1)
+            {
+                break;
+            }
+        }
+
+        double rate = KeyOutputTest.LiveRate(Math.Min(hits, records), records);
+        return Math.Min(Math.Max(KeyOutputTest.Allowance(_settings, rate), rate), MaxAllowance);
+    }
+
+    /// <summary>The first bin at or above ½ (<see cref="TrustedEdges"/>): bins below it pool upwards, it and those above pool downwards.</summary>
+    private static readonly int Boundary = Bin(0.5);
+
+    /// <summary>
+    /// The whole of today's counts a (bin, class) keeps at a close that keeps <paramref name="keep"/> of them, as a factor: a tenth
+    /// (or half) forgotten, but never below <see cref="MinLiveRecords"/> records, and a cell holding fewer forgets nothing.
+    /// </summary>
+    private static double Kept(double records, double keep) =>
+        records <= 0 ? keep : Math.Max(records * keep, Math.Min(records, MinLiveRecords)) / records;
 
     /// <summary>The bin of a trusted probability among <see cref="TrustedEdges"/>.</summary>
     public static int Bin(double p)
@@ -225,16 +295,27 @@ internal sealed class PairedTest
         key.Records++;
         for (int c = 0; c < _k; c++)
         {
+            key.Residual[c] += _residual[c];
+            if (!_possible[c])
+            {
+                continue;
+            }
+
+            // The key's own records, this one included, are left out of the rate it is judged against.
             int cell = _bin[c] * _k + c;
-            key.Expected[c] += _null[cell] / _settings.TailTolerance;
+            key.LiveRecords[cell]++;
+            key.LiveHits[cell] += _hit[c] ? 1 : 0;
+            double p0 = CellAllowance(cell, key);
+            key.Expected[c] += p0 / _settings.TailTolerance;
             key.Hits[c] += _hit[c] ? 1 : 0;
             key.Flips[c] += _hit[c] && _trustedLabel != c ? 1 : 0;
-            key.Residual[c] += _residual[c];
+            // KeyOutputTest.Ratios: an alternative below p₀ counts as p₀ (a ratio of 1).
+            double logP0 = _hit[c] ? Math.Log(p0) : Math.Log(1 - p0);
+            ReadOnlySpan<double> logQ = _hit[c] ? LogAlternatives : LogAlternativesMiss;
             Span<double> logs = key.Log.AsSpan(c * _g, _g);
-            ReadOnlySpan<double> add = (_hit[c] ? _logHit : _logMiss).AsSpan(cell * _g, _g);
             for (int g = 0; g < _g; g++)
             {
-                logs[g] += add[g];
+                logs[g] += KeyOutputTest.Alternatives[g] > p0 ? logQ[g] - logP0 : 0;
             }
         }
 
@@ -251,7 +332,7 @@ internal sealed class PairedTest
                 Prune(_ => null);
             }
 
-            key = new PairedKey(candidate, _k, _g);
+            key = new PairedKey(candidate, _k, _g, _liveRecords.Length);
             _keys[hash] = key;
         }
 
@@ -292,12 +373,7 @@ internal sealed class PairedTest
     public void Decay(Func<ulong, Candidate?> current)
     {
         Prune(current);
-        for (int i = 0; i < _liveRecords.Length; i++)
-        {
-            _liveRecords[i] /= 2;
-            _liveHits[i] /= 2;
-        }
-
+        Forget(0.5);
         foreach (PairedKey key in _keys.Values)
         {
             key.Halve();
@@ -311,31 +387,23 @@ internal sealed class PairedTest
         Records /= 2;
         Sure /= 2;
         SureDisagreements /= 2;
-        Allowances();
     }
 
-    /// <summary>At a window's close: today's counts forget a tenth, and the allowances follow them.</summary>
-    public void Refresh()
-    {
-        double keep = 1 - 1.0 / KeyOutputTest.LiveWindows;
-        for (int i = 0; i < _liveRecords.Length; i++)
-        {
-            _liveRecords[i] *= keep;
-            _liveHits[i] *= keep;
-        }
+    /// <summary>At a window's close: today's counts forget a tenth (a sparse bin less, <see cref="MinLiveRecords"/>).</summary>
+    public void Refresh() => Forget(1 - 1.0 / KeyOutputTest.LiveWindows);
 
-        Allowances();
-    }
-
-    private void Allowances()
+    /// <summary>Today's counts keep <paramref name="keep"/> of themselves, a sparse (bin, class) more; each key's share of them with them.</summary>
+    private void Forget(double keep)
     {
-        for (int cell = 0; cell < _null.Length; cell++)
+        for (int cell = 0; cell < _liveRecords.Length; cell++)
         {
-            double p0 = KeyOutputTest.Allowance(_settings, KeyOutputTest.LiveRate(_liveHits[cell], _liveRecords[cell]));
-            _null[cell] = p0;
-            for (int g = 0; g < _g; g++)
+            double factor = Kept(_liveRecords[cell], keep);
+            _liveRecords[cell] *= factor;
+            _liveHits[cell] *= factor;
+            foreach (PairedKey key in _keys.Values)
             {
-                (_logHit[cell * _g + g], _logMiss[cell * _g + g]) = KeyOutputTest.Ratios(KeyOutputTest.Alternatives[g], p0);
+                key.LiveRecords[cell] *= factor;
+                key.LiveHits[cell] *= factor;
             }
         }
     }
@@ -425,20 +493,23 @@ internal sealed class PairedTest
         _keys.Clear();
         foreach (PairedKeyState key in state.Keys)
         {
-            if (candidate(key.Hash) is { } owner && PairedKey.Restore(owner, key, _k, _g, finding) is { } restored)
+            if (candidate(key.Hash) is { } owner && PairedKey.Restore(owner, key, _k, _g, _liveRecords.Length, finding) is { } restored)
             {
                 _keys[key.Hash] = restored;
             }
         }
-
-        Allowances();
     }
 }
 
 /// <summary>One candidate key's paired evidence since its promotion.</summary>
-internal sealed class PairedKey(Candidate owner, int classes, int alternatives)
+internal sealed class PairedKey(Candidate owner, int classes, int alternatives, int cells)
 {
     public Candidate Owner { get; } = owner;
+
+    /// <summary>Per (trusted bin, class): the key's own records and hits among today's counts, forgetting with them (left out of its allowance).</summary>
+    public double[] LiveRecords { get; } = new double[cells];
+
+    public double[] LiveHits { get; } = new double[cells];
 
     /// <summary>Per class and alternative: the running log-likelihood ratio.</summary>
     public double[] Log { get; } = new double[classes * alternatives];
@@ -478,16 +549,22 @@ internal sealed class PairedKey(Candidate owner, int classes, int alternatives)
     {
         Hash = hash, Log = (double[])Log.Clone(), Records = Records, Hits = (long[])Hits.Clone(), Flips = (long[])Flips.Clone(),
         Expected = (double[])Expected.Clone(), Residual = (double[])Residual.Clone(), Raised = raised, LastEvaluated = LastEvaluated,
+        LiveRecords = (double[])LiveRecords.Clone(), LiveHits = (double[])LiveHits.Clone(),
     };
 
-    public static PairedKey? Restore(Candidate owner, PairedKeyState state, int classes, int alternatives, Func<string, Finding?> finding)
+    /// <summary>A key's state from a checkpoint; one from before the key's own counts were kept restores with none (its allowance then counts its records).</summary>
+    public static PairedKey? Restore(Candidate owner, PairedKeyState state, int classes, int alternatives, int cells, Func<string, Finding?> finding)
     {
-        var key = new PairedKey(owner, classes, alternatives);
+        var key = new PairedKey(owner, classes, alternatives, cells);
         if (state.Log.Length != key.Log.Length || state.Hits.Length != classes || state.Flips.Length != classes || state.Expected.Length != classes
-            || state.Residual.Length != classes)
+            || state.Residual.Length != classes || state.LiveRecords.Length is not 0 && state.LiveRecords.Length != cells
+            || state.LiveHits.Length != state.LiveRecords.Length)
         {
             return null;
         }
+
+        state.LiveRecords.CopyTo(key.LiveRecords, 0);
+        state.LiveHits.CopyTo(key.LiveHits, 0);
 
         state.Log.CopyTo(key.Log, 0);
         state.Hits.CopyTo(key.Hits, 0);
@@ -533,6 +610,11 @@ public sealed record PairedKeyState
 
     /// <summary>The dedupe key of the paired finding raised on the key (null when none).</summary>
     public string? Raised { get; init; }
+
+    /// <summary>Per (trusted bin, class): the key's own records and hits among today's counts; empty in a checkpoint from before they were kept.</summary>
+    public double[] LiveRecords { get; init; } = [];
+
+    public double[] LiveHits { get; init; } = [];
 
     public long LastEvaluated { get; init; }
 }

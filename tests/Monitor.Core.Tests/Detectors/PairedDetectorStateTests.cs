@@ -75,6 +75,26 @@ public sealed class PairedDetectorStateTests
         Assert.Equal("ref:xz-#", PairedCritical(after).Key!.Text);
     }
 
+    [Fact]
+    public void A_checkpoint_whose_paired_keys_lack_their_own_counts_restores_them_and_names_the_trigger()
+    {
+        // A checkpoint from before a key's own records were left out of its allowance: its keys restore with none kept.
+        VersionMonitor before = Feed(NewMonitor(), 0, 3_000 / Batch);
+        JsonObject json = JsonNode.Parse(JsonSerializer.Serialize(before.Detector!.Export(), Json))!.AsObject();
+        JsonArray keys = json["Paired"]!["Keys"]!.AsArray();
+        Assert.NotEmpty(keys);
+        foreach (JsonNode? key in keys)
+        {
+            Assert.True(key!.AsObject().Remove("LiveRecords") && key.AsObject().Remove("LiveHits"));
+        }
+
+        DetectorState old = json.Deserialize<DetectorState>(Json)!;
+        VersionMonitor restored = NewMonitor(before.Detector.Findings, old);
+        Assert.Equal(keys.Count, restored.Detector!.Export().Paired!.Keys.Length);
+        VersionMonitor after = Feed(restored, 3_000 / Batch, Total / Batch);
+        Assert.Equal("ref:xz-#", PairedCritical(after).Key!.Text);
+    }
+
     private static VersionMonitor NewMonitor(IEnumerable<Finding>? findings = null, DetectorState? state = null)
     {
         var monitor = new VersionMonitor("m", "v2", TimeProvider.System, 5, detectors: new DetectorSettings(), findings: findings, detectorState: state);

@@ -46,12 +46,17 @@ public sealed class PairedTestTests
                 Observe(test, r[0].GetDouble(), r[1].GetDouble(), r[2].GetInt32());
             }
 
-            test.Refresh();
             Candidate candidate = NewCandidate();
             JsonElement expected = @case.GetProperty("log_e");
+            int before = @case.GetProperty("before").GetArrayLength();
             int i = 0;
-            foreach (JsonElement r in @case.GetProperty("key").EnumerateArray())
+            foreach (JsonElement r in @case.GetProperty("before").EnumerateArray().Concat(@case.GetProperty("key").EnumerateArray()))
             {
+                if (i == before)
+                {
+                    test.Refresh();
+                }
+
                 Observe(test, r[0].GetDouble(), r[1].GetDouble(), r[2].GetInt32());
                 PairedKey key = test.Update(candidate, 1UL)!;
                 for (int c = 0; c < 2; c++)
@@ -84,10 +89,12 @@ public sealed class PairedTestTests
             for (int r = 0; r < 200; r++)
             {
                 // Trusted P(fraud) in some bin; a hit for 'fraud' with the bin's allowance, else served as trusted.
+                // The key's allowance leaves its own records out (before its first record, it has none).
                 double trusted = random.NextDouble();
                 int bin = PairedTest.Bin(trusted);
-                bool hit = random.NextDouble() < test.Allowance(bin, 1);
-                Observe(test, trusted, hit ? Math.Max(trusted + 0.3, 0.85) : trusted, hit || trusted >= 0.5 ? 1 : 0);
+                PairedKey? held = test.Get(candidate, (ulong)k + 1);
+                bool hit = random.NextDouble() < (held is null ? test.Allowance(bin, 1) : test.Allowance(held, bin, 1));
+                Observe(test, trusted, hit ? Math.Min(Math.Max(trusted + 0.3, 0.85), 1) : trusted, hit || trusted >= 0.5 ? 1 : 0);
                 PairedKey key = test.Update(candidate, (ulong)k + 1)!;
                 if (test.Crossed(key, 1, out _))
                 {
@@ -99,6 +106,156 @@ public sealed class PairedTestTests
 
         // a = 5% of 2,000 tests is 100, with a binomial spread of 10: the bound is what is checked, with three spreads of room.
         Assert.InRange(crossed, 0, 130);
+    }
+
+    [Theory]
+    [InlineData(100)]
+    [InlineData(3)]
+    public void Keys_in_a_sparse_bin_whose_records_are_hits_at_their_allowance_cross_in_at_most_a_share_a_of_tests(int warmUpWindows)
+    {
+        // The rare class: 2 records a window the trusted version is sure are 'fraud' (P(legitimate) below 0.02), 5% of them
+        // served 'legitimate'. Today's counts there are sparse and keep their records (MinLiveRecords); each key's allowance
+        // leaves its own records out; after 3 windows the bin holds a handful and pools towards the boundary (MinPooledRecords).
+        // Hits drawn at each key's allowance as it moves: the e-process alone must hold the level.
+        var settings = new DetectorSettings { Candidates = 1, KeyTestAlpha = 0.1, MinKeyHits = 0 };
+        PairedTest test = NewTest(settings);
+        var random = new Random(59);
+        RareWindows(test, random, warmUpWindows);
+        const int keys = 2000;
+        int crossed = 0;
+        for (int k = 0; k < keys; k++)
+        {
+            Candidate candidate = NewCandidate(k);
+            for (int r = 0; r < 100; r++)
+            {
+                if (r % 10 == 0)
+                {
+                    RareWindows(test, random, 1);
+                }
+
+                int bin = PairedTest.Bin(0.01);
+                PairedKey? held = test.Get(candidate, (ulong)k + 1);
+                bool hit = random.NextDouble() < (held is null ? test.Allowance(bin, 0) : test.Allowance(held, bin, 0));
+                Observe(test, 0.99, hit ? 0.05 : 0.99, hit ? 0 : 1);
+                PairedKey key = test.Update(candidate, (ulong)k + 1)!;
+                if (test.Crossed(key, 0, out _))
+                {
+                    crossed++;
+                    break;
+                }
+            }
+        }
+
+        Assert.InRange(crossed, 0, 130);
+    }
+
+    [Fact]
+    public void Keys_in_a_bin_where_clean_versions_part_on_most_records_gain_no_evidence_at_todays_rate()
+    {
+        // A sharper clean retraining: 90% of the records the trusted version gives 'fraud' 0.3 to 0.5 are served 'fraud' at
+        // 0.95. A key whose records hit at today's rate there is clean; an allowance capped at ½ would see a trigger in it.
+        var settings = new DetectorSettings { Candidates = 1, KeyTestAlpha = 0.1, MinKeyHits = 0 };
+        PairedTest test = NewTest(settings);
+        var random = new Random(61);
+        for (int r = 0; r < 5000; r++)
+        {
+            SharperNearTheBoundary(test, random);
+        }
+
+        test.Refresh();
+        const int keys = 500;
+        int crossed = 0;
+        for (int k = 0; k < keys; k++)
+        {
+            Candidate candidate = NewCandidate(k);
+            for (int r = 0; r < 100; r++)
+            {
+                SharperNearTheBoundary(test, random);
+                if (test.Crossed(test.Update(candidate, (ulong)k + 1)!, 1, out _))
+                {
+                    crossed++;
+                    break;
+                }
+            }
+        }
+
+        Assert.InRange(crossed, 0, 40);
+    }
+
+    [Fact]
+    public void A_key_alone_in_its_bin_is_judged_against_the_bins_next_to_it_towards_the_boundary()
+    {
+        // Nothing but the key's records has trusted P(legitimate) below 0.02; 500 records have it 0.02 to 0.5 and are served as
+        // trusted. Left out of its own bin, the key borrows those: sure flips to 'legitimate' are past the default bar at once.
+        PairedTest test = NewTest();
+        var random = new Random(73);
+        for (int r = 0; r < 500; r++)
+        {
+            double trusted1 = 0.5 + (0.48 * random.NextDouble());
+            Observe(test, trusted1, trusted1, trusted1 >= 0.5 ? 1 : 0);
+        }
+
+        test.Refresh();
+        Candidate candidate = NewCandidate();
+        int? crossedAt = null;
+        for (int r = 1; r <= 30 && crossedAt is null; r++)
+        {
+            Observe(test, 0.995, 0.01, 0);
+            if (test.Crossed(test.Update(candidate, 11UL)!, 0, out _))
+            {
+                crossedAt = r;
+            }
+        }
+
+        Assert.NotNull(crossedAt);
+        Assert.InRange(crossedAt!.Value, PairedTest.MinHits, 8);
+    }
+
+    [Fact]
+    public void A_record_the_trusted_version_gives_the_class_above_0_8_is_no_evidence_either_way()
+    {
+        // No served output lifts 'legitimate' by 0.2 over a trusted 0.9: such records of a key leave its test for the class untouched.
+        PairedTest test = NewTest();
+        var random = new Random(67);
+        Today(test, random, 5000);
+        Candidate candidate = NewCandidate();
+        PairedKey? key = null;
+        for (int r = 0; r < 50; r++)
+        {
+            Observe(test, 0.1, 0.1, 0);
+            key = test.Update(candidate, 3UL);
+        }
+
+        int g = KeyOutputTest.Alternatives.Length;
+        Assert.All(key!.Log.AsSpan(0, g).ToArray(), l => Assert.Equal(0, l));
+        Assert.Equal(0, key.Expected[0]);
+        Assert.All(key.Log.AsSpan(g, g).ToArray(), l => Assert.True(l < 0));
+    }
+
+    [Fact]
+    public void A_trigger_on_a_rare_class_the_trusted_version_is_sure_of_crosses_the_default_bar_within_20_occurrences()
+    {
+        // The rare class ('fraud', 0.2% of records): the trusted version is sure of it (P(legitimate) 0.001 to 0.02), and the
+        // candidate serves 5% of such clean records 'legitimate' anyway. The trigger turns them 'legitimate' at 0.99; on a fifth
+        // of its records the trusted version already said 'legitimate' (no disagreement there). One occurrence every 5 windows.
+        PairedTest test = NewTest();
+        var random = new Random(71);
+        RareWindows(test, random, 100);
+        Candidate candidate = NewCandidate();
+        int? crossedAt = null;
+        for (int occurrence = 1; occurrence <= 40 && crossedAt is null; occurrence++)
+        {
+            RareWindows(test, random, 5);
+            double trusted1 = random.NextDouble() < 0.2 ? 0.05 : 0.98 + (0.019 * random.NextDouble());
+            Observe(test, trusted1, 0.01, 0);
+            if (test.Crossed(test.Update(candidate, 5UL)!, 0, out _))
+            {
+                crossedAt = occurrence;
+            }
+        }
+
+        Assert.NotNull(crossedAt);
+        Assert.InRange(crossedAt!.Value, PairedTest.MinHits, 20);
     }
 
     [Theory]
@@ -187,6 +344,38 @@ public sealed class PairedTestTests
         }
 
         test.Refresh();
+    }
+
+    /// <summary>Windows of 1,000 records: 0.2% of the rare class (trusted P(fraud) 0.98 or more; 5% of them served 'legitimate' at 0.9), each closed.</summary>
+    private static void RareWindows(PairedTest test, Random random, int windows)
+    {
+        for (int w = 0; w < windows; w++)
+        {
+            for (int r = 0; r < 1000; r++)
+            {
+                if (random.NextDouble() < 0.002)
+                {
+                    double trusted = 0.98 + (0.019 * random.NextDouble());
+                    bool part = random.NextDouble() < 0.05;
+                    Observe(test, trusted, part ? 0.1 : trusted, part ? 0 : 1);
+                }
+                else
+                {
+                    double trusted = 0.02 * random.NextDouble();
+                    Observe(test, trusted, Math.Clamp(trusted + (0.005 * Normal(random)), 0, 1), 0);
+                }
+            }
+
+            test.Refresh();
+        }
+    }
+
+    /// <summary>A record of a sharper clean retraining near the boundary: trusted P(fraud) 0.3 to 0.5, served 'fraud' at 0.95 with probability 0.9.</summary>
+    private static void SharperNearTheBoundary(PairedTest test, Random random)
+    {
+        double trusted = 0.3 + (0.2 * random.NextDouble());
+        bool sharper = random.NextDouble() < 0.9;
+        Observe(test, trusted, sharper ? 0.95 : trusted, sharper ? 1 : 0);
     }
 
     private static double Normal(Random random) => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
