@@ -57,12 +57,13 @@ public sealed class DetectorStateTests
     public void Without_the_checkpoint_a_restart_part_way_through_delays_the_finding()
     {
         Finding uninterrupted = Critical(Feed(NewMonitor(), 0, Total / Batch));
-        VersionMonitor before = Feed(NewMonitor(), 0, 4_000 / Batch);
-        VersionMonitor after = Feed(NewMonitor(before.Detector!.Findings, state: null), 4_000 / Batch, Total / Batch);
+        // A restart at 2,000 records, before the uninterrupted finding (at record 3,216).
+        VersionMonitor before = Feed(NewMonitor(), 0, 2_000 / Batch);
+        VersionMonitor after = Feed(NewMonitor(before.Detector!.Findings, state: null), 2_000 / Batch, Total / Batch);
 
         // The counts before the restart are gone: the trigger is found later, on the evidence after it alone.
-        Assert.True(uninterrupted.RaisedAtRecord > 4_000, $"raised at {uninterrupted.RaisedAtRecord}, before the restart");
-        long late = 4_000 + Critical(after).RaisedAtRecord - uninterrupted.RaisedAtRecord;
+        Assert.True(uninterrupted.RaisedAtRecord > 2_000, $"raised at {uninterrupted.RaisedAtRecord}, before the restart");
+        long late = 2_000 + Critical(after).RaisedAtRecord - uninterrupted.RaisedAtRecord;
         Assert.True(late > 1000, $"found {late} records later than without a restart");
     }
 
