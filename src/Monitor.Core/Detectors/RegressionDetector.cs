@@ -184,9 +184,7 @@ public sealed class RegressionDetector
             return true;
         }
 
-        int g = key.Field;
-        int numeric = _profile.Surrogate.NumericOffsets.Length;
-        return g < _categoryTable.Length && _active[numeric + g] - _profile.Surrogate.CategoricalOffsets[g] >= _categoryTable[g];
+        return _profile.Surrogate.BeyondTable(_active, _categoryTable, key.Field);
     }
 
     /// <summary>

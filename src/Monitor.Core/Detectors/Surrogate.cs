@@ -31,6 +31,15 @@ public sealed record SurrogateModel
 
     public required int Slots { get; init; }
 
+    /// <summary>
+    /// Whether the record whose active slots are <paramref name="active"/> (<see cref="ActiveSlots"/>) has a value of categorical
+    /// input <paramref name="field"/> the surrogate has no weight of its own for: beyond the baseline's table of
+    /// <paramref name="tables"/>[field] values ("not in table" or missing). A rare value the surrogate did learn a weight for, from a
+    /// few records, moves the expectation of exactly its records, and their residuals with it.
+    /// </summary>
+    public bool BeyondTable(ReadOnlySpan<int> active, int[] tables, int field) =>
+        field < tables.Length && active[NumericOffsets.Length + field] - CategoricalOffsets[field] >= tables[field];
+
     /// <summary>Weights per fitted model (1 for two classes, else one per class).</summary>
     public required float[][] Weights { get; init; }
 

@@ -477,9 +477,7 @@ public sealed partial class TriggerDetector
             return true;
         }
 
-        int g = key.Field;
-        int numeric = _profile.Surrogate.NumericOffsets.Length;
-        return g < _categoryTable.Length && _active[numeric + g] - _profile.Surrogate.CategoricalOffsets[g] >= _categoryTable[g];
+        return _profile.Surrogate.BeyondTable(_active, _categoryTable, key.Field);
     }
 
     /// <summary>The key as findings show it (text keys under the configured privacy; long texts shortened and hashed).</summary>
