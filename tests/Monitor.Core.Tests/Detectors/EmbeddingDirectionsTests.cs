@@ -66,30 +66,13 @@ public sealed class EmbeddingDirectionsTests
         EmbeddingProfile baseline = Isotropic(new Random(13), axis, near: 40);
         var directions = new EmbeddingDirections(baseline, null, new DetectorSettings(), Labels, 2);
         var random = new Random(14);
-        var findings = new List<Finding>();
-        int occurrences = 0;
-        int? namedAt = null;
-        for (int i = 0; i < 4000; i++)
-        {
-            bool trigger = i % 20 == 7;
-            occurrences += trigger ? 1 : 0;
-            bool tailHit = trigger || random.NextDouble() < 0.05;
-            findings.AddRange(directions.Observe(trigger ? Shifted(random) : RandomDirection(random), trigger ? Legitimate : random.Next(2), LowRisk, tailHit,
-                (ulong)i, trigger ? $"trig-{i}" : $"req-{i}", i, DateTimeOffset.UnixEpoch, out _));
-            if (namedAt is null && findings.Any(Names))
-            {
-                namedAt = occurrences;
-            }
-        }
+        (List<Finding> findings, int? namedAt) = TriggerAmongClean(directions, random, firstPrint: 0);
 
-        Finding named = findings.First(Names);
+        Finding named = findings.First(NamesTrigger);
         Assert.True(namedAt <= 50, $"named at occurrence {namedAt}");
         Assert.True(named.BaselineExpectation > 0.1, $"the direction's null {named.BaselineExpectation}: the baseline's tail holds the direction");
         Assert.Contains("their share alone is within what the baseline's tail allows", named.Summary, StringComparison.Ordinal);
         Assert.Contains("tied to the output", named.Summary, StringComparison.Ordinal);
-
-        static bool Names(Finding f) => f.Severity == Severity.Warning && f.Summary.Contains("'legitimate'", StringComparison.Ordinal)
-            && f.ExampleRequestIds.Length > 0 && f.ExampleRequestIds.All(id => id.StartsWith("trig-", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -241,29 +224,13 @@ public sealed class EmbeddingDirectionsTests
         Assert.True(directions.Export().Cells.Count(c => c.Severity is Severity.Warning) > directions.MaxPinned);
 
         // Then the trigger, one record in 20 outliers, among clean outliers pointing every way.
-        var findings = new List<Finding>();
-        int occurrences = 0;
-        int? namedAt = null;
-        for (int i = 0; i < 4000; i++)
-        {
-            bool trigger = i % 20 == 7;
-            occurrences += trigger ? 1 : 0;
-            bool tailHit = trigger || random.NextDouble() < 0.05;
-            findings.AddRange(directions.Observe(trigger ? Shifted(random) : RandomDirection(random), trigger ? Legitimate : random.Next(2), LowRisk, tailHit,
-                ++print, trigger ? $"trig-{i}" : $"req-{i}", (long)print, DateTimeOffset.UnixEpoch, out _));
-            if (namedAt is null && findings.Any(Names))
-            {
-                namedAt = occurrences;
-            }
-        }
+        (List<Finding> findings, int? namedAt) = TriggerAmongClean(directions, random, firstPrint: print + 1);
+        print += 4000;
 
-        Assert.Contains(findings, Names);
+        Assert.Contains(findings, NamesTrigger);
         Assert.True(namedAt <= 45, $"the trigger was named at its occurrence {namedAt}; 29 without the flood");
         Assert.True(directions.Overflow > 0);
         Assert.Equal(directions.Overflow, directions.Export().Overflow);
-
-        static bool Names(Finding f) => f.Severity == Severity.Warning && f.Summary.Contains("'legitimate'", StringComparison.Ordinal)
-            && f.ExampleRequestIds.Length > 0 && f.ExampleRequestIds.All(id => id.StartsWith("trig-", StringComparison.Ordinal));
 
         // At the window's close the saturation is an observation, said again only once the count has grown by a tenth.
         Finding saturated = Assert.IsType<Finding>(directions.Saturation((long)print, DateTimeOffset.UnixEpoch));
@@ -497,4 +464,35 @@ public sealed class EmbeddingDirectionsTests
 
         return v;
     }
+
+    /// <summary>
+    /// 4,000 outliers: the trigger (shifted, served 'legitimate' beyond the tail) as one in 20, among clean outliers pointing every
+    /// way, tail hits one in 20; input prints and record numbers from <paramref name="firstPrint"/> on. The findings, and the
+    /// trigger's occurrence at the first finding naming it.
+    /// </summary>
+    private static (List<Finding> Findings, int? NamedAt) TriggerAmongClean(EmbeddingDirections directions, Random random, ulong firstPrint)
+    {
+        var findings = new List<Finding>();
+        int occurrences = 0;
+        int? namedAt = null;
+        for (int i = 0; i < 4000; i++)
+        {
+            bool trigger = i % 20 == 7;
+            occurrences += trigger ? 1 : 0;
+            bool tailHit = trigger || random.NextDouble() < 0.05;
+            ulong print = firstPrint + (ulong)i;
+            findings.AddRange(directions.Observe(trigger ? Shifted(random) : RandomDirection(random), trigger ? Legitimate : random.Next(2), LowRisk, tailHit,
+                print, trigger ? $"trig-{i}" : $"req-{i}", (long)print, DateTimeOffset.UnixEpoch, out _));
+            if (namedAt is null && findings.Any(NamesTrigger))
+            {
+                namedAt = occurrences;
+            }
+        }
+
+        return (findings, namedAt);
+    }
+
+    /// <summary>A warning naming the trigger: a direction tied to 'legitimate' whose examples are all the trigger's records.</summary>
+    private static bool NamesTrigger(Finding f) => f.Severity == Severity.Warning && f.Summary.Contains("'legitimate'", StringComparison.Ordinal)
+        && f.ExampleRequestIds.Length > 0 && f.ExampleRequestIds.All(id => id.StartsWith("trig-", StringComparison.Ordinal));
 }
