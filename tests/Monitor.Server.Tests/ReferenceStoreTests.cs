@@ -2,7 +2,7 @@ using Monitor.Server.Models;
 
 namespace Monitor.Server.Tests;
 
-/// <summary>Versions' stored references: a D3 part that does not read is taken as none, so the reference and every other still load.</summary>
+/// <summary>Versions' stored references: an output part that does not read is taken as none, so the reference and every other still load.</summary>
 public sealed class ReferenceStoreTests
 {
     private const string Profile = """
@@ -20,5 +20,25 @@ public sealed class ReferenceStoreTests
         // Before, reading a document like this threw, and the registry, which loads every version's reference at start, with it.
         Assert.Null(SqliteReferenceStore.ConfidenceOf(cut));
         Assert.Null(SqliteReferenceStore.ConfidenceOf(before));
+    }
+
+    [Fact]
+    public void A_stored_output_shape_that_does_not_read_is_taken_as_none_and_leaves_the_D3_part()
+    {
+        const string Confidence = ""","Confidence":{"Thresholds":[0.99,0.95],"Rates":[0.001,0.001],"Records":[500,500]}""";
+        const string Tails = ""","Tails":{"Thresholds":[0.9,0.9],"Rates":[0.01,0.01]}""";
+        string whole = "{" + Profile + Confidence + ""","Shape":{"StratumRecords":[500],"ResidualMean":[0,0],"ResidualStd":[0.05,0.05],"ResidualRecords":[200,300]""" + Tails + "}}";
+        string cut = "{" + Profile + Confidence + ""","Shape":{"StratumRecords":[500],"ResidualMean":[0,0]""" + Tails + "}}";
+        string wrong = "{" + Profile + Confidence + ""","Shape":"not an object"}""";
+
+        SqliteReferenceStore.OutputParts parts = SqliteReferenceStore.PartsOf(whole);
+        Assert.Equal([0.9, 0.9], parts.Shape!.Tails.Thresholds);
+        Assert.Equal([200, 300], parts.Shape.ResidualRecords);
+        foreach (string document in (string[])[cut, wrong])
+        {
+            parts = SqliteReferenceStore.PartsOf(document);
+            Assert.Null(parts.Shape);
+            Assert.Equal([0.99, 0.95], parts.Confidence!.Thresholds);
+        }
     }
 }

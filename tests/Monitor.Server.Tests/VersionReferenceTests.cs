@@ -3,6 +3,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Data.Sqlite;
 using ConfidencePercentiles = Monitor.Core.Detectors.ConfidencePercentiles;
+using OutputShape = Monitor.Core.Detectors.OutputShape;
 using DetectorState = Monitor.Core.Detectors.DetectorState;
 using EmbeddingReference = Monitor.Core.Detectors.EmbeddingReference;
 using EmbeddingSource = Monitor.Core.Detectors.EmbeddingSource;
@@ -234,13 +235,17 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
         string database = directory.File("monitor.db");
         VersionReference uploaded;
         ConfidencePercentiles confidence;
+        OutputShape shape;
         await using (Sidecar sidecar = await StartAsync(directory))
         {
             uploaded = await UploadAsync(sidecar.Admin, "v2", RetrainedReference());
             await MirrorAsync(sidecar, "v2", windows: 4, retrained: true);
             // D3's percentiles were built from the upload's records: the candidate's own outputs on the baseline's inputs.
             confidence = sidecar.Registry.GetVersion(Model, "v2").Monitor.Detector!.Embedding.Confidence!;
+            shape = sidecar.Registry.GetVersion(Model, "v2").Monitor.Detector!.Embedding.Shape!;
             Assert.NotNull(confidence);
+            Assert.NotNull(shape);
+            Assert.True(uploaded.OutputShape);
             Assert.True(confidence.Records.Sum() > ReferenceRecords * 0.9, $"{confidence.Records.Sum()} records behind D3's percentiles");
             DriftReport before = await ReportAsync(sidecar, "v2");
             output.WriteLine(before.ConfidenceEvidence);
@@ -259,6 +264,14 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
             Assert.Equal(confidence.Thresholds, embedding.Confidence!.Thresholds);
             Assert.Equal(confidence.Rates, embedding.Confidence.Rates);
             Assert.Equal(confidence.Records, embedding.Confidence.Records);
+            // So did the whole-output test's tails and D4's residuals.
+            Assert.Equal(shape.Tails.Thresholds, embedding.Shape!.Tails.Thresholds);
+            Assert.Equal(shape.Tails.Rates, embedding.Shape.Tails.Rates);
+            Assert.Equal(shape.StratumRecords, embedding.Shape.StratumRecords);
+            Assert.Equal(shape.ResidualMean, embedding.Shape.ResidualMean);
+            Assert.Equal(shape.ResidualStd, embedding.Shape.ResidualStd);
+            Assert.Equal(shape.ResidualRecords, embedding.Shape.ResidualRecords);
+            Assert.Contains("the whole-output test's tails are its own in ", report.ConfidenceEvidence, StringComparison.Ordinal);
             // The checkpoint stored at shutdown was counted against the same reference, so D5's counts come back with it, and D3's.
             Assert.True(EmbeddingCounts(restarted, "v2").Embedded > 0);
             Assert.Equal($"own:{uploaded.Id}", restarted.Registry.GetVersion(Model, "v2").Monitor.ExportDetectors()!.ConfidenceReference);
@@ -291,7 +304,7 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
         {
             connection.Open();
             using SqliteCommand command = connection.CreateCommand();
-            command.CommandText = "UPDATE version_references SET profile_json = json_remove(profile_json, '$.Confidence');";
+            command.CommandText = "UPDATE version_references SET profile_json = json_remove(profile_json, '$.Confidence', '$.Shape');";
             Assert.Equal(1, command.ExecuteNonQuery());
         }
 
@@ -301,7 +314,10 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
             EmbeddingReference embedding = restarted.Registry.GetVersion(Model, "v2").Monitor.Embedding;
             Assert.Equal((EmbeddingSource.Own, uploaded.Id), (embedding.Source, embedding.Id));
             Assert.Null(embedding.Confidence);
-            Assert.False((await restarted.Admin.GetVersionReferenceAsync(new GetVersionReferenceRequest { Model = Model, Version = "v2" })).ConfidencePercentiles);
+            Assert.Null(embedding.Shape);
+            VersionReference loaded = await restarted.Admin.GetVersionReferenceAsync(new GetVersionReferenceRequest { Model = Model, Version = "v2" });
+            Assert.False(loaded.ConfidencePercentiles);
+            Assert.False(loaded.OutputShape);
             DriftReport report = await ReportAsync(restarted, "v2");
             output.WriteLine(report.ConfidenceEvidence);
             Assert.StartsWith($"D3 judged against baseline {report.BaselineId}'s percentiles of confidence: this version's reference {uploaded.Id} was stored before",

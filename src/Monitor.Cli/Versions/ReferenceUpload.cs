@@ -102,6 +102,9 @@ internal sealed class ReferenceUpload(Terminal.Console console, SidecarConnectio
         facts.Add("confidence", reference.ConfidencePercentiles
             ? "D3's 99.9th percentiles of confidence, from its own outputs on the baseline's inputs"
             : "none: D3 judges the version against the baseline's percentiles");
+        facts.Add("output shape", reference.OutputShape
+            ? "the whole-output test's tails and D4's residuals, from its own outputs on the baseline's inputs"
+            : "none: the whole-output test and D4 judge the version against the baseline's");
         facts.Add("uploaded by", reference.UploadedBy);
         facts.WriteTo(console.Out, "  ", header: false);
         return ExitCodes.Ok;

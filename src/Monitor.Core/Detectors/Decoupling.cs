@@ -7,7 +7,10 @@ namespace Monitor.Core.Detectors;
 /// surrogate's: the mean residual (served − surrogate) rises above the baseline's by an effect of at
 /// least <see cref="DetectorSettings.MinDecoupling"/> at z ≥ <see cref="DetectorSettings.DecouplingZ"/>.
 /// </summary>
-internal sealed class Decoupling(TriggerProfile profile, DetectorSettings settings, string[] labels)
+/// <param name="mean">Per class, the reference's mean residual (the baseline's, or a version's own: <see cref="EmbeddingReference.ResidualsFor"/>).</param>
+/// <param name="std">Per class, its spread.</param>
+/// <param name="own">Per class, whether they are the version's own (the finding names whose they are).</param>
+internal sealed class Decoupling(double[] mean, double[] std, bool[] own, DetectorSettings settings, string[] labels)
 {
     /// <summary>Fewest of the key's records with inputs against the class before their residual is judged.</summary>
     private const long MinRecords = 10;
@@ -20,13 +23,13 @@ internal sealed class Decoupling(TriggerProfile profile, DetectorSettings settin
             return null;
         }
 
-        double mean = candidate.Residual[c] / contrarian;
-        double effect = mean - profile.ResidualMean[c];
-        double z = effect / (profile.ResidualStd[c] / Math.Sqrt(contrarian));
+        double observed = candidate.Residual[c] / contrarian;
+        double effect = observed - mean[c];
+        double z = effect / (std[c] / Math.Sqrt(contrarian));
         if (effect >= settings.MinDecoupling && z >= settings.DecouplingZ)
         {
             return new Corroboration(DetectorId.D4, string.Create(CultureInfo.InvariantCulture,
-                $"on its {contrarian} records with inputs against '{labels[c]}', the served P({labels[c]}) exceeds the surrogate's by {mean:F3} on average (baseline {profile.ResidualMean[c]:F3} ± {profile.ResidualStd[c]:F3}); z = {z:F1}"));
+                $"on its {contrarian} records with inputs against '{labels[c]}', the served P({labels[c]}) exceeds the surrogate's by {observed:F3} on average ({(own[c] ? "this version's reference" : "baseline")} {mean[c]:F3} ± {std[c]:F3}); z = {z:F1}"));
         }
 
         return null;

@@ -38,6 +38,12 @@ public sealed record EmbeddingReference
     /// </summary>
     public ConfidencePercentiles? Confidence { get; init; }
 
+    /// <summary>
+    /// The whole-output test's tails and D4's residuals of the version's own outputs on the baseline's reference inputs
+    /// (<see cref="EmbeddingSource.Own"/> only); null: the baseline's, as for a reference stored before they were kept.
+    /// </summary>
+    public OutputShape? Shape { get; init; }
+
     /// <summary>Why embedding evidence is not used (<see cref="EmbeddingSource.None"/> only), in plain words for reports.</summary>
     public string Reason { get; init; } = "";
 
@@ -64,8 +70,8 @@ public sealed record EmbeddingReference
 
     private bool UsesOwnConfidence(TriggerProfile triggers) => Source == EmbeddingSource.Own && Confidence is { } own && own.Fits(triggers);
 
-    public static EmbeddingReference Own(long id, EmbeddingProfile profile, ConfidencePercentiles? confidence = null) =>
-        new() { Source = EmbeddingSource.Own, Id = id, Profile = profile, Confidence = confidence };
+    public static EmbeddingReference Own(long id, EmbeddingProfile profile, ConfidencePercentiles? confidence = null, OutputShape? shape = null) =>
+        new() { Source = EmbeddingSource.Own, Id = id, Profile = profile, Confidence = confidence, Shape = shape };
 
     public static EmbeddingReference NotUsed(string reason) => new() { Source = EmbeddingSource.None, Reason = reason };
 
@@ -76,6 +82,20 @@ public sealed record EmbeddingReference
         EmbeddingSource.Own => Profile,
         _ => null,
     };
+
+    /// <summary>Whether the whole-output test and D4 run on the version's own outputs' tails and residuals (where they rest on enough records) under this profile.</summary>
+    public bool UsesOwnShape(TriggerProfile triggers) => Source == EmbeddingSource.Own && Shape is { } own && own.Fits(triggers);
+
+    /// <summary>The tails the whole-output test runs with under a baseline's trigger profile: the version's own where it has them, else the baseline's.</summary>
+    public TailProfile? TailsFor(TriggerProfile triggers) =>
+        triggers.Tails is { } tails && UsesOwnShape(triggers) ? Shape!.TailsOver(tails, triggers.Classes) : triggers.Tails;
+
+    /// <summary>
+    /// D4's residual mean and spread per class under a baseline's trigger profile: the version's own where it has them, else the
+    /// baseline's (<c>Own</c> says which, per class).
+    /// </summary>
+    public (double[] Mean, double[] Std, bool[] Own) ResidualsFor(TriggerProfile triggers) =>
+        UsesOwnShape(triggers) ? Shape!.ResidualsOver(triggers) : (triggers.ResidualMean, triggers.ResidualStd, new bool[triggers.Classes]);
 
     /// <summary>The percentiles D3 runs with under a baseline's trigger profile: the version's own, or else the baseline's.</summary>
     public ConfidencePercentiles ConfidenceFor(TriggerProfile triggers) =>

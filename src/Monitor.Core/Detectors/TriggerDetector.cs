@@ -49,6 +49,9 @@ public sealed partial class TriggerDetector
     private readonly Decoupling _decoupling;
     private readonly Activations? _activations;
     private readonly EmbeddingReference _embeddingReference;
+
+    /// <summary>The whole-output test's tails: the baseline's, or the version's own where its reference has them (<see cref="EmbeddingReference.TailsFor"/>).</summary>
+    private readonly TailProfile? _tails;
     private readonly EmbeddingProfile? _embedding;
     private readonly EmbeddingDirections? _directions;
     private readonly double[] _direction;
@@ -101,14 +104,16 @@ public sealed partial class TriggerDetector
         _candidates = new CandidateTable(settings, _k, _strata, _identical.Lanes);
         _skew = new KeySkewTest(_profile, settings, _labels);
         int tests = KeyRankTest.KeyTests(_profile, settings);
-        _output = _profile.Tails is { } tails ? new KeyOutputTest(_profile, tails, settings, _labels, tests) : null;
+        _tails = _embeddingReference.TailsFor(_profile);
+        _output = _tails is { } tails ? new KeyOutputTest(_profile, tails, settings, _labels, tests) : null;
         _rank = tests == 2 ? new KeyRankTest(_profile, settings, _labels) : null;
         ConfidencePercentiles confidence = _embeddingReference.ConfidenceFor(_profile);
         _ultra = new UltraConfidence(_profile, settings, _labels, confidence, _embeddingReference.OwnConfidenceSlots(_profile));
-        _decoupling = new Decoupling(_profile, settings, _labels);
+        (double[] residualMean, double[] residualStd, bool[] ownResiduals) = _embeddingReference.ResidualsFor(_profile);
+        _decoupling = new Decoupling(residualMean, residualStd, ownResiduals, settings, _labels);
         _activations = _embedding is { } geometry ? new Activations(geometry, settings, _labels, random) : null;
         _directions = _embedding is { } withTail && EmbeddingDirections.Runs(withTail, settings)
-            ? new EmbeddingDirections(withTail, _profile.Tails, settings, _labels, _k, _identical.Lanes)
+            ? new EmbeddingDirections(withTail, _tails, settings, _labels, _k, _identical.Lanes)
             : null;
         _direction = new double[_embedding?.DirectionWidth ?? 0];
         _labelRate = new LabelRate(_profile, settings, _labels);
@@ -192,7 +197,7 @@ public sealed partial class TriggerDetector
             ObservePaired(batch, i, label);
             _profile.Surrogate.Predict(_baseline, prepared, i, _active, _surrogate);
             int stratum = _profile.StratumOf(_surrogate);
-            bool tailHit = _profile.Tails?.Hit(stratum, _k, label, _served) ?? false;
+            bool tailHit = _tails?.Hit(stratum, _k, label, _served) ?? false;
             _output?.Observe(stratum, label, tailHit);
             _rank?.Observe(stratum, _served, _surrogate, KeyRankTest.Draw(Records), _ranks);
             bool rankHit = _ranks[label] > KeyRankTest.TellingRank;

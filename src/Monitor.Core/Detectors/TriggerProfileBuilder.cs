@@ -266,11 +266,13 @@ public static class TriggerProfileBuilder
     }
 
     /// <summary>
-    /// D3's percentiles of a version's own reference (docs/detectors.md, "Per-version references"): its outputs on the baseline's
-    /// reference inputs, each record in the stratum the baseline's surrogate gives its inputs and judged, as the baseline's records
-    /// were, by the baseline's odds there. Null when the baseline has no trigger profile.
+    /// D3's percentiles, the whole-output test's tails and D4's residuals of a version's own reference (docs/detectors.md,
+    /// "Per-version references"): its outputs on the baseline's reference inputs, each record in the stratum the baseline's
+    /// surrogate gives its inputs and judged, as the baseline's records were, by the baseline's odds there; and per record, the
+    /// class it was served beyond its stratum's own tail threshold or −1 (the direction test's null, <see cref="EmbeddingProfile.TailOutputs"/>).
+    /// Null when the baseline has no trigger profile.
     /// </summary>
-    public static ConfidencePercentiles? ReferenceConfidence(CompiledBaseline baseline, RecordBatch records)
+    public static (ConfidencePercentiles Confidence, OutputShape Shape, int[] TailOutputs)? ReferenceOutputs(CompiledBaseline baseline, RecordBatch records)
     {
         if (baseline.Profile.Triggers is not { } profile || records.Count == 0)
         {
@@ -278,19 +280,40 @@ public static class TriggerProfileBuilder
         }
 
         int k = profile.Classes;
+        int n = records.Count;
         int classChannel = Array.FindIndex(baseline.Profile.Categorical, p => p.Channel.Kind == ChannelKind.OutputClass);
         PreparedBatch prepared = new BatchPreparer(baseline).Prepare(records);
-        int[] labels = prepared.Codes[classChannel][..records.Count];
-        var strata = new int[records.Count];
-        var predicted = new double[k];
+        int[] labels = prepared.Codes[classChannel][..n];
+        double[] served = ServedProbabilities(baseline.Profile.Schema, records);
+        var strata = new int[n];
+        var predicted = new double[n * k];
         var active = new int[profile.Surrogate.NumericOffsets.Length + profile.Surrogate.CategoricalOffsets.Length];
-        for (int i = 0; i < records.Count; i++)
+        var stratumRecords = new double[profile.Strata];
+        var residualRecords = new double[k];
+        for (int i = 0; i < n; i++)
         {
-            profile.Surrogate.Predict(baseline, prepared, i, active, predicted);
-            strata[i] = profile.StratumOf(predicted);
+            profile.Surrogate.Predict(baseline, prepared, i, active, predicted.AsSpan(i * k, k));
+            strata[i] = profile.StratumOf(predicted.AsSpan(i * k, k));
+            stratumRecords[strata[i]]++;
+            for (int c = 0; c < k; c++)
+            {
+                residualRecords[c] += profile.Contrarian(strata[i], c) ? 1 : 0;
+            }
         }
 
-        return UltraConfidence(baseline, prepared, labels, strata, profile);
+        TailProfile tails = TailProfile.Build(profile, strata, labels, served);
+        (double[] mean, double[] std) = Residuals(served, predicted, strata, profile);
+        var shape = new OutputShape
+        {
+            Tails = tails,
+            StratumRecords = stratumRecords,
+            ResidualMean = mean,
+            ResidualStd = std,
+            ResidualRecords = residualRecords,
+        };
+        TailProfile used = profile.Tails is { } baselineTails ? shape.TailsOver(baselineTails, k) : tails;
+        int[] tailOutputs = [.. Enumerable.Range(0, n).Select(i => used.Hit(strata[i], k, labels[i], served.AsSpan(i * k, k)) ? labels[i] : -1)];
+        return (UltraConfidence(baseline, prepared, labels, strata, profile), shape, tailOutputs);
     }
 
     /// <summary>

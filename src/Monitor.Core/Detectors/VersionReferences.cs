@@ -8,7 +8,7 @@ namespace Monitor.Core.Detectors;
 /// <summary>
 /// A version's own reference (docs/detectors.md, "Per-version references"): its outputs and embeddings on the baseline's
 /// reference inputs, from which D5's geometry for that version is built as the baseline's is (<see cref="EmbeddingProfiles.Build"/>),
-/// and D3's confidence percentiles (<see cref="Confidence"/>).
+/// D3's confidence percentiles, the whole-output test's tails and D4's residuals (<see cref="OutputShape"/>).
 /// </summary>
 public static class VersionReferences
 {
@@ -19,10 +19,13 @@ public static class VersionReferences
     public const int Seed = 20_261_125;
 
     /// <summary>
-    /// The embedding profile of a version's reference records (validated against the baseline's schema, embeddings on every
-    /// record); the served class of each record is read from its scores as the baseline's were.
+    /// A version's reference from its records (validated against the baseline's schema, embeddings on every record): the embedding
+    /// profile, built as the baseline's is (the served class of each record read from its scores as the baseline's were, and its tail
+    /// directions tied to the outputs served beyond the version's own tails), and the output-shape parts
+    /// (<see cref="TriggerProfileBuilder.ReferenceOutputs"/>: strata from the baseline's surrogate on the same inputs; null when the
+    /// baseline has no trigger profile).
     /// </summary>
-    public static EmbeddingProfile Build(CompiledBaseline baseline, RecordBatch records)
+    public static (EmbeddingProfile Profile, ConfidencePercentiles? Confidence, OutputShape? Shape) Build(CompiledBaseline baseline, RecordBatch records)
     {
         ModelSchema schema = baseline.Profile.Schema;
         if (schema.EmbeddingWidth == 0)
@@ -42,15 +45,11 @@ public static class VersionReferences
         }
 
         int[] labels = new BatchPreparer(baseline).Prepare(records).Codes[classChannel][..records.Count];
-        return EmbeddingProfiles.Build(schema, records, labels, schema.PredictedClassLabels.Length, Seed)
+        var outputs = TriggerProfileBuilder.ReferenceOutputs(baseline, records);
+        int[]? tailOutputs = outputs?.TailOutputs;
+        EmbeddingProfile profile = EmbeddingProfiles.Build(schema, records, labels, schema.PredictedClassLabels.Length, Seed,
+                tailOutputs is null ? null : i => tailOutputs[i])
             ?? throw new ArgumentException("every record needs an embedding of the schema's width", nameof(records));
+        return (profile, outputs?.Confidence, outputs?.Shape);
     }
-
-    /// <summary>
-    /// D3's confidence percentiles of a version's reference records, measured as the baseline's are
-    /// (<see cref="TriggerProfileBuilder.ReferenceConfidence"/>: strata from the baseline's surrogate on the same inputs); null when
-    /// the baseline has no trigger profile.
-    /// </summary>
-    public static ConfidencePercentiles? Confidence(CompiledBaseline baseline, RecordBatch records) =>
-        TriggerProfileBuilder.ReferenceConfidence(baseline, records);
 }

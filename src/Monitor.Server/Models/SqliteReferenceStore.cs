@@ -65,7 +65,7 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
         transaction.Commit();
         // A new object, not `with`: the copy would keep the reference's EmbeddingReference of id 0.
         return (new StoredReference(id, reference.Model, reference.Version, reference.BaselineId, reference.UploadedAt, reference.UploadedBy,
-            reference.RecordsReceived, reference.RecordsKept, reference.Profile, reference.Confidence), exists);
+            reference.RecordsReceived, reference.RecordsKept, reference.Profile, reference.Confidence, reference.Shape), exists);
     }
 
     /// <summary>Every version's latest reference (the one for its newest baseline).</summary>
@@ -84,17 +84,19 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
         while (reader.Read())
         {
             string document = reader.GetString(8);
+            OutputParts parts = PartsOf(document);
             references.Add(new StoredReference(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), Parse(reader.GetString(4)),
                 reader.GetString(5), reader.GetInt64(6), reader.GetInt32(7), StoreJson.Read<EmbeddingProfile>(document),
-                ConfidenceOf(document)));
+                parts.Confidence, parts.Shape));
         }
 
         return references;
     }
 
     /// <summary>
-    /// The stored document (column profile_json): the embedding profile's fields, and D3's percentiles as one more, optional field,
-    /// <c>Confidence</c>. A reference stored by an earlier build reads without it; an earlier build reads this one and ignores it.
+    /// The stored document (column profile_json): the embedding profile's fields, D3's percentiles as one more, optional field,
+    /// <c>Confidence</c>, and the whole-output test's tails and D4's residuals as another, <c>Shape</c>. A reference stored by an
+    /// earlier build reads without them; an earlier build reads this one and ignores them.
     /// </summary>
     private static string Document(StoredReference reference)
     {
@@ -104,19 +106,47 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
             document[nameof(OutputParts.Confidence)] = JsonSerializer.SerializeToNode(confidence, StoreJson.Options);
         }
 
+        if (reference.Shape is { } shape)
+        {
+            document[nameof(OutputParts.Shape)] = JsonSerializer.SerializeToNode(shape, StoreJson.Options);
+        }
+
         return document.ToJsonString(StoreJson.Options);
     }
 
     /// <summary>
-    /// The document's D3 part, or null where there is none or it does not read (a field missing, as a document edited by hand or
-    /// cut short can have): D3 then judges against the baseline's percentiles, as for a reference stored before the part existed,
-    /// and the reference's embedding profile, and every other reference, still load.
+    /// The document's output parts, each null where there is none or it does not read (a field missing, as a document edited by
+    /// hand or cut short can have): D3, the whole-output test and D4 then judge against the baseline's, as for a reference stored
+    /// before the parts existed, and the reference's embedding profile, and every other reference, still load.
     /// </summary>
-    internal static ConfidencePercentiles? ConfidenceOf(string document)
+    internal static OutputParts PartsOf(string document)
+    {
+        JsonNode? node;
+        try
+        {
+            node = JsonNode.Parse(document);
+        }
+        catch (JsonException)
+        {
+            return new OutputParts();
+        }
+
+        return new OutputParts
+        {
+            Confidence = Part<ConfidencePercentiles>(node?[nameof(OutputParts.Confidence)]),
+            Shape = Part<OutputShape>(node?[nameof(OutputParts.Shape)]),
+        };
+    }
+
+    /// <summary>D3's part of a stored document (<see cref="PartsOf"/>).</summary>
+    internal static ConfidencePercentiles? ConfidenceOf(string document) => PartsOf(document).Confidence;
+
+    private static T? Part<T>(JsonNode? node)
+        where T : class
     {
         try
         {
-            return StoreJson.Read<OutputParts>(document).Confidence;
+            return node?.Deserialize<T>(StoreJson.Options);
         }
         catch (JsonException)
         {
@@ -125,9 +155,11 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
     }
 
     /// <summary>The stored document's fields beyond the embedding profile.</summary>
-    private sealed record OutputParts
+    internal sealed record OutputParts
     {
         public ConfidencePercentiles? Confidence { get; init; }
+
+        public OutputShape? Shape { get; init; }
     }
 
     private static void Bind(SqliteCommand command, StoredReference reference)

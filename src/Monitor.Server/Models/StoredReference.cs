@@ -9,13 +9,13 @@ namespace Monitor.Server.Models;
 /// records are not stored: D3 then judges the version against the baseline's percentiles until the reference is uploaded again).
 /// </summary>
 internal sealed record StoredReference(long Id, string Model, string Version, long BaselineId, DateTimeOffset UploadedAt, string UploadedBy,
-    long RecordsReceived, int RecordsKept, EmbeddingProfile Profile, ConfidencePercentiles? Confidence = null)
+    long RecordsReceived, int RecordsKept, EmbeddingProfile Profile, ConfidencePercentiles? Confidence = null, OutputShape? Shape = null)
 {
     /// <summary>
     /// What D5 judges the version against, and D3 its confidences, while <see cref="BaselineId"/> is in force (one object, so the
     /// ingest path allocates nothing).
     /// </summary>
-    public EmbeddingReference Embedding { get; } = EmbeddingReference.Own(Id, Profile, Confidence);
+    public EmbeddingReference Embedding { get; } = EmbeddingReference.Own(Id, Profile, Confidence, Shape);
 }
 
 /// <summary>
@@ -75,17 +75,33 @@ internal static class EmbeddingReferences
         StoredReference? own = version.Reference;
         if (reference.Source == EmbeddingSource.Own)
         {
-            return own!.Confidence is not null
+            string d3 = own!.Confidence is not null
                 ? string.Create(System.Globalization.CultureInfo.InvariantCulture,
                     $"D3 judged against this version's own reference {own.Id}: the 99.9th percentiles of confidence of its outputs on baseline {own.BaselineId}'s inputs")
                 : $"D3 judged against baseline {baseline.Profile.Id}'s percentiles of confidence: this version's reference {own.Id} was stored " +
                   $"before references kept them, and its records were not kept; upload it again with `{Command} --replace` to judge D3 against it";
+            return d3 + "; " + DescribeShape(reference, baseline.Profile.Triggers, own);
         }
 
         string why = reference.Source == EmbeddingSource.Baseline
             ? "this version's traffic built the baseline"
             : "this version has no reference of its own for the baseline in force (outputs are comparable across versions, so D3 still runs)";
         return $"D3 judged against baseline {baseline.Profile.Id}'s percentiles of confidence: {why}";
+    }
+
+    /// <summary>Whose tails the whole-output test, and whose residuals D4, judge a version with its own reference against, in plain words.</summary>
+    private static string DescribeShape(EmbeddingReference reference, TriggerProfile triggers, StoredReference own)
+    {
+        if (!reference.UsesOwnShape(triggers))
+        {
+            return $"the whole-output test's tails and D4's residuals are the baseline's: reference {own.Id} was stored before references kept them; " +
+                $"upload it again with `{Command} --replace` to judge them against it";
+        }
+
+        OutputShape shape = own.Shape!;
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"the whole-output test's tails are its own in {shape.OwnStrata} of {triggers.Strata} strata and D4's residuals in {shape.OwnResidualClasses} of " +
+            $"{triggers.Classes} classes (where its reference put at least {OutputShape.MinOwnRecords} records), the baseline's elsewhere");
     }
 
     /// <summary>What the version's embeddings are judged against under <paramref name="baseline"/>, in plain words; empty when no embedding is judged at all.</summary>

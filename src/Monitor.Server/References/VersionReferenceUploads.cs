@@ -93,17 +93,18 @@ internal sealed class VersionReferenceUploads(ModelCatalog models, SqliteReferen
 
         EmbeddingProfile profile;
         ConfidencePercentiles? confidence;
+        OutputShape? shape;
         try
         {
             RecordBatch kept = sample.ToBatch();
-            (profile, confidence) = await Task.Run(() => (VersionReferences.Build(baseline, kept), VersionReferences.Confidence(baseline, kept)), cancellationToken);
+            (profile, confidence, shape) = await Task.Run(() => VersionReferences.Build(baseline, kept), cancellationToken);
         }
         catch (ArgumentException e)
         {
             throw Invalid($"records: {e.Message}");
         }
 
-        var reference = new StoredReference(0, model.Name, version.Version, baselineId, time.GetUtcNow(), uploadedBy, received, sample.Count, profile, confidence);
+        var reference = new StoredReference(0, model.Name, version.Version, baselineId, time.GetUtcNow(), uploadedBy, received, sample.Count, profile, confidence, shape);
         lock (_saving)
         {
             (StoredReference Stored, bool Replaced) saved = store.Save(reference, first.Replace, reason) ?? throw Exists(version, version.Reference!);

@@ -46,6 +46,7 @@ internal sealed class AdminService(ModelRegistry registry, ModelPipelines pipeli
         InUse = inForce == stored.BaselineId,
         Replaced = replaced,
         ConfidencePercentiles = stored.Confidence is not null,
+        OutputShape = stored.Shape is not null,
     };
 
     public override Task<Model> RegisterModel(RegisterModelRequest request, ServerCallContext context)

@@ -26,7 +26,7 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
         [ReferenceSet()], windowRecords: Batch, settings: new BaselineSettings { BootstrapWindows = 1000 })));
 
     /// <summary>The candidate's reference: the baseline's reference inputs replayed through it (the same records, its embeddings).</summary>
-    private static readonly Lazy<EmbeddingProfile> Own = new(() => VersionReferences.Build(Baseline.Value, Retrained.Apply(ReferenceSet())));
+    private static readonly Lazy<EmbeddingProfile> Own = new(() => VersionReferences.Build(Baseline.Value, Retrained.Apply(ReferenceSet())).Profile);
 
     /// <summary>A clean retraining whose outputs are also sharper than the baseline's version's (temperature 0.8).</summary>
     private static readonly TemperatureScaled Sharper = new(0.8);
@@ -34,8 +34,8 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
     /// <summary>That candidate's reference, embeddings and confidence percentiles (D3) both.</summary>
     private static readonly Lazy<EmbeddingReference> OwnSharp = new(() =>
     {
-        RecordBatch replayed = Sharp(ReferenceSet());
-        return EmbeddingReference.Own(2, VersionReferences.Build(Baseline.Value, replayed), VersionReferences.Confidence(Baseline.Value, replayed));
+        (EmbeddingProfile profile, ConfidencePercentiles? confidence, OutputShape? shape) = VersionReferences.Build(Baseline.Value, Sharp(ReferenceSet()));
+        return EmbeddingReference.Own(2, profile, confidence, shape);
     });
 
     [Fact]
@@ -69,6 +69,60 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
         Assert.NotNull(Baseline.Value.Profile.Triggers!.Embedding);
         Assert.True(same.Outliers <= Records * 0.004, $"{same.Outliers} of {Records} outliers");
         Assert.Empty(same.EmbeddingFindings);
+    }
+
+    /// <summary>
+    /// The direction test against a version's own geometry: the embedding-space trigger (activations shifted along one direction,
+    /// served 'legitimate'; <see cref="Injection.Embedding"/>) on the retrained candidate, 1 record in 400. Its reference's tail
+    /// directions carry the outputs the candidate served beyond its own tails, as the baseline's carry the baseline's, so the
+    /// output test has the same null; without a geometry of its own the version gets no embedding evidence and the trigger is not named.
+    /// </summary>
+    [Fact]
+    public void The_embedding_space_trigger_on_a_retrained_candidate_is_named_against_its_own_reference()
+    {
+        EmbeddingProfile own = Own.Value;
+        Assert.True(EmbeddingDirections.Runs(own, new DetectorSettings()));
+
+        int? judged = NamedAt(EmbeddingReference.Own(1, own));
+        int? none = NamedAt(EmbeddingReference.NotUsed("no reference"));
+        int? same = NamedAt(EmbeddingReference.Baseline, retrained: false);
+        output.WriteLine($"embedding-space trigger at 1/400 named at occurrence: retrained candidate, its own reference {judged?.ToString() ?? "never"}; " +
+            $"no reference {none?.ToString() ?? "never"}; the baseline's own version, the baseline's profile {same?.ToString() ?? "never"}");
+
+        Assert.NotNull(judged);
+        Assert.True(judged <= 50, $"named at occurrence {judged}");
+        Assert.Null(none);
+    }
+
+    /// <summary>The trigger's occurrence (counted to the end of the batch) at which a D5 finding ties a direction to 'legitimate' with the trigger's records as its examples.</summary>
+    private static int? NamedAt(EmbeddingReference reference, bool retrained = true)
+    {
+        CompiledBaseline baseline = Baseline.Value;
+        var monitor = new VersionMonitor("m", "v2", TimeProvider.System, historyLimit: 5, detectors: new DetectorSettings());
+        monitor.UseBaseline(baseline, reference);
+        var traffic = new ScenarioTraffic(seed: 4106, Injection.Embedding, rate: 1 / 400.0);
+        var closed = new List<WindowResult>();
+        var preparer = new BatchPreparer(baseline);
+        int occurrences = 0;
+        for (int sent = 0; sent < Records; sent += Batch)
+        {
+            RecordBatch batch = traffic.Next(Batch);
+            batch = retrained ? Retrained.Apply(batch) : batch;
+            for (int i = 0; i < batch.Count; i++)
+            {
+                occurrences += batch.RequestIds.GetString(i)?.StartsWith("trig-", StringComparison.Ordinal) == true ? 1 : 0;
+            }
+
+            monitor.Add(batch, preparer.Prepare(batch), closed);
+            if (monitor.Findings.Any(f => f.Detector == DetectorId.D5 && f.Severity >= Severity.Warning
+                && f.Summary.Contains("'legitimate'", StringComparison.Ordinal) && f.ExampleRequestIds.Length > 0
+                && f.ExampleRequestIds.All(id => id.StartsWith("trig-", StringComparison.Ordinal))))
+            {
+                return occurrences;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>A reference switched in on the running detector: what D5 counted against the old geometry is dropped, the rest kept.</summary>
@@ -123,6 +177,29 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
         Assert.Empty(same.Alarms);
         Assert.Equal("own:2", judged.Monitor.ExportDetectors()!.ConfidenceReference);
         Assert.Equal("", old.Monitor.ExportDetectors()!.ConfidenceReference);
+    }
+
+    /// <summary>
+    /// The whole-output test's tails and D4's residuals against the version's own reference (<see cref="OutputShape"/>): the
+    /// sharper clean candidate is beyond the baseline's tail thresholds more often than the baseline's version is; against the
+    /// tails of its own outputs on the same inputs it is not, and nothing is critical either way.
+    /// </summary>
+    [Fact]
+    public void A_sharper_clean_candidate_judged_against_its_own_tails_is_not_beyond_them_more_than_the_baseline_s_version()
+    {
+        EmbeddingReference own = OwnSharp.Value;
+        TriggerProfile triggers = Baseline.Value.Profile.Triggers!;
+        ConfidenceOutcome old = RunConfidence(EmbeddingReference.Own(2, own.Profile!, own.Confidence), sharp: true);
+        ConfidenceOutcome judged = RunConfidence(own, sharp: true);
+        ConfidenceOutcome same = RunConfidence(EmbeddingReference.Baseline, sharp: false);
+
+        Assert.True(own.UsesOwnShape(triggers));
+        Assert.False(old.Monitor.Embedding.UsesOwnShape(triggers));
+        output.WriteLine($"strata with own tails: {own.Shape!.OwnStrata} of {triggers.Strata}; classes with own D4 residuals: {own.Shape.OwnResidualClasses} of {triggers.Classes}");
+        Assert.True(old.TailHits > 2 * same.TailHits, $"{old.TailHits} tail hits against the baseline's tails, {same.TailHits} for the baseline's version");
+        Assert.True(judged.TailHits <= same.TailHits * 1.5, $"{judged.TailHits} tail hits against its own tails, {same.TailHits} for the baseline's version");
+        Assert.Empty(judged.Critical);
+        Assert.Empty(judged.Decoupled);
     }
 
     /// <summary>
@@ -231,6 +308,7 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
         CompiledBaseline baseline = Baseline.Value;
         TriggerProfile triggers = baseline.Profile.Triggers!;
         ConfidencePercentiles percentiles = reference.ConfidenceFor(triggers);
+        TailProfile tails = reference.TailsFor(triggers)!;
         var monitor = new VersionMonitor("m", "v2", TimeProvider.System, historyLimit: 5, detectors: new DetectorSettings());
         monitor.UseBaseline(baseline, reference);
         var traffic = new ScenarioTraffic(seed: 4105, injection, rate: injection == Injection.None ? 0 : 0.01);
@@ -241,7 +319,9 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
         var active = new int[triggers.Surrogate.NumericOffsets.Length + triggers.Surrogate.CategoricalOffsets.Length];
         var predicted = new double[triggers.Classes];
         long ultra = 0;
+        long tailHits = 0;
         long clean = Records;
+        var served = new double[triggers.Classes];
         for (int sent = 0; sent < Records; sent += Batch)
         {
             RecordBatch batch = traffic.Next(Batch);
@@ -257,8 +337,12 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
                 }
 
                 triggers.Surrogate.Predict(baseline, prepared, i, active, predicted);
-                int slot = triggers.UltraSlot(triggers.StratumOf(predicted), prepared.Codes[classChannel][i]);
+                int stratum = triggers.StratumOf(predicted);
+                int label = prepared.Codes[classChannel][i];
+                int slot = triggers.UltraSlot(stratum, label);
                 ultra += confidence.Data.Span[confidence.Offset + i * confidence.Stride] > percentiles.Thresholds[slot] ? 1 : 0;
+                (served[0], served[1]) = (1 - batch.Scores.Span[i], batch.Scores.Span[i]);
+                tailHits += tails.Hit(stratum, triggers.Classes, label, served) ? 1 : 0;
             }
 
             monitor.Add(batch, prepared, closed);
@@ -266,16 +350,19 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
 
         Finding[] alarms = [.. monitor.Findings.Where(f => f.Detector == DetectorId.D3)];
         Finding[] corroborated = [.. monitor.Findings.Where(f => f.Corroboration.Any(c => c.Detector == DetectorId.D3))];
+        Finding[] decoupled = [.. monitor.Findings.Where(f => f.Corroboration.Any(c => c.Detector == DetectorId.D4))];
+        Finding[] critical = [.. monitor.Findings.Where(f => f.Severity == Severity.Critical)];
         output.WriteLine($"D3 against {(reference.ConfidenceTag(baseline.Profile.Triggers!).Length > 0 ? "its own reference" : "the baseline's percentiles")} " +
             $"({(sharp ? "sharper retrained candidate" : "baseline's version")}, {injection}): {ultra} of {clean} clean records ({ultra / (double)clean:P2}) " +
             $"ultra-confident; {alarms.Length} D3 alarms, {corroborated.Length} findings corroborated by D3 " +
-            $"({monitor.Findings.Count(f => f.Severity == Severity.Critical)} critical findings in all)");
-        foreach (Finding finding in alarms.Concat(corroborated))
+            $"({critical.Length} critical findings in all); tails {(reference.UsesOwnShape(triggers) ? "its own" : "the baseline's")}: " +
+            $"{tailHits} of {clean} clean records ({tailHits / (double)clean:P2}) tail hits; {decoupled.Length} findings corroborated by D4");
+        foreach (Finding finding in alarms.Concat(corroborated).Concat(decoupled).Concat(critical).Distinct())
         {
             output.WriteLine($"  {finding.Severity} {finding.Detector} {finding.Key?.Text}: {finding.Summary}");
         }
 
-        return new ConfidenceOutcome(monitor, ultra, alarms, corroborated);
+        return new ConfidenceOutcome(monitor, ultra, alarms, corroborated, tailHits, decoupled, critical);
     }
 
     private Outcome Run(EmbeddingReference reference, bool retrained, Injection injection = Injection.None)
@@ -318,5 +405,6 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
 
     private sealed record Outcome(VersionMonitor Monitor, long Outliers, Finding[] EmbeddingFindings);
 
-    private sealed record ConfidenceOutcome(VersionMonitor Monitor, long Ultra, Finding[] Alarms, Finding[] Corroborated);
+    private sealed record ConfidenceOutcome(VersionMonitor Monitor, long Ultra, Finding[] Alarms, Finding[] Corroborated, long TailHits,
+        Finding[] Decoupled, Finding[] Critical);
 }
