@@ -31,8 +31,9 @@ public sealed class ReferenceCliTests(ITestOutputHelper output)
         Run uploaded = await Drift.RunAsync(sidecar, "versions", "reference", "v2", csv, "--model", Model, "--batch", "700", "--reason", "retrained");
         output.WriteLine(uploaded.Error + uploaded.Out);
         Assert.True(uploaded.Exit == ExitCodes.Ok, uploaded.Error);
-        Assert.Contains($"Reference 1 of {Model} v2 is stored; the version's embeddings and confidences are judged against it from now on.", uploaded.Out);
+        Assert.Contains($"Reference 1 of {Model} v2 is stored; the version's embeddings and outputs are judged against it from now on.", uploaded.Out);
         Assert.Contains("D3's 99.9th percentiles of confidence, from its own outputs on the baseline's inputs", uploaded.Out);
+        Assert.Contains("the whole-output test's tails and D4's residuals, from its own outputs on the baseline's inputs", uploaded.Out);
         Assert.Contains("100%", uploaded.Error);
         Assert.Contains($"{ReferenceRecords:N0} rows", uploaded.Error);
         VersionReference stored = await sidecar.Admin.GetVersionReferenceAsync(new GetVersionReferenceRequest { Model = Model, Version = "v2" });

@@ -92,7 +92,7 @@ internal sealed class ReferenceUpload(Terminal.Console console, SidecarConnectio
         }
 
         console.Line($"Reference {reference.Id} of {reference.Model} {reference.Version} is stored{(reference.Replaced ? ", replacing the earlier one" : "")}" +
-            $"{(reference.InUse ? "; the version's embeddings and confidences are judged against it from now on" : "")}.");
+            $"{(reference.InUse ? "; the version's embeddings and outputs are judged against it from now on" : "")}.");
         var facts = new TextTable("", "");
         facts.Add("file", $"{File.FullName} ({table.Format}, {Text.Bytes(File.Length)})");
         facts.Add("baseline", $"{reference.BaselineId} (its reference inputs, replayed through {reference.Version})");
