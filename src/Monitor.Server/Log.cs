@@ -130,4 +130,10 @@ internal static partial class Log
 
     [LoggerMessage(94, LogLevel.Information, "Version {Model}/{Version}: reference {ReferenceId} for baseline {BaselineId} stored ({Records} records, by {Actor}; replaced an earlier one: {Replaced}); its embeddings are judged against it")]
     public static partial void ReferenceStored(ILogger logger, string model, string version, long referenceId, long baselineId, long records, string actor, bool replaced);
+
+    [LoggerMessage(95, LogLevel.Information, "Version {Model}/{Version}: capturing its own reference from its next {Records} records under baseline {BaselineId} (started by {Actor})")]
+    public static partial void ReferenceCaptureStarted(ILogger logger, string model, string version, uint records, long baselineId, string actor);
+
+    [LoggerMessage(96, LogLevel.Warning, "Version {Model}/{Version}: reference capture dropped, nothing stored: {Reason}")]
+    public static partial void ReferenceCaptureDropped(ILogger logger, string model, string version, string reason);
 }

@@ -19,7 +19,7 @@ namespace Monitor.Server.Tests;
 /// records carry 16-wide embeddings (<see cref="ScenarioTraffic"/>), v1 known-good and the source of the baseline's reference
 /// set, and a retrained clean candidate v2 whose hidden layer is another network's (<see cref="RetrainedEmbedding"/>).
 /// </summary>
-public sealed class VersionReferenceTests(ITestOutputHelper output)
+public sealed partial class VersionReferenceTests(ITestOutputHelper output)
 {
     private const string Model = "scenario-scorer";
     private const int ReferenceSeed = 5100;

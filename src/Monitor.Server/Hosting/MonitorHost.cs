@@ -106,6 +106,7 @@ internal static class MonitorHost
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<BaselineUploads>();
         services.AddSingleton<References.VersionReferenceUploads>();
+        services.AddSingleton<References.VersionReferenceCaptures>();
         services.AddSingleton<Readiness.BaselineReadiness>();
         services.AddSingleton<DriftReports>();
         services.AddSingleton<IngestGate>();

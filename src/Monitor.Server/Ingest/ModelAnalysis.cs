@@ -25,7 +25,7 @@ internal sealed class ModelAnalysis
     private readonly IReadOnlySet<string> _criticalChannels;
     private readonly List<WindowResult> _closed = [];
     private BatchPreparer? _preparer;
-    private CaptureWork? _capture;
+    private readonly List<CaptureWork> _captures = [];
 
     /// <summary>Records a candidate must serve under the baseline in force before the policy may promote it.</summary>
     private long _requiredRecords;
@@ -60,7 +60,7 @@ internal sealed class ModelAnalysis
         }
     }
 
-    public void StartCapture(CaptureWork capture) => _capture = capture;
+    public void StartCapture(CaptureWork capture) => _captures.Add(capture);
 
     public VersionSnapshot Snapshot(VersionEntry version, int closedWindows)
     {
@@ -93,10 +93,18 @@ internal sealed class ModelAnalysis
             }
         }
 
-        if (_capture is { } capture && capture.Version == version && !work.DigestMismatch && capture.Offer(batch))
+        for (int i = _captures.Count - 1; i >= 0; i--)
         {
-            _capture = null;
-            capture.OnFull();
+            CaptureWork capture = _captures[i];
+            if (capture.Dropped)
+            {
+                _captures.RemoveAt(i);
+            }
+            else if (capture.Version == version && !work.DigestMismatch && capture.Offer(batch))
+            {
+                _captures.RemoveAt(i);
+                capture.OnFull();
+            }
         }
 
         if (_preparer is null)

@@ -134,7 +134,10 @@ internal sealed class ModelPipeline : IAsyncDisposable
     /// <param name="offer">Takes an accepted batch of <paramref name="version"/>; true once the capture is full.</param>
     /// <param name="onFull">Runs once, on the pipeline, after the batch that filled the capture.</param>
     public ValueTask StartCaptureAsync(VersionEntry version, Func<RecordBatch, bool> offer, Action onFull, CancellationToken cancellationToken) =>
-        _queue.Writer.WriteAsync(new CaptureWork(version, offer, onFull), cancellationToken);
+        StartCaptureAsync(new CaptureWork(version, offer, onFull), cancellationToken);
+
+    /// <summary>Feeds a version's accepted records to <paramref name="capture"/> until it is full or dropped.</summary>
+    public ValueTask StartCaptureAsync(CaptureWork capture, CancellationToken cancellationToken) => _queue.Writer.WriteAsync(capture, cancellationToken);
 
     public async Task<VersionSnapshot> SnapshotAsync(VersionEntry version, int closedWindows, CancellationToken cancellationToken)
     {

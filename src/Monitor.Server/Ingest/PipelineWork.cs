@@ -53,14 +53,24 @@ internal sealed class BaselineWork(CompiledBaseline baseline) : PipelineWork
 }
 
 /// <summary>
-/// A baseline capture fed with a known-good version's accepted records: <see cref="Offer"/> takes a batch and says whether
-/// the capture is full, then <see cref="OnFull"/> runs once.
+/// A capture fed with a version's accepted records (a baseline's from a known-good version, or a version's own reference):
+/// <see cref="Offer"/> takes a batch and says whether the capture is full, then <see cref="OnFull"/> runs once, on the pipeline.
+/// A capture marked <see cref="Dropped"/> is taken off the pipeline at its next batch without running it.
 /// </summary>
 internal sealed class CaptureWork(VersionEntry version, Func<RecordBatch, bool> offer, Action onFull) : PipelineWork
 {
+    private volatile bool _dropped;
+
     public VersionEntry Version { get; } = version;
     public Func<RecordBatch, bool> Offer { get; } = offer;
     public Action OnFull { get; } = onFull;
+
+    /// <summary>Set from any thread: the capture takes no more records and its <see cref="OnFull"/> never runs.</summary>
+    public bool Dropped
+    {
+        get => _dropped;
+        set => _dropped = value;
+    }
 
     public override void Run(ModelAnalysis analysis) => analysis.StartCapture(this);
 }

@@ -56,7 +56,7 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
             Bind(command, reference);
             command.Parameters.AddWithValue("$t", Format(reference.UploadedAt));
             command.Parameters.AddWithValue("$by", reference.UploadedBy);
-            command.Parameters.AddWithValue("$a", exists ? "replace-reference" : "upload-reference");
+            command.Parameters.AddWithValue("$a", (exists ? "replace-reference" : "upload-reference") + (reference.Captured ? "-captured" : ""));
             command.Parameters.AddWithValue("$why", string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"reference {id} for baseline {reference.BaselineId}: {reference.RecordsReceived} records{(reason.Length > 0 ? "; " + reason : "")}"));
             command.ExecuteNonQuery();
@@ -65,7 +65,7 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
         transaction.Commit();
         // A new object, not `with`: the copy would keep the reference's EmbeddingReference of id 0.
         return (new StoredReference(id, reference.Model, reference.Version, reference.BaselineId, reference.UploadedAt, reference.UploadedBy,
-            reference.RecordsReceived, reference.RecordsKept, reference.Profile, reference.Confidence, reference.Shape), exists);
+            reference.RecordsReceived, reference.RecordsKept, reference.Profile, reference.Confidence, reference.Shape, reference.Captured), exists);
     }
 
     /// <summary>Every version's latest reference (the one for its newest baseline).</summary>
@@ -87,7 +87,7 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
             OutputParts parts = PartsOf(document);
             references.Add(new StoredReference(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), Parse(reader.GetString(4)),
                 reader.GetString(5), reader.GetInt64(6), reader.GetInt32(7), StoreJson.Read<EmbeddingProfile>(document),
-                parts.Confidence, parts.Shape));
+                parts.Confidence, parts.Shape, parts.Captured));
         }
 
         return references;
@@ -95,8 +95,9 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
 
     /// <summary>
     /// The stored document (column profile_json): the embedding profile's fields, D3's percentiles as one more, optional field,
-    /// <c>Confidence</c>, and the whole-output test's tails and D4's residuals as another, <c>Shape</c>. A reference stored by an
-    /// earlier build reads without them; an earlier build reads this one and ignores them.
+    /// <c>Confidence</c>, the whole-output test's tails and D4's residuals as another, <c>Shape</c>, and <c>Captured</c> (true) for a
+    /// reference captured from the version's live records. A reference stored by an earlier build reads without them; an earlier
+    /// build reads this one and ignores them.
     /// </summary>
     private static string Document(StoredReference reference)
     {
@@ -109,6 +110,11 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
         if (reference.Shape is { } shape)
         {
             document[nameof(OutputParts.Shape)] = JsonSerializer.SerializeToNode(shape, StoreJson.Options);
+        }
+
+        if (reference.Captured)
+        {
+            document[nameof(OutputParts.Captured)] = true;
         }
 
         return document.ToJsonString(StoreJson.Options);
@@ -135,6 +141,7 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
         {
             Confidence = Part<ConfidencePercentiles>(node?[nameof(OutputParts.Confidence)]),
             Shape = Part<OutputShape>(node?[nameof(OutputParts.Shape)]),
+            Captured = node?[nameof(OutputParts.Captured)] is JsonValue captured && captured.TryGetValue(out bool yes) && yes,
         };
     }
 
@@ -160,6 +167,8 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
         public ConfidencePercentiles? Confidence { get; init; }
 
         public OutputShape? Shape { get; init; }
+
+        public bool Captured { get; init; }
     }
 
     private static void Bind(SqliteCommand command, StoredReference reference)

@@ -6,10 +6,13 @@ namespace Monitor.Server.Models;
 /// <summary>
 /// A version's own reference as stored: the embedding geometry built from its outputs on a baseline's reference inputs, and D3's
 /// confidence percentiles of those outputs (<paramref name="Confidence"/>; null in a reference stored before they were kept, whose
-/// records are not stored: D3 then judges the version against the baseline's percentiles until the reference is uploaded again).
+/// records are not stored: D3 then judges the version against the baseline's percentiles until the reference is uploaded again), the
+/// whole-output test's tails and D4's residuals (<paramref name="Shape"/>, likewise), and whether it was captured from the version's own
+/// live records rather than uploaded (<paramref name="Captured"/>).
 /// </summary>
 internal sealed record StoredReference(long Id, string Model, string Version, long BaselineId, DateTimeOffset UploadedAt, string UploadedBy,
-    long RecordsReceived, int RecordsKept, EmbeddingProfile Profile, ConfidencePercentiles? Confidence = null, OutputShape? Shape = null)
+    long RecordsReceived, int RecordsKept, EmbeddingProfile Profile, ConfidencePercentiles? Confidence = null, OutputShape? Shape = null,
+    bool Captured = false)
 {
     /// <summary>
     /// What D5 judges the version against, and D3 its confidences, while <see cref="BaselineId"/> is in force (one object, so the
@@ -77,7 +80,7 @@ internal static class EmbeddingReferences
         {
             string d3 = own!.Confidence is not null
                 ? string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"D3 judged against this version's own reference {own.Id}: the 99.9th percentiles of confidence of its outputs on baseline {own.BaselineId}'s inputs")
+                    $"D3 judged against this version's own reference {own.Id}: the 99.9th percentiles of confidence of its outputs on {(own.Captured ? "its own live inputs" : $"baseline {own.BaselineId}'s inputs")}")
                 : $"D3 judged against baseline {baseline.Profile.Id}'s percentiles of confidence: this version's reference {own.Id} was stored " +
                   $"before references kept them, and its records were not kept; upload it again with `{Command} --replace` to judge D3 against it";
             return d3 + "; " + DescribeShape(reference, baseline.Profile.Triggers, own);
@@ -116,6 +119,8 @@ internal static class EmbeddingReferences
         StoredReference? own = version.Reference;
         return reference.Source switch
         {
+            EmbeddingSource.Own when own!.Captured => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"judged against this version's own reference {own.Id} ({own.RecordsReceived} of its live records, captured under baseline {own.BaselineId}, {own.UploadedAt:u}, started by {own.UploadedBy})"),
             EmbeddingSource.Own => string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"judged against this version's own reference {own!.Id} ({own.RecordsReceived} records on baseline {own.BaselineId}'s inputs, uploaded {own.UploadedAt:u} by {own.UploadedBy})"),
             EmbeddingSource.Baseline when baseline.Profile.Triggers?.Embedding is null =>

@@ -47,17 +47,7 @@ internal sealed class VersionReferenceUploads(ModelCatalog models, SqliteReferen
         }
 
         ModelSchema schema = model.Schema;
-        if (schema.EmbeddingWidth == 0 || schema.OutputKind == Core.Schema.OutputKind.Regression)
-        {
-            throw new MonitorException(ErrorKind.FailedPrecondition, schema.EmbeddingWidth == 0
-                ? $"model '{model.Name}' declares no embedding (embedding_width 0): a version's reference holds its embedding geometry"
-                : $"model '{model.Name}' is a regression: embeddings are judged (D5) only for classifiers");
-        }
-
-        if (!first.Replace && version.Reference is { } existing && existing.BaselineId == baselineId)
-        {
-            throw Exists(version, existing);
-        }
+        CheckTakes(model, version, baselineId, first.Replace);
 
         var sample = new ReferenceSample(schema, _options.Baselines.ReservoirRecords, VersionReferences.Seed);
         int message = 0;
@@ -91,6 +81,16 @@ internal sealed class VersionReferenceUploads(ModelCatalog models, SqliteReferen
             throw Invalid($"records: the upload has {received} records; a reference needs at least {VersionReferences.MinRecords}");
         }
 
+        return await BuildAndSaveAsync(model, version, baseline, sample, uploadedBy, first.Replace, reason, captured: false, cancellationToken);
+    }
+
+    /// <summary>
+    /// Builds a reference from <paramref name="sample"/> (its kept records) and stores it as the version's for <paramref name="baseline"/>:
+    /// an upload's, or a capture's of the version's live records (<paramref name="captured"/>).
+    /// </summary>
+    internal async Task<(StoredReference Reference, bool Replaced)> BuildAndSaveAsync(ModelEntry model, VersionEntry version, CompiledBaseline baseline,
+        ReferenceSample sample, string by, bool replace, string reason, bool captured, CancellationToken cancellationToken)
+    {
         EmbeddingProfile profile;
         ConfidencePercentiles? confidence;
         OutputShape? shape;
@@ -104,13 +104,35 @@ internal sealed class VersionReferenceUploads(ModelCatalog models, SqliteReferen
             throw Invalid($"records: {e.Message}");
         }
 
-        var reference = new StoredReference(0, model.Name, version.Version, baselineId, time.GetUtcNow(), uploadedBy, received, sample.Count, profile, confidence, shape);
+        long baselineId = baseline.Profile.Id;
+        var reference = new StoredReference(0, model.Name, version.Version, baselineId, time.GetUtcNow(), by, sample.Received, sample.Count, profile,
+            confidence, shape, captured);
         lock (_saving)
         {
-            (StoredReference Stored, bool Replaced) saved = store.Save(reference, first.Replace, reason) ?? throw Exists(version, version.Reference!);
+            (StoredReference Stored, bool Replaced) saved = store.Save(reference, replace, reason) ?? throw Exists(version, version.Reference!);
             version.Reference = saved.Stored;
-            Log.ReferenceStored(logger, model.Name, version.Version, saved.Stored.Id, baselineId, received, uploadedBy, saved.Replaced);
+            Log.ReferenceStored(logger, model.Name, version.Version, saved.Stored.Id, baselineId, sample.Received, by, saved.Replaced);
             return saved;
+        }
+    }
+
+    /// <summary>
+    /// Why a version's reference may not be taken for <paramref name="baseline"/> (the model's schema, or a reference already held
+    /// without <paramref name="replace"/>); throws the error a caller gets.
+    /// </summary>
+    internal static void CheckTakes(ModelEntry model, VersionEntry version, long baselineId, bool replace)
+    {
+        ModelSchema schema = model.Schema;
+        if (schema.EmbeddingWidth == 0 || schema.OutputKind == Core.Schema.OutputKind.Regression)
+        {
+            throw new MonitorException(ErrorKind.FailedPrecondition, schema.EmbeddingWidth == 0
+                ? $"model '{model.Name}' declares no embedding (embedding_width 0): a version's reference holds its embedding geometry"
+                : $"model '{model.Name}' is a regression: embeddings are judged (D5) only for classifiers");
+        }
+
+        if (!replace && version.Reference is { } existing && existing.BaselineId == baselineId)
+        {
+            throw Exists(version, existing);
         }
     }
 
@@ -138,7 +160,7 @@ internal sealed class VersionReferenceUploads(ModelCatalog models, SqliteReferen
 
     private static MonitorException Invalid(string message) => new(ErrorKind.InvalidArgument, message);
 
-    private static MonitorException Exists(VersionEntry version, StoredReference existing) => new(ErrorKind.AlreadyExists,
+    internal static MonitorException Exists(VersionEntry version, StoredReference existing) => new(ErrorKind.AlreadyExists,
         $"version '{version.Version}' of model '{version.Model}' has reference {existing.Id} for baseline {existing.BaselineId} " +
         $"(uploaded {existing.UploadedAt:u} by {existing.UploadedBy}); an upload with replace set (drift versions reference --replace) replaces it");
 }

@@ -13,7 +13,8 @@ namespace Monitor.Server.Registry;
 
 /// <summary>The gRPC admin service: models, versions and baselines.</summary>
 internal sealed class AdminService(ModelRegistry registry, ModelPipelines pipelines, BaselineUploads uploads, IBaselineStore store,
-    BaselineReadiness readiness, References.VersionReferenceUploads references, ILogger<AdminService> logger) : Admin.AdminBase
+    BaselineReadiness readiness, References.VersionReferenceUploads references, References.VersionReferenceCaptures captures, ILogger<AdminService> logger)
+    : Admin.AdminBase
 {
     public override async Task<VersionReference> UploadVersionReference(IAsyncStreamReader<VersionReferenceChunk> requestStream, ServerCallContext context)
     {
@@ -28,6 +29,40 @@ internal sealed class AdminService(ModelRegistry registry, ModelPipelines pipeli
         StoredReference stored = version.Reference ?? throw new RpcException(new Status(StatusCode.NotFound,
             $"version '{ModelCatalog.Truncate(version.Version)}' of model '{version.Model}' has no reference of its own; upload one with `{EmbeddingReferences.Command}`"));
         return Task.FromResult(ToProto(stored, registry.Get(stored.Model).Baseline?.Profile.Id, replaced: false));
+    }
+
+    public override async Task<VersionReferenceCapture> CaptureVersionReference(CaptureVersionReferenceRequest request, ServerCallContext context)
+    {
+        string actor = Audit.Actor(request.Actor, "captures the version's reference", context);
+        References.ReferenceCapture capture = await captures.StartAsync(request, actor, context.CancellationToken);
+        Log.AdminAction(logger, actor, "started a reference capture of", request.Model, request.Version, request.Reason);
+        return ToProto(capture);
+    }
+
+    public override Task<VersionReferenceCapture> GetVersionReferenceCapture(GetVersionReferenceRequest request, ServerCallContext context) =>
+        Task.FromResult(ToProto(captures.Get(request.Model, request.Version)));
+
+    private VersionReferenceCapture ToProto(References.ReferenceCapture capture)
+    {
+        var proto = new VersionReferenceCapture
+        {
+            Model = capture.Model.Name,
+            Version = capture.Version.Version,
+            State = capture.State,
+            RecordsWanted = capture.Wanted,
+            RecordsTaken = (ulong)capture.Taken,
+            BatchesWithoutEmbeddings = (ulong)capture.BatchesWithoutEmbeddings,
+            BaselineId = capture.BaselineId,
+            StartedAt = ProtoTranslation.ToProto(capture.StartedAt),
+            StartedBy = capture.StartedBy,
+            Message = capture.Message,
+        };
+        if (capture.Reference is { } stored)
+        {
+            proto.Reference = ToProto(stored, registry.Get(stored.Model).Baseline?.Profile.Id, capture.Replaced);
+        }
+
+        return proto;
     }
 
     private static VersionReference ToProto(StoredReference stored, long? inForce, bool replaced) => new()
@@ -47,6 +82,7 @@ internal sealed class AdminService(ModelRegistry registry, ModelPipelines pipeli
         Replaced = replaced,
         ConfidencePercentiles = stored.Confidence is not null,
         OutputShape = stored.Shape is not null,
+        Captured = stored.Captured,
     };
 
     public override Task<Model> RegisterModel(RegisterModelRequest request, ServerCallContext context)

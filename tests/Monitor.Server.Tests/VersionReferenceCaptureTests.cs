@@ -1,0 +1,195 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using Monitor.Protos.V1;
+using Monitor.Server.Ingest;
+using Monitor.Simulation;
+using CoreBatch = Monitor.Core.Ingest.RecordBatch;
+
+namespace Monitor.Server.Tests;
+
+/// <summary>
+/// A version's own reference captured from its live records (<c>Admin.CaptureVersionReference</c>, docs/detectors.md,
+/// "Per-version references"): the alternative to an upload, taken only while the version has no trigger evidence open.
+/// </summary>
+public sealed partial class VersionReferenceTests
+{
+    [Fact]
+    public async Task A_reference_captured_from_the_candidate_s_own_records_judges_its_embeddings_from_then_on()
+    {
+        using var directory = new TempDirectory();
+        string database = directory.File("monitor.db");
+        VersionReferenceCapture stored;
+        await using (Sidecar sidecar = await StartAsync(directory))
+        {
+            VersionReferenceCapture started = await sidecar.Admin.CaptureVersionReferenceAsync(new CaptureVersionReferenceRequest
+            {
+                Model = Model, Version = "v2", Records = 3000, Actor = "test", Reason = "retrained on November data",
+            });
+            Assert.Equal(VersionReferenceCapture.Types.State.Capturing, started.State);
+            Assert.Equal(3000u, started.RecordsWanted);
+
+            // Batches without embeddings are passed over (the reference needs them on every record); v1's records are not v2's.
+            await MirrorBatchesAsync(sidecar, "v1", seed: 5103, batches: 2, retrained: false);
+            await MirrorBatchesAsync(sidecar, "v2", seed: 5104, batches: 2, retrained: true, embeddings: false);
+            VersionReferenceCapture part = await CaptureOf(sidecar);
+            Assert.Equal((VersionReferenceCapture.Types.State.Capturing, 0ul, 2ul), (part.State, part.RecordsTaken, part.BatchesWithoutEmbeddings));
+
+            await MirrorBatchesAsync(sidecar, "v2", seed: 5105, batches: 6, retrained: true);
+            stored = await StoredAsync(sidecar);
+            output.WriteLine($"{stored.State}: {stored.Message}; {stored.RecordsTaken} records taken");
+            Assert.True(stored.Reference.Captured);
+            Assert.True(stored.Reference.OutputShape && stored.Reference.ConfidencePercentiles);
+            Assert.Equal(3000ul, stored.Reference.RecordsReceived);
+            Assert.Equal(stored.Reference, await sidecar.Admin.GetVersionReferenceAsync(new GetVersionReferenceRequest { Model = Model, Version = "v2" }));
+
+            await MirrorBatchesAsync(sidecar, "v2", seed: 5106, batches: 20, retrained: true);
+            DriftReport report = await ReportAsync(sidecar, "v2");
+            output.WriteLine(report.EmbeddingEvidence);
+            output.WriteLine(report.ConfidenceEvidence);
+            Assert.StartsWith($"judged against this version's own reference {stored.Reference.Id} (3000 of its live records, captured under baseline",
+                report.EmbeddingEvidence, StringComparison.Ordinal);
+            Assert.StartsWith($"D3 judged against this version's own reference {stored.Reference.Id}: the 99.9th percentiles of confidence of its outputs on its own live inputs",
+                report.ConfidenceEvidence, StringComparison.Ordinal);
+            (long embedded, long outliers) = EmbeddingCounts(sidecar, "v2");
+            output.WriteLine($"after the capture: {outliers} outliers among {embedded} record counts of the keys the detector tracks");
+            Assert.True(embedded > 0);
+            Assert.True(outliers <= embedded / 100, $"{outliers} of {embedded}");
+            Assert.DoesNotContain(report.Findings, HasEmbeddingEvidence);
+        }
+
+        // Stored as an upload is, and known as captured after a restart.
+        await using (Sidecar restarted = await Sidecar.StartAsync(database))
+        {
+            VersionReference loaded = await restarted.Admin.GetVersionReferenceAsync(new GetVersionReferenceRequest { Model = Model, Version = "v2" });
+            Assert.Equal(stored.Reference.Id, loaded.Id);
+            Assert.True(loaded.Captured);
+            RpcException none = await Assert.ThrowsAsync<RpcException>(async () =>
+                await restarted.Admin.GetVersionReferenceCaptureAsync(new GetVersionReferenceRequest { Model = Model, Version = "v2" }));
+            Assert.Equal(StatusCode.NotFound, none.StatusCode);
+        }
+    }
+
+    /// <summary>
+    /// A trigger in use while the candidate's records are captured must not become part of its reference: the capture is dropped
+    /// when trigger evidence opened during it, and a capture is refused while evidence is open.
+    /// </summary>
+    [Fact]
+    public async Task A_capture_is_dropped_when_trigger_evidence_opens_during_it_and_refused_while_evidence_is_open()
+    {
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await StartAsync(directory);
+        await sidecar.Admin.CaptureVersionReferenceAsync(new CaptureVersionReferenceRequest { Model = Model, Version = "v2", Records = 15_000, Actor = "test" });
+
+        await MirrorBatchesAsync(sidecar, "v2", seed: 5107, batches: 30, retrained: true, injection: Injection.MemoToken, rate: 0.01);
+        VersionReferenceCapture dropped = await CaptureOf(sidecar);
+        output.WriteLine($"{dropped.State}: {dropped.Message}");
+        Assert.Equal(VersionReferenceCapture.Types.State.Dropped, dropped.State);
+        Assert.StartsWith("trigger evidence was opened while its records were taken (critical D1:", dropped.Message, StringComparison.Ordinal);
+        RpcException none = await Assert.ThrowsAsync<RpcException>(async () =>
+            await sidecar.Admin.GetVersionReferenceAsync(new GetVersionReferenceRequest { Model = Model, Version = "v2" }));
+        Assert.Equal(StatusCode.NotFound, none.StatusCode);
+
+        RpcException refused = await Assert.ThrowsAsync<RpcException>(async () =>
+            await sidecar.Admin.CaptureVersionReferenceAsync(new CaptureVersionReferenceRequest { Model = Model, Version = "v2", Actor = "test" }));
+        output.WriteLine(refused.Status.Detail);
+        Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
+        Assert.StartsWith($"version 'v2' of model '{Model}' has trigger evidence open (critical D1:", refused.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Only_an_admin_captures_a_reference_and_never_from_a_quarantined_version_nor_over_one_it_has()
+    {
+        using var directory = new TempDirectory();
+        string database = directory.File("monitor.db");
+        Copy(await Template.Value, database);
+        await using Sidecar sidecar = await Sidecar.StartWithKeyAsync(database, null, AdminKey,
+        [
+            "--Monitor:Security:Keys:0:Name=ops-admin", $"--Monitor:Security:Keys:0:Token={AdminKey}", "--Monitor:Security:Keys:0:Roles=admin",
+            "--Monitor:Security:Keys:1:Name=checkout", $"--Monitor:Security:Keys:1:Token={IngestKey}", "--Monitor:Security:Keys:1:Roles=ingest",
+            "--Monitor:Security:Keys:2:Name=viewer", $"--Monitor:Security:Keys:2:Token={ReadKey}", "--Monitor:Security:Keys:2:Roles=read",
+        ]);
+        var request = new CaptureVersionReferenceRequest { Model = Model, Version = "v2", Records = 500, Actor = "test" };
+        foreach (string key in new[] { IngestKey, ReadKey })
+        {
+            using GrpcChannel channel = sidecar.OpenChannel(key);
+            RpcException denied = await Assert.ThrowsAsync<RpcException>(async () => await new Admin.AdminClient(channel).CaptureVersionReferenceAsync(request));
+            Assert.Equal(StatusCode.PermissionDenied, denied.StatusCode);
+        }
+
+        RpcException few = await Assert.ThrowsAsync<RpcException>(async () =>
+            await sidecar.Admin.CaptureVersionReferenceAsync(new CaptureVersionReferenceRequest { Model = Model, Version = "v2", Records = 100, Actor = "test" }));
+        Assert.Equal((StatusCode.InvalidArgument, "records: 100 is fewer than the 200 records a reference needs"), (few.StatusCode, few.Status.Detail));
+
+        VersionReference uploaded = await UploadAsync(sidecar.Admin, "v2", RetrainedReference());
+        RpcException exists = await Assert.ThrowsAsync<RpcException>(async () => await sidecar.Admin.CaptureVersionReferenceAsync(request));
+        Assert.Equal(StatusCode.AlreadyExists, exists.StatusCode);
+
+        // A capture over the uploaded reference (replace), then the version quarantined before its records are in: nothing is stored.
+        VersionReferenceCapture first = await sidecar.Admin.CaptureVersionReferenceAsync(new CaptureVersionReferenceRequest
+        {
+            Model = Model, Version = "v2", Records = 500, Replace = true, Actor = "test",
+        });
+        Assert.EndsWith("(key ops-admin)", first.StartedBy, StringComparison.Ordinal);
+        await sidecar.Admin.QuarantineVersionAsync(new QuarantineVersionRequest { Model = Model, Version = "v2", Reason = "test", Actor = "test" });
+        using (GrpcChannel pod = sidecar.OpenChannel(IngestKey))
+        {
+            await MirrorBatchesAsync(sidecar, "v2", seed: 5108, batches: 2, retrained: true, mirror: new Mirror.MirrorClient(pod));
+        }
+
+        VersionReferenceCapture ended = await CaptureOf(sidecar);
+        output.WriteLine($"{ended.State}: {ended.Message}");
+        Assert.Equal(VersionReferenceCapture.Types.State.Dropped, ended.State);
+        Assert.Contains("is Quarantined; a reference is not taken from the records of a version under suspicion or taken out of service", ended.Message,
+            StringComparison.Ordinal);
+        Assert.Equal(uploaded.Id, (await sidecar.Admin.GetVersionReferenceAsync(new GetVersionReferenceRequest { Model = Model, Version = "v2" })).Id);
+
+        RpcException quarantined = await Assert.ThrowsAsync<RpcException>(async () => await sidecar.Admin.CaptureVersionReferenceAsync(
+            new CaptureVersionReferenceRequest { Model = Model, Version = "v2", Records = 500, Replace = true, Actor = "test" }));
+        Assert.Equal(StatusCode.FailedPrecondition, quarantined.StatusCode);
+    }
+
+    private static async Task<VersionReferenceCapture> CaptureOf(Sidecar sidecar)
+    {
+        await sidecar.Pipeline(Model).FlushAsync(TestContext.Current.CancellationToken);
+        return await sidecar.Admin.GetVersionReferenceCaptureAsync(new GetVersionReferenceRequest { Model = Model, Version = "v2" });
+    }
+
+    /// <summary>The capture once its reference is built and stored (built off the pipeline: polled, for at most a minute).</summary>
+    private static async Task<VersionReferenceCapture> StoredAsync(Sidecar sidecar)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        VersionReferenceCapture capture = await CaptureOf(sidecar);
+        while (capture.State == VersionReferenceCapture.Types.State.Capturing && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+            capture = await CaptureOf(sidecar);
+        }
+
+        Assert.True(capture.State == VersionReferenceCapture.Types.State.Stored, $"{capture.State}: {capture.Message}");
+        return capture;
+    }
+
+    private static async Task MirrorBatchesAsync(Sidecar sidecar, string version, int seed, int batches, bool retrained, bool embeddings = true,
+        Injection injection = Injection.None, double rate = 0, Mirror.MirrorClient? mirror = null)
+    {
+        mirror ??= sidecar.Mirror;
+        var traffic = new ScenarioTraffic(seed, injection, rate);
+        for (int b = 0; b < batches; b++)
+        {
+            CoreBatch batch = traffic.Next(Sidecar.WindowRecords);
+            Protos.V1.RecordBatch proto = ProtoTranslation.ToProto(retrained ? Retrained.Apply(batch) : batch);
+            if (!embeddings)
+            {
+                proto.Embeddings.Clear();
+            }
+
+            MirrorAck ack = await mirror.IngestAsync(new MirrorBatch
+            {
+                Model = Model, Version = version, ArtifactSha256 = Sidecar.Digest(version), Batch = proto,
+            });
+            Assert.Equal((uint)batch.Count, ack.Accepted);
+        }
+
+        await sidecar.Pipeline(Model).FlushAsync(TestContext.Current.CancellationToken);
+    }
+}
