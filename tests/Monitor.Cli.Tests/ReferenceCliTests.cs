@@ -59,6 +59,60 @@ public sealed class ReferenceCliTests(ITestOutputHelper output)
         Assert.Equal(2L, (await sidecar.Admin.GetVersionReferenceAsync(new GetVersionReferenceRequest { Model = Model, Version = "v2" })).Id);
     }
 
+    /// <summary>
+    /// <c>--capture N</c> takes the reference from the version's next live records and follows the capture until it is stored; a
+    /// file and <c>--capture</c> together are a usage error.
+    /// </summary>
+    [Fact]
+    public async Task A_version_s_reference_is_captured_from_its_live_records_and_followed_until_stored()
+    {
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await Sidecar.StartAsync(directory.File("monitor.db"));
+        await SetUpAsync(sidecar.Admin);
+
+        Run both = await Drift.RunAsync(sidecar, "versions", "reference", "v2", "x.csv", "--model", Model, "--capture", "1000");
+        Assert.Equal(ExitCodes.Usage, both.Exit);
+        Assert.Contains("name a file to upload, or capture the reference with --capture N", both.Error);
+
+        Task<Run> capturing = Drift.RunAsync(sidecar, "versions", "reference", "v2", "--model", Model, "--capture", "1000", "--no-progress", "--reason", "canary");
+        // The capture starts before the traffic arrives: wait until the sidecar has it, then mirror v2's records.
+        var request = new GetVersionReferenceRequest { Model = Model, Version = "v2" };
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while (!capturing.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                await sidecar.Admin.GetVersionReferenceCaptureAsync(request);
+                break;
+            }
+            catch (Grpc.Core.RpcException e) when (e.StatusCode == Grpc.Core.StatusCode.NotFound)
+            {
+                await Task.Delay(50, TestContext.Current.CancellationToken);
+            }
+        }
+
+        var traffic = new ScenarioTraffic(6102);
+        for (int b = 0; b < 3 && !capturing.IsCompleted; b++)
+        {
+            await sidecar.Mirror.IngestAsync(new MirrorBatch
+            {
+                Model = Model, Version = "v2", ArtifactSha256 = Sidecar.Digest("v2"), Batch = ProtoTranslation.ToProto(Retrained.Apply(traffic.Next(500))),
+            });
+        }
+
+        Run captured = await capturing;
+        output.WriteLine(captured.Error + captured.Out);
+        Assert.True(captured.Exit == ExitCodes.Ok, captured.Error);
+        Assert.Contains($"Reference 1 of {Model} v2 is stored, captured from its own live records; the version's embeddings and outputs are judged against it from now on.",
+            captured.Out);
+        Assert.Contains("1,000 taken", captured.Out);
+        Assert.True((await sidecar.Admin.GetVersionReferenceAsync(request)).Captured);
+
+        Run followed = await Drift.RunAsync(sidecar, "versions", "reference", "v2", "--model", Model, "--follow", "--json");
+        Assert.Equal(ExitCodes.Ok, followed.Exit);
+        Assert.Contains("\"state\": \"STORED\"", followed.Out);
+    }
+
     private static async Task SetUpAsync(Admin.AdminClient admin)
     {
         await admin.RegisterModelAsync(new RegisterModelRequest { Name = Model, Schema = ProtoTranslation.ToProto(ScenarioTraffic.Schema) });

@@ -24,11 +24,18 @@ internal static class VersionCommands
     {
         Option<string> model = Options.Model();
         var version = new Argument<string>("version") { Description = "The version the reference is of." };
-        var file = new Argument<FileInfo>("file")
+        var file = new Argument<FileInfo?>("file")
         {
             Description = "CSV, TSV or Parquet file in the format of 'baseline import': the baseline's reference set replayed through the " +
-                "version, with its score and embedding.0 … columns.",
+                "version, with its score and embedding.0 … columns. Not with --capture or --follow.",
+            Arity = ArgumentArity.ZeroOrOne,
         };
+        var capture = new Option<uint?>("--capture")
+        {
+            Description = "Instead of a file, capture the reference from the version's next N live records with embeddings (0: 5,000) and follow " +
+                "the capture until it is stored; it is dropped if trigger evidence opens meanwhile.",
+        };
+        var follow = new Option<bool>("--follow") { Description = "Follow the version's latest capture (started with --capture) until it ends." };
         var format = new Option<string?>("--format") { Description = "csv, tsv or parquet (default: by the file's extension)." };
         format.AcceptOnlyFromAmong("csv", "tsv", "parquet");
         var delimiter = new Option<char?>("--delimiter") { Description = "Field separator of a text file (default ',' for csv, tab for tsv)." };
@@ -46,12 +53,37 @@ internal static class VersionCommands
         var noProgress = new Option<bool>("--no-progress") { Description = "Show no progress." };
         Option<bool> json = Options.Json("Print the stored reference as JSON.");
         var command = new Command("reference", "Upload a version's own reference: its outputs and embeddings on the baseline's reference " +
-            "inputs. Its embedding evidence (D5) is then judged against it alone; without one, a version that did not build the baseline gets none.")
+            "inputs (or capture it from its live records with --capture). Its embedding evidence (D5) is then judged against it alone; without " +
+            "one, a version that did not build the baseline gets none.")
         {
-            model, version, file, format, delimiter, map, baseline, replace, reason, actor, batch, dryRun, noProgress, json,
+            model, version, file, capture, follow, format, delimiter, map, baseline, replace, reason, actor, batch, dryRun, noProgress, json,
         };
         context.SetAction(command, async (parsed, sidecar, cancellationToken) =>
         {
+            bool capturing = parsed.GetValue(capture) is not null || parsed.GetValue(follow);
+            if (capturing == (parsed.GetValue(file) is not null))
+            {
+                throw new CliException("name a file to upload, or capture the reference with --capture N (or follow a capture with --follow), not both",
+                    ExitCodes.Usage);
+            }
+
+            if (capturing)
+            {
+                var live = new ReferenceCapture(context.Terminal, sidecar)
+                {
+                    Model = parsed.GetValue(model)!,
+                    Version = parsed.GetValue(version)!,
+                    Records = parsed.GetValue(capture) ?? 0,
+                    Start = parsed.GetValue(capture) is not null,
+                    Replace = parsed.GetValue(replace),
+                    Actor = Options.ActorOrUser(parsed.GetValue(actor)),
+                    Reason = parsed.GetValue(reason) ?? "",
+                    Progress = !parsed.GetValue(noProgress),
+                    Json = parsed.GetValue(json),
+                };
+                return await live.RunAsync(cancellationToken);
+            }
+
             var upload = new ReferenceUpload(context.Terminal, sidecar)
             {
                 File = parsed.GetValue(file)!,
