@@ -18,6 +18,7 @@ using Monitor.Server.Ingest;
 using Monitor.Server.Reports;
 using CoreBatch = Monitor.Core.Ingest.RecordBatch;
 using CoreFinding = Monitor.Core.Detectors.Finding;
+using Monitor.Core.Detectors;
 using CoreState = Monitor.Core.Versions.VersionState;
 using Finding = Monitor.Protos.V1.Finding;
 using VersionState = Monitor.Protos.V1.VersionState;
@@ -48,14 +49,21 @@ internal abstract class MirrorTarget : IAsyncDisposable
     /// <param name="versionReference">
     /// The served version's own reference (its outputs and embeddings on the reference inputs), uploaded to a sidecar when the
     /// version is not v1: there a version that did not build the baseline gets no embedding evidence without one. In process the
-    /// version is judged against the baseline's embedding geometry.
+    /// version is judged against the baseline's embedding geometry, unless <paramref name="ownInProcess"/> gives it this reference there too.
     /// </param>
+    /// <param name="ownInProcess">In process, judge the version against <paramref name="versionReference"/> (a retrained network's hidden layer).</param>
     public static async Task<MirrorTarget> StartAsync(bool inProcess, string model, ModelSchema schema, IEnumerable<CoreBatch> reference, string version,
-        int checkEvery, CancellationToken cancellationToken, IEnumerable<CoreBatch>? versionReference = null)
+        int checkEvery, CancellationToken cancellationToken, IEnumerable<CoreBatch>? versionReference = null, bool ownInProcess = false)
     {
         if (inProcess)
         {
-            return InProcessTarget.Start(model, schema, reference, version, checkEvery);
+            InProcessTarget local = InProcessTarget.Start(model, schema, reference, version, checkEvery);
+            if (ownInProcess && versionReference is not null)
+            {
+                local.UseOwnReference(versionReference);
+            }
+
+            return local;
         }
 
         var target = new GrpcTarget(model, version, checkEvery);
@@ -326,6 +334,23 @@ internal sealed class InProcessTarget : MirrorTarget
         BaselineSettings settings = options.BaselineSettings.WithDetectors(options.DetectorSettings.WithTextKeys(options.Privacy));
         BaselineProfile profile = BaselineBuilder.Build(request, sample, settings, CancellationToken.None);
         return new InProcessTarget(options, schema, new CompiledBaseline(profile with { Id = 1 }), model, version, checkEvery);
+    }
+
+    /// <summary>
+    /// Judges the version against its own reference built from <paramref name="records"/> (its outputs and embeddings on the baseline's
+    /// reference inputs) as the sidecar builds an uploaded one: a reservoir of the configured size, <see cref="VersionReferences.Build"/>.
+    /// </summary>
+    public void UseOwnReference(IEnumerable<CoreBatch> records)
+    {
+        var sample = new ReferenceSample(_schema, _options.Baselines.ReservoirRecords, VersionReferences.Seed);
+        foreach (CoreBatch batch in records)
+        {
+            Validate(_options, _schema, batch);
+            sample.Add(batch);
+        }
+
+        (EmbeddingProfile profile, ConfidencePercentiles? confidence, OutputShape? shape) = VersionReferences.Build(_monitor.Baseline!, sample.ToBatch());
+        _monitor.UseEmbedding(EmbeddingReference.Own(1, profile, confidence, shape));
     }
 
     public override ValueTask SendAsync(CoreBatch batch, CancellationToken cancellationToken)

@@ -6,7 +6,11 @@ namespace Monitor.Tools.Scenarios;
 
 /// <summary>One scenario of the evaluation: what is injected, how often, and how many records to send at most.</summary>
 /// <param name="Paired">Every batch also carries a clean trusted version v1's output on the same records (<see cref="ScenarioTraffic.WithPairing"/>).</param>
-internal sealed record ScenarioSpec(string Name, Injection Injection, double Rate, long MaxRecords, bool Paired = false)
+/// <param name="Retrained">
+/// The served candidate is a clean retraining's network (<see cref="RetrainedEmbedding"/>: another hidden layer) carrying the
+/// injection, judged against its own reference (the reference set replayed through it), in process as through a sidecar.
+/// </param>
+internal sealed record ScenarioSpec(string Name, Injection Injection, double Rate, long MaxRecords, bool Paired = false, bool Retrained = false)
 {
     public bool Benign => ScenarioTraffic.IsBenign(Injection);
 
@@ -129,6 +133,8 @@ internal static class ScenarioEvaluation
         new("embedding-space trigger, 1e-3", Injection.Embedding, 1e-3, 300_000),
         new("benign: clean traffic", Injection.None, 0, benignRecords),
         new("benign: fraud rate doubled", Injection.BenignFraudSurge, 0, 1_000_000),
+        new("retrained candidate, own reference: embedding-space trigger, 1e-4", Injection.Embedding, 1e-4, 1_000_000, Retrained: true),
+        new("retrained candidate, own reference: benign: clean traffic", Injection.None, 0, benignRecords, Retrained: true),
     ];
 
     /// <summary>The reduced evaluation CI runs: the main triggers at 1e-3 and the benign confounders, briefly.</summary>
@@ -161,15 +167,19 @@ internal static class ScenarioEvaluation
         // v2's own reference (docs/detectors.md, "Per-version references"): the reference set replayed through the poisoned model,
         // which serves it as the clean one does (no trigger in it) with the same hidden layer: the reference records themselves.
         Monitor.Core.Ingest.RecordBatch[] referenceSet = [.. Reference()];
+        // A retrained candidate: another network's hidden layer on every record it serves and on its reference.
+        RetrainedEmbedding? retrained = spec.Retrained ? new RetrainedEmbedding(ScenarioTraffic.EmbeddingWidth, seed: 9_973 * seed) : null;
+        Monitor.Core.Ingest.RecordBatch[] versionReference = retrained is null ? referenceSet : [.. referenceSet.Select(retrained.Apply)];
         await using MirrorTarget target = await MirrorTarget.StartAsync(inProcess, Model, ScenarioTraffic.Schema, referenceSet, "v2", checkEvery: 50,
-            cancellationToken, versionReference: referenceSet);
+            cancellationToken, versionReference: versionReference, ownInProcess: retrained is not null);
         var traffic = new ScenarioTraffic(seed: 2 * seed, spec.Injection, spec.Rate);
         if (spec.Paired)
         {
             traffic.WithPairing("v1", seed: 7_919 * seed);
         }
 
-        MirrorRun run = await target.MirrorAsync(traffic.Next, spec.MaxRecords,
+        Func<int, Monitor.Core.Ingest.RecordBatch> next = retrained is null ? traffic.Next : n => retrained.Apply(traffic.Next(n));
+        MirrorRun run = await target.MirrorAsync(next, spec.MaxRecords,
             spec.Benign ? null : findings => findings.Any(spec.CriticalNames),
             sent => $"    {spec.Name}: {sent:N0} records, {traffic.Injected} injected", progress, BatchSize, progressEvery: 500, cancellationToken);
         return Outcome(spec, run.Findings, run.Records, traffic, run.Seconds);
