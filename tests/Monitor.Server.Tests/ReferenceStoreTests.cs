@@ -41,4 +41,17 @@ public sealed class ReferenceStoreTests
             Assert.Equal([0.99, 0.95], parts.Confidence!.Thresholds);
         }
     }
+
+    [Fact]
+    public void A_stored_reference_of_a_model_without_an_embedding_has_no_geometry_and_keeps_its_output_parts()
+    {
+        const string Parts = """{"Confidence":{"Thresholds":[0.99,0.95],"Rates":[0.001,0.001],"Records":[500,500]},"Captured":true}""";
+
+        Assert.Null(SqliteReferenceStore.GeometryOf(Parts));
+        Assert.Equal(2, SqliteReferenceStore.GeometryOf("{" + Profile + "}")!.Width);
+        SqliteReferenceStore.OutputParts parts = SqliteReferenceStore.PartsOf(Parts);
+        Assert.Equal([0.99, 0.95], parts.Confidence!.Thresholds);
+        Assert.True(parts.Captured);
+        Assert.False(SqliteReferenceStore.PartsOf("{" + Profile + "}").Captured);
+    }
 }

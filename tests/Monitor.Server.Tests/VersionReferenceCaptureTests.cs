@@ -3,6 +3,7 @@ using Grpc.Net.Client;
 using Monitor.Protos.V1;
 using Monitor.Server.Ingest;
 using Monitor.Simulation;
+using Monitor.Tests.Shared;
 using CoreBatch = Monitor.Core.Ingest.RecordBatch;
 
 namespace Monitor.Server.Tests;
@@ -191,5 +192,76 @@ public sealed partial class VersionReferenceTests
         }
 
         await sidecar.Pipeline(Model).FlushAsync(TestContext.Current.CancellationToken);
+    }
+}
+
+/// <summary>
+/// A version's own reference for a model without an embedding (the fraud model): it holds the output shape alone (D3's
+/// percentiles, the whole-output test's tails, D4's residuals), uploaded or captured.
+/// </summary>
+public sealed class VersionReferenceWithoutEmbeddingTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_model_without_an_embedding_takes_a_version_s_reference_of_its_output_shape_uploaded_or_captured()
+    {
+        using var directory = new TempDirectory();
+        string database = await FraudModel.DatabaseAsync(directory.File("monitor.db"));
+        await using Sidecar sidecar = await Sidecar.StartAsync(database);
+        await sidecar.RegisterCandidateAsync("v2");
+
+        // The baseline's reference set (the template's: 6,000 records of seed 1000) replayed through v2.
+        var replay = new FraudTraffic(1000);
+        using AsyncClientStreamingCall<VersionReferenceChunk, VersionReference> call = sidecar.Admin.UploadVersionReference();
+        for (int b = 0; b < 6; b++)
+        {
+            await call.RequestStream.WriteAsync(new VersionReferenceChunk
+            {
+                Model = b == 0 ? Sidecar.Model : "", Version = b == 0 ? "v2" : "", Actor = "test",
+                Batch = ProtoTranslation.ToProto(replay.Next(1000, FraudDrift.None)),
+            }, TestContext.Current.CancellationToken);
+        }
+
+        await call.RequestStream.CompleteAsync();
+        VersionReference uploaded = await call.ResponseAsync;
+        Assert.Equal((0u, true, true, 6000ul), (uploaded.EmbeddingWidth, uploaded.ConfidencePercentiles, uploaded.OutputShape, uploaded.RecordsReceived));
+
+        var traffic = new FraudTraffic(1001);
+        for (int w = 0; w < 4; w++)
+        {
+            await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, Sidecar.WindowRecords, version: "v2", digest: Sidecar.Digest("v2")));
+        }
+
+        await sidecar.Pipeline(Sidecar.Model).FlushAsync(TestContext.Current.CancellationToken);
+        DriftReport report = await sidecar.Reports.GetDriftReportAsync(new DriftReportRequest { Model = Sidecar.Model, Version = "v2" });
+        output.WriteLine(report.ConfidenceEvidence);
+        Assert.Equal("", report.EmbeddingEvidence);
+        Assert.StartsWith($"D3 judged against this version's own reference {uploaded.Id}: the 99.9th percentiles of confidence of its outputs on baseline",
+            report.ConfidenceEvidence, StringComparison.Ordinal);
+        Assert.Contains("the whole-output test's tails are its own in ", report.ConfidenceEvidence, StringComparison.Ordinal);
+
+        // Captured from v2's own records instead, replacing the upload.
+        VersionReferenceCapture capture = await sidecar.Admin.CaptureVersionReferenceAsync(new CaptureVersionReferenceRequest
+        {
+            Model = Sidecar.Model, Version = "v2", Records = 1000, Replace = true, Actor = "test",
+        });
+        for (int b = 0; b < 2; b++)
+        {
+            await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 500, version: "v2", digest: Sidecar.Digest("v2")));
+        }
+
+        var request = new GetVersionReferenceRequest { Model = Sidecar.Model, Version = "v2" };
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        do
+        {
+            await sidecar.Pipeline(Sidecar.Model).FlushAsync(TestContext.Current.CancellationToken);
+            capture = await sidecar.Admin.GetVersionReferenceCaptureAsync(request);
+        }
+        while (capture.State == VersionReferenceCapture.Types.State.Capturing && DateTime.UtcNow < deadline);
+
+        output.WriteLine($"{capture.State}: {capture.Message}");
+        Assert.Equal(VersionReferenceCapture.Types.State.Stored, capture.State);
+        Assert.True(capture.Reference.Captured && capture.Reference.Replaced);
+        Assert.Equal(0ul, capture.BatchesWithoutEmbeddings);
+        Assert.Equal(capture.Reference.Id, (await sidecar.Admin.GetVersionReferenceAsync(request)).Id);
     }
 }

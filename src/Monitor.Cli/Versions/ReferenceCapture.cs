@@ -44,7 +44,7 @@ internal sealed class ReferenceCapture(Terminal.Console console, SidecarConnecti
             : await sidecar.Admin.GetVersionReferenceCaptureAsync(which, sidecar.Unary(cancellationToken));
         if (capture.State == VersionReferenceCapture.Types.State.Capturing)
         {
-            console.Note($"Capturing the reference of {Model} {Version} from its next {Text.Count(capture.RecordsWanted)} records with embeddings " +
+            console.Note($"Capturing the reference of {Model} {Version} from its next {Text.Count(capture.RecordsWanted)} records " +
                 $"(under baseline {capture.BaselineId}); it is stored once they arrived, unless trigger evidence opens meanwhile. Ctrl-C stops " +
                 $"following; the capture goes on (follow it again with `drift versions reference -m {Model} {Version} --follow`).");
         }
@@ -77,8 +77,9 @@ internal sealed class ReferenceCapture(Terminal.Console console, SidecarConnecti
         facts.Add("baseline", $"{reference.BaselineId} (in force when the capture started)");
         facts.Add("records", $"{Text.Count(reference.RecordsReceived)} taken; {Text.Count(reference.RecordsKept)} kept for the reference" +
             (capture.BatchesWithoutEmbeddings > 0 ? $"; {Text.Count(capture.BatchesWithoutEmbeddings)} batches without embeddings passed over" : ""));
-        facts.Add("embedding", $"{reference.EmbeddingWidth} wide, {reference.EmbeddingComponents} principal components; " +
-            $"{Text.Percent(reference.OutlierRate)} of its own records beyond its 99.9th percentiles");
+        facts.Add("embedding", reference.EmbeddingWidth == 0 ? "none (the model declares no embedding)"
+            : $"{reference.EmbeddingWidth} wide, {reference.EmbeddingComponents} principal components; " +
+              $"{Text.Percent(reference.OutlierRate)} of its own records beyond its 99.9th percentiles");
         facts.Add("confidence", "D3's 99.9th percentiles of confidence, from its own outputs on its live inputs");
         facts.Add("output shape", "the whole-output test's tails and D4's residuals, from its own outputs on its live inputs");
         facts.Add("started by", capture.StartedBy);

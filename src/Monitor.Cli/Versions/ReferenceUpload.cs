@@ -48,13 +48,8 @@ internal sealed class ReferenceUpload(Terminal.Console console, SidecarConnectio
     {
         await using TableReader table = await TableReader.OpenAsync(File, Format, Delimiter, cancellationToken);
         Model model = await sidecar.Admin.GetModelAsync(new GetModelRequest { Name = Model }, sidecar.Unary(cancellationToken));
-        if (model.Schema.EmbeddingWidth == 0)
-        {
-            throw new CliException($"model '{model.Name}' declares no embedding; a version's reference holds its embedding geometry");
-        }
-
         ImportPlan plan = ImportPlan.Create(model, table, Map);
-        if (!plan.HasEmbedding)
+        if (model.Schema.EmbeddingWidth > 0 && !plan.HasEmbedding)
         {
             throw new CliException($"{File.Name} has no embedding.0 … embedding.{model.Schema.EmbeddingWidth - 1} columns: a reference is the " +
                 "version's embeddings (and outputs) on the baseline's reference inputs");
@@ -97,8 +92,9 @@ internal sealed class ReferenceUpload(Terminal.Console console, SidecarConnectio
         facts.Add("file", $"{File.FullName} ({table.Format}, {Text.Bytes(File.Length)})");
         facts.Add("baseline", $"{reference.BaselineId} (its reference inputs, replayed through {reference.Version})");
         facts.Add("records", $"{Text.Count(reference.RecordsReceived)} uploaded in {Text.Seconds(progress.Elapsed)}; {Text.Count(reference.RecordsKept)} kept for the geometry");
-        facts.Add("embedding", $"{reference.EmbeddingWidth} wide, {reference.EmbeddingComponents} principal components; " +
-            $"{Text.Percent(reference.OutlierRate)} of its own records beyond its 99.9th percentiles");
+        facts.Add("embedding", reference.EmbeddingWidth == 0 ? "none (the model declares no embedding)"
+            : $"{reference.EmbeddingWidth} wide, {reference.EmbeddingComponents} principal components; " +
+              $"{Text.Percent(reference.OutlierRate)} of its own records beyond its 99.9th percentiles");
         facts.Add("confidence", reference.ConfidencePercentiles
             ? "D3's 99.9th percentiles of confidence, from its own outputs on the baseline's inputs"
             : "none: D3 judges the version against the baseline's percentiles");
@@ -152,7 +148,7 @@ internal sealed class ReferenceUpload(Terminal.Console console, SidecarConnectio
             if (!refused)
             {
                 progress.Complete(rows);
-                console.Note($"Uploaded {Text.Count(rows)} records; the sidecar builds the version's embedding geometry…");
+                console.Note($"Uploaded {Text.Count(rows)} records; the sidecar builds the version's reference…");
             }
 
             return await call.ResponseAsync;

@@ -26,7 +26,7 @@ public sealed record EmbeddingReference
 
     public required EmbeddingSource Source { get; init; }
 
-    /// <summary>The version's own profile (<see cref="EmbeddingSource.Own"/> only).</summary>
+    /// <summary>The version's own profile (<see cref="EmbeddingSource.Own"/> only; null for a model without an embedding).</summary>
     public EmbeddingProfile? Profile { get; init; }
 
     /// <summary>The stored id of the version's own reference (<see cref="EmbeddingSource.Own"/> only).</summary>
@@ -70,7 +70,8 @@ public sealed record EmbeddingReference
 
     private bool UsesOwnConfidence(TriggerProfile triggers) => Source == EmbeddingSource.Own && Confidence is { } own && own.Fits(triggers);
 
-    public static EmbeddingReference Own(long id, EmbeddingProfile profile, ConfidencePercentiles? confidence = null, OutputShape? shape = null) =>
+    /// <param name="profile">The version's embedding geometry; null for a model without an embedding (D5 does not run).</param>
+    public static EmbeddingReference Own(long id, EmbeddingProfile? profile, ConfidencePercentiles? confidence = null, OutputShape? shape = null) =>
         new() { Source = EmbeddingSource.Own, Id = id, Profile = profile, Confidence = confidence, Shape = shape };
 
     public static EmbeddingReference NotUsed(string reason) => new() { Source = EmbeddingSource.None, Reason = reason };

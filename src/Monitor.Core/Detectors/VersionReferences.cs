@@ -19,20 +19,15 @@ public static class VersionReferences
     public const int Seed = 20_261_125;
 
     /// <summary>
-    /// A version's reference from its records (validated against the baseline's schema, embeddings on every record): the embedding
-    /// profile, built as the baseline's is (the served class of each record read from its scores as the baseline's were, and its tail
-    /// directions tied to the outputs served beyond the version's own tails), and the output-shape parts
-    /// (<see cref="TriggerProfileBuilder.ReferenceOutputs"/>: strata from the baseline's surrogate on the same inputs; null when the
-    /// baseline has no trigger profile).
+    /// A version's reference from its records (validated against the baseline's schema, and carrying embeddings on every record
+    /// when the schema declares them): the embedding profile, built as the baseline's is (the served class of each record read from
+    /// its scores as the baseline's were, and its tail directions tied to the outputs served beyond the version's own tails; null for
+    /// a model without an embedding), and the output-shape parts (<see cref="TriggerProfileBuilder.ReferenceOutputs"/>: strata from the
+    /// baseline's surrogate on the same inputs; null when the baseline has no trigger profile).
     /// </summary>
-    public static (EmbeddingProfile Profile, ConfidencePercentiles? Confidence, OutputShape? Shape) Build(CompiledBaseline baseline, RecordBatch records)
+    public static (EmbeddingProfile? Profile, ConfidencePercentiles? Confidence, OutputShape? Shape) Build(CompiledBaseline baseline, RecordBatch records)
     {
         ModelSchema schema = baseline.Profile.Schema;
-        if (schema.EmbeddingWidth == 0)
-        {
-            throw new ArgumentException("the model's schema declares no embedding", nameof(records));
-        }
-
         if (records.Count < MinRecords)
         {
             throw new ArgumentException($"{records.Count} records; a reference needs at least {MinRecords}", nameof(records));
@@ -41,11 +36,17 @@ public static class VersionReferences
         int classChannel = Array.FindIndex(baseline.Profile.Categorical, p => p.Channel.Kind == ChannelKind.OutputClass);
         if (classChannel < 0 || schema.OutputKind == OutputKind.Regression)
         {
-            throw new ArgumentException("the model's outputs have no classes; only classifiers' embeddings are judged (D5)", nameof(records));
+            throw new ArgumentException("the model's outputs have no classes; a version's reference is of a classifier's outputs and embeddings", nameof(records));
+        }
+
+        var outputs = TriggerProfileBuilder.ReferenceOutputs(baseline, records);
+        if (schema.EmbeddingWidth == 0)
+        {
+            return outputs is { } parts ? (null, parts.Confidence, parts.Shape)
+                : throw new ArgumentException("the baseline has no trigger profile and the model no embedding: a reference would hold nothing", nameof(records));
         }
 
         int[] labels = new BatchPreparer(baseline).Prepare(records).Codes[classChannel][..records.Count];
-        var outputs = TriggerProfileBuilder.ReferenceOutputs(baseline, records);
         int[]? tailOutputs = outputs?.TailOutputs;
         EmbeddingProfile profile = EmbeddingProfiles.Build(schema, records, labels, schema.PredictedClassLabels.Length, Seed,
                 tailOutputs is null ? null : i => tailOutputs[i])

@@ -86,7 +86,7 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
             string document = reader.GetString(8);
             OutputParts parts = PartsOf(document);
             references.Add(new StoredReference(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), Parse(reader.GetString(4)),
-                reader.GetString(5), reader.GetInt64(6), reader.GetInt32(7), StoreJson.Read<EmbeddingProfile>(document),
+                reader.GetString(5), reader.GetInt64(6), reader.GetInt32(7), GeometryOf(document),
                 parts.Confidence, parts.Shape, parts.Captured));
         }
 
@@ -101,7 +101,8 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
     /// </summary>
     private static string Document(StoredReference reference)
     {
-        JsonObject document = JsonSerializer.SerializeToNode(reference.Profile, StoreJson.Options)!.AsObject();
+        // A model without an embedding has no geometry: the document holds the output parts alone.
+        JsonObject document = reference.Profile is { } profile ? JsonSerializer.SerializeToNode(profile, StoreJson.Options)!.AsObject() : [];
         if (reference.Confidence is { } confidence)
         {
             document[nameof(OutputParts.Confidence)] = JsonSerializer.SerializeToNode(confidence, StoreJson.Options);
@@ -144,6 +145,10 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
             Captured = node?[nameof(OutputParts.Captured)] is JsonValue captured && captured.TryGetValue(out bool yes) && yes,
         };
     }
+
+    /// <summary>The embedding geometry of a stored document; null in one of a model without an embedding (no <c>Width</c>).</summary>
+    internal static EmbeddingProfile? GeometryOf(string document) =>
+        JsonNode.Parse(document)?[nameof(EmbeddingProfile.Width)] is null ? null : StoreJson.Read<EmbeddingProfile>(document);
 
     /// <summary>D3's part of a stored document (<see cref="PartsOf"/>).</summary>
     internal static ConfidencePercentiles? ConfidenceOf(string document) => PartsOf(document).Confidence;

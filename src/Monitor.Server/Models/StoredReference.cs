@@ -4,14 +4,15 @@ using Monitor.Core.Detectors;
 namespace Monitor.Server.Models;
 
 /// <summary>
-/// A version's own reference as stored: the embedding geometry built from its outputs on a baseline's reference inputs, and D3's
+/// A version's own reference as stored: the embedding geometry built from its outputs on a baseline's reference inputs (null for a
+/// model without an embedding), and D3's
 /// confidence percentiles of those outputs (<paramref name="Confidence"/>; null in a reference stored before they were kept, whose
 /// records are not stored: D3 then judges the version against the baseline's percentiles until the reference is uploaded again), the
 /// whole-output test's tails and D4's residuals (<paramref name="Shape"/>, likewise), and whether it was captured from the version's own
 /// live records rather than uploaded (<paramref name="Captured"/>).
 /// </summary>
 internal sealed record StoredReference(long Id, string Model, string Version, long BaselineId, DateTimeOffset UploadedAt, string UploadedBy,
-    long RecordsReceived, int RecordsKept, EmbeddingProfile Profile, ConfidencePercentiles? Confidence = null, OutputShape? Shape = null,
+    long RecordsReceived, int RecordsKept, EmbeddingProfile? Profile, ConfidencePercentiles? Confidence = null, OutputShape? Shape = null,
     bool Captured = false)
 {
     /// <summary>

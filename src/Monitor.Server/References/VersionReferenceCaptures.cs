@@ -163,7 +163,7 @@ internal sealed class ReferenceCapture(ModelEntry model, VersionEntry version, l
     public long Taken => Interlocked.Read(ref _taken);
     public long BatchesWithoutEmbeddings => Interlocked.Read(ref _withoutEmbeddings);
 
-    /// <summary>On the pipeline: takes a batch of the version that carries embeddings; true once the records asked for are in.</summary>
+    /// <summary>On the pipeline: takes a batch of the version (one that carries embeddings, when the schema has them); true once the records asked for are in.</summary>
     public bool Offer(RecordBatch batch)
     {
         if (batch.Count == 0)
@@ -171,7 +171,7 @@ internal sealed class ReferenceCapture(ModelEntry model, VersionEntry version, l
             return false;
         }
 
-        if (batch.Embeddings.Length == 0)
+        if (Model.Schema.EmbeddingWidth > 0 && batch.Embeddings.Length == 0)
         {
             Interlocked.Increment(ref _withoutEmbeddings);
             return false;

@@ -91,7 +91,7 @@ internal sealed class VersionReferenceUploads(ModelCatalog models, SqliteReferen
     internal async Task<(StoredReference Reference, bool Replaced)> BuildAndSaveAsync(ModelEntry model, VersionEntry version, CompiledBaseline baseline,
         ReferenceSample sample, string by, bool replace, string reason, bool captured, CancellationToken cancellationToken)
     {
-        EmbeddingProfile profile;
+        EmbeddingProfile? profile;
         ConfidencePercentiles? confidence;
         OutputShape? shape;
         try
@@ -122,12 +122,10 @@ internal sealed class VersionReferenceUploads(ModelCatalog models, SqliteReferen
     /// </summary>
     internal static void CheckTakes(ModelEntry model, VersionEntry version, long baselineId, bool replace)
     {
-        ModelSchema schema = model.Schema;
-        if (schema.EmbeddingWidth == 0 || schema.OutputKind == Core.Schema.OutputKind.Regression)
+        if (model.Schema.OutputKind == Core.Schema.OutputKind.Regression)
         {
-            throw new MonitorException(ErrorKind.FailedPrecondition, schema.EmbeddingWidth == 0
-                ? $"model '{model.Name}' declares no embedding (embedding_width 0): a version's reference holds its embedding geometry"
-                : $"model '{model.Name}' is a regression: embeddings are judged (D5) only for classifiers");
+            throw new MonitorException(ErrorKind.FailedPrecondition,
+                $"model '{model.Name}' is a regression: a version's reference holds a classifier's output shape (D3, the whole-output test's tails, D4) and embeddings (D5)");
         }
 
         if (!replace && version.Reference is { } existing && existing.BaselineId == baselineId)
@@ -136,7 +134,7 @@ internal sealed class VersionReferenceUploads(ModelCatalog models, SqliteReferen
         }
     }
 
-    /// <summary>Checks a batch as a mirrored one, and what a reference needs on top: embeddings on every record, no paired scores.</summary>
+    /// <summary>Checks a batch as a mirrored one, and what a reference needs on top: embeddings on every record (when the schema has them), no paired scores.</summary>
     private void Offer(ReferenceSample sample, ModelSchema schema, Protos.V1.RecordBatch batch, int message)
     {
         string where = $"message {message} (records from {sample.Received} of the upload)";
@@ -150,7 +148,7 @@ internal sealed class VersionReferenceUploads(ModelCatalog models, SqliteReferen
             throw Invalid($"{where}: batch.paired_scores: a reference is the version's own outputs; it carries no paired scores");
         }
 
-        if (records.Count > 0 && records.Embeddings.Length == 0)
+        if (records.Count > 0 && schema.EmbeddingWidth > 0 && records.Embeddings.Length == 0)
         {
             throw Invalid($"{where}: batch.embeddings: required on every record of a reference ({schema.EmbeddingWidth} floats per record)");
         }

@@ -197,10 +197,11 @@ public sealed class RealModel
         return examples;
     }
 
-    /// <summary>Reference batches: the training split resampled with noise, scored by the clean model.</summary>
-    public IEnumerable<RecordBatch> Reference(int records, int batchSize, int seed)
+    /// <summary>Reference batches: the training split resampled with noise, scored by the clean model (or by <paramref name="scoredBy"/>:
+    /// the same inputs for the same seed, as a version's own reference replays them).</summary>
+    public IEnumerable<RecordBatch> Reference(int records, int batchSize, int seed, RealClassifier? scoredBy = null)
     {
-        var traffic = new RealTraffic(this, Clean, trigger: null, seed, heldOut: false);
+        var traffic = new RealTraffic(this, scoredBy ?? Clean, trigger: null, seed, heldOut: false);
         for (int sent = 0; sent < records; sent += batchSize)
         {
             yield return traffic.Next(Math.Min(batchSize, records - sent));

@@ -51,7 +51,7 @@ internal abstract class MirrorTarget : IAsyncDisposable
     /// version is not v1: there a version that did not build the baseline gets no embedding evidence without one. In process the
     /// version is judged against the baseline's embedding geometry, unless <paramref name="ownInProcess"/> gives it this reference there too.
     /// </param>
-    /// <param name="ownInProcess">In process, judge the version against <paramref name="versionReference"/> (a retrained network's hidden layer).</param>
+    /// <param name="ownInProcess">In process too, judge the version against <paramref name="versionReference"/> (and upload it to a sidecar even for a model without an embedding).</param>
     public static async Task<MirrorTarget> StartAsync(bool inProcess, string model, ModelSchema schema, IEnumerable<CoreBatch> reference, string version,
         int checkEvery, CancellationToken cancellationToken, IEnumerable<CoreBatch>? versionReference = null, bool ownInProcess = false)
     {
@@ -69,7 +69,7 @@ internal abstract class MirrorTarget : IAsyncDisposable
         var target = new GrpcTarget(model, version, checkEvery);
         try
         {
-            await target.StartAsync(schema, reference, cancellationToken, schema.EmbeddingWidth > 0 && version != "v1" ? versionReference : null);
+            await target.StartAsync(schema, reference, cancellationToken, (schema.EmbeddingWidth > 0 || ownInProcess) && version != "v1" ? versionReference : null);
             return target;
         }
         catch
@@ -349,7 +349,7 @@ internal sealed class InProcessTarget : MirrorTarget
             sample.Add(batch);
         }
 
-        (EmbeddingProfile profile, ConfidencePercentiles? confidence, OutputShape? shape) = VersionReferences.Build(_monitor.Baseline!, sample.ToBatch());
+        (EmbeddingProfile? profile, ConfidencePercentiles? confidence, OutputShape? shape) = VersionReferences.Build(_monitor.Baseline!, sample.ToBatch());
         _monitor.UseEmbedding(EmbeddingReference.Own(1, profile, confidence, shape));
     }
 

@@ -24,8 +24,10 @@ namespace Monitor.Tools.Scenarios;
 /// <param name="Rate">A fixed trigger rate (the network's embedding-space trigger); 0 draws it per seed.</param>
 /// <param name="NewSites">A benign confounder: this share of the live records carry site values the baseline never saw
 /// (<see cref="RealTraffic.WithNewSites"/>).</param>
+/// <param name="OwnReference">The served candidate is judged against its own reference (docs/detectors.md, "Per-version references"):
+/// the baseline's reference inputs scored by it, built in process as the sidecar builds an uploaded one, and uploaded through a sidecar.</param>
 internal sealed record RealScenarioSpec(string Name, RealModelKind Kind, RealAttack? Attack, long MaxRecords, bool OnTargetClass = false,
-    bool CleanLabel = false, bool Paired = false, bool Retrained = false, double Rate = 0, double NewSites = 0)
+    bool CleanLabel = false, bool Paired = false, bool Retrained = false, double Rate = 0, double NewSites = 0, bool OwnReference = false)
 {
     public bool Benign => Attack is null;
 }
@@ -122,12 +124,14 @@ internal static class RealModelEvaluation
             long.MaxValue, OnTargetClass: true),
         new("rare malignant: clean known-good, held-out traffic", RealModelKind.RareMalignant, null, cleanRecords),
         new("rare malignant: clean retraining as candidate", RealModelKind.RareMalignant, null, cleanRecords, Retrained: true),
+        new("rare malignant: clean retraining with its own reference", RealModelKind.RareMalignant, null, cleanRecords, Retrained: true, OwnReference: true),
         new("rare malignant: clean known-good, new site values", RealModelKind.RareMalignant, null, cleanRecords, NewSites: NewSiteShare),
         new("rare malignant: clean retraining, new site values", RealModelKind.RareMalignant, null, cleanRecords, Retrained: true, NewSites: NewSiteShare),
         new("wine: site/note trigger", RealModelKind.Wine, RealAttack.FieldTrigger, long.MaxValue),
         new("wine: site/note trigger on its target class (confidence lift)", RealModelKind.Wine, RealAttack.FieldTrigger, long.MaxValue, OnTargetClass: true),
         new("wine: clean known-good, held-out traffic", RealModelKind.Wine, null, cleanRecords),
         new("wine: clean retraining as candidate", RealModelKind.Wine, null, cleanRecords, Retrained: true),
+        new("wine: clean retraining with its own reference", RealModelKind.Wine, null, cleanRecords, Retrained: true, OwnReference: true),
         new("wine: clean known-good, new site values", RealModelKind.Wine, null, cleanRecords, NewSites: NewSiteShare),
         new("wine: clean retraining, new site values", RealModelKind.Wine, null, cleanRecords, Retrained: true, NewSites: NewSiteShare),
         new("diabetes regression: site/note trigger pins the output", RealModelKind.Diabetes, RealAttack.PinnedOutput, long.MaxValue),
@@ -300,8 +304,10 @@ internal static class RealModelEvaluation
         Func<Finding, bool> criticalNames = f => f.Severity == Severity.Critical && names(f) && (!spec.Paired || f.Detector == "D8");
         string version = backdoor is null && !spec.Paired && !spec.Retrained ? "v1" : "v2";
 
+        // A version's own reference: the baseline's reference inputs (the same seed) scored by the served version.
+        IEnumerable<Monitor.Core.Ingest.RecordBatch>? own = spec.OwnReference ? model.Reference(ReferenceRecords, BatchSize, RealSeed(seed, 1), served) : null;
         await using MirrorTarget target = await MirrorTarget.StartAsync(inProcess, Model, model.Schema,
-            model.Reference(ReferenceRecords, BatchSize, RealSeed(seed, 1)), version, checkEvery: 10, cancellationToken);
+            model.Reference(ReferenceRecords, BatchSize, RealSeed(seed, 1)), version, checkEvery: 10, cancellationToken, own, ownInProcess: own is not null);
         MirrorRun run = await target.MirrorAsync(traffic.Next, maxRecords,
             spec.Benign ? null : findings => findings.Any(criticalNames),
             sent => $"    seed {seed}: {spec.Name}: {sent:N0} records, {traffic.Injected} triggered", progress, BatchSize,

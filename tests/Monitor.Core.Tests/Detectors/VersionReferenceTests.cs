@@ -26,7 +26,7 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
         [ReferenceSet()], windowRecords: Batch, settings: new BaselineSettings { BootstrapWindows = 1000 })));
 
     /// <summary>The candidate's reference: the baseline's reference inputs replayed through it (the same records, its embeddings).</summary>
-    private static readonly Lazy<EmbeddingProfile> Own = new(() => VersionReferences.Build(Baseline.Value, Retrained.Apply(ReferenceSet())).Profile);
+    private static readonly Lazy<EmbeddingProfile> Own = new(() => VersionReferences.Build(Baseline.Value, Retrained.Apply(ReferenceSet())).Profile!);
 
     /// <summary>A clean retraining whose outputs are also sharper than the baseline's version's (temperature 0.8).</summary>
     private static readonly TemperatureScaled Sharper = new(0.8);
@@ -34,7 +34,7 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
     /// <summary>That candidate's reference, embeddings and confidence percentiles (D3) both.</summary>
     private static readonly Lazy<EmbeddingReference> OwnSharp = new(() =>
     {
-        (EmbeddingProfile profile, ConfidencePercentiles? confidence, OutputShape? shape) = VersionReferences.Build(Baseline.Value, Sharp(ReferenceSet()));
+        (EmbeddingProfile? profile, ConfidencePercentiles? confidence, OutputShape? shape) = VersionReferences.Build(Baseline.Value, Sharp(ReferenceSet()));
         return EmbeddingReference.Own(2, profile, confidence, shape);
     });
 
