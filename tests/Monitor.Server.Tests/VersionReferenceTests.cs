@@ -84,9 +84,7 @@ public sealed partial class VersionReferenceTests(ITestOutputHelper output)
         Assert.Equal((0, 0), EmbeddingCounts(sidecar, "v2"));
         Assert.Equal(EmbeddingSource.None, sidecar.Registry.GetVersion(Model, "v2").Monitor.Detector!.Embedding.Source);
         Assert.DoesNotContain(report.Findings, HasEmbeddingEvidence);
-        RpcException none = await Assert.ThrowsAsync<RpcException>(async () =>
-            await sidecar.Admin.GetVersionReferenceAsync(new GetVersionReferenceRequest { Model = Model, Version = "v2" }));
-        Assert.Equal(StatusCode.NotFound, none.StatusCode);
+        await NoReferenceAsync(sidecar.Admin);
     }
 
     [Fact]
@@ -205,9 +203,7 @@ public sealed partial class VersionReferenceTests(ITestOutputHelper output)
 
         using (GrpcChannel viewer = sidecar.OpenChannel(ReadKey))
         {
-            RpcException none = await Assert.ThrowsAsync<RpcException>(async () =>
-                await new Admin.AdminClient(viewer).GetVersionReferenceAsync(new GetVersionReferenceRequest { Model = Model, Version = "v2" }));
-            Assert.Equal(StatusCode.NotFound, none.StatusCode);
+            await NoReferenceAsync(new Admin.AdminClient(viewer));
         }
 
         VersionReference first = await UploadAsync(sidecar.Admin, "v2", RetrainedReference());
@@ -337,6 +333,15 @@ public sealed partial class VersionReferenceTests(ITestOutputHelper output)
 
     private static bool HasEmbeddingEvidence(Finding finding) => finding.Detector == "D5" || finding.Key?.Kind == "embeddingoutlier"
         || finding.Corroboration.Any(c => c.StartsWith("D5", StringComparison.Ordinal));
+
+    /// <summary>Asserts that v2 has no reference (<c>GetVersionReference</c> is NOT_FOUND), or with <paramref name="capture"/> no capture.</summary>
+    private static async Task NoReferenceAsync(Admin.AdminClient admin, bool capture = false)
+    {
+        var request = new GetVersionReferenceRequest { Model = Model, Version = "v2" };
+        RpcException none = await Assert.ThrowsAsync<RpcException>(async () =>
+            _ = capture ? await admin.GetVersionReferenceCaptureAsync(request) : (object)await admin.GetVersionReferenceAsync(request));
+        Assert.Equal(StatusCode.NotFound, none.StatusCode);
+    }
 
     /// <summary>What D5 counted among the keys the detector tracks: records with an embedding, and outliers among them.</summary>
     private static (long Embedded, long Outliers) EmbeddingCounts(Sidecar sidecar, string version)
