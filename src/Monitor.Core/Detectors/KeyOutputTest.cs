@@ -1,4 +1,5 @@
 using System.Globalization;
+using MathNet.Numerics;
 
 namespace Monitor.Core.Detectors;
 
@@ -66,6 +67,16 @@ internal sealed class KeyOutputTest
     private readonly Dictionary<ulong, double[]> _keyLift = [];
 
     /// <summary>
+    /// Per baseline key whose own records were tail hits for a class far beyond what their strata expect (<see cref="ServedBeyondStrata"/>:
+    /// beyond chance at <see cref="DetectorSettings.TailTolerance"/> times the strata's rate): per class, the upper bound of that
+    /// rate (<see cref="OwnRateBound"/>), below which its null's allowance never goes; 0 for the other classes. A categorical value
+    /// the surrogate's table left out (beyond <c>MaxCategories</c>) that the model reads strongly is such a key: its records are served
+    /// beyond their stratum's tail as a matter of course, and judged by the strata alone its own version's traffic was named critical
+    /// (<c>CategoryBeyondTableTests</c>). A key the baseline saw served as its strata expect keeps the strata's null.
+    /// </summary>
+    private readonly Dictionary<ulong, double[]> _keyOwn = [];
+
+    /// <summary>
     /// Whether the key is a percentile bin of a feature with both edges finite: a region of the inputs by construction (a
     /// hundredth of the baseline's values), taken as one whatever share of the key table's records it holds (one held 0.45%
     /// of them and, its 23 live records copies of a few held-out patients the surrogate misjudged, was named critical on a
@@ -124,6 +135,14 @@ internal sealed class KeyOutputTest
                 if (lift.Any(l => l > 1))
                 {
                     _keyLift.TryAdd(key.Hash(), lift);
+                }
+
+                double[] own = [.. Enumerable.Range(0, _k).Select(c =>
+                    ServedBeyondStrata(key.TailHits[c], key.Support, settings.TailTolerance * key.TailExpected[c] / key.Support)
+                        ? OwnRateBound(key.TailHits[c], key.Support) : 0)];
+                if (own.Any(o => o > 0))
+                {
+                    _keyOwn.TryAdd(key.Hash(), own);
                 }
             }
         }
@@ -292,6 +311,12 @@ internal sealed class KeyOutputTest
     /// </summary>
     public static bool Common(Candidate candidate, long records) => candidate.Exact > MaxKeyShare * (records - candidate.ShareOrigin);
 
+    /// <summary>
+    /// The upper bound of a baseline key's own tail-hit rate for class c when the baseline's records of the key were served c beyond
+    /// their strata's tails far more often than the strata expect (<see cref="_keyOwn"/>); null otherwise.
+    /// </summary>
+    public double? OwnRate(ulong hash, int c) => _keyOwn.TryGetValue(hash, out double[]? own) && own[c] > 0 ? own[c] : null;
+
     /// <summary>The key's share of the baseline's records when it is at least <see cref="MaxBaselineShare"/>; null otherwise.</summary>
     public double? BaselineShare(ulong hash) => _populations.TryGetValue(hash, out double share) ? share : null;
 
@@ -305,6 +330,7 @@ internal sealed class KeyOutputTest
     public void Update(Candidate candidate, ulong hash, in RecordContext record)
     {
         double[]? lift = _keyLift.GetValueOrDefault(hash);
+        double[]? own = _keyOwn.GetValueOrDefault(hash);
         candidate.TailRecords++;
         for (int c = 0; c < _k; c++)
         {
@@ -314,7 +340,8 @@ internal sealed class KeyOutputTest
             candidate.TailHits[c] += hit ? 1 : 0;
             Span<double> logs = candidate.TailLog.AsSpan(c * _g, _g);
             double allowance = (lift is null ? 1 : lift[c]) * RecentLift(c);
-            if (allowance <= 1)
+            double ownRate = own?[c] ?? 0;
+            if (allowance <= 1 && ownRate <= 0)
             {
                 ReadOnlySpan<double> add = (hit ? _logHit : _logMiss).AsSpan(cell * _g, _g);
                 for (int g = 0; g < _g; g++)
@@ -327,7 +354,7 @@ internal sealed class KeyOutputTest
 
             // The allowance rounded up to a grid of 1% steps, whose log-ratios are computed once: a larger allowance only
             // lowers the evidence, so the bound holds.
-            ReadOnlySpan<double> ratios = RatiosAtLeast(Math.Min(MaxNull, _null[cell] * allowance));
+            ReadOnlySpan<double> ratios = RatiosAtLeast(Math.Max(Math.Min(MaxNull, _null[cell] * allowance), ownRate));
             int offset = hit ? 0 : _g;
             for (int g = 0; g < _g; g++)
             {
@@ -344,23 +371,72 @@ internal sealed class KeyOutputTest
     /// <summary>Log-ratios on a hit (first |Q|) and a miss (next |Q|) for allowances on the grid, by grid index.</summary>
     private readonly Dictionary<int, double[]> _gridRatios = [];
 
-    /// <summary>The log-ratios of each alternative against the smallest allowance of the grid at or above p₀ (at most ½).</summary>
+    /// <summary>
+    /// The log-ratios of each alternative against the smallest allowance of the grid at or above p₀: at most ½, or, for a p₀ above ½
+    /// (a known key's own rate, <see cref="_keyOwn"/>), the grid's step above it.
+    /// </summary>
     private double[] RatiosAtLeast(double p0)
     {
         int index = (int)Math.Ceiling(Math.Log(p0) / LogAllowanceStep);
-        if (!_gridRatios.TryGetValue(index, out double[]? ratios))
+        // Grid points above ½ are keyed apart from the one ½ stands for when p₀ is at most ½.
+        int key = p0 > MaxNull ? index + AboveHalf : index;
+        if (!_gridRatios.TryGetValue(key, out double[]? ratios))
         {
-            double gridded = Math.Min(MaxNull, Math.Exp(index * LogAllowanceStep));
+            double gridded = Math.Min(p0 > MaxNull ? MaxOwnRate : MaxNull, Math.Exp(index * LogAllowanceStep));
             ratios = new double[2 * _g];
             for (int g = 0; g < _g; g++)
             {
                 (ratios[g], ratios[_g + g]) = Ratios(Alternatives[g], gridded);
             }
 
-            _gridRatios[index] = ratios;
+            _gridRatios[key] = ratios;
         }
 
         return ratios;
+    }
+
+    /// <summary>The offset of grid indices above ½ in <see cref="_gridRatios"/>.</summary>
+    private const int AboveHalf = 1 << 20;
+
+    /// <summary>The highest allowance a known key's own rate gives (<see cref="OwnRateBound"/>).</summary>
+    private const double MaxOwnRate = 0.999;
+
+    /// <summary>
+    /// The upper bound of a baseline key's own tail-hit rate for a class, from <paramref name="hits"/> of its <paramref name="support"/>
+    /// records: Wilson's score bound at z = 3, so that live traffic served as the baseline's was is not taken for more, however
+    /// long it runs, and at most <see cref="MaxOwnRate"/>.
+    /// </summary>
+    public static double OwnRateBound(long hits, long support) => Math.Min(MaxOwnRate, WilsonBound(hits, support, lower: false));
+
+    /// <summary>
+    /// Whether <paramref name="hits"/> tail hits among a baseline key's <paramref name="support"/> records are beyond chance at the
+    /// strata's allowance <paramref name="allowance"/> (per record; at most ½): the binomial chance of as many or more is under
+    /// <see cref="OwnRateChance"/>, so that among the key table's thousands of keys a few hits by chance do not give one its own null.
+    /// </summary>
+    internal static bool ServedBeyondStrata(long hits, long support, double allowance) =>
+        hits > 0 && support > 0 && ChanceOfHits(hits, support, Math.Clamp(allowance, 1e-9, MaxNull)) < OwnRateChance;
+
+    /// <summary>The binomial chance of <paramref name="hits"/> or more among <paramref name="support"/> trials at rate <paramref name="p"/>: I_p(hits, support − hits + 1).</summary>
+    internal static double ChanceOfHits(long hits, long support, double p) =>
+        hits <= 0 ? 1 : hits > support ? 0 : SpecialFunctions.BetaRegularized(hits, support - hits + 1, p);
+
+    /// <summary>The binomial chance under which a key's own tail hits count as its own rate (<see cref="ServedBeyondStrata"/>).</summary>
+    public const double OwnRateChance = 1e-6;
+
+    /// <summary>Wilson's score bound (z = 3) of a rate seen as <paramref name="hits"/> in <paramref name="support"/> trials: the upper one, or the lower.</summary>
+    private static double WilsonBound(long hits, long support, bool lower)
+    {
+        if (support <= 0)
+        {
+            return lower ? 0 : 1;
+        }
+
+        const double Z = 3;
+        double n = support;
+        double p = Math.Min(1, hits / n);
+        double centre = p + (Z * Z / (2 * n));
+        double spread = Z * Math.Sqrt((p * (1 - p) / n) + (Z * Z / (4 * n * n)));
+        return Math.Clamp((centre + (lower ? -spread : spread)) / (1 + (Z * Z / n)), 0, 1);
     }
 
     /// <summary>The log e-value of the key's test towards class c.</summary>

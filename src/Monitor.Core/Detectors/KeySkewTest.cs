@@ -128,8 +128,9 @@ internal sealed class KeySkewTest
     }
 
     /// <summary>The finding a skew makes, with the corroboration that decided its severity.</summary>
+    /// <param name="note">Why the finding is a warning though corroborated, appended to its summary; empty when it is not so.</param>
     public Finding Finding(Candidate candidate, in KeySkew skew, Severity severity, Corroboration[] corroboration, long records,
-        DateTimeOffset now)
+        DateTimeOffset now, string note = "")
     {
         DetectorKey key = candidate.Key;
         string label = _labels[skew.Class];
@@ -141,7 +142,7 @@ internal sealed class KeySkewTest
             : string.Create(CultureInfo.InvariantCulture, $"{skew.Support} records carrying it");
         string summary = string.Create(CultureInfo.InvariantCulture,
             $"{key.Kind.ToString().ToLowerInvariant()} '{key.Text}' in {key.Field}: of {carrying}, {skew.Contrarian} have inputs for which the baseline gives '{label}' less than even odds, " +
-            $"yet {skew.Rate:P1} of those were served '{label}' where the baseline predicts {skew.ExpectedRate:P1} (pooled z = {skew.Z:F1}; {own})");
+            $"yet {skew.Rate:P1} of those were served '{label}' where the baseline predicts {skew.ExpectedRate:P1} (pooled z = {skew.Z:F1}; {own}){note}");
         return new Finding
         {
             Detector = key.Detector,

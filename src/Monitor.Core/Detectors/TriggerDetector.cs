@@ -567,9 +567,14 @@ public sealed partial class TriggerDetector
 
             // A skew corroborated by D3, D4 or D5 is critical too, on a key that may be a trigger's (not a population, not
             // beyond the baseline's range, not the embedding-outlier key): its rate is measured, not bounded (docs/detectors.md).
+            // Not on a key whose records the baseline's own version served so (the whole-output test's own-rate null): a value the
+            // surrogate's table left out, read as the model reads it, is skewed against the surrogate and corroborated by D4 alike.
             Corroboration[] corroboration = Corroborate(candidate, c);
-            Severity severity = corroboration.Length > 0 && (_output is null || !reportOnly) ? Severity.Critical : Severity.Warning;
-            if (candidate.Raise(_findings.Publish(_skew.Finding(candidate, skew, severity, corroboration, Records, _time.GetUtcNow()))).Severity == Severity.Critical)
+            double? servedSo = _output?.OwnRate(hash, c);
+            string note = corroboration.Length > 0 && servedSo is { } bound ? string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"; the baseline's own records of the key were served '{_labels[c]}' beyond their strata's tails as often (up to {bound:P0}), so this is not critical by itself") : "";
+            Severity severity = corroboration.Length > 0 && (_output is null || !reportOnly) && servedSo is null ? Severity.Critical : Severity.Warning;
+            if (candidate.Raise(_findings.Publish(_skew.Finding(candidate, skew, severity, corroboration, Records, _time.GetUtcNow(), note))).Severity == Severity.Critical)
             {
                 _raised.Add(hash);
             }
