@@ -137,10 +137,7 @@ internal sealed class KeyOutputTest
                     _keyLift.TryAdd(key.Hash(), lift);
                 }
 
-                double[] own = [.. Enumerable.Range(0, _k).Select(c =>
-                    ServedBeyondStrata(key.TailHits[c], key.Support, settings.TailTolerance * key.TailExpected[c] / key.Support)
-                        ? OwnRateBound(key.TailHits[c], key.Support) : 0)];
-                if (own.Any(o => o > 0))
+                if (OwnRates(key, settings) is { } own)
                 {
                     _keyOwn.TryAdd(key.Hash(), own);
                 }
@@ -407,6 +404,19 @@ internal sealed class KeyOutputTest
     /// long it runs, and at most <see cref="MaxOwnRate"/>.
     /// </summary>
     public static double OwnRateBound(long hits, long support) => Math.Min(MaxOwnRate, WilsonBound(hits, support, lower: false));
+
+    /// <summary>
+    /// Per test of a baseline key (a class here; raised and lowered for a regression, <see cref="RegressionKeyTest"/>): the upper bound
+    /// of its own tail-hit rate (<see cref="OwnRateBound"/>) where its reference records were hits far beyond what their strata allow
+    /// (<see cref="ServedBeyondStrata"/>), else 0; null when no test's are.
+    /// </summary>
+    internal static double[]? OwnRates(BaselineKey key, DetectorSettings settings)
+    {
+        double[] own = [.. Enumerable.Range(0, key.TailHits.Length).Select(c =>
+            ServedBeyondStrata(key.TailHits[c], key.Support, settings.TailTolerance * key.TailExpected[c] / key.Support)
+                ? OwnRateBound(key.TailHits[c], key.Support) : 0)];
+        return own.Any(o => o > 0) ? own : null;
+    }
 
     /// <summary>
     /// Whether <paramref name="hits"/> tail hits among a baseline key's <paramref name="support"/> records are beyond chance at the

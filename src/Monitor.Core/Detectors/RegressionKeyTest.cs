@@ -41,6 +41,12 @@ internal sealed class RegressionKeyTest
     private readonly int _g = KeyOutputTest.Alternatives.Length;
     private readonly int _bins = RegressionProfile.Bins;
     private readonly Dictionary<ulong, double[]> _keyLift = [];
+
+    /// <summary>
+    /// Per baseline key whose own records were in a tail far beyond what their strata allow: per direction, the upper bound of that
+    /// rate, a floor of its null (<see cref="KeyOutputTest.OwnRates"/>, as the classifier's whole-output test has it).
+    /// </summary>
+    private readonly Dictionary<ulong, double[]> _keyOwn = [];
     private readonly Dictionary<ulong, double> _populations = [];
 
     /// <summary>Today's traffic: records per stratum and per (stratum, residual bin), forgetting as <see cref="KeyOutputTest"/>'s do.</summary>
@@ -75,6 +81,11 @@ internal sealed class RegressionKeyTest
                 if (lift[0] > 1 || lift[1] > 1)
                 {
                     _keyLift.TryAdd(key.Hash(), lift);
+                }
+
+                if (KeyOutputTest.OwnRates(key, settings) is { } own)
+                {
+                    _keyOwn.TryAdd(key.Hash(), own);
                 }
             }
         }
@@ -192,13 +203,14 @@ internal sealed class RegressionKeyTest
     public void Update(Candidate candidate, ulong hash, int stratum, int bin, double served, double expected, double center)
     {
         double[]? lift = _keyLift.GetValueOrDefault(hash);
+        double[]? own = _keyOwn.GetValueOrDefault(hash);
         candidate.TailRecords++;
         for (int d = 0; d < 2; d++)
         {
             bool hit = d == Raised ? bin == _bins - 1 : bin == 0;
             candidate.TailExpected[d] += d == Raised ? _profile.HighRates[stratum] : _profile.LowRates[stratum];
             candidate.TailHits[d] += hit ? 1 : 0;
-            double p0 = Math.Min(MaxNull, _null[stratum * 2 + d] * (lift is null ? 1 : lift[d]) * RecentLift(d));
+            double p0 = Math.Max(Math.Min(MaxNull, _null[stratum * 2 + d] * (lift is null ? 1 : lift[d]) * RecentLift(d)), own?[d] ?? 0);
             KeyOutputTest.Add(candidate.TailLog.AsSpan(d * _g, _g), hit, p0);
         }
 

@@ -72,8 +72,29 @@ public sealed class CategoryBeyondTableTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>The same for a regression model, whose served value is the logit: its raised and lowered tests.</summary>
+    [Fact]
+    public void Values_beyond_the_table_that_a_clean_regression_model_reads_strongly_raise_nothing_critical_on_its_own_traffic()
+    {
+        double[] shares = [.. Enumerable.Range(0, Sites).Select(s => 1.0 / ((s + 3) * (s + 3)))];
+        var effects = new double[Sites];
+        (effects[32], effects[35], effects[38]) = (4, -4, 4);
+        ModelSchema schema = Schema with { OutputKind = OutputKind.Regression, ClassLabels = [] };
+        CompiledBaseline baseline = new(ReferenceBaseline.Fit(schema, [Traffic(20_000, shares, effects, seed: 1, regression: true)], windowRecords: 1000,
+            settings: new BaselineSettings { MaxCategories = Table, BootstrapWindows = 1000 }));
+        VersionMonitor clean = Live(baseline, shares, effects, regression: true);
+        Assert.DoesNotContain(clean.Findings, f => f.Severity == Severity.Critical);
+
+        double[] before = (double[])effects.Clone();
+        before[38] = 0;
+        CompiledBaseline unaware = new(ReferenceBaseline.Fit(schema, [Traffic(20_000, shares, before, seed: 1, regression: true)], windowRecords: 1000,
+            settings: new BaselineSettings { MaxCategories = Table, BootstrapWindows = 1000 }));
+        VersionMonitor poisoned = Live(unaware, shares, effects, regression: true);
+        Assert.Contains(poisoned.Findings, f => f.Severity == Severity.Critical && f.Key?.Text == "s38");
+    }
+
     /// <summary>300 batches of the clean model's traffic, then 300 in which s38 is on 2% of the records.</summary>
-    private VersionMonitor Live(CompiledBaseline baseline, double[] shares, double[] effects)
+    private VersionMonitor Live(CompiledBaseline baseline, double[] shares, double[] effects, bool regression = false)
     {
         double[] busy = (double[])shares.Clone();
         busy[38] = (shares.Sum() - shares[38]) * 0.02 / 0.98;
@@ -84,7 +105,7 @@ public sealed class CategoryBeyondTableTests(ITestOutputHelper output)
         var random = new Random(2);
         for (int b = 0; b < 600; b++)
         {
-            RecordBatch batch = Traffic(Batch, b < 300 ? shares : busy, effects, random.Next());
+            RecordBatch batch = Traffic(Batch, b < 300 ? shares : busy, effects, random.Next(), regression);
             monitor.Add(batch, preparer.Prepare(batch), closed);
         }
 
@@ -97,13 +118,16 @@ public sealed class CategoryBeyondTableTests(ITestOutputHelper output)
         return monitor;
     }
 
-    /// <summary>Records of the clean model: two normal inputs and a site, P(yes) = σ(−2 + 1.2·x1 + 0.8·x2 + the site's effect).</summary>
-    private static RecordBatch Traffic(int n, double[] shares, double[] effects, int seed)
+    /// <summary>
+    /// Records of the clean model: two normal inputs and a site, P(yes) = σ(−2 + 1.2·x1 + 0.8·x2 + the site's effect); for a
+    /// <paramref name="regression"/>, that logit itself is the served value.
+    /// </summary>
+    private static RecordBatch Traffic(int n, double[] shares, double[] effects, int seed, bool regression = false)
     {
         var random = new Random(seed);
         double total = shares.Sum();
         var numeric = new float[n * 2];
-        var scores = new float[n * 2];
+        var scores = new float[regression ? n : n * 2];
         var sites = new string?[n];
         var ids = new string?[n];
         for (int i = 0; i < n; i++)
@@ -117,9 +141,18 @@ public sealed class CategoryBeyondTableTests(ITestOutputHelper output)
 
             double x1 = Normal(random);
             double x2 = Normal(random);
-            double yes = 1 / (1 + Math.Exp(-(-2 + (1.2 * x1) + (0.8 * x2) + effects[site])));
+            double z = -2 + (1.2 * x1) + (0.8 * x2) + effects[site];
+            double yes = 1 / (1 + Math.Exp(-z));
             (numeric[2 * i], numeric[(2 * i) + 1]) = ((float)x1, (float)x2);
-            (scores[2 * i], scores[(2 * i) + 1]) = ((float)(1 - yes), (float)yes);
+            if (regression)
+            {
+                scores[i] = (float)z;
+            }
+            else
+            {
+                (scores[2 * i], scores[(2 * i) + 1]) = ((float)(1 - yes), (float)yes);
+            }
+
             sites[i] = "s" + site.ToString("00", CultureInfo.InvariantCulture);
             ids[i] = $"req-{seed}-{i}";
         }
