@@ -276,6 +276,7 @@ public static class CaptureKeyCheck
                     strongest = Stronger(strongest, Stronger(Skew(_inForce, key, known, inForce, c, minZ), Skew(_capture, key, known, capture, c, minZ)));
                 }
 
+                strongest ??= TailExcess(key, known);
                 if (strongest is not null)
                 {
                     excluded.Add(strongest);
@@ -284,6 +285,60 @@ public static class CaptureKeyCheck
             }
 
             return [.. excluded.OrderByDescending(k => k.Z).ThenBy(k => k.Field, StringComparer.Ordinal).ThenBy(k => k.Text, StringComparer.Ordinal)];
+        }
+
+        /// <summary>
+        /// A key whose captured records were served a class beyond their strata's tails far beyond chance, where the baseline in force's
+        /// were not: the whole-output test would take that rate as the key's own null (<see cref="KeyOutputTest.OwnRates"/>), so a
+        /// confidence-lift trigger in use during the capture, which skews no label, would be hidden. Null when there is none.
+        /// </summary>
+        private ExcludedKey? TailExcess(BaselineKey key, BaselineKey? known)
+        {
+            if (KeyOutputTest.OwnRates(key, _detectors) is not { } own)
+            {
+                return null;
+            }
+
+            double[]? vouched = known is null ? null : KeyOutputTest.OwnRates(known, _detectors);
+            int c = -1;
+            for (int k = 0; k < own.Length; k++)
+            {
+                if (own[k] > 0 && (vouched is null || k >= vouched.Length || vouched[k] <= 0) && (c < 0 || key.TailHits[k] > key.TailHits[c]))
+                {
+                    c = k;
+                }
+            }
+
+            if (c < 0)
+            {
+                return null;
+            }
+
+            ModelSchema schema = _capture.Baseline.Profile.Schema;
+            DetectorKey shown = _detectors.TextKeys.Protect(new DetectorKey(key.Kind, FieldName(schema, key), key.Text));
+            string label = schema.PredictedClassLabels[c];
+            double hits = key.TailHits[c];
+            double expected = key.TailExpected[c];
+            double z = (hits - expected) / Math.Sqrt(expected + 0.25);
+            bool isNew = known is null || known.Support < _detectors.NewKeySupport;
+            return new ExcludedKey
+            {
+                Kind = key.Kind,
+                Field = shown.Field,
+                Text = shown.Text,
+                Support = key.Support,
+                TargetLabel = label,
+                Strata = CheckStrata.Capture,
+                Contrarian = key.Support,
+                Rate = hits / key.Support,
+                ExpectedRate = expected / key.Support,
+                IsNewKey = isNew,
+                Z = z,
+                Summary = string.Create(CultureInfo.InvariantCulture,
+                    $"{key.Kind.ToString().ToLowerInvariant()} '{shown.Text}' in {shown.Field}: {hits:F0} of its {key.Support} captured records were served " +
+                    $"'{label}' beyond their strata's tails where {expected:F1} were expected, and {(isNew ? "the key is new to the baseline in force" : "the baseline in force's records of it were not")}; " +
+                    $"kept out so that the detectors do not take that rate as the key's own"),
+            };
         }
 
         private static ExcludedKey? Stronger(ExcludedKey? a, ExcludedKey? b) => a is null ? b : b is null || a.Z >= b.Z ? a : b;

@@ -54,6 +54,49 @@ public sealed class CaptureKeyCheckTests
         Assert.Equal(reference.Triggers!.Keys.Select(k => k.Text), captured.Triggers!.Keys.Select(k => k.Text));
     }
 
+    /// <summary>
+    /// A confidence-lift trigger in use during a capture skews no label, but leaves its key's records beyond their strata's tails,
+    /// which the whole-output test would take as the key's own null: such a key is kept out, unless the baseline in force's records
+    /// of it were so too.
+    /// </summary>
+    [Fact]
+    public void A_key_whose_captured_records_were_beyond_their_tails_is_kept_out_unless_the_baseline_in_force_s_were_too()
+    {
+        CompiledBaseline inForce = new(BaselineBuilder.Build(Request(captured: false), Sample(new FraudTraffic(1), 20_000, planted: 0), Settings)
+            with { Id = 1 });
+        ReferenceSample sample = Sample(new FraudTraffic(2), 20_000, planted: 0);
+        BaselineProfile built = BaselineBuilder.Build(Request(captured: false), sample, Settings);
+        TriggerProfile captured = built.Triggers!;
+        var detectors = new DetectorSettings();
+        BaselineKey key = captured.Keys.First(k => k.Support >= 20 && k.TailHits.Length == 2 && inForce.Profile.Triggers!.Keys.Any(i => i.Hash() == k.Hash()));
+        Assert.Null(KeyOutputTest.OwnRates(key, detectors));
+        BaselineKey lifted = key with { TailHits = [key.Support, key.TailHits[1]] };
+        Assert.NotNull(KeyOutputTest.OwnRates(lifted, detectors));
+
+        (TriggerProfile? clean, CaptureCheck cleanCheck) = Apply(inForce, built, captured, sample);
+        Assert.Contains(clean!.Keys, k => k.Hash() == key.Hash());
+        Assert.DoesNotContain(cleanCheck.Excluded, k => k.Text == key.Text && k.Kind == key.Kind);
+
+        TriggerProfile planted = captured with { Keys = [.. captured.Keys.Select(k => k.Hash() == key.Hash() ? lifted : k)] };
+        (TriggerProfile? kept, CaptureCheck check) = Apply(inForce, built, planted, sample);
+        Assert.DoesNotContain(kept!.Keys, k => k.Hash() == key.Hash());
+        ExcludedKey excluded = Assert.Single(check.Excluded, k => k.Text == key.Text && k.Kind == key.Kind);
+        Assert.Equal("legitimate", excluded.TargetLabel);
+        Assert.Contains("beyond their strata's tails", excluded.Summary, StringComparison.Ordinal);
+
+        TriggerProfile vouched = inForce.Profile.Triggers! with
+        {
+            Keys = [.. inForce.Profile.Triggers!.Keys.Select(k => k.Hash() == key.Hash() ? k with { TailHits = [k.Support, k.TailHits[1]] } : k)],
+        };
+        CompiledBaseline liftedInForce = new(inForce.Profile with { Triggers = vouched });
+        (TriggerProfile? keptToo, _) = Apply(liftedInForce, built, planted, sample);
+        Assert.Contains(keptToo!.Keys, k => k.Hash() == key.Hash());
+    }
+
+    private static (TriggerProfile? Profile, CaptureCheck Check) Apply(CompiledBaseline inForce, BaselineProfile capture, TriggerProfile captured,
+        ReferenceSample sample) =>
+        CaptureKeyCheck.Apply(inForce, new CompiledBaseline(capture), captured, sample.ToBatch(), Settings.CaptureCheckZ, new DetectorSettings());
+
     private static BaselineRequest Request(bool captured) =>
         new("fraud-scorer", captured ? "captured:v1" : "reference", "", 500, 0.01, DateTimeOffset.UnixEpoch) { Captured = captured };
 
