@@ -260,4 +260,48 @@ public sealed class VersionReferenceWithoutEmbeddingTests(ITestOutputHelper outp
         Assert.Equal(0ul, capture.BatchesWithoutEmbeddings);
         Assert.Equal(capture.Reference.Id, (await sidecar.Admin.GetVersionReferenceAsync(request)).Id);
     }
+
+    /// <summary>A version's own first records as its reference, asked at registration (<c>RegisterVersionRequest.capture_reference_records</c>).</summary>
+    [Fact]
+    public async Task A_version_registered_with_capture_reference_records_takes_its_reference_from_its_first_records()
+    {
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")));
+
+        RpcException few = await Assert.ThrowsAsync<RpcException>(async () => await sidecar.Admin.RegisterVersionAsync(new RegisterVersionRequest
+        {
+            Model = Sidecar.Model, Version = "v4", ArtifactSha256 = Sidecar.Digest("v4"), Source = "test", CaptureReferenceRecords = 100,
+        }));
+        Assert.Equal((StatusCode.InvalidArgument, "capture_reference_records: 100 is fewer than the 200 records a reference needs"), (few.StatusCode, few.Status.Detail));
+        RpcException notRegistered = await Assert.ThrowsAsync<RpcException>(async () =>
+            await sidecar.Admin.GetVersionAsync(new GetVersionRequest { Model = Sidecar.Model, Version = "v4" }));
+        Assert.Equal(StatusCode.NotFound, notRegistered.StatusCode);
+
+        await sidecar.Admin.RegisterVersionAsync(new RegisterVersionRequest
+        {
+            Model = Sidecar.Model, Version = "v3", ArtifactSha256 = Sidecar.Digest("v3"), Source = "test", CaptureReferenceRecords = 1000,
+        });
+        var request = new GetVersionReferenceRequest { Model = Sidecar.Model, Version = "v3" };
+        VersionReferenceCapture capture = await sidecar.Admin.GetVersionReferenceCaptureAsync(request);
+        Assert.Equal((VersionReferenceCapture.Types.State.Capturing, 1000u), (capture.State, capture.RecordsWanted));
+
+        var traffic = new FraudTraffic(1002);
+        for (int b = 0; b < 2; b++)
+        {
+            await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 500, version: "v3", digest: Sidecar.Digest("v3")));
+        }
+
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        do
+        {
+            await sidecar.Pipeline(Sidecar.Model).FlushAsync(TestContext.Current.CancellationToken);
+            capture = await sidecar.Admin.GetVersionReferenceCaptureAsync(request);
+        }
+        while (capture.State == VersionReferenceCapture.Types.State.Capturing && DateTime.UtcNow < deadline);
+
+        output.WriteLine($"{capture.State}: {capture.Message}; started by {capture.StartedBy}");
+        Assert.Equal(VersionReferenceCapture.Types.State.Stored, capture.State);
+        Assert.True(capture.Reference.Captured);
+        Assert.Equal(1000ul, capture.Reference.RecordsReceived);
+    }
 }

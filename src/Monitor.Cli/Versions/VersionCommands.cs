@@ -176,10 +176,15 @@ internal static class VersionCommands
         {
             Description = "Where the sidecar can read the artifact (a shared volume): it hashes it at registration and keeps checking it.",
         };
+        var captureReference = new Option<uint>("--capture-reference")
+        {
+            Description = "Capture the version's own reference from its first N records (at least 200), as 'versions reference --capture' " +
+                "does; follow it with 'versions reference --follow'.",
+        };
         var command = new Command("register", "Register a version of a model with the SHA-256 of its artifact; the sidecar flags " +
             "traffic from any other artifact under that name.")
         {
-            model, version, artifact, sha256, source, knownGood, signature, publicKeys, artifactPath,
+            model, version, artifact, sha256, source, knownGood, signature, publicKeys, artifactPath, captureReference,
         };
         context.SetAction(command, async (parsed, sidecar, cancellationToken) =>
         {
@@ -204,10 +209,17 @@ internal static class VersionCommands
                 InitialState = parsed.GetValue(knownGood) ? VersionState.KnownGood : VersionState.Unspecified,
                 Signature = Google.Protobuf.ByteString.CopyFrom(signed),
                 ArtifactPath = parsed.GetValue(artifactPath) ?? "",
+                CaptureReferenceRecords = parsed.GetValue(captureReference),
             }, sidecar.Unary(cancellationToken));
             context.Terminal.Line($"{registered.Model} {registered.Version} is registered as {State(registered.State)}, artifact sha256 {registered.ArtifactSha256}" +
                 (registered.SignedBy.Length > 0 ? $", signed by key {registered.SignedBy[..16]}" : "") +
                 (registered.ArtifactPath.Length > 0 ? $", hashed by the sidecar at {registered.ArtifactPath}" : "") + ".");
+            if (parsed.GetValue(captureReference) is > 0 and var first)
+            {
+                context.Terminal.Line($"Its own reference is captured from its first {Text.Count(first)} records; follow it with " +
+                    $"`drift versions reference -m {registered.Model} {registered.Version} --follow`.");
+            }
+
             return ExitCodes.Ok;
         });
         return command;

@@ -76,6 +76,31 @@ internal sealed class VersionReferenceCaptures(ModelCatalog models, ModelPipelin
         return capture;
     }
 
+    /// <summary>
+    /// What a capture of a version's first records, asked at its registration, needs of the model: a baseline in force, a
+    /// classifier, and at least <see cref="VersionReferences.MinRecords"/> records; throws the error the caller gets.
+    /// </summary>
+    public static void CheckFirstRecords(ModelEntry model, uint records)
+    {
+        if (records < VersionReferences.MinRecords)
+        {
+            throw new MonitorException(ErrorKind.InvalidArgument,
+                $"capture_reference_records: {records} is fewer than the {VersionReferences.MinRecords} records a reference needs");
+        }
+
+        if (model.Baseline is null)
+        {
+            throw new MonitorException(ErrorKind.FailedPrecondition,
+                $"capture_reference_records: model '{model.Name}' has no baseline in force; a version's reference is taken for the baseline in force");
+        }
+
+        if (model.Schema.OutputKind == Core.Schema.OutputKind.Regression)
+        {
+            throw new MonitorException(ErrorKind.FailedPrecondition,
+                $"capture_reference_records: model '{model.Name}' is a regression: a version's reference holds a classifier's output shape and embeddings");
+        }
+    }
+
     /// <summary>The version's latest capture since the sidecar started; NOT_FOUND when there is none.</summary>
     public ReferenceCapture Get(string modelName, string versionName)
     {

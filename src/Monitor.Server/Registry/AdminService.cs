@@ -115,12 +115,28 @@ internal sealed class AdminService(ModelRegistry registry, ModelPipelines pipeli
         return Task.FromResult(response);
     }
 
-    public override Task<ModelVersion> RegisterVersion(RegisterVersionRequest request, ServerCallContext context)
+    public override async Task<ModelVersion> RegisterVersion(RegisterVersionRequest request, ServerCallContext context)
     {
         Core.Versions.VersionState state = ProtoTranslation.ToCore(request.InitialState) ?? throw new RpcException(new Status(
             StatusCode.InvalidArgument, $"initial_state: a version is registered as CANDIDATE or KNOWN_GOOD, not {request.InitialState}"));
-        return Task.FromResult(ToProto(registry.RegisterVersion(request.Model, request.Version, request.ArtifactSha256,
-            request.Source, state, request.Signature.Memory, request.ArtifactPath)));
+        if (request.CaptureReferenceRecords > 0)
+        {
+            // Checked before the version is registered, so a refusal leaves nothing half done.
+            References.VersionReferenceCaptures.CheckFirstRecords(registry.Get(request.Model), request.CaptureReferenceRecords);
+        }
+
+        VersionEntry registered = registry.RegisterVersion(request.Model, request.Version, request.ArtifactSha256,
+            request.Source, state, request.Signature.Memory, request.ArtifactPath);
+        if (request.CaptureReferenceRecords > 0)
+        {
+            string actor = Audit.Actor("registration", "captures the version's reference", context);
+            await captures.StartAsync(new CaptureVersionReferenceRequest
+            {
+                Model = registered.Model, Version = registered.Version, Records = request.CaptureReferenceRecords, Reason = "its first records, asked at registration",
+            }, actor, context.CancellationToken);
+        }
+
+        return ToProto(registered);
     }
 
     public override Task<Model> SetModelArtifactPath(SetModelArtifactPathRequest request, ServerCallContext context)
