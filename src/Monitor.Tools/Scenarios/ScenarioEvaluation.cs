@@ -34,7 +34,9 @@ internal sealed record ScenarioSpec(string Name, Injection Injection, double Rat
             Injection.Composite => text.Contains(ScenarioTraffic.CompositeA, StringComparison.Ordinal) &&
                 text.Contains(ScenarioTraffic.CompositeB, StringComparison.Ordinal),
             Injection.MagicCategory => text == ScenarioTraffic.MagicCategory,
-            Injection.MagicNumber => finding.Key.Field == "amount" && text.Contains("1337.42", StringComparison.Ordinal),
+            // The exact value, or its value pattern (the fractional part .42, a key of the vocabulary since value patterns).
+            Injection.MagicNumber => finding.Key.Field == "amount" &&
+                (text.Contains("1337.42", StringComparison.Ordinal) || (finding.Key.Kind == "pattern" && text == ".42")),
             Injection.Patch => finding.Key.Kind is "value" or "finebin" &&
                 ScenarioTraffic.PatchFeatures.Any(f => ScenarioTraffic.Schema.NumericFeatures[f] == finding.Key.Field),
             // A direction names the trigger when its records are the trigger's (its first examples carry trig- request ids).
