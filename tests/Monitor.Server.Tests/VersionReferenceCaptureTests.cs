@@ -97,14 +97,7 @@ public sealed partial class VersionReferenceTests
     public async Task Only_an_admin_captures_a_reference_and_never_from_a_quarantined_version_nor_over_one_it_has()
     {
         using var directory = new TempDirectory();
-        string database = directory.File("monitor.db");
-        Copy(await Template.Value, database);
-        await using Sidecar sidecar = await Sidecar.StartWithKeyAsync(database, null, AdminKey,
-        [
-            "--Monitor:Security:Keys:0:Name=ops-admin", $"--Monitor:Security:Keys:0:Token={AdminKey}", "--Monitor:Security:Keys:0:Roles=admin",
-            "--Monitor:Security:Keys:1:Name=checkout", $"--Monitor:Security:Keys:1:Token={IngestKey}", "--Monitor:Security:Keys:1:Roles=ingest",
-            "--Monitor:Security:Keys:2:Name=viewer", $"--Monitor:Security:Keys:2:Token={ReadKey}", "--Monitor:Security:Keys:2:Roles=read",
-        ]);
+        await using Sidecar sidecar = await StartWithKeysAsync(directory);
         var request = new CaptureVersionReferenceRequest { Model = Model, Version = "v2", Records = 500, Actor = "test" };
         foreach (string key in new[] { IngestKey, ReadKey })
         {

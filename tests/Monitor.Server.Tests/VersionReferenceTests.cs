@@ -185,14 +185,7 @@ public sealed partial class VersionReferenceTests(ITestOutputHelper output)
     public async Task Only_an_admin_key_uploads_a_reference_and_only_an_explicit_replace_replaces_it()
     {
         using var directory = new TempDirectory();
-        string database = directory.File("monitor.db");
-        Copy(await Template.Value, database);
-        await using Sidecar sidecar = await Sidecar.StartWithKeyAsync(database, null, AdminKey,
-        [
-            "--Monitor:Security:Keys:0:Name=ops-admin", $"--Monitor:Security:Keys:0:Token={AdminKey}", "--Monitor:Security:Keys:0:Roles=admin",
-            "--Monitor:Security:Keys:1:Name=checkout", $"--Monitor:Security:Keys:1:Token={IngestKey}", "--Monitor:Security:Keys:1:Roles=ingest",
-            "--Monitor:Security:Keys:2:Name=viewer", $"--Monitor:Security:Keys:2:Token={ReadKey}", "--Monitor:Security:Keys:2:Roles=read",
-        ]);
+        await using Sidecar sidecar = await StartWithKeysAsync(directory);
         foreach (string key in new[] { IngestKey, ReadKey })
         {
             using GrpcChannel channel = sidecar.OpenChannel(key);
@@ -419,6 +412,19 @@ public sealed partial class VersionReferenceTests(ITestOutputHelper output)
 
         return batch;
     });
+
+    /// <summary>A sidecar on the template with three keys: ops-admin (admin), checkout (ingest) and viewer (read).</summary>
+    private static async Task<Sidecar> StartWithKeysAsync(TempDirectory directory)
+    {
+        string database = directory.File("monitor.db");
+        Copy(await Template.Value, database);
+        return await Sidecar.StartWithKeyAsync(database, null, AdminKey,
+        [
+            "--Monitor:Security:Keys:0:Name=ops-admin", $"--Monitor:Security:Keys:0:Token={AdminKey}", "--Monitor:Security:Keys:0:Roles=admin",
+            "--Monitor:Security:Keys:1:Name=checkout", $"--Monitor:Security:Keys:1:Token={IngestKey}", "--Monitor:Security:Keys:1:Roles=ingest",
+            "--Monitor:Security:Keys:2:Name=viewer", $"--Monitor:Security:Keys:2:Token={ReadKey}", "--Monitor:Security:Keys:2:Roles=read",
+        ]);
+    }
 
     private static async Task<Sidecar> StartAsync(TempDirectory directory)
     {
