@@ -54,4 +54,17 @@ public sealed class ReferenceStoreTests
         Assert.True(parts.Captured);
         Assert.False(SqliteReferenceStore.PartsOf("{" + Profile + "}").Captured);
     }
+
+    [Fact]
+    public void A_stored_reference_that_does_not_read_loads_as_none_and_never_throws()
+    {
+        string[] broken = ["{" + Profile[..40], "[]", "\"text\"", "{\"Width\":\"wide\"}", "{\"Width\":2,\"Mean\":null}"];
+        foreach (string document in broken)
+        {
+            Assert.Null(SqliteReferenceStore.GeometryOf(document));
+            SqliteReferenceStore.OutputParts parts = SqliteReferenceStore.PartsOf(document);
+            Assert.Null(parts.Confidence);
+            Assert.Null(parts.Shape);
+        }
+    }
 }

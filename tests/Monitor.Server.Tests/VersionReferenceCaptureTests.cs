@@ -39,7 +39,8 @@ public sealed partial class VersionReferenceTests
             stored = await StoredAsync(sidecar);
             output.WriteLine($"{stored.State}: {stored.Message}; {stored.RecordsTaken} records taken");
             Assert.True(stored.Reference.Captured);
-            Assert.True(stored.Reference.OutputShape && stored.Reference.ConfidencePercentiles);
+            // Live records can come from any ingest key: they set the embedding geometry alone, never the output shape.
+            Assert.False(stored.Reference.OutputShape || stored.Reference.ConfidencePercentiles);
             Assert.Equal(3000ul, stored.Reference.RecordsReceived);
             Assert.Equal(stored.Reference, await sidecar.Admin.GetVersionReferenceAsync(new GetVersionReferenceRequest { Model = Model, Version = "v2" }));
 
@@ -49,7 +50,7 @@ public sealed partial class VersionReferenceTests
             output.WriteLine(report.ConfidenceEvidence);
             Assert.StartsWith($"judged against this version's own reference {stored.Reference.Id} (3000 of its live records, captured under baseline",
                 report.EmbeddingEvidence, StringComparison.Ordinal);
-            Assert.StartsWith($"D3 judged against this version's own reference {stored.Reference.Id}: the 99.9th percentiles of confidence of its outputs on its own live inputs",
+            Assert.StartsWith($"D3, the whole-output test's tails and D4's residuals judged against baseline {report.BaselineId}'s: this version's reference {stored.Reference.Id} was captured",
                 report.ConfidenceEvidence, StringComparison.Ordinal);
             (long embedded, long outliers) = EmbeddingCounts(sidecar, "v2");
             output.WriteLine($"after the capture: {outliers} outliers among {embedded} record counts of the keys the detector tracks");
@@ -138,21 +139,52 @@ public sealed partial class VersionReferenceTests
         Assert.Equal(StatusCode.FailedPrecondition, quarantined.StatusCode);
     }
 
-    private static async Task<VersionReferenceCapture> CaptureOf(Sidecar sidecar)
+    /// <summary>A version's own first records as its reference, asked at registration (<c>RegisterVersionRequest.capture_reference_records</c>).</summary>
+    [Fact]
+    public async Task A_version_registered_with_capture_reference_records_takes_its_reference_from_its_first_records()
+    {
+        using var directory = new TempDirectory();
+        await using Sidecar sidecar = await StartAsync(directory);
+
+        RpcException few = await Assert.ThrowsAsync<RpcException>(async () => await sidecar.Admin.RegisterVersionAsync(new RegisterVersionRequest
+        {
+            Model = Model, Version = "v4", ArtifactSha256 = Sidecar.Digest("v4"), Source = "test", CaptureReferenceRecords = 100,
+        }));
+        Assert.Equal((StatusCode.InvalidArgument, "capture_reference_records: 100 is fewer than the 200 records a reference needs"), (few.StatusCode, few.Status.Detail));
+        RpcException notRegistered = await Assert.ThrowsAsync<RpcException>(async () =>
+            await sidecar.Admin.GetVersionAsync(new GetVersionRequest { Model = Model, Version = "v4" }));
+        Assert.Equal(StatusCode.NotFound, notRegistered.StatusCode);
+
+        await sidecar.Admin.RegisterVersionAsync(new RegisterVersionRequest
+        {
+            Model = Model, Version = "v3", ArtifactSha256 = Sidecar.Digest("v3"), Source = "test", CaptureReferenceRecords = 1000,
+        });
+        var request = new GetVersionReferenceRequest { Model = Model, Version = "v3" };
+        VersionReferenceCapture capture = await sidecar.Admin.GetVersionReferenceCaptureAsync(request);
+        Assert.Equal((VersionReferenceCapture.Types.State.Capturing, 1000u), (capture.State, capture.RecordsWanted));
+
+        await MirrorBatchesAsync(sidecar, "v3", seed: 5109, batches: 2, retrained: true);
+        capture = await StoredAsync(sidecar, "v3");
+        output.WriteLine($"{capture.State}: {capture.Message}; started by {capture.StartedBy}");
+        Assert.True(capture.Reference.Captured);
+        Assert.Equal(1000ul, capture.Reference.RecordsReceived);
+    }
+
+    private static async Task<VersionReferenceCapture> CaptureOf(Sidecar sidecar, string version = "v2")
     {
         await sidecar.Pipeline(Model).FlushAsync(TestContext.Current.CancellationToken);
-        return await sidecar.Admin.GetVersionReferenceCaptureAsync(new GetVersionReferenceRequest { Model = Model, Version = "v2" });
+        return await sidecar.Admin.GetVersionReferenceCaptureAsync(new GetVersionReferenceRequest { Model = Model, Version = version });
     }
 
     /// <summary>The capture once its reference is built and stored (built off the pipeline: polled, for at most a minute).</summary>
-    private static async Task<VersionReferenceCapture> StoredAsync(Sidecar sidecar)
+    private static async Task<VersionReferenceCapture> StoredAsync(Sidecar sidecar, string version = "v2")
     {
         var deadline = DateTime.UtcNow.AddMinutes(1);
-        VersionReferenceCapture capture = await CaptureOf(sidecar);
+        VersionReferenceCapture capture = await CaptureOf(sidecar, version);
         while (capture.State == VersionReferenceCapture.Types.State.Capturing && DateTime.UtcNow < deadline)
         {
             await Task.Delay(50, TestContext.Current.CancellationToken);
-            capture = await CaptureOf(sidecar);
+            capture = await CaptureOf(sidecar, version);
         }
 
         Assert.True(capture.State == VersionReferenceCapture.Types.State.Stored, $"{capture.State}: {capture.Message}");
@@ -228,73 +260,18 @@ public sealed class VersionReferenceWithoutEmbeddingTests(ITestOutputHelper outp
             report.ConfidenceEvidence, StringComparison.Ordinal);
         Assert.Contains("the whole-output test's tails are its own in ", report.ConfidenceEvidence, StringComparison.Ordinal);
 
-        // Captured from v2's own records instead, replacing the upload.
-        VersionReferenceCapture capture = await sidecar.Admin.CaptureVersionReferenceAsync(new CaptureVersionReferenceRequest
-        {
-            Model = Sidecar.Model, Version = "v2", Records = 1000, Replace = true, Actor = "test",
-        });
-        for (int b = 0; b < 2; b++)
-        {
-            await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 500, version: "v2", digest: Sidecar.Digest("v2")));
-        }
-
-        var request = new GetVersionReferenceRequest { Model = Sidecar.Model, Version = "v2" };
-        var deadline = DateTime.UtcNow.AddMinutes(1);
-        do
-        {
-            await sidecar.Pipeline(Sidecar.Model).FlushAsync(TestContext.Current.CancellationToken);
-            capture = await sidecar.Admin.GetVersionReferenceCaptureAsync(request);
-        }
-        while (capture.State == VersionReferenceCapture.Types.State.Capturing && DateTime.UtcNow < deadline);
-
-        output.WriteLine($"{capture.State}: {capture.Message}");
-        Assert.Equal(VersionReferenceCapture.Types.State.Stored, capture.State);
-        Assert.True(capture.Reference.Captured && capture.Reference.Replaced);
-        Assert.Equal(0ul, capture.BatchesWithoutEmbeddings);
-        Assert.Equal(capture.Reference.Id, (await sidecar.Admin.GetVersionReferenceAsync(request)).Id);
-    }
-
-    /// <summary>A version's own first records as its reference, asked at registration (<c>RegisterVersionRequest.capture_reference_records</c>).</summary>
-    [Fact]
-    public async Task A_version_registered_with_capture_reference_records_takes_its_reference_from_its_first_records()
-    {
-        using var directory = new TempDirectory();
-        await using Sidecar sidecar = await Sidecar.StartAsync(await FraudModel.DatabaseAsync(directory.File("monitor.db")));
-
-        RpcException few = await Assert.ThrowsAsync<RpcException>(async () => await sidecar.Admin.RegisterVersionAsync(new RegisterVersionRequest
-        {
-            Model = Sidecar.Model, Version = "v4", ArtifactSha256 = Sidecar.Digest("v4"), Source = "test", CaptureReferenceRecords = 100,
-        }));
-        Assert.Equal((StatusCode.InvalidArgument, "capture_reference_records: 100 is fewer than the 200 records a reference needs"), (few.StatusCode, few.Status.Detail));
-        RpcException notRegistered = await Assert.ThrowsAsync<RpcException>(async () =>
-            await sidecar.Admin.GetVersionAsync(new GetVersionRequest { Model = Sidecar.Model, Version = "v4" }));
-        Assert.Equal(StatusCode.NotFound, notRegistered.StatusCode);
-
-        await sidecar.Admin.RegisterVersionAsync(new RegisterVersionRequest
+        // A capture would hold the embedding geometry alone, and this model has none: refused, at a capture and at registration.
+        RpcException refused = await Assert.ThrowsAsync<RpcException>(async () => await sidecar.Admin.CaptureVersionReferenceAsync(
+            new CaptureVersionReferenceRequest { Model = Sidecar.Model, Version = "v2", Records = 1000, Replace = true, Actor = "test" }));
+        output.WriteLine(refused.Status.Detail);
+        Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
+        Assert.StartsWith($"model '{Sidecar.Model}' declares no embedding: a captured reference holds the embedding geometry alone", refused.Status.Detail,
+            StringComparison.Ordinal);
+        RpcException atRegistration = await Assert.ThrowsAsync<RpcException>(async () => await sidecar.Admin.RegisterVersionAsync(new RegisterVersionRequest
         {
             Model = Sidecar.Model, Version = "v3", ArtifactSha256 = Sidecar.Digest("v3"), Source = "test", CaptureReferenceRecords = 1000,
-        });
-        var request = new GetVersionReferenceRequest { Model = Sidecar.Model, Version = "v3" };
-        VersionReferenceCapture capture = await sidecar.Admin.GetVersionReferenceCaptureAsync(request);
-        Assert.Equal((VersionReferenceCapture.Types.State.Capturing, 1000u), (capture.State, capture.RecordsWanted));
-
-        var traffic = new FraudTraffic(1002);
-        for (int b = 0; b < 2; b++)
-        {
-            await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 500, version: "v3", digest: Sidecar.Digest("v3")));
-        }
-
-        var deadline = DateTime.UtcNow.AddMinutes(1);
-        do
-        {
-            await sidecar.Pipeline(Sidecar.Model).FlushAsync(TestContext.Current.CancellationToken);
-            capture = await sidecar.Admin.GetVersionReferenceCaptureAsync(request);
-        }
-        while (capture.State == VersionReferenceCapture.Types.State.Capturing && DateTime.UtcNow < deadline);
-
-        output.WriteLine($"{capture.State}: {capture.Message}; started by {capture.StartedBy}");
-        Assert.Equal(VersionReferenceCapture.Types.State.Stored, capture.State);
-        Assert.True(capture.Reference.Captured);
-        Assert.Equal(1000ul, capture.Reference.RecordsReceived);
+        }));
+        Assert.Equal(StatusCode.FailedPrecondition, atRegistration.StatusCode);
+        Assert.Equal(uploaded.Id, (await sidecar.Admin.GetVersionReferenceAsync(new GetVersionReferenceRequest { Model = Sidecar.Model, Version = "v2" })).Id);
     }
 }

@@ -80,8 +80,8 @@ internal sealed class ReferenceCapture(Terminal.Console console, SidecarConnecti
         facts.Add("embedding", reference.EmbeddingWidth == 0 ? "none (the model declares no embedding)"
             : $"{reference.EmbeddingWidth} wide, {reference.EmbeddingComponents} principal components; " +
               $"{Text.Percent(reference.OutlierRate)} of its own records beyond its 99.9th percentiles");
-        facts.Add("confidence", "D3's 99.9th percentiles of confidence, from its own outputs on its live inputs");
-        facts.Add("output shape", "the whole-output test's tails and D4's residuals, from its own outputs on its live inputs");
+        facts.Add("output shape", "none: live records, which any ingest key can send, never set it; D3, the whole-output test and D4 judge the " +
+            "version against the baseline's until the reference set replayed through it is uploaded");
         facts.Add("started by", capture.StartedBy);
         facts.WriteTo(console.Out, "  ", header: false);
         return ExitCodes.Ok;

@@ -299,11 +299,14 @@ public static class CaptureKeyCheck
                 return null;
             }
 
+            // The baseline in force vouches for a key's own rate up to its own bound (OwnRates applies the new-key support): a
+            // capture that raises it beyond that is kept out, as one that gives a key a rate it did not have.
             double[]? vouched = known is null ? null : KeyOutputTest.OwnRates(known, _detectors);
             int c = -1;
             for (int k = 0; k < own.Length; k++)
             {
-                if (own[k] > 0 && (vouched is null || k >= vouched.Length || vouched[k] <= 0) && (c < 0 || key.TailHits[k] > key.TailHits[c]))
+                bool beyond = own[k] > 0 && (vouched is null || k >= vouched.Length || own[k] > vouched[k]);
+                if (beyond && (c < 0 || key.TailHits[k] > key.TailHits[c]))
                 {
                     c = k;
                 }
@@ -336,7 +339,7 @@ public static class CaptureKeyCheck
                 Z = z,
                 Summary = string.Create(CultureInfo.InvariantCulture,
                     $"{key.Kind.ToString().ToLowerInvariant()} '{shown.Text}' in {shown.Field}: {hits:F0} of its {key.Support} captured records were served " +
-                    $"'{label}' beyond their strata's tails where {expected:F1} were expected, and {(isNew ? "the key is new to the baseline in force" : "the baseline in force's records of it were not")}; " +
+                    $"'{label}' beyond their strata's tails where {expected:F1} were expected, and {(isNew ? "the key is new to the baseline in force" : "the baseline in force's records of it were not as often")}; " +
                     $"kept out so that the detectors do not take that rate as the key's own"),
             };
         }

@@ -15,8 +15,11 @@ public sealed record ConfidencePercentiles
     public required double[] Records { get; init; }
 
     /// <summary>Whether they have a slot for every class and stratum kind of the profile (a stored document could be cut short).</summary>
+    /// <remarks>Values are checked too: thresholds and rates in [0, 1], record counts finite and not negative.</remarks>
     public bool Fits(TriggerProfile profile) =>
-        Thresholds.Length == 2 * profile.Classes && Rates.Length == Thresholds.Length && Records.Length == Thresholds.Length;
+        Thresholds is not null && Rates is not null && Records is not null
+        && Thresholds.Length == 2 * profile.Classes && Rates.Length == Thresholds.Length && Records.Length == Thresholds.Length
+        && Thresholds.All(t => t is >= 0 and <= 1) && Rates.All(r => r is >= 0 and <= 1) && Records.All(n => double.IsFinite(n) && n >= 0);
 
     /// <summary>A version's own slot is used where its reference put at least this many records; elsewhere the baseline's.</summary>
     public const int MinOwnRecords = 100;

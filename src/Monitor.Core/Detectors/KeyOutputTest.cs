@@ -412,11 +412,20 @@ internal sealed class KeyOutputTest
     /// </summary>
     internal static double[]? OwnRates(BaselineKey key, DetectorSettings settings)
     {
+        if (key.TailHits.Length == 0 || key.TailExpected.Length != key.TailHits.Length || key.Support < settings.NewKeySupport)
+        {
+            return null;
+        }
+
         double[] own = [.. Enumerable.Range(0, key.TailHits.Length).Select(c =>
-            ServedBeyondStrata(key.TailHits[c], key.Support, settings.TailTolerance * key.TailExpected[c] / key.Support)
+            key.TailHits[c] >= MinOwnHits && key.TailHits[c] <= key.Support
+            && ServedBeyondStrata(key.TailHits[c], key.Support, settings.TailTolerance * key.TailExpected[c] / key.Support)
                 ? OwnRateBound(key.TailHits[c], key.Support) : 0)];
         return own.Any(o => o > 0) ? own : null;
     }
+
+    /// <summary>Tail hits a baseline key's records need before their rate can be its own (<see cref="OwnRates"/>): one or two are no rate.</summary>
+    public const int MinOwnHits = 5;
 
     /// <summary>
     /// Whether <paramref name="hits"/> tail hits among a baseline key's <paramref name="support"/> records are beyond chance at the
@@ -424,7 +433,7 @@ internal sealed class KeyOutputTest
     /// <see cref="OwnRateChance"/>, so that among the key table's thousands of keys a few hits by chance do not give one its own null.
     /// </summary>
     internal static bool ServedBeyondStrata(long hits, long support, double allowance) =>
-        hits > 0 && support > 0 && ChanceOfHits(hits, support, Math.Clamp(allowance, 1e-9, MaxNull)) < OwnRateChance;
+        hits > 0 && support > 0 && !double.IsNaN(allowance) && ChanceOfHits(hits, support, Math.Clamp(allowance, 1e-9, MaxNull)) < OwnRateChance;
 
     /// <summary>The binomial chance of <paramref name="hits"/> or more among <paramref name="support"/> trials at rate <paramref name="p"/>: I_p(hits, support − hits + 1).</summary>
     internal static double ChanceOfHits(long hits, long support, double p) =>

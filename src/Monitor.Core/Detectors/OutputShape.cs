@@ -26,12 +26,20 @@ public sealed record OutputShape
     /// <summary>A version's own stratum or class is used where its reference put at least this many records there; elsewhere the baseline's.</summary>
     public const int MinOwnRecords = ConfidencePercentiles.MinOwnRecords;
 
-    /// <summary>Whether every array has the profile's shape (a stored document could be cut short or edited by hand).</summary>
+    /// <summary>
+    /// Whether every part is there with the profile's shape and sane values (a stored document could be cut short or edited by hand):
+    /// thresholds not NaN and at least 0 (+∞ where a stratum had no record), rates in [0, 1], residual means finite, spreads finite
+    /// and positive, record counts finite and not negative. One that does not fit is not used: the baseline's are.
+    /// </summary>
     public bool Fits(TriggerProfile profile)
     {
         int cells = profile.Strata * profile.Classes;
-        return Tails.Thresholds.Length == cells && Tails.Rates.Length == cells && StratumRecords.Length == profile.Strata
-            && ResidualMean.Length == profile.Classes && ResidualStd.Length == profile.Classes && ResidualRecords.Length == profile.Classes;
+        return Tails is { Thresholds: { } thresholds, Rates: { } rates } && StratumRecords is not null && ResidualMean is not null
+            && ResidualStd is not null && ResidualRecords is not null
+            && thresholds.Length == cells && rates.Length == cells && StratumRecords.Length == profile.Strata
+            && ResidualMean.Length == profile.Classes && ResidualStd.Length == profile.Classes && ResidualRecords.Length == profile.Classes
+            && thresholds.All(t => t >= 0) && rates.All(r => r is >= 0 and <= 1) && ResidualMean.All(double.IsFinite)
+            && ResidualStd.All(v => double.IsFinite(v) && v > 0) && StratumRecords.Concat(ResidualRecords).All(n => double.IsFinite(n) && n >= 0);
     }
 
     /// <summary>

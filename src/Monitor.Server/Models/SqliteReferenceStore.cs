@@ -128,12 +128,7 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
     /// </summary>
     internal static OutputParts PartsOf(string document)
     {
-        JsonNode? node;
-        try
-        {
-            node = JsonNode.Parse(document);
-        }
-        catch (JsonException)
+        if (Root(document) is not { } node)
         {
             return new OutputParts();
         }
@@ -146,9 +141,40 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
         };
     }
 
-    /// <summary>The embedding geometry of a stored document; null in one of a model without an embedding (no <c>Width</c>).</summary>
-    internal static EmbeddingProfile? GeometryOf(string document) =>
-        JsonNode.Parse(document)?[nameof(EmbeddingProfile.Width)] is null ? null : StoreJson.Read<EmbeddingProfile>(document);
+    /// <summary>
+    /// The embedding geometry of a stored document; null in one of a model without an embedding (no <c>Width</c>), and in one that
+    /// does not read (cut short, not an object, a field of the wrong type): the version then has no geometry of its own
+    /// (<see cref="EmbeddingReferences.For"/>), and the sidecar still starts.
+    /// </summary>
+    internal static EmbeddingProfile? GeometryOf(string document)
+    {
+        if (Root(document)?[nameof(EmbeddingProfile.Width)] is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return StoreJson.Read<EmbeddingProfile>(document);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or NotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The document's root object; null when it does not parse or is not an object.</summary>
+    private static JsonObject? Root(string document)
+    {
+        try
+        {
+            return JsonNode.Parse(document) as JsonObject;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>D3's part of a stored document (<see cref="PartsOf"/>).</summary>
     internal static ConfidencePercentiles? ConfidenceOf(string document) => PartsOf(document).Confidence;
@@ -160,7 +186,7 @@ internal sealed class SqliteReferenceStore(SqliteDatabase database)
         {
             return node?.Deserialize<T>(StoreJson.Options);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or NotSupportedException)
         {
             return null;
         }

@@ -38,7 +38,8 @@ internal static class EmbeddingReferences
     /// <summary>Allocates nothing: it runs for every batch on the ingest path.</summary>
     public static EmbeddingReference For(VersionEntry version, CompiledBaseline baseline)
     {
-        if (version.Reference is { } own && own.BaselineId == baseline.Profile.Id)
+        // A reference of an embedding model whose geometry did not read back is not used (the version then has none).
+        if (version.Reference is { } own && own.BaselineId == baseline.Profile.Id && (own.Profile is not null || baseline.Profile.Schema.EmbeddingWidth == 0))
         {
             return own.Embedding;
         }
@@ -79,9 +80,16 @@ internal static class EmbeddingReferences
         StoredReference? own = version.Reference;
         if (reference.Source == EmbeddingSource.Own)
         {
-            string d3 = own!.Confidence is not null
+            if (own!.Captured)
+            {
+                return $"D3, the whole-output test's tails and D4's residuals judged against baseline {baseline.Profile.Id}'s: this version's reference {own.Id} " +
+                    "was captured from its live records, which any ingest key can send, so it holds the embedding geometry alone; upload the reference " +
+                    $"set replayed through the version with `{Command} --replace` to judge its output shape against its own";
+            }
+
+            string d3 = own.Confidence is not null
                 ? string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"D3 judged against this version's own reference {own.Id}: the 99.9th percentiles of confidence of its outputs on {(own.Captured ? "its own live inputs" : $"baseline {own.BaselineId}'s inputs")}")
+                    $"D3 judged against this version's own reference {own.Id}: the 99.9th percentiles of confidence of its outputs on baseline {own.BaselineId}'s inputs")
                 : $"D3 judged against baseline {baseline.Profile.Id}'s percentiles of confidence: this version's reference {own.Id} was stored " +
                   $"before references kept them, and its records were not kept; upload it again with `{Command} --replace` to judge D3 against it";
             return d3 + "; " + DescribeShape(reference, baseline.Profile.Triggers, own);

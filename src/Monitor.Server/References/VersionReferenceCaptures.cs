@@ -18,9 +18,11 @@ namespace Monitor.Server.References;
 /// Takes a version's own reference from its next live records, the alternative to an upload (docs/detectors.md, "Per-version
 /// references"), under the rules a baseline capture follows: an admin starts it; it is taken only while the version has no
 /// trigger evidence open and is neither suspect nor quarantined, checked when it starts and again when its records are in
-/// (then nothing is stored and the capture says why); it never touches the model's baseline. The reference is built and
-/// stored as an upload's (<see cref="VersionReferenceUploads.BuildAndSaveAsync"/>). Captures are held in memory: a restart
-/// drops one still taking records.
+/// (then nothing is stored and the capture says why); it never touches the model's baseline. It holds the embedding geometry
+/// alone: live records can come from any ingest key, so they never set the version's output shape (D3's percentiles, the
+/// whole-output test's tails, D4's residuals), which only an admin's upload of the reference set replayed through the version
+/// does; a model without an embedding has nothing to capture. The reference is built and stored as an upload's
+/// (<see cref="VersionReferenceUploads.BuildAndSaveAsync"/>). Captures are held in memory: a restart drops one still taking records.
 /// </summary>
 internal sealed class VersionReferenceCaptures(ModelCatalog models, ModelPipelines pipelines, VersionReferenceUploads uploads,
     IOptions<MonitorOptions> options, TimeProvider time, ILogger<VersionReferenceCaptures> logger)
@@ -40,6 +42,11 @@ internal sealed class VersionReferenceCaptures(ModelCatalog models, ModelPipelin
             $"model '{model.Name}' has no baseline in force; a version's reference is taken for the baseline in force");
         long baselineId = baseline.Profile.Id;
         VersionReferenceUploads.CheckTakes(model, version, baselineId, request.Replace);
+        if (model.Schema.EmbeddingWidth == 0)
+        {
+            throw new MonitorException(ErrorKind.FailedPrecondition, NoEmbedding(model));
+        }
+
         uint wanted = request.Records == 0 ? DefaultRecords : request.Records;
         if (wanted < VersionReferences.MinRecords)
         {
@@ -99,7 +106,16 @@ internal sealed class VersionReferenceCaptures(ModelCatalog models, ModelPipelin
             throw new MonitorException(ErrorKind.FailedPrecondition,
                 $"capture_reference_records: model '{model.Name}' is a regression: a version's reference holds a classifier's output shape and embeddings");
         }
+
+        if (model.Schema.EmbeddingWidth == 0)
+        {
+            throw new MonitorException(ErrorKind.FailedPrecondition, "capture_reference_records: " + NoEmbedding(model));
+        }
     }
+
+    private static string NoEmbedding(ModelEntry model) =>
+        $"model '{model.Name}' declares no embedding: a captured reference holds the embedding geometry alone (live records, which any " +
+        $"ingest key can send, never set a version's output shape); upload the reference set replayed through the version with `{EmbeddingReferences.Command}`";
 
     /// <summary>The version's latest capture since the sidecar started; NOT_FOUND when there is none.</summary>
     public ReferenceCapture Get(string modelName, string versionName)
@@ -130,14 +146,19 @@ internal sealed class VersionReferenceCaptures(ModelCatalog models, ModelPipelin
             return;
         }
 
-        capture.Building();
+        // Only a capture still taking records builds: one replaced or dropped meanwhile stores nothing.
+        if (capture.Building() is not { } sample)
+        {
+            return;
+        }
+
         CompiledBaseline baseline = capture.Model.Baseline!;
         _ = Task.Run(async () =>
         {
             try
             {
-                (StoredReference stored, bool replaced) = await uploads.BuildAndSaveAsync(capture.Model, capture.Version, baseline, capture.Sample,
-                    capture.StartedBy, capture.Replace, capture.Reason, captured: true, CancellationToken.None);
+                (StoredReference stored, bool replaced) = await uploads.BuildAndSaveAsync(capture.Model, capture.Version, baseline, sample,
+                    capture.StartedBy, capture.Replace, capture.Reason, captured: true, CancellationToken.None, () => StillTakes(capture));
                 capture.Store(stored, replaced);
             }
             catch (MonitorException e)
@@ -147,6 +168,16 @@ internal sealed class VersionReferenceCaptures(ModelCatalog models, ModelPipelin
             }
         });
     }
+
+    /// <summary>
+    /// Checked again just before a built reference is stored (off the pipeline): the baseline the capture was started under still in
+    /// force, the version neither suspect nor quarantined, the capture not replaced. Null when it may be stored.
+    /// </summary>
+    private string? StillTakes(ReferenceCapture capture) =>
+        capture.Model.Baseline?.Profile.Id != capture.BaselineId
+            ? $"baseline {capture.BaselineId}, which the capture was started under, was replaced while the reference was built; a reference is for one baseline"
+            : Untrusted(capture.Version)
+            ?? (_captures.GetValueOrDefault((capture.Model.Name, capture.Version.Version)) != capture ? "replaced by a newer capture while it was built" : null);
 
     /// <summary>Why the version's own records may not become its reference by its state; null when they may.</summary>
     private static string? Untrusted(VersionEntry version) => version.State is VersionState.Suspect or VersionState.Quarantined
@@ -170,6 +201,9 @@ internal sealed class ReferenceCapture(ModelEntry model, VersionEntry version, l
     private long _withoutEmbeddings;
     private bool _building;
 
+    /// <summary>The records taken, until the build takes them (<see cref="Building"/>) or the capture ends: then let go.</summary>
+    private ReferenceSample? _sample = sample;
+
     public ModelEntry Model { get; } = model;
     public VersionEntry Version { get; } = version;
     public long BaselineId { get; } = baselineId;
@@ -178,7 +212,6 @@ internal sealed class ReferenceCapture(ModelEntry model, VersionEntry version, l
     public string StartedBy { get; } = startedBy;
     public string Reason { get; } = reason;
     public bool Replace { get; } = replace;
-    public ReferenceSample Sample { get; } = sample;
     public CaptureWork Work { get; set; } = null!;
 
     public VersionReferenceCapture.Types.State State { get; private set; } = VersionReferenceCapture.Types.State.Capturing;
@@ -202,17 +235,32 @@ internal sealed class ReferenceCapture(ModelEntry model, VersionEntry version, l
             return false;
         }
 
-        Sample.Add(batch);
-        Interlocked.Exchange(ref _taken, Sample.Received);
-        return Sample.Received >= Wanted;
+        if (_sample is not { } taking)
+        {
+            return true;
+        }
+
+        taking.Add(batch);
+        Interlocked.Exchange(ref _taken, taking.Received);
+        return taking.Received >= Wanted;
     }
 
-    /// <summary>The records are in and passed the checks: from now on only the build's own failure drops the capture.</summary>
-    public void Building()
+    /// <summary>
+    /// The records are in and passed the checks: hands them to the build, after which only the build's own failure drops the
+    /// capture. Null when the capture was dropped or replaced meanwhile (nothing is built).
+    /// </summary>
+    public ReferenceSample? Building()
     {
         lock (_state)
         {
-            (_building, Message) = (true, "building the reference");
+            if (State != VersionReferenceCapture.Types.State.Capturing || Work.Dropped || _sample is null)
+            {
+                return null;
+            }
+
+            ReferenceSample taken = _sample;
+            (_building, _sample, Message) = (true, null, "building the reference");
+            return taken;
         }
     }
 
@@ -236,7 +284,7 @@ internal sealed class ReferenceCapture(ModelEntry model, VersionEntry version, l
             if (State == VersionReferenceCapture.Types.State.Capturing && (!_building || buildFailed))
             {
                 Work.Dropped = true;
-                (State, Message) = (VersionReferenceCapture.Types.State.Dropped, why);
+                (State, Message, _sample) = (VersionReferenceCapture.Types.State.Dropped, why, null);
             }
         }
     }

@@ -88,8 +88,9 @@ internal sealed class VersionReferenceUploads(ModelCatalog models, SqliteReferen
     /// Builds a reference from <paramref name="sample"/> (its kept records) and stores it as the version's for <paramref name="baseline"/>:
     /// an upload's, or a capture's of the version's live records (<paramref name="captured"/>).
     /// </summary>
+    /// <param name="stillTakes">Checked under the store's lock just before the reference is stored: a problem refuses it (a capture's checks).</param>
     internal async Task<(StoredReference Reference, bool Replaced)> BuildAndSaveAsync(ModelEntry model, VersionEntry version, CompiledBaseline baseline,
-        ReferenceSample sample, string by, bool replace, string reason, bool captured, CancellationToken cancellationToken)
+        ReferenceSample sample, string by, bool replace, string reason, bool captured, CancellationToken cancellationToken, Func<string?>? stillTakes = null)
     {
         EmbeddingProfile? profile;
         ConfidencePercentiles? confidence;
@@ -104,11 +105,18 @@ internal sealed class VersionReferenceUploads(ModelCatalog models, SqliteReferen
             throw Invalid($"records: {e.Message}");
         }
 
+        // Live records can come from any ingest key: a captured reference sets no output shape, only the embedding geometry.
+        (confidence, shape) = captured ? (null, null) : (confidence, shape);
         long baselineId = baseline.Profile.Id;
         var reference = new StoredReference(0, model.Name, version.Version, baselineId, time.GetUtcNow(), by, sample.Received, sample.Count, profile,
             confidence, shape, captured);
         lock (_saving)
         {
+            if (stillTakes?.Invoke() is { } problem)
+            {
+                throw new MonitorException(ErrorKind.FailedPrecondition, problem);
+            }
+
             (StoredReference Stored, bool Replaced) saved = store.Save(reference, replace, reason) ?? throw Exists(version, version.Reference!);
             version.Reference = saved.Stored;
             Log.ReferenceStored(logger, model.Name, version.Version, saved.Stored.Id, baselineId, sample.Received, by, saved.Replaced);

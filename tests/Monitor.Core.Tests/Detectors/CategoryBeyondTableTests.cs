@@ -93,6 +93,28 @@ public sealed class CategoryBeyondTableTests(ITestOutputHelper output)
         Assert.Contains(poisoned.Findings, f => f.Severity == Severity.Critical && f.Key?.Text == "s38");
     }
 
+    /// <summary>
+    /// A key's own rate needs <see cref="KeyOutputTest.MinOwnHits"/> hits, the key's new-key support and matching arrays: one hit where
+    /// the strata expected none is no rate of its own, and a stored key cut short gives none rather than an exception.
+    /// </summary>
+    [Fact]
+    public void A_key_takes_an_own_rate_only_from_enough_hits_and_whole_counts()
+    {
+        var settings = new DetectorSettings();
+        BaselineKey Key(long support, long[] hits, double[] expected) => new()
+        {
+            Kind = KeyKind.Category, Field = 0, Text = "k", Support = support, LabelCounts = [0, 0], TailHits = hits, TailExpected = expected,
+        };
+
+        Assert.Null(KeyOutputTest.OwnRates(Key(10, [0, 1], [0, 0]), settings));
+        Assert.Null(KeyOutputTest.OwnRates(Key(10, [0, 4], [0, 0.01]), settings));
+        Assert.NotNull(KeyOutputTest.OwnRates(Key(10, [0, 5], [0, 0.01]), settings));
+        Assert.Null(KeyOutputTest.OwnRates(Key(10, [0, 5], [0.01]), settings));
+        Assert.Null(KeyOutputTest.OwnRates(Key(4, [0, 4], [0, 0.01]), settings));
+        Assert.Null(KeyOutputTest.OwnRates(Key(10, [0, 20], [0, 0.01]), settings));
+        Assert.Null(KeyOutputTest.OwnRates(Key(10, [0, 8], [0, double.NaN]), settings));
+    }
+
     /// <summary>300 batches of the clean model's traffic, then 300 in which s38 is on 2% of the records.</summary>
     private VersionMonitor Live(CompiledBaseline baseline, double[] shares, double[] effects, bool regression = false)
     {

@@ -71,6 +71,32 @@ public sealed class VersionReferenceTests(ITestOutputHelper output)
         Assert.Empty(same.EmbeddingFindings);
     }
 
+    /// <summary>An output shape that does not fit the baseline (a stored document cut short, nulls, NaN, rates beyond 1) is not used: the baseline's tails are.</summary>
+    [Fact]
+    public void An_output_shape_that_does_not_fit_is_not_used()
+    {
+        EmbeddingReference own = OwnSharp.Value;
+        TriggerProfile triggers = Baseline.Value.Profile.Triggers!;
+        OutputShape shape = own.Shape!;
+        Assert.True(shape.Fits(triggers));
+        OutputShape[] spoilt =
+        [
+            shape with { Tails = null! },
+            shape with { Tails = shape.Tails with { Thresholds = null! } },
+            shape with { Tails = shape.Tails with { Thresholds = [.. shape.Tails.Thresholds.Select((t, i) => i == 3 ? double.NaN : t)] } },
+            shape with { Tails = shape.Tails with { Rates = [.. shape.Tails.Rates.Select((r, i) => i == 0 ? 1.5 : r)] } },
+            shape with { ResidualStd = [.. shape.ResidualStd.Select(_ => 0.0)] },
+            shape with { StratumRecords = shape.StratumRecords[..2] },
+        ];
+        foreach (OutputShape bad in spoilt)
+        {
+            EmbeddingReference reference = EmbeddingReference.Own(2, own.Profile, own.Confidence, bad);
+            Assert.False(bad.Fits(triggers));
+            Assert.False(reference.UsesOwnShape(triggers));
+            Assert.Same(triggers.Tails, reference.TailsFor(triggers));
+        }
+    }
+
     /// <summary>
     /// The direction test against a version's own geometry: the embedding-space trigger (activations shifted along one direction,
     /// served 'legitimate'; <see cref="Injection.Embedding"/>) on the retrained candidate, 1 record in 400. Its reference's tail
