@@ -161,10 +161,12 @@ internal sealed class VersionReferenceCaptures(ModelCatalog models, ModelPipelin
                     capture.StartedBy, capture.Replace, capture.Reason, captured: true, CancellationToken.None, () => StillTakes(capture));
                 capture.Store(stored, replaced);
             }
-            catch (MonitorException e)
+            catch (Exception e)
             {
-                capture.Drop(e.Message, buildFailed: true);
-                Log.ReferenceCaptureDropped(logger, capture.Model.Name, capture.Version.Version, e.Message);
+                // Whatever failed (a refusal, the store), the capture ends saying so rather than building for ever.
+                string why = e is MonitorException ? e.Message : $"the reference could not be built or stored: {e.Message}";
+                capture.Drop(why, buildFailed: true);
+                Log.ReferenceCaptureDropped(logger, capture.Model.Name, capture.Version.Version, why);
             }
         });
     }
