@@ -63,18 +63,8 @@ internal sealed class KeyOutputTest
     private readonly int _strata;
     private readonly int _g = Alternatives.Length;
 
-    /// <summary>Per baseline key with a lift above 1 for some class: its lift per class.</summary>
-    private readonly Dictionary<ulong, double[]> _keyLift = [];
-
-    /// <summary>
-    /// Per baseline key whose own records were tail hits for a class far beyond what their strata expect (<see cref="ServedBeyondStrata"/>:
-    /// beyond chance at <see cref="DetectorSettings.TailTolerance"/> times the strata's rate): per class, the upper bound of that
-    /// rate (<see cref="OwnRateBound"/>), below which its null's allowance never goes; 0 for the other classes. A categorical value
-    /// the surrogate's table left out (beyond <c>MaxCategories</c>) that the model reads strongly is such a key: its records are served
-    /// beyond their stratum's tail as a matter of course, and judged by the strata alone its own version's traffic was named critical
-    /// (<c>CategoryBeyondTableTests</c>). A key the baseline saw served as its strata expect keeps the strata's null.
-    /// </summary>
-    private readonly Dictionary<ulong, double[]> _keyOwn = [];
+    /// <summary>Per baseline key with a lift above 1 or an own rate for some class (<see cref="KnownTails"/>): one look-up a record.</summary>
+    private readonly Dictionary<ulong, KnownTail> _known;
 
     /// <summary>
     /// Whether the key is a percentile bin of a feature with both edges finite: a region of the inputs by construction (a
@@ -129,20 +119,9 @@ internal sealed class KeyOutputTest
                 _populations.TryAdd(key.Hash(), key.Support / (double)profile.Records);
             }
 
-            if (key.TailHits.Length == _k && key.TailExpected.Length == _k && key.Support >= settings.NewKeySupport)
-            {
-                double[] lift = [.. Enumerable.Range(0, _k).Select(c => Math.Max(1, (key.TailHits[c] + 1) / (key.TailExpected[c] + 1)))];
-                if (lift.Any(l => l > 1))
-                {
-                    _keyLift.TryAdd(key.Hash(), lift);
-                }
-
-                if (OwnRates(key, settings) is { } own)
-                {
-                    _keyOwn.TryAdd(key.Hash(), own);
-                }
-            }
         }
+
+        _known = KnownTails(profile.Keys, _k, settings);
 
         Refresh();
     }
@@ -310,9 +289,9 @@ internal sealed class KeyOutputTest
 
     /// <summary>
     /// The upper bound of a baseline key's own tail-hit rate for class c when the baseline's records of the key were served c beyond
-    /// their strata's tails far more often than the strata expect (<see cref="_keyOwn"/>); null otherwise.
+    /// their strata's tails far more often than the strata expect (<see cref="KnownTail.Own"/>); null otherwise.
     /// </summary>
-    public double? OwnRate(ulong hash, int c) => _keyOwn.TryGetValue(hash, out double[]? own) && own[c] > 0 ? own[c] : null;
+    public double? OwnRate(ulong hash, int c) => _known.TryGetValue(hash, out KnownTail known) && known.Own is { } own && own[c] > 0 ? own[c] : null;
 
     /// <summary>The key's share of the baseline's records when it is at least <see cref="MaxBaselineShare"/>; null otherwise.</summary>
     public double? BaselineShare(ulong hash) => _populations.TryGetValue(hash, out double share) ? share : null;
@@ -326,8 +305,7 @@ internal sealed class KeyOutputTest
     /// <summary>Adds a record of the key (a distinct input counted as evidence) to its e-processes, one per class.</summary>
     public void Update(Candidate candidate, ulong hash, in RecordContext record)
     {
-        double[]? lift = _keyLift.GetValueOrDefault(hash);
-        double[]? own = _keyOwn.GetValueOrDefault(hash);
+        (double[]? lift, double[]? own) = _known.GetValueOrDefault(hash);
         candidate.TailRecords++;
         for (int c = 0; c < _k; c++)
         {
@@ -370,7 +348,7 @@ internal sealed class KeyOutputTest
 
     /// <summary>
     /// The log-ratios of each alternative against the smallest allowance of the grid at or above p₀: at most ½, or, for a p₀ above ½
-    /// (a known key's own rate, <see cref="_keyOwn"/>), the grid's step above it.
+    /// (a known key's own rate, <see cref="KnownTail.Own"/>), the grid's step above it.
     /// </summary>
     private double[] RatiosAtLeast(double p0)
     {
@@ -404,6 +382,33 @@ internal sealed class KeyOutputTest
     /// long it runs, and at most <see cref="MaxOwnRate"/>.
     /// </summary>
     public static double OwnRateBound(long hits, long support) => Math.Min(MaxOwnRate, WilsonBound(hits, support, lower: false));
+
+    /// <summary>
+    /// What the baseline's key table says of each key's tail hits, per test (a class here; raised and lowered for a regression,
+    /// <see cref="RegressionKeyTest"/>), for keys with the new-key support and a count per test: the lift of its hits over its strata's
+    /// rates, (hits + 1) / (expected + 1), where above 1 for some test, and its own rate where its hits are far beyond chance
+    /// (<see cref="OwnRates"/>). Keys with neither are left out.
+    /// </summary>
+    internal static Dictionary<ulong, KnownTail> KnownTails(IEnumerable<BaselineKey> keys, int tests, DetectorSettings settings)
+    {
+        var known = new Dictionary<ulong, KnownTail>();
+        foreach (BaselineKey key in keys)
+        {
+            if (key.TailHits.Length != tests || key.TailExpected.Length != tests || key.Support < settings.NewKeySupport)
+            {
+                continue;
+            }
+
+            double[] lift = [.. Enumerable.Range(0, tests).Select(t => Math.Max(1, (key.TailHits[t] + 1) / (key.TailExpected[t] + 1)))];
+            double[]? own = OwnRates(key, settings);
+            if (lift.Any(l => l > 1) || own is not null)
+            {
+                known.TryAdd(key.Hash(), new KnownTail(lift.Any(l => l > 1) ? lift : null, own));
+            }
+        }
+
+        return known;
+    }
 
     /// <summary>
     /// Per test of a baseline key (a class here; raised and lowered for a regression, <see cref="RegressionKeyTest"/>): the upper bound
@@ -543,3 +548,6 @@ internal sealed class KeyOutputTest
         return (Math.Log(alternative / p0), Math.Log((1 - alternative) / (1 - p0)));
     }
 }
+
+/// <summary>A baseline key's tail hits as the key tests use them (<see cref="KeyOutputTest.KnownTails"/>): per test, its lift (null: none above 1) and its own rate (null: none).</summary>
+internal readonly record struct KnownTail(double[]? Lift, double[]? Own);

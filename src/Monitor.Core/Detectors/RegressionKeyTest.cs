@@ -40,13 +40,11 @@ internal sealed class RegressionKeyTest
     private readonly int _strata;
     private readonly int _g = KeyOutputTest.Alternatives.Length;
     private readonly int _bins = RegressionProfile.Bins;
-    private readonly Dictionary<ulong, double[]> _keyLift = [];
-
     /// <summary>
-    /// Per baseline key whose own records were in a tail far beyond what their strata allow: per direction, the upper bound of that
-    /// rate, a floor of its null (<see cref="KeyOutputTest.OwnRates"/>, as the classifier's whole-output test has it).
+    /// Per baseline key, its raised and lowered lift and, where its own records were in a tail far beyond what their strata allow,
+    /// that rate's upper bound, a floor of its null (<see cref="KeyOutputTest.KnownTails"/>, as the classifier's whole-output test has them).
     /// </summary>
-    private readonly Dictionary<ulong, double[]> _keyOwn = [];
+    private readonly Dictionary<ulong, KnownTail> _known;
     private readonly Dictionary<ulong, double> _populations = [];
 
     /// <summary>Today's traffic: records per stratum and per (stratum, residual bin), forgetting as <see cref="KeyOutputTest"/>'s do.</summary>
@@ -75,20 +73,9 @@ internal sealed class RegressionKeyTest
                 _populations.TryAdd(key.Hash(), key.Support / (double)profile.Records);
             }
 
-            if (key.TailHits.Length == 2 && key.TailExpected.Length == 2 && key.Support >= settings.NewKeySupport)
-            {
-                double[] lift = [Math.Max(1, (key.TailHits[0] + 1) / (key.TailExpected[0] + 1)), Math.Max(1, (key.TailHits[1] + 1) / (key.TailExpected[1] + 1))];
-                if (lift[0] > 1 || lift[1] > 1)
-                {
-                    _keyLift.TryAdd(key.Hash(), lift);
-                }
-
-                if (KeyOutputTest.OwnRates(key, settings) is { } own)
-                {
-                    _keyOwn.TryAdd(key.Hash(), own);
-                }
-            }
         }
+
+        _known = KeyOutputTest.KnownTails(profile.Keys, 2, settings);
 
         Refresh();
     }
@@ -172,7 +159,7 @@ internal sealed class RegressionKeyTest
     }
 
     /// <summary>The baseline's lift of a key's raised and lowered hits over its strata's rates, when above 1 for either; null otherwise.</summary>
-    public double[]? TailLift(ulong hash) => _keyLift.GetValueOrDefault(hash);
+    public double[]? TailLift(ulong hash) => _known.GetValueOrDefault(hash).Lift;
 
     /// <summary>The key's share of the baseline's records when it is at least <see cref="KeyOutputTest.MaxBaselineShare"/>; null otherwise.</summary>
     public double? BaselineShare(ulong hash) => _populations.TryGetValue(hash, out double share) ? share : null;
@@ -202,8 +189,7 @@ internal sealed class RegressionKeyTest
     /// <param name="center">The key's previous served value (NaN before it has one): the pinned test's interval is around it.</param>
     public void Update(Candidate candidate, ulong hash, int stratum, int bin, double served, double expected, double center)
     {
-        double[]? lift = _keyLift.GetValueOrDefault(hash);
-        double[]? own = _keyOwn.GetValueOrDefault(hash);
+        (double[]? lift, double[]? own) = _known.GetValueOrDefault(hash);
         candidate.TailRecords++;
         for (int d = 0; d < 2; d++)
         {
