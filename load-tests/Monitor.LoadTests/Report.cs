@@ -71,6 +71,7 @@ internal sealed class Report(string title)
             seconds = s.Stats.Seconds,
             ok = s.Stats.Ok,
             failed = s.Stats.Outcomes.Where(o => o.Key != Grpc.Core.StatusCode.OK).ToDictionary(o => o.Key.ToString(), o => o.Value),
+            failure_details = s.Stats.FailureDetails.ToDictionary(o => o.Key.ToString(), o => o.Value),
             records_per_second = s.Stats.Records / s.Stats.Seconds,
             batches_per_second = s.Stats.Batches / s.Stats.Seconds,
             bytes_per_second = s.Stats.Bytes / s.Stats.Seconds,

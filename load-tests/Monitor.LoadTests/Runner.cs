@@ -45,18 +45,25 @@ internal sealed class Runner : IAsyncDisposable
     private static readonly Method<byte[], MirrorAck> StreamMethod = new(MethodType.DuplexStreaming, "monitor.v1.Mirror", "IngestStream", Raw, Ack);
 
     private readonly GrpcChannel[] _channels;
+    private readonly GrpcChannel _reads;
     private readonly Workload _workload;
     private int _next;
 
     public Runner(string address, int channels, Workload workload)
     {
         _workload = workload;
-        _channels = [.. Enumerable.Range(0, Math.Max(1, channels)).Select(_ => GrpcChannel.ForAddress(address, new GrpcChannelOptions
-        {
-            MaxSendMessageSize = null,
-            HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan },
-        }))];
+        _channels = [.. Enumerable.Range(0, Math.Max(1, channels)).Select(_ => Open(address))];
+        // Report reads have a connection of their own, as a dashboard or an operator's CLI would: a connection the server
+        // closes under the ingest load (Kestrel closes one whose client sends on a refused stream for more than 5 s) takes
+        // only the ingest calls on it.
+        _reads = Open(address);
     }
+
+    private static GrpcChannel Open(string address) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
+    {
+        MaxSendMessageSize = null,
+        HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan },
+    });
 
     public GrpcChannel Channel => _channels[0];
 
@@ -78,7 +85,7 @@ internal sealed class Runner : IAsyncDisposable
     public async Task<StepStats> ReportsAsync(string step, TimeSpan duration, CancellationToken cancellationToken)
     {
         var stats = new StepStats("reports", step, "closed 1 caller", false);
-        var reports = new Reports.ReportsClient(_channels[^1]);
+        var reports = new Reports.ReportsClient(_reads);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(duration);
         stats.Start();
@@ -93,7 +100,7 @@ internal sealed class Runner : IAsyncDisposable
             }
             catch (RpcException ex) when (!timeout.IsCancellationRequested || ex.StatusCode != StatusCode.Cancelled)
             {
-                stats.Record(ex.StatusCode, 0, 0, due);
+                stats.Record(ex, due);
                 await Backoff(timeout.Token);
             }
             catch (RpcException)
@@ -159,7 +166,7 @@ internal sealed class Runner : IAsyncDisposable
         }
         catch (RpcException ex)
         {
-            stats.Record(ex.StatusCode, 0, 0, due);
+            stats.Record(ex, due);
             return ex.StatusCode;
         }
     }
@@ -203,7 +210,7 @@ internal sealed class Runner : IAsyncDisposable
                     }
 
                     StatusCode code = ack.ErrorCode == 0 ? StatusCode.OK : (StatusCode)ack.ErrorCode;
-                    stats.Record(code, (int)ack.Accepted, sent.Bytes, sent.Due);
+                    stats.Record(code, (int)ack.Accepted, sent.Bytes, sent.Due, ack.ErrorMessage);
                     Volatile.Write(ref throttled, code == StatusCode.ResourceExhausted ? 1 : 2);
 
                     window.Release();
@@ -213,7 +220,7 @@ internal sealed class Runner : IAsyncDisposable
             {
                 while (pending.Reader.TryRead(out var lost))
                 {
-                    stats.Record(ex.StatusCode, 0, 0, lost.Due);
+                    stats.Record(ex, lost.Due);
                 }
             }
         }, CancellationToken.None);
@@ -303,6 +310,8 @@ internal sealed class Runner : IAsyncDisposable
         {
             channel.Dispose();
         }
+
+        _reads.Dispose();
 
         return ValueTask.CompletedTask;
     }

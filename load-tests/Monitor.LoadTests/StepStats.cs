@@ -11,6 +11,7 @@ internal sealed class StepStats(string scenario, string step, string shape, bool
     private readonly LongHistogram _latency = new(1, 60_000_000, 3);
     private readonly Lock _lock = new();
     private readonly ConcurrentDictionary<StatusCode, long> _outcomes = new();
+    private readonly ConcurrentDictionary<StatusCode, string> _details = new();
     private readonly SortedDictionary<int, (long Records, LongHistogram Latency)> _timeline = [];
     private long _started = Stopwatch.GetTimestamp();
     private long _ended;
@@ -23,6 +24,8 @@ internal sealed class StepStats(string scenario, string step, string shape, bool
     public long Batches { get; private set; }
     public long Bytes { get; private set; }
     public IReadOnlyDictionary<StatusCode, long> Outcomes => _outcomes;
+    /// <summary>The first failure's detail for each status other than OK, so that a report says why calls failed.</summary>
+    public IReadOnlyDictionary<StatusCode, string> FailureDetails => _details;
     public long Ok => _outcomes.GetValueOrDefault(StatusCode.OK);
     public long Failed => _outcomes.Where(o => o.Key != StatusCode.OK).Sum(o => o.Value);
     public double Seconds => Stopwatch.GetElapsedTime(_started, _ended == 0 ? Stopwatch.GetTimestamp() : _ended).TotalSeconds;
@@ -32,9 +35,18 @@ internal sealed class StepStats(string scenario, string step, string shape, bool
     /// <summary>Ends the step's clock now (again, to include the time the sidecar took to finish what it accepted).</summary>
     public void Stop() => _ended = Stopwatch.GetTimestamp();
 
+    /// <summary>A failed call: its status and why (the first detail of each status is kept).</summary>
+    public void Record(RpcException failure, long dueTimestamp) => Record(failure.StatusCode, 0, 0, dueTimestamp,
+        failure.Status.DebugException is { } cause ? $"{failure.Status.Detail} ({cause.GetType().Name}: {cause.Message})" : failure.Status.Detail);
+
     /// <summary>One call: its status, what it carried, and its latency from when it was due (scheduled or sent) to its answer.</summary>
-    public void Record(StatusCode status, int records, int bytes, long dueTimestamp)
+    public void Record(StatusCode status, int records, int bytes, long dueTimestamp, string? detail = null)
     {
+        if (status != StatusCode.OK)
+        {
+            _details.TryAdd(status, detail ?? "");
+        }
+
         long now = Stopwatch.GetTimestamp();
         long micros = Math.Max(1, (long)Stopwatch.GetElapsedTime(dueTimestamp, now).TotalMicroseconds);
         _outcomes.AddOrUpdate(status, 1, (_, n) => n + 1);

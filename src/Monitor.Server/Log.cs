@@ -91,11 +91,18 @@ internal static partial class Log
     [LoggerMessage(33, LogLevel.Warning, "Finding for {Model}/{Version} ({Severity}, {Detector}): {Summary}")]
     public static partial void Finding(ILogger logger, string model, string version, string severity, string detector, string summary);
 
+    [LoggerMessage(97, LogLevel.Debug, "Finding for {Model}/{Version} grew ({Severity}, {Detector}): {Summary}")]
+    public static partial void FindingGrew(ILogger logger, string model, string version, string severity, string detector, string summary);
+
     [LoggerMessage(34, LogLevel.Error, "Rollback signal {Sequence}: {Model} version {From} failed and is quarantined; roll back to {To}. {Reason}")]
     public static partial void RollbackSignal(ILogger logger, long sequence, string model, string from, string to, string reason);
 
     [LoggerMessage(35, LogLevel.Warning, "Alert {AlertId} of {Model}/{Version} {State} ({Severity}, {Kind}): {Evidence}")]
     public static partial void AlertChanged(ILogger logger, long alertId, string model, string version, string state, string severity, string kind,
+        string evidence);
+
+    [LoggerMessage(98, LogLevel.Debug, "Alert {AlertId} of {Model}/{Version} still {State} ({Severity}, {Kind}): {Evidence}")]
+    public static partial void AlertGrew(ILogger logger, long alertId, string model, string version, string state, string severity, string kind,
         string evidence);
 
     [LoggerMessage(36, LogLevel.Error, "Rollback of {Model} version {From} to {To} held for a human's decision (held rollback {Id}) because {Why}. {Reason}")]

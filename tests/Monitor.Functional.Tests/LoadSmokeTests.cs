@@ -28,7 +28,7 @@ public sealed class LoadSmokeTests
             {
                 // A full queue under closed load is the sidecar's back-pressure; anything else is a fault.
                 Assert.True(failure.Name == "ResourceExhausted" && step.GetProperty("step").GetString() == "maximum rate",
-                    $"{name}: {failure.Value} calls failed with {failure.Name}");
+                    $"{name}: {failure.Value} calls failed with {failure.Name}: {step.GetProperty("failure_details").GetProperty(failure.Name).GetString()}");
             }
 
             if (step.GetProperty("scenario").GetString() != "reports")

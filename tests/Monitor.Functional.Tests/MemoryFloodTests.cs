@@ -49,18 +49,24 @@ public sealed class MemoryFloodTests
 
         long idle = sidecar.ResidentBytes().Current;
 
-        // Big batches (10,000 records, about 13 MB) from 16 concurrent callers over the five models: more callers than the
-        // ingest role's places (8), and more bytes than the queues hold. Each caller keeps to one model and, like a client
-        // that backs off, pauses and tries again when its call was not read (by the call limit, or by Kestrel's HTTP/2
-        // ENHANCE_YOUR_CALM when refused streams pile up on the connection). The callers stop once both queue bounds refused
-        // a batch, or at 40 batches read each.
+        // Big batches (10,000 records, about 13 MB) from 16 concurrent callers over the five models, each on a connection of
+        // its own: more callers than the ingest role's places (8), and more bytes than the queues hold. Each caller keeps to
+        // one model and, like a client that backs off, pauses and tries again when its call was not read: by the call limit,
+        // by Kestrel's HTTP/2 ENHANCE_YOUR_CALM when refused streams pile up on the connection, or because Kestrel closed the
+        // connection (a refused call's body still arriving 5 s after the refusal: Kestrel's RequestBodyDrainTimeout). The
+        // callers stop once both queue bounds refused a batch, or at 40 batches read each. Meanwhile a reader on a connection
+        // of its own asks for drift reports: the flood may refuse ingest calls, never a reader's.
         const int callers = 16, batchesPerCaller = 40;
         MirrorBatch big = BigBatch(traffic);
         Assert.InRange(big.CalculateSize(), 10 * MiB, 16 * MiB);
         var outcomes = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+        using var flooding = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        Task<(int Answered, TimeSpan Slowest)> reads = ReadReportsAsync(sidecar.GrpcPort, flooding.Token);
         await Parallel.ForEachAsync(Enumerable.Range(0, callers), new ParallelOptions { MaxDegreeOfParallelism = callers, CancellationToken = cancel },
             async (caller, ct) =>
             {
+                using GrpcChannel own = GrpcChannel.ForAddress($"http://127.0.0.1:{sidecar.GrpcPort}", new GrpcChannelOptions { MaxSendMessageSize = null });
+                var flood = new Mirror.MirrorClient(own);
                 MirrorBatch mine = big.Clone();
                 mine.Model = names[caller % models];
                 for (int read = 0, attempts = 0; read < batchesPerCaller && attempts < 2000 && !BothQueueBounds(outcomes); attempts++)
@@ -68,12 +74,16 @@ public sealed class MemoryFloodTests
                     string outcome;
                     try
                     {
-                        await mirror.IngestAsync(mine, cancellationToken: ct);
+                        await flood.IngestAsync(mine, cancellationToken: ct);
                         outcome = "accepted";
                     }
                     catch (RpcException ex) when (ex.StatusCode == StatusCode.ResourceExhausted)
                     {
                         outcome = Limit(ex.Status.Detail);
+                    }
+                    catch (RpcException ex) when (ClosedByServer(ex) is { } code)
+                    {
+                        outcome = $"connection closed by the server ({code})";
                     }
 
                     outcomes.AddOrUpdate(outcome, 1, (_, n) => n + 1);
@@ -87,6 +97,9 @@ public sealed class MemoryFloodTests
                     }
                 }
             });
+        await flooding.CancelAsync();
+        (int answered, TimeSpan slowest) = await reads;
+        Assert.True(answered > 0, "no drift report was answered during the flood");
         string summary = string.Join(", ", outcomes.OrderBy(o => o.Key).Select(o => $"{o.Key} {o.Value}"));
         foreach (string limit in new[] { "Monitor:Calls:MaxInFlightPerRole", "Monitor:Ingest:QueueBytesPerModel", "Monitor:Ingest:QueueBytesTotal" })
         {
@@ -108,7 +121,8 @@ public sealed class MemoryFloodTests
         // Q = min(QueueBytesTotal, 5 × QueueBytesPerModel) = 1 GiB, the ingest role's 8 calls, no watchers, and G up to Q.
         long q = Math.Min(1024 * MiB, models * 256 * MiB);
         long bound = idle + models * 20 * MiB + q + 8 * 2 * 16 * MiB + q;
-        TestContext.Current.SendDiagnosticMessage($"idle {idle / MiB} MiB, peak {peak / MiB} MiB, formula {bound / MiB} MiB; {summary}");
+        TestContext.Current.SendDiagnosticMessage(
+            $"idle {idle / MiB} MiB, peak {peak / MiB} MiB, formula {bound / MiB} MiB; {summary}; {answered} drift reports read meanwhile, the slowest in {slowest.TotalSeconds:F1} s");
         Assert.True(peak < bound, $"peak resident {peak / MiB} MiB, formula {bound / MiB} MiB (idle {idle / MiB} MiB)");
     }
 
@@ -187,6 +201,50 @@ public sealed class MemoryFloodTests
         TestContext.Current.SendDiagnosticMessage($"idle {idle / MiB} MiB, peak {peak / MiB} MiB, formula {bound / MiB} MiB; watchers cut off {cut}");
         Assert.True(peak < bound, $"peak resident {peak / MiB} MiB, formula {bound / MiB} MiB (idle {idle / MiB} MiB)");
     }
+
+    /// <summary>
+    /// Drift reports read in a loop on a connection of their own until cancelled: each must be answered (within 60 s),
+    /// whatever the ingest calls on other connections meet.
+    /// </summary>
+    private static async Task<(int Answered, TimeSpan Slowest)> ReadReportsAsync(int port, CancellationToken stop)
+    {
+        using GrpcChannel channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
+        var reports = new Reports.ReportsClient(channel);
+        int answered = 0;
+        TimeSpan slowest = TimeSpan.Zero;
+        while (!stop.IsCancellationRequested)
+        {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            try
+            {
+                await reports.GetDriftReportAsync(new DriftReportRequest { Model = Sidecar.Model, Version = "v1", ClosedWindows = 5 },
+                    deadline: DateTime.UtcNow.AddSeconds(60), cancellationToken: stop);
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.Cancelled && stop.IsCancellationRequested)
+            {
+                break;
+            }
+
+            answered++;
+            TimeSpan took = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            slowest = took > slowest ? took : slowest;
+            try
+            {
+                await Task.Delay(200, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+
+        return (answered, slowest);
+    }
+
+    /// <summary>The HTTP/2 error code with which the server closed the call's connection (a GOAWAY), if it did.</summary>
+    private static string? ClosedByServer(RpcException ex) =>
+        ex.Status.DebugException is { } cause && System.Text.RegularExpressions.Regex.Match(cause.ToString(),
+            @"The HTTP/2 server closed the connection\. HTTP/2 error code '([A-Z_]+)'") is { Success: true } match ? match.Groups[1].Value : null;
 
     private static bool BothQueueBounds(System.Collections.Concurrent.ConcurrentDictionary<string, int> outcomes) =>
         outcomes.ContainsKey("Monitor:Ingest:QueueBytesPerModel") && outcomes.ContainsKey("Monitor:Ingest:QueueBytesTotal");

@@ -20,6 +20,9 @@ internal sealed class Incidents(IIncidentStore store, AlertHub alerts, RollbackS
     /// <summary>Policy incidents the store refused, oldest first, committed (and only then published) once it accepts writes.</summary>
     private readonly Queue<IncidentCommit> _deferred = new();
 
+    /// <summary>The state and severity last logged of each firing alert (under the lock): only a change is a warning.</summary>
+    private readonly Dictionary<long, (AlertState State, Severity Severity)> _logged = [];
+
     public bool HasDeferred
     {
         get
@@ -153,8 +156,26 @@ internal sealed class Incidents(IIncidentStore store, AlertHub alerts, RollbackS
             Alert alert = stored.Alert;
             alerts.Publish(stored);
             metrics.AlertChanges.WithLabels(alert.Model, Label(alert.Severity), alert.State.ToString().ToLowerInvariant()).Inc();
-            Log.AlertChanged(logger, stored.Id, alert.Model, alert.Version, alert.State == AlertState.Firing ? "firing" : "resolved",
-                Label(alert.Severity), alert.Kind, alert.Evidence[^1]);
+            // An alert that fires, resolves or changes severity is a warning in the log; its growing evidence is debug.
+            bool news = !_logged.TryGetValue(stored.Id, out var last) || last.State != alert.State || last.Severity != alert.Severity;
+            if (alert.State == AlertState.Firing)
+            {
+                _logged[stored.Id] = (alert.State, alert.Severity);
+            }
+            else
+            {
+                _logged.Remove(stored.Id);
+            }
+
+            string state = alert.State == AlertState.Firing ? "firing" : "resolved", severity = Label(alert.Severity);
+            if (news)
+            {
+                Log.AlertChanged(logger, stored.Id, alert.Model, alert.Version, state, severity, alert.Kind, alert.Evidence[^1]);
+            }
+            else
+            {
+                Log.AlertGrew(logger, stored.Id, alert.Model, alert.Version, state, severity, alert.Kind, alert.Evidence[^1]);
+            }
         }
 
         if (result.Rollback is { } rollback)

@@ -120,8 +120,18 @@ internal sealed class ModelAnalysis
             _metrics.FindingsChanged(version.Model, version.Version, changed, monitor.Findings);
             foreach (Finding finding in changed)
             {
+                // A new finding, or one whose severity changed, is a warning in the log; its growing evidence is debug.
+                bool news = !version.LiveFindings.TryGetValue(finding.DedupeKey, out LiveFinding last) || last.Finding.Severity != finding.Severity;
                 version.LiveFindings[finding.DedupeKey] = new LiveFinding(finding, monitor.NextWindowIndex);
-                Log.Finding(_logger, version.Model, version.Version, finding.Severity.ToString().ToLowerInvariant(), finding.Detector.ToString(), finding.Summary);
+                string severity = finding.Severity.ToString().ToLowerInvariant(), detector = finding.Detector.ToString();
+                if (news)
+                {
+                    Log.Finding(_logger, version.Model, version.Version, severity, detector, finding.Summary);
+                }
+                else
+                {
+                    Log.FindingGrew(_logger, version.Model, version.Version, severity, detector, finding.Summary);
+                }
             }
         }
 
