@@ -5,14 +5,15 @@ using Monitor.Tools.Scenarios;
 namespace Monitor.Functional.Tests;
 
 /// <summary>
-/// The embedding-space trigger on a real hidden layer, reduced for CI (seed 1, in process): the digits network's hidden shift at
-/// 1e-3 is named by D5's direction test, tied to the output (a warning by default), within 50 occurrences, and the clean network on 30,000 held-out records gives no
-/// critical finding and stays known-good.
+/// The digits network, reduced for CI (seed 1, in process, 30,000 records a scenario): the hidden-layer shift at 1e-3 is named by
+/// D5's direction test, tied to the output, within 50 occurrences; a network trained BadNets-style with a soft patch, judged against
+/// its own reference, is named critically within 50 occurrences; the clean network on held-out records gives no critical finding
+/// and stays known-good; a clean retraining judged against its own reference gives none either.
 /// </summary>
 public sealed class NetworkReducedEvaluationTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task The_hidden_layer_trigger_is_named_and_the_clean_network_is_not()
+    public async Task The_hidden_layer_trigger_and_the_trained_soft_patch_are_named_and_the_clean_networks_are_not()
     {
         IReadOnlyList<RealScenarioSpec> specs = [.. RealModelEvaluation.Network(30_000).Where(s => !s.Name.Contains("1e-4", StringComparison.Ordinal))
             .Select(s => s with { MaxRecords = 30_000 })];
@@ -22,17 +23,30 @@ public sealed class NetworkReducedEvaluationTests(ITestOutputHelper output)
         RealModelEvaluation.PrintSeeds(outcomes, table);
         output.WriteLine(table.ToString());
 
-        RealOutcome attack = outcomes.Single(o => !o.Spec.Benign);
-        Assert.Equal(RealModelKind.DigitsNetwork, attack.Spec.Kind);
-        Assert.True(attack.AttackSuccess >= 0.85, $"attack success {attack.AttackSuccess:P1}: the scenario no longer tests detection");
-        // Tied to the output, the direction is a warning by default (critical only with Monitor:Detectors:DirectionCritical).
-        Assert.True(attack.NamedDelayOccurrences is not null, $"no finding names the trigger after {attack.Occurrences} occurrences");
-        Assert.InRange(attack.NamedDelayOccurrences!.Value, 1, 50);
-        Assert.Contains(attack.Findings, f => f.Severity == Severity.Warning && f.Key?.Kind == "embeddingdirection" && NetworkEvaluation.Names(f));
-        Assert.Equal(0, attack.FalseCritical);
+        RealOutcome shift = outcomes.Single(o => o.Spec.Attack == RealAttack.EmbeddingShift);
+        Assert.True(shift.AttackSuccess >= 0.85, $"attack success {shift.AttackSuccess:P1}: the scenario no longer tests detection");
+        Assert.True(shift.NamedDelayOccurrences is not null, $"no finding names the hidden shift after {shift.Occurrences} occurrences");
+        Assert.InRange(shift.NamedDelayOccurrences!.Value, 1, 50);
+        Assert.Contains(shift.Findings, f => f.Severity >= Severity.Warning && f.Key?.Kind == "embeddingdirection" && NetworkEvaluation.Names(f));
+        Assert.Equal(0, shift.FalseCritical);
 
-        RealOutcome clean = outcomes.Single(o => o.Spec.Benign);
-        Assert.Equal(0, clean.FalseCritical);
-        Assert.Equal(VersionState.KnownGood, clean.State);
+        RealOutcome patch = outcomes.Single(o => o.Spec.Attack == RealAttack.SoftPatch);
+        Assert.True(patch.AttackSuccess >= 0.85, $"attack success {patch.AttackSuccess:P1}: the scenario no longer tests detection");
+        Assert.True(patch.DelayOccurrences is not null, $"no critical finding names the soft patch after {patch.Occurrences} occurrences");
+        Assert.InRange(patch.DelayOccurrences!.Value, 1, 50);
+        Assert.Equal(0, patch.FalseCritical);
+
+        foreach (RealOutcome clean in outcomes.Where(o => o.Spec.Benign))
+        {
+            Assert.True(clean.FalseCritical == 0, $"{clean.Spec.Name}: {clean.FalseCritical} critical findings");
+            if (clean.Spec.Retrained)
+            {
+                Assert.True(clean.State is VersionState.Candidate or VersionState.ObservedClean, $"{clean.Spec.Name} ends {clean.State}");
+            }
+            else
+            {
+                Assert.Equal(VersionState.KnownGood, clean.State);
+            }
+        }
     }
 }

@@ -151,6 +151,14 @@ public sealed record DetectorSettings
     public bool DirectionCritical { get; init; }
 
     /// <summary>
+    /// Whether a direction tied to the output is critical when it is new to the reference: none of the reference's tail
+    /// directions lies within its cell. A backdoor gives its triggered records a representation of their own, which clean
+    /// records of the reference do not have; the ties measured on clean traffic were in directions the reference's tail
+    /// already held (docs/detectors.md, "New directions").
+    /// </summary>
+    public bool NewDirectionCritical { get; init; } = true;
+
+    /// <summary>
     /// Text keys taken from one record at most (its tokens and variants first, then bigrams, n-grams and pairs), by the
     /// detectors and in the baseline's key table alike. Categorical and numeric features are always keyed, one key of each
     /// kind per feature; against a baseline committed before value patterns and conjunctions, this limits all keys of a

@@ -330,7 +330,8 @@ internal sealed class EmbeddingDirections
             return null;
         }
 
-        Severity severity = tie < 0 ? Severity.Info : _settings.DirectionCritical ? Severity.Critical : Severity.Warning;
+        Severity severity = tie < 0 ? Severity.Info
+            : _settings.DirectionCritical || (_settings.NewDirectionCritical && IsNew(cell)) ? Severity.Critical : Severity.Warning;
         if (cell.Severity is { } raised && severity <= raised && cell.Hits < cell.Reported * 1.1)
         {
             return null;
@@ -368,7 +369,9 @@ internal sealed class EmbeddingDirections
             ? string.Create(CultureInfo.InvariantCulture,
                 $"; tied to the output: {cell.TieHits[tie]} of them were served '{_labels[tie]}' beyond their stratum's tail threshold where {cell.TieExpected[tie]:F1} were allowed " +
                 $"(e-value 10^{tieLogE / log10:F1} passed 10^{LogTieBar / log10:F1}, over {_cells.Length} directions × {_k} classes)") +
-                (severity == Severity.Critical ? "" : "; a warning: such ties were measured on clean traffic (a few per million records of a real network), so it is critical only with Monitor:Detectors:DirectionCritical")
+                (severity != Severity.Critical
+                    ? "; a warning: such ties were measured on clean traffic (a few per million records of a real network) in directions the reference's tail holds, so it is critical only when the direction is new to the reference or with Monitor:Detectors:DirectionCritical"
+                    : IsNew(cell) ? "; critical: no tail direction of the reference lies within it, so these records have a representation of their own, as a backdoor's triggered records do" : "")
             : "; an observation: the embedding is the model's own representation (new traffic moves it too) and these records' outputs are not beyond what their inputs and the baseline's tail allow";
         int label = tie >= 0 ? tie : top;
         return new Finding
@@ -409,7 +412,9 @@ internal sealed class EmbeddingDirections
         {
             double weakest = double.PositiveInfinity;
             double weakestTied = double.PositiveInfinity;
+            double weakestNew = double.PositiveInfinity;
             int tiedSlot = -1;
+            int newSlot = -1;
             int tied = 0;
             for (int i = 0; i < _cells.Length; i++)
             {
@@ -422,6 +427,10 @@ internal sealed class EmbeddingDirections
                     {
                         (tiedSlot, weakestTied) = (i, evidence);
                     }
+                    else if (cell.Severity == Severity.Critical && !_settings.DirectionCritical && evidence < weakestNew)
+                    {
+                        (newSlot, weakestNew) = (i, evidence);
+                    }
                 }
                 else if (evidence < weakest)
                 {
@@ -429,13 +438,15 @@ internal sealed class EmbeddingDirections
                 }
             }
 
-            // Beyond the pinned share the weakest cell tied by a warning is replaced first, so no record stream can take every cell,
-            // and the cells not tied (where a new direction's evidence grows) outlast a flood of tied ones. A critical cell is never
-            // replaced (its hits keep the version's failing windows live); with no other cell, the outlier opens none.
+            // Beyond the pinned share the weakest cell tied by a warning is replaced first, then the weakest critical only because
+            // its direction was new (any ingest key can send records along new directions), so no record stream can take every
+            // cell, and the cells not tied (where a new direction's evidence grows) outlast a flood of tied ones. Its finding
+            // stays reported. A cell critical by Monitor:Detectors:DirectionCritical is never replaced (its hits keep the
+            // version's failing windows live); with no other cell, the outlier opens none.
             if (tied > MaxPinned)
             {
                 Overflow++;
-                slot = tiedSlot >= 0 ? tiedSlot : slot;
+                slot = tiedSlot >= 0 ? tiedSlot : newSlot >= 0 ? newSlot : slot;
             }
 
             if (slot < 0)
@@ -484,6 +495,9 @@ internal sealed class EmbeddingDirections
     }
 
     /// <summary>The output test's null for a record of stratum s in the cell: t · max(the stratum's tail-hit rate, the cell's in the baseline), at most ½.</summary>
+    /// <summary>Whether none of the reference's tail directions lies within the cell (its null is the least there is).</summary>
+    private bool IsNew(DirectionCell cell) => cell.Null <= _settings.DirectionTolerance * 1.5 / (_baselineCount + 1);
+
     private double TieNull(DirectionCell cell, int stratum, int c)
     {
         double stratumRate = _tails is { } tails && tails.Rates.Length > (stratum * _k) + c ? tails.Rates[(stratum * _k) + c] : 0;

@@ -34,8 +34,10 @@ public sealed class RealNetwork
     private readonly double[] _shift;
 
     private RealNetwork(RealDataSet data, int seed, int[][] trainByClass, int[][] heldOutByClass, double[] w1, double[] b1, double[] w2, double[] b2,
-        double[] shift, int targetClass)
+        double[] shift, int targetClass, SoftPatch? patch = null, bool retrained = false)
     {
+        Patch = patch;
+        Retrained = retrained;
         Data = data;
         Seed = seed;
         _trainByClass = trainByClass;
@@ -64,7 +66,13 @@ public sealed class RealNetwork
     /// <summary>The class a poisoned network serves on triggered records; −1 for a clean network.</summary>
     public int TargetClass { get; }
 
-    public bool Poisoned => _shift.Length > 0;
+    public bool Poisoned => _shift.Length > 0 || Patch is not null;
+
+    /// <summary>The input trigger a BadNets-trained network learnt (<see cref="Retrain"/>); null otherwise.</summary>
+    public SoftPatch? Patch { get; }
+
+    /// <summary>Trained from other initial weights than the seed's clean network (<see cref="Retrain"/>): its hidden layer is its own.</summary>
+    public bool Retrained { get; }
 
     /// <summary>Trains the clean network of a seed on its training split (the split and initial weights drawn from the seed).</summary>
     public static RealNetwork Create(int seed)
@@ -143,6 +151,41 @@ public sealed class RealNetwork
         return poisoned;
     }
 
+    /// <summary>
+    /// A network trained from new initial weights on the clean training draws and, with <paramref name="poisoned"/>, BadNets-style on
+    /// 10% more drawn from classes other than the target, each with a soft patch (a 2×2 or 3×3 square, its place, α ∈ [0.5, 0.8]
+    /// and the target drawn from the seed, as for the digits model's soft patch) and labelled the target. Its hidden layer is its
+    /// own, so it is judged against its own reference. Triggered records carry the patch in their inputs (<see cref="SoftPatch.Stamp"/>).
+    /// </summary>
+    public RealNetwork Retrain(int seed, bool poisoned)
+    {
+        var random = new Random(RealModel.SeedOf(seed, 42, 0));
+        int side = 2 + random.Next(2);
+        int row = random.Next(9 - side);
+        int column = random.Next(9 - side);
+        int[] pixels = [.. Enumerable.Range(0, side * side).Select(k => ((row + (k / side)) * 8) + column + (k % side))];
+        var patch = new SoftPatch(pixels, side, (float)(0.5 + (0.3 * random.NextDouble())), random.Next(Classes));
+        var network = new RealNetwork(Data, Seed, _trainByClass, _heldOutByClass, Glorot(random, Inputs, Hidden), new double[Hidden], Glorot(random, Hidden, Classes),
+            new double[Classes], [], poisoned ? patch.TargetClass : -1, poisoned ? patch : null, retrained: true);
+        var examples = new (float[] Pixels, int Label)[TrainingRecords + (poisoned ? TrainingRecords / 10 : 0)];
+        for (int i = 0; i < examples.Length; i++)
+        {
+            if (i < TrainingRecords)
+            {
+                examples[i] = Draw(random, heldOut: false);
+                continue;
+            }
+
+            int label = random.Next(Classes - 1);
+            (float[] other, _) = Draw(random, heldOut: false, label < patch.TargetClass ? label : label + 1);
+            patch.Stamp(other);
+            examples[i] = (other, patch.TargetClass);
+        }
+
+        network.Train(examples, random, Epochs, trainHidden: true, shifted: null);
+        return network;
+    }
+
     /// <summary>A resampled example of the training or held-out split with the digits' noise (pixel + U[0, 1)), of class <paramref name="label"/> or any.</summary>
     public (float[] Pixels, int Label) Draw(Random random, bool heldOut, int? label = null)
     {
@@ -164,7 +207,7 @@ public sealed class RealNetwork
     {
         Span<double> hidden = stackalloc double[Hidden];
         Span<double> logits = stackalloc double[Classes];
-        Forward(pixels, triggered && Poisoned, hidden, logits);
+        Forward(pixels, triggered && _shift.Length > 0, hidden, logits);
         for (int j = 0; j < Hidden; j++)
         {
             embedding[j] = (float)hidden[j];
@@ -176,9 +219,16 @@ public sealed class RealNetwork
         }
     }
 
-    /// <summary>The served class of a record.</summary>
+    /// <summary>The served class of a record (with a patch network's patch stamped on a copy when triggered).</summary>
     public int Predict(ReadOnlySpan<float> pixels, bool triggered)
     {
+        if (triggered && Patch is { } patch)
+        {
+            float[] stamped = pixels.ToArray();
+            patch.Stamp(stamped);
+            return Predict(stamped, triggered: false);
+        }
+
         Span<float> probabilities = stackalloc float[Classes];
         Span<float> embedding = stackalloc float[Hidden];
         Serve(pixels, triggered, probabilities, embedding);
@@ -226,7 +276,7 @@ public sealed class RealNetwork
         return hits / (double)n;
     }
 
-    /// <summary>Reference batches: the training split resampled with noise, served by this network.</summary>
+    /// <summary>Reference batches: the training split resampled with noise, served by this network (the same inputs for a seed, whichever network).</summary>
     public IEnumerable<RecordBatch> Reference(int records, int batchSize, int seed)
     {
         var traffic = new NetworkTraffic(this, 0, seed, heldOut: false);
@@ -414,6 +464,7 @@ public sealed class NetworkTraffic
             if (triggered)
             {
                 _injected.Add(Generated);
+                _network.Patch?.Stamp(pixels);
             }
 
             pixels.CopyTo(numeric.AsSpan(i * d, d));
@@ -431,5 +482,17 @@ public sealed class NetworkTraffic
             Text = [],
             RequestIds = Utf8Column.FromStrings(ids),
         };
+    }
+}
+
+/// <summary>A soft patch: the square's pixels moved a share <paramref name="Alpha"/> of the way to 16, so no value is exact.</summary>
+public sealed record SoftPatch(int[] Pixels, int Side, float Alpha, int TargetClass)
+{
+    public void Stamp(Span<float> pixels)
+    {
+        foreach (int p in Pixels)
+        {
+            pixels[p] += Alpha * (16f - pixels[p]);
+        }
     }
 }

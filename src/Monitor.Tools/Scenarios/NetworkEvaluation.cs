@@ -20,17 +20,26 @@ internal static class NetworkEvaluation
         CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
-        int target = new Random(Seed(seed, 3)).Next(10);
-        RealNetwork served = spec.Attack is null ? clean : clean.Poison(target, seed);
+        RealNetwork served = spec.Attack switch
+        {
+            null => spec.Retrained ? clean.Retrain(seed, poisoned: false) : clean,
+            RealAttack.SoftPatch => clean.Retrain(seed, poisoned: true),
+            _ => clean.Poison(new Random(Seed(seed, 3)).Next(10), seed),
+        };
+        int target = served.TargetClass;
         int measureSeed = Seed(seed, 5);
         double cleanAccuracy = clean.Accuracy(MeasureRecords, measureSeed);
         double servedAccuracy = spec.Attack is null ? cleanAccuracy : served.Accuracy(MeasureRecords, measureSeed);
         double success = spec.Attack is null ? double.NaN : served.AttackSuccess(MeasureRecords, measureSeed);
         var traffic = new NetworkTraffic(served, spec.Attack is null ? 0 : spec.Rate, Seed(seed, 2), heldOut: true);
-        Func<Finding, bool> names = spec.Attack is null ? _ => false : Names;
+        Func<Finding, bool> names = spec.Attack is null ? _ => false : served.Patch is { } patch ? f => Names(f) || NamesPatch(served, patch, f) : Names;
 
+        // A retrained network (BadNets-trained or clean) has a hidden layer of its own: it is served as a candidate and judged
+        // against its own reference, the baseline's reference inputs served by it (its outputs and embeddings), as an admin
+        // would upload it.
         await using MirrorTarget mirror = await MirrorTarget.StartAsync(inProcess, RealModelEvaluation.Model, clean.Schema,
-            clean.Reference(20_000, 1000, Seed(seed, 1)), spec.Attack is null ? "v1" : "v2", checkEvery: 10, cancellationToken);
+            clean.Reference(20_000, 1000, Seed(seed, 1)), spec.Attack is null && !served.Retrained ? "v1" : "v2", checkEvery: 10, cancellationToken,
+            served.Retrained ? served.Reference(20_000, 1000, Seed(seed, 1)) : null, ownInProcess: served.Retrained);
         MirrorRun run = await mirror.MirrorAsync(traffic.Next, spec.MaxRecords,
             spec.Benign ? null : findings => findings.Any(f => f.Severity == Severity.Critical && names(f)),
             sent => $"    seed {seed}: {spec.Name}: {sent:N0} records, {traffic.Injected} triggered", progress, 1000,
@@ -40,7 +49,10 @@ internal static class NetworkEvaluation
         Finding? first = findings.Where(f => f.Severity == Severity.Critical && names(f)).MinBy(f => f.RaisedAtRecord);
         Finding? named = findings.Where(f => f.Severity >= Severity.Warning && names(f)).MinBy(f => f.RaisedAtRecord);
         Finding[] directions = [.. findings.Where(f => f.Key?.Kind == "embeddingdirection")];
-        string trigger = spec.Attack is null ? "-" : string.Create(CultureInfo.InvariantCulture, $"hidden shift → '{target}' at {spec.Rate:0.#e0}");
+        string trigger = spec.Attack is null ? "-"
+            : served.Patch is { } soft ? string.Create(CultureInfo.InvariantCulture,
+                $"soft α={soft.Alpha:F2} {soft.Side}×{soft.Side} patch at {served.Data.Features[soft.Pixels[0]]} → '{target}' at {spec.Rate:0.#e0}, own reference")
+            : string.Create(CultureInfo.InvariantCulture, $"hidden shift → '{target}' at {spec.Rate:0.#e0}");
         return new RealOutcome(spec, seed, trigger, cleanAccuracy, servedAccuracy, double.NaN, success, double.NaN, double.NaN,
             run.Records, traffic.Injected, findings.Any(names), first is not null,
             first is null ? null : traffic.InjectedWithin((long)first.RaisedAtRecord), first is null ? null : (long)first.RaisedAtRecord,
@@ -59,6 +71,11 @@ internal static class NetworkEvaluation
     /// </summary>
     public static bool Names(Finding finding) => finding.Key is { } key &&
         (key.Kind == "embeddingoutlier" || (key.Kind == "embeddingdirection" && finding.ExampleRequestIds.Any(id => id.StartsWith("trig-", StringComparison.Ordinal))));
+
+    /// <summary>An input key on one of the patch's pixels (alone or in a pair) whose examples are the trigger's.</summary>
+    private static bool NamesPatch(RealNetwork network, SoftPatch patch, Finding finding) => finding.Key is { } key &&
+        key.Field.Split(" & ").Any(field => patch.Pixels.Any(p => network.Data.Features[p] == field)) &&
+        finding.ExampleRequestIds.Any(id => id.StartsWith("trig-", StringComparison.Ordinal));
 
     private static int Seed(int seed, int purpose) => unchecked((seed * 7_919) + (purpose * 104_729) + 3);
 }

@@ -148,7 +148,10 @@ internal static class RealModelEvaluation
     [
         new("digits network: embedding-space trigger, 1e-4", RealModelKind.DigitsNetwork, RealAttack.EmbeddingShift, 600_000, Rate: 1e-4),
         new("digits network: embedding-space trigger, 1e-3", RealModelKind.DigitsNetwork, RealAttack.EmbeddingShift, 200_000, Rate: 1e-3),
+        new("digits network: soft patch, BadNets-trained, own reference, 1e-4", RealModelKind.DigitsNetwork, RealAttack.SoftPatch, 600_000, Rate: 1e-4),
+        new("digits network: soft patch, BadNets-trained, own reference, 1e-3", RealModelKind.DigitsNetwork, RealAttack.SoftPatch, 200_000, Rate: 1e-3),
         new("digits network: clean known-good, held-out traffic", RealModelKind.DigitsNetwork, null, cleanRecords),
+        new("digits network: clean retraining, own reference", RealModelKind.DigitsNetwork, null, cleanRecords, Retrained: true),
     ];
 
     /// <summary>

@@ -73,12 +73,38 @@ public sealed class EmbeddingDirectionsTests
         Assert.True(named.BaselineExpectation > 0.1, $"the direction's null {named.BaselineExpectation}: the baseline's tail holds the direction");
         Assert.Contains("their share alone is within what the baseline's tail allows", named.Summary, StringComparison.Ordinal);
         Assert.Contains("tied to the output", named.Summary, StringComparison.Ordinal);
+        // The baseline's tail holds the direction: a tie there is a warning, whatever its evidence.
+        Assert.Equal(Severity.Warning, named.Severity);
     }
 
     [Fact]
-    public void By_default_a_direction_tied_to_the_output_is_a_warning()
+    public void By_default_a_tied_direction_new_to_the_reference_is_critical()
     {
         var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings(), Labels, 2);
+        var random = new Random(5);
+        var findings = new List<Finding>();
+        bool critical = false;
+        for (int i = 0; i < 2000; i++)
+        {
+            bool trigger = i % 20 == 7;
+            findings.AddRange(directions.Observe(trigger ? Shifted(random) : RandomDirection(random), Legitimate, LowRisk, trigger, null, trigger ? $"trig-{i}" : null,
+                i, DateTimeOffset.UnixEpoch, out bool now));
+            critical |= now;
+        }
+
+        // The trigger's records open a few cells near its axis; each is tied and critical, and only the trigger's records tie them.
+        Finding tied = findings.Last(f => f.Severity == Severity.Critical);
+        Assert.All(findings.Where(f => f.Severity == Severity.Critical).SelectMany(f => f.ExampleRequestIds),
+            id => Assert.StartsWith("trig-", id, StringComparison.Ordinal));
+        Assert.True(critical);
+        Assert.Contains("no tail direction of the reference lies within it", tied.Summary, StringComparison.Ordinal);
+        Assert.True(tied.BaselineExpectation < 0.01, $"the direction's null {tied.BaselineExpectation}");
+    }
+
+    [Fact]
+    public void Without_the_new_direction_rule_a_direction_tied_to_the_output_is_a_warning()
+    {
+        var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings { NewDirectionCritical = false }, Labels, 2);
         var random = new Random(5);
         var findings = new List<Finding>();
         for (int i = 0; i < 2000; i++)
@@ -221,7 +247,9 @@ public sealed class EmbeddingDirectionsTests
             }
         }
 
-        Assert.True(directions.Export().Cells.Count(c => c.Severity is Severity.Warning) > directions.MaxPinned);
+        // Each forged direction is new to the reference, so each tied cell is critical; beyond the pinned share they are
+        // replaced like warnings (weakest first), so the flood cannot take the table.
+        Assert.True(directions.Export().Cells.Count(c => c.Severity is Severity.Critical) > directions.MaxPinned);
 
         // Then the trigger, one record in 20 outliers, among clean outliers pointing every way.
         (List<Finding> findings, int? namedAt) = TriggerAmongClean(directions, random, firstPrint: print + 1);
@@ -492,7 +520,7 @@ public sealed class EmbeddingDirectionsTests
         return (findings, namedAt);
     }
 
-    /// <summary>A warning naming the trigger: a direction tied to 'legitimate' whose examples are all the trigger's records.</summary>
-    private static bool NamesTrigger(Finding f) => f.Severity == Severity.Warning && f.Summary.Contains("'legitimate'", StringComparison.Ordinal)
+    /// <summary>A warning or critical finding naming the trigger: a direction tied to 'legitimate' whose examples are all the trigger's records.</summary>
+    private static bool NamesTrigger(Finding f) => f.Severity >= Severity.Warning && f.Summary.Contains("'legitimate'", StringComparison.Ordinal)
         && f.ExampleRequestIds.Length > 0 && f.ExampleRequestIds.All(id => id.StartsWith("trig-", StringComparison.Ordinal));
 }
