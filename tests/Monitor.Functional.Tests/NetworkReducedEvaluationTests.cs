@@ -6,9 +6,9 @@ namespace Monitor.Functional.Tests;
 
 /// <summary>
 /// The digits network, reduced for CI (seed 1, in process, 30,000 records a scenario): the hidden-layer shift at 1e-3 is named by
-/// D5's direction test, tied to the output, within 50 occurrences; a network trained BadNets-style with a soft patch, judged against
-/// its own reference, is named critically within 50 occurrences; the clean network on held-out records gives no critical finding
-/// and stays known-good; a clean retraining judged against its own reference gives none either.
+/// D5's direction test, tied to the output, within 50 occurrences; a network trained BadNets-style with a soft patch at the image's
+/// edge, judged against its own reference, is named within 50 occurrences (a warning by default); the clean network on held-out
+/// records gives no critical finding and stays known-good; a clean retraining judged against its own reference gives none either.
 /// </summary>
 public sealed class NetworkReducedEvaluationTests(ITestOutputHelper output)
 {
@@ -32,8 +32,8 @@ public sealed class NetworkReducedEvaluationTests(ITestOutputHelper output)
 
         RealOutcome patch = outcomes.Single(o => o.Spec.Attack == RealAttack.SoftPatch);
         Assert.True(patch.AttackSuccess >= 0.85, $"attack success {patch.AttackSuccess:P1}: the scenario no longer tests detection");
-        Assert.True(patch.DelayOccurrences is not null, $"no critical finding names the soft patch after {patch.Occurrences} occurrences");
-        Assert.InRange(patch.DelayOccurrences!.Value, 1, 50);
+        Assert.True(patch.NamedDelayOccurrences is not null, $"no finding names the soft patch after {patch.Occurrences} occurrences");
+        Assert.InRange(patch.NamedDelayOccurrences!.Value, 1, 50);
         Assert.Equal(0, patch.FalseCritical);
 
         foreach (RealOutcome clean in outcomes.Where(o => o.Spec.Benign))

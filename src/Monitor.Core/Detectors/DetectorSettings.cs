@@ -152,11 +152,10 @@ public sealed record DetectorSettings
 
     /// <summary>
     /// Whether a direction tied to the output is critical when it is new to the reference: none of the reference's tail
-    /// directions lies within its cell. A backdoor gives its triggered records a representation of their own, which clean
-    /// records of the reference do not have; the ties measured on clean traffic were in directions the reference's tail
-    /// already held (docs/detectors.md, "New directions").
+    /// directions lies within its cell. Off by default: it names edge soft patches on a BadNets-trained network early, but a
+    /// clean retrained network on held-apart data raised such a tie too (docs/detectors.md, "New directions").
     /// </summary>
-    public bool NewDirectionCritical { get; init; } = true;
+    public bool NewDirectionCritical { get; init; }
 
     /// <summary>
     /// Text keys taken from one record at most (its tokens and variants first, then bigrams, n-grams and pairs), by the

@@ -370,7 +370,7 @@ internal sealed class EmbeddingDirections
                 $"; tied to the output: {cell.TieHits[tie]} of them were served '{_labels[tie]}' beyond their stratum's tail threshold where {cell.TieExpected[tie]:F1} were allowed " +
                 $"(e-value 10^{tieLogE / log10:F1} passed 10^{LogTieBar / log10:F1}, over {_cells.Length} directions × {_k} classes)") +
                 (severity != Severity.Critical
-                    ? "; a warning: such ties were measured on clean traffic (a few per million records of a real network) in directions the reference's tail holds, so it is critical only when the direction is new to the reference or with Monitor:Detectors:DirectionCritical"
+                    ? "; a warning: such ties were measured on clean traffic (a few per million records of a real network), so it is critical only with Monitor:Detectors:DirectionCritical (or NewDirectionCritical, for a direction new to the reference)"
                     : IsNew(cell) ? "; critical: no tail direction of the reference lies within it, so these records have a representation of their own, as a backdoor's triggered records do" : "")
             : "; an observation: the embedding is the model's own representation (new traffic moves it too) and these records' outputs are not beyond what their inputs and the baseline's tail allow";
         int label = tie >= 0 ? tie : top;

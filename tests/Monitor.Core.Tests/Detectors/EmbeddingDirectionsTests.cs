@@ -73,14 +73,17 @@ public sealed class EmbeddingDirectionsTests
         Assert.True(named.BaselineExpectation > 0.1, $"the direction's null {named.BaselineExpectation}: the baseline's tail holds the direction");
         Assert.Contains("their share alone is within what the baseline's tail allows", named.Summary, StringComparison.Ordinal);
         Assert.Contains("tied to the output", named.Summary, StringComparison.Ordinal);
-        // The baseline's tail holds the direction: a tie there is a warning, whatever its evidence.
         Assert.Equal(Severity.Warning, named.Severity);
+        // The baseline's tail holds the direction: a tie there is a warning with the new-direction rule too.
+        var ruled = new EmbeddingDirections(baseline, null, new DetectorSettings { NewDirectionCritical = true }, Labels, 2);
+        (List<Finding> withRule, _) = TriggerAmongClean(ruled, new Random(14), firstPrint: 0);
+        Assert.DoesNotContain(withRule, f => f.Severity == Severity.Critical);
     }
 
     [Fact]
-    public void By_default_a_tied_direction_new_to_the_reference_is_critical()
+    public void With_the_new_direction_rule_a_tied_direction_new_to_the_reference_is_critical()
     {
-        var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings(), Labels, 2);
+        var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings { NewDirectionCritical = true }, Labels, 2);
         var random = new Random(5);
         var findings = new List<Finding>();
         bool critical = false;
@@ -102,9 +105,9 @@ public sealed class EmbeddingDirectionsTests
     }
 
     [Fact]
-    public void Without_the_new_direction_rule_a_direction_tied_to_the_output_is_a_warning()
+    public void By_default_a_direction_tied_to_the_output_is_a_warning()
     {
-        var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings { NewDirectionCritical = false }, Labels, 2);
+        var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings(), Labels, 2);
         var random = new Random(5);
         var findings = new List<Finding>();
         for (int i = 0; i < 2000; i++)
@@ -229,11 +232,13 @@ public sealed class EmbeddingDirectionsTests
     /// least evidence among all cells, it took 59 (8 inputs per forged direction) and 150 (30); replaced first, 33 and 12.
     /// </remarks>
     [Theory]
-    [InlineData(8)]
-    [InlineData(30)]
-    public void Forged_tied_directions_flooding_the_table_neither_freeze_it_nor_hide_a_later_trigger(int inputsPerDirection)
+    [InlineData(8, false)]
+    [InlineData(30, false)]
+    [InlineData(8, true)]
+    [InlineData(30, true)]
+    public void Forged_tied_directions_flooding_the_table_neither_freeze_it_nor_hide_a_later_trigger(int inputsPerDirection, bool newDirectionCritical)
     {
-        var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings(), Labels, 2);
+        var directions = new EmbeddingDirections(Isotropic(), null, new DetectorSettings { NewDirectionCritical = newDirectionCritical }, Labels, 2);
         var random = new Random(10);
         ulong print = 0;
 
@@ -247,9 +252,9 @@ public sealed class EmbeddingDirectionsTests
             }
         }
 
-        // Each forged direction is new to the reference, so each tied cell is critical; beyond the pinned share they are
-        // replaced like warnings (weakest first), so the flood cannot take the table.
-        Assert.True(directions.Export().Cells.Count(c => c.Severity is Severity.Critical) > directions.MaxPinned);
+        // Each forged direction is new to the reference: with the new-direction rule each tied cell is critical, and beyond the
+        // pinned share such cells are replaced like warnings (weakest first), so the flood cannot take the table.
+        Assert.True(directions.Export().Cells.Count(c => c.Severity == (newDirectionCritical ? Severity.Critical : Severity.Warning)) > directions.MaxPinned);
 
         // Then the trigger, one record in 20 outliers, among clean outliers pointing every way.
         (List<Finding> findings, int? namedAt) = TriggerAmongClean(directions, random, firstPrint: print + 1);
