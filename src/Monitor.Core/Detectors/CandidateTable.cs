@@ -5,9 +5,11 @@ namespace Monitor.Core.Detectors;
 /// <summary>
 /// The keys counted exactly (candidates) and the screen that promotes them: on surprising records a
 /// count-min sketch of each key's support, one of its (label, stratum) cells, and a Space-Saving table
-/// of heavy hitters. A full table evicts by sampling, never a candidate with a critical finding, and one with a finding below
-/// critical first only beyond <see cref="DetectorSettings.WarnedCandidateShare"/> of the table, otherwise when no other can go
-/// (anybody with the ingest key can cause warnings: a table kept full of them would promote nothing again); at every horizon
+/// of heavy hitters. A full table evicts by sampling: one with a finding below critical first only beyond
+/// <see cref="DetectorSettings.WarnedCandidateShare"/> of the table, otherwise when no other can go (anybody with the ingest key
+/// can cause warnings: a table kept full of them would promote nothing again); one with a critical finding only while such
+/// candidates hold more than half the table (forged records can make keys critical on a trusted version without failing it,
+/// and a table full of them would promote nothing again), the quietest first, its finding kept; at every horizon
 /// the sketches restart and the candidates keep half their counts. Each candidate remembers up to <see cref="DetectorSettings.RememberedInputs"/>
 /// inputs to count distinct ones. Memory is fixed by the settings, never by traffic.
 /// </summary>
@@ -45,6 +47,9 @@ internal sealed class CandidateTable
     /// <summary>Candidates holding a finding below critical evicted to make room.</summary>
     private long _warnedEvicted;
 
+    /// <summary>Candidates holding a critical finding evicted to make room, while such candidates held more than half the table.</summary>
+    private long _criticalEvicted;
+
     private readonly Func<Candidate, double> _strength;
 
     /// <param name="printLanes">The lanes of an input print in use (<see cref="InputPrint.Lanes"/>).</param>
@@ -69,7 +74,7 @@ internal sealed class CandidateTable
         (_support.Size + _cells.Size, _heavy.Capacity, _settings.Candidates, _settings.RememberedInputs);
 
     /// <summary>How full the table is, and the promotions its bound on warned candidates and its findings cost so far.</summary>
-    public CandidateLoad Load => new(_candidates.Count, _warned.Count, _refused, _warnedEvicted);
+    public CandidateLoad Load => new(_candidates.Count, _warned.Count, _refused, _warnedEvicted, _criticalEvicted);
 
     /// <summary>
     /// At a window's close, when the table turned keys away (a promotion refused, a warned candidate evicted beyond its share;
@@ -79,7 +84,7 @@ internal sealed class CandidateTable
     public Finding? TurnedAwayObservation(DetectorId detector, DetectorSettings settings, ref long reported, long records, DateTimeOffset now)
     {
         CandidateLoad load = Load;
-        long turnedAway = load.Refused + load.WarnedEvicted;
+        long turnedAway = load.Refused + load.WarnedEvicted + load.CriticalEvicted;
         if (turnedAway < 10 || turnedAway < reported * 1.1)
         {
             return null;
@@ -88,7 +93,7 @@ internal sealed class CandidateTable
         reported = turnedAway;
         return Finding.Observation(detector, new DetectorKey(KeyKind.Token, "(all)", "candidate table full"), turnedAway, records, now,
             string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"candidate table full: {load.Refused} keys that earned exact counting were not promoted (every candidate drawn to make room held a critical finding) and {load.WarnedEvicted} candidates holding a finding below critical were evicted to make room, first beyond Monitor:Detectors:WarnedCandidateShare ({settings.WarnedCandidateShare}) of the {settings.Candidates} (now {load.Warned} of {load.Candidates}); their findings stay, but many keys warned at once can be a flood meant to crowd out a trigger's key"));
+                $"candidate table full: {load.Refused} keys that earned exact counting were not promoted (every candidate drawn to make room held a critical finding) and {load.WarnedEvicted} candidates holding a finding below critical were evicted to make room, first beyond Monitor:Detectors:WarnedCandidateShare ({settings.WarnedCandidateShare}) of the {settings.Candidates} (now {load.Warned} of {load.Candidates}), and {load.CriticalEvicted} holding a critical finding while such candidates held more than half the table; their findings stay, but many keys warned or critical at once can be a flood meant to crowd out a trigger's key"));
     }
 
     /// <summary>Warned candidates the table keeps however full it is; beyond them, one drawn makes room first.</summary>
@@ -161,13 +166,13 @@ internal sealed class CandidateTable
 
     /// <summary>Puts a checkpoint back: the horizon's position, the candidates (as many as fit) and the heavy hitters near promotion.</summary>
     /// <param name="draws">Eviction's draws at the checkpoint (<see cref="Draws"/>).</param>
-    /// <param name="turnedAway">Refused promotions and evicted warned candidates at the checkpoint (<see cref="Load"/>); 0 in older checkpoints.</param>
+    /// <param name="turnedAway">Refused promotions, evicted warned and critical candidates at the checkpoint (<see cref="Load"/>); 0 in older checkpoints.</param>
     public void Restore(long horizon, long draws, IEnumerable<CandidateState> candidates, IEnumerable<HeavyHitter> heavyHitters, Func<string, Finding?> finding,
-        (long Refused, long WarnedEvicted) turnedAway = default)
+        (long Refused, long WarnedEvicted, long CriticalEvicted) turnedAway = default)
     {
         _horizon = horizon;
         _draws = draws;
-        (_refused, _warnedEvicted) = turnedAway;
+        (_refused, _warnedEvicted, _criticalEvicted) = turnedAway;
         foreach (Candidate held in _candidates.Values)
         {
             held.WarnedTally = null;
@@ -222,7 +227,9 @@ internal sealed class CandidateTable
     /// or by the strength the table was given.
     /// While warned candidates hold more than their share of the table, or when none without a finding was drawn, the warned
     /// one drawn with the least support goes (support halves at every horizon: the longest quiet), its finding kept: a flood
-    /// of keys with warnings cannot shut out a trigger's key. Only a draw of critical candidates alone refuses the promotion.
+    /// of keys with warnings cannot shut out a trigger's key. While candidates with a critical finding hold more than half
+    /// the table, the critical one drawn with the least support goes first, its finding kept, likewise for forged critical keys.
+    /// Only a draw of critical candidates alone, with at most half the table critical, refuses the promotion.
     /// Sampled eviction takes constant time however many promotions a flood causes.
     /// </summary>
     private bool EvictWeakest()
@@ -234,6 +241,8 @@ internal sealed class CandidateTable
         double lowest = double.MaxValue;
         int weakestWarned = -1;
         long leastSupport = long.MaxValue;
+        int weakestCritical = -1;
+        long leastCriticalSupport = long.MaxValue;
         for (int draw = 0; draw < EvictionSample; draw++)
         {
             int index = (int)(KeyRankTest.Draw(DrawOffset + _draws++) * _candidateKeys.Count);
@@ -253,21 +262,35 @@ internal sealed class CandidateTable
                 leastSupport = candidate.Support;
                 weakestWarned = index;
             }
+            else if (candidate.Raised is not null && !candidate.Warned && candidate.Support < leastCriticalSupport)
+            {
+                leastCriticalSupport = candidate.Support;
+                weakestCritical = index;
+            }
         }
 
         weakest = weakestWarned >= 0 && (warnedOver || weakest < 0) ? weakestWarned : weakest;
+        if (weakestCritical >= 0 && !warnedOver && CriticalOver())
+        {
+            weakest = weakestCritical;
+        }
+
         if (weakest < 0 || !Release(_candidateKeys[weakest]))
         {
             return false;
         }
 
         _warnedEvicted += weakest == weakestWarned ? 1 : 0;
+        _criticalEvicted += weakest == weakestCritical ? 1 : 0;
 
         // Swap-remove: constant time.
         _candidateKeys[weakest] = _candidateKeys[^1];
         _candidateKeys.RemoveAt(_candidateKeys.Count - 1);
         return true;
     }
+
+    /// <summary>Whether candidates with a critical finding hold more than half the table (counted only when a draw holds one).</summary>
+    private bool CriticalOver() => _candidates.Values.Count(c => c.Raised is not null && !c.Warned) > _settings.Candidates / 2;
 
     private void Hold(ulong hash, Candidate candidate)
     {

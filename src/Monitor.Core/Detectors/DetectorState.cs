@@ -26,13 +26,13 @@ public sealed record DetectorState
 
     /// <summary>
     /// The candidate table's refused promotions and evicted warned candidates (<see cref="CandidateLoad"/>),
-    /// then (a classifier's) the sum last reported; empty in older checkpoints.
+    /// then (a classifier's) the sum last reported, then the evicted critical candidates; shorter or empty in older checkpoints.
     /// </summary>
     public long[] CandidatesTurnedAway { get; init; } = [];
 
-    /// <summary>The first two of <see cref="CandidatesTurnedAway"/>; zero when it lacks them.</summary>
-    internal (long Refused, long WarnedEvicted) TurnedAway =>
-        CandidatesTurnedAway.Length >= 2 ? (CandidatesTurnedAway[0], CandidatesTurnedAway[1]) : default;
+    /// <summary>The counts of <see cref="CandidatesTurnedAway"/> (its first, second and fourth); zero where it lacks them.</summary>
+    internal (long Refused, long WarnedEvicted, long CriticalEvicted) TurnedAway =>
+        CandidatesTurnedAway.Length >= 2 ? (CandidatesTurnedAway[0], CandidatesTurnedAway[1], CandidatesTurnedAway.Length >= 4 ? CandidatesTurnedAway[3] : 0) : default;
 
     public int WindowsSinceCriticalHit { get; init; }
 

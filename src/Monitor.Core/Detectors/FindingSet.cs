@@ -9,7 +9,9 @@ namespace Monitor.Core.Detectors;
 /// Findings below critical are at most <c>capacity</c>: a new one beyond that takes the place of the one below critical updated
 /// least recently (its key has stopped arriving the longest). Anyone with the ingest key can cause warnings, and the candidate
 /// table gives up keys holding one (<see cref="DetectorSettings.WarnedCandidateShare"/>), so without the bound their findings
-/// would grow with traffic. Critical findings are never dropped (their keys are never evicted, so they are as many as the table holds).
+/// would grow with traffic. Critical findings are bounded apart, at the same number: the table gives up keys holding one too
+/// while they hold more than half of it, so forged critical keys could otherwise leave findings without end; beyond it the
+/// critical finding updated least recently is dropped. A trigger's finding is updated while its key keeps arriving.
 /// </remarks>
 internal sealed class FindingSet(int capacity = int.MaxValue)
 {
@@ -20,8 +22,9 @@ internal sealed class FindingSet(int capacity = int.MaxValue)
     private readonly HashSet<string> _changed = new(StringComparer.Ordinal);
     private readonly List<string> _dropped = [];
     private int _belowCritical;
+    private int _critical;
 
-    /// <summary>Findings below critical dropped to keep the bound, in all.</summary>
+    /// <summary>Findings dropped to keep the bounds, in all.</summary>
     public long Dropped { get; private set; }
 
     /// <summary>The keys of findings dropped since the last call (a holder of them lets them go too).</summary>
@@ -95,34 +98,44 @@ internal sealed class FindingSet(int capacity = int.MaxValue)
         return finding;
     }
 
-    /// <summary>Keeps a finding, dropping the least recently updated one below critical when a new one would pass the bound.</summary>
+    /// <summary>
+    /// Keeps a finding, dropping the least recently updated one of its kind (below critical, or critical) when a new one would
+    /// pass that kind's bound.
+    /// </summary>
     private bool Put(Finding finding)
     {
         bool below = finding.Severity < Severity.Critical;
-        if (_findings.TryGetValue(finding.DedupeKey, out Finding? earlier))
+        bool known = _findings.TryGetValue(finding.DedupeKey, out Finding? earlier);
+        bool wasBelow = known && earlier!.Severity < Severity.Critical;
+        if (!known && below && _belowCritical >= capacity && !DropStalest(critical: false, except: finding.DedupeKey))
         {
-            _belowCritical += (below ? 1 : 0) - (earlier.Severity < Severity.Critical ? 1 : 0);
-        }
-        else if (below)
-        {
-            if (_belowCritical >= capacity && !DropStalest())
-            {
-                return false;
-            }
-
-            _belowCritical++;
+            return false;
         }
 
+        if ((!known || wasBelow) && !below && _critical >= capacity && !DropStalest(critical: true, except: finding.DedupeKey))
+        {
+            return false;
+        }
+
+        if (known)
+        {
+            _belowCritical -= wasBelow ? 1 : 0;
+            _critical -= wasBelow ? 0 : 1;
+        }
+
+        _belowCritical += below ? 1 : 0;
+        _critical += below ? 0 : 1;
         _findings[finding.DedupeKey] = finding;
         return true;
     }
 
-    private bool DropStalest()
+    private bool DropStalest(bool critical, string except)
     {
         Finding? stalest = null;
         foreach (Finding candidate in _findings.Values)
         {
-            if (candidate.Severity < Severity.Critical && (stalest is null || candidate.UpdatedAt < stalest.UpdatedAt))
+            if ((candidate.Severity == Severity.Critical) == critical && candidate.DedupeKey != except
+                && (stalest is null || candidate.UpdatedAt < stalest.UpdatedAt))
             {
                 stalest = candidate;
             }
@@ -136,7 +149,8 @@ internal sealed class FindingSet(int capacity = int.MaxValue)
         _findings.Remove(stalest.DedupeKey);
         _changed.Remove(stalest.DedupeKey);
         _dropped.Add(stalest.DedupeKey);
-        _belowCritical--;
+        _belowCritical -= critical ? 0 : 1;
+        _critical -= critical ? 1 : 0;
         Dropped++;
         return true;
     }

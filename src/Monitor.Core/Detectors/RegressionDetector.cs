@@ -343,7 +343,7 @@ public sealed class RegressionDetector
         Records = Records,
         Horizon = _candidates.HorizonRecords,
         EvictionDraws = _candidates.Draws,
-        CandidatesTurnedAway = [_candidates.Load.Refused, _candidates.Load.WarnedEvicted, _turnedAwayReported],
+        CandidatesTurnedAway = [_candidates.Load.Refused, _candidates.Load.WarnedEvicted, _turnedAwayReported, _candidates.Load.CriticalEvicted],
         WindowsSinceCriticalHit = Math.Min(_windowsSinceCriticalHit, int.MaxValue / 2),
         Raised = [.. _raised],
         RegressionLive = _test.Live,
@@ -364,7 +364,7 @@ public sealed class RegressionDetector
 
         Records = state.Records;
         _windowsSinceCriticalHit = state.WindowsSinceCriticalHit;
-        _turnedAwayReported = state.CandidatesTurnedAway.Length == 3 ? state.CandidatesTurnedAway[2] : 0;
+        _turnedAwayReported = state.CandidatesTurnedAway.Length >= 3 ? state.CandidatesTurnedAway[2] : 0;
         _raised.Clear();
         _raised.UnionWith(state.Raised);
         _test.Restore(state.RegressionLive);

@@ -17,7 +17,7 @@ public sealed partial class TriggerDetector
             Records = Records,
             Horizon = _candidates.HorizonRecords,
             EvictionDraws = _candidates.Draws,
-            CandidatesTurnedAway = [_candidates.Load.Refused, _candidates.Load.WarnedEvicted, _turnedAwayReported],
+            CandidatesTurnedAway = [_candidates.Load.Refused, _candidates.Load.WarnedEvicted, _turnedAwayReported, _candidates.Load.CriticalEvicted],
             WindowsSinceCriticalHit = Math.Min(_windowsSinceCriticalHit, int.MaxValue / 2),
             Raised = [.. _raised],
             UltraCusum = _ultra.Cusum,
@@ -88,7 +88,7 @@ public sealed partial class TriggerDetector
         Dictionary<string, Finding> findings = _findings.All.ToDictionary(f => f.DedupeKey, StringComparer.Ordinal);
         _candidates.Restore(state.Horizon, state.EvictionDraws, state.Candidates, state.HeavyHitters, key => findings.GetValueOrDefault(key),
             state.TurnedAway);
-        _turnedAwayReported = state.CandidatesTurnedAway.Length == 3 ? state.CandidatesTurnedAway[2] : 0;
+        _turnedAwayReported = state.CandidatesTurnedAway.Length >= 3 ? state.CandidatesTurnedAway[2] : 0;
         RestorePaired(state.Paired, key => findings.GetValueOrDefault(key));
         if (state.Directions is { } directions)
         {

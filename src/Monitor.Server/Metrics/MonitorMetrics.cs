@@ -147,6 +147,7 @@ internal sealed class MonitorMetrics
         Candidates.WithLabels(model, version, "warned").Set(load.Warned);
         TurnedAway(model, version, "refused", load.Refused);
         TurnedAway(model, version, "warned_evicted", load.WarnedEvicted);
+        TurnedAway(model, version, "critical_evicted", load.CriticalEvicted);
     }
 
     /// <summary>The detectors' last counts of keys turned away, per (model, version, reason).</summary>

@@ -28,7 +28,7 @@ public sealed class CandidateTableTests
     }
 
     [Fact]
-    public void A_full_table_evicts_the_candidate_least_often_surprising_and_never_one_with_a_finding()
+    public void A_full_table_evicts_the_candidate_least_often_surprising_and_one_with_a_finding_only_beyond_its_share()
     {
         var table = new CandidateTable(Settings, 2, 2);
         Candidate young = Promote(table, "young", surprising: true);
@@ -39,11 +39,14 @@ public sealed class CandidateTableTests
         Assert.True(table.TryGet(Hash("young"), out _));
         Assert.False(table.TryGet(Hash("benign"), out _));
 
-        Candidate other = Promote(table, "other", surprising: false);
+        Candidate other = Promote(table, "other", surprising: false, records: 5);
         young.Raised = AFinding();
         other.Raised = AFinding();
-        Assert.False(table.MakeRoom());
-        Assert.Equal(2, table.Count);
+        // Both critical: more than half the table, so the one with the least support makes room.
+        Assert.True(table.MakeRoom());
+        Assert.True(table.TryGet(Hash("young"), out _));
+        Assert.False(table.TryGet(Hash("other"), out _));
+        Assert.Equal(1, table.Load.CriticalEvicted);
     }
 
     [Fact]
@@ -114,7 +117,7 @@ public sealed class CandidateTableTests
     }
 
     [Fact]
-    public void A_candidate_with_a_critical_finding_is_never_evicted_and_a_table_full_of_them_refuses_and_counts()
+    public void Critical_candidates_stay_up_to_half_the_table_and_beyond_it_the_quietest_makes_room_and_is_counted()
     {
         DetectorSettings settings = Settings with { Candidates = 16 };
         var table = new CandidateTable(settings, 2, 2);
@@ -136,15 +139,29 @@ public sealed class CandidateTableTests
 
         Assert.Equal(0, table.Load.Refused);
 
+        // A table full of critical keys (forged records can make keys critical on a trusted version without failing it) makes
+        // room all the same: the drawn critical key with the least support goes, its finding kept, until they hold half of it.
         var full = new CandidateTable(settings, 2, 2);
         for (int k = 0; k < 16; k++)
         {
-            Promote(full, $"critical{k}", surprising: false).Raised = AFinding();
+            Promote(full, $"critical{k}", surprising: false, records: 3 + k).Raised = AFinding();
         }
 
-        Assert.False(full.MakeRoom());
-        Assert.False(full.MakeRoom());
-        Assert.Equal(new CandidateLoad(16, 0, 2, 0), full.Load);
+        Assert.True(full.MakeRoom());
+        Assert.Equal(new CandidateLoad(15, 0, 0, 0, 1), full.Load);
+        Promote(full, "trigger", surprising: true, records: 3);
+        for (int k = 0; k < 200; k++)
+        {
+            Promote(full, $"clean{k}", surprising: false, records: 3);
+        }
+
+        // Half the table stays critical; the others make room among themselves, and the trigger's key (its records surprising)
+        // outlasts the clean keys drawn with it.
+        int critical = Enumerable.Range(0, 16).Count(k => full.TryGet(Hash($"critical{k}"), out _));
+        Assert.Equal(8, critical);
+        Assert.True(full.TryGet(Hash("trigger"), out _), "the trigger's key was evicted");
+        Assert.Equal(8, full.Load.CriticalEvicted);
+        Assert.Equal(0, full.Load.Refused);
     }
 
     [Fact]
@@ -179,7 +196,7 @@ public sealed class CandidateTableTests
         CandidateLoad load = before.Load;
         var restored = new CandidateTable(settings, 2, 2);
         restored.Restore(before.HorizonRecords, before.Draws, before.Export(), before.ExportHeavyHitters(),
-            key => key == warning.DedupeKey ? warning : null, (load.Refused, load.WarnedEvicted));
+            key => key == warning.DedupeKey ? warning : null, (load.Refused, load.WarnedEvicted, load.CriticalEvicted));
         Assert.Equal(load, restored.Load);
         for (int k = 30; k < 60; k++)
         {

@@ -57,11 +57,35 @@ public sealed class FindingSetTests
         Assert.Equal(2, findings.Dropped);
         Assert.Equal(["w4", "w5"], findings.DrainChanged().Select(f => f.Key!.Text));
 
-        // A warning that turns critical no longer counts against the bound; a critical finding is never dropped.
+        // A warning that turns critical no longer counts against the warnings' bound, but against the critical ones'.
         findings.Publish(Warned(4) with { Severity = Severity.Critical });
         findings.Publish(Warned(6));
         Assert.Equal(3, findings.All.Count(f => f.Severity == Severity.Warning));
         Assert.Equal(2, findings.All.Count(f => f.Severity == Severity.Critical));
+    }
+
+    [Fact]
+    public void Critical_findings_are_bounded_apart_and_the_stalest_go()
+    {
+        // The candidate table gives up critical keys while they hold more than half of it (forged ones can), so their findings
+        // are bounded too: at the same number, the least recently updated going first.
+        var findings = new FindingSet(capacity: 3);
+        Finding Critical(int k, int at) => Finding(Severity.Critical, 30, at, []) with { Key = new DetectorKey(KeyKind.Token, "memo", $"c{k}") };
+        for (int k = 1; k <= 3; k++)
+        {
+            findings.Publish(Critical(k, k));
+        }
+
+        findings.Publish(Finding(Severity.Warning, 30, 0, []));
+        _ = findings.DrainChanged();
+        findings.Touch(Critical(1, 1).DedupeKey, new At(DateTimeOffset.UnixEpoch.AddSeconds(10)));
+        findings.Publish(Critical(4, 4));
+        findings.Publish(Critical(5, 5));
+
+        Assert.Equal(["c1", "c4", "c5"], findings.All.Where(f => f.Severity == Severity.Critical).Select(f => f.Key!.Text).Order());
+        Assert.Equal([Critical(2, 2).DedupeKey, Critical(3, 3).DedupeKey], findings.DrainDropped());
+        Assert.Single(findings.All, f => f.Severity == Severity.Warning);
+        Assert.Equal(2, findings.Dropped);
     }
 
     private sealed class At(DateTimeOffset now) : TimeProvider
