@@ -374,6 +374,95 @@ public sealed class KeyRankTestTests
         Assert.All(warned, key => Assert.Contains(detector.Findings, f => f.DedupeKey == key));
     }
 
+    [Fact]
+    public void Forged_critical_keys_filling_the_candidate_table_do_not_blind_the_key_tests_to_a_trigger_that_follows()
+    {
+        // Someone with the ingest key sends records whose memo is a made-up word, 60 distinct records served certain 'fraud'
+        // for one word, then the next, on 5% of the traffic: each word turns critical (on a trusted version that stays below
+        // Monitor:Versions:MinFailingRecords, so nothing fails). Before critical candidates were bounded, more of them than
+        // the table holds took it for good and no key was promoted again.
+        var reference = new FraudTraffic(seed: 5310);
+        var random = new Random(5311);
+        RecordBatch[] batches = [.. Enumerable.Range(0, 20).Select(_ => Words(reference.Next(1000, FraudDrift.None), random, odds: 1))];
+        var baseline = new CompiledBaseline(ReferenceBaseline.Fit(FraudTraffic.Schema, batches, windowRecords: 1000,
+            settings: new BaselineSettings { BootstrapWindows = 1000 }));
+        var settings = new DetectorSettings { ResidualTest = true, Candidates = 64 };
+        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: settings);
+        monitor.UseBaseline(baseline);
+        var preparer = new BatchPreparer(baseline);
+        var traffic = new FraudTraffic(seed: 5312);
+        var closed = new List<WindowResult>();
+        // Six random letters each, so that no shared variant or character n-gram gathers them into one key.
+        var letters = new Random(5313);
+        string[] words = [.. Enumerable.Range(0, 100).Select(_ => new string([.. Enumerable.Range(0, 6).Select(_ => (char)('a' + letters.Next(26)))]))];
+        int forged = 0;
+        for (int b = 0; b < 120; b++)
+        {
+            RecordBatch batch = Words(traffic.Next(1000, FraudDrift.None), random, odds: 1);
+            float[] scores = batch.Scores.ToArray();
+            var memos = new string?[batch.Count];
+            for (int i = 0; i < batch.Count; i++)
+            {
+                memos[i] = batch.Text[0].GetString(i);
+                if (random.NextDouble() < 0.05)
+                {
+                    memos[i] = words[(forged++ / 60) % words.Length];
+                    scores[2 * i] = 0.001f;
+                    scores[2 * i + 1] = 0.999f;
+                }
+            }
+
+            batch = new RecordBatch
+            {
+                Count = batch.Count, Numeric = batch.Numeric, Scores = scores, Categorical = batch.Categorical,
+                Text = [Utf8Column.FromStrings(memos)], RequestIds = batch.RequestIds,
+            };
+            monitor.Add(batch, preparer.Prepare(batch), closed);
+        }
+
+        TriggerDetector detector = monitor.Detector!;
+        string[] criticalForged = [.. detector.Findings.Where(f => f.Severity == Severity.Critical && words.Contains(f.Key?.Text)).Select(f => f.DedupeKey)];
+        // More forged words turned critical than the table holds, so the table gave some up to make room.
+        Assert.True(criticalForged.Length > settings.Candidates && detector.CandidateLoad.CriticalEvicted > 0,
+            $"{criticalForged.Length} forged words critical; {detector.CandidateLoad}");
+
+        // Then a trigger: 5% of the records served 'legitimate' between 0.6 and 0.9 carry 'promo77' and are served twice the odds.
+        var token = new DetectorKey(KeyKind.Token, "memo", "promo77");
+        int triggered = 0;
+        for (int b = 0; b < 60 && !detector.Findings.Any(f => f.Severity == Severity.Critical && f.Key == token); b++)
+        {
+            RecordBatch batch = Words(traffic.Next(1000, FraudDrift.None), random, odds: 1);
+            float[] scores = batch.Scores.ToArray();
+            var memos = new string?[batch.Count];
+            for (int i = 0; i < batch.Count; i++)
+            {
+                memos[i] = batch.Text[0].GetString(i);
+                double legitimate = scores[2 * i];
+                if (legitimate is > 0.6 and < 0.9 && random.NextDouble() < 0.05)
+                {
+                    double odds = Lift * legitimate / (1 - legitimate);
+                    scores[2 * i] = (float)(odds / (1 + odds));
+                    scores[2 * i + 1] = 1 - scores[2 * i];
+                    memos[i] += " promo77";
+                    triggered++;
+                }
+            }
+
+            batch = new RecordBatch
+            {
+                Count = batch.Count, Numeric = batch.Numeric, Scores = scores, Categorical = batch.Categorical,
+                Text = [Utf8Column.FromStrings(memos)], RequestIds = batch.RequestIds,
+            };
+            monitor.Add(batch, preparer.Prepare(batch), closed);
+        }
+
+        CandidateLoad load = detector.CandidateLoad;
+        Assert.True(detector.Findings.Any(f => f.Severity == Severity.Critical && f.Key == token), $"not named after {triggered} triggered records; {load}");
+        // The forged keys' critical findings stay reported, though their keys are no longer all counted.
+        Assert.All(criticalForged, key => Assert.Contains(detector.Findings, f => f.DedupeKey == key));
+        TestContext.Current.SendDiagnosticMessage($"{criticalForged.Length} forged words critical; the trigger named after {triggered} triggered records; {load}");
+    }
+
     /// <summary>
     /// Memos of two random words of 400, then 'ka' on 1% of the records and 'kb' on another 1%; on a share
     /// <paramref name="together"/> of them both, served <see cref="Lift"/> times the odds of 'legitimate'.
