@@ -88,6 +88,11 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
                 tally.Count += (HoldsWarning(value) ? 1 : 0) - (HoldsWarning(_raised) ? 1 : 0);
             }
 
+            if (CriticalTally is { } critical)
+            {
+                critical.Count += (HoldsCritical(value) ? 1 : 0) - (HoldsCritical(_raised) ? 1 : 0);
+            }
+
             _raised = value;
         }
     }
@@ -115,7 +120,15 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
     /// <summary>The count of warned candidates of the table holding this one, kept as <see cref="Raised"/> changes; null outside a table.</summary>
     internal CandidateTable.Tally? WarnedTally { get; set; }
 
+    /// <summary>The count of candidates with a critical finding of the table holding this one, kept likewise; null outside a table.</summary>
+    internal CandidateTable.Tally? CriticalTally { get; set; }
+
+    /// <summary>Whether the candidate holds a critical finding.</summary>
+    public bool Critical => HoldsCritical(_raised);
+
     private static bool HoldsWarning(Finding? finding) => finding is { Severity: < Severity.Critical };
+
+    private static bool HoldsCritical(Finding? finding) => finding is { Severity: Severity.Critical };
 
     public long LastEvaluated { get; set; }
 

@@ -41,6 +41,9 @@ internal sealed class CandidateTable
     /// <summary>Candidates whose finding is below critical, kept by the candidates as their findings change.</summary>
     private readonly Tally _warned = new();
 
+    /// <summary>Candidates whose finding is critical, kept likewise.</summary>
+    private readonly Tally _critical = new();
+
     /// <summary>Promotions refused because every candidate drawn held a critical finding.</summary>
     private long _refused;
 
@@ -176,11 +179,13 @@ internal sealed class CandidateTable
         foreach (Candidate held in _candidates.Values)
         {
             held.WarnedTally = null;
+            held.CriticalTally = null;
         }
 
         _candidates.Clear();
         _candidateKeys.Clear();
         _warned.Count = 0;
+        _critical.Count = 0;
         foreach (CandidateState state in candidates)
         {
             if (_candidates.Count >= _settings.Candidates || _candidates.ContainsKey(state.Hash))
@@ -262,7 +267,7 @@ internal sealed class CandidateTable
                 leastSupport = candidate.Support;
                 weakestWarned = index;
             }
-            else if (candidate.Raised is not null && !candidate.Warned && candidate.Support < leastCriticalSupport)
+            else if (candidate.Critical && candidate.Support < leastCriticalSupport)
             {
                 leastCriticalSupport = candidate.Support;
                 weakestCritical = index;
@@ -289,8 +294,8 @@ internal sealed class CandidateTable
         return true;
     }
 
-    /// <summary>Whether candidates with a critical finding hold more than half the table (counted only when a draw holds one).</summary>
-    private bool CriticalOver() => _candidates.Values.Count(c => c.Raised is not null && !c.Warned) > _settings.Candidates / 2;
+    /// <summary>Whether candidates with a critical finding hold more than half the table.</summary>
+    private bool CriticalOver() => _critical.Count > _settings.Candidates / 2;
 
     private void Hold(ulong hash, Candidate candidate)
     {
@@ -298,6 +303,8 @@ internal sealed class CandidateTable
         _candidateKeys.Add(hash);
         candidate.WarnedTally = _warned;
         _warned.Count += candidate.Warned ? 1 : 0;
+        candidate.CriticalTally = _critical;
+        _critical.Count += candidate.Critical ? 1 : 0;
     }
 
     /// <summary>Takes a candidate out of the table (not out of the list eviction draws from).</summary>
@@ -310,6 +317,8 @@ internal sealed class CandidateTable
 
         _warned.Count -= candidate.Warned ? 1 : 0;
         candidate.WarnedTally = null;
+        _critical.Count -= candidate.Critical ? 1 : 0;
+        candidate.CriticalTally = null;
         return true;
     }
 
