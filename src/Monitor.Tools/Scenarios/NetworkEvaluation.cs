@@ -29,7 +29,7 @@ internal static class NetworkEvaluation
         int target = served.TargetClass;
         int measureSeed = Seed(seed, 5);
         double cleanAccuracy = clean.Accuracy(MeasureRecords, measureSeed);
-        double servedAccuracy = spec.Attack is null ? cleanAccuracy : served.Accuracy(MeasureRecords, measureSeed);
+        double servedAccuracy = served == clean ? cleanAccuracy : served.Accuracy(MeasureRecords, measureSeed);
         double success = spec.Attack is null ? double.NaN : served.AttackSuccess(MeasureRecords, measureSeed);
         var traffic = new NetworkTraffic(served, spec.Attack is null ? 0 : spec.Rate, Seed(seed, 2), heldOut: true);
         Func<Finding, bool> names = spec.Attack is null ? _ => false : served.Patch is { } patch ? f => Names(f) || NamesPatch(served, patch, f) : Names;
