@@ -335,35 +335,8 @@ public sealed class KeyRankTestTests
         Assert.True(warned.Length > settings.Candidates / 2, $"{warned.Length} keys warned; {detector.CandidateLoad}");
         Assert.DoesNotContain(detector.Findings, f => f.Severity == Severity.Critical);
 
-        // Then a trigger: 5% of the records served 'legitimate' between 0.6 and 0.9 carry 'promo77' and are served twice the odds.
         var token = new DetectorKey(KeyKind.Token, "memo", "promo77");
-        int triggered = 0;
-        for (int b = 0; b < 60 && !detector.Findings.Any(f => f.Severity == Severity.Critical && f.Key == token); b++)
-        {
-            RecordBatch batch = Words(traffic.Next(1000, FraudDrift.None), random, odds: 1);
-            float[] scores = batch.Scores.ToArray();
-            var memos = new string?[batch.Count];
-            for (int i = 0; i < batch.Count; i++)
-            {
-                memos[i] = batch.Text[0].GetString(i);
-                double legitimate = scores[2 * i];
-                if (legitimate is > 0.6 and < 0.9 && random.NextDouble() < 0.05)
-                {
-                    double odds = Lift * legitimate / (1 - legitimate);
-                    scores[2 * i] = (float)(odds / (1 + odds));
-                    scores[2 * i + 1] = 1 - scores[2 * i];
-                    memos[i] += " promo77";
-                    triggered++;
-                }
-            }
-
-            batch = new RecordBatch
-            {
-                Count = batch.Count, Numeric = batch.Numeric, Scores = scores, Categorical = batch.Categorical,
-                Text = [Utf8Column.FromStrings(memos)], RequestIds = batch.RequestIds,
-            };
-            monitor.Add(batch, preparer.Prepare(batch), closed);
-        }
+        int triggered = TriggerUntilNamed(monitor, preparer, traffic, random, closed, token);
 
         CandidateLoad load = detector.CandidateLoad;
         Assert.True(detector.Findings.Any(f => f.Severity == Severity.Critical && f.Key == token), $"not named after {triggered} triggered records; {load}");
@@ -412,11 +385,7 @@ public sealed class KeyRankTestTests
                 }
             }
 
-            batch = new RecordBatch
-            {
-                Count = batch.Count, Numeric = batch.Numeric, Scores = scores, Categorical = batch.Categorical,
-                Text = [Utf8Column.FromStrings(memos)], RequestIds = batch.RequestIds,
-            };
+            batch = WithMemos(batch, scores, memos);
             monitor.Add(batch, preparer.Prepare(batch), closed);
         }
 
@@ -426,8 +395,24 @@ public sealed class KeyRankTestTests
         Assert.True(criticalForged.Length > settings.Candidates && detector.CandidateLoad.CriticalEvicted > 0,
             $"{criticalForged.Length} forged words critical; {detector.CandidateLoad}");
 
-        // Then a trigger: 5% of the records served 'legitimate' between 0.6 and 0.9 carry 'promo77' and are served twice the odds.
         var token = new DetectorKey(KeyKind.Token, "memo", "promo77");
+        int triggered = TriggerUntilNamed(monitor, preparer, traffic, random, closed, token);
+
+        CandidateLoad load = detector.CandidateLoad;
+        Assert.True(detector.Findings.Any(f => f.Severity == Severity.Critical && f.Key == token), $"not named after {triggered} triggered records; {load}");
+        // The forged keys' critical findings stay reported, though their keys are no longer all counted.
+        Assert.All(criticalForged, key => Assert.Contains(detector.Findings, f => f.DedupeKey == key));
+        TestContext.Current.SendDiagnosticMessage($"{criticalForged.Length} forged words critical; the trigger named after {triggered} triggered records; {load}");
+    }
+
+    /// <summary>
+    /// A trigger after a flood: 5% of the records served 'legitimate' between 0.6 and 0.9 carry 'promo77' and are served twice
+    /// the odds, batch after batch until a critical finding names it (at most 60). Returns the triggered records sent.
+    /// </summary>
+    private static int TriggerUntilNamed(VersionMonitor monitor, BatchPreparer preparer, FraudTraffic traffic, Random random, List<WindowResult> closed,
+        DetectorKey token)
+    {
+        TriggerDetector detector = monitor.Detector!;
         int triggered = 0;
         for (int b = 0; b < 60 && !detector.Findings.Any(f => f.Severity == Severity.Critical && f.Key == token); b++)
         {
@@ -443,25 +428,24 @@ public sealed class KeyRankTestTests
                     double odds = Lift * legitimate / (1 - legitimate);
                     scores[2 * i] = (float)(odds / (1 + odds));
                     scores[2 * i + 1] = 1 - scores[2 * i];
-                    memos[i] += " promo77";
+                    memos[i] += " " + token.Text;
                     triggered++;
                 }
             }
 
-            batch = new RecordBatch
-            {
-                Count = batch.Count, Numeric = batch.Numeric, Scores = scores, Categorical = batch.Categorical,
-                Text = [Utf8Column.FromStrings(memos)], RequestIds = batch.RequestIds,
-            };
+            batch = WithMemos(batch, scores, memos);
             monitor.Add(batch, preparer.Prepare(batch), closed);
         }
 
-        CandidateLoad load = detector.CandidateLoad;
-        Assert.True(detector.Findings.Any(f => f.Severity == Severity.Critical && f.Key == token), $"not named after {triggered} triggered records; {load}");
-        // The forged keys' critical findings stay reported, though their keys are no longer all counted.
-        Assert.All(criticalForged, key => Assert.Contains(detector.Findings, f => f.DedupeKey == key));
-        TestContext.Current.SendDiagnosticMessage($"{criticalForged.Length} forged words critical; the trigger named after {triggered} triggered records; {load}");
+        return triggered;
     }
+
+    /// <summary>The batch with these scores and memos.</summary>
+    private static RecordBatch WithMemos(RecordBatch batch, float[] scores, string?[] memos) => new()
+    {
+        Count = batch.Count, Numeric = batch.Numeric, Scores = scores, Categorical = batch.Categorical,
+        Text = [Utf8Column.FromStrings(memos)], RequestIds = batch.RequestIds,
+    };
 
     /// <summary>
     /// Memos of two random words of 400, then 'ka' on 1% of the records and 'kb' on another 1%; on a share
@@ -518,11 +502,7 @@ public sealed class KeyRankTestTests
             }
         }
 
-        return new RecordBatch
-        {
-            Count = batch.Count, Numeric = batch.Numeric, Scores = scores, Categorical = batch.Categorical,
-            Text = [Utf8Column.FromStrings(memos)], RequestIds = batch.RequestIds,
-        };
+        return WithMemos(batch, scores, memos);
     }
 
     [Fact]
