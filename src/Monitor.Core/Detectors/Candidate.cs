@@ -12,7 +12,7 @@ namespace Monitor.Core.Detectors;
 internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTimeOffset firstSeen, long firstSeenRecord,
     int rememberedInputs = 0, ulong printLanes = 0)
 {
-    public DetectorKey Key { get; } = key;
+    public DetectorKey Key { get; private set; } = key;
 
     /// <summary>The inputs counted, by print.</summary>
     public RememberedInputs Inputs { get; } = new(rememberedInputs, printLanes);
@@ -25,9 +25,10 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
 
     /// <summary>Repeats when the key's identical-requests observation was last published.</summary>
     public long RepeatsReported { get; set; }
+
     public long[] Cells { get; } = new long[classes * strata];
-    public DateTimeOffset FirstSeen { get; } = firstSeen;
-    public long FirstSeenRecord { get; } = firstSeenRecord;
+    public DateTimeOffset FirstSeen { get; private set; } = firstSeen;
+    public long FirstSeenRecord { get; private set; } = firstSeenRecord;
     public long Exact { get; private set; }
 
     /// <summary>
@@ -132,7 +133,7 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
 
     public long LastEvaluated { get; set; }
 
-    /// <summary>The key's surprising occurrences before promotion, from the cell sketch (an overestimate).</summary>
+    /// <summary>The key's surprising occurrences before promotion, from the support sketch (an overestimate).</summary>
     public long SurprisingBefore { get; set; }
 
     /// <summary>Records counted exactly since promotion, each surprising or outlying input once.</summary>
@@ -271,6 +272,51 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Makes a candidate taken out of its table a new one for <paramref name="key"/>, as if just constructed (the table reuses
+    /// the candidates it lets go, so a busy screen does not allocate a candidate per promotion); its tallies must be unset.
+    /// </summary>
+    public void Reuse(DetectorKey key, DateTimeOffset firstSeen, long firstSeenRecord)
+    {
+        if (WarnedTally is not null || CriticalTally is not null)
+        {
+            throw new InvalidOperationException("a candidate still held by a table cannot be reused");
+        }
+
+        Key = key;
+        FirstSeen = firstSeen;
+        FirstSeenRecord = firstSeenRecord;
+        ShareOrigin = firstSeenRecord;
+        Inputs.Clear();
+        Repeats = 0;
+        RepeatExamples.Clear();
+        RepeatsReported = 0;
+        Exact = 0;
+        Support = 0;
+        Surprising = 0;
+        SurprisingBefore = 0;
+        ConfidenceSum = 0;
+        Embedded = 0;
+        Outliers = 0;
+        Examples.Clear();
+        TailRecords = 0;
+        RankRecords = 0;
+        KnownWords = null;
+        Raised = null;
+        LastEvaluated = 0;
+        Array.Clear(Cells);
+        Array.Clear(ContrarianOfClass);
+        Array.Clear(ContrarianHits);
+        Array.Clear(Ultra);
+        Array.Clear(UltraExpected);
+        Array.Clear(Residual);
+        Array.Clear(TailLog);
+        Array.Clear(TailHits);
+        Array.Clear(TailExpected);
+        Array.Clear(RankLog);
+        Array.Clear(RankAbove);
     }
 
     /// <param name="records">The version's records so far.</param>

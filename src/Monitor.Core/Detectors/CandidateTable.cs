@@ -25,9 +25,20 @@ internal sealed class CandidateTable
     private readonly int _classes;
     private readonly int _strata;
     private readonly CountMinSketch _support;
-    private readonly CountMinSketch _cells;
     private readonly SpaceSaving _heavy;
     private readonly Dictionary<ulong, Candidate> _candidates = [];
+
+    /// <summary>Candidates let go during the current record: reusable once it is done (<see cref="Recycle"/>).</summary>
+    private readonly List<Candidate> _released = [];
+
+    /// <summary>Candidates let go, kept to be reused by promotions (at most <see cref="SpareCapacity"/>).</summary>
+    private readonly Stack<Candidate> _spare = new();
+
+    /// <summary>
+    /// Candidates kept for reuse: a promotion makes room by letting one go, and a record's keys can promote dozens at once (a
+    /// 64-pixel image's bins and conjunctions on a busy screen), so a few records' worth.
+    /// </summary>
+    private const int SpareCapacity = 256;
     private readonly List<ulong> _candidateKeys = [];
     private readonly ulong _printLanes;
     private long _horizon;
@@ -65,7 +76,6 @@ internal sealed class CandidateTable
         _strata = strata;
         _printLanes = printLanes;
         _support = new CountMinSketch(settings.SketchWidth, settings.SketchDepth);
-        _cells = new CountMinSketch(settings.SketchWidth, settings.SketchDepth);
         _heavy = new SpaceSaving(settings.HeavyHitters);
     }
 
@@ -74,7 +84,7 @@ internal sealed class CandidateTable
 
     /// <summary>The fixed memory of the sketches and tables, in counters and entries (independent of traffic).</summary>
     public (int SketchCounters, int HeavyHitterCapacity, int CandidateCapacity, int InputsPerCandidate) Footprint =>
-        (_support.Size + _cells.Size, _heavy.Capacity, _settings.Candidates, _settings.RememberedInputs);
+        (_support.Size, _heavy.Capacity, _settings.Candidates, _settings.RememberedInputs);
 
     /// <summary>How full the table is, and the promotions its bound on warned candidates and its findings cost so far.</summary>
     public CandidateLoad Load => new(_candidates.Count, _warned.Count, _refused, _warnedEvicted, _criticalEvicted);
@@ -114,10 +124,9 @@ internal sealed class CandidateTable
     /// on the sketch's count or the table's guaranteed count, whichever is first (the sketch never
     /// undercounts, and on the small surprising stream it overcounts little).
     /// </summary>
-    public bool Screen(ulong hash, int cell)
+    public bool Screen(ulong hash)
     {
         uint estimate = _support.Increment(hash);
-        _cells.Increment(KeyHash.Combine(hash, cell));
         long guaranteed = _heavy.Offer(hash, estimate);
         return Math.Max(guaranteed, estimate) >= _settings.PromoteSupport;
     }
@@ -134,14 +143,21 @@ internal sealed class CandidateTable
         return false;
     }
 
-    /// <summary>A key becomes a candidate with exact counts from now on (the cell sketch tells how often it surprised before).</summary>
+    /// <summary>A key becomes a candidate with exact counts from now on (the support sketch tells how often it surprised before).</summary>
     public Candidate Promote(ulong hash, DetectorKey key, DateTimeOffset firstSeen, long firstSeenRecord)
     {
-        var candidate = new Candidate(key, _classes, _strata, firstSeen, firstSeenRecord, _settings.RememberedInputs, _printLanes);
-        for (int cell = 0; cell < _classes * _strata; cell++)
+        Candidate candidate;
+        if (_spare.TryPop(out Candidate? spare))
         {
-            candidate.SurprisingBefore += _cells.Estimate(KeyHash.Combine(hash, cell));
+            spare.Reuse(key, firstSeen, firstSeenRecord);
+            candidate = spare;
         }
+        else
+        {
+            candidate = new Candidate(key, _classes, _strata, firstSeen, firstSeenRecord, _settings.RememberedInputs, _printLanes);
+        }
+
+        candidate.SurprisingBefore = _support.Estimate(hash);
 
         Hold(hash, candidate);
         return candidate;
@@ -213,7 +229,6 @@ internal sealed class CandidateTable
     {
         _horizon = 0;
         _support.Clear();
-        _cells.Clear();
         _heavy.Clear();
         foreach ((ulong hash, Candidate candidate) in _candidates.ToArray())
         {
@@ -319,7 +334,32 @@ internal sealed class CandidateTable
         candidate.WarnedTally = null;
         _critical.Count -= candidate.Critical ? 1 : 0;
         candidate.CriticalTally = null;
+        _released.Add(candidate);
         return true;
+    }
+
+    /// <summary>
+    /// At the end of a record: the candidates let go while it was counted become reusable. Not sooner, as something may still
+    /// hold one of them until the record is done (the key whose repeats the record reports).
+    /// </summary>
+    public void Recycle()
+    {
+        if (_released.Count == 0)
+        {
+            return;
+        }
+
+        foreach (Candidate candidate in _released)
+        {
+            if (_spare.Count >= SpareCapacity)
+            {
+                break;
+            }
+
+            _spare.Push(candidate);
+        }
+
+        _released.Clear();
     }
 
     /// <summary>A count the candidates of one table share (<see cref="Candidate.WarnedTally"/>).</summary>

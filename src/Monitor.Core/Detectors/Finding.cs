@@ -68,7 +68,7 @@ public sealed record Finding
     /// <summary>Support when the finding was first raised: the detection delay in trigger occurrences.</summary>
     public required long RaisedAtSupport { get; init; }
 
-    /// <summary>Surprising records that carried the key before it was tracked exactly (the cell sketch's estimate).</summary>
+    /// <summary>Surprising records that carried the key before it was tracked exactly (the support sketch's estimate).</summary>
     public long SurprisingBeforeTracking { get; init; }
 
     public required DateTimeOffset UpdatedAt { get; init; }

@@ -126,6 +126,8 @@ public sealed class RegressionDetector
             {
                 _findings.Publish(identical);
             }
+
+            _candidates.Recycle();
         }
     }
 
@@ -254,7 +256,7 @@ public sealed class RegressionDetector
             return false;
         }
 
-        if (_candidates.Screen(key.Hash, record.Stratum) && _candidates.MakeRoom())
+        if (_candidates.Screen(key.Hash) && _candidates.MakeRoom())
         {
             DetectorKey described = _settings.TextKeys.Protect(_extractor.Describe(key)).Bounded();
             Candidate promoted = _candidates.Promote(key.Hash, described, _time.GetUtcNow(), Records);

@@ -42,6 +42,16 @@ internal sealed class RememberedInputs
     /// <summary>Inputs remembered now.</summary>
     public int Count => _used;
 
+    /// <summary>Forgets every input (as if just constructed).</summary>
+    public void Clear()
+    {
+        Array.Clear(_prints);
+        Array.Clear(_counts);
+        _used = 0;
+        _floor = 0;
+        _cursor = 0;
+    }
+
     /// <summary>Whether the input was counted before (the repeat is counted on it); otherwise it is remembered.</summary>
     public bool Repeats(ulong print)
     {

@@ -239,6 +239,8 @@ public sealed partial class TriggerDetector
             {
                 _findings.Publish(identical);
             }
+
+            _candidates.Recycle();
         }
     }
 
@@ -450,7 +452,7 @@ public sealed partial class TriggerDetector
             return false;
         }
 
-        if (_candidates.Screen(key.Hash, cell) && _candidates.MakeRoom())
+        if (_candidates.Screen(key.Hash) && _candidates.MakeRoom())
         {
             Candidate promoted = _candidates.Promote(key.Hash, Describe(key), _time.GetUtcNow(), Records);
             promoted.KnownWords = KnownWords(key);

@@ -1,3 +1,4 @@
+using System.Reflection;
 using Monitor.Core.Detectors;
 using static Monitor.Core.Tests.Detectors.Profiles;
 
@@ -8,16 +9,19 @@ public sealed class CandidateTableTests
     private static readonly DetectorSettings Settings = new() { PromoteSupport = 3, Candidates = 2, HorizonRecords = 5, SketchWidth = 1 << 10, HeavyHitters = 64 };
     private static readonly TriggerProfile Profile = TwoStrata();
 
+    /// <summary>Two 16-bit lanes of an input print in use.</summary>
+    private const ulong TwoLanes = 0xFFFF_FFFFUL;
+
     [Fact]
     public void A_key_screened_on_enough_surprising_records_is_promoted_and_remembers_them()
     {
         var table = new CandidateTable(Settings, 2, 2);
         ulong hash = KeyHash.Of(KeyKind.Token, 0, "ref:xz".AsSpan());
-        Assert.False(table.Screen(hash, cell: 2));
-        Assert.False(table.Screen(hash, cell: 2));
+        Assert.False(table.Screen(hash));
+        Assert.False(table.Screen(hash));
         Assert.True(table.IsTracked(hash));
         Assert.False(table.TryGet(hash, out _));
-        Assert.True(table.Screen(hash, cell: 2));
+        Assert.True(table.Screen(hash));
 
         Assert.True(table.MakeRoom());
         Candidate promoted = table.Promote(hash, new DetectorKey(KeyKind.Token, "memo", "ref:xz"), DateTimeOffset.UnixEpoch, 42);
@@ -57,8 +61,8 @@ public sealed class CandidateTableTests
         Candidate raised = Promote(table, "raised", surprising: true, records: 10);
         raised.Raised = AFinding();
         ulong screened = Hash("screened");
-        table.Screen(screened, 2);
-        table.Screen(screened, 2);
+        table.Screen(screened);
+        table.Screen(screened);
 
         for (int i = 0; i < 5; i++)
         {
@@ -74,7 +78,7 @@ public sealed class CandidateTableTests
         Assert.True(table.TryGet(Hash("raised"), out _));
         Assert.Equal(5, raised.Support);
         Assert.False(table.IsTracked(screened));
-        Assert.False(table.Screen(screened, 2));
+        Assert.False(table.Screen(screened));
         Assert.False(table.HorizonReached());
     }
 
@@ -262,12 +266,12 @@ public sealed class CandidateTableTests
     {
         var before = new CandidateTable(Settings, 2, 2);
         ulong hash = Hash("ref:once");
-        Assert.False(before.Screen(hash, cell: 2));
+        Assert.False(before.Screen(hash));
 
         var restored = new CandidateTable(Settings, 2, 2);
         restored.Restore(before.HorizonRecords, before.Draws, before.Export(), before.ExportHeavyHitters(), _ => null);
-        Assert.False(restored.Screen(hash, cell: 2));
-        Assert.True(restored.Screen(hash, cell: 2));
+        Assert.False(restored.Screen(hash));
+        Assert.True(restored.Screen(hash));
     }
 
     [Fact]
@@ -292,6 +296,102 @@ public sealed class CandidateTableTests
         }
 
         Assert.True(table.TryGet(Hash("trigger"), out _), "the critical key was evicted");
+    }
+
+    [Fact]
+    public void A_candidate_let_go_is_reused_only_after_the_record_and_then_holds_nothing_of_its_last_key()
+    {
+        var settings = Settings with { Candidates = 1, RememberedInputs = 8 };
+        var table = new CandidateTable(settings, 2, 2, printLanes: TwoLanes);
+        Candidate first = Promote(table, "first", surprising: true);
+        Dirty(first);
+
+        // Letting it go during a record does not free it for that record's promotions: something may still read it.
+        Assert.True(table.MakeRoom());
+        Candidate second = table.Promote(Hash("second"), new DetectorKey(KeyKind.Token, "memo", "second"), DateTimeOffset.UnixEpoch, 7);
+        Assert.NotSame(first, second);
+
+        // Once the record is done it is reused, and field by field it is a new candidate for its new key.
+        table.Recycle();
+        Assert.True(table.MakeRoom());
+        Candidate third = table.Promote(Hash("third"), new DetectorKey(KeyKind.Token, "memo", "third"), DateTimeOffset.UnixEpoch.AddHours(1), 9);
+        Assert.Same(first, third);
+        var fresh = new Candidate(new DetectorKey(KeyKind.Token, "memo", "third"), 2, 2, DateTimeOffset.UnixEpoch.AddHours(1), 9, 8, TwoLanes)
+        {
+            SurprisingBefore = third.SurprisingBefore,
+        };
+        fresh.WarnedTally = third.WarnedTally;
+        fresh.CriticalTally = third.CriticalTally;
+        AssertSameState(fresh, third, nameof(Candidate));
+    }
+
+    /// <summary>Sets every field of the candidate (and of the objects it owns) away from its constructed value.</summary>
+    private static void Dirty(object target)
+    {
+        foreach (FieldInfo field in target.GetType().GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic))
+        {
+            object? value = field.GetValue(target);
+            switch (value)
+            {
+                case Array array:
+                    for (int i = 0; i < array.Length; i++)
+                    {
+                        array.SetValue(Convert.ChangeType(3, array.GetType().GetElementType()!, System.Globalization.CultureInfo.InvariantCulture), i);
+                    }
+
+                    continue;
+                case List<string> list:
+                    list.Add("left over");
+                    continue;
+                case RememberedInputs inputs:
+                    Dirty(inputs);
+                    continue;
+            }
+
+            if (field.IsInitOnly && field.FieldType.IsValueType)
+            {
+                continue;
+            }
+
+            object? dirty = field.FieldType switch
+            {
+                Type t when t == typeof(long) => 5L,
+                Type t when t == typeof(int) => 5,
+                Type t when t == typeof(double) => 5.0,
+                Type t when t == typeof(bool?) => true,
+                Type t when t == typeof(DateTimeOffset) => DateTimeOffset.UnixEpoch.AddDays(3),
+                Type t when t == typeof(DetectorKey) => new DetectorKey(KeyKind.Token, "memo", "old"),
+                Type t when t == typeof(Finding) => AFinding(Severity.Warning),
+                Type t when t == typeof(CandidateTable.Tally) => null,
+                _ => throw new InvalidOperationException($"Dirty does not know how to set {field.Name} ({field.FieldType})"),
+            };
+            field.SetValue(target, dirty);
+        }
+    }
+
+    private static void AssertSameState(object expected, object actual, string path)
+    {
+        foreach (FieldInfo field in expected.GetType().GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic))
+        {
+            object? want = field.GetValue(expected);
+            object? got = field.GetValue(actual);
+            string where = $"{path}.{field.Name}";
+            switch (want)
+            {
+                case Array array:
+                    Assert.True(((System.Collections.IStructuralEquatable)array).Equals(got, System.Collections.StructuralComparisons.StructuralEqualityComparer), where);
+                    break;
+                case List<string> list:
+                    Assert.Equal(list, (List<string>)got!);
+                    break;
+                case RememberedInputs inputs:
+                    AssertSameState(inputs, got!, where);
+                    break;
+                default:
+                    Assert.True(Equals(want, got), $"{where}: expected {want}, got {got}");
+                    break;
+            }
+        }
     }
 
     private static Candidate Promote(CandidateTable table, string text, bool surprising, int records = 20)
