@@ -21,6 +21,12 @@ internal sealed class CandidateTable
     /// <summary>Eviction's draws start here in splitmix64's sequence, far from the records' tie-breaking draws (<see cref="KeyRankTest.Draw"/>).</summary>
     private const long DrawOffset = 1L << 62;
 
+    /// <summary>
+    /// Candidates kept for reuse: a promotion makes room by letting one go, and a record's keys can promote dozens at once (a
+    /// 64-pixel image's bins and conjunctions on a busy screen), so a few records' worth.
+    /// </summary>
+    private const int SpareCapacity = 256;
+
     private readonly DetectorSettings _settings;
     private readonly int _classes;
     private readonly int _strata;
@@ -34,11 +40,6 @@ internal sealed class CandidateTable
     /// <summary>Candidates let go, kept to be reused by promotions (at most <see cref="SpareCapacity"/>).</summary>
     private readonly Stack<Candidate> _spare = new();
 
-    /// <summary>
-    /// Candidates kept for reuse: a promotion makes room by letting one go, and a record's keys can promote dozens at once (a
-    /// 64-pixel image's bins and conjunctions on a busy screen), so a few records' worth.
-    /// </summary>
-    private const int SpareCapacity = 256;
     private readonly List<ulong> _candidateKeys = [];
     private readonly ulong _printLanes;
     private long _horizon;
