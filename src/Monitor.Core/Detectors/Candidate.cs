@@ -14,6 +14,14 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
 {
     public DetectorKey Key { get; private set; } = key;
 
+    /// <summary>
+    /// This promotion's number, unique in the process: a candidate the table lets go is reused for another key (<see cref="Reuse"/>),
+    /// so state kept apart for a promotion (<see cref="PairedKey"/>) tells by it, not by the object, whether it is still current.
+    /// </summary>
+    public long Promotion { get; private set; } = Interlocked.Increment(ref s_promotions);
+
+    private static long s_promotions;
+
     /// <summary>The inputs counted, by print.</summary>
     public RememberedInputs Inputs { get; } = new(rememberedInputs, printLanes);
 
@@ -286,6 +294,7 @@ internal sealed class Candidate(DetectorKey key, int classes, int strata, DateTi
         }
 
         Key = key;
+        Promotion = Interlocked.Increment(ref s_promotions);
         FirstSeen = firstSeen;
         FirstSeenRecord = firstSeenRecord;
         ShareOrigin = firstSeenRecord;

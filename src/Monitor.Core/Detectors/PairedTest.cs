@@ -325,7 +325,7 @@ internal sealed class PairedTest
     /// <summary>The paired state of a candidate, fresh when the key has none or had one for an earlier promotion.</summary>
     private PairedKey Of(Candidate candidate, ulong hash)
     {
-        if (!_keys.TryGetValue(hash, out PairedKey? key) || !ReferenceEquals(key.Owner, candidate))
+        if (!_keys.TryGetValue(hash, out PairedKey? key) || !key.OwnedBy(candidate))
         {
             if (_keys.Count >= 2 * _settings.Candidates)
             {
@@ -341,14 +341,14 @@ internal sealed class PairedTest
 
     /// <summary>The key's paired state when it has one for this promotion of its candidate.</summary>
     public PairedKey? Get(Candidate candidate, ulong hash) =>
-        _keys.TryGetValue(hash, out PairedKey? key) && ReferenceEquals(key.Owner, candidate) ? key : null;
+        _keys.TryGetValue(hash, out PairedKey? key) && key.OwnedBy(candidate) ? key : null;
 
     /// <summary>Drops the states of candidates no longer in the table (<paramref name="current"/> gives the candidate now held for a hash).</summary>
     public void Prune(Func<ulong, Candidate?> current)
     {
         foreach ((ulong hash, PairedKey key) in _keys.ToArray())
         {
-            if (!ReferenceEquals(current(hash), key.Owner))
+            if (!key.OwnedBy(current(hash)))
             {
                 _keys.Remove(hash);
             }
@@ -505,6 +505,12 @@ internal sealed class PairedTest
 internal sealed class PairedKey(Candidate owner, int classes, int alternatives, int cells)
 {
     public Candidate Owner { get; } = owner;
+
+    /// <summary>The owner's promotion this state is of (<see cref="Candidate.Promotion"/>): the table reuses candidates, so the object alone does not tell.</summary>
+    public long OwnerPromotion { get; } = owner.Promotion;
+
+    /// <summary>Whether this is the paired state of <paramref name="candidate"/>'s current promotion.</summary>
+    public bool OwnedBy(Candidate? candidate) => ReferenceEquals(Owner, candidate) && OwnerPromotion == candidate.Promotion;
 
     /// <summary>Per (trusted bin, class): the key's own records and hits among today's counts, forgetting with them (left out of its allowance).</summary>
     public double[] LiveRecords { get; } = new double[cells];

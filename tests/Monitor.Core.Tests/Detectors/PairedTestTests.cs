@@ -34,6 +34,37 @@ public sealed class PairedTestTests
     }
 
     [Fact]
+    public void A_key_promoted_again_onto_a_reused_candidate_starts_its_paired_evidence_afresh()
+    {
+        // The candidate table reuses the candidates it lets go: a key evicted and promoted again can get the very object it
+        // had. Its paired evidence from before the eviction is not this promotion's.
+        PairedTest test = NewTest();
+        var table = new CandidateTable(new DetectorSettings { Candidates = 1, SketchWidth = 1 << 10, HeavyHitters = 64 }, 2, 1);
+        var key = new DetectorKey(KeyKind.Token, "memo", "key-1");
+        Assert.True(table.MakeRoom());
+        Candidate first = table.Promote(1UL, key, DateTimeOffset.UnixEpoch, 0);
+        for (int i = 0; i < 5; i++)
+        {
+            Observe(test, trusted1: 0.01, served1: 0.99, label: 1);
+            test.Update(first, 1UL);
+        }
+
+        Assert.Equal(5, test.Get(first, 1UL)!.Records);
+
+        // Evicted to make room for another key, then, that record done, promoted again: the same object comes back.
+        Assert.True(table.MakeRoom());
+        table.Promote(2UL, new DetectorKey(KeyKind.Token, "memo", "key-2"), DateTimeOffset.UnixEpoch, 1);
+        table.Recycle();
+        Assert.True(table.MakeRoom());
+        Candidate again = table.Promote(1UL, key, DateTimeOffset.UnixEpoch, 2);
+        Assert.Same(first, again);
+
+        Assert.Null(test.Get(again, 1UL));
+        Observe(test, trusted1: 0.01, served1: 0.99, label: 1);
+        Assert.Equal(1, test.Update(again, 1UL)!.Records);
+    }
+
+    [Fact]
     public void The_key_e_values_match_scipy()
     {
         using JsonDocument fixture = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "paired_test.json")));
