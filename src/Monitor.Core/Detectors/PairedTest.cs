@@ -116,11 +116,16 @@ internal sealed class PairedTest
     /// <summary>The keys' paired e-processes, by key hash; each belongs to one promotion of its candidate.</summary>
     private readonly Dictionary<ulong, PairedKey> _keys = [];
 
+    /// <summary>The candidate the table holds now for a key hash (null when none): a state of any other is stale.</summary>
+    private readonly Func<ulong, Candidate?> _held;
+
     /// <summary>The version-wide e-process: log-LR per alternative, paired records, sure records and disagreements among them.</summary>
     private readonly double[] _versionLog = new double[VersionAlternatives.Length];
 
-    public PairedTest(int classes, OutputKind kind, DetectorSettings settings, string[] labels)
+    /// <param name="held">The candidate the table holds now for a key hash, or null: states of keys let go or promoted again are dropped by it.</param>
+    public PairedTest(int classes, OutputKind kind, DetectorSettings settings, string[] labels, Func<ulong, Candidate?> held)
     {
+        _held = held;
         _settings = settings;
         _labels = labels;
         _k = classes;
@@ -327,9 +332,11 @@ internal sealed class PairedTest
     {
         if (!_keys.TryGetValue(hash, out PairedKey? key) || !key.OwnedBy(candidate))
         {
+            // States of keys the table let go (or promoted again) pile up between horizons when keys turn over; only those go,
+            // so a held key's evidence is never lost to other keys' turnover. At most one state per held key is left.
             if (_keys.Count >= 2 * _settings.Candidates)
             {
-                Prune(_ => null);
+                Prune();
             }
 
             key = new PairedKey(candidate, _k, _g, _liveRecords.Length);
@@ -343,12 +350,12 @@ internal sealed class PairedTest
     public PairedKey? Get(Candidate candidate, ulong hash) =>
         _keys.TryGetValue(hash, out PairedKey? key) && key.OwnedBy(candidate) ? key : null;
 
-    /// <summary>Drops the states of candidates no longer in the table (<paramref name="current"/> gives the candidate now held for a hash).</summary>
-    public void Prune(Func<ulong, Candidate?> current)
+    /// <summary>Drops the states of candidates no longer in the table, or of an earlier promotion of the key now held.</summary>
+    private void Prune()
     {
         foreach ((ulong hash, PairedKey key) in _keys.ToArray())
         {
-            if (!key.OwnedBy(current(hash)))
+            if (!key.OwnedBy(_held(hash)))
             {
                 _keys.Remove(hash);
             }
@@ -370,9 +377,9 @@ internal sealed class PairedTest
     }
 
     /// <summary>At a horizon: today's counts and every key's evidence for a trigger halve (on the log scale, where positive).</summary>
-    public void Decay(Func<ulong, Candidate?> current)
+    public void Decay()
     {
-        Prune(current);
+        Prune();
         Forget(0.5);
         foreach (PairedKey key in _keys.Values)
         {
@@ -465,7 +472,10 @@ internal sealed class PairedTest
         };
     }
 
-    /// <summary>Today's counts, the version-wide test, and every key's paired state, as a checkpoint holds them.</summary>
+    /// <summary>
+    /// Today's counts, the version-wide test, and the paired state of every key the table holds now, as a checkpoint holds them
+    /// (a stale state, of a key let go or of its earlier promotion, is left out: restored, it would be taken for the current one's).
+    /// </summary>
     public PairedState Export(Func<PairedKey, string?> raised) => new()
     {
         LiveRecords = (double[])_liveRecords.Clone(),
@@ -473,11 +483,11 @@ internal sealed class PairedTest
         VersionLog = (double[])_versionLog.Clone(),
         Counts = [Records, Sure, SureDisagreements],
         TrustedVersion = TrustedVersion,
-        Keys = [.. _keys.Select(e => e.Value.Export(e.Key, raised(e.Value)))],
+        Keys = [.. _keys.Where(e => e.Value.OwnedBy(_held(e.Key))).Select(e => e.Value.Export(e.Key, raised(e.Value)))],
     };
 
     /// <summary>Restores a checkpoint of the same shape (its keys onto the candidates restored for them); another is ignored.</summary>
-    public void Restore(PairedState? state, Func<ulong, Candidate?> candidate, Func<string, Finding?> finding)
+    public void Restore(PairedState? state, Func<string, Finding?> finding)
     {
         if (state is null || state.LiveRecords.Length != _liveRecords.Length || state.LiveHits.Length != _liveHits.Length
             || state.VersionLog.Length != _versionLog.Length || state.Counts.Length != 3)
@@ -493,7 +503,7 @@ internal sealed class PairedTest
         _keys.Clear();
         foreach (PairedKeyState key in state.Keys)
         {
-            if (candidate(key.Hash) is { } owner && PairedKey.Restore(owner, key, _k, _g, _liveRecords.Length, finding) is { } restored)
+            if (_held(key.Hash) is { } owner && PairedKey.Restore(owner, key, _k, _g, _liveRecords.Length, finding) is { } restored)
             {
                 _keys[key.Hash] = restored;
             }

@@ -20,14 +20,14 @@ public sealed partial class TriggerDetector
     {
         if (batch.Paired)
         {
-            _paired ??= new PairedTest(_k, _schema.OutputKind, _settings, _labels);
+            _paired ??= new PairedTest(_k, _schema.OutputKind, _settings, _labels, Held);
         }
 
         _paired?.Observe(batch, i, label, _served);
     }
 
     /// <summary>At a horizon: the paired evidence halves, and the states of keys no longer candidates go.</summary>
-    private void DecayPaired() => _paired?.Decay(Held);
+    private void DecayPaired() => _paired?.Decay();
 
     private Candidate? Held(ulong hash) => _candidates.TryGet(hash, out Candidate? candidate) ? candidate : null;
 
@@ -130,7 +130,7 @@ public sealed partial class TriggerDetector
             return;
         }
 
-        _paired ??= new PairedTest(_k, _schema.OutputKind, _settings, _labels);
-        _paired.Restore(state, Held, finding);
+        _paired ??= new PairedTest(_k, _schema.OutputKind, _settings, _labels, Held);
+        _paired.Restore(state, finding);
     }
 }

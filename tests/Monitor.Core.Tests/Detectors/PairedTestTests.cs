@@ -15,8 +15,11 @@ public sealed class PairedTestTests
 {
     private static readonly string[] Labels = ["legitimate", "fraud"];
 
-    private static PairedTest NewTest(DetectorSettings? settings = null) =>
-        new(2, OutputKind.Classification, settings ?? new DetectorSettings(), Labels);
+    /// <param name="held">The candidate table's look-up (the candidate held now for a key hash); by default none is held.</param>
+    private static PairedTest NewTest(DetectorSettings? settings = null, Func<ulong, Candidate?>? held = null) =>
+        new(2, OutputKind.Classification, settings ?? new DetectorSettings(), Labels, held ?? (_ => null));
+
+    private static Func<ulong, Candidate?> HeldIn(CandidateTable table) => hash => table.TryGet(hash, out Candidate? c) ? c : null;
 
     private static Candidate NewCandidate(int id = 0) =>
         new(new DetectorKey(KeyKind.Token, "memo", $"key-{id}"), 2, 1, DateTimeOffset.UnixEpoch, 0);
@@ -38,8 +41,8 @@ public sealed class PairedTestTests
     {
         // The candidate table reuses the candidates it lets go: a key evicted and promoted again can get the very object it
         // had. Its paired evidence from before the eviction is not this promotion's.
-        PairedTest test = NewTest();
         var table = new CandidateTable(new DetectorSettings { Candidates = 1, SketchWidth = 1 << 10, HeavyHitters = 64 }, 2, 1);
+        PairedTest test = NewTest(held: HeldIn(table));
         var key = new DetectorKey(KeyKind.Token, "memo", "key-1");
         Assert.True(table.MakeRoom());
         Candidate first = table.Promote(1UL, key, DateTimeOffset.UnixEpoch, 0);
@@ -62,6 +65,63 @@ public sealed class PairedTestTests
         Assert.Null(test.Get(again, 1UL));
         Observe(test, trusted1: 0.01, served1: 0.99, label: 1);
         Assert.Equal(1, test.Update(again, 1UL)!.Records);
+    }
+
+    [Fact]
+    public void A_checkpoint_taken_before_a_key_promoted_again_has_a_record_restores_no_evidence_for_it()
+    {
+        // The key's state from its first promotion stays in the test until the key's next paired record or the horizon. A
+        // checkpoint taken meanwhile (a restart, or a new embedding reference) must not hand it to the promotion now held.
+        var table = new CandidateTable(new DetectorSettings { Candidates = 1, SketchWidth = 1 << 10, HeavyHitters = 64 }, 2, 1);
+        PairedTest test = NewTest(held: HeldIn(table));
+        var key = new DetectorKey(KeyKind.Token, "memo", "key-1");
+        Assert.True(table.MakeRoom());
+        Candidate first = table.Promote(1UL, key, DateTimeOffset.UnixEpoch, 0);
+        for (int i = 0; i < 5; i++)
+        {
+            Observe(test, trusted1: 0.01, served1: 0.99, label: 1);
+            test.Update(first, 1UL);
+        }
+
+        Assert.True(table.MakeRoom());
+        table.Promote(2UL, new DetectorKey(KeyKind.Token, "memo", "key-2"), DateTimeOffset.UnixEpoch, 1);
+        table.Recycle();
+        Assert.True(table.MakeRoom());
+        Candidate again = table.Promote(1UL, key, DateTimeOffset.UnixEpoch, 2);
+
+        PairedState checkpoint = test.Export(_ => null);
+        Assert.Empty(checkpoint.Keys);
+        PairedTest restored = NewTest(held: HeldIn(table));
+        restored.Restore(checkpoint, _ => null);
+        Assert.Null(restored.Get(again, 1UL));
+    }
+
+    [Fact]
+    public void A_held_key_keeps_its_paired_evidence_while_other_keys_come_and_go()
+    {
+        // Keys turn over between horizons (on digits about 8 a record): the states of keys let go pile up and are dropped
+        // when they reach twice the table. Only theirs: a trigger key still held keeps every record of its evidence.
+        var settings = new DetectorSettings { Candidates = 4 };
+        var held = new Dictionary<ulong, Candidate>();
+        PairedTest test = NewTest(settings, hash => held.GetValueOrDefault(hash));
+        Candidate trigger = NewCandidate(0);
+        held[1UL] = trigger;
+        for (int k = 1; k <= 40; k++)
+        {
+            Candidate passing = NewCandidate(k);
+            held[(ulong)k + 1] = passing;
+            Observe(test, trusted1: 0.5, served1: 0.5, label: 1);
+            test.Update(passing, (ulong)k + 1);
+            held.Remove((ulong)k + 1);
+
+            Observe(test, trusted1: 0.01, served1: 0.99, label: 1);
+            test.Update(trigger, 1UL);
+        }
+
+        PairedKey state = test.Get(trigger, 1UL)!;
+        Assert.Equal(40, state.Records);
+        Assert.Equal(40, state.Hits[1]);
+        Assert.Single(test.Export(_ => null).Keys);
     }
 
     [Fact]
