@@ -36,11 +36,12 @@ public sealed class PairedTestTests
         test.Observe(batch, 0, label, [(float)(1 - s1), s1]);
     }
 
-    [Fact]
-    public void A_key_promoted_again_onto_a_reused_candidate_starts_its_paired_evidence_afresh()
+    /// <summary>
+    /// Key 1 gathers 5 paired records, is evicted to make room for key 2 and, that record done, promoted again: the table
+    /// reuses the candidates it lets go, so the very object comes back (returned as <c>again</c>).
+    /// </summary>
+    private static (CandidateTable Table, PairedTest Test, Candidate Again) PromotedAgainAfterFiveRecords()
     {
-        // The candidate table reuses the candidates it lets go: a key evicted and promoted again can get the very object it
-        // had. Its paired evidence from before the eviction is not this promotion's.
         var table = new CandidateTable(new DetectorSettings { Candidates = 1, SketchWidth = 1 << 10, HeavyHitters = 64 }, 2, 1);
         PairedTest test = NewTest(held: HeldIn(table));
         var key = new DetectorKey(KeyKind.Token, "memo", "key-1");
@@ -53,15 +54,20 @@ public sealed class PairedTestTests
         }
 
         Assert.Equal(5, test.Get(first, 1UL)!.Records);
-
-        // Evicted to make room for another key, then, that record done, promoted again: the same object comes back.
         Assert.True(table.MakeRoom());
         table.Promote(2UL, new DetectorKey(KeyKind.Token, "memo", "key-2"), DateTimeOffset.UnixEpoch, 1);
         table.Recycle();
         Assert.True(table.MakeRoom());
         Candidate again = table.Promote(1UL, key, DateTimeOffset.UnixEpoch, 2);
         Assert.Same(first, again);
+        return (table, test, again);
+    }
 
+    [Fact]
+    public void A_key_promoted_again_onto_a_reused_candidate_starts_its_paired_evidence_afresh()
+    {
+        // Its paired evidence from before the eviction is not this promotion's.
+        (_, PairedTest test, Candidate again) = PromotedAgainAfterFiveRecords();
         Assert.Null(test.Get(again, 1UL));
         Observe(test, trusted1: 0.01, served1: 0.99, label: 1);
         Assert.Equal(1, test.Update(again, 1UL)!.Records);
@@ -72,23 +78,7 @@ public sealed class PairedTestTests
     {
         // The key's state from its first promotion stays in the test until the key's next paired record or the horizon. A
         // checkpoint taken meanwhile (a restart, or a new embedding reference) must not hand it to the promotion now held.
-        var table = new CandidateTable(new DetectorSettings { Candidates = 1, SketchWidth = 1 << 10, HeavyHitters = 64 }, 2, 1);
-        PairedTest test = NewTest(held: HeldIn(table));
-        var key = new DetectorKey(KeyKind.Token, "memo", "key-1");
-        Assert.True(table.MakeRoom());
-        Candidate first = table.Promote(1UL, key, DateTimeOffset.UnixEpoch, 0);
-        for (int i = 0; i < 5; i++)
-        {
-            Observe(test, trusted1: 0.01, served1: 0.99, label: 1);
-            test.Update(first, 1UL);
-        }
-
-        Assert.True(table.MakeRoom());
-        table.Promote(2UL, new DetectorKey(KeyKind.Token, "memo", "key-2"), DateTimeOffset.UnixEpoch, 1);
-        table.Recycle();
-        Assert.True(table.MakeRoom());
-        Candidate again = table.Promote(1UL, key, DateTimeOffset.UnixEpoch, 2);
-
+        (CandidateTable table, PairedTest test, Candidate again) = PromotedAgainAfterFiveRecords();
         PairedState checkpoint = test.Export(_ => null);
         Assert.Empty(checkpoint.Keys);
         PairedTest restored = NewTest(held: HeldIn(table));
