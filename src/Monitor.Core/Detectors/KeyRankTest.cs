@@ -475,9 +475,9 @@ internal sealed class KeyRankTest
             $"e-value 10^{log10E:F1} passed 10^{log10Bar:F1}, the bar for a {_settings.KeyTestAlpha:P0} false-alarm rate over {_settings.Candidates} keys × {_k} classes and two tests") +
             KeyFinding.Population(common, baselineShare) +
             (known is { } support ? string.Create(CultureInfo.InvariantCulture,
-                $"; the key was on {support} of the baseline's records, and a version other than the baseline's may read a known key differently without a trigger in it (paired outputs, D8, would tell), so this is not critical by itself")
+                $"; the key was on {support} of the baseline's records, and a version other than the baseline's may read a known key differently without a trigger in it (paired outputs, D8, show whether it does, not why), so this is not critical by itself")
             : knownWords ? string.Create(CultureInfo.InvariantCulture,
-                $"; its two words are each on at least {_settings.NewKeySupport} of the baseline's records, which holds too few of them together to show how the model reads them together (a model may read two words, or one written twice, more than either alone, with no trigger in it; paired outputs, D8, would tell), so this is not critical by itself")
+                $"; its two words are each on at least {_settings.NewKeySupport} of the baseline's records, which holds too few of them together to show how the model reads them together (a model may read two words, or one written twice, more than either alone, with no trigger in it; paired outputs, D8, show whether it does, not why), so this is not critical by itself")
             : "");
         return KeyFinding.Of(candidate, key.Detector, common || baselineShare is not null || known is not null || knownWords ? Severity.Warning : Severity.Critical, label,
             new KeyMeasure(candidate.Support, rate, expectedRate, (above - expectedRate * n) / Math.Sqrt(expectedRate * (1 - expectedRate) * n),

@@ -264,7 +264,7 @@ internal sealed class RegressionRankTest
             $"e-value 10^{logE / Math.Log(10):F1} passed 10^{logBar / Math.Log(10):F1}, the bar for a {_settings.KeyTestAlpha:P0} false-alarm rate over {_settings.Candidates} keys × {RegressionKeyTest.TestCount} tests") +
             KeyFinding.Population(common, baselineShare) +
             (known is { } support ? string.Create(CultureInfo.InvariantCulture,
-                $"; the key was on {support} of the baseline's records, and a version other than the baseline's may read a known key differently without a trigger in it (paired outputs would tell), so this is not critical by itself")
+                $"; the key was on {support} of the baseline's records, and a version other than the baseline's may read a known key differently without a trigger in it (paired outputs show whether it does, not why), so this is not critical by itself")
             : "");
         return KeyFinding.Of(candidate, key.Detector, common || baselineShare is not null || known is not null ? Severity.Warning : Severity.Critical,
             "output " + test, new KeyMeasure(candidate.Support, rate, expectedRate, (above - expectedRate * n) / Math.Sqrt(expectedRate * (1 - expectedRate) * n), double.NaN),

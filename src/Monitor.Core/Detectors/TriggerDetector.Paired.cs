@@ -96,9 +96,24 @@ public sealed partial class TriggerDetector
                 $"the key is on more than {KeyOutputTest.MaxKeyShare:P0} of the records, a population rather than a trigger, so this is not critical by itself");
         }
 
-        return _output?.BaselineShare(hash) is { } share
+        if (_output?.BaselineShare(hash) is { } share)
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"the key was on {share:P2} of the baseline's records, a region of the inputs rather than a trigger's pattern, so this is not critical by itself");
+        }
+
+        // As the residual test has it: a word (or value) the baseline's records carried, or two such words together, may be read
+        // differently by a version retrained on the same data with no trigger in it. The trusted version's outputs beside it show
+        // that the reading differs, not why: a clean retraining of the rare real model read a known word so (seed 3412).
+        if (KeyRankTest.Tests(candidate.Key.Kind) && _rank?.BaselineSupport(hash) is { } known)
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"the key was on {known} of the baseline's records, and a version retrained on the same data may read a known key differently with no trigger in it, which paired outputs show but cannot tell from one, so this is not critical by itself");
+        }
+
+        return candidate.KnownWords == true
             ? string.Create(CultureInfo.InvariantCulture,
-                $"the key was on {share:P2} of the baseline's records, a region of the inputs rather than a trigger's pattern, so this is not critical by itself")
+                $"its two words are each on at least {_settings.NewKeySupport} of the baseline's records, and a version retrained on the same data may read them together differently with no trigger in it, so this is not critical by itself")
             : null;
     }
 
