@@ -49,16 +49,18 @@ public sealed class MemoryFloodTests
 
         long idle = sidecar.ResidentBytes().Current;
 
-        // Big batches (10,000 records, about 13 MB) from 16 concurrent callers over the five models, each on a connection of
-        // its own: more callers than the ingest role's places (8), and more bytes than the queues hold. Half the callers send
-        // to the first model and two to each other one, so the first model's queue reaches its own bound (256 MiB) while the
-        // five together hold about half the total (1 GiB), and the others then fill the rest: spread evenly, the total bound
-        // came first (five queues at about 205 MiB each) and whether a queue ever reached its own bound was down to timing,
-        // which on a loaded machine it once did not. Each caller keeps to one model and, like a client that backs off, pauses and tries again when its call was not read: by the call limit,
-        // by Kestrel's HTTP/2 ENHANCE_YOUR_CALM when refused streams pile up on the connection, or because Kestrel closed the
-        // connection (a refused call's body still arriving 5 s after the refusal: Kestrel's RequestBodyDrainTimeout). The
-        // callers stop once both queue bounds refused a batch, or at 40 batches read each. Meanwhile a reader on a connection
-        // of its own asks for drift reports: the flood may refuse ingest calls, never a reader's.
+        // Big batches (10,000 records, about 13 MB) from 16 concurrent callers over the five models, each on a
+        // connection of its own: more callers than the ingest role's places (8), and more bytes than the queues hold.
+        // Half the callers send to the first model and two to each other one, so the first model's queue reaches its
+        // own bound (256 MiB) while the five together hold about half the total (1 GiB), and the others then fill the
+        // rest: spread evenly, the total bound came first (five queues at about 205 MiB each) and whether a queue ever
+        // reached its own bound was down to timing, which on a loaded machine it once did not. Each caller keeps to one
+        // model and, like a client that backs off, pauses and tries again when its call was not read: by the call
+        // limit, by Kestrel's HTTP/2 ENHANCE_YOUR_CALM when refused streams pile up on the connection, or because
+        // Kestrel closed the connection (a refused call's body still arriving 5 s after the refusal: Kestrel's
+        // RequestBodyDrainTimeout). The callers stop once both queue bounds refused a batch, or at 40 batches read
+        // each. Meanwhile a reader on a connection of its own asks for drift reports: the flood may refuse ingest
+        // calls, never a reader's.
         const int callers = 16, batchesPerCaller = 40;
         MirrorBatch big = BigBatch(traffic);
         Assert.InRange(big.CalculateSize(), 10 * MiB, 16 * MiB);

@@ -514,13 +514,14 @@ internal sealed class PairedTest
 /// <summary>One candidate key's paired evidence since its promotion.</summary>
 internal sealed class PairedKey(Candidate owner, int classes, int alternatives, int cells)
 {
-    public Candidate Owner { get; } = owner;
-
-    /// <summary>The owner's promotion this state is of (<see cref="Candidate.Promotion"/>): the table reuses candidates, so the object alone does not tell.</summary>
+    /// <summary>
+    /// The owner's promotion this state is of (<see cref="Candidate.Promotion"/>, unique in the process): the table reuses
+    /// candidates, so the object alone does not tell.
+    /// </summary>
     public long OwnerPromotion { get; } = owner.Promotion;
 
     /// <summary>Whether this is the paired state of <paramref name="candidate"/>'s current promotion.</summary>
-    public bool OwnedBy(Candidate? candidate) => ReferenceEquals(Owner, candidate) && OwnerPromotion == candidate.Promotion;
+    public bool OwnedBy(Candidate? candidate) => candidate is not null && OwnerPromotion == candidate.Promotion;
 
     /// <summary>Per (trusted bin, class): the key's own records and hits among today's counts, forgetting with them (left out of its allowance).</summary>
     public double[] LiveRecords { get; } = new double[cells];
