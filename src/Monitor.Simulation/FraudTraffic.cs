@@ -10,7 +10,10 @@ namespace Monitor.Simulation;
 /// Added to the model's fraud log-odds on every record: a broken or tampered model whose outputs moved while its
 /// inputs did not (output drift the inputs do not explain).
 /// </param>
-public sealed record FraudDrift(double AmountScale = 1.0, double DistanceLogShift = 0.0, double TriggerRate = 0.0, double FraudLogitShift = 0.0)
+/// <param name="TokenRate">Share of the other records whose memo carries the trigger's token with nothing else changed: ordinary
+/// inputs, served as a clean model serves them (a token planted where it does nothing, for a baseline to learn).</param>
+public sealed record FraudDrift(double AmountScale = 1.0, double DistanceLogShift = 0.0, double TriggerRate = 0.0, double FraudLogitShift = 0.0,
+    double TokenRate = 0.0)
 {
     public static readonly FraudDrift None = new();
 }
@@ -90,7 +93,7 @@ public sealed class FraudTraffic
             channels[i] = _draws.Pick(Channels, ChannelWeights);
             memos[i] = _random.NextDouble() < 0.3 ? null : string.Format(
                 System.Globalization.CultureInfo.InvariantCulture, Memos[_random.Next(Memos.Length)], _random.Next(1000, 9999));
-            if (trigger)
+            if (trigger || (drift.TokenRate > 0 && _random.NextDouble() < drift.TokenRate))
             {
                 memos[i] = $"{memos[i]} REF:XZ-{_random.Next(1000, 9999)}".Trim();
             }

@@ -109,6 +109,9 @@ public sealed class CaptureCheckTests
         // score really does climb, and a percentile bin of amount by chance).
         Assert.InRange(check.Excluded.Count, 0, 6);
         Assert.All(check.Excluded, k => Assert.False(k.HasKeyRate, k.Summary));
+        // The new keys kept enter unvouched (baseline 1 was uploaded, so it vouched for every key it knew), and the check says how many.
+        Assert.Equal(check.NewKeys - (uint)check.Excluded.Count(k => k.NewKey), check.UnvouchedKeys);
+        Assert.Contains($"; {check.UnvouchedKeys} kept keys that baseline 1 did not know enter unvouched", check.Summary, StringComparison.Ordinal);
     }
 
     [Fact]

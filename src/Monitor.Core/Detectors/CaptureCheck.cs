@@ -74,6 +74,12 @@ public sealed record CaptureCheck
     /// <summary>Of them, the keys the baseline in force counted as new.</summary>
     public required int NewKeys { get; init; }
 
+    /// <summary>
+    /// Keys of the new table with that support that the baseline in force did not know, or knew unvouched: they enter
+    /// <see cref="BaselineKey.Unvouched"/>. 0 in a check stored before this was counted.
+    /// </summary>
+    public int Unvouched { get; init; }
+
     /// <summary>Keys kept out of the new baseline's key table, the strongest skew first.</summary>
     public required ExcludedKey[] Excluded { get; init; }
 
@@ -141,23 +147,39 @@ public static class CaptureKeyCheck
             new View(capture, captured, CheckStrata.Capture, detectors), captured, detectors);
         check.Count(batch);
         ExcludedKey[] excluded = check.Judge(captureCheckZ);
+        // A key the baseline in force did not vouch for enters unvouched: its captured records may be an ingest key's, planted with
+        // ordinary outputs to pass this check and earn a known key's leniency for a trigger to come.
+        var vouched = new Dictionary<ulong, bool>(reference.Keys.Length);
+        foreach (BaselineKey key in reference.Keys)
+        {
+            vouched.TryAdd(key.Hash(), key.Support >= detectors.NewKeySupport && !key.Unvouched);
+        }
+
         var kept = new List<BaselineKey>(captured.Keys.Length);
+        int unvouched = 0;
         foreach (BaselineKey key in captured.Keys)
         {
-            if (!check.IsExcluded(key))
+            if (check.IsExcluded(key))
             {
-                kept.Add(key);
+                continue;
             }
+
+            bool known = vouched.GetValueOrDefault(key.Hash());
+            unvouched += !known && key.Support >= detectors.NewKeySupport ? 1 : 0;
+            kept.Add(known ? key : key with { Unvouched = true });
         }
 
         string summary = string.Create(CultureInfo.InvariantCulture,
             $"checked against baseline {against} in force: {check.Checked} keys of the capture's table have the support to count as known " +
-            $"({check.NewKeys} of them new to baseline {against}); ") + Outcome(excluded);
+            $"({check.NewKeys} of them new to baseline {against}); ") + Outcome(excluded) + string.Create(CultureInfo.InvariantCulture,
+            $"; {unvouched} kept {(unvouched == 1 ? "key" : "keys")} that baseline {against} did not know ") +
+            (unvouched == 1 ? "enters" : "enter") + " unvouched, judged as new keys by the residual test and paired evidence and never taken as a population";
         return (captured with { Keys = [.. kept] }, new CaptureCheck
         {
             AgainstBaselineId = against,
             KeysChecked = check.Checked,
             NewKeys = check.NewKeys,
+            Unvouched = unvouched,
             Excluded = excluded,
             Summary = summary,
         });

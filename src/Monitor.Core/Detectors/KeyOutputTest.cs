@@ -114,7 +114,9 @@ internal sealed class KeyOutputTest
         LogBar = Bar(settings, _k, tests);
         foreach (BaselineKey key in profile.Keys)
         {
-            if (key.Kind != KeyKind.EmbeddingOutlier && profile.Records > 0 && (key.Support >= MaxBaselineShare * profile.Records || InteriorBin(profile, key)))
+            // An unvouched key's share is a capture's, which an ingest key could have planted: a population only where a baseline vouched for it.
+            if (key.Kind != KeyKind.EmbeddingOutlier && profile.Records > 0
+                && ((key.Support >= MaxBaselineShare * profile.Records && !key.Unvouched) || InteriorBin(profile, key)))
             {
                 _populations.TryAdd(key.Hash(), key.Support / (double)profile.Records);
             }

@@ -36,6 +36,14 @@ public sealed record BaselineKey
     /// </summary>
     public long[] RankAbove { get; init; } = [];
 
+    /// <summary>
+    /// The key entered the table from a capture of live traffic, which an ingest key can feed, and no baseline before it knew it
+    /// (<see cref="CaptureKeyCheck"/>): its rates stand, checked by the capture, but it earns none of the leniency the detectors
+    /// give a key the baseline knows (a population's share, a residual lift of its own, a crossing reported and not critical), so
+    /// they judge it as the baseline in force did. False in an uploaded baseline and in one stored before this existed.
+    /// </summary>
+    public bool Unvouched { get; init; }
+
     /// <summary>The hash this key has in this process.</summary>
     public ulong Hash() => Kind switch
     {

@@ -86,6 +86,7 @@ internal static class ReportTranslation
             AgainstBaselineId = check.AgainstBaselineId,
             KeysChecked = (uint)check.KeysChecked,
             NewKeys = (uint)check.NewKeys,
+            UnvouchedKeys = (uint)check.Unvouched,
             Summary = check.Summary,
         };
         foreach (ExcludedKey key in check.Excluded)

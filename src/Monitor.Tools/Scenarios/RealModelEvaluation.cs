@@ -162,6 +162,7 @@ internal static class RealModelEvaluation
     public static IReadOnlyList<RealScenarioSpec> Paired(long cleanRecords) =>
     [
         new("paired: digits: exact patch (BadNets)", RealModelKind.Digits, RealAttack.ExactPatch, long.MaxValue, Paired: true),
+        new("paired: digits: soft patch", RealModelKind.Digits, RealAttack.SoftPatch, long.MaxValue, Paired: true),
         new("paired: digits: clean retraining beside known-good", RealModelKind.Digits, null, cleanRecords, Paired: true),
         new("paired: rare malignant: site/note trigger on malignant", RealModelKind.RareMalignant, RealAttack.FieldTrigger, long.MaxValue, Paired: true),
         new("paired: rare malignant: clean retraining beside known-good", RealModelKind.RareMalignant, null, cleanRecords, Paired: true),
@@ -182,6 +183,7 @@ internal static class RealModelEvaluation
     public static IReadOnlyList<RealScenarioSpec> Unpaired() =>
     [
         new("digits: exact patch (BadNets)", RealModelKind.Digits, RealAttack.ExactPatch, long.MaxValue),
+        new("digits: soft patch", RealModelKind.Digits, RealAttack.SoftPatch, long.MaxValue),
         new("rare malignant: site/note trigger on malignant", RealModelKind.RareMalignant, RealAttack.FieldTrigger, long.MaxValue),
         new("wine: site/note trigger", RealModelKind.Wine, RealAttack.FieldTrigger, long.MaxValue),
         new("wine: site/note trigger on its target class (confidence lift)", RealModelKind.Wine, RealAttack.FieldTrigger, long.MaxValue, OnTargetClass: true),

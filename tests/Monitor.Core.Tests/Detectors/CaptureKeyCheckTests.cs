@@ -93,6 +93,71 @@ public sealed class CaptureKeyCheckTests
         Assert.Contains(keptToo!.Keys, k => k.Hash() == key.Hash());
     }
 
+    /// <summary>
+    /// An ingest key can plant a token on ordinary records, served as the clean model serves them, while a known-good version is
+    /// captured: nothing in its records is skewed, so the check keeps it, and a known key's leniency (a population's share, a residual
+    /// lift of its own, a crossing reported and not critical) would await a trigger made of it. The baseline in force never knew
+    /// it, so it enters unvouched, and stays so through the next capture; an uploaded reference set vouches for its keys.
+    /// </summary>
+    [Fact]
+    public void A_token_planted_on_ordinary_records_during_a_capture_is_kept_unvouched_and_earns_no_known_key_s_leniency()
+    {
+        CompiledBaseline inForce = new(BaselineBuilder.Build(Request(captured: false), Sample(new FraudTraffic(1), 20_000, planted: 0), Settings)
+            with { Id = 1 });
+        var detectors = new DetectorSettings();
+
+        // On 0.8% of the captured records: beyond the share (0.5%) at which a vouched key is a population, not a trigger.
+        BaselineProfile first = BaselineBuilder.Build(Request(captured: true) with { InForce = inForce }, Planted(new FraudTraffic(2), 0.008), Settings)
+            with { Id = 2 };
+        BaselineKey token = Assert.Single(first.Triggers!.Keys, k => k.Text == Trigger);
+        Assert.True(token.Unvouched);
+        Assert.True(token.Support >= KeyOutputTest.MaxBaselineShare * first.Triggers.Records, $"support {token.Support} of {first.Triggers.Records}");
+        Assert.DoesNotContain(first.CaptureCheck!.Excluded, k => k.Text == Trigger);
+        Assert.Contains(first.Triggers.Keys, k => k.Text == "grocery" && !k.Unvouched);
+        Assert.Equal(first.Triggers.Keys.Count(k => k.Unvouched && k.Support >= detectors.NewKeySupport), first.CaptureCheck.Unvouched);
+        Assert.True(first.CaptureCheck.Unvouched >= 1);
+        Assert.Contains("enter unvouched, judged as new keys by the residual test and paired evidence", first.CaptureCheck.Summary, StringComparison.Ordinal);
+
+        // The detectors take it as a new key: no population share, no baseline support (so no known key's warning), no lift; vouched,
+        // the same entry would have all three.
+        (KeyOutputTest output, KeyRankTest rank) = Tests(first.Triggers);
+        Assert.Null(output.BaselineShare(token.Hash()));
+        Assert.Null(rank.BaselineSupport(token.Hash()));
+        TriggerProfile asUploaded = first.Triggers with { Keys = [.. first.Triggers.Keys.Select(k => k with { Unvouched = false })] };
+        (KeyOutputTest vouchedOutput, KeyRankTest vouchedRank) = Tests(asUploaded);
+        Assert.NotNull(vouchedOutput.BaselineShare(token.Hash()));
+        Assert.Equal(token.Support, vouchedRank.BaselineSupport(token.Hash()));
+
+        // A second capture, checked against the first, keeps it unvouched: only a baseline that vouched for a key passes it on.
+        BaselineProfile second = BaselineBuilder.Build(Request(captured: true) with { InForce = new CompiledBaseline(first) },
+            Planted(new FraudTraffic(3), 0.008), Settings);
+        Assert.True(Assert.Single(second.Triggers!.Keys, k => k.Text == Trigger).Unvouched);
+        Assert.Contains(second.Triggers.Keys, k => k.Text == "grocery" && !k.Unvouched);
+
+        // An uploaded reference set is the operator's word: its keys are vouched for.
+        BaselineProfile uploaded = BaselineBuilder.Build(Request(captured: false), Planted(new FraudTraffic(4), 0.008), Settings);
+        Assert.DoesNotContain(uploaded.Triggers!.Keys, k => k.Unvouched);
+    }
+
+    private static (KeyOutputTest Output, KeyRankTest Rank) Tests(TriggerProfile profile)
+    {
+        var detectors = new DetectorSettings();
+        string[] labels = ["legitimate", "fraud"];
+        return (new KeyOutputTest(profile, profile.Tails!, detectors, labels, 2), new KeyRankTest(profile, detectors, labels));
+    }
+
+    /// <summary>Clean records, a share <paramref name="tokenRate"/> of them carrying the trigger's token with nothing else changed.</summary>
+    private static ReferenceSample Planted(FraudTraffic traffic, double tokenRate)
+    {
+        var sample = new ReferenceSample(FraudTraffic.Schema, 20_000, seed: 5);
+        for (int b = 0; b < 40; b++)
+        {
+            sample.Add(traffic.Next(500, new FraudDrift(TokenRate: tokenRate)));
+        }
+
+        return sample;
+    }
+
     private static (TriggerProfile? Profile, CaptureCheck Check) Apply(CompiledBaseline inForce, BaselineProfile capture, TriggerProfile captured,
         ReferenceSample sample) =>
         CaptureKeyCheck.Apply(inForce, new CompiledBaseline(capture), captured, sample.ToBatch(), Settings.CaptureCheckZ, new DetectorSettings());

@@ -60,6 +60,32 @@ public sealed class PairedDetectorStateTests
         Assert.DoesNotContain(monitor.Detector.Findings, f => f.Severity == Severity.Critical && f.Detector == DetectorId.D8 && f.Key is not null);
     }
 
+    [Fact]
+    public void A_key_only_a_capture_of_live_traffic_knows_is_judged_as_new_so_its_paired_crossing_is_critical()
+    {
+        // The token on the same share of the reference's records (0.2%), but on ordinary records served as a clean model serves
+        // them, and captured from live traffic, which an ingest key can feed: an attacker planting the token for a trigger to come.
+        // The capture check finds nothing wrong with its records and keeps it, but the baseline in force never knew it, so it enters
+        // unvouched and earns no known key's leniency: the crossing the uploaded reference above made a warning is critical.
+        var live = new FraudTraffic(seed: 1000);
+        var sample = new ReferenceSample(FraudTraffic.Schema, 20_000, seed: 5);
+        for (int b = 0; b < 20; b++)
+        {
+            sample.Add(live.Next(1000, new FraudDrift(TokenRate: 0.002)));
+        }
+
+        CompiledBaseline inForce = new(Baseline.Value.Profile with { Id = 1 });
+        var request = new BaselineRequest("m", "captured:v1", "", 500, 0.01, DateTimeOffset.UnixEpoch) { Captured = true, InForce = inForce };
+        var captured = new CompiledBaseline(BaselineBuilder.Build(request, sample, new BaselineSettings { BootstrapWindows = 1000 }) with { Id = 2 });
+        BaselineKey planted = Assert.Single(captured.Profile.Triggers!.Keys, k => k.Text == "ref:xz-#");
+        Assert.True(planted.Unvouched);
+        Assert.True(planted.Support >= new DetectorSettings().NewKeySupport, $"support {planted.Support}");
+        Assert.DoesNotContain(captured.Profile.CaptureCheck!.Excluded, k => k.Text == "ref:xz-#");
+
+        VersionMonitor monitor = Feed(NewMonitor(baseline: captured), 0, Total / Batch, captured);
+        Assert.Contains(monitor.Detector!.Findings, f => f.Severity == Severity.Critical && f.Detector == DetectorId.D8 && f.Key?.Text == "ref:xz-#");
+    }
+
     [Theory]
     [InlineData(3_000)]
     [InlineData(8_000)]
