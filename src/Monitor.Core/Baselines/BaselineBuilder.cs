@@ -182,6 +182,11 @@ public static class BaselineBuilder
 
         Detectors.RegressionProfile? regression = Detectors.RegressionProfileBuilder.Build(compiled, profileBatch, calibrationBatch, settings.Triggers,
             settings.Detectors);
+        if (request.Captured && regression is not null)
+        {
+            (regression, check) = Detectors.CaptureKeyCheck.ApplyRegression(request.InForce, compiled, regression, settings.Detectors);
+        }
+
         compiled = new CompiledBaseline(uncalibrated with { Triggers = triggers, Regression = regression, CaptureCheck = check });
         ThresholdSelection selection = Calibrate(compiled.Profile, sample, request, settings, random, cancellationToken);
         return WithThresholds(compiled, selection);

@@ -169,11 +169,7 @@ public static class CaptureKeyCheck
             kept.Add(known ? key : key with { Unvouched = true });
         }
 
-        string summary = string.Create(CultureInfo.InvariantCulture,
-            $"checked against baseline {against} in force: {check.Checked} keys of the capture's table have the support to count as known " +
-            $"({check.NewKeys} of them new to baseline {against}); ") + Outcome(excluded) + string.Create(CultureInfo.InvariantCulture,
-            $"; {unvouched} kept {(unvouched == 1 ? "key" : "keys")} that baseline {against} did not know ") +
-            (unvouched == 1 ? "enters" : "enter") + " unvouched, judged as new keys by the residual test and paired evidence and never taken as a population";
+        string summary = Summary(against, check.Checked, check.NewKeys, excluded, unvouched, "label-skewed beyond what it vouches for");
         return (captured with { Keys = [.. kept] }, new CaptureCheck
         {
             AgainstBaselineId = against,
@@ -185,18 +181,154 @@ public static class CaptureKeyCheck
         });
     }
 
-    private static string Outcome(ExcludedKey[] excluded)
+    /// <summary>
+    /// A key whose captured records were beyond their strata's tails far beyond chance for some test (a class; raised or lowered
+    /// for a regression), where the baseline in force's were not: the key tests would take that rate as the key's own null
+    /// (<see cref="KeyOutputTest.OwnRates"/>), so a confidence-lift trigger in use during the capture, which skews no label, or a
+    /// regression trigger that raises, lowers or pins its records' outputs, would be hidden. Null when there is none.
+    /// </summary>
+    /// <param name="served">Per test, what the records were, in words ("served 'fraud' beyond their strata's tails").</param>
+    /// <param name="labels">Per test, the finding's target label.</param>
+    private static ExcludedKey? TailExcess(BaselineKey key, BaselineKey? known, ModelSchema schema, string[] served, string[] labels,
+        DetectorSettings detectors)
+    {
+        if (KeyOutputTest.OwnRates(key, detectors) is not { } own)
+        {
+            return null;
+        }
+
+        // The baseline in force vouches for a key's own rate up to its own bound (OwnRates applies the new-key support): a
+        // capture that raises it beyond that is kept out, as one that gives a key a rate it did not have.
+        double[]? vouched = known is null || known.Unvouched ? null : KeyOutputTest.OwnRates(known, detectors);
+        int c = -1;
+        for (int k = 0; k < own.Length; k++)
+        {
+            bool beyond = own[k] > 0 && (vouched is null || k >= vouched.Length || own[k] > vouched[k]);
+            if (beyond && (c < 0 || key.TailHits[k] > key.TailHits[c]))
+            {
+                c = k;
+            }
+        }
+
+        if (c < 0)
+        {
+            return null;
+        }
+
+        DetectorKey shown = detectors.TextKeys.Protect(new DetectorKey(key.Kind, KeyExtractor.FieldName(schema, key.Kind, key.Field), key.Text));
+        double hits = key.TailHits[c];
+        double expected = key.TailExpected[c];
+        double z = (hits - expected) / Math.Sqrt(expected + 0.25);
+        bool isNew = known is null || known.Support < detectors.NewKeySupport;
+        return new ExcludedKey
+        {
+            Kind = key.Kind,
+            Field = shown.Field,
+            Text = shown.Text,
+            Support = key.Support,
+            TargetLabel = labels[c],
+            Strata = CheckStrata.Capture,
+            Contrarian = key.Support,
+            Rate = hits / key.Support,
+            ExpectedRate = expected / key.Support,
+            IsNewKey = isNew,
+            Z = z,
+            Summary = string.Create(CultureInfo.InvariantCulture,
+                $"{key.Kind.ToString().ToLowerInvariant()} '{shown.Text}' in {shown.Field}: {hits:F0} of its {key.Support} captured records were {served[c]} " +
+                $"where {expected:F1} were expected, and {(isNew ? "the key is new to the baseline in force" : "the baseline in force's records of it were not as often")}; " +
+                $"kept out so that the detectors do not take that rate as the key's own"),
+        };
+    }
+
+    /// <summary>
+    /// A regression model's captured key table checked against the baseline in force's: a key whose captured records were in their
+    /// strata's raised or lowered tail far beyond chance, where the baseline in force's were not, is kept out (<see cref="TailExcess"/>),
+    /// and a kept key the baseline in force did not vouch for enters <see cref="BaselineKey.Unvouched"/>, as for a classifier.
+    /// </summary>
+    /// <param name="inForce">The model's baseline in force; null when the capture is its first baseline.</param>
+    /// <param name="capture">The captured baseline (its schema names the keys' fields).</param>
+    /// <param name="captured">The capture's regression profile, as built.</param>
+    public static (RegressionProfile Profile, CaptureCheck Check) ApplyRegression(CompiledBaseline? inForce, CompiledBaseline capture,
+        RegressionProfile captured, DetectorSettings detectors)
+    {
+        if (inForce is null)
+        {
+            return (captured, Unchecked(0, "the model has no baseline in force: this capture is its first baseline and there is nothing to check " +
+                "it against, so its key table is taken as captured"));
+        }
+
+        long against = inForce.Profile.Id;
+        if (inForce.Profile.Regression is not { } reference)
+        {
+            return (captured, Unchecked(against, $"baseline {against} in force has no regression key table of its own to check the capture against, " +
+                "so the capture's key table is taken as captured"));
+        }
+
+        var known = new Dictionary<ulong, BaselineKey>(reference.Keys.Length);
+        foreach (BaselineKey key in reference.Keys)
+        {
+            known.TryAdd(key.Hash(), key);
+        }
+
+        string[] labels = ["output raised", "output lowered"];
+        string[] served = ["served values beyond their strata's upper tail", "served values beyond their strata's lower tail"];
+        var excluded = new List<ExcludedKey>();
+        var kept = new List<BaselineKey>(captured.Keys.Length);
+        int checkedKeys = 0, newKeys = 0, unvouched = 0;
+        foreach (BaselineKey key in captured.Keys)
+        {
+            BaselineKey? before = known.GetValueOrDefault(key.Hash());
+            bool vouched = before is not null && before.Support >= detectors.NewKeySupport && !before.Unvouched;
+            if (key.Support >= detectors.NewKeySupport)
+            {
+                checkedKeys++;
+                newKeys += before is null || before.Support < detectors.NewKeySupport ? 1 : 0;
+                // A percentile bin or region is each baseline's own (its edges are), and its tail rate is the surrogate's misfit there,
+                // which held-out traffic shows and a training split may not: kept, as a classifier's interior bins are populations.
+                if (key.Kind is not (KeyKind.FineBin or KeyKind.Region)
+                    && TailExcess(key, before, capture.Profile.Schema, served, labels, detectors) is { } excess)
+                {
+                    excluded.Add(excess);
+                    continue;
+                }
+
+                unvouched += vouched ? 0 : 1;
+            }
+
+            kept.Add(vouched ? key : key with { Unvouched = true });
+        }
+
+        ExcludedKey[] ordered = [.. excluded.OrderByDescending(k => k.Z).ThenBy(k => k.Field, StringComparer.Ordinal).ThenBy(k => k.Text, StringComparer.Ordinal)];
+        return (captured with { Keys = [.. kept] }, new CaptureCheck
+        {
+            AgainstBaselineId = against,
+            KeysChecked = checkedKeys,
+            NewKeys = newKeys,
+            Unvouched = unvouched,
+            Excluded = ordered,
+            Summary = Summary(against, checkedKeys, newKeys, ordered, unvouched, "served values beyond their strata's tails far beyond what it vouches for"),
+        });
+    }
+
+    private static string Summary(long against, int checkedKeys, int newKeys, ExcludedKey[] excluded, int unvouched, string skewed) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"checked against baseline {against} in force: {checkedKeys} keys of the capture's table have the support to count as known " +
+            $"({newKeys} of them new to baseline {against}); ") + Outcome(excluded, skewed) + string.Create(CultureInfo.InvariantCulture,
+            $"; {unvouched} kept {(unvouched == 1 ? "key" : "keys")} that baseline {against} did not know ") +
+        (unvouched == 1 ? "enters" : "enter") + " unvouched: the detectors judge them as new keys, as that baseline did";
+
+    private static string Outcome(ExcludedKey[] excluded, string skewed)
     {
         if (excluded.Length == 0)
         {
-            return "none is label-skewed beyond what it vouches for, so the key table is taken as captured";
+            return $"none is {skewed}, so the key table is taken as captured";
         }
 
         string named = string.Join(", ", excluded.Take(5).Select(k => $"{k.Kind.ToString().ToLowerInvariant()} '{k.Text}' in {k.Field}")) +
             (excluded.Length > 5 ? $" and {excluded.Length - 5} more" : "");
         return excluded.Length == 1
-            ? $"1 is label-skewed beyond what it vouches for, and is kept out of the key table so that it stays new: {named}"
-            : $"{excluded.Length} are label-skewed beyond what it vouches for, and are kept out of the key table so that they stay new: {named}";
+            ? $"1 is {skewed}, and is kept out of the key table so that it stays new: {named}"
+            : $"{excluded.Length} are {skewed}, and are kept out of the key table so that they stay new: {named}";
     }
 
     private static CaptureCheck Unchecked(long against, string why) =>
@@ -309,61 +441,11 @@ public static class CaptureKeyCheck
             return [.. excluded.OrderByDescending(k => k.Z).ThenBy(k => k.Field, StringComparer.Ordinal).ThenBy(k => k.Text, StringComparer.Ordinal)];
         }
 
-        /// <summary>
-        /// A key whose captured records were served a class beyond their strata's tails far beyond chance, where the baseline in force's
-        /// were not: the whole-output test would take that rate as the key's own null (<see cref="KeyOutputTest.OwnRates"/>), so a
-        /// confidence-lift trigger in use during the capture, which skews no label, would be hidden. Null when there is none.
-        /// </summary>
         private ExcludedKey? TailExcess(BaselineKey key, BaselineKey? known)
         {
-            if (KeyOutputTest.OwnRates(key, _detectors) is not { } own)
-            {
-                return null;
-            }
-
-            // The baseline in force vouches for a key's own rate up to its own bound (OwnRates applies the new-key support): a
-            // capture that raises it beyond that is kept out, as one that gives a key a rate it did not have.
-            double[]? vouched = known is null ? null : KeyOutputTest.OwnRates(known, _detectors);
-            int c = -1;
-            for (int k = 0; k < own.Length; k++)
-            {
-                bool beyond = own[k] > 0 && (vouched is null || k >= vouched.Length || own[k] > vouched[k]);
-                if (beyond && (c < 0 || key.TailHits[k] > key.TailHits[c]))
-                {
-                    c = k;
-                }
-            }
-
-            if (c < 0)
-            {
-                return null;
-            }
-
             ModelSchema schema = _capture.Baseline.Profile.Schema;
-            DetectorKey shown = _detectors.TextKeys.Protect(new DetectorKey(key.Kind, FieldName(schema, key), key.Text));
-            string label = schema.PredictedClassLabels[c];
-            double hits = key.TailHits[c];
-            double expected = key.TailExpected[c];
-            double z = (hits - expected) / Math.Sqrt(expected + 0.25);
-            bool isNew = known is null || known.Support < _detectors.NewKeySupport;
-            return new ExcludedKey
-            {
-                Kind = key.Kind,
-                Field = shown.Field,
-                Text = shown.Text,
-                Support = key.Support,
-                TargetLabel = label,
-                Strata = CheckStrata.Capture,
-                Contrarian = key.Support,
-                Rate = hits / key.Support,
-                ExpectedRate = expected / key.Support,
-                IsNewKey = isNew,
-                Z = z,
-                Summary = string.Create(CultureInfo.InvariantCulture,
-                    $"{key.Kind.ToString().ToLowerInvariant()} '{shown.Text}' in {shown.Field}: {hits:F0} of its {key.Support} captured records were served " +
-                    $"'{label}' beyond their strata's tails where {expected:F1} were expected, and {(isNew ? "the key is new to the baseline in force" : "the baseline in force's records of it were not as often")}; " +
-                    $"kept out so that the detectors do not take that rate as the key's own"),
-            };
+            return CaptureKeyCheck.TailExcess(key, known, schema, [.. schema.PredictedClassLabels.Select(l => $"served '{l}' beyond their strata's tails")],
+                schema.PredictedClassLabels, _detectors);
         }
 
         private static ExcludedKey? Stronger(ExcludedKey? a, ExcludedKey? b) => a is null ? b : b is null || a.Z >= b.Z ? a : b;

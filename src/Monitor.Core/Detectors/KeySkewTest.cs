@@ -37,7 +37,8 @@ internal sealed class KeySkewTest
         _labels = labels;
         _k = profile.Classes;
         _strata = profile.Strata;
-        foreach (BaselineKey key in profile.Keys)
+        // An unvouched key (BaselineKey.Unvouched) is measured against the stratified prediction, as a new key is.
+        foreach (BaselineKey key in profile.Keys.Where(k => !k.Unvouched))
         {
             _baselineKeys.TryAdd(key.Hash(), key);
         }

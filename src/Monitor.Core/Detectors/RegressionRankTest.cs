@@ -71,7 +71,8 @@ internal sealed class RegressionRankTest
         _liveRecords = new double[_strata];
         _below = new double[_strata * (Cells + 1)];
         _ready = new bool[_strata];
-        foreach (BaselineKey key in profile.Keys)
+        // A key a capture learnt that no baseline before it knew is judged as a new key (BaselineKey.Unvouched).
+        foreach (BaselineKey key in profile.Keys.Where(k => !k.Unvouched))
         {
             if (key.Support >= settings.NewKeySupport)
             {

@@ -116,7 +116,7 @@ public sealed class CaptureKeyCheckTests
         Assert.Contains(first.Triggers.Keys, k => k.Text == "grocery" && !k.Unvouched);
         Assert.Equal(first.Triggers.Keys.Count(k => k.Unvouched && k.Support >= detectors.NewKeySupport), first.CaptureCheck.Unvouched);
         Assert.True(first.CaptureCheck.Unvouched >= 1);
-        Assert.Contains("enter unvouched, judged as new keys by the residual test and paired evidence", first.CaptureCheck.Summary, StringComparison.Ordinal);
+        Assert.Contains("enter unvouched: the detectors judge them as new keys, as that baseline did", first.CaptureCheck.Summary, StringComparison.Ordinal);
 
         // The detectors take it as a new key: no population share, no baseline support (so no known key's warning), no lift; vouched,
         // the same entry would have all three.

@@ -318,6 +318,81 @@ public sealed class RegressionDetectorTests
         JsonSerializer.Deserialize<BaselineProfile>(JsonSerializer.Serialize(Baseline.Value.Profile, Json), Json)!;
 
     /// <summary>Held-out traffic where 1 record in 200 carries the token "qzpinq" in its note.</summary>
+    [Fact]
+    public void A_regression_trigger_in_use_during_a_capture_is_kept_out_of_the_key_table_and_still_found_after()
+    {
+        // A capture of the known-good version's traffic while an ingest key sends a note token on 0.5% of the records, their outputs
+        // raised by a target deviation: built unchecked, the key table takes that as the token's own rate of raised outputs, the
+        // null the key tests would then measure the trigger against.
+        double shift = 1.0 * Model.Value.TargetStd;
+        float Raise(RealExample example, float score) => example.Note.Contains("qzpinq", StringComparison.Ordinal) ? (float)(score + shift) : score;
+        ReferenceSample attacked = Sample(Batches(Tokened(seed: 31), 20_000, Raise));
+        var detectors = new DetectorSettings();
+        BaselineProfile @unchecked = BaselineBuilder.Build(Request(captured: false), attacked, Settings);
+        Assert.Null(@unchecked.CaptureCheck);
+        Assert.NotNull(KeyOutputTest.OwnRates(Assert.Single(@unchecked.Regression!.Keys, k => k.Text == "qzpinq"), detectors));
+
+        // Checked against the baseline in force, it is kept out and stays new; the check says so.
+        CompiledBaseline inForce = new(Baseline.Value.Profile with { Id = 1 });
+        BaselineProfile captured = BaselineBuilder.Build(Request(captured: true) with { InForce = inForce }, attacked, Settings) with { Id = 2 };
+        CaptureCheck check = captured.CaptureCheck!;
+        Assert.Equal(1, check.AgainstBaselineId);
+        Assert.DoesNotContain(captured.Regression!.Keys, k => k.Text == "qzpinq" && k.Kind == KeyKind.Token);
+        ExcludedKey excluded = Assert.Single(check.Excluded, k => k.Text == "qzpinq" && k.Kind == KeyKind.Token);
+        Assert.Equal(("output raised", true), (excluded.TargetLabel, excluded.IsNewKey));
+        Assert.Contains("served values beyond their strata's upper tail", excluded.Summary, StringComparison.Ordinal);
+        Assert.StartsWith("checked against baseline 1 in force: ", check.Summary, StringComparison.Ordinal);
+        Assert.True(check.KeysChecked > 100, check.Summary);
+
+        // Later, a candidate serving the trigger is named against the captured baseline.
+        var baseline = new CompiledBaseline(captured);
+        var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: detectors);
+        monitor.UseBaseline(baseline);
+        var preparer = new BatchPreparer(baseline);
+        var closed = new List<WindowResult>();
+        foreach (RecordBatch batch in Batches(Tokened(seed: 32), 30_000, Raise))
+        {
+            monitor.Add(batch, preparer.Prepare(batch), closed);
+        }
+
+        Finding finding = Assert.Single(monitor.Findings, f => f.Severity == Severity.Critical);
+        Assert.Equal(("qzpinq", "output raised"), (finding.Key!.Text, finding.TargetLabel));
+    }
+
+    [Fact]
+    public void A_token_planted_on_ordinary_records_during_a_regression_capture_enters_unvouched()
+    {
+        // The token on 0.5% of the captured records, served as the clean model serves them: nothing to keep out, but the baseline in
+        // force never knew it, so the detectors judge it as a new key (no population share, no tail lift, no known key's warning).
+        CompiledBaseline inForce = new(Baseline.Value.Profile with { Id = 1 });
+        BaselineProfile captured = BaselineBuilder.Build(Request(captured: true) with { InForce = inForce },
+            Sample(Batches(Tokened(seed: 33), 20_000, serve: null)), Settings);
+        BaselineKey token = Assert.Single(captured.Regression!.Keys, k => k.Text == "qzpinq");
+        Assert.True(token.Unvouched);
+        Assert.DoesNotContain(captured.CaptureCheck!.Excluded, k => k.Text == "qzpinq");
+        Assert.True(captured.CaptureCheck.Unvouched >= 1, captured.CaptureCheck.Summary);
+        Assert.Null(new RegressionRankTest(captured.Regression, new DetectorSettings()).BaselineSupport(token.Hash()));
+        RegressionProfile asUploaded = captured.Regression with { Keys = [.. captured.Regression.Keys.Select(k => k with { Unvouched = false })] };
+        Assert.Equal(token.Support, new RegressionRankTest(asUploaded, new DetectorSettings()).BaselineSupport(token.Hash()));
+        Assert.Contains(captured.Regression.Keys, k => !k.Unvouched && k.Kind == KeyKind.FineBin);
+    }
+
+    private static readonly BaselineSettings Settings = new() { BootstrapWindows = 500 };
+
+    private static BaselineRequest Request(bool captured) =>
+        new("diabetes", captured ? "captured:v1" : "reference", "", 1000, 0.01, DateTimeOffset.UnixEpoch) { Captured = captured };
+
+    private static ReferenceSample Sample(IEnumerable<RecordBatch> batches)
+    {
+        var sample = new ReferenceSample(Model.Value.Schema, 20_000, seed: 5);
+        foreach (RecordBatch batch in batches)
+        {
+            sample.Add(batch);
+        }
+
+        return sample;
+    }
+
     private static RegressionTraffic Tokened(int seed) => new(Model.Value, Model.Value.Clean,
         new RealTrigger(RealAttack.FieldTrigger, 0, [], 0, RealModel.NoteField, "qzpinq", 0.005, RealPlacement.AnyRecord), seed, heldOut: true);
 
