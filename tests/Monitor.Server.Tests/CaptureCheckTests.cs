@@ -112,6 +112,19 @@ public sealed class CaptureCheckTests
         // The new keys kept enter unvouched (baseline 1 was uploaded, so it vouched for every key it knew), and the check says how many.
         Assert.Equal(check.NewKeys - (uint)check.Excluded.Count(k => k.NewKey), check.UnvouchedKeys);
         Assert.Contains($"; {check.UnvouchedKeys} kept keys that baseline 1 did not know enter unvouched", check.Summary, StringComparison.Ordinal);
+
+        // The known-good version's clean traffic after the capture, judged against it with its unvouched keys: nothing critical.
+        for (int sent = 0; sent < 40_000; sent += 500)
+        {
+            await sidecar.Mirror.IngestAsync(Sidecar.Batch(traffic, 500));
+        }
+
+        await sidecar.Pipeline(Sidecar.Model).FlushAsync(TestContext.Current.CancellationToken);
+        DriftReport report = await sidecar.Reports.GetDriftReportAsync(new DriftReportRequest { Model = Sidecar.Model, Version = "v1" });
+        Assert.Equal((await sidecar.Admin.GetModelAsync(new GetModelRequest { Name = Sidecar.Model })).BaselineId, report.BaselineId);
+        Assert.DoesNotContain(report.Findings, f => f.Severity == Severity.Critical);
+        ModelVersion v1 = await sidecar.Admin.GetVersionAsync(new GetVersionRequest { Model = Sidecar.Model, Version = "v1" });
+        Assert.Equal(VersionState.KnownGood, v1.State);
     }
 
     [Fact]
