@@ -139,43 +139,31 @@ public static class CaptureKeyCheck
         long against = inForce.Profile.Id;
         if (inForce.Profile.Triggers is not { } reference || reference.Classes != captured.Classes)
         {
-            return (captured, Unchecked(against, $"baseline {against} in force has no key table of its own to check the capture against, " +
-                "so the capture's key table is taken as captured"));
+            return (captured with { Keys = Unvouch(captured.Keys) }, Unchecked(against, $"baseline {against} in force has no key table of its own " +
+                "to check the capture against, so nothing vouches for the capture's keys: they enter unvouched, and the detectors judge them as new keys"));
         }
 
         var check = new Checker(new View(inForce, reference, CheckStrata.BaselineInForce, detectors),
             new View(capture, captured, CheckStrata.Capture, detectors), captured, detectors);
         check.Count(batch);
         ExcludedKey[] excluded = check.Judge(captureCheckZ);
-        // A key the baseline in force did not vouch for enters unvouched: its captured records may be an ingest key's, planted with
-        // ordinary outputs to pass this check and earn a known key's leniency for a trigger to come.
-        var vouched = new Dictionary<ulong, bool>(reference.Keys.Length);
-        foreach (BaselineKey key in reference.Keys)
-        {
-            vouched.TryAdd(key.Hash(), key.Support >= detectors.NewKeySupport && !key.Unvouched);
-        }
-
+        var vouching = new Vouching(reference.Keys, reference.Records, captured.Records, detectors);
         var kept = new List<BaselineKey>(captured.Keys.Length);
-        int unvouched = 0;
         foreach (BaselineKey key in captured.Keys)
         {
-            if (check.IsExcluded(key))
+            if (!check.IsExcluded(key))
             {
-                continue;
+                kept.Add(vouching.Take(key));
             }
-
-            bool known = vouched.GetValueOrDefault(key.Hash());
-            unvouched += !known && key.Support >= detectors.NewKeySupport ? 1 : 0;
-            kept.Add(known ? key : key with { Unvouched = true });
         }
 
-        string summary = Summary(against, check.Checked, check.NewKeys, excluded, unvouched, "label-skewed beyond what it vouches for");
+        string summary = Summary(against, check.Checked, check.NewKeys, excluded, vouching, "label-skewed beyond what it vouches for");
         return (captured with { Keys = [.. kept] }, new CaptureCheck
         {
             AgainstBaselineId = against,
             KeysChecked = check.Checked,
             NewKeys = check.NewKeys,
-            Unvouched = unvouched,
+            Unvouched = vouching.Unvouched,
             Excluded = excluded,
             Summary = summary,
         });
@@ -260,29 +248,25 @@ public static class CaptureKeyCheck
         long against = inForce.Profile.Id;
         if (inForce.Profile.Regression is not { } reference)
         {
-            return (captured, Unchecked(against, $"baseline {against} in force has no regression key table of its own to check the capture against, " +
-                "so the capture's key table is taken as captured"));
+            return (captured with { Keys = Unvouch(captured.Keys) }, Unchecked(against, $"baseline {against} in force has no regression key table " +
+                "of its own to check the capture against, so nothing vouches for the capture's keys: they enter unvouched, and the detectors judge " +
+                "them as new keys"));
         }
 
-        var known = new Dictionary<ulong, BaselineKey>(reference.Keys.Length);
-        foreach (BaselineKey key in reference.Keys)
-        {
-            known.TryAdd(key.Hash(), key);
-        }
+        var vouching = new Vouching(reference.Keys, reference.Records, captured.Records, detectors);
 
         string[] labels = ["output raised", "output lowered"];
         string[] served = ["served values beyond their strata's upper tail", "served values beyond their strata's lower tail"];
         var excluded = new List<ExcludedKey>();
         var kept = new List<BaselineKey>(captured.Keys.Length);
-        int checkedKeys = 0, newKeys = 0, unvouched = 0;
+        int checkedKeys = 0, newKeys = 0;
         foreach (BaselineKey key in captured.Keys)
         {
-            BaselineKey? before = known.GetValueOrDefault(key.Hash());
-            bool vouched = before is not null && before.Support >= detectors.NewKeySupport && !before.Unvouched;
-            if (key.Support >= detectors.NewKeySupport)
+            BaselineKey? before = vouching.Vouched(key.Hash());
+            if (key.Support >= detectors.NewKeySupport && key.Kind != KeyKind.EmbeddingOutlier)
             {
                 checkedKeys++;
-                newKeys += before is null || before.Support < detectors.NewKeySupport ? 1 : 0;
+                newKeys += before is null ? 1 : 0;
                 // A percentile bin or region is each baseline's own (its edges are), and its tail rate is the surrogate's misfit there,
                 // which held-out traffic shows and a training split may not: kept, as a classifier's interior bins are populations.
                 if (key.Kind is not (KeyKind.FineBin or KeyKind.Region)
@@ -291,11 +275,9 @@ public static class CaptureKeyCheck
                     excluded.Add(excess);
                     continue;
                 }
-
-                unvouched += vouched ? 0 : 1;
             }
 
-            kept.Add(vouched ? key : key with { Unvouched = true });
+            kept.Add(vouching.Take(key));
         }
 
         ExcludedKey[] ordered = [.. excluded.OrderByDescending(k => k.Z).ThenBy(k => k.Field, StringComparer.Ordinal).ThenBy(k => k.Text, StringComparer.Ordinal)];
@@ -304,18 +286,122 @@ public static class CaptureKeyCheck
             AgainstBaselineId = against,
             KeysChecked = checkedKeys,
             NewKeys = newKeys,
-            Unvouched = unvouched,
+            Unvouched = vouching.Unvouched,
             Excluded = ordered,
-            Summary = Summary(against, checkedKeys, newKeys, ordered, unvouched, "served values beyond their strata's tails far beyond what it vouches for"),
+            Summary = Summary(against, checkedKeys, newKeys, ordered, vouching,
+                "served values beyond their strata's tails far beyond what it vouches for"),
         });
     }
 
-    private static string Summary(long against, int checkedKeys, int newKeys, ExcludedKey[] excluded, int unvouched, string skewed) =>
-        string.Create(CultureInfo.InvariantCulture,
+    private static BaselineKey[] Unvouch(BaselineKey[] keys) => [.. keys.Select(k => k with { Unvouched = true })];
+
+    /// <summary>
+    /// What the baseline in force vouches for of a captured key's entry (<see cref="BaselineKey.Unvouched"/>). A capture's records may
+    /// be an ingest key's, planted with ordinary outputs to pass the check and earn a known key's leniency for a trigger to come, so a
+    /// kept key enters unvouched unless the baseline in force vouched for it; a capture cannot make a key a population the baseline in
+    /// force did not hold as one (<see cref="BaselineKey.ShareUnvouched"/>); and a vouched key's tail and rank lifts are capped at the baseline in force's, so planted records
+    /// ranked high but below the tails cannot widen its allowance, nor that of the keys beside it on a record.
+    /// </summary>
+    private sealed class Vouching
+    {
+        private readonly Dictionary<ulong, BaselineKey> _vouched = [];
+        private readonly long _inForceRecords;
+        private readonly long _capturedRecords;
+        private readonly DetectorSettings _detectors;
+
+        public Vouching(IEnumerable<BaselineKey> inForce, long inForceRecords, long capturedRecords, DetectorSettings detectors)
+        {
+            _inForceRecords = inForceRecords;
+            _capturedRecords = capturedRecords;
+            _detectors = detectors;
+            foreach (BaselineKey key in inForce)
+            {
+                // The embedding-outlier key is each baseline's own geometry's: nothing vouches for another's.
+                if (key.Support >= detectors.NewKeySupport && !key.Unvouched && key.Kind != KeyKind.EmbeddingOutlier)
+                {
+                    _vouched.TryAdd(key.Hash(), key);
+                }
+            }
+        }
+
+        /// <summary>Kept keys with the new-key support that entered unvouched (the embedding-outlier key, never checked, left out).</summary>
+        public int Unvouched { get; private set; }
+
+        /// <summary>Vouched keys the capture made a population that the baseline in force did not hold as one (<see cref="BaselineKey.ShareUnvouched"/>).</summary>
+        public int MadePopulations { get; private set; }
+
+        /// <summary>The baseline in force's entry for the key when it vouched for it; null when the key is new to it.</summary>
+        public BaselineKey? Vouched(ulong hash) => _vouched.GetValueOrDefault(hash);
+
+        /// <summary>The key as the new table takes it.</summary>
+        public BaselineKey Take(BaselineKey key)
+        {
+            BaselineKey? before = Vouched(key.Hash());
+            double share = KeyOutputTest.MaxBaselineShare;
+            if (before is null)
+            {
+                Unvouched += key.Support >= _detectors.NewKeySupport && key.Kind != KeyKind.EmbeddingOutlier ? 1 : 0;
+                return key with { Unvouched = true };
+            }
+
+            bool madePopulation = key.Support >= share * _capturedRecords && (before.Support < share * _inForceRecords || before.ShareUnvouched);
+            MadePopulations += madePopulation ? 1 : 0;
+            return key with { TailHits = CappedTail(key, before), RankAbove = CappedRanks(key, before), ShareUnvouched = madePopulation };
+        }
+
+        /// <summary>Tail hits at most what the baseline in force's lift, (hits + 1) / (expected + 1), allows for the captured records.</summary>
+        private static long[] CappedTail(BaselineKey key, BaselineKey before)
+        {
+            if (key.TailHits.Length == 0 || key.TailExpected.Length != key.TailHits.Length)
+            {
+                return key.TailHits;
+            }
+
+            bool comparable = before.TailHits.Length == key.TailHits.Length && before.TailExpected.Length == key.TailHits.Length;
+            var hits = new long[key.TailHits.Length];
+            for (int c = 0; c < hits.Length; c++)
+            {
+                double lift = comparable ? Math.Max(1, (before.TailHits[c] + 1) / (before.TailExpected[c] + 1)) : 1;
+                hits[c] = Math.Min(key.TailHits[c], Math.Max(0, (long)Math.Floor((lift * (key.TailExpected[c] + 1)) - 1)));
+            }
+
+            return hits;
+        }
+
+        /// <summary>Records above each rank threshold at most what the baseline in force's lift allows (<see cref="KeyRankTest"/>).</summary>
+        private static long[] CappedRanks(BaselineKey key, BaselineKey before)
+        {
+            int t = KeyRankTest.Thresholds.Length;
+            if (key.RankAbove.Length == 0 || key.RankAbove.Length % t != 0)
+            {
+                return key.RankAbove;
+            }
+
+            bool comparable = before.RankAbove.Length == key.RankAbove.Length;
+            var above = new long[key.RankAbove.Length];
+            for (int j = 0; j < above.Length; j++)
+            {
+                double chance = 1 - KeyRankTest.Thresholds[j % t];
+                double lift = comparable ? Math.Max(1, (before.RankAbove[j] + 1) / ((chance * before.Support) + 1)) : 1;
+                above[j] = Math.Min(key.RankAbove[j], Math.Max(0, (long)Math.Floor((lift * ((chance * key.Support) + 1)) - 1)));
+            }
+
+            return above;
+        }
+    }
+
+    private static string Summary(long against, int checkedKeys, int newKeys, ExcludedKey[] excluded, Vouching vouching, string skewed)
+    {
+        int unvouched = vouching.Unvouched;
+        int populations = vouching.MadePopulations;
+        return string.Create(CultureInfo.InvariantCulture,
             $"checked against baseline {against} in force: {checkedKeys} keys of the capture's table have the support to count as known " +
             $"({newKeys} of them new to baseline {against}); ") + Outcome(excluded, skewed) + string.Create(CultureInfo.InvariantCulture,
             $"; {unvouched} kept {(unvouched == 1 ? "key" : "keys")} that baseline {against} did not know ") +
-        (unvouched == 1 ? "enters" : "enter") + " unvouched: the detectors judge them as new keys, as that baseline did";
+            (unvouched == 1 ? "enters" : "enter") + " unvouched: the detectors judge them as new keys, as that baseline did" +
+            (populations == 0 ? "" : string.Create(CultureInfo.InvariantCulture,
+                $"; {populations} {(populations == 1 ? "key is" : "keys are")} on a population's share of the capture but not of baseline {against}, and never taken as a population"));
+    }
 
     private static string Outcome(ExcludedKey[] excluded, string skewed)
     {

@@ -116,7 +116,7 @@ internal sealed class KeyOutputTest
         {
             // An unvouched key's share is a capture's, which an ingest key could have planted: a population only where a baseline vouched for it.
             if (key.Kind != KeyKind.EmbeddingOutlier && profile.Records > 0
-                && ((key.Support >= MaxBaselineShare * profile.Records && !key.Unvouched) || InteriorBin(profile, key)))
+                && ((key.Support >= MaxBaselineShare * profile.Records && !key.Unvouched && !key.ShareUnvouched) || InteriorBin(profile, key)))
             {
                 _populations.TryAdd(key.Hash(), key.Support / (double)profile.Records);
             }

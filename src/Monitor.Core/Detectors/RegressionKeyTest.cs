@@ -68,7 +68,7 @@ internal sealed class RegressionKeyTest
         LogBar = Math.Log(settings.Candidates * (double)TestCount / settings.KeyTestAlpha);
         foreach (BaselineKey key in profile.Keys)
         {
-            if (profile.Records > 0 && key.Support >= KeyOutputTest.MaxBaselineShare * profile.Records && !key.Unvouched)
+            if (profile.Records > 0 && key.Support >= KeyOutputTest.MaxBaselineShare * profile.Records && !key.Unvouched && !key.ShareUnvouched)
             {
                 _populations.TryAdd(key.Hash(), key.Support / (double)profile.Records);
             }

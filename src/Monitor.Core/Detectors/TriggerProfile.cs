@@ -37,12 +37,21 @@ public sealed record BaselineKey
     public long[] RankAbove { get; init; } = [];
 
     /// <summary>
-    /// The key entered the table from a capture of live traffic, which an ingest key can feed, and no baseline before it knew it
-    /// (<see cref="CaptureKeyCheck"/>): its rates stand, checked by the capture, but it earns none of the leniency the detectors
-    /// give a key the baseline knows (a population's share, a residual lift of its own, a crossing reported and not critical), so
-    /// they judge it as the baseline in force did. False in an uploaded baseline and in one stored before this existed.
+    /// The key entered the table from a capture of live traffic, which an ingest key can feed, and the baseline in force did not vouch
+    /// for it (<see cref="CaptureKeyCheck"/>). It stays in the
+    /// table (the next capture is checked against it; the key extractor's part shares count it), but the detectors take nothing from
+    /// its entry (a population's share, tail and residual lifts, own rates, a known key's warning): they judge it as a new key. False
+    /// in an uploaded baseline, in a model's first baseline captured with nothing in force, and in one stored before this existed.
     /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
     public bool Unvouched { get; init; }
+
+    /// <summary>
+    /// The key's share of the baseline is a capture's, which made it a population (<see cref="KeyOutputTest.MaxBaselineShare"/>) where
+    /// the baseline in force held it on fewer records: it is never taken as a population, though the rest of its entry is vouched.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool ShareUnvouched { get; init; }
 
     /// <summary>The hash this key has in this process.</summary>
     public ulong Hash() => Kind switch

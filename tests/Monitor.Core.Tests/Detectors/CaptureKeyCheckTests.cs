@@ -137,6 +137,88 @@ public sealed class CaptureKeyCheckTests
         // An uploaded reference set is the operator's word: its keys are vouched for.
         BaselineProfile uploaded = BaselineBuilder.Build(Request(captured: false), Planted(new FraudTraffic(4), 0.008), Settings);
         Assert.DoesNotContain(uploaded.Triggers!.Keys, k => k.Unvouched);
+
+        // Nothing else in the detectors takes anything from an unvouched entry either: given a tail lift and contrarian counts of its
+        // own, the tail test keeps no lift for it and the skew test measures it as a new key; vouched, the same entry counts.
+        BaselineKey lifted = token with
+        {
+            TailHits = [token.Support / 2, 0], TailExpected = [1, 1], ContrarianCounts = [token.Support, 0], ContrarianHits = [token.Support, 0],
+        };
+        TriggerProfile liftedProfile = first.Triggers with { Keys = [.. first.Triggers.Keys.Select(k => k.Hash() == token.Hash() ? lifted : k)] };
+        string[] labels = ["legitimate", "fraud"];
+        Assert.DoesNotContain(token.Hash(), KeyOutputTest.KnownTails(liftedProfile.Keys, 2, detectors).Keys);
+        Assert.Null(new KeySkewTest(liftedProfile, detectors, labels).Known(token.Hash()));
+        TriggerProfile liftedVouched = liftedProfile with { Keys = [.. liftedProfile.Keys.Select(k => k with { Unvouched = false })] };
+        Assert.Contains(token.Hash(), KeyOutputTest.KnownTails(liftedVouched.Keys, 2, detectors).Keys);
+        Assert.NotNull(new KeySkewTest(liftedVouched, detectors, labels).Known(token.Hash()));
+    }
+
+    /// <summary>
+    /// A key the baseline in force knew, on a few of its records: planted on ordinary records until it is a population of the capture
+    /// (0.5% of its records), it would be reported and never critical by every key test. A capture cannot make a population the
+    /// baseline in force did not hold as one: the key enters unvouched. Captured at its old share it stays vouched.
+    /// </summary>
+    [Fact]
+    public void A_capture_cannot_make_a_known_key_a_population_the_baseline_in_force_did_not_hold_as_one()
+    {
+        CompiledBaseline inForce = new(BaselineBuilder.Build(Request(captured: false), Planted(new FraudTraffic(1), 0.001), Settings) with { Id = 1 });
+        BaselineKey before = Assert.Single(inForce.Profile.Triggers!.Keys, k => k.Text == Trigger);
+        Assert.False(before.Unvouched);
+        Assert.InRange(before.Support, new DetectorSettings().NewKeySupport, KeyOutputTest.MaxBaselineShare * inForce.Profile.Triggers.Records - 1);
+
+        BaselineProfile inflated = BaselineBuilder.Build(Request(captured: true) with { InForce = inForce }, Planted(new FraudTraffic(2), 0.008), Settings);
+        BaselineKey population = Assert.Single(inflated.Triggers!.Keys, k => k.Text == Trigger);
+        Assert.True(population.Support >= KeyOutputTest.MaxBaselineShare * inflated.Triggers.Records, $"support {population.Support}");
+        Assert.True(population.ShareUnvouched);
+        Assert.False(population.Unvouched);
+        Assert.Null(Tests(inflated.Triggers).Output.BaselineShare(population.Hash()));
+        Assert.NotNull(Tests(inflated.Triggers).Rank.BaselineSupport(population.Hash()));
+
+        BaselineProfile same = BaselineBuilder.Build(Request(captured: true) with { InForce = inForce }, Planted(new FraudTraffic(3), 0.001), Settings);
+        BaselineKey kept = Assert.Single(same.Triggers!.Keys, k => k.Text == Trigger);
+        Assert.False(kept.Unvouched || kept.ShareUnvouched);
+    }
+
+    /// <summary>
+    /// Records planted on a key the baseline in force vouched for, ranked high among their stratum's but below the tails, would give the
+    /// key a residual lift that widens the allowance of every key beside it on a record (<see cref="KeyRankTest.RecordLift"/>); a
+    /// tail lift the same for the tail test. A capture's vouched key keeps at most the baseline in force's lifts.
+    /// </summary>
+    [Fact]
+    public void A_vouched_key_keeps_at_most_the_lifts_the_baseline_in_force_gave_it()
+    {
+        CompiledBaseline inForce = new(BaselineBuilder.Build(Request(captured: false), Sample(new FraudTraffic(1), 20_000, planted: 0), Settings)
+            with { Id = 1 });
+        ReferenceSample sample = Sample(new FraudTraffic(2), 20_000, planted: 0);
+        BaselineProfile built = BaselineBuilder.Build(Request(captured: false), sample, Settings);
+        TriggerProfile captured = built.Triggers!;
+        var detectors = new DetectorSettings();
+        var known = inForce.Profile.Triggers!.Keys.ToDictionary(k => k.Hash());
+        BaselineKey key = captured.Keys.First(k => k.Kind == KeyKind.Token && k.Support >= 30 && k.RankAbove.Length == 4 && known.ContainsKey(k.Hash()));
+        BaselineKey ranked = key with { RankAbove = [key.Support, key.Support, 0, 0] };
+        TriggerProfile planted = captured with { Keys = [.. captured.Keys.Select(k => k.Hash() == key.Hash() ? ranked : k)] };
+
+        (TriggerProfile? kept, _) = Apply(inForce, built, planted, sample);
+        BaselineKey capped = Assert.Single(kept!.Keys, k => k.Hash() == key.Hash());
+        Assert.False(capped.Unvouched);
+        Assert.True(capped.RankAbove[0] < key.Support, $"{capped.RankAbove[0]} of {key.Support} above 0.9");
+        foreach (BaselineKey after in kept.Keys.Where(k => !k.Unvouched))
+        {
+            BaselineKey vouching = known[after.Hash()];
+            for (int j = 0; j < after.RankAbove.Length && vouching.RankAbove.Length == after.RankAbove.Length; j++)
+            {
+                double chance = 1 - KeyRankTest.Thresholds[j % 2];
+                Assert.True(RankLift(after, j, chance) <= Math.Max(1, RankLift(vouching, j, chance)) + 1e-9, $"{after.Text}: rank lift at {j}");
+            }
+
+            for (int c = 0; c < after.TailHits.Length && vouching.TailHits.Length == after.TailHits.Length; c++)
+            {
+                Assert.True(TailLift(after, c) <= Math.Max(1, TailLift(vouching, c)) + 1e-9, $"{after.Text}: tail lift for class {c}");
+            }
+        }
+
+        static double RankLift(BaselineKey k, int j, double chance) => (k.RankAbove[j] + 1) / ((chance * k.Support) + 1);
+        static double TailLift(BaselineKey k, int c) => (k.TailHits[c] + 1) / (k.TailExpected[c] + 1);
     }
 
     private static (KeyOutputTest Output, KeyRankTest Rank) Tests(TriggerProfile profile)

@@ -317,7 +317,6 @@ public sealed class RegressionDetectorTests
     private static BaselineProfile BaselineJsonRoundTrip() =>
         JsonSerializer.Deserialize<BaselineProfile>(JsonSerializer.Serialize(Baseline.Value.Profile, Json), Json)!;
 
-    /// <summary>Held-out traffic where 1 record in 200 carries the token "qzpinq" in its note.</summary>
     [Fact]
     public void A_regression_trigger_in_use_during_a_capture_is_kept_out_of_the_key_table_and_still_found_after()
     {
@@ -374,7 +373,16 @@ public sealed class RegressionDetectorTests
         Assert.Null(new RegressionRankTest(captured.Regression, new DetectorSettings()).BaselineSupport(token.Hash()));
         RegressionProfile asUploaded = captured.Regression with { Keys = [.. captured.Regression.Keys.Select(k => k with { Unvouched = false })] };
         Assert.Equal(token.Support, new RegressionRankTest(asUploaded, new DetectorSettings()).BaselineSupport(token.Hash()));
-        Assert.Contains(captured.Regression.Keys, k => !k.Unvouched && k.Kind == KeyKind.FineBin);
+
+        // Nor does the tail test: an unvouched entry given a raised tail lift and a population's support gives neither; vouched, it does.
+        BaselineKey lifted = token with { Support = captured.Regression.Records / 50, TailHits = [20, 0], TailExpected = [2, 2] };
+        RegressionProfile liftedProfile = captured.Regression with { Keys = [.. captured.Regression.Keys.Select(k => k.Hash() == token.Hash() ? lifted : k)] };
+        var test = new RegressionKeyTest(liftedProfile, new DetectorSettings());
+        Assert.Null(test.BaselineShare(token.Hash()));
+        Assert.Null(test.TailLift(token.Hash()));
+        var vouched = new RegressionKeyTest(liftedProfile with { Keys = [.. liftedProfile.Keys.Select(k => k with { Unvouched = false })] }, new DetectorSettings());
+        Assert.NotNull(vouched.BaselineShare(token.Hash()));
+        Assert.NotNull(vouched.TailLift(token.Hash()));
     }
 
     private static readonly BaselineSettings Settings = new() { BootstrapWindows = 500 };
@@ -393,6 +401,7 @@ public sealed class RegressionDetectorTests
         return sample;
     }
 
+    /// <summary>Held-out traffic where 1 record in 200 carries the token "qzpinq" in its note.</summary>
     private static RegressionTraffic Tokened(int seed) => new(Model.Value, Model.Value.Clean,
         new RealTrigger(RealAttack.FieldTrigger, 0, [], 0, RealModel.NoteField, "qzpinq", 0.005, RealPlacement.AnyRecord), seed, heldOut: true);
 
