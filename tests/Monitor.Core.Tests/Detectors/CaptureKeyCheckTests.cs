@@ -62,10 +62,7 @@ public sealed class CaptureKeyCheckTests
     [Fact]
     public void A_key_whose_captured_records_were_beyond_their_tails_is_kept_out_unless_the_baseline_in_force_s_were_too()
     {
-        CompiledBaseline inForce = new(BaselineBuilder.Build(Request(captured: false), Sample(new FraudTraffic(1), 20_000, planted: 0), Settings)
-            with { Id = 1 });
-        ReferenceSample sample = Sample(new FraudTraffic(2), 20_000, planted: 0);
-        BaselineProfile built = BaselineBuilder.Build(Request(captured: false), sample, Settings);
+        (CompiledBaseline inForce, ReferenceSample sample, BaselineProfile built) = CleanCapture();
         TriggerProfile captured = built.Triggers!;
         var detectors = new DetectorSettings();
         BaselineKey key = captured.Keys.First(k => k.Support >= 20 && k.TailHits.Length == 2 && inForce.Profile.Triggers!.Keys.Any(i => i.Hash() == k.Hash()));
@@ -187,12 +184,8 @@ public sealed class CaptureKeyCheckTests
     [Fact]
     public void A_vouched_key_keeps_at_most_the_lifts_the_baseline_in_force_gave_it()
     {
-        CompiledBaseline inForce = new(BaselineBuilder.Build(Request(captured: false), Sample(new FraudTraffic(1), 20_000, planted: 0), Settings)
-            with { Id = 1 });
-        ReferenceSample sample = Sample(new FraudTraffic(2), 20_000, planted: 0);
-        BaselineProfile built = BaselineBuilder.Build(Request(captured: false), sample, Settings);
+        (CompiledBaseline inForce, ReferenceSample sample, BaselineProfile built) = CleanCapture();
         TriggerProfile captured = built.Triggers!;
-        var detectors = new DetectorSettings();
         var known = inForce.Profile.Triggers!.Keys.ToDictionary(k => k.Hash());
         BaselineKey key = captured.Keys.First(k => k.Kind == KeyKind.Token && k.Support >= 30 && k.RankAbove.Length == 4 && known.ContainsKey(k.Hash()));
         BaselineKey ranked = key with { RankAbove = [key.Support, key.Support, 0, 0] };
@@ -219,6 +212,15 @@ public sealed class CaptureKeyCheckTests
 
         static double RankLift(BaselineKey k, int j, double chance) => (k.RankAbove[j] + 1) / ((chance * k.Support) + 1);
         static double TailLift(BaselineKey k, int c) => (k.TailHits[c] + 1) / (k.TailExpected[c] + 1);
+    }
+
+    /// <summary>A baseline in force from 20,000 clean records (id 1), and 20,000 other clean records built as a capture's table would be.</summary>
+    private static (CompiledBaseline InForce, ReferenceSample Sample, BaselineProfile Built) CleanCapture()
+    {
+        CompiledBaseline inForce = new(BaselineBuilder.Build(Request(captured: false), Sample(new FraudTraffic(1), 20_000, planted: 0), Settings)
+            with { Id = 1 });
+        ReferenceSample sample = Sample(new FraudTraffic(2), 20_000, planted: 0);
+        return (inForce, sample, BaselineBuilder.Build(Request(captured: false), sample, Settings));
     }
 
     private static (KeyOutputTest Output, KeyRankTest Rank) Tests(TriggerProfile profile)
