@@ -265,7 +265,9 @@ internal sealed class InProcessTarget : MirrorTarget
     private readonly MonitorOptions _options;
     private readonly ModelSchema _schema;
     private readonly VersionMonitor _monitor;
-    private readonly BatchPreparer _preparer;
+    private readonly string _model;
+    private readonly string _version;
+    private BatchPreparer _preparer;
     private readonly VersionLifecycle _lifecycle;
     private readonly IReadOnlySet<string> _criticalChannels;
     private readonly Dictionary<string, LiveFinding> _live = new(StringComparer.Ordinal);
@@ -277,6 +279,8 @@ internal sealed class InProcessTarget : MirrorTarget
         _checkEvery = Math.Max(checkEvery, 1);
         _options = options;
         _schema = schema;
+        _model = model;
+        _version = version;
         _criticalChannels = schema.CriticalChannels();
         _monitor = new VersionMonitor(model, version, TimeProvider.System, options.Windows.HistoryInMemory, detectors: options.DetectorsInForce);
         _monitor.UseBaseline(baseline);
@@ -334,6 +338,31 @@ internal sealed class InProcessTarget : MirrorTarget
         BaselineSettings settings = options.BaselineSettings.WithDetectors(options.DetectorSettings.WithTextKeys(options.Privacy));
         BaselineProfile profile = BaselineBuilder.Build(request, sample, settings, CancellationToken.None);
         return new InProcessTarget(options, schema, new CompiledBaseline(profile with { Id = 1 }), model, version, checkEvery);
+    }
+
+    /// <summary>
+    /// Commits a baseline captured from <paramref name="records"/> of this version's traffic and judges the version against it from
+    /// now on, as a capture does (<c>BaselineUploads.CommitAsync</c>): a reservoir of the configured size and seed, checked against the
+    /// baseline in force (<see cref="Monitor.Core.Detectors.CaptureKeyCheck"/>), which it replaces.
+    /// </summary>
+    public Monitor.Core.Detectors.CaptureCheck? Capture(IEnumerable<CoreBatch> records)
+    {
+        var sample = new ReferenceSample(_schema, _options.Baselines.ReservoirRecords, _options.BaselineSettings.Seed);
+        foreach (CoreBatch batch in records)
+        {
+            Validate(_options, _schema, batch);
+            sample.Add(batch);
+        }
+
+        CompiledBaseline inForce = _monitor.Baseline!;
+        var request = new BaselineRequest(_model, "captured:" + _version, "", _options.Windows.Records, _options.Baselines.FalseAlarmRate,
+            DateTimeOffset.UtcNow) { Captured = true, InForce = inForce };
+        BaselineSettings settings = _options.BaselineSettings.WithDetectors(_options.DetectorSettings.WithTextKeys(_options.Privacy));
+        BaselineProfile profile = BaselineBuilder.Build(request, sample, settings, CancellationToken.None);
+        var captured = new CompiledBaseline(profile with { Id = inForce.Profile.Id + 1 });
+        _monitor.UseBaseline(captured);
+        _preparer = new BatchPreparer(captured);
+        return profile.CaptureCheck;
     }
 
     /// <summary>

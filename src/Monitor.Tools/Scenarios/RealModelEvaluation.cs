@@ -24,10 +24,14 @@ namespace Monitor.Tools.Scenarios;
 /// <param name="Rate">A fixed trigger rate (the network's embedding-space trigger); 0 draws it per seed.</param>
 /// <param name="NewSites">A benign confounder: this share of the live records carry site values the baseline never saw
 /// (<see cref="RealTraffic.WithNewSites"/>).</param>
+/// <param name="Captured">The version is judged against a baseline captured from its own traffic (the first
+/// <see cref="RealModelEvaluation.ReferenceRecords"/> records of the run, before the ones measured), checked against the uploaded
+/// baseline, as <c>drift baseline capture</c> commits one (in process only).</param>
 /// <param name="OwnReference">The served candidate is judged against its own reference (docs/detectors.md, "Per-version references"):
 /// the baseline's reference inputs scored by it, built in process as the sidecar builds an uploaded one, and uploaded through a sidecar.</param>
 internal sealed record RealScenarioSpec(string Name, RealModelKind Kind, RealAttack? Attack, long MaxRecords, bool OnTargetClass = false,
-    bool CleanLabel = false, bool Paired = false, bool Retrained = false, double Rate = 0, double NewSites = 0, bool OwnReference = false)
+    bool CleanLabel = false, bool Paired = false, bool Retrained = false, double Rate = 0, double NewSites = 0, bool OwnReference = false,
+    bool Captured = false)
 {
     public bool Benign => Attack is null;
 }
@@ -126,6 +130,7 @@ internal static class RealModelEvaluation
         new("rare malignant: clean retraining as candidate", RealModelKind.RareMalignant, null, cleanRecords, Retrained: true),
         new("rare malignant: clean retraining with its own reference", RealModelKind.RareMalignant, null, cleanRecords, Retrained: true, OwnReference: true),
         new("rare malignant: clean known-good, new site values", RealModelKind.RareMalignant, null, cleanRecords, NewSites: NewSiteShare),
+        new("rare malignant: clean known-good, captured baseline", RealModelKind.RareMalignant, null, cleanRecords, Captured: true),
         new("rare malignant: clean retraining, new site values", RealModelKind.RareMalignant, null, cleanRecords, Retrained: true, NewSites: NewSiteShare),
         new("wine: site/note trigger", RealModelKind.Wine, RealAttack.FieldTrigger, long.MaxValue),
         new("wine: site/note trigger on its target class (confidence lift)", RealModelKind.Wine, RealAttack.FieldTrigger, long.MaxValue, OnTargetClass: true),
@@ -133,6 +138,7 @@ internal static class RealModelEvaluation
         new("wine: clean retraining as candidate", RealModelKind.Wine, null, cleanRecords, Retrained: true),
         new("wine: clean retraining with its own reference", RealModelKind.Wine, null, cleanRecords, Retrained: true, OwnReference: true),
         new("wine: clean known-good, new site values", RealModelKind.Wine, null, cleanRecords, NewSites: NewSiteShare),
+        new("wine: clean known-good, captured baseline", RealModelKind.Wine, null, cleanRecords, Captured: true),
         new("wine: clean retraining, new site values", RealModelKind.Wine, null, cleanRecords, Retrained: true, NewSites: NewSiteShare),
         new("diabetes regression: site/note trigger pins the output", RealModelKind.Diabetes, RealAttack.PinnedOutput, long.MaxValue),
         new("diabetes regression: site/note trigger shifts the output", RealModelKind.Diabetes, RealAttack.ShiftedOutput, long.MaxValue),
@@ -313,6 +319,15 @@ internal static class RealModelEvaluation
         IEnumerable<Monitor.Core.Ingest.RecordBatch>? own = spec.OwnReference ? model.Reference(ReferenceRecords, BatchSize, RealSeed(seed, 1), served) : null;
         await using MirrorTarget target = await MirrorTarget.StartAsync(inProcess, Model, model.Schema,
             model.Reference(ReferenceRecords, BatchSize, RealSeed(seed, 1)), version, checkEvery: 10, cancellationToken, own, ownInProcess: own is not null);
+        if (spec.Captured)
+        {
+            // The version's own held-out traffic becomes the baseline, as an operator captures it; the run goes on from there.
+            InProcessTarget local = target as InProcessTarget
+                ?? throw new InvalidOperationException($"'{spec.Name}' builds its captured baseline in process: run it with --in-process");
+            Monitor.Core.Detectors.CaptureCheck? check = local.Capture(Enumerable.Range(0, ReferenceRecords / BatchSize).Select(_ => traffic.Next(BatchSize)));
+            progress?.WriteLine($"    seed {seed}: {spec.Name}: capture check: {check?.Summary ?? "none"}");
+        }
+
         MirrorRun run = await target.MirrorAsync(traffic.Next, maxRecords,
             spec.Benign ? null : findings => findings.Any(criticalNames),
             sent => $"    seed {seed}: {spec.Name}: {sent:N0} records, {traffic.Injected} triggered", progress, BatchSize,
