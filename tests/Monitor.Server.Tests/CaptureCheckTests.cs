@@ -106,9 +106,10 @@ public sealed class CaptureCheckTests
         Assert.True(check.KeysChecked > 500, check.Summary);
         // The few kept out lose nothing the baseline in force knew: it had no rate of their own for them either, and judged
         // them against its prediction as the new baseline will (here rare exact values of tx_per_hour, on which the fraud
-        // score really does climb, and a percentile bin of amount by chance).
+        // score really does climb). Percentile bins and regions, each baseline's own, are never kept out.
         Assert.InRange(check.Excluded.Count, 0, 6);
         Assert.All(check.Excluded, k => Assert.False(k.HasKeyRate, k.Summary));
+        Assert.DoesNotContain(check.Excluded, k => k.Kind is "finebin" or "region");
         // The new keys kept enter unvouched (baseline 1 was uploaded, so it vouched for every key it knew), and the check says how many.
         Assert.Equal(check.NewKeys - (uint)check.Excluded.Count(k => k.NewKey), check.UnvouchedKeys);
         Assert.Contains(check.UnvouchedKeys == 1 ? "; 1 kept key that baseline 1 did not know enters unvouched"

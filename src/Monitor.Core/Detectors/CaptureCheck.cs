@@ -267,10 +267,7 @@ public static class CaptureKeyCheck
             {
                 checkedKeys++;
                 newKeys += before is null ? 1 : 0;
-                // A percentile bin or region is each baseline's own (its edges are), and its tail rate is the surrogate's misfit there,
-                // which held-out traffic shows and a training split may not: kept, as a classifier's interior bins are populations.
-                if (key.Kind is not (KeyKind.FineBin or KeyKind.Region)
-                    && TailExcess(key, before, capture.Profile.Schema, served, labels, detectors) is { } excess)
+                if (Judged(key.Kind) && TailExcess(key, before, capture.Profile.Schema, served, labels, detectors) is { } excess)
                 {
                     excluded.Add(excess);
                     continue;
@@ -292,6 +289,16 @@ public static class CaptureKeyCheck
                 "served values beyond their strata's tails far beyond what it vouches for"),
         });
     }
+
+    /// <summary>
+    /// Whether a key of this kind may be kept out. A percentile bin or a region (a bin with another part) is each baseline's own: its
+    /// identity is a bin index under that baseline's edges, so the baseline in force's entry is another interval, and its rates are the
+    /// surrogate's misfit there, which held-out traffic shows and a training split may not. Kept out, an interior bin also lost the
+    /// population's standing its table entry gives it: on a clean capture of the rare real model, a bin of mean_perimeter kept out was
+    /// named critical in the known-good version's next 260,000 clean records and quarantined it. A region is reported and never
+    /// critical whatever its entry holds, so keeping one out hid nothing either.
+    /// </summary>
+    private static bool Judged(KeyKind kind) => kind is not (KeyKind.FineBin or KeyKind.Region);
 
     private static BaselineKey[] Unvouch(BaselineKey[] keys) => [.. keys.Select(k => k with { Unvouched = true })];
 
@@ -510,6 +517,11 @@ public static class CaptureKeyCheck
             {
                 BaselineKey? known = _inForce.Skew.Known(hash);
                 NewKeys += known is null || known.Support < _detectors.NewKeySupport ? 1 : 0;
+                if (!Judged(key.Kind))
+                {
+                    continue;
+                }
+
                 ExcludedKey? strongest = null;
                 for (int c = 0; c < _inForce.Profile.Classes; c++)
                 {
