@@ -81,6 +81,13 @@ internal abstract class MirrorTarget : IAsyncDisposable
 
     public abstract ValueTask SendAsync(CoreBatch batch, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Captures <paramref name="records"/> of the served (known-good) version's traffic as the model's next baseline, checked against
+    /// the baseline in force, as <c>drift baseline capture</c> does, and judges the version against it from then on; returns what the
+    /// capture check found, in words.
+    /// </summary>
+    public abstract Task<string> CaptureAsync(IReadOnlyList<CoreBatch> records, CancellationToken cancellationToken);
+
     /// <summary>The version's findings after every batch sent so far.</summary>
     public abstract Task<IReadOnlyList<Finding>> FindingsAsync(CancellationToken cancellationToken);
 
@@ -194,6 +201,36 @@ internal sealed class GrpcTarget(string model, string version, int checkEvery) :
 
         _stream = new Mirror.MirrorClient(_channel).IngestStream(cancellationToken: cancellationToken);
         _acks = CountDroppedAsync(_stream.ResponseStream, cancellationToken);
+    }
+
+    public override async Task<string> CaptureAsync(IReadOnlyList<CoreBatch> records, CancellationToken cancellationToken)
+    {
+        var admin = new Admin.AdminClient(_channel);
+        BaselineUpload capture = await admin.BeginBaselineAsync(new BeginBaselineRequest
+        {
+            Model = model, CaptureFromVersion = version, CaptureRecords = (uint)records.Sum(b => b.Count), Description = "evaluation capture",
+        }, cancellationToken: cancellationToken);
+        foreach (CoreBatch batch in records)
+        {
+            await SendAsync(batch, cancellationToken);
+        }
+
+        // The sidecar commits a capture by itself once its records have arrived.
+        BaselineUpload upload = await admin.GetBaselineUploadAsync(new GetBaselineUploadRequest { UploadId = capture.UploadId }, cancellationToken: cancellationToken);
+        while (upload.State is BaselineUploadState.Open or BaselineUploadState.Committing)
+        {
+            await Task.Delay(50, cancellationToken);
+            upload = await admin.GetBaselineUploadAsync(new GetBaselineUploadRequest { UploadId = capture.UploadId }, cancellationToken: cancellationToken);
+        }
+
+        if (upload.State != BaselineUploadState.Committed)
+        {
+            throw new InvalidOperationException($"the evaluation's capture of {model} {version} ended {upload.State}: {upload.Error}");
+        }
+
+        Baseline baseline = await admin.GetBaselineAsync(new GetBaselineRequest { Model = model, BaselineId = upload.BaselineId },
+            cancellationToken: cancellationToken);
+        return baseline.CaptureCheck?.Summary ?? "none";
     }
 
     public override async ValueTask SendAsync(CoreBatch batch, CancellationToken cancellationToken) =>
@@ -345,7 +382,10 @@ internal sealed class InProcessTarget : MirrorTarget
     /// now on, as a capture does (<c>BaselineUploads.CommitAsync</c>): a reservoir of the configured size and seed, checked against the
     /// baseline in force (<see cref="Monitor.Core.Detectors.CaptureKeyCheck"/>), which it replaces.
     /// </summary>
-    public Monitor.Core.Detectors.CaptureCheck? Capture(IEnumerable<CoreBatch> records)
+    public override Task<string> CaptureAsync(IReadOnlyList<CoreBatch> records, CancellationToken cancellationToken) =>
+        Task.FromResult(Capture(records)?.Summary ?? "none");
+
+    private Monitor.Core.Detectors.CaptureCheck? Capture(IEnumerable<CoreBatch> records)
     {
         var sample = new ReferenceSample(_schema, _options.Baselines.ReservoirRecords, _options.BaselineSettings.Seed);
         foreach (CoreBatch batch in records)

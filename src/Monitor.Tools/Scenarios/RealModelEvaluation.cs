@@ -26,7 +26,7 @@ namespace Monitor.Tools.Scenarios;
 /// (<see cref="RealTraffic.WithNewSites"/>).</param>
 /// <param name="Captured">The version is judged against a baseline captured from its own traffic (the first
 /// <see cref="RealModelEvaluation.ReferenceRecords"/> records of the run, before the ones measured), checked against the uploaded
-/// baseline, as <c>drift baseline capture</c> commits one (in process only).</param>
+/// baseline, as <c>drift baseline capture</c> commits one (through the sidecar's capture over gRPC, or in process as it builds one).</param>
 /// <param name="OwnReference">The served candidate is judged against its own reference (docs/detectors.md, "Per-version references"):
 /// the baseline's reference inputs scored by it, built in process as the sidecar builds an uploaded one, and uploaded through a sidecar.</param>
 internal sealed record RealScenarioSpec(string Name, RealModelKind Kind, RealAttack? Attack, long MaxRecords, bool OnTargetClass = false,
@@ -322,10 +322,9 @@ internal static class RealModelEvaluation
         if (spec.Captured)
         {
             // The version's own held-out traffic becomes the baseline, as an operator captures it; the run goes on from there.
-            InProcessTarget local = target as InProcessTarget
-                ?? throw new InvalidOperationException($"'{spec.Name}' builds its captured baseline in process: run it with --in-process");
-            Monitor.Core.Detectors.CaptureCheck? check = local.Capture(Enumerable.Range(0, ReferenceRecords / BatchSize).Select(_ => traffic.Next(BatchSize)));
-            progress?.WriteLine($"    seed {seed}: {spec.Name}: capture check: {check?.Summary ?? "none"}");
+            string check = await target.CaptureAsync([.. Enumerable.Range(0, ReferenceRecords / BatchSize).Select(_ => traffic.Next(BatchSize))],
+                cancellationToken);
+            progress?.WriteLine($"    seed {seed}: {spec.Name}: capture check: {check}");
         }
 
         MirrorRun run = await target.MirrorAsync(traffic.Next, maxRecords,
