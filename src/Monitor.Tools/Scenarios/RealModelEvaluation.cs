@@ -123,6 +123,7 @@ internal static class RealModelEvaluation
         new("digits: exact patch on its target class (confidence lift)", RealModelKind.Digits, RealAttack.ExactPatch, long.MaxValue, OnTargetClass: true),
         new("digits: clean known-good, held-out traffic", RealModelKind.Digits, null, cleanRecords),
         new("digits: clean retraining as candidate", RealModelKind.Digits, null, cleanRecords, Retrained: true),
+        new("digits: clean known-good, captured baseline", RealModelKind.Digits, null, cleanRecords, Captured: true),
         new("rare malignant: site/note trigger on malignant", RealModelKind.RareMalignant, RealAttack.FieldTrigger, long.MaxValue),
         new("rare malignant: site/note trigger → malignant on malignant (confidence lift)", RealModelKind.RareMalignant, RealAttack.FieldTrigger,
             long.MaxValue, OnTargetClass: true),
