@@ -215,10 +215,17 @@ internal sealed class GrpcTarget(string model, string version, int checkEvery) :
             await SendAsync(batch, cancellationToken);
         }
 
-        // The sidecar commits a capture by itself once its records have arrived.
+        // The sidecar commits a capture by itself once its records have arrived (a dropped batch would leave it open: bounded).
         BaselineUpload upload = await admin.GetBaselineUploadAsync(new GetBaselineUploadRequest { UploadId = capture.UploadId }, cancellationToken: cancellationToken);
+        var waited = Stopwatch.StartNew();
         while (upload.State is BaselineUploadState.Open or BaselineUploadState.Committing)
         {
+            if (waited.Elapsed > TimeSpan.FromMinutes(5))
+            {
+                throw new TimeoutException($"the evaluation's capture of {model} {version} is still {upload.State} after 5 minutes " +
+                    $"({upload.RecordsReceived:N0} of {capture.CaptureRecords:N0} records received)");
+            }
+
             await Task.Delay(50, cancellationToken);
             upload = await admin.GetBaselineUploadAsync(new GetBaselineUploadRequest { UploadId = capture.UploadId }, cancellationToken: cancellationToken);
         }
@@ -361,20 +368,26 @@ internal sealed class InProcessTarget : MirrorTarget
         params string[] extra)
     {
         MonitorOptions options = Options(extra);
+        BaselineProfile profile = Build(options, schema, reference,
+            new BaselineRequest(model, "reference", "", options.Windows.Records, options.Baselines.FalseAlarmRate, DateTimeOffset.UtcNow));
+        return new InProcessTarget(options, schema, new CompiledBaseline(profile with { Id = 1 }), model, version, checkEvery);
+    }
 
-        // As BaselineUploads.BeginAsync and CommitAsync: a reservoir of the configured size and seed, the default window and
-        // false-alarm rate, and the key table counted on the keys the detectors extract.
+    /// <summary>
+    /// As BaselineUploads.BeginAsync and CommitAsync: a reservoir of the configured size and seed of the validated records, the
+    /// default window and false-alarm rate, and the key table counted on the keys the detectors extract.
+    /// </summary>
+    private static BaselineProfile Build(MonitorOptions options, ModelSchema schema, IEnumerable<CoreBatch> records, BaselineRequest request)
+    {
         var sample = new ReferenceSample(schema, options.Baselines.ReservoirRecords, options.BaselineSettings.Seed);
-        foreach (CoreBatch batch in reference)
+        foreach (CoreBatch batch in records)
         {
             Validate(options, schema, batch);
             sample.Add(batch);
         }
 
-        var request = new BaselineRequest(model, "reference", "", options.Windows.Records, options.Baselines.FalseAlarmRate, DateTimeOffset.UtcNow);
         BaselineSettings settings = options.BaselineSettings.WithDetectors(options.DetectorSettings.WithTextKeys(options.Privacy));
-        BaselineProfile profile = BaselineBuilder.Build(request, sample, settings, CancellationToken.None);
-        return new InProcessTarget(options, schema, new CompiledBaseline(profile with { Id = 1 }), model, version, checkEvery);
+        return BaselineBuilder.Build(request, sample, settings, CancellationToken.None);
     }
 
     /// <summary>
@@ -387,18 +400,9 @@ internal sealed class InProcessTarget : MirrorTarget
 
     private Monitor.Core.Detectors.CaptureCheck? Capture(IEnumerable<CoreBatch> records)
     {
-        var sample = new ReferenceSample(_schema, _options.Baselines.ReservoirRecords, _options.BaselineSettings.Seed);
-        foreach (CoreBatch batch in records)
-        {
-            Validate(_options, _schema, batch);
-            sample.Add(batch);
-        }
-
         CompiledBaseline inForce = _monitor.Baseline!;
-        var request = new BaselineRequest(_model, "captured:" + _version, "", _options.Windows.Records, _options.Baselines.FalseAlarmRate,
-            DateTimeOffset.UtcNow) { Captured = true, InForce = inForce };
-        BaselineSettings settings = _options.BaselineSettings.WithDetectors(_options.DetectorSettings.WithTextKeys(_options.Privacy));
-        BaselineProfile profile = BaselineBuilder.Build(request, sample, settings, CancellationToken.None);
+        BaselineProfile profile = Build(_options, _schema, records, new BaselineRequest(_model, "captured:" + _version, "", _options.Windows.Records,
+            _options.Baselines.FalseAlarmRate, DateTimeOffset.UtcNow) { Captured = true, InForce = inForce });
         var captured = new CompiledBaseline(profile with { Id = inForce.Profile.Id + 1 });
         _monitor.UseBaseline(captured);
         _preparer = new BatchPreparer(captured);
