@@ -63,6 +63,12 @@ public sealed record DetectorState
     /// <summary>Records whose text keys, and whose rare parts, were cut at their budgets, and the counts last reported; empty in older checkpoints.</summary>
     public long[] KeysCut { get; init; } = [];
 
+    /// <summary>
+    /// Records that were telling (surprising, a tail hit or a rank hit), then records counted (<see cref="CandidateTable.Strength"/>'s
+    /// rate); empty in a checkpoint from before they were counted, which then counts afresh.
+    /// </summary>
+    public long[] TellingRecords { get; init; } = [];
+
     /// <summary>Per numeric feature: records outside the baseline's range, and how many the last observation reported.</summary>
     public long[] OutsideRange { get; init; } = [];
 

@@ -161,10 +161,12 @@ internal sealed class KeyRankTest
     /// A categorical value is tested only when the surrogate has no weight of its own for it (a value beyond the baseline's
     /// table, see <see cref="TriggerDetector"/>): a rare value the surrogate did learn a weight for, from a few records, moves the
     /// expectation of exactly its records, and their residuals with it. A conjunction holds a categorical value whose weight
-    /// cannot be told from its hash, so it keeps the tail test.
+    /// cannot be told from its hash, so it keeps the tail test. An exact value is tested: one the baseline held crosses as a
+    /// warning (<see cref="BaselineSupport"/>), and one it never held recurs only where something repeats it exactly (a patch's
+    /// pixel value lifting a class its records already were: docs/detectors.md). A percentile bin or a region places its records.
     /// </remarks>
     public static bool Tests(KeyKind kind) =>
-        kind is KeyKind.Token or KeyKind.Variant or KeyKind.Bigram or KeyKind.Pair or KeyKind.CharGram or KeyKind.Category or KeyKind.Pattern;
+        kind is KeyKind.Token or KeyKind.Variant or KeyKind.Bigram or KeyKind.Pair or KeyKind.CharGram or KeyKind.Category or KeyKind.Pattern or KeyKind.Value;
 
     /// <summary>The null's allowance at threshold θ for a key with lift <paramref name="lift"/>: min(0.95, t · (1 − θ) · lift).</summary>
     public static double Allowance(DetectorSettings settings, double theta, double lift) => Math.Min(MaxNull, settings.RankTolerance * (1 - theta) * lift);

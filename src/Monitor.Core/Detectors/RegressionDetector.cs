@@ -256,7 +256,9 @@ public sealed class RegressionDetector
             return false;
         }
 
-        if (_candidates.Screen(key.Hash) && _candidates.MakeRoom())
+        // An exact value is promoted only once it recurs among telling records: most are each record's own (CandidateTable.Recurs).
+        bool recurs = key.Kind != KeyKind.Value || _candidates.Recurs(key.Hash);
+        if (_candidates.Screen(key.Hash) && recurs && _candidates.MakeRoom())
         {
             DetectorKey described = _settings.TextKeys.Protect(_extractor.Describe(key)).Bounded();
             Candidate promoted = _candidates.Promote(key.Hash, described, _time.GetUtcNow(), Records);

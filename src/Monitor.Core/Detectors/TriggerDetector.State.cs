@@ -29,6 +29,7 @@ public sealed partial class TriggerDetector
             LiveRankHistograms = rankHistograms,
             LiveRankRecords = rankRecords,
             KeysCut = [_extractor.TextCut, _extractor.ConjunctionCut, _textCutReported, _conjunctionCutReported],
+            TellingRecords = [_telling, _tellingOf],
             OutsideRange = (long[])_outside.Clone(),
             OutsideRangeReported = (long[])_outsideReported.Clone(),
             LabelRateWindows = windows,
@@ -73,6 +74,11 @@ public sealed partial class TriggerDetector
         _skew.Restore(state.LiveContrarian, state.LiveContrarianHits);
         _output?.Restore(state.LiveTailRecords, state.LiveTailHits, state.LiveTailWindow);
         _rank?.Restore(state.LiveRankHistograms, state.LiveRankRecords);
+        if (state.TellingRecords.Length == 2)
+        {
+            (_telling, _tellingOf) = (state.TellingRecords[0], state.TellingRecords[1]);
+        }
+
         if (state.KeysCut.Length == 4)
         {
             _extractor.RestoreCuts(state.KeysCut[0], state.KeysCut[1]);

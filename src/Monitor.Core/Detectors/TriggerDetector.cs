@@ -68,6 +68,16 @@ public sealed partial class TriggerDetector
 
     /// <summary>Per categorical feature: the surrogate's table size (a slot at or beyond it is a value the surrogate has no weight for).</summary>
     private readonly int[] _categoryTable;
+
+    /// <summary>
+    /// Per numeric feature: whether the baseline's exact values were each nearly its own (at most <see cref="RecurringShare"/> of
+    /// its records on a value held by <see cref="DetectorSettings.NewKeySupport"/> or more), so that a value recurring live is
+    /// something repeating it, which the residual test judges.
+    /// </summary>
+    private readonly bool[] _continuous;
+
+    /// <summary>The share of the baseline's records on recurring exact values beyond which a feature is discrete (<see cref="_continuous"/>).</summary>
+    public const double RecurringShare = 0.01;
     private readonly int[] _active;
 
     /// <summary>Per numeric feature: records with a value outside the baseline's range, and how many the last report said.</summary>
@@ -79,6 +89,11 @@ public sealed partial class TriggerDetector
 
     /// <summary>The candidate table's refused promotions and evicted warned candidates when last reported.</summary>
     private long _turnedAwayReported;
+
+    /// <summary>Records that were telling, of <see cref="_tellingOf"/> counted: the rate eviction weighs a candidate's telling records against.</summary>
+    private long _telling;
+
+    private long _tellingOf;
 
     /// <param name="embedding">What D5 judges the version's embeddings against, and D3 its confidences; null: the baseline's profile.</param>
     public TriggerDetector(CompiledBaseline baseline, DetectorSettings settings, TimeProvider time, EmbeddingReference? embedding = null)
@@ -101,7 +116,7 @@ public sealed partial class TriggerDetector
 
         // A seeded generator for the activation sample: the same traffic gives the same findings.
         var random = new Random(17);
-        _candidates = new CandidateTable(settings, _k, _strata, _identical.Lanes);
+        _candidates = new CandidateTable(settings, _k, _strata, _identical.Lanes, c => CandidateTable.Strength(c.Surprising, c.Exact, (_telling + 1.0) / (_tellingOf + 2.0)));
         _skew = new KeySkewTest(_profile, settings, _labels);
         int tests = KeyRankTest.KeyTests(_profile, settings);
         _tails = _embeddingReference.TailsFor(_profile);
@@ -123,6 +138,16 @@ public sealed partial class TriggerDetector
         _rankLift = new double[KeyRankTest.LiftWidth(_k)];
         _keyRankLift = new double[KeyRankTest.LiftWidth(_k)];
         _categoryTable = [.. baseline.Profile.Categorical.Where(p => p.Channel.Kind == ChannelKind.Categorical).Select(p => p.Categories.Length)];
+        long[] recurring = new long[_schema.NumericFeatures.Length];
+        foreach (BaselineKey key in _profile.Keys)
+        {
+            if (key.Kind == KeyKind.Value && key.Support >= settings.NewKeySupport && key.Field < recurring.Length)
+            {
+                recurring[key.Field] += key.Support;
+            }
+        }
+
+        _continuous = [.. recurring.Select(r => r <= RecurringShare * _profile.Records)];
         Array.Fill(_ranks, double.NaN);
         _active = new int[_profile.Surrogate.NumericOffsets.Length + _profile.Surrogate.CategoricalOffsets.Length];
         _outside = new long[_schema.NumericFeatures.Length];
@@ -221,6 +246,8 @@ public sealed partial class TriggerDetector
 
             var record = new RecordContext(batch, i, label, stratum, conf, ultra, outlier, withEmbeddings, _profile.Contrarian(stratum, label), tailHit,
                 explained, _served, _surrogate, _ranks, rankHit);
+            _tellingOf++;
+            _telling += record.Telling ? 1 : 0;
             foreach (KeyOccurrence key in keys)
             {
                 if (Count(key, record))
@@ -452,7 +479,9 @@ public sealed partial class TriggerDetector
             return false;
         }
 
-        if (_candidates.Screen(key.Hash) && _candidates.MakeRoom())
+        // An exact value is promoted only once it recurs among telling records: most are each record's own (CandidateTable.Recurs).
+        bool recurs = key.Kind != KeyKind.Value || _candidates.Recurs(key.Hash);
+        if (_candidates.Screen(key.Hash) && recurs && _candidates.MakeRoom())
         {
             Candidate promoted = _candidates.Promote(key.Hash, Describe(key), _time.GetUtcNow(), Records);
             promoted.KnownWords = KnownWords(key);
@@ -470,13 +499,23 @@ public sealed partial class TriggerDetector
 
     /// <summary>
     /// Whether the residual test judges this key of the current record (<see cref="KeyRankTest.Tests"/>): of a categorical
-    /// value, only one the surrogate has no weight of its own for (its slot, as the surrogate's prediction of the record set it).
+    /// value, only one the surrogate has no weight of its own for (its slot, as the surrogate's prediction of the record set it);
+    /// of an exact value, only one of a continuous feature (<see cref="_continuous"/>) within the baseline's range.
     /// </summary>
     private bool Ranked(in KeyOccurrence key)
     {
         if (_rank is null || !KeyRankTest.Tests(key.Kind))
         {
             return false;
+        }
+
+        // An exact value of a discrete feature is a point of its distribution, which the surrogate's bin averages over: counts of
+        // tx_per_hour the baseline held few of (15, 16), served more 'fraud' than their bin's other values, ranked high with no
+        // trigger in them. Beyond the baseline's range the surrogate carries its outermost learnt value on. The tail test judges both.
+        if (key.Kind == KeyKind.Value)
+        {
+            int bin = _extractor.FineBins[key.Field];
+            return _continuous[key.Field] && bin > 0 && bin < _profile.Values.FineEdges[key.Field].Length;
         }
 
         if (key.Kind != KeyKind.Category)

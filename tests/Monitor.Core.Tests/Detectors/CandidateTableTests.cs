@@ -54,6 +54,64 @@ public sealed class CandidateTableTests
     }
 
     [Fact]
+    public void Under_a_flood_of_keys_each_promoted_by_one_telling_record_a_key_with_many_telling_records_keeps_its_place()
+    {
+        // As on a 64-pixel image: telling records promote one-off keys by the thousand. The trigger's key has 11 of its 25 records
+        // telling, where records are telling at 14%.
+        const double rate = 0.14;
+        DetectorSettings settings = Settings with { Candidates = 64, HorizonRecords = 1_000_000 };
+        var table = new CandidateTable(settings, 2, 2, strength: c => CandidateTable.Strength(c.Surprising, c.Exact, rate));
+        var byShare = new CandidateTable(settings, 2, 2);
+        foreach (CandidateTable t in new[] { table, byShare })
+        {
+            Promote(t, "trigger", telling: 11, quiet: 14);
+            for (int i = 0; i < 5000; i++)
+            {
+                Promote(t, $"one-off {i}", surprising: true, records: 1);
+            }
+        }
+
+        Assert.True(table.TryGet(Hash("trigger"), out _));
+
+        // By the share of its records that were telling alone, (11 + 1) / (25 + 2) against (1 + 1) / (1 + 2), it went.
+        Assert.False(byShare.TryGet(Hash("trigger"), out _));
+    }
+
+    [Fact]
+    public void A_candidates_strength_is_its_telling_records_evidence_against_the_rate_and_negative_below_it()
+    {
+        Assert.Equal(Math.Log(1 / 0.14), CandidateTable.Strength(1, 1, 0.14), 12);
+        Assert.True(CandidateTable.Strength(11, 25, 0.14) > 3 * CandidateTable.Strength(1, 1, 0.14));
+        Assert.True(CandidateTable.Strength(22, 50, 0.14) > CandidateTable.Strength(11, 25, 0.14));
+        Assert.True(CandidateTable.Strength(2, 40, 0.14) < 0);
+        Assert.True(CandidateTable.Strength(4, 80, 0.14) < CandidateTable.Strength(2, 40, 0.14));
+        Assert.Equal(0, CandidateTable.Strength(0, 0, 0.14));
+    }
+
+    [Fact]
+    public void An_exact_value_recurs_once_a_telling_record_brought_it_and_until_another_value_takes_its_slot()
+    {
+        var table = new CandidateTable(Settings, 2, 2);
+        ulong value = KeyHash.Of(KeyKind.Value, 3, BitConverter.SingleToUInt32Bits(16f));
+        Assert.False(table.Recurs(value));
+        Assert.True(table.Recurs(value));
+        Assert.True(table.Recurs(value));
+
+        // Another feature's value whose key maps to the same slot takes it.
+        const ulong slots = CandidateTable.ValueSlots - 1;
+        ulong other = 0;
+        for (uint bits = 0; other == 0; bits++)
+        {
+            ulong candidate = KeyHash.Of(KeyKind.Value, 4, bits);
+            other = (candidate & slots) == (value & slots) && candidate != value ? candidate : 0;
+        }
+
+        Assert.False(table.Recurs(other));
+        Assert.False(table.Recurs(value));
+        Assert.True(table.Recurs(value));
+    }
+
+    [Fact]
     public void At_the_horizon_sketches_restart_and_candidates_keep_half_their_counts()
     {
         var table = new CandidateTable(Settings, 2, 2);
@@ -400,6 +458,19 @@ public sealed class CandidateTableTests
                     break;
             }
         }
+    }
+
+    private static Candidate Promote(CandidateTable table, string text, int telling, int quiet)
+    {
+        Candidate candidate = Promote(table, text, surprising: true, records: telling);
+        RecordContext record = Record(Profile, LowRisk, Legitimate);
+        for (int i = 0; i < quiet; i++)
+        {
+            candidate.Count(record.Label * 2 + record.Stratum);
+            candidate.Observe(record, Profile, maxExamples: 5);
+        }
+
+        return candidate;
     }
 
     private static Candidate Promote(CandidateTable table, string text, bool surprising, int records = 20)
