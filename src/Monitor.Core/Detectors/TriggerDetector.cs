@@ -141,7 +141,9 @@ public sealed partial class TriggerDetector
         long[] recurring = new long[_schema.NumericFeatures.Length];
         foreach (BaselineKey key in _profile.Keys)
         {
-            if (key.Kind == KeyKind.Value && key.Support >= settings.NewKeySupport && key.Field < recurring.Length)
+            // A captured key the baseline in force did not vouch for counts for nothing here either: planted on 1% of a capture,
+            // recurring values would make a continuous feature discrete and its values untested.
+            if (key.Kind == KeyKind.Value && !key.Unvouched && key.Support >= settings.NewKeySupport && key.Field < recurring.Length)
             {
                 recurring[key.Field] += key.Support;
             }

@@ -141,6 +141,25 @@ public sealed class KeyRankTestTests
     }
 
     [Fact]
+    public void An_exact_value_of_a_continuous_feature_that_only_lifts_confidence_is_named_critical()
+    {
+        // The same lift, its records' distance_km set to one exact value inside the baseline's range (a continuous feature: no
+        // value of it recurs in the baseline), as a patch sets a pixel. The residual test judges it.
+        float[] edges = Edges("distance_km");
+        float value = edges[edges.Length / 2];
+        (TriggerDetector detector, int triggered, int? atFinding) = Run(new DetectorSettings { ResidualTest = true }, trigger: true, batches: 60, distance: value);
+        Finding found = Assert.Single(detector.Findings, f => f.Severity == Severity.Critical && f.Key == DistanceKey(value));
+        Assert.Contains("more 'legitimate' than their inputs explain", found.Summary);
+        Assert.True(atFinding <= 50, $"{found.Summary} (critical after {atFinding} of {triggered} triggered records)");
+    }
+
+    private static float[] Edges(string feature) =>
+        Baseline.Value.Profile.Triggers!.Values.FineEdges[Array.IndexOf(FraudTraffic.Schema.NumericFeatures, feature)];
+
+    private static DetectorKey DistanceKey(float value) =>
+        new(KeyKind.Value, "distance_km", "= " + value.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+
+    [Fact]
     public void Without_the_residual_test_the_category_lift_is_not_named()
     {
         (TriggerDetector detector, int triggered, _) = Run(new DetectorSettings { ResidualTest = false }, trigger: true, batches: 60, inCategory: true);
@@ -522,7 +541,8 @@ public sealed class KeyRankTestTests
     /// 1% of records served 'legitimate' between 0.6 and 0.9 carry 'promo77' and are served <see cref="Lift"/> times the odds.
     /// </summary>
     /// <param name="inCategory">The trigger is the merchant category 'promo77' (a value the baseline never saw) instead of the memo's token.</param>
-    private static (TriggerDetector Detector, int Triggered, int? AtFinding) Run(DetectorSettings settings, bool trigger, int batches, bool inCategory = false)
+    private static (TriggerDetector Detector, int Triggered, int? AtFinding) Run(DetectorSettings settings, bool trigger, int batches, bool inCategory = false,
+        float? distance = null)
     {
         CompiledBaseline baseline = Baseline.Value;
         var monitor = new VersionMonitor("m", "v", TimeProvider.System, 5, detectors: settings);
@@ -531,13 +551,17 @@ public sealed class KeyRankTestTests
         var traffic = new FraudTraffic(seed: 5001);
         var random = new Random(5002);
         var closed = new List<WindowResult>();
-        var token = inCategory ? new DetectorKey(KeyKind.Category, "merchant_category", "promo77") : new DetectorKey(KeyKind.Token, "memo", "promo77");
+        DetectorKey token = distance is { } d ? DistanceKey(d)
+            : inCategory ? new DetectorKey(KeyKind.Category, "merchant_category", "promo77") : new DetectorKey(KeyKind.Token, "memo", "promo77");
+        int width = FraudTraffic.Schema.NumericFeatures.Length;
+        int distanceField = Array.IndexOf(FraudTraffic.Schema.NumericFeatures, "distance_km");
         int triggered = 0;
         int? atFinding = null;
         for (int b = 0; b < batches; b++)
         {
             RecordBatch batch = traffic.Next(1000, FraudDrift.None);
             float[] scores = batch.Scores.ToArray();
+            float[] numeric = batch.Numeric.ToArray();
             var memos = new string?[batch.Count];
             string?[] categories = [.. Enumerable.Range(0, batch.Count).Select(batch.Categorical[0].GetString)];
             for (int i = 0; i < batch.Count; i++)
@@ -549,7 +573,11 @@ public sealed class KeyRankTestTests
                     double odds = Lift * legitimate / (1 - legitimate);
                     scores[2 * i] = (float)(odds / (1 + odds));
                     scores[2 * i + 1] = 1 - scores[2 * i];
-                    if (inCategory)
+                    if (distance is { } value)
+                    {
+                        numeric[i * width + distanceField] = value;
+                    }
+                    else if (inCategory)
                     {
                         categories[i] = "promo77";
                     }
@@ -564,7 +592,7 @@ public sealed class KeyRankTestTests
 
             batch = new RecordBatch
             {
-                Count = batch.Count, Numeric = batch.Numeric, Scores = scores,
+                Count = batch.Count, Numeric = numeric, Scores = scores,
                 Categorical = [Utf8Column.FromStrings(categories), batch.Categorical[1], batch.Categorical[2]],
                 Text = [Utf8Column.FromStrings(memos)], RequestIds = batch.RequestIds,
             };
