@@ -158,6 +158,8 @@ internal sealed class CandidateTable
         return seen;
     }
 
+    private void Remember(ulong hash) => Recurs(hash);
+
     /// <summary>
     /// How strong a candidate's case is, for eviction: the evidence its telling records give against the rate at which records
     /// are telling, n · KL(s / n ‖ rate) (the log-likelihood ratio of its own share against that rate), negative when its share
@@ -264,6 +266,14 @@ internal sealed class CandidateTable
         }
 
         _heavy.Restore(heavyHitters);
+
+        // The table of telling records' exact values is not stored: a value screened before the checkpoint is a heavy hitter
+        // (those counted once included), so it recurs after it, as in the table that never stopped (unless that table's slot
+        // had been taken by another value since).
+        foreach (HeavyHitter entry in heavyHitters)
+        {
+            Remember(entry.Key);
+        }
     }
 
     /// <summary>

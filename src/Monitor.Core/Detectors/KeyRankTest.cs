@@ -23,9 +23,10 @@ namespace Monitor.Core.Detectors;
 /// for each θ in <see cref="Thresholds"/> and q in <see cref="Alternatives"/>, as <see cref="KeyOutputTest"/> does on tail
 /// hits: a test supermartingale under the null, so P(E ever reaches 1/a) ≤ a (Ville). Multiplicity: both tests share
 /// α (<see cref="DetectorSettings.KeyTestAlpha"/>), each at half of it over every (key, class) the candidate table holds.</item>
-/// <item>Only keys that do not place a record in the input space are tested: text keys, categorical values, value patterns
-/// and their conjunctions. An exact value, a percentile bin or a region is where the surrogate's own misfit lives, which a
-/// rank among today's records of a stratum cannot tell from a trigger's lift; those keys keep the tail test.</item>
+/// <item>Only keys that do not place a record in the input space are tested: text keys, categorical values beyond the
+/// baseline's table, value patterns, and exact values of a continuous feature within the baseline's range (see
+/// <see cref="TriggerDetector"/>). A percentile bin, a region or a conjunction is where the surrogate's own misfit lives, which
+/// a rank among today's records of a stratum cannot tell from a trigger's lift; those keys keep the tail test.</item>
 /// </list>
 /// </summary>
 internal sealed class KeyRankTest
@@ -366,7 +367,9 @@ internal sealed class KeyRankTest
 
         foreach (KeyOccurrence key in keys)
         {
-            if (Tests(key.Kind) && _keyLift.TryGetValue(key.Hash, out double[]? own))
+            // Not an exact value's: a discrete feature's values are points of its distribution, some served far beyond their
+            // bin's expectation with no trigger in them, and on a record they would widen every tested key's allowance.
+            if (Tests(key.Kind) && key.Kind != KeyKind.Value && _keyLift.TryGetValue(key.Hash, out double[]? own))
             {
                 for (int j = 0; j < lift.Length; j++)
                 {

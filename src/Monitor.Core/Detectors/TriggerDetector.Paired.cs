@@ -105,7 +105,9 @@ public sealed partial class TriggerDetector
         // As the residual test has it: a word (or value) the baseline's records carried, or two such words together, may be read
         // differently by a version retrained on the same data with no trigger in it. The trusted version's outputs beside it show
         // that the reading differs, not why: a clean retraining of the rare real model read a known word so (seed 3412).
-        if (KeyRankTest.Tests(candidate.Key.Kind) && _rank?.BaselineSupport(hash) is { } known)
+        // Not an exact value: a known value stays critical here, as before the residual test judged values (a patch may set a
+        // pixel to a value the baseline often held).
+        if (KeyRankTest.Tests(candidate.Key.Kind) && candidate.Key.Kind != KeyKind.Value && _rank?.BaselineSupport(hash) is { } known)
         {
             return string.Create(CultureInfo.InvariantCulture,
                 $"the key was on {known} of the baseline's records, and a version retrained on the same data may read a known key differently with no trigger in it, which paired outputs show but cannot tell from one, so this is not critical by itself");

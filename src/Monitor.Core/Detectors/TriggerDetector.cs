@@ -95,6 +95,17 @@ public sealed partial class TriggerDetector
 
     private long _tellingOf;
 
+    /// <summary>The most <see cref="TellingRate"/> is taken to be.</summary>
+    public const double MaxTellingRate = 0.25;
+
+    /// <summary>
+    /// The rate at which records are telling, as eviction weighs a candidate's telling records against it: counted over every
+    /// record (copies too), halved at each horizon, and at most <see cref="MaxTellingRate"/>, so that records replayed to be
+    /// surprising (near a boundary, served the other class) cannot lift it above the share of a trigger's telling records and
+    /// turn that key's growing evidence into a reason to evict it.
+    /// </summary>
+    private double TellingRate => Math.Min(MaxTellingRate, (_telling + 1.0) / (_tellingOf + 2.0));
+
     /// <param name="embedding">What D5 judges the version's embeddings against, and D3 its confidences; null: the baseline's profile.</param>
     public TriggerDetector(CompiledBaseline baseline, DetectorSettings settings, TimeProvider time, EmbeddingReference? embedding = null)
     {
@@ -116,7 +127,7 @@ public sealed partial class TriggerDetector
 
         // A seeded generator for the activation sample: the same traffic gives the same findings.
         var random = new Random(17);
-        _candidates = new CandidateTable(settings, _k, _strata, _identical.Lanes, c => CandidateTable.Strength(c.Surprising, c.Exact, (_telling + 1.0) / (_tellingOf + 2.0)));
+        _candidates = new CandidateTable(settings, _k, _strata, _identical.Lanes, c => CandidateTable.Strength(c.Surprising, c.Exact, TellingRate));
         _skew = new KeySkewTest(_profile, settings, _labels);
         int tests = KeyRankTest.KeyTests(_profile, settings);
         _tails = _embeddingReference.TailsFor(_profile);
@@ -214,6 +225,7 @@ public sealed partial class TriggerDetector
                 _output?.Decay();
                 _rank?.Decay();
                 _candidates.RollHorizon(Records);
+                (_telling, _tellingOf) = (_telling / 2, _tellingOf / 2);
                 DecayPaired();
                 _directions?.Decay();
             }

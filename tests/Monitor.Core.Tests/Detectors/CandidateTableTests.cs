@@ -333,6 +333,26 @@ public sealed class CandidateTableTests
     }
 
     [Fact]
+    public void An_exact_value_screened_once_before_a_checkpoint_recurs_after_it_as_in_the_table_that_never_stopped()
+    {
+        // As the detectors screen a telling record's exact value: whether it recurs, then its screen.
+        ulong value = KeyHash.Of(KeyKind.Value, 2, BitConverter.SingleToUInt32Bits(16f));
+        var before = new CandidateTable(Settings, 2, 2);
+        Assert.False(before.Recurs(value));
+        Assert.False(before.Screen(value));
+
+        var restored = new CandidateTable(Settings, 2, 2);
+        restored.Restore(before.HorizonRecords, before.Draws, before.Export(), before.ExportHeavyHitters(), _ => null);
+        foreach (CandidateTable table in new[] { before, restored })
+        {
+            Assert.True(table.Recurs(value));
+            Assert.False(table.Screen(value));
+            Assert.True(table.Recurs(value));
+            Assert.True(table.Screen(value));
+        }
+    }
+
+    [Fact]
     public void A_critical_key_that_later_warns_on_another_class_keeps_its_critical_finding_and_its_place()
     {
         DetectorSettings settings = Settings with { Candidates = 4 };
