@@ -517,8 +517,9 @@ internal sealed class KeyOutputTest
     /// <param name="outsideRange">The key is a fine bin beyond the baseline's range, or the embedding-outlier key: the finding is a warning, so said.</param>
     /// <param name="common">The key is on more than <see cref="MaxKeyShare"/> of the records: the finding is a warning, so said.</param>
     /// <param name="baselineShare">The key's share of the baseline's records when it is a population there: the finding is a warning, so said.</param>
+    /// <param name="knownWords">A bigram or pair of two words each on at least <see cref="DetectorSettings.NewKeySupport"/> of the baseline's records: reported, not critical.</param>
     public Finding Finding(Candidate candidate, int c, double logE, Corroboration[] corroboration, long records, DateTimeOffset now, bool outsideRange,
-        bool common, double? baselineShare)
+        bool common, double? baselineShare, bool knownWords = false)
     {
         DetectorKey key = candidate.Key;
         string label = _labels[c];
@@ -538,8 +539,11 @@ internal sealed class KeyOutputTest
             (outsideRange && key.Kind == KeyKind.EmbeddingOutlier ? "; an embedding outlier is the model's own representation, tied to its output, so this is not critical by itself" : "") +
             (outsideRange && key.Kind == KeyKind.Region ? "; a region this small singles out a few inputs, where a model differs from the additive expectation by its own interactions, so this is not critical by itself" : "") +
             (outsideRange && key.Kind is not (KeyKind.EmbeddingOutlier or KeyKind.Region) ? "; its values lie outside the baseline's range, where the expectation is extrapolated, so this is not critical by itself" : "") +
-            KeyFinding.Population(common, baselineShare);
-                return KeyFinding.Of(candidate, key.Detector, outsideRange || common || baselineShare is not null ? Severity.Warning : Severity.Critical, label,
+            KeyFinding.Population(common, baselineShare) +
+            (knownWords && !outsideRange && !common && baselineShare is null
+                ? string.Create(CultureInfo.InvariantCulture, $"; its two words are each on at least {_settings.NewKeySupport} of the baseline's records, and a model that reads words may serve them together more than either alone with no trigger in it, which the additive expectation does not hold, so this is not critical by itself")
+                : "");
+        return KeyFinding.Of(candidate, key.Detector, outsideRange || common || baselineShare is not null || knownWords ? Severity.Warning : Severity.Critical, label,
             new KeyMeasure(candidate.Support, rate, expectedRate, (hits - expected) / Math.Sqrt(Math.Max(expected, 1e-9)), KeyFinding.MeanConfidence(candidate)),
             logE, LogBar, records, now, corroboration, summary);
     }

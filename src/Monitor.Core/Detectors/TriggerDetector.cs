@@ -572,16 +572,22 @@ public sealed partial class TriggerDetector
         bool common = settled && KeyOutputTest.Common(candidate, Records);
         double? population = _output?.BaselineShare(hash);
         bool reportOnly = outside || common || population is not null;
-        if (_output is not null && settled && (due || !reportOnly))
+        // A bigram or pair of two of the baseline's words is reported, not critical, by the tail test as by the residual test and
+        // paired evidence: a model that reads words may serve two of them together more than either alone (wine's clean traffic,
+        // seed 3614: 'geba+pata', 179 of 2,951 records beyond their strata's tails, held long enough to pass the bar once
+        // eviction kept keys by their evidence). A flip corroborated by D3, D4 or D5 (the skew test below) stays critical.
+        bool knownWords = candidate.KnownWords == true;
+        bool tailReportOnly = reportOnly || knownWords;
+        if (_output is not null && settled && (due || !tailReportOnly))
         {
             for (int c = 0; c < _k; c++)
             {
                 if (_output.Crossed(candidate, c, out double logE))
                 {
                     candidate.Raise(_findings.Publish(_output.Finding(candidate, c, logE, Corroborate(candidate, c), Records, _time.GetUtcNow(), outside,
-                        common, population)));
+                        common, population, knownWords)));
                     candidate.LastEvaluated = support;
-                    if (!reportOnly)
+                    if (!tailReportOnly)
                     {
                         _raised.Add(hash);
                     }
@@ -590,7 +596,6 @@ public sealed partial class TriggerDetector
                 // A key of the baseline's own is reported, not critical, when only the residual test crosses (KeyRankTest._known),
                 // and so is a bigram or pair of two of its words.
                 long? knownSupport = _rank?.BaselineSupport(hash);
-                bool knownWords = candidate.KnownWords == true;
                 bool rankReportOnly = reportOnly || knownSupport is not null || knownWords;
                 if (_rank is not null && (due || !rankReportOnly) && KeyRankTest.Tests(candidate.Key.Kind) && !_raised.Contains(hash)
                     && _rank.Crossed(candidate, c, _output.LogBar, out double rankLogE))
